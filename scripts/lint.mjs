@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// A small format and hygiene check that needs no extra dependency: it fails on focused or
+// skipped tests, tabs, trailing white space, and `any` without a comment that says why.
+import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+const roots = ['src', 'test', 'bench', 'scripts']
+const problems = []
+
+function* walk(dir) {
+  let entries
+  try {
+    entries = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of entries) {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) yield* walk(path)
+    else if (/\.(ts|mjs|js)$/.test(name)) yield path
+  }
+}
+
+for (const root of roots) {
+  for (const file of walk(root)) {
+    const generated = file.includes('/generated/')
+    const lines = readFileSync(file, 'utf8').split('\n')
+    lines.forEach((line, index) => {
+      const where = `${file}:${index + 1}`
+      if (/\t/.test(line)) problems.push(`${where}: tab character`)
+      if (/\s+$/.test(line)) problems.push(`${where}: trailing white space`)
+      if (/\b(it|test|describe)\.(only|skip|todo)\(/.test(line)) problems.push(`${where}: focused or skipped test`)
+      if (!generated && /:\s*any\b|as any\b|<any>/.test(line) && !/\/\/.*\S/.test(line) && !/\/\/.*\S/.test(lines[index - 1] ?? '')) {
+        problems.push(`${where}: 'any' without a comment saying why`)
+      }
+    })
+  }
+}
+
+if (problems.length > 0) {
+  console.error(problems.join('\n'))
+  console.error(`lint: ${problems.length} problem(s)`)
+  process.exit(1)
+}
+console.log('lint: clean')

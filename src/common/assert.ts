@@ -1,0 +1,9 @@
+import { PartitaError } from './errors.js'
+
+/**
+ * Invariant checks that stay on in production, as TigerBeetle keeps them: a broken invariant means
+ * the broker's own state is wrong, and going on would risk losing or corrupting stored records.
+ */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new PartitaError('PARTITA_ASSERTION', `assertion failed: ${message}`)
+}
