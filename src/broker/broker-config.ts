@@ -1,0 +1,103 @@
+/**
+ * Broker-wide settings, with Kafka's names beside ours so DescribeConfigs can report them and a
+ * Kafka user finds what they expect. Defaults are Kafka's except where a single box differs (the
+ * housekeeping interval: 10 s instead of 5 minutes).
+ */
+import { availableParallelism } from 'node:os'
+import type { Clock } from '../common/clock.js'
+
+export interface BrokerOptions {
+  /** Where logs and metadata live. Default for the embedded broker: a fresh temp dir removed on close. */
+  dataDir?: string
+  host?: string
+  /** 0 picks an ephemeral port; null starts no listener (pure in-process use). */
+  port?: number | null
+  advertisedHost?: string
+  /** Logical brokers on this box, each with its own shard workers and data directory. */
+  brokers?: number
+  /** Shard worker threads in all (divided among the brokers, at least one each). Default: one per core. */
+  shards?: number
+  numPartitions?: number
+  defaultReplicationFactor?: number
+  autoCreateTopics?: boolean
+  /** Broker-level defaults for topic configs, by Kafka topic-config name (e.g. 'retention.ms'). */
+  topicDefaults?: Record<string, string>
+  messageMaxBytes?: number
+  minInsyncReplicas?: number
+  replicaLagTimeMaxMs?: number
+  retentionCheckIntervalMs?: number
+  groupInitialRebalanceDelayMs?: number
+  groupMinSessionTimeoutMs?: number
+  groupMaxSessionTimeoutMs?: number
+  socketRequestMaxBytes?: number
+  /** How often shard workers report in, and how many missed reports mark one unresponsive. */
+  heartbeatIntervalMs?: number
+  clock?: Clock
+}
+
+export interface BrokerConfig {
+  dataDir: string
+  host: string
+  port: number | null
+  advertisedHost: string
+  brokers: number
+  shardsPerBroker: number
+  numPartitions: number
+  defaultReplicationFactor: number
+  autoCreateTopics: boolean
+  topicDefaults: Record<string, string>
+  messageMaxBytes: number
+  minInsyncReplicas: number
+  replicaLagTimeMaxMs: number
+  retentionCheckIntervalMs: number
+  groupInitialRebalanceDelayMs: number
+  groupMinSessionTimeoutMs: number
+  groupMaxSessionTimeoutMs: number
+  socketRequestMaxBytes: number
+  heartbeatIntervalMs: number
+}
+
+export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): BrokerConfig {
+  const brokers = options.brokers ?? 1
+  const shards = options.shards ?? availableParallelism()
+  const host = options.host ?? '127.0.0.1'
+  return {
+    dataDir,
+    host,
+    port: options.port === undefined ? 9092 : options.port,
+    advertisedHost: options.advertisedHost ?? host,
+    brokers,
+    shardsPerBroker: Math.max(1, Math.floor(shards / brokers)),
+    numPartitions: options.numPartitions ?? 1,
+    defaultReplicationFactor: options.defaultReplicationFactor ?? 1,
+    autoCreateTopics: options.autoCreateTopics ?? true,
+    topicDefaults: options.topicDefaults ?? {},
+    messageMaxBytes: options.messageMaxBytes ?? 1_048_588,
+    minInsyncReplicas: options.minInsyncReplicas ?? 1,
+    replicaLagTimeMaxMs: options.replicaLagTimeMaxMs ?? 30_000,
+    retentionCheckIntervalMs: options.retentionCheckIntervalMs ?? 10_000,
+    groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs ?? 3_000,
+    groupMinSessionTimeoutMs: options.groupMinSessionTimeoutMs ?? 6_000,
+    groupMaxSessionTimeoutMs: options.groupMaxSessionTimeoutMs ?? 1_800_000,
+    socketRequestMaxBytes: options.socketRequestMaxBytes ?? 104_857_600,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
+  }
+}
+
+/** The broker settings DescribeConfigs reports for a broker resource, by Kafka name. */
+export function brokerConfigEntries(config: BrokerConfig): Record<string, string> {
+  return {
+    'num.partitions': String(config.numPartitions),
+    'default.replication.factor': String(config.defaultReplicationFactor),
+    'auto.create.topics.enable': String(config.autoCreateTopics),
+    'message.max.bytes': String(config.messageMaxBytes),
+    'min.insync.replicas': String(config.minInsyncReplicas),
+    'replica.lag.time.max.ms': String(config.replicaLagTimeMaxMs),
+    'log.retention.check.interval.ms': String(config.retentionCheckIntervalMs),
+    'group.initial.rebalance.delay.ms': String(config.groupInitialRebalanceDelayMs),
+    'group.min.session.timeout.ms': String(config.groupMinSessionTimeoutMs),
+    'group.max.session.timeout.ms': String(config.groupMaxSessionTimeoutMs),
+    'socket.request.max.bytes': String(config.socketRequestMaxBytes),
+    'log.dirs': config.dataDir,
+  }
+}

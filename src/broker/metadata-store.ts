@@ -1,0 +1,131 @@
+/**
+ * Durable cluster metadata: topics, their configs, replica placement, leaders, leader epochs and
+ * in-sync sets, and the producer-id high mark. Lives on the main thread beside the supervisor.
+ *
+ * The whole state is small (a few KB per hundred partitions), so it is rewritten as one JSON
+ * document on every change: write to a temp file, fsync, rename. A rename is atomic, so a crash
+ * leaves either the old or the new document, never a torn one; the CRC guards against a damaged
+ * disk rather than a torn write.
+ */
+import { randomUUID } from 'node:crypto'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { crc32c } from '@node-rs/crc32'
+import { PartitaError } from '../common/errors.js'
+import { assert } from '../common/assert.js'
+
+export interface PartitionState {
+  partition: number
+  replicas: number[]
+  leader: number
+  leaderEpoch: number
+  isr: number[]
+}
+
+export interface TopicState {
+  name: string
+  topicId: string
+  configs: Record<string, string>
+  partitions: PartitionState[]
+}
+
+export interface ClusterState {
+  clusterId: string
+  topics: Record<string, TopicState>
+  /** Producer ids below this mark may have been handed out; a restart continues above it. */
+  producerIdMark: number
+}
+
+const FILE_NAME = 'cluster-metadata.json'
+const PRODUCER_ID_BLOCK = 1000
+
+export class MetadataStore {
+  readonly #path: string
+  #state: ClusterState
+  #nextProducerId: number
+
+  private constructor(path: string, state: ClusterState) {
+    this.#path = path
+    this.#state = state
+    this.#nextProducerId = state.producerIdMark
+  }
+
+  static open(dir: string): MetadataStore {
+    mkdirSync(dir, { recursive: true })
+    const path = join(dir, FILE_NAME)
+    const state = readState(path)
+    const store = new MetadataStore(path, state ?? { clusterId: newClusterId(), topics: {}, producerIdMark: 0 })
+    if (state === null) store.save()
+    return store
+  }
+
+  get clusterId(): string {
+    return this.#state.clusterId
+  }
+
+  topic(name: string): TopicState | undefined {
+    return this.#state.topics[name]
+  }
+
+  topics(): TopicState[] {
+    return Object.values(this.#state.topics)
+  }
+
+  putTopic(topic: TopicState): void {
+    this.#state.topics[topic.name] = topic
+    this.save()
+  }
+
+  deleteTopic(name: string): void {
+    delete this.#state.topics[name]
+    this.save()
+  }
+
+  /** Hands out a fresh producer id; the persisted mark moves in blocks so most calls write nothing. */
+  nextProducerId(): number {
+    if (this.#nextProducerId >= this.#state.producerIdMark) {
+      this.#state.producerIdMark = this.#nextProducerId + PRODUCER_ID_BLOCK
+      this.save()
+    }
+    return this.#nextProducerId++
+  }
+
+  /** Persists the current state; callers mutate TopicState objects in place and then save. */
+  save(): void {
+    const body = Buffer.from(JSON.stringify(this.#state))
+    const header = Buffer.from(`${crc32c(body)}\n`)
+    const temp = `${this.#path}.tmp`
+    const fd = openSync(temp, 'w')
+    try {
+      writeSync(fd, header)
+      writeSync(fd, body)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temp, this.#path)
+  }
+}
+
+function readState(path: string): ClusterState | null {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+  const newline = bytes.indexOf(0x0a)
+  const body = bytes.subarray(newline + 1)
+  if (newline <= 0 || Number(bytes.subarray(0, newline).toString()) !== crc32c(body)) {
+    throw new PartitaError('PARTITA_METADATA_CORRUPT', `cluster metadata at ${path} fails its CRC check`)
+  }
+  const state = JSON.parse(body.toString()) as ClusterState
+  assert(typeof state.clusterId === 'string' && typeof state.topics === 'object', 'metadata has its shape')
+  return state
+}
+
+/** Kafka cluster ids are 22-character URL-safe base64 UUIDs. */
+function newClusterId(): string {
+  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url')
+}
