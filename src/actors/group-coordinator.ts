@@ -1,0 +1,763 @@
+/**
+ * The consumer group coordinator: Kafka's classic GroupCoordinator as a main-thread state machine.
+ * No sockets and no codec: the TCP server maps JoinGroup/SyncGroup/Heartbeat/LeaveGroup/
+ * OffsetCommit/OffsetFetch/DescribeGroups/ListGroups/DeleteGroups onto these methods, and the
+ * embedded consumer calls them directly. Every timer goes through the injected Clock.
+ *
+ * Group states and transitions follow Kafka: Empty -> PreparingRebalance (members join) ->
+ * CompletingRebalance (generation bumped, leader computes assignments) -> Stable (assignments
+ * handed out); a join, leave or session expiry sends a Stable group back to PreparingRebalance.
+ * Committed offsets and group metadata are durable (group/offset-log.ts); memberships are not,
+ * and members rejoin after a restart, as they do when a Kafka coordinator moves.
+ */
+import { randomUUID } from 'node:crypto'
+import path from 'node:path'
+import { assert } from '../common/assert.js'
+import type { Clock } from '../common/clock.js'
+import { ErrorCode } from '../common/error-codes.js'
+import { Group, type CommittedOffset, type Member } from './group/group.js'
+import { OffsetLog, type OffsetEntry, type ReplaySummary, type StoreRecord } from './group/offset-log.js'
+import type {
+  DeleteGroupResult,
+  DescribedGroup,
+  GroupCoordinatorOptions,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  LeaveGroupMemberResponse,
+  LeaveGroupRequest,
+  LeaveGroupResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+  OffsetCommitPartitionResult,
+  OffsetCommitRequest,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  OffsetFetchTopicResult,
+  SyncGroupRequest,
+  SyncGroupResponse,
+} from './group/types.js'
+
+export * from './group/types.js'
+
+const defaults = {
+  initialRebalanceDelayMs: 3_000,
+  minSessionTimeoutMs: 6_000,
+  maxSessionTimeoutMs: 1_800_000,
+  groupMaxSize: 2_147_483_647,
+  offsetMetadataMaxBytes: 4_096,
+  compactMinRecords: 10_000,
+}
+
+function joinError(errorCode: number, memberId: string): JoinGroupResponse {
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] }
+}
+
+function syncError(errorCode: number): SyncGroupResponse {
+  return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) }
+}
+
+export class GroupCoordinator {
+  readonly #clock: Clock
+  readonly #config: typeof defaults
+  readonly #log: OffsetLog
+  readonly #groups = new Map<string, Group>()
+  #isOpen = false
+
+  constructor(options: GroupCoordinatorOptions) {
+    this.#clock = options.clock
+    this.#config = {
+      initialRebalanceDelayMs: options.initialRebalanceDelayMs ?? defaults.initialRebalanceDelayMs,
+      minSessionTimeoutMs: options.minSessionTimeoutMs ?? defaults.minSessionTimeoutMs,
+      maxSessionTimeoutMs: options.maxSessionTimeoutMs ?? defaults.maxSessionTimeoutMs,
+      groupMaxSize: options.groupMaxSize ?? defaults.groupMaxSize,
+      offsetMetadataMaxBytes: options.offsetMetadataMaxBytes ?? defaults.offsetMetadataMaxBytes,
+      compactMinRecords: options.compactMinRecords ?? defaults.compactMinRecords,
+    }
+    this.#log = new OffsetLog(path.join(options.dataDir, 'group-offsets.log'), {
+      fsync: options.fsync ?? false,
+      compactMinRecords: this.#config.compactMinRecords,
+      liveRecords: () => this.#liveRecords(),
+      snapshot: () => this.#snapshot(),
+    })
+  }
+
+  /** Replays the offsets log (cutting off a torn tail) and starts answering requests. */
+  async open(): Promise<ReplaySummary> {
+    assert(!this.#isOpen, 'group coordinator opened twice')
+    const summary = await this.#log.open((record) => this.#replay(record))
+    this.#isOpen = true
+    return summary
+  }
+
+  /**
+   * Stops every timer, answers every waiting JoinGroup/SyncGroup with NOT_COORDINATOR (clients
+   * then look for the coordinator again), and closes the log after queued commits are written.
+   */
+  async close(): Promise<void> {
+    if (!this.#isOpen) return
+    this.#isOpen = false
+    for (const group of this.#groups.values()) {
+      this.#clearGroupTimers(group)
+      for (const member of group.members.values()) {
+        member.joinWaiter?.(joinError(ErrorCode.NOT_COORDINATOR, member.memberId))
+        member.joinWaiter = null
+        member.syncWaiter?.(syncError(ErrorCode.NOT_COORDINATOR))
+        member.syncWaiter = null
+      }
+    }
+    this.#groups.clear()
+    await this.#log.close()
+  }
+
+  /** Records in the offsets log file, and how many times it was compacted (for tests and stats). */
+  logStats(): { records: number; compactions: number } {
+    return { records: this.#log.recordCount, compactions: this.#log.compactionCount }
+  }
+
+  // ---------------------------------------------------------------- JoinGroup
+
+  /** Resolves when the rebalance this join takes part in completes (or at once with an error). */
+  joinGroup(request: JoinGroupRequest): Promise<JoinGroupResponse> {
+    const fail = (errorCode: number, memberId = request.memberId): Promise<JoinGroupResponse> => Promise.resolve(joinError(errorCode, memberId))
+    if (!this.#isOpen) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    if (request.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID)
+    if (request.sessionTimeoutMs < this.#config.minSessionTimeoutMs || request.sessionTimeoutMs > this.#config.maxSessionTimeoutMs) {
+      return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
+    }
+    const isUnknownMember = request.memberId === ''
+    let group = this.#groups.get(request.groupId)
+    if (group === undefined) {
+      if (!isUnknownMember) return fail(ErrorCode.UNKNOWN_MEMBER_ID)
+      group = new Group(request.groupId)
+      this.#groups.set(request.groupId, group)
+    }
+    if (!this.#acceptJoiningMember(group, request)) {
+      const member = group.members.get(request.memberId)
+      if (member !== undefined) this.#removeMemberAndUpdateGroup(group, member)
+      this.#dropIfUnused(group)
+      return fail(ErrorCode.GROUP_MAX_SIZE_REACHED)
+    }
+    const target = group
+    return new Promise<JoinGroupResponse>((resolve) => {
+      if (isUnknownMember) this.#newMemberJoin(target, request, resolve)
+      else this.#currentMemberJoin(target, request, resolve)
+      if (target.state === 'PreparingRebalance') this.#tryCompleteJoin(target)
+      this.#dropIfUnused(target)
+    })
+  }
+
+  // Kafka's acceptJoiningMember: while preparing, count members that already rejoined.
+  #acceptJoiningMember(group: Group, request: JoinGroupRequest): boolean {
+    const max = this.#config.groupMaxSize
+    const member = group.members.get(request.memberId)
+    const instanceId = request.groupInstanceId ?? null
+    if (instanceId !== null && group.staticMembers.has(instanceId)) return true
+    switch (group.state) {
+      case 'Empty':
+      case 'Dead':
+        return true
+      case 'PreparingRebalance':
+        return (member !== undefined && member.joinWaiter !== null) || group.numMembersAwaitingJoin() < max
+      default:
+        return member !== undefined || group.members.size < max
+    }
+  }
+
+  #newMemberJoin(group: Group, request: JoinGroupRequest, resolve: (response: JoinGroupResponse) => void): void {
+    if (group.state === 'Dead') return resolve(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, ''))
+    if (!group.supportsProtocols(request.protocolType, request.protocols, '')) {
+      return resolve(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, ''))
+    }
+    const instanceId = request.groupInstanceId ?? null
+    const memberId = `${instanceId ?? request.clientId}-${randomUUID()}`
+    if (instanceId !== null) {
+      const oldId = group.staticMembers.get(instanceId)
+      const old = oldId === undefined ? undefined : group.members.get(oldId)
+      if (old !== undefined) return this.#replaceStaticMember(group, old, request, memberId, resolve)
+      return this.#addMemberAndRebalance(group, request, memberId, resolve)
+    }
+    if (request.requireKnownMemberId) {
+      // KIP-394: the id is reserved for one session timeout; the member must rejoin with it.
+      const timer = this.#clock.setTimeout(() => this.#expirePendingMember(group, memberId), request.sessionTimeoutMs)
+      group.pendingMembers.set(memberId, timer)
+      return resolve(joinError(ErrorCode.MEMBER_ID_REQUIRED, memberId))
+    }
+    this.#addMemberAndRebalance(group, request, memberId, resolve)
+  }
+
+  #currentMemberJoin(group: Group, request: JoinGroupRequest, resolve: (response: JoinGroupResponse) => void): void {
+    const memberId = request.memberId
+    if (group.state === 'Dead') return resolve(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, memberId))
+    if (!group.supportsProtocols(request.protocolType, request.protocols, memberId)) {
+      return resolve(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId))
+    }
+    const pendingTimer = group.pendingMembers.get(memberId)
+    if (pendingTimer !== undefined) {
+      this.#clock.clearTimeout(pendingTimer)
+      group.pendingMembers.delete(memberId)
+      return this.#addMemberAndRebalance(group, request, memberId, resolve)
+    }
+    const member = group.members.get(memberId)
+    if (member === undefined) return resolve(joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId))
+    if (group.isStaticMemberFenced(memberId, request.groupInstanceId)) return resolve(joinError(ErrorCode.FENCED_INSTANCE_ID, memberId))
+    switch (group.state) {
+      case 'PreparingRebalance':
+        return this.#updateMemberAndRebalance(group, member, request, resolve)
+      case 'CompletingRebalance':
+        // The member's JoinGroup response was lost: answer again unless its protocols changed.
+        if (this.#sameProtocols(member, request)) return resolve(this.#joinResponse(group, member, group.leaderId === memberId))
+        return this.#updateMemberAndRebalance(group, member, request, resolve)
+      case 'Stable':
+        // A follower rejoining unchanged gets the current generation; the leader's rejoin (or a
+        // change of metadata) means the assignment must be computed again.
+        if (group.leaderId === memberId || !this.#sameProtocols(member, request)) return this.#updateMemberAndRebalance(group, member, request, resolve)
+        return resolve(this.#joinResponse(group, member, false))
+      default:
+        return resolve(joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId))
+    }
+  }
+
+  #sameProtocols(member: Member, request: JoinGroupRequest): boolean {
+    if (member.protocols.length !== request.protocols.length) return false
+    return member.protocols.every((p, i) => p.name === request.protocols[i].name && p.metadata.equals(request.protocols[i].metadata))
+  }
+
+  #addMemberAndRebalance(group: Group, request: JoinGroupRequest, memberId: string, resolve: (response: JoinGroupResponse) => void): void {
+    const member: Member = {
+      memberId,
+      groupInstanceId: request.groupInstanceId ?? null,
+      clientId: request.clientId,
+      clientHost: request.clientHost,
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      rebalanceTimeoutMs: request.rebalanceTimeoutMs > 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
+      protocolType: request.protocolType,
+      protocols: request.protocols,
+      assignment: Buffer.alloc(0),
+      joinWaiter: resolve,
+      syncWaiter: null,
+      sessionTimer: null,
+    }
+    // KIP-134: a join during the first rebalance of a new group extends the initial delay.
+    if (group.state === 'PreparingRebalance' && group.generationId === 0) group.newMemberAdded = true
+    group.addMember(member)
+    this.#scheduleSessionExpiry(group, member)
+    this.#maybePrepareRebalance(group)
+  }
+
+  #updateMemberAndRebalance(group: Group, member: Member, request: JoinGroupRequest, resolve: (response: JoinGroupResponse) => void): void {
+    // A second JoinGroup from the same member supersedes the first, whose client has given up on it.
+    member.joinWaiter?.(joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId))
+    member.protocols = request.protocols
+    member.sessionTimeoutMs = request.sessionTimeoutMs
+    member.rebalanceTimeoutMs = request.rebalanceTimeoutMs > 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs
+    member.joinWaiter = resolve
+    this.#maybePrepareRebalance(group)
+  }
+
+  // KIP-345: a static member restarting gets a new member id and fences its old incarnation. A
+  // Stable group whose protocol choice does not change keeps its assignment: no rebalance.
+  #replaceStaticMember(group: Group, old: Member, request: JoinGroupRequest, memberId: string, resolve: (response: JoinGroupResponse) => void): void {
+    old.joinWaiter?.(joinError(ErrorCode.FENCED_INSTANCE_ID, old.memberId))
+    old.syncWaiter?.(syncError(ErrorCode.FENCED_INSTANCE_ID))
+    if (old.sessionTimer !== null) this.#clock.clearTimeout(old.sessionTimer)
+    const oldMetadata = group.metadataFor(old, group.protocolName)
+    const member: Member = {
+      ...old,
+      memberId,
+      clientId: request.clientId,
+      clientHost: request.clientHost,
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      rebalanceTimeoutMs: request.rebalanceTimeoutMs > 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
+      protocols: request.protocols,
+      joinWaiter: null,
+      syncWaiter: null,
+      sessionTimer: null,
+    }
+    group.replaceMember(old.memberId, member)
+    this.#scheduleSessionExpiry(group, member)
+    const unchanged = group.protocolName !== null && group.selectProtocol() === group.protocolName && group.metadataFor(member, group.protocolName).equals(oldMetadata)
+    if (group.state === 'Stable' && unchanged) return resolve(this.#joinResponse(group, member, false))
+    member.joinWaiter = resolve
+    this.#maybePrepareRebalance(group)
+  }
+
+  #joinResponse(group: Group, member: Member, withMembers: boolean): JoinGroupResponse {
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: group.generationId,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      leader: group.leaderId ?? '',
+      memberId: member.memberId,
+      members: withMembers
+        ? [...group.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: group.metadataFor(m, group.protocolName) }))
+        : [],
+    }
+  }
+
+  #maybePrepareRebalance(group: Group): void {
+    if (group.state === 'Stable' || group.state === 'CompletingRebalance' || group.state === 'Empty') this.#prepareRebalance(group)
+  }
+
+  #prepareRebalance(group: Group): void {
+    if (group.state === 'CompletingRebalance') {
+      // The assignment being computed is for a generation that will not happen.
+      for (const member of group.members.values()) {
+        member.assignment = Buffer.alloc(0)
+        member.syncWaiter?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS))
+        member.syncWaiter = null
+      }
+    }
+    this.#clearTimer(group, 'syncTimer')
+    const wasEmpty = group.state === 'Empty'
+    group.transitionTo('PreparingRebalance')
+    if (wasEmpty) {
+      // KIP-134: give the other members of a starting group time to join the first generation.
+      const delayMs = this.#config.initialRebalanceDelayMs
+      group.initialDelayRemainingMs = Math.max(group.rebalanceTimeoutMs() - delayMs, 0)
+      group.joinTimer = this.#clock.setTimeout(() => this.#onInitialDelay(group), delayMs)
+    } else {
+      group.joinTimer = this.#clock.setTimeout(() => this.#completeJoin(group), group.rebalanceTimeoutMs())
+    }
+  }
+
+  #onInitialDelay(group: Group): void {
+    group.joinTimer = null
+    const remainingMs = group.initialDelayRemainingMs
+    assert(remainingMs !== null, `group ${group.groupId}: initial delay fired outside one`)
+    if (group.newMemberAdded && remainingMs > 0) {
+      group.newMemberAdded = false
+      const delayMs = Math.min(this.#config.initialRebalanceDelayMs, remainingMs)
+      group.initialDelayRemainingMs = Math.max(remainingMs - delayMs, 0)
+      group.joinTimer = this.#clock.setTimeout(() => this.#onInitialDelay(group), delayMs)
+      return
+    }
+    this.#completeJoin(group)
+  }
+
+  #tryCompleteJoin(group: Group): void {
+    if (group.state !== 'PreparingRebalance' || group.initialDelayRemainingMs !== null) return
+    if (group.hasAllMembersJoined()) this.#completeJoin(group)
+  }
+
+  // Kafka's onCompleteJoin: drop dynamic members that did not rejoin, bump the generation, elect
+  // the protocol, and answer every waiting JoinGroup (the leader with all members' metadata).
+  #completeJoin(group: Group): void {
+    if (this.#groups.get(group.groupId) !== group || group.state !== 'PreparingRebalance') return
+    this.#clearTimer(group, 'joinTimer')
+    group.initialDelayRemainingMs = null
+    group.newMemberAdded = false
+    for (const member of [...group.members.values()]) {
+      if (member.joinWaiter === null && member.groupInstanceId === null) this.#removeMember(group, member)
+    }
+    const leader = group.members.get(group.leaderId ?? '')
+    if (leader !== undefined && leader.joinWaiter === null) {
+      // A static leader that has not rejoined hands leadership to one that has.
+      const joined = [...group.members.values()].find((m) => m.joinWaiter !== null)
+      if (joined === undefined) {
+        group.joinTimer = this.#clock.setTimeout(() => this.#completeJoin(group), group.rebalanceTimeoutMs())
+        return
+      }
+      group.leaderId = joined.memberId
+    }
+    group.generationId++
+    if (group.members.size === 0) {
+      group.protocolName = null
+      group.transitionTo('Empty')
+    } else {
+      group.protocolName = group.selectProtocol()
+      group.transitionTo('CompletingRebalance')
+      const generationId = group.generationId
+      group.syncTimer = this.#clock.setTimeout(() => this.#onSyncTimeout(group, generationId), group.rebalanceTimeoutMs())
+    }
+    this.#persist({ t: 'g', g: group.groupId, pt: group.protocolType ?? '', gen: group.generationId })
+    for (const member of group.members.values()) {
+      const waiter = member.joinWaiter
+      if (waiter === null) continue
+      member.joinWaiter = null
+      this.#scheduleSessionExpiry(group, member)
+      waiter(this.#joinResponse(group, member, member.memberId === group.leaderId))
+    }
+  }
+
+  // The leader never sent its assignment (or followers never synced): drop those that did not
+  // sync and start over, as Kafka's pending-sync timeout does.
+  #onSyncTimeout(group: Group, generationId: number): void {
+    group.syncTimer = null
+    if (this.#groups.get(group.groupId) !== group || group.state !== 'CompletingRebalance' || group.generationId !== generationId) return
+    for (const member of [...group.members.values()]) if (member.syncWaiter === null) this.#removeMemberAndUpdateGroup(group, member)
+  }
+
+  // ---------------------------------------------------------------- SyncGroup
+
+  /** Resolves with this member's assignment once the leader's SyncGroup has supplied them. */
+  syncGroup(request: SyncGroupRequest): Promise<SyncGroupResponse> {
+    const fail = (errorCode: number): Promise<SyncGroupResponse> => Promise.resolve(syncError(errorCode))
+    if (!this.#isOpen) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    if (request.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID)
+    const group = this.#groups.get(request.groupId)
+    if (group === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID)
+    if (group.state === 'Dead') return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return fail(ErrorCode.FENCED_INSTANCE_ID)
+    const member = group.members.get(request.memberId)
+    if (member === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID)
+    if (request.generationId !== group.generationId) return fail(ErrorCode.ILLEGAL_GENERATION)
+    const typeMismatch = request.protocolType != null && request.protocolType !== group.protocolType
+    const nameMismatch = request.protocolName != null && request.protocolName !== group.protocolName
+    if (typeMismatch || nameMismatch) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+    switch (group.state) {
+      case 'Empty':
+        return fail(ErrorCode.UNKNOWN_MEMBER_ID)
+      case 'PreparingRebalance':
+        return fail(ErrorCode.REBALANCE_IN_PROGRESS)
+      case 'Stable':
+        this.#scheduleSessionExpiry(group, member)
+        return Promise.resolve(this.#syncResponse(group, member))
+      default:
+        break
+    }
+    return new Promise<SyncGroupResponse>((resolve) => {
+      member.syncWaiter?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS))
+      member.syncWaiter = resolve
+      this.#scheduleSessionExpiry(group, member)
+      if (member.memberId === group.leaderId) this.#completeSync(group, request)
+    })
+  }
+
+  #syncResponse(group: Group, member: Member): SyncGroupResponse {
+    return { errorCode: ErrorCode.NONE, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment }
+  }
+
+  // The leader's assignments arrived: hand each member its own (empty if the leader left it out).
+  #completeSync(group: Group, request: SyncGroupRequest): void {
+    const assignments = new Map(request.assignments.map((a) => [a.memberId, a.assignment]))
+    this.#clearTimer(group, 'syncTimer')
+    group.transitionTo('Stable')
+    for (const member of group.members.values()) {
+      member.assignment = assignments.get(member.memberId) ?? Buffer.alloc(0)
+      const waiter = member.syncWaiter
+      if (waiter === null) continue
+      member.syncWaiter = null
+      this.#scheduleSessionExpiry(group, member)
+      waiter(this.#syncResponse(group, member))
+    }
+  }
+
+  // ---------------------------------------------------------------- Heartbeat, LeaveGroup, sessions
+
+  heartbeat(request: HeartbeatRequest): HeartbeatResponse {
+    if (!this.#isOpen) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE }
+    if (request.groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID }
+    const group = this.#groups.get(request.groupId)
+    if (group === undefined) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
+    if (group.state === 'Dead') return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE }
+    if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return { errorCode: ErrorCode.FENCED_INSTANCE_ID }
+    const member = group.members.get(request.memberId)
+    if (member === undefined || group.state === 'Empty') return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
+    if (request.generationId !== group.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION }
+    this.#scheduleSessionExpiry(group, member)
+    // While preparing, the member must rejoin; the heartbeat still counts towards its session.
+    if (group.state === 'PreparingRebalance') return { errorCode: ErrorCode.REBALANCE_IN_PROGRESS }
+    return { errorCode: ErrorCode.NONE }
+  }
+
+  leaveGroup(request: LeaveGroupRequest): LeaveGroupResponse {
+    if (!this.#isOpen) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] }
+    if (request.groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] }
+    const group = this.#groups.get(request.groupId)
+    const members: LeaveGroupMemberResponse[] = []
+    if (group !== undefined && group.state === 'Dead') return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] }
+    for (const leaving of request.members) {
+      const instanceId = leaving.groupInstanceId ?? null
+      const result = (errorCode: number): void => {
+        members.push({ memberId: leaving.memberId, groupInstanceId: instanceId, errorCode })
+      }
+      if (group === undefined) {
+        result(ErrorCode.UNKNOWN_MEMBER_ID)
+        continue
+      }
+      let memberId = leaving.memberId
+      if (instanceId !== null) {
+        const current = group.staticMembers.get(instanceId)
+        if (current === undefined) {
+          result(ErrorCode.UNKNOWN_MEMBER_ID)
+          continue
+        }
+        if (memberId !== '' && memberId !== current) {
+          result(ErrorCode.FENCED_INSTANCE_ID)
+          continue
+        }
+        memberId = current
+      }
+      const pendingTimer = group.pendingMembers.get(memberId)
+      if (pendingTimer !== undefined) {
+        this.#clock.clearTimeout(pendingTimer)
+        group.pendingMembers.delete(memberId)
+        this.#tryCompleteJoin(group)
+        result(ErrorCode.NONE)
+        continue
+      }
+      const member = group.members.get(memberId)
+      if (member === undefined) {
+        result(ErrorCode.UNKNOWN_MEMBER_ID)
+        continue
+      }
+      this.#removeMemberAndUpdateGroup(group, member)
+      result(ErrorCode.NONE)
+    }
+    return { errorCode: ErrorCode.NONE, members }
+  }
+
+  #scheduleSessionExpiry(group: Group, member: Member): void {
+    if (member.sessionTimer !== null) this.#clock.clearTimeout(member.sessionTimer)
+    member.sessionTimer = this.#clock.setTimeout(() => this.#onSessionExpiry(group, member), member.sessionTimeoutMs)
+  }
+
+  // A member waiting in JoinGroup or SyncGroup is alive by definition (Kafka's shouldKeepAlive);
+  // the rebalance and sync timeouts bound how long that can last.
+  #onSessionExpiry(group: Group, member: Member): void {
+    member.sessionTimer = null
+    if (this.#groups.get(group.groupId) !== group || group.members.get(member.memberId) !== member) return
+    if (member.joinWaiter !== null || member.syncWaiter !== null) return this.#scheduleSessionExpiry(group, member)
+    this.#removeMemberAndUpdateGroup(group, member)
+  }
+
+  #expirePendingMember(group: Group, memberId: string): void {
+    if (!group.pendingMembers.delete(memberId)) return
+    if (this.#groups.get(group.groupId) !== group) return
+    this.#tryCompleteJoin(group)
+    this.#dropIfUnused(group)
+  }
+
+  #removeMember(group: Group, member: Member): void {
+    if (member.sessionTimer !== null) this.#clock.clearTimeout(member.sessionTimer)
+    member.sessionTimer = null
+    group.removeMember(member.memberId)
+  }
+
+  #removeMemberAndUpdateGroup(group: Group, member: Member): void {
+    member.joinWaiter?.(joinError(ErrorCode.UNKNOWN_MEMBER_ID, member.memberId))
+    member.joinWaiter = null
+    member.syncWaiter?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+    member.syncWaiter = null
+    this.#removeMember(group, member)
+    if (group.state === 'Stable' || group.state === 'CompletingRebalance') this.#prepareRebalance(group)
+    else if (group.state === 'PreparingRebalance') this.#tryCompleteJoin(group)
+  }
+
+  // ---------------------------------------------------------------- Offsets
+
+  /** Commits offsets; resolves once they are in the log, with one error code per partition. */
+  async commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    const errorCode = this.#validateCommit(request)
+    const results = request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))
+    if (errorCode !== ErrorCode.NONE) return results
+    const group = this.#groups.get(request.groupId)
+    assert(group !== undefined, `commit validated for missing group ${request.groupId}`)
+    const nowMs = this.#clock.nowMs()
+    const entries: OffsetEntry[] = []
+    for (const [i, o] of request.offsets.entries()) {
+      const metadata = o.metadata ?? null
+      if (metadata !== null && Buffer.byteLength(metadata) > this.#config.offsetMetadataMaxBytes) {
+        results[i].errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE
+        continue
+      }
+      entries.push([o.topic, o.partition, o.offset, o.leaderEpoch ?? -1, metadata, nowMs])
+    }
+    if (entries.length === 0) return results
+    // State first, then the log: a compaction snapshot then always covers every queued record.
+    for (const entry of entries) this.#applyOffset(group, entry)
+    try {
+      await this.#log.append({ t: 'c', g: group.groupId, o: entries })
+    } catch {
+      for (const result of results) if (result.errorCode === ErrorCode.NONE) result.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE
+    }
+    return results
+  }
+
+  // Kafka's validateOffsetCommit, plus creating the group for a generation-less first commit.
+  #validateCommit(request: OffsetCommitRequest): number {
+    if (!this.#isOpen) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    if (request.groupId === '') return ErrorCode.INVALID_GROUP_ID
+    const generationLess = request.generationId < 0 && request.memberId === '' && (request.groupInstanceId ?? null) === null
+    let group = this.#groups.get(request.groupId)
+    if (group === undefined) {
+      // Either a group that only stores offsets, or a member of a generation this coordinator
+      // never saw (it lost its state): only the first may create the group.
+      if (!generationLess) return ErrorCode.ILLEGAL_GENERATION
+      group = new Group(request.groupId)
+      this.#groups.set(request.groupId, group)
+      this.#persist({ t: 'g', g: group.groupId, pt: '', gen: 0 })
+    }
+    if (group.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    if (generationLess) return group.state === 'Empty' ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID
+    if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID
+    const member = group.members.get(request.memberId)
+    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
+    if (request.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
+    // The member has its new generation but not yet its assignment: it must not commit for it.
+    if (group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS
+    // A commit is a sign of life; in PreparingRebalance it is accepted (the generation is still
+    // current), so an eager consumer can commit before it gives up its partitions and rejoins.
+    this.#scheduleSessionExpiry(group, member)
+    return ErrorCode.NONE
+  }
+
+  #applyOffset(group: Group, [topic, partition, offset, leaderEpoch, metadata, commitTimestampMs]: OffsetEntry): void {
+    let partitions = group.offsets.get(topic)
+    if (partitions === undefined) {
+      partitions = new Map<number, CommittedOffset>()
+      group.offsets.set(topic, partitions)
+    }
+    partitions.set(partition, { offset, leaderEpoch, metadata, commitTimestampMs })
+  }
+
+  /** Committed offsets for the partitions asked (all the group has when `topics` is null). */
+  fetchOffsets(request: OffsetFetchRequest): OffsetFetchResponse {
+    if (!this.#isOpen) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: [] }
+    if (request.groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, topics: [] }
+    const offsets = this.#groups.get(request.groupId)?.offsets ?? new Map<string, Map<number, CommittedOffset>>()
+    const asked = request.topics ?? [...offsets.keys()].sort().map((topic) => ({ topic, partitions: [...(offsets.get(topic)?.keys() ?? [])].sort((a, b) => a - b) }))
+    const topics: OffsetFetchTopicResult[] = asked.map(({ topic, partitions }) => ({
+      topic,
+      partitions: partitions.map((partition) => {
+        const committed = offsets.get(topic)?.get(partition)
+        return {
+          partition,
+          offset: committed?.offset ?? -1,
+          leaderEpoch: committed?.leaderEpoch ?? -1,
+          metadata: committed === undefined ? '' : committed.metadata,
+          errorCode: ErrorCode.NONE,
+        }
+      }),
+    }))
+    return { errorCode: ErrorCode.NONE, topics }
+  }
+
+  // ---------------------------------------------------------------- Describe, list, delete
+
+  describeGroups(groupIds: string[]): DescribedGroup[] {
+    return groupIds.map((groupId) => {
+      const dead: DescribedGroup = { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] }
+      if (!this.#isOpen) return { ...dead, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE }
+      if (groupId === '') return { ...dead, errorCode: ErrorCode.INVALID_GROUP_ID }
+      const group = this.#groups.get(groupId)
+      if (group === undefined) return dead
+      // As Kafka: metadata and assignments only once Stable, when they are consistent.
+      const stable = group.state === 'Stable'
+      return {
+        errorCode: ErrorCode.NONE,
+        groupId,
+        groupState: group.state,
+        protocolType: group.protocolType ?? '',
+        protocolData: stable ? (group.protocolName ?? '') : '',
+        members: [...group.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: stable ? group.metadataFor(m, group.protocolName) : Buffer.alloc(0),
+          memberAssignment: stable ? m.assignment : Buffer.alloc(0),
+        })),
+      }
+    })
+  }
+
+  listGroups(request: ListGroupsRequest = {}): ListGroupsResponse {
+    if (!this.#isOpen) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] }
+    const filter = new Set((request.statesFilter ?? []).map((s) => s.toLowerCase()))
+    const groups = [...this.#groups.values()]
+      .filter((g) => g.state !== 'Dead' && (filter.size === 0 || filter.has(g.state.toLowerCase())))
+      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '', groupState: g.state }))
+    return { errorCode: ErrorCode.NONE, groups }
+  }
+
+  /** Deletes Empty groups with their offsets; resolves once the deletions are in the log. */
+  async deleteGroups(groupIds: string[]): Promise<DeleteGroupResult[]> {
+    const writes: Promise<void>[] = []
+    const results = groupIds.map((groupId): DeleteGroupResult => {
+      if (!this.#isOpen) return { groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE }
+      if (groupId === '') return { groupId, errorCode: ErrorCode.INVALID_GROUP_ID }
+      const group = this.#groups.get(groupId)
+      if (group === undefined || group.state === 'Dead') return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND }
+      if (group.state !== 'Empty') return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP }
+      group.transitionTo('Dead')
+      this.#clearGroupTimers(group)
+      this.#groups.delete(groupId)
+      writes.push(this.#log.append({ t: 'd', g: groupId }))
+      return { groupId, errorCode: ErrorCode.NONE }
+    })
+    const settled = await Promise.allSettled(writes)
+    if (settled.some((s) => s.status === 'rejected')) {
+      for (const result of results) if (result.errorCode === ErrorCode.NONE) result.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE
+    }
+    return results
+  }
+
+  // ---------------------------------------------------------------- Housekeeping
+
+  #clearTimer(group: Group, which: 'joinTimer' | 'syncTimer'): void {
+    const timer = group[which]
+    if (timer !== null) this.#clock.clearTimeout(timer)
+    group[which] = null
+  }
+
+  #clearGroupTimers(group: Group): void {
+    this.#clearTimer(group, 'joinTimer')
+    this.#clearTimer(group, 'syncTimer')
+    for (const timer of group.pendingMembers.values()) this.#clock.clearTimeout(timer)
+    group.pendingMembers.clear()
+    for (const member of group.members.values()) {
+      if (member.sessionTimer !== null) this.#clock.clearTimeout(member.sessionTimer)
+      member.sessionTimer = null
+    }
+  }
+
+  // A group that a failed or id-only join created, with nothing worth keeping, is forgotten.
+  #dropIfUnused(group: Group): void {
+    const unused = group.state === 'Empty' && group.generationId === 0 && group.members.size === 0 && group.pendingMembers.size === 0 && group.offsets.size === 0
+    if (unused && this.#groups.get(group.groupId) === group) this.#groups.delete(group.groupId)
+  }
+
+  // Group metadata writes are not awaited by anyone: a lost one only affects listing after a crash.
+  #persist(record: StoreRecord): void {
+    this.#log.append(record).catch(() => undefined)
+  }
+
+  #replay(record: StoreRecord): void {
+    if (record.t === 'd') {
+      this.#groups.delete(record.g)
+      return
+    }
+    let group = this.#groups.get(record.g)
+    if (group === undefined) {
+      group = new Group(record.g)
+      this.#groups.set(record.g, group)
+    }
+    if (record.t === 'g') {
+      group.generationId = record.gen
+      group.protocolType = record.pt === '' ? null : record.pt
+    } else {
+      for (const entry of record.o) this.#applyOffset(group, entry)
+    }
+  }
+
+  #liveRecords(): number {
+    let count = 0
+    for (const group of this.#groups.values()) count += 1 + group.offsetCount()
+    return count
+  }
+
+  *#snapshot(): Iterable<StoreRecord> {
+    for (const group of this.#groups.values()) {
+      yield { t: 'g', g: group.groupId, pt: group.protocolType ?? '', gen: group.generationId }
+      const entries: OffsetEntry[] = []
+      for (const [topic, partitions] of group.offsets) {
+        for (const [partition, c] of partitions) entries.push([topic, partition, c.offset, c.leaderEpoch, c.metadata, c.commitTimestampMs])
+      }
+      if (entries.length > 0) yield { t: 'c', g: group.groupId, o: entries }
+    }
+  }
+}
