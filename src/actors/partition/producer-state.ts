@@ -129,6 +129,9 @@ export class ProducerState {
     if (entry === undefined) {
       entry = { producerId: batch.producerId, epoch: batch.producerEpoch, batches: [], lastTimestampMs: -1 }
     } else {
+      // A batch already recorded (replay overlapping what a snapshot covered) changes nothing.
+      const last = entry.batches[entry.batches.length - 1]
+      if (last !== undefined && entry.epoch === batch.producerEpoch && batch.baseOffset <= last.lastOffset) return
       this.#entries.delete(batch.producerId)
     }
     if (entry.epoch !== batch.producerEpoch) {

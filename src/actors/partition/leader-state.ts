@@ -1,0 +1,125 @@
+/**
+ * What a partition leader knows about its followers: each one's log end offset (learned from the
+ * offsets it fetches at), when it was last caught up, and the in-sync replica set that follows
+ * from that. Pure bookkeeping (times are passed in), so the ISR rules are testable on their own.
+ *
+ * The rules are Kafka's (Partition.scala / Replica.scala):
+ * - A follower's fetch at offset N says its log ends at N. If N reached the leader's log end at
+ *   that moment, it was caught up then; if N reached the leader's log end as of the follower's
+ *   previous fetch, it was caught up at that previous fetch.
+ * - A follower rejoins the ISR when its log end reaches the high watermark and the start of the
+ *   leader's current epoch.
+ * - A follower in the ISR leaves it when it has not been caught up for more than
+ *   replica.lag.time.max.ms (and is not simply at the leader's log end right now).
+ * - The high watermark candidate is the smallest log end offset across the ISR; a follower
+ *   whose log end is not known yet (no fetch since this leader took over) holds it back.
+ */
+import { assert } from '../../common/assert.js'
+
+export interface FollowerState {
+  brokerId: number
+  /** -1 until the follower's first fetch under this leadership. */
+  logEndOffset: number
+  lastCaughtUpTimeMs: number
+  lastFetchLeaderLogEndOffset: number
+  lastFetchTimeMs: number
+}
+
+export class LeaderState {
+  readonly brokerId: number
+  readonly replicas: readonly number[]
+  readonly #followers = new Map<number, FollowerState>()
+  readonly #isr = new Set<number>()
+
+  constructor(brokerId: number, replicas: readonly number[], isr: readonly number[], nowMs: number) {
+    assert(replicas.includes(brokerId), `leader ${brokerId} must be one of the replicas ${replicas.join(',')}`)
+    this.brokerId = brokerId
+    this.replicas = [...replicas]
+    // The leader is in its own ISR by definition (the supervisor elects it from the ISR).
+    this.#isr.add(brokerId)
+    for (const id of isr) if (replicas.includes(id)) this.#isr.add(id)
+    for (const id of replicas) {
+      if (id === brokerId) continue
+      this.#followers.set(id, {
+        brokerId: id,
+        logEndOffset: -1,
+        // In-sync followers get a fresh lag window from the moment of election, as in Kafka.
+        lastCaughtUpTimeMs: this.#isr.has(id) ? nowMs : 0,
+        lastFetchLeaderLogEndOffset: -1,
+        lastFetchTimeMs: nowMs,
+      })
+    }
+  }
+
+  isFollower(brokerId: number): boolean {
+    return this.#followers.has(brokerId)
+  }
+
+  follower(brokerId: number): FollowerState | undefined {
+    return this.#followers.get(brokerId)
+  }
+
+  inIsr(brokerId: number): boolean {
+    return this.#isr.has(brokerId)
+  }
+
+  get isrSize(): number {
+    return this.#isr.size
+  }
+
+  /** The ISR in replica-assignment order, as Kafka reports it. */
+  isr(): number[] {
+    return this.replicas.filter((id) => this.#isr.has(id))
+  }
+
+  recordFetch(brokerId: number, fetchOffset: number, nowMs: number, leaderLogEndOffset: number): void {
+    const follower = this.#followers.get(brokerId)
+    assert(follower !== undefined, `broker ${brokerId} is not a follower of this partition`)
+    if (fetchOffset >= leaderLogEndOffset) {
+      follower.lastCaughtUpTimeMs = Math.max(follower.lastCaughtUpTimeMs, nowMs)
+    } else if (fetchOffset >= follower.lastFetchLeaderLogEndOffset && follower.lastFetchLeaderLogEndOffset >= 0) {
+      follower.lastCaughtUpTimeMs = Math.max(follower.lastCaughtUpTimeMs, follower.lastFetchTimeMs)
+    }
+    follower.logEndOffset = fetchOffset
+    follower.lastFetchLeaderLogEndOffset = leaderLogEndOffset
+    follower.lastFetchTimeMs = nowMs
+  }
+
+  /** Adds the follower back to the ISR if it qualifies; true when the ISR changed. */
+  maybeExpand(brokerId: number, highWatermark: number, epochStartOffset: number): boolean {
+    const follower = this.#followers.get(brokerId)
+    if (follower === undefined || this.#isr.has(brokerId)) return false
+    if (follower.logEndOffset < highWatermark || follower.logEndOffset < epochStartOffset) return false
+    this.#isr.add(brokerId)
+    return true
+  }
+
+  /** Followers in the ISR that have lagged too long; the caller removes them. */
+  laggingFollowers(nowMs: number, lagTimeMaxMs: number, leaderLogEndOffset: number): number[] {
+    const lagging: number[] = []
+    for (const follower of this.#followers.values()) {
+      if (!this.#isr.has(follower.brokerId)) continue
+      if (follower.logEndOffset === leaderLogEndOffset) continue
+      if (nowMs - follower.lastCaughtUpTimeMs > lagTimeMaxMs) lagging.push(follower.brokerId)
+    }
+    return lagging
+  }
+
+  /** Removes a follower from the ISR; true when it was in it. The leader itself never leaves. */
+  remove(brokerId: number): boolean {
+    if (brokerId === this.brokerId) return false
+    return this.#isr.delete(brokerId)
+  }
+
+  /** The smallest log end offset across the ISR, or -1 while some member's is unknown. */
+  highWatermarkCandidate(leaderLogEndOffset: number): number {
+    let candidate = leaderLogEndOffset
+    for (const id of this.#isr) {
+      if (id === this.brokerId) continue
+      const leo = this.#followers.get(id)!.logEndOffset
+      if (leo < 0) return -1
+      candidate = Math.min(candidate, leo)
+    }
+    return candidate
+  }
+}
