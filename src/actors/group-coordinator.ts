@@ -321,6 +321,8 @@ export class GroupCoordinator {
     } else {
       group.joinTimer = this.#clock.setTimeout(() => this.#completeJoin(group), group.rebalanceTimeoutMs())
     }
+    // Everyone may already be in (a lone leader rejoining, or the last member leaving).
+    this.#tryCompleteJoin(group)
   }
 
   #onInitialDelay(group: Group): void {
