@@ -23,7 +23,8 @@ function* walk(dir) {
 
 for (const root of roots) {
   for (const file of walk(root)) {
-    const generated = file.includes('/generated/')
+    // Generated codecs and this checker (whose patterns name what they look for) are exempt.
+    const generated = file.includes('/generated/') || file.endsWith('lint.mjs')
     const lines = readFileSync(file, 'utf8').split('\n')
     lines.forEach((line, index) => {
       const where = `${file}:${index + 1}`

@@ -1,0 +1,200 @@
+/**
+ * The broker core: what the TCP server's handlers and the embedded client call. It is Kafka-aware
+ * but wire-agnostic: plain objects in, plain objects out, Kafka error codes in `errorCode` fields.
+ * One implementation (`src/broker/core.ts`) runs on the main thread, routes partition work to the
+ * partition actors on the shard workers, and hosts the supervisor and the group coordinator.
+ */
+import type { GroupCoordinatorApi } from './group-api.js'
+
+export type Acks = -1 | 0 | 1
+
+export interface BrokerNode {
+  nodeId: number
+  host: string
+  port: number
+  rack: string | null
+}
+
+export interface PartitionMetadata {
+  errorCode: number
+  partitionIndex: number
+  leaderId: number
+  leaderEpoch: number
+  replicaNodes: number[]
+  isrNodes: number[]
+  offlineReplicas: number[]
+}
+
+export interface TopicMetadata {
+  errorCode: number
+  name: string
+  topicId: string // UUID string (Metadata v10+), all-zero when unknown
+  isInternal: boolean
+  partitions: PartitionMetadata[]
+}
+
+export interface ClusterMetadata {
+  clusterId: string
+  controllerId: number
+  brokers: BrokerNode[]
+  topics: TopicMetadata[]
+}
+
+export interface ProduceInput {
+  topic: string
+  partition: number
+  /** One or more concatenated v2 record batches, byte for byte as the producer sent them. */
+  records: Buffer
+}
+
+export interface ProduceResult {
+  errorCode: number
+  errorMessage: string | null
+  baseOffset: number
+  logAppendTimeMs: number
+  logStartOffset: number
+}
+
+export interface FetchInput {
+  topic: string
+  partition: number
+  fetchOffset: number
+  partitionMaxBytes: number
+}
+
+export interface FetchOptions {
+  maxWaitMs: number
+  minBytes: number
+  maxBytes: number
+  /** 0 read_uncommitted, 1 read_committed (transactions come later; both read up to the high watermark now). */
+  isolationLevel: 0 | 1
+}
+
+export interface FetchResult {
+  topic: string
+  partition: number
+  errorCode: number
+  highWatermark: number
+  lastStableOffset: number
+  logStartOffset: number
+  /** Whole batches, or null when none. */
+  records: Buffer | null
+}
+
+export interface ListOffsetsInput {
+  topic: string
+  partition: number
+  /** -2 earliest, -1 latest, otherwise a timestamp in ms. */
+  timestamp: number
+}
+
+export interface ListOffsetsResult {
+  errorCode: number
+  timestamp: number
+  offset: number
+  leaderEpoch: number
+}
+
+export interface CreateTopicInput {
+  name: string
+  /** -1 = the broker default (num.partitions). */
+  numPartitions: number
+  /** -1 = the broker default (default.replication.factor). */
+  replicationFactor: number
+  configs: Record<string, string>
+}
+
+export interface CreateTopicResult {
+  name: string
+  errorCode: number
+  errorMessage: string | null
+  numPartitions: number
+  replicationFactor: number
+  topicId: string
+}
+
+export interface TopicErrorResult {
+  name: string
+  errorCode: number
+  errorMessage: string | null
+}
+
+export interface ConfigEntry {
+  name: string
+  value: string | null
+  readOnly: boolean
+  /** DescribeConfigs v1+ source: 1 DYNAMIC_TOPIC_CONFIG, 4 STATIC_BROKER_CONFIG, 5 DEFAULT_CONFIG. */
+  source: number
+  isDefault: boolean
+  isSensitive: boolean
+}
+
+export interface ConfigResource {
+  /** 2 = topic, 4 = broker. */
+  resourceType: number
+  resourceName: string
+}
+
+export interface DescribeConfigsResult {
+  resourceType: number
+  resourceName: string
+  errorCode: number
+  errorMessage: string | null
+  configs: ConfigEntry[]
+}
+
+export interface AlterConfigOp {
+  name: string
+  value: string | null
+  /** IncrementalAlterConfigs: 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT. AlterConfigs replaces all (use 'replace'). */
+  op: 0 | 1 | 2 | 3
+}
+
+export interface DeleteRecordsInput {
+  topic: string
+  partition: number
+  /** -1 = up to the high watermark. */
+  offset: number
+}
+
+export interface DeleteRecordsResult {
+  errorCode: number
+  lowWatermark: number
+}
+
+export interface InitProducerIdResult {
+  errorCode: number
+  producerId: number
+  producerEpoch: number
+}
+
+export interface BrokerCore {
+  readonly clusterId: string
+  /** Nodes as advertised to clients. */
+  brokers(): BrokerNode[]
+  controllerId(): number
+
+  /** null topics = all topics. autoCreate follows auto.create.topics.enable and the request's flag. */
+  metadata(topics: string[] | null, allowAutoCreate: boolean): Promise<ClusterMetadata>
+
+  /** acks=0 still resolves (the server sends no response); timeoutMs bounds acks=-1. */
+  produce(inputs: ProduceInput[], acks: Acks, timeoutMs: number): Promise<ProduceResult[]>
+  fetch(inputs: FetchInput[], options: FetchOptions): Promise<FetchResult[]>
+  listOffsets(inputs: ListOffsetsInput[]): Promise<ListOffsetsResult[]>
+
+  createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]>
+  deleteTopics(names: string[]): Promise<TopicErrorResult[]>
+  createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]>
+  describeConfigs(resources: Array<ConfigResource & { configNames: string[] | null }>): Promise<DescribeConfigsResult[]>
+  alterConfigs(
+    resources: Array<ConfigResource & { configs: AlterConfigOp[] }>,
+    incremental: boolean,
+    validateOnly: boolean,
+  ): Promise<Array<ConfigResource & { errorCode: number; errorMessage: string | null }>>
+  deleteRecords(inputs: DeleteRecordsInput[], timeoutMs: number): Promise<DeleteRecordsResult[]>
+
+  /** A transactional id gets an error until transactions land (a later issue). */
+  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult>
+
+  readonly groups: GroupCoordinatorApi
+}
