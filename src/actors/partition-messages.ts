@@ -1,0 +1,51 @@
+/**
+ * The messages the main thread (broker core, supervisor) and other replicas send to a partition
+ * actor, and their replies. They cross threads as msgpackr-encoded control objects; record bytes
+ * travel beside them as the frame's raw payload, never inside the control object.
+ */
+import type { ReplicaConfig } from './partition/replica-types.js'
+
+export interface OpenPartition {
+  topic: string
+  partition: number
+  dir: string
+  config: ReplicaConfig
+  brokerId: number
+}
+
+export type PartitionRequest =
+  /** payload: the records. Reply: ProduceResult. */
+  | { op: 'produce'; acks: -1 | 0 | 1; timeoutMs: number }
+  /** Reply: FetchPartitionResult without records; payload: the records. */
+  | {
+      op: 'fetch'
+      fetchId: number
+      replicaId: number
+      fetchOffset: number
+      maxBytes: number
+      maxWaitMs: number
+      minBytes: number
+      currentLeaderEpoch: number
+    }
+  /** Answers the parked fetch with this id at once, with whatever is available. */
+  | { op: 'cancelFetch'; fetchId: number }
+  | { op: 'epochEndOffset'; epoch: number }
+  | { op: 'listOffsets'; timestamp: number }
+  | { op: 'deleteRecords'; offset: number }
+  | { op: 'becomeLeader'; leaderEpoch: number; replicas: number[]; isr: number[] }
+  /** The leader's actor address, so the follower fetches from it directly. */
+  | { op: 'becomeFollower'; leaderId: number; leaderEpoch: number; leaderShard: number; leaderActorId: string }
+  | { op: 'removeFromIsr'; brokerId: number }
+  | { op: 'updateConfig'; config: ReplicaConfig }
+  | { op: 'stats' }
+  | { op: 'housekeeping' }
+  /** Closes the replica; with deleteData its directory goes too (topic deletion). */
+  | { op: 'close'; deleteData: boolean }
+
+/** Events a partition actor emits to the main thread. */
+export type PartitionEvent = { event: 'isrChange'; topic: string; partition: number; leaderEpoch: number; isr: number[] }
+
+/** The actor id of a topic partition's replica on its shard: unique per shard, readable in logs. */
+export function partitionActorId(topic: string, partition: number): string {
+  return `${topic}/${partition}`
+}

@@ -1,0 +1,88 @@
+/**
+ * DescribeConfigs and AlterConfigs over Kafka's config names. A topic config reports its value
+ * and its source: the topic's own override (DYNAMIC_TOPIC_CONFIG), a broker-wide default set at
+ * start (STATIC_BROKER_CONFIG), or Kafka's default (DEFAULT_CONFIG).
+ */
+import { ErrorCode } from '../common/error-codes.js'
+import { KafkaError } from '../common/errors.js'
+import { brokerConfigEntries, type BrokerConfig } from './broker-config.js'
+import type { AlterConfigOp, ConfigEntry } from './types.js'
+
+const SOURCE_DYNAMIC_TOPIC = 1
+const SOURCE_STATIC_BROKER = 4
+const SOURCE_DEFAULT = 5
+
+/** Kafka's defaults for the topic configs Partita honours or accepts, by name. */
+export const TOPIC_CONFIG_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
+  'cleanup.policy': 'delete',
+  'compression.type': 'producer',
+  'delete.retention.ms': '86400000',
+  'file.delete.delay.ms': '60000',
+  'flush.messages': '9223372036854775807',
+  'flush.ms': '9223372036854775807',
+  'index.interval.bytes': '4096',
+  'max.compaction.lag.ms': '9223372036854775807',
+  'max.message.bytes': '1048588',
+  'message.timestamp.type': 'CreateTime',
+  'min.cleanable.dirty.ratio': '0.5',
+  'min.compaction.lag.ms': '0',
+  'min.insync.replicas': '1',
+  'retention.bytes': '-1',
+  'retention.ms': '604800000',
+  'segment.bytes': '1073741824',
+  'segment.index.bytes': '10485760',
+  'segment.ms': '604800000',
+  'unclean.leader.election.enable': 'false',
+})
+
+function entry(name: string, value: string | null, source: number): ConfigEntry {
+  return { name, value, readOnly: false, source, isDefault: source === SOURCE_DEFAULT, isSensitive: false }
+}
+
+function wanted(names: string[] | null, name: string): boolean {
+  return names === null || names.length === 0 || names.includes(name)
+}
+
+export function describeTopicConfigs(overrides: Record<string, string>, config: BrokerConfig, names: string[] | null): ConfigEntry[] {
+  const brokerDefaults: Record<string, string> = { ...config.topicDefaults, 'min.insync.replicas': String(config.minInsyncReplicas) }
+  const entries: ConfigEntry[] = []
+  for (const [name, kafkaDefault] of Object.entries(TOPIC_CONFIG_DEFAULTS)) {
+    if (!wanted(names, name)) continue
+    if (name in overrides) entries.push(entry(name, overrides[name], SOURCE_DYNAMIC_TOPIC))
+    else if (name in brokerDefaults && brokerDefaults[name] !== kafkaDefault) entries.push(entry(name, brokerDefaults[name], SOURCE_STATIC_BROKER))
+    else entries.push(entry(name, kafkaDefault, SOURCE_DEFAULT))
+  }
+  return entries
+}
+
+export function describeBrokerConfigs(config: BrokerConfig, names: string[] | null): ConfigEntry[] {
+  return Object.entries(brokerConfigEntries(config))
+    .filter(([name]) => wanted(names, name))
+    .map(([name, value]) => ({ ...entry(name, value, SOURCE_STATIC_BROKER), readOnly: true }))
+}
+
+/**
+ * AlterConfigs replaces the topic's whole override set; IncrementalAlterConfigs applies SET,
+ * DELETE, APPEND and SUBTRACT (the last two on list values such as cleanup.policy).
+ */
+export function applyConfigOps(current: Record<string, string>, ops: AlterConfigOp[], incremental: boolean): Record<string, string> {
+  const next: Record<string, string> = incremental ? { ...current } : {}
+  for (const op of ops) {
+    if (!(op.name in TOPIC_CONFIG_DEFAULTS)) {
+      throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown topic config name: ${op.name}`)
+    }
+    const list = (value: string | undefined): string[] => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+    if (!incremental || op.op === 0) {
+      if (op.value === null) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Null value for config ${op.name}`)
+      next[op.name] = op.value
+    } else if (op.op === 1) {
+      delete next[op.name]
+    } else {
+      const items = list(next[op.name] ?? TOPIC_CONFIG_DEFAULTS[op.name])
+      const changes = list(op.value ?? '')
+      const result = op.op === 2 ? [...items, ...changes.filter((c) => !items.includes(c))] : items.filter((i) => !changes.includes(i))
+      next[op.name] = result.join(',')
+    }
+  }
+  return next
+}
