@@ -1,0 +1,51 @@
+import fs from 'node:fs'
+import path from 'node:path'
+
+/**
+ * Small files that must never be seen half-written (log start offset, recovery point, leader
+ * epochs): write a temp file, fsync it, rename over the target, fsync the directory.
+ */
+export function writeFileAtomicSync(filePath: string, data: string | Buffer): void {
+  const tmp = `${filePath}.tmp`
+  const fd = fs.openSync(tmp, 'w')
+  try {
+    fs.writeFileSync(fd, data)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, filePath)
+  fsyncDirSync(path.dirname(filePath))
+}
+
+export function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export function readFileIfExistsSync(filePath: string): string | null {
+  try {
+    return fs.readFileSync(filePath, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+}
+
+/** Reads a checkpoint holding one non-negative integer; null when absent or unreadable. */
+export function readOffsetCheckpointSync(filePath: string): number | null {
+  const text = readFileIfExistsSync(filePath)
+  if (text === null) return null
+  const trimmed = text.trim()
+  if (!/^\d+$/.test(trimmed)) return null
+  const n = Number(trimmed)
+  return Number.isSafeInteger(n) ? n : null
+}
+
+export function writeOffsetCheckpointSync(filePath: string, offset: number): void {
+  writeFileAtomicSync(filePath, `${offset}\n`)
+}

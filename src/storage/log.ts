@@ -1,0 +1,784 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { assert } from '../common/assert.js'
+import type { Clock } from '../common/clock.js'
+import { ErrorCode } from '../common/error-codes.js'
+import { KafkaError, PartitaError } from '../common/errors.js'
+import {
+  fsyncDirSync,
+  readOffsetCheckpointSync,
+  writeFileAtomicSync,
+  writeOffsetCheckpointSync,
+} from './checkpoint-file.js'
+import { recoverCompactionLeftovers } from './compaction-recovery.js'
+import { LEADER_EPOCH_CHECKPOINT, LeaderEpochCache } from './leader-epoch-cache.js'
+import type { LogConfig } from './log-config.js'
+import {
+  BASE_TIMESTAMP_OFFSET,
+  BATCH_HEADER_SIZE,
+  BATCH_LENGTH_OFFSET,
+  type DecompressFn,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  RECORD_COUNT_OFFSET,
+  batchAttributes,
+  batchBaseOffset,
+  decodeRecords,
+  isControlBatch,
+  readInt64,
+  setBaseOffset,
+  setMaxTimestampAndLogAppendTime,
+  setPartitionLeaderEpoch,
+  validateBatch,
+} from './record-batch.js'
+import { deriveTail, loadSegmentIndexes, rebuildSegment } from './recovery.js'
+import { belowLogStart, expiredBySize, expiredByTime } from './retention.js'
+import { INDEX_SUFFIX, LOG_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, storageError } from './segment.js'
+
+export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
+export const LOG_START_OFFSET_FILE = 'log-start-offset'
+export const RECOVERY_POINT_FILE = 'recovery-point'
+
+const INT32_MAX = 0x7fffffff
+
+/** Rewrites non-active segments (crash-safely, offsets unchanged); implemented by compaction. */
+export interface Compactor {
+  compact(input: {
+    dir: string
+    segments: Array<{ baseOffset: number; path: string }>
+    nowMs: number
+    deleteRetentionMs: number
+    minCompactionLagMs: number
+  }): Promise<void>
+}
+
+export interface PartitionLogOptions {
+  clock: Clock
+  compactor?: Compactor
+  /** Used to decode compressed batches (keyless checks on compacted topics, timestamp lookups). */
+  decompress?: DecompressFn
+}
+
+export interface AppendOptions {
+  leaderEpoch: number
+  /** True on the leader (stamp offsets and epoch); false for follower replication. */
+  assignOffsets: boolean
+  decompress?: DecompressFn
+}
+
+export interface AppendResult {
+  baseOffset: number
+  lastOffset: number
+  /** The broker time stamped into the batches, or -1 unless message.timestamp.type=LogAppendTime. */
+  logAppendTimeMs: number
+  batchCount: number
+  /** The first batch's base timestamp (the append time under LogAppendTime). */
+  firstTimestampMs: number
+  maxTimestampMs: number
+}
+
+export interface ReadResult {
+  /** Whole batches, concatenated, as stored. */
+  records: Buffer
+  batchCount: number
+  /** The first returned batch's base offset, or -1 when empty. */
+  firstOffset: number
+  /** One past the last returned batch's last offset (the requested offset when empty). */
+  nextOffset: number
+}
+
+export interface SegmentInfo {
+  baseOffset: number
+  /** One past the last offset stored in the segment. */
+  nextOffset: number
+  sizeBytes: number
+  /** -1 when the segment holds no batch. */
+  maxTimestampMs: number
+  path: string
+}
+
+export interface HousekeepingResult {
+  rolled: boolean
+  deletedSegments: number
+  deletedBytes: number
+  compactedSegments: number
+  flushed: boolean
+  logStartOffset: number
+}
+
+interface AppendScan {
+  batchCount: number
+  /** Offsets the batches span (sum of lastOffsetDelta + 1): what a leader assigns. */
+  offsetSpan: number
+  messageCount: number
+  firstBaseOffset: number
+  lastOffset: number
+  firstMaxTimestampMs: number
+}
+
+/**
+ * One partition's log: a directory of segments named by base offset, each a `.log` of v2 batches
+ * with `.index` and `.timeindex`, plus checkpoints (log start offset, recovery point, leader
+ * epochs) and a clean-shutdown marker. Synchronous I/O on open fds: the log lives on one shard
+ * thread, where sync calls beat libuv round trips. Not thread-safe; one owner.
+ */
+export class PartitionLog {
+  readonly dir: string
+  readonly leaderEpochs: LeaderEpochCache
+  #config: LogConfig
+  readonly #clock: Clock
+  readonly #compactor: Compactor | undefined
+  readonly #decompress: DecompressFn | undefined
+  #segments: Segment[]
+  #logStartOffset: number
+  #recoveryPoint: number
+  #unflushedMessages = 0
+  #lastFlushMs: number
+  #dirUnsynced = false
+  #compacting = false
+  #closed = false
+
+  private constructor(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[], logStartOffset: number, recoveryPoint: number) {
+    this.dir = dir
+    this.#config = config
+    this.#clock = options.clock
+    this.#compactor = options.compactor
+    this.#decompress = options.decompress
+    this.#segments = segments
+    this.#logStartOffset = logStartOffset
+    this.#recoveryPoint = recoveryPoint
+    this.#lastFlushMs = options.clock.nowMs()
+    this.leaderEpochs = new LeaderEpochCache(dir, () => this.logEndOffset)
+  }
+
+  // ---- open and recovery ------------------------------------------------------------------
+
+  static async open(dir: string, config: LogConfig, options: PartitionLogOptions): Promise<PartitionLog> {
+    fs.mkdirSync(dir, { recursive: true })
+    await recoverCompactionLeftovers(dir)
+    const nowMs = options.clock.nowMs()
+    const clean = fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE))
+    const names = fs.readdirSync(dir)
+    removeStrayFiles(dir, names)
+    const bases = names.map((n) => parseSegmentFileName(n)).filter((b): b is number => b !== null).sort((a, b) => a - b)
+    const checkpointedStart = readOffsetCheckpointSync(path.join(dir, LOG_START_OFFSET_FILE)) ?? 0
+    const recoveryPoint = clean ? Infinity : (readOffsetCheckpointSync(path.join(dir, RECOVERY_POINT_FILE)) ?? 0)
+    const { segments, recovered } = loadSegments(dir, bases, config.indexIntervalBytes, recoveryPoint, nowMs)
+
+    let logStartOffset = Math.max(checkpointedStart, segments.length > 0 ? segments[0].baseOffset : 0)
+    const lastSegment = segments[segments.length - 1]
+    if (lastSegment === undefined || logStartOffset > lastSegment.nextOffset) {
+      // Nothing usable, or the log start checkpoint is past everything that survived: start empty there.
+      for (const s of segments) s.delete()
+      segments.length = 0
+      segments.push(Segment.create(dir, logStartOffset, nowMs))
+    }
+    logStartOffset = Math.max(logStartOffset, segments[0].baseOffset)
+    const log = new PartitionLog(dir, config, options, segments, logStartOffset, 0)
+    log.#deletePrefix(belowLogStart(segments, logStartOffset))
+    log.leaderEpochs.truncateFromEnd(log.logEndOffset)
+    log.leaderEpochs.truncateFromStart(log.logStartOffset)
+    if (checkpointedStart !== log.#logStartOffset) log.#persistLogStart()
+    // After a crash everything kept has been checked; make it durable so the next recovery starts here.
+    log.#dirUnsynced = true
+    if (recovered || !clean) log.#flushSync()
+    else log.#recoveryPoint = log.logEndOffset
+    fs.rmSync(path.join(dir, CLEAN_SHUTDOWN_FILE), { force: true })
+    fsyncDirSync(dir)
+    return log
+  }
+
+  // ---- accessors --------------------------------------------------------------------------
+
+  get logStartOffset(): number {
+    return this.#logStartOffset
+  }
+
+  get logEndOffset(): number {
+    return this.#active.nextOffset
+  }
+
+  get sizeBytes(): number {
+    let total = 0
+    for (const s of this.#segments) total += s.sizeBytes
+    return total
+  }
+
+  get activeSegmentBaseOffset(): number {
+    return this.#active.baseOffset
+  }
+
+  get recoveryPoint(): number {
+    return this.#recoveryPoint
+  }
+
+  get config(): LogConfig {
+    return this.#config
+  }
+
+  segments(): ReadonlyArray<SegmentInfo> {
+    return this.#segments.map((s) => ({
+      baseOffset: s.baseOffset,
+      nextOffset: s.nextOffset,
+      sizeBytes: s.sizeBytes,
+      maxTimestampMs: s.maxTimestampMs,
+      path: s.logPath,
+    }))
+  }
+
+  /** For tests and tools: each segment's in-memory index entries. */
+  indexEntries(): Array<{ baseOffset: number; offsets: Array<{ offset: number; position: number }>; times: Array<{ timestampMs: number; offset: number }> }> {
+    return this.#segments.map((s) => ({ baseOffset: s.baseOffset, offsets: s.offsetIndex.entries(), times: s.timeIndex.entries() }))
+  }
+
+  updateConfig(config: LogConfig): void {
+    this.#config = config
+  }
+
+  get #active(): Segment {
+    return this.#segments[this.#segments.length - 1]
+  }
+
+  // ---- append -----------------------------------------------------------------------------
+
+  /**
+   * Appends one or more concatenated v2 batches. Every batch is validated before anything is
+   * written; on the leader the batches are stamped in place (base offset, leader epoch, and the
+   * append time under LogAppendTime), so `records` is modified.
+   */
+  append(records: Buffer, options: AppendOptions): AppendResult {
+    this.#checkOpen()
+    const scan = this.#validateAppend(records, options)
+    const nowMs = this.#clock.nowMs()
+    const assign = options.assignOffsets
+    const firstOffset = assign ? this.logEndOffset : scan.firstBaseOffset
+    const lastOffset = assign ? firstOffset + scan.offsetSpan - 1 : scan.lastOffset
+    const logAppendTime = assign && this.#config.messageTimestampType === 'LogAppendTime'
+    const incomingTimestampMs = logAppendTime || scan.firstMaxTimestampMs < 0 ? nowMs : scan.firstMaxTimestampMs
+    if (this.#shouldRoll(records.length, lastOffset, incomingTimestampMs, nowMs)) this.#roll(firstOffset)
+
+    let firstTimestampMs = -1
+    let maxTimestampMs = -1
+    let offset = firstOffset
+    for (let pos = 0; pos < records.length; ) {
+      const size = LOG_OVERHEAD + records.readInt32BE(pos + BATCH_LENGTH_OFFSET)
+      if (assign) {
+        setBaseOffset(records, pos, offset)
+        setPartitionLeaderEpoch(records, pos, options.leaderEpoch)
+        if (logAppendTime) setMaxTimestampAndLogAppendTime(records, pos, nowMs)
+        offset += records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET) + 1
+      }
+      if (pos === 0) firstTimestampMs = logAppendTime ? nowMs : readInt64(records, pos + BASE_TIMESTAMP_OFFSET)
+      maxTimestampMs = Math.max(maxTimestampMs, readInt64(records, pos + MAX_TIMESTAMP_OFFSET))
+      pos += size
+    }
+
+    const active = this.#active
+    const startPosition = active.sizeBytes
+    try {
+      active.write(records, 0, records.length)
+    } catch (error) {
+      this.#undoPartialWrite(active, startPosition)
+      throw storageError(`append to ${active.logPath} failed: ${(error as Error).message}`)
+    }
+    this.#indexAppended(active, records, startPosition)
+    this.#assignEpochs(records, options)
+    this.#unflushedMessages += scan.messageCount
+    if (this.#unflushedMessages >= this.#config.flushMessages || nowMs - this.#lastFlushMs >= this.#config.flushMs) {
+      this.#flushSync()
+    }
+    return {
+      baseOffset: firstOffset,
+      lastOffset,
+      logAppendTimeMs: logAppendTime ? nowMs : -1,
+      batchCount: scan.batchCount,
+      firstTimestampMs,
+      maxTimestampMs,
+    }
+  }
+
+  #validateAppend(records: Buffer, options: AppendOptions): AppendScan {
+    const config = this.#config
+    const follower = !options.assignOffsets
+    const compacted = config.cleanupPolicy !== 'delete'
+    const scan: AppendScan = { batchCount: 0, offsetSpan: 0, messageCount: 0, firstBaseOffset: -1, lastOffset: -1, firstMaxTimestampMs: -1 }
+    let expectedMin = this.logEndOffset
+    let pos = 0
+    // Bounded: each pass consumes one whole batch (validateBatch guarantees size >= header size).
+    while (pos < records.length) {
+      if (records.length - pos >= LOG_OVERHEAD) {
+        const declared = LOG_OVERHEAD + records.readInt32BE(pos + BATCH_LENGTH_OFFSET)
+        if (declared > config.maxMessageBytes && declared <= records.length - pos) {
+          throw new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${declared} bytes exceeds max.message.bytes ${config.maxMessageBytes}`)
+        }
+      }
+      const size = validateBatch(records, pos, records.length, { fromProducer: !follower })
+      const base = batchBaseOffset(records, pos)
+      const last = base + records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET)
+      if (follower && base < expectedMin) {
+        throw new PartitaError('PARTITA_REPLICA_OFFSET', `replicated batch at offset ${base} is below the expected ${expectedMin}`)
+      }
+      expectedMin = last + 1
+      if (compacted && !isControlBatch(batchAttributes(records, pos))) this.#requireKeys(records, pos, options)
+      if (scan.batchCount === 0) {
+        scan.firstBaseOffset = base
+        scan.firstMaxTimestampMs = readInt64(records, pos + MAX_TIMESTAMP_OFFSET)
+      }
+      scan.batchCount++
+      scan.offsetSpan += last - base + 1
+      scan.messageCount += records.readInt32BE(pos + RECORD_COUNT_OFFSET)
+      scan.lastOffset = last
+      pos += size
+    }
+    if (scan.batchCount === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no record batches in the request')
+    if (records.length > config.segmentBytes) {
+      throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes of batches exceed segment.bytes ${config.segmentBytes}`)
+    }
+    return scan
+  }
+
+  #requireKeys(records: Buffer, pos: number, options: AppendOptions): void {
+    const decoded = decodeRecords(records, pos, options.decompress ?? this.#decompress)
+    for (const record of decoded) {
+      if (record.key === null) {
+        throw new KafkaError(ErrorCode.INVALID_RECORD, 'compacted topic cannot accept a record without a key')
+      }
+    }
+  }
+
+  #shouldRoll(incomingBytes: number, lastOffset: number, incomingTimestampMs: number, nowMs: number): boolean {
+    const active = this.#active
+    if (active.isEmpty) return false
+    if (active.sizeBytes + incomingBytes > this.#config.segmentBytes) return true
+    if (lastOffset - active.baseOffset > INT32_MAX) return true
+    // segment.ms ages from the first batch's timestamp, compared with the arriving data's (as
+    // Kafka does, so replaying old data does not roll on every append); creation time otherwise.
+    const ageMs = active.firstBatchTimestampMs >= 0 ? incomingTimestampMs - active.firstBatchTimestampMs : nowMs - active.createdMs
+    return ageMs > this.#config.segmentMs
+  }
+
+  #roll(baseOffset: number): void {
+    const old = this.#active
+    assert(baseOffset >= old.nextOffset, `roll to ${baseOffset} below the log end ${old.nextOffset}`)
+    old.sealTimeIndex()
+    old.persistIndexes(false)
+    this.#segments.push(Segment.create(this.dir, baseOffset, this.#clock.nowMs()))
+    this.#dirUnsynced = true
+  }
+
+  #indexAppended(segment: Segment, records: Buffer, startPosition: number): void {
+    const interval = this.#config.indexIntervalBytes
+    const batch = { position: 0, size: 0, baseOffset: 0, lastOffset: 0, maxTimestampMs: 0 }
+    for (let pos = 0; pos < records.length; pos += batch.size) {
+      batch.position = startPosition + pos
+      batch.size = LOG_OVERHEAD + records.readInt32BE(pos + BATCH_LENGTH_OFFSET)
+      batch.baseOffset = batchBaseOffset(records, pos)
+      batch.lastOffset = batch.baseOffset + records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET)
+      batch.maxTimestampMs = readInt64(records, pos + MAX_TIMESTAMP_OFFSET)
+      segment.indexBatch(batch, interval)
+    }
+  }
+
+  #assignEpochs(records: Buffer, options: AppendOptions): void {
+    if (options.assignOffsets) {
+      if (options.leaderEpoch > this.leaderEpochs.latestEpoch()) {
+        this.leaderEpochs.assign(options.leaderEpoch, batchBaseOffset(records, 0))
+      }
+      return
+    }
+    // Followers learn epochs from the leader's stamps (KIP-101).
+    for (let pos = 0; pos < records.length; pos += LOG_OVERHEAD + records.readInt32BE(pos + BATCH_LENGTH_OFFSET)) {
+      const epoch = records.readInt32BE(pos + PARTITION_LEADER_EPOCH_OFFSET)
+      if (epoch > this.leaderEpochs.latestEpoch()) this.leaderEpochs.assign(epoch, batchBaseOffset(records, pos))
+    }
+  }
+
+  #undoPartialWrite(segment: Segment, position: number): void {
+    try {
+      segment.truncateToPosition(position)
+    } catch {
+      // The disk is failing; the caller reports KAFKA_STORAGE_ERROR and recovery cleans the tail.
+    }
+  }
+
+  // ---- read -------------------------------------------------------------------------------
+
+  /**
+   * Whole batches from the one holding `offset` (or the next one past a compaction gap), up to
+   * `maxBytes` but at least one batch (KIP-74), never a batch whose base offset is >= maxOffset.
+   * Every batch's CRC is checked before it is returned.
+   */
+  read(offset: number, maxBytes: number, options: { maxOffset?: number } = {}): ReadResult {
+    this.#checkOpen()
+    const logEnd = this.logEndOffset
+    if (offset < this.#logStartOffset || offset > logEnd) {
+      throw new KafkaError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `offset ${offset} is outside the log [${this.#logStartOffset}, ${logEnd}]`,
+      )
+    }
+    const maxOffset = Math.min(options.maxOffset ?? Infinity, logEnd)
+    if (offset >= maxOffset) return emptyRead(offset)
+    for (let i = this.#segmentIndexFor(offset); i < this.#segments.length; i++) {
+      const segment = this.#segments[i]
+      const batch = segment.findBatch(offset)
+      if (batch === null) continue
+      if (batch.baseOffset >= maxOffset) return emptyRead(offset)
+      return readBatches(segment, batch.position, batch.size, maxBytes, maxOffset)
+    }
+    return emptyRead(offset)
+  }
+
+  /** ListOffsets by time: the first offset whose record timestamp is >= timestampMs. */
+  offsetForTimestamp(timestampMs: number): { offset: number; timestampMs: number } | null {
+    this.#checkOpen()
+    for (const segment of this.#segments) {
+      if (segment.maxTimestampMs < timestampMs || segment.nextOffset <= this.#logStartOffset) continue
+      const from = Math.max(segment.timeIndex.lookup(timestampMs), this.#logStartOffset)
+      let found: { offset: number; timestampMs: number } | null = null
+      const walked = segment.walk(segment.offsetIndex.lookup(from), (batch) => {
+        if (batch.lastOffset < from || batch.maxTimestampMs < timestampMs) return true
+        const bytes = Buffer.allocUnsafe(batch.size)
+        segment.readInto(bytes, 0, batch.size, batch.position)
+        checkStoredBatch(bytes, segment, batch.position)
+        for (const record of decodeRecords(bytes, 0, this.#decompress)) {
+          if (record.offset >= from && record.timestampMs >= timestampMs) {
+            found = { offset: record.offset, timestampMs: record.timestampMs }
+            return false
+          }
+        }
+        return true
+      })
+      if (walked.torn) throw storageError(`malformed batch in ${segment.logPath} at ${walked.position}`)
+      if (found !== null) return found
+    }
+    return null
+  }
+
+  #segmentIndexFor(offset: number): number {
+    let lo = 0
+    let hi = this.#segments.length - 1
+    let found = 0
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.#segments[mid].baseOffset <= offset) {
+        found = mid
+        lo = mid + 1
+      } else {
+        hi = mid - 1
+      }
+    }
+    return found
+  }
+
+  // ---- log start, truncation --------------------------------------------------------------
+
+  /** DeleteRecords: moves the log start to `offset` and deletes whole segments below it. */
+  deleteRecordsBefore(offset: number): number {
+    this.#checkOpen()
+    if (offset > this.logEndOffset || offset < 0) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is past the log end ${this.logEndOffset}`)
+    }
+    if (offset <= this.#logStartOffset) return this.#logStartOffset
+    this.#logStartOffset = offset
+    this.#persistLogStart()
+    this.leaderEpochs.truncateFromStart(offset)
+    this.#deletePrefix(belowLogStart(this.#segments, offset))
+    return this.#logStartOffset
+  }
+
+  /** Follower truncation (KIP-101): drops every offset >= `offset`. */
+  truncateTo(offset: number): void {
+    this.#checkOpen()
+    if (offset >= this.logEndOffset) return
+    // Lower the recovery point first: if we crash mid-truncation, the next open rescans from here.
+    if (this.#recoveryPoint > offset) {
+      this.#recoveryPoint = offset
+      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), offset)
+    }
+    if (offset <= this.#segments[0].baseOffset || offset < this.#logStartOffset) {
+      this.#truncateFullyAndStartAt(offset)
+      return
+    }
+    while (this.#active.baseOffset >= offset) {
+      this.#segments.pop()!.delete()
+      this.#dirUnsynced = true
+    }
+    const segment = this.#active
+    const batch = segment.findBatch(offset)
+    if (batch !== null) {
+      const newEnd = Math.min(offset, batch.baseOffset)
+      segment.truncateToPosition(batch.position)
+      segment.truncateTimeIndexToOffset(newEnd)
+      if (batch.position === 0) segment.firstBatchTimestampMs = -1
+      if (!deriveTail(segment, this.#config.indexIntervalBytes)) rebuildSegment(segment, this.#config.indexIntervalBytes)
+      segment.nextOffset = Math.max(segment.nextOffset, newEnd)
+    } else {
+      // Only a gap (left by compaction or an earlier truncation) lies at and past offset.
+      segment.nextOffset = offset
+    }
+    this.leaderEpochs.truncateFromEnd(this.logEndOffset)
+  }
+
+  #truncateFullyAndStartAt(offset: number): void {
+    for (const s of this.#segments) s.delete()
+    this.#segments = [Segment.create(this.dir, offset, this.#clock.nowMs())]
+    this.#dirUnsynced = true
+    this.#logStartOffset = offset
+    this.#persistLogStart()
+    this.leaderEpochs.clear()
+  }
+
+  /** Deletes the oldest `count` segments (never the active one) and moves the log start past them. */
+  #deletePrefix(count: number): { segments: number; bytes: number } {
+    const n = Math.min(count, this.#segments.length - 1)
+    if (n <= 0) return { segments: 0, bytes: 0 }
+    const doomed = this.#segments.slice(0, n)
+    this.#segments = this.#segments.slice(n)
+    const newStart = Math.max(this.#logStartOffset, this.#segments[0].baseOffset)
+    if (newStart !== this.#logStartOffset) {
+      this.#logStartOffset = newStart
+      // The checkpoint moves first, so a crash between the two steps never resurrects old data.
+      this.#persistLogStart()
+      this.leaderEpochs.truncateFromStart(newStart)
+    }
+    let bytes = 0
+    for (const s of doomed) {
+      bytes += s.sizeBytes
+      s.delete()
+    }
+    this.#dirUnsynced = true
+    return { segments: n, bytes }
+  }
+
+  #persistLogStart(): void {
+    writeOffsetCheckpointSync(path.join(this.dir, LOG_START_OFFSET_FILE), this.#logStartOffset)
+  }
+
+  // ---- housekeeping -----------------------------------------------------------------------
+
+  /** Roll by age, retention by time and size, compaction, and the flush.ms policy. */
+  async housekeeping(): Promise<HousekeepingResult> {
+    this.#checkOpen()
+    const nowMs = this.#clock.nowMs()
+    const config = this.#config
+    const deletes = config.cleanupPolicy !== 'compact'
+    const active = this.#active
+    let rolled = false
+    if (!active.isEmpty) {
+      const rollBaseMs = active.firstBatchTimestampMs >= 0 ? active.firstBatchTimestampMs : active.createdMs
+      const tooOld = nowMs - rollBaseMs > config.segmentMs
+      const newestMs = active.maxTimestampMs >= 0 ? active.maxTimestampMs : active.createdMs
+      const expired = deletes && config.retentionMs >= 0 && nowMs - newestMs > config.retentionMs
+      if (tooOld || expired) {
+        this.#roll(active.nextOffset)
+        rolled = true
+      }
+    }
+    let deletedSegments = 0
+    let deletedBytes = 0
+    const deleteSome = (count: number): void => {
+      const d = this.#deletePrefix(count)
+      deletedSegments += d.segments
+      deletedBytes += d.bytes
+    }
+    if (deletes) {
+      // A segment without timestamps (producers may send -1) ages from its creation instead.
+      const aged = this.#segments.map((s) => ({
+        baseOffset: s.baseOffset,
+        sizeBytes: s.sizeBytes,
+        maxTimestampMs: s.maxTimestampMs >= 0 ? s.maxTimestampMs : s.createdMs,
+      }))
+      deleteSome(expiredByTime(aged, nowMs, config.retentionMs))
+      deleteSome(expiredBySize(this.#segments, config.retentionBytes))
+    }
+    deleteSome(belowLogStart(this.#segments, this.#logStartOffset))
+    const compactedSegments = config.cleanupPolicy === 'delete' ? 0 : await this.#compact(nowMs)
+    let flushed = false
+    if (this.#clock.nowMs() - this.#lastFlushMs >= config.flushMs) {
+      this.#flushSync()
+      flushed = true
+    }
+    return { rolled, deletedSegments, deletedBytes, compactedSegments, flushed, logStartOffset: this.#logStartOffset }
+  }
+
+  async #compact(nowMs: number): Promise<number> {
+    if (this.#compactor === undefined || this.#compacting) return 0
+    const inputs = this.#segments.slice(0, -1)
+    if (inputs.length === 0) return 0
+    this.#compacting = true
+    try {
+      await this.#compactor.compact({
+        dir: this.dir,
+        segments: inputs.map((s) => ({ baseOffset: s.baseOffset, path: s.logPath })),
+        nowMs,
+        deleteRetentionMs: this.#config.deleteRetentionMs,
+        minCompactionLagMs: this.#config.minCompactionLagMs,
+      })
+    } finally {
+      this.#compacting = false
+    }
+    if (this.#closed) return 0
+    this.#reloadAfterCompaction(inputs)
+    return inputs.length
+  }
+
+  /** The compactor swapped new files in under the same names: reopen and re-derive them. */
+  #reloadAfterCompaction(inputs: Segment[]): void {
+    const interval = this.#config.indexIntervalBytes
+    const kept: Segment[] = []
+    for (const old of this.#segments) {
+      if (!inputs.includes(old)) {
+        kept.push(old)
+        continue
+      }
+      old.close()
+      if (!fs.existsSync(old.logPath)) continue // merged into an earlier segment
+      const fresh = Segment.open(this.dir, old.baseOffset, old.createdMs)
+      const previous = kept[kept.length - 1]
+      const result = rebuildSegment(fresh, interval, previous === undefined ? 0 : previous.nextOffset)
+      if (result.truncated) {
+        throw new PartitaError('PARTITA_COMPACTION_CORRUPT', `compacted segment ${fresh.logPath} holds an invalid batch at ${result.validBytes}`)
+      }
+      fresh.sealTimeIndex()
+      fresh.persistIndexes(true)
+      kept.push(fresh)
+    }
+    // Inputs dropped meanwhile (truncation, retention) must not come back from compacted files.
+    for (const old of inputs) {
+      if (!kept.some((s) => s.baseOffset === old.baseOffset) && !this.#segments.includes(old)) {
+        for (const p of [old.logPath, old.indexPath, old.timeIndexPath]) fs.rmSync(p, { force: true })
+      }
+    }
+    this.#segments = kept
+    this.#dirUnsynced = true
+  }
+
+  // ---- durability -------------------------------------------------------------------------
+
+  async flush(): Promise<void> {
+    this.#checkOpen()
+    this.#flushSync()
+  }
+
+  /** fsyncs data and index files of every segment with unsynced writes, then the recovery point. */
+  #flushSync(): void {
+    const target = this.logEndOffset
+    for (const s of this.#segments) {
+      s.syncData()
+      s.persistIndexes(true)
+    }
+    if (this.#dirUnsynced) fsyncDirSync(this.dir)
+    this.#dirUnsynced = false
+    if (target !== this.#recoveryPoint) {
+      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), target)
+      this.#recoveryPoint = target
+    }
+    this.#unflushedMessages = 0
+    this.#lastFlushMs = this.#clock.nowMs()
+  }
+
+  /** Flushes and writes the clean-shutdown marker, so the next open skips recovery. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#flushSync()
+    writeFileAtomicSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '')
+    for (const s of this.#segments) s.close()
+    this.#closed = true
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new PartitaError('PARTITA_LOG_CLOSED', `log ${this.dir} is closed`)
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function emptyRead(offset: number): ReadResult {
+  return { records: Buffer.alloc(0), batchCount: 0, firstOffset: -1, nextOffset: offset }
+}
+
+function checkStoredBatch(bytes: Buffer, segment: Segment, position: number, at = 0, end = bytes.length): number {
+  try {
+    return validateBatch(bytes, at, end, { fromProducer: false })
+  } catch (error) {
+    throw storageError(`corrupt batch in ${segment.logPath} at ${position}: ${(error as Error).message}`)
+  }
+}
+
+/** One read of up to maxBytes (at least the first batch), cut to whole batches below maxOffset. */
+function readBatches(segment: Segment, position: number, firstSize: number, maxBytes: number, maxOffset: number): ReadResult {
+  const length = Math.max(firstSize, Math.min(maxBytes, segment.sizeBytes - position))
+  const buf = Buffer.allocUnsafe(length)
+  segment.readInto(buf, 0, length, position)
+  let pos = 0
+  let batchCount = 0
+  let nextOffset = -1
+  // Bounded: each pass consumes a whole batch of at least the header size.
+  while (length - pos >= BATCH_HEADER_SIZE) {
+    const size = LOG_OVERHEAD + buf.readInt32BE(pos + BATCH_LENGTH_OFFSET)
+    if (size < BATCH_HEADER_SIZE) throw storageError(`malformed batch in ${segment.logPath} at ${position + pos}`)
+    if (pos + size > length) break
+    const base = batchBaseOffset(buf, pos)
+    if (batchCount > 0 && base >= maxOffset) break
+    checkStoredBatch(buf, segment, position + pos, pos, pos + size)
+    nextOffset = base + buf.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET) + 1
+    batchCount++
+    pos += size
+  }
+  assert(batchCount > 0, 'a read returns at least the batch it found')
+  return { records: buf.subarray(0, pos), batchCount, firstOffset: batchBaseOffset(buf, 0), nextOffset }
+}
+
+/** Removes temp files of interrupted checkpoint writes and index files without a log. */
+function removeStrayFiles(dir: string, names: string[]): void {
+  const logs = new Set(names.filter((n) => parseSegmentFileName(n) !== null).map((n) => n.slice(0, -LOG_SUFFIX.length)))
+  const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, CLEAN_SHUTDOWN_FILE]
+  for (const name of names) {
+    const orphanIndex =
+      (parseSegmentFileName(name, INDEX_SUFFIX) !== null || parseSegmentFileName(name, TIME_INDEX_SUFFIX) !== null) &&
+      !logs.has(name.slice(0, 20))
+    const strayTemp = ours.some((f) => name === `${f}.tmp`)
+    if (orphanIndex || strayTemp) fs.rmSync(path.join(dir, name), { force: true })
+  }
+}
+
+/**
+ * Opens the segments and brings their in-memory state back. Segments from the one holding the
+ * recovery point onward are scanned batch by batch (CRC included); the first bad batch cuts the
+ * log there and later segments are dropped. Earlier segments load their index files, and are
+ * rebuilt when those are missing or damaged.
+ */
+function loadSegments(dir: string, bases: number[], interval: number, recoveryPoint: number, nowMs: number): { segments: Segment[]; recovered: boolean } {
+  let recoverFrom = bases.length
+  if (recoveryPoint !== Infinity) {
+    recoverFrom = 0
+    for (let i = 0; i < bases.length; i++) if (bases[i] <= recoveryPoint) recoverFrom = i
+  }
+  const segments: Segment[] = []
+  let recovered = false
+  for (let i = 0; i < bases.length; i++) {
+    const segment = Segment.open(dir, bases[i], nowMs)
+    const previous = segments[segments.length - 1]
+    const minBase = previous === undefined ? 0 : previous.nextOffset
+    let cut = false
+    if (i >= recoverFrom || segment.baseOffset < minBase || !loadSegmentIndexes(segment, interval)) {
+      const result = rebuildSegment(segment, interval, minBase)
+      recovered = true
+      cut = result.truncated
+      if (i < bases.length - 1 && !cut) segment.sealTimeIndex()
+    }
+    segments.push(segment)
+    if (cut) {
+      for (let j = i + 1; j < bases.length; j++) {
+        for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+          fs.rmSync(path.join(dir, String(bases[j]).padStart(20, '0') + suffix), { force: true })
+        }
+      }
+      break
+    }
+  }
+  return { segments, recovered }
+}

@@ -1,0 +1,294 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { ErrorCode } from '../common/error-codes.js'
+import { KafkaError } from '../common/errors.js'
+import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js'
+import {
+  BASE_OFFSET_OFFSET,
+  BATCH_HEADER_SIZE,
+  BATCH_LENGTH_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  readInt64,
+} from './record-batch.js'
+import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js'
+
+export const LOG_SUFFIX = '.log'
+export const INDEX_SUFFIX = '.index'
+export const TIME_INDEX_SUFFIX = '.timeindex'
+
+/** Kafka's file naming: the base offset zero-padded to 20 digits. */
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix
+}
+
+/** Parses `00000000000000000042.log` into 42; null for any other name. */
+export function parseSegmentFileName(name: string, suffix = LOG_SUFFIX): number | null {
+  if (!name.endsWith(suffix)) return null
+  const digits = name.slice(0, -suffix.length)
+  if (!/^\d{20}$/.test(digits)) return null
+  const n = Number(digits)
+  return Number.isSafeInteger(n) ? n : null
+}
+
+/** The header fields the log needs while walking a segment, without decoding records. */
+export interface BatchPosition {
+  position: number
+  size: number
+  baseOffset: number
+  lastOffset: number
+  maxTimestampMs: number
+}
+
+export function storageError(message: string): KafkaError {
+  return new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, message)
+}
+
+const SCAN_CHUNK_BYTES = 64 * 1024
+// One scratch buffer per thread: every segment call is synchronous, so no two scans interleave.
+const scratch = Buffer.allocUnsafe(SCAN_CHUNK_BYTES)
+
+/**
+ * One segment: a `.log` file of v2 batches plus its in-memory offset and time indexes, which are
+ * appended to their files on flush and roll. All I/O is synchronous on an open fd.
+ */
+export class Segment {
+  readonly baseOffset: number
+  readonly logPath: string
+  readonly indexPath: string
+  readonly timeIndexPath: string
+  #fd: number
+  sizeBytes: number
+  /** One past the last offset stored here (the base offset while empty). */
+  nextOffset: number
+  maxTimestampMs = -1
+  /** The first batch's max timestamp, which segment.ms ages from; -1 while empty. */
+  firstBatchTimestampMs = -1
+  createdMs: number
+  offsetIndex: OffsetIndex
+  timeIndex: TimeIndex
+  bytesSinceIndexEntry = 0
+  dataUnsynced = false
+  #offsetEntriesPersisted = 0
+  #timeEntriesPersisted = 0
+  /** The index files no longer match a prefix of memory and must be rewritten whole. */
+  #indexFilesStale = false
+  /** Index bytes were written without fsync. */
+  #indexFilesUnsynced = false
+
+  private constructor(dir: string, baseOffset: number, fd: number, sizeBytes: number, createdMs: number) {
+    this.baseOffset = baseOffset
+    this.logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
+    this.indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX))
+    this.timeIndexPath = path.join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX))
+    this.#fd = fd
+    this.sizeBytes = sizeBytes
+    this.nextOffset = baseOffset
+    this.createdMs = createdMs
+    this.offsetIndex = new OffsetIndex(baseOffset)
+    this.timeIndex = new TimeIndex(baseOffset)
+  }
+
+  /** Creates a new, empty segment (replacing any stale files of the same name). */
+  static create(dir: string, baseOffset: number, nowMs: number): Segment {
+    const logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
+    const fd = fs.openSync(logPath, 'w+')
+    const segment = new Segment(dir, baseOffset, fd, 0, nowMs)
+    fs.writeFileSync(segment.indexPath, Buffer.alloc(0))
+    fs.writeFileSync(segment.timeIndexPath, Buffer.alloc(0))
+    return segment
+  }
+
+  /** Opens an existing segment; its indexes are empty until loaded or rebuilt. */
+  static open(dir: string, baseOffset: number, nowMs: number): Segment {
+    const logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
+    const fd = fs.openSync(logPath, 'r+')
+    return new Segment(dir, baseOffset, fd, fs.fstatSync(fd).size, nowMs)
+  }
+
+  get isEmpty(): boolean {
+    return this.sizeBytes === 0
+  }
+
+  /** Forgets everything derived from the data, before a rebuild. */
+  resetDerived(): void {
+    this.offsetIndex.clear()
+    this.timeIndex.clear()
+    this.nextOffset = this.baseOffset
+    this.maxTimestampMs = -1
+    this.firstBatchTimestampMs = -1
+    this.bytesSinceIndexEntry = 0
+    this.#indexFilesStale = true
+  }
+
+  /**
+   * Accounts one batch (appended or found by a scan) in the indexes. Append and rebuild both
+   * come through here, so a rebuilt index equals the one built while appending.
+   */
+  indexBatch(batch: BatchPosition, indexIntervalBytes: number): void {
+    if (batch.position === 0) this.firstBatchTimestampMs = batch.maxTimestampMs
+    if (batch.maxTimestampMs > this.maxTimestampMs) this.maxTimestampMs = batch.maxTimestampMs
+    if (this.bytesSinceIndexEntry > indexIntervalBytes) {
+      this.offsetIndex.append(batch.lastOffset, batch.position)
+      this.timeIndex.maybeAppend(this.maxTimestampMs, batch.lastOffset)
+      this.bytesSinceIndexEntry = 0
+    }
+    this.bytesSinceIndexEntry += batch.size
+    this.nextOffset = batch.lastOffset + 1
+  }
+
+  /** Appends bytes at the end of the file. */
+  write(buf: Buffer, start: number, end: number): void {
+    let written = 0
+    const length = end - start
+    // Bounded: each pass writes at least one byte or throws.
+    while (written < length) {
+      written += fs.writeSync(this.#fd, buf, start + written, length - written, this.sizeBytes + written)
+    }
+    this.sizeBytes += length
+    this.dataUnsynced = true
+  }
+
+  /** Reads `length` bytes at `position` into `target[targetStart..]`. */
+  readInto(target: Buffer, targetStart: number, length: number, position: number): void {
+    let read = 0
+    // Bounded: each pass reads at least one byte or stops at end of file.
+    while (read < length) {
+      const n = fs.readSync(this.#fd, target, targetStart + read, length - read, position + read)
+      if (n === 0) throw storageError(`short read in ${this.logPath} at ${position + read}`)
+      read += n
+    }
+  }
+
+  /**
+   * Walks batch headers from `from` while `visit` returns true. Returns where the walk stopped
+   * and whether it stopped at bytes that cannot be a batch (a torn or corrupt tail).
+   */
+  walk(from: number, visit: (batch: BatchPosition) => boolean): { position: number; torn: boolean } {
+    let chunkStart = 0
+    let chunkLength = 0
+    let pos = from
+    const batch: BatchPosition = { position: 0, size: 0, baseOffset: 0, lastOffset: 0, maxTimestampMs: 0 }
+    // Bounded: each pass advances pos by at least BATCH_HEADER_SIZE.
+    while (pos < this.sizeBytes) {
+      if (pos < chunkStart || pos + BATCH_HEADER_SIZE > chunkStart + chunkLength) {
+        chunkStart = pos
+        chunkLength = Math.min(SCAN_CHUNK_BYTES, this.sizeBytes - pos)
+        if (chunkLength < BATCH_HEADER_SIZE) return { position: pos, torn: true }
+        this.readInto(scratch, 0, chunkLength, pos)
+      }
+      const at = pos - chunkStart
+      const size = LOG_OVERHEAD + scratch.readInt32BE(at + BATCH_LENGTH_OFFSET)
+      if (size < BATCH_HEADER_SIZE || pos + size > this.sizeBytes) return { position: pos, torn: true }
+      batch.position = pos
+      batch.size = size
+      batch.baseOffset = readInt64(scratch, at + BASE_OFFSET_OFFSET)
+      batch.lastOffset = batch.baseOffset + scratch.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET)
+      batch.maxTimestampMs = readInt64(scratch, at + MAX_TIMESTAMP_OFFSET)
+      if (!visit(batch)) return { position: pos, torn: false }
+      pos += size
+    }
+    return { position: pos, torn: false }
+  }
+
+  /** The first batch whose last offset is >= `offset`, or null when none is in this segment. */
+  findBatch(offset: number): BatchPosition | null {
+    let found: BatchPosition | null = null
+    const result = this.walk(this.offsetIndex.lookup(offset), (batch) => {
+      if (batch.lastOffset < offset) return true
+      found = { ...batch }
+      return false
+    })
+    if (result.torn) throw storageError(`malformed batch in ${this.logPath} at ${result.position}`)
+    return found
+  }
+
+  /** Cuts the file at `position` and drops index entries past it; the caller re-derives the tail. */
+  truncateToPosition(position: number): void {
+    fs.ftruncateSync(this.#fd, position)
+    this.sizeBytes = position
+    this.dataUnsynced = true
+    this.offsetIndex.truncateToPosition(position)
+    if (this.offsetIndex.count < this.#offsetEntriesPersisted) this.#indexFilesStale = true
+  }
+
+  /** Drops time-index entries covering offsets at or past `offset`. */
+  truncateTimeIndexToOffset(offset: number): void {
+    this.timeIndex.truncateToOffset(offset)
+    if (this.timeIndex.count < this.#timeEntriesPersisted) this.#indexFilesStale = true
+  }
+
+  markIndexFilesStale(): void {
+    this.#indexFilesStale = true
+  }
+
+  /** Adds a final time-index entry for the newest timestamp, as Kafka does when a segment rolls. */
+  sealTimeIndex(): void {
+    if (this.sizeBytes > 0 && this.maxTimestampMs >= 0) this.timeIndex.maybeAppend(this.maxTimestampMs, this.nextOffset - 1)
+  }
+
+  /** Writes index entries not yet in the files (or the whole files when stale); fsyncs if asked. */
+  persistIndexes(sync: boolean): void {
+    const upToDate =
+      !this.#indexFilesStale &&
+      this.offsetIndex.count === this.#offsetEntriesPersisted &&
+      this.timeIndex.count === this.#timeEntriesPersisted
+    if (upToDate && !(sync && this.#indexFilesUnsynced)) return
+    if (this.#indexFilesStale) {
+      writeWhole(this.indexPath, this.offsetIndex.encode(), sync)
+      writeWhole(this.timeIndexPath, this.timeIndex.encode(), sync)
+      this.#indexFilesStale = false
+    } else {
+      appendTail(this.indexPath, this.offsetIndex.encode(this.#offsetEntriesPersisted), this.#offsetEntriesPersisted * OFFSET_INDEX_ENTRY_BYTES, sync)
+      appendTail(this.timeIndexPath, this.timeIndex.encode(this.#timeEntriesPersisted), this.#timeEntriesPersisted * TIME_INDEX_ENTRY_BYTES, sync)
+    }
+    this.#offsetEntriesPersisted = this.offsetIndex.count
+    this.#timeEntriesPersisted = this.timeIndex.count
+    this.#indexFilesUnsynced = !sync
+  }
+
+  /** Marks the index files as matching memory (after loading them). */
+  indexFilesLoaded(): void {
+    this.#offsetEntriesPersisted = this.offsetIndex.count
+    this.#timeEntriesPersisted = this.timeIndex.count
+    this.#indexFilesStale = false
+  }
+
+  syncData(): void {
+    if (this.dataUnsynced) fs.fsyncSync(this.#fd)
+    this.dataUnsynced = false
+  }
+
+  close(): void {
+    if (this.#fd >= 0) fs.closeSync(this.#fd)
+    this.#fd = -1
+  }
+
+  /** Closes and removes the segment's files. */
+  delete(): void {
+    this.close()
+    for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) fs.rmSync(p, { force: true })
+  }
+}
+
+function writeWhole(filePath: string, bytes: Buffer, sync: boolean): void {
+  const fd = fs.openSync(filePath, 'w')
+  try {
+    fs.writeSync(fd, bytes, 0, bytes.length, 0)
+    if (sync) fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function appendTail(filePath: string, bytes: Buffer, position: number, sync: boolean): void {
+  if (bytes.length === 0 && !sync) return
+  const fd = fs.openSync(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT)
+  try {
+    if (bytes.length > 0) fs.writeSync(fd, bytes, 0, bytes.length, position)
+    if (sync) fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
