@@ -432,7 +432,9 @@ export function compactSegments(input: CompactionTaskInput, codec: CompactionCod
     )
   }
   const result: CompactionResult = { cleanedBaseOffsets: [], removedBaseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0 }
-  const segments = cleanableSegments(input)
+  // Finishing an earlier run may have removed emptied segments the log still lists.
+  const present = input.segments.filter((s) => fs.existsSync(s.path))
+  const segments = cleanableSegments({ ...input, segments: present })
   if (segments.length === 0) return result
   const map = buildOffsetMap(segments, input.offsetMapKeysMax ?? OFFSET_MAP_KEYS_MAX_DEFAULT, codec)
   const ctx: CleaningContext = { map, nowMs: input.nowMs, deleteRetentionMs: input.deleteRetentionMs, codec }
