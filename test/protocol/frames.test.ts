@@ -155,6 +155,32 @@ describe('request frames', () => {
   })
 })
 
+describe('tagged fields', () => {
+  // Heartbeat v4 request body: group_id "g", generation_id 1, member_id "m", group_instance_id null.
+  const heartbeatV4 = (tags: string) => bytes('000c', '0004', '00000001', 'ffff', '00', '0267', '00000001', '026d', '00', tags)
+
+  it('skips tagged fields it does not know', () => {
+    const { body } = decodeRequest(heartbeatV4('01' + '05' + '02' + 'abcd')) // one field: tag 5, size 2
+    expect(body).toEqual({ groupId: 'g', generationId: 1, memberId: 'm', groupInstanceId: null })
+  })
+
+  it('reads a known tagged field and rejects one whose value overruns its declared size', () => {
+    const response = (tags: string) => bytes('00000001', '0000', '01', '00000000', tags)
+    const ok = decodeResponse(ApiKey.ApiVersions, 3, response('01' + '03' + '01' + '01')) // tag 3 (ZkMigrationReady), size 1, true
+    expect(ok.body.zkMigrationReady).toBe(true)
+    expectParseError(() => decodeResponse(ApiKey.ApiVersions, 3, response('01' + '03' + '02' + '0100')))
+    expectParseError(() => decodeRequest(heartbeatV4('01' + '05' + '09' + 'abcd')))
+  })
+
+  it('writes a tagged field only when it differs from its default', () => {
+    const plain = encodeResponse(ApiKey.ApiVersions, 3, 1, { finalizedFeaturesEpoch: -1 })
+    const tagged = encodeResponse(ApiKey.ApiVersions, 3, 1, { finalizedFeaturesEpoch: 5 })
+    expect(plain.subarray(-1).toString('hex')).toBe('00')
+    // count 1, tag 1, size 8, int64 5
+    expect(tagged.subarray(-11).toString('hex')).toBe('01' + '01' + '08' + '0000000000000005')
+  })
+})
+
 describe('response frames', () => {
   const apiVersionsBody = { errorCode: 0, apiKeys: [{ apiKey: 0, minVersion: 3, maxVersion: 9 }], throttleTimeMs: 0 }
 
