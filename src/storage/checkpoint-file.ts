@@ -5,17 +5,17 @@ import path from 'node:path'
  * Small files that must never be seen half-written (log start offset, recovery point, leader
  * epochs): write a temp file, fsync it, rename over the target, fsync the directory.
  */
-export function writeFileAtomicSync(filePath: string, data: string | Buffer): void {
+export function writeFileAtomicSync(filePath: string, data: string | Buffer, fsync = true): void {
   const tmp = `${filePath}.tmp`
   const fd = fs.openSync(tmp, 'w')
   try {
     fs.writeFileSync(fd, data)
-    fs.fsyncSync(fd)
+    if (fsync) fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
   }
   fs.renameSync(tmp, filePath)
-  fsyncDirSync(path.dirname(filePath))
+  if (fsync) fsyncDirSync(path.dirname(filePath))
 }
 
 export function fsyncDirSync(dir: string): void {
@@ -46,6 +46,6 @@ export function readOffsetCheckpointSync(filePath: string): number | null {
   return Number.isSafeInteger(n) ? n : null
 }
 
-export function writeOffsetCheckpointSync(filePath: string, offset: number): void {
-  writeFileAtomicSync(filePath, `${offset}\n`)
+export function writeOffsetCheckpointSync(filePath: string, offset: number, fsync = true): void {
+  writeFileAtomicSync(filePath, `${offset}\n`, fsync)
 }

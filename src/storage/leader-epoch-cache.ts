@@ -21,11 +21,13 @@ export interface EpochEntry {
 export class LeaderEpochCache {
   readonly #file: string
   readonly #logEndOffset: () => number
+  readonly #fsync: boolean
   #entries: EpochEntry[] = []
 
-  constructor(dir: string, logEndOffset: () => number) {
+  constructor(dir: string, logEndOffset: () => number, fsync = true) {
     this.#file = path.join(dir, LEADER_EPOCH_CHECKPOINT)
     this.#logEndOffset = logEndOffset
+    this.#fsync = fsync
     this.#entries = parseCheckpoint(readFileIfExistsSync(this.#file))
   }
 
@@ -97,7 +99,7 @@ export class LeaderEpochCache {
   #persist(): void {
     const lines = [String(CHECKPOINT_VERSION), String(this.#entries.length)]
     for (const e of this.#entries) lines.push(`${e.epoch} ${e.startOffset}`)
-    writeFileAtomicSync(this.#file, lines.join('\n') + '\n')
+    writeFileAtomicSync(this.#file, lines.join('\n') + '\n', this.#fsync)
   }
 }
 

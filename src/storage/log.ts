@@ -59,6 +59,11 @@ export interface PartitionLogOptions {
   compactor?: Compactor
   /** Used to decode compressed batches (keyless checks on compacted topics, timestamp lookups). */
   decompress?: DecompressFn
+  /**
+   * Default true. False skips every fsync (data, indexes, checkpoints): for tests and throwaway
+   * logs only, where surviving a machine crash does not matter. Ordering is unchanged.
+   */
+  fsync?: boolean
 }
 
 export interface AppendOptions {
@@ -131,6 +136,7 @@ export class PartitionLog {
   readonly #clock: Clock
   readonly #compactor: Compactor | undefined
   readonly #decompress: DecompressFn | undefined
+  readonly #fsync: boolean
   #segments: Segment[]
   #logStartOffset: number
   #recoveryPoint: number
@@ -146,11 +152,12 @@ export class PartitionLog {
     this.#clock = options.clock
     this.#compactor = options.compactor
     this.#decompress = options.decompress
+    this.#fsync = options.fsync ?? true
     this.#segments = segments
     this.#logStartOffset = logStartOffset
     this.#recoveryPoint = recoveryPoint
     this.#lastFlushMs = options.clock.nowMs()
-    this.leaderEpochs = new LeaderEpochCache(dir, () => this.logEndOffset)
+    this.leaderEpochs = new LeaderEpochCache(dir, () => this.logEndOffset, this.#fsync)
   }
 
   // ---- open and recovery ------------------------------------------------------------------
@@ -186,7 +193,7 @@ export class PartitionLog {
     if (recovered || !clean) log.#flushSync()
     else log.#recoveryPoint = log.logEndOffset
     fs.rmSync(path.join(dir, CLEAN_SHUTDOWN_FILE), { force: true })
-    fsyncDirSync(dir)
+    if (log.#fsync) fsyncDirSync(dir)
     return log
   }
 
@@ -496,7 +503,7 @@ export class PartitionLog {
     // Lower the recovery point first: if we crash mid-truncation, the next open rescans from here.
     if (this.#recoveryPoint > offset) {
       this.#recoveryPoint = offset
-      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), offset)
+      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), offset, this.#fsync)
     }
     if (offset <= this.#segments[0].baseOffset || offset < this.#logStartOffset) {
       this.#truncateFullyAndStartAt(offset)
@@ -554,7 +561,7 @@ export class PartitionLog {
   }
 
   #persistLogStart(): void {
-    writeOffsetCheckpointSync(path.join(this.dir, LOG_START_OFFSET_FILE), this.#logStartOffset)
+    writeOffsetCheckpointSync(path.join(this.dir, LOG_START_OFFSET_FILE), this.#logStartOffset, this.#fsync)
   }
 
   // ---- housekeeping -----------------------------------------------------------------------
@@ -643,7 +650,7 @@ export class PartitionLog {
         throw new PartitaError('PARTITA_COMPACTION_CORRUPT', `compacted segment ${fresh.logPath} holds an invalid batch at ${result.validBytes}`)
       }
       fresh.sealTimeIndex()
-      fresh.persistIndexes(true)
+      fresh.persistIndexes(this.#fsync)
       kept.push(fresh)
     }
     // Inputs dropped meanwhile (truncation, retention) must not come back from compacted files.
@@ -667,13 +674,13 @@ export class PartitionLog {
   #flushSync(): void {
     const target = this.logEndOffset
     for (const s of this.#segments) {
-      s.syncData()
-      s.persistIndexes(true)
+      s.syncData(this.#fsync)
+      s.persistIndexes(this.#fsync)
     }
-    if (this.#dirUnsynced) fsyncDirSync(this.dir)
+    if (this.#dirUnsynced && this.#fsync) fsyncDirSync(this.dir)
     this.#dirUnsynced = false
     if (target !== this.#recoveryPoint) {
-      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), target)
+      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), target, this.#fsync)
       this.#recoveryPoint = target
     }
     this.#unflushedMessages = 0
@@ -684,7 +691,7 @@ export class PartitionLog {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#flushSync()
-    writeFileAtomicSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '')
+    writeFileAtomicSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.#fsync)
     for (const s of this.#segments) s.close()
     this.#closed = true
   }

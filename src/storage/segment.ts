@@ -255,8 +255,8 @@ export class Segment {
     this.#indexFilesStale = false
   }
 
-  syncData(): void {
-    if (this.dataUnsynced) fs.fsyncSync(this.#fd)
+  syncData(fsync = true): void {
+    if (this.dataUnsynced && fsync) fs.fsyncSync(this.#fd)
     this.dataUnsynced = false
   }
 
