@@ -1,0 +1,672 @@
+/**
+ * One replica of one partition: the Kafka-aware state machine a partition actor wraps. It lives
+ * on a shard worker thread, which alone owns its log; the actor glue (mailbox, rings, addresses)
+ * delivers calls to it one at a time and carries its answers back. Nothing here knows of threads:
+ * time comes from an injected Clock, replication is plain method calls the glue routes between
+ * shards.
+ *
+ * Replication is Kafka's, pull-based:
+ * - The leader stamps appends with its leader epoch, learns each follower's log end offset from
+ *   the offsets the follower fetches at, keeps the in-sync replica set (ISR) and advances the
+ *   high watermark (HW) to the smallest log end offset across the ISR. Consumers read below the
+ *   HW only; acks=-1 produces complete when the HW passes their records.
+ * - A follower first truncates its log by leader epoch (KIP-101/KIP-279: it asks the leader where
+ *   its latest epoch ended and cuts anything past that), then fetches from its log end, appends
+ *   what it gets with the leader's offsets, and adopts the leader's HW and log start offset.
+ *   The glue runs the loop: `nextFollowerFetch()` -> the leader's `fetch()`/`epochEndOffset()`
+ *   -> `applyLeaderFetch()`.
+ *
+ * Invariants (asserted, on in production): logStartOffset <= HW <= logEndOffset; the HW never
+ * decreases while leader; a follower's log end never passes the leader's reported log end.
+ */
+import { assert } from '../../common/assert.js'
+import type { TimerHandle } from '../../common/clock.js'
+import { ErrorCode } from '../../common/error-codes.js'
+import { KafkaError } from '../../common/errors.js'
+import { PartitionLog } from '../../storage/log.js'
+import { iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
+import {
+  HIGH_WATERMARK_FILE,
+  decodeHighWatermark,
+  encodeHighWatermark,
+  readFileIfExists,
+  writeFileAtomic,
+} from './checkpoint-file.js'
+import { DelayedOperations } from './delayed-operations.js'
+import { LeaderState } from './leader-state.js'
+import { ProducerStateStore } from './producer-state-store.js'
+import type { ProducerBatchHeader } from './producer-state.js'
+import type {
+  DeleteRecordsPartitionResult,
+  EpochEndOffsetResult,
+  FetchPartitionResult,
+  FetchRequest,
+  FollowerFetchRequest,
+  FollowerFetchResponse,
+  FollowerFetchSettings,
+  ListOffsetsPartitionResult,
+  PartitionReplicaOptions,
+  ProduceResult,
+  ReplicaConfig,
+  ReplicaRole,
+  ReplicaStats,
+} from './replica-types.js'
+
+export * from './replica-types.js'
+
+const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000
+const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
+const DEFAULT_FETCH_WAITERS_MAX = 1000
+const DEFAULT_PRODUCE_WAITERS_MAX = 10_000
+const DEFAULT_FOLLOWER_FETCH: FollowerFetchSettings = { maxBytes: 1024 * 1024, maxWaitMs: 500, minBytes: 1 }
+const CONSUMER_REPLICA_ID = -1
+/** Kafka's ListOffsets sentinels. */
+const LATEST_TIMESTAMP = -1
+const EARLIEST_TIMESTAMP = -2
+
+interface FollowerPhase {
+  leaderId: number
+  /** True until the KIP-101 truncation for this leadership has been done. */
+  needsTruncation: boolean
+}
+
+export class PartitionReplica {
+  readonly topic: string
+  readonly partition: number
+  readonly brokerId: number
+  readonly #dir: string
+  readonly #clock: PartitionReplicaOptions['clock']
+  readonly #onIsrChange: (isr: number[]) => void
+  readonly #log: PartitionLog
+  readonly #producers: ProducerStateStore
+  readonly #fetchWaiters: DelayedOperations<FetchPartitionResult>
+  readonly #produceWaiters: DelayedOperations<ProduceResult>
+  readonly #followerFetch: FollowerFetchSettings
+  #config: ReplicaConfig
+  #role: ReplicaRole = 'none'
+  #leaderEpoch = -1
+  #highWatermark: number
+  #leader: LeaderState | null = null
+  /** The log end offset when this leadership began: followers must reach it to rejoin the ISR. */
+  #epochStartOffset = 0
+  #follower: FollowerPhase | null = null
+  #isrTimer: TimerHandle | null = null
+  #closed = false
+
+  private constructor(options: PartitionReplicaOptions, log: PartitionLog, producers: ProducerStateStore, hw: number) {
+    this.topic = options.topic
+    this.partition = options.partition
+    this.brokerId = options.brokerId
+    this.#dir = options.dir
+    this.#clock = options.clock
+    this.#config = options.config
+    this.#onIsrChange = options.onIsrChange ?? (() => {})
+    this.#log = log
+    this.#producers = producers
+    this.#fetchWaiters = new DelayedOperations(options.clock, options.fetchWaitersMax ?? DEFAULT_FETCH_WAITERS_MAX)
+    this.#produceWaiters = new DelayedOperations(options.clock, options.produceWaitersMax ?? DEFAULT_PRODUCE_WAITERS_MAX)
+    this.#followerFetch = { ...DEFAULT_FOLLOWER_FETCH, ...options.followerFetch }
+    this.#highWatermark = hw
+    this.#checkInvariants()
+  }
+
+  /** Opens (recovering) the log, loads producer state and the recorded high watermark. */
+  static async open(options: PartitionReplicaOptions): Promise<PartitionReplica> {
+    const log = await PartitionLog.open(options.dir, options.config, { ...options.logOptions, clock: options.clock })
+    const producers = await ProducerStateStore.load(options.dir, log)
+    const hwBytes = await readFileIfExists(options.dir, HIGH_WATERMARK_FILE)
+    const recorded = hwBytes === null ? null : decodeHighWatermark(hwBytes)
+    // Recovery may have cut the log below the recorded HW, or retention moved its start past it.
+    const hw = Math.min(Math.max(recorded ?? log.logStartOffset, log.logStartOffset), log.logEndOffset)
+    return new PartitionReplica(options, log, producers, hw)
+  }
+
+  // ---- roles ----------------------------------------------------------------------------------
+
+  get role(): ReplicaRole {
+    return this.#role
+  }
+
+  get leaderEpoch(): number {
+    return this.#leaderEpoch
+  }
+
+  get highWatermark(): number {
+    return this.#highWatermark
+  }
+
+  get logEndOffset(): number {
+    return this.#log.logEndOffset
+  }
+
+  get logStartOffset(): number {
+    return this.#log.logStartOffset
+  }
+
+  /** The log, for the glue's read-only needs (size, config); appends go through the replica. */
+  get log(): PartitionLog {
+    return this.#log
+  }
+
+  becomeLeader(input: { leaderEpoch: number; replicas: number[]; isr: number[] }): void {
+    this.#assertOpen()
+    assert(input.leaderEpoch >= this.#leaderEpoch, `leader epoch ${input.leaderEpoch} is older than ${this.#leaderEpoch}`)
+    this.#abortWaiters()
+    const nowMs = this.#clock.nowMs()
+    this.#role = 'leader'
+    this.#follower = null
+    this.#leaderEpoch = input.leaderEpoch
+    this.#epochStartOffset = this.#log.logEndOffset
+    this.#log.leaderEpochs.assign(input.leaderEpoch, this.#log.logEndOffset)
+    this.#leader = new LeaderState(this.brokerId, input.replicas, input.isr, nowMs)
+    const isr = this.#leader.isr()
+    if (isr.length !== input.isr.length || isr.some((id, i) => id !== input.isr[i])) this.#onIsrChange(isr)
+    this.#armIsrTimer()
+    // A lone in-sync leader has nothing to wait for: its HW is its log end.
+    this.#maybeAdvanceHighWatermark()
+    this.#checkInvariants()
+  }
+
+  becomeFollower(input: { leaderId: number; leaderEpoch: number }): void {
+    this.#assertOpen()
+    assert(input.leaderEpoch >= this.#leaderEpoch, `leader epoch ${input.leaderEpoch} is older than ${this.#leaderEpoch}`)
+    assert(input.leaderId !== this.brokerId, 'a replica cannot follow itself')
+    this.#abortWaiters()
+    this.#disarmIsrTimer()
+    this.#role = 'follower'
+    this.#leader = null
+    this.#leaderEpoch = input.leaderEpoch
+    this.#follower = { leaderId: input.leaderId, needsTruncation: true }
+  }
+
+  /** Stops serving (partition moved away or deleted): waiters are answered NOT_LEADER_OR_FOLLOWER. */
+  becomeNone(): void {
+    this.#abortWaiters()
+    this.#disarmIsrTimer()
+    this.#role = 'none'
+    this.#leader = null
+    this.#follower = null
+  }
+
+  // ---- produce --------------------------------------------------------------------------------
+
+  async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number): Promise<ProduceResult> {
+    if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
+    if (acks === -1 && this.#leader.isrSize < this.#config.minInsyncReplicas) {
+      return this.#produceError(
+        ErrorCode.NOT_ENOUGH_REPLICAS,
+        `ISR size ${this.#leader.isrSize} is below min.insync.replicas ${this.#config.minInsyncReplicas}`,
+      )
+    }
+    if (acks === -1 && this.#produceWaiters.full) {
+      // Refused before appending: a bounded purgatory must not turn into silent unacked writes.
+      return this.#produceError(ErrorCode.REQUEST_TIMED_OUT, 'too many produce requests waiting for replication')
+    }
+    const headers = batchHeaders(records)
+    if (headers === null) return this.#produceError(ErrorCode.CORRUPT_MESSAGE, 'records are not whole v2 batches')
+
+    const check = this.#producers.state.check(headers)
+    if (check.kind === 'error') return this.#produceError(check.errorCode, check.message)
+    let baseOffset: number
+    let lastOffset: number
+    let logAppendTimeMs = -1
+    if (check.kind === 'duplicate') {
+      // Answered with the original offsets and not stored again, as Kafka does.
+      baseOffset = check.batch.firstOffset
+      lastOffset = check.batch.lastOffset
+    } else {
+      const appended = this.#appendAsLeader(records, headers)
+      if ('errorCode' in appended) return appended
+      baseOffset = appended.baseOffset
+      lastOffset = appended.lastOffset
+      logAppendTimeMs = appended.logAppendTimeMs
+    }
+    const done = (): ProduceResult => ({
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      baseOffset,
+      logAppendTimeMs,
+      logStartOffset: this.#log.logStartOffset,
+    })
+    if (acks !== -1) return done()
+    return this.#awaitReplication(lastOffset + 1, timeoutMs, done)
+  }
+
+  #appendAsLeader(
+    records: Buffer,
+    headers: ProducerBatchHeader[],
+  ): { baseOffset: number; lastOffset: number; logAppendTimeMs: number } | ProduceResult {
+    let result
+    try {
+      result = this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: true })
+    } catch (error) {
+      if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
+      throw error
+    }
+    // Offsets were assigned densely from the append's base offset, batch after batch.
+    let next = result.baseOffset
+    const appendTimeMs = this.#config.messageTimestampType === 'LogAppendTime' ? result.logAppendTimeMs : -1
+    for (const header of headers) {
+      const baseOffset = next
+      next = baseOffset + header.lastOffsetDelta + 1
+      this.#producers.state.update({
+        ...header,
+        baseOffset,
+        maxTimestamp: appendTimeMs >= 0 ? appendTimeMs : header.maxTimestamp,
+      })
+    }
+    assert(next === result.lastOffset + 1, `append covered ${result.baseOffset}..${result.lastOffset}, headers ${next - 1}`)
+    this.#afterLeaderAppend()
+    return { baseOffset: result.baseOffset, lastOffset: result.lastOffset, logAppendTimeMs: appendTimeMs }
+  }
+
+  #afterLeaderAppend(): void {
+    this.#maybeAdvanceHighWatermark()
+    // Followers long-poll on the log end; consumers on the HW (moved above if the ISR is just us).
+    this.#fetchWaiters.poke()
+    this.#checkInvariants()
+  }
+
+  #awaitReplication(requiredOffset: number, timeoutMs: number, done: () => ProduceResult): Promise<ProduceResult> {
+    const leaderEpoch = this.#leaderEpoch
+    const tryComplete = (): ProduceResult | undefined => {
+      if (this.#role !== 'leader' || this.#leaderEpoch !== leaderEpoch) {
+        return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+      }
+      if (this.#highWatermark < requiredOffset) return undefined
+      // Kafka: replicated, but the ISR shrank below the minimum meanwhile.
+      if (this.#leader!.isrSize < this.#config.minInsyncReplicas) {
+        return this.#produceError(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+      }
+      return done()
+    }
+    const now = tryComplete()
+    if (now !== undefined) return Promise.resolve(now)
+    const handle = this.#produceWaiters.wait(
+      {
+        tryComplete,
+        onExpire: () => ({ ...done(), errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: 'timed out waiting for the ISR' }),
+        onAbort: () => this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER),
+      },
+      timeoutMs,
+    )
+    assert(handle !== null, 'produce waiter room was checked before appending')
+    return handle.promise
+  }
+
+  #produceError(errorCode: number, errorMessage: string | null = null): ProduceResult {
+    return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.#log.logStartOffset }
+  }
+
+  // ---- fetch (leader side) --------------------------------------------------------------------
+
+  async fetch(request: FetchRequest): Promise<FetchPartitionResult> {
+    const fromFollower = request.replicaId !== CONSUMER_REPLICA_ID
+    if (this.#role !== 'leader' || this.#leader === null) return this.#fetchError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    if (request.currentLeaderEpoch !== undefined && request.currentLeaderEpoch >= 0) {
+      if (request.currentLeaderEpoch < this.#leaderEpoch) return this.#fetchError(ErrorCode.FENCED_LEADER_EPOCH)
+      if (request.currentLeaderEpoch > this.#leaderEpoch) return this.#fetchError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+    }
+    if (fromFollower && !this.#leader.isFollower(request.replicaId)) {
+      return this.#fetchError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    }
+    const logEnd = this.#log.logEndOffset
+    if (request.fetchOffset < this.#log.logStartOffset || request.fetchOffset > logEnd) {
+      return this.#fetchError(ErrorCode.OFFSET_OUT_OF_RANGE)
+    }
+    if (fromFollower) this.#onFollowerFetch(request.replicaId, request.fetchOffset)
+
+    const leaderEpoch = this.#leaderEpoch
+    const tryRead = (force: boolean): FetchPartitionResult | undefined => {
+      if (this.#role !== 'leader' || this.#leaderEpoch !== leaderEpoch) return this.#fetchError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+      if (request.fetchOffset < this.#log.logStartOffset) return this.#fetchError(ErrorCode.OFFSET_OUT_OF_RANGE)
+      const result = this.#read(request, fromFollower)
+      const bytes = result.records?.length ?? 0
+      if (force || result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, request.minBytes)) return result
+      return undefined
+    }
+    const immediate = tryRead(request.maxWaitMs <= 0 || request.signal?.aborted === true)
+    if (immediate !== undefined) return immediate
+    const handle = this.#fetchWaiters.wait(
+      {
+        tryComplete: () => tryRead(false),
+        onExpire: () => tryRead(true)!,
+        onAbort: () => this.#fetchError(ErrorCode.NOT_LEADER_OR_FOLLOWER),
+      },
+      request.maxWaitMs,
+    )
+    // Full purgatory: answer now with whatever there is (possibly nothing), as a zero wait would.
+    if (handle === null) return tryRead(true)!
+    request.signal?.addEventListener('abort', () => handle.cancel(), { once: true })
+    return handle.promise
+  }
+
+  #read(request: FetchRequest, fromFollower: boolean): FetchPartitionResult {
+    // Consumers see committed records only; followers replicate everything the leader has.
+    const maxOffset = fromFollower ? this.#log.logEndOffset : this.#highWatermark
+    let records: Buffer | null = null
+    if (request.fetchOffset < maxOffset) {
+      try {
+        records = this.#log.read(request.fetchOffset, request.maxBytes, { maxOffset }).records
+      } catch (error) {
+        if (error instanceof KafkaError) return this.#fetchError(error.errorCode)
+        throw error
+      }
+    }
+    return {
+      errorCode: ErrorCode.NONE,
+      highWatermark: this.#highWatermark,
+      lastStableOffset: this.#highWatermark,
+      logStartOffset: this.#log.logStartOffset,
+      logEndOffset: this.#log.logEndOffset,
+      records: records !== null && records.length > 0 ? records : null,
+    }
+  }
+
+  #fetchError(errorCode: number): FetchPartitionResult {
+    return {
+      errorCode,
+      highWatermark: -1,
+      lastStableOffset: -1,
+      logStartOffset: -1,
+      logEndOffset: -1,
+      records: null,
+    }
+  }
+
+  /** A follower fetching at N has a log ending at N: update its state, the ISR and the HW. */
+  #onFollowerFetch(brokerId: number, fetchOffset: number): void {
+    const leader = this.#leader!
+    leader.recordFetch(brokerId, fetchOffset, this.#clock.nowMs(), this.#log.logEndOffset)
+    let isrChanged = leader.maybeExpand(brokerId, this.#highWatermark, this.#epochStartOffset)
+    isrChanged = this.#shrinkLaggingIsr() || isrChanged
+    if (isrChanged) this.#onIsrChange(leader.isr())
+    this.#maybeAdvanceHighWatermark()
+    this.#produceWaiters.poke()
+    this.#fetchWaiters.poke()
+    this.#checkInvariants()
+  }
+
+  // ---- ISR ------------------------------------------------------------------------------------
+
+  /** The supervisor knows `brokerId` is gone: drop it from the ISR now rather than after the lag time. */
+  removeFromIsr(brokerId: number): void {
+    if (this.#role !== 'leader' || this.#leader === null) return
+    if (!this.#leader.remove(brokerId)) return
+    this.#onIsrChange(this.#leader.isr())
+    this.#afterIsrShrink()
+  }
+
+  /** Runs the lag check now (the timer also runs it every half lag time). */
+  checkIsr(): void {
+    if (this.#role !== 'leader' || this.#leader === null) return
+    if (!this.#shrinkLaggingIsr()) return
+    this.#onIsrChange(this.#leader.isr())
+    this.#afterIsrShrink()
+  }
+
+  #shrinkLaggingIsr(): boolean {
+    const leader = this.#leader!
+    const lagging = leader.laggingFollowers(this.#clock.nowMs(), this.#lagTimeMaxMs, this.#log.logEndOffset)
+    for (const id of lagging) leader.remove(id)
+    return lagging.length > 0
+  }
+
+  #afterIsrShrink(): void {
+    // A smaller ISR may let the HW move, releasing acks=-1 produces and consumer long-polls.
+    this.#maybeAdvanceHighWatermark()
+    this.#produceWaiters.poke()
+    this.#fetchWaiters.poke()
+    this.#checkInvariants()
+  }
+
+  get #lagTimeMaxMs(): number {
+    return this.#config.replicaLagTimeMaxMs ?? DEFAULT_REPLICA_LAG_TIME_MAX_MS
+  }
+
+  #armIsrTimer(): void {
+    this.#disarmIsrTimer()
+    if (this.#leader === null || this.#leader.replicas.length <= 1) return
+    const intervalMs = Math.max(1, Math.floor(this.#lagTimeMaxMs / 2))
+    this.#isrTimer = this.#clock.setTimeout(() => {
+      this.#isrTimer = null
+      if (this.#role !== 'leader' || this.#closed) return
+      this.checkIsr()
+      this.#armIsrTimer()
+    }, intervalMs)
+  }
+
+  #disarmIsrTimer(): void {
+    if (this.#isrTimer !== null) this.#clock.clearTimeout(this.#isrTimer)
+    this.#isrTimer = null
+  }
+
+  #maybeAdvanceHighWatermark(): void {
+    if (this.#leader === null) return
+    const candidate = this.#leader.highWatermarkCandidate(this.#log.logEndOffset)
+    if (candidate > this.#highWatermark) this.#highWatermark = candidate
+  }
+
+  // ---- epochs (KIP-101) -----------------------------------------------------------------------
+
+  /** Leader side: where `epoch` ended in this log (the largest epoch <= it, and its end offset). */
+  epochEndOffset(epoch: number): EpochEndOffsetResult {
+    if (this.#role !== 'leader') return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, epoch: -1, endOffset: -1 }
+    // The cache answers the latest epoch (ours) with the log end: it has not ended yet.
+    const found = this.#log.leaderEpochs.endOffsetFor(epoch)
+    return { errorCode: ErrorCode.NONE, epoch: found.epoch, endOffset: found.endOffset }
+  }
+
+  // ---- follower side --------------------------------------------------------------------------
+
+  /** The follower loop's next request to its leader, or null when this replica is not following. */
+  nextFollowerFetch(): FollowerFetchRequest | null {
+    if (this.#role !== 'follower' || this.#follower === null || this.#closed) return null
+    const { leaderId } = this.#follower
+    if (this.#follower.needsTruncation) {
+      const latest = this.#log.leaderEpochs.latestEpoch()
+      if (latest >= 0) {
+        return { type: 'epochEndOffset', leaderId, leaderEpoch: this.#leaderEpoch, epoch: latest }
+      }
+      // No epoch recorded: nothing was ever appended under a leader, or only below the HW.
+      this.#truncateTo(this.#highWatermark)
+      this.#follower.needsTruncation = false
+    }
+    return {
+      type: 'fetch',
+      leaderId,
+      leaderEpoch: this.#leaderEpoch,
+      replicaId: this.brokerId,
+      fetchOffset: this.#log.logEndOffset,
+      currentLeaderEpoch: this.#leaderEpoch,
+      ...this.#followerFetch,
+    }
+  }
+
+  /** Applies the leader's answer to a request from nextFollowerFetch(). Stale answers are dropped. */
+  applyLeaderFetch(response: FollowerFetchResponse): void {
+    const follower = this.#follower
+    if (this.#role !== 'follower' || follower === null || this.#closed) return
+    if (response.request.leaderEpoch !== this.#leaderEpoch || response.request.leaderId !== follower.leaderId) return
+    if (response.request.type === 'epochEndOffset') {
+      this.#applyEpochEndOffset(response.request.epoch, response.result as EpochEndOffsetResult)
+    } else {
+      this.#applyFetch(response.request.fetchOffset, response.result as FetchPartitionResult)
+    }
+    this.#checkInvariants()
+  }
+
+  #applyEpochEndOffset(requestedEpoch: number, result: EpochEndOffsetResult): void {
+    if (result.errorCode !== ErrorCode.NONE) return // retried on the next loop turn
+    const logEnd = this.#log.logEndOffset
+    let target: number
+    if (result.endOffset < 0) {
+      // The leader knows nothing of our epochs (KIP-279): fall back to the high watermark.
+      target = this.#highWatermark
+    } else if (result.epoch === requestedEpoch) {
+      target = Math.min(result.endOffset, logEnd)
+    } else {
+      // The leader's largest epoch <= ours is older: cut where that epoch ends in OUR log too.
+      const own = this.#log.leaderEpochs.endOffsetFor(result.epoch)
+      const ownEnd = own.epoch === result.epoch && own.endOffset >= 0 ? own.endOffset : logEnd
+      target = Math.min(result.endOffset, ownEnd, logEnd)
+    }
+    this.#truncateTo(target)
+    this.#follower!.needsTruncation = false
+  }
+
+  #applyFetch(fetchOffset: number, result: FetchPartitionResult): void {
+    if (result.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+      // Our end is beyond the leader's (a missed truncation) or below its start: truncate by
+      // epoch again; if our whole log is below the leader's start, the next fetch re-checks.
+      this.#follower!.needsTruncation = true
+      return
+    }
+    if (result.errorCode !== ErrorCode.NONE) return
+    if (fetchOffset !== this.#log.logEndOffset) return // our log moved since the request: stale
+    if (result.records !== null && result.records.length > 0) this.#appendAsFollower(result.records)
+    const logEnd = this.#log.logEndOffset
+    assert(
+      result.logEndOffset < 0 || logEnd <= result.logEndOffset,
+      `follower log end ${logEnd} passed the leader's ${result.logEndOffset}`,
+    )
+    if (result.logStartOffset > this.#log.logStartOffset) {
+      this.#log.deleteRecordsBefore(Math.min(result.logStartOffset, logEnd))
+    }
+    this.#highWatermark = Math.max(this.#log.logStartOffset, Math.min(result.highWatermark, logEnd))
+  }
+
+  #appendAsFollower(records: Buffer): void {
+    // The log records where each new leader epoch starts from the batches' stamps (KIP-101).
+    this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: false })
+    for (const { pos } of iterateBatches(records)) this.#producers.state.update(readBatchHeader(records, pos))
+  }
+
+  #truncateTo(offset: number): void {
+    const target = Math.max(offset, this.#log.logStartOffset)
+    if (target < this.#log.logEndOffset) {
+      this.#log.truncateTo(target)
+      this.#producers.afterTruncation(this.#log, target)
+    }
+    this.#highWatermark = Math.min(this.#highWatermark, this.#log.logEndOffset)
+  }
+
+  // ---- offsets, deletion, upkeep --------------------------------------------------------------
+
+  listOffsets(timestamp: number): ListOffsetsPartitionResult {
+    if (this.#role !== 'leader') return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, timestamp: -1, offset: -1, leaderEpoch: -1 }
+    const answer = (offset: number, timestampMs: number): ListOffsetsPartitionResult => ({
+      errorCode: ErrorCode.NONE,
+      timestamp: timestampMs,
+      offset,
+      leaderEpoch: this.#leaderEpoch,
+    })
+    if (timestamp === EARLIEST_TIMESTAMP) return answer(this.#log.logStartOffset, -1)
+    if (timestamp === LATEST_TIMESTAMP) return answer(this.#highWatermark, -1)
+    if (timestamp < 0) return { errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1, offset: -1, leaderEpoch: -1 }
+    const found = this.#log.offsetForTimestamp(timestamp)
+    // Records above the HW are not committed, so consumers must not be pointed at them.
+    if (found === null || found.offset >= this.#highWatermark) return answer(-1, -1)
+    return answer(found.offset, found.timestampMs)
+  }
+
+  /** DeleteRecords: moves the log start to `offset` (-1 = the HW). Answers with the new start. */
+  deleteRecords(offset: number): DeleteRecordsPartitionResult {
+    if (this.#role !== 'leader') return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, lowWatermark: -1 }
+    const target = offset === -1 ? this.#highWatermark : offset
+    if (target < 0 || target > this.#highWatermark) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 }
+    if (target > this.#log.logStartOffset) this.#log.deleteRecordsBefore(target)
+    // Consumers long-polling below the new start get OFFSET_OUT_OF_RANGE now.
+    this.#fetchWaiters.poke()
+    this.#checkInvariants()
+    return { errorCode: ErrorCode.NONE, lowWatermark: this.#log.logStartOffset }
+  }
+
+  /** Periodic upkeep: retention/compaction, producer expiry, snapshots and checkpoints, ISR lag. */
+  async housekeeping(): Promise<void> {
+    this.#assertOpen()
+    await this.#log.housekeeping()
+    // Retention may have removed segments past the HW on a follower or an idle leader.
+    this.#highWatermark = Math.min(Math.max(this.#highWatermark, this.#log.logStartOffset), this.#log.logEndOffset)
+    this.#producers.state.removeExpired(this.#clock.nowMs(), this.#config.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
+    this.checkIsr()
+    this.#fetchWaiters.poke()
+    await this.#writeCheckpoints()
+    this.#checkInvariants()
+  }
+
+  updateConfig(config: ReplicaConfig): void {
+    this.#config = config
+    this.#log.updateConfig(config)
+  }
+
+  async flush(): Promise<void> {
+    await this.#log.flush()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.becomeNone()
+    this.#closed = true
+    await this.#writeCheckpoints()
+    await this.#log.close()
+  }
+
+  stats(): ReplicaStats {
+    return {
+      logStartOffset: this.#log.logStartOffset,
+      logEndOffset: this.#log.logEndOffset,
+      highWatermark: this.#highWatermark,
+      isr: this.#leader?.isr() ?? [],
+      leaderEpoch: this.#leaderEpoch,
+      role: this.#role,
+      leaderId: this.#role === 'leader' ? this.brokerId : (this.#follower?.leaderId ?? -1),
+      sizeBytes: this.#log.sizeBytes,
+      producerCount: this.#producers.state.size,
+    }
+  }
+
+  async #writeCheckpoints(): Promise<void> {
+    await this.#producers.writeSnapshot(this.#log.logEndOffset)
+    await writeFileAtomic(this.#dir, HIGH_WATERMARK_FILE, encodeHighWatermark(this.#highWatermark))
+  }
+
+  #abortWaiters(): void {
+    this.#produceWaiters.abortAll()
+    this.#fetchWaiters.abortAll()
+  }
+
+  #assertOpen(): void {
+    assert(!this.#closed, `partition ${this.topic}-${this.partition} is closed`)
+  }
+
+  #hwFloor = -1
+
+  #checkInvariants(): void {
+    const start = this.#log.logStartOffset
+    const end = this.#log.logEndOffset
+    const hw = this.#highWatermark
+    assert(start <= hw && hw <= end, `need logStart ${start} <= HW ${hw} <= logEnd ${end}`)
+    if (this.#role === 'leader') {
+      assert(hw >= this.#hwFloor, `HW moved back from ${this.#hwFloor} to ${hw} while leader`)
+      this.#hwFloor = hw
+    } else {
+      this.#hwFloor = -1
+    }
+  }
+}
+
+/** Header fields of each batch, or null when the bytes are not whole batches. */
+function batchHeaders(records: Buffer): ProducerBatchHeader[] | null {
+  const headers: ProducerBatchHeader[] = []
+  const batches = iterateBatches(records)
+  let step = batches.next()
+  // Bounded: iterateBatches advances by at least a header per batch.
+  while (step.done !== true) {
+    headers.push(readBatchHeader(records, step.value.pos))
+    step = batches.next()
+  }
+  if (step.value !== 0 || headers.length === 0) return null
+  return headers
+}

@@ -1,0 +1,109 @@
+/**
+ * Keeps a partition's producer state consistent with its log across restarts and truncations:
+ * load the snapshot (if valid and not beyond the log's end), then replay the batch headers of
+ * the log written after it; after a truncation, rebuild the same way from a snapshot no newer
+ * than the truncation point. Runs on the partition's shard worker thread.
+ */
+import { assert } from '../../common/assert.js'
+import { iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
+import { PRODUCER_SNAPSHOT_FILE, readFileIfExists, removeFileSync, writeFileAtomic } from './checkpoint-file.js'
+import { type DecodedSnapshot, decodeProducerSnapshot, encodeProducerSnapshot } from './producer-state-snapshot.js'
+import { ProducerState } from './producer-state.js'
+
+/** The slice of PartitionLog that replay needs. */
+export interface ReplayableLog {
+  readonly logStartOffset: number
+  readonly logEndOffset: number
+  read(offset: number, maxBytes: number): { records: Buffer | null }
+}
+
+/** How much log one replay read asks for; a read returns at least one whole batch regardless. */
+const REPLAY_READ_BYTES = 4 * 1024 * 1024
+
+/** Feeds every batch header in [fromOffset, log end) to the state. */
+export function replayLog(state: ProducerState, log: ReplayableLog, fromOffset: number): void {
+  let offset = Math.max(fromOffset, log.logStartOffset)
+  const end = log.logEndOffset
+  // Bounded: every pass moves `offset` past at least one batch, and stops at the log end.
+  while (offset < end) {
+    const { records } = log.read(offset, REPLAY_READ_BYTES)
+    if (records === null || records.length === 0) break
+    let next = offset
+    for (const { pos } of iterateBatches(records)) {
+      const header = readBatchHeader(records, pos)
+      const lastOffset = header.baseOffset + header.lastOffsetDelta
+      if (lastOffset < offset) continue
+      state.update(header)
+      next = lastOffset + 1
+    }
+    assert(next > offset, `producer-state replay made no progress at offset ${offset}`)
+    offset = next
+  }
+}
+
+/**
+ * The producer state store of one partition: the live state plus the last snapshot written (kept
+ * decoded in memory so a truncation can rebuild without reading the file back).
+ */
+export class ProducerStateStore {
+  readonly state = new ProducerState()
+  readonly #dir: string
+  #snapshot: DecodedSnapshot | null = null
+  /** Bumped by each truncation, so a snapshot written across one is known to be stale. */
+  #generation = 0
+
+  private constructor(dir: string) {
+    this.#dir = dir
+  }
+
+  static async load(dir: string, log: ReplayableLog): Promise<ProducerStateStore> {
+    const store = new ProducerStateStore(dir)
+    const bytes = await readFileIfExists(dir, PRODUCER_SNAPSHOT_FILE)
+    const decoded = bytes === null ? null : decodeProducerSnapshot(bytes)
+    // A snapshot beyond the log's end describes records the log no longer has (a torn tail was
+    // cut at recovery): it cannot be trusted, so the whole log is replayed instead.
+    store.#snapshot = decoded !== null && decoded.coveredOffset <= log.logEndOffset ? decoded : null
+    store.#rebuild(log)
+    return store
+  }
+
+  /** The offset the last written snapshot covers, or -1. */
+  get snapshotOffset(): number {
+    return this.#snapshot?.coveredOffset ?? -1
+  }
+
+  /** Rebuilds after the log was truncated to `offset` (its new end). */
+  afterTruncation(log: ReplayableLog, offset: number): void {
+    this.#generation++
+    if (this.#snapshot !== null && this.#snapshot.coveredOffset > offset) {
+      // The snapshot covers records that are gone; on disk it would be wrong after new appends
+      // past it, so it is deleted now rather than at the next write.
+      this.#snapshot = null
+      removeFileSync(this.#dir, PRODUCER_SNAPSHOT_FILE)
+    }
+    this.#rebuild(log)
+  }
+
+  /** Writes the current state as the snapshot covering the log up to `logEndOffset`. */
+  async writeSnapshot(logEndOffset: number): Promise<void> {
+    const generation = this.#generation
+    const bytes = encodeProducerSnapshot(this.state, logEndOffset)
+    await writeFileAtomic(this.#dir, PRODUCER_SNAPSHOT_FILE, bytes)
+    if (generation !== this.#generation) {
+      // A truncation ran while the file was written: it may cover records that are gone.
+      removeFileSync(this.#dir, PRODUCER_SNAPSHOT_FILE)
+      return
+    }
+    this.#snapshot = decodeProducerSnapshot(bytes)
+  }
+
+  #rebuild(log: ReplayableLog): void {
+    this.state.clear()
+    let from = log.logStartOffset
+    if (this.#snapshot !== null) {
+      for (const entry of this.#snapshot.entries) this.state.restore(entry)
+      from = this.#snapshot.coveredOffset
+    }
+    replayLog(this.state, log, from)
+  }
+}

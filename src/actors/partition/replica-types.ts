@@ -1,0 +1,116 @@
+/**
+ * The plain-data shapes a partition replica takes and returns. They cross threads (the glue
+ * copies them through mailboxes and rings), so they hold numbers, arrays and Buffers only.
+ */
+import type { Clock } from '../../common/clock.js'
+import type { PartitionLogOptions } from '../../storage/log.js'
+import type { LogConfig } from '../../storage/log-config.js'
+
+export type ReplicaRole = 'none' | 'leader' | 'follower'
+
+export interface ReplicaConfig extends LogConfig {
+  /** replica.lag.time.max.ms: how long an ISR follower may go without catching up. Default 30000. */
+  replicaLagTimeMaxMs?: number
+  /** producer.id.expiration.ms: idle producers' state is dropped after this. Default one day. */
+  producerIdExpirationMs?: number
+}
+
+export interface FollowerFetchSettings {
+  maxBytes: number
+  maxWaitMs: number
+  minBytes: number
+}
+
+export interface PartitionReplicaOptions {
+  topic: string
+  partition: number
+  /** The partition's own directory (the log's files and the replica's checkpoints). */
+  dir: string
+  config: ReplicaConfig
+  clock: Clock
+  /** This broker's id: the replica's identity in replica lists and the ISR. */
+  brokerId: number
+  /** Called (synchronously) with the new ISR whenever this leader shrinks or expands it. */
+  onIsrChange?: (isr: number[]) => void
+  /** Bound on parked long-poll fetches (consumer and follower); default 1000. */
+  fetchWaitersMax?: number
+  /** Bound on parked acks=-1 produces; default 10000. */
+  produceWaitersMax?: number
+  /** Passed to PartitionLog.open (compactor, decompress, fsync); the clock is the replica's. */
+  logOptions?: Omit<PartitionLogOptions, 'clock'>
+  /** What this replica asks of its leader while following; defaults 1 MiB, 500 ms, 1 byte. */
+  followerFetch?: Partial<FollowerFetchSettings>
+}
+
+export interface ProduceResult {
+  errorCode: number
+  errorMessage: string | null
+  baseOffset: number
+  /** -1 unless the topic uses LogAppendTime (and for duplicates, as in Kafka). */
+  logAppendTimeMs: number
+  logStartOffset: number
+}
+
+export interface FetchRequest {
+  /** -1 for a consumer; a broker id for a follower replica. */
+  replicaId: number
+  fetchOffset: number
+  maxBytes: number
+  maxWaitMs: number
+  minBytes: number
+  /** The leader epoch the fetcher believes current (Fetch v9+); -1 or absent skips the check. */
+  currentLeaderEpoch?: number
+  /** Aborting answers a parked fetch at once with what is available (e.g. its connection closed). */
+  signal?: AbortSignal
+}
+
+export interface FetchPartitionResult {
+  errorCode: number
+  highWatermark: number
+  lastStableOffset: number
+  logStartOffset: number
+  /** The leader's log end offset: followers use it to check they never run ahead. */
+  logEndOffset: number
+  /** Whole batches, or null when none. */
+  records: Buffer | null
+}
+
+export interface EpochEndOffsetResult {
+  errorCode: number
+  epoch: number
+  endOffset: number
+}
+
+export interface ListOffsetsPartitionResult {
+  errorCode: number
+  timestamp: number
+  offset: number
+  leaderEpoch: number
+}
+
+export interface DeleteRecordsPartitionResult {
+  errorCode: number
+  lowWatermark: number
+}
+
+/** What a follower asks of its leader next: where its log ends for an epoch, or records. */
+export type FollowerFetchRequest =
+  | { type: 'epochEndOffset'; leaderId: number; leaderEpoch: number; epoch: number }
+  | ({ type: 'fetch'; leaderId: number; leaderEpoch: number } & Omit<FetchRequest, 'signal'>)
+
+/** The leader's answer, paired with the request it answers (stale answers are ignored). */
+export type FollowerFetchResponse =
+  | { request: Extract<FollowerFetchRequest, { type: 'epochEndOffset' }>; result: EpochEndOffsetResult }
+  | { request: Extract<FollowerFetchRequest, { type: 'fetch' }>; result: FetchPartitionResult }
+
+export interface ReplicaStats {
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+  isr: number[]
+  leaderEpoch: number
+  role: ReplicaRole
+  leaderId: number
+  sizeBytes: number
+  producerCount: number
+}

@@ -1,0 +1,305 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ErrorCode } from '../../../src/common/error-codes.js'
+import { decodeRecords, iterateBatches } from '../../../src/storage/record-batch.js'
+import type { PartitionReplica } from '../../../src/actors/partition/partition-replica.js'
+import { batch, cluster, pumpOnce, pumpUntilCaughtUp, type Cluster } from './replica-harness.js'
+
+function values(records: Buffer | null): string[] {
+  if (records === null) return []
+  const out: string[] = []
+  for (const { pos } of iterateBatches(records)) {
+    for (const r of decodeRecords(records, pos)) out.push(r.value!.toString())
+  }
+  return out
+}
+
+async function consume(replica: PartitionReplica, fetchOffset: number, maxWaitMs = 0) {
+  return replica.fetch({ replicaId: -1, fetchOffset, maxBytes: 1 << 20, maxWaitMs, minBytes: 1 })
+}
+
+/** Settles promise continuations queued by synchronous completions. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve()
+}
+
+let c: Cluster
+afterEach(async () => {
+  await c?.close()
+})
+
+describe('partition replica: leader', () => {
+  it('answers acks=1 at once, but acks=-1 only after the follower has fetched past the records', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    const follower = await c.open(2)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    follower.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+
+    const one = await leader.produce(batch('a', 2), 1, 30_000)
+    expect(one).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(leader.highWatermark).toBe(0)
+
+    let all: Awaited<ReturnType<PartitionReplica['produce']>> | null = null
+    void leader.produce(batch('b', 1), -1, 30_000).then((r) => (all = r))
+    await settle()
+    expect(all).toBeNull()
+    // An empty follower has no epoch to truncate by: its first turn fetches offsets 0..2.
+    expect(follower.nextFollowerFetch()).toMatchObject({ type: 'fetch', fetchOffset: 0 })
+    await pumpOnce(follower, leader)
+    expect(follower.logEndOffset).toBe(3)
+    await settle()
+    expect(all).toBeNull() // the leader learns the follower has them only on its next fetch
+    await pumpOnce(follower, leader)
+    await settle()
+    expect(all).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2 })
+    expect(leader.highWatermark).toBe(3)
+  })
+
+  it('refuses acks=-1 with NOT_ENOUGH_REPLICAS before appending when the ISR is below min.insync.replicas', async () => {
+    c = cluster()
+    const leader = await c.open(1, { minInsyncReplicas: 2 })
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1] })
+    const result = await leader.produce(batch('a'), -1, 1000)
+    expect(result.errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS)
+    expect(leader.logEndOffset).toBe(0)
+    // acks=1 is not subject to min.insync.replicas.
+    expect((await leader.produce(batch('a'), 1, 1000)).errorCode).toBe(ErrorCode.NONE)
+  })
+
+  it('drops a follower lagging beyond replica.lag.time.max.ms from the ISR, and acks=-1 then completes', async () => {
+    c = cluster()
+    const leader = await c.open(1, { replicaLagTimeMaxMs: 10_000 })
+    await c.open(2)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    let result: Awaited<ReturnType<PartitionReplica['produce']>> | null = null
+    void leader.produce(batch('a'), -1, 60_000).then((r) => (result = r))
+    c.clock.advance(9_000)
+    await settle()
+    expect(result).toBeNull()
+    expect(leader.stats().isr).toEqual([1, 2])
+    c.clock.advance(6_000) // the lag check runs every 5 s; past 10 s without catching up
+    await settle()
+    expect(leader.stats().isr).toEqual([1])
+    expect(c.isrChanges).toEqual([{ brokerId: 1, isr: [1] }])
+    expect(result).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(leader.highWatermark).toBe(1)
+  })
+
+  it('times out acks=-1 with REQUEST_TIMED_OUT and keeps the records', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    const pending = leader.produce(batch('a'), -1, 1_000)
+    c.clock.advance(1_000)
+    expect((await pending).errorCode).toBe(ErrorCode.REQUEST_TIMED_OUT)
+    expect(leader.logEndOffset).toBe(1)
+  })
+
+  it('releases acks=-1 waiters when the supervisor removes a dead follower from the ISR', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2, 3], isr: [1, 2, 3] })
+    const pending = leader.produce(batch('a'), -1, 60_000)
+    leader.removeFromIsr(2)
+    leader.removeFromIsr(3)
+    expect(await pending).toMatchObject({ errorCode: ErrorCode.NONE })
+    expect(c.isrChanges.map((x) => x.isr)).toEqual([[1, 3], [1]])
+  })
+
+  it('wakes a long-polling consumer on append, and answers an idle one with no records at maxWaitMs', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    const waiting = consume(leader, 0, 500)
+    let done = false
+    void waiting.then(() => (done = true))
+    c.clock.advance(100)
+    await settle()
+    expect(done).toBe(false)
+    await leader.produce(batch('a', 2), 1, 1000)
+    const woken = await waiting
+    expect(values(woken.records)).toEqual(['a-0', 'a-1'])
+    expect(woken.highWatermark).toBe(2)
+
+    const idle = consume(leader, 2, 500)
+    c.clock.advance(499)
+    await settle()
+    let idleDone = false
+    void idle.then(() => (idleDone = true))
+    await settle()
+    expect(idleDone).toBe(false)
+    c.clock.advance(1)
+    expect(await idle).toMatchObject({ errorCode: ErrorCode.NONE, records: null, highWatermark: 2 })
+  })
+
+  it('answers a cancelled long-poll at once', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    const controller = new AbortController()
+    const waiting = leader.fetch({ replicaId: -1, fetchOffset: 0, maxBytes: 1000, maxWaitMs: 60_000, minBytes: 1, signal: controller.signal })
+    controller.abort()
+    expect(await waiting).toMatchObject({ errorCode: ErrorCode.NONE, records: null })
+  })
+
+  it('never lets consumers read past the high watermark', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    const follower = await c.open(2)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    follower.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    await leader.produce(batch('a', 3), 1, 1000)
+    expect(await consume(leader, 0)).toMatchObject({ errorCode: ErrorCode.NONE, records: null, highWatermark: 0 })
+    expect(leader.listOffsets(-1).offset).toBe(0)
+    await pumpUntilCaughtUp(follower, leader)
+    await leader.produce(batch('b', 1), 1, 1000)
+    const read = await consume(leader, 0)
+    expect(read.highWatermark).toBe(3)
+    expect(values(read.records)).toEqual(['a-0', 'a-1', 'a-2'])
+    expect(await consume(leader, 3)).toMatchObject({ errorCode: ErrorCode.NONE, records: null })
+    // Beyond the log end is out of range; between HW and log end is merely empty.
+    expect((await consume(leader, 5)).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE)
+  })
+
+  it('refuses produce and consumer fetch on a follower with NOT_LEADER_OR_FOLLOWER', async () => {
+    c = cluster()
+    const follower = await c.open(2)
+    follower.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    expect((await follower.produce(batch('a'), 1, 1000)).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    expect((await consume(follower, 0)).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+  })
+
+  it('lists offsets and deletes records within the high watermark', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 3, replicas: [1], isr: [1] })
+    await leader.produce(batch('a', 2, { timestampMs: 1000 }), 1, 1000)
+    await leader.produce(batch('b', 2, { timestampMs: 2000 }), 1, 1000)
+    expect(leader.listOffsets(-2)).toMatchObject({ offset: 0, leaderEpoch: 3 })
+    expect(leader.listOffsets(-1)).toMatchObject({ offset: 4 })
+    expect(leader.listOffsets(1500)).toMatchObject({ offset: 2, timestamp: 2000 })
+    expect(leader.listOffsets(5000)).toMatchObject({ offset: -1 })
+    expect(leader.deleteRecords(5).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE)
+    expect(leader.deleteRecords(2)).toEqual({ errorCode: ErrorCode.NONE, lowWatermark: 2 })
+    expect((await consume(leader, 0)).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE)
+    expect(leader.deleteRecords(-1)).toEqual({ errorCode: ErrorCode.NONE, lowWatermark: 4 })
+  })
+})
+
+describe('partition replica: idempotent producers', () => {
+  const pid = { producerId: 42, producerEpoch: 0 }
+
+  it('stores a duplicate once and answers it with the original offset; refuses gaps and stale epochs', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    expect(await leader.produce(batch('a', 2, { ...pid, baseSequence: 0 }), 1, 1000)).toMatchObject({ baseOffset: 0 })
+    expect(await leader.produce(batch('b', 1, { ...pid, baseSequence: 2 }), 1, 1000)).toMatchObject({ baseOffset: 2 })
+    const dup = await leader.produce(batch('a', 2, { ...pid, baseSequence: 0 }), 1, 1000)
+    expect(dup).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(leader.logEndOffset).toBe(3)
+    const gap = await leader.produce(batch('c', 1, { ...pid, baseSequence: 5 }), 1, 1000)
+    expect(gap.errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+    await leader.produce(batch('d', 1, { producerId: 42, producerEpoch: 1, baseSequence: 0 }), 1, 1000)
+    const stale = await leader.produce(batch('e', 1, { ...pid, baseSequence: 3 }), 1, 1000)
+    expect(stale.errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
+    expect(leader.logEndOffset).toBe(4)
+  })
+
+  it('keeps producer state across a restart, from the snapshot and from the log alone', async () => {
+    c = cluster()
+    let leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    await leader.produce(batch('a', 1, { ...pid, baseSequence: 0 }), 1, 1000)
+    await leader.close()
+    // Written after the snapshot: only replay can know of it.
+    leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 2, replicas: [1], isr: [1] })
+    await leader.produce(batch('b', 1, { ...pid, baseSequence: 1 }), 1, 1000)
+    await leader.close()
+
+    for (const withSnapshot of [true, false]) {
+      if (!withSnapshot) {
+        const { rmSync } = await import('node:fs')
+        const { join } = await import('node:path')
+        rmSync(join(c.root, 'broker-1', 'topic-0', 'producer-state.snapshot'))
+      }
+      leader = await c.open(1)
+      leader.becomeLeader({ leaderEpoch: 3, replicas: [1], isr: [1] })
+      expect(await leader.produce(batch('a', 1, { ...pid, baseSequence: 0 }), 1, 1000)).toMatchObject({ baseOffset: 0 })
+      expect(await leader.produce(batch('b', 1, { ...pid, baseSequence: 1 }), 1, 1000)).toMatchObject({ baseOffset: 1 })
+      expect((await leader.produce(batch('c', 1, { ...pid, baseSequence: 3 }), 1, 1000)).errorCode).toBe(
+        ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      )
+      expect(leader.logEndOffset).toBe(2)
+      await leader.close()
+    }
+  })
+})
+
+describe('partition replica: three replicas and a leader change', () => {
+  it('truncates the old leader’s unreplicated tail by epoch and converges byte for byte', async () => {
+    c = cluster()
+    const [r1, r2, r3] = [await c.open(1), await c.open(2), await c.open(3)]
+    const pid = { producerId: 7, producerEpoch: 0 }
+    r1.becomeLeader({ leaderEpoch: 1, replicas: [1, 2, 3], isr: [1, 2, 3] })
+    r2.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    r3.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+
+    const acked = r1.produce(batch('a', 2, { ...pid, baseSequence: 0 }), -1, 30_000)
+    await pumpUntilCaughtUp(r2, r1)
+    await pumpUntilCaughtUp(r3, r1)
+    await pumpOnce(r2, r1)
+    expect(await acked).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(r1.highWatermark).toBe(2)
+
+    // An unreplicated tail on the leader: acks=1, then the leader dies before anyone fetches it.
+    await r1.produce(batch('lost', 3), 1, 30_000)
+    expect(r1.logEndOffset).toBe(5)
+
+    // Broker 2 is elected with a newer epoch and takes writes of its own.
+    r2.becomeLeader({ leaderEpoch: 2, replicas: [1, 2, 3], isr: [2, 3] })
+    r3.becomeFollower({ leaderId: 2, leaderEpoch: 2 })
+    await r2.produce(batch('new', 2), 1, 30_000)
+    await pumpUntilCaughtUp(r3, r2)
+
+    // The old leader comes back as a follower: KIP-101 truncation, then replication.
+    r1.becomeFollower({ leaderId: 2, leaderEpoch: 2 })
+    const request = r1.nextFollowerFetch()
+    expect(request).toMatchObject({ type: 'epochEndOffset', epoch: 1 })
+    await pumpOnce(r1, r2)
+    expect(r1.logEndOffset).toBe(2) // the 'lost' tail is gone
+    await pumpUntilCaughtUp(r1, r2)
+    await pumpOnce(r3, r2)
+    expect(r2.stats().isr).toEqual([1, 2, 3])
+
+    const all = async (r: PartitionReplica) => r.log.read(0, 1 << 20).records
+    const bytes2 = await all(r2)
+    expect(values(bytes2)).toEqual(['a-0', 'a-1', 'new-0', 'new-1'])
+    expect(Buffer.compare((await all(r1))!, bytes2!)).toBe(0)
+    expect(Buffer.compare((await all(r3))!, bytes2!)).toBe(0)
+    expect(r1.highWatermark).toBe(r2.highWatermark)
+
+    // Producer state moved with the leadership: the first batch is still a duplicate on broker 2,
+    // and on broker 1 after it rebuilt its state from the truncated log.
+    const dup = await r2.produce(batch('a', 2, { ...pid, baseSequence: 0 }), -1, 30_000)
+    expect(dup).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(r2.logEndOffset).toBe(4)
+    r1.becomeLeader({ leaderEpoch: 3, replicas: [1, 2, 3], isr: [1, 2, 3] })
+    const dupOn1 = await r1.produce(batch('a', 2, { ...pid, baseSequence: 0 }), 1, 30_000)
+    expect(dupOn1).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(r1.logEndOffset).toBe(4)
+  })
+
+  it('answers epochEndOffset from the leader-epoch cache', async () => {
+    c = cluster()
+    const r1 = await c.open(1)
+    r1.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    await r1.produce(batch('a', 2), 1, 1000)
+    r1.becomeLeader({ leaderEpoch: 4, replicas: [1], isr: [1] })
+    await r1.produce(batch('b', 1), 1, 1000)
+    expect(r1.epochEndOffset(1)).toEqual({ errorCode: ErrorCode.NONE, epoch: 1, endOffset: 2 })
+    expect(r1.epochEndOffset(3)).toEqual({ errorCode: ErrorCode.NONE, epoch: 1, endOffset: 2 })
+    expect(r1.epochEndOffset(4)).toEqual({ errorCode: ErrorCode.NONE, epoch: 4, endOffset: 3 })
+  })
+})
