@@ -9,7 +9,7 @@ export type { CompactionResult, CompactionTaskInput } from './compaction-task.js
  * compacted contents (a fully overwritten segment other than the first is gone).
  */
 export interface Compactor {
-  compact(input: CompactionTaskInput): Promise<CompactionResult>
+  compact(input: CompactionTaskInput): Promise<void>
   close(): Promise<void>
 }
 
@@ -44,7 +44,12 @@ export class PiscinaCompactor implements Compactor {
     this.#options = options
   }
 
-  async compact(input: CompactionTaskInput): Promise<CompactionResult> {
+  async compact(input: CompactionTaskInput): Promise<void> {
+    await this.run(input)
+  }
+
+  /** As compact, with the figures of the run. */
+  async run(input: CompactionTaskInput): Promise<CompactionResult> {
     if (this.#closed) throw new Error('compactor is closed')
     this.#pool ??= new Piscina<CompactionTaskInput, CompactionResult>({
       filename: (this.#options.filename ?? compactionTaskUrl()).href,
@@ -75,7 +80,12 @@ export class PiscinaCompactor implements Compactor {
 
 /** The same compaction on the calling thread: for tests, tools, and as a fallback. */
 export class InlineCompactor implements Compactor {
-  async compact(input: CompactionTaskInput): Promise<CompactionResult> {
+  async compact(input: CompactionTaskInput): Promise<void> {
+    await this.run(input)
+  }
+
+  /** As compact, with the figures of the run. */
+  async run(input: CompactionTaskInput): Promise<CompactionResult> {
     return compactSegments(input)
   }
 

@@ -41,7 +41,7 @@ function compact(dir: string, segments: CompactionSegmentRef[], overrides: Parti
 }
 
 /** Three segments of one-record-per-key updates: offsets 0-9, 10-19, 20-29, keys k0..k3 cycling. */
-function updatesLog(dir: string, compression = CompressionType.NONE): CompactionSegmentRef[] {
+function updatesLog(dir: string, compression: number = CompressionType.NONE): CompactionSegmentRef[] {
   const segments: CompactionSegmentRef[] = []
   for (let s = 0; s < 3; s++) {
     const batches: TestBatch[] = []
