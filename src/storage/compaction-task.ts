@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { assert } from '../common/assert.js'
 import { ErrorCode } from '../common/error-codes.js'
-import { KafkaError } from '../common/errors.js'
+import { KafkaError, type SerializedError, serializeError } from '../common/errors.js'
 import {
   CLEANED_SUFFIX,
   compactionFileName,
@@ -449,7 +449,14 @@ export function compactSegments(input: CompactionTaskInput, codec: CompactionCod
   return result
 }
 
+/** What the worker sends back: errors as plain data, since a thrown error loses its Kafka code in transit. */
+export type CompactionTaskOutcome = { ok: true; result: CompactionResult } | { ok: false; error: SerializedError }
+
 /** The piscina task: the whole compaction of one log directory, on the worker's thread. */
-export default function compactionTask(input: CompactionTaskInput): CompactionResult {
-  return compactSegments(input)
+export default function compactionTask(input: CompactionTaskInput): CompactionTaskOutcome {
+  try {
+    return { ok: true, result: compactSegments(input) }
+  } catch (error) {
+    return { ok: false, error: serializeError(error) }
+  }
 }

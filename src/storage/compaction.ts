@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina'
-import { type CompactionResult, type CompactionTaskInput, compactSegments } from './compaction-task.js'
+import { deserializeError } from '../common/errors.js'
+import { type CompactionResult, type CompactionTaskInput, type CompactionTaskOutcome, compactSegments } from './compaction-task.js'
 
 export type { CompactionResult, CompactionTaskInput } from './compaction-task.js'
 
@@ -37,7 +38,7 @@ export interface PiscinaCompactorOptions {
  */
 export class PiscinaCompactor implements Compactor {
   readonly #options: PiscinaCompactorOptions
-  #pool: Piscina<CompactionTaskInput, CompactionResult> | null = null
+  #pool: Piscina<CompactionTaskInput, CompactionTaskOutcome> | null = null
   #closed = false
 
   constructor(options: PiscinaCompactorOptions = {}) {
@@ -51,7 +52,7 @@ export class PiscinaCompactor implements Compactor {
   /** As compact, with the figures of the run. */
   async run(input: CompactionTaskInput): Promise<CompactionResult> {
     if (this.#closed) throw new Error('compactor is closed')
-    this.#pool ??= new Piscina<CompactionTaskInput, CompactionResult>({
+    this.#pool ??= new Piscina<CompactionTaskInput, CompactionTaskOutcome>({
       filename: (this.#options.filename ?? compactionTaskUrl()).href,
       minThreads: 0,
       maxThreads: 1,
@@ -67,7 +68,9 @@ export class PiscinaCompactor implements Compactor {
       minCompactionLagMs: input.minCompactionLagMs,
       offsetMapKeysMax: input.offsetMapKeysMax,
     }
-    return this.#pool.run(task)
+    const outcome = await this.#pool.run(task)
+    if (!outcome.ok) throw deserializeError(outcome.error)
+    return outcome.result
   }
 
   async close(): Promise<void> {

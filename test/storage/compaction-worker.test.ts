@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../src/common/clock.js'
+import { ErrorCode } from '../../src/common/error-codes.js'
 import { PiscinaCompactor } from '../../src/storage/compaction.js'
 import { compress, decompress } from '../../src/storage/compression.js'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/storage/log-config.js'
@@ -89,7 +90,10 @@ describe('compaction on a worker thread', () => {
     const bytes = fs.readFileSync(seg.path)
     bytes[bytes.length - 1] ^= 0x01
     fs.writeFileSync(seg.path, bytes)
-    await expect(newCompactor().compact({ dir, segments: [seg], nowMs: T0, deleteRetentionMs: 0, minCompactionLagMs: 0 })).rejects.toThrow(/CRC/)
+    const failure = newCompactor().compact({ dir, segments: [seg], nowMs: T0, deleteRetentionMs: 0, minCompactionLagMs: 0 })
+    await expect(failure).rejects.toThrow(/CRC/)
+    await expect(failure).rejects.toMatchObject({ errorCode: ErrorCode.CORRUPT_MESSAGE })
+    expect(fs.readFileSync(seg.path)).toEqual(bytes)
   })
 
   it('compacts a PartitionLog with cleanup.policy=compact during housekeeping, and reopens to the same records', async () => {
