@@ -33,6 +33,8 @@ export interface TestBatch {
   baseSequence?: number
   partitionLeaderEpoch?: number
   isControl?: boolean
+  /** Stamps the batch as LogAppendTime with this maxTimestamp. */
+  logAppendTimeMs?: number
 }
 
 export function batchBytes(batch: TestBatch): Buffer {
@@ -51,6 +53,8 @@ export function batchBytes(batch: TestBatch): Buffer {
     producerEpoch: batch.producerEpoch,
     baseSequence: batch.baseSequence,
     isControl: batch.isControl,
+    logAppendTime: batch.logAppendTimeMs !== undefined,
+    maxTimestamp: batch.logAppendTimeMs,
     compression: batch.compression,
     compress,
   })

@@ -155,6 +155,23 @@ describe('compaction', () => {
     ])
   })
 
+  it('keeps LogAppendTime batches LogAppendTime, with their append time, through a rewrite and a horizon stamp', () => {
+    const dir = newDir()
+    const appendMs = T0 + 777
+    const segments = [
+      writeSegment(dir, 0, [{ baseOffset: 0, records: [rec('a', '1'), rec('b', null), rec('a', '2')], logAppendTimeMs: appendMs }]),
+    ]
+    compact(dir, segments)
+    const [only] = readBatches(dir)
+    expect(only.header.attributes & 0x08).toBe(0x08)
+    expect(only.header.attributes & DELETE_HORIZON_BIT).toBe(DELETE_HORIZON_BIT)
+    expect(only.header.maxTimestamp).toBe(appendMs)
+    expect(only.records.map((r) => [r.offset, r.key, r.value, r.timestampMs])).toEqual([
+      [1, 'b', null, appendMs],
+      [2, 'a', '2', appendMs],
+    ])
+  })
+
   it('respects min.compaction.lag.ms: young segments are neither cleaned nor mapped', () => {
     const dir = newDir()
     const segments = [
