@@ -450,9 +450,17 @@ export class PartitionReplica {
 
   // ---- epochs (KIP-101) -----------------------------------------------------------------------
 
-  /** Leader side: where `epoch` ended in this log (the largest epoch <= it, and its end offset). */
-  epochEndOffset(epoch: number): EpochEndOffsetResult {
-    if (this.#role !== 'leader') return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, epoch: -1, endOffset: -1 }
+  /**
+   * Leader side of OffsetsForLeaderEpoch: where `epoch` ended in this log (the largest epoch <= it
+   * and the start of the next one; the log end for the current epoch). `currentLeaderEpoch` is the
+   * asker's view of the current epoch, fenced as Kafka does so a replica that has not yet learnt
+   * of a newer leadership cannot answer for it.
+   */
+  epochEndOffset(epoch: number, currentLeaderEpoch = -1): EpochEndOffsetResult {
+    const refuse = (errorCode: number): EpochEndOffsetResult => ({ errorCode, epoch: -1, endOffset: -1 })
+    if (this.#role !== 'leader') return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    if (currentLeaderEpoch >= 0 && currentLeaderEpoch < this.#leaderEpoch) return refuse(ErrorCode.FENCED_LEADER_EPOCH)
+    if (currentLeaderEpoch > this.#leaderEpoch) return refuse(ErrorCode.UNKNOWN_LEADER_EPOCH)
     // The cache answers the latest epoch (ours) with the log end: it has not ended yet.
     const found = this.#log.leaderEpochs.endOffsetFor(epoch)
     return { errorCode: ErrorCode.NONE, epoch: found.epoch, endOffset: found.endOffset }
@@ -628,7 +636,9 @@ export class PartitionReplica {
   }
 
   async #writeCheckpoints(): Promise<void> {
-    await this.#producers.writeSnapshot(this.#log.logEndOffset)
+    // An unchanged log leaves the producer state as the last snapshot has it (expiry aside, which
+    // replay after a restart cannot undo anyway: expired producers are simply accepted again).
+    if (this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshot(this.#log.logEndOffset)
     await writeFileAtomic(this.#dir, HIGH_WATERMARK_FILE, encodeHighWatermark(this.#highWatermark))
   }
 

@@ -303,3 +303,94 @@ describe('partition replica: three replicas and a leader change', () => {
     expect(r1.epochEndOffset(4)).toEqual({ errorCode: ErrorCode.NONE, epoch: 4, endOffset: 3 })
   })
 })
+
+describe('partition replica: upkeep and follower details', () => {
+  it('starts a new leadership at the high watermark it recorded before a restart', async () => {
+    c = cluster()
+    let leader = await c.open(1)
+    const follower = await c.open(2)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    follower.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    await leader.produce(batch('a', 3), 1, 1000)
+    await pumpUntilCaughtUp(follower, leader)
+    expect(leader.highWatermark).toBe(3)
+    await leader.close()
+    c.replicas.delete(1)
+    leader = await c.open(1)
+    expect(leader.highWatermark).toBe(3)
+    leader.becomeLeader({ leaderEpoch: 2, replicas: [1, 2], isr: [1, 2] })
+    // The follower's position is unknown to the new leadership, yet committed records stay readable.
+    expect(values((await consume(leader, 0)).records)).toEqual(['a-0', 'a-1', 'a-2'])
+  })
+
+  it('forgets producers idle past producer.id.expiration.ms on housekeeping', async () => {
+    c = cluster()
+    const leader = await c.open(1, { producerIdExpirationMs: 60_000 })
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    const pid = { producerId: 9, producerEpoch: 0, timestampMs: c.clock.nowMs() }
+    await leader.produce(batch('a', 1, { ...pid, baseSequence: 0 }), 1, 1000)
+    expect((await leader.produce(batch('b', 1, { ...pid, baseSequence: 5 }), 1, 1000)).errorCode).toBe(
+      ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    )
+    c.clock.advance(59_999)
+    await leader.housekeeping()
+    expect(leader.stats().producerCount).toBe(1)
+    c.clock.advance(1)
+    await leader.housekeeping()
+    expect(leader.stats().producerCount).toBe(0)
+    // Unknown again, so any sequence is accepted (KIP-360).
+    expect((await leader.produce(batch('b', 1, { ...pid, baseSequence: 5 }), 1, 1000)).errorCode).toBe(ErrorCode.NONE)
+  })
+
+  it('moves a follower’s log start with the leader’s and adopts its high watermark', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    const follower = await c.open(2)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    follower.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    await leader.produce(batch('a', 4), 1, 1000)
+    await pumpUntilCaughtUp(follower, leader)
+    expect(leader.deleteRecords(3)).toEqual({ errorCode: ErrorCode.NONE, lowWatermark: 3 })
+    await pumpOnce(follower, leader)
+    expect(follower.stats()).toMatchObject({ logStartOffset: 3, highWatermark: 4, logEndOffset: 4, role: 'follower' })
+  })
+
+  it('ignores a leader answer to a request from an earlier leadership', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    const follower = await c.open(2)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    follower.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    await leader.produce(batch('a', 2), 1, 1000)
+    const request = follower.nextFollowerFetch()!
+    expect(request.type).toBe('fetch')
+    const result = await leader.fetch(request as Extract<typeof request, { type: 'fetch' }>)
+    follower.becomeFollower({ leaderId: 3, leaderEpoch: 2 })
+    follower.applyLeaderFetch({ request: request as Extract<typeof request, { type: 'fetch' }>, result })
+    expect(follower.logEndOffset).toBe(0)
+  })
+
+  it('fences epoch and fetch requests that carry another leader epoch', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 5, replicas: [1, 2], isr: [1, 2] })
+    expect(leader.epochEndOffset(4, 4).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH)
+    expect(leader.epochEndOffset(4, 6).errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH)
+    const fetch = { replicaId: 2, fetchOffset: 0, maxBytes: 1000, maxWaitMs: 0, minBytes: 1 }
+    expect((await leader.fetch({ ...fetch, currentLeaderEpoch: 4 })).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH)
+    expect((await leader.fetch({ ...fetch, currentLeaderEpoch: 6 })).errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH)
+    expect((await leader.fetch({ ...fetch, replicaId: 7 })).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    expect((await leader.fetch({ ...fetch, currentLeaderEpoch: 5 })).errorCode).toBe(ErrorCode.NONE)
+  })
+
+  it('answers waiting produces and fetches with NOT_LEADER_OR_FOLLOWER when leadership moves', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    const produce = leader.produce(batch('a'), -1, 60_000)
+    const fetch = consume(leader, 1, 60_000)
+    leader.becomeFollower({ leaderId: 2, leaderEpoch: 2 })
+    expect((await produce).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    expect((await fetch).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+  })
+})

@@ -96,7 +96,7 @@ export async function pumpOnce(follower: PartitionReplica, leader: PartitionRepl
   if (request === null) return false
   let response: FollowerFetchResponse
   if (request.type === 'epochEndOffset') {
-    response = { request, result: leader.epochEndOffset(request.epoch) }
+    response = { request, result: leader.epochEndOffset(request.epoch, request.leaderEpoch) }
   } else {
     response = { request, result: await leader.fetch(request) }
   }
