@@ -68,6 +68,8 @@ interface FollowerPhase {
   leaderId: number
   /** True until the KIP-101 truncation for this leadership has been done. */
   needsTruncation: boolean
+  /** The leader's log starts past our log end: we cannot catch up (see #applyOutOfRange). */
+  belowLeaderStart: boolean
 }
 
 export class PartitionReplica {
@@ -176,7 +178,7 @@ export class PartitionReplica {
     this.#role = 'follower'
     this.#leader = null
     this.#leaderEpoch = input.leaderEpoch
-    this.#follower = { leaderId: input.leaderId, needsTruncation: true }
+    this.#follower = { leaderId: input.leaderId, needsTruncation: true, belowLeaderStart: false }
   }
 
   /** Stops serving (partition moved away or deleted): waiters are answered NOT_LEADER_OR_FOLLOWER. */
@@ -313,14 +315,14 @@ export class PartitionReplica {
     }
     const logEnd = this.#log.logEndOffset
     if (request.fetchOffset < this.#log.logStartOffset || request.fetchOffset > logEnd) {
-      return this.#fetchError(ErrorCode.OFFSET_OUT_OF_RANGE)
+      return this.#outOfRange()
     }
     if (fromFollower) this.#onFollowerFetch(request.replicaId, request.fetchOffset)
 
     const leaderEpoch = this.#leaderEpoch
     const tryRead = (force: boolean): FetchPartitionResult | undefined => {
       if (this.#role !== 'leader' || this.#leaderEpoch !== leaderEpoch) return this.#fetchError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
-      if (request.fetchOffset < this.#log.logStartOffset) return this.#fetchError(ErrorCode.OFFSET_OUT_OF_RANGE)
+      if (request.fetchOffset < this.#log.logStartOffset) return this.#outOfRange()
       const result = this.#read(request, fromFollower)
       const bytes = result.records?.length ?? 0
       if (force || result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, request.minBytes)) return result
@@ -361,6 +363,16 @@ export class PartitionReplica {
       logStartOffset: this.#log.logStartOffset,
       logEndOffset: this.#log.logEndOffset,
       records: records !== null && records.length > 0 ? records : null,
+    }
+  }
+
+  /** Out of range, with the log's bounds so a follower can tell which side it fell off. */
+  #outOfRange(): FetchPartitionResult {
+    return {
+      ...this.#fetchError(ErrorCode.OFFSET_OUT_OF_RANGE),
+      highWatermark: this.#highWatermark,
+      logStartOffset: this.#log.logStartOffset,
+      logEndOffset: this.#log.logEndOffset,
     }
   }
 
@@ -526,13 +538,12 @@ export class PartitionReplica {
 
   #applyFetch(fetchOffset: number, result: FetchPartitionResult): void {
     if (result.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
-      // Our end is beyond the leader's (a missed truncation) or below its start: truncate by
-      // epoch again; if our whole log is below the leader's start, the next fetch re-checks.
-      this.#follower!.needsTruncation = true
+      this.#applyOutOfRange(fetchOffset, result)
       return
     }
     if (result.errorCode !== ErrorCode.NONE) return
     if (fetchOffset !== this.#log.logEndOffset) return // our log moved since the request: stale
+    this.#follower!.belowLeaderStart = false
     if (result.records !== null && result.records.length > 0) this.#appendAsFollower(result.records)
     const logEnd = this.#log.logEndOffset
     assert(
@@ -543,6 +554,20 @@ export class PartitionReplica {
       this.#log.deleteRecordsBefore(Math.min(result.logStartOffset, logEnd))
     }
     this.#highWatermark = Math.max(this.#log.logStartOffset, Math.min(result.highWatermark, logEnd))
+  }
+
+  #applyOutOfRange(fetchOffset: number, result: FetchPartitionResult): void {
+    if (fetchOffset !== this.#log.logEndOffset) return // stale
+    if (result.logEndOffset >= 0 && fetchOffset > result.logEndOffset) {
+      // Ahead of the leader (an unclean election, or an answer raced a truncation): cut back to
+      // the leader's end, as Kafka's fetcher does.
+      this.#truncateTo(result.logEndOffset)
+      return
+    }
+    // Below the leader's log start: this log would have to restart empty at the leader's start,
+    // which PartitionLog cannot do yet (truncateFullyAndStartAt is private). Flagged in stats()
+    // so the supervisor can see the replica cannot catch up; it keeps retrying.
+    this.#follower!.belowLeaderStart = result.logStartOffset > fetchOffset
   }
 
   #appendAsFollower(records: Buffer): void {
@@ -632,6 +657,7 @@ export class PartitionReplica {
       leaderId: this.#role === 'leader' ? this.brokerId : (this.#follower?.leaderId ?? -1),
       sizeBytes: this.#log.sizeBytes,
       producerCount: this.#producers.state.size,
+      followerStalled: this.#follower?.belowLeaderStart ?? false,
     }
   }
 

@@ -113,4 +113,6 @@ export interface ReplicaStats {
   leaderId: number
   sizeBytes: number
   producerCount: number
+  /** A follower whose log ends below the leader's log start and so cannot catch up. */
+  followerStalled: boolean
 }

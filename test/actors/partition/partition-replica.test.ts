@@ -394,3 +394,79 @@ describe('partition replica: upkeep and follower details', () => {
     expect((await fetch).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
   })
 })
+
+describe('partition replica: edges', () => {
+  it('holds a fetch until minBytes are available', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    const one = batch('a')
+    const waiting = leader.fetch({ replicaId: -1, fetchOffset: 0, maxBytes: 1 << 20, maxWaitMs: 1000, minBytes: one.length + 1 })
+    let done = false
+    void waiting.then(() => (done = true))
+    await leader.produce(one, 1, 1000)
+    await settle()
+    expect(done).toBe(false)
+    await leader.produce(batch('b'), 1, 1000)
+    expect(values((await waiting).records)).toEqual(['a-0', 'b-0'])
+  })
+
+  it('answers bytes that are not whole batches with CORRUPT_MESSAGE and stores nothing', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    const good = batch('a')
+    expect((await leader.produce(good.subarray(0, good.length - 1), 1, 1000)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    const flipped = Buffer.from(good)
+    flipped[flipped.length - 1] ^= 0xff
+    expect((await leader.produce(flipped, 1, 1000)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect(leader.logEndOffset).toBe(0)
+  })
+
+  it('drops a whole diverged history when the leader’s epochs all postdate the follower’s', async () => {
+    c = cluster()
+    const r1 = await c.open(1)
+    const r2 = await c.open(2)
+    // Broker 2 led epoch 1 alone and wrote 3 records; broker 1 then leads epoch 2 with no history
+    // in common (as after an unclean election).
+    r2.becomeLeader({ leaderEpoch: 1, replicas: [2], isr: [2] })
+    await r2.produce(batch('x', 3), 1, 1000)
+    r1.becomeLeader({ leaderEpoch: 2, replicas: [1, 2], isr: [1] })
+    await r1.produce(batch('y', 1), 1, 1000)
+    r2.becomeFollower({ leaderId: 1, leaderEpoch: 2 })
+    // Epoch 1 is older than anything broker 1 knows: it ends where broker 1's first epoch starts (0).
+    expect(r1.epochEndOffset(1, 2)).toEqual({ errorCode: ErrorCode.NONE, epoch: 1, endOffset: 0 })
+    await pumpUntilCaughtUp(r2, r1)
+    expect(values(r2.log.read(0, 1 << 20).records)).toEqual(['y-0'])
+  })
+
+  it('cuts a follower back to the leader’s end when a fetch says it is ahead', async () => {
+    c = cluster()
+    const r1 = await c.open(1)
+    const r2 = await c.open(2)
+    r1.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    r2.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    for (const name of ['a', 'b', 'c']) await r1.produce(batch(name), 1, 1000)
+    await pumpUntilCaughtUp(r2, r1)
+    const request = r2.nextFollowerFetch()!
+    expect(request).toMatchObject({ type: 'fetch', fetchOffset: 3 })
+    // As if the leader had lost its last record in a crash and come back: it ends at 2.
+    r2.applyLeaderFetch({
+      request: request as Extract<typeof request, { type: 'fetch' }>,
+      result: { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: 2, lastStableOffset: 2, logStartOffset: 0, logEndOffset: 2, records: null },
+    })
+    expect(r2.stats()).toMatchObject({ logEndOffset: 2, highWatermark: 2 })
+  })
+
+  it('flags a follower whose log ends below the leader’s log start', async () => {
+    c = cluster()
+    const r1 = await c.open(1)
+    const r2 = await c.open(2)
+    r1.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1] })
+    await r1.produce(batch('z', 4), 1, 1000)
+    expect(r1.deleteRecords(3).lowWatermark).toBe(3)
+    r2.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    await pumpOnce(r2, r1)
+    expect(r2.stats().followerStalled).toBe(true)
+  })
+})
