@@ -544,7 +544,16 @@ export class PartitionReplica {
     if (result.errorCode !== ErrorCode.NONE) return
     if (fetchOffset !== this.#log.logEndOffset) return // our log moved since the request: stale
     this.#follower!.belowLeaderStart = false
-    if (result.records !== null && result.records.length > 0) this.#appendAsFollower(result.records)
+    if (result.records !== null && result.records.length > 0) {
+      try {
+        this.#appendAsFollower(result.records)
+      } catch (error) {
+        // Nothing was written (the log validates every batch first); the next turn fetches the
+        // same offset again. Broker faults still propagate to the glue.
+        if (error instanceof KafkaError) return
+        throw error
+      }
+    }
     const logEnd = this.#log.logEndOffset
     assert(
       result.logEndOffset < 0 || logEnd <= result.logEndOffset,
