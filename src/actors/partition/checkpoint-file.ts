@@ -24,6 +24,13 @@ export async function writeFileAtomic(dir: string, name: string, bytes: Buffer):
     await handle.close()
   }
   await fsp.rename(temp, target)
+  // The rename itself must survive a crash too.
+  const dirHandle = await fsp.open(dir, 'r')
+  try {
+    await dirHandle.sync()
+  } finally {
+    await dirHandle.close()
+  }
 }
 
 /** The file's bytes, or null when it does not exist. */

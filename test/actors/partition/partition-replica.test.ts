@@ -106,6 +106,17 @@ describe('partition replica: leader', () => {
     expect(c.isrChanges.map((x) => x.isr)).toEqual([[1, 3], [1]])
   })
 
+  it('answers NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrinks below the minimum while acks=-1 waits', async () => {
+    c = cluster()
+    const leader = await c.open(1, { minInsyncReplicas: 2 })
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2, 3], isr: [1, 2, 3] })
+    const pending = leader.produce(batch('a'), -1, 60_000)
+    leader.removeFromIsr(2)
+    leader.removeFromIsr(3)
+    expect((await pending).errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+    expect(leader.logEndOffset).toBe(1)
+  })
+
   it('wakes a long-polling consumer on append, and answers an idle one with no records at maxWaitMs', async () => {
     c = cluster()
     const leader = await c.open(1)
