@@ -58,7 +58,7 @@ const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000
 const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
 const DEFAULT_FETCH_WAITERS_MAX = 1000
 const DEFAULT_PRODUCE_WAITERS_MAX = 10_000
-const DEFAULT_FOLLOWER_FETCH: FollowerFetchSettings = { maxBytes: 1024 * 1024, maxWaitMs: 500, minBytes: 1 }
+const DEFAULT_FOLLOWER_FETCH: FollowerFetchSettings = { maxBytes: 1024 * 1024, maxWaitMs: 500, minBytes: 1, errorBackoffMs: 1000 }
 const CONSUMER_REPLICA_ID = -1
 /** Kafka's ListOffsets sentinels. */
 const LATEST_TIMESTAMP = -1
@@ -500,21 +500,30 @@ export class PartitionReplica {
       replicaId: this.brokerId,
       fetchOffset: this.#log.logEndOffset,
       currentLeaderEpoch: this.#leaderEpoch,
-      ...this.#followerFetch,
+      maxBytes: this.#followerFetch.maxBytes,
+      maxWaitMs: this.#followerFetch.maxWaitMs,
+      minBytes: this.#followerFetch.minBytes,
     }
   }
 
-  /** Applies the leader's answer to a request from nextFollowerFetch(). Stale answers are dropped. */
-  applyLeaderFetch(response: FollowerFetchResponse): void {
+  /**
+   * Applies the leader's answer to a request from nextFollowerFetch(). Stale answers are dropped.
+   * Returns how long the loop should wait before its next request: 0 normally, the fetch backoff
+   * (Kafka's replica.fetch.backoff.ms) after an error answer, so a refusing or lagging leader is
+   * not asked again in a tight loop.
+   */
+  applyLeaderFetch(response: FollowerFetchResponse): number {
     const follower = this.#follower
-    if (this.#role !== 'follower' || follower === null || this.#closed) return
-    if (response.request.leaderEpoch !== this.#leaderEpoch || response.request.leaderId !== follower.leaderId) return
+    if (this.#role !== 'follower' || follower === null || this.#closed) return 0
+    if (response.request.leaderEpoch !== this.#leaderEpoch || response.request.leaderId !== follower.leaderId) return 0
+    const errorCode = response.result.errorCode
     if (response.request.type === 'epochEndOffset') {
       this.#applyEpochEndOffset(response.request.epoch, response.result as EpochEndOffsetResult)
     } else {
       this.#applyFetch(response.request.fetchOffset, response.result as FetchPartitionResult)
     }
     this.#checkInvariants()
+    return errorCode === ErrorCode.NONE ? 0 : this.#followerFetch.errorBackoffMs
   }
 
   #applyEpochEndOffset(requestedEpoch: number, result: EpochEndOffsetResult): void {

@@ -19,6 +19,8 @@ export interface FollowerFetchSettings {
   maxBytes: number
   maxWaitMs: number
   minBytes: number
+  /** replica.fetch.backoff.ms: the pause applyLeaderFetch asks for after an error answer. */
+  errorBackoffMs: number
 }
 
 export interface PartitionReplicaOptions {
@@ -38,7 +40,7 @@ export interface PartitionReplicaOptions {
   produceWaitersMax?: number
   /** Passed to PartitionLog.open (compactor, decompress, fsync); the clock is the replica's. */
   logOptions?: Omit<PartitionLogOptions, 'clock'>
-  /** What this replica asks of its leader while following; defaults 1 MiB, 500 ms, 1 byte. */
+  /** What this replica asks of its leader while following; defaults 1 MiB, 500 ms, 1 byte, 1000 ms backoff. */
   followerFetch?: Partial<FollowerFetchSettings>
 }
 

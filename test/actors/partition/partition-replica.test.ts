@@ -480,4 +480,16 @@ describe('partition replica: edges', () => {
     await pumpOnce(r2, r1)
     expect(r2.stats().followerStalled).toBe(true)
   })
+
+  it('asks the follower loop to back off after an error answer only', async () => {
+    c = cluster()
+    const r1 = await c.open(1)
+    const r2 = await c.open(2)
+    r2.becomeFollower({ leaderId: 1, leaderEpoch: 1 })
+    const request = r2.nextFollowerFetch() as Extract<ReturnType<PartitionReplica['nextFollowerFetch']>, { type: 'fetch' }>
+    // Broker 1 has not been told it leads yet.
+    expect(r2.applyLeaderFetch({ request, result: await r1.fetch(request) })).toBe(1000)
+    r1.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    expect(r2.applyLeaderFetch({ request, result: await r1.fetch(request) })).toBe(0)
+  })
 })
