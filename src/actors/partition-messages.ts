@@ -29,7 +29,7 @@ export type PartitionRequest =
     }
   /** Answers the parked fetch with this id at once, with whatever is available. */
   | { op: 'cancelFetch'; fetchId: number }
-  | { op: 'epochEndOffset'; epoch: number }
+  | { op: 'epochEndOffset'; epoch: number; currentLeaderEpoch: number }
   | { op: 'listOffsets'; timestamp: number }
   | { op: 'deleteRecords'; offset: number }
   | { op: 'becomeLeader'; leaderEpoch: number; replicas: number[]; isr: number[] }

@@ -197,10 +197,10 @@ export class Core implements BrokerCore {
   }
 
   /** OffsetsForLeaderEpoch for clients that validate their position after a leader change. */
-  async epochEndOffset(topic: string, partition: number, epoch: number): Promise<EpochEndOffsetResult> {
+  async epochEndOffset(topic: string, partition: number, epoch: number, currentLeaderEpoch = -1): Promise<EpochEndOffsetResult> {
     try {
       this.#partition(topic, partition)
-      const reply = await this.#router.requestLeader(topic, partition, { op: 'epochEndOffset', epoch })
+      const reply = await this.#router.requestLeader(topic, partition, { op: 'epochEndOffset', epoch, currentLeaderEpoch })
       return reply.message as EpochEndOffsetResult
     } catch (error) {
       return { errorCode: errorCodeOf(error), epoch: -1, endOffset: -1 }

@@ -1,0 +1,208 @@
+/**
+ * The partition actor: lives on a shard worker thread, which alone owns the replica's log files.
+ * It adapts the runtime's mailbox to the PartitionReplica state machine: one message at a time,
+ * but replies that wait (acks=-1 produces, long-poll fetches) are sent later, so a parked request
+ * never blocks the mailbox. While following, it runs the follower's fetch loop against the
+ * leader's actor on another shard, and on its own timer it runs housekeeping (retention, rolling,
+ * compaction).
+ */
+import { rm } from 'node:fs/promises'
+import type { Clock, TimerHandle } from '../common/clock.js'
+import { PiscinaCompactor } from '../storage/compaction.js'
+import { decompress } from '../storage/compression.js'
+import { PartitionReplica } from './partition/partition-replica.js'
+import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse } from './partition/replica-types.js'
+import type { OpenPartition, PartitionEvent, PartitionRequest } from './partition-messages.js'
+
+export interface PartitionActorContext {
+  clock: Clock
+  emit(event: PartitionEvent): void
+  request(shard: number, id: string, message: unknown, payload?: Buffer): Promise<{ message: unknown; payload?: Buffer }>
+  /** How often housekeeping runs (log.retention.check.interval.ms). */
+  housekeepingIntervalMs: number
+}
+
+export type Reply = (message: unknown, payload?: Buffer) => void
+
+/** Fetches parked at once per partition; each holds a reply and an abort handle. */
+const PARKED_FETCHES_MAX = 1_000
+/** How long a follower waits before retrying a leader it could not reach. */
+const FOLLOWER_RETRY_MS = 50
+
+/** Compaction runs off the shard, on the CPU pool; one pool serves every partition of a shard. */
+let sharedCompactor: PiscinaCompactor | null = null
+
+export class PartitionActor {
+  readonly #replica: PartitionReplica
+  readonly #context: PartitionActorContext
+  readonly #parked = new Map<number, AbortController>()
+  #housekeepingTimer: TimerHandle | null = null
+  #housekeepingRunning = false
+  /** Bumped on every role change so a stale follower loop stops. */
+  #followGeneration = 0
+  #closed = false
+
+  private constructor(replica: PartitionReplica, context: PartitionActorContext) {
+    this.#replica = replica
+    this.#context = context
+    this.#armHousekeeping()
+  }
+
+  static async open(init: OpenPartition, context: PartitionActorContext): Promise<PartitionActor> {
+    sharedCompactor ??= new PiscinaCompactor()
+    let actor: PartitionActor | null = null
+    const replica = await PartitionReplica.open({
+      topic: init.topic,
+      partition: init.partition,
+      dir: init.dir,
+      config: init.config,
+      clock: context.clock,
+      brokerId: init.brokerId,
+      logOptions: { compactor: sharedCompactor, decompress },
+      onIsrChange: (isr) =>
+        context.emit({ event: 'isrChange', topic: init.topic, partition: init.partition, leaderEpoch: actor?.leaderEpoch ?? -1, isr }),
+    })
+    actor = new PartitionActor(replica, context)
+    return actor
+  }
+
+  get leaderEpoch(): number {
+    return this.#replica.leaderEpoch
+  }
+
+  /** Handles one message; replies through `reply`, possibly later. Throws only on broker faults. */
+  handle(message: PartitionRequest, payload: Buffer | undefined, reply: Reply, fail: (error: unknown) => void): void | Promise<void> {
+    switch (message.op) {
+      case 'produce':
+        return this.#replica.produce(payload ?? Buffer.alloc(0), message.acks, message.timeoutMs).then((result) => reply(result), fail)
+      case 'fetch':
+        return this.#fetch(message, reply, fail)
+      case 'cancelFetch':
+        this.#parked.get(message.fetchId)?.abort()
+        return
+      case 'epochEndOffset':
+        return reply(this.#replica.epochEndOffset(message.epoch, message.currentLeaderEpoch))
+      case 'listOffsets':
+        return reply(this.#replica.listOffsets(message.timestamp))
+      case 'deleteRecords':
+        return reply(this.#replica.deleteRecords(message.offset))
+      case 'becomeLeader':
+        this.#followGeneration++
+        this.#replica.becomeLeader(message)
+        return reply({ ok: true })
+      case 'becomeFollower':
+        this.#replica.becomeFollower(message)
+        this.#follow(message.leaderShard, message.leaderActorId, ++this.#followGeneration)
+        return reply({ ok: true })
+      case 'removeFromIsr':
+        this.#replica.removeFromIsr(message.brokerId)
+        return reply({ ok: true })
+      case 'updateConfig':
+        this.#replica.updateConfig(message.config)
+        return reply({ ok: true })
+      case 'stats':
+        return reply(this.#replica.stats())
+      case 'housekeeping':
+        return this.#housekeeping().then(() => reply({ ok: true }))
+      case 'close':
+        return this.close(message.deleteData).then(() => reply({ ok: true }))
+    }
+  }
+
+  #fetch(message: Extract<PartitionRequest, { op: 'fetch' }>, reply: Reply, fail: (error: unknown) => void): void {
+    const wait = message.maxWaitMs > 0 && this.#parked.size < PARKED_FETCHES_MAX
+    const controller = wait ? new AbortController() : null
+    if (controller !== null) this.#parked.set(message.fetchId, controller)
+    this.#replica
+      .fetch({
+        replicaId: message.replicaId,
+        fetchOffset: message.fetchOffset,
+        maxBytes: message.maxBytes,
+        maxWaitMs: wait ? message.maxWaitMs : 0,
+        minBytes: message.minBytes,
+        currentLeaderEpoch: message.currentLeaderEpoch,
+        signal: controller?.signal,
+      })
+      .then((result) => {
+        if (controller !== null) this.#parked.delete(message.fetchId)
+        const { records, ...rest } = result
+        reply(rest, records ?? undefined)
+      }, fail)
+  }
+
+  /**
+   * The follower loop: ask the leader what the replica needs next (its epoch's end offset, then
+   * records from its log end), apply the answer, repeat, until the role changes.
+   */
+  #follow(leaderShard: number, leaderActorId: string, generation: number): void {
+    const step = async (): Promise<void> => {
+      while (!this.#closed && generation === this.#followGeneration) {
+        const request = this.#replica.nextFollowerFetch()
+        if (request === null) return
+        try {
+          const response = await this.#askLeader(leaderShard, leaderActorId, request)
+          if (generation !== this.#followGeneration || this.#closed) return
+          // An error answer (leader not ready, epoch mismatch) asks for a pause before the next try.
+          const backoffMs = this.#replica.applyLeaderFetch(response)
+          if (backoffMs > 0) await this.#sleep(backoffMs)
+        } catch {
+          // The leader's shard may be down; the supervisor will name a new leader. Until then, retry.
+          await this.#sleep(FOLLOWER_RETRY_MS)
+        }
+      }
+    }
+    void step()
+  }
+
+  #sleep(delayMs: number): Promise<void> {
+    return new Promise<void>((resolve) => this.#context.clock.setTimeout(resolve, delayMs))
+  }
+
+  async #askLeader(shard: number, id: string, request: FollowerFetchRequest): Promise<FollowerFetchResponse> {
+    if (request.type === 'epochEndOffset') {
+      const message: PartitionRequest = { op: 'epochEndOffset', epoch: request.epoch, currentLeaderEpoch: request.leaderEpoch }
+      const reply = await this.#context.request(shard, id, message)
+      return { request, result: reply.message as FollowerFetchResponse['result'] } as FollowerFetchResponse
+    }
+    const message: PartitionRequest = {
+      op: 'fetch',
+      fetchId: -1,
+      replicaId: request.replicaId,
+      fetchOffset: request.fetchOffset,
+      maxBytes: request.maxBytes,
+      maxWaitMs: request.maxWaitMs,
+      minBytes: request.minBytes,
+      currentLeaderEpoch: request.currentLeaderEpoch ?? -1,
+    }
+    const reply = await this.#context.request(shard, id, message)
+    const result: FetchPartitionResult = { ...(reply.message as Omit<FetchPartitionResult, 'records'>), records: reply.payload ?? null }
+    return { request, result }
+  }
+
+  #armHousekeeping(): void {
+    if (this.#closed) return
+    this.#housekeepingTimer = this.#context.clock.setTimeout(() => {
+      void this.#housekeeping().finally(() => this.#armHousekeeping())
+    }, this.#context.housekeepingIntervalMs)
+  }
+
+  async #housekeeping(): Promise<void> {
+    if (this.#housekeepingRunning || this.#closed) return
+    this.#housekeepingRunning = true
+    try {
+      await this.#replica.housekeeping()
+    } finally {
+      this.#housekeepingRunning = false
+    }
+  }
+
+  async close(deleteData: boolean): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#followGeneration++
+    if (this.#housekeepingTimer !== null) this.#context.clock.clearTimeout(this.#housekeepingTimer)
+    for (const controller of this.#parked.values()) controller.abort()
+    await this.#replica.close()
+    if (deleteData) await rm(this.#replica.log.dir, { recursive: true, force: true })
+  }
+}
