@@ -41,7 +41,6 @@ export interface KafkaMessage {
   timestamp: string
   attributes: number
   offset: string
-  size: number
   /** Header values are Buffers; a repeated key collects into an array. */
   headers: Record<string, Buffer | Buffer[] | undefined>
 }
