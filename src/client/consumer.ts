@@ -5,6 +5,7 @@
  * cost the member its session; a heartbeat that reports a rebalance wakes the fetch loop, which
  * commits what it processed and rejoins (the classic eager protocol).
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { BrokerCore, FetchInput, FetchResult } from '../broker/types.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
@@ -119,6 +120,8 @@ class HandlerError extends Error {
 }
 
 const ABORTED = Symbol('aborted')
+/** Set while a user handler runs, so `stop()` called from inside one does not wait for itself. */
+const handlerScope = new AsyncLocalStorage<boolean>()
 /** How many partitions at most are processed at once, whatever the caller asks. */
 const CONCURRENCY_MAX = 1_000
 
@@ -237,9 +240,10 @@ export class Consumer {
     if (this.#config === null) return
     this.#stopController.abort()
     this.#wakeController.abort()
+    // From inside a handler the loop cannot finish before this returns (it is waiting for the
+    // handler): it winds down, commits and leaves as soon as the handler returns.
+    if (handlerScope.getStore() === true) return
     await this.#loop
-    await this.#teardown()
-    this.#instrumentation.emit(ConsumerEvents.STOP, null)
   }
 
   async disconnect(): Promise<void> {
@@ -311,7 +315,16 @@ export class Consumer {
 
   // ---------------------------------------------------------------- the loop
 
+  /** Consumes until stopped or crashed, then leaves the group and says which it was. */
   async #runLoop(): Promise<void> {
+    const crash = await this.#consume()
+    await this.#teardown()
+    if (crash === null) this.#instrumentation.emit(ConsumerEvents.STOP, null)
+    else this.#instrumentation.emit(ConsumerEvents.CRASH, { error: crash.error, groupId: this.#groupId, restart: false })
+  }
+
+  /** Returns null when stopped, or the error that crashed the consumer. */
+  async #consume(): Promise<{ error: unknown } | null> {
     let handlerFailures = 0
     const stop = this.#stopController.signal
     // Bounded by stopping: every pass fetches (long-polls), sleeps, or rejoins.
@@ -334,23 +347,16 @@ export class Consumer {
         handlerFailures = 0
         if (retriable) await sleep(this.#retry.initialRetryTime, stop)
       } catch (error) {
-        if (error instanceof JoinAborted || stop.aborted) return
+        if (error instanceof JoinAborted || stop.aborted) return null
         if (error instanceof HandlerError && handlerFailures < this.#retry.retries) {
           await sleep(backoffMs(this.#retry, handlerFailures++), stop)
           continue
         }
-        await this.#crash(error instanceof HandlerError ? error.handlerError : error)
-        return
+        this.#stopController.abort()
+        return { error: error instanceof HandlerError ? error.handlerError : error }
       }
     }
-  }
-
-  async #crash(error: unknown): Promise<void> {
-    // The loop is this call's caller: tear down without waiting for it. The event comes after,
-    // so a listener sees a consumer that has already left its group.
-    this.#stopController.abort()
-    await this.#teardown()
-    this.#instrumentation.emit(ConsumerEvents.CRASH, { error, groupId: this.#groupId, restart: false })
+    return null
   }
 
   async #teardown(): Promise<void> {
@@ -461,17 +467,20 @@ export class Consumer {
     for (const message of messages) {
       if (!this.#isCurrent(key, expected) || this.#isPaused(topic, partition)) return false
       try {
-        await this.#config!.eachMessage!({
+        const payload: EachMessagePayload = {
           topic,
           partition,
           message,
           heartbeat: () => this.#heartbeatIfDue(),
           pause: () => this.#pauseOne(topic, partition),
-        })
+        }
+        await handlerScope.run(true, () => this.#config!.eachMessage!(payload))
       } catch (error) {
         throw new HandlerError(error)
       }
-      if (!this.#isCurrent(key, expected)) return false
+      // A handled message is resolved even if a stop or rebalance came meanwhile (its commit
+      // goes out before leaving); only a seek, which moved the position itself, discards it.
+      if (this.#positions.get(key) !== expected) return false
       expected = Number(message.offset) + 1
       this.#positions.set(key, expected)
       this.#uncommittedCount++
@@ -485,6 +494,8 @@ export class Consumer {
     const config = this.#config!
     const generation = { position: fetchOffset }
     const live = (): boolean => this.#isCurrent(key, generation.position)
+    // As for eachMessage: resolving stays allowed through a stop or rebalance, not past a seek.
+    const owned = (): boolean => this.#positions.get(key) === generation.position && !this.#pendingSeeks.has(key)
     const highWatermark = result.highWatermark
     const first = Number(messages[0].offset)
     const last = Number(messages[messages.length - 1].offset)
@@ -501,13 +512,14 @@ export class Consumer {
     }
     const resolveOffset = (offset: string): void => {
       const next = parseOffset(offset) + 1
-      if (!live() || next <= generation.position) return
+      if (!owned() || next <= generation.position) return
       this.#uncommittedCount += next - generation.position
       generation.position = next
       this.#positions.set(key, next)
     }
     try {
-      await config.eachBatch!({
+      const eachBatch = config.eachBatch!
+      await handlerScope.run(true, () => eachBatch({
         batch,
         resolveOffset,
         heartbeat: () => this.#heartbeatIfDue(),
@@ -520,11 +532,11 @@ export class Consumer {
         uncommittedOffsets: () => this.#uncommittedOffsets(),
         isRunning: () => !this.#stopController.signal.aborted,
         isStale: () => !live(),
-      })
+      }))
     } catch (error) {
       throw new HandlerError(error)
     }
-    if (config.eachBatchAutoResolve && live()) resolveOffset(String(last))
+    if (config.eachBatchAutoResolve) resolveOffset(String(last))
     return live() && generation.position === last + 1
   }
 

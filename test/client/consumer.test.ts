@@ -252,6 +252,26 @@ describe('Consumer', () => {
     expect(core.groups.describeGroups(['g13'])[0].groupState).toBe('Empty')
   })
 
+  it('can be disconnected from inside its own handler', async () => {
+    await produce(5, 0, { partition: 0 })
+    const seen: string[] = []
+    const c = consumer('g15')
+    let stopped = false
+    c.on(c.events.STOP, () => (stopped = true))
+    await c.subscribe({ topics: ['orders'], fromBeginning: true })
+    await c.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.offset)
+        if (message.offset === '1') await c.disconnect()
+      },
+    })
+    await until(() => stopped, 'the stop event')
+    expect(seen).toEqual(['0', '1'])
+    const committed = core.groups.fetchOffsets({ groupId: 'g15', topics: [{ topic: 'orders', partitions: [0] }] })
+    expect(committed.topics[0].partitions[0].offset).toBe(2)
+    expect(core.groups.describeGroups(['g15'])[0].groupState).toBe('Empty')
+  })
+
   it('commits at the autoCommitThreshold and keeps a partition\'s messages in order under concurrency', async () => {
     await produce(40)
     const seen: Array<{ partition: number; offset: number }> = []
