@@ -1,0 +1,528 @@
+/**
+ * A single-producer single-consumer ring of length-framed byte messages over a SharedArrayBuffer,
+ * one per direction between two threads.
+ *
+ * Layout of the SharedArrayBuffer (Int32 slots in host byte order; every slot is named below):
+ *
+ *   byte 0 ........ 64 ........ 128 ........ 192 ........ 256 ............ 256 + capacity
+ *   | HEAD         | TAIL        | CAPACITY    | (unused)   | data region ...............|
+ *   | READER_SLEEP | WRITER_WAIT | MAGIC       |            |                            |
+ *
+ * The reader owns the first cache line (HEAD, READER_SLEEPING), the writer the second (TAIL,
+ * WRITER_WAITING), so the two threads do not bounce one line between cores on every frame.
+ * HEAD and TAIL are byte counters that only grow (modulo 2^32); a byte position in the data
+ * region is `counter & (capacity - 1)`, which is why the capacity is a power of two. The ring is
+ * empty when HEAD == TAIL and holds `(TAIL - HEAD) >>> 0` bytes otherwise.
+ *
+ * A frame is a 4-byte Int32 length followed by the bytes, padded to a multiple of 4 so every
+ * length word is aligned:
+ *
+ *   ... | len=5 | b b b b b . . . | len=0 | len=2 | b b . . | PAD=-1 ........ end |
+ *     ^ HEAD & mask                                  TAIL & mask wraps to 0 ^
+ *
+ * Wrap-around: a frame never splits. When a frame does not fit between the write position and
+ * the end of the data region, the writer puts a PAD marker (-1) there, which tells the reader to
+ * skip to position 0, and writes the frame at the start. The pad is published on its own when
+ * the frame itself does not fit yet, so even a frame of the full capacity fits once the reader
+ * has caught up. The largest frame is therefore `capacity - 4` bytes.
+ *
+ * Memory ordering: payload and length words are plain typed-array writes; the writer publishes
+ * them with `Atomics.store(TAIL)` and the reader reads them only after `Atomics.load(TAIL)`
+ * (sequentially consistent, so the plain writes before the store are visible after the load).
+ * Likewise the reader frees space with `Atomics.store(HEAD)` after it has finished with the
+ * bytes. Each side keeps its own counter locally and a cached copy of the other's, reloading it
+ * only when the cache says the ring is empty (reader) or full (writer): no per-frame Atomics
+ * beyond the one publishing store.
+ *
+ * Doorbell: a reader with nothing to read spins briefly, then sets READER_SLEEPING, re-checks
+ * TAIL, and sleeps in `Atomics.waitAsync(TAIL)` (never a blocking `Atomics.wait`: the threads
+ * also do I/O). The writer calls `Atomics.notify` only when it finds READER_SLEEPING set, and
+ * clears it when it does, so a busy ring pays no syscall per frame. The writer waiting for space
+ * does the same on HEAD with WRITER_WAITING.
+ */
+import { assert } from '../common/assert.js'
+import { PartitaError } from '../common/errors.js'
+
+/** Reader's byte counter. Written by the reader only. */
+const HEAD = 0
+/** 1 while the reader sleeps (or is about to) in Atomics.waitAsync on TAIL. Set by the reader, cleared by either. */
+const READER_SLEEPING = 1
+/** Writer's byte counter. Written by the writer only. */
+const TAIL = 16
+/** 1 while the writer waits for space in Atomics.waitAsync on HEAD. Set by the writer, cleared by either. */
+const WRITER_WAITING = 17
+/** Size of the data region in bytes; written once at creation. */
+const CAPACITY = 32
+/** Marks the buffer as a ring, so a wrong buffer is caught at attach time. */
+const MAGIC = 33
+
+const MAGIC_VALUE = 0x52494e47 // "RING"
+const CONTROL_BYTES = 256
+const FRAME_HEADER_BYTES = 4
+/** Length word meaning "nothing more before the end of the data region: continue at 0". */
+const PAD = -1
+
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> }
+/** ES2024's Atomics.waitAsync exists in Node 20 but not in the ES2023 lib this project compiles against. */
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeoutMs?: number): WaitAsyncResult }).waitAsync
+
+const noop = (): void => {}
+
+/**
+ * Sleeps until `control[index]` is notified or no longer `value`, at most `timeoutMs`. Node does
+ * not count a pending waitAsync as work, so a thread with nothing else to do would exit under a
+ * sleeping ring; a timer of the same length holds the event loop open unless `keepAlive` is false.
+ */
+async function sleepOn(control: Int32Array, index: number, value: number, timeoutMs: number, keepAlive: boolean): Promise<void> {
+  const boundedMs = Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1))
+  const waited = waitAsync(control, index, value, boundedMs)
+  if (!waited.async) return
+  const timer = keepAlive ? setTimeout(noop, boundedMs) : null
+  try {
+    await waited.value
+  } finally {
+    if (timer !== null) clearTimeout(timer)
+  }
+}
+
+const CAPACITY_MIN_BYTES = 64
+const CAPACITY_MAX_BYTES = 1 << 30
+
+/** The frame bytes rounded up to the 4-byte alignment of the next length word. */
+function frameBytes(length: number): number {
+  return FRAME_HEADER_BYTES + ((length + 3) & ~3)
+}
+
+/** Allocates the shared memory of a ring whose data region holds `capacityBytes` (a power of two). */
+export function createRingBuffer(capacityBytes: number): SharedArrayBuffer {
+  assert(
+    Number.isInteger(capacityBytes) &&
+      capacityBytes >= CAPACITY_MIN_BYTES &&
+      capacityBytes <= CAPACITY_MAX_BYTES &&
+      (capacityBytes & (capacityBytes - 1)) === 0,
+    `ring capacity must be a power of two in [${CAPACITY_MIN_BYTES}, ${CAPACITY_MAX_BYTES}], got ${capacityBytes}`,
+  )
+  const sab = new SharedArrayBuffer(CONTROL_BYTES + capacityBytes)
+  const control = new Int32Array(sab, 0, CONTROL_BYTES / 4)
+  control[CAPACITY] = capacityBytes
+  control[MAGIC] = MAGIC_VALUE
+  return sab
+}
+
+/** The biggest payload a ring of this capacity carries in one frame. */
+export function maxFrameBytes(capacityBytes: number): number {
+  return capacityBytes - FRAME_HEADER_BYTES
+}
+
+/** Views both sides share over one ring buffer. */
+class RingViews {
+  readonly control: Int32Array
+  /** The data region as a Buffer, so callers can `set`, `write` strings and `readUInt32LE` in place. */
+  readonly bytes: Buffer
+  readonly words: Int32Array
+  readonly capacity: number
+  readonly mask: number
+  readonly maxFrameBytes: number
+
+  constructor(sab: SharedArrayBuffer) {
+    assert(sab.byteLength > CONTROL_BYTES, 'ring buffer too small')
+    this.control = new Int32Array(sab, 0, CONTROL_BYTES / 4)
+    assert(this.control[MAGIC] === MAGIC_VALUE, 'buffer is not a ring (see createRingBuffer)')
+    this.capacity = this.control[CAPACITY]
+    assert(sab.byteLength === CONTROL_BYTES + this.capacity, 'ring buffer size does not match its capacity slot')
+    this.mask = this.capacity - 1
+    this.bytes = Buffer.from(sab, CONTROL_BYTES, this.capacity)
+    this.words = new Int32Array(sab, CONTROL_BYTES, this.capacity / 4)
+    this.maxFrameBytes = maxFrameBytes(this.capacity)
+  }
+}
+
+export interface RingWriteOptions {
+  /** How long `write` waits for space before it rejects with PARTITA_RING_FULL. Default 30 s. */
+  timeoutMs?: number
+}
+
+export interface RingWriterOptions {
+  /** Writes that may wait for space at once; more are refused with PARTITA_RING_FULL. Default 10 000. */
+  waitingWritesMax?: number
+}
+
+/** Encodes a frame's bytes in place: `bytes[offset .. offset + length)` is the frame's payload. */
+export type FrameEncoder = (bytes: Buffer, offset: number) => void
+
+interface WaitingWrite {
+  length: number
+  encode: FrameEncoder
+  deadlineMs: number
+  resolve: () => void
+  reject: (error: Error) => void
+}
+
+/** The producing side. Exactly one thread may write to a ring. */
+export class RingWriter {
+  readonly #views: RingViews
+  /** Local write counter: frames up to here are written, up to #publishedTail visible to the reader. */
+  #tail: number
+  #publishedTail: number
+  /** Last HEAD seen; the reader only moves it forward, so free space computed from it is a lower bound. */
+  #headCache: number
+  /** Bytes of the frame reserved and not yet committed, or 0. */
+  #reserved = 0
+  readonly #waiting: WaitingWrite[] = []
+  readonly #waitingWritesMax: number
+  #pumping = false
+  #closed = false
+
+  constructor(sab: SharedArrayBuffer, options: RingWriterOptions = {}) {
+    this.#views = new RingViews(sab)
+    this.#tail = Atomics.load(this.#views.control, TAIL) >>> 0
+    this.#publishedTail = this.#tail
+    this.#headCache = Atomics.load(this.#views.control, HEAD) >>> 0
+    this.#waitingWritesMax = options.waitingWritesMax ?? 10_000
+  }
+
+  /** The data region; a reservation's bytes are `bytes[offset .. offset + length)`. */
+  get bytes(): Buffer {
+    return this.#views.bytes
+  }
+
+  get maxFrameBytes(): number {
+    return this.#views.maxFrameBytes
+  }
+
+  /** Bytes between the write position and the end of the data region: a bigger frame wraps. */
+  get bytesBeforeWrap(): number {
+    return this.#views.capacity - (this.#tail & this.#views.mask)
+  }
+
+  /** Writes queued behind a full ring. */
+  get waitingWrites(): number {
+    return this.#waiting.length
+  }
+
+  /**
+   * Reserves room for a frame of `length` bytes and returns the offset in `bytes` to encode it at,
+   * or -1 when the ring has no room now (or writes are already waiting, so order is kept).
+   * Follow with `commit()` before the next reservation.
+   */
+  tryReserve(length: number): number {
+    if (this.#waiting.length > 0) return -1
+    return this.#reserve(length)
+  }
+
+  #reserve(length: number): number {
+    const views = this.#views
+    assert(this.#reserved === 0, 'tryReserve called again before commit')
+    if (!(length >= 0 && length <= views.maxFrameBytes && Number.isInteger(length))) {
+      throw new PartitaError('PARTITA_FRAME_TOO_LARGE', `a frame of ${length} bytes does not fit a ring of ${views.capacity} bytes`)
+    }
+    const needBytes = frameBytes(length)
+    const position = this.#tail & views.mask
+    const toEndBytes = views.capacity - position
+    if (needBytes > toEndBytes) {
+      // The frame goes at position 0 behind a pad; the pad alone may be published first.
+      if (toEndBytes + needBytes > this.#freeBytes()) {
+        this.#headCache = Atomics.load(views.control, HEAD) >>> 0
+        const freeBytes = this.#freeBytes()
+        if (toEndBytes + needBytes > freeBytes) {
+          if (toEndBytes <= freeBytes) {
+            views.words[position >> 2] = PAD
+            this.#tail = (this.#tail + toEndBytes) >>> 0
+            this.publish()
+          }
+          return -1
+        }
+      }
+      views.words[position >> 2] = PAD
+      this.#tail = (this.#tail + toEndBytes) >>> 0
+      views.words[0] = length
+      this.#reserved = needBytes
+      return FRAME_HEADER_BYTES
+    }
+    if (needBytes > this.#freeBytes()) {
+      this.#headCache = Atomics.load(views.control, HEAD) >>> 0
+      if (needBytes > this.#freeBytes()) return -1
+    }
+    views.words[position >> 2] = length
+    this.#reserved = needBytes
+    return position + FRAME_HEADER_BYTES
+  }
+
+  /** Drops the reservation unwritten; nothing of it was published. */
+  abort(): void {
+    this.#reserved = 0
+  }
+
+  #freeBytes(): number {
+    return this.#views.capacity - ((this.#tail - this.#headCache) >>> 0)
+  }
+
+  /** Ends the reservation. With `publish` false the frame stays invisible until `publish()`, to batch the store. */
+  commit(publish = true): void {
+    assert(this.#reserved !== 0, 'commit without a reservation')
+    this.#tail = (this.#tail + this.#reserved) >>> 0
+    this.#reserved = 0
+    if (publish) this.publish()
+  }
+
+  /** Makes committed frames visible to the reader and rings the doorbell if it sleeps. */
+  publish(): void {
+    if (this.#publishedTail === this.#tail) return
+    const control = this.#views.control
+    Atomics.store(control, TAIL, this.#tail)
+    this.#publishedTail = this.#tail
+    // The load is the common case; the exchange makes one notify per sleep, not one per frame.
+    if (Atomics.load(control, READER_SLEEPING) !== 0 && Atomics.compareExchange(control, READER_SLEEPING, 1, 0) === 1) {
+      Atomics.notify(control, TAIL)
+    }
+  }
+
+  /** Copies `bytes` in as one frame and publishes it; false when the ring has no room now. */
+  tryWrite(bytes: Uint8Array, publish = true): boolean {
+    const offset = this.tryReserve(bytes.length)
+    if (offset < 0) return false
+    this.#views.bytes.set(bytes, offset)
+    this.commit(publish)
+    return true
+  }
+
+  /** As tryWrite, but waits (bounded by timeoutMs) for space when the ring is full. Never buffers unboundedly. */
+  write(bytes: Uint8Array, options: RingWriteOptions = {}): Promise<void> {
+    return this.writeWith(bytes.length, (target, offset) => target.set(bytes, offset), options)
+  }
+
+  /**
+   * Writes a frame of `length` bytes encoded in place by `encode`, now if there is room, else when
+   * the reader frees some. Writes complete in call order. Rejects with PARTITA_RING_FULL when
+   * the wait times out or too many writes wait, PARTITA_FRAME_TOO_LARGE when it can never fit.
+   */
+  writeWith(length: number, encode: FrameEncoder, options: RingWriteOptions = {}): Promise<void> {
+    if (this.#closed) return Promise.reject(new PartitaError('PARTITA_RING_CLOSED', 'ring writer is closed'))
+    const offset = this.tryReserve(length)
+    if (offset >= 0) {
+      this.#encodeAndCommit(offset, encode)
+      return Promise.resolve()
+    }
+    if (this.#waiting.length >= this.#waitingWritesMax) {
+      return Promise.reject(new PartitaError('PARTITA_RING_FULL', `ring full with ${this.#waiting.length} writes waiting`))
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ length, encode, deadlineMs: Date.now() + (options.timeoutMs ?? 30_000), resolve, reject })
+      if (!this.#pumping) void this.#pump()
+    })
+  }
+
+  #encodeAndCommit(offset: number, encode: FrameEncoder): void {
+    try {
+      encode(this.#views.bytes, offset)
+    } catch (error) {
+      this.abort()
+      throw error
+    }
+    this.commit()
+  }
+
+  /** Moves waiting writes into the ring as space frees, sleeping on HEAD in between. */
+  async #pump(): Promise<void> {
+    this.#pumping = true
+    const control = this.#views.control
+    try {
+      while (this.#waiting.length > 0 && !this.#closed) {
+        const next = this.#waiting[0]
+        const offset = this.#reserve(next.length)
+        if (offset >= 0) {
+          this.#waiting.shift()
+          try {
+            this.#encodeAndCommit(offset, next.encode)
+            next.resolve()
+          } catch (error) {
+            next.reject(error as Error)
+          }
+          continue
+        }
+        const nowMs = Date.now()
+        if (nowMs >= next.deadlineMs) {
+          this.#waiting.shift()
+          next.reject(new PartitaError('PARTITA_RING_FULL', 'timed out waiting for space in the ring'))
+          continue
+        }
+        Atomics.store(control, WRITER_WAITING, 1)
+        const head = Atomics.load(control, HEAD)
+        if (head >>> 0 !== this.#headCache) {
+          Atomics.store(control, WRITER_WAITING, 0)
+          continue
+        }
+        await sleepOn(control, HEAD, head, next.deadlineMs - nowMs, true)
+        Atomics.store(control, WRITER_WAITING, 0)
+      }
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  /** Rejects waiting writes; further writes fail. The shared memory stays valid for the reader. */
+  close(): void {
+    this.#closed = true
+    for (const waiting of this.#waiting.splice(0)) waiting.reject(new PartitaError('PARTITA_RING_CLOSED', 'ring writer closed'))
+    Atomics.notify(this.#views.control, HEAD)
+  }
+}
+
+/** Called per frame with the data region and the frame's place in it; valid only during the call. */
+export type FrameVisitor = (bytes: Buffer, offset: number, length: number) => void
+
+export interface RingReaderOptions {
+  /** Polls of TAIL before sleeping; a few microseconds' worth. Default 200. */
+  spinIterations?: number
+}
+
+/** The consuming side. Exactly one thread may read a ring. */
+export class RingReader {
+  readonly #views: RingViews
+  #head: number
+  #tailCache: number
+  readonly #spinIterations: number
+
+  constructor(sab: SharedArrayBuffer, options: RingReaderOptions = {}) {
+    this.#views = new RingViews(sab)
+    this.#head = Atomics.load(this.#views.control, HEAD) >>> 0
+    this.#tailCache = this.#head
+    this.#spinIterations = options.spinIterations ?? 200
+  }
+
+  get bytes(): Buffer {
+    return this.#views.bytes
+  }
+
+  /**
+   * Hands up to `framesMax` frames to `visit` in order, without copying or allocating; the bytes
+   * stay valid until `visit` returns. Frees their space once, at the end. Returns the count.
+   * If `visit` throws, that frame counts as read and the error propagates.
+   */
+  drain(visit: FrameVisitor, framesMax = 1024): number {
+    const views = this.#views
+    const words = views.words
+    let head = this.#head
+    let frames = 0
+    try {
+      while (frames < framesMax) {
+        if (head === this.#tailCache) {
+          this.#tailCache = Atomics.load(views.control, TAIL) >>> 0
+          if (head === this.#tailCache) break
+        }
+        const position = head & views.mask
+        const length = words[position >> 2]
+        if (length === PAD) {
+          head = (head + views.capacity - position) >>> 0
+          continue
+        }
+        assert(length >= 0 && length <= views.maxFrameBytes, `corrupt ring frame length ${length}`)
+        head = (head + frameBytes(length)) >>> 0
+        frames++
+        visit(views.bytes, position + FRAME_HEADER_BYTES, length)
+      }
+    } finally {
+      if (head !== this.#head) this.#release(head)
+    }
+    return frames
+  }
+
+  #release(head: number): void {
+    const control = this.#views.control
+    this.#head = head
+    Atomics.store(control, HEAD, head)
+    if (Atomics.load(control, WRITER_WAITING) !== 0 && Atomics.compareExchange(control, WRITER_WAITING, 1, 0) === 1) {
+      Atomics.notify(control, HEAD)
+    }
+  }
+
+  /** The next frame as a fresh copy, or null when the ring is empty. */
+  tryRead(): Buffer | null {
+    let copy: Buffer | null = null
+    this.drain((bytes, offset, length) => {
+      copy = Buffer.from(bytes.subarray(offset, offset + length))
+    }, 1)
+    return copy
+  }
+
+  /** True when a frame (or pad) is published and unread. */
+  hasData(): boolean {
+    if (this.#head !== this.#tailCache) return true
+    this.#tailCache = Atomics.load(this.#views.control, TAIL) >>> 0
+    return this.#head !== this.#tailCache
+  }
+
+  /**
+   * Resolves when data may be there: at once if it is, after a brief spin if it arrives, else
+   * when the writer rings the doorbell, `wake()` is called, or `timeoutMs` passes. With
+   * `keepAlive` false the sleep alone does not keep the thread's event loop running.
+   */
+  async waitForData(timeoutMs = 1_000, keepAlive = true): Promise<void> {
+    for (let spin = 0; spin < this.#spinIterations; spin++) {
+      if (this.hasData()) return
+    }
+    const control = this.#views.control
+    Atomics.store(control, READER_SLEEPING, 1)
+    const tail = Atomics.load(control, TAIL)
+    if (tail >>> 0 !== this.#head) {
+      Atomics.store(control, READER_SLEEPING, 0)
+      return
+    }
+    await sleepOn(control, TAIL, tail, timeoutMs, keepAlive)
+    Atomics.store(control, READER_SLEEPING, 0)
+  }
+
+  /** Wakes a `waitForData` of this thread, e.g. to stop a reader loop. */
+  wake(): void {
+    Atomics.notify(this.#views.control, TAIL)
+  }
+}
+
+export interface ReaderLoopOptions {
+  /** Frames handled per turn of the event loop before yielding to other work. Default 256. */
+  framesPerTurnMax?: number
+  /** Longest single sleep; the loop re-checks after it. Default 1 s. */
+  idleWaitMs?: number
+  /** Whether the loop alone keeps the thread alive. Default true. */
+  keepAlive?: boolean
+}
+
+export interface ReaderLoop {
+  /** Stops after the current turn; resolves when the loop has ended. */
+  stop(): Promise<void>
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * Runs `visit` over every frame of `reader` until stopped, yielding to the event loop after each
+ * batch so timers and I/O of the same thread keep running. `onError` receives a visitor's throw.
+ */
+export function startReaderLoop(reader: RingReader, visit: FrameVisitor, onError: (error: unknown) => void, options: ReaderLoopOptions = {}): ReaderLoop {
+  const framesPerTurnMax = options.framesPerTurnMax ?? 256
+  const idleWaitMs = options.idleWaitMs ?? 1_000
+  const keepAlive = options.keepAlive ?? true
+  let stopped = false
+  const run = async (): Promise<void> => {
+    while (!stopped) {
+      let frames = 0
+      try {
+        frames = reader.drain(visit, framesPerTurnMax)
+      } catch (error) {
+        onError(error)
+        frames = 1
+      }
+      if (stopped) break
+      if (frames > 0) await yieldToEventLoop()
+      else await reader.waitForData(idleWaitMs, keepAlive)
+    }
+  }
+  const done = run()
+  return {
+    stop: async () => {
+      stopped = true
+      reader.wake()
+      await done
+    },
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Tests of src/runtime/ring.ts. The two-thread test runs compiled workers from dist/, so run
+ * `npm run build` first (`npm test` does).
+ */
+import { Worker } from 'node:worker_threads'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { PartitaError } from '../../src/common/errors.js'
+import { RingReader, RingWriter, createRingBuffer, maxFrameBytes } from '../../src/runtime/ring.js'
+import type { RingTestSummary, RingTestWorkerData } from '../../src/runtime/testing/ring-test-worker.js'
+
+const workerUrl = new URL('../../dist/src/runtime/testing/ring-test-worker.js', import.meta.url)
+
+function runWorker(data: RingTestWorkerData): Promise<RingTestSummary> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(workerUrl, { workerData: data })
+    worker.once('message', (summary: RingTestSummary) => {
+      resolve(summary)
+      void worker.terminate()
+    })
+    worker.once('error', reject)
+  })
+}
+
+function frameOf(length: number, seed: number): Buffer {
+  const bytes = Buffer.alloc(length)
+  for (let i = 0; i < length; i++) bytes[i] = (seed * 31 + i * 7) & 0xff
+  return bytes
+}
+
+describe('ring between two real worker threads', () => {
+  it('delivers every seeded frame once, intact and in order, through wrap-arounds and a full ring', async () => {
+    const sab = createRingBuffer(4096)
+    const common = { sab, seed: 42, frames: 20_000, bodyBytesMax: 600, pauseMs: 2, pauseEveryFrames: 2_000 }
+    const [consumed, produced] = await Promise.all([
+      runWorker({ ...common, role: 'consumer' }),
+      runWorker({ ...common, role: 'producer' }),
+    ])
+    expect(consumed.firstProblem).toBeNull()
+    expect(consumed.fullOrBad).toBe(0)
+    expect(consumed.frames).toBe(20_000)
+    expect(consumed.bytes).toBe(produced.bytes)
+    // The data went round the 4 KiB ring over a thousand times, and the writer had to wait.
+    expect(produced.bytes).toBeGreaterThan(1000 * 4096)
+    expect(produced.fullOrBad).toBeGreaterThan(0)
+  })
+})
+
+describe('ring in one thread', () => {
+  it('keeps frames of any size (0, 1, exactly to the end, the maximum) whole and in order', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('write' as const), size: fc.oneof(fc.constantFrom('zero', 'one', 'toEnd', 'toEndPlus1', 'max'), fc.nat(300)) }),
+      fc.record({ kind: fc.constant('read' as const), count: fc.integer({ min: 1, max: 8 }) }),
+    )
+    fc.assert(
+      fc.property(fc.constantFrom(64, 128, 512), fc.array(op, { maxLength: 200 }), (capacity, ops) => {
+        const sab = createRingBuffer(capacity)
+        const writer = new RingWriter(sab)
+        const reader = new RingReader(sab)
+        const expected: Buffer[] = []
+        const read: Buffer[] = []
+        const readAll = (count: number): void => {
+          for (let i = 0; i < count; i++) {
+            const frame = reader.tryRead()
+            if (frame === null) break
+            read.push(frame)
+          }
+        }
+        let seed = 0
+        for (const step of ops) {
+          if (step.kind === 'read') {
+            readAll(step.count)
+            continue
+          }
+          const max = maxFrameBytes(capacity)
+          const size =
+            step.size === 'zero' ? 0
+            : step.size === 'one' ? 1
+            : step.size === 'toEnd' ? Math.max(0, writer.bytesBeforeWrap - 4)
+            : step.size === 'toEndPlus1' ? Math.min(max, Math.max(0, writer.bytesBeforeWrap - 3))
+            : step.size === 'max' ? max
+            : Math.min(max, step.size)
+          const frame = frameOf(size, seed++)
+          if (writer.tryWrite(frame)) {
+            expected.push(frame)
+            continue
+          }
+          // A refused frame fits once the reader has caught up (the pad may need a round of its own).
+          readAll(Infinity)
+          expect(writer.tryWrite(frame) || (readAll(Infinity), writer.tryWrite(frame))).toBe(true)
+          expected.push(frame)
+        }
+        readAll(Infinity)
+        expect(read.length).toBe(expected.length)
+        for (let i = 0; i < expected.length; i++) expect(read[i].equals(expected[i])).toBe(true)
+      }),
+      { seed: 42, numRuns: 300 },
+    )
+  })
+
+  it('refuses a frame bigger than the ring with PARTITA_FRAME_TOO_LARGE', () => {
+    const sab = createRingBuffer(64)
+    const writer = new RingWriter(sab)
+    expect(() => writer.tryWrite(Buffer.alloc(61))).toThrow(PartitaError)
+    try {
+      writer.tryWrite(Buffer.alloc(61))
+    } catch (error) {
+      expect((error as PartitaError).code).toBe('PARTITA_FRAME_TOO_LARGE')
+    }
+    expect(writer.tryWrite(Buffer.alloc(60))).toBe(true)
+  })
+
+  it('makes write wait for space, woken by the reader, and keeps call order', async () => {
+    const sab = createRingBuffer(64)
+    const writer = new RingWriter(sab)
+    const reader = new RingReader(sab)
+    expect(writer.tryWrite(frameOf(40, 1))).toBe(true)
+    const second = writer.write(frameOf(40, 2))
+    // Queued writes go first: a later tryWrite must not overtake the waiting one.
+    expect(writer.tryWrite(frameOf(4, 3))).toBe(false)
+    const third = writer.write(frameOf(4, 3))
+    expect(writer.waitingWrites).toBe(2)
+    expect(reader.tryRead()?.equals(frameOf(40, 1))).toBe(true)
+    await second
+    expect(reader.tryRead()?.equals(frameOf(40, 2))).toBe(true)
+    await third
+    expect(reader.tryRead()?.equals(frameOf(4, 3))).toBe(true)
+    expect(reader.tryRead()).toBeNull()
+  })
+
+  it('rejects a write that waits past its timeout with PARTITA_RING_FULL', async () => {
+    const sab = createRingBuffer(64)
+    const writer = new RingWriter(sab)
+    expect(writer.tryWrite(frameOf(40, 1))).toBe(true)
+    await expect(writer.write(frameOf(40, 2), { timeoutMs: 20 })).rejects.toMatchObject({ code: 'PARTITA_RING_FULL' })
+  })
+
+  it('lets a reader sleep and wakes it when a frame is published', async () => {
+    const sab = createRingBuffer(64)
+    const writer = new RingWriter(sab)
+    const reader = new RingReader(sab, { spinIterations: 0 })
+    const woken = reader.waitForData(10_000)
+    setImmediate(() => writer.tryWrite(frameOf(3, 9)))
+    const startedMs = Date.now()
+    await woken
+    expect(Date.now() - startedMs).toBeLessThan(5_000)
+    expect(reader.tryRead()?.equals(frameOf(3, 9))).toBe(true)
+  })
+})
