@@ -74,7 +74,10 @@ export class PartitionActor {
   handle(message: PartitionRequest, payload: Buffer | undefined, reply: Reply, fail: (error: unknown) => void): void | Promise<void> {
     switch (message.op) {
       case 'produce':
-        return this.#replica.produce(payload ?? Buffer.alloc(0), message.acks, message.timeoutMs).then((result) => reply(result), fail)
+        // Not awaited: the append itself happens synchronously inside produce(), so appends keep
+        // mailbox order, while an acks=-1 wait for the ISR must not hold up the next message.
+        void this.#replica.produce(payload ?? Buffer.alloc(0), message.acks, message.timeoutMs).then((result) => reply(result), fail)
+        return
       case 'fetch':
         return this.#fetch(message, reply, fail)
       case 'cancelFetch':

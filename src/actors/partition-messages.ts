@@ -11,6 +11,8 @@ export interface OpenPartition {
   dir: string
   config: ReplicaConfig
   brokerId: number
+  /** log.retention.check.interval.ms: how often retention, rolling and compaction run. */
+  housekeepingIntervalMs: number
 }
 
 export type PartitionRequest =

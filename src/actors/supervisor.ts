@@ -111,6 +111,7 @@ export class Supervisor implements PartitionRouter {
       dir: join(this.#config.dataDir, `broker-${brokerId}`, `${topic}-${partition}`),
       config,
       brokerId,
+      housekeepingIntervalMs: this.#config.retentionCheckIntervalMs,
     }
     await this.#host.spawn(this.shardOf(brokerId, topic, partition), PARTITION_ACTOR_KIND, partitionActorId(topic, partition), init)
   }

@@ -1,0 +1,12 @@
+/**
+ * Partita as a library: `startBroker` runs a whole Kafka-compatible broker in this process, with
+ * a real TCP endpoint for any Kafka client and kafkajs-shaped clients that skip the socket.
+ */
+export { startBroker } from './broker/broker.js'
+export type { Broker } from './broker/broker.js'
+export type { BrokerOptions } from './broker/broker-config.js'
+export * from './client/index.js'
+export { ErrorCode, errorName } from './common/error-codes.js'
+export { KafkaError, PartitaError } from './common/errors.js'
+export { ManualClock, SystemClock } from './common/clock.js'
+export type { Clock } from './common/clock.js'

@@ -1,0 +1,64 @@
+/**
+ * The idempotent producer end to end through the embedded broker: a replayed batch is answered
+ * with its first offset and stored once, a gap is refused, and the partition's producer state
+ * survives a broker restart.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startBroker } from '../../src/broker/broker.js'
+import { ErrorCode } from '../../src/common/error-codes.js'
+import { encodeBatch } from '../../src/storage/record-batch.js'
+import { readPartition } from './helpers.js'
+
+function batch(producerId: number, baseSequence: number, values: string[]): Buffer {
+  return encodeBatch({
+    baseTimestamp: 1_700_000_000_000,
+    producerId,
+    producerEpoch: 0,
+    baseSequence,
+    records: values.map((value, i) => ({ key: Buffer.from('k'), value: Buffer.from(value), offsetDelta: i, timestampDelta: 0 })),
+  })
+}
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('idempotent produce through the broker', () => {
+  it('acknowledges a replayed batch with its first offset, stores it once, refuses a gap, and remembers after a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'partita-idem-'))
+    dirs.push(dataDir)
+    let producerId: number
+    {
+      await using broker = await startBroker({ dataDir, port: null, shards: 1 })
+      await broker.admin.createTopic({ name: 'payments', partitions: 1 })
+      const init = await broker.core.initProducerId(null, -1, -1)
+      expect(init.errorCode).toBe(ErrorCode.NONE)
+      producerId = init.producerId
+
+      const first = batch(producerId, 0, ['a', 'b'])
+      const [sent] = await broker.core.produce([{ topic: 'payments', partition: 0, records: Buffer.from(first) }], -1, 5_000)
+      expect(sent).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+      const [again] = await broker.core.produce([{ topic: 'payments', partition: 0, records: Buffer.from(first) }], -1, 5_000)
+      expect(again).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+
+      const [gap] = await broker.core.produce([{ topic: 'payments', partition: 0, records: batch(producerId, 5, ['x']) }], -1, 5_000)
+      expect(gap.errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+      expect((await readPartition(broker, 'payments', 0)).map((r) => r.value)).toEqual(['a', 'b'])
+    }
+    {
+      await using broker = await startBroker({ dataDir, port: null, shards: 1 })
+      const replay = batch(producerId, 0, ['a', 'b'])
+      const [again] = await broker.core.produce([{ topic: 'payments', partition: 0, records: replay }], -1, 5_000)
+      expect(again).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+      const [next] = await broker.core.produce([{ topic: 'payments', partition: 0, records: batch(producerId, 2, ['c']) }], -1, 5_000)
+      expect(next).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2 })
+      expect((await readPartition(broker, 'payments', 0)).map((r) => r.value)).toEqual(['a', 'b', 'c'])
+      const fresh = await broker.core.initProducerId(null, -1, -1)
+      expect(fresh.producerId).toBeGreaterThan(producerId)
+    }
+  })
+})
