@@ -1,0 +1,179 @@
+/**
+ * The frame format of the shard rings. Each ring frame is one message:
+ *
+ *   offset 0   u8   kind (MessageKind)
+ *          1   u8   flags (bit 0: the actor id is a number, stored as a float64)
+ *          2   u16  idBytes: length of the actor id that follows the header
+ *          4   u32  correlation id (0 when no reply is wanted)
+ *          8   i32  shard: the target shard of a relay, the sender's shard otherwise (-1: main)
+ *         12   u32  controlBytes: length of the msgpack-encoded control object
+ *         16   ...  actor id (UTF-8, or float64 little-endian), control object, raw payload
+ *
+ * The payload (record batches, on the hot path) is copied in as raw bytes, never msgpack'd; its
+ * length is what remains of the frame. An absent control object is stored as zero bytes.
+ */
+import { Packr } from 'msgpackr'
+import { assert } from '../common/assert.js'
+import type { RingWriter } from './ring.js'
+
+export const MessageKind = {
+  /** A request to an actor; the reply carries the same correlation id. */
+  REQUEST: 1,
+  /** A message to an actor that wants no reply. */
+  TELL: 2,
+  REPLY: 3,
+  /** A reply whose control object is a SerializedError. */
+  REPLY_ERROR: 4,
+  /** An actor's event for the main thread (shard to main only). */
+  EVENT: 5,
+  /** Create an actor: control { kind, init, mailboxCapacity }; replied to. */
+  SPAWN: 6,
+  /** Stop and remove an actor; replied to. */
+  STOP_ACTOR: 7,
+  /** A request from an actor to an actor on another shard, relayed by the main thread. */
+  RELAY_REQUEST: 8,
+  /** A tell from an actor to an actor on another shard, relayed by the main thread. */
+  RELAY_TELL: 9,
+} as const
+export type MessageKindValue = (typeof MessageKind)[keyof typeof MessageKind]
+
+export type ActorId = string | number
+
+export const HEADER_BYTES = 16
+const FLAG_NUMERIC_ID = 1
+
+/**
+ * Plain msgpack, no shared record structures: the two ends of a ring are different threads with
+ * separate Packr instances, so structures learned on one side would be unknown on the other.
+ */
+const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+
+export interface OutgoingFrame {
+  kind: MessageKindValue
+  correlationId: number
+  shard: number
+  id: ActorId
+  message: unknown
+  payload?: Uint8Array
+}
+
+/** A frame ready to be written: the control object already encoded, the total length known. */
+export interface PreparedFrame {
+  frame: OutgoingFrame
+  control: Buffer | null
+  idBytes: number
+  length: number
+}
+
+export function prepareFrame(frame: OutgoingFrame): PreparedFrame {
+  const control = frame.message === undefined ? null : packr.pack(frame.message)
+  const idBytes = typeof frame.id === 'number' ? 8 : Buffer.byteLength(frame.id)
+  assert(idBytes <= 0xffff, 'actor id longer than 65535 bytes')
+  const length = HEADER_BYTES + idBytes + (control?.length ?? 0) + (frame.payload?.length ?? 0)
+  return { frame, control, idBytes, length }
+}
+
+/** Encodes a prepared frame at `bytes[offset ..]` (a ring reservation). */
+export function encodeFrame(prepared: PreparedFrame, bytes: Buffer, offset: number): void {
+  const { frame, control, idBytes } = prepared
+  const numericId = typeof frame.id === 'number'
+  bytes[offset] = frame.kind
+  bytes[offset + 1] = numericId ? FLAG_NUMERIC_ID : 0
+  bytes.writeUInt16LE(idBytes, offset + 2)
+  bytes.writeUInt32LE(frame.correlationId >>> 0, offset + 4)
+  bytes.writeInt32LE(frame.shard, offset + 8)
+  bytes.writeUInt32LE(control?.length ?? 0, offset + 12)
+  let at = offset + HEADER_BYTES
+  if (numericId) bytes.writeDoubleLE(frame.id as number, at)
+  else bytes.write(frame.id as string, at, idBytes, 'utf8')
+  at += idBytes
+  if (control !== null) {
+    bytes.set(control, at)
+    at += control.length
+  }
+  if (frame.payload !== undefined) bytes.set(frame.payload, at)
+}
+
+/** Writes a frame into a ring, waiting (bounded by timeoutMs) while the ring is full. */
+export function writeFrame(writer: RingWriter, frame: OutgoingFrame, timeoutMs: number): Promise<void> {
+  const prepared = prepareFrame(frame)
+  return writer.writeWith(prepared.length, (bytes, offset) => encodeFrame(prepared, bytes, offset), { timeoutMs })
+}
+
+/** A frame read from a ring; the payload is a copy the receiver owns. */
+export interface IncomingFrame {
+  kind: MessageKindValue
+  correlationId: number
+  shard: number
+  id: ActorId
+  message: unknown
+  payload: Buffer | undefined
+}
+
+/** Decodes the frame at `bytes[offset .. offset + length)`, copying what must outlive the ring slot. */
+export function decodeFrame(bytes: Buffer, offset: number, length: number): IncomingFrame {
+  assert(length >= HEADER_BYTES, `ring frame of ${length} bytes is shorter than its header`)
+  const kind = bytes[offset] as MessageKindValue
+  const numericId = (bytes[offset + 1] & FLAG_NUMERIC_ID) !== 0
+  const idBytes = bytes.readUInt16LE(offset + 2)
+  const correlationId = bytes.readUInt32LE(offset + 4)
+  const shard = bytes.readInt32LE(offset + 8)
+  const controlBytes = bytes.readUInt32LE(offset + 12)
+  const end = offset + length
+  let at = offset + HEADER_BYTES
+  assert(at + idBytes + controlBytes <= end, 'ring frame sections overrun the frame')
+  const id = numericId ? bytes.readDoubleLE(at) : bytes.toString('utf8', at, at + idBytes)
+  at += idBytes
+  const message = controlBytes === 0 ? undefined : packr.unpack(bytes.subarray(at, at + controlBytes))
+  at += controlBytes
+  let payload: Buffer | undefined
+  if (at < end) {
+    payload = Buffer.allocUnsafe(end - at)
+    bytes.copy(payload, 0, at, end)
+  }
+  return { kind, correlationId, shard, id, message, payload }
+}
+
+/** The frame's header fields only, for relaying without decoding the control object. */
+export function readFrameKind(bytes: Buffer, offset: number): MessageKindValue {
+  return bytes[offset] as MessageKindValue
+}
+
+/**
+ * Relays a frame from one ring to another with a new kind, correlation id and shard, copying the
+ * id, control and payload bytes unchanged. When the target ring is full the bytes are copied out
+ * first, since the source slot is reused once the visitor returns.
+ */
+export function relayFrame(
+  target: RingWriter,
+  source: Buffer,
+  offset: number,
+  length: number,
+  kind: MessageKindValue,
+  correlationId: number,
+  shard: number,
+  timeoutMs: number,
+): Promise<void> {
+  const rewrite = (bytes: Buffer, at: number): void => {
+    bytes[at] = kind
+    bytes.writeUInt32LE(correlationId >>> 0, at + 4)
+    bytes.writeInt32LE(shard, at + 8)
+  }
+  const reserved = target.tryReserve(length)
+  if (reserved >= 0) {
+    source.copy(target.bytes, reserved, offset, offset + length)
+    rewrite(target.bytes, reserved)
+    target.commit()
+    return Promise.resolve()
+  }
+  const copy = Buffer.allocUnsafe(length)
+  source.copy(copy, 0, offset, offset + length)
+  return target.writeWith(
+    length,
+    (bytes, at) => {
+      bytes.set(copy, at)
+      rewrite(bytes, at)
+    },
+    { timeoutMs },
+  )
+}

@@ -1,0 +1,165 @@
+/**
+ * Tests of src/runtime/shard-pool.ts with real shard workers. Workers load compiled JS from
+ * dist/ (the echo actor and the shard entry), so run `npm run build` first (`npm test` does).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { ErrorCode } from '../../src/common/error-codes.js'
+import { KafkaError, PartitaError } from '../../src/common/errors.js'
+import { compiledUrl } from '../../src/runtime/compiled-url.js'
+import { ShardPool, type ActorEvent, type ShardExit } from '../../src/runtime/shard-pool.js'
+
+const echoUrl = compiledUrl(import.meta.url, '../../src/runtime/testing/echo-actor.js')
+let pool: ShardPool | null = null
+
+async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number } = {}): Promise<ShardPool> {
+  pool = await ShardPool.start({ actorModules: { echo: echoUrl }, shards: 2, ringBytes: 1 << 16, ...options })
+  return pool
+}
+
+afterEach(async () => {
+  await pool?.stop()
+  pool = null
+})
+
+function nextEvent<T>(subscribe: (handler: (value: T) => void) => () => void): Promise<T> {
+  return new Promise((resolve) => {
+    const unsubscribe = subscribe((value) => {
+      unsubscribe()
+      resolve(value)
+    })
+  })
+}
+
+describe('ShardPool', () => {
+  it('round-trips requests with payloads to actors on two shards', async () => {
+    const shards = await startPool()
+    await shards.spawn(0, 'echo', 'a', { name: 'first' })
+    await shards.spawn(1, 'echo', 7, { name: 'second' })
+    const payload = Buffer.from(Array.from({ length: 3000 }, (_, i) => i & 0xff))
+    const a = await shards.request({ shard: 0, id: 'a' }, { op: 'echo', value: { n: 1 } }, payload)
+    expect(a.message).toEqual({ value: { n: 1 }, name: 'first', at: { shard: 0, id: 'a' } })
+    expect(a.payload?.equals(payload)).toBe(true)
+    const b = await shards.request({ shard: 1, id: 7 }, { op: 'echo', value: 'x' })
+    expect(b.message).toEqual({ value: 'x', name: 'second', at: { shard: 1, id: 7 } })
+    expect(b.payload).toBeUndefined()
+    // Many requests in flight at once, more bytes than the 64 KiB rings hold: all answered, in order per actor.
+    const answers = await Promise.all(Array.from({ length: 200 }, () => shards.request<{ count: number }>({ shard: 1, id: 7 }, { op: 'count' })))
+    expect(answers.map((answer) => answer.message.count)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+    const big = Buffer.alloc(40_000, 9)
+    const echoed = await Promise.all(Array.from({ length: 20 }, () => shards.request({ shard: 0, id: 'a' }, { op: 'echo' }, big)))
+    for (const answer of echoed) expect(answer.payload?.equals(big)).toBe(true)
+  })
+
+  it('relays actor-to-actor requests and tells across shards, and answers on the same shard directly', async () => {
+    const shards = await startPool()
+    await shards.spawn(0, 'echo', 'left')
+    await shards.spawn(1, 'echo', 'right', { name: 'right' })
+    await shards.spawn(0, 'echo', 'near', { name: 'near' })
+    const payload = Buffer.from('record batch bytes')
+    const across = await shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'right' }, value: 5 }, payload)
+    expect(across.message).toEqual({ forwarded: { value: 5, name: 'right', at: { shard: 1, id: 'right' } } })
+    expect(across.payload?.equals(payload)).toBe(true)
+    const near = await shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 0, id: 'near' }, value: 6 })
+    expect(near.message).toEqual({ forwarded: { value: 6, name: 'near', at: { shard: 0, id: 'near' } } })
+    await shards.request({ shard: 0, id: 'left' }, { op: 'tell', to: { shard: 1, id: 'right' }, value: 'one' })
+    await shards.request({ shard: 0, id: 'left' }, { op: 'tell', to: { shard: 1, id: 'right' }, value: 'two' })
+    // The tells were relayed before this request was sent from the same shard; poll the ordered log.
+    const log = await shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'right' } })
+    expect(log.message).toEqual({ forwarded: { value: undefined, name: 'right', at: { shard: 1, id: 'right' } } })
+    expect((await shards.request({ shard: 1, id: 'right' }, { op: 'log' })).message).toEqual(['one', 'two'])
+    // An actor asking a missing actor gets the error back through two relays.
+    await expect(shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'nobody' } })).rejects.toMatchObject({
+      code: 'PARTITA_NO_SUCH_ACTOR',
+    })
+  })
+
+  it('rethrows a handler error on the caller side with its code', async () => {
+    const shards = await startPool()
+    await shards.spawn(1, 'echo', 'e')
+    const kafka = shards.request({ shard: 1, id: 'e' }, { op: 'fail', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: 'not here' })
+    await expect(kafka).rejects.toBeInstanceOf(KafkaError)
+    await expect(kafka).rejects.toMatchObject({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: 'not here' })
+    const partita = shards.request({ shard: 1, id: 'e' }, { op: 'fail', code: 'PARTITA_CUSTOM', message: 'broken' })
+    await expect(partita).rejects.toBeInstanceOf(PartitaError)
+    await expect(partita).rejects.toMatchObject({ code: 'PARTITA_CUSTOM', message: 'broken' })
+    await expect(shards.spawn(0, 'echo', 'bad', { failToStart: 'no disk' })).rejects.toMatchObject({ code: 'PARTITA_TEST_START' })
+    await expect(shards.spawn(1, 'echo', 'e')).rejects.toMatchObject({ code: 'PARTITA_ACTOR_EXISTS' })
+    await expect(shards.spawn(1, 'nope', 'x')).rejects.toMatchObject({ code: 'PARTITA_UNKNOWN_ACTOR_KIND' })
+    // The actor still works after its handler threw.
+    expect((await shards.request<{ count: number }>({ shard: 1, id: 'e' }, { op: 'count' })).message.count).toBe(1)
+  })
+
+  it('lets a parked reply answer later while the mailbox moves on', async () => {
+    const shards = await startPool()
+    await shards.spawn(0, 'echo', 'p')
+    const parked = shards.request({ shard: 0, id: 'p' }, { op: 'park' })
+    expect((await shards.request<{ count: number }>({ shard: 0, id: 'p' }, { op: 'count' })).message.count).toBe(1)
+    await shards.request({ shard: 0, id: 'p' }, { op: 'release', value: 'data arrived' })
+    expect((await parked).message).toEqual({ released: 'data arrived' })
+  })
+
+  it('refuses a request with PARTITA_MAILBOX_FULL once the mailbox bound is reached', async () => {
+    const shards = await startPool()
+    await shards.spawn(0, 'echo', 'slow', undefined, { mailboxCapacity: 2 })
+    const sleeping = nextEvent<ActorEvent>((handler) => shards.onEvent(handler))
+    const busy = shards.request({ shard: 0, id: 'slow' }, { op: 'sleep', ms: 300 })
+    // Once the first message is being handled, the next two fill the mailbox.
+    expect((await sleeping).event).toEqual({ sleeping: 300 })
+    const queued = [shards.request({ shard: 0, id: 'slow' }, { op: 'count' }), shards.request({ shard: 0, id: 'slow' }, { op: 'count' })]
+    await expect(shards.request({ shard: 0, id: 'slow' }, { op: 'count' })).rejects.toMatchObject({ code: 'PARTITA_MAILBOX_FULL' })
+    await busy
+    expect((await Promise.all(queued)).map((answer) => (answer.message as { count: number }).count)).toEqual([1, 2])
+  })
+
+  it('delivers actor events to the main thread', async () => {
+    const shards = await startPool()
+    await shards.spawn(1, 'echo', 'emitter')
+    const event = nextEvent<ActorEvent>((handler) => shards.onEvent(handler))
+    await shards.request({ shard: 1, id: 'emitter' }, { op: 'emit', value: 'isr changed' }, Buffer.from([1, 2, 3]))
+    const got = await event
+    expect(got.from).toEqual({ shard: 1, id: 'emitter' })
+    expect(got.event).toEqual({ value: 'isr changed' })
+    expect([...(got.payload ?? [])]).toEqual([1, 2, 3])
+  })
+
+  it('rejects pending requests with PARTITA_SHARD_DIED when a shard is killed, and restarts it fresh', async () => {
+    const shards = await startPool()
+    await shards.spawn(0, 'echo', 'victim')
+    await shards.spawn(1, 'echo', 'asker')
+    const exited = nextEvent<ShardExit>((handler) => shards.onShardExit(handler))
+    const parked = shards.request({ shard: 0, id: 'victim' }, { op: 'park' }).catch((error: unknown) => error)
+    const relayed = shards.request({ shard: 1, id: 'asker' }, { op: 'forward', to: { shard: 0, id: 'victim' }, message: { op: 'park' } }).catch((error: unknown) => error)
+    await shards.request({ shard: 0, id: 'victim' }, { op: 'count' })
+    await shards.killShard(0)
+    expect(await parked).toMatchObject({ code: 'PARTITA_SHARD_DIED' })
+    // The other shard's request to the dead one fails the same way, through the relay.
+    expect(await relayed).toMatchObject({ code: 'PARTITA_SHARD_DIED' })
+    expect(await exited).toMatchObject({ shard: 0, killed: true })
+    expect(shards.isAlive(0)).toBe(false)
+    await expect(shards.request({ shard: 0, id: 'victim' }, { op: 'count' })).rejects.toMatchObject({ code: 'PARTITA_SHARD_DIED' })
+    await shards.restartShard(0)
+    expect(shards.isAlive(0)).toBe(true)
+    await expect(shards.request({ shard: 0, id: 'victim' }, { op: 'count' })).rejects.toMatchObject({ code: 'PARTITA_NO_SUCH_ACTOR' })
+    await shards.spawn(0, 'echo', 'victim')
+    expect((await shards.request<{ count: number }>({ shard: 0, id: 'victim' }, { op: 'count' })).message.count).toBe(1)
+    // The surviving shard was untouched.
+    expect((await shards.request<{ count: number }>({ shard: 1, id: 'asker' }, { op: 'count' })).message.count).toBe(1)
+  })
+
+  it('reports a shard that stops sending heartbeats as unresponsive', async () => {
+    const shards = await startPool({ heartbeatIntervalMs: 20 })
+    await shards.spawn(1, 'echo', 'blocker')
+    const unresponsive = nextEvent<number>((handler) => shards.onShardUnresponsive((shard) => handler(shard)))
+    const blocked = shards.request({ shard: 1, id: 'blocker' }, { op: 'block', ms: 400 })
+    expect(await unresponsive).toBe(1)
+    await blocked
+  })
+
+  it('times out a request nobody answers with PARTITA_REQUEST_TIMEOUT', async () => {
+    const shards = await startPool()
+    await shards.spawn(0, 'echo', 'quiet')
+    await expect(shards.request({ shard: 0, id: 'quiet' }, { op: 'park' }, undefined, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'PARTITA_REQUEST_TIMEOUT',
+    })
+  })
+})
