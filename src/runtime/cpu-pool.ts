@@ -1,0 +1,81 @@
+/**
+ * Stateless CPU work (compression, CRC over big batches, compaction merges) off the shards: one
+ * lazily started piscina pool shared by the whole thread, so a shard's event loop never runs a
+ * long computation. Each task names its module; the module's default export does the work.
+ */
+import os from 'node:os'
+import { Piscina } from 'piscina'
+import { PartitaError } from '../common/errors.js'
+import { normalizeModuleUrl } from './compiled-url.js'
+
+export interface CpuPoolOptions {
+  /** Worker threads at most. Default: half the cores, at least 1. */
+  maxThreads?: number
+  /** Tasks waiting for a thread; more are refused with PARTITA_CPU_POOL_FULL. Default 1 000. */
+  maxQueue?: number
+  /** How long an idle thread lingers. Default 30 s. */
+  idleTimeoutMs?: number
+}
+
+export class CpuPool {
+  readonly #options: CpuPoolOptions
+  #piscina: Piscina | null = null
+  #closed = false
+
+  constructor(options: CpuPoolOptions = {}) {
+    this.#options = options
+  }
+
+  /**
+   * Runs the default export of the task module at `moduleUrl` (a .ts URL is mapped into dist/)
+   * on `input`. Whatever the task throws rejects here. `transferList` moves buffers instead of
+   * copying them.
+   */
+  async runTask<TInput, TOutput>(moduleUrl: string | URL, input: TInput, transferList?: ArrayBuffer[]): Promise<TOutput> {
+    if (this.#closed) throw new PartitaError('PARTITA_CPU_POOL_CLOSED', 'the CPU pool is closed')
+    const maxQueue = this.#options.maxQueue ?? 1_000
+    this.#piscina ??= new Piscina({
+      minThreads: 0,
+      maxThreads: this.#options.maxThreads ?? Math.max(1, Math.floor(os.availableParallelism() / 2)),
+      maxQueue,
+      idleTimeout: this.#options.idleTimeoutMs ?? 30_000,
+    })
+    if (this.#piscina.queueSize >= maxQueue) {
+      throw new PartitaError('PARTITA_CPU_POOL_FULL', `${this.#piscina.queueSize} CPU tasks are waiting`)
+    }
+    const filename = normalizeModuleUrl(moduleUrl).href
+    return (await this.#piscina.run(input, transferList === undefined ? { filename } : { filename, transferList })) as TOutput
+  }
+
+  /** Tasks waiting for a thread. */
+  get queueSize(): number {
+    return this.#piscina?.queueSize ?? 0
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const piscina = this.#piscina
+    this.#piscina = null
+    if (piscina !== null) await piscina.destroy()
+  }
+}
+
+let shared: CpuPool | null = null
+
+/** The thread's shared CPU pool, created on first use. */
+export function sharedCpuPool(): CpuPool {
+  shared ??= new CpuPool()
+  return shared
+}
+
+/** Runs a task on the shared CPU pool; see CpuPool.runTask. */
+export function runTask<TInput, TOutput>(moduleUrl: string | URL, input: TInput, transferList?: ArrayBuffer[]): Promise<TOutput> {
+  return sharedCpuPool().runTask<TInput, TOutput>(moduleUrl, input, transferList)
+}
+
+/** Closes the shared pool (a later runTask starts a fresh one). */
+export async function closeSharedCpuPool(): Promise<void> {
+  const pool = shared
+  shared = null
+  await pool?.close()
+}
