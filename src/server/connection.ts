@@ -1,0 +1,231 @@
+/**
+ * One client connection: frames in, handlers run concurrently, responses out strictly in request
+ * order (Kafka clients match responses to requests by order as well as by correlation id).
+ *
+ * Each dispatched request takes a slot at the tail of a queue; a handler that finishes fills its
+ * slot, and the queue is flushed from the head while the head is filled. A request that gets no
+ * response (acks=0 produce) fills its slot with nothing, so it never holds back the ones behind
+ * it. The queue is bounded: at `inFlightRequestsMax` unanswered requests, or while the socket's
+ * write buffer is full, the connection stops reading until a slot frees or the buffer drains.
+ *
+ * A protocol violation (bad frame size, an unparsable request, an API or version we do not serve)
+ * closes this connection only; every error is caught here, so no client can crash the process.
+ */
+import type { Socket } from 'node:net'
+import type { BrokerCore } from '../broker/types.js'
+import {
+  ApiKey,
+  decodeRequestBody,
+  decodeRequestHeader,
+  encodeResponse,
+  encodeResponseChunks,
+} from '../protocol/index.js'
+import type { RequestApiKey, RequestHeader } from '../protocol/index.js'
+import { FrameReader } from './frame-reader.js'
+import { CLOSE_CONNECTION, handlerFor, NO_RESPONSE, unsupportedApiVersionsBody } from './handlers/index.js'
+import type { ApiHandler, HandlerContext } from './handlers/index.js'
+
+export interface ServerLogger {
+  warn(message: string): void
+}
+
+export interface ConnectionOptions {
+  core: BrokerCore
+  logger: ServerLogger
+  frameBytesMax: number
+  inFlightRequestsMax: number
+}
+
+interface Slot {
+  done: boolean
+  /** The encoded response, or null when the request gets none. */
+  chunks: Buffer[] | null
+  /** Close the connection when the flush reaches this slot. */
+  close: boolean
+}
+
+export class Connection {
+  readonly #socket: Socket
+  readonly #options: ConnectionOptions
+  readonly #reader: FrameReader
+  readonly #peer: string
+  readonly #clientHost: string
+  readonly #slots: Slot[] = []
+  readonly #inFlight = new Set<Promise<void>>()
+  #closed = false
+  #readPaused = false
+  #servicing = false
+
+  constructor(socket: Socket, options: ConnectionOptions) {
+    this.#socket = socket
+    this.#options = options
+    this.#reader = new FrameReader(options.frameBytesMax)
+    this.#peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+    this.#clientHost = `/${socket.remoteAddress ?? ''}`
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('drain', () => this.#service())
+    // Resets and broken pipes are a client's business; 'close' follows and cleans up.
+    socket.on('error', () => {})
+    socket.on('close', () => this.#onClose())
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Handlers still running for this connection (their answers are dropped once it closed). */
+  inFlight(): Promise<void>[] {
+    return [...this.#inFlight]
+  }
+
+  /** Closes the connection at once; handlers in flight finish but their answers are dropped. */
+  destroy(): void {
+    this.#onClose()
+    this.#socket.destroy()
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return
+    this.#reader.push(chunk)
+    this.#service()
+  }
+
+  #onClose(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#slots.length = 0
+  }
+
+  #fail(reason: string): void {
+    if (this.#closed) return
+    this.#options.logger.warn(`closing connection from ${this.#peer}: ${reason}`)
+    this.destroy()
+  }
+
+  /**
+   * Flushes answered requests and dispatches buffered frames until neither makes progress.
+   * Bounded: every pass either writes a response or consumes a buffered frame, and both are
+   * finite; handlers finish asynchronously, so none completes inside this loop.
+   */
+  #service(): void {
+    if (this.#servicing) return
+    this.#servicing = true
+    try {
+      for (;;) {
+        if (this.#closed) return
+        const flushed = this.#flushReady()
+        const dispatched = this.#dispatchReady()
+        if (!flushed && !dispatched) break
+      }
+      this.#updateFlow()
+    } finally {
+      this.#servicing = false
+    }
+  }
+
+  /** Writes every answered response at the head of the queue; true when it wrote or skipped one. */
+  #flushReady(): boolean {
+    let progressed = false
+    this.#socket.cork()
+    try {
+      while (this.#slots.length > 0 && this.#slots[0].done && !this.#closed) {
+        const slot = this.#slots.shift()!
+        progressed = true
+        if (slot.close) {
+          this.#socket.uncork()
+          this.#fail('a request failed in a way only a close can report')
+          return true
+        }
+        if (slot.chunks !== null) for (const chunk of slot.chunks) this.#socket.write(chunk)
+      }
+    } finally {
+      if (!this.#closed) this.#socket.uncork()
+    }
+    return progressed
+  }
+
+  /** Dispatches buffered frames while the in-flight bound allows; true when it dispatched one. */
+  #dispatchReady(): boolean {
+    let progressed = false
+    while (!this.#closed && this.#slots.length < this.#options.inFlightRequestsMax) {
+      let frame: Buffer | null
+      try {
+        frame = this.#reader.next()
+      } catch (error) {
+        this.#fail(messageOf(error))
+        return true
+      }
+      if (frame === null) break
+      progressed = true
+      this.#dispatch(frame)
+    }
+    return progressed
+  }
+
+  #updateFlow(): void {
+    if (this.#closed) return
+    const shouldPause = this.#slots.length >= this.#options.inFlightRequestsMax || this.#socket.writableNeedDrain
+    if (shouldPause && !this.#readPaused) {
+      this.#readPaused = true
+      this.#socket.pause()
+    } else if (!shouldPause && this.#readPaused) {
+      this.#readPaused = false
+      this.#socket.resume()
+    }
+  }
+
+  #dispatch(frame: Buffer): void {
+    let header: RequestHeader
+    try {
+      header = decodeRequestHeader(frame)
+    } catch (error) {
+      this.#fail(`unreadable request header: ${messageOf(error)}`)
+      return
+    }
+    const handler = handlerFor(header.apiKey)
+    if (handler === undefined || header.apiVersion < handler.minVersion || header.apiVersion > handler.maxVersion) {
+      if (header.apiKey === ApiKey.ApiVersions) {
+        // Kafka answers an ApiVersions it cannot serve in a v0 body, so the client can read it
+        // whatever version it asked for and retry at one we list.
+        const response = encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, unsupportedApiVersionsBody())
+        this.#slots.push({ done: true, chunks: [response], close: false })
+        return
+      }
+      const what = handler === undefined ? `unsupported api key ${header.apiKey}` : `unsupported version ${header.apiVersion} of api key ${header.apiKey}`
+      this.#fail(what)
+      return
+    }
+    let body: unknown
+    try {
+      body = decodeRequestBody(header.apiKey as RequestApiKey, header.apiVersion, frame, header.bodyOffset)
+    } catch (error) {
+      this.#fail(`unparsable request (api key ${header.apiKey} v${header.apiVersion}): ${messageOf(error)}`)
+      return
+    }
+    const slot: Slot = { done: false, chunks: null, close: false }
+    this.#slots.push(slot)
+    const task = this.#run(handler, header, body, slot)
+    this.#inFlight.add(task)
+    void task.finally(() => this.#inFlight.delete(task))
+  }
+
+  async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot): Promise<void> {
+    const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost }
+    try {
+      // The body was decoded for this handler's api key, so its type matches what it expects.
+      const result = await handler.handle(ctx, body as never, header.apiVersion)
+      if (result === CLOSE_CONNECTION) slot.close = true
+      else if (result !== NO_RESPONSE) slot.chunks = encodeResponseChunks(handler.apiKey, header.apiVersion, header.correlationId, result)
+    } catch (error) {
+      if (!this.#closed) this.#options.logger.warn(`request api key ${header.apiKey} v${header.apiVersion} from ${this.#peer} failed: ${messageOf(error)}`)
+      slot.close = true
+    }
+    slot.done = true
+    this.#service()
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

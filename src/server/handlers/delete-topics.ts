@@ -1,0 +1,13 @@
+/** DeleteTopics v0-1: by name (topic ids arrive in v6). */
+import { ApiKey } from '../../protocol/index.js'
+import { defineHandler } from './types.js'
+
+export const deleteTopicsHandler = defineHandler({
+  apiKey: ApiKey.DeleteTopics,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle(ctx, request) {
+    const results = await ctx.core.deleteTopics(request.topicNames)
+    return { throttleTimeMs: 0, responses: results.map((r) => ({ name: r.name, errorCode: r.errorCode })) }
+  },
+})

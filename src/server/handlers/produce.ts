@@ -1,0 +1,79 @@
+/**
+ * Produce v3-9 (v3 is the first with v2 record batches, which is all the log stores). The server
+ * checks what the core cannot see: the acks value, null record sets and a transactional id.
+ *
+ * A transactional produce is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
+ * partition, as Kafka answers a transactional id the producer may not use: transactions are not
+ * offered yet (InitProducerId with a transactional id fails too), and clients treat this code as
+ * fatal instead of retrying.
+ *
+ * acks=0 gets no response. If any partition failed, the connection is closed instead, as Kafka
+ * does, since closing is the only signal a fire-and-forget producer can receive.
+ */
+import { ErrorCode } from '../../common/error-codes.js'
+import type { Acks, ProduceInput, ProduceResult } from '../../broker/types.js'
+import { ApiKey } from '../../protocol/index.js'
+import { CLOSE_CONNECTION, defineHandler, groupByTopic, NO_RESPONSE } from './types.js'
+
+interface PartitionSlot {
+  topic: string
+  index: number
+  /** Set when the server refuses the partition itself; otherwise the core's answer fills it. */
+  result: ProduceResult | null
+}
+
+function refused(errorCode: number, errorMessage: string): ProduceResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+}
+
+function isAcks(acks: number): acks is Acks {
+  return acks === -1 || acks === 0 || acks === 1
+}
+
+export const produceHandler = defineHandler({
+  apiKey: ApiKey.Produce,
+  minVersion: 3,
+  maxVersion: 9,
+  async handle(ctx, request) {
+    const slots: PartitionSlot[] = []
+    const inputs: ProduceInput[] = []
+    const forCore: PartitionSlot[] = []
+    const acksValid = isAcks(request.acks)
+    for (const topic of request.topicData) {
+      for (const partition of topic.partitionData) {
+        const slot: PartitionSlot = { topic: topic.name, index: partition.index, result: null }
+        slots.push(slot)
+        if (!acksValid) slot.result = refused(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`)
+        else if (request.transactionalId !== null) {
+          slot.result = refused(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker')
+        } else if (partition.records === null) slot.result = refused(ErrorCode.CORRUPT_MESSAGE, 'Null record set')
+        else {
+          inputs.push({ topic: topic.name, partition: partition.index, records: partition.records })
+          forCore.push(slot)
+        }
+      }
+    }
+    if (inputs.length > 0) {
+      const results = await ctx.core.produce(inputs, request.acks as Acks, request.timeoutMs)
+      results.forEach((result, i) => (forCore[i].result = result))
+    }
+    if (acksValid && request.acks === 0) {
+      return slots.some((s) => s.result!.errorCode !== ErrorCode.NONE) ? CLOSE_CONNECTION : NO_RESPONSE
+    }
+    return {
+      throttleTimeMs: 0,
+      responses: groupByTopic(slots.map((s) => ({ topic: s.topic, item: s }))).map(({ name, items }) => ({
+        name,
+        partitionResponses: items.map((s) => ({
+          index: s.index,
+          errorCode: s.result!.errorCode,
+          baseOffset: s.result!.baseOffset,
+          logAppendTimeMs: s.result!.logAppendTimeMs,
+          logStartOffset: s.result!.logStartOffset,
+          recordErrors: [],
+          errorMessage: s.result!.errorCode === ErrorCode.NONE ? null : s.result!.errorMessage,
+        })),
+      })),
+    }
+  },
+})

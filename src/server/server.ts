@@ -1,0 +1,88 @@
+/**
+ * The Kafka TCP edge: a listener whose connections speak the Kafka wire protocol to the broker
+ * core. `startServer` resolves once the port is bound (port 0 picks a free one).
+ */
+import { createServer } from 'node:net'
+import type { Socket } from 'node:net'
+import type { BrokerCore } from '../broker/types.js'
+import { Connection } from './connection.js'
+import type { ServerLogger } from './connection.js'
+
+export type { ServerLogger } from './connection.js'
+
+export interface ServerOptions {
+  core: BrokerCore
+  /** Default 127.0.0.1. */
+  host?: string
+  port: number
+  /** socket.request.max.bytes: a larger (or negative) frame size closes the connection. Default 100 MiB. */
+  socketRequestMaxBytes?: number
+  /** Unanswered requests per connection before it stops reading. Default 64. */
+  inFlightRequestsMax?: number
+  /** How long close() waits for handlers in flight (a JoinGroup may wait out a rebalance). Default 10 s. */
+  closeTimeoutMs?: number
+  /** One line per dropped connection or failed request. Default: console.warn. */
+  logger?: ServerLogger
+}
+
+export interface Server {
+  readonly port: number
+  /** Stops accepting, closes every connection and waits (bounded) for handlers in flight. */
+  close(): Promise<void>
+}
+
+const defaultLogger: ServerLogger = { warn: (message) => console.warn(`[partita] ${message}`) }
+
+export async function startServer(options: ServerOptions): Promise<Server> {
+  const connectionOptions = {
+    core: options.core,
+    logger: options.logger ?? defaultLogger,
+    frameBytesMax: options.socketRequestMaxBytes ?? 104_857_600,
+    inFlightRequestsMax: options.inFlightRequestsMax ?? 64,
+  }
+  const closeTimeoutMs = options.closeTimeoutMs ?? 10_000
+  const connections = new Set<Connection>()
+  const listener = createServer((socket: Socket) => {
+    const connection = new Connection(socket, connectionOptions)
+    connections.add(connection)
+    socket.on('close', () => connections.delete(connection))
+  })
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject)
+    listener.listen(options.port, options.host ?? '127.0.0.1', () => {
+      listener.off('error', reject)
+      resolve()
+    })
+  })
+  // After listening, an error (e.g. EMFILE on accept) is logged, never thrown.
+  listener.on('error', (error) => connectionOptions.logger.warn(`listener error: ${error.message}`))
+  const address = listener.address()
+  const port = typeof address === 'object' && address !== null ? address.port : options.port
+
+  let closing: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()))
+      const inFlight: Promise<void>[] = []
+      for (const connection of connections) {
+        inFlight.push(...connection.inFlight())
+        connection.destroy()
+      }
+      await settledWithin(inFlight, closeTimeoutMs)
+      await closed
+    })()
+    return closing
+  }
+  return { port, close }
+}
+
+async function settledWithin(promises: Promise<void>[], timeoutMs: number): Promise<void> {
+  if (promises.length === 0) return
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs)
+    timer.unref()
+  })
+  await Promise.race([Promise.allSettled(promises), timeout])
+  clearTimeout(timer)
+}
