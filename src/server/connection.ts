@@ -55,6 +55,8 @@ export class Connection {
   #closed = false
   #readPaused = false
   #servicing = false
+  /** An exclusive request is running: dispatch nothing until it completes. */
+  #exclusiveRunning = false
 
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket
@@ -148,7 +150,7 @@ export class Connection {
   /** Dispatches buffered frames while the in-flight bound allows; true when it dispatched one. */
   #dispatchReady(): boolean {
     let progressed = false
-    while (!this.#closed && this.#slots.length < this.#options.inFlightRequestsMax) {
+    while (!this.#closed && !this.#exclusiveRunning && this.#slots.length < this.#options.inFlightRequestsMax) {
       let frame: Buffer | null
       try {
         frame = this.#reader.next()
@@ -165,7 +167,9 @@ export class Connection {
 
   #updateFlow(): void {
     if (this.#closed) return
-    const shouldPause = this.#slots.length >= this.#options.inFlightRequestsMax || this.#socket.writableNeedDrain
+    // While an exclusive request runs nothing is dispatched, so reading on would only pile up bytes.
+    const shouldPause =
+      this.#slots.length >= this.#options.inFlightRequestsMax || this.#socket.writableNeedDrain || this.#exclusiveRunning
     if (shouldPause && !this.#readPaused) {
       this.#readPaused = true
       this.#socket.pause()
@@ -205,12 +209,15 @@ export class Connection {
     }
     const slot: Slot = { done: false, chunks: null, close: false }
     this.#slots.push(slot)
-    const task = this.#run(handler, header, body, slot)
+    // The body was decoded for this handler's api key, so its type matches what it expects.
+    const exclusive = handler.exclusive?.(body as never, header.apiVersion) === true
+    if (exclusive) this.#exclusiveRunning = true
+    const task = this.#run(handler, header, body, slot, exclusive)
     this.#inFlight.add(task)
     void task.finally(() => this.#inFlight.delete(task))
   }
 
-  async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot): Promise<void> {
+  async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot, exclusive: boolean): Promise<void> {
     const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost }
     try {
       // The body was decoded for this handler's api key, so its type matches what it expects.
@@ -222,6 +229,7 @@ export class Connection {
       slot.close = true
     }
     slot.done = true
+    if (exclusive) this.#exclusiveRunning = false
     this.#service()
   }
 }

@@ -8,7 +8,9 @@
  * fatal instead of retrying.
  *
  * acks=0 gets no response. If any partition failed, the connection is closed instead, as Kafka
- * does, since closing is the only signal a fire-and-forget producer can receive.
+ * does, since closing is the only signal a fire-and-forget producer can receive. An acks=0 produce
+ * is also exclusive: the connection starts nothing else until it has been appended, so the
+ * requests after it (another produce to the same partition, a ListOffsets) see its records.
  */
 import { ErrorCode } from '../../common/error-codes.js'
 import type { Acks, ProduceInput, ProduceResult } from '../../broker/types.js'
@@ -34,6 +36,7 @@ export const produceHandler = defineHandler({
   apiKey: ApiKey.Produce,
   minVersion: 3,
   maxVersion: 9,
+  exclusive: (request) => request.acks === 0,
   async handle(ctx, request) {
     const slots: PartitionSlot[] = []
     const inputs: ProduceInput[] = []

@@ -32,6 +32,13 @@ export interface ApiHandler<K extends RequestApiKey = RequestApiKey> {
   // Method syntax on purpose: parameters are then bivariant, so handlers of different APIs sit
   // in one registry typed ApiHandler<RequestApiKey>.
   handle(ctx: HandlerContext, request: RequestByKey[K], version: number): Promise<HandlerResult<K>>
+  /**
+   * True when the connection must finish this request before it starts the next one. Kafka
+   * handles a connection's requests one at a time; we run them concurrently, which is invisible to
+   * a client that waits for each answer, but a request that gets no answer (acks=0) must have
+   * taken effect before anything after it reads the state it changed.
+   */
+  exclusive?(request: RequestByKey[K], version: number): boolean
 }
 
 /** Declares a handler with its key's request and response types inferred. */

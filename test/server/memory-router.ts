@@ -1,0 +1,171 @@
+/**
+ * A PartitionRouter test double: each partition is an array of batches in memory. It assigns
+ * offsets by rewriting base offsets (as a leader does), parks fetches that find nothing until a
+ * produce, a cancel or maxWaitMs, and answers listOffsets and deleteRecords. No replication: the
+ * "leader" is the whole log, and the high watermark is its end.
+ */
+import type { PartitionRequest } from '../../src/actors/partition-messages.js'
+import type { FetchPartitionResult, ProduceResult } from '../../src/actors/partition/replica-types.js'
+import type { PartitionReply, PartitionRouter } from '../../src/broker/router.js'
+import type { TopicState } from '../../src/broker/metadata-store.js'
+import { ErrorCode } from '../../src/common/error-codes.js'
+import { KafkaError } from '../../src/common/errors.js'
+import { batchMaxTimestamp, iterateBatches, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/storage/record-batch.js'
+
+interface StoredBatch {
+  baseOffset: number
+  lastOffset: number
+  maxTimestamp: number
+  bytes: Buffer
+}
+
+interface ParkedFetch {
+  fetchId: number
+  wake: () => void
+}
+
+class MemoryPartition {
+  readonly batches: StoredBatch[] = []
+  logStartOffset = 0
+  nextOffset = 0
+  readonly parked = new Set<ParkedFetch>()
+
+  append(records: Buffer): ProduceResult {
+    // The records are a view of the request frame: copy so the log owns its bytes.
+    const copy = Buffer.from(records)
+    const baseOffset = this.nextOffset
+    let batches = 0
+    for (const span of iterateBatches(copy)) {
+      const bytes = copy.subarray(span.pos, span.pos + span.size)
+      const lastOffsetDelta = bytes.readInt32BE(LAST_OFFSET_DELTA_OFFSET)
+      setBaseOffset(bytes, 0, this.nextOffset)
+      this.batches.push({ baseOffset: this.nextOffset, lastOffset: this.nextOffset + lastOffsetDelta, maxTimestamp: batchMaxTimestamp(bytes, 0), bytes })
+      this.nextOffset += lastOffsetDelta + 1
+      batches++
+    }
+    if (batches === 0) return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: 'no record batch', baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+    for (const fetch of this.parked) fetch.wake()
+    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset }
+  }
+
+  read(fetchOffset: number, maxBytes: number): Buffer | null {
+    const out: Buffer[] = []
+    let bytes = 0
+    for (const batch of this.batches) {
+      if (batch.lastOffset < fetchOffset) continue
+      if (out.length > 0 && bytes + batch.bytes.length > maxBytes) break
+      out.push(batch.bytes)
+      bytes += batch.bytes.length
+    }
+    return out.length === 0 ? null : Buffer.concat(out)
+  }
+
+  async fetch(message: Extract<PartitionRequest, { op: 'fetch' }>): Promise<PartitionReply> {
+    const result = (records: Buffer | null): PartitionReply => {
+      const answer: Omit<FetchPartitionResult, 'records'> = {
+        errorCode: ErrorCode.NONE,
+        highWatermark: this.nextOffset,
+        lastStableOffset: this.nextOffset,
+        logStartOffset: this.logStartOffset,
+        logEndOffset: this.nextOffset,
+      }
+      return { message: answer, payload: records ?? undefined }
+    }
+    if (message.fetchOffset < this.logStartOffset || message.fetchOffset > this.nextOffset) {
+      return { message: { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: this.nextOffset, lastStableOffset: this.nextOffset, logStartOffset: this.logStartOffset, logEndOffset: this.nextOffset } }
+    }
+    const records = this.read(message.fetchOffset, message.maxBytes)
+    if (records !== null || message.maxWaitMs <= 0) return result(records)
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => fetch.wake(), message.maxWaitMs)
+      const fetch: ParkedFetch = {
+        fetchId: message.fetchId,
+        wake: () => {
+          clearTimeout(timer)
+          this.parked.delete(fetch)
+          resolve()
+        },
+      }
+      this.parked.add(fetch)
+    })
+    return result(this.read(message.fetchOffset, message.maxBytes))
+  }
+
+  cancel(fetchId: number): void {
+    for (const fetch of this.parked) if (fetch.fetchId === fetchId) fetch.wake()
+  }
+
+  listOffset(timestamp: number): { errorCode: number; timestamp: number; offset: number; leaderEpoch: number } {
+    if (timestamp === -2) return { errorCode: ErrorCode.NONE, timestamp: -1, offset: this.logStartOffset, leaderEpoch: 0 }
+    if (timestamp === -1) return { errorCode: ErrorCode.NONE, timestamp: -1, offset: this.nextOffset, leaderEpoch: 0 }
+    const batch = this.batches.find((b) => b.maxTimestamp >= timestamp && b.lastOffset >= this.logStartOffset)
+    if (batch === undefined) return { errorCode: ErrorCode.NONE, timestamp: -1, offset: -1, leaderEpoch: -1 }
+    return { errorCode: ErrorCode.NONE, timestamp: batch.maxTimestamp, offset: Math.max(batch.baseOffset, this.logStartOffset), leaderEpoch: 0 }
+  }
+
+  deleteRecords(offset: number): { errorCode: number; lowWatermark: number } {
+    const target = offset === -1 ? this.nextOffset : offset
+    if (target < 0 || target > this.nextOffset) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 }
+    this.logStartOffset = Math.max(this.logStartOffset, target)
+    while (this.batches.length > 0 && this.batches[0].lastOffset < this.logStartOffset) this.batches.shift()
+    return { errorCode: ErrorCode.NONE, lowWatermark: this.logStartOffset }
+  }
+}
+
+export class MemoryRouter implements PartitionRouter {
+  readonly #partitions = new Map<string, MemoryPartition>()
+  readonly #brokerCount: number
+
+  constructor(brokerCount = 1) {
+    this.#brokerCount = brokerCount
+  }
+
+  /** Produce requests seen, for tests that check what reached the log. */
+  produceCount = 0
+
+  partition(topic: string, partition: number): MemoryPartition | undefined {
+    return this.#partitions.get(`${topic}/${partition}`)
+  }
+
+  async requestLeader(topic: string, partition: number, message: PartitionRequest, payload?: Buffer): Promise<PartitionReply> {
+    const p = this.partition(topic, partition)
+    if (p === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `no replica for ${topic}-${partition}`)
+    switch (message.op) {
+      case 'produce':
+        this.produceCount++
+        return { message: p.append(payload ?? Buffer.alloc(0)) }
+      case 'fetch':
+        return p.fetch(message)
+      case 'listOffsets':
+        return { message: p.listOffset(message.timestamp) }
+      case 'deleteRecords':
+        return { message: p.deleteRecords(message.offset) }
+      case 'epochEndOffset':
+        return { message: { errorCode: ErrorCode.NONE, epoch: 0, endOffset: p.nextOffset } }
+      default:
+        throw new Error(`the memory router does not answer ${message.op}`)
+    }
+  }
+
+  tellLeader(topic: string, partition: number, message: PartitionRequest): void {
+    if (message.op === 'cancelFetch') this.partition(topic, partition)?.cancel(message.fetchId)
+  }
+
+  async openPartitions(topic: TopicState, fromPartition: number): Promise<void> {
+    for (const p of topic.partitions.slice(fromPartition)) this.#partitions.set(`${topic.name}/${p.partition}`, new MemoryPartition())
+  }
+
+  async closeTopic(topic: TopicState): Promise<void> {
+    for (const p of topic.partitions) {
+      const partition = this.partition(topic.name, p.partition)
+      for (const fetch of partition?.parked ?? []) fetch.wake()
+      this.#partitions.delete(`${topic.name}/${p.partition}`)
+    }
+  }
+
+  async updateTopicConfig(): Promise<void> {}
+
+  liveBrokerIds(): number[] {
+    return Array.from({ length: this.#brokerCount }, (_, id) => id)
+  }
+}
