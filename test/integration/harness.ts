@@ -1,0 +1,219 @@
+/**
+ * Shared helpers for the integration tests: a broker on a real TCP port with its own data
+ * directory, child processes for kcat and the Python clients (always Debian's /usr/bin/python3,
+ * which has kafka-python and confluent-kafka), and a raw wire client for requests no real client
+ * will send (bad acks, flipped CRC bytes).
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startBroker, type Broker } from '../../src/broker/broker.js'
+import type { BrokerOptions } from '../../src/broker/broker-config.js'
+import { decodeResponse, encodeRequest, type RequestApiKey, type RequestByKey, type ResponseByKey } from '../../src/protocol/index.js'
+import type { Input } from '../../src/protocol/index.js'
+import { iterateBatches, readBatchHeader, type BatchHeader } from '../../src/storage/record-batch.js'
+
+export type { Broker }
+
+export const PYTHON = '/usr/bin/python3'
+export const KCAT = '/usr/bin/kcat'
+export const PYTHON_DIR = fileURLToPath(new URL('./python/', import.meta.url))
+
+/** A fresh data directory, removed by the returned function. */
+export function tempDataDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'partita-it-'))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Starts a broker on a TCP port with test-friendly group timings. */
+export async function startTestBroker(dataDir: string, options: BrokerOptions = {}): Promise<Broker> {
+  return startBroker({
+    port: 0,
+    dataDir,
+    shards: 2,
+    groupInitialRebalanceDelayMs: 0,
+    numPartitions: 1,
+    ...options,
+  })
+}
+
+export interface ProcessResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a child process to completion, killing it after `timeoutMs`; stdin is written then closed. */
+export function run(command: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
+  const timeoutMs = options.timeoutMs ?? 30_000
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${command} ${args.join(' ')} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
+    }, timeoutMs)
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/** Runs a child process and fails with its output unless it exits 0. */
+export async function runOk(command: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const result = await run(command, args, options)
+  if (result.code !== 0) {
+    throw new Error(`${command} ${args.join(' ')} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`)
+  }
+  return result.stdout
+}
+
+/** Runs one of the scripts in ./python with Debian's python and parses the JSON it prints last. */
+export async function runPython<T>(script: string, args: string[], timeoutMs = 40_000): Promise<T> {
+  const stdout = await runOk(PYTHON, [join(PYTHON_DIR, script), ...args], { timeoutMs })
+  const lines = stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1]) as T
+}
+
+/** Runs kcat against a broker. */
+export function kcat(bootstrap: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  return runOk(KCAT, ['-b', bootstrap, ...args], options)
+}
+
+/** Waits for a condition that an event will make true, checking every 20 ms up to a deadline. */
+export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  // Bounded by the deadline.
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/**
+ * A minimal Kafka wire client over one socket: sends frames built by our protocol codecs and
+ * reads responses in order. Used to send what real clients never would.
+ */
+export class RawConnection {
+  readonly #socket: Socket
+  #buffered = Buffer.alloc(0)
+  #waiters: Array<(frame: Buffer) => void> = []
+  #closed = false
+  #correlationId = 0
+
+  private constructor(socket: Socket) {
+    this.#socket = socket
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('close', () => (this.#closed = true))
+    socket.on('error', () => (this.#closed = true))
+  }
+
+  static async open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, host, () => {
+        s.off('error', reject)
+        resolve(s)
+      })
+      s.once('error', reject)
+    })
+    return new RawConnection(socket)
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Sends a request built by our codecs, optionally altered byte-wise first, and decodes the answer. */
+  async request<K extends RequestApiKey>(
+    apiKey: K,
+    apiVersion: number,
+    body: Input<RequestByKey[K]>,
+    alter?: (frame: Buffer) => void,
+  ): Promise<ResponseByKey[K]> {
+    const correlationId = ++this.#correlationId
+    const frame = encodeRequest(apiKey, apiVersion, correlationId, 'partita-it', body)
+    alter?.(frame)
+    const answer = this.#nextFrame()
+    this.#socket.write(frame)
+    const response = decodeResponse(apiKey, apiVersion, await answer)
+    if (response.correlationId !== correlationId) throw new Error(`correlation id ${response.correlationId} != ${correlationId}`)
+    return response.body
+  }
+
+  close(): void {
+    this.#socket.destroy()
+  }
+
+  #nextFrame(): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no response within 10 s')), 10_000)
+      this.#waiters.push((frame) => {
+        clearTimeout(timer)
+        resolve(frame)
+      })
+    })
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#buffered = Buffer.concat([this.#buffered, chunk])
+    // Bounded by the bytes buffered: each round consumes one whole frame.
+    while (this.#buffered.length >= 4) {
+      const size = this.#buffered.readInt32BE(0)
+      if (this.#buffered.length < 4 + size) return
+      const frame = this.#buffered.subarray(4, 4 + size)
+      this.#buffered = this.#buffered.subarray(4 + size)
+      this.#waiters.shift()?.(Buffer.from(frame))
+    }
+  }
+}
+
+/** The headers of the batches stored in one partition, read in-process through the broker core. */
+export async function storedBatches(broker: Broker, topic: string, partition: number): Promise<BatchHeader[]> {
+  const headers: BatchHeader[] = []
+  let offset = 0
+  // Bounded: each round reads at least one batch or stops at the high watermark.
+  for (let round = 0; round < 10_000; round++) {
+    const [result] = await broker.core.fetch([{ topic, partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }], {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+    })
+    if (result.errorCode !== 0) throw new Error(`fetch ${topic}-${partition}@${offset} failed with error ${result.errorCode}`)
+    if (result.records === null || result.records.length === 0) break
+    for (const span of iterateBatches(result.records)) {
+      const header = readBatchHeader(result.records, span.pos)
+      if (header.baseOffset + header.lastOffsetDelta < offset) continue
+      headers.push(header)
+      offset = header.baseOffset + header.lastOffsetDelta + 1
+    }
+    if (offset >= result.highWatermark) break
+  }
+  return headers
+}
+
+/** Every Kafka error type and code named by a client error, its causes and aggregated errors. */
+export function errorTypes(error: unknown, depth = 0): string[] {
+  if (typeof error !== 'object' || error === null || depth > 5) return []
+  const e = error as { type?: unknown; code?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown }
+  const found: string[] = []
+  if (typeof e.type === 'string') found.push(e.type)
+  if (typeof e.code === 'number') found.push(String(e.code))
+  for (const inner of [e.cause, e.originalError]) found.push(...errorTypes(inner, depth + 1))
+  if (Array.isArray(e.errors)) for (const inner of e.errors) found.push(...errorTypes(inner, depth + 1))
+  return found
+}
