@@ -230,7 +230,8 @@ function formatLatency(name: string, result: LatencyFigures): string {
   return `${name.padEnd(42)} p50 ${result.p50Micros.toFixed(1).padStart(7)} µs   p99 ${result.p99Micros.toFixed(1).padStart(7)} µs`
 }
 
-async function main(): Promise<void> {
+/** Prints the ring's figures beside postMessage's; `npm run bench:runtime` includes them. */
+export async function printRingFigures(): Promise<void> {
   const scale = Number(process.env.BENCH_SCALE ?? '1')
   console.log(`100-byte frames between two threads (${Math.round(2_000_000 * scale)} frames per figure)`)
   console.log(formatThroughput('ring, publish every 32 frames', await measureRingThroughput(Math.round(2_000_000 * scale), 32)))
@@ -246,4 +247,4 @@ async function main(): Promise<void> {
 }
 
 if (!isMainThread) runWorker(workerData as WorkerRole)
-else if (process.argv[1] === fileURLToPath(import.meta.url)) await main()
+else if (process.argv[1] === fileURLToPath(import.meta.url)) await printRingFigures()

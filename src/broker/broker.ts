@@ -1,0 +1,99 @@
+/**
+ * `startBroker`: the whole broker in this process. The main thread holds the supervisor, the
+ * group coordinator, the broker core and (unless `port: null`) the TCP listener; the partition
+ * replicas live on the shard workers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { GroupCoordinator } from '../actors/group-coordinator.js'
+import { Supervisor } from '../actors/supervisor.js'
+import { SystemClock } from '../common/clock.js'
+import { startServer, type Server } from '../server/server.js'
+import { resolveBrokerConfig, type BrokerConfig, type BrokerOptions } from './broker-config.js'
+import { Core } from './core.js'
+import { MetadataStore } from './metadata-store.js'
+import { startActorHost, type RuntimeActorHost } from './actor-host.js'
+import { Admin } from '../client/admin.js'
+import { Consumer, type ConsumerOptions } from '../client/consumer.js'
+import { Producer, type ProducerOptions } from '../client/producer.js'
+
+export interface Broker extends AsyncDisposable {
+  /** `host:port` for Kafka clients; empty when started with `port: null`. */
+  readonly bootstrapServers: string
+  readonly port: number | null
+  readonly config: BrokerConfig
+  readonly core: Core
+  readonly admin: Admin
+  /** A kafkajs-shaped producer that talks to this broker in-process (no sockets). */
+  producer(options?: ProducerOptions): Producer
+  /** A kafkajs-shaped group consumer that talks to this broker in-process. */
+  consumer(options: ConsumerOptions): Consumer
+  readonly faults: {
+    /** Kills every shard worker of one logical broker; the supervisor fails over and restarts it. */
+    killBroker(brokerId: number): void
+  }
+  close(): Promise<void>
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const ownsDataDir = options.dataDir === undefined
+  const dataDir = ownsDataDir ? mkdtempSync(join(tmpdir(), 'partita-')) : resolve(options.dataDir!)
+  const config = resolveBrokerConfig(options, dataDir)
+  const clock = options.clock ?? new SystemClock()
+  const store = MetadataStore.open(join(dataDir, 'meta'))
+  const groups = new GroupCoordinator({
+    dataDir: join(dataDir, 'groups'),
+    clock,
+    initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+    minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+    maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+  })
+  await groups.open()
+
+  let supervisor: Supervisor | undefined
+  const host: RuntimeActorHost = await startActorHost(config, {
+    onEvent: (event) => supervisor?.onPartitionEvent(event),
+    onShardDown: (shard) => void supervisor?.onShardDown(shard),
+  })
+  supervisor = new Supervisor({ config, store, host, clock })
+  let server: Server | null = null
+  const core = new Core({ config, store, router: supervisor, groups, advertisedPort: () => server?.port ?? config.port ?? 0 })
+  try {
+    await supervisor.start()
+    if (config.port !== null) {
+      server = await startServer({ core, host: config.host, port: config.port, socketRequestMaxBytes: config.socketRequestMaxBytes })
+    }
+  } catch (error) {
+    supervisor.stop()
+    await host.stop()
+    await groups.close()
+    throw error
+  }
+
+  let closed: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      await server?.close()
+      supervisor.stop()
+      await supervisor.closeAll()
+      await host.stop()
+      await groups.close()
+      if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
+    })()
+    return closed
+  }
+  const port = server?.port ?? null
+  return {
+    bootstrapServers: port === null ? '' : `${config.advertisedHost}:${port}`,
+    port,
+    config,
+    core,
+    admin: new Admin(core),
+    producer: (producerOptions) => new Producer(core, producerOptions),
+    consumer: (consumerOptions) => new Consumer(core, consumerOptions),
+    faults: { killBroker: (brokerId) => supervisor.killBroker(brokerId) },
+    close,
+    [Symbol.asyncDispose]: close,
+  }
+}
