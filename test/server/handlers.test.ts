@@ -1,0 +1,448 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ErrorCode } from '../../src/common/error-codes.js'
+import { ApiKey } from '../../src/protocol/index.js'
+import type { RequestApiKey } from '../../src/protocol/index.js'
+import { HANDLERS } from '../../src/server/handlers/index.js'
+import { decodeRecords, iterateBatches } from '../../src/storage/record-batch.js'
+import { batchOf, startTestServer, type TestServer } from './helpers.js'
+import type { WireClient } from './wire-client.js'
+
+let ts: TestServer
+let client: WireClient
+
+beforeEach(async () => {
+  ts = await startTestServer({ brokers: 2 })
+  client = await ts.connect()
+})
+
+afterEach(async () => {
+  await ts.close()
+})
+
+async function createTopic(name: string, numPartitions = 1): Promise<void> {
+  const [result] = await ts.core.createTopics([{ name, numPartitions, replicationFactor: 1, configs: {} }], false)
+  expect(result.errorCode).toBe(ErrorCode.NONE)
+}
+
+async function produceValues(topic: string, values: string[]): Promise<void> {
+  const [result] = await ts.core.produce([{ topic, partition: 0, records: batchOf(values) }], -1, 1000)
+  expect(result.errorCode).toBe(ErrorCode.NONE)
+}
+
+function values(records: Buffer | null): string[] {
+  const out: string[] = []
+  if (records === null) return out
+  for (const span of iterateBatches(records)) {
+    for (const record of decodeRecords(records.subarray(span.pos, span.pos + span.size))) out.push(record.value!.toString())
+  }
+  return out
+}
+
+const protocols = [{ name: 'range', metadata: Buffer.from('subscription') }]
+
+/** Joins as the only member (answering KIP-394's MEMBER_ID_REQUIRED from v4) and syncs. */
+async function joinAndSync(groupId: string, joinVersion: number, syncVersion: number): Promise<{ memberId: string; generationId: number }> {
+  const join = { groupId, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols }
+  let joined = await client.request(ApiKey.JoinGroup, joinVersion, join)
+  if (joinVersion >= 4) {
+    expect(joined.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED)
+    joined = await client.request(ApiKey.JoinGroup, joinVersion, { ...join, memberId: joined.memberId })
+  }
+  expect(joined.errorCode).toBe(ErrorCode.NONE)
+  expect(joined.leader).toBe(joined.memberId)
+  expect(joined.protocolName).toBe('range')
+  expect(joined.members.map((m) => m.metadata.toString())).toEqual(['subscription'])
+  const synced = await client.request(ApiKey.SyncGroup, syncVersion, {
+    groupId,
+    generationId: joined.generationId,
+    memberId: joined.memberId,
+    assignments: [{ memberId: joined.memberId, assignment: Buffer.from('assignment') }],
+  })
+  expect(synced.errorCode).toBe(ErrorCode.NONE)
+  expect(synced.assignment.toString()).toBe('assignment')
+  return { memberId: joined.memberId, generationId: joined.generationId }
+}
+
+type Scenario = (version: number) => Promise<void>
+
+/** One scenario per served API; each runs at the API's lowest and highest declared version. */
+const scenarios: Record<number, Scenario> = {
+  [ApiKey.ApiVersions]: async (v) => {
+    const response = await client.request(ApiKey.ApiVersions, v, { clientSoftwareName: 'wire', clientSoftwareVersion: '1' })
+    expect(response.errorCode).toBe(ErrorCode.NONE)
+    expect(response.apiKeys.length).toBe(HANDLERS.length)
+  },
+  [ApiKey.Produce]: async (v) => {
+    await createTopic('p')
+    const produce = (records: Buffer | null) =>
+      client.request(ApiKey.Produce, v, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'p', partitionData: [{ index: 0, records }] }] })
+    const first = await produce(batchOf(['a', 'b']))
+    const second = await produce(batchOf(['c']))
+    expect(first.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(second.responses[0].partitionResponses[0]).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2, logStartOffset: v >= 5 ? 0 : -1 })
+    const nullRecords = await produce(null)
+    expect(nullRecords.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect(ts.router.partition('p', 0)!.nextOffset).toBe(3)
+  },
+  [ApiKey.Fetch]: async (v) => {
+    await createTopic('f')
+    await produceValues('f', ['x', 'y'])
+    await produceValues('f', ['z'])
+    const response = await client.request(ApiKey.Fetch, v, {
+      replicaId: -1,
+      maxWaitMs: 100,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      sessionId: 0,
+      sessionEpoch: 0,
+      topics: [{ topic: 'f', partitions: [{ partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20 }] }],
+    })
+    expect(response.sessionId).toBe(0)
+    const partition = response.responses[0].partitions[0]
+    expect(partition).toMatchObject({ partitionIndex: 0, errorCode: ErrorCode.NONE, highWatermark: 3, lastStableOffset: 3, abortedTransactions: [] })
+    expect(partition.logStartOffset).toBe(v >= 5 ? 0 : -1)
+    expect(partition.preferredReadReplica).toBe(-1)
+    // Whole batches come back: the first one holds offset 0 too.
+    expect(values(partition.records)).toEqual(['x', 'y', 'z'])
+    const unknown = await client.request(ApiKey.Fetch, v, {
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      topics: [{ topic: 'nope', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }],
+    })
+    expect(unknown.responses[0].partitions[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  },
+  [ApiKey.ListOffsets]: async (v) => {
+    await createTopic('l')
+    await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['a', 'b'], 1000) }], -1, 1000)
+    await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['c'], 5000) }], -1, 1000)
+    const response = await client.request(ApiKey.ListOffsets, v, {
+      replicaId: -1,
+      topics: [{ name: 'l', partitions: [{ partitionIndex: 0, timestamp: -2 }, { partitionIndex: 0, timestamp: -1 }, { partitionIndex: 0, timestamp: 4000 }] }],
+    })
+    const [earliest, latest, byTime] = response.topics[0].partitions
+    expect(earliest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 0 })
+    expect(latest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 3 })
+    expect(byTime).toMatchObject({ errorCode: ErrorCode.NONE, offset: 2, timestamp: 5000 })
+    expect(latest.leaderEpoch).toBe(v >= 4 ? 0 : -1)
+  },
+  [ApiKey.Metadata]: async (v) => {
+    await createTopic('m1', 2)
+    await createTopic('m2')
+    const all = await client.request(ApiKey.Metadata, v, { topics: v === 0 ? [] : null })
+    expect(all.topics.map((t) => t.name).sort()).toEqual(['m1', 'm2'])
+    expect(all.brokers.map((b) => b.nodeId)).toEqual([0, 1])
+    expect(all.brokers[0]).toMatchObject({ host: '127.0.0.1', port: ts.server.port })
+    if (v >= 1) expect(all.brokers.map((b) => b.nodeId)).toContain(all.controllerId)
+    const m1 = all.topics.find((t) => t.name === 'm1')!
+    expect(m1.partitions.map((p) => p.partitionIndex)).toEqual([0, 1])
+    for (const p of m1.partitions) {
+      expect(p.errorCode).toBe(ErrorCode.NONE)
+      expect(p.replicaNodes).toEqual([p.leaderId])
+      expect(p.isrNodes).toEqual([p.leaderId])
+    }
+    const some = await client.request(ApiKey.Metadata, v, { topics: [{ name: 'm2' }, { name: 'a/b' }], allowAutoTopicCreation: false })
+    expect(some.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['m2', ErrorCode.NONE],
+      ['a/b', ErrorCode.INVALID_TOPIC_EXCEPTION],
+    ])
+    const missing = await client.request(ApiKey.Metadata, v, { topics: [{ name: 'later' }], allowAutoTopicCreation: false })
+    // Before v4 there is no flag and auto-creation is implied.
+    expect(missing.topics[0].errorCode).toBe(v >= 4 ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NONE)
+  },
+  [ApiKey.OffsetCommit]: async (v) => {
+    await createTopic('oc')
+    const commit = await client.request(ApiKey.OffsetCommit, v, {
+      groupId: 'simple',
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      topics: [{ name: 'oc', partitions: [{ partitionIndex: 0, committedOffset: 42, committedMetadata: 'meta' }] }],
+    })
+    expect(commit.topics).toEqual([{ name: 'oc', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }] }])
+    const fetched = ts.groups.fetchOffsets({ groupId: 'simple', topics: [{ topic: 'oc', partitions: [0] }] })
+    expect(fetched.topics[0].partitions[0]).toMatchObject({ offset: 42, metadata: 'meta' })
+  },
+  [ApiKey.OffsetFetch]: async (v) => {
+    await ts.groups.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 7, metadata: 'm' }] })
+    if (v >= 8) {
+      const response = await client.request(ApiKey.OffsetFetch, v, {
+        groups: [
+          { groupId: 'g', topics: [{ name: 't', partitionIndexes: [0, 1] }] },
+          { groupId: 'other', topics: null },
+        ],
+      })
+      expect(response.groups[0].errorCode).toBe(ErrorCode.NONE)
+      expect(response.groups[0].topics[0].partitions.map((p) => [p.partitionIndex, p.committedOffset])).toEqual([
+        [0, 7],
+        [1, -1],
+      ])
+      expect(response.groups[1]).toMatchObject({ groupId: 'other', topics: [], errorCode: ErrorCode.NONE })
+      return
+    }
+    const response = await client.request(ApiKey.OffsetFetch, v, { groupId: 'g', topics: [{ name: 't', partitionIndexes: [0, 1] }] })
+    expect(response.topics[0].partitions.map((p) => [p.partitionIndex, p.committedOffset, p.metadata])).toEqual([
+      [0, 7, 'm'],
+      [1, -1, ''],
+    ])
+  },
+  [ApiKey.FindCoordinator]: async (v) => {
+    if (v >= 4) {
+      const response = await client.request(ApiKey.FindCoordinator, v, { keyType: 0, coordinatorKeys: ['a', 'b'] })
+      expect(response.coordinators.map((c) => [c.key, c.nodeId, c.port, c.errorCode])).toEqual([
+        ['a', 0, ts.server.port, ErrorCode.NONE],
+        ['b', 0, ts.server.port, ErrorCode.NONE],
+      ])
+      const txn = await client.request(ApiKey.FindCoordinator, v, { keyType: 1, coordinatorKeys: ['tx'] })
+      expect(txn.coordinators[0].errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+      return
+    }
+    const response = await client.request(ApiKey.FindCoordinator, v, { key: 'group' })
+    expect(response).toMatchObject({ errorCode: ErrorCode.NONE, nodeId: 0, host: '127.0.0.1', port: ts.server.port })
+  },
+  [ApiKey.JoinGroup]: async (v) => {
+    await joinAndSync('join', v, 0)
+  },
+  [ApiKey.SyncGroup]: async (v) => {
+    await joinAndSync('sync', 6, v)
+  },
+  [ApiKey.Heartbeat]: async (v) => {
+    const member = await joinAndSync('hb', 5, 3)
+    const ok = await client.request(ApiKey.Heartbeat, v, { groupId: 'hb', ...member })
+    expect(ok.errorCode).toBe(ErrorCode.NONE)
+    const stale = await client.request(ApiKey.Heartbeat, v, { groupId: 'hb', generationId: member.generationId + 5, memberId: member.memberId })
+    expect(stale.errorCode).toBe(ErrorCode.ILLEGAL_GENERATION)
+  },
+  [ApiKey.LeaveGroup]: async (v) => {
+    const member = await joinAndSync('leave', 5, 3)
+    if (v >= 3) {
+      const left = await client.request(ApiKey.LeaveGroup, v, { groupId: 'leave', members: [{ memberId: member.memberId }, { memberId: 'ghost' }] })
+      expect(left.errorCode).toBe(ErrorCode.NONE)
+      expect(left.members.map((m) => [m.memberId, m.errorCode])).toEqual([
+        [member.memberId, ErrorCode.NONE],
+        ['ghost', ErrorCode.UNKNOWN_MEMBER_ID],
+      ])
+    } else {
+      const left = await client.request(ApiKey.LeaveGroup, v, { groupId: 'leave', memberId: member.memberId })
+      expect(left.errorCode).toBe(ErrorCode.NONE)
+      const again = await client.request(ApiKey.LeaveGroup, v, { groupId: 'leave', memberId: member.memberId })
+      expect(again.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+    }
+    expect(ts.groups.describeGroups(['leave'])[0].groupState).toBe('Empty')
+  },
+  [ApiKey.DescribeGroups]: async (v) => {
+    const member = await joinAndSync('described', 5, 3)
+    const response = await client.request(ApiKey.DescribeGroups, v, { groups: ['described', 'unknown'] })
+    const [described, unknown] = response.groups
+    expect(described).toMatchObject({ errorCode: ErrorCode.NONE, groupState: 'Stable', protocolType: 'consumer', protocolData: 'range' })
+    expect(described.members).toHaveLength(1)
+    expect(described.members[0]).toMatchObject({ memberId: member.memberId, clientId: 'wire-client' })
+    expect(described.members[0].clientHost).toMatch(/^\/.+/)
+    expect(described.members[0].memberAssignment.toString()).toBe('assignment')
+    expect(unknown).toMatchObject({ groupId: 'unknown', errorCode: ErrorCode.NONE, groupState: 'Dead' })
+  },
+  [ApiKey.ListGroups]: async (v) => {
+    await joinAndSync('listed', 5, 3)
+    const response = await client.request(ApiKey.ListGroups, v, {})
+    expect(response.errorCode).toBe(ErrorCode.NONE)
+    expect(response.groups.map((g) => [g.groupId, g.protocolType])).toEqual([['listed', 'consumer']])
+  },
+  [ApiKey.DeleteGroups]: async (v) => {
+    await ts.groups.commitOffsets({ groupId: 'doomed', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 1 }] })
+    const response = await client.request(ApiKey.DeleteGroups, v, { groupsNames: ['doomed', 'never'] })
+    expect(response.results).toEqual([
+      { groupId: 'doomed', errorCode: ErrorCode.NONE },
+      { groupId: 'never', errorCode: ErrorCode.GROUP_ID_NOT_FOUND },
+    ])
+  },
+  [ApiKey.InitProducerId]: async (v) => {
+    const first = await client.request(ApiKey.InitProducerId, v, { transactionalId: null, transactionTimeoutMs: 60_000 })
+    expect(first.errorCode).toBe(ErrorCode.NONE)
+    expect(first.producerId).toBeGreaterThanOrEqual(0)
+    expect(first.producerEpoch).toBe(0)
+    if (v >= 3) {
+      const bumped = await client.request(ApiKey.InitProducerId, v, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: first.producerId, producerEpoch: 0 })
+      expect(bumped).toMatchObject({ errorCode: ErrorCode.NONE, producerId: first.producerId, producerEpoch: 1 })
+    }
+    const transactional = await client.request(ApiKey.InitProducerId, v, { transactionalId: 'tx', transactionTimeoutMs: 60_000 })
+    expect(transactional.errorCode).not.toBe(ErrorCode.NONE)
+  },
+  [ApiKey.CreateTopics]: async (v) => {
+    const response = await client.request(ApiKey.CreateTopics, v, {
+      topics: [
+        { name: 'made', numPartitions: 3, replicationFactor: 2, configs: [{ name: 'retention.ms', value: '1000' }] },
+        { name: 'manual', numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: [0] }] },
+      ],
+      timeoutMs: 1000,
+    })
+    expect(response.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['made', ErrorCode.NONE],
+      ['manual', ErrorCode.INVALID_REQUEST],
+    ])
+    expect(ts.core.brokers()).toHaveLength(2)
+    const made = (await ts.core.metadata(['made'], false)).topics[0]
+    expect(made.partitions).toHaveLength(3)
+    expect(made.partitions[0].replicaNodes).toHaveLength(2)
+    if (v >= 1) {
+      const dry = await client.request(ApiKey.CreateTopics, v, { topics: [{ name: 'dry', numPartitions: 1, replicationFactor: 1 }], validateOnly: true })
+      expect(dry.topics[0].errorCode).toBe(ErrorCode.NONE)
+      expect((await ts.core.metadata(['dry'], false)).topics[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    }
+  },
+  [ApiKey.DeleteTopics]: async (v) => {
+    await createTopic('gone')
+    const response = await client.request(ApiKey.DeleteTopics, v, { topicNames: ['gone', 'never'], timeoutMs: 1000 })
+    expect(response.responses.map((r) => [r.name, r.errorCode])).toEqual([
+      ['gone', ErrorCode.NONE],
+      ['never', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+    ])
+  },
+  [ApiKey.CreatePartitions]: async (v) => {
+    await createTopic('grow')
+    const response = await client.request(ApiKey.CreatePartitions, v, {
+      topics: [
+        { name: 'grow', count: 4, assignments: null },
+        { name: 'grow', count: 1, assignments: null },
+      ],
+      timeoutMs: 1000,
+    })
+    expect(response.results.map((r) => r.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.INVALID_PARTITIONS])
+    expect((await ts.core.metadata(['grow'], false)).topics[0].partitions).toHaveLength(4)
+  },
+  [ApiKey.DescribeConfigs]: async (v) => {
+    await ts.core.createTopics([{ name: 'dc', numPartitions: 1, replicationFactor: 1, configs: { 'retention.ms': '1234' } }], false)
+    const response = await client.request(ApiKey.DescribeConfigs, v, {
+      resources: [
+        { resourceType: 2, resourceName: 'dc', configurationKeys: ['retention.ms', 'cleanup.policy'] },
+        { resourceType: 4, resourceName: '0', configurationKeys: null },
+      ],
+      includeSynonyms: true,
+    })
+    const [topic, broker] = response.results
+    expect(topic.errorCode).toBe(ErrorCode.NONE)
+    const retention = topic.configs.find((c) => c.name === 'retention.ms')!
+    const cleanup = topic.configs.find((c) => c.name === 'cleanup.policy')!
+    expect(retention.value).toBe('1234')
+    expect(cleanup.value).toBe('delete')
+    if (v === 0) {
+      expect([retention.isDefault, cleanup.isDefault]).toEqual([false, true])
+    } else {
+      expect([retention.configSource, cleanup.configSource]).toEqual([1, 5])
+      expect(retention.synonyms).toEqual([])
+    }
+    expect(broker.configs.find((c) => c.name === 'num.partitions')?.value).toBe('1')
+  },
+  [ApiKey.AlterConfigs]: async (v) => {
+    await ts.core.createTopics([{ name: 'ac', numPartitions: 1, replicationFactor: 1, configs: { 'retention.ms': '1234' } }], false)
+    const response = await client.request(ApiKey.AlterConfigs, v, {
+      resources: [
+        { resourceType: 2, resourceName: 'ac', configs: [{ name: 'cleanup.policy', value: 'compact' }] },
+        { resourceType: 2, resourceName: 'missing', configs: [] },
+      ],
+    })
+    expect(response.responses.map((r) => [r.resourceName, r.errorCode])).toEqual([
+      ['ac', ErrorCode.NONE],
+      ['missing', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+    ])
+    const [described] = await ts.core.describeConfigs([{ resourceType: 2, resourceName: 'ac', configNames: ['cleanup.policy', 'retention.ms'] }])
+    // AlterConfigs replaces the whole override set.
+    expect(described.configs.map((c) => [c.name, c.value])).toEqual([
+      ['cleanup.policy', 'compact'],
+      ['retention.ms', '604800000'],
+    ])
+  },
+  [ApiKey.IncrementalAlterConfigs]: async (v) => {
+    await ts.core.createTopics([{ name: 'iac', numPartitions: 1, replicationFactor: 1, configs: { 'retention.ms': '1234' } }], false)
+    const response = await client.request(ApiKey.IncrementalAlterConfigs, v, {
+      resources: [
+        { resourceType: 2, resourceName: 'iac', configs: [{ name: 'cleanup.policy', configOperation: 2, value: 'compact' }] },
+        { resourceType: 2, resourceName: 'iac', configs: [{ name: 'cleanup.policy', configOperation: 9, value: 'x' }] },
+      ],
+    })
+    expect(response.responses.map((r) => r.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.INVALID_REQUEST])
+    const [described] = await ts.core.describeConfigs([{ resourceType: 2, resourceName: 'iac', configNames: ['cleanup.policy', 'retention.ms'] }])
+    expect(described.configs.map((c) => [c.name, c.value])).toEqual([
+      ['cleanup.policy', 'delete,compact'],
+      ['retention.ms', '1234'],
+    ])
+  },
+  [ApiKey.DeleteRecords]: async (v) => {
+    await createTopic('dr')
+    await produceValues('dr', ['a', 'b'])
+    await produceValues('dr', ['c'])
+    const response = await client.request(ApiKey.DeleteRecords, v, { topics: [{ name: 'dr', partitions: [{ partitionIndex: 0, offset: 2 }] }], timeoutMs: 1000 })
+    expect(response.topics[0].partitions[0]).toEqual({ partitionIndex: 0, lowWatermark: 2, errorCode: ErrorCode.NONE })
+    const [earliest] = await ts.core.listOffsets([{ topic: 'dr', partition: 0, timestamp: -2 }])
+    expect(earliest.offset).toBe(2)
+  },
+}
+
+describe('every handler at its lowest and highest version', () => {
+  it('has a scenario for every API the server declares, and none for an API it does not', () => {
+    expect(Object.keys(scenarios).map(Number).sort((a, b) => a - b)).toEqual(HANDLERS.map((h) => h.apiKey as number).sort((a, b) => a - b))
+  })
+
+  for (const handler of HANDLERS) {
+    for (const version of [handler.minVersion, handler.maxVersion]) {
+      it(`serves api key ${handler.apiKey} at v${version}`, async () => {
+        await scenarios[handler.apiKey as RequestApiKey](version)
+        expect(ts.warnings).toEqual([])
+        expect(client.isClosed).toBe(false)
+      })
+    }
+  }
+})
+
+describe('validation the server owns', () => {
+  const produceRequest = (acks: number, transactionalId: string | null = null) => ({
+    transactionalId,
+    acks,
+    timeoutMs: 1000,
+    topicData: [{ name: 'v', partitionData: [{ index: 0, records: batchOf(['a']) }, { index: 1, records: batchOf(['b']) }] }],
+  })
+
+  it('refuses acks outside -1, 0 and 1 with INVALID_REQUIRED_ACKS on every partition', async () => {
+    await createTopic('v', 2)
+    for (const acks of [2, -2, 100]) {
+      const response = await client.request(ApiKey.Produce, 7, produceRequest(acks))
+      expect(response.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual([ErrorCode.INVALID_REQUIRED_ACKS, ErrorCode.INVALID_REQUIRED_ACKS])
+    }
+    expect(ts.router.produceCount).toBe(0)
+  })
+
+  it('refuses a transactional produce with TRANSACTIONAL_ID_AUTHORIZATION_FAILED', async () => {
+    await createTopic('v', 2)
+    const response = await client.request(ApiKey.Produce, 3, produceRequest(1, 'tx-1'))
+    expect(response.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual([
+      ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+      ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    ])
+    expect(ts.router.produceCount).toBe(0)
+  })
+
+  it('answers illegal topic names with INVALID_TOPIC_EXCEPTION', async () => {
+    const names = ['', '.', '..', 'x'.repeat(250), 'a/b']
+    const response = await client.request(ApiKey.CreateTopics, 4, {
+      topics: names.map((name) => ({ name, numPartitions: 1, replicationFactor: 1 })),
+      timeoutMs: 1000,
+    })
+    expect(response.topics.map((t) => t.errorCode)).toEqual(names.map(() => ErrorCode.INVALID_TOPIC_EXCEPTION))
+    const metadata = await client.request(ApiKey.Metadata, 9, { topics: names.map((name) => ({ name })), allowAutoTopicCreation: true })
+    expect(metadata.topics.map((t) => t.errorCode)).toEqual(names.map(() => ErrorCode.INVALID_TOPIC_EXCEPTION))
+    expect(ts.core.brokers()).toHaveLength(2)
+    expect((await ts.core.metadata(null, false)).topics).toEqual([])
+  })
+
+  it('answers zero partitions with INVALID_PARTITIONS and a replication factor beyond the brokers with INVALID_REPLICATION_FACTOR', async () => {
+    const response = await client.request(ApiKey.CreateTopics, 2, {
+      topics: [
+        { name: 'zero', numPartitions: 0, replicationFactor: 1 },
+        { name: 'wide', numPartitions: 1, replicationFactor: 3 },
+      ],
+      timeoutMs: 1000,
+    })
+    expect(response.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['zero', ErrorCode.INVALID_PARTITIONS],
+      ['wide', ErrorCode.INVALID_REPLICATION_FACTOR],
+    ])
+    expect(response.topics[1].errorMessage).toContain('larger than available brokers: 2')
+  })
+})
