@@ -40,8 +40,8 @@ interface Slot {
   done: boolean
   /** The encoded response, or null when the request gets none. */
   chunks: Buffer[] | null
-  /** Close the connection when the flush reaches this slot. */
-  close: boolean
+  /** When set, the connection closes when the flush reaches this slot, logging this reason. */
+  closeReason: string | null
 }
 
 export class Connection {
@@ -134,9 +134,9 @@ export class Connection {
       while (this.#slots.length > 0 && this.#slots[0].done && !this.#closed) {
         const slot = this.#slots.shift()!
         progressed = true
-        if (slot.close) {
+        if (slot.closeReason !== null) {
           this.#socket.uncork()
-          this.#fail('a request failed in a way only a close can report')
+          this.#fail(slot.closeReason)
           return true
         }
         if (slot.chunks !== null) for (const chunk of slot.chunks) this.#socket.write(chunk)
@@ -193,7 +193,7 @@ export class Connection {
         // Kafka answers an ApiVersions it cannot serve in a v0 body, so the client can read it
         // whatever version it asked for and retry at one we list.
         const response = encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, unsupportedApiVersionsBody())
-        this.#slots.push({ done: true, chunks: [response], close: false })
+        this.#slots.push({ done: true, chunks: [response], closeReason: null })
         return
       }
       const what = handler === undefined ? `unsupported api key ${header.apiKey}` : `unsupported version ${header.apiVersion} of api key ${header.apiKey}`
@@ -207,7 +207,7 @@ export class Connection {
       this.#fail(`unparsable request (api key ${header.apiKey} v${header.apiVersion}): ${messageOf(error)}`)
       return
     }
-    const slot: Slot = { done: false, chunks: null, close: false }
+    const slot: Slot = { done: false, chunks: null, closeReason: null }
     this.#slots.push(slot)
     // The body was decoded for this handler's api key, so its type matches what it expects.
     const exclusive = handler.exclusive?.(body as never, header.apiVersion) === true
@@ -222,11 +222,11 @@ export class Connection {
     try {
       // The body was decoded for this handler's api key, so its type matches what it expects.
       const result = await handler.handle(ctx, body as never, header.apiVersion)
-      if (result === CLOSE_CONNECTION) slot.close = true
+      const request = `api key ${header.apiKey} v${header.apiVersion} (correlation id ${header.correlationId})`
+      if (result === CLOSE_CONNECTION) slot.closeReason = `request ${request} failed and has no response to carry the error`
       else if (result !== NO_RESPONSE) slot.chunks = encodeResponseChunks(handler.apiKey, header.apiVersion, header.correlationId, result)
     } catch (error) {
-      if (!this.#closed) this.#options.logger.warn(`request api key ${header.apiKey} v${header.apiVersion} from ${this.#peer} failed: ${messageOf(error)}`)
-      slot.close = true
+      slot.closeReason = `request api key ${header.apiKey} v${header.apiVersion} failed in the broker: ${messageOf(error)}`
     }
     slot.done = true
     if (exclusive) this.#exclusiveRunning = false

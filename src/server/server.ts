@@ -19,7 +19,10 @@ export interface ServerOptions {
   socketRequestMaxBytes?: number
   /** Unanswered requests per connection before it stops reading. Default 64. */
   inFlightRequestsMax?: number
-  /** How long close() waits for handlers in flight (a JoinGroup may wait out a rebalance). Default 10 s. */
+  /**
+   * How long close() waits for handlers in flight: a parked fetch waits out its maxWaitMs and a
+   * JoinGroup its rebalance, and the core offers no way to cut either short. Default 5 s.
+   */
   closeTimeoutMs?: number
   /** One line per dropped connection or failed request. Default: console.warn. */
   logger?: ServerLogger
@@ -40,7 +43,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     frameBytesMax: options.socketRequestMaxBytes ?? 104_857_600,
     inFlightRequestsMax: options.inFlightRequestsMax ?? 64,
   }
-  const closeTimeoutMs = options.closeTimeoutMs ?? 10_000
+  const closeTimeoutMs = options.closeTimeoutMs ?? 5_000
   const connections = new Set<Connection>()
   const listener = createServer((socket: Socket) => {
     const connection = new Connection(socket, connectionOptions)

@@ -100,6 +100,28 @@ describe('connection handling', () => {
     expect(ts.warnings.filter((w) => w.includes('unparsable request') || w.includes('unreadable request header'))).toHaveLength(2)
   })
 
+  it('closes only the connection whose request failed inside the broker, and keeps serving', async () => {
+    ts = await startTestServer(
+      {},
+      {
+        wrapCore: (core) =>
+          new Proxy(core, {
+            get(target, property, receiver) {
+              if (property === 'listOffsets') return async () => Promise.reject(new Error('disk on fire'))
+              return Reflect.get(target, property, receiver) as unknown
+            },
+          }),
+      },
+    )
+    const failing = await ts.connect()
+    const healthy = await ts.connect()
+    void failing.request(ApiKey.ListOffsets, 1, { replicaId: -1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, timestamp: -1 }] }] }).catch(() => {})
+    await failing.closed
+    expect(ts.warnings).toEqual([expect.stringContaining('failed in the broker: disk on fire')])
+    const response = await healthy.request(ApiKey.Metadata, 1, { topics: null })
+    expect(response.brokers).toHaveLength(1)
+  })
+
   it('reassembles frames split across TCP segments and answers frames sent back to back', async () => {
     ts = await startTestServer()
     const client = await ts.connect()
@@ -159,6 +181,8 @@ describe('connection handling', () => {
     client.send(ApiKey.Produce, 3, { acks: 0, timeoutMs: 1000, topicData: [{ name: 'missing', partitionData: [{ index: 0, records: batchOf(['a']) }] }] })
     await client.closed
     expect(client.arrivals).toEqual([])
+    expect(ts.warnings).toHaveLength(1)
+    expect(ts.warnings[0]).toContain('api key 0 v3 (correlation id 1) failed and has no response')
   })
 
   it('keeps at most inFlightRequestsMax requests of a connection in the core at once', async () => {
