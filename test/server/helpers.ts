@@ -74,6 +74,20 @@ export async function startTestServer(
   }
 }
 
+/**
+ * The core with one method replaced; every other method is bound to the real core (its private
+ * fields are not reachable through a Proxy receiver).
+ */
+export function overrideCore<M extends keyof BrokerCore>(core: Core, method: M, replacement: (real: Core[M]) => BrokerCore[M]): BrokerCore {
+  return new Proxy(core, {
+    get(target, property) {
+      if (property === method) return replacement((target[method] as (...args: unknown[]) => unknown).bind(target) as Core[M])
+      const value = Reflect.get(target, property, target) as unknown
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
+
 /** One uncompressed v2 batch of string values, as a producer sends it. */
 export function batchOf(values: string[], baseTimestamp = 1_700_000_000_000): Buffer {
   return encodeBatch({ baseTimestamp, records: values.map((v) => ({ key: null, value: Buffer.from(v) })) })

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { BrokerCore } from '../../src/broker/types.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import { HANDLERS } from '../../src/server/handlers/index.js'
-import { batchOf, startTestServer, type TestServer } from './helpers.js'
+import { batchOf, overrideCore, startTestServer, type TestServer } from './helpers.js'
 import { rawFrame } from './wire-client.js'
 
 let ts: TestServer | undefined
@@ -104,13 +103,7 @@ describe('connection handling', () => {
     ts = await startTestServer(
       {},
       {
-        wrapCore: (core) =>
-          new Proxy(core, {
-            get(target, property, receiver) {
-              if (property === 'listOffsets') return async () => Promise.reject(new Error('disk on fire'))
-              return Reflect.get(target, property, receiver) as unknown
-            },
-          }),
+        wrapCore: (core) => overrideCore(core, 'listOffsets', () => async () => Promise.reject(new Error('disk on fire'))),
       },
     )
     const failing = await ts.connect()
@@ -193,19 +186,14 @@ describe('connection handling', () => {
       {
         inFlightRequestsMax: 3,
         wrapCore: (core) =>
-          new Proxy(core, {
-            get(target, property, receiver) {
-              if (property !== 'fetch') return Reflect.get(target, property, receiver) as unknown
-              return async (...args: Parameters<BrokerCore['fetch']>) => {
-                inCore++
-                inCoreMax = Math.max(inCoreMax, inCore)
-                try {
-                  return await target.fetch(...args)
-                } finally {
-                  inCore--
-                }
-              }
-            },
+          overrideCore(core, 'fetch', (fetch) => async (...args) => {
+            inCore++
+            inCoreMax = Math.max(inCoreMax, inCore)
+            try {
+              return await fetch(...args)
+            } finally {
+              inCore--
+            }
           }),
       },
     )
