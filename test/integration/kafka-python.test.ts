@@ -68,9 +68,7 @@ describe('kafka-python', () => {
       const values = consumed.records.filter((r) => r.key === key).map((r) => r.value)
       expect(values).toEqual([0, 1, 2, 3].map((round) => `${key}#${k + round * 6}`))
     }
-    // The group committed: kcat sees the same records, and the group resumes with nothing left.
-    const again = await runPython<{ records: Record[] }>(SCRIPT, ['consume', broker.bootstrapServers, topic, 'kp-group', '0'])
-    expect(again.records).toEqual([])
+    // The group committed the end of every partition it read.
     const committed = await broker.admin.fetchOffsets({ groupId: 'kp-group', topics: [topic] })
     const ends = new Map<number, number>()
     for (const r of produced.records) ends.set(r.partition, Math.max(ends.get(r.partition) ?? 0, r.offset + 1))

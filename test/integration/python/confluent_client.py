@@ -1,0 +1,139 @@
+"""confluent-kafka-python (librdkafka 2.0.2) against Partita, with librdkafka's default settings
+plus what each command names. Each command prints one JSON line on stdout.
+
+Usage: confluent_client.py <command> <bootstrap> <args...>
+  produce <topic> <count> <keys> <config-json>   keyed sends; prints each delivery report
+  consume <topic> <group> <count>                group consumer from earliest; commits; prints records
+  metadata                                       prints brokers and topics with their partitions
+  group-split <topic> <group>                    two members split partitions, one leaves
+"""
+import json
+import sys
+import threading
+import time
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+
+DEADLINE_S = 30
+
+
+def produce(bootstrap, topic, count, keys, config_json="{}"):
+    config = {"bootstrap.servers": bootstrap}
+    config.update(json.loads(config_json))
+    producer = Producer(config)
+    reports = []
+    errors = []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            errors.append(err.str())
+        else:
+            reports.append({"key": msg.key().decode(), "partition": msg.partition(), "offset": msg.offset()})
+
+    for i in range(int(count)):
+        key = "key-%d" % (i % int(keys))
+        producer.produce(topic, key=key.encode(), value=("%s#%d" % (key, i)).encode(), on_delivery=on_delivery)
+    left = producer.flush(DEADLINE_S)
+    print(json.dumps({"reports": reports, "errors": errors, "undelivered": left}))
+
+
+def consumer_config(bootstrap, group):
+    return {"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"}
+
+
+def consume(bootstrap, topic, group, count):
+    consumer = Consumer(consumer_config(bootstrap, group))
+    consumer.subscribe([topic])
+    records = []
+    errors = []
+    deadline = time.time() + DEADLINE_S
+    while len(records) < int(count) and time.time() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        if msg.error() is not None:
+            errors.append(msg.error().str())
+            continue
+        records.append({"partition": msg.partition(), "offset": msg.offset(),
+                        "key": msg.key().decode() if msg.key() else None, "value": msg.value().decode()})
+    if records:
+        consumer.commit(asynchronous=False)
+    consumer.close()
+    print(json.dumps({"records": records, "errors": errors}))
+
+
+def metadata(bootstrap):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    md = admin.list_topics(timeout=10)
+    brokers = [{"id": b.id, "host": b.host, "port": b.port} for b in md.brokers.values()]
+    topics = {name: sorted(t.partitions.keys()) for name, t in md.topics.items()}
+    print(json.dumps({"brokers": brokers, "controller": md.controller_id, "topics": topics}))
+
+
+class Member(threading.Thread):
+    """One group member polling in its own thread."""
+
+    def __init__(self, bootstrap, topic, group):
+        super().__init__(daemon=True)
+        self.consumer = Consumer(consumer_config(bootstrap, group))
+        self.consumer.subscribe([topic])
+        self.assignment = []
+        self.received = []
+        self.stopping = False
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopping:
+            msg = self.consumer.poll(0.2)
+            if msg is not None and msg.error() is None:
+                self.received.append({"partition": msg.partition(), "value": msg.value().decode()})
+            self.assignment = sorted(tp.partition for tp in self.consumer.assignment())
+        self.consumer.close()
+        self.stopped.set()
+
+    def stop(self):
+        self.stopping = True
+        self.stopped.wait(DEADLINE_S)
+
+
+def wait_for(condition, what):
+    deadline = time.time() + DEADLINE_S
+    while not condition():
+        if time.time() > deadline:
+            raise RuntimeError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+def group_split(bootstrap, topic, group):
+    """A owns all 4 partitions; B joins and they split 2+2; one message per partition reaches its
+    owner; B leaves; A owns all 4 again and gets the next message of each partition."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    a = Member(bootstrap, topic, group)
+    a.start()
+    wait_for(lambda: len(a.assignment) == 4, "A owning all partitions")
+    b = Member(bootstrap, topic, group)
+    b.start()
+    wait_for(lambda: len(a.assignment) == 2 and len(b.assignment) == 2, "a 2+2 split")
+    split = [a.assignment, b.assignment]
+    for p in range(4):
+        producer.produce(topic, value=("first-%d" % p).encode(), partition=p)
+    producer.flush(DEADLINE_S)
+    wait_for(lambda: len(a.received) + len(b.received) >= 4, "the first messages")
+    first = [sorted(r["partition"] for r in a.received), sorted(r["partition"] for r in b.received)]
+    b.stop()
+    wait_for(lambda: len(a.assignment) == 4, "A owning all partitions after B left")
+    for p in range(4):
+        producer.produce(topic, value=("second-%d" % p).encode(), partition=p)
+    producer.flush(DEADLINE_S)
+    wait_for(lambda: len([r for r in a.received if r["value"].startswith("second")]) >= 4, "the second messages")
+    second = sorted(r["partition"] for r in a.received if r["value"].startswith("second"))
+    a.stop()
+    print(json.dumps({"split": split, "first": first, "after": a.assignment, "second": second,
+                      "duplicates": len(a.received) + len(b.received) - 8}))
+
+
+COMMANDS = {"produce": produce, "consume": consume, "metadata": metadata, "group-split": group_split}
+
+if __name__ == "__main__":
+    COMMANDS[sys.argv[1]](*sys.argv[2:])
