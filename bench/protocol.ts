@@ -136,9 +136,9 @@ async function fetchAll(bootstrap: string, topic: string): Promise<{ records: nu
           replicaId: -1,
           maxWaitMs: 0,
           minBytes: 0,
-          maxBytes: 64 * 1024 * 1024,
+          maxBytes: 8 * 1024 * 1024,
           isolationLevel: 0,
-          topics: [{ topic, partitions: open.map((partition) => ({ partition, fetchOffset: offsets[partition], partitionMaxBytes: 4 * 1024 * 1024 })) }],
+          topics: [{ topic, partitions: open.map((partition) => ({ partition, fetchOffset: offsets[partition], partitionMaxBytes: 1024 * 1024 })) }],
         },
         { version: 11 },
       )

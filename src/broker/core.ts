@@ -49,6 +49,12 @@ import type {
 const RESOURCE_TOPIC = 2
 const RESOURCE_BROKER = 4
 const PARTITIONS_MAX = 10_000
+/**
+ * A partition's share of one fetch response. Replies cross the shard ring as one message, so a
+ * share stays well under the ring's message limit (8 MiB); a batch larger than the share still
+ * comes whole (KIP-74).
+ */
+const FETCH_PARTITION_BYTES_MAX = 4 * 1024 * 1024
 
 export interface CoreDeps {
   config: BrokerConfig
@@ -134,6 +140,9 @@ export class Core implements BrokerCore {
     let bytes = 0
     let released = false
     const pending = new Set<number>()
+    // Partitions are read in parallel, so the response's byte budget is shared out evenly; each
+    // still returns at least one whole batch (KIP-74), which bounds a response near maxBytes.
+    const shareBytes = Math.max(1, Math.floor(options.maxBytes / Math.max(1, inputs.length)))
     const release = (): void => {
       if (released) return
       released = true
@@ -144,7 +153,7 @@ export class Core implements BrokerCore {
     }
     const results = inputs.map(async (input, index): Promise<FetchResult> => {
       pending.add(index)
-      const result = await this.#fetchPartition(input, options, fetchId, released ? 0 : options.maxWaitMs)
+      const result = await this.#fetchPartition(input, options, fetchId, released ? 0 : options.maxWaitMs, shareBytes)
       pending.delete(index)
       bytes += result.records?.length ?? 0
       if (result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, options.minBytes)) release()
@@ -153,7 +162,7 @@ export class Core implements BrokerCore {
     return Promise.all(results)
   }
 
-  async #fetchPartition(input: FetchInput, options: FetchOptions, fetchId: number, maxWaitMs: number): Promise<FetchResult> {
+  async #fetchPartition(input: FetchInput, options: FetchOptions, fetchId: number, maxWaitMs: number, shareBytes: number): Promise<FetchResult> {
     const base = { topic: input.topic, partition: input.partition }
     try {
       this.#partition(input.topic, input.partition)
@@ -162,7 +171,7 @@ export class Core implements BrokerCore {
         fetchId,
         replicaId: -1,
         fetchOffset: input.fetchOffset,
-        maxBytes: Math.min(input.partitionMaxBytes, options.maxBytes),
+        maxBytes: Math.min(input.partitionMaxBytes, shareBytes, FETCH_PARTITION_BYTES_MAX),
         maxWaitMs,
         minBytes: options.minBytes,
         currentLeaderEpoch: -1,
