@@ -76,6 +76,13 @@ const scenarios: Record<number, Scenario> = {
     await createTopic('p')
     const produce = (records: Buffer | null) =>
       client.request(ApiKey.Produce, v, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'p', partitionData: [{ index: 0, records }] }] })
+    if (v < 3) {
+      // Message formats v0/v1 are not stored: each partition is refused, nothing is appended.
+      const old = await produce(batchOf(['a']))
+      expect(old.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT })
+      expect(ts.router.produceCount).toBe(0)
+      return
+    }
     const first = await produce(batchOf(['a', 'b']))
     const second = await produce(batchOf(['c']))
     expect(first.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.NONE, baseOffset: 0 })
@@ -389,6 +396,14 @@ describe('every handler at its lowest and highest version', () => {
       })
     }
   }
+})
+
+describe('Produce below v3', () => {
+  it('still appends at v3, the first version whose records are v2 batches', async () => {
+    await scenarios[ApiKey.Produce](3)
+    // Two appends; the null record set never reaches the log.
+    expect(ts.router.produceCount).toBe(2)
+  })
 })
 
 describe('validation the server owns', () => {

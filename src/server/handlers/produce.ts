@@ -1,6 +1,10 @@
 /**
- * Produce v3-9 (v3 is the first with v2 record batches, which is all the log stores). The server
- * checks what the core cannot see: the acks value, null record sets and a transactional id.
+ * Produce v0-9. Only v3+ carry v2 record batches, the one format the log stores; v0-2 are still
+ * declared because librdkafka (2.0.x) compresses with gzip, snappy or lz4 only when the broker
+ * lists Produce v0, as every Kafka before 4.0 does. Clients pick the highest version both sides
+ * know, so v0-2 requests come only from clients too old to write v2 batches, and each of their
+ * partitions is refused with UNSUPPORTED_FOR_MESSAGE_FORMAT. The server also checks what the core
+ * cannot see: the acks value, null record sets and a transactional id.
  *
  * A transactional produce is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
  * partition, as Kafka answers a transactional id the producer may not use: transactions are not
@@ -16,6 +20,9 @@ import { ErrorCode } from '../../common/error-codes.js'
 import type { Acks, ProduceInput, ProduceResult } from '../../broker/types.js'
 import { ApiKey } from '../../protocol/index.js'
 import { CLOSE_CONNECTION, defineHandler, groupByTopic, NO_RESPONSE } from './types.js'
+
+/** Produce v3 introduced record batches (message format v2). */
+const FIRST_V2_BATCH_VERSION = 3
 
 interface PartitionSlot {
   topic: string
@@ -34,10 +41,10 @@ function isAcks(acks: number): acks is Acks {
 
 export const produceHandler = defineHandler({
   apiKey: ApiKey.Produce,
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 9,
   exclusive: (request) => request.acks === 0,
-  async handle(ctx, request) {
+  async handle(ctx, request, version) {
     const slots: PartitionSlot[] = []
     const inputs: ProduceInput[] = []
     const forCore: PartitionSlot[] = []
@@ -46,7 +53,9 @@ export const produceHandler = defineHandler({
       for (const partition of topic.partitionData) {
         const slot: PartitionSlot = { topic: topic.name, index: partition.index, result: null }
         slots.push(slot)
-        if (!acksValid) slot.result = refused(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`)
+        if (version < FIRST_V2_BATCH_VERSION) {
+          slot.result = refused(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `Produce v${version} carries message format v0/v1, which this broker does not store`)
+        } else if (!acksValid) slot.result = refused(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`)
         else if (request.transactionalId !== null) {
           slot.result = refused(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker')
         } else if (partition.records === null) slot.result = refused(ErrorCode.CORRUPT_MESSAGE, 'Null record set')
