@@ -36,6 +36,9 @@ export interface ConnectionOptions {
   inFlightRequestsMax: number
 }
 
+/** How long a connection closed for a violation may take to flush what was already written. */
+const FAIL_LINGER_MS = 1_000
+
 interface Slot {
   done: boolean
   /** The encoded response, or null when the request gets none. */
@@ -99,10 +102,18 @@ export class Connection {
     this.#slots.length = 0
   }
 
+  /**
+   * Closes after a protocol violation or a failure only a close can report. Responses already
+   * written still reach the client (end, then destroy once they are flushed); nothing more is read.
+   */
   #fail(reason: string): void {
     if (this.#closed) return
     this.#options.logger.warn(`closing connection from ${this.#peer}: ${reason}`)
-    this.destroy()
+    this.#onClose()
+    this.#socket.pause()
+    this.#socket.end(() => this.#socket.destroy())
+    // A peer that never reads would keep the flush (and the socket) waiting forever.
+    setTimeout(() => this.#socket.destroy(), FAIL_LINGER_MS).unref()
   }
 
   /**
