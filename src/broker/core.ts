@@ -121,7 +121,10 @@ export class Core implements BrokerCore {
 
   async #producePartition(input: ProduceInput, acks: Acks, timeoutMs: number): Promise<ProduceResult> {
     try {
-      await this.#partitionOrCreate(input.topic, input.partition)
+      // Only auto-creation waits before routing: an existing topic's produce reaches its partition
+      // in the order requests arrived, as do fetches and offset lookups.
+      if (this.#store.topic(input.topic) === undefined) await this.#autoCreateIfAllowed(input.topic)
+      this.#partition(input.topic, input.partition)
       const message: PartitionRequest = { op: 'produce', acks, timeoutMs }
       const reply = await this.#router.requestLeader(input.topic, input.partition, message, input.records)
       return reply.message as ReplicaProduceResult
@@ -151,6 +154,8 @@ export class Core implements BrokerCore {
         this.#router.tellLeader(input.topic, input.partition, { op: 'cancelFetch', fetchId })
       }
     }
+    if (options.signal?.aborted === true) released = true
+    options.signal?.addEventListener('abort', release, { once: true })
     const results = inputs.map(async (input, index): Promise<FetchResult> => {
       pending.add(index)
       const result = await this.#fetchPartition(input, options, fetchId, released ? 0 : options.maxWaitMs, shareBytes)
@@ -159,7 +164,11 @@ export class Core implements BrokerCore {
       if (result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, options.minBytes)) release()
       return result
     })
-    return Promise.all(results)
+    try {
+      return await Promise.all(results)
+    } finally {
+      options.signal?.removeEventListener('abort', release)
+    }
   }
 
   async #fetchPartition(input: FetchInput, options: FetchOptions, fetchId: number, maxWaitMs: number, shareBytes: number): Promise<FetchResult> {
@@ -415,11 +424,8 @@ export class Core implements BrokerCore {
     return this.#store.topic(name)
   }
 
-  async #partitionOrCreate(topicName: string, partition: number): Promise<void> {
-    if (this.#store.topic(topicName) === undefined && this.#config.autoCreateTopics && topicNameProblem(topicName) === null) {
-      await this.#autoCreate(topicName)
-    }
-    this.#partition(topicName, partition)
+  async #autoCreateIfAllowed(topicName: string): Promise<void> {
+    if (this.#config.autoCreateTopics && topicNameProblem(topicName) === null) await this.#autoCreate(topicName)
   }
 
   #partition(topicName: string, partition: number): void {

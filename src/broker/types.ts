@@ -68,6 +68,8 @@ export interface FetchOptions {
   maxBytes: number
   /** 0 read_uncommitted, 1 read_committed (transactions come later; both read up to the high watermark now). */
   isolationLevel: 0 | 1
+  /** Aborting answers the fetch at once with what is there (its connection closed, its consumer stopped). */
+  signal?: AbortSignal
 }
 
 export interface FetchResult {

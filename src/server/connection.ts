@@ -53,6 +53,8 @@ export class Connection {
   readonly #reader: FrameReader
   readonly #peer: string
   readonly #clientHost: string
+  /** Aborted when the socket closes, so handlers stop waiting on the connection's behalf. */
+  readonly #abort = new AbortController()
   readonly #slots: Slot[] = []
   readonly #inFlight = new Set<Promise<void>>()
   #closed = false
@@ -100,6 +102,8 @@ export class Connection {
     if (this.#closed) return
     this.#closed = true
     this.#slots.length = 0
+    // Long-polls parked for this connection answer at once: nobody is left to read them.
+    this.#abort.abort()
   }
 
   /**
@@ -229,7 +233,7 @@ export class Connection {
   }
 
   async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot, exclusive: boolean): Promise<void> {
-    const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost }
+    const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost, signal: this.#abort.signal }
     try {
       // The body was decoded for this handler's api key, so its type matches what it expects.
       const result = await handler.handle(ctx, body as never, header.apiVersion)

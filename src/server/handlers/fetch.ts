@@ -26,6 +26,7 @@ export const fetchHandler = defineHandler({
       minBytes: Math.max(0, request.minBytes),
       maxBytes: request.maxBytes,
       isolationLevel: request.isolationLevel === 1 ? 1 : 0,
+      signal: ctx.signal,
     })
     return {
       throttleTimeMs: 0,

@@ -12,6 +12,8 @@ export interface HandlerContext {
   readonly clientId: string | null
   /** The peer as Kafka reports it in DescribeGroups: "/127.0.0.1". */
   readonly clientHost: string
+  /** Aborted when the connection closes. */
+  readonly signal: AbortSignal
 }
 
 /** A handler's answer when the request gets no response at all (Produce with acks=0). */
