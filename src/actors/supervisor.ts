@@ -12,7 +12,7 @@ import type { Clock, TimerHandle } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
-import type { BrokerConfig } from '../broker/broker-config.js'
+import { brokerTopicDefaults, type BrokerConfig } from '../broker/broker-config.js'
 import type { MetadataStore, PartitionState, TopicState } from '../broker/metadata-store.js'
 import { shardSlot } from '../broker/placement.js'
 import type { PartitionReply, PartitionRouter } from '../broker/router.js'
@@ -179,7 +179,7 @@ export class Supervisor implements PartitionRouter {
   }
 
   replicaConfig(topic: TopicState): ReplicaConfig {
-    const entries = { 'min.insync.replicas': String(this.#config.minInsyncReplicas), ...this.#config.topicDefaults, ...topic.configs }
+    const entries = { ...brokerTopicDefaults(this.#config), ...topic.configs }
     return { ...logConfigFromKafka(entries), replicaLagTimeMaxMs: this.#config.replicaLagTimeMaxMs }
   }
 

@@ -84,6 +84,19 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
   }
 }
 
+/**
+ * The broker's defaults for topic configs, by Kafka topic-config name: the broker-wide settings
+ * that have a topic-level twin (message.max.bytes is max.message.bytes per topic), then the
+ * explicit topic defaults. A topic's own configs override these.
+ */
+export function brokerTopicDefaults(config: BrokerConfig): Record<string, string> {
+  return {
+    'min.insync.replicas': String(config.minInsyncReplicas),
+    'max.message.bytes': String(config.messageMaxBytes),
+    ...config.topicDefaults,
+  }
+}
+
 /** The broker settings DescribeConfigs reports for a broker resource, by Kafka name. */
 export function brokerConfigEntries(config: BrokerConfig): Record<string, string> {
   return {

@@ -5,7 +5,7 @@
  */
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
-import { brokerConfigEntries, type BrokerConfig } from './broker-config.js'
+import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
 import type { AlterConfigOp, ConfigEntry } from './types.js'
 
 const SOURCE_DYNAMIC_TOPIC = 1
@@ -44,7 +44,7 @@ function wanted(names: string[] | null, name: string): boolean {
 }
 
 export function describeTopicConfigs(overrides: Record<string, string>, config: BrokerConfig, names: string[] | null): ConfigEntry[] {
-  const brokerDefaults: Record<string, string> = { ...config.topicDefaults, 'min.insync.replicas': String(config.minInsyncReplicas) }
+  const brokerDefaults = brokerTopicDefaults(config)
   const entries: ConfigEntry[] = []
   for (const [name, kafkaDefault] of Object.entries(TOPIC_CONFIG_DEFAULTS)) {
     if (!wanted(names, name)) continue

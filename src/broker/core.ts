@@ -15,7 +15,7 @@ import type {
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
-import type { BrokerConfig } from './broker-config.js'
+import { brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
 import { describeBrokerConfigs, describeTopicConfigs, applyConfigOps } from './configs.js'
 import type { GroupCoordinatorApi } from './group-api.js'
 import type { MetadataStore, TopicState } from './metadata-store.js'
@@ -368,13 +368,8 @@ export class Core implements BrokerCore {
     return { errorCode: ErrorCode.NONE, producerId: this.#store.nextProducerId(), producerEpoch: 0 }
   }
 
-  /** The topic's log config as its replicas see it: broker defaults, then the topic's overrides. */
-  topicLogDefaults(): Record<string, string> {
-    return this.#config.topicDefaults
-  }
-
   #logDefaults() {
-    return logConfigFromKafka({ 'min.insync.replicas': String(this.#config.minInsyncReplicas), ...this.#config.topicDefaults })
+    return logConfigFromKafka(brokerTopicDefaults(this.#config))
   }
 
   #planTopic(input: CreateTopicInput): TopicState {
