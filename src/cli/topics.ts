@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander'
 import { ErrorCode } from '../common/error-codes.js'
-import { ApiKey } from '../protocol/index.js'
+import { ApiKey, ZERO_UUID } from '../protocol/index.js'
 import { AlterConfigOp, ConfigResourceType, type KafkaClient, type TopicInfo } from '../client/wire/kafka-client.js'
 import { addBootstrapOption, check, CliError, collect, parseConfigs, parseInteger, printLines, withClient, type ClientCommandOptions } from './common.js'
 
@@ -112,8 +112,10 @@ async function describeTopic(client: KafkaClient, topic: TopicInfo): Promise<str
     .map((c) => `${c.name}=${c.isSensitive ? '(sensitive)' : (c.value ?? '')}`)
     .sort()
   const replicationFactor = topic.partitions[0]?.replicas.length ?? 0
+  // Metadata below v10 carries no topic ids; a zero id means "not told", so it is left out.
+  const topicId = topic.topicId === ZERO_UUID ? '' : `\tTopicId: ${topic.topicId}`
   const lines = [
-    `Topic: ${topic.name}\tTopicId: ${topic.topicId}\tPartitionCount: ${topic.partitions.length}\tReplicationFactor: ${replicationFactor}\tConfigs: ${overrides.join(',')}`,
+    `Topic: ${topic.name}${topicId}\tPartitionCount: ${topic.partitions.length}\tReplicationFactor: ${replicationFactor}\tConfigs: ${overrides.join(',')}`,
   ]
   for (const p of topic.partitions) {
     const offline = p.offline.length > 0 ? `\tOffline: ${p.offline.join(',')}` : ''

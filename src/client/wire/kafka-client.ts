@@ -215,14 +215,14 @@ function groupBy<T>(items: readonly T[], nodeOf: (item: T) => number): Map<numbe
 }
 
 /** Groups topic-partition items into the [{topic, partitions: [...]}] shape most requests use. */
-function byTopic<T extends TopicPartition, P>(items: readonly T[], toPartition: (item: T) => P): { name: string; topic: string; partitions: P[] }[] {
+function byTopic<T extends TopicPartition, P>(items: readonly T[], toPartition: (item: T) => P): { name: string; partitions: P[] }[] {
   const topics = new Map<string, P[]>()
   for (const item of items) {
     const list = topics.get(item.topic)
     if (list === undefined) topics.set(item.topic, [toPartition(item)])
     else list.push(toPartition(item))
   }
-  return [...topics].map(([name, partitions]) => ({ name, topic: name, partitions }))
+  return [...topics].map(([name, partitions]) => ({ name, partitions }))
 }
 
 export class KafkaClient {
@@ -440,7 +440,7 @@ export class KafkaClient {
       transactionalId: null,
       acks,
       timeoutMs: options.timeoutMs ?? 30_000,
-      topicData: byTopic(items, (i) => ({ index: i.partition, records: i.records })),
+      topicData: byTopic(items, (i) => ({ index: i.partition, records: i.records })).map((t) => ({ name: t.name, partitionData: t.partitions })),
     }
     const connection = await this.connectionTo(leader)
     if (acks === 0) {
@@ -492,7 +492,7 @@ export class KafkaClient {
               fetchOffset: i.fetchOffset,
               logStartOffset: -1,
               partitionMaxBytes: i.partitionMaxBytes ?? 1024 * 1024,
-            })),
+            })).map((t) => ({ topic: t.name, partitions: t.partitions })),
             forgottenTopicsData: [],
             rackId: '',
           },
