@@ -168,14 +168,14 @@ export class Connection {
     const version = pickVersion(ApiKey.ApiVersions, { min: 0, max: 3 }, 'ApiVersions')
     // A broker that does not serve our ApiVersions version answers in v0 with UNSUPPORTED_VERSION
     // (KIP-511); the error code sits first in the body in every version, so peek at it.
-    const decode = (frame: Buffer): ApiVersionsResponse => {
+    const decoder = (asked: number) => (frame: Buffer): ApiVersionsResponse => {
       const unsupported = frame.length >= 6 && frame.readInt16BE(4) === ErrorCode.UNSUPPORTED_VERSION
-      return decodeResponse(ApiKey.ApiVersions, unsupported ? 0 : version, frame).body
+      return decodeResponse(ApiKey.ApiVersions, unsupported ? 0 : asked, frame).body
     }
     const body = { clientSoftwareName: 'partita', clientSoftwareVersion: '0.1.0' }
-    let response = (await this.#enqueue(ApiKey.ApiVersions, version, body, decode, this.#requestTimeoutMs)) as ApiVersionsResponse
-    if (response.errorCode === ErrorCode.UNSUPPORTED_VERSION) {
-      response = (await this.#enqueue(ApiKey.ApiVersions, 0, {}, decode, this.#requestTimeoutMs)) as ApiVersionsResponse
+    let response = (await this.#enqueue(ApiKey.ApiVersions, version, body, decoder(version), this.#requestTimeoutMs)) as ApiVersionsResponse
+    if (response.errorCode === ErrorCode.UNSUPPORTED_VERSION && version > 0) {
+      response = (await this.#enqueue(ApiKey.ApiVersions, 0, {}, decoder(0), this.#requestTimeoutMs)) as ApiVersionsResponse
     }
     if (response.errorCode !== ErrorCode.NONE) {
       throw connectionError(`ApiVersions to ${this.address} failed: ${errorName(response.errorCode)}`)
