@@ -341,20 +341,37 @@ function recordBodySize(
 function writeBytesField(buf: Buffer, pos: number, bytes: Buffer | null): number {
   if (bytes === null) return writeVarint(buf, pos, -1)
   pos = writeVarint(buf, pos, bytes.length)
-  bytes.copy(buf, pos)
+  // TypedArray.set, not Buffer.copy: for the small keys and values of most records the latter's
+  // argument checks cost more than the copy itself.
+  buf.set(bytes, pos)
   return pos + bytes.length
 }
 
-/** Encodes records in the v2 record format, uncompressed, as one block. */
-export function encodeRecords(records: RecordInput[]): Buffer {
+interface RecordsLayout {
+  keys: (Buffer[] | undefined)[]
+  sizes: number[]
+  total: number
+}
+
+function layoutRecords(records: RecordInput[]): RecordsLayout {
   const keys = records.map((r) => headerKeyBytes(r.headers))
-  const sizes = records.map((r, i) =>
-    recordBodySize(r, r.offsetDelta ?? i, r.timestampDelta ?? 0, keys[i]),
-  )
+  const sizes = records.map((r, i) => recordBodySize(r, r.offsetDelta ?? i, r.timestampDelta ?? 0, keys[i]))
   let total = 0
   for (const size of sizes) total += sizeOfVarint(size) + size
-  const buf = Buffer.allocUnsafe(total)
-  let pos = 0
+  return { keys, sizes, total }
+}
+
+/** Encodes records in the v2 record format, uncompressed, as one block. */
+export function encodeRecords(records: RecordInput[], layout = layoutRecords(records)): Buffer {
+  const buf = Buffer.allocUnsafe(layout.total)
+  writeRecords(records, layout, buf, 0)
+  return buf
+}
+
+/** Writes the records at `buf[start ..]`, as laid out; returns the end position. */
+function writeRecords(records: RecordInput[], layout: RecordsLayout, buf: Buffer, start: number): number {
+  const { keys, sizes, total } = layout
+  let pos = start
   for (let i = 0; i < records.length; i++) {
     const record = records[i]
     pos = writeVarint(buf, pos, sizes[i])
@@ -370,8 +387,8 @@ export function encodeRecords(records: RecordInput[]): Buffer {
       pos = writeBytesField(buf, pos, headers[h].value)
     }
   }
-  assert(pos === total, 'encoded record sizes must match their computed total')
-  return buf
+  assert(pos - start === total, 'encoded record sizes must match their computed total')
+  return pos
 }
 
 /**
@@ -381,10 +398,12 @@ export function encodeRecords(records: RecordInput[]): Buffer {
 export function encodeBatch(input: EncodeBatchInput): Buffer {
   const records = input.records
   const compression = input.compression ?? CompressionType.NONE
-  let body = encodeRecords(records)
+  // Uncompressed records are written straight into the batch; compressed ones need their own block.
+  let body: Buffer | null = null
+  const layout = layoutRecords(records)
   if (compression !== CompressionType.NONE) {
     if (input.compress === undefined) throw new Error(`compression ${compression} needs a compress function`)
-    body = input.compress(compression, body)
+    body = input.compress(compression, encodeRecords(records, layout))
   }
   let maxDelta = records.length === 0 ? 0 : -Infinity
   for (const r of records) maxDelta = Math.max(maxDelta, r.timestampDelta ?? 0)
@@ -396,7 +415,7 @@ export function encodeBatch(input: EncodeBatchInput): Buffer {
   if (input.isTransactional === true) attributes |= TRANSACTIONAL_BIT
   if (input.isControl === true) attributes |= CONTROL_BIT
 
-  const size = BATCH_HEADER_SIZE + body.length
+  const size = BATCH_HEADER_SIZE + (body?.length ?? layout.total)
   const buf = Buffer.allocUnsafe(size)
   writeInt64(buf, BASE_OFFSET_OFFSET, input.baseOffset ?? 0)
   buf.writeInt32BE(size - LOG_OVERHEAD, BATCH_LENGTH_OFFSET)
@@ -410,7 +429,8 @@ export function encodeBatch(input: EncodeBatchInput): Buffer {
   buf.writeInt16BE(input.producerEpoch ?? -1, PRODUCER_EPOCH_OFFSET)
   buf.writeInt32BE(input.baseSequence ?? -1, BASE_SEQUENCE_OFFSET)
   buf.writeInt32BE(records.length, RECORD_COUNT_OFFSET)
-  body.copy(buf, RECORDS_OFFSET)
+  if (body === null) writeRecords(records, layout, buf, RECORDS_OFFSET)
+  else buf.set(body, RECORDS_OFFSET)
   recomputeCrc(buf, 0)
   return buf
 }
