@@ -529,6 +529,16 @@ export class PartitionLog {
     this.leaderEpochs.truncateFromEnd(this.logEndOffset)
   }
 
+  /**
+   * Drops the whole log and restarts it empty at `offset`: a follower whose log ends below its
+   * leader's log start (retention moved on while it was away) can only continue from there.
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    this.#checkOpen()
+    assert(offset >= 0, `restart offset ${offset} is negative`)
+    this.#truncateFullyAndStartAt(offset)
+  }
+
   #truncateFullyAndStartAt(offset: number): void {
     for (const s of this.#segments) s.delete()
     this.#segments = [Segment.create(this.dir, offset, this.#clock.nowMs())]

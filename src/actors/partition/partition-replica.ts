@@ -24,7 +24,7 @@ import type { TimerHandle } from '../../common/clock.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { PartitionLog } from '../../storage/log.js'
-import { iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
+import { batchBaseOffset, iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
 import {
   HIGH_WATERMARK_FILE,
   decodeHighWatermark,
@@ -69,7 +69,8 @@ interface FollowerPhase {
   /** True until the KIP-101 truncation for this leadership has been done. */
   needsTruncation: boolean
   /** The leader's log starts past our log end: we cannot catch up (see #applyOutOfRange). */
-  belowLeaderStart: boolean
+  /** The log was emptied and restarted at the leader's log start, having fallen below it. */
+  restartedAtLeaderStart: boolean
 }
 
 export class PartitionReplica {
@@ -178,7 +179,7 @@ export class PartitionReplica {
     this.#role = 'follower'
     this.#leader = null
     this.#leaderEpoch = input.leaderEpoch
-    this.#follower = { leaderId: input.leaderId, needsTruncation: true, belowLeaderStart: false }
+    this.#follower = { leaderId: input.leaderId, needsTruncation: true, restartedAtLeaderStart: false }
   }
 
   /** Stops serving (partition moved away or deleted): waiters are answered NOT_LEADER_OR_FOLLOWER. */
@@ -552,7 +553,6 @@ export class PartitionReplica {
     }
     if (result.errorCode !== ErrorCode.NONE) return
     if (fetchOffset !== this.#log.logEndOffset) return // our log moved since the request: stale
-    this.#follower!.belowLeaderStart = false
     if (result.records !== null && result.records.length > 0) {
       try {
         this.#appendAsFollower(result.records)
@@ -582,13 +582,25 @@ export class PartitionReplica {
       this.#truncateTo(result.logEndOffset)
       return
     }
-    // Below the leader's log start: this log would have to restart empty at the leader's start,
-    // which PartitionLog cannot do yet (truncateFullyAndStartAt is private). Flagged in stats()
-    // so the supervisor can see the replica cannot catch up; it keeps retrying.
-    this.#follower!.belowLeaderStart = result.logStartOffset > fetchOffset
+    if (result.logStartOffset > fetchOffset) {
+      // Below the leader's log start (retention or DeleteRecords moved on while this replica was
+      // away): nothing here can be continued, so the log restarts empty at the leader's start,
+      // as Kafka's fetcher does, and the producer state is rebuilt from what is left (nothing).
+      this.#log.truncateFullyAndStartAt(result.logStartOffset)
+      this.#producers.afterTruncation(this.#log, result.logStartOffset)
+      this.#highWatermark = Math.min(Math.max(this.#highWatermark, result.logStartOffset), this.#log.logEndOffset)
+      this.#follower!.restartedAtLeaderStart = true
+    }
   }
 
   #appendAsFollower(records: Buffer): void {
+    const firstOffset = batchBaseOffset(records, 0)
+    if (firstOffset < this.#log.logEndOffset && this.#log.logEndOffset === this.#log.logStartOffset) {
+      // An empty log restarted at the leader's log start gets the batch holding that offset,
+      // which begins earlier: restart at the batch's base instead, as Kafka's fetcher does on an
+      // unexpected append offset; the leader's log start is applied again after the append.
+      this.#log.truncateFullyAndStartAt(firstOffset)
+    }
     // The log records where each new leader epoch starts from the batches' stamps (KIP-101).
     this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: false })
     for (const { pos } of iterateBatches(records)) this.#producers.state.update(readBatchHeader(records, pos))
@@ -675,7 +687,7 @@ export class PartitionReplica {
       leaderId: this.#role === 'leader' ? this.brokerId : (this.#follower?.leaderId ?? -1),
       sizeBytes: this.#log.sizeBytes,
       producerCount: this.#producers.state.size,
-      followerStalled: this.#follower?.belowLeaderStart ?? false,
+      followerRestartedAtLeaderStart: this.#follower?.restartedAtLeaderStart ?? false,
     }
   }
 

@@ -116,5 +116,6 @@ export interface ReplicaStats {
   sizeBytes: number
   producerCount: number
   /** A follower whose log ends below the leader's log start and so cannot catch up. */
-  followerStalled: boolean
+  /** This follower fell below the leader's log start and restarted its log there. */
+  followerRestartedAtLeaderStart: boolean
 }
