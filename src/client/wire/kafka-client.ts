@@ -186,9 +186,10 @@ const COORDINATOR_ERRORS: ReadonlySet<number> = new Set([
 
 /** Splits `host:port` (the port defaulting to Kafka's 9092); throws PARTITA_CONFIG when malformed. */
 export function parseHostPort(server: string): { host: string; port: number } {
-  const match = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(server.trim())
+  // A bare host has no colon; an IPv6 address comes in brackets, as in `[::1]:9092`.
+  const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(server.trim()) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(server.trim())
   const port = match?.[2] === undefined ? 9092 : Number(match[2])
-  if (match === null || match[1] === '' || !Number.isInteger(port) || port < 1 || port > 65535) {
+  if (match === null || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new PartitaError('PARTITA_CONFIG', `bad bootstrap server '${server}', expected host:port`)
   }
   return { host: match[1], port }
