@@ -34,6 +34,7 @@ interface BenchSettings {
 
 const BYTES_PER_MB = 1024 * 1024
 const FETCH_EMPTY_ROUNDS_MAX = 40
+const APPEND_POLLS_MAX = 2_000
 
 export function registerBench(program: Command): void {
   addBootstrapOption(program.command('bench').description('measure produce and consume throughput against a broker'))
@@ -67,10 +68,10 @@ export function registerBench(program: Command): void {
           const partitions = info.partitions.map((p) => p.partition)
           const starts = await client.listOffsets(partitions.map((partition) => ({ topic: settings.topic, partition, timestamp: OffsetSpec.LATEST })))
           for (const s of starts) check(s.errorCode, `list offsets of ${s.topic}-${s.partition}`)
-          const produced = await produceRun(client, settings, partitions)
+          const startOffsets = new Map(starts.map((s) => [s.partition, s.offset]))
+          const produced = await produceRun(client, settings, partitions, startOffsets)
           printLines([report('produce', settings, produced)])
-          if (settings.acks === 0) return
-          const consumed = await consumeRun(client, settings, new Map(starts.map((s) => [s.partition, s.offset])))
+          const consumed = await consumeRun(client, settings, startOffsets)
           printLines([report('consume', settings, consumed)])
         } finally {
           if (created) await client.deleteTopics([settings.topic]).catch(() => undefined)
@@ -92,7 +93,12 @@ function encodeBenchBatch(count: number, recordSize: number): Buffer {
   return encodeBatch({ records, baseTimestamp: Date.now() })
 }
 
-async function produceRun(client: KafkaClient, settings: BenchSettings, partitions: number[]): Promise<{ records: number; ms: number }> {
+async function produceRun(
+  client: KafkaClient,
+  settings: BenchSettings,
+  partitions: number[],
+  startOffsets: Map<number, number>,
+): Promise<{ records: number; ms: number }> {
   const full = encodeBenchBatch(settings.recordsPerBatch, settings.recordSize)
   const lastCount = settings.records % settings.recordsPerBatch
   const last = lastCount === 0 ? null : encodeBenchBatch(lastCount, settings.recordSize)
@@ -109,7 +115,19 @@ async function produceRun(client: KafkaClient, settings: BenchSettings, partitio
     }
   }
   await Promise.all(Array.from({ length: Math.min(settings.inFlight, batches) }, worker))
+  // With acks=0 nothing confirms the writes: the clock stops once the logs hold every record.
+  if (settings.acks === 0) await untilAppended(client, settings, partitions, startOffsets)
   return { records: settings.records, ms: performance.now() - started }
+}
+
+async function untilAppended(client: KafkaClient, settings: BenchSettings, partitions: number[], startOffsets: Map<number, number>): Promise<void> {
+  // Bounded by the polls; a broker that dropped records ends the wait with what it has.
+  for (let poll = 0; poll < APPEND_POLLS_MAX; poll++) {
+    const ends = await client.listOffsets(partitions.map((partition) => ({ topic: settings.topic, partition, timestamp: OffsetSpec.LATEST })))
+    const appended = ends.reduce((sum, e) => sum + Math.max(0, e.offset - (startOffsets.get(e.partition) ?? 0)), 0)
+    if (appended >= settings.records) return
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
 }
 
 async function consumeRun(client: KafkaClient, settings: BenchSettings, positions: Map<number, number>): Promise<{ records: number; ms: number }> {
