@@ -9,9 +9,13 @@
 import { rm } from 'node:fs/promises'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { PiscinaCompactor } from '../storage/compaction.js'
-import { decompress } from '../storage/compression.js'
+import { ErrorCode } from '../common/error-codes.js'
+import { compiledUrl } from '../runtime/compiled-url.js'
+import { runTask } from '../runtime/cpu-pool.js'
+import { hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../storage/batch-validation.js'
+import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../storage/compression.js'
 import { PartitionReplica } from './partition/partition-replica.js'
-import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse } from './partition/replica-types.js'
+import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, ProduceResult } from './partition/replica-types.js'
 import type { OpenPartition, PartitionEvent, PartitionRequest } from './partition-messages.js'
 
 export interface PartitionActorContext {
@@ -26,6 +30,8 @@ export type Reply = (message: unknown, payload?: Buffer) => void
 
 /** Fetches parked at once per partition; each holds a reply and an abort handle. */
 const PARKED_FETCHES_MAX = 1_000
+/** The CPU-pool task that decompresses and checks compressed batches. */
+const VALIDATION_TASK_URL = compiledUrl(import.meta.url, '../storage/batch-validation-task.js')
 /** How long a follower waits before retrying a leader it could not reach. */
 const FOLLOWER_RETRY_MS = 50
 
@@ -38,6 +44,9 @@ export class PartitionActor {
   readonly #parked = new Map<number, AbortController>()
   #housekeepingTimer: TimerHandle | null = null
   #housekeepingRunning = false
+  /** Produces waiting behind a compressed batch's validation, and the end of that queue. */
+  #producesQueued = 0
+  #produceTail: Promise<void> = Promise.resolve()
   /** Bumped on every role change so a stale follower loop stops. */
   #followGeneration = 0
   #closed = false
@@ -74,10 +83,7 @@ export class PartitionActor {
   handle(message: PartitionRequest, payload: Buffer | undefined, reply: Reply, fail: (error: unknown) => void): void | Promise<void> {
     switch (message.op) {
       case 'produce':
-        // Not awaited: the append itself happens synchronously inside produce(), so appends keep
-        // mailbox order, while an acks=-1 wait for the ISR must not hold up the next message.
-        void this.#replica.produce(payload ?? Buffer.alloc(0), message.acks, message.timeoutMs).then((result) => reply(result), fail)
-        return
+        return this.#produce(message, payload ?? Buffer.alloc(0), reply, fail)
       case 'fetch':
         return this.#fetch(message, reply, fail)
       case 'cancelFetch':
@@ -110,6 +116,40 @@ export class PartitionActor {
       case 'close':
         return this.close(message.deleteData).then(() => reply({ ok: true }))
     }
+  }
+
+  /**
+   * Appends keep mailbox order. The append happens synchronously inside replica.produce(), which
+   * is not awaited, so an acks=-1 wait for the ISR never holds up the next message. A batch that
+   * is compressed is first validated on the CPU pool; while any such validation is pending, later
+   * produces queue behind it so they still append in arrival order.
+   */
+  #produce(message: Extract<PartitionRequest, { op: 'produce' }>, records: Buffer, reply: Reply, fail: (error: unknown) => void): void {
+    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs).then((result) => reply(result), fail)
+    const needsValidation = hasCompressedBatch(records)
+    if (!needsValidation && this.#producesQueued === 0) return append()
+    this.#producesQueued++
+    this.#produceTail = this.#produceTail
+      .then(async () => {
+        const verdict = needsValidation ? await this.#validateOffThread(records) : null
+        if (verdict !== null && verdict.errorCode !== ErrorCode.NONE) {
+          reply({ ...verdict, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.#replica.logStartOffset } satisfies ProduceResult)
+        } else {
+          append()
+        }
+      })
+      .catch(fail)
+      .finally(() => this.#producesQueued--)
+  }
+
+  #validateOffThread(records: Buffer): Promise<BatchValidationVerdict> {
+    const config = this.#replica.log.config
+    const input: BatchValidationInput = {
+      records,
+      requireKeys: config.cleanupPolicy !== 'delete',
+      decompressedBytesMax: DECOMPRESSED_BYTES_MAX_DEFAULT,
+    }
+    return runTask<BatchValidationInput, BatchValidationVerdict>(VALIDATION_TASK_URL, input)
   }
 
   #fetch(message: Extract<PartitionRequest, { op: 'fetch' }>, reply: Reply, fail: (error: unknown) => void): void {

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startBroker } from '../../src/broker/broker.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { encodeBatch } from '../../src/storage/record-batch.js'
+import { compress } from '../../src/storage/compression.js'
+import { CompressionType, encodeBatch } from '../../src/storage/record-batch.js'
 import { readPartition } from './helpers.js'
 
 function batch(producerId: number, baseSequence: number, values: string[]): Buffer {
@@ -60,5 +61,32 @@ describe('idempotent produce through the broker', () => {
       const fresh = await broker.core.initProducerId(null, -1, -1)
       expect(fresh.producerId).toBeGreaterThan(producerId)
     }
+  })
+})
+
+describe('compressed produce through the broker', () => {
+  it('validates compressed batches off the shard, refusing a lying one and keeping arrival order', async () => {
+    await using broker = await startBroker({ port: null, shards: 1 })
+    await broker.admin.createTopic({ name: 'zipped', partitions: 1 })
+    const gzip = (values: string[], lastOffsetDelta?: number): Buffer =>
+      encodeBatch({
+        baseTimestamp: 1_700_000_000_000,
+        compression: CompressionType.GZIP,
+        compress,
+        lastOffsetDelta,
+        records: values.map((value, i) => ({ key: Buffer.from('k'), value: Buffer.from(value), offsetDelta: i })),
+      })
+    const plain = encodeBatch({ baseTimestamp: 1_700_000_000_000, records: [{ key: Buffer.from('k'), value: Buffer.from('plain') }] })
+    const results = await broker.core.produce(
+      [
+        { topic: 'zipped', partition: 0, records: gzip(['a', 'b']) },
+        { topic: 'zipped', partition: 0, records: gzip(['x'], 3) },
+        { topic: 'zipped', partition: 0, records: plain },
+      ],
+      1,
+      5_000,
+    )
+    expect(results.map((r) => r.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.CORRUPT_MESSAGE, ErrorCode.NONE])
+    expect((await readPartition(broker, 'zipped', 0)).map((r) => r.value)).toEqual(['a', 'b', 'plain'])
   })
 })
