@@ -3,7 +3,6 @@
  * (logs flushed and marked clean, so the next start skips recovery).
  */
 import type { Command } from 'commander'
-import { startBroker } from '../broker/broker.js'
 
 interface StartOptions {
   host: string
@@ -41,6 +40,8 @@ export function registerStart(program: Command): void {
     .option('--group-initial-rebalance-delay-ms <ms>', 'wait for more members before the first rebalance', '3000')
     .option('--retention-check-interval-ms <ms>', 'how often retention, rolling and compaction run', '10000')
     .action(async (options: StartOptions) => {
+      // Loaded here, not at the top: the client commands need none of the broker.
+      const { startBroker } = await import('../broker/broker.js')
       const broker = await startBroker({
         host: options.host,
         port: integer('port', options.port, 0),
