@@ -174,27 +174,28 @@ export class Producer {
 
   /** Picks each message's partition; messages keep their order within a partition. */
   async #partitionMessages(topicMessages: ProducerBatch['topicMessages']): Promise<Array<{ topic: string; partition: number; records: Message[] }>> {
-    const groups = new Map<string, { topic: string; partition: number; records: Message[] }>()
+    const groups = new Map<string, Array<{ topic: string; partition: number; records: Message[] } | undefined>>()
     for (const { topic, messages } of topicMessages) {
       if (typeof topic !== 'string' || topic === '') throw new TypeError('every send needs a topic name')
       if (!Array.isArray(messages)) throw new TypeError(`messages for ${topic} must be an array`)
       if (messages.length === 0) continue
       const partitions = await this.#metadata.partitions(topic)
       const count = partitions.length
+      // Indexed by partition: this loop runs once per record, so it avoids a string key per record.
+      let byPartition = groups.get(topic)
+      if (byPartition === undefined) groups.set(topic, (byPartition = new Array(count)))
       for (const message of messages) {
         const partition = message.partition ?? this.#choosePartition(topic, partitions, message)
         if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
           throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${partition} does not exist in ${topic} (${count} partitions)`)
         }
-        const id = `${topic}\0${partition}`
-        let group = groups.get(id)
-        if (group === undefined) groups.set(id, (group = { topic, partition, records: [] }))
+        const group = (byPartition[partition] ??= { topic, partition, records: [] })
         group.records.push(message)
       }
       // KIP-480: this topic's sticky batch is now going out, so the next send sticks elsewhere.
       this.#partitioner.onNewBatch(topic, count)
     }
-    return [...groups.values()]
+    return [...groups.values()].flatMap((byPartition) => byPartition.filter((group) => group !== undefined))
   }
 
   #choosePartition(topic: string, partitions: PartitionMetadata[], message: Message): number {
