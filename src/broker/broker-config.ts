@@ -13,6 +13,8 @@ export interface BrokerOptions {
   /** 0 picks an ephemeral port; null starts no listener (pure in-process use). */
   port?: number | null
   advertisedHost?: string
+  /** The port clients are told to connect to (behind a proxy or NAT); default: the listening port. */
+  advertisedPort?: number
   /** Logical brokers on this box, each with its own shard workers and data directory. */
   brokers?: number
   /** Shard worker threads in all (divided among the brokers, at least one each). Default: one per core. */
@@ -40,6 +42,7 @@ export interface BrokerConfig {
   host: string
   port: number | null
   advertisedHost: string
+  advertisedPort: number | null
   brokers: number
   shardsPerBroker: number
   numPartitions: number
@@ -66,6 +69,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     host,
     port: options.port === undefined ? 9092 : options.port,
     advertisedHost: options.advertisedHost ?? host,
+    advertisedPort: options.advertisedPort ?? null,
     brokers,
     shardsPerBroker: Math.max(1, Math.floor(shards / brokers)),
     numPartitions: options.numPartitions ?? 1,

@@ -58,7 +58,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   })
   supervisor = new Supervisor({ config, store, host, clock })
   let server: Server | null = null
-  const core = new Core({ config, store, router: supervisor, groups, advertisedPort: () => server?.port ?? config.port ?? 0 })
+  const core = new Core({ config, store, router: supervisor, groups, advertisedPort: () => config.advertisedPort ?? server?.port ?? config.port ?? 0 })
   try {
     await supervisor.start()
     if (config.port !== null) {
@@ -85,7 +85,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   }
   const port = server?.port ?? null
   return {
-    bootstrapServers: port === null ? '' : `${config.advertisedHost}:${port}`,
+    bootstrapServers: port === null ? '' : `${config.advertisedHost}:${config.advertisedPort ?? port}`,
     port,
     config,
     core,

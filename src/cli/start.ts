@@ -8,6 +8,7 @@ interface StartOptions {
   host: string
   port: string
   advertisedHost?: string
+  advertisedPort?: string
   dataDir: string
   brokers: string
   shards?: string
@@ -31,6 +32,7 @@ export function registerStart(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', '9092')
     .option('--advertised-host <host>', 'host name clients are told to connect to')
+    .option('--advertised-port <port>', 'port clients are told to connect to (default: the listening port)')
     .option('--data-dir <dir>', 'where logs and metadata live', './data')
     .option('--brokers <n>', 'logical brokers on this box (replication needs more than one)', '1')
     .option('--shards <n>', 'shard worker threads in all (default: one per core)')
@@ -46,6 +48,7 @@ export function registerStart(program: Command): void {
         host: options.host,
         port: integer('port', options.port, 0),
         advertisedHost: options.advertisedHost,
+        advertisedPort: options.advertisedPort === undefined ? undefined : integer('advertised-port', options.advertisedPort, 1),
         dataDir: options.dataDir,
         brokers: integer('brokers', options.brokers, 1),
         shards: options.shards === undefined ? undefined : integer('shards', options.shards, 1),
