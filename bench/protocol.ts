@@ -174,6 +174,7 @@ async function run(recordBytes: number, acks: -1 | 1): Promise<void> {
     await admin.createTopics([{ name: topic, numPartitions: PARTITIONS, replicationFactor: brokers }])
     await admin.close()
     const produced = await produceLoad(broker.bootstrap, topic, recordBytes, acks)
+    const producePeakRssMb = peakRssMb(broker.child.pid!)
     const fetched = await fetchAll(broker.bootstrap, topic)
     const sorted = produced.latenciesMs.sort((a, b) => a - b)
     const label = `${recordBytes === 1024 ? '1 KiB' : `${recordBytes} B`} records, acks=${acks === -1 ? 'all (RF 3)' : '1'}`
@@ -181,7 +182,7 @@ async function run(recordBytes: number, acks: -1 | 1): Promise<void> {
       `${label.padEnd(30)} produce ${(produced.records / produced.seconds / 1e6).toFixed(2)} M rec/s ${(produced.bytes / produced.seconds / 1e6).toFixed(0)} MB/s` +
         `  latency p50 ${percentile(sorted, 0.5).toFixed(1)} ms p99 ${percentile(sorted, 0.99).toFixed(1)} ms p99.9 ${percentile(sorted, 0.999).toFixed(1)} ms` +
         `  fetch ${(fetched.records / fetched.seconds / 1e6).toFixed(2)} M rec/s ${(fetched.bytes / fetched.seconds / 1e6).toFixed(0)} MB/s` +
-        `  broker peak RSS ${peakRssMb(broker.child.pid!).toFixed(0)} MB`,
+        `  broker peak RSS ${producePeakRssMb.toFixed(0)} MB producing, ${peakRssMb(broker.child.pid!).toFixed(0)} MB after fetching`,
     )
   } finally {
     await stopBrokerProcess(broker)
