@@ -394,14 +394,17 @@ export class Consumer {
   async #fetch(inputs: FetchInput[]): Promise<FetchResult[] | typeof ABORTED> {
     this.#renewWake()
     const signal = this.#wakeController.signal
-    const fetching = this.#core.fetch(inputs, {
+    // The core answers an aborted long-poll at once and releases its parked partitions, so a
+    // stop, seek or rebalance never waits out maxWaitTimeInMs.
+    const results = await this.#core.fetch(inputs, {
       maxWaitMs: this.#maxWaitMs,
       minBytes: this.#minBytes,
       maxBytes: this.#maxBytes,
       isolationLevel: this.#isolationLevel,
+      signal,
     })
-    const results = await raceAbort(fetching, signal)
-    if (results !== ABORTED) this.#instrumentation.emit(ConsumerEvents.FETCH, { numberOfBatches: results.filter((r) => r.records !== null).length })
+    if (signal.aborted) return ABORTED
+    this.#instrumentation.emit(ConsumerEvents.FETCH, { numberOfBatches: results.filter((r) => r.records !== null).length })
     return results
   }
 
@@ -731,22 +734,3 @@ function splitKey(key: string): [string, number] {
   return [key.slice(0, at), Number(key.slice(at + 1))]
 }
 
-/** The promise's value, or ABORTED once the signal fires; an abandoned promise's error is dropped. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
-  promise.catch(() => {})
-  if (signal.aborted) return Promise.resolve(ABORTED)
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(ABORTED)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error instanceof Error ? error : new Error(String(error)))
-      },
-    )
-  })
-}

@@ -233,6 +233,9 @@ export class MemoryCore implements BrokerCore {
       }
       const timer = setTimeout(done, options.maxWaitMs)
       for (const p of partitions) p.waiters.add(done)
+      // As the real core does: an aborted fetch answers at once with what is there.
+      if (options.signal?.aborted === true) done()
+      options.signal?.addEventListener('abort', done, { once: true })
     })
     results = read()
     return results
