@@ -40,7 +40,7 @@ export async function measureEmbeddedProduce(options: {
   perSend?: number
   inFlight?: number
 }): Promise<ProduceFigures> {
-  const perSend = options.perSend ?? 16_000
+  const perSend = options.perSend ?? 32_000
   const inFlight = options.inFlight ?? 8
   await using broker = await startBroker({ port: null, brokers: options.brokers, shards: Math.max(2, options.brokers) })
   await broker.admin.createTopic({ name: 'bench', partitions: PARTITIONS, replicationFactor: options.replicationFactor })
