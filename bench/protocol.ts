@@ -116,17 +116,24 @@ async function produceLoad(bootstrap: string, topic: string, recordBytes: number
   return figures
 }
 
-/** Reads every partition from offset 0 to its end with pipelined fetches; counts records from batch headers. */
+/**
+ * Reads every partition from offset 0 to its end with pipelined fetches over as many connections
+ * and requests in flight as the produce load used; counts records from batch headers.
+ */
 async function fetchAll(bootstrap: string, topic: string): Promise<{ records: number; bytes: number; seconds: number }> {
   const [host, port] = bootstrap.split(':')
-  const connection = await Connection.connect({ host, port: Number(port), maxInFlight: inFlight, requestTimeoutMs: 60_000 })
+  const connections = await Promise.all(
+    Array.from({ length: connectionCount }, () => Connection.connect({ host, port: Number(port), maxInFlight: inFlight, requestTimeoutMs: 60_000 })),
+  )
+  const laneCount = connectionCount * inFlight
   const offsets = new Array<number>(PARTITIONS).fill(0)
   const done = new Array<boolean>(PARTITIONS).fill(false)
   let records = 0
   let bytes = 0
   const started = performance.now()
-  const lanes = Array.from({ length: inFlight }, async (_, lane) => {
-    const mine = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => p % inFlight === lane)
+  const lanes = Array.from({ length: laneCount }, async (_, lane) => {
+    const connection = connections[lane % connectionCount]
+    const mine = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => p % laneCount === lane)
     // Bounded: every round advances at least one partition or marks it done.
     for (let round = 0; round < 1_000_000 && mine.some((p) => !done[p]); round++) {
       const open = mine.filter((p) => !done[p])
@@ -136,7 +143,7 @@ async function fetchAll(bootstrap: string, topic: string): Promise<{ records: nu
           replicaId: -1,
           maxWaitMs: 0,
           minBytes: 0,
-          maxBytes: 8 * 1024 * 1024,
+          maxBytes: 4 * 1024 * 1024,
           isolationLevel: 0,
           topics: [{ topic, partitions: open.map((partition) => ({ partition, fetchOffset: offsets[partition], partitionMaxBytes: 1024 * 1024 })) }],
         },
@@ -161,7 +168,7 @@ async function fetchAll(bootstrap: string, topic: string): Promise<{ records: nu
   })
   await Promise.all(lanes)
   const elapsed = (performance.now() - started) / 1000
-  connection.close()
+  for (const connection of connections) connection.close()
   return { records, bytes, seconds: elapsed }
 }
 
