@@ -9,7 +9,6 @@ import type {
   DeleteRecordsPartitionResult,
   FetchPartitionResult,
   ListOffsetsPartitionResult,
-  ProduceResult as ReplicaProduceResult,
   EpochEndOffsetResult,
 } from '../actors/partition/replica-types.js'
 import { ErrorCode } from '../common/error-codes.js'
@@ -127,7 +126,7 @@ export class Core implements BrokerCore {
       this.#partition(input.topic, input.partition)
       const message: PartitionRequest = { op: 'produce', acks, timeoutMs }
       const reply = await this.#router.requestLeader(input.topic, input.partition, message, input.records)
-      return reply.message as ReplicaProduceResult
+      return reply.message as ProduceResult
     } catch (error) {
       return { errorCode: errorCodeOf(error), errorMessage: messageOf(error), baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
     }

@@ -4,6 +4,7 @@
  * One implementation (`src/broker/core.ts`) runs on the main thread, routes partition work to the
  * partition actors on the shard workers, and hosts the supervisor and the group coordinator.
  */
+import type { ProduceResult as ReplicaProduceResult } from '../actors/partition/replica-types.js'
 import type { GroupCoordinatorApi } from './group-api.js'
 
 export type Acks = -1 | 0 | 1
@@ -47,13 +48,8 @@ export interface ProduceInput {
   records: Buffer
 }
 
-export interface ProduceResult {
-  errorCode: number
-  errorMessage: string | null
-  baseOffset: number
-  logAppendTimeMs: number
-  logStartOffset: number
-}
+/** A partition's produce answer, exactly as its leader replica gives it. */
+export type ProduceResult = ReplicaProduceResult
 
 export interface FetchInput {
   topic: string
