@@ -52,9 +52,20 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   await groups.open()
 
   let supervisor: Supervisor | undefined
+  // A failure while handling a worker's death or an ISR change must not take the process down
+  // with it (an unhandled rejection would): it is reported, and the next event tries again.
+  const warn = (what: string, error: unknown): void => console.warn(`[partita] ${what}: ${error instanceof Error ? error.message : String(error)}`)
   const host: RuntimeActorHost = await startActorHost(config, {
-    onEvent: (event) => supervisor?.onPartitionEvent(event),
-    onShardDown: (shard) => void supervisor?.onShardDown(shard),
+    onEvent: (event) => {
+      try {
+        supervisor?.onPartitionEvent(event)
+      } catch (error) {
+        warn('recording an ISR change failed', error)
+      }
+    },
+    onShardDown: (shard) => {
+      supervisor?.onShardDown(shard).catch((error: unknown) => warn(`failing over shard ${shard} failed`, error))
+    },
   })
   supervisor = new Supervisor({ config, store, host, clock })
   let server: Server | null = null
