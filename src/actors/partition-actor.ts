@@ -225,7 +225,11 @@ export class PartitionActor {
   #armHousekeeping(): void {
     if (this.#closed) return
     this.#housekeepingTimer = this.#context.clock.setTimeout(() => {
-      void this.#housekeeping().finally(() => this.#armHousekeeping())
+      // A failed pass (a compaction that met a corrupt batch, a full disk) is reported and tried
+      // again next interval; letting it reject would end the whole shard.
+      void this.#housekeeping()
+        .catch((error: unknown) => console.warn(`[partita] housekeeping of ${this.#replica.log.dir} failed: ${error instanceof Error ? error.message : String(error)}`))
+        .finally(() => this.#armHousekeeping())
     }, this.#context.housekeepingIntervalMs)
   }
 
