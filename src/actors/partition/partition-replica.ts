@@ -24,7 +24,7 @@ import type { TimerHandle } from '../../common/clock.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { PartitionLog } from '../../storage/log.js'
-import { batchBaseOffset, iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
+import { batchBaseOffset, iterateBatches, readBatchHeader, validateBatch } from '../../storage/record-batch.js'
 import {
   HIGH_WATERMARK_FILE,
   decodeHighWatermark,
@@ -215,6 +215,9 @@ export class PartitionReplica {
     let lastOffset: number
     let logAppendTimeMs = -1
     if (check.kind === 'duplicate') {
+      // The sequence check read only headers; a damaged copy of a stored batch is still damaged.
+      const corrupt = firstCorruptBatch(records)
+      if (corrupt !== null) return this.#produceError(ErrorCode.CORRUPT_MESSAGE, corrupt)
       // Answered with the original offsets and not stored again, as Kafka does.
       baseOffset = check.batch.firstOffset
       lastOffset = check.batch.lastOffset
@@ -735,4 +738,15 @@ function batchHeaders(records: Buffer): ProducerBatchHeader[] | null {
   }
   if (step.value !== 0 || headers.length === 0) return null
   return headers
+}
+
+/** The first batch that fails validation (CRC, framing), as a message; null when all pass. */
+function firstCorruptBatch(records: Buffer): string | null {
+  try {
+    for (let pos = 0; pos < records.length; ) pos += validateBatch(records, pos, records.length, { fromProducer: true })
+    return null
+  } catch (error) {
+    if (error instanceof KafkaError) return error.message
+    throw error
+  }
 }

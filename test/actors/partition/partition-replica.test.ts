@@ -217,6 +217,17 @@ describe('partition replica: idempotent producers', () => {
     expect(leader.logEndOffset).toBe(4)
   })
 
+  it('refuses a damaged copy of a stored batch as corrupt rather than as a duplicate', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    expect(await leader.produce(batch('a', 2, { ...pid, baseSequence: 0 }), 1, 1000)).toMatchObject({ errorCode: ErrorCode.NONE })
+    const damaged = batch('a', 2, { ...pid, baseSequence: 0 })
+    damaged[damaged.length - 1] ^= 0xff
+    expect((await leader.produce(damaged, 1, 1000)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect(leader.logEndOffset).toBe(2)
+  })
+
   it('keeps producer state across a restart, from the snapshot and from the log alone', async () => {
     c = cluster()
     let leader = await c.open(1)
