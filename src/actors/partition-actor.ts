@@ -12,7 +12,7 @@ import { PiscinaCompactor } from '../storage/compaction.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
 import { runTask } from '../runtime/cpu-pool.js'
-import { hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../storage/batch-validation.js'
+import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../storage/batch-validation.js'
 import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../storage/compression.js'
 import { PartitionReplica } from './partition/partition-replica.js'
 import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, ProduceResult } from './partition/replica-types.js'
@@ -120,18 +120,20 @@ export class PartitionActor {
 
   /**
    * Appends keep mailbox order. The append happens synchronously inside replica.produce(), which
-   * is not awaited, so an acks=-1 wait for the ISR never holds up the next message. A batch that
-   * is compressed is first validated on the CPU pool; while any such validation is pending, later
-   * produces queue behind it so they still append in arrival order.
+   * is not awaited, so an acks=-1 wait for the ISR never holds up the next message. A compressed
+   * batch, or a produce large enough that its CRCs are worth moving off the shard, is first
+   * validated on the CPU pool; while any such validation is pending, later produces queue behind
+   * it so they still append in arrival order.
    */
   #produce(message: Extract<PartitionRequest, { op: 'produce' }>, records: Buffer, reply: Reply, fail: (error: unknown) => void): void {
-    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs).then((result) => reply(result), fail)
-    const needsValidation = hasCompressedBatch(records)
+    const checkCrc = records.length >= CRC_OFFLOAD_BYTES_MIN
+    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, checkCrc).then((result) => reply(result), fail)
+    const needsValidation = checkCrc || hasCompressedBatch(records)
     if (!needsValidation && this.#producesQueued === 0) return append()
     this.#producesQueued++
     this.#produceTail = this.#produceTail
       .then(async () => {
-        const verdict = needsValidation ? await this.#validateOffThread(records) : null
+        const verdict = needsValidation ? await this.#validateOffThread(records, checkCrc) : null
         if (verdict !== null && verdict.errorCode !== ErrorCode.NONE) {
           reply({ ...verdict, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.#replica.logStartOffset } satisfies ProduceResult)
         } else {
@@ -142,12 +144,13 @@ export class PartitionActor {
       .finally(() => this.#producesQueued--)
   }
 
-  #validateOffThread(records: Buffer): Promise<BatchValidationVerdict> {
+  #validateOffThread(records: Buffer, checkCrc: boolean): Promise<BatchValidationVerdict> {
     const config = this.#replica.log.config
     const input: BatchValidationInput = {
       records,
       requireKeys: config.cleanupPolicy !== 'delete',
       decompressedBytesMax: DECOMPRESSED_BYTES_MAX_DEFAULT,
+      checkCrc,
     }
     return runTask<BatchValidationInput, BatchValidationVerdict>(VALIDATION_TASK_URL, input)
   }

@@ -1,14 +1,27 @@
 /**
- * Deep validation of compressed record batches, as Kafka's LogValidator does for them: the
- * header's CRC says the bytes arrived as sent, but only decompressing shows that the records
- * inside are well formed, as many as the header claims, with dense offset deltas, and keyed where
- * the topic is compacted. It is CPU work with no state, so the partition actor runs it on the CPU
- * pool (see batch-validation-task.ts) rather than on its shard.
+ * Validation that is CPU work with no state, so the partition actor runs it on the CPU pool (see
+ * batch-validation-task.ts) rather than on its shard:
+ * - compressed batches, as Kafka's LogValidator checks them: the header's CRC says the bytes
+ *   arrived as sent, but only decompressing shows that the records inside are well formed, as
+ *   many as the header claims, with dense offset deltas, and keyed where the topic is compacted;
+ * - the CRC and framing of every batch of a large produce, so the shard's append can skip them.
  */
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { decompress } from './compression.js'
-import { CompressionType, compressionOf, decodeRecords, iterateBatches, isControlBatch, readBatchHeader, ATTRIBUTES_OFFSET } from './record-batch.js'
+import {
+  ATTRIBUTES_OFFSET,
+  CompressionType,
+  compressionOf,
+  decodeRecords,
+  isControlBatch,
+  iterateBatches,
+  readBatchHeader,
+  validateBatch,
+} from './record-batch.js'
+
+/** A produce at least this large has its CRCs checked on the CPU pool instead of the shard. */
+export const CRC_OFFLOAD_BYTES_MIN = 256 * 1024
 
 export interface BatchValidationInput {
   records: Uint8Array
@@ -16,6 +29,8 @@ export interface BatchValidationInput {
   requireKeys: boolean
   /** The largest a batch may inflate to (a compressed bomb is refused before it fills memory). */
   decompressedBytesMax: number
+  /** Also check every batch's CRC and framing (large produces). */
+  checkCrc: boolean
 }
 
 export interface BatchValidationVerdict {
@@ -34,6 +49,9 @@ export function hasCompressedBatch(records: Buffer): boolean {
 export function validateCompressedBatches(input: BatchValidationInput): BatchValidationVerdict {
   const records = Buffer.from(input.records.buffer, input.records.byteOffset, input.records.byteLength)
   try {
+    if (input.checkCrc) {
+      for (let pos = 0; pos < records.length; ) pos += validateBatch(records, pos, records.length, { fromProducer: true })
+    }
     for (const { pos } of iterateBatches(records)) {
       const header = readBatchHeader(records, pos)
       if (compressionOf(header.attributes) === CompressionType.NONE || isControlBatch(header.attributes)) continue

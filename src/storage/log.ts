@@ -71,6 +71,8 @@ export interface AppendOptions {
   /** True on the leader (stamp offsets and epoch); false for follower replication. */
   assignOffsets: boolean
   decompress?: DecompressFn
+  /** Every batch's CRC was already checked by the caller (on the CPU pool); see ValidateOptions. */
+  crcChecked?: boolean
 }
 
 export interface AppendResult {
@@ -321,7 +323,7 @@ export class PartitionLog {
           throw new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${declared} bytes exceeds max.message.bytes ${config.maxMessageBytes}`)
         }
       }
-      const size = validateBatch(records, pos, records.length, { fromProducer: !follower })
+      const size = validateBatch(records, pos, records.length, { fromProducer: !follower, crcChecked: options.crcChecked })
       const base = batchBaseOffset(records, pos)
       const last = base + records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET)
       if (follower && base < expectedMin) {

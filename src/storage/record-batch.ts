@@ -177,6 +177,11 @@ export interface ValidateOptions {
    * may keep empty batches to preserve producer state.
    */
   fromProducer: boolean
+  /**
+   * The caller already checked this batch's CRC (a large batch checked on the CPU pool before it
+   * reached the partition's thread), so it is not computed twice.
+   */
+  crcChecked?: boolean
 }
 
 /**
@@ -195,10 +200,12 @@ export function validateBatch(buf: Buffer, pos: number, end: number, options: Va
   if (size > available) throw corrupt(`batch length ${batchLength} runs past the ${available} bytes available`)
   const magic = buf[pos + MAGIC_OFFSET]
   if (magic !== MAGIC_V2) throw corrupt(`unsupported magic ${magic} (only v2 record batches are supported)`)
-  const storedCrc = buf.readUInt32BE(pos + CRC_OFFSET)
-  const actualCrc = crc32c(buf, pos + CRC_START, pos + size)
-  if (storedCrc !== actualCrc) {
-    throw corrupt(`batch CRC mismatch: stored ${storedCrc.toString(16)}, computed ${actualCrc.toString(16)}`)
+  if (options.crcChecked !== true) {
+    const storedCrc = buf.readUInt32BE(pos + CRC_OFFSET)
+    const actualCrc = crc32c(buf, pos + CRC_START, pos + size)
+    if (storedCrc !== actualCrc) {
+      throw corrupt(`batch CRC mismatch: stored ${storedCrc.toString(16)}, computed ${actualCrc.toString(16)}`)
+    }
   }
   const baseOffset = readInt64(buf, pos + BASE_OFFSET_OFFSET)
   if (baseOffset < 0) throw corrupt(`negative base offset ${baseOffset}`)

@@ -90,3 +90,25 @@ describe('compressed produce through the broker', () => {
     expect((await readPartition(broker, 'zipped', 0)).map((r) => r.value)).toEqual(['a', 'b', 'plain'])
   })
 })
+
+describe('large produce through the broker', () => {
+  it('checks a large produce’s CRCs off the shard: a damaged one is refused and nothing is stored', async () => {
+    await using broker = await startBroker({ port: null, shards: 1 })
+    await broker.admin.createTopic({ name: 'bulk', partitions: 1 })
+    const value = Buffer.alloc(1_000, 0x61)
+    const big = (): Buffer =>
+      encodeBatch({
+        baseTimestamp: 1_700_000_000_000,
+        records: Array.from({ length: 300 }, (_, i) => ({ key: Buffer.from('k'), value, offsetDelta: i })),
+      })
+    const good = big()
+    const bad = big()
+    bad[bad.length - 1] ^= 0x01
+    expect(good.length).toBeGreaterThan(256 * 1024)
+    const [refused] = await broker.core.produce([{ topic: 'bulk', partition: 0, records: bad }], 1, 5_000)
+    expect(refused.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    const [stored] = await broker.core.produce([{ topic: 'bulk', partition: 0, records: good }], 1, 5_000)
+    expect(stored).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect((await readPartition(broker, 'bulk', 0)).length).toBe(300)
+  })
+})

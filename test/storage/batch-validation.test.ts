@@ -12,7 +12,7 @@ function gzipBatch(input: RecordInput[], lastOffsetDelta?: number): Buffer {
   return encodeBatch({ baseTimestamp: 1_700_000_000_000, records: input, compression: CompressionType.GZIP, compress, lastOffsetDelta })
 }
 
-const options = { requireKeys: false, decompressedBytesMax: 1 << 20 }
+const options = { requireKeys: false, decompressedBytesMax: 1 << 20, checkCrc: false }
 
 describe('compressed batch validation', () => {
   it('accepts well-formed compressed batches and ignores uncompressed ones', () => {
@@ -44,6 +44,14 @@ describe('compressed batch validation', () => {
 
   it('refuses a batch that inflates past the bound', () => {
     const big = gzipBatch([{ key: Buffer.from('k'), value: Buffer.alloc(200_000), offsetDelta: 0 }])
-    expect(validateCompressedBatches({ records: big, requireKeys: false, decompressedBytesMax: 100_000 }).errorCode).not.toBe(ErrorCode.NONE)
+    expect(validateCompressedBatches({ records: big, ...options, decompressedBytesMax: 100_000 }).errorCode).not.toBe(ErrorCode.NONE)
+  })
+
+  it('checks every batch’s CRC when asked, compressed or not', () => {
+    const plain = encodeBatch({ baseTimestamp: 1, records: records(['a', 'b']) })
+    const damaged = Buffer.concat([gzipBatch(records(['a'])), plain])
+    damaged[damaged.length - 1] ^= 0x01
+    expect(validateCompressedBatches({ records: damaged, ...options }).errorCode).toBe(ErrorCode.NONE)
+    expect(validateCompressedBatches({ records: damaged, ...options, checkCrc: true }).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
   })
 })

@@ -336,6 +336,13 @@ describe('batch validation', () => {
     expect(check(short)).toBe(corrupt)
   })
 
+  it('skips only the CRC when the caller has already checked it, and still checks the framing', () => {
+    const flipped = Buffer.from(GOLDEN)
+    flipped[flipped.length - 1] ^= 0x01
+    expect(codeOf(() => validateBatch(flipped, 0, flipped.length, { fromProducer: true, crcChecked: true }))).toBeUndefined()
+    expect(codeOf(() => validateBatch(GOLDEN.subarray(0, 60), 0, 60, { fromProducer: true, crcChecked: true }))).toBe(corrupt)
+  })
+
   it('rejects a magic other than 2', () => {
     const batch = Buffer.from(GOLDEN)
     batch[16] = 1

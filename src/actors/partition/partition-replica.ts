@@ -193,7 +193,8 @@ export class PartitionReplica {
 
   // ---- produce --------------------------------------------------------------------------------
 
-  async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number): Promise<ProduceResult> {
+  /** `crcChecked`: the caller verified every batch's CRC off this thread (large batches). */
+  async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number, crcChecked = false): Promise<ProduceResult> {
     if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
     if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
     if (acks === -1 && this.#leader.isrSize < this.#config.minInsyncReplicas) {
@@ -222,7 +223,7 @@ export class PartitionReplica {
       baseOffset = check.batch.firstOffset
       lastOffset = check.batch.lastOffset
     } else {
-      const appended = this.#appendAsLeader(records, headers)
+      const appended = this.#appendAsLeader(records, headers, crcChecked)
       if ('errorCode' in appended) return appended
       baseOffset = appended.baseOffset
       lastOffset = appended.lastOffset
@@ -242,10 +243,11 @@ export class PartitionReplica {
   #appendAsLeader(
     records: Buffer,
     headers: ProducerBatchHeader[],
+    crcChecked: boolean,
   ): { baseOffset: number; lastOffset: number; logAppendTimeMs: number } | ProduceResult {
     let result
     try {
-      result = this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: true })
+      result = this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: true, crcChecked })
     } catch (error) {
       if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
       throw error
