@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { GroupCoordinator } from '../actors/group-coordinator.js'
 import { Supervisor } from '../actors/supervisor.js'
-import { SystemClock } from '../common/clock.js'
+import { SystemClock, type Clock } from '../common/clock.js'
 import { startServer, type Server } from '../server/server.js'
 import { resolveBrokerConfig, type BrokerConfig, type BrokerOptions } from './broker-config.js'
 import { Core } from './core.js'
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js'
 import { MetadataStore } from './metadata-store.js'
 import { startActorHost, type RuntimeActorHost } from './actor-host.js'
 import { Admin } from '../client/admin.js'
@@ -41,6 +42,17 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const dataDir = ownsDataDir ? mkdtempSync(join(tmpdir(), 'partita-')) : resolve(options.dataDir!)
   const config = resolveBrokerConfig(options, dataDir)
   const clock = options.clock ?? new SystemClock()
+  const lock = lockDataDir(dataDir)
+  try {
+    return await startLocked(config, clock, ownsDataDir, lock)
+  } catch (error) {
+    lock.release()
+    throw error
+  }
+}
+
+async function startLocked(config: BrokerConfig, clock: Clock, ownsDataDir: boolean, lock: DataDirLock): Promise<Broker> {
+  const dataDir = config.dataDir
   const store = MetadataStore.open(join(dataDir, 'meta'))
   const groups = new GroupCoordinator({
     dataDir: join(dataDir, 'groups'),
@@ -90,6 +102,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       await supervisor.closeAll()
       await host.stop()
       await groups.close()
+      lock.release()
       if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
     })()
     return closed
