@@ -1,4 +1,4 @@
-import fs from 'node:fs'
+import fs, { promises as fsp } from 'node:fs'
 import path from 'node:path'
 
 /**
@@ -16,6 +16,38 @@ export function writeFileAtomicSync(filePath: string, data: string | Buffer, fsy
   }
   fs.renameSync(tmp, filePath)
   if (fsync) fsyncDirSync(path.dirname(filePath))
+}
+
+/**
+ * writeFileAtomicSync for callers that must not block their thread on the disk (a partition's
+ * periodic snapshots): the same temp, fsync, rename, fsync-the-directory steps, asynchronously.
+ */
+export async function writeFileAtomic(filePath: string, data: Buffer): Promise<void> {
+  const tmp = `${filePath}.tmp`
+  const handle = await fsp.open(tmp, 'w')
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fsp.rename(tmp, filePath)
+  const dirHandle = await fsp.open(path.dirname(filePath), 'r')
+  try {
+    await dirHandle.sync()
+  } finally {
+    await dirHandle.close()
+  }
+}
+
+/** The file's bytes, or null when it does not exist. */
+export async function readFileIfExists(filePath: string): Promise<Buffer | null> {
+  try {
+    return await fsp.readFile(filePath)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
 }
 
 export function fsyncDirSync(dir: string): void {

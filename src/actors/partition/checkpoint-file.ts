@@ -1,10 +1,9 @@
 /**
  * Small files a partition keeps beside its log (the producer-state snapshot, the high-watermark
- * checkpoint): written to a temp file, fsynced and renamed over the old one, so a crash leaves
- * either the old or the new file, never a torn one. Readers still check a CRC, because a
- * filesystem without ordered metadata can surface a renamed file with missing data.
+ * checkpoint). They are written atomically with storage's writeFileAtomic (temp, fsync, rename),
+ * so a crash leaves either the old or the new file, never a torn one. Readers still check a CRC,
+ * because a filesystem without ordered metadata can surface a renamed file with missing data.
  */
-import { promises as fsp } from 'node:fs'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { crc32c } from '../../storage/crc32c.js'
@@ -12,36 +11,6 @@ import { readInt64, writeInt64 } from '../../storage/record-batch.js'
 
 export const PRODUCER_SNAPSHOT_FILE = 'producer-state.snapshot'
 export const HIGH_WATERMARK_FILE = 'high-watermark.checkpoint'
-
-export async function writeFileAtomic(dir: string, name: string, bytes: Buffer): Promise<void> {
-  const target = path.join(dir, name)
-  const temp = `${target}.tmp`
-  const handle = await fsp.open(temp, 'w')
-  try {
-    await handle.writeFile(bytes)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await fsp.rename(temp, target)
-  // The rename itself must survive a crash too.
-  const dirHandle = await fsp.open(dir, 'r')
-  try {
-    await dirHandle.sync()
-  } finally {
-    await dirHandle.close()
-  }
-}
-
-/** The file's bytes, or null when it does not exist. */
-export async function readFileIfExists(dir: string, name: string): Promise<Buffer | null> {
-  try {
-    return await fsp.readFile(path.join(dir, name))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
-  }
-}
 
 /** Removes the file now (synchronously: callers are in the middle of a state change). */
 export function removeFileSync(dir: string, name: string): void {

@@ -19,19 +19,15 @@
  * Invariants (asserted, on in production): logStartOffset <= HW <= logEndOffset; the HW never
  * decreases while leader; a follower's log end never passes the leader's reported log end.
  */
+import * as path from 'node:path'
 import { assert } from '../../common/assert.js'
 import type { TimerHandle } from '../../common/clock.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { PartitionLog } from '../../storage/log.js'
 import { batchBaseOffset, iterateBatches, readBatchHeader, validateBatch } from '../../storage/record-batch.js'
-import {
-  HIGH_WATERMARK_FILE,
-  decodeHighWatermark,
-  encodeHighWatermark,
-  readFileIfExists,
-  writeFileAtomic,
-} from './checkpoint-file.js'
+import { readFileIfExists, writeFileAtomic } from '../../storage/checkpoint-file.js'
+import { HIGH_WATERMARK_FILE, decodeHighWatermark, encodeHighWatermark } from './checkpoint-file.js'
 import { DelayedOperations } from './delayed-operations.js'
 import { LeaderState } from './leader-state.js'
 import { ProducerStateStore } from './producer-state-store.js'
@@ -117,7 +113,7 @@ export class PartitionReplica {
   static async open(options: PartitionReplicaOptions): Promise<PartitionReplica> {
     const log = await PartitionLog.open(options.dir, options.config, { ...options.logOptions, clock: options.clock })
     const producers = await ProducerStateStore.load(options.dir, log)
-    const hwBytes = await readFileIfExists(options.dir, HIGH_WATERMARK_FILE)
+    const hwBytes = await readFileIfExists(path.join(options.dir, HIGH_WATERMARK_FILE))
     const recorded = hwBytes === null ? null : decodeHighWatermark(hwBytes)
     // Recovery may have cut the log below the recorded HW, or retention moved its start past it.
     const hw = Math.min(Math.max(recorded ?? log.logStartOffset, log.logStartOffset), log.logEndOffset)
@@ -700,7 +696,7 @@ export class PartitionReplica {
     // An unchanged log leaves the producer state as the last snapshot has it (expiry aside, which
     // replay after a restart cannot undo anyway: expired producers are simply accepted again).
     if (this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshot(this.#log.logEndOffset)
-    await writeFileAtomic(this.#dir, HIGH_WATERMARK_FILE, encodeHighWatermark(this.#highWatermark))
+    await writeFileAtomic(path.join(this.#dir, HIGH_WATERMARK_FILE), encodeHighWatermark(this.#highWatermark))
   }
 
   #abortWaiters(): void {

@@ -4,9 +4,11 @@
  * the log written after it; after a truncation, rebuild the same way from a snapshot no newer
  * than the truncation point. Runs on the partition's shard worker thread.
  */
+import * as path from 'node:path'
 import { assert } from '../../common/assert.js'
 import { iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
-import { PRODUCER_SNAPSHOT_FILE, readFileIfExists, removeFileSync, writeFileAtomic } from './checkpoint-file.js'
+import { readFileIfExists, writeFileAtomic } from '../../storage/checkpoint-file.js'
+import { PRODUCER_SNAPSHOT_FILE, removeFileSync } from './checkpoint-file.js'
 import { type DecodedSnapshot, decodeProducerSnapshot, encodeProducerSnapshot } from './producer-state-snapshot.js'
 import { ProducerState } from './producer-state.js'
 
@@ -58,7 +60,7 @@ export class ProducerStateStore {
 
   static async load(dir: string, log: ReplayableLog): Promise<ProducerStateStore> {
     const store = new ProducerStateStore(dir)
-    const bytes = await readFileIfExists(dir, PRODUCER_SNAPSHOT_FILE)
+    const bytes = await readFileIfExists(path.join(dir, PRODUCER_SNAPSHOT_FILE))
     const decoded = bytes === null ? null : decodeProducerSnapshot(bytes)
     // A snapshot beyond the log's end describes records the log no longer has (a torn tail was
     // cut at recovery): it cannot be trusted, so the whole log is replayed instead.
@@ -88,7 +90,7 @@ export class ProducerStateStore {
   async writeSnapshot(logEndOffset: number): Promise<void> {
     const generation = this.#generation
     const bytes = encodeProducerSnapshot(this.state, logEndOffset)
-    await writeFileAtomic(this.#dir, PRODUCER_SNAPSHOT_FILE, bytes)
+    await writeFileAtomic(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes)
     if (generation !== this.#generation) {
       // A truncation ran while the file was written: it may cover records that are gone.
       removeFileSync(this.#dir, PRODUCER_SNAPSHOT_FILE)
