@@ -3,16 +3,17 @@
  * in-sync sets, and the producer-id high mark. Lives on the main thread beside the supervisor.
  *
  * The whole state is small (a few KB per hundred partitions), so it is rewritten as one JSON
- * document on every change: write to a temp file, fsync, rename. A rename is atomic, so a crash
- * leaves either the old or the new document, never a torn one; the CRC guards against a damaged
- * disk rather than a torn write.
+ * document on every change, atomically (temp file, fsync, rename, fsync of the directory): a
+ * crash leaves either the old or the new document, never a torn one; the CRC guards against a
+ * damaged disk rather than a torn write.
  */
 import { randomUUID } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32c } from '@node-rs/crc32'
 import { PartitaError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
+import { writeFileAtomicSync } from '../storage/checkpoint-file.js'
 
 export interface PartitionState {
   partition: number
@@ -93,17 +94,7 @@ export class MetadataStore {
   /** Persists the current state; callers mutate TopicState objects in place and then save. */
   save(): void {
     const body = Buffer.from(JSON.stringify(this.#state))
-    const header = Buffer.from(`${crc32c(body)}\n`)
-    const temp = `${this.#path}.tmp`
-    const fd = openSync(temp, 'w')
-    try {
-      writeSync(fd, header)
-      writeSync(fd, body)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(temp, this.#path)
+    writeFileAtomicSync(this.#path, Buffer.concat([Buffer.from(`${crc32c(body)}\n`), body]))
   }
 }
 
