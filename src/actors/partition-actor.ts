@@ -8,7 +8,7 @@
  */
 import { rm } from 'node:fs/promises'
 import type { Clock, TimerHandle } from '../common/clock.js'
-import { PiscinaCompactor } from '../storage/compaction.js'
+import { PiscinaCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../storage/compaction.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
 import { runTask } from '../runtime/cpu-pool.js'
@@ -35,7 +35,10 @@ const VALIDATION_TASK_URL = compiledUrl(import.meta.url, '../storage/batch-valid
 /** How long a follower waits before retrying a leader it could not reach. */
 const FOLLOWER_RETRY_MS = 50
 
-/** Compaction runs off the shard, on the CPU pool; one pool serves every partition of a shard. */
+/**
+ * Compaction runs off the shard on the shard's shared CPU pool, the one that also validates
+ * compressed and large batches, so a shard has one pool for all its stateless CPU work.
+ */
 let sharedCompactor: PiscinaCompactor | null = null
 
 export class PartitionActor {
@@ -58,7 +61,7 @@ export class PartitionActor {
   }
 
   static async open(init: OpenPartition, context: PartitionActorContext): Promise<PartitionActor> {
-    sharedCompactor ??= new PiscinaCompactor()
+    sharedCompactor ??= new PiscinaCompactor({ runTask: (filename, task) => runTask<CompactionTaskInput, CompactionTaskOutcome>(filename, task) })
     let actor: PartitionActor | null = null
     const replica = await PartitionReplica.open({
       topic: init.topic,

@@ -1,5 +1,3 @@
-import { ErrorCode } from '../common/error-codes.js'
-
 /** Kafka's rule: 1..249 characters from [a-zA-Z0-9._-], and not "." or "..". */
 const legalTopicName = /^[a-zA-Z0-9._-]+$/
 export const TOPIC_NAME_LENGTH_MAX = 249
@@ -16,5 +14,3 @@ export function topicNameProblem(name: string): string | null {
   }
   return null
 }
-
-export const INVALID_TOPIC = ErrorCode.INVALID_TOPIC_EXCEPTION

@@ -2,7 +2,7 @@ import { Piscina } from 'piscina'
 import { deserializeError } from '../common/errors.js'
 import { type CompactionResult, type CompactionTaskInput, type CompactionTaskOutcome, compactSegments } from './compaction-task.js'
 
-export type { CompactionResult, CompactionTaskInput } from './compaction-task.js'
+export type { CompactionResult, CompactionTaskInput, CompactionTaskOutcome } from './compaction-task.js'
 
 /**
  * What the log hands a compactor (structurally the `Compactor` interface of log.ts): its
@@ -29,6 +29,11 @@ export interface PiscinaCompactorOptions {
   maxQueue?: number
   /** How long an idle worker lingers before it exits. Default 60 s. */
   idleTimeoutMs?: number
+  /**
+   * Runs the task module on a pool the caller already has (the shard's shared CPU pool), instead
+   * of a pool of this compactor's own; maxQueue and idleTimeoutMs then do not apply.
+   */
+  runTask?: (filename: URL, task: CompactionTaskInput) => Promise<CompactionTaskOutcome>
 }
 
 /**
@@ -52,13 +57,6 @@ export class PiscinaCompactor implements Compactor {
   /** As compact, with the figures of the run. */
   async run(input: CompactionTaskInput): Promise<CompactionResult> {
     if (this.#closed) throw new Error('compactor is closed')
-    this.#pool ??= new Piscina<CompactionTaskInput, CompactionTaskOutcome>({
-      filename: (this.#options.filename ?? compactionTaskUrl()).href,
-      minThreads: 0,
-      maxThreads: 1,
-      maxQueue: this.#options.maxQueue ?? 10_000,
-      idleTimeout: this.#options.idleTimeoutMs ?? 60_000,
-    })
     // Only plain data crosses to the worker: the log may pass richer objects.
     const task: CompactionTaskInput = {
       dir: input.dir,
@@ -68,9 +66,22 @@ export class PiscinaCompactor implements Compactor {
       minCompactionLagMs: input.minCompactionLagMs,
       offsetMapKeysMax: input.offsetMapKeysMax,
     }
-    const outcome = await this.#pool.run(task)
+    const outcome = await this.#runTask(task)
     if (!outcome.ok) throw deserializeError(outcome.error)
     return outcome.result
+  }
+
+  #runTask(task: CompactionTaskInput): Promise<CompactionTaskOutcome> {
+    const filename = this.#options.filename ?? compactionTaskUrl()
+    if (this.#options.runTask !== undefined) return this.#options.runTask(filename, task)
+    this.#pool ??= new Piscina<CompactionTaskInput, CompactionTaskOutcome>({
+      filename: filename.href,
+      minThreads: 0,
+      maxThreads: 1,
+      maxQueue: this.#options.maxQueue ?? 10_000,
+      idleTimeout: this.#options.idleTimeoutMs ?? 60_000,
+    })
+    return this.#pool.run(task)
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
+import { CpuPool } from '../../src/runtime/cpu-pool.js'
 import { PiscinaCompactor } from '../../src/storage/compaction.js'
 import { compress, decompress } from '../../src/storage/compression.js'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/storage/log-config.js'
@@ -82,6 +83,23 @@ describe('compaction on a worker thread', () => {
     expect(result.cleanedBaseOffsets).toEqual([0, 4, 8])
     expect(readRecords(dir)).toEqual(latestPerKey(before))
     expect(readRecords(dir).map((r) => r.offset)).toEqual([9, 10, 11])
+  })
+
+  it('runs the same task on a CPU pool the caller supplies', async () => {
+    const dir = newDir()
+    const segments = [0, 1].map((s) =>
+      writeSegment(dir, s * 2, [{ baseOffset: s * 2, records: [0, 1].map((i) => ({ key: 'k', value: `v${s * 2 + i}`, timestampMs: T0 })) }]),
+    )
+    const pool = new CpuPool({ maxThreads: 1 })
+    const compactor = new PiscinaCompactor({ runTask: (filename, task) => pool.runTask(filename, task) })
+    compactors.push(compactor)
+    try {
+      const result = await compactor.run({ dir, segments, nowMs: T0 + 1, deleteRetentionMs: 1000, minCompactionLagMs: 0 })
+      expect(result.cleanedBaseOffsets).toEqual([0, 2])
+      expect(readRecords(dir).map((r) => r.value)).toEqual(['v3'])
+    } finally {
+      await pool.close()
+    }
   })
 
   it('reports a corrupt segment as an error from the worker', async () => {
