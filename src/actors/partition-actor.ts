@@ -24,6 +24,8 @@ export interface PartitionActorContext {
   request(shard: number, id: string, message: unknown, payload?: Buffer): Promise<{ message: unknown; payload?: Buffer }>
   /** How often housekeeping runs (log.retention.check.interval.ms). */
   housekeepingIntervalMs: number
+  /** Ends the shard on a broken invariant; expected failures are answered instead. */
+  crashOnInvariantViolation(error: unknown): void
 }
 
 export type Reply = (message: unknown, payload?: Buffer) => void
@@ -83,7 +85,13 @@ export class PartitionActor {
   }
 
   /** Handles one message; replies through `reply`, possibly later. Throws only on broker faults. */
-  handle(message: PartitionRequest, payload: Buffer | undefined, reply: Reply, fail: (error: unknown) => void): void | Promise<void> {
+  handle(message: PartitionRequest, payload: Buffer | undefined, reply: Reply, failRequest: (error: unknown) => void): void | Promise<void> {
+    // An answer that comes later (a produce, a parked fetch) fails here, outside the mailbox's
+    // catch: a broken invariant must still end the shard rather than become one failed request.
+    const fail = (error: unknown): void => {
+      failRequest(error)
+      this.#context.crashOnInvariantViolation(error)
+    }
     switch (message.op) {
       case 'produce':
         return this.#produce(message, payload ?? Buffer.alloc(0), reply, fail)
@@ -194,8 +202,9 @@ export class PartitionActor {
           // An error answer (leader not ready, epoch mismatch) asks for a pause before the next try.
           const backoffMs = this.#replica.applyLeaderFetch(response)
           if (backoffMs > 0) await this.#sleep(backoffMs)
-        } catch {
+        } catch (error) {
           // The leader's shard may be down; the supervisor will name a new leader. Until then, retry.
+          this.#context.crashOnInvariantViolation(error)
           await this.#sleep(FOLLOWER_RETRY_MS)
         }
       }
@@ -234,7 +243,10 @@ export class PartitionActor {
       // A failed pass (a compaction that met a corrupt batch, a full disk) is reported and tried
       // again next interval; letting it reject would end the whole shard.
       void this.#housekeeping()
-        .catch((error: unknown) => console.warn(`[partita] housekeeping of ${this.#replica.log.dir} failed: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error: unknown) => {
+          this.#context.crashOnInvariantViolation(error)
+          console.warn(`[partita] housekeeping of ${this.#replica.log.dir} failed: ${error instanceof Error ? error.message : String(error)}`)
+        })
         .finally(() => this.#armHousekeeping())
     }, this.#context.housekeepingIntervalMs)
   }

@@ -2,21 +2,26 @@
  * The supervisor (main thread): what ZooKeeper and the controller did for Kafka. It places each
  * partition's replicas on their brokers' shards, watches the shard workers, and when a broker's
  * worker dies it elects a new leader from the in-sync set for every partition that broker led,
- * restarts the worker with backoff, and brings its replicas back as followers.
+ * restarts the worker with backoff, and brings its replicas back: as leaders again where they
+ * were the last in-sync replica, as followers elsewhere.
  *
  * Leadership lives in the metadata store (leader, leader epoch, ISR) and is written before any
- * replica is told, so a restart never hands out an epoch twice.
+ * replica is told, so a restart never hands out an epoch twice. Elections come in batches (every
+ * partition of a dead broker, every partition of a new topic) with one metadata write per batch,
+ * and replicas are spawned and told with a bounded number of requests in flight.
  */
 import { join } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
+import { forEachBounded } from '../common/bounded.js'
 import { brokerTopicDefaults, type BrokerConfig } from '../broker/broker-config.js'
 import type { MetadataStore, PartitionState, TopicState } from '../broker/metadata-store.js'
 import { shardSlot } from '../broker/placement.js'
 import type { PartitionReply, PartitionRouter } from '../broker/router.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
+import { electLeader, isrWithout } from './election.js'
 import { partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from './partition-messages.js'
 import type { ReplicaConfig } from './partition/replica-types.js'
 
@@ -30,33 +35,85 @@ export interface ActorHost {
   restartShard(shard: number): Promise<void>
 }
 
+/** How long a broker was down, from its worker's death until all its partitions served again. */
+export interface RecoveryReport {
+  brokerId: number
+  /** Replicas the broker hosts, all reopened (their logs recovered). */
+  replicas: number
+  /** Partitions it leads again: those whose only live in-sync replica it was. */
+  ledAgain: number
+  durationMs: number
+}
+
+export interface SupervisorLogger {
+  warn(message: string): void
+  info(message: string): void
+}
+
 const RESTART_BACKOFF_MIN_MS = 100
 const RESTART_BACKOFF_MAX_MS = 5_000
+/** Spawn and role requests in flight at once during a batch (a shard drains its ring in turns of 256). */
+const REQUESTS_IN_FLIGHT_MAX = 256
 export const PARTITION_ACTOR_KIND = 'partition'
+
+interface Election {
+  topic: TopicState
+  state: PartitionState
+}
+
+/** One leadership as elected: who leads with which epoch and ISR, fixed at election time. */
+interface Term {
+  partition: number
+  leader: number
+  leaderEpoch: number
+  replicas: number[]
+  isr: number[]
+}
+
+function termOf(state: PartitionState): Term {
+  return { partition: state.partition, leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: [...state.replicas], isr: [...state.isr] }
+}
+
+interface FailedReplica {
+  error: unknown
+}
+
+function replicaKey(topic: string, partition: number, brokerId: number): string {
+  return `${topic}\0${partition}\0${brokerId}`
+}
 
 export class Supervisor implements PartitionRouter {
   readonly #config: BrokerConfig
   readonly #store: MetadataStore
   readonly #host: ActorHost
   readonly #clock: Clock
+  readonly #logger: SupervisorLogger
   /** Brokers whose shards are all up. A broker with any dead shard counts as down until restarted. */
   readonly #liveBrokers = new Set<number>()
   readonly #restartAttempts = new Map<number, number>()
-  readonly #restartTimers = new Map<number, TimerHandle>()
+  readonly #restartTimers = new Map<number, { timer: TimerHandle; hold: NodeJS.Timeout }>()
+  /** When each down broker's worker died, for the recovery report. */
+  readonly #downSinceMs = new Map<number, number>()
+  /** Bumped on every death of a broker, so a restart that raced a new death gives up. */
+  readonly #incarnations = new Map<number, number>()
+  readonly #recoveryListeners = new Set<(report: RecoveryReport) => void>()
   #stopping = false
 
-  constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; clock: Clock }) {
+  constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; clock: Clock; logger?: SupervisorLogger }) {
     this.#config = options.config
     this.#store = options.store
     this.#host = options.host
     this.#clock = options.clock
+    this.#logger = options.logger ?? { warn: (m) => console.warn(`[partita] ${m}`), info: () => {} }
     assert(this.#host.shardCount === this.#config.brokers * this.#config.shardsPerBroker, 'one shard set per broker')
     for (let id = 0; id < this.#config.brokers; id++) this.#liveBrokers.add(id)
   }
 
   /** Opens every stored topic's replicas. Every leader gets a fresh epoch: a restart is a new term. */
   async start(): Promise<void> {
-    for (const topic of this.#store.topics()) await this.openPartitions(topic, 0)
+    const elections = this.#store.topics().flatMap((topic) => topic.partitions.map((state) => ({ topic, state })))
+    const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId))
+    await this.#elect(elections, failed)
   }
 
   liveBrokerIds(): number[] {
@@ -69,6 +126,12 @@ export class Supervisor implements PartitionRouter {
 
   brokerOfShard(shard: number): number {
     return Math.floor(shard / this.#config.shardsPerBroker)
+  }
+
+  /** Calls `listener` each time a restarted broker serves all its partitions again. */
+  onRecovered(listener: (report: RecoveryReport) => void): () => void {
+    this.#recoveryListeners.add(listener)
+    return () => this.#recoveryListeners.delete(listener)
   }
 
   async requestLeader(topic: string, partition: number, message: PartitionRequest, payload?: Buffer): Promise<PartitionReply> {
@@ -85,23 +148,47 @@ export class Supervisor implements PartitionRouter {
     this.#host.tell(this.shardOf(state.leader, topic, partition), partitionActorId(topic, partition), message)
   }
 
+  /**
+   * Spawns the replicas of partitions [fromPartition, end) and elects their leaders. Rejects if
+   * any replica could not be opened (a storage failure, a resource limit); the caller then removes
+   * the partitions again with closeTopic.
+   */
   async openPartitions(topic: TopicState, fromPartition: number): Promise<void> {
-    const config = this.replicaConfig(topic)
-    const opening: Promise<void>[] = []
-    for (const state of topic.partitions.slice(fromPartition)) {
-      opening.push(this.#openPartition(topic, state, config))
+    const elections = topic.partitions.slice(fromPartition).map((state) => ({ topic, state }))
+    const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId))
+    if (failed.size > 0) {
+      const [first] = failed.values()
+      throw first.error
     }
-    await Promise.all(opening)
-    this.#store.save()
+    await this.#elect(elections, failed)
   }
 
-  async #openPartition(topic: TopicState, state: PartitionState, config: ReplicaConfig): Promise<void> {
-    const live = state.replicas.filter((id) => this.#liveBrokers.has(id))
-    await Promise.all(live.map((brokerId) => this.#spawnReplica(topic.name, state.partition, brokerId, config)))
-    // Prefer the stored leader, then the first live in-sync replica: never an out-of-sync one.
-    const candidates = [state.leader, ...state.isr].filter((id) => id !== -1 && live.includes(id) && state.isr.includes(id))
-    const leader = candidates.length > 0 ? candidates[0] : -1
-    await this.#installLeader(topic.name, state, leader)
+  /**
+   * Spawns (opens) the replicas of the batch on the brokers `include` names. A replica that fails
+   * to open (a damaged or unreadable log, a full disk) does not stop the others: it is returned,
+   * keyed by replicaKey, so elections pass it over, and logged. Its partition stays offline while
+   * it was the only in-sync replica, as a Kafka partition does whose log directory failed.
+   */
+  async #spawnReplicas(elections: readonly Election[], include: (brokerId: number) => boolean): Promise<Map<string, FailedReplica>> {
+    const spawns: Array<{ topic: TopicState; partition: number; brokerId: number }> = []
+    for (const { topic, state } of elections) {
+      for (const brokerId of state.replicas) if (include(brokerId)) spawns.push({ topic, partition: state.partition, brokerId })
+    }
+    const configs = new Map<TopicState, ReplicaConfig>()
+    const failed = new Map<string, FailedReplica>()
+    const unopened = new FailureTally('opening partition replicas')
+    await forEachBounded(spawns, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition, brokerId }) => {
+      let config = configs.get(topic)
+      if (config === undefined) configs.set(topic, (config = this.replicaConfig(topic)))
+      try {
+        await this.#spawnReplica(topic.name, partition, brokerId, config)
+      } catch (error) {
+        failed.set(replicaKey(topic.name, partition, brokerId), { error })
+        unopened.add(`${topic.name}-${partition} on broker ${brokerId}`, error)
+      }
+    })
+    unopened.report(this.#logger)
+    return failed
   }
 
   async #spawnReplica(topic: string, partition: number, brokerId: number, config: ReplicaConfig): Promise<void> {
@@ -117,65 +204,83 @@ export class Supervisor implements PartitionRouter {
   }
 
   /**
-   * Makes `leader` the partition's leader with a new epoch (or leaves it leaderless with -1),
-   * persists that, then tells the leader and every other live replica.
+   * Elects a leader for every partition in the batch among live replicas, persists the outcome
+   * once, then tells each leader and its live followers. A leaderless partition keeps its ISR
+   * (never empty) and waits for an in-sync replica's broker to come back.
    */
-  async #installLeader(topic: string, state: PartitionState, leader: number): Promise<void> {
-    state.leader = leader
-    if (leader === -1) {
-      this.#store.save()
-      return
+  async #elect(elections: readonly Election[], unopened: ReadonlyMap<string, FailedReplica> = new Map()): Promise<void> {
+    const led: Array<{ topic: string; term: Term }> = []
+    for (const election of elections) {
+      const { topic, state } = election
+      const isLive = (brokerId: number): boolean => this.#liveBrokers.has(brokerId) && !unopened.has(replicaKey(topic.name, state.partition, brokerId))
+      const result = electLeader(state, isLive, this.#uncleanAllowed(topic))
+      if (result.unclean) {
+        this.#logger.warn(`unclean leader election: ${topic.name}-${state.partition} is led by out-of-sync replica ${result.leader}; records only the old ISR held are lost`)
+      }
+      state.isr = result.isr
+      state.leader = result.leader
+      if (result.leader === -1) continue
+      state.leaderEpoch += 1
+      led.push({ topic: topic.name, term: termOf(state) })
     }
-    state.leaderEpoch += 1
-    state.isr = state.isr.filter((id) => this.#liveBrokers.has(id))
-    if (!state.isr.includes(leader)) state.isr.push(leader)
     this.#store.save()
-    const id = partitionActorId(topic, state.partition)
-    const leaderShard = this.shardOf(leader, topic, state.partition)
-    await this.#host.request(leaderShard, id, {
-      op: 'becomeLeader',
-      leaderEpoch: state.leaderEpoch,
-      replicas: state.replicas,
-      isr: state.isr,
-    } satisfies PartitionRequest)
-    const followers = state.replicas.filter((b) => b !== leader && this.#liveBrokers.has(b))
-    await Promise.all(followers.map((b) => this.#makeFollower(topic, state, b)))
+    // Announced from the term as elected: a later election (another death while these requests
+    // are in flight) has its own announcements, and replicas refuse an older epoch. A replica that
+    // cannot be told (its shard died meanwhile) is that failover's business.
+    const unannounced = new FailureTally('telling leaders and followers of their new epoch')
+    await forEachBounded(led, REQUESTS_IN_FLIGHT_MAX, ({ topic, term }) =>
+      this.#announceLeader(topic, term).catch((error: unknown) => {
+        if (this.#store.topic(topic)?.partitions[term.partition]?.leaderEpoch === term.leaderEpoch) unannounced.add(`${topic}-${term.partition}`, error)
+      }),
+    )
+    unannounced.report(this.#logger)
   }
 
-  async #makeFollower(topic: string, state: PartitionState, brokerId: number): Promise<void> {
-    const id = partitionActorId(topic, state.partition)
-    await this.#host.request(this.shardOf(brokerId, topic, state.partition), id, {
+  async #announceLeader(topic: string, term: Term): Promise<void> {
+    if (this.#store.topic(topic)?.partitions[term.partition]?.leaderEpoch !== term.leaderEpoch) return
+    const message: PartitionRequest = { op: 'becomeLeader', leaderEpoch: term.leaderEpoch, replicas: term.replicas, isr: term.isr }
+    await this.#host.request(this.shardOf(term.leader, topic, term.partition), partitionActorId(topic, term.partition), message)
+    const followers = term.replicas.filter((b) => b !== term.leader && this.#liveBrokers.has(b))
+    await Promise.all(followers.map((b) => this.#makeFollower(topic, term, b)))
+  }
+
+  async #makeFollower(topic: string, term: Term, brokerId: number): Promise<void> {
+    const id = partitionActorId(topic, term.partition)
+    await this.#host.request(this.shardOf(brokerId, topic, term.partition), id, {
       op: 'becomeFollower',
-      leaderId: state.leader,
-      leaderEpoch: state.leaderEpoch,
-      leaderShard: this.shardOf(state.leader, topic, state.partition),
+      leaderId: term.leader,
+      leaderEpoch: term.leaderEpoch,
+      leaderShard: this.shardOf(term.leader, topic, term.partition),
       leaderActorId: id,
     } satisfies PartitionRequest)
   }
 
-  async closeTopic(topic: TopicState, deleteData: boolean): Promise<void> {
-    const closing: Promise<unknown>[] = []
-    for (const state of topic.partitions) {
+  /** Closes the topic's live replicas (deleting their data when asked); never rejects. */
+  async closeTopic(topic: TopicState, deleteData: boolean, fromPartition = 0): Promise<void> {
+    const closes: Array<{ shard: number; id: string }> = []
+    for (const state of topic.partitions.slice(fromPartition)) {
       for (const brokerId of state.replicas) {
         if (!this.#liveBrokers.has(brokerId)) continue
-        const shard = this.shardOf(brokerId, topic.name, state.partition)
-        closing.push(this.#host.request(shard, partitionActorId(topic.name, state.partition), { op: 'close', deleteData }).catch(() => undefined))
+        closes.push({ shard: this.shardOf(brokerId, topic.name, state.partition), id: partitionActorId(topic.name, state.partition) })
       }
     }
-    await Promise.all(closing)
+    await forEachBounded(closes, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id }) => {
+      await this.#host.request(shard, id, { op: 'close', deleteData } satisfies PartitionRequest).catch(() => undefined)
+    })
   }
 
   async updateTopicConfig(topic: TopicState): Promise<void> {
     const config = this.replicaConfig(topic)
-    const updates: Promise<unknown>[] = []
+    const updates: Array<{ shard: number; id: string }> = []
     for (const state of topic.partitions) {
       for (const brokerId of state.replicas) {
         if (!this.#liveBrokers.has(brokerId)) continue
-        const shard = this.shardOf(brokerId, topic.name, state.partition)
-        updates.push(this.#host.request(shard, partitionActorId(topic.name, state.partition), { op: 'updateConfig', config }))
+        updates.push({ shard: this.shardOf(brokerId, topic.name, state.partition), id: partitionActorId(topic.name, state.partition) })
       }
     }
-    await Promise.all(updates)
+    await forEachBounded(updates, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id }) => {
+      await this.#host.request(shard, id, { op: 'updateConfig', config } satisfies PartitionRequest)
+    })
   }
 
   replicaConfig(topic: TopicState): ReplicaConfig {
@@ -183,11 +288,17 @@ export class Supervisor implements PartitionRouter {
     return { ...logConfigFromKafka(entries), replicaLagTimeMaxMs: this.#config.replicaLagTimeMaxMs }
   }
 
+  #uncleanAllowed(topic: TopicState): boolean {
+    const entries = { ...brokerTopicDefaults(this.#config), ...topic.configs }
+    return entries['unclean.leader.election.enable'] === 'true'
+  }
+
   /** A partition actor reports its new ISR; the store keeps it if it is for the current epoch. */
   onPartitionEvent(event: PartitionEvent): void {
     if (event.event !== 'isrChange') return
     const state = this.#store.topic(event.topic)?.partitions[event.partition]
     if (state === undefined || state.leaderEpoch !== event.leaderEpoch) return
+    assert(event.isr.length > 0, `the ISR of ${event.topic}-${event.partition} is never empty`)
     state.isr = [...event.isr]
     this.#store.save()
   }
@@ -202,75 +313,117 @@ export class Supervisor implements PartitionRouter {
 
   /**
    * A shard died (exit, error or missed heartbeats): its broker is down. Leaders it held move to
-   * live in-sync replicas; leaders elsewhere drop it from their ISR; then it is restarted.
+   * live in-sync replicas (or wait for it, when it was the last one); leaders elsewhere drop it
+   * from their ISR; then it is restarted.
    */
   async onShardDown(shard: number): Promise<void> {
     const brokerId = this.brokerOfShard(shard)
     if (!this.#liveBrokers.delete(brokerId) || this.#stopping) return
+    this.#downSinceMs.set(brokerId, this.#clock.nowMs())
+    this.#incarnations.set(brokerId, (this.#incarnations.get(brokerId) ?? 0) + 1)
     for (let slot = 0; slot < this.#config.shardsPerBroker; slot++) {
       const other = brokerId * this.#config.shardsPerBroker + slot
       if (other !== shard) this.#host.killShard(other)
     }
-    await this.#failOver(brokerId)
-    this.#scheduleRestart(brokerId)
+    try {
+      await this.#failOver(brokerId)
+    } finally {
+      this.#scheduleRestart(brokerId)
+    }
   }
 
   async #failOver(deadBroker: number): Promise<void> {
-    const work: Promise<unknown>[] = []
+    const elections: Election[] = []
+    const shrinks: Array<{ topic: string; partition: number }> = []
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) {
         if (!state.replicas.includes(deadBroker)) continue
         if (state.leader === deadBroker) {
-          const next = state.isr.find((id) => id !== deadBroker && this.#liveBrokers.has(id)) ?? -1
-          state.isr = state.isr.filter((id) => id !== deadBroker)
-          work.push(this.#installLeader(topic.name, state, next).catch(() => undefined))
+          elections.push({ topic, state })
         } else if (state.leader !== -1 && this.#liveBrokers.has(state.leader)) {
-          work.push(this.requestLeader(topic.name, state.partition, { op: 'removeFromIsr', brokerId: deadBroker }).catch(() => undefined))
+          shrinks.push({ topic: topic.name, partition: state.partition })
+        } else if (state.leader === -1) {
+          // Already leaderless: the dead broker may have been the last live ISR member; keep it.
+          state.isr = isrWithout(state.isr, deadBroker)
         }
       }
     }
-    this.#store.save()
-    await Promise.all(work)
+    await this.#elect(elections)
+    // The leader shrinks its own ISR (it never removes itself, so it never empties) and reports it.
+    await forEachBounded(shrinks, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition }) => {
+      await this.requestLeader(topic, partition, { op: 'removeFromIsr', brokerId: deadBroker }).catch(() => undefined)
+    })
   }
 
   #scheduleRestart(brokerId: number): void {
+    if (this.#stopping || this.#restartTimers.has(brokerId)) return
     const attempt = this.#restartAttempts.get(brokerId) ?? 0
     const delayMs = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** attempt)
     this.#restartAttempts.set(brokerId, attempt + 1)
+    // The clock's timers never hold the process open, but the dead workers did: until the broker
+    // is back, this does, so an embedded broker with no listener does not end its process.
+    const hold = setInterval(() => {}, RESTART_BACKOFF_MAX_MS)
     const timer = this.#clock.setTimeout(() => {
       this.#restartTimers.delete(brokerId)
-      this.restartBroker(brokerId).catch(() => {
-        if (!this.#stopping) this.#scheduleRestart(brokerId)
-      })
+      this.restartBroker(brokerId)
+        .catch((error: unknown) => {
+          this.#logger.warn(`restarting broker ${brokerId} failed (attempt ${attempt + 1}): ${messageOf(error)}`)
+          if (!this.#liveBrokers.has(brokerId)) this.#scheduleRestart(brokerId)
+        })
+        .finally(() => clearInterval(hold))
     }, delayMs)
-    this.#restartTimers.set(brokerId, timer)
+    this.#restartTimers.set(brokerId, { timer, hold })
   }
 
-  /** Fresh workers for the broker, its replicas reopened (recovering their logs) as followers. */
+  /**
+   * Fresh workers for the broker, its replicas reopened (recovering their logs); partitions whose
+   * last in-sync replica it holds are led by it again with a new epoch, the rest follow.
+   */
   async restartBroker(brokerId: number): Promise<void> {
     if (this.#stopping) return
+    const incarnation = this.#incarnations.get(brokerId) ?? 0
     for (let slot = 0; slot < this.#config.shardsPerBroker; slot++) {
       await this.#host.restartShard(brokerId * this.#config.shardsPerBroker + slot)
     }
+    if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
     this.#liveBrokers.add(brokerId)
+    const hosted: Election[] = []
     for (const topic of this.#store.topics()) {
-      const config = this.replicaConfig(topic)
-      for (const state of topic.partitions) {
-        if (!state.replicas.includes(brokerId)) continue
-        await this.#spawnReplica(topic.name, state.partition, brokerId, config)
-        if (state.leader === -1 && state.isr.includes(brokerId)) {
-          await this.#installLeader(topic.name, state, brokerId)
-        } else if (state.leader !== -1) {
-          await this.#makeFollower(topic.name, state, brokerId)
-        }
-      }
+      for (const state of topic.partitions) if (state.replicas.includes(brokerId)) hosted.push({ topic, state })
     }
+    const failed = await this.#spawnReplicas(hosted, (id) => id === brokerId)
+    // Died again while its replicas were opening: that death's failover and restart take over.
+    if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
+    const leaderless = hosted.filter(({ state }) => state.leader === -1)
+    await this.#elect(leaderless, failed)
+    const following = hosted.filter(
+      ({ topic, state }) =>
+        state.leader !== -1 && state.leader !== brokerId && this.#liveBrokers.has(state.leader) && !failed.has(replicaKey(topic.name, state.partition, brokerId)),
+    )
+    const unfollowed = new FailureTally(`making broker ${brokerId} follow its leaders`)
+    await forEachBounded(following, REQUESTS_IN_FLIGHT_MAX, ({ topic, state }) =>
+      this.#makeFollower(topic.name, termOf(state), brokerId).catch((error: unknown) => unfollowed.add(`${topic.name}-${state.partition}`, error)),
+    )
+    unfollowed.report(this.#logger)
     this.#restartAttempts.delete(brokerId)
+    const downSinceMs = this.#downSinceMs.get(brokerId)
+    this.#downSinceMs.delete(brokerId)
+    const report: RecoveryReport = {
+      brokerId,
+      replicas: hosted.length,
+      ledAgain: leaderless.filter(({ state }) => state.leader === brokerId).length,
+      durationMs: downSinceMs === undefined ? 0 : this.#clock.nowMs() - downSinceMs,
+    }
+    this.#logger.info(`broker ${brokerId} is back: ${report.replicas} replicas reopened, ${report.ledAgain} led again, ${report.durationMs} ms after it went down`)
+    for (const listener of this.#recoveryListeners) listener(report)
   }
 
   stop(): void {
     this.#stopping = true
-    for (const timer of this.#restartTimers.values()) this.#clock.clearTimeout(timer)
+    for (const { timer, hold } of this.#restartTimers.values()) {
+      this.#clock.clearTimeout(timer)
+      clearInterval(hold)
+    }
     this.#restartTimers.clear()
   }
 
@@ -284,4 +437,35 @@ export class Supervisor implements PartitionRouter {
     if (state === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unknown partition ${topic}-${partition}`)
     return state
   }
+}
+
+/**
+ * Failures of one batch, logged as one line (a shard that dies mid-batch fails hundreds of
+ * requests for one reason): how many, the first few partitions, and each distinct reason once.
+ */
+class FailureTally {
+  readonly #what: string
+  readonly #names: string[] = []
+  readonly #reasons = new Set<string>()
+  #count = 0
+
+  constructor(what: string) {
+    this.#what = what
+  }
+
+  add(name: string, error: unknown): void {
+    this.#count++
+    if (this.#names.length < 5) this.#names.push(name)
+    if (this.#reasons.size < 5) this.#reasons.add(messageOf(error))
+  }
+
+  report(logger: SupervisorLogger): void {
+    if (this.#count === 0) return
+    const more = this.#count > this.#names.length ? ` and ${this.#count - this.#names.length} more` : ''
+    logger.warn(`${this.#what} failed for ${this.#count}: ${this.#names.join(', ')}${more} (${[...this.#reasons].join('; ')})`)
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }

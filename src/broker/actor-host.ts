@@ -17,6 +17,8 @@ export interface RuntimeActorHost extends ActorHost {
 export interface ActorHostHandlers {
   onEvent(event: PartitionEvent): void
   onShardDown(shard: number): void
+  /** Why a shard died on its own (a crash or a silence), for the log; kills asked for are not reported. */
+  onShardFailure(shard: number, reason: string): void
 }
 
 /** Slack on top of a request's own wait, so a long-poll or an acks=-1 wait answers before the runtime gives up. */
@@ -36,8 +38,12 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
     heartbeatIntervalMs: config.heartbeatIntervalMs,
   })
   pool.onEvent((event) => handlers.onEvent(event.event as PartitionEvent))
-  pool.onShardExit((exit) => handlers.onShardDown(exit.shard))
-  pool.onShardUnresponsive((shard) => {
+  pool.onShardExit((exit) => {
+    if (!exit.killed) handlers.onShardFailure(exit.shard, `exited with code ${exit.exitCode}${exit.error ? `: ${exit.error.stack ?? exit.error.message}` : ''}`)
+    handlers.onShardDown(exit.shard)
+  })
+  pool.onShardUnresponsive((shard, silentMs) => {
+    handlers.onShardFailure(shard, `missed its heartbeats for ${silentMs} ms`)
     // A silent worker is as good as dead: end it for real so it cannot write once replaced.
     void pool.killShard(shard).finally(() => handlers.onShardDown(shard))
   })

@@ -32,9 +32,16 @@ export interface BrokerOptions {
   groupMinSessionTimeoutMs?: number
   groupMaxSessionTimeoutMs?: number
   socketRequestMaxBytes?: number
+  /**
+   * max.broker.partitions (KIP-578): partition replicas one broker may host; CreateTopics and
+   * CreatePartitions past it are refused with POLICY_VIOLATION.
+   */
+  maxBrokerPartitions?: number
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
   clock?: Clock
+  /** Where broker events go (failures, recoveries). Default: warnings to stderr, nothing else. */
+  logger?: { warn(message: string): void; info(message: string): void }
 }
 
 export interface BrokerConfig {
@@ -57,8 +64,15 @@ export interface BrokerConfig {
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
   socketRequestMaxBytes: number
+  maxBrokerPartitions: number
   heartbeatIntervalMs: number
 }
+
+/**
+ * Kafka sets no such limit by default; a broker here hosts every replica in one process, so the
+ * default is what one broker was measured to serve within a few GB (see bench:open-files).
+ */
+const MAX_BROKER_PARTITIONS_DEFAULT = 100_000
 
 export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): BrokerConfig {
   const brokers = options.brokers ?? 1
@@ -84,6 +98,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     groupMinSessionTimeoutMs: options.groupMinSessionTimeoutMs ?? 6_000,
     groupMaxSessionTimeoutMs: options.groupMaxSessionTimeoutMs ?? 1_800_000,
     socketRequestMaxBytes: options.socketRequestMaxBytes ?? 104_857_600,
+    maxBrokerPartitions: options.maxBrokerPartitions ?? MAX_BROKER_PARTITIONS_DEFAULT,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
   }
 }
@@ -115,6 +130,7 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'group.min.session.timeout.ms': String(config.groupMinSessionTimeoutMs),
     'group.max.session.timeout.ms': String(config.groupMaxSessionTimeoutMs),
     'socket.request.max.bytes': String(config.socketRequestMaxBytes),
+    'max.broker.partitions': String(config.maxBrokerPartitions),
     'log.dirs': config.dataDir,
   }
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { GroupCoordinator } from '../actors/group-coordinator.js'
-import { Supervisor } from '../actors/supervisor.js'
+import { Supervisor, type RecoveryReport, type SupervisorLogger } from '../actors/supervisor.js'
 import { SystemClock, type Clock } from '../common/clock.js'
 import { startServer, type Server } from '../server/server.js'
 import { resolveBrokerConfig, type BrokerConfig, type BrokerOptions } from './broker-config.js'
@@ -33,6 +33,8 @@ export interface Broker extends AsyncDisposable {
   readonly faults: {
     /** Kills every shard worker of one logical broker; the supervisor fails over and restarts it. */
     killBroker(brokerId: number): void
+    /** Resolves when the broker next comes back serving all its partitions, with how long it took. */
+    recovered(brokerId: number): Promise<RecoveryReport>
   }
   close(): Promise<void>
 }
@@ -42,16 +44,17 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const dataDir = ownsDataDir ? mkdtempSync(join(tmpdir(), 'partita-')) : resolve(options.dataDir!)
   const config = resolveBrokerConfig(options, dataDir)
   const clock = options.clock ?? new SystemClock()
+  const logger = options.logger ?? { warn: (message: string) => console.warn(`[partita] ${message}`), info: () => {} }
   const lock = lockDataDir(dataDir)
   try {
-    return await startLocked(config, clock, ownsDataDir, lock)
+    return await startLocked(config, clock, logger, ownsDataDir, lock)
   } catch (error) {
     lock.release()
     throw error
   }
 }
 
-async function startLocked(config: BrokerConfig, clock: Clock, ownsDataDir: boolean, lock: DataDirLock): Promise<Broker> {
+async function startLocked(config: BrokerConfig, clock: Clock, logger: SupervisorLogger, ownsDataDir: boolean, lock: DataDirLock): Promise<Broker> {
   const dataDir = config.dataDir
   const store = MetadataStore.open(join(dataDir, 'meta'))
   const groups = new GroupCoordinator({
@@ -66,7 +69,7 @@ async function startLocked(config: BrokerConfig, clock: Clock, ownsDataDir: bool
   let supervisor: Supervisor | undefined
   // A failure while handling a worker's death or an ISR change must not take the process down
   // with it (an unhandled rejection would): it is reported, and the next event tries again.
-  const warn = (what: string, error: unknown): void => console.warn(`[partita] ${what}: ${error instanceof Error ? error.message : String(error)}`)
+  const warn = (what: string, error: unknown): void => logger.warn(`${what}: ${error instanceof Error ? error.message : String(error)}`)
   const host: RuntimeActorHost = await startActorHost(config, {
     onEvent: (event) => {
       try {
@@ -75,11 +78,12 @@ async function startLocked(config: BrokerConfig, clock: Clock, ownsDataDir: bool
         warn('recording an ISR change failed', error)
       }
     },
+    onShardFailure: (shard, reason) => logger.warn(`shard ${shard} failed: ${reason}`),
     onShardDown: (shard) => {
       supervisor?.onShardDown(shard).catch((error: unknown) => warn(`failing over shard ${shard} failed`, error))
     },
   })
-  supervisor = new Supervisor({ config, store, host, clock })
+  supervisor = new Supervisor({ config, store, host, clock, logger })
   let server: Server | null = null
   const core = new Core({ config, store, router: supervisor, groups, advertisedPort: () => config.advertisedPort ?? server?.port ?? config.port ?? 0 })
   try {
@@ -116,7 +120,17 @@ async function startLocked(config: BrokerConfig, clock: Clock, ownsDataDir: bool
     admin: new Admin(core),
     producer: (producerOptions) => new Producer(core, producerOptions),
     consumer: (consumerOptions) => new Consumer(core, consumerOptions),
-    faults: { killBroker: (brokerId) => supervisor.killBroker(brokerId) },
+    faults: {
+      killBroker: (brokerId) => supervisor.killBroker(brokerId),
+      recovered: (brokerId) =>
+        new Promise<RecoveryReport>((resolve) => {
+          const off = supervisor.onRecovered((report) => {
+            if (report.brokerId !== brokerId) return
+            off()
+            resolve(report)
+          })
+        }),
+    },
     close,
     [Symbol.asyncDispose]: close,
   }

@@ -47,7 +47,6 @@ import type {
 
 const RESOURCE_TOPIC = 2
 const RESOURCE_BROKER = 4
-const PARTITIONS_MAX = 10_000
 /**
  * A partition's share of one fetch response. Replies cross the shard ring as one message, so a
  * share stays well under the ring's message limit (8 MiB); a batch larger than the share still
@@ -289,23 +288,59 @@ export class Core implements BrokerCore {
         continue
       }
       const current = topic.partitions.length
-      if (input.count <= current || input.count > PARTITIONS_MAX) {
-        const why = input.count <= current ? `Topic currently has ${current} partitions, ${input.count} would not be an increase` : `at most ${PARTITIONS_MAX} partitions`
+      if (!Number.isInteger(input.count) || input.count <= current) {
+        const why = `Topic currently has ${current} partitions, ${input.count} would not be an increase`
         results.push({ name: input.name, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: why })
         continue
       }
-      if (!validateOnly) {
+      try {
         const rf = topic.partitions[0].replicas.length
         const assignments = assignReplicas(this.#brokerIds(), input.count - current, rf, current)
-        for (const [i, replicas] of assignments.entries()) {
-          topic.partitions.push({ partition: current + i, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })
-        }
-        this.#store.putTopic(topic)
-        await this.#router.openPartitions(topic, current)
+        this.#checkBrokerPartitions(assignments)
+        if (!validateOnly) await this.#addPartitions(topic, assignments)
+        results.push({ name: input.name, errorCode: ErrorCode.NONE, errorMessage: null })
+      } catch (error) {
+        results.push({ name: input.name, errorCode: errorCodeOf(error), errorMessage: messageOf(error) })
       }
-      results.push({ name: input.name, errorCode: ErrorCode.NONE, errorMessage: null })
     }
     return results
+  }
+
+  /** Adds partitions to a topic; if any replica cannot be opened, none of them stays. */
+  async #addPartitions(topic: TopicState, assignments: number[][]): Promise<void> {
+    const current = topic.partitions.length
+    const added = assignments.map((replicas, i) => ({ partition: current + i, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] }))
+    const grown: TopicState = { ...topic, partitions: [...topic.partitions, ...added] }
+    this.#store.putTopic(grown)
+    try {
+      await this.#router.openPartitions(grown, current)
+    } catch (error) {
+      await this.#router.closeTopic(grown, true, current)
+      this.#store.putTopic({ ...grown, partitions: grown.partitions.slice(0, current) })
+      throw refusal(error, `adding ${assignments.length} partitions to ${topic.name}`)
+    }
+  }
+
+  /**
+   * max.broker.partitions (KIP-578): the replicas one broker may host. A request that would pass it
+   * is refused whole with POLICY_VIOLATION, before anything is created.
+   */
+  #checkBrokerPartitions(assignments: number[][]): void {
+    const adding = new Map<number, number>()
+    for (const replicas of assignments) for (const id of replicas) adding.set(id, (adding.get(id) ?? 0) + 1)
+    const hosted = new Map<number, number>()
+    for (const topic of this.#store.topics()) {
+      for (const state of topic.partitions) for (const id of state.replicas) hosted.set(id, (hosted.get(id) ?? 0) + 1)
+    }
+    for (const [brokerId, count] of adding) {
+      const total = (hosted.get(brokerId) ?? 0) + count
+      if (total > this.#config.maxBrokerPartitions) {
+        throw new KafkaError(
+          ErrorCode.POLICY_VIOLATION,
+          `Broker ${brokerId} would host ${total} partition replicas, above max.broker.partitions=${this.#config.maxBrokerPartitions}`,
+        )
+      }
+    }
   }
 
   async describeConfigs(resources: Array<ConfigResource & { configNames: string[] | null }>): Promise<DescribeConfigsResult[]> {
@@ -378,8 +413,8 @@ export class Core implements BrokerCore {
       throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${input.name}' already exists.`)
     }
     const partitions = input.numPartitions === -1 ? this.#config.numPartitions : input.numPartitions
-    if (!Number.isInteger(partitions) || partitions <= 0 || partitions > PARTITIONS_MAX) {
-      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be between 1 and ${PARTITIONS_MAX} (or -1 for the default)`)
+    if (!Number.isInteger(partitions) || partitions <= 0) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0 (or -1 for the default), got ${partitions}`)
     }
     const rf = input.replicationFactor === -1 ? this.#config.defaultReplicationFactor : input.replicationFactor
     if (!Number.isInteger(rf) || rf <= 0 || rf > this.#config.brokers) {
@@ -391,6 +426,7 @@ export class Core implements BrokerCore {
     logConfigFromKafka(input.configs, this.#logDefaults())
     const start = this.#store.topics().length
     const assignments = assignReplicas(this.#brokerIds(), partitions, rf, 0, start)
+    this.#checkBrokerPartitions(assignments)
     return {
       name: input.name,
       topicId: randomUUID(),
@@ -399,9 +435,16 @@ export class Core implements BrokerCore {
     }
   }
 
+  /** Creates the topic whole or not at all: a replica that cannot be opened undoes the rest. */
   async #createTopic(topic: TopicState): Promise<void> {
     this.#store.putTopic(topic)
-    await this.#router.openPartitions(topic, 0)
+    try {
+      await this.#router.openPartitions(topic, 0)
+    } catch (error) {
+      await this.#router.closeTopic(topic, true)
+      this.#store.deleteTopic(topic.name)
+      throw refusal(error, `creating topic ${topic.name}`)
+    }
   }
 
   async #autoCreate(name: string): Promise<TopicState | undefined> {
@@ -460,6 +503,18 @@ function missingTopic(name: string): TopicMetadata {
 
 function createFailure(input: CreateTopicInput, errorCode: number, errorMessage: string | null): CreateTopicResult {
   return { name: input.name, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, topicId: '00000000-0000-0000-0000-000000000000' }
+}
+
+/**
+ * What a client is told when replicas could not be opened: a resource limit (open files, disk
+ * space, shard memory) is a POLICY_VIOLATION naming it, as the request asked for more than the
+ * broker can hold; anything else keeps its own code.
+ */
+function refusal(error: unknown, what: string): KafkaError {
+  const message = `${what} failed: ${messageOf(error) ?? String(error)}`
+  const code = (error as { code?: unknown }).code
+  if (code === 'PARTITA_RESOURCE_LIMIT') return new KafkaError(ErrorCode.POLICY_VIOLATION, message)
+  return new KafkaError(errorCodeOf(error), message)
 }
 
 /** Kafka errors keep their code; a shard that died mid-request reads as a leader change. */

@@ -72,14 +72,32 @@ export class MetadataStore {
     return Object.values(this.#state.topics)
   }
 
+  /** Adds or replaces a topic; if it cannot be persisted, the store is left as it was. */
   putTopic(topic: TopicState): void {
+    const before = this.#state.topics[topic.name]
     this.#state.topics[topic.name] = topic
-    this.save()
+    this.#saveOrUndo(() => {
+      if (before === undefined) delete this.#state.topics[topic.name]
+      else this.#state.topics[topic.name] = before
+    })
   }
 
+  /** Removes a topic; if that cannot be persisted, the store is left as it was. */
   deleteTopic(name: string): void {
+    const before = this.#state.topics[name]
     delete this.#state.topics[name]
-    this.save()
+    this.#saveOrUndo(() => {
+      if (before !== undefined) this.#state.topics[name] = before
+    })
+  }
+
+  #saveOrUndo(undo: () => void): void {
+    try {
+      this.save()
+    } catch (error) {
+      undo()
+      throw error
+    }
   }
 
   /** Hands out a fresh producer id; the persisted mark moves in blocks so most calls write nothing. */

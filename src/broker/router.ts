@@ -20,9 +20,13 @@ export interface PartitionRouter {
   requestLeader(topic: string, partition: number, message: PartitionRequest, payload?: Buffer): Promise<PartitionReply>
   /** Fire-and-forget to the leader (cancelling a parked fetch). */
   tellLeader(topic: string, partition: number, message: PartitionRequest): void
-  /** Spawns replicas for partitions [fromPartition, end) of the topic and makes leaders. */
+  /**
+   * Spawns replicas for partitions [fromPartition, end) of the topic and makes leaders. Rejects
+   * when any replica could not be opened; the caller undoes the partitions with closeTopic.
+   */
   openPartitions(topic: TopicState, fromPartition: number): Promise<void>
-  closeTopic(topic: TopicState, deleteData: boolean): Promise<void>
+  /** Closes the replicas of partitions [fromPartition, end); never rejects. */
+  closeTopic(topic: TopicState, deleteData: boolean, fromPartition?: number): Promise<void>
   updateTopicConfig(topic: TopicState): Promise<void>
   /** Brokers whose shards are up now. */
   liveBrokerIds(): number[]

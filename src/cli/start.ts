@@ -57,6 +57,7 @@ export function registerStart(program: Command): void {
         autoCreateTopics: options.autoCreateTopics,
         groupInitialRebalanceDelayMs: integer('group-initial-rebalance-delay-ms', options.groupInitialRebalanceDelayMs, 0),
         retentionCheckIntervalMs: integer('retention-check-interval-ms', options.retentionCheckIntervalMs, 1),
+        logger: { warn: (message) => console.warn(`partita: ${message}`), info: (message) => console.log(`partita: ${message}`) },
       })
       console.log(`partita: listening on ${broker.bootstrapServers} (data in ${options.dataDir})`)
       let closing = false

@@ -7,3 +7,8 @@ import { PartitaError } from './errors.js'
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new PartitaError('PARTITA_ASSERTION', `assertion failed: ${message}`)
 }
+
+/** True for an error raised by a failed `assert`, here or on another thread (codes survive the trip). */
+export function isInvariantViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PARTITA_ASSERTION'
+}

@@ -54,6 +54,13 @@ export interface ActorContext {
   /** Timers that are cleared when the actor stops. */
   setTimeout(callback: () => void, delayMs: number): TimerHandle
   clearTimeout(handle: TimerHandle): void
+  /**
+   * Ends the whole shard if `error` is a broken invariant (a bug): the state in this thread can no
+   * longer be trusted, so it stops serving, and the supervisor restarts it from the logs. Any other
+   * error is an expected failure and is left to the caller to answer. Handler errors the mailbox
+   * catches are checked this way already; actors call it for failures they catch themselves.
+   */
+  crashOnInvariantViolation(error: unknown): void
 }
 
 /** The user code of one actor. */
@@ -118,6 +125,9 @@ interface Envelope {
 /** Reports a failure no caller is waiting for (a tell's handler threw, a tell was dropped). */
 export type OrphanErrorSink = (address: ActorAddress, error: unknown) => void
 
+/** Sees every error a handler threw, after it was answered or reported (the shard crashes on bugs). */
+export type HandlerErrorSink = (error: unknown) => void
+
 /**
  * One actor's mailbox and its processing loop. Messages arriving while the actor is still being
  * created wait in the mailbox too, so a spawn followed at once by requests works.
@@ -127,14 +137,16 @@ export class ActorCell {
   readonly #queue: Envelope[] = []
   readonly #capacity: number
   readonly #onOrphanError: OrphanErrorSink
+  readonly #onHandlerError: HandlerErrorSink
   #actor: Actor | null = null
   #running = false
   #stopped = false
 
-  constructor(address: ActorAddress, capacity: number, onOrphanError: OrphanErrorSink) {
+  constructor(address: ActorAddress, capacity: number, onOrphanError: OrphanErrorSink, onHandlerError: HandlerErrorSink = () => {}) {
     this.address = address
     this.#capacity = capacity
     this.#onOrphanError = onOrphanError
+    this.#onHandlerError = onHandlerError
   }
 
   get queued(): number {
@@ -187,6 +199,7 @@ export class ActorCell {
           await actor.receive(envelope.message, envelope.payload, envelope.reply)
         } catch (error) {
           if (!envelope.reply.fail(error)) this.#onOrphanError(this.address, error)
+          this.#onHandlerError(error)
         }
       }
     } finally {

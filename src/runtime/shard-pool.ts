@@ -94,6 +94,8 @@ interface ShardSlot {
   unresponsiveReported: boolean
   /** Resolves on the shard's 'stopped' message (graceful stop). */
   stopped: Promise<void>
+  /** Resolves once the worker's exit has been handled (one listener, however often it is killed). */
+  exited: Promise<void>
 }
 
 /** Requests in flight at once across the pool; more are refused, so the table cannot grow unbounded. */
@@ -202,9 +204,8 @@ export class ShardPool {
     const slot = this.#slots[shard]
     if (slot === null || slot === undefined || !slot.alive) return
     slot.killed = true
-    const exited = new Promise<void>((resolve) => slot.worker.once('exit', () => setImmediate(resolve)))
     await slot.worker.terminate()
-    await exited
+    await slot.exited
   }
 
   /** A fresh worker with fresh rings on the same index; its actors must be spawned again. */
@@ -228,9 +229,8 @@ export class ShardPool {
         const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#options.stopTimeoutMs)))
         await Promise.race([slot.stopped, timedOut])
         clearTimeout(timer)
-        const exited = new Promise<void>((resolve) => slot.worker.once('exit', () => setImmediate(resolve)))
         await slot.worker.terminate()
-        if (slot.alive) await exited
+        await slot.exited
       }),
     )
     const stopped = new PartitaError('PARTITA_POOL_STOPPED', 'the shard pool is stopped')
@@ -252,6 +252,7 @@ export class ShardPool {
     const worker = new Worker(compiledUrl(import.meta.url, './shard-worker.js'), { workerData: data, name: `partita-shard-${index}` })
     const reader = new RingReader(toMainRing)
     let markStopped = (): void => {}
+    let markExited = (): void => {}
     const slot: ShardSlot = {
       index,
       worker,
@@ -266,6 +267,7 @@ export class ShardPool {
       lastHeartbeatMs: this.#clock.nowMs(),
       unresponsiveReported: false,
       stopped: new Promise<void>((resolve) => (markStopped = resolve)),
+      exited: new Promise<void>((resolve) => (markExited = resolve)),
     }
     this.#slots[index] = slot
     let lastError: Error | undefined
@@ -294,6 +296,7 @@ export class ShardPool {
       worker.on('exit', (exitCode) => {
         reject(lastError ?? new PartitaError('PARTITA_SHARD_DIED', `shard ${index} exited with code ${exitCode} while starting`))
         this.#onExit(slot, exitCode, lastError)
+        setImmediate(markExited)
       })
     })
   }
@@ -448,10 +451,16 @@ export class ShardPool {
 
   #armHeartbeatWatch(): void {
     const intervalMs = this.#options.heartbeatIntervalMs
+    let lastCheckMs = this.#clock.nowMs()
     const check = (): void => {
       if (this.#stopping) return
       const nowMs = this.#clock.nowMs()
+      // A check that runs late means this thread was busy: heartbeats that arrived meanwhile still
+      // wait in its message queue (timers run first), so silence cannot be judged this round.
+      const stalled = nowMs - lastCheckMs > intervalMs * 2
+      lastCheckMs = nowMs
       for (const slot of this.#slots) {
+        if (stalled) break
         if (slot === null || !slot.alive || slot.unresponsiveReported) continue
         const silentMs = nowMs - slot.lastHeartbeatMs
         if (silentMs > intervalMs * this.#options.missedHeartbeatsMax) {

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { SystemClock, type TimerHandle } from '../common/clock.js'
+import { isInvariantViolation } from '../common/assert.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { ActorCell, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
@@ -47,6 +48,18 @@ interface Outgoing {
 
 /** Frames this shard will hold answers for at once; more requests are refused. */
 const OUTGOING_REQUESTS_MAX = 100_000
+/** Actor creations waiting at once; the supervisor keeps far fewer in flight. */
+const SPAWN_QUEUE_MAX = 100_000
+/** Work done creating actors before the shard lets timers and other messages run. */
+const SPAWN_SLICE_MS = 10
+/** Actors being created at once on a shard. */
+const SPAWNS_IN_FLIGHT_MAX = 8
+
+interface QueuedSpawn {
+  id: ActorId
+  control: SpawnControl
+  sink: ReplySink
+}
 
 class Shard {
   readonly #data: ShardWorkerData
@@ -57,6 +70,9 @@ class Shard {
   readonly #timersByActor = new Map<ActorCell, Set<TimerHandle>>()
   readonly #modules = new Map<string, Promise<ActorModule>>()
   readonly #outgoing = new Map<number, Outgoing>()
+  readonly #spawnQueue: QueuedSpawn[] = []
+  #spawnsInFlight = 0
+  #spawnSliceStartMs = 0
   #nextCorrelationId = 1
   #loop: ReaderLoop | null = null
   #heartbeat: NodeJS.Timeout | null = null
@@ -79,6 +95,8 @@ class Shard {
 
   async stop(): Promise<void> {
     const reason = new PartitaError('PARTITA_SHARD_STOPPED', `shard ${this.#data.shard} is stopping`)
+    // The ones being created finish; the ones waiting are refused.
+    for (const queued of this.#spawnQueue.splice(0)) new ReplyHandle(queued.sink).fail(reason)
     await Promise.allSettled([...this.#actors.values()].map((cell) => this.#stopCell(cell, reason)))
     this.#actors.clear()
     for (const [id, outgoing] of this.#outgoing) {
@@ -112,7 +130,7 @@ class Shard {
         this.#settleOutgoing(frame)
         return
       case MessageKind.SPAWN:
-        void this.#spawn(frame.id, frame.message as SpawnControl, this.#ringReplySink(frame.correlationId))
+        this.#queueSpawn(frame.id, frame.message as SpawnControl, this.#ringReplySink(frame.correlationId))
         return
       case MessageKind.STOP_ACTOR:
         void this.#stopActor(frame.id, this.#ringReplySink(frame.correlationId))
@@ -169,6 +187,37 @@ class Shard {
     return module
   }
 
+  /**
+   * Actors are created a few at a time (their file reads overlap), and the thread gives a turn to
+   * timers and other messages after every SPAWN_SLICE_MS of creation work: a request to create
+   * thousands of partitions must not hold the thread long enough to miss heartbeats or stall the
+   * requests of partitions already serving.
+   */
+  #queueSpawn(id: ActorId, control: SpawnControl, sink: ReplySink): void {
+    if (this.#spawnQueue.length >= SPAWN_QUEUE_MAX) {
+      new ReplyHandle(sink).fail(new PartitaError('PARTITA_RESOURCE_LIMIT', `shard ${this.#data.shard} has ${SPAWN_QUEUE_MAX} actors waiting to be created`))
+      return
+    }
+    this.#spawnQueue.push({ id, control, sink })
+    this.#pumpSpawns()
+  }
+
+  #pumpSpawns(): void {
+    // Bounded: each pass starts one queued creation, at most SPAWNS_IN_FLIGHT_MAX at a time.
+    while (this.#spawnsInFlight < SPAWNS_IN_FLIGHT_MAX && this.#spawnQueue.length > 0) {
+      const { id, control, sink } = this.#spawnQueue.shift()!
+      this.#spawnsInFlight++
+      void this.#spawn(id, control, sink).then(async () => {
+        if (performance.now() - this.#spawnSliceStartMs >= SPAWN_SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          this.#spawnSliceStartMs = performance.now()
+        }
+        this.#spawnsInFlight--
+        this.#pumpSpawns()
+      })
+    }
+  }
+
   async #spawn(id: ActorId, control: SpawnControl, sink: ReplySink): Promise<void> {
     const reply = new ReplyHandle(sink)
     if (this.#actors.has(id)) {
@@ -176,7 +225,12 @@ class Shard {
       return
     }
     const address: ActorAddress = { shard: this.#data.shard, id }
-    const cell = new ActorCell(address, control.mailboxCapacity ?? this.#data.mailboxCapacity, (at, error) => this.#reportOrphan(at.id, error))
+    const cell = new ActorCell(
+      address,
+      control.mailboxCapacity ?? this.#data.mailboxCapacity,
+      (at, error) => this.#reportOrphan(at.id, error),
+      (error) => crashOnInvariantViolation(error),
+    )
     // Registered before creation, so messages sent right after the spawn wait in its mailbox.
     this.#actors.set(id, cell)
     try {
@@ -243,6 +297,7 @@ class Shard {
         timers.delete(handle)
         this.#clock.clearTimeout(handle)
       },
+      crashOnInvariantViolation,
     }
   }
 
@@ -287,6 +342,18 @@ class Shard {
       })
     })
   }
+}
+
+/**
+ * A broken invariant ends this worker thread with the error uncaught (the main thread sees it in
+ * the worker's 'error' event and restarts the shard). Thrown from a fresh task so no caller's
+ * catch can swallow it.
+ */
+function crashOnInvariantViolation(error: unknown): void {
+  if (!isInvariantViolation(error)) return
+  setImmediate(() => {
+    throw error
+  })
 }
 
 /** Same-shard payloads are handed over as they are (no copy): the sender must not reuse them. */

@@ -1,0 +1,53 @@
+/**
+ * `npm run bench:recovery`: how long a broker's partitions are offline after its shard dies.
+ *
+ * One broker, replication factor 1 (the defaults), N partitions (BENCH_PARTITIONS, default 1,000)
+ * with a record each. The shard is killed for real; the figure is the time from its death until
+ * every partition is led again (the supervisor's recovery report) and until a produce to every
+ * partition has succeeded. Beside it, measured in the same run on the same logs: the floor any
+ * restart pays, opening the N partition logs one after another on this thread with no runtime at
+ * all.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startBroker } from '../src/broker/broker.js'
+import { SystemClock } from '../src/common/clock.js'
+import { PartitionLog } from '../src/storage/log.js'
+import { logConfigFromKafka } from '../src/storage/log-config.js'
+
+const partitions = Number(process.env.BENCH_PARTITIONS ?? '1000')
+const dataDir = mkdtempSync(join(tmpdir(), 'partita-bench-recovery-'))
+
+try {
+  const broker = await startBroker({ port: null, dataDir, brokers: 1 })
+  await broker.admin.createTopic({ name: 'bench', partitions, replicationFactor: 1 })
+  const producer = broker.producer({ acks: 'all' })
+  const everyPartition = (value: string) => Array.from({ length: partitions }, (_, partition) => ({ partition, value }))
+  await producer.send({ topic: 'bench', messages: everyPartition('before') })
+
+  const killedAtMs = performance.now()
+  const back = broker.faults.recovered(0)
+  broker.faults.killBroker(0)
+  const report = await back
+  const retrying = broker.producer({ acks: 'all', retry: { retries: 100, initialRetryTime: 5 } })
+  await retrying.send({ topic: 'bench', messages: everyPartition('after') })
+  const servingMs = performance.now() - killedAtMs
+  await broker.close()
+
+  const clock = new SystemClock()
+  const config = logConfigFromKafka({})
+  const openStartMs = performance.now()
+  for (let partition = 0; partition < partitions; partition++) {
+    const log = await PartitionLog.open(join(dataDir, 'broker-0', `bench-${partition}`), config, { clock })
+    await log.close()
+  }
+  const floorMs = performance.now() - openStartMs
+
+  console.log(`recovery after a shard kill, ${partitions} partitions, replication factor 1`)
+  console.log(`  led again (supervisor's report)  ${report.durationMs.toFixed(0)} ms  (${report.ledAgain} of ${report.replicas} led again)`)
+  console.log(`  a produce to every partition ok  ${servingMs.toFixed(0)} ms after the kill`)
+  console.log(`  baseline: open the ${partitions} logs on one thread, no runtime  ${floorMs.toFixed(0)} ms  (recovery is ${(servingMs / floorMs).toFixed(1)}x)`)
+} finally {
+  rmSync(dataDir, { recursive: true, force: true })
+}

@@ -1,0 +1,166 @@
+/**
+ * The supervisor's elections and restarts over a scripted actor host: every spawn and role change
+ * is recorded, shards die when told, and time moves only on a ManualClock, so each step of a
+ * failure and a recovery can be looked at.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Supervisor, type ActorHost, type RecoveryReport } from '../../src/actors/supervisor.js'
+import { resolveBrokerConfig, type BrokerOptions } from '../../src/broker/broker-config.js'
+import { MetadataStore, type TopicState } from '../../src/broker/metadata-store.js'
+import { ManualClock } from '../../src/common/clock.js'
+import { PartitaError } from '../../src/common/errors.js'
+import type { PartitionRequest } from '../../src/actors/partition-messages.js'
+
+class ScriptedHost implements ActorHost {
+  readonly shardCount: number
+  readonly live: boolean[]
+  readonly actors: Array<Set<string>>
+  readonly sent: Array<{ shard: number; id: string; message: PartitionRequest }> = []
+  /** Spawns this returns true for fail, as a replica whose log cannot be opened. */
+  failSpawn: (shard: number, id: string) => boolean = () => false
+  onShardDown: (shard: number) => Promise<void> = async () => {}
+
+  constructor(shardCount: number) {
+    this.shardCount = shardCount
+    this.live = new Array<boolean>(shardCount).fill(true)
+    this.actors = Array.from({ length: shardCount }, () => new Set<string>())
+  }
+
+  async spawn(shard: number, _kind: string, id: string): Promise<void> {
+    if (!this.live[shard]) throw new PartitaError('PARTITA_SHARD_DIED', `shard ${shard} is down`)
+    if (this.failSpawn(shard, id)) throw new PartitaError('PARTITA_RESOURCE_LIMIT', `open files limit (EMFILE) opening ${id}`)
+    this.actors[shard].add(id)
+  }
+
+  async request(shard: number, id: string, message: unknown): Promise<{ message: unknown }> {
+    if (!this.live[shard]) throw new PartitaError('PARTITA_SHARD_DIED', `shard ${shard} is down`)
+    if (!this.actors[shard].has(id)) throw new PartitaError('PARTITA_NO_SUCH_ACTOR', `no actor ${id} on shard ${shard}`)
+    this.sent.push({ shard, id, message: message as PartitionRequest })
+    return { message: { ok: true } }
+  }
+
+  tell(): void {}
+
+  killShard(shard: number): void {
+    if (!this.live[shard]) return
+    this.live[shard] = false
+    this.actors[shard].clear()
+    void this.onShardDown(shard)
+  }
+
+  async restartShard(shard: number): Promise<void> {
+    this.live[shard] = true
+  }
+
+  lastLeaderEpoch(id: string): number | undefined {
+    const becomes = this.sent.filter((s) => s.id === id && s.message.op === 'becomeLeader')
+    const last = becomes[becomes.length - 1]?.message
+    return last?.op === 'becomeLeader' ? last.leaderEpoch : undefined
+  }
+}
+
+/** Lets the failover the kill started run to its end (it only awaits the scripted host). */
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+function setUp(options: BrokerOptions, topics: TopicState[]) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'partita-supervisor-'))
+  dirs.push(dataDir)
+  const config = resolveBrokerConfig({ port: null, shards: options.brokers ?? 1, ...options }, dataDir)
+  const store = MetadataStore.open(join(dataDir, 'meta'))
+  for (const topic of topics) store.putTopic(topic)
+  const host = new ScriptedHost(config.brokers * config.shardsPerBroker)
+  const clock = new ManualClock()
+  const warnings: string[] = []
+  const supervisor = new Supervisor({ config, store, host, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
+  host.onShardDown = (shard) => supervisor.onShardDown(shard)
+  const recovered = (): Promise<RecoveryReport> => new Promise((resolve) => supervisor.onRecovered(resolve))
+  return { config, store, host, clock, supervisor, warnings, recovered, reopenStore: () => MetadataStore.open(join(dataDir, 'meta')) }
+}
+
+function topic(name: string, partitions: number, replicas: number[], configs: Record<string, string> = {}): TopicState {
+  return {
+    name,
+    topicId: `id-${name}`,
+    configs,
+    partitions: Array.from({ length: partitions }, (_, partition) => ({ partition, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })),
+  }
+}
+
+describe('supervisor', () => {
+  it('keeps a dead single broker in its partitions ISR, and leads them again with a new epoch when it restarts', async () => {
+    const { store, host, clock, supervisor, recovered, reopenStore } = setUp({ brokers: 1 }, [topic('orders', 3, [0])])
+    await supervisor.start()
+    expect(store.topic('orders')!.partitions.map((p) => [p.leader, p.leaderEpoch])).toEqual([[0, 1], [0, 1], [0, 1]])
+
+    const back = recovered()
+    host.killShard(0)
+    await settled()
+    for (const p of store.topic('orders')!.partitions) expect({ leader: p.leader, isr: p.isr }).toEqual({ leader: -1, isr: [0] })
+    // What a process restart would read: the ISR kept its last member, so it can be elected.
+    for (const p of reopenStore().topic('orders')!.partitions) expect(p.isr).toEqual([0])
+
+    clock.advance(100)
+    const report = await back
+    expect(report).toMatchObject({ brokerId: 0, replicas: 3, ledAgain: 3 })
+    for (const p of store.topic('orders')!.partitions) expect({ leader: p.leader, epoch: p.leaderEpoch, isr: p.isr }).toEqual({ leader: 0, epoch: 2, isr: [0] })
+    expect(host.lastLeaderEpoch('orders/2')).toBe(2)
+  })
+
+  it('elects the last in-sync replica of a leaderless partition when the process starts again', async () => {
+    const leaderless = topic('orders', 2, [0])
+    for (const p of leaderless.partitions) Object.assign(p, { leader: -1, leaderEpoch: 4, isr: [0] })
+    const { store, supervisor } = setUp({ brokers: 1 }, [leaderless])
+    await supervisor.start()
+    for (const p of store.topic('orders')!.partitions) expect([p.leader, p.leaderEpoch]).toEqual([0, 5])
+  })
+
+  it('fails a leader over to a live in-sync follower and drops the dead broker from the ISR', async () => {
+    const { store, host, supervisor } = setUp({ brokers: 3 }, [topic('events', 1, [0, 1, 2])])
+    await supervisor.start()
+    host.killShard(0)
+    await settled()
+    expect(store.topic('events')!.partitions[0]).toMatchObject({ leader: 1, isr: [1, 2], leaderEpoch: 2 })
+    expect(host.sent.some((s) => s.shard === 2 && s.message.op === 'becomeFollower' && s.message.leaderId === 1)).toBe(true)
+  })
+
+  it('waits for the last in-sync replica rather than electing an out-of-sync one, unless unclean election is enabled', async () => {
+    const clean = topic('clean', 1, [0, 1])
+    const unclean = topic('unclean', 1, [0, 1], { 'unclean.leader.election.enable': 'true' })
+    for (const t of [clean, unclean]) t.partitions[0].isr = [0]
+    const { store, host, supervisor, warnings } = setUp({ brokers: 2 }, [clean, unclean])
+    await supervisor.start()
+    host.killShard(0)
+    await settled()
+    expect(store.topic('clean')!.partitions[0]).toMatchObject({ leader: -1, isr: [0] })
+    expect(store.topic('unclean')!.partitions[0]).toMatchObject({ leader: 1, isr: [1] })
+    expect(warnings.some((w) => w.includes('unclean leader election: unclean-0'))).toBe(true)
+  })
+
+  it('brings back every partition but one whose replica cannot be opened, which stays offline with a logged reason', async () => {
+    const { store, host, clock, supervisor, recovered, warnings } = setUp({ brokers: 1 }, [topic('orders', 3, [0])])
+    await supervisor.start()
+    const back = recovered()
+    host.killShard(0)
+    host.failSpawn = (_shard, id) => id === 'orders/1'
+    await settled()
+    clock.advance(100)
+    expect(await back).toMatchObject({ replicas: 3, ledAgain: 2 })
+    expect(store.topic('orders')!.partitions.map((p) => p.leader)).toEqual([0, -1, 0])
+    expect(store.topic('orders')!.partitions[1].isr).toEqual([0])
+    expect(warnings.some((w) => w.includes('orders-1') && w.includes('EMFILE'))).toBe(true)
+  })
+
+  it('refuses to open a new topic whose replicas cannot all be opened', async () => {
+    const { host, supervisor } = setUp({ brokers: 1 }, [])
+    host.failSpawn = (_shard, id) => id === 'big/7'
+    await expect(supervisor.openPartitions(topic('big', 10, [0]), 0)).rejects.toMatchObject({ code: 'PARTITA_RESOURCE_LIMIT' })
+  })
+})
