@@ -21,6 +21,9 @@ export interface ActorHostHandlers {
   onShardFailure(shard: number, reason: string): void
 }
 
+/** How long a shard may be silent before it is taken for dead and restarted. */
+const SILENCE_BEFORE_DEATH_MS = 5_000
+
 /** Slack on top of a request's own wait, so a long-poll or an acks=-1 wait answers before the runtime gives up. */
 const REQUEST_SLACK_MS = 30_000
 
@@ -36,6 +39,9 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
     actorModules: { [PARTITION_ACTOR_KIND]: compiledUrl(import.meta.url, '../actors/partition-actor-module.js') },
     shards: config.brokers * config.shardsPerBroker,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    // Silence is judged over several seconds: a shard that is merely slow (a loaded machine, a long
+    // GC) must not be declared dead and lose its partitions' leadership; a crash is seen at once.
+    missedHeartbeatsMax: Math.max(3, Math.ceil(SILENCE_BEFORE_DEATH_MS / config.heartbeatIntervalMs)),
   })
   pool.onEvent((event) => handlers.onEvent(event.event as PartitionEvent))
   pool.onShardExit((exit) => {

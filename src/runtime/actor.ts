@@ -45,7 +45,7 @@ export interface RequestOptions {
 export interface ActorContext {
   readonly address: ActorAddress
   readonly clock: Clock
-  /** Fire-and-forget message to any actor, on this shard directly, else relayed by the main thread. */
+  /** Fire-and-forget message to any actor: on this shard directly, else over the ring to its shard. */
   send(to: ActorAddress, message: unknown, payload?: Uint8Array): void
   /** A request to any actor; rejects with the answerer's error, or PARTITA_REQUEST_TIMEOUT. */
   request<T = unknown>(to: ActorAddress, message: unknown, payload?: Uint8Array, options?: RequestOptions): Promise<ActorReply<T>>

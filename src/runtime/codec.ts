@@ -5,7 +5,7 @@
  *          1   u8   flags (bit 0: the actor id is a number, stored as a float64)
  *          2   u16  idBytes: length of the actor id that follows the header
  *          4   u32  correlation id (0 when no reply is wanted)
- *          8   i32  shard: the target shard of a relay, the sender's shard otherwise (-1: main)
+ *          8   i32  shard: the sender's shard (-1: the main thread)
  *         12   u32  controlBytes: length of the msgpack-encoded control object
  *         16   ...  actor id (UTF-8, or float64 little-endian), control object, raw payload
  *
@@ -30,10 +30,6 @@ export const MessageKind = {
   SPAWN: 6,
   /** Stop and remove an actor; replied to. */
   STOP_ACTOR: 7,
-  /** A request from an actor to an actor on another shard, relayed by the main thread. */
-  RELAY_REQUEST: 8,
-  /** A tell from an actor to an actor on another shard, relayed by the main thread. */
-  RELAY_TELL: 9,
 } as const
 export type MessageKindValue = (typeof MessageKind)[keyof typeof MessageKind]
 
@@ -132,48 +128,4 @@ export function decodeFrame(bytes: Buffer, offset: number, length: number): Inco
     bytes.copy(payload, 0, at, end)
   }
   return { kind, correlationId, shard, id, message, payload }
-}
-
-/** The frame's header fields only, for relaying without decoding the control object. */
-export function readFrameKind(bytes: Buffer, offset: number): MessageKindValue {
-  return bytes[offset] as MessageKindValue
-}
-
-/**
- * Relays a frame from one ring to another with a new kind, correlation id and shard, copying the
- * id, control and payload bytes unchanged. When the target ring is full the bytes are copied out
- * first, since the source slot is reused once the visitor returns.
- */
-export function relayFrame(
-  target: RingWriter,
-  source: Buffer,
-  offset: number,
-  length: number,
-  kind: MessageKindValue,
-  correlationId: number,
-  shard: number,
-  timeoutMs: number,
-): Promise<void> {
-  const rewrite = (bytes: Buffer, at: number): void => {
-    bytes[at] = kind
-    bytes.writeUInt32LE(correlationId >>> 0, at + 4)
-    bytes.writeInt32LE(shard, at + 8)
-  }
-  const reserved = target.tryReserve(length)
-  if (reserved >= 0) {
-    source.copy(target.bytes, reserved, offset, offset + length)
-    rewrite(target.bytes, reserved)
-    target.commit()
-    return Promise.resolve()
-  }
-  const copy = Buffer.allocUnsafe(length)
-  source.copy(copy, 0, offset, offset + length)
-  return target.writeWith(
-    length,
-    (bytes, at) => {
-      bytes.set(copy, at)
-      rewrite(bytes, at)
-    },
-    { timeoutMs },
-  )
 }

@@ -42,6 +42,7 @@
  */
 import { assert } from '../common/assert.js'
 import { PartitaError } from '../common/errors.js'
+import type { Doorbell } from './doorbell.js'
 
 /** Reader's byte counter. Written by the reader only. */
 const HEAD = 0
@@ -162,6 +163,11 @@ export interface RingWriterOptions {
   waitingWritesMax?: number
   /** How long a writer facing a full ring polls HEAD before sleeping on it. Default 50 µs. */
   spinMicros?: number
+  /**
+   * The reading thread's doorbell, when it reads several rings (startMultiReaderLoop): publishing
+   * rings it instead of the ring's own READER_SLEEPING/TAIL pair.
+   */
+  doorbell?: Doorbell
 }
 
 /** Encodes a frame's bytes in place: `bytes[offset .. offset + length)` is the frame's payload. */
@@ -188,6 +194,7 @@ export class RingWriter {
   readonly #waiting: WaitingWrite[] = []
   readonly #waitingWritesMax: number
   readonly #spinMicros: number
+  readonly #doorbell: Doorbell | null
   #pumping = false
   #closed = false
 
@@ -198,6 +205,7 @@ export class RingWriter {
     this.#headCache = Atomics.load(this.#views.control, HEAD) >>> 0
     this.#waitingWritesMax = options.waitingWritesMax ?? 10_000
     this.#spinMicros = options.spinMicros ?? 50
+    this.#doorbell = options.doorbell ?? null
   }
 
   /** The data region; a reservation's bytes are `bytes[offset .. offset + length)`. */
@@ -290,6 +298,10 @@ export class RingWriter {
     const control = this.#views.control
     Atomics.store(control, TAIL, this.#tail)
     this.#publishedTail = this.#tail
+    if (this.#doorbell !== null) {
+      this.#doorbell.ring()
+      return
+    }
     // The load is the common case; the exchange makes one notify per sleep, not one per frame.
     if (Atomics.load(control, READER_SLEEPING) !== 0 && Atomics.compareExchange(control, READER_SLEEPING, 1, 0) === 1) {
       Atomics.notify(control, TAIL)
@@ -541,6 +553,78 @@ export function startReaderLoop(reader: RingReader, visit: FrameVisitor, onError
     stop: async () => {
       stopped = true
       reader.wake()
+      await done
+    },
+  }
+}
+
+/** One ring a multi-reader loop reads, with what to do with its frames. */
+export interface ReaderSource {
+  readonly reader: RingReader
+  readonly visit: FrameVisitor
+}
+
+export interface MultiReaderLoop extends ReaderLoop {
+  /** Starts reading another ring (a restarted peer's); replaces any source under the same key. */
+  add(key: number, source: ReaderSource): void
+  /** Stops reading a ring (a dead peer's). */
+  remove(key: number): void
+}
+
+/**
+ * Reads many rings on one thread, sleeping on the thread's doorbell when all are empty (their
+ * writers ring it; see doorbell.ts). Each ring gets up to `framesPerTurnMax` frames a turn, so a
+ * busy peer cannot starve the others, and the loop yields to the event loop after every turn
+ * that read anything.
+ */
+export function startMultiReaderLoop(doorbell: Doorbell, onError: (error: unknown) => void, options: ReaderLoopOptions & { spinMicros?: number } = {}): MultiReaderLoop {
+  const framesPerTurnMax = options.framesPerTurnMax ?? 256
+  const idleWaitMs = options.idleWaitMs ?? 1_000
+  const keepAlive = options.keepAlive ?? true
+  const spinMicros = options.spinMicros ?? 50
+  const sources = new Map<number, ReaderSource>()
+  let stopped = false
+  const anyData = (): boolean => {
+    for (const source of sources.values()) if (source.reader.hasData()) return true
+    return false
+  }
+  const run = async (): Promise<void> => {
+    while (!stopped) {
+      let frames = 0
+      for (const source of sources.values()) {
+        try {
+          frames += source.reader.drain(source.visit, framesPerTurnMax)
+        } catch (error) {
+          onError(error)
+          frames++
+        }
+      }
+      if (stopped) break
+      if (frames > 0) {
+        await yieldToEventLoop()
+        continue
+      }
+      if (spinUntil(anyData, spinMicros)) continue
+      const sequence = doorbell.prepareSleep()
+      if (anyData()) {
+        doorbell.cancelSleep()
+        continue
+      }
+      await doorbell.sleep(sequence, idleWaitMs, keepAlive)
+    }
+  }
+  const done = run()
+  return {
+    add: (key, source) => {
+      sources.set(key, source)
+      doorbell.wake()
+    },
+    remove: (key) => {
+      sources.delete(key)
+    },
+    stop: async () => {
+      stopped = true
+      doorbell.wake()
       await done
     },
   }

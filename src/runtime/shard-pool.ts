@@ -1,7 +1,21 @@
 /**
  * The main thread's side of the runtime: starts N long-lived shard workers, each hosting many
- * actors, talks to them through one ring per direction, relays actor-to-actor messages between
- * shards, and watches the workers (exits, heartbeats) for the supervisor.
+ * actors, and wires them into a full mesh of single-producer single-consumer rings:
+ *
+ *            main
+ *          ↗ ↙  ↘ ↖          one ring per direction between main and each shard,
+ *     shard 0 ⇄ shard 1      and one per direction between every two shards
+ *          ↘ ↖  ↗ ↙
+ *           shard 2
+ *
+ * Shards talk to shards directly over their rings; the main thread carries none of that traffic.
+ * Every writer into a thread's rings rings that thread's doorbell (doorbell.ts), so each thread
+ * sleeps on one word however many rings it reads.
+ *
+ * The pool watches the workers (exits, heartbeats) for the supervisor. When a shard restarts it
+ * gets fresh rings to and from everyone; the live shards are told of the new rings (and, when it
+ * died, that requests to it will never be answered) over their MessagePort, which carries only
+ * such rare control traffic.
  */
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
@@ -9,18 +23,24 @@ import { SystemClock, type Clock, type TimerHandle } from '../common/clock.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
 import type { ActorAddress, ActorReply, RequestOptions } from './actor.js'
-import { MessageKind, decodeFrame, readFrameKind, relayFrame, writeFrame, type ActorId, type OutgoingFrame } from './codec.js'
+import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { compiledUrl, normalizeModuleUrl } from './compiled-url.js'
-import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, startReaderLoop, type ReaderLoop } from './ring.js'
+import { Doorbell, createDoorbells } from './doorbell.js'
+import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 import type { PoolControlMessage, ShardControlMessage, ShardWorkerData, SpawnControl } from './shard-worker.js'
+
+/** The address the main thread answers at: `request({ shard: MAIN_THREAD, id }, ...)` from a shard. */
+export const MAIN_THREAD = -1
 
 export interface ShardPoolOptions {
   /** Actor kind to the URL of its compiled module (a .ts URL is mapped into dist/). */
   actorModules: Record<string, string | URL>
   /** Worker threads; default os.availableParallelism(). */
   shards?: number
-  /** Data bytes of each ring (a power of two); the largest message is this minus a few bytes. Default 8 MiB. */
+  /** Data bytes of each main-to-shard and shard-to-main ring (a power of two). Default 8 MiB. */
   ringBytes?: number
+  /** Data bytes of each shard-to-shard ring (a power of two). Default: ringBytes. */
+  peerRingBytes?: number
   /** Default timeout of requests (main to actor, and actor to actor). Default 30 s. */
   requestTimeoutMs?: number
   /** Default mailbox bound of an actor. Default 1024. */
@@ -60,69 +80,77 @@ export interface OrphanError {
   error: Error
 }
 
+/** A request from a shard to the main thread, and where it came from. */
+export interface MainRequest {
+  fromShard: number
+  /** The service asked (the `id` of the address the shard used). */
+  id: ActorId
+  message: unknown
+  payload?: Buffer
+}
+
+export type MainRequestHandler = (request: MainRequest) => Promise<ActorReply> | ActorReply
+
 type Unsubscribe = () => void
 
-interface OwnPending {
-  relay: false
+interface Pending {
   shard: number
   resolve: (reply: ActorReply) => void
   reject: (error: Error) => void
   timer: NodeJS.Timeout
 }
 
-interface RelayPending {
-  relay: true
-  /** The shard that asked, and its correlation id for the answer. */
-  fromShard: number
-  fromCorrelationId: number
-  /** The shard asked. */
-  shard: number
-  timer: NodeJS.Timeout
-}
-
-type Pending = OwnPending | RelayPending
-
 interface ShardSlot {
   index: number
   worker: Worker
   writer: RingWriter
-  reader: RingReader
-  loop: ReaderLoop
   alive: boolean
   killed: boolean
   lastHeartbeatMs: number
   unresponsiveReported: boolean
+  /** The worker's OS thread id (Linux), for per-thread CPU figures; -1 until it is ready. */
+  threadId: number
   /** Resolves on the shard's 'stopped' message (graceful stop). */
   stopped: Promise<void>
   /** Resolves once the worker's exit has been handled (one listener, however often it is killed). */
   exited: Promise<void>
 }
 
-/** Requests in flight at once across the pool; more are refused, so the table cannot grow unbounded. */
+/** Requests in flight at once from the main thread; more are refused, so the table cannot grow unbounded. */
 const PENDING_MAX = 1_000_000
 
 export class ShardPool {
   readonly shardCount: number
-  /** The largest payload plus control object one message can carry. */
+  /** The largest payload plus control object one message to or from the main thread can carry. */
   readonly maxMessageBytes: number
   readonly #options: Required<Omit<ShardPoolOptions, 'clock' | 'actorModules' | 'shards'>>
   readonly #actorModules: Record<string, string>
   readonly #clock: Clock
   readonly #slots: (ShardSlot | null)[]
+  /** `#peerRings[from][to]`: the ring shard `from` writes and shard `to` reads; null on the diagonal. */
+  readonly #peerRings: (SharedArrayBuffer | null)[][]
+  readonly #doorbells: SharedArrayBuffer
+  readonly #mainDoorbell: Doorbell
+  readonly #loop: MultiReaderLoop
   readonly #pending = new Map<number, Pending>()
   #nextCorrelationId = 1
   readonly #eventHandlers = new Set<(event: ActorEvent) => void>()
   readonly #exitHandlers = new Set<(exit: ShardExit) => void>()
   readonly #unresponsiveHandlers = new Set<(shard: number, silentMs: number) => void>()
   readonly #orphanHandlers = new Set<(orphan: OrphanError) => void>()
+  #requestHandler: MainRequestHandler | null = null
+  /** Frames the main thread has read from shards: replies, events and requests to it, nothing else. */
+  #framesFromShards = 0
   #heartbeatTimer: TimerHandle | null = null
   #stopping = false
 
   private constructor(options: ShardPoolOptions) {
     this.shardCount = options.shards ?? os.availableParallelism()
-    assert(Number.isInteger(this.shardCount) && this.shardCount >= 1 && this.shardCount <= 1024, `shards must be 1..1024, got ${this.shardCount}`)
+    assert(Number.isInteger(this.shardCount) && this.shardCount >= 1 && this.shardCount <= 256, `shards must be 1..256, got ${this.shardCount}`)
+    const ringBytes = options.ringBytes ?? 8 * 1024 * 1024
     this.#options = {
-      ringBytes: options.ringBytes ?? 8 * 1024 * 1024,
+      ringBytes,
+      peerRingBytes: options.peerRingBytes ?? ringBytes,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       mailboxCapacity: options.mailboxCapacity ?? 1024,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000,
@@ -133,6 +161,14 @@ export class ShardPool {
     this.#actorModules = Object.fromEntries(Object.entries(options.actorModules).map(([kind, url]) => [kind, normalizeModuleUrl(url).href]))
     this.#clock = options.clock ?? new SystemClock()
     this.#slots = new Array<ShardSlot | null>(this.shardCount).fill(null)
+    // Doorbell i belongs to shard i; the last one to the main thread.
+    this.#doorbells = createDoorbells(this.shardCount + 1)
+    this.#mainDoorbell = new Doorbell(this.#doorbells, this.shardCount)
+    this.#peerRings = Array.from({ length: this.shardCount }, (_, from) =>
+      Array.from({ length: this.shardCount }, (_, to) => (from === to ? null : createRingBuffer(this.#options.peerRingBytes))),
+    )
+    // The workers keep the process alive while the pool runs; the reader loop need not.
+    this.#loop = startMultiReaderLoop(this.#mainDoorbell, (error) => this.#orphan(-1, '', error), { keepAlive: false })
   }
 
   /** Starts every shard and resolves once all are ready. */
@@ -148,8 +184,18 @@ export class ShardPool {
     return pool
   }
 
+  /** Frames the main thread has read; traffic between shards never passes through it. */
+  get framesFromShards(): number {
+    return this.#framesFromShards
+  }
+
   isAlive(shard: number): boolean {
     return this.#slots[shard]?.alive === true
+  }
+
+  /** Each shard's OS thread id (-1 for one not running), and the main thread's (the process id). */
+  threadIds(): { main: number; shards: number[] } {
+    return { main: process.pid, shards: this.#slots.map((slot) => (slot?.alive === true ? slot.threadId : -1)) }
   }
 
   /** Creates actor `id` of `kind` on `shard`; rejects with the factory's error. */
@@ -173,7 +219,12 @@ export class ShardPool {
   tell(address: ActorAddress, message: unknown, payload?: Uint8Array): Promise<void> {
     const slot = this.#liveSlot(address.shard)
     if (slot instanceof Error) return Promise.reject(slot)
-    return writeFrame(slot.writer, { kind: MessageKind.TELL, correlationId: 0, shard: -1, id: address.id, message, payload }, this.#options.requestTimeoutMs)
+    return writeFrame(slot.writer, { kind: MessageKind.TELL, correlationId: 0, shard: MAIN_THREAD, id: address.id, message, payload }, this.#options.requestTimeoutMs)
+  }
+
+  /** Answers the requests shards send to the main thread (`{ shard: MAIN_THREAD, id }`). One handler. */
+  onRequest(handler: MainRequestHandler): void {
+    this.#requestHandler = handler
   }
 
   onEvent(handler: (event: ActorEvent) => void): Unsubscribe {
@@ -213,6 +264,13 @@ export class ShardPool {
     assert(shard >= 0 && shard < this.shardCount, `no shard ${shard}`)
     if (this.#stopping) throw new PartitaError('PARTITA_POOL_STOPPED', 'the shard pool is stopped')
     await this.killShard(shard)
+    for (let other = 0; other < this.shardCount; other++) {
+      if (other === shard) continue
+      this.#peerRings[other][shard] = createRingBuffer(this.#options.peerRingBytes)
+      this.#peerRings[shard][other] = createRingBuffer(this.#options.peerRingBytes)
+      // Told before the new worker can write to it, so no frame of the new ring goes unread.
+      this.#postControl(other, { type: 'peerUp', shard, toPeer: this.#peerRings[other][shard]!, fromPeer: this.#peerRings[shard][other]! })
+    }
     await this.#startShard(shard)
   }
 
@@ -233,6 +291,7 @@ export class ShardPool {
         await slot.exited
       }),
     )
+    await this.#loop.stop()
     const stopped = new PartitaError('PARTITA_POOL_STOPPED', 'the shard pool is stopped')
     for (const [id, pending] of this.#pending) this.#failPending(id, pending, stopped)
   }
@@ -242,39 +301,41 @@ export class ShardPool {
     const toMainRing = createRingBuffer(this.#options.ringBytes)
     const data: ShardWorkerData = {
       shard: index,
+      shardCount: this.shardCount,
       toShardRing,
       toMainRing,
+      doorbells: this.#doorbells,
+      toPeerRings: this.#peerRings[index],
+      fromPeerRings: this.#peerRings.map((row) => row[index]),
       actorModules: this.#actorModules,
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       mailboxCapacity: this.#options.mailboxCapacity,
       requestTimeoutMs: this.#options.requestTimeoutMs,
     }
     const worker = new Worker(compiledUrl(import.meta.url, './shard-worker.js'), { workerData: data, name: `partita-shard-${index}` })
-    const reader = new RingReader(toMainRing)
     let markStopped = (): void => {}
     let markExited = (): void => {}
     const slot: ShardSlot = {
       index,
       worker,
-      writer: new RingWriter(toShardRing),
-      reader,
-      // The workers keep the process alive while the pool runs; the reader loop need not.
-      loop: startReaderLoop(reader, (bytes, offset, length) => this.#onFrame(slot, bytes, offset, length), (error) => this.#orphan(index, '', error), {
-        keepAlive: false,
-      }),
+      writer: new RingWriter(toShardRing, { doorbell: new Doorbell(this.#doorbells, index) }),
       alive: true,
       killed: false,
       lastHeartbeatMs: this.#clock.nowMs(),
       unresponsiveReported: false,
+      threadId: -1,
       stopped: new Promise<void>((resolve) => (markStopped = resolve)),
       exited: new Promise<void>((resolve) => (markExited = resolve)),
     }
     this.#slots[index] = slot
+    const reader = new RingReader(toMainRing)
+    this.#loop.add(index, { reader, visit: (bytes, offset, length) => this.#onFrame(slot, decodeFrame(bytes, offset, length)) })
     let lastError: Error | undefined
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (message: ShardControlMessage) => {
         switch (message.type) {
           case 'ready':
+            slot.threadId = message.threadId
             resolve()
             return
           case 'heartbeat':
@@ -301,15 +362,20 @@ export class ShardPool {
     })
   }
 
+  #postControl(shard: number, message: PoolControlMessage): void {
+    const slot = this.#slots[shard]
+    if (slot?.alive === true) slot.worker.postMessage(message)
+  }
+
   #onExit(slot: ShardSlot, exitCode: number, error: Error | undefined): void {
     slot.alive = false
-    void slot.loop.stop()
+    this.#loop.remove(slot.index)
     slot.writer.close()
     const died = new PartitaError('PARTITA_SHARD_DIED', `shard ${slot.index} exited (code ${exitCode})${error ? `: ${error.message}` : ''}`)
-    for (const [id, pending] of this.#pending) {
-      if (pending.shard === slot.index || (pending.relay && pending.fromShard === slot.index)) this.#failPending(id, pending, died)
-    }
+    for (const [id, pending] of this.#pending) if (pending.shard === slot.index) this.#failPending(id, pending, died)
     if (this.#stopping) return
+    // Its peers fail what they asked it at once instead of waiting out their timeouts.
+    for (let other = 0; other < this.shardCount; other++) if (other !== slot.index) this.#postControl(other, { type: 'peerDown', shard: slot.index, reason: died.message })
     const exit: ShardExit = { shard: slot.index, exitCode, killed: slot.killed, ...(error ? { error } : {}) }
     for (const handler of this.#exitHandlers) handler(exit)
   }
@@ -317,18 +383,7 @@ export class ShardPool {
   #failPending(id: number, pending: Pending, error: PartitaError): void {
     this.#pending.delete(id)
     clearTimeout(pending.timer)
-    if (!pending.relay) {
-      pending.reject(error)
-      return
-    }
-    // The asking shard is told, unless it is the one that died.
-    const from = this.#slots[pending.fromShard]
-    if (from?.alive) this.#replyError(from, pending.fromCorrelationId, error)
-  }
-
-  #replyError(slot: ShardSlot, correlationId: number, error: unknown): void {
-    const frame: OutgoingFrame = { kind: MessageKind.REPLY_ERROR, correlationId, shard: -1, id: '', message: serializeError(error) }
-    writeFrame(slot.writer, frame, this.#options.requestTimeoutMs).catch((writeError: unknown) => this.#orphan(slot.index, '', writeError))
+    pending.reject(error)
   }
 
   #orphan(shard: number, id: ActorId, error: unknown): void {
@@ -364,8 +419,8 @@ export class ShardPool {
         this.#pending.delete(correlationId)
         reject(new PartitaError('PARTITA_REQUEST_TIMEOUT', `request to actor ${String(address.id)} on shard ${address.shard} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
-      this.#pending.set(correlationId, { relay: false, shard: address.shard, resolve, reject, timer })
-      writeFrame(slot.writer, { kind: kind as 1, correlationId, shard: -1, id: address.id, message, payload }, timeoutMs).catch((error: unknown) => {
+      this.#pending.set(correlationId, { shard: address.shard, resolve, reject, timer })
+      writeFrame(slot.writer, { kind: kind as 1, correlationId, shard: MAIN_THREAD, id: address.id, message, payload }, timeoutMs).catch((error: unknown) => {
         if (!this.#pending.delete(correlationId)) return
         clearTimeout(timer)
         reject(error as Error)
@@ -373,80 +428,48 @@ export class ShardPool {
     })
   }
 
-  #onFrame(slot: ShardSlot, bytes: Buffer, offset: number, length: number): void {
-    const kind = readFrameKind(bytes, offset)
-    switch (kind) {
+  #onFrame(slot: ShardSlot, frame: IncomingFrame): void {
+    this.#framesFromShards++
+    switch (frame.kind) {
       case MessageKind.REPLY:
       case MessageKind.REPLY_ERROR:
-        this.#onReply(slot, bytes, offset, length)
+        this.#onReply(slot, frame)
         return
       case MessageKind.EVENT: {
-        const frame = decodeFrame(bytes, offset, length)
         const event: ActorEvent = { from: { shard: slot.index, id: frame.id }, event: frame.message, ...(frame.payload ? { payload: frame.payload } : {}) }
         for (const handler of this.#eventHandlers) handler(event)
         return
       }
-      case MessageKind.RELAY_REQUEST:
-        this.#relayRequest(slot, bytes, offset, length)
+      case MessageKind.REQUEST:
+        void this.#answer(slot, frame)
         return
-      case MessageKind.RELAY_TELL: {
-        const target = this.#liveSlot(bytes.readInt32LE(offset + 8))
-        if (target instanceof Error) {
-          this.#orphan(slot.index, '', target)
-          return
-        }
-        relayFrame(target.writer, bytes, offset, length, MessageKind.TELL, 0, slot.index, this.#options.requestTimeoutMs).catch((error: unknown) =>
-          this.#orphan(slot.index, '', error),
-        )
-        return
-      }
       default:
-        throw new PartitaError('PARTITA_PROTOCOL', `main thread got a frame of kind ${kind} from shard ${slot.index}`)
+        throw new PartitaError('PARTITA_PROTOCOL', `main thread got a frame of kind ${frame.kind} from shard ${slot.index}`)
     }
   }
 
-  #onReply(slot: ShardSlot, bytes: Buffer, offset: number, length: number): void {
-    const correlationId = bytes.readUInt32LE(offset + 4)
-    const pending = this.#pending.get(correlationId)
+  #onReply(slot: ShardSlot, frame: IncomingFrame): void {
+    const pending = this.#pending.get(frame.correlationId)
     // A late answer to a request that timed out, or to a shard that died since.
     if (pending === undefined || pending.shard !== slot.index) return
-    this.#pending.delete(correlationId)
+    this.#pending.delete(frame.correlationId)
     clearTimeout(pending.timer)
-    if (pending.relay) {
-      const from = this.#slots[pending.fromShard]
-      if (!from?.alive) return
-      const kind = readFrameKind(bytes, offset)
-      relayFrame(from.writer, bytes, offset, length, kind, pending.fromCorrelationId, slot.index, this.#options.requestTimeoutMs).catch(
-        (error: unknown) => this.#orphan(slot.index, '', error),
-      )
-      return
-    }
-    const frame = decodeFrame(bytes, offset, length)
     if (frame.kind === MessageKind.REPLY_ERROR) pending.reject(deserializeError(frame.message as SerializedError))
     else pending.resolve(frame.payload === undefined ? { message: frame.message } : { message: frame.message, payload: frame.payload })
   }
 
-  #relayRequest(from: ShardSlot, bytes: Buffer, offset: number, length: number): void {
-    const fromCorrelationId = bytes.readUInt32LE(offset + 4)
-    const target = this.#liveSlot(bytes.readInt32LE(offset + 8))
-    if (target instanceof Error) {
-      this.#replyError(from, fromCorrelationId, target)
-      return
+  /** A shard's request to the main thread: the handler's answer (or error) goes back on its ring. */
+  async #answer(slot: ShardSlot, frame: IncomingFrame): Promise<void> {
+    let reply: OutgoingFrame
+    try {
+      if (this.#requestHandler === null) throw new PartitaError('PARTITA_NO_SUCH_ACTOR', 'the main thread answers no requests')
+      const answer = await this.#requestHandler({ fromShard: slot.index, id: frame.id, message: frame.message, payload: frame.payload })
+      reply = { kind: MessageKind.REPLY, correlationId: frame.correlationId, shard: MAIN_THREAD, id: '', message: answer.message, payload: answer.payload }
+    } catch (error) {
+      reply = { kind: MessageKind.REPLY_ERROR, correlationId: frame.correlationId, shard: MAIN_THREAD, id: '', message: serializeError(error) }
     }
-    const correlationId = this.#allocateCorrelationId()
-    if (correlationId instanceof Error) {
-      this.#replyError(from, fromCorrelationId, correlationId)
-      return
-    }
-    // The asker times out on its own; this entry only needs to outlive that.
-    const timer = setTimeout(() => this.#pending.delete(correlationId), this.#options.requestTimeoutMs * 2 + 1_000)
-    timer.unref()
-    this.#pending.set(correlationId, { relay: true, fromShard: from.index, fromCorrelationId, shard: target.index, timer })
-    relayFrame(target.writer, bytes, offset, length, MessageKind.REQUEST, correlationId, from.index, this.#options.requestTimeoutMs).catch((error: unknown) => {
-      if (!this.#pending.delete(correlationId)) return
-      clearTimeout(timer)
-      this.#replyError(from, fromCorrelationId, error)
-    })
+    if (!slot.alive) return
+    writeFrame(slot.writer, reply, this.#options.requestTimeoutMs).catch((error: unknown) => this.#orphan(slot.index, '', error))
   }
 
   #armHeartbeatWatch(): void {

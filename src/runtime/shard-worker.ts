@@ -1,22 +1,36 @@
 /**
- * The entry of a shard's worker thread: hosts many actors, reads requests from the main thread's
- * ring, writes replies, events and relayed messages to its own. The MessagePort carries only
- * rare control traffic: ready, heartbeats, orphan errors, stop.
+ * The entry of a shard's worker thread: hosts many actors, and reads frames from the main thread's
+ * ring and from one ring per peer shard (sleeping on its own doorbell when all are empty). A
+ * request to an actor on another shard goes straight into that shard's ring; its answer comes back
+ * on the ring from that shard. The MessagePort carries only rare control traffic: ready,
+ * heartbeats, orphan errors, stop, and peers going down or coming back with fresh rings.
  */
+import { readlinkSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { SystemClock, type TimerHandle } from '../common/clock.js'
 import { isInvariantViolation } from '../common/assert.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { ActorCell, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
-import { RingReader, RingWriter, startReaderLoop, type ReaderLoop } from './ring.js'
+import { Doorbell } from './doorbell.js'
+import { RingReader, RingWriter, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
+
+/** The main thread's place in address and ring tables (shard-pool.ts exports it as MAIN_THREAD). */
+const MAIN = -1
 
 export interface ShardWorkerData {
   shard: number
+  shardCount: number
   /** Main thread to shard. */
   toShardRing: SharedArrayBuffer
   /** Shard to main thread. */
   toMainRing: SharedArrayBuffer
+  /** Every thread's doorbell: shard i's at index i, the main thread's at index shardCount. */
+  doorbells: SharedArrayBuffer
+  /** This shard to shard j, at index j (null at its own index). */
+  toPeerRings: (SharedArrayBuffer | null)[]
+  /** Shard j to this shard, at index j (null at its own index). */
+  fromPeerRings: (SharedArrayBuffer | null)[]
   /** Actor kind to compiled module URL. */
   actorModules: Record<string, string>
   heartbeatIntervalMs: number
@@ -26,13 +40,18 @@ export interface ShardWorkerData {
 
 /** Messages a shard posts to the main thread. */
 export type ShardControlMessage =
-  | { type: 'ready' }
+  | { type: 'ready'; threadId: number }
   | { type: 'heartbeat' }
   | { type: 'orphanError'; id: ActorId; error: SerializedError }
   | { type: 'stopped' }
 
 /** Messages the main thread posts to a shard. */
-export type PoolControlMessage = { type: 'stop' }
+export type PoolControlMessage =
+  | { type: 'stop' }
+  /** Shard `shard` died: requests to it will never be answered. */
+  | { type: 'peerDown'; shard: number; reason: string }
+  /** Shard `shard` (re)started with fresh rings to and from this shard. */
+  | { type: 'peerUp'; shard: number; toPeer: SharedArrayBuffer; fromPeer: SharedArrayBuffer }
 
 export interface SpawnControl {
   kind: string
@@ -41,6 +60,8 @@ export interface SpawnControl {
 }
 
 interface Outgoing {
+  /** The thread asked (MAIN for the main thread), so its death fails this request at once. */
+  target: number
   resolve: (reply: ActorReply) => void
   reject: (error: Error) => void
   timer: NodeJS.Timeout
@@ -64,8 +85,10 @@ interface QueuedSpawn {
 class Shard {
   readonly #data: ShardWorkerData
   readonly #clock = new SystemClock()
-  readonly #writer: RingWriter
-  readonly #reader: RingReader
+  /** Writers to the main thread (key MAIN) and to each live peer shard (key: its index). */
+  readonly #writers = new Map<number, RingWriter>()
+  /** Why a peer cannot be reached, while it is down. */
+  readonly #peersDown = new Map<number, string>()
   readonly #actors = new Map<ActorId, ActorCell>()
   readonly #timersByActor = new Map<ActorCell, Set<TimerHandle>>()
   readonly #modules = new Map<string, Promise<ActorModule>>()
@@ -74,23 +97,51 @@ class Shard {
   #spawnsInFlight = 0
   #spawnSliceStartMs = 0
   #nextCorrelationId = 1
-  #loop: ReaderLoop | null = null
+  readonly #loop: MultiReaderLoop
   #heartbeat: NodeJS.Timeout | null = null
 
   constructor(data: ShardWorkerData) {
     this.#data = data
-    this.#writer = new RingWriter(data.toMainRing)
-    this.#reader = new RingReader(data.toShardRing)
+    this.#loop = startMultiReaderLoop(new Doorbell(data.doorbells, data.shard), (error) => this.#reportOrphan('', error))
+    this.#connect(MAIN, data.toMainRing, data.toShardRing)
+    for (let peer = 0; peer < data.shardCount; peer++) {
+      const toPeer = data.toPeerRings[peer]
+      const fromPeer = data.fromPeerRings[peer]
+      if (peer !== data.shard && toPeer !== null && fromPeer !== null) this.#connect(peer, toPeer, fromPeer)
+    }
+  }
+
+  /** Starts writing to and reading from `peer` (MAIN for the main thread) over these rings. */
+  #connect(peer: number, toPeer: SharedArrayBuffer, fromPeer: SharedArrayBuffer): void {
+    const doorbell = new Doorbell(this.#data.doorbells, peer === MAIN ? this.#data.shardCount : peer)
+    this.#writers.get(peer)?.close()
+    this.#writers.set(peer, new RingWriter(toPeer, { doorbell }))
+    this.#peersDown.delete(peer)
+    this.#loop.add(peer, { reader: new RingReader(fromPeer), visit: (bytes, offset, length) => this.#onFrame(peer, decodeFrame(bytes, offset, length)) })
+  }
+
+  /** A peer died: what was asked of it fails now, and nothing more is sent until it is back. */
+  peerDown(peer: number, reason: string): void {
+    this.#writers.get(peer)?.close()
+    this.#writers.delete(peer)
+    this.#loop.remove(peer)
+    this.#peersDown.set(peer, reason)
+    const died = new PartitaError('PARTITA_SHARD_DIED', reason)
+    for (const [id, outgoing] of this.#outgoing) {
+      if (outgoing.target !== peer) continue
+      this.#outgoing.delete(id)
+      clearTimeout(outgoing.timer)
+      outgoing.reject(died)
+    }
+  }
+
+  peerUp(peer: number, toPeer: SharedArrayBuffer, fromPeer: SharedArrayBuffer): void {
+    this.#connect(peer, toPeer, fromPeer)
   }
 
   start(): void {
-    this.#loop = startReaderLoop(
-      this.#reader,
-      (bytes, offset, length) => this.#onFrame(decodeFrame(bytes, offset, length)),
-      (error) => this.#post({ type: 'orphanError', id: '', error: serializeError(error) }),
-    )
     this.#heartbeat = setInterval(() => this.#post({ type: 'heartbeat' }), this.#data.heartbeatIntervalMs)
-    this.#post({ type: 'ready' })
+    this.#post({ type: 'ready', threadId: ownThreadId() })
   }
 
   async stop(): Promise<void> {
@@ -104,7 +155,7 @@ class Shard {
       outgoing.reject(reason)
       this.#outgoing.delete(id)
     }
-    await this.#loop?.stop()
+    await this.#loop.stop()
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat)
     this.#post({ type: 'stopped' })
   }
@@ -113,15 +164,21 @@ class Shard {
     parentPort?.postMessage(message)
   }
 
-  #write(frame: OutgoingFrame): Promise<void> {
-    return writeFrame(this.#writer, frame, this.#data.requestTimeoutMs)
+  /** Writes a frame to `peer` (MAIN: the main thread), waiting (bounded) while its ring is full. */
+  #write(peer: number, frame: OutgoingFrame): Promise<void> {
+    const writer = this.#writers.get(peer)
+    if (writer === undefined) {
+      const why = this.#peersDown.get(peer) ?? `shard ${this.#data.shard} has no ring to ${peer === MAIN ? 'the main thread' : `shard ${peer}`}`
+      return Promise.reject(new PartitaError('PARTITA_SHARD_DIED', why))
+    }
+    return writeFrame(writer, frame, this.#data.requestTimeoutMs)
   }
 
-  #onFrame(frame: IncomingFrame): void {
+  #onFrame(from: number, frame: IncomingFrame): void {
     switch (frame.kind) {
       case MessageKind.REQUEST:
       case MessageKind.TELL: {
-        const reply = new ReplyHandle(frame.kind === MessageKind.REQUEST ? this.#ringReplySink(frame.correlationId) : null)
+        const reply = new ReplyHandle(frame.kind === MessageKind.REQUEST ? this.#ringReplySink(from, frame.correlationId) : null)
         this.#deliver(frame.id, frame.message, frame.payload, reply)
         return
       }
@@ -130,10 +187,10 @@ class Shard {
         this.#settleOutgoing(frame)
         return
       case MessageKind.SPAWN:
-        this.#queueSpawn(frame.id, frame.message as SpawnControl, this.#ringReplySink(frame.correlationId))
+        this.#queueSpawn(frame.id, frame.message as SpawnControl, this.#ringReplySink(from, frame.correlationId))
         return
       case MessageKind.STOP_ACTOR:
-        void this.#stopActor(frame.id, this.#ringReplySink(frame.correlationId))
+        void this.#stopActor(frame.id, this.#ringReplySink(from, frame.correlationId))
         return
       default:
         throw new PartitaError('PARTITA_PROTOCOL', `shard ${this.#data.shard} got a frame of kind ${frame.kind}`)
@@ -154,13 +211,15 @@ class Shard {
     this.#post({ type: 'orphanError', id, error: serializeError(error) })
   }
 
-  /** Answers travel back over the ring under the asker's correlation id. */
-  #ringReplySink(correlationId: number): ReplySink {
+  /** Answers travel back over the ring to the asker, under its correlation id. */
+  #ringReplySink(asker: number, correlationId: number): ReplySink {
     return (outcome) => {
       const frame: OutgoingFrame = outcome.ok
         ? { kind: MessageKind.REPLY, correlationId, shard: this.#data.shard, id: '', message: outcome.message, payload: outcome.payload }
         : { kind: MessageKind.REPLY_ERROR, correlationId, shard: this.#data.shard, id: '', message: outcome.error }
-      this.#write(frame).catch((error: unknown) => this.#reportOrphan('', error))
+      // An asker that died meanwhile needs no answer.
+      if (asker !== MAIN && this.#peersDown.has(asker)) return
+      this.#write(asker, frame).catch((error: unknown) => this.#reportOrphan('', error))
     }
   }
 
@@ -281,7 +340,7 @@ class Shard {
       request: <T>(to: ActorAddress, message: unknown, payload?: Uint8Array, options?: RequestOptions) =>
         this.#request(to, message, payload, options) as Promise<ActorReply<T>>,
       emit: (event, payload) => {
-        this.#write({ kind: MessageKind.EVENT, correlationId: 0, shard: this.#data.shard, id: cell.address.id, message: event, payload }).catch(
+        this.#write(MAIN, { kind: MessageKind.EVENT, correlationId: 0, shard: this.#data.shard, id: cell.address.id, message: event, payload }).catch(
           (error: unknown) => this.#reportOrphan(cell.address.id, error),
         )
       },
@@ -306,7 +365,7 @@ class Shard {
       this.#deliver(to.id, message, asBuffer(payload), new ReplyHandle(null))
       return
     }
-    this.#write({ kind: MessageKind.RELAY_TELL, correlationId: 0, shard: to.shard, id: to.id, message, payload }).catch((error: unknown) =>
+    this.#write(to.shard, { kind: MessageKind.TELL, correlationId: 0, shard: this.#data.shard, id: to.id, message, payload }).catch((error: unknown) =>
       this.#reportOrphan(from.id, error),
     )
   }
@@ -323,7 +382,7 @@ class Shard {
         this.#outgoing.delete(correlationId)
         reject(new PartitaError('PARTITA_REQUEST_TIMEOUT', `request to actor ${String(to.id)} on shard ${to.shard} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
-      this.#outgoing.set(correlationId, { resolve, reject, timer })
+      this.#outgoing.set(correlationId, { target: to.shard, resolve, reject, timer })
       if (to.shard === this.#data.shard) {
         // Same shard: straight into the mailbox; the answer settles the same table entry.
         const sink: ReplySink = (outcome) => {
@@ -335,7 +394,7 @@ class Shard {
         this.#deliver(to.id, message, asBuffer(payload), new ReplyHandle(sink))
         return
       }
-      this.#write({ kind: MessageKind.RELAY_REQUEST, correlationId, shard: to.shard, id: to.id, message, payload }).catch((error: unknown) => {
+      this.#write(to.shard, { kind: MessageKind.REQUEST, correlationId, shard: this.#data.shard, id: to.id, message, payload }).catch((error: unknown) => {
         if (!this.#outgoing.delete(correlationId)) return
         clearTimeout(timer)
         reject(error as Error)
@@ -362,11 +421,28 @@ function asBuffer(bytes: Uint8Array | undefined): Buffer | undefined {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
+/** This thread's Linux thread id, for per-thread CPU figures from /proc; -1 elsewhere. */
+function ownThreadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop())
+  } catch {
+    return -1
+  }
+}
+
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'toShardRing' in workerData) {
   const shard = new Shard(workerData as ShardWorkerData)
   parentPort.on('message', (message: PoolControlMessage) => {
-    if (message.type === 'stop') {
-      void shard.stop().then(() => parentPort?.close())
+    switch (message.type) {
+      case 'stop':
+        void shard.stop().then(() => parentPort?.close())
+        return
+      case 'peerDown':
+        shard.peerDown(message.shard, message.reason)
+        return
+      case 'peerUp':
+        shard.peerUp(message.shard, message.toPeer, message.fromPeer)
+        return
     }
   })
   shard.start()

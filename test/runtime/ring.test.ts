@@ -6,7 +6,9 @@ import { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PartitaError } from '../../src/common/errors.js'
-import { RingReader, RingWriter, createRingBuffer, maxFrameBytes } from '../../src/runtime/ring.js'
+import { Doorbell, createDoorbells } from '../../src/runtime/doorbell.js'
+import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, startMultiReaderLoop } from '../../src/runtime/ring.js'
+import { checkFrame } from '../../src/runtime/testing/ring-test-worker.js'
 import type { RingTestSummary, RingTestWorkerData } from '../../src/runtime/testing/ring-test-worker.js'
 
 const workerUrl = new URL('../../dist/src/runtime/testing/ring-test-worker.js', import.meta.url)
@@ -43,6 +45,48 @@ describe('ring between two real worker threads', () => {
     // The data went round the 4 KiB ring over a thousand times, and the writer had to wait.
     expect(produced.bytes).toBeGreaterThan(1000 * 4096)
     expect(produced.fullOrBad).toBeGreaterThan(0)
+  })
+})
+
+describe('many rings read by one thread on its doorbell', () => {
+  it('delivers every frame of three producer threads in order per ring, waking the sleeping reader each time', async () => {
+    const doorbells = createDoorbells(1)
+    const rings = [createRingBuffer(4096), createRingBuffer(4096), createRingBuffer(4096)]
+    const frames = 3_000
+    const expectedSeq = [0, 0, 0]
+    const problems: string[] = []
+    let received = 0
+    let sleeps = 0
+    const doorbell = new Doorbell(doorbells, 0)
+    const sleep = doorbell.sleep.bind(doorbell)
+    doorbell.sleep = (sequence, timeoutMs, keepAlive) => {
+      sleeps++
+      return sleep(sequence, timeoutMs, keepAlive)
+    }
+    const allRead = new Promise<void>((resolve) => {
+      const loop = startMultiReaderLoop(doorbell, (error) => problems.push(String(error)), { spinMicros: 0 })
+      rings.forEach((sab, ring) =>
+        loop.add(ring, {
+          reader: new RingReader(sab),
+          visit: (bytes, offset, length) => {
+            const problem = checkFrame(bytes, offset, length, expectedSeq[ring]++)
+            if (problem !== null) problems.push(`ring ${ring}: ${problem}`)
+            if (++received === frames * rings.length) void loop.stop().then(resolve)
+          },
+        }),
+      )
+    })
+    const produced = await Promise.all(
+      rings.map((sab, ring) =>
+        runWorker({ role: 'producer', sab, seed: ring + 1, frames, bodyBytesMax: 300, pauseMs: 0, pauseEveryFrames: 500, producerPauseMs: 20, doorbell: { sab: doorbells, index: 0 } }),
+      ),
+    )
+    await allRead
+    expect(problems).toEqual([])
+    expect(expectedSeq).toEqual([frames, frames, frames])
+    expect(produced.every((p) => p.firstProblem === null)).toBe(true)
+    // The producers paused, so the reader slept and each wake-up came from a doorbell.
+    expect(sleeps).toBeGreaterThan(0)
   })
 })
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError, PartitaError } from '../../src/common/errors.js'
 import { compiledUrl } from '../../src/runtime/compiled-url.js'
-import { ShardPool, type ActorEvent, type ShardExit } from '../../src/runtime/shard-pool.js'
+import { MAIN_THREAD, ShardPool, type ActorEvent, type ShardExit } from '../../src/runtime/shard-pool.js'
 
 const echoUrl = compiledUrl(import.meta.url, '../../src/runtime/testing/echo-actor.js')
 let pool: ShardPool | null = null
@@ -50,7 +50,7 @@ describe('ShardPool', () => {
     for (const answer of echoed) expect(answer.payload?.equals(big)).toBe(true)
   })
 
-  it('relays actor-to-actor requests and tells across shards, and answers on the same shard directly', async () => {
+  it('carries actor-to-actor requests and tells between shards over their own rings, never through the main thread', async () => {
     const shards = await startPool()
     await shards.spawn(0, 'echo', 'left')
     await shards.spawn(1, 'echo', 'right', { name: 'right' })
@@ -67,10 +67,25 @@ describe('ShardPool', () => {
     const log = await shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'right' } })
     expect(log.message).toEqual({ forwarded: { value: undefined, name: 'right', at: { shard: 1, id: 'right' } } })
     expect((await shards.request({ shard: 1, id: 'right' }, { op: 'log' })).message).toEqual(['one', 'two'])
-    // An actor asking a missing actor gets the error back through two relays.
+    // An actor asking a missing actor on another shard gets the error back.
     await expect(shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'nobody' } })).rejects.toMatchObject({
       code: 'PARTITA_NO_SUCH_ACTOR',
     })
+    // Fifty requests from shard 0 to shard 1 with a payload each: the main thread reads only the
+    // one reply to its own request.
+    const before = shards.framesFromShards
+    const many = await shards.request<{ forwarded: unknown }>({ shard: 0, id: 'left' }, { op: 'forwardMany', to: { shard: 1, id: 'right' }, count: 50 }, payload)
+    expect(many.message).toEqual({ forwarded: 50 })
+    expect(shards.framesFromShards - before).toBe(1)
+  })
+
+  it('answers a shard\'s request to the main thread with the handler it registered', async () => {
+    const shards = await startPool()
+    shards.onRequest(({ fromShard, id, message, payload }) => ({ message: { fromShard, id, message }, payload }))
+    await shards.spawn(1, 'echo', 'asker')
+    const answer = await shards.request({ shard: 1, id: 'asker' }, { op: 'forward', to: { shard: MAIN_THREAD, id: 'controller' }, value: 'create topic' }, Buffer.from('x'))
+    expect(answer.message).toEqual({ forwarded: { fromShard: 1, id: 'controller', message: { op: 'echo', value: 'create topic' } } })
+    expect(answer.payload?.toString()).toBe('x')
   })
 
   it('rethrows a handler error on the caller side with its code', async () => {
@@ -132,7 +147,7 @@ describe('ShardPool', () => {
     await shards.request({ shard: 0, id: 'victim' }, { op: 'count' })
     await shards.killShard(0)
     expect(await parked).toMatchObject({ code: 'PARTITA_SHARD_DIED' })
-    // The other shard's request to the dead one fails the same way, through the relay.
+    // The other shard's request to the dead one fails the same way, at once.
     expect(await relayed).toMatchObject({ code: 'PARTITA_SHARD_DIED' })
     expect(await exited).toMatchObject({ shard: 0, killed: true })
     expect(shards.isAlive(0)).toBe(false)
@@ -142,8 +157,10 @@ describe('ShardPool', () => {
     await expect(shards.request({ shard: 0, id: 'victim' }, { op: 'count' })).rejects.toMatchObject({ code: 'PARTITA_NO_SUCH_ACTOR' })
     await shards.spawn(0, 'echo', 'victim')
     expect((await shards.request<{ count: number }>({ shard: 0, id: 'victim' }, { op: 'count' })).message.count).toBe(1)
-    // The surviving shard was untouched.
+    // The surviving shard was untouched, and reaches the restarted one over fresh rings.
     expect((await shards.request<{ count: number }>({ shard: 1, id: 'asker' }, { op: 'count' })).message.count).toBe(1)
+    const across = await shards.request({ shard: 1, id: 'asker' }, { op: 'forward', to: { shard: 0, id: 'victim' }, message: { op: 'count' } })
+    expect(across.message).toEqual({ forwarded: { count: 2 } })
   })
 
   it('reports a shard that stops sending heartbeats as unresponsive', async () => {

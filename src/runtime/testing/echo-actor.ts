@@ -11,6 +11,7 @@ export type EchoMessage =
   | { op: 'count' }
   | { op: 'fail'; errorCode?: number; code?: `PARTITA_${string}`; message: string }
   | { op: 'forward'; to: ActorAddress; value?: unknown; message?: EchoMessage }
+  | { op: 'forwardMany'; to: ActorAddress; count: number }
   | { op: 'tell'; to: ActorAddress; value: unknown }
   | { op: 'record'; value: unknown }
   | { op: 'log' }
@@ -48,6 +49,11 @@ export function createActor(init: EchoInit | undefined, context: ActorContext): 
         case 'forward': {
           const answer = await context.request(message.to, message.message ?? { op: 'echo', value: message.value }, payload)
           reply.ok({ forwarded: answer.message }, answer.payload)
+          return
+        }
+        case 'forwardMany': {
+          const answers = await Promise.all(Array.from({ length: message.count }, () => context.request(message.to, { op: 'echo' }, payload)))
+          reply.ok({ forwarded: answers.length })
           return
         }
         case 'tell':

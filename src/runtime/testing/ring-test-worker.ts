@@ -3,6 +3,8 @@
  * produces seeded frames into a ring or consumes and checks them, and posts a summary.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Doorbell } from '../doorbell.js'
 import { RingReader, RingWriter, startReaderLoop } from '../ring.js'
 
 export interface RingTestWorkerData {
@@ -15,6 +17,10 @@ export interface RingTestWorkerData {
   /** The consumer pauses this long every `pauseEveryFrames` frames, to fill the ring. */
   pauseMs: number
   pauseEveryFrames: number
+  /** Producer: the reading thread's doorbell, when it reads many rings (index into the shared doorbells). */
+  doorbell?: { sab: SharedArrayBuffer; index: number }
+  /** Producer: sleeps this long every `pauseEveryFrames` frames, so the reader empties its rings and sleeps. */
+  producerPauseMs?: number
 }
 
 export interface RingTestSummary {
@@ -68,7 +74,8 @@ export function checkFrame(bytes: Buffer, offset: number, length: number, expect
 }
 
 async function produce(data: RingTestWorkerData): Promise<RingTestSummary> {
-  const writer = new RingWriter(data.sab)
+  const doorbell = data.doorbell === undefined ? undefined : new Doorbell(data.doorbell.sab, data.doorbell.index)
+  const writer = new RingWriter(data.sab, { doorbell })
   let state = data.seed >>> 0 || 1
   let full = 0
   let bytes = 0
@@ -77,6 +84,7 @@ async function produce(data: RingTestWorkerData): Promise<RingTestSummary> {
     const bodyBytes = state % (data.bodyBytesMax + 1)
     const length = bodyBytes + 12
     bytes += length
+    if (data.producerPauseMs !== undefined && seq > 0 && seq % data.pauseEveryFrames === 0) await sleep(data.producerPauseMs)
     const offset = writer.tryReserve(length)
     if (offset >= 0) {
       fillFrame(writer.bytes, offset, seq, bodyBytes)
@@ -127,9 +135,12 @@ function busyWait(ms: number): void {
   }
 }
 
-const data = workerData as RingTestWorkerData
-const run = data.role === 'producer' ? produce : consume
-run(data).then(
-  (summary) => parentPort?.postMessage(summary),
-  (error: unknown) => parentPort?.postMessage({ frames: -1, bytes: 0, fullOrBad: 1, firstProblem: String(error) }),
-)
+// Imported by tests for its frame helpers, it runs only as a worker.
+if (workerData !== null) {
+  const data = workerData as RingTestWorkerData
+  const run = data.role === 'producer' ? produce : consume
+  run(data).then(
+    (summary) => parentPort?.postMessage(summary),
+    (error: unknown) => parentPort?.postMessage({ frames: -1, bytes: 0, fullOrBad: 1, firstProblem: String(error) }),
+  )
+}
