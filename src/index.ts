@@ -4,7 +4,7 @@
  */
 export { startBroker } from './broker/broker.js'
 export type { Broker } from './broker/broker.js'
-export type { BrokerOptions } from './broker/broker-config.js'
+export type { BrokerOptions } from './metadata/broker-config.js'
 export * from './client/index.js'
 export { ErrorCode, errorName } from './common/error-codes.js'
 export { KafkaError, PartitaError } from './common/errors.js'

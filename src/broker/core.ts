@@ -14,13 +14,13 @@ import type {
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
-import { brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
-import { describeBrokerConfigs, describeTopicConfigs, applyConfigOps } from './configs.js'
+import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
+import { describeBrokerConfigs, describeTopicConfigs, applyConfigOps } from '../metadata/topic-configs.js'
 import type { GroupCoordinatorApi } from './group-api.js'
-import type { MetadataStore, TopicState } from './metadata-store.js'
-import { assignReplicas } from './placement.js'
+import type { MetadataStore, TopicState } from '../controller/metadata-store.js'
+import { assignReplicas } from '../controller/placement.js'
 import type { PartitionRouter } from './router.js'
-import { topicNameProblem } from './topic-names.js'
+import { topicNameProblem } from '../metadata/topic-names.js'
 import type {
   Acks,
   AlterConfigOp,

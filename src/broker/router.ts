@@ -4,7 +4,7 @@
  * shard workers and the leader elections; the core only asks it for these.
  */
 import type { PartitionRequest } from '../actors/partition-messages.js'
-import type { TopicState } from './metadata-store.js'
+import type { TopicState } from '../controller/metadata-store.js'
 
 export interface PartitionReply {
   message: unknown

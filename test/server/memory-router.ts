@@ -7,7 +7,7 @@
 import type { PartitionRequest } from '../../src/actors/partition-messages.js'
 import type { FetchPartitionResult, ProduceResult } from '../../src/actors/partition/replica-types.js'
 import type { PartitionReply, PartitionRouter } from '../../src/broker/router.js'
-import type { TopicState } from '../../src/broker/metadata-store.js'
+import type { TopicState } from '../../src/controller/metadata-store.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
 import { batchMaxTimestamp, iterateBatches, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/storage/record-batch.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { assignReplicas, shardSlot } from '../../src/broker/placement.js'
+import { assignReplicas, shardSlot } from '../../src/controller/placement.js'
 
 describe('replica placement', () => {
   it('puts every partition’s replicas on distinct brokers and spreads the leaders evenly', () => {

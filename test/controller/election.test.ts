@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { electLeader, isrWithout } from '../../src/actors/election.js'
+import { electLeader, isrWithout } from '../../src/controller/election.js'
 
 const liveOnly = (...ids: number[]) => (id: number) => ids.includes(id)
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MetadataStore } from '../../src/broker/metadata-store.js'
+import { MetadataStore } from '../../src/controller/metadata-store.js'
 
 const dirs: string[] = []
 afterEach(() => {

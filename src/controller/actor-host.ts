@@ -3,12 +3,12 @@
  * the partition actor module loaded on every shard, and worker deaths (exit, crash, silence)
  * reported as "shard down" so the supervisor fails over.
  */
-import type { ActorHost } from '../actors/supervisor.js'
-import { PARTITION_ACTOR_KIND } from '../actors/supervisor.js'
+import type { ActorHost } from './supervisor.js'
+import { PARTITION_ACTOR_KIND } from './supervisor.js'
 import type { PartitionEvent, PartitionRequest } from '../actors/partition-messages.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
 import { ShardPool } from '../runtime/shard-pool.js'
-import type { BrokerConfig } from './broker-config.js'
+import type { BrokerConfig } from '../metadata/broker-config.js'
 
 export interface RuntimeActorHost extends ActorHost {
   stop(): Promise<void>
