@@ -6,7 +6,7 @@
  * broker) and acks=all (three brokers, replication factor 3), and the round-trip latency
  * p50/p99 of one small produce on an idle broker.
  */
-import { startBroker } from '../src/broker/broker.js'
+import { startBroker } from '../src/start-broker.js'
 import type { Message } from '../src/client/messages.js'
 
 export interface ProduceFigures {
@@ -42,7 +42,7 @@ export async function measureEmbeddedProduce(options: {
 }): Promise<ProduceFigures> {
   const perSend = options.perSend ?? 32_000
   const inFlight = options.inFlight ?? 8
-  await using broker = await startBroker({ port: null, brokers: options.brokers, shards: Math.max(2, options.brokers) })
+  await using broker = await startBroker({ port: 0, brokers: options.brokers })
   await broker.admin.createTopic({ name: 'bench', partitions: PARTITIONS, replicationFactor: options.replicationFactor })
   const producer = broker.producer({ acks: options.acks })
   const batch = messages(perSend, 0)
@@ -71,7 +71,7 @@ export async function measureEmbeddedProduce(options: {
 
 /** Latency of one small produce at a time (acks=1), after warm-up. */
 export async function measureProduceLatency(samples: number): Promise<{ p50Us: number; p99Us: number }> {
-  await using broker = await startBroker({ port: null, brokers: 1 })
+  await using broker = await startBroker({ port: 0, brokers: 1 })
   await broker.admin.createTopic({ name: 'latency', partitions: 1 })
   const producer = broker.producer({ acks: 1 })
   const one: Message[] = [{ value: Buffer.alloc(RECORD_BYTES, 0x62), partition: 0 }]

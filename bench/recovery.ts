@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startBroker } from '../src/broker/broker.js'
+import { startBroker } from '../src/start-broker.js'
 import { SystemClock } from '../src/common/clock.js'
 import { PartitionLog } from '../src/storage/log.js'
 import { logConfigFromKafka } from '../src/storage/log-config.js'
@@ -20,7 +20,7 @@ const partitions = Number(process.env.BENCH_PARTITIONS ?? '1000')
 const dataDir = mkdtempSync(join(tmpdir(), 'partita-bench-recovery-'))
 
 try {
-  const broker = await startBroker({ port: null, dataDir, brokers: 1 })
+  const broker = await startBroker({ port: 0, dataDir, brokers: 1 })
   await broker.admin.createTopic({ name: 'bench', partitions, replicationFactor: 1 })
   const producer = broker.producer({ acks: 'all' })
   const everyPartition = (value: string) => Array.from({ length: partitions }, (_, partition) => ({ partition, value }))

@@ -1,22 +1,25 @@
 /**
- * The consumer group coordinator: Kafka's classic GroupCoordinator as a main-thread state machine.
- * No sockets and no codec: the TCP server maps JoinGroup/SyncGroup/Heartbeat/LeaveGroup/
- * OffsetCommit/OffsetFetch/DescribeGroups/ListGroups/DeleteGroups onto these methods, and the
- * embedded consumer calls them directly. Every timer goes through the injected Clock.
+ * The consumer group coordinator: Kafka's classic GroupCoordinator for the groups of one
+ * partition of `__consumer_offsets`. It lives on the shard of the broker that leads that
+ * partition (one instance per partition led), and moves with its leadership. No sockets and no
+ * codec: the TCP handlers map JoinGroup/SyncGroup/Heartbeat/LeaveGroup/OffsetCommit/OffsetFetch/
+ * DescribeGroups/ListGroups/DeleteGroups onto these methods. Every timer goes through the
+ * injected Clock.
  *
  * Group states and transitions follow Kafka: Empty -> PreparingRebalance (members join) ->
  * CompletingRebalance (generation bumped, leader computes assignments) -> Stable (assignments
  * handed out); a join, leave or session expiry sends a Stable group back to PreparingRebalance.
- * Committed offsets and group metadata are durable (group/offset-log.ts); memberships are not,
- * and members rejoin after a restart, as they do when a Kafka coordinator moves.
+ * Committed offsets and group metadata (members and assignments included) are written to the
+ * partition in Kafka's record formats (group/group-records.ts) and acknowledged once replicated;
+ * a coordinator that takes over loads them, so members of a Stable group carry on heartbeating
+ * with their ids, as they do when a Kafka coordinator moves.
  */
 import { randomUUID } from 'node:crypto'
-import path from 'node:path'
 import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { Group, type CommittedOffset, type Member } from './group/group.js'
-import { OffsetLog, type OffsetEntry, type ReplaySummary, type StoreRecord } from './group/offset-log.js'
+import type { GroupRecord, GroupValue } from './group/group-records.js'
 import type {
   DeleteGroupResult,
   DescribedGroup,
@@ -47,7 +50,15 @@ const defaults = {
   maxSessionTimeoutMs: 1_800_000,
   groupMaxSize: 2_147_483_647,
   offsetMetadataMaxBytes: 4_096,
-  compactMinRecords: 10_000,
+}
+
+/**
+ * Where a coordinator keeps its records: its partition of __consumer_offsets. An append resolves
+ * once the records are replicated (acks=all) and rejects when they could not be, for instance
+ * because this broker no longer leads the partition.
+ */
+export interface GroupLog {
+  append(records: GroupRecord[]): Promise<void>
 }
 
 function joinError(errorCode: number, memberId: string): JoinGroupResponse {
@@ -61,11 +72,11 @@ function syncError(errorCode: number): SyncGroupResponse {
 export class GroupCoordinator {
   readonly #clock: Clock
   readonly #config: typeof defaults
-  readonly #log: OffsetLog
+  readonly #log: GroupLog
   readonly #groups = new Map<string, Group>()
   #isOpen = false
 
-  constructor(options: GroupCoordinatorOptions) {
+  constructor(options: GroupCoordinatorOptions & { log: GroupLog }) {
     this.#clock = options.clock
     this.#config = {
       initialRebalanceDelayMs: options.initialRebalanceDelayMs ?? defaults.initialRebalanceDelayMs,
@@ -73,29 +84,30 @@ export class GroupCoordinator {
       maxSessionTimeoutMs: options.maxSessionTimeoutMs ?? defaults.maxSessionTimeoutMs,
       groupMaxSize: options.groupMaxSize ?? defaults.groupMaxSize,
       offsetMetadataMaxBytes: options.offsetMetadataMaxBytes ?? defaults.offsetMetadataMaxBytes,
-      compactMinRecords: options.compactMinRecords ?? defaults.compactMinRecords,
     }
-    this.#log = new OffsetLog(path.join(options.dataDir, 'group-offsets.log'), {
-      fsync: options.fsync ?? false,
-      compactMinRecords: this.#config.compactMinRecords,
-      liveRecords: () => this.#liveRecords(),
-      snapshot: () => this.#snapshot(),
-    })
-  }
-
-  /** Replays the offsets log (cutting off a torn tail) and starts answering requests. */
-  async open(): Promise<ReplaySummary> {
-    assert(!this.#isOpen, 'group coordinator opened twice')
-    const summary = await this.#log.open((record) => this.#replay(record))
-    this.#isOpen = true
-    return summary
+    this.#log = options.log
   }
 
   /**
-   * Stops every timer, answers every waiting JoinGroup/SyncGroup with NOT_COORDINATOR (clients
-   * then look for the coordinator again), and closes the log after queued commits are written.
+   * Replays the partition's records, oldest first (later records win, tombstones remove), then
+   * starts answering requests; members of restored groups get a fresh session to heartbeat in.
    */
-  async close(): Promise<void> {
+  load(records: Iterable<GroupRecord>): void {
+    assert(!this.#isOpen, 'group coordinator loaded twice')
+    for (const record of records) this.#replay(record)
+    for (const group of this.#groups.values()) for (const member of group.members.values()) this.#scheduleSessionExpiry(group, member)
+    this.#isOpen = true
+  }
+
+  get isOpen(): boolean {
+    return this.#isOpen
+  }
+
+  /**
+   * Stops every timer and answers every waiting JoinGroup/SyncGroup with NOT_COORDINATOR (clients
+   * then look for the coordinator again): this broker no longer leads the partition.
+   */
+  close(): void {
     if (!this.#isOpen) return
     this.#isOpen = false
     for (const group of this.#groups.values()) {
@@ -108,12 +120,6 @@ export class GroupCoordinator {
       }
     }
     this.#groups.clear()
-    await this.#log.close()
-  }
-
-  /** Records in the offsets log file, and how many times it was compacted (for tests and stats). */
-  logStats(): { records: number; compactions: number } {
-    return { records: this.#log.recordCount, compactions: this.#log.compactionCount }
   }
 
   // ---------------------------------------------------------------- JoinGroup
@@ -368,13 +374,14 @@ export class GroupCoordinator {
     if (group.members.size === 0) {
       group.protocolName = null
       group.transitionTo('Empty')
+      // The emptied group's new generation is recorded; a Stable one's once its assignment is in.
+      this.#storeGroup(group)
     } else {
       group.protocolName = group.selectProtocol()
       group.transitionTo('CompletingRebalance')
       const generationId = group.generationId
       group.syncTimer = this.#clock.setTimeout(() => this.#onSyncTimeout(group, generationId), group.rebalanceTimeoutMs())
     }
-    this.#persist({ t: 'g', g: group.groupId, pt: group.protocolType ?? '', gen: group.generationId })
     for (const member of group.members.values()) {
       const waiter = member.joinWaiter
       if (waiter === null) continue
@@ -437,6 +444,8 @@ export class GroupCoordinator {
     const assignments = new Map(request.assignments.map((a) => [a.memberId, a.assignment]))
     this.#clearTimer(group, 'syncTimer')
     group.transitionTo('Stable')
+    for (const member of group.members.values()) member.assignment = assignments.get(member.memberId) ?? Buffer.alloc(0)
+    this.#storeGroup(group)
     for (const member of group.members.values()) {
       member.assignment = assignments.get(member.memberId) ?? Buffer.alloc(0)
       const waiter = member.syncWaiter
@@ -559,23 +568,26 @@ export class GroupCoordinator {
     const group = this.#groups.get(request.groupId)
     assert(group !== undefined, `commit validated for missing group ${request.groupId}`)
     const nowMs = this.#clock.nowMs()
-    const entries: OffsetEntry[] = []
+    const records: GroupRecord[] = []
     for (const [i, o] of request.offsets.entries()) {
-      const metadata = o.metadata ?? null
-      if (metadata !== null && Buffer.byteLength(metadata) > this.#config.offsetMetadataMaxBytes) {
+      const metadata = o.metadata ?? ''
+      if (Buffer.byteLength(metadata) > this.#config.offsetMetadataMaxBytes) {
         results[i].errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE
         continue
       }
-      entries.push([o.topic, o.partition, o.offset, o.leaderEpoch ?? -1, metadata, nowMs])
+      const value = { offset: o.offset, leaderEpoch: o.leaderEpoch ?? -1, metadata, commitTimestampMs: nowMs }
+      records.push({ type: 'offset', groupId: group.groupId, topic: o.topic, partition: o.partition, value })
     }
-    if (entries.length === 0) return results
-    // State first, then the log: a compaction snapshot then always covers every queued record.
-    for (const entry of entries) this.#applyOffset(group, entry)
+    if (records.length === 0) return results
     try {
-      await this.#log.append({ t: 'c', g: group.groupId, o: entries })
+      await this.#log.append(records)
     } catch {
-      for (const result of results) if (result.errorCode === ErrorCode.NONE) result.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE
+      // Not replicated: the client retries against whoever coordinates the group now.
+      for (const result of results) if (result.errorCode === ErrorCode.NONE) result.errorCode = ErrorCode.NOT_COORDINATOR
+      return results
     }
+    // Applied once durable, so a fetch never returns an offset a failover could take back.
+    for (const record of records) this.#replay(record)
     return results
   }
 
@@ -591,7 +603,6 @@ export class GroupCoordinator {
       if (!generationLess) return ErrorCode.ILLEGAL_GENERATION
       group = new Group(request.groupId)
       this.#groups.set(request.groupId, group)
-      this.#persist({ t: 'g', g: group.groupId, pt: '', gen: 0 })
     }
     if (group.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE
     if (generationLess) return group.state === 'Empty' ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID
@@ -607,14 +618,6 @@ export class GroupCoordinator {
     return ErrorCode.NONE
   }
 
-  #applyOffset(group: Group, [topic, partition, offset, leaderEpoch, metadata, commitTimestampMs]: OffsetEntry): void {
-    let partitions = group.offsets.get(topic)
-    if (partitions === undefined) {
-      partitions = new Map<number, CommittedOffset>()
-      group.offsets.set(topic, partitions)
-    }
-    partitions.set(partition, { offset, leaderEpoch, metadata, commitTimestampMs })
-  }
 
   /** Committed offsets for the partitions asked (all the group has when `topics` is null). */
   fetchOffsets(request: OffsetFetchRequest): OffsetFetchResponse {
@@ -678,7 +681,7 @@ export class GroupCoordinator {
 
   /** Deletes Empty groups with their offsets; resolves once the deletions are in the log. */
   async deleteGroups(groupIds: string[]): Promise<DeleteGroupResult[]> {
-    const writes: Promise<void>[] = []
+    const tombstones: GroupRecord[] = []
     const results = groupIds.map((groupId): DeleteGroupResult => {
       if (!this.#isOpen) return { groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE }
       if (groupId === '') return { groupId, errorCode: ErrorCode.INVALID_GROUP_ID }
@@ -688,12 +691,19 @@ export class GroupCoordinator {
       group.transitionTo('Dead')
       this.#clearGroupTimers(group)
       this.#groups.delete(groupId)
-      writes.push(this.#log.append({ t: 'd', g: groupId }))
+      // Kafka deletes a group as tombstones: one per committed offset, and one for its metadata.
+      for (const [topic, partitions] of group.offsets) {
+        for (const partition of partitions.keys()) tombstones.push({ type: 'offset', groupId, topic, partition, value: null })
+      }
+      tombstones.push({ type: 'group', groupId, value: null })
       return { groupId, errorCode: ErrorCode.NONE }
     })
-    const settled = await Promise.allSettled(writes)
-    if (settled.some((s) => s.status === 'rejected')) {
-      for (const result of results) if (result.errorCode === ErrorCode.NONE) result.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE
+    if (tombstones.length > 0) {
+      try {
+        await this.#log.append(tombstones)
+      } catch {
+        for (const result of results) if (result.errorCode === ErrorCode.NONE) result.errorCode = ErrorCode.NOT_COORDINATOR
+      }
     }
     return results
   }
@@ -723,43 +733,84 @@ export class GroupCoordinator {
     if (unused && this.#groups.get(group.groupId) === group) this.#groups.delete(group.groupId)
   }
 
-  // Group metadata writes are not awaited by anyone: a lost one only affects listing after a crash.
-  #persist(record: StoreRecord): void {
-    this.#log.append(record).catch(() => undefined)
+  /**
+   * Records the group's generation, protocol and members with their assignments. Nobody waits
+   * for it: it lets a coordinator that takes over keep the group Stable, and a lost one only
+   * means its members rejoin, as they would after a crash.
+   */
+  #storeGroup(group: Group): void {
+    const value: GroupValue = {
+      protocolType: group.protocolType ?? '',
+      generation: group.generationId,
+      protocol: group.protocolName,
+      leader: group.leaderId,
+      currentStateTimestampMs: this.#clock.nowMs(),
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        subscription: group.metadataFor(m, group.protocolName),
+        assignment: m.assignment,
+      })),
+    }
+    this.#log.append([{ type: 'group', groupId: group.groupId, value }]).catch(() => undefined)
   }
 
-  #replay(record: StoreRecord): void {
-    if (record.t === 'd') {
-      this.#groups.delete(record.g)
+  /** Applies one record, as written or as loaded: later records win, tombstones remove. */
+  #replay(record: GroupRecord): void {
+    if (record.type === 'group' && record.value === null) {
+      this.#groups.delete(record.groupId)
       return
     }
-    let group = this.#groups.get(record.g)
+    let group = this.#groups.get(record.groupId)
     if (group === undefined) {
-      group = new Group(record.g)
-      this.#groups.set(record.g, group)
+      if (record.value === null) return
+      group = new Group(record.groupId)
+      this.#groups.set(record.groupId, group)
     }
-    if (record.t === 'g') {
-      group.generationId = record.gen
-      group.protocolType = record.pt === '' ? null : record.pt
-    } else {
-      for (const entry of record.o) this.#applyOffset(group, entry)
-    }
-  }
-
-  #liveRecords(): number {
-    let count = 0
-    for (const group of this.#groups.values()) count += 1 + group.offsetCount()
-    return count
-  }
-
-  *#snapshot(): Iterable<StoreRecord> {
-    for (const group of this.#groups.values()) {
-      yield { t: 'g', g: group.groupId, pt: group.protocolType ?? '', gen: group.generationId }
-      const entries: OffsetEntry[] = []
-      for (const [topic, partitions] of group.offsets) {
-        for (const [partition, c] of partitions) entries.push([topic, partition, c.offset, c.leaderEpoch, c.metadata, c.commitTimestampMs])
+    if (record.type === 'offset') {
+      let partitions = group.offsets.get(record.topic)
+      if (record.value === null) {
+        partitions?.delete(record.partition)
+        if (partitions?.size === 0) group.offsets.delete(record.topic)
+        return
       }
-      if (entries.length > 0) yield { t: 'c', g: group.groupId, o: entries }
+      if (partitions === undefined) {
+        partitions = new Map<number, CommittedOffset>()
+        group.offsets.set(record.topic, partitions)
+      }
+      const { offset, leaderEpoch, metadata, commitTimestampMs } = record.value
+      partitions.set(record.partition, { offset, leaderEpoch, metadata, commitTimestampMs })
+      return
     }
+    // Loading a group's metadata restores it as it was: a live group keeps its members, whose
+    // sessions restart (load() arms them), and Stable state, so they need not rejoin.
+    if (group.members.size > 0 || group.state !== 'Empty') return
+    const value = record.value!
+    group.generationId = value.generation
+    group.protocolType = value.protocolType === '' ? null : value.protocolType
+    group.protocolName = value.protocol
+    group.leaderId = value.leader
+    for (const m of value.members) {
+      group.addMember({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        protocolType: value.protocolType,
+        protocols: value.protocol === null ? [] : [{ name: value.protocol, metadata: m.subscription }],
+        assignment: m.assignment,
+        joinWaiter: null,
+        syncWaiter: null,
+        sessionTimer: null,
+      })
+    }
+    group.leaderId = value.leader
+    if (group.members.size > 0) group.restoreStable()
   }
 }

@@ -3,7 +3,15 @@
  * actor, and their replies. They cross threads as msgpackr-encoded control objects; record bytes
  * travel beside them as the frame's raw payload, never inside the control object.
  */
-import type { ReplicaConfig } from './partition/replica-types.js'
+import type {
+  DeleteRecordsPartitionResult,
+  EpochEndOffsetResult,
+  FetchPartitionResult,
+  ListOffsetsPartitionResult,
+  ProduceResult,
+  ReplicaConfig,
+  ReplicaStats,
+} from './partition/replica-types.js'
 
 export interface OpenPartition {
   topic: string
@@ -44,8 +52,33 @@ export type PartitionRequest =
   /** Closes the replica; with deleteData its directory goes too (topic deletion). */
   | { op: 'close'; deleteData: boolean }
 
+interface Done {
+  ok: true
+}
+
+/** The reply to each request, by its op (record bytes travel beside it as the payload). */
+export interface PartitionReplies {
+  produce: ProduceResult
+  /** The records are the payload. */
+  fetch: Omit<FetchPartitionResult, 'records'>
+  cancelFetch: never
+  epochEndOffset: EpochEndOffsetResult
+  listOffsets: ListOffsetsPartitionResult
+  deleteRecords: DeleteRecordsPartitionResult
+  becomeLeader: Done
+  becomeFollower: Done
+  removeFromIsr: Done
+  updateConfig: Done
+  stats: ReplicaStats
+  housekeeping: Done
+  close: Done
+}
+
 /** Events a partition actor emits to the main thread. */
 export type PartitionEvent = { event: 'isrChange'; topic: string; partition: number; leaderEpoch: number; isr: number[] }
+
+/** The actor kind of partition replicas. */
+export const PARTITION_ACTOR_KIND = 'partition'
 
 /** The actor id of a topic partition's replica on its shard: unique per shard, readable in logs. */
 export function partitionActorId(topic: string, partition: number): string {

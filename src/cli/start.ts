@@ -10,8 +10,8 @@ interface StartOptions {
   advertisedHost?: string
   advertisedPort?: string
   dataDir: string
-  brokers: string
-  shards?: string
+  brokers?: string
+  advertisedListeners?: string
   numPartitions: string
   defaultReplicationFactor: string
   autoCreateTopics: boolean
@@ -25,6 +25,17 @@ function integer(name: string, value: string, min: number): number {
   return parsed
 }
 
+/** `0=host:9092,1=host:9093` into broker id -> `host:port`; a malformed entry is a one-line error. */
+function parseListeners(list: string): Record<number, string> {
+  const out: Record<number, string> = {}
+  for (const entry of list.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const match = /^(\d+)=(.+):(\d+)$/.exec(entry)
+    if (match === null) throw new Error(`--advertised-listeners entries are id=host:port, got '${entry}'`)
+    out[Number(match[1])] = `${match[2]}:${match[3]}`
+  }
+  return out
+}
+
 export function registerStart(program: Command): void {
   program
     .command('start')
@@ -32,10 +43,10 @@ export function registerStart(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', '9092')
     .option('--advertised-host <host>', 'host name clients are told to connect to')
-    .option('--advertised-port <port>', 'port clients are told to connect to (default: the listening port)')
+    .option('--advertised-port <port>', "broker 0's port as clients are told it (broker i: port + i; default: the listening ports)")
+    .option('--advertised-listeners <list>', 'per-broker addresses clients are told, as id=host:port,... (overrides the two above)')
     .option('--data-dir <dir>', 'where logs and metadata live', './data')
-    .option('--brokers <n>', 'logical brokers on this box (replication needs more than one)', '1')
-    .option('--shards <n>', 'shard worker threads in all (default: one per core)')
+    .option('--brokers <n>', 'brokers on this box, each one thread with its own listener on port + id (default: one per core)')
     .option('--num-partitions <n>', 'partitions of an auto-created topic', '1')
     .option('--default-replication-factor <n>', 'replication factor of an auto-created topic', '1')
     .option('--no-auto-create-topics', 'refuse produce and metadata for unknown topics')
@@ -43,15 +54,15 @@ export function registerStart(program: Command): void {
     .option('--retention-check-interval-ms <ms>', 'how often retention, rolling and compaction run', '10000')
     .action(async (options: StartOptions) => {
       // Loaded here, not at the top: the client commands need none of the broker.
-      const { startBroker } = await import('../broker/broker.js')
+      const { startBroker } = await import('../start-broker.js')
       const broker = await startBroker({
         host: options.host,
         port: integer('port', options.port, 0),
         advertisedHost: options.advertisedHost,
         advertisedPort: options.advertisedPort === undefined ? undefined : integer('advertised-port', options.advertisedPort, 1),
         dataDir: options.dataDir,
-        brokers: integer('brokers', options.brokers, 1),
-        shards: options.shards === undefined ? undefined : integer('shards', options.shards, 1),
+        brokers: options.brokers === undefined ? undefined : integer('brokers', options.brokers, 1),
+        advertisedListeners: options.advertisedListeners === undefined ? undefined : parseListeners(options.advertisedListeners),
         numPartitions: integer('num-partitions', options.numPartitions, 1),
         defaultReplicationFactor: integer('default-replication-factor', options.defaultReplicationFactor, 1),
         autoCreateTopics: options.autoCreateTopics,
@@ -59,6 +70,7 @@ export function registerStart(program: Command): void {
         retentionCheckIntervalMs: integer('retention-check-interval-ms', options.retentionCheckIntervalMs, 1),
         logger: { warn: (message) => console.warn(`partita: ${message}`), info: (message) => console.log(`partita: ${message}`) },
       })
+      broker.ports.forEach((port, id) => console.log(`partita: broker ${id} listening on ${options.host}:${port}, advertised as ${broker.bootstrapServers.split(',')[id]}`))
       console.log(`partita: listening on ${broker.bootstrapServers} (data in ${options.dataDir})`)
       let closing = false
       const stop = (signal: string): void => {

@@ -4,7 +4,7 @@
  * KafkaErrors carrying Kafka's numeric code, except where kafkajs reports them in the result
  * (createTopics' "already exists" is `false`, describe/alter configs list errors per resource).
  */
-import type { BrokerCore, TopicMetadata } from '../broker/types.js'
+import type { KafkaOperations, TopicMetadata } from '../metadata/operations.js'
 import type { GroupState } from '../actors/group/types.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { parseOffset } from './messages.js'
@@ -58,9 +58,9 @@ export interface GroupDescription {
 const NO_TIMESTAMP_MATCH = -1
 
 export class Admin {
-  readonly #core: BrokerCore
+  readonly #core: KafkaOperations
 
-  constructor(core: BrokerCore) {
+  constructor(core: KafkaOperations) {
     this.#core = core
   }
 
@@ -217,13 +217,13 @@ export class Admin {
   // ---------------------------------------------------------------- groups
 
   async listGroups(): Promise<{ groups: Array<{ groupId: string; protocolType: string }> }> {
-    const response = this.#core.groups.listGroups({})
+    const response = await this.#core.groups.listGroups({})
     if (response.errorCode !== ErrorCode.NONE) throw kafkaError(response.errorCode, 'ListGroups')
     return { groups: response.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType })) }
   }
 
   async describeGroups(groupIds: string[]): Promise<{ groups: GroupDescription[] }> {
-    const groups = this.#core.groups.describeGroups(groupIds)
+    const groups = await this.#core.groups.describeGroups(groupIds)
     return {
       groups: groups.map((g) => ({
         errorCode: g.errorCode,
@@ -257,7 +257,7 @@ export class Admin {
    */
   async fetchOffsets(options: { groupId: string; topics?: string[]; resolveOffsets?: boolean }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string; metadata: string | null }> }>> {
     const topics = options.topics === undefined ? null : await Promise.all(options.topics.map(async (topic) => ({ topic, partitions: await this.#partitionIds(topic) })))
-    const response = this.#core.groups.fetchOffsets({ groupId: options.groupId, topics })
+    const response = await this.#core.groups.fetchOffsets({ groupId: options.groupId, topics })
     if (response.errorCode !== ErrorCode.NONE) throw kafkaError(response.errorCode, `OffsetFetch for group ${options.groupId}`)
     return Promise.all(
       response.topics.map(async (t) => {

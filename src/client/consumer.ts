@@ -6,7 +6,7 @@
  * commits what it processed and rejoins (the classic eager protocol).
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { BrokerCore, FetchInput, FetchResult } from '../broker/types.js'
+import type { KafkaOperations, FetchInput, FetchResult } from '../metadata/operations.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { Instrumentation, type InstrumentationEvent, type RemoveListener } from './events.js'
@@ -127,7 +127,7 @@ const CONCURRENCY_MAX = 1_000
 
 export class Consumer {
   readonly events = ConsumerEvents
-  readonly #core: BrokerCore
+  readonly #core: KafkaOperations
   readonly #groupId: string
   readonly #heartbeatIntervalMs: number
   readonly #maxBytesPerPartition: number
@@ -163,7 +163,7 @@ export class Consumer {
   #lastCommitMs = 0
   #uncommittedCount = 0
 
-  constructor(core: BrokerCore, options: ConsumerOptions) {
+  constructor(core: KafkaOperations, options: ConsumerOptions) {
     if (typeof options?.groupId !== 'string' || options.groupId === '') throw new TypeError('a consumer needs a groupId')
     this.#core = core
     this.#groupId = options.groupId
@@ -363,11 +363,8 @@ export class Consumer {
     if (this.#heartbeatTimer !== null) clearTimeout(this.#heartbeatTimer)
     this.#heartbeatTimer = null
     if (this.#config?.autoCommit === true) await this.#commitResolved().catch(() => {})
-    try {
-      this.#member.leave()
-    } catch {
-      // The coordinator may be closing with the broker; the session will expire instead.
-    }
+    // The coordinator may be closing with the broker; the session then expires instead.
+    await this.#member.leave()
     this.#config = null
     this.#loop = null
     this.#assignment = []
@@ -639,12 +636,14 @@ export class Consumer {
 
   #heartbeatNow(): void {
     this.#lastHeartbeatMs = Date.now()
-    let errorCode: number
-    try {
-      errorCode = this.#member.heartbeat()
-    } catch {
-      errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE
-    }
+    void this.#member.heartbeat().then(
+      (errorCode) => this.#onHeartbeat(errorCode),
+      () => this.#onHeartbeat(ErrorCode.COORDINATOR_NOT_AVAILABLE),
+    )
+  }
+
+  #onHeartbeat(errorCode: number): void {
+    if (this.#config === null) return
     if (errorCode === ErrorCode.NONE) {
       this.#instrumentation.emit(ConsumerEvents.HEARTBEAT, { groupId: this.#groupId, memberId: this.#member.memberId, groupGenerationId: this.#member.generationId })
       return

@@ -3,7 +3,7 @@
  * (computing the assignment when this member is the leader), heartbeats, commits and leaving.
  * It keeps the member id and generation; the consumer decides when to rejoin.
  */
-import type { BrokerCore } from '../broker/types.js'
+import type { KafkaOperations } from '../metadata/operations.js'
 import type { OffsetCommitPartition, OffsetCommitPartitionResult } from '../actors/group/types.js'
 import { ErrorCode } from '../common/error-codes.js'
 import {
@@ -74,10 +74,10 @@ const JOIN_ROUNDS_MAX = 1_000
 export class GroupMember {
   memberId = ''
   generationId = -1
-  readonly #core: BrokerCore
+  readonly #core: KafkaOperations
   readonly #options: GroupMemberOptions
 
-  constructor(core: BrokerCore, options: GroupMemberOptions) {
+  constructor(core: KafkaOperations, options: GroupMemberOptions) {
     this.#core = core
     this.#options = options
   }
@@ -188,9 +188,10 @@ export class GroupMember {
     }))
   }
 
-  heartbeat(): number {
+  async heartbeat(): Promise<number> {
     if (this.memberId === '' || this.generationId < 0) return ErrorCode.UNKNOWN_MEMBER_ID
-    return this.#core.groups.heartbeat({ groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: null }).errorCode
+    const response = await this.#core.groups.heartbeat({ groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: null })
+    return response.errorCode
   }
 
   async commit(offsets: OffsetCommitPartition[]): Promise<OffsetCommitPartitionResult[]> {
@@ -210,7 +211,7 @@ export class GroupMember {
     if (topics.length === 0) return out
     // Bounded by the retry count.
     for (let attempt = 0; ; attempt++) {
-      const response = this.#core.groups.fetchOffsets({ groupId: this.groupId, topics })
+      const response = await this.#core.groups.fetchOffsets({ groupId: this.groupId, topics })
       if (response.errorCode === ErrorCode.NONE) {
         for (const t of response.topics) for (const p of t.partitions) out.set(partitionKey(t.topic, p.partition), p.errorCode === ErrorCode.NONE ? p.offset : -1)
         return out
@@ -221,11 +222,13 @@ export class GroupMember {
   }
 
   /** Leaves the group so the others rebalance at once instead of after the session timeout. */
-  leave(): void {
+  async leave(): Promise<void> {
     if (this.memberId === '') return
-    this.#core.groups.leaveGroup({ groupId: this.groupId, members: [{ memberId: this.memberId, groupInstanceId: null }] })
+    const memberId = this.memberId
     this.memberId = ''
     this.generationId = -1
+    // Leaving is a courtesy: a member that cannot reach its coordinator is expired in time anyway.
+    await this.#core.groups.leaveGroup({ groupId: this.groupId, members: [{ memberId, groupInstanceId: null }] }).catch(() => undefined)
   }
 
   /** After UNKNOWN_MEMBER_ID the coordinator forgot us: the next join starts afresh. */

@@ -6,7 +6,7 @@
  * bytes, so an idempotent producer's batch is deduplicated by the partition if the first attempt
  * did land.
  */
-import type { Acks, BrokerCore, PartitionMetadata, ProduceResult } from '../broker/types.js'
+import type { Acks, KafkaOperations, PartitionMetadata, ProduceResult } from '../metadata/operations.js'
 import { assert } from '../common/assert.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
@@ -87,7 +87,7 @@ export function normalizeAcks(acks: AcksOption): Acks {
 
 export class Producer {
   readonly events = ProducerEvents
-  readonly #core: BrokerCore
+  readonly #core: KafkaOperations
   readonly #acks: Acks
   readonly #timeoutMs: number
   readonly #idempotent: boolean
@@ -105,7 +105,7 @@ export class Producer {
   #serial: Promise<unknown> = Promise.resolve()
   #disconnected = false
 
-  constructor(core: BrokerCore, options: ProducerOptions = {}) {
+  constructor(core: KafkaOperations, options: ProducerOptions = {}) {
     this.#core = core
     this.#acks = normalizeAcks(options.acks ?? 'all')
     this.#timeoutMs = options.timeout ?? 30_000

@@ -4,7 +4,7 @@
  * being created (LEADER_NOT_AVAILABLE, or UNKNOWN_TOPIC_OR_PARTITION right after auto-creation)
  * are retried with backoff before the error is surfaced.
  */
-import type { BrokerCore, PartitionMetadata, TopicMetadata } from '../broker/types.js'
+import type { KafkaOperations, PartitionMetadata, TopicMetadata } from '../metadata/operations.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { backoffMs, isRetriable, kafkaError, sleep, type ResolvedRetry } from './retry.js'
 
@@ -12,13 +12,13 @@ import { backoffMs, isRetriable, kafkaError, sleep, type ResolvedRetry } from '.
 const CACHED_TOPICS_MAX = 10_000
 
 export class TopicMetadataCache {
-  readonly #core: BrokerCore
+  readonly #core: KafkaOperations
   readonly #retry: ResolvedRetry
   readonly #maxAgeMs: number
   readonly #allowAutoCreate: boolean
   readonly #cache = new Map<string, { fetchedAtMs: number; topic: TopicMetadata }>()
 
-  constructor(core: BrokerCore, retry: ResolvedRetry, options: { maxAgeMs: number; allowAutoCreate: boolean }) {
+  constructor(core: KafkaOperations, retry: ResolvedRetry, options: { maxAgeMs: number; allowAutoCreate: boolean }) {
     this.#core = core
     this.#retry = retry
     this.#maxAgeMs = options.maxAgeMs

@@ -1,21 +1,26 @@
 /**
- * The runtime's shard pool, seen as the supervisor's ActorHost: one shard set per logical broker,
- * the partition actor module loaded on every shard, and worker deaths (exit, crash, silence)
- * reported as "shard down" so the supervisor fails over.
+ * The runtime's shard pool, seen as the supervisor's ActorHost: one shard per broker, the actor
+ * modules (broker node, partition) loaded on every shard, requests from the shards answered by
+ * the controller, and worker deaths (exit, crash, silence) reported as "shard down" so the
+ * supervisor fails over.
  */
 import type { ActorHost } from './supervisor.js'
-import { PARTITION_ACTOR_KIND } from './supervisor.js'
 import type { PartitionEvent, PartitionRequest } from '../actors/partition-messages.js'
-import { compiledUrl } from '../runtime/compiled-url.js'
-import { ShardPool } from '../runtime/shard-pool.js'
+import { ShardPool, type MainRequestHandler } from '../runtime/shard-pool.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 
 export interface RuntimeActorHost extends ActorHost {
+  /** Each shard's OS thread id, and the main thread's, for per-thread CPU figures. */
+  threadIds(): { main: number; shards: number[] }
   stop(): Promise<void>
 }
 
 export interface ActorHostHandlers {
+  /** Actor kind to its compiled module. */
+  actorModules: Record<string, string | URL>
   onEvent(event: PartitionEvent): void
+  /** Answers the requests the shards send to the main thread (the controller's). */
+  onRequest: MainRequestHandler
   onShardDown(shard: number): void
   /** Why a shard died on its own (a crash or a silence), for the log; kills asked for are not reported. */
   onShardFailure(shard: number, reason: string): void
@@ -36,14 +41,15 @@ function timeoutFor(message: unknown): number {
 
 export async function startActorHost(config: BrokerConfig, handlers: ActorHostHandlers): Promise<RuntimeActorHost> {
   const pool = await ShardPool.start({
-    actorModules: { [PARTITION_ACTOR_KIND]: compiledUrl(import.meta.url, '../actors/partition-actor-module.js') },
-    shards: config.brokers * config.shardsPerBroker,
+    actorModules: handlers.actorModules,
+    shards: config.brokers,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     // Silence is judged over several seconds: a shard that is merely slow (a loaded machine, a long
     // GC) must not be declared dead and lose its partitions' leadership; a crash is seen at once.
     missedHeartbeatsMax: Math.max(3, Math.ceil(SILENCE_BEFORE_DEATH_MS / config.heartbeatIntervalMs)),
   })
   pool.onEvent((event) => handlers.onEvent(event.event as PartitionEvent))
+  pool.onRequest(handlers.onRequest)
   pool.onShardExit((exit) => {
     if (!exit.killed) handlers.onShardFailure(exit.shard, `exited with code ${exit.exitCode}${exit.error ? `: ${exit.error.stack ?? exit.error.message}` : ''}`)
     handlers.onShardDown(exit.shard)
@@ -64,6 +70,7 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
       void pool.killShard(shard)
     },
     restartShard: (shard) => pool.restartShard(shard),
+    threadIds: () => pool.threadIds(),
     stop: () => pool.stop(),
   }
 }

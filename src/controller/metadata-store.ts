@@ -14,21 +14,9 @@ import { crc32c } from '@node-rs/crc32'
 import { PartitaError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
 import { writeFileAtomicSync } from '../storage/checkpoint-file.js'
+import type { TopicState } from '../metadata/image.js'
 
-export interface PartitionState {
-  partition: number
-  replicas: number[]
-  leader: number
-  leaderEpoch: number
-  isr: number[]
-}
-
-export interface TopicState {
-  name: string
-  topicId: string
-  configs: Record<string, string>
-  partitions: PartitionState[]
-}
+export type { PartitionState, TopicState } from '../metadata/image.js'
 
 export interface ClusterState {
   clusterId: string
@@ -44,6 +32,7 @@ export class MetadataStore {
   readonly #path: string
   #state: ClusterState
   #nextProducerId: number
+  readonly #listeners: Array<(topics: readonly string[]) => void> = []
 
   private constructor(path: string, state: ClusterState) {
     this.#path = path
@@ -79,7 +68,7 @@ export class MetadataStore {
     this.#saveOrUndo(() => {
       if (before === undefined) delete this.#state.topics[topic.name]
       else this.#state.topics[topic.name] = before
-    })
+    }, topic.name)
   }
 
   /** Removes a topic; if that cannot be persisted, the store is left as it was. */
@@ -88,16 +77,21 @@ export class MetadataStore {
     delete this.#state.topics[name]
     this.#saveOrUndo(() => {
       if (before !== undefined) this.#state.topics[name] = before
-    })
+    }, name)
   }
 
-  #saveOrUndo(undo: () => void): void {
+  #saveOrUndo(undo: () => void, topic: string): void {
     try {
-      this.save()
+      this.save([topic])
     } catch (error) {
       undo()
       throw error
     }
+  }
+
+  /** Called after every save with the topics it changed (the image publisher listens). */
+  onChange(listener: (topics: readonly string[]) => void): void {
+    this.#listeners.push(listener)
   }
 
   /** Hands out a fresh producer id; the persisted mark moves in blocks so most calls write nothing. */
@@ -109,10 +103,14 @@ export class MetadataStore {
     return this.#nextProducerId++
   }
 
-  /** Persists the current state; callers mutate TopicState objects in place and then save. */
-  save(): void {
+  /**
+   * Persists the current state; callers mutate TopicState objects in place and then save, naming
+   * the topics they changed so the nodes' images follow.
+   */
+  save(changedTopics: readonly string[] = []): void {
     const body = Buffer.from(JSON.stringify(this.#state))
     writeFileAtomicSync(this.#path, Buffer.concat([Buffer.from(`${crc32c(body)}\n`), body]))
+    if (changedTopics.length > 0) for (const listener of this.#listeners) listener(changedTopics)
   }
 }
 

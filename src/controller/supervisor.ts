@@ -1,38 +1,46 @@
 /**
- * The supervisor (main thread): what ZooKeeper and the controller did for Kafka. It places each
- * partition's replicas on their brokers' shards, watches the shard workers, and when a broker's
- * worker dies it elects a new leader from the in-sync set for every partition that broker led,
- * restarts the worker with backoff, and brings its replicas back: as leaders again where they
- * were the last in-sync replica, as followers elsewhere.
+ * The supervisor (main thread): what ZooKeeper and the controller did for Kafka. Each broker is
+ * one shard worker. The supervisor starts every broker's node (its listener and image), places
+ * each partition's replicas on their brokers, watches the workers, and when a broker's worker
+ * dies it elects a new leader from the in-sync set for every partition that broker led,
+ * restarts the worker with backoff on the same port, and brings its replicas back: as leaders
+ * again where they were the last in-sync replica, as followers elsewhere.
  *
  * Leadership lives in the metadata store (leader, leader epoch, ISR) and is written before any
  * replica is told, so a restart never hands out an epoch twice. Elections come in batches (every
  * partition of a dead broker, every partition of a new topic) with one metadata write per batch,
- * and replicas are spawned and told with a bounded number of requests in flight.
+ * and replicas are spawned and told with a bounded number of requests in flight. Every change
+ * reaches the nodes' images through the store's change listener.
  */
 import { join } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
-import { ErrorCode } from '../common/error-codes.js'
-import { KafkaError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
 import { forEachBounded } from '../common/bounded.js'
 import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataStore, PartitionState, TopicState } from './metadata-store.js'
-import { shardSlot } from './placement.js'
-import type { PartitionReply, PartitionRouter } from '../broker/router.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import { electLeader, isrWithout } from './election.js'
-import { partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from '../actors/partition-messages.js'
+import { PARTITION_ACTOR_KIND, partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from '../actors/partition-messages.js'
 import type { ReplicaConfig } from '../actors/partition/replica-types.js'
 
-/** The part of the runtime's shard pool the supervisor uses. */
+/** The part of the runtime's shard pool the supervisor uses; shard i is broker i. */
 export interface ActorHost {
   readonly shardCount: number
   spawn(shard: number, kind: string, id: string, init: unknown): Promise<void>
-  request(shard: number, id: string, message: unknown, payload?: Buffer): Promise<PartitionReply>
+  request(shard: number, id: string, message: unknown, payload?: Buffer): Promise<{ message: unknown; payload?: Buffer }>
   tell(shard: number, id: string, message: unknown): void
   killShard(shard: number): void
   restartShard(shard: number): Promise<void>
+}
+
+/** How the supervisor starts a broker's node on its shard, and tells of endpoints and liveness. */
+export interface NodeHooks {
+  /** Spawns the broker node on its shard (with the current image); resolves with the port it listens on. */
+  startNode(brokerId: number, port: number): Promise<number>
+  /** A node listens on `port` (its advertised endpoint follows from it). */
+  nodeListening(brokerId: number, port: number): void
+  /** The set of live brokers changed. */
+  liveBrokersChanged(): void
 }
 
 /** How long a broker was down, from its worker's death until all its partitions served again. */
@@ -54,7 +62,7 @@ const RESTART_BACKOFF_MIN_MS = 100
 const RESTART_BACKOFF_MAX_MS = 5_000
 /** Spawn and role requests in flight at once during a batch (a shard drains its ring in turns of 256). */
 const REQUESTS_IN_FLIGHT_MAX = 256
-export const PARTITION_ACTOR_KIND = 'partition'
+
 
 interface Election {
   topic: TopicState
@@ -82,14 +90,17 @@ function replicaKey(topic: string, partition: number, brokerId: number): string 
   return `${topic}\0${partition}\0${brokerId}`
 }
 
-export class Supervisor implements PartitionRouter {
+export class Supervisor {
   readonly #config: BrokerConfig
   readonly #store: MetadataStore
   readonly #host: ActorHost
+  readonly #nodes: NodeHooks
   readonly #clock: Clock
   readonly #logger: SupervisorLogger
-  /** Brokers whose shards are all up. A broker with any dead shard counts as down until restarted. */
+  /** Brokers whose worker is up and whose node listens. */
   readonly #liveBrokers = new Set<number>()
+  /** The port each broker listens on, fixed at its first start so it comes back on the same one. */
+  readonly #ports: number[]
   readonly #restartAttempts = new Map<number, number>()
   readonly #restartTimers = new Map<number, { timer: TimerHandle; hold: NodeJS.Timeout }>()
   /** When each down broker's worker died, for the recovery report. */
@@ -99,33 +110,43 @@ export class Supervisor implements PartitionRouter {
   readonly #recoveryListeners = new Set<(report: RecoveryReport) => void>()
   #stopping = false
 
-  constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; clock: Clock; logger?: SupervisorLogger }) {
+  constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; nodes: NodeHooks; clock: Clock; logger?: SupervisorLogger }) {
     this.#config = options.config
     this.#store = options.store
     this.#host = options.host
+    this.#nodes = options.nodes
     this.#clock = options.clock
     this.#logger = options.logger ?? { warn: (m) => console.warn(`[partita] ${m}`), info: () => {} }
-    assert(this.#host.shardCount === this.#config.brokers * this.#config.shardsPerBroker, 'one shard set per broker')
-    for (let id = 0; id < this.#config.brokers; id++) this.#liveBrokers.add(id)
+    assert(this.#host.shardCount === this.#config.brokers, 'one shard per broker')
+    this.#ports = Array.from({ length: this.#config.brokers }, (_, id) => (this.#config.port === 0 ? 0 : this.#config.port + id))
   }
 
-  /** Opens every stored topic's replicas. Every leader gets a fresh epoch: a restart is a new term. */
+  /**
+   * Starts every broker's node (each binds its listener), then opens every stored topic's replicas.
+   * Every leader gets a fresh epoch: a restart is a new term.
+   */
   async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.#config.brokers }, (_, id) => this.#startNode(id)))
     const elections = this.#store.topics().flatMap((topic) => topic.partitions.map((state) => ({ topic, state })))
     const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId))
     await this.#elect(elections, failed)
   }
 
+  async #startNode(brokerId: number): Promise<void> {
+    const port = await this.#nodes.startNode(brokerId, this.#ports[brokerId])
+    this.#ports[brokerId] = port
+    this.#nodes.nodeListening(brokerId, port)
+    this.#liveBrokers.add(brokerId)
+    this.#nodes.liveBrokersChanged()
+  }
+
+  /** The port each broker listens on (known once it has started). */
+  ports(): number[] {
+    return [...this.#ports]
+  }
+
   liveBrokerIds(): number[] {
     return [...this.#liveBrokers].sort((a, b) => a - b)
-  }
-
-  shardOf(brokerId: number, topic: string, partition: number): number {
-    return brokerId * this.#config.shardsPerBroker + shardSlot(topic, partition, this.#config.shardsPerBroker)
-  }
-
-  brokerOfShard(shard: number): number {
-    return Math.floor(shard / this.#config.shardsPerBroker)
   }
 
   /** Calls `listener` each time a restarted broker serves all its partitions again. */
@@ -134,18 +155,11 @@ export class Supervisor implements PartitionRouter {
     return () => this.#recoveryListeners.delete(listener)
   }
 
-  async requestLeader(topic: string, partition: number, message: PartitionRequest, payload?: Buffer): Promise<PartitionReply> {
-    const state = this.#partitionState(topic, partition)
-    if (state.leader === -1 || !this.#liveBrokers.has(state.leader)) {
-      throw new KafkaError(ErrorCode.LEADER_NOT_AVAILABLE, `No leader for ${topic}-${partition} right now`)
-    }
-    return this.#host.request(this.shardOf(state.leader, topic, partition), partitionActorId(topic, partition), message, payload)
-  }
-
-  tellLeader(topic: string, partition: number, message: PartitionRequest): void {
+  /** Asks the partition's current leader replica (removeFromIsr during a failover). */
+  async #requestLeader(topic: string, partition: number, message: PartitionRequest): Promise<void> {
     const state = this.#store.topic(topic)?.partitions[partition]
     if (state === undefined || state.leader === -1 || !this.#liveBrokers.has(state.leader)) return
-    this.#host.tell(this.shardOf(state.leader, topic, partition), partitionActorId(topic, partition), message)
+    await this.#host.request(state.leader, partitionActorId(topic, partition), message)
   }
 
   /**
@@ -200,7 +214,7 @@ export class Supervisor implements PartitionRouter {
       brokerId,
       housekeepingIntervalMs: this.#config.retentionCheckIntervalMs,
     }
-    await this.#host.spawn(this.shardOf(brokerId, topic, partition), PARTITION_ACTOR_KIND, partitionActorId(topic, partition), init)
+    await this.#host.spawn(brokerId, PARTITION_ACTOR_KIND, partitionActorId(topic, partition), init)
   }
 
   /**
@@ -210,6 +224,7 @@ export class Supervisor implements PartitionRouter {
    */
   async #elect(elections: readonly Election[], unopened: ReadonlyMap<string, FailedReplica> = new Map()): Promise<void> {
     const led: Array<{ topic: string; term: Term }> = []
+    const changed = new Set<string>()
     for (const election of elections) {
       const { topic, state } = election
       const isLive = (brokerId: number): boolean => this.#liveBrokers.has(brokerId) && !unopened.has(replicaKey(topic.name, state.partition, brokerId))
@@ -219,11 +234,12 @@ export class Supervisor implements PartitionRouter {
       }
       state.isr = result.isr
       state.leader = result.leader
+      changed.add(topic.name)
       if (result.leader === -1) continue
       state.leaderEpoch += 1
       led.push({ topic: topic.name, term: termOf(state) })
     }
-    this.#store.save()
+    this.#store.save([...changed])
     // Announced from the term as elected: a later election (another death while these requests
     // are in flight) has its own announcements, and replicas refuse an older epoch. A replica that
     // cannot be told (its shard died meanwhile) is that failover's business.
@@ -239,18 +255,18 @@ export class Supervisor implements PartitionRouter {
   async #announceLeader(topic: string, term: Term): Promise<void> {
     if (this.#store.topic(topic)?.partitions[term.partition]?.leaderEpoch !== term.leaderEpoch) return
     const message: PartitionRequest = { op: 'becomeLeader', leaderEpoch: term.leaderEpoch, replicas: term.replicas, isr: term.isr }
-    await this.#host.request(this.shardOf(term.leader, topic, term.partition), partitionActorId(topic, term.partition), message)
+    await this.#host.request(term.leader, partitionActorId(topic, term.partition), message)
     const followers = term.replicas.filter((b) => b !== term.leader && this.#liveBrokers.has(b))
     await Promise.all(followers.map((b) => this.#makeFollower(topic, term, b)))
   }
 
   async #makeFollower(topic: string, term: Term, brokerId: number): Promise<void> {
     const id = partitionActorId(topic, term.partition)
-    await this.#host.request(this.shardOf(brokerId, topic, term.partition), id, {
+    await this.#host.request(brokerId, id, {
       op: 'becomeFollower',
       leaderId: term.leader,
       leaderEpoch: term.leaderEpoch,
-      leaderShard: this.shardOf(term.leader, topic, term.partition),
+      leaderShard: term.leader,
       leaderActorId: id,
     } satisfies PartitionRequest)
   }
@@ -261,7 +277,7 @@ export class Supervisor implements PartitionRouter {
     for (const state of topic.partitions.slice(fromPartition)) {
       for (const brokerId of state.replicas) {
         if (!this.#liveBrokers.has(brokerId)) continue
-        closes.push({ shard: this.shardOf(brokerId, topic.name, state.partition), id: partitionActorId(topic.name, state.partition) })
+        closes.push({ shard: brokerId, id: partitionActorId(topic.name, state.partition) })
       }
     }
     await forEachBounded(closes, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id }) => {
@@ -275,7 +291,7 @@ export class Supervisor implements PartitionRouter {
     for (const state of topic.partitions) {
       for (const brokerId of state.replicas) {
         if (!this.#liveBrokers.has(brokerId)) continue
-        updates.push({ shard: this.shardOf(brokerId, topic.name, state.partition), id: partitionActorId(topic.name, state.partition) })
+        updates.push({ shard: brokerId, id: partitionActorId(topic.name, state.partition) })
       }
     }
     await forEachBounded(updates, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id }) => {
@@ -300,31 +316,25 @@ export class Supervisor implements PartitionRouter {
     if (state === undefined || state.leaderEpoch !== event.leaderEpoch) return
     assert(event.isr.length > 0, `the ISR of ${event.topic}-${event.partition} is never empty`)
     state.isr = [...event.isr]
-    this.#store.save()
+    this.#store.save([event.topic])
   }
 
-  /** Fault injection: kills every shard worker of one logical broker, for real. */
+  /** Fault injection: kills one broker's worker, for real (its listener and connections go too). */
   killBroker(brokerId: number): void {
     assert(brokerId >= 0 && brokerId < this.#config.brokers, 'broker id in range')
-    for (let slot = 0; slot < this.#config.shardsPerBroker; slot++) {
-      this.#host.killShard(brokerId * this.#config.shardsPerBroker + slot)
-    }
+    this.#host.killShard(brokerId)
   }
 
   /**
-   * A shard died (exit, error or missed heartbeats): its broker is down. Leaders it held move to
-   * live in-sync replicas (or wait for it, when it was the last one); leaders elsewhere drop it
-   * from their ISR; then it is restarted.
+   * A broker's shard died (exit, error or missed heartbeats). Leaders it held move to live
+   * in-sync replicas (or wait for it, when it was the last one); leaders elsewhere drop it from
+   * their ISR; then it is restarted.
    */
-  async onShardDown(shard: number): Promise<void> {
-    const brokerId = this.brokerOfShard(shard)
+  async onShardDown(brokerId: number): Promise<void> {
     if (!this.#liveBrokers.delete(brokerId) || this.#stopping) return
     this.#downSinceMs.set(brokerId, this.#clock.nowMs())
     this.#incarnations.set(brokerId, (this.#incarnations.get(brokerId) ?? 0) + 1)
-    for (let slot = 0; slot < this.#config.shardsPerBroker; slot++) {
-      const other = brokerId * this.#config.shardsPerBroker + slot
-      if (other !== shard) this.#host.killShard(other)
-    }
+    this.#nodes.liveBrokersChanged()
     try {
       await this.#failOver(brokerId)
     } finally {
@@ -335,6 +345,7 @@ export class Supervisor implements PartitionRouter {
   async #failOver(deadBroker: number): Promise<void> {
     const elections: Election[] = []
     const shrinks: Array<{ topic: string; partition: number }> = []
+    const kept = new Set<string>()
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) {
         if (!state.replicas.includes(deadBroker)) continue
@@ -345,13 +356,15 @@ export class Supervisor implements PartitionRouter {
         } else if (state.leader === -1) {
           // Already leaderless: the dead broker may have been the last live ISR member; keep it.
           state.isr = isrWithout(state.isr, deadBroker)
+          kept.add(topic.name)
         }
       }
     }
+    if (kept.size > 0) this.#store.save([...kept])
     await this.#elect(elections)
     // The leader shrinks its own ISR (it never removes itself, so it never empties) and reports it.
     await forEachBounded(shrinks, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition }) => {
-      await this.requestLeader(topic, partition, { op: 'removeFromIsr', brokerId: deadBroker }).catch(() => undefined)
+      await this.#requestLeader(topic, partition, { op: 'removeFromIsr', brokerId: deadBroker }).catch(() => undefined)
     })
   }
 
@@ -382,11 +395,9 @@ export class Supervisor implements PartitionRouter {
   async restartBroker(brokerId: number): Promise<void> {
     if (this.#stopping) return
     const incarnation = this.#incarnations.get(brokerId) ?? 0
-    for (let slot = 0; slot < this.#config.shardsPerBroker; slot++) {
-      await this.#host.restartShard(brokerId * this.#config.shardsPerBroker + slot)
-    }
+    await this.#host.restartShard(brokerId)
     if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
-    this.#liveBrokers.add(brokerId)
+    await this.#startNode(brokerId)
     const hosted: Election[] = []
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) if (state.replicas.includes(brokerId)) hosted.push({ topic, state })
@@ -432,11 +443,6 @@ export class Supervisor implements PartitionRouter {
     for (const topic of this.#store.topics()) await this.closeTopic(topic, false)
   }
 
-  #partitionState(topic: string, partition: number): PartitionState {
-    const state = this.#store.topic(topic)?.partitions[partition]
-    if (state === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unknown partition ${topic}-${partition}`)
-    return state
-  }
 }
 
 /**

@@ -9,16 +9,21 @@ import type { Clock } from '../common/clock.js'
 export interface BrokerOptions {
   /** Where logs and metadata live. Default for the embedded broker: a fresh temp dir removed on close. */
   dataDir?: string
+  /** The address every broker's listener binds. Default 127.0.0.1. */
   host?: string
-  /** 0 picks an ephemeral port; null starts no listener (pure in-process use). */
-  port?: number | null
+  /**
+   * Broker 0's port; broker i listens on port + i. 0 picks a free port for each. Default 9092.
+   * Each broker node is one shard: one thread with its own listener, partitions and coordinators.
+   */
+  port?: number
+  /** The host clients are told to connect to (behind a proxy or NAT); default: host. */
   advertisedHost?: string
-  /** The port clients are told to connect to (behind a proxy or NAT); default: the listening port. */
+  /** Broker 0's advertised port (broker i: advertisedPort + i); default: each listening port. */
   advertisedPort?: number
-  /** Logical brokers on this box, each with its own shard workers and data directory. */
+  /** Per-broker advertised `host:port`, by broker id; overrides advertisedHost and advertisedPort. */
+  advertisedListeners?: Record<number, string>
+  /** Brokers on this box, each one shard (worker thread) with its own data directory. Default: one per core. */
   brokers?: number
-  /** Shard worker threads in all (divided among the brokers, at least one each). Default: one per core. */
-  shards?: number
   numPartitions?: number
   defaultReplicationFactor?: number
   autoCreateTopics?: boolean
@@ -37,6 +42,10 @@ export interface BrokerOptions {
    * CreatePartitions past it are refused with POLICY_VIOLATION.
    */
   maxBrokerPartitions?: number
+  /** offsets.topic.num.partitions: partitions of __consumer_offsets, which spread the group coordinators. Default 50. */
+  offsetsTopicNumPartitions?: number
+  /** offsets.topic.replication.factor: default 3, or the broker count when there are fewer. */
+  offsetsTopicReplicationFactor?: number
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
   clock?: Clock
@@ -47,11 +56,11 @@ export interface BrokerOptions {
 export interface BrokerConfig {
   dataDir: string
   host: string
-  port: number | null
+  port: number
   advertisedHost: string
   advertisedPort: number | null
+  advertisedListeners: Record<number, string>
   brokers: number
-  shardsPerBroker: number
   numPartitions: number
   defaultReplicationFactor: number
   autoCreateTopics: boolean
@@ -65,6 +74,8 @@ export interface BrokerConfig {
   groupMaxSessionTimeoutMs: number
   socketRequestMaxBytes: number
   maxBrokerPartitions: number
+  offsetsTopicNumPartitions: number
+  offsetsTopicReplicationFactor: number
   heartbeatIntervalMs: number
 }
 
@@ -75,17 +86,15 @@ export interface BrokerConfig {
 const MAX_BROKER_PARTITIONS_DEFAULT = 100_000
 
 export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): BrokerConfig {
-  const brokers = options.brokers ?? 1
-  const shards = options.shards ?? availableParallelism()
   const host = options.host ?? '127.0.0.1'
   return {
     dataDir,
     host,
-    port: options.port === undefined ? 9092 : options.port,
+    port: options.port ?? 9092,
     advertisedHost: options.advertisedHost ?? host,
     advertisedPort: options.advertisedPort ?? null,
-    brokers,
-    shardsPerBroker: Math.max(1, Math.floor(shards / brokers)),
+    advertisedListeners: options.advertisedListeners ?? {},
+    brokers: options.brokers ?? availableParallelism(),
     numPartitions: options.numPartitions ?? 1,
     defaultReplicationFactor: options.defaultReplicationFactor ?? 1,
     autoCreateTopics: options.autoCreateTopics ?? true,
@@ -99,6 +108,8 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     groupMaxSessionTimeoutMs: options.groupMaxSessionTimeoutMs ?? 1_800_000,
     socketRequestMaxBytes: options.socketRequestMaxBytes ?? 104_857_600,
     maxBrokerPartitions: options.maxBrokerPartitions ?? MAX_BROKER_PARTITIONS_DEFAULT,
+    offsetsTopicNumPartitions: options.offsetsTopicNumPartitions ?? 50,
+    offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
   }
 }
@@ -131,6 +142,8 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'group.max.session.timeout.ms': String(config.groupMaxSessionTimeoutMs),
     'socket.request.max.bytes': String(config.socketRequestMaxBytes),
     'max.broker.partitions': String(config.maxBrokerPartitions),
+    'offsets.topic.num.partitions': String(config.offsetsTopicNumPartitions),
+    'offsets.topic.replication.factor': String(config.offsetsTopicReplicationFactor),
     'log.dirs': config.dataDir,
   }
 }

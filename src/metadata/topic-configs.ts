@@ -6,7 +6,7 @@
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
-import type { AlterConfigOp, ConfigEntry } from '../broker/types.js'
+import type { AlterConfigOp, ConfigEntry } from './operations.js'
 
 const SOURCE_DYNAMIC_TOPIC = 1
 const SOURCE_STATIC_BROKER = 4

@@ -14,3 +14,16 @@ export function topicNameProblem(name: string): string | null {
   }
   return null
 }
+
+/** Kafka's internal topic of committed offsets and group metadata. */
+export const OFFSETS_TOPIC = '__consumer_offsets'
+
+/** Topics the broker keeps for itself: clients may read them, never write or create them. */
+export function isInternalTopic(name: string): boolean {
+  return name === OFFSETS_TOPIC
+}
+
+/** Names starting with "__" are reserved for internal topics: a client may not create one. */
+export function isReservedTopicName(name: string): boolean {
+  return name.startsWith('__')
+}

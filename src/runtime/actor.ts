@@ -9,6 +9,9 @@ import type { ActorId } from './codec.js'
 
 export type { ActorId } from './codec.js'
 
+/** The shard number of the main thread in an address: a shard asks `{ shard: MAIN_THREAD, id }`. */
+export const MAIN_THREAD = -1
+
 /** Where an actor lives: its shard (worker thread index) and its id, unique on that shard. */
 export interface ActorAddress {
   shard: number

@@ -22,15 +22,14 @@ import { Worker } from 'node:worker_threads'
 import { SystemClock, type Clock, type TimerHandle } from '../common/clock.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
-import type { ActorAddress, ActorReply, RequestOptions } from './actor.js'
+import { MAIN_THREAD, type ActorAddress, type ActorReply, type RequestOptions } from './actor.js'
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { compiledUrl, normalizeModuleUrl } from './compiled-url.js'
 import { Doorbell, createDoorbells } from './doorbell.js'
 import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 import type { PoolControlMessage, ShardControlMessage, ShardWorkerData, SpawnControl } from './shard-worker.js'
 
-/** The address the main thread answers at: `request({ shard: MAIN_THREAD, id }, ...)` from a shard. */
-export const MAIN_THREAD = -1
+export { MAIN_THREAD } from './actor.js'
 
 export interface ShardPoolOptions {
   /** Actor kind to the URL of its compiled module (a .ts URL is mapped into dist/). */

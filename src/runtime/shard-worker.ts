@@ -10,13 +10,13 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { SystemClock, type TimerHandle } from '../common/clock.js'
 import { isInvariantViolation } from '../common/assert.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
-import { ActorCell, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
+import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { Doorbell } from './doorbell.js'
 import { RingReader, RingWriter, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 
-/** The main thread's place in address and ring tables (shard-pool.ts exports it as MAIN_THREAD). */
-const MAIN = -1
+/** The main thread's place in address and ring tables. */
+const MAIN = MAIN_THREAD
 
 export interface ShardWorkerData {
   shard: number
@@ -371,6 +371,18 @@ class Shard {
   }
 
   #request(to: ActorAddress, message: unknown, payload: Uint8Array | undefined, options: RequestOptions | undefined): Promise<ActorReply> {
+    if (to.shard === this.#data.shard) {
+      // Same shard: straight into the mailbox, with no encoding, no timer and no table entry. The
+      // actor is on this thread, and every actor answers every request (its own waits are
+      // bounded) or fails it when it stops, so nothing here can wait forever.
+      return new Promise<ActorReply>((resolve, reject) => {
+        const sink: ReplySink = (outcome) => {
+          if (outcome.ok) resolve(outcome.payload === undefined ? { message: outcome.message } : { message: outcome.message, payload: asBuffer(outcome.payload) })
+          else reject(deserializeError(outcome.error))
+        }
+        this.#deliver(to.id, message, asBuffer(payload), new ReplyHandle(sink))
+      })
+    }
     if (this.#outgoing.size >= OUTGOING_REQUESTS_MAX) {
       return Promise.reject(new PartitaError('PARTITA_TOO_MANY_REQUESTS', `shard ${this.#data.shard} has ${this.#outgoing.size} requests in flight`))
     }
@@ -383,17 +395,6 @@ class Shard {
         reject(new PartitaError('PARTITA_REQUEST_TIMEOUT', `request to actor ${String(to.id)} on shard ${to.shard} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
       this.#outgoing.set(correlationId, { target: to.shard, resolve, reject, timer })
-      if (to.shard === this.#data.shard) {
-        // Same shard: straight into the mailbox; the answer settles the same table entry.
-        const sink: ReplySink = (outcome) => {
-          const frame: IncomingFrame = outcome.ok
-            ? { kind: MessageKind.REPLY, correlationId, shard: to.shard, id: '', message: outcome.message, payload: asBuffer(outcome.payload) }
-            : { kind: MessageKind.REPLY_ERROR, correlationId, shard: to.shard, id: '', message: outcome.error, payload: undefined }
-          this.#settleOutgoing(frame)
-        }
-        this.#deliver(to.id, message, asBuffer(payload), new ReplyHandle(sink))
-        return
-      }
       this.#write(to.shard, { kind: MessageKind.REQUEST, correlationId, shard: this.#data.shard, id: to.id, message, payload }).catch((error: unknown) => {
         if (!this.#outgoing.delete(correlationId)) return
         clearTimeout(timer)

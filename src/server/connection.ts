@@ -12,7 +12,7 @@
  * closes this connection only; every error is caught here, so no client can crash the process.
  */
 import type { Socket } from 'node:net'
-import type { BrokerCore } from '../broker/types.js'
+import type { BrokerCore } from './core.js'
 import {
   ApiKey,
   decodeRequestBody,

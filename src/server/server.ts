@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:net'
 import type { Socket } from 'node:net'
-import type { BrokerCore } from '../broker/types.js'
+import type { BrokerCore } from './core.js'
 import { Connection } from './connection.js'
 import type { ServerLogger } from './connection.js'
 

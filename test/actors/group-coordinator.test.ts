@@ -1,5 +1,3 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import type { GroupCoordinator, JoinGroupResponse, SyncGroupResponse } from '../../src/actors/group-coordinator.js'
@@ -384,7 +382,7 @@ describe('GroupCoordinator offsets', () => {
     expect(h.coordinator.fetchOffsets({ groupId: 'unknown' })).toEqual({ errorCode: 0, topics: [] })
   })
 
-  it('keeps commits and group listings across close and open', async () => {
+  it('keeps commits, groups and a Stable group\'s members when another coordinator loads the partition', async () => {
     const h = await setup()
     const { joins } = await formGroup(h, 1)
     await h.coordinator.commitOffsets({ groupId: 'g', generationId: 1, memberId: joins[0].memberId, offsets: [offset(0, 10), offset(1, 20)] })
@@ -394,59 +392,35 @@ describe('GroupCoordinator offsets', () => {
     expect(c.fetchOffsets({ groupId: 'g' }).topics[0].partitions.map((p) => p.offset)).toEqual([11, 20])
     expect(c.fetchOffsets({ groupId: 's' }).topics[0].partitions.map((p) => p.offset)).toEqual([30])
     expect(c.listGroups().groups).toEqual([
-      { groupId: 'g', protocolType: 'consumer', groupState: 'Empty' },
+      { groupId: 'g', protocolType: 'consumer', groupState: 'Stable' },
       { groupId: 's', protocolType: '', groupState: 'Empty' },
     ])
-    // Memberships do not survive: the old member must rejoin, and the generation carries on.
-    expect(c.heartbeat({ groupId: 'g', generationId: 1, memberId: joins[0].memberId }).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
-    const rejoin = c.joinGroup(joinRequest())
-    h.clock.advance(3_000)
-    expect((await rejoin).generationId).toBe(2)
+    // As after a Kafka coordinator moves, the member carries on in its generation with its assignment.
+    expect(c.heartbeat({ groupId: 'g', generationId: 1, memberId: joins[0].memberId }).errorCode).toBe(ErrorCode.NONE)
+    const synced = await c.syncGroup({ groupId: 'g', generationId: 1, memberId: joins[0].memberId, assignments: [] })
+    expect(synced.errorCode).toBe(ErrorCode.NONE)
+    expect(synced.assignment.length).toBeGreaterThan(0)
+    // A member that never heartbeats to the new coordinator is expired within its session.
+    h.clock.advance(10_001)
+    expect(c.listGroups().groups.find((g) => g.groupId === 'g')?.groupState).toBe('Empty')
   })
 
-  it('truncates a corrupt tail on open and still loads the commits before it', async () => {
+  it('answers a commit that could not be replicated with NOT_COORDINATOR, and does not apply it', async () => {
     const h = await setup()
     await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(0, 1)] })
-    await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(0, 2)] })
-    await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(0, 3)] })
-    await h.coordinator.close()
-    const file = path.join(h.dataDir, 'group-offsets.log')
-    const bytes = fs.readFileSync(file)
-    bytes[bytes.length - 3] ^= 0xff
-    fs.writeFileSync(file, bytes)
-    const c = await h.reopen()
-    expect(c.fetchOffsets({ groupId: 's' }).topics[0].partitions[0].offset).toBe(2)
-    const truncated = fs.statSync(file).size
-    expect(truncated).toBeLessThan(bytes.length)
-    // The file now ends on a whole record, so new commits append cleanly after it.
-    await c.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(0, 4)] })
-    const again = await h.reopen()
-    expect(again.fetchOffsets({ groupId: 's' }).topics[0].partitions[0].offset).toBe(4)
+    h.log.failing = true
+    const results = await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(0, 2)] })
+    expect(results.map((r) => r.errorCode)).toEqual([ErrorCode.NOT_COORDINATOR])
+    expect(h.coordinator.fetchOffsets({ groupId: 's' }).topics[0].partitions[0].offset).toBe(1)
   })
 
-  it('truncates a torn tail (a partial header and body) on open', async () => {
+  it('writes commits and group metadata in Kafka\'s record formats, later records winning on load', async () => {
     const h = await setup()
-    await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(0, 1)] })
-    await h.coordinator.close()
-    const file = path.join(h.dataDir, 'group-offsets.log')
-    const whole = fs.statSync(file).size
-    fs.appendFileSync(file, Buffer.from([0, 0, 0, 50, 1, 2, 3, 4, 9, 9]))
+    for (let i = 0; i < 10; i++) await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(i % 3, i)] })
+    const keys = h.log.entries.map((e) => e.key.readInt16BE(0))
+    expect(new Set(keys)).toEqual(new Set([1]))
     const c = await h.reopen()
-    expect(fs.statSync(file).size).toBe(whole)
-    expect(c.fetchOffsets({ groupId: 's' }).topics[0].partitions[0].offset).toBe(1)
-  })
-
-  it('compacts the log once it grows well beyond the live set, keeping the latest offsets', async () => {
-    const h = await setup({ compactMinRecords: 20 })
-    for (let i = 0; i < 100; i++) {
-      await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(i % 3, i)] })
-    }
-    const stats = h.coordinator.logStats()
-    expect(stats.compactions).toBeGreaterThan(0)
-    expect(stats.records).toBeLessThanOrEqual(21)
-    const c = await h.reopen()
-    expect(c.fetchOffsets({ groupId: 's' }).topics[0].partitions.map((p) => p.offset)).toEqual([99, 97, 98])
-    expect(fs.readdirSync(h.dataDir)).toEqual(['group-offsets.log'])
+    expect(c.fetchOffsets({ groupId: 's' }).topics[0].partitions.map((p) => p.offset)).toEqual([9, 7, 8])
   })
 })
 

@@ -1,38 +1,56 @@
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { ManualClock } from '../../src/common/clock.js'
-import { GroupCoordinator, type GroupCoordinatorOptions, type JoinGroupRequest, type JoinGroupResponse } from '../../src/actors/group-coordinator.js'
+import { GroupCoordinator, type GroupCoordinatorOptions, type GroupLog, type JoinGroupRequest, type JoinGroupResponse } from '../../src/actors/group-coordinator.js'
+import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/actors/group/group-records.js'
+import { PartitaError } from '../../src/common/errors.js'
 import { decodeSubscription, encodeAssignment, encodeSubscription, rangeAssign, toTopicPartitions } from '../../src/client/assignors.js'
+
+/**
+ * A coordinator's partition of __consumer_offsets, in memory: every record is kept as the key and
+ * value bytes Kafka's formats give it, and a coordinator that takes over reads them back.
+ */
+export class MemoryGroupLog implements GroupLog {
+  readonly entries: Array<{ key: Buffer; value: Buffer | null }> = []
+  /** While set, appends fail as they do when the partition's leadership has moved. */
+  failing = false
+
+  async append(records: GroupRecord[]): Promise<void> {
+    if (this.failing) throw new PartitaError('PARTITA_TEST', 'not the leader any more')
+    for (const record of records) this.entries.push({ key: encodeKey(record), value: encodeValue(record) })
+  }
+
+  records(): GroupRecord[] {
+    return this.entries.map((e) => decodeRecord(e.key, e.value)).filter((r): r is GroupRecord => r !== null)
+  }
+}
 
 export interface Harness {
   clock: ManualClock
-  dataDir: string
+  log: MemoryGroupLog
   coordinator: GroupCoordinator
+  /** Closes this coordinator and loads a new one from the same partition, as after a failover. */
   reopen(): Promise<GroupCoordinator>
   cleanup(): Promise<void>
 }
 
 export async function harness(options: Partial<GroupCoordinatorOptions> = {}): Promise<Harness> {
   const clock = new ManualClock()
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-'))
-  const make = (): GroupCoordinator => new GroupCoordinator({ dataDir, clock, ...options })
+  const log = new MemoryGroupLog()
+  const make = (): GroupCoordinator => new GroupCoordinator({ clock, log, ...options })
   const h: Harness = {
     clock,
-    dataDir,
+    log,
     coordinator: make(),
     async reopen() {
-      await h.coordinator.close()
+      h.coordinator.close()
       h.coordinator = make()
-      await h.coordinator.open()
+      h.coordinator.load(log.records())
       return h.coordinator
     },
     async cleanup() {
-      await h.coordinator.close()
-      fs.rmSync(dataDir, { recursive: true, force: true })
+      h.coordinator.close()
     },
   }
-  await h.coordinator.open()
+  h.coordinator.load([])
   return h
 }
 

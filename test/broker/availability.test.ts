@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
-import { startBroker } from '../../src/broker/broker.js'
+import { startBroker } from '../../src/start-broker.js'
 import { readPartition } from './helpers.js'
 
 const dirs: string[] = []
@@ -19,7 +19,7 @@ afterEach(() => {
 const PARTITIONS = 8
 
 function kafkaFor(bootstrapServers: string): Kafka {
-  return new Kafka({ clientId: 'availability', brokers: [bootstrapServers], logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 50, maxRetryTime: 500 } })
+  return new Kafka({ clientId: 'availability', brokers: bootstrapServers.split(","), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 50, maxRetryTime: 500 } })
 }
 
 async function sendOnePerPartition(kafka: Kafka, value: string): Promise<void> {
@@ -37,7 +37,7 @@ describe('availability with one broker and replication factor 1', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'partita-availability-'))
     dirs.push(dataDir)
     {
-      await using broker = await startBroker({ port: 0, dataDir, shards: 1 })
+      await using broker = await startBroker({ port: 0, dataDir, brokers: 1 })
       await broker.admin.createTopic({ name: 'orders', partitions: PARTITIONS, replicationFactor: 1 })
       const kafka = kafkaFor(broker.bootstrapServers)
       await sendOnePerPartition(kafka, 'before')
@@ -55,7 +55,7 @@ describe('availability with one broker and replication factor 1', () => {
       }
     }
     {
-      await using broker = await startBroker({ port: 0, dataDir, shards: 1 })
+      await using broker = await startBroker({ port: 0, dataDir, brokers: 1 })
       const meta = await broker.admin.fetchTopicMetadata({ topics: ['orders'] })
       for (const p of meta.topics[0].partitions) expect({ leader: p.leader, isr: p.isr }).toEqual({ leader: 0, isr: [0] })
       await sendOnePerPartition(kafkaFor(broker.bootstrapServers), 'restarted')

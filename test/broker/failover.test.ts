@@ -4,12 +4,12 @@
  * acknowledged record is read back exactly once and in order per key.
  */
 import { describe, expect, it } from 'vitest'
-import { startBroker } from '../../src/broker/broker.js'
+import { startBroker } from '../../src/start-broker.js'
 import { eventually, readPartition } from './helpers.js'
 
 describe('failover', () => {
   it('elects a new leader and loses no acknowledged record when a broker dies mid-stream', async () => {
-    await using broker = await startBroker({ brokers: 3, shards: 3, port: null, replicaLagTimeMaxMs: 2_000 })
+    await using broker = await startBroker({ brokers: 3, port: 0, replicaLagTimeMaxMs: 2_000 })
     await broker.admin.createTopic({ name: 'orders', partitions: 4, replicationFactor: 3 })
     const producer = broker.producer({ acks: 'all', idempotent: true, retry: { retries: 50, initialRetryTime: 20 } })
     await producer.connect()
@@ -43,7 +43,7 @@ describe('failover', () => {
   })
 
   it('brings the killed broker back as a follower that rejoins the in-sync set', async () => {
-    await using broker = await startBroker({ brokers: 3, shards: 3, port: null })
+    await using broker = await startBroker({ brokers: 3, port: 0 })
     await broker.admin.createTopic({ name: 'events', partitions: 1, replicationFactor: 3 })
     const producer = broker.producer({ acks: 'all', retry: { retries: 50, initialRetryTime: 20 } })
     await producer.send({ topic: 'events', messages: [{ key: 'a', value: '1' }] })

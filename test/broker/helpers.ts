@@ -2,7 +2,7 @@
  * Helpers for tests that run a whole embedded broker (shard workers are compiled JS: `npm test`
  * builds first).
  */
-import type { Broker } from '../../src/broker/broker.js'
+import type { Broker } from '../../src/start-broker.js'
 import { decodeRecords, iterateBatches } from '../../src/storage/record-batch.js'
 import { decompress } from '../../src/storage/compression.js'
 
@@ -18,7 +18,7 @@ export async function readPartition(broker: Broker, topic: string, partition: nu
   let offset = fromOffset
   // Bounded: each round reads at least one batch or stops at the high watermark.
   for (let round = 0; round < 100_000; round++) {
-    const [result] = await broker.core.fetch([{ topic, partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }], {
+    const [result] = await broker.cluster.fetch([{ topic, partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }], {
       maxWaitMs: 0,
       minBytes: 0,
       maxBytes: 1 << 20,

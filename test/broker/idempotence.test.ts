@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startBroker } from '../../src/broker/broker.js'
+import { startBroker } from '../../src/start-broker.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { compress } from '../../src/storage/compression.js'
 import { CompressionType, encodeBatch } from '../../src/storage/record-batch.js'
@@ -34,31 +34,31 @@ describe('idempotent produce through the broker', () => {
     dirs.push(dataDir)
     let producerId: number
     {
-      await using broker = await startBroker({ dataDir, port: null, shards: 1 })
+      await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
       await broker.admin.createTopic({ name: 'payments', partitions: 1 })
-      const init = await broker.core.initProducerId(null, -1, -1)
+      const init = await broker.cluster.initProducerId(null, -1, -1)
       expect(init.errorCode).toBe(ErrorCode.NONE)
       producerId = init.producerId
 
       const first = batch(producerId, 0, ['a', 'b'])
-      const [sent] = await broker.core.produce([{ topic: 'payments', partition: 0, records: Buffer.from(first) }], -1, 5_000)
+      const [sent] = await broker.cluster.produce([{ topic: 'payments', partition: 0, records: Buffer.from(first) }], -1, 5_000)
       expect(sent).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
-      const [again] = await broker.core.produce([{ topic: 'payments', partition: 0, records: Buffer.from(first) }], -1, 5_000)
+      const [again] = await broker.cluster.produce([{ topic: 'payments', partition: 0, records: Buffer.from(first) }], -1, 5_000)
       expect(again).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
 
-      const [gap] = await broker.core.produce([{ topic: 'payments', partition: 0, records: batch(producerId, 5, ['x']) }], -1, 5_000)
+      const [gap] = await broker.cluster.produce([{ topic: 'payments', partition: 0, records: batch(producerId, 5, ['x']) }], -1, 5_000)
       expect(gap.errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
       expect((await readPartition(broker, 'payments', 0)).map((r) => r.value)).toEqual(['a', 'b'])
     }
     {
-      await using broker = await startBroker({ dataDir, port: null, shards: 1 })
+      await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
       const replay = batch(producerId, 0, ['a', 'b'])
-      const [again] = await broker.core.produce([{ topic: 'payments', partition: 0, records: replay }], -1, 5_000)
+      const [again] = await broker.cluster.produce([{ topic: 'payments', partition: 0, records: replay }], -1, 5_000)
       expect(again).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
-      const [next] = await broker.core.produce([{ topic: 'payments', partition: 0, records: batch(producerId, 2, ['c']) }], -1, 5_000)
+      const [next] = await broker.cluster.produce([{ topic: 'payments', partition: 0, records: batch(producerId, 2, ['c']) }], -1, 5_000)
       expect(next).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2 })
       expect((await readPartition(broker, 'payments', 0)).map((r) => r.value)).toEqual(['a', 'b', 'c'])
-      const fresh = await broker.core.initProducerId(null, -1, -1)
+      const fresh = await broker.cluster.initProducerId(null, -1, -1)
       expect(fresh.producerId).toBeGreaterThan(producerId)
     }
   })
@@ -66,7 +66,7 @@ describe('idempotent produce through the broker', () => {
 
 describe('compressed produce through the broker', () => {
   it('validates compressed batches off the shard, refusing a lying one and keeping arrival order', async () => {
-    await using broker = await startBroker({ port: null, shards: 1 })
+    await using broker = await startBroker({ port: 0, brokers: 1 })
     await broker.admin.createTopic({ name: 'zipped', partitions: 1 })
     const gzip = (values: string[], lastOffsetDelta?: number): Buffer =>
       encodeBatch({
@@ -77,14 +77,10 @@ describe('compressed produce through the broker', () => {
         records: values.map((value, i) => ({ key: Buffer.from('k'), value: Buffer.from(value), offsetDelta: i })),
       })
     const plain = encodeBatch({ baseTimestamp: 1_700_000_000_000, records: [{ key: Buffer.from('k'), value: Buffer.from('plain') }] })
-    const results = await broker.core.produce(
-      [
-        { topic: 'zipped', partition: 0, records: gzip(['a', 'b']) },
-        { topic: 'zipped', partition: 0, records: gzip(['x'], 3) },
-        { topic: 'zipped', partition: 0, records: plain },
-      ],
-      1,
-      5_000,
+    // Three requests pipelined on one connection: the lying batch waits for its check off the
+    // shard, and the plain one behind it still lands after the first.
+    const results = await Promise.all(
+      [gzip(['a', 'b']), gzip(['x'], 3), plain].map(async (records) => (await broker.cluster.produce([{ topic: 'zipped', partition: 0, records }], 1, 5_000))[0]),
     )
     expect(results.map((r) => r.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.CORRUPT_MESSAGE, ErrorCode.NONE])
     expect((await readPartition(broker, 'zipped', 0)).map((r) => r.value)).toEqual(['a', 'b', 'plain'])
@@ -93,7 +89,7 @@ describe('compressed produce through the broker', () => {
 
 describe('large produce through the broker', () => {
   it('checks a large produce’s CRCs off the shard: a damaged one is refused and nothing is stored', async () => {
-    await using broker = await startBroker({ port: null, shards: 1 })
+    await using broker = await startBroker({ port: 0, brokers: 1 })
     await broker.admin.createTopic({ name: 'bulk', partitions: 1 })
     const value = Buffer.alloc(1_000, 0x61)
     const big = (): Buffer =>
@@ -105,9 +101,9 @@ describe('large produce through the broker', () => {
     const bad = big()
     bad[bad.length - 1] ^= 0x01
     expect(good.length).toBeGreaterThan(256 * 1024)
-    const [refused] = await broker.core.produce([{ topic: 'bulk', partition: 0, records: bad }], 1, 5_000)
+    const [refused] = await broker.cluster.produce([{ topic: 'bulk', partition: 0, records: bad }], 1, 5_000)
     expect(refused.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
-    const [stored] = await broker.core.produce([{ topic: 'bulk', partition: 0, records: good }], 1, 5_000)
+    const [stored] = await broker.cluster.produce([{ topic: 'bulk', partition: 0, records: good }], 1, 5_000)
     expect(stored).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
     expect((await readPartition(broker, 'bulk', 0)).length).toBe(300)
   })

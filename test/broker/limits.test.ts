@@ -6,31 +6,31 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { startBroker } from '../../src/broker/broker.js'
+import { startBroker } from '../../src/start-broker.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { readPartition } from './helpers.js'
 
 describe('broker limits', () => {
   it('refuses topics and partitions past max.broker.partitions with POLICY_VIOLATION, creating nothing', async () => {
-    await using broker = await startBroker({ port: null, shards: 1, maxBrokerPartitions: 10 })
-    const [kept] = await broker.core.createTopics([{ name: 'kept', numPartitions: 6, replicationFactor: 1, configs: {} }], false)
+    await using broker = await startBroker({ port: 0, brokers: 1, maxBrokerPartitions: 10 })
+    const [kept] = await broker.cluster.createTopics([{ name: 'kept', numPartitions: 6, replicationFactor: 1, configs: {} }], false)
     expect(kept.errorCode).toBe(ErrorCode.NONE)
 
-    const [tooMany] = await broker.core.createTopics([{ name: 'big', numPartitions: 5, replicationFactor: 1, configs: {} }], false)
+    const [tooMany] = await broker.cluster.createTopics([{ name: 'big', numPartitions: 5, replicationFactor: 1, configs: {} }], false)
     expect(tooMany.errorCode).toBe(ErrorCode.POLICY_VIOLATION)
     expect(tooMany.errorMessage).toContain('max.broker.partitions=10')
-    const [grown] = await broker.core.createPartitions([{ name: 'kept', count: 11 }], false)
+    const [grown] = await broker.cluster.createPartitions([{ name: 'kept', count: 11 }], false)
     expect(grown.errorCode).toBe(ErrorCode.POLICY_VIOLATION)
 
-    const meta = await broker.core.metadata(null, false)
+    const meta = await broker.cluster.metadata(null, false)
     expect(meta.topics.map((t) => [t.name, t.partitions.length])).toEqual([['kept', 6]])
     expect(readdirSync(join(broker.config.dataDir, 'broker-0')).filter((d) => d.startsWith('big'))).toEqual([])
-    const [fits] = await broker.core.createPartitions([{ name: 'kept', count: 10 }], false)
+    const [fits] = await broker.cluster.createPartitions([{ name: 'kept', count: 10 }], false)
     expect(fits.errorCode).toBe(ErrorCode.NONE)
   })
 
   it('undoes a whole topic when one replica cannot be opened, and keeps serving the topics it had', async () => {
-    await using broker = await startBroker({ port: null, shards: 1, logger: { warn: () => {}, info: () => {} } })
+    await using broker = await startBroker({ port: 0, brokers: 1, logger: { warn: () => {}, info: () => {} } })
     await broker.admin.createTopic({ name: 'kept', partitions: 2, replicationFactor: 1 })
     await broker.producer().send({ topic: 'kept', messages: [{ partition: 0, value: 'still here' }] })
     // A plain file where partition 3's directory must go: its log cannot be created.
@@ -38,10 +38,10 @@ describe('broker limits', () => {
     mkdirSync(brokerDir, { recursive: true })
     writeFileSync(join(brokerDir, 'broken-3'), 'in the way')
 
-    const [result] = await broker.core.createTopics([{ name: 'broken', numPartitions: 8, replicationFactor: 1, configs: {} }], false)
+    const [result] = await broker.cluster.createTopics([{ name: 'broken', numPartitions: 8, replicationFactor: 1, configs: {} }], false)
     expect(result.errorCode).not.toBe(ErrorCode.NONE)
     expect(result.errorMessage).toContain('broken')
-    const meta = await broker.core.metadata(['broken'], false)
+    const meta = await broker.cluster.metadata(['broken'], false)
     expect(meta.topics[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
     for (const partition of [0, 1, 2, 4, 5, 6, 7]) expect(existsSync(join(brokerDir, `broken-${partition}`))).toBe(false)
     expect((await readPartition(broker, 'kept', 0)).map((r) => r.value)).toEqual(['still here'])

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBroker, type Broker } from '../../src/broker/broker.js'
+import { startBroker, type Broker } from '../../src/start-broker.js'
 import { defaultPartition } from '../../src/client/partitioner.js'
 
 const CLI = path.resolve('dist/src/cli/main.js')
@@ -43,7 +43,7 @@ let bootstrap: string[]
 beforeAll(async () => {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-'))
-  broker = await startBroker({ port: 0, dataDir, shards: 1, groupInitialRebalanceDelayMs: 0 })
+  broker = await startBroker({ port: 0, dataDir, brokers: 1, groupInitialRebalanceDelayMs: 0 })
   bootstrap = ['--bootstrap-server', broker.bootstrapServers]
 })
 

@@ -168,7 +168,7 @@ describe('Consumer', () => {
     await until(() => crashes.length === 1, 'a crash')
     expect((crashes[0] as Error).message).toBe('always')
     expect(calls).toBe(4)
-    expect(core.groups.describeGroups(['g8'])[0].members).toEqual([])
+    expect(core.coordinator.describeGroups(['g8'])[0].members).toEqual([])
   })
 
   it('hands eachBatch a kafkajs batch and resumes after the last resolved offset when it throws', async () => {
@@ -192,7 +192,7 @@ describe('Consumer', () => {
       { first: '0', last: '4', hw: '5', lag: '0', n: 5 },
       { first: '2', last: '4', hw: '5', lag: '0', n: 3 },
     ])
-    await until(() => core.groups.fetchOffsets({ groupId: 'g9', topics: [{ topic: 'orders', partitions: [2] }] }).topics[0].partitions[0].offset === 5, 'commit of 5')
+    await until(() => core.coordinator.fetchOffsets({ groupId: 'g9', topics: [{ topic: 'orders', partitions: [2] }] }).topics[0].partitions[0].offset === 5, 'commit of 5')
   })
 
   it('stops fetching a paused partition until it is resumed', async () => {
@@ -232,7 +232,7 @@ describe('Consumer', () => {
     await c.subscribe({ topics: ['orders'], fromBeginning: true })
     await c.run({ autoCommit: false, eachMessage: async ({ message }) => void seen.push(message.offset) })
     await until(() => seen.length === 3, '3 messages')
-    const committed = (): number => core.groups.fetchOffsets({ groupId: 'g12', topics: [{ topic: 'orders', partitions: [4] }] }).topics[0].partitions[0].offset
+    const committed = (): number => core.coordinator.fetchOffsets({ groupId: 'g12', topics: [{ topic: 'orders', partitions: [4] }] }).topics[0].partitions[0].offset
     expect(committed()).toBe(-1)
     await c.commitOffsets([{ topic: 'orders', partition: 4, offset: '2' }])
     expect(committed()).toBe(2)
@@ -249,7 +249,7 @@ describe('Consumer', () => {
     const started = Date.now()
     await c.disconnect()
     expect(Date.now() - started).toBeLessThan(1_000)
-    expect(core.groups.describeGroups(['g13'])[0].groupState).toBe('Empty')
+    expect(core.coordinator.describeGroups(['g13'])[0].groupState).toBe('Empty')
   })
 
   it('can be disconnected from inside its own handler', async () => {
@@ -267,9 +267,9 @@ describe('Consumer', () => {
     })
     await until(() => stopped, 'the stop event')
     expect(seen).toEqual(['0', '1'])
-    const committed = core.groups.fetchOffsets({ groupId: 'g15', topics: [{ topic: 'orders', partitions: [0] }] })
+    const committed = core.coordinator.fetchOffsets({ groupId: 'g15', topics: [{ topic: 'orders', partitions: [0] }] })
     expect(committed.topics[0].partitions[0].offset).toBe(2)
-    expect(core.groups.describeGroups(['g15'])[0].groupState).toBe('Empty')
+    expect(core.coordinator.describeGroups(['g15'])[0].groupState).toBe('Empty')
   })
 
   it('commits at the autoCommitThreshold and keeps a partition\'s messages in order under concurrency', async () => {
@@ -291,7 +291,7 @@ describe('Consumer', () => {
       expect(offsets).toEqual(offsets.map((_, i) => i))
     }
     // Below the threshold nothing is committed until the consumer stops.
-    const anyCommitted = (): boolean => core.groups.fetchOffsets({ groupId: 'g14' }).topics.length > 0
+    const anyCommitted = (): boolean => core.coordinator.fetchOffsets({ groupId: 'g14' }).topics.length > 0
     expect(anyCommitted()).toBe(false)
     await c.disconnect()
     expect(anyCommitted()).toBe(true)

@@ -7,7 +7,7 @@ const groupTimings = { heartbeatInterval: 50, sessionTimeout: 6_000, rebalanceTi
 
 describe('the embedded client against a real broker', () => {
   it('creates a replicated topic, produces idempotently by key, consumes in a group and resumes from commits', async () => {
-    await using broker = await startBroker({ port: null, brokers: 3, shards: 3, groupInitialRebalanceDelayMs: 0 })
+    await using broker = await startBroker({ port: 0, brokers: 3, groupInitialRebalanceDelayMs: 0 })
     expect(await broker.admin.createTopic({ name: 'orders', partitions: 4, replicationFactor: 3 })).toBe(true)
     const producer = broker.producer({ acks: 'all', idempotent: true })
     const messages = Array.from({ length: 40 }, (_, i) => ({ key: `customer-${i % 7}`, value: `order-${i}`, headers: { n: String(i) } }))

@@ -1,17 +1,15 @@
 /**
- * An in-memory BrokerCore for the client tests: batches per partition in arrays, Kafka's offset
+ * In-memory Kafka operations for the client tests: batches per partition in arrays, Kafka's offset
  * stamping, idempotent-producer dedup and gap checks (one producer's last batch per partition),
  * long-poll fetches woken by produces, and a real GroupCoordinator for groups. Faults are injected
  * per partition (`failNextProduce`) so retries and resends can be observed.
  */
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { GroupCoordinator } from '../../src/actors/group-coordinator.js'
 import type {
   Acks,
   AlterConfigOp,
-  BrokerCore,
+  GroupOperations,
+  KafkaOperations,
   BrokerNode,
   ClusterMetadata,
   ConfigResource,
@@ -30,7 +28,7 @@ import type {
   ProduceResult,
   TopicErrorResult,
   TopicMetadata,
-} from '../../src/broker/types.js'
+} from '../../src/metadata/operations.js'
 import { SystemClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { decompress } from '../../src/storage/compression.js'
@@ -42,6 +40,7 @@ import {
   setBaseOffset,
   validateBatch,
 } from '../../src/storage/record-batch.js'
+import { MemoryGroupLog } from '../actors/group-helpers.js'
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000'
 
@@ -80,39 +79,47 @@ export interface ProduceCall {
   acks: Acks
 }
 
-export class MemoryCore implements BrokerCore {
+export class MemoryCore implements KafkaOperations {
   readonly clusterId = 'memory-cluster'
-  readonly groups: GroupCoordinator
+  readonly coordinator: GroupCoordinator
+  readonly groups: GroupOperations
   readonly topics = new Map<string, MemoryTopic>()
   /** Every produce input as received, in order (copies). */
   readonly produceCalls: ProduceCall[] = []
   autoCreateTopics = true
   #nextProducerId = 1000
   readonly #faults = new Map<string, number[]>()
-  readonly #dataDir: string
   #fetchCount = 0
 
-  private constructor(dataDir: string, groups: GroupCoordinator) {
-    this.#dataDir = dataDir
-    this.groups = groups
+  private constructor(coordinator: GroupCoordinator) {
+    this.coordinator = coordinator
+    this.groups = {
+      joinGroup: async (request) => coordinator.joinGroup(request),
+      syncGroup: async (request) => coordinator.syncGroup(request),
+      heartbeat: async (request) => coordinator.heartbeat(request),
+      leaveGroup: async (request) => coordinator.leaveGroup(request),
+      commitOffsets: async (request) => coordinator.commitOffsets(request),
+      fetchOffsets: async (request) => coordinator.fetchOffsets(request),
+      describeGroups: async (groupIds) => coordinator.describeGroups(groupIds),
+      listGroups: async (request) => coordinator.listGroups(request),
+      deleteGroups: async (groupIds) => coordinator.deleteGroups(groupIds),
+    }
   }
 
   static async create(options: { minSessionTimeoutMs?: number } = {}): Promise<MemoryCore> {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-'))
-    const groups = new GroupCoordinator({
-      dataDir,
+    const coordinator = new GroupCoordinator({
       clock: new SystemClock(),
+      log: new MemoryGroupLog(),
       initialRebalanceDelayMs: 0,
       minSessionTimeoutMs: options.minSessionTimeoutMs ?? 100,
     })
-    await groups.open()
-    return new MemoryCore(dataDir, groups)
+    coordinator.load([])
+    return new MemoryCore(coordinator)
   }
 
   async close(): Promise<void> {
-    await this.groups.close()
+    this.coordinator.close()
     for (const topic of this.topics.values()) for (const p of topic.partitions) for (const w of p.waiters) w()
-    fs.rmSync(this.#dataDir, { recursive: true, force: true })
   }
 
   get fetchCount(): number {

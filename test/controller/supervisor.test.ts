@@ -73,13 +73,14 @@ afterEach(() => {
 function setUp(options: BrokerOptions, topics: TopicState[]) {
   const dataDir = mkdtempSync(join(tmpdir(), 'partita-supervisor-'))
   dirs.push(dataDir)
-  const config = resolveBrokerConfig({ port: null, shards: options.brokers ?? 1, ...options }, dataDir)
+  const config = resolveBrokerConfig({ port: 0, brokers: 1, ...options }, dataDir)
   const store = MetadataStore.open(join(dataDir, 'meta'))
   for (const topic of topics) store.putTopic(topic)
-  const host = new ScriptedHost(config.brokers * config.shardsPerBroker)
+  const host = new ScriptedHost(config.brokers)
   const clock = new ManualClock()
   const warnings: string[] = []
-  const supervisor = new Supervisor({ config, store, host, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
+  const nodes = { startNode: async (brokerId: number) => 19_000 + brokerId, nodeListening: () => {}, liveBrokersChanged: () => {} }
+  const supervisor = new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
   host.onShardDown = (shard) => supervisor.onShardDown(shard)
   const recovered = (): Promise<RecoveryReport> => new Promise((resolve) => supervisor.onRecovered(resolve))
   return { config, store, host, clock, supervisor, warnings, recovered, reopenStore: () => MetadataStore.open(join(dataDir, 'meta')) }
@@ -160,6 +161,7 @@ describe('supervisor', () => {
 
   it('refuses to open a new topic whose replicas cannot all be opened', async () => {
     const { host, supervisor } = setUp({ brokers: 1 }, [])
+    await supervisor.start()
     host.failSpawn = (_shard, id) => id === 'big/7'
     await expect(supervisor.openPartitions(topic('big', 10, [0]), 0)).rejects.toMatchObject({ code: 'PARTITA_RESOURCE_LIMIT' })
   })

@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startBroker, type Broker } from '../../src/broker/broker.js'
+import { startBroker, type Broker } from '../../src/start-broker.js'
 import type { BrokerOptions } from '../../src/metadata/broker-config.js'
 import { decodeResponse, encodeRequest, type RequestApiKey, type RequestByKey, type ResponseByKey } from '../../src/protocol/index.js'
 import type { Input } from '../../src/protocol/index.js'
@@ -28,12 +28,21 @@ export function tempDataDir(): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Starts a broker on a TCP port with test-friendly group timings. */
+/**
+ * The cluster the integration suites run against: one broker, or with PARTITA_TEST_BROKERS=3
+ * three brokers whose topics are replicated three times by default (every produce then waits
+ * for two followers on other threads, and every client talks to three endpoints).
+ */
+export const TEST_BROKERS = Number(process.env.PARTITA_TEST_BROKERS ?? 1)
+
+/** Starts a cluster on TCP ports with test-friendly group timings. */
 export async function startTestBroker(dataDir: string, options: BrokerOptions = {}): Promise<Broker> {
   return startBroker({
     port: 0,
     dataDir,
-    shards: 2,
+    brokers: TEST_BROKERS,
+    defaultReplicationFactor: TEST_BROKERS,
+    offsetsTopicNumPartitions: 4,
     groupInitialRebalanceDelayMs: 0,
     numPartitions: 1,
     ...options,
@@ -187,7 +196,7 @@ export async function storedBatches(broker: Broker, topic: string, partition: nu
   let offset = 0
   // Bounded: each round reads at least one batch or stops at the high watermark.
   for (let round = 0; round < 10_000; round++) {
-    const [result] = await broker.core.fetch([{ topic, partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }], {
+    const [result] = await broker.cluster.fetch([{ topic, partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }], {
       maxWaitMs: 0,
       minBytes: 0,
       maxBytes: 1 << 20,

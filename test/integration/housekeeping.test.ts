@@ -16,7 +16,7 @@ let kafka: Kafka
 beforeAll(async () => {
   data = tempDataDir()
   broker = await startTestBroker(data.dir, { retentionCheckIntervalMs: 100 })
-  kafka = new Kafka({ clientId: 'partita-it', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING })
+  kafka = new Kafka({ clientId: 'partita-it', brokers: broker.bootstrapServers.split(","), logLevel: logLevel.NOTHING })
 })
 
 afterAll(async () => {

@@ -23,7 +23,7 @@ afterAll(async () => {
 })
 
 async function createTopic(name: string, numPartitions: number): Promise<void> {
-  const [result] = await broker.core.createTopics([{ name, numPartitions, replicationFactor: 1, configs: {} }], false)
+  const [result] = await broker.cluster.createTopics([{ name, numPartitions, replicationFactor: -1, configs: {} }], false)
   expect(result.errorCode).toBe(0)
 }
 
@@ -47,7 +47,7 @@ describe('kafka-python', () => {
     expect(meta.api_version[0]).toBeGreaterThanOrEqual(2)
     expect(meta.topics).toContain('kp-meta')
     expect(meta.partitions).toEqual([0, 1, 2])
-    expect(meta.brokers).toEqual([{ id: 0, host: '127.0.0.1', port: broker.port }])
+    expect((meta.brokers as Array<{ id: number }>).sort((a, b) => a.id - b.id)).toEqual(broker.ports.map((port, id) => ({ id, host: '127.0.0.1', port })))
   })
 
   it('produces keyed records on murmur2 partitions and a group reads them back in order per key', async () => {

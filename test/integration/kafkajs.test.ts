@@ -9,7 +9,7 @@ import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Consumer, ty
 import { defaultPartition } from '../../src/client/partitioner.js'
 import { compressAsync, decompress } from '../../src/storage/compression.js'
 import { CompressionType, compressionOf } from '../../src/storage/record-batch.js'
-import { errorTypes, eventually, kcat, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
+import { TEST_BROKERS, errorTypes, eventually, kcat, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
 
 // kafkajs ships gzip only; snappy, lz4 and zstd are plug-ins. Ours are Kafka's exact formats.
 for (const [kafkajsType, kafkaType] of [
@@ -30,7 +30,7 @@ let kafka: Kafka
 beforeAll(async () => {
   data = tempDataDir()
   broker = await startTestBroker(data.dir)
-  kafka = new Kafka({ clientId: 'partita-it', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING })
+  kafka = new Kafka({ clientId: 'partita-it', brokers: broker.bootstrapServers.split(","), logLevel: logLevel.NOTHING })
 })
 
 afterAll(async () => {
@@ -80,15 +80,15 @@ describe('kafkajs', () => {
     await admin.connect()
     try {
       const cluster = await admin.describeCluster()
-      expect(cluster.brokers).toEqual([{ nodeId: 0, host: '127.0.0.1', port: broker.port }])
+      expect(cluster.brokers.sort((a, b) => a.nodeId - b.nodeId)).toEqual(broker.ports.map((port, nodeId) => ({ nodeId, host: '127.0.0.1', port })))
       expect(cluster.controller).toBe(0)
       const { topics } = await admin.fetchTopicMetadata({ topics: ['kj-meta'] })
       expect(topics).toHaveLength(1)
-      expect(topics[0].partitions.map((p) => [p.partitionId, p.leader, p.replicas, p.isr]).sort()).toEqual([
-        [0, 0, [0], [0]],
-        [1, 0, [0], [0]],
-        [2, 0, [0], [0]],
-      ])
+      // Each partition led by the first of its replicas, every replica in sync.
+      for (const p of topics[0].partitions) {
+        expect(p.replicas).toHaveLength(TEST_BROKERS)
+        expect([p.leader, [...p.isr].sort()]).toEqual([p.replicas[0], [...p.replicas].sort()])
+      }
       expect(await admin.listTopics()).toContain('kj-meta')
     } finally {
       await admin.disconnect()
@@ -248,7 +248,7 @@ describe('kafkajs', () => {
       expect(await attempt('..', 1, 1)).toContain('INVALID_TOPIC_EXCEPTION')
       expect(await attempt('x'.repeat(250), 1, 1)).toContain('INVALID_TOPIC_EXCEPTION')
       expect(await attempt('kj-zero-partitions', 0, 1)).toContain('INVALID_PARTITIONS')
-      expect(await attempt('kj-rf-3', 1, 3)).toContain('INVALID_REPLICATION_FACTOR')
+      expect(await attempt('kj-rf-too-high', 1, TEST_BROKERS + 1)).toContain('INVALID_REPLICATION_FACTOR')
       expect(await attempt('kj-fine', 1, 1)).toEqual(['no error'])
       expect(await admin.listTopics()).not.toContain('bad/name')
     } finally {

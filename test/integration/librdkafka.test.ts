@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { defaultPartition } from '../../src/client/partitioner.js'
 import { CompressionType, compressionOf } from '../../src/storage/record-batch.js'
 import { decompress } from '../../src/storage/compression.js'
-import { eventually, kcat, runPython, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
+import { TEST_BROKERS, eventually, kcat, runPython, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
 import { CompressionCodecs, CompressionTypes } from 'kafkajs'
 
 const SCRIPT = 'confluent_client.py'
@@ -40,7 +40,7 @@ afterAll(async () => {
 })
 
 async function createTopic(name: string, numPartitions: number): Promise<void> {
-  const [result] = await broker.core.createTopics([{ name, numPartitions, replicationFactor: 1, configs: {} }], false)
+  const [result] = await broker.cluster.createTopics([{ name, numPartitions, replicationFactor: -1, configs: {} }], false)
   expect(result.errorCode).toBe(0)
 }
 
@@ -64,13 +64,15 @@ describe('kcat', () => {
       brokers: Array<{ id: number; name: string }>
       topics: Array<{ topic: string; partitions: Array<{ partition: number; leader: number; replicas: unknown[]; isrs: unknown[] }> }>
     }
-    expect(meta.brokers).toEqual([{ id: 0, name: `127.0.0.1:${broker.port}` }])
+    expect(meta.brokers.sort((a, b) => a.id - b.id)).toEqual(broker.ports.map((port, id) => ({ id, name: `127.0.0.1:${port}` })))
     expect(meta.topics).toHaveLength(1)
     expect(meta.topics[0].topic).toBe('kc-meta')
-    expect(meta.topics[0].partitions.map((p) => [p.partition, p.leader, p.replicas, p.isrs])).toEqual([
-      [0, 0, [{ id: 0 }], [{ id: 0 }]],
-      [1, 0, [{ id: 0 }], [{ id: 0 }]],
-    ])
+    for (const p of meta.topics[0].partitions) {
+      expect(p.replicas).toHaveLength(TEST_BROKERS)
+      expect(p.leader).toBe((p.replicas[0] as { id: number }).id)
+      expect(p.isrs).toHaveLength(TEST_BROKERS)
+    }
+    expect(meta.topics[0].partitions.map((p) => p.partition)).toEqual([0, 1])
   })
 
   it('produces keyed records with murmur2_random and reads them back in order per key', async () => {
@@ -106,7 +108,7 @@ describe('kcat', () => {
     expect(batches.length).toBeGreaterThan(0)
     expect(new Set(batches.map((b) => compressionOf(b.attributes)))).toEqual(new Set([kafkaType]))
 
-    const kafka = new Kafka({ clientId: 'partita-it', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING })
+    const kafka = new Kafka({ clientId: 'partita-it', brokers: broker.bootstrapServers.split(","), logLevel: logLevel.NOTHING })
     const consumer = kafka.consumer({ groupId: `kc-codec-${codec}-reader`, sessionTimeout: 6_000, heartbeatInterval: 500, maxWaitTimeInMs: 200 })
     const got: string[] = []
     await consumer.connect()
@@ -132,7 +134,7 @@ describe('confluent-kafka-python', () => {
       'metadata',
       broker.bootstrapServers,
     ])
-    expect(meta.brokers).toEqual([{ id: 0, host: '127.0.0.1', port: broker.port }])
+    expect((meta.brokers as Array<{ id: number }>).sort((a, b) => a.id - b.id)).toEqual(broker.ports.map((port, id) => ({ id, host: '127.0.0.1', port })))
     expect(meta.controller).toBe(0)
     expect(meta.topics['ck-meta']).toEqual([0, 1, 2])
   })

@@ -27,7 +27,7 @@ async function stop(broker: Broker): Promise<void> {
 }
 
 function client(broker: Broker): Kafka {
-  return new Kafka({ clientId: 'partita-it', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING })
+  return new Kafka({ clientId: 'partita-it', brokers: broker.bootstrapServers.split(","), logLevel: logLevel.NOTHING })
 }
 
 async function consumeInto(kafka: Kafka, groupId: string, topic: string, into: string[]): Promise<Consumer> {
@@ -44,7 +44,7 @@ describe('broker restarts', () => {
     dirs.push(data)
     const first = await start(data.dir)
     const topic = 'rs-commits'
-    const [created] = await first.core.createTopics([{ name: topic, numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+    const [created] = await first.cluster.createTopics([{ name: topic, numPartitions: 2, replicationFactor: -1, configs: {} }], false)
     expect(created.errorCode).toBe(0)
     const producer = client(first).producer()
     await producer.connect()
@@ -76,7 +76,7 @@ describe('broker restarts', () => {
     dirs.push(data)
     const first = await start(data.dir)
     const topic = 'rs-kp'
-    await first.core.createTopics([{ name: topic, numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+    await first.cluster.createTopics([{ name: topic, numPartitions: 2, replicationFactor: -1, configs: {} }], false)
     const script = 'kafka_python_client.py'
     await runPython(script, ['produce', first.bootstrapServers, topic, '6', '3'])
     const read = await runPython<{ records: Array<{ offset: number; value: string }> }>(script, ['consume', first.bootstrapServers, topic, 'rs-kp-group', '6'])
@@ -96,7 +96,7 @@ describe('broker restarts', () => {
     const first = await start(data.dir)
     const port = first.port!
     const topic = 'rs-through'
-    await first.core.createTopics([{ name: topic, numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+    await first.cluster.createTopics([{ name: topic, numPartitions: 2, replicationFactor: -1, configs: {} }], false)
     const kafka = client(first)
     const received: string[] = []
     const consumer = await consumeInto(kafka, 'rs-through-group', topic, received)

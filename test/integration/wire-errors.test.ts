@@ -20,10 +20,16 @@ let connection: RawConnection
 beforeAll(async () => {
   data = tempDataDir()
   broker = await startTestBroker(data.dir, { messageMaxBytes: MESSAGE_MAX_BYTES })
-  const [created] = await broker.core.createTopics([{ name: TOPIC, numPartitions: 1, replicationFactor: 1, configs: {} }], false)
+  const [created] = await broker.cluster.createTopics([{ name: TOPIC, numPartitions: 1, replicationFactor: -1, configs: {} }], false)
   expect(created.errorCode).toBe(0)
-  connection = await RawConnection.open(broker.port!)
+  connection = await connectionToLeader(TOPIC)
 })
+
+/** A raw connection to the broker that leads partition 0 of `topic`, where its produce must go. */
+async function connectionToLeader(topic: string): Promise<RawConnection> {
+  const meta = await broker.cluster.metadata([topic], false)
+  return RawConnection.open(broker.ports[meta.topics[0].partitions[0].leaderId])
+}
 
 afterAll(async () => {
   connection?.close()
@@ -36,11 +42,11 @@ function batch(values: string[]): Buffer {
 }
 
 /** Produces one record set with Produce v7 and returns the partition's answer. */
-async function produce(records: Buffer, acks = -1, alter?: (frame: Buffer) => void, topic = TOPIC) {
+async function produce(records: Buffer, acks = -1, alter?: (frame: Buffer) => void) {
   const response = await connection.request(
     ApiKey.Produce,
     7,
-    { transactionalId: null, acks, timeoutMs: 5_000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] },
+    { transactionalId: null, acks, timeoutMs: 5_000, topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }] },
     alter,
   )
   return response.responses[0].partitionResponses[0]
@@ -92,14 +98,24 @@ describe('errors over the wire', () => {
   })
 
   it('refuses a batch over the topic max.message.bytes with MESSAGE_TOO_LARGE', async () => {
-    const [created] = await broker.core.createTopics(
-      [{ name: SMALL_TOPIC, numPartitions: 1, replicationFactor: 1, configs: { 'max.message.bytes': '5000' } }],
+    const [created] = await broker.cluster.createTopics(
+      [{ name: SMALL_TOPIC, numPartitions: 1, replicationFactor: -1, configs: { 'max.message.bytes': '5000' } }],
       false,
     )
     expect(created.errorCode).toBe(0)
-    const answer = await produce(batch(['x'.repeat(6_000)]), -1, undefined, SMALL_TOPIC)
-    expect(answer.errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE)
-    await stillOpen()
+    const leader = await connectionToLeader(SMALL_TOPIC)
+    try {
+      const response = await leader.request(ApiKey.Produce, 7, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 5_000,
+        topicData: [{ name: SMALL_TOPIC, partitionData: [{ index: 0, records: batch(['x'.repeat(6_000)]) }] }],
+      })
+      expect(response.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE)
+      expect(leader.closed).toBe(false)
+    } finally {
+      leader.close()
+    }
   })
 
   it('refuses a batch over the broker message.max.bytes with MESSAGE_TOO_LARGE', async () => {

@@ -80,7 +80,7 @@ const scenarios: Record<number, Scenario> = {
       // Message formats v0/v1 are not stored: each partition is refused, nothing is appended.
       const old = await produce(batchOf(['a']))
       expect(old.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT })
-      expect(ts.router.produceCount).toBe(0)
+      expect(ts.partitions.produceCount).toBe(0)
       return
     }
     const first = await produce(batchOf(['a', 'b']))
@@ -89,7 +89,7 @@ const scenarios: Record<number, Scenario> = {
     expect(second.responses[0].partitionResponses[0]).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2, logStartOffset: v >= 5 ? 0 : -1 })
     const nullRecords = await produce(null)
     expect(nullRecords.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
-    expect(ts.router.partition('p', 0)!.nextOffset).toBe(3)
+    expect(ts.partitions.partition('p', 0)!.nextOffset).toBe(3)
   },
   [ApiKey.Fetch]: async (v) => {
     await createTopic('f')
@@ -136,7 +136,9 @@ const scenarios: Record<number, Scenario> = {
     await createTopic('m1', 2)
     await createTopic('m2')
     const all = await client.request(ApiKey.Metadata, v, { topics: v === 0 ? [] : null })
-    expect(all.topics.map((t) => t.name).sort()).toEqual(['m1', 'm2'])
+    // __consumer_offsets is listed too, as Kafka lists it, marked internal.
+    expect(all.topics.map((t) => t.name).sort()).toEqual(['__consumer_offsets', 'm1', 'm2'])
+    if (v >= 1) expect(all.topics.find((t) => t.name === '__consumer_offsets')?.isInternal).toBe(true)
     expect(all.brokers.map((b) => b.nodeId)).toEqual([0, 1])
     expect(all.brokers[0]).toMatchObject({ host: '127.0.0.1', port: ts.server.port })
     if (v >= 1) expect(all.brokers.map((b) => b.nodeId)).toContain(all.controllerId)
@@ -165,11 +167,11 @@ const scenarios: Record<number, Scenario> = {
       topics: [{ name: 'oc', partitions: [{ partitionIndex: 0, committedOffset: 42, committedMetadata: 'meta' }] }],
     })
     expect(commit.topics).toEqual([{ name: 'oc', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }] }])
-    const fetched = ts.groups.fetchOffsets({ groupId: 'simple', topics: [{ topic: 'oc', partitions: [0] }] })
+    const fetched = await ts.core.groups.fetchOffsets({ groupId: 'simple', topics: [{ topic: 'oc', partitions: [0] }] })
     expect(fetched.topics[0].partitions[0]).toMatchObject({ offset: 42, metadata: 'meta' })
   },
   [ApiKey.OffsetFetch]: async (v) => {
-    await ts.groups.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 7, metadata: 'm' }] })
+    await ts.core.groups.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 7, metadata: 'm' }] })
     if (v >= 8) {
       const response = await client.request(ApiKey.OffsetFetch, v, {
         groups: [
@@ -233,7 +235,7 @@ const scenarios: Record<number, Scenario> = {
       const again = await client.request(ApiKey.LeaveGroup, v, { groupId: 'leave', memberId: member.memberId })
       expect(again.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
     }
-    expect(ts.groups.describeGroups(['leave'])[0].groupState).toBe('Empty')
+    expect((await ts.core.groups.describeGroups(['leave']))[0].groupState).toBe('Empty')
   },
   [ApiKey.DescribeGroups]: async (v) => {
     const member = await joinAndSync('described', 5, 3)
@@ -253,7 +255,7 @@ const scenarios: Record<number, Scenario> = {
     expect(response.groups.map((g) => [g.groupId, g.protocolType])).toEqual([['listed', 'consumer']])
   },
   [ApiKey.DeleteGroups]: async (v) => {
-    await ts.groups.commitOffsets({ groupId: 'doomed', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 1 }] })
+    await ts.core.groups.commitOffsets({ groupId: 'doomed', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 1 }] })
     const response = await client.request(ApiKey.DeleteGroups, v, { groupsNames: ['doomed', 'never'] })
     expect(response.results).toEqual([
       { groupId: 'doomed', errorCode: ErrorCode.NONE },
@@ -284,7 +286,7 @@ const scenarios: Record<number, Scenario> = {
       ['made', ErrorCode.NONE],
       ['manual', ErrorCode.INVALID_REQUEST],
     ])
-    expect(ts.core.brokers()).toHaveLength(2)
+    expect((await ts.core.metadata([], false)).brokers).toHaveLength(2)
     const made = (await ts.core.metadata(['made'], false)).topics[0]
     expect(made.partitions).toHaveLength(3)
     expect(made.partitions[0].replicaNodes).toHaveLength(2)
@@ -402,7 +404,7 @@ describe('Produce below v3', () => {
   it('still appends at v3, the first version whose records are v2 batches', async () => {
     await scenarios[ApiKey.Produce](3)
     // Two appends; the null record set never reaches the log.
-    expect(ts.router.produceCount).toBe(2)
+    expect(ts.partitions.produceCount).toBe(2)
   })
 })
 
@@ -420,7 +422,7 @@ describe('validation the server owns', () => {
       const response = await client.request(ApiKey.Produce, 7, produceRequest(acks))
       expect(response.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual([ErrorCode.INVALID_REQUIRED_ACKS, ErrorCode.INVALID_REQUIRED_ACKS])
     }
-    expect(ts.router.produceCount).toBe(0)
+    expect(ts.partitions.produceCount).toBe(0)
   })
 
   it('refuses a transactional produce with TRANSACTIONAL_ID_AUTHORIZATION_FAILED', async () => {
@@ -430,7 +432,7 @@ describe('validation the server owns', () => {
       ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
       ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
     ])
-    expect(ts.router.produceCount).toBe(0)
+    expect(ts.partitions.produceCount).toBe(0)
   })
 
   it('answers illegal topic names with INVALID_TOPIC_EXCEPTION', async () => {
@@ -442,8 +444,8 @@ describe('validation the server owns', () => {
     expect(response.topics.map((t) => t.errorCode)).toEqual(names.map(() => ErrorCode.INVALID_TOPIC_EXCEPTION))
     const metadata = await client.request(ApiKey.Metadata, 9, { topics: names.map((name) => ({ name })), allowAutoTopicCreation: true })
     expect(metadata.topics.map((t) => t.errorCode)).toEqual(names.map(() => ErrorCode.INVALID_TOPIC_EXCEPTION))
-    expect(ts.core.brokers()).toHaveLength(2)
-    expect((await ts.core.metadata(null, false)).topics).toEqual([])
+    expect((await ts.core.metadata([], false)).brokers).toHaveLength(2)
+    expect((await ts.core.metadata(null, false)).topics.map((t) => t.name)).toEqual(['__consumer_offsets'])
   })
 
   it('answers zero partitions with INVALID_PARTITIONS and a replication factor beyond the brokers with INVALID_REPLICATION_FACTOR', async () => {

@@ -1,26 +1,33 @@
 /**
- * A server under test: the real Core, GroupCoordinator and MetadataStore (in a temp dir) over the
- * in-memory partition router, behind the real TCP server on an ephemeral port.
+ * A broker node under test without threads: the real NodeCore, group coordinators, controller,
+ * supervisor and metadata store (in a temp dir) over in-memory partitions, behind the real TCP
+ * server on an ephemeral port. The controller's image deltas are applied to the node's image at
+ * once, as the ring would deliver them.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GroupCoordinator } from '../../src/actors/group-coordinator.js'
-import { resolveBrokerConfig, type BrokerOptions } from '../../src/metadata/broker-config.js'
-import { Core } from '../../src/broker/core.js'
-import { MetadataStore } from '../../src/controller/metadata-store.js'
-import type { BrokerCore } from '../../src/broker/types.js'
+import { GroupCoordinators } from '../../src/broker/group-coordinators.js'
+import { NodeCore } from '../../src/broker/node-core.js'
 import { SystemClock } from '../../src/common/clock.js'
+import { Controller } from '../../src/controller/controller.js'
+import { ImagePublisher } from '../../src/controller/image-publisher.js'
+import { MetadataStore } from '../../src/controller/metadata-store.js'
+import { Supervisor } from '../../src/controller/supervisor.js'
+import { resolveBrokerConfig, type BrokerOptions } from '../../src/metadata/broker-config.js'
+import type { ControllerReplies, ControllerRequest } from '../../src/metadata/controller-messages.js'
+import { MetadataImage } from '../../src/metadata/image.js'
+import type { BrokerCore } from '../../src/server/core.js'
 import { startServer, type Server, type ServerOptions } from '../../src/server/server.js'
+import { advertisedEndpoint } from '../../src/start-broker.js'
 import { encodeBatch } from '../../src/storage/record-batch.js'
-import { MemoryRouter } from './memory-router.js'
+import { MemoryPartitions } from './memory-partitions.js'
 import { WireClient } from './wire-client.js'
 
 export interface TestServer {
   server: Server
-  core: Core
-  router: MemoryRouter
-  groups: GroupCoordinator
+  core: NodeCore
+  partitions: MemoryPartitions
   warnings: string[]
   connect(): Promise<WireClient>
   close(): Promise<void>
@@ -28,23 +35,58 @@ export interface TestServer {
 
 export async function startTestServer(
   brokerOptions: BrokerOptions = {},
-  serverOptions: Partial<ServerOptions> & { wrapCore?: (core: Core) => BrokerCore } = {},
+  serverOptions: Partial<ServerOptions> & { wrapCore?: (core: NodeCore) => BrokerCore } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-'))
-  const config = resolveBrokerConfig({ port: 0, groupInitialRebalanceDelayMs: 0, ...brokerOptions }, dir)
+  const config = resolveBrokerConfig({ port: 0, brokers: 1, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, ...brokerOptions }, dir)
   const store = MetadataStore.open(join(dir, 'meta'))
-  const groups = new GroupCoordinator({
-    dataDir: join(dir, 'groups'),
-    clock: new SystemClock(),
-    initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
-    minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
-    maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
-  })
-  await groups.open()
-  const router = new MemoryRouter(config.brokers)
-  let port = 0
-  const core = new Core({ config, store, router, groups, advertisedPort: () => port })
+  const partitions = new MemoryPartitions(config.brokers)
+  const image = new MetadataImage()
   const warnings: string[] = []
+  const log = { warn: (message: string) => warnings.push(message), info: () => {} }
+  const groups = new GroupCoordinators({ nodeId: 0, config, image, clock: new SystemClock(), partitions, log })
+  let supervisor: Supervisor | undefined
+  const publisher = new ImagePublisher(
+    {
+      clusterId: store.clusterId,
+      topic: (name) => store.topic(name),
+      send: (nodeId, delta) => {
+        if (nodeId !== 0) return
+        image.apply(delta)
+        groups.onImage()
+      },
+      liveNodes: () => supervisor?.liveBrokerIds() ?? [],
+    },
+    Array.from({ length: config.brokers }, (_, id) => advertisedEndpoint(config, id, 0)),
+  )
+  store.onChange((topics) => topics.forEach((t) => publisher.topicChanged(t)))
+  let port = 0
+  supervisor = new Supervisor({
+    config,
+    store,
+    host: partitions.host,
+    clock: new SystemClock(),
+    logger: log,
+    nodes: {
+      startNode: async (brokerId) => {
+        image.apply(publisher.snapshotFor(brokerId))
+        // Only broker 0 is this test's node; the others exist as ids that host replicas.
+        return brokerId === 0 ? port : 40_000 + brokerId
+      },
+      nodeListening: (brokerId, listening) => publisher.setEndpoint(advertisedEndpoint(config, brokerId, listening)),
+      liveBrokersChanged: () => publisher.brokersChanged(),
+    },
+  })
+  const controller = new Controller({ config, store, supervisor, publisher })
+  const core = new NodeCore({
+    nodeId: 0,
+    config,
+    image,
+    partitions,
+    groups,
+    askController: async <K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>) =>
+      (await controller.handle(request)).result as ControllerReplies[K],
+  })
   const { wrapCore, ...rest } = serverOptions
   const server = await startServer({
     core: wrapCore === undefined ? core : wrapCore(core),
@@ -53,12 +95,16 @@ export async function startTestServer(
     ...rest,
   })
   port = server.port
+  await supervisor.start()
+  publisher.flush()
+  // As a client's FindCoordinator would, so group requests find their coordinators loaded.
+  await core.findCoordinator('any', 0)
+  await groups.whenLoaded()
   const clients: WireClient[] = []
   return {
     server,
     core,
-    router,
-    groups,
+    partitions,
     warnings,
     async connect() {
       const client = await WireClient.connect(server.port)
@@ -68,7 +114,8 @@ export async function startTestServer(
     async close() {
       await Promise.all(clients.map((c) => c.close()))
       await server.close()
-      await groups.close()
+      groups.close()
+      supervisor.stop()
       rmSync(dir, { recursive: true, force: true })
     },
   }
@@ -78,10 +125,10 @@ export async function startTestServer(
  * The core with one method replaced; every other method is bound to the real core (its private
  * fields are not reachable through a Proxy receiver).
  */
-export function overrideCore<M extends keyof BrokerCore>(core: Core, method: M, replacement: (real: Core[M]) => BrokerCore[M]): BrokerCore {
+export function overrideCore<M extends keyof BrokerCore>(core: NodeCore, method: M, replacement: (real: NodeCore[M]) => BrokerCore[M]): BrokerCore {
   return new Proxy(core, {
     get(target, property) {
-      if (property === method) return replacement((target[method] as (...args: unknown[]) => unknown).bind(target) as Core[M])
+      if (property === method) return replacement((target[method] as (...args: unknown[]) => unknown).bind(target) as NodeCore[M])
       const value = Reflect.get(target, property, target) as unknown
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
     },

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startBroker } from '../../src/broker/broker.js'
+import { startBroker } from '../../src/start-broker.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -22,10 +22,10 @@ function freshDir(): string {
 describe('data directory lock', () => {
   it('refuses a second broker on a data directory in use, and allows it after the first closes', async () => {
     const dataDir = freshDir()
-    const first = await startBroker({ dataDir, port: null, shards: 1 })
-    await expect(startBroker({ dataDir, port: null, shards: 1 })).rejects.toMatchObject({ code: 'PARTITA_DATA_DIR_LOCKED' })
+    const first = await startBroker({ dataDir, port: 0, brokers: 1 })
+    await expect(startBroker({ dataDir, port: 0, brokers: 1 })).rejects.toMatchObject({ code: 'PARTITA_DATA_DIR_LOCKED' })
     await first.close()
-    const second = await startBroker({ dataDir, port: null, shards: 1 })
+    const second = await startBroker({ dataDir, port: 0, brokers: 1 })
     await second.close()
   })
 
@@ -33,7 +33,7 @@ describe('data directory lock', () => {
     const dataDir = freshDir()
     // Pid 2^22 + 1 is above Linux's pid_max default, so no process has it.
     writeFileSync(join(dataDir, '.lock'), String(2 ** 22 + 1))
-    const broker = await startBroker({ dataDir, port: null, shards: 1 })
+    const broker = await startBroker({ dataDir, port: 0, brokers: 1 })
     await broker.close()
   })
 })

@@ -73,6 +73,15 @@ export class Group {
     this.state = next
   }
 
+  /**
+   * A group loaded from its stored metadata with members: it was Stable when it was written (only
+   * a completed sync stores members), so it is again, with no rebalance in progress.
+   */
+  restoreStable(): void {
+    assert(this.state === 'Empty' && this.members.size > 0, `group ${this.groupId}: restoring a Stable group over ${this.state}`)
+    this.state = 'Stable'
+  }
+
   /** The largest rebalance timeout among members: how long a rebalance waits for rejoins. */
   rebalanceTimeoutMs(): number {
     let timeoutMs = 0

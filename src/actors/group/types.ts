@@ -8,8 +8,6 @@ import type { Clock } from '../../common/clock.js'
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead'
 
 export interface GroupCoordinatorOptions {
-  /** Directory for the offsets log; created if missing. */
-  dataDir: string
   clock: Clock
   /** `group.initial.rebalance.delay.ms`: how long an Empty group waits for more joiners. */
   initialRebalanceDelayMs?: number
@@ -21,10 +19,6 @@ export interface GroupCoordinatorOptions {
   groupMaxSize?: number
   /** `offset.metadata.max.bytes`: longer commit metadata gets OFFSET_METADATA_TOO_LARGE. */
   offsetMetadataMaxBytes?: number
-  /** fsync the offsets log before acknowledging a commit (off by default, as Kafka relies on the page cache). */
-  fsync?: boolean
-  /** The log is compacted when it holds more than max(this, 2 x live) records. */
-  compactMinRecords?: number
 }
 
 export interface GroupProtocol {

@@ -308,6 +308,31 @@ export class KafkaClient {
     return connection.send(apiKey, body, options)
   }
 
+  /**
+   * Sends a request any broker can answer: to the bootstrap server, or when it is gone (the
+   * broker was stopped or killed) to each other known broker in turn, as Kafka's clients fail
+   * over their metadata requests.
+   */
+  async #anyBroker<T>(send: (connection: Connection) => Promise<T>): Promise<T> {
+    if (!this.#bootstrap.closed) {
+      try {
+        return await send(this.#bootstrap)
+      } catch (error) {
+        if (this.#brokers.size === 0 || !isConnectionFailure(error)) throw error
+      }
+    }
+    let lastError: unknown = new PartitaError('PARTITA_CONNECTION', 'no broker is reachable')
+    for (const broker of this.brokers) {
+      try {
+        return await send(await this.connectionTo(broker.nodeId))
+      } catch (error) {
+        if (!isConnectionFailure(error)) throw error
+        lastError = error
+      }
+    }
+    throw lastError
+  }
+
   /** The controller if known, else the bootstrap server: where admin requests go. */
   #adminNode(): number {
     return this.#brokers.has(this.#controllerId) ? this.#controllerId : -1
@@ -320,10 +345,12 @@ export class KafkaClient {
    * and the leaders this client routes by.
    */
   async metadata(topics: string[] | null = null, options: { allowAutoTopicCreation?: boolean } = {}): Promise<ClusterMetadata> {
-    const response: MetadataResponse = await this.#bootstrap.send(ApiKey.Metadata, {
-      topics: topics === null ? null : topics.map((name) => ({ name })),
-      allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
-    })
+    const response = await this.#anyBroker((connection) =>
+      connection.send(ApiKey.Metadata, {
+        topics: topics === null ? null : topics.map((name) => ({ name })),
+        allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
+      }),
+    )
     this.#controllerId = response.controllerId
     for (const b of response.brokers) this.#brokers.set(b.nodeId, { nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })
     const out: ClusterMetadata = {
@@ -422,10 +449,12 @@ export class KafkaClient {
         await this.metadata([...new Set(pending.map((p) => p.topic))])
       }
       const routed = await this.#routeByLeader(pending)
-      const answers = await Promise.all([...routed].map(([leader, items]) => this.#produceTo(leader, items, options)))
+      const answers = await Promise.all([...routed].map(([leader, items]) => this.#produceTo(leader, items, options).catch((error: unknown) => unreachable(error, items, produceFailure))))
       const retry: ProduceInput[] = []
       for (const answer of answers.flat()) {
         results.set(key(answer.topic, answer.partition), answer)
+        // NETWORK_EXCEPTION is not retried here: the request may have been written before the
+        // connection broke, and only the caller knows whether a duplicate is harmless.
         const retriable = LEADER_ERRORS.has(answer.errorCode) && attempt < this.#retries
         if (retriable) retry.push(inputs.find((i) => i.topic === answer.topic && i.partition === answer.partition)!)
       }
@@ -474,49 +503,51 @@ export class KafkaClient {
     const maxWaitMs = options.maxWaitMs ?? 500
     const routed = await this.#routeByLeader(inputs)
     const answers = await Promise.all(
-      [...routed].map(async ([leader, items]): Promise<FetchResult[]> => {
-        if (leader < 0) return items.map((i) => fetchFailure(i, ErrorCode.LEADER_NOT_AVAILABLE))
-        const response = await this.request(
-          leader,
-          ApiKey.Fetch,
-          {
-            replicaId: -1,
-            maxWaitMs,
-            minBytes: options.minBytes ?? 1,
-            maxBytes: options.maxBytes ?? 50 * 1024 * 1024,
-            isolationLevel: options.isolationLevel ?? 0,
-            sessionId: 0,
-            sessionEpoch: -1,
-            topics: byTopic(items, (i) => ({
-              partition: i.partition,
-              currentLeaderEpoch: -1,
-              fetchOffset: i.fetchOffset,
-              logStartOffset: -1,
-              partitionMaxBytes: i.partitionMaxBytes ?? 1024 * 1024,
-            })).map((t) => ({ topic: t.name, partitions: t.partitions })),
-            forgottenTopicsData: [],
-            rackId: '',
-          },
-          { timeoutMs: maxWaitMs + (this.#options.requestTimeoutMs ?? 30_000) },
-        )
-        if (response.errorCode !== ErrorCode.NONE) return items.map((i) => fetchFailure(i, response.errorCode))
-        return response.responses.flatMap((t) =>
-          t.partitions.map((p) => ({
-            topic: t.topic,
-            partition: p.partitionIndex,
-            errorCode: p.errorCode,
-            highWatermark: p.highWatermark,
-            lastStableOffset: p.lastStableOffset,
-            logStartOffset: p.logStartOffset,
-            records: p.records,
-          })),
-        )
-      }),
+      [...routed].map(async ([leader, items]): Promise<FetchResult[]> => this.#fetchFrom(leader, items, options, maxWaitMs).catch((error: unknown) => unreachable(error, items, fetchFailure))),
     )
-    const results = answers.flat()
-    const moved = results.filter((r) => LEADER_ERRORS.has(r.errorCode))
-    if (moved.length > 0) await this.metadata([...new Set(moved.map((r) => r.topic))])
+    const results = inInputOrder(inputs, answers.flat())
+    const moved = results.filter((r) => LEADER_ERRORS.has(r.errorCode) || r.errorCode === ErrorCode.NETWORK_EXCEPTION)
+    if (moved.length > 0) await this.metadata([...new Set(moved.map((r) => r.topic))]).catch(() => undefined)
     return results
+  }
+
+  async #fetchFrom(leader: number, items: FetchInput[], options: FetchOptions, maxWaitMs: number): Promise<FetchResult[]> {
+    if (leader < 0) return items.map((i) => fetchFailure(i, ErrorCode.LEADER_NOT_AVAILABLE))
+    const response = await this.request(
+      leader,
+      ApiKey.Fetch,
+      {
+        replicaId: -1,
+        maxWaitMs,
+        minBytes: options.minBytes ?? 1,
+        maxBytes: options.maxBytes ?? 50 * 1024 * 1024,
+        isolationLevel: options.isolationLevel ?? 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: byTopic(items, (i) => ({
+          partition: i.partition,
+          currentLeaderEpoch: -1,
+          fetchOffset: i.fetchOffset,
+          logStartOffset: -1,
+          partitionMaxBytes: i.partitionMaxBytes ?? 1024 * 1024,
+        })).map((t) => ({ topic: t.name, partitions: t.partitions })),
+        forgottenTopicsData: [],
+        rackId: '',
+      },
+      { timeoutMs: maxWaitMs + (this.#options.requestTimeoutMs ?? 30_000) },
+    )
+    if (response.errorCode !== ErrorCode.NONE) return items.map((i) => fetchFailure(i, response.errorCode))
+    return response.responses.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topic: t.topic,
+        partition: p.partitionIndex,
+        errorCode: p.errorCode,
+        highWatermark: p.highWatermark,
+        lastStableOffset: p.lastStableOffset,
+        logStartOffset: p.logStartOffset,
+        records: p.records,
+      })),
+    )
   }
 
   /** Offsets by timestamp (or earliest/latest), asked of each partition's leader. */
@@ -524,21 +555,62 @@ export class KafkaClient {
     const routed = await this.#routeByLeader(inputs)
     const answers = await Promise.all(
       [...routed].map(async ([leader, items]): Promise<ListOffsetsResult[]> => {
-        if (leader < 0) return items.map((i) => ({ ...i, errorCode: ErrorCode.LEADER_NOT_AVAILABLE, offset: -1 }))
-        const response = await this.request(leader, ApiKey.ListOffsets, {
-          replicaId: -1,
-          isolationLevel: options.isolationLevel ?? 0,
-          topics: byTopic(items, (i) => ({ partitionIndex: i.partition, currentLeaderEpoch: -1, timestamp: i.timestamp })),
-        })
-        return response.topics.flatMap((t) =>
-          t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode, offset: p.offset, timestamp: p.timestamp })),
-        )
+        const failure = (i: ListOffsetsInput, errorCode: number): ListOffsetsResult => ({ topic: i.topic, partition: i.partition, errorCode, offset: -1, timestamp: -1 })
+        if (leader < 0) return items.map((i) => failure(i, ErrorCode.LEADER_NOT_AVAILABLE))
+        try {
+          const response = await this.request(leader, ApiKey.ListOffsets, {
+            replicaId: -1,
+            isolationLevel: options.isolationLevel ?? 0,
+            topics: byTopic(items, (i) => ({ partitionIndex: i.partition, currentLeaderEpoch: -1, timestamp: i.timestamp })),
+          })
+          return response.topics.flatMap((t) =>
+            t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode, offset: p.offset, timestamp: p.timestamp })),
+          )
+        } catch (error) {
+          return unreachable(error, items, failure)
+        }
       }),
     )
-    const results = answers.flat()
-    const moved = results.filter((r) => LEADER_ERRORS.has(r.errorCode))
-    if (moved.length > 0) await this.metadata([...new Set(moved.map((r) => r.topic))])
+    const results = inInputOrder(inputs, answers.flat())
+    const moved = results.filter((r) => LEADER_ERRORS.has(r.errorCode) || r.errorCode === ErrorCode.NETWORK_EXCEPTION)
+    if (moved.length > 0) await this.metadata([...new Set(moved.map((r) => r.topic))]).catch(() => undefined)
     return results
+  }
+
+  /** Moves each partition's log start up to `offset` (-1: its high watermark), asked of its leader. */
+  async deleteRecords(inputs: readonly (TopicPartition & { offset: number })[], options: { timeoutMs?: number } = {}): Promise<Array<TopicPartition & { errorCode: number; lowWatermark: number }>> {
+    const routed = await this.#routeByLeader(inputs)
+    const answers = await Promise.all(
+      [...routed].map(async ([leader, items]) => {
+        const failure = (i: TopicPartition, errorCode: number) => ({ topic: i.topic, partition: i.partition, errorCode, lowWatermark: -1 })
+        if (leader < 0) return items.map((i) => failure(i, ErrorCode.LEADER_NOT_AVAILABLE))
+        try {
+          const response = await this.request(leader, ApiKey.DeleteRecords, {
+            topics: byTopic(items, (i) => ({ partitionIndex: i.partition, offset: i.offset })),
+            timeoutMs: options.timeoutMs ?? 30_000,
+          })
+          return response.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode, lowWatermark: p.lowWatermark })))
+        } catch (error) {
+          return unreachable(error, items, failure)
+        }
+      }),
+    )
+    const results = inInputOrder(inputs, answers.flat())
+    const moved = results.filter((r) => LEADER_ERRORS.has(r.errorCode) || r.errorCode === ErrorCode.NETWORK_EXCEPTION)
+    if (moved.length > 0) await this.metadata([...new Set(moved.map((r) => r.topic))]).catch(() => undefined)
+    return results
+  }
+
+  /** A producer id and epoch (KIP-360: a known id asks for its epoch to be bumped). */
+  initProducerId(options: { transactionalId?: string | null; transactionTimeoutMs?: number; producerId?: number; producerEpoch?: number } = {}) {
+    return this.#anyBroker((connection) =>
+      connection.send(ApiKey.InitProducerId, {
+        transactionalId: options.transactionalId ?? null,
+        transactionTimeoutMs: options.transactionTimeoutMs ?? 60_000,
+        producerId: options.producerId ?? -1,
+        producerEpoch: options.producerEpoch ?? -1,
+      }),
+    )
   }
 
   // ---------------------------------------------------------------- groups
@@ -548,7 +620,7 @@ export class KafkaClient {
     const cached = this.#coordinators.get(groupId)
     if (cached !== undefined) return cached
     for (let attempt = 0; ; attempt++) {
-      const response = await this.#bootstrap.send(ApiKey.FindCoordinator, { key: groupId, keyType: 0 })
+      const response = await this.#anyBroker((connection) => connection.send(ApiKey.FindCoordinator, { key: groupId, keyType: 0 }))
       if (response.errorCode === ErrorCode.NONE) {
         this.#brokers.set(response.nodeId, { nodeId: response.nodeId, host: response.host, port: response.port, rack: null })
         this.#coordinators.set(groupId, response.nodeId)
@@ -574,7 +646,16 @@ export class KafkaClient {
   ): Promise<ResponseByKey[K]> {
     for (let attempt = 0; ; attempt++) {
       const coordinator = await this.findCoordinator(groupId)
-      const response = await this.request(coordinator, apiKey, body, options)
+      let response: ResponseByKey[K]
+      try {
+        response = await this.request(coordinator, apiKey, body, options)
+      } catch (error) {
+        // The coordinator's broker went away: find the group's new one, as for NOT_COORDINATOR.
+        if (!isConnectionFailure(error) || attempt >= this.#retries) throw error
+        this.#coordinators.delete(groupId)
+        await this.#backoff(attempt + 1)
+        continue
+      }
       const code = errorOf(response)
       if (!COORDINATOR_ERRORS.has(code) || attempt >= this.#retries) return response
       this.#coordinators.delete(groupId)
@@ -728,6 +809,40 @@ export class KafkaClient {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+/** A broker that cannot be reached (refused, reset, closed): another broker may answer instead. */
+function isConnectionFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PARTITA_CONNECTION'
+}
+
+/**
+ * Answers put back in the order of the inputs they answer (requests went out grouped by leader;
+ * one partition asked twice, as ListOffsets may, is answered in the order asked). A partition the
+ * broker left out of its answer is a broken broker: it throws rather than leave a hole.
+ */
+function inInputOrder<I extends TopicPartition, R extends TopicPartition & { errorCode: number }>(inputs: readonly I[], answers: readonly R[]): R[] {
+  const byKey = new Map<string, R[]>()
+  for (const answer of answers) {
+    const k = key(answer.topic, answer.partition)
+    const queue = byKey.get(k)
+    if (queue === undefined) byKey.set(k, [answer])
+    else queue.push(answer)
+  }
+  return inputs.map((input) => {
+    const answer = byKey.get(key(input.topic, input.partition))?.shift()
+    if (answer === undefined) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `the broker did not answer for ${input.topic}-${input.partition}`)
+    return answer
+  })
+}
+
+/**
+ * A request that could not reach its broker: each of its partitions answers NETWORK_EXCEPTION
+ * (retriable; the leader may have moved), and anything else is rethrown.
+ */
+function unreachable<T extends TopicPartition, R>(error: unknown, items: readonly T[], failure: (item: T, errorCode: number) => R): R[] {
+  if (!isConnectionFailure(error)) throw error
+  return items.map((item) => failure(item, ErrorCode.NETWORK_EXCEPTION))
 }
 
 function connectionOptions(options: KafkaClientOptions, host: string, port: number): ConnectionOptions {

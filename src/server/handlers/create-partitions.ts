@@ -2,7 +2,7 @@
  * CreatePartitions v0-1: grows a topic to `count` partitions. Manual assignments of the new
  * partitions are refused with INVALID_REQUEST, as in CreateTopics: placement is the broker's.
  */
-import type { TopicErrorResult } from '../../broker/types.js'
+import type { TopicErrorResult } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler } from './types.js'

@@ -3,7 +3,7 @@
  * broker's (replicas must land on the shards that host them). A config with a null value is
  * dropped, meaning "use the default", as Kafka reads it.
  */
-import type { CreateTopicInput, CreateTopicResult } from '../../broker/types.js'
+import type { CreateTopicInput, CreateTopicResult } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler } from './types.js'

@@ -1,5 +1,5 @@
 /** DeleteRecords v0-1: moves each partition's log start up to the offset given (-1: the high watermark). */
-import type { DeleteRecordsInput } from '../../broker/types.js'
+import type { DeleteRecordsInput } from '../../metadata/operations.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler, groupByTopic } from './types.js'
 

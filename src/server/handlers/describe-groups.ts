@@ -7,7 +7,7 @@ export const describeGroupsHandler = defineHandler({
   minVersion: 0,
   maxVersion: 4,
   async handle(ctx, request) {
-    const groups = ctx.core.groups.describeGroups(request.groups)
+    const groups = await ctx.core.groups.describeGroups(request.groups)
     return {
       throttleTimeMs: 0,
       groups: groups.map((g) => ({

@@ -4,7 +4,7 @@
  * with session id 0, which tells the client that no session was created, so it keeps sending full
  * requests. Reading from followers is not offered (preferred read replica -1).
  */
-import type { FetchInput } from '../../broker/types.js'
+import type { FetchInput } from '../../metadata/operations.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler, groupByTopic } from './types.js'
 

@@ -7,7 +7,7 @@ export const heartbeatHandler = defineHandler({
   minVersion: 0,
   maxVersion: 4,
   async handle(ctx, request) {
-    const response = ctx.core.groups.heartbeat({
+    const response = await ctx.core.groups.heartbeat({
       groupId: request.groupId,
       generationId: request.generationId,
       memberId: request.memberId,

@@ -2,7 +2,7 @@
  * IncrementalAlterConfigs v0-1: SET, DELETE, APPEND and SUBTRACT per config. A resource with an
  * operation outside those four is refused whole with INVALID_REQUEST, as Kafka does.
  */
-import type { AlterConfigOp } from '../../broker/types.js'
+import type { AlterConfigOp } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler } from './types.js'

@@ -16,7 +16,7 @@ export const leaveGroupHandler = defineHandler({
       version >= 3
         ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
         : [{ memberId: request.memberId, groupInstanceId: null }]
-    const response = ctx.core.groups.leaveGroup({ groupId: request.groupId, members })
+    const response = await ctx.core.groups.leaveGroup({ groupId: request.groupId, members })
     if (version < 3) {
       const errorCode = response.errorCode !== ErrorCode.NONE ? response.errorCode : (response.members[0]?.errorCode ?? ErrorCode.NONE)
       return { throttleTimeMs: 0, errorCode }

@@ -7,7 +7,7 @@ export const listGroupsHandler = defineHandler({
   minVersion: 0,
   maxVersion: 2,
   async handle(ctx) {
-    const response = ctx.core.groups.listGroups({})
+    const response = await ctx.core.groups.listGroups({})
     return {
       throttleTimeMs: 0,
       errorCode: response.errorCode,

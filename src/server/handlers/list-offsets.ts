@@ -2,7 +2,7 @@
  * ListOffsets v1-5 (v0 has the older multi-offset shape, which modern clients never send):
  * -2 earliest, -1 latest, otherwise the first offset whose timestamp is at or after the one given.
  */
-import type { ListOffsetsInput } from '../../broker/types.js'
+import type { ListOffsetsInput } from '../../metadata/operations.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler, groupByTopic } from './types.js'
 

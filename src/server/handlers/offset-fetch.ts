@@ -12,7 +12,7 @@ import { defineHandler } from './types.js'
 
 type TopicsAsked = Array<{ name: string; partitionIndexes: number[] }> | null
 
-function fetchGroup(ctx: HandlerContext, groupId: string, topics: TopicsAsked): GroupOffsets {
+function fetchGroup(ctx: HandlerContext, groupId: string, topics: TopicsAsked): Promise<GroupOffsets> {
   return ctx.core.groups.fetchOffsets({
     groupId,
     topics: topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })),
@@ -55,13 +55,15 @@ export const offsetFetchHandler = defineHandler({
     if (version >= 8) {
       return {
         throttleTimeMs: 0,
-        groups: request.groups.map((g) => {
-          const offsets = fetchGroup(ctx, g.groupId, g.topics)
-          return { groupId: g.groupId, topics: topicsOut(offsets), errorCode: offsets.errorCode }
-        }),
+        groups: await Promise.all(
+          request.groups.map(async (g) => {
+            const offsets = await fetchGroup(ctx, g.groupId, g.topics)
+            return { groupId: g.groupId, topics: topicsOut(offsets), errorCode: offsets.errorCode }
+          }),
+        ),
       }
     }
-    const offsets = fetchGroup(ctx, request.groupId, request.topics)
+    const offsets = await fetchGroup(ctx, request.groupId, request.topics)
     if (version < 2 && offsets.errorCode !== ErrorCode.NONE) {
       return { throttleTimeMs: 0, topics: withGroupErrorPerPartition(offsets, request.topics) }
     }

@@ -17,7 +17,7 @@
  * requests after it (another produce to the same partition, a ListOffsets) see its records.
  */
 import { ErrorCode } from '../../common/error-codes.js'
-import type { Acks, ProduceInput, ProduceResult } from '../../broker/types.js'
+import type { Acks, ProduceInput, ProduceResult } from '../../metadata/operations.js'
 import { ApiKey } from '../../protocol/index.js'
 import { CLOSE_CONNECTION, defineHandler, groupByTopic, NO_RESPONSE } from './types.js'
 

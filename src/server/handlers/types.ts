@@ -3,7 +3,7 @@
  * ApiVersions answer is derived from these declarations, so what we advertise is exactly what we
  * dispatch), and a function from a decoded request to a response body.
  */
-import type { BrokerCore } from '../../broker/types.js'
+import type { BrokerCore } from '../core.js'
 import type { Input, RequestApiKey, RequestByKey, ResponseByKey } from '../../protocol/index.js'
 
 /** The per-request facts a handler may need beyond the body. */

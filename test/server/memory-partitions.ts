@@ -1,13 +1,15 @@
 /**
- * A PartitionRouter test double: each partition is an array of batches in memory. It assigns
- * offsets by rewriting base offsets (as a leader does), parks fetches that find nothing until a
- * produce, a cancel or maxWaitMs, and answers listOffsets and deleteRecords. No replication: the
- * "leader" is the whole log, and the high watermark is its end.
+ * Partition replicas in memory, for a broker node tested without threads: the supervisor spawns
+ * and talks to them through the ActorHost interface, and the node's core reaches them through
+ * PartitionAccess. Each partition is an array of batches. It assigns offsets by rewriting base
+ * offsets (as a leader does), parks fetches that find nothing until a produce, a cancel or
+ * maxWaitMs, and answers listOffsets and deleteRecords. No replication: the "leader" is the whole
+ * log, and the high watermark is its end.
  */
-import type { PartitionRequest } from '../../src/actors/partition-messages.js'
+import { partitionActorId, type OpenPartition, type PartitionReplies, type PartitionRequest } from '../../src/actors/partition-messages.js'
 import type { FetchPartitionResult, ProduceResult } from '../../src/actors/partition/replica-types.js'
-import type { PartitionReply, PartitionRouter } from '../../src/broker/router.js'
-import type { TopicState } from '../../src/controller/metadata-store.js'
+import type { LocalReply, PartitionAccess } from '../../src/broker/local-partitions.js'
+import type { ActorHost } from '../../src/controller/supervisor.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
 import { batchMaxTimestamp, iterateBatches, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/storage/record-batch.js'
@@ -17,6 +19,11 @@ interface StoredBatch {
   lastOffset: number
   maxTimestamp: number
   bytes: Buffer
+}
+
+interface PartitionReply {
+  message: unknown
+  payload?: Buffer
 }
 
 interface ParkedFetch {
@@ -112,24 +119,49 @@ class MemoryPartition {
   }
 }
 
-export class MemoryRouter implements PartitionRouter {
+/**
+ * The memory partitions as a node's partition access, and (`host`) as the supervisor's actor
+ * host: spawn opens one, role changes are accepted, close removes it. One replica per partition.
+ */
+export class MemoryPartitions implements PartitionAccess {
+  readonly host: ActorHost
   readonly #partitions = new Map<string, MemoryPartition>()
-  readonly #brokerCount: number
 
   constructor(brokerCount = 1) {
-    this.#brokerCount = brokerCount
+    this.host = {
+      shardCount: brokerCount,
+      spawn: async (_shard, _kind, _id, init) => {
+        const open = init as OpenPartition
+        const id = partitionActorId(open.topic, open.partition)
+        if (!this.#partitions.has(id)) this.#partitions.set(id, new MemoryPartition())
+      },
+      request: (_shard, id, message, payload) => this.#handle(id, message as PartitionRequest, payload),
+      tell: () => {},
+      killShard: () => {},
+      restartShard: async () => {},
+    }
   }
 
   /** Produce requests seen, for tests that check what reached the log. */
   produceCount = 0
 
   partition(topic: string, partition: number): MemoryPartition | undefined {
-    return this.#partitions.get(`${topic}/${partition}`)
+    return this.#partitions.get(partitionActorId(topic, partition))
   }
 
-  async requestLeader(topic: string, partition: number, message: PartitionRequest, payload?: Buffer): Promise<PartitionReply> {
-    const p = this.partition(topic, partition)
-    if (p === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `no replica for ${topic}-${partition}`)
+  async request<M extends PartitionRequest>(topic: string, partition: number, message: M, payload?: Buffer): Promise<LocalReply<PartitionReplies[M['op']]>> {
+    const reply = await this.#handle(partitionActorId(topic, partition), message, payload)
+    return reply as LocalReply<PartitionReplies[M['op']]>
+  }
+
+  tell(topic: string, partition: number, message: PartitionRequest): void {
+    if (message.op === 'cancelFetch') this.partition(topic, partition)?.cancel(message.fetchId)
+  }
+
+  /** Answers one request to a partition actor, as its replica would. */
+  async #handle(id: string, message: PartitionRequest, payload?: Buffer): Promise<PartitionReply> {
+    const p = this.#partitions.get(id)
+    if (p === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `no replica for ${id}`)
     switch (message.op) {
       case 'produce':
         this.produceCount++
@@ -142,30 +174,17 @@ export class MemoryRouter implements PartitionRouter {
         return { message: p.deleteRecords(message.offset) }
       case 'epochEndOffset':
         return { message: { errorCode: ErrorCode.NONE, epoch: 0, endOffset: p.nextOffset } }
+      case 'close':
+        for (const fetch of p.parked) fetch.wake()
+        this.#partitions.delete(id)
+        return { message: { ok: true } }
+      case 'becomeLeader':
+      case 'becomeFollower':
+      case 'removeFromIsr':
+      case 'updateConfig':
+        return { message: { ok: true } }
       default:
-        throw new Error(`the memory router does not answer ${message.op}`)
+        throw new Error(`the memory partitions do not answer ${message.op}`)
     }
-  }
-
-  tellLeader(topic: string, partition: number, message: PartitionRequest): void {
-    if (message.op === 'cancelFetch') this.partition(topic, partition)?.cancel(message.fetchId)
-  }
-
-  async openPartitions(topic: TopicState, fromPartition: number): Promise<void> {
-    for (const p of topic.partitions.slice(fromPartition)) this.#partitions.set(`${topic.name}/${p.partition}`, new MemoryPartition())
-  }
-
-  async closeTopic(topic: TopicState): Promise<void> {
-    for (const p of topic.partitions) {
-      const partition = this.partition(topic.name, p.partition)
-      for (const fetch of partition?.parked ?? []) fetch.wake()
-      this.#partitions.delete(`${topic.name}/${p.partition}`)
-    }
-  }
-
-  async updateTopicConfig(): Promise<void> {}
-
-  liveBrokerIds(): number[] {
-    return Array.from({ length: this.#brokerCount }, (_, id) => id)
   }
 }

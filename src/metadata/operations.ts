@@ -4,8 +4,25 @@
  * One implementation (`src/broker/core.ts`) runs on the main thread, routes partition work to the
  * partition actors on the shard workers, and hosts the supervisor and the group coordinator.
  */
+import type {
+  DeleteGroupResult,
+  DescribedGroup,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  LeaveGroupRequest,
+  LeaveGroupResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+  OffsetCommitPartitionResult,
+  OffsetCommitRequest,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  SyncGroupRequest,
+  SyncGroupResponse,
+} from '../actors/group/types.js'
 import type { ProduceResult as ReplicaProduceResult } from '../actors/partition/replica-types.js'
-import type { GroupCoordinatorApi } from './group-api.js'
 
 export type Acks = -1 | 0 | 1
 
@@ -166,12 +183,26 @@ export interface InitProducerIdResult {
   producerEpoch: number
 }
 
-export interface BrokerCore {
-  readonly clusterId: string
-  /** Nodes as advertised to clients. */
-  brokers(): BrokerNode[]
-  controllerId(): number
+/**
+ * The group APIs. On a broker node each goes to the coordinator of its group (the leader of the
+ * group's __consumer_offsets partition), and a node that is not it answers NOT_COORDINATOR; a
+ * client sends each to its group's coordinator.
+ */
+export interface GroupOperations {
+  joinGroup(request: JoinGroupRequest): Promise<JoinGroupResponse>
+  syncGroup(request: SyncGroupRequest): Promise<SyncGroupResponse>
+  heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse>
+  leaveGroup(request: LeaveGroupRequest): Promise<LeaveGroupResponse>
+  commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitPartitionResult[]>
+  fetchOffsets(request: OffsetFetchRequest): Promise<OffsetFetchResponse>
+  describeGroups(groupIds: string[]): Promise<DescribedGroup[]>
+  /** The groups this node coordinates (a client asks every broker to list them all). */
+  listGroups(request: ListGroupsRequest): Promise<ListGroupsResponse>
+  deleteGroups(groupIds: string[]): Promise<DeleteGroupResult[]>
+}
 
+/** Kafka's operations on a cluster: what a broker node answers and what the embedded clients ask. */
+export interface KafkaOperations {
   /** null topics = all topics. autoCreate follows auto.create.topics.enable and the request's flag. */
   metadata(topics: string[] | null, allowAutoCreate: boolean): Promise<ClusterMetadata>
 
@@ -179,6 +210,7 @@ export interface BrokerCore {
   produce(inputs: ProduceInput[], acks: Acks, timeoutMs: number): Promise<ProduceResult[]>
   fetch(inputs: FetchInput[], options: FetchOptions): Promise<FetchResult[]>
   listOffsets(inputs: ListOffsetsInput[]): Promise<ListOffsetsResult[]>
+  deleteRecords(inputs: DeleteRecordsInput[], timeoutMs: number): Promise<DeleteRecordsResult[]>
 
   createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]>
   deleteTopics(names: string[]): Promise<TopicErrorResult[]>
@@ -189,10 +221,9 @@ export interface BrokerCore {
     incremental: boolean,
     validateOnly: boolean,
   ): Promise<Array<ConfigResource & { errorCode: number; errorMessage: string | null }>>
-  deleteRecords(inputs: DeleteRecordsInput[], timeoutMs: number): Promise<DeleteRecordsResult[]>
 
   /** A transactional id gets an error until transactions land (a later issue). */
   initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult>
 
-  readonly groups: GroupCoordinatorApi
+  readonly groups: GroupOperations
 }

@@ -1,0 +1,327 @@
+/**
+ * One broker node's answers to the Kafka handlers (runs on the node's shard thread). Reads come
+ * from the node's metadata image; partition work goes straight to the replicas on this shard
+ * (PartitionAccess); groups go to the coordinators this node runs; admin requests are forwarded
+ * to the controller on the main thread, as Kafka brokers forward them to theirs (KIP-590).
+ */
+import { ErrorCode } from '../common/error-codes.js'
+import { KafkaError } from '../common/errors.js'
+import type { BrokerConfig } from '../metadata/broker-config.js'
+import type { ControllerReplies, ControllerRequest } from '../metadata/controller-messages.js'
+import type { MetadataImage, TopicState } from '../metadata/image.js'
+import type {
+  Acks,
+  AlterConfigOp,
+  ClusterMetadata,
+  ConfigResource,
+  CreateTopicInput,
+  CreateTopicResult,
+  DeleteRecordsInput,
+  DeleteRecordsResult,
+  DescribeConfigsResult,
+  FetchInput,
+  FetchOptions,
+  FetchResult,
+  InitProducerIdResult,
+  ListOffsetsInput,
+  ListOffsetsResult,
+  ProduceInput,
+  ProduceResult,
+  TopicErrorResult,
+  TopicMetadata,
+} from '../metadata/operations.js'
+import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
+import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
+import type { BrokerCore, CoordinatorResult } from '../server/core.js'
+import type { GroupCoordinators } from './group-coordinators.js'
+import type { PartitionAccess } from './local-partitions.js'
+
+const RESOURCE_TOPIC = 2
+const RESOURCE_BROKER = 4
+const KEY_TYPE_GROUP = 0
+const KEY_TYPE_TRANSACTION = 1
+/**
+ * A partition's share of one fetch response: a batch larger than the share still comes whole
+ * (KIP-74), which bounds a response near the request's maxBytes.
+ */
+const FETCH_PARTITION_BYTES_MAX = 4 * 1024 * 1024
+const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000'
+
+export interface NodeCoreDeps {
+  nodeId: number
+  config: BrokerConfig
+  image: MetadataImage
+  partitions: PartitionAccess
+  groups: GroupCoordinators
+  /** Asks the controller; resolves once this node's image holds the answer's effect. */
+  askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>): Promise<ControllerReplies[K]>
+}
+
+export class NodeCore implements BrokerCore {
+  readonly nodeId: number
+  readonly groups: GroupCoordinators
+  readonly #config: BrokerConfig
+  readonly #image: MetadataImage
+  readonly #partitions: PartitionAccess
+  readonly #ask: NodeCoreDeps['askController']
+  #nextFetchId = 1
+  /** Auto-creation in flight per topic, so concurrent first requests ask the controller once. */
+  readonly #creating = new Map<string, Promise<void>>()
+
+  constructor(deps: NodeCoreDeps) {
+    this.nodeId = deps.nodeId
+    this.groups = deps.groups
+    this.#config = deps.config
+    this.#image = deps.image
+    this.#partitions = deps.partitions
+    this.#ask = deps.askController
+  }
+
+  // ---- metadata and coordinators ----------------------------------------------------------
+
+  async metadata(topics: string[] | null, allowAutoCreate: boolean): Promise<ClusterMetadata> {
+    const image = this.#image
+    const names = topics ?? [...image.topics.keys()]
+    if (topics !== null && allowAutoCreate) {
+      await Promise.all(names.filter((name) => !image.topics.has(name)).map((name) => this.#autoCreate(name).catch(() => undefined)))
+    }
+    const live = new Set(image.liveBrokers)
+    return {
+      clusterId: image.clusterId,
+      controllerId: image.controllerId(),
+      // Kafka lists the brokers that are alive; their partitions' offline replicas say the rest.
+      brokers: image.brokers.filter((b) => live.has(b.nodeId)),
+      topics: names.map((name) => {
+        const topic = image.topics.get(name)
+        return topic === undefined ? missingTopic(name) : topicMetadata(topic, live)
+      }),
+    }
+  }
+
+  async findCoordinator(key: string, keyType: number): Promise<CoordinatorResult> {
+    const none = (errorCode: number, errorMessage: string | null = null): CoordinatorResult => ({ key, errorCode, errorMessage, nodeId: -1, host: '', port: -1 })
+    if (keyType === KEY_TYPE_TRANSACTION) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'Transactions are not supported by this broker yet')
+    if (keyType !== KEY_TYPE_GROUP) return none(ErrorCode.INVALID_REQUEST, `Unknown coordinator key type ${keyType}`)
+    if (!this.#image.topics.has(OFFSETS_TOPIC)) {
+      try {
+        await this.#autoCreate(OFFSETS_TOPIC)
+      } catch (error) {
+        return none(ErrorCode.COORDINATOR_NOT_AVAILABLE, error instanceof Error ? error.message : null)
+      }
+    }
+    const state = this.#image.partition(OFFSETS_TOPIC, this.groups.partitionOf(key))
+    const endpoint = state === undefined || !this.#image.isLive(state.leader) ? undefined : this.#image.endpoint(state.leader)
+    if (endpoint === undefined) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    return { key, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port }
+  }
+
+  async #autoCreate(name: string): Promise<void> {
+    const internal = isInternalTopic(name)
+    if (!internal && (!this.#config.autoCreateTopics || topicNameProblem(name) !== null)) return
+    let creating = this.#creating.get(name)
+    if (creating === undefined) {
+      creating = this.#ask({ op: 'ensureTopic', name })
+        .then((result) => {
+          if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) throw new KafkaError(result.errorCode, result.errorMessage ?? undefined)
+        })
+        .finally(() => this.#creating.delete(name))
+      this.#creating.set(name, creating)
+    }
+    await creating
+  }
+
+  // ---- partitions: produce, fetch, offsets ------------------------------------------------
+
+  async produce(inputs: ProduceInput[], acks: Acks, timeoutMs: number): Promise<ProduceResult[]> {
+    return Promise.all(inputs.map((input) => this.#producePartition(input, acks, timeoutMs)))
+  }
+
+  async #producePartition(input: ProduceInput, acks: Acks, timeoutMs: number): Promise<ProduceResult> {
+    try {
+      // Only auto-creation waits before the append: an existing topic's produce reaches its
+      // partition in the order requests arrived, as do fetches and offset lookups.
+      if (!this.#image.topics.has(input.topic)) await this.#autoCreate(input.topic)
+      this.#checkPartition(input.topic, input.partition)
+      if (isInternalTopic(input.topic)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${input.topic}`)
+      const reply = await this.#partitions.request(input.topic, input.partition, { op: 'produce', acks, timeoutMs }, input.records)
+      return reply.message
+    } catch (error) {
+      return { errorCode: errorCodeOf(error), errorMessage: messageOf(error), baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+    }
+  }
+
+  /**
+   * Fetch with Kafka's long-poll: every partition is asked at once and each parks until it has
+   * data or maxWait passes. As soon as the answers so far hold minBytes, the parked ones are
+   * cancelled (they answer at once with what they have), so the response is never late.
+   */
+  async fetch(inputs: FetchInput[], options: FetchOptions): Promise<FetchResult[]> {
+    const fetchId = this.#nextFetchId++
+    let bytes = 0
+    let released = false
+    const pending = new Set<number>()
+    // Partitions are read in parallel, so the response's byte budget is shared out evenly; each
+    // still returns at least one whole batch (KIP-74), which bounds a response near maxBytes.
+    const shareBytes = Math.max(1, Math.floor(options.maxBytes / Math.max(1, inputs.length)))
+    const release = (): void => {
+      if (released) return
+      released = true
+      for (const index of pending) this.#partitions.tell(inputs[index].topic, inputs[index].partition, { op: 'cancelFetch', fetchId })
+    }
+    if (options.signal?.aborted === true) released = true
+    options.signal?.addEventListener('abort', release, { once: true })
+    const results = inputs.map(async (input, index): Promise<FetchResult> => {
+      pending.add(index)
+      const result = await this.#fetchPartition(input, options, fetchId, released ? 0 : options.maxWaitMs, shareBytes)
+      pending.delete(index)
+      bytes += result.records?.length ?? 0
+      if (result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, options.minBytes)) release()
+      return result
+    })
+    try {
+      return await Promise.all(results)
+    } finally {
+      options.signal?.removeEventListener('abort', release)
+    }
+  }
+
+  async #fetchPartition(input: FetchInput, options: FetchOptions, fetchId: number, maxWaitMs: number, shareBytes: number): Promise<FetchResult> {
+    const base = { topic: input.topic, partition: input.partition }
+    try {
+      this.#checkPartition(input.topic, input.partition)
+      const reply = await this.#partitions.request(input.topic, input.partition, {
+        op: 'fetch',
+        fetchId,
+        replicaId: -1,
+        fetchOffset: input.fetchOffset,
+        maxBytes: Math.min(input.partitionMaxBytes, shareBytes, FETCH_PARTITION_BYTES_MAX),
+        maxWaitMs,
+        minBytes: options.minBytes,
+        currentLeaderEpoch: -1,
+      })
+      const result = reply.message
+      return {
+        ...base,
+        errorCode: result.errorCode,
+        highWatermark: result.highWatermark,
+        lastStableOffset: result.lastStableOffset,
+        logStartOffset: result.logStartOffset,
+        records: reply.payload !== undefined && reply.payload.length > 0 ? reply.payload : null,
+      }
+    } catch (error) {
+      return { ...base, errorCode: errorCodeOf(error), highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null }
+    }
+  }
+
+  async listOffsets(inputs: ListOffsetsInput[]): Promise<ListOffsetsResult[]> {
+    return Promise.all(
+      inputs.map(async (input) => {
+        try {
+          this.#checkPartition(input.topic, input.partition)
+          return (await this.#partitions.request(input.topic, input.partition, { op: 'listOffsets', timestamp: input.timestamp })).message
+        } catch (error) {
+          return { errorCode: errorCodeOf(error), timestamp: -1, offset: -1, leaderEpoch: -1 }
+        }
+      }),
+    )
+  }
+
+  async deleteRecords(inputs: DeleteRecordsInput[]): Promise<DeleteRecordsResult[]> {
+    return Promise.all(
+      inputs.map(async (input) => {
+        try {
+          this.#checkPartition(input.topic, input.partition)
+          return (await this.#partitions.request(input.topic, input.partition, { op: 'deleteRecords', offset: input.offset })).message
+        } catch (error) {
+          return { errorCode: errorCodeOf(error), lowWatermark: -1 }
+        }
+      }),
+    )
+  }
+
+  #checkPartition(topic: string, partition: number): void {
+    const state = this.#image.topics.get(topic)
+    if (state === undefined || !Number.isInteger(partition) || partition < 0 || partition >= state.partitions.length) {
+      throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic-partition: ${topic}-${partition}`)
+    }
+  }
+
+  // ---- admin: forwarded to the controller, configs described from the image ----------------
+
+  createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]> {
+    return this.#ask({ op: 'createTopics', inputs, validateOnly })
+  }
+
+  deleteTopics(names: string[]): Promise<TopicErrorResult[]> {
+    return this.#ask({ op: 'deleteTopics', names })
+  }
+
+  createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
+    return this.#ask({ op: 'createPartitions', inputs, validateOnly })
+  }
+
+  alterConfigs(
+    resources: Array<ConfigResource & { configs: AlterConfigOp[] }>,
+    incremental: boolean,
+    validateOnly: boolean,
+  ): Promise<Array<ConfigResource & { errorCode: number; errorMessage: string | null }>> {
+    return this.#ask({ op: 'alterConfigs', resources, incremental, validateOnly })
+  }
+
+  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
+    return this.#ask({ op: 'initProducerId', transactionalId, producerId, producerEpoch })
+  }
+
+  async describeConfigs(resources: Array<ConfigResource & { configNames: string[] | null }>): Promise<DescribeConfigsResult[]> {
+    return resources.map((resource) => {
+      const base = { resourceType: resource.resourceType, resourceName: resource.resourceName }
+      if (resource.resourceType === RESOURCE_TOPIC) {
+        const topic = this.#image.topics.get(resource.resourceName)
+        if (topic === undefined) {
+          return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resource.resourceName} does not exist`, configs: [] }
+        }
+        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeTopicConfigs(topic.configs, this.#config, resource.configNames) }
+      }
+      if (resource.resourceType === RESOURCE_BROKER) {
+        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeBrokerConfigs(this.#config, resource.configNames) }
+      }
+      return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resource.resourceType}`, configs: [] }
+    })
+  }
+}
+
+function topicMetadata(topic: TopicState, live: Set<number>): TopicMetadata {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.name,
+    topicId: topic.topicId,
+    isInternal: isInternalTopic(topic.name),
+    partitions: topic.partitions.map((p) => ({
+      errorCode: p.leader === -1 || !live.has(p.leader) ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: live.has(p.leader) ? p.leader : -1,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: [...p.replicas],
+      isrNodes: [...p.isr],
+      offlineReplicas: p.replicas.filter((id) => !live.has(id)),
+    })),
+  }
+}
+
+function missingTopic(name: string): TopicMetadata {
+  const errorCode = topicNameProblem(name) === null ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.INVALID_TOPIC_EXCEPTION
+  return { errorCode, name, topicId: NO_TOPIC_ID, isInternal: false, partitions: [] }
+}
+
+/** Kafka errors keep their code; anything else is a broker fault the client cannot act on. */
+function errorCodeOf(error: unknown): number {
+  if (typeof error === 'object' && error !== null) {
+    const { errorCode } = error as { errorCode?: number }
+    if (typeof errorCode === 'number') return errorCode
+  }
+  return ErrorCode.UNKNOWN_SERVER_ERROR
+}
+
+function messageOf(error: unknown): string | null {
+  return error instanceof Error ? error.message : null
+}

@@ -1,0 +1,337 @@
+/**
+ * The controller (main thread): what KRaft's active controller does for Kafka. It owns the cluster
+ * metadata (the store), decides the admin requests every broker node forwards to it (KIP-590),
+ * hands out producer ids, drives the supervisor's placement, elections and restarts, and keeps
+ * every node's metadata image current through the image publisher. It carries no record.
+ */
+import { randomUUID } from 'node:crypto'
+import { ErrorCode } from '../common/error-codes.js'
+import { KafkaError } from '../common/errors.js'
+import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
+import type { ControllerReplies, ControllerReply, ControllerRequest } from '../metadata/controller-messages.js'
+import type { TopicState } from '../metadata/image.js'
+import type {
+  AlterConfigOp,
+  ConfigResource,
+  CreateTopicInput,
+  CreateTopicResult,
+  InitProducerIdResult,
+  TopicErrorResult,
+} from '../metadata/operations.js'
+import { applyConfigOps } from '../metadata/topic-configs.js'
+import { OFFSETS_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
+import { logConfigFromKafka } from '../storage/log-config.js'
+import type { ImagePublisher } from './image-publisher.js'
+import type { MetadataStore } from './metadata-store.js'
+import { assignReplicas } from './placement.js'
+import type { Supervisor } from './supervisor.js'
+
+const RESOURCE_TOPIC = 2
+
+/** Kafka's settings of __consumer_offsets: compacted, 100 MiB segments. */
+const OFFSETS_TOPIC_CONFIGS: Record<string, string> = { 'cleanup.policy': 'compact', 'segment.bytes': '104857600', 'compression.type': 'producer' }
+
+export interface ControllerDeps {
+  config: BrokerConfig
+  store: MetadataStore
+  supervisor: Supervisor
+  publisher: ImagePublisher
+}
+
+export class Controller {
+  readonly #config: BrokerConfig
+  readonly #store: MetadataStore
+  readonly #router: Supervisor
+  readonly #publisher: ImagePublisher
+  /** Admin requests run one at a time, as a controller's event queue does: none sees another half done. */
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(deps: ControllerDeps) {
+    this.#config = deps.config
+    this.#store = deps.store
+    this.#router = deps.supervisor
+    this.#publisher = deps.publisher
+  }
+
+  /** Answers a node's request; the delta holding its effect is sent before the answer. */
+  handle(request: ControllerRequest): Promise<ControllerReply<unknown>> {
+    const run = this.#queue.then(async () => {
+      const result = await this.#decide(request)
+      return { result, imageVersion: this.#publisher.flush() }
+    })
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #decide(request: ControllerRequest): Promise<ControllerReplies[ControllerRequest['op']]> {
+    switch (request.op) {
+      case 'createTopics':
+        return this.createTopics(request.inputs, request.validateOnly)
+      case 'deleteTopics':
+        return this.deleteTopics(request.names)
+      case 'createPartitions':
+        return this.createPartitions(request.inputs, request.validateOnly)
+      case 'alterConfigs':
+        return this.alterConfigs(request.resources, request.incremental, request.validateOnly)
+      case 'initProducerId':
+        return this.initProducerId(request.transactionalId, request.producerId, request.producerEpoch)
+      case 'ensureTopic':
+        return this.ensureTopic(request.name)
+    }
+  }
+
+  /** Creates a topic with the broker's defaults (an internal one with its own) unless it exists. */
+  async ensureTopic(name: string): Promise<{ errorCode: number; errorMessage: string | null }> {
+    if (this.#store.topic(name) !== undefined) return { errorCode: ErrorCode.NONE, errorMessage: null }
+    try {
+      const topic = name === OFFSETS_TOPIC ? this.#planOffsetsTopic() : this.#planTopic({ name, numPartitions: -1, replicationFactor: -1, configs: {} })
+      await this.#createTopic(topic)
+      return { errorCode: ErrorCode.NONE, errorMessage: null }
+    } catch (error) {
+      return { errorCode: errorCodeOf(error), errorMessage: messageOf(error) }
+    }
+  }
+
+  #planOffsetsTopic(): TopicState {
+    const rf = Math.min(this.#config.offsetsTopicReplicationFactor, this.#config.brokers)
+    const assignments = assignReplicas(this.#brokerIds(), this.#config.offsetsTopicNumPartitions, rf, 0, this.#store.topics().length)
+    return {
+      name: OFFSETS_TOPIC,
+      topicId: randomUUID(),
+      configs: { ...OFFSETS_TOPIC_CONFIGS },
+      partitions: assignments.map((replicas, partition) => ({ partition, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })),
+    }
+  }
+
+  async createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]> {
+    const results: CreateTopicResult[] = []
+    const seen = new Set<string>()
+    for (const input of inputs) {
+      if (seen.has(input.name)) {
+        results.push(createFailure(input, ErrorCode.INVALID_REQUEST, `Topic ${input.name} appears twice in the request`))
+        continue
+      }
+      seen.add(input.name)
+      try {
+        const topic = this.#planTopic(input)
+        if (!validateOnly) await this.#createTopic(topic)
+        results.push({
+          name: input.name,
+          errorCode: ErrorCode.NONE,
+          errorMessage: null,
+          numPartitions: topic.partitions.length,
+          replicationFactor: topic.partitions[0].replicas.length,
+          topicId: topic.topicId,
+        })
+      } catch (error) {
+        results.push(createFailure(input, errorCodeOf(error), messageOf(error)))
+      }
+    }
+    return results
+  }
+
+  async deleteTopics(names: string[]): Promise<TopicErrorResult[]> {
+    const results: TopicErrorResult[] = []
+    for (const name of names) {
+      const topic = this.#store.topic(name)
+      if (topic === undefined) {
+        results.push({ name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${name} does not exist` })
+        continue
+      }
+      if (isInternalTopic(name)) {
+        results.push({ name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Internal topic ${name} cannot be deleted` })
+        continue
+      }
+      this.#store.deleteTopic(name)
+      await this.#router.closeTopic(topic, true)
+      results.push({ name, errorCode: ErrorCode.NONE, errorMessage: null })
+    }
+    return results
+  }
+
+  async createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
+    const results: TopicErrorResult[] = []
+    for (const input of inputs) {
+      const topic = this.#store.topic(input.name)
+      if (topic === undefined) {
+        results.push({ name: input.name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${input.name} does not exist` })
+        continue
+      }
+      const current = topic.partitions.length
+      if (!Number.isInteger(input.count) || input.count <= current) {
+        const why = `Topic currently has ${current} partitions, ${input.count} would not be an increase`
+        results.push({ name: input.name, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: why })
+        continue
+      }
+      try {
+        const rf = topic.partitions[0].replicas.length
+        const assignments = assignReplicas(this.#brokerIds(), input.count - current, rf, current)
+        this.#checkBrokerPartitions(assignments)
+        if (!validateOnly) await this.#addPartitions(topic, assignments)
+        results.push({ name: input.name, errorCode: ErrorCode.NONE, errorMessage: null })
+      } catch (error) {
+        results.push({ name: input.name, errorCode: errorCodeOf(error), errorMessage: messageOf(error) })
+      }
+    }
+    return results
+  }
+
+  /** Adds partitions to a topic; if any replica cannot be opened, none of them stays. */
+  async #addPartitions(topic: TopicState, assignments: number[][]): Promise<void> {
+    const current = topic.partitions.length
+    const added = assignments.map((replicas, i) => ({ partition: current + i, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] }))
+    const grown: TopicState = { ...topic, partitions: [...topic.partitions, ...added] }
+    this.#store.putTopic(grown)
+    try {
+      await this.#router.openPartitions(grown, current)
+    } catch (error) {
+      await this.#router.closeTopic(grown, true, current)
+      this.#store.putTopic({ ...grown, partitions: grown.partitions.slice(0, current) })
+      throw refusal(error, `adding ${assignments.length} partitions to ${topic.name}`)
+    }
+  }
+
+  /**
+   * max.broker.partitions (KIP-578): the replicas one broker may host. A request that would pass it
+   * is refused whole with POLICY_VIOLATION, before anything is created.
+   */
+  #checkBrokerPartitions(assignments: number[][]): void {
+    const adding = new Map<number, number>()
+    for (const replicas of assignments) for (const id of replicas) adding.set(id, (adding.get(id) ?? 0) + 1)
+    const hosted = new Map<number, number>()
+    for (const topic of this.#store.topics()) {
+      for (const state of topic.partitions) for (const id of state.replicas) hosted.set(id, (hosted.get(id) ?? 0) + 1)
+    }
+    for (const [brokerId, count] of adding) {
+      const total = (hosted.get(brokerId) ?? 0) + count
+      if (total > this.#config.maxBrokerPartitions) {
+        throw new KafkaError(
+          ErrorCode.POLICY_VIOLATION,
+          `Broker ${brokerId} would host ${total} partition replicas, above max.broker.partitions=${this.#config.maxBrokerPartitions}`,
+        )
+      }
+    }
+  }
+
+  async alterConfigs(
+    resources: Array<ConfigResource & { configs: AlterConfigOp[] }>,
+    incremental: boolean,
+    validateOnly: boolean,
+  ): Promise<Array<ConfigResource & { errorCode: number; errorMessage: string | null }>> {
+    const results: Array<ConfigResource & { errorCode: number; errorMessage: string | null }> = []
+    for (const resource of resources) {
+      const base = { resourceType: resource.resourceType, resourceName: resource.resourceName }
+      try {
+        if (resource.resourceType !== RESOURCE_TOPIC) {
+          throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Only topic configs can be altered; broker configs are static')
+        }
+        const topic = this.#store.topic(resource.resourceName)
+        if (topic === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resource.resourceName} does not exist`)
+        const configs = applyConfigOps(topic.configs, resource.configs, incremental)
+        logConfigFromKafka(configs, this.#logDefaults())
+        if (!validateOnly) {
+          topic.configs = configs
+          this.#store.putTopic(topic)
+          await this.#router.updateTopicConfig(topic)
+        }
+        results.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null })
+      } catch (error) {
+        results.push({ ...base, errorCode: errorCodeOf(error), errorMessage: messageOf(error) })
+      }
+    }
+    return results
+  }
+
+  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
+    if (transactionalId !== null) {
+      // Transactions arrive in a later round; until then a transactional producer is told plainly.
+      return { errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 }
+    }
+    if (producerId >= 0) {
+      // KIP-360: a producer that knows its id asks for a bumped epoch to reset its sequences.
+      if (producerEpoch >= 32_766) return { errorCode: ErrorCode.NONE, producerId: this.#store.nextProducerId(), producerEpoch: 0 }
+      return { errorCode: ErrorCode.NONE, producerId, producerEpoch: producerEpoch + 1 }
+    }
+    return { errorCode: ErrorCode.NONE, producerId: this.#store.nextProducerId(), producerEpoch: 0 }
+  }
+
+  #logDefaults() {
+    return logConfigFromKafka(brokerTopicDefaults(this.#config))
+  }
+
+  #planTopic(input: CreateTopicInput): TopicState {
+    const problem = topicNameProblem(input.name)
+    if (problem !== null) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
+    if (this.#store.topic(input.name) !== undefined) {
+      throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${input.name}' already exists.`)
+    }
+    const partitions = input.numPartitions === -1 ? this.#config.numPartitions : input.numPartitions
+    if (!Number.isInteger(partitions) || partitions <= 0) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0 (or -1 for the default), got ${partitions}`)
+    }
+    const rf = input.replicationFactor === -1 ? this.#config.defaultReplicationFactor : input.replicationFactor
+    if (!Number.isInteger(rf) || rf <= 0 || rf > this.#config.brokers) {
+      throw new KafkaError(
+        ErrorCode.INVALID_REPLICATION_FACTOR,
+        `Replication factor: ${rf} larger than available brokers: ${this.#config.brokers}.`,
+      )
+    }
+    logConfigFromKafka(input.configs, this.#logDefaults())
+    const start = this.#store.topics().length
+    const assignments = assignReplicas(this.#brokerIds(), partitions, rf, 0, start)
+    this.#checkBrokerPartitions(assignments)
+    return {
+      name: input.name,
+      topicId: randomUUID(),
+      configs: { ...input.configs },
+      partitions: assignments.map((replicas, partition) => ({ partition, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })),
+    }
+  }
+
+  /** Creates the topic whole or not at all: a replica that cannot be opened undoes the rest. */
+  async #createTopic(topic: TopicState): Promise<void> {
+    this.#store.putTopic(topic)
+    try {
+      await this.#router.openPartitions(topic, 0)
+    } catch (error) {
+      await this.#router.closeTopic(topic, true)
+      this.#store.deleteTopic(topic.name)
+      throw refusal(error, `creating topic ${topic.name}`)
+    }
+  }
+
+  #brokerIds(): number[] {
+    return Array.from({ length: this.#config.brokers }, (_, id) => id)
+  }
+}
+
+function createFailure(input: CreateTopicInput, errorCode: number, errorMessage: string | null): CreateTopicResult {
+  return { name: input.name, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, topicId: '00000000-0000-0000-0000-000000000000' }
+}
+
+/**
+ * What a client is told when replicas could not be opened: a resource limit (open files, disk
+ * space, shard memory) is a POLICY_VIOLATION naming it, as the request asked for more than the
+ * broker can hold; anything else keeps its own code.
+ */
+function refusal(error: unknown, what: string): KafkaError {
+  const message = `${what} failed: ${messageOf(error) ?? String(error)}`
+  const code = (error as { code?: unknown }).code
+  if (code === 'PARTITA_RESOURCE_LIMIT') return new KafkaError(ErrorCode.POLICY_VIOLATION, message)
+  return new KafkaError(errorCodeOf(error), message)
+}
+
+/** Kafka errors keep their code; a shard that died mid-request reads as a leader change. */
+export function errorCodeOf(error: unknown): number {
+  if (typeof error === 'object' && error !== null) {
+    const { errorCode, code } = error as { errorCode?: number; code?: string }
+    if (typeof errorCode === 'number') return errorCode
+    if (code === 'PARTITA_SHARD_DIED' || code === 'PARTITA_ACTOR_NOT_FOUND') return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    if (code === 'PARTITA_REQUEST_TIMEOUT') return ErrorCode.REQUEST_TIMED_OUT
+  }
+  return ErrorCode.UNKNOWN_SERVER_ERROR
+}
+
+function messageOf(error: unknown): string | null {
+  return error instanceof Error ? error.message : null
+}

@@ -1,0 +1,98 @@
+/**
+ * Keeps every broker node's metadata image current (main thread). Whoever changes cluster state
+ * marks what changed (a topic, the live brokers, an endpoint); the changes go out as one versioned
+ * delta to every live node, either at the next turn of the event loop (coalescing a burst, such as
+ * a failover's ISR reports) or at once when an answer must not overtake them (`flush`): the delta
+ * and the answer travel on the same ring, in that order.
+ */
+import { MetadataImage, type BrokerEndpoint, type MetadataDelta, type TopicState } from '../metadata/image.js'
+
+export interface ImagePublisherDeps {
+  clusterId: string
+  topic(name: string): TopicState | undefined
+  /** Sends a delta to one node (a tell on its ring). */
+  send(nodeId: number, delta: MetadataDelta): void
+  /** The brokers serving now, as the image reports them. */
+  liveNodes(): number[]
+}
+
+export class ImagePublisher {
+  readonly #deps: ImagePublisherDeps
+  /** The image as the nodes have it, to snapshot for a node that (re)starts. */
+  readonly #image = new MetadataImage()
+  readonly #dirtyTopics = new Set<string>()
+  #brokersDirty = true
+  #scheduled = false
+  /** Nodes that hold an image: every delta after their snapshot goes to them, none is skipped. */
+  readonly #recipients = new Set<number>()
+
+  constructor(deps: ImagePublisherDeps, brokers: BrokerEndpoint[]) {
+    this.#deps = deps
+    this.#image.apply({ version: 1, clusterId: deps.clusterId, brokers, liveBrokers: [] })
+  }
+
+  get version(): number {
+    return this.#image.version
+  }
+
+  /**
+   * The whole image for a node starting with nothing (after flushing what is pending); from now on
+   * the node gets every delta, in order, behind this snapshot on its ring.
+   */
+  snapshotFor(nodeId: number): MetadataDelta {
+    this.flush()
+    this.#recipients.add(nodeId)
+    return this.#image.snapshot()
+  }
+
+  /** The node's shard died: its image died with it. */
+  forget(nodeId: number): void {
+    this.#recipients.delete(nodeId)
+  }
+
+  topicChanged(name: string): void {
+    this.#dirtyTopics.add(name)
+    this.#schedule()
+  }
+
+  brokersChanged(): void {
+    this.#brokersDirty = true
+    this.#schedule()
+  }
+
+  setEndpoint(endpoint: BrokerEndpoint): void {
+    this.#image.brokers = this.#image.brokers.map((b) => (b.nodeId === endpoint.nodeId ? endpoint : b))
+    this.brokersChanged()
+  }
+
+  /** Sends what changed now; returns the image version that holds it. */
+  flush(): number {
+    if (this.#dirtyTopics.size === 0 && !this.#brokersDirty) return this.#image.version
+    const delta: MetadataDelta = { version: this.#image.version + 1 }
+    if (this.#brokersDirty) {
+      delta.brokers = this.#image.brokers
+      delta.liveBrokers = this.#deps.liveNodes()
+    }
+    for (const name of this.#dirtyTopics) {
+      // A copy: the controller goes on mutating its own objects, and the delta must not change
+      // while it waits in a ring.
+      const topic = this.#deps.topic(name)
+      if (topic === undefined) (delta.deletedTopics ??= []).push(name)
+      else (delta.topics ??= []).push(structuredClone(topic))
+    }
+    this.#dirtyTopics.clear()
+    this.#brokersDirty = false
+    this.#image.apply(delta)
+    for (const nodeId of this.#recipients) this.#deps.send(nodeId, delta)
+    return this.#image.version
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.flush()
+    })
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The cluster as every broker node sees it: topics with their partitions' replicas, leaders,
+ * leader epochs and in-sync sets, and each broker's endpoint. The controller (main thread) owns
+ * the truth; each shard holds an image of it, updated by versioned deltas the controller pushes on
+ * every change, and answers Metadata, FindCoordinator and leadership questions from it alone.
+ *
+ * An image may lag the controller by a delta in flight; a replica's own role is the last word on
+ * whether it leads (it answers NOT_LEADER_OR_FOLLOWER otherwise), as in Kafka.
+ */
+import { assert } from '../common/assert.js'
+
+export interface PartitionState {
+  partition: number
+  replicas: number[]
+  /** -1 while no replica may lead. */
+  leader: number
+  leaderEpoch: number
+  /** Never empty: the last in-sync replica stays in it while it is down (see controller/election.ts). */
+  isr: number[]
+}
+
+export interface TopicState {
+  name: string
+  topicId: string
+  configs: Record<string, string>
+  partitions: PartitionState[]
+}
+
+export interface BrokerEndpoint {
+  nodeId: number
+  host: string
+  port: number
+  rack: string | null
+}
+
+/** A change to the image: whole topics replaced or removed, and the brokers when they changed. */
+export interface MetadataDelta {
+  version: number
+  clusterId?: string
+  /** Every broker of the cluster with its advertised endpoint. */
+  brokers?: BrokerEndpoint[]
+  /** Brokers serving now. */
+  liveBrokers?: number[]
+  topics?: TopicState[]
+  deletedTopics?: string[]
+}
+
+export class MetadataImage {
+  version = 0
+  clusterId = ''
+  brokers: BrokerEndpoint[] = []
+  liveBrokers: number[] = []
+  readonly topics = new Map<string, TopicState>()
+
+  /** Applies deltas in version order; a stale or repeated one is ignored. */
+  apply(delta: MetadataDelta): void {
+    if (delta.version <= this.version) return
+    this.version = delta.version
+    if (delta.clusterId !== undefined) this.clusterId = delta.clusterId
+    if (delta.brokers !== undefined) this.brokers = delta.brokers
+    if (delta.liveBrokers !== undefined) this.liveBrokers = delta.liveBrokers
+    for (const name of delta.deletedTopics ?? []) this.topics.delete(name)
+    for (const topic of delta.topics ?? []) {
+      assert(topic.partitions.every((p, i) => p.partition === i && p.isr.length > 0), `topic ${topic.name} arrives whole, with non-empty ISRs`)
+      this.topics.set(topic.name, topic)
+    }
+  }
+
+  /** The whole image as one delta, for a node that starts with nothing. */
+  snapshot(): MetadataDelta {
+    return { version: this.version, clusterId: this.clusterId, brokers: this.brokers, liveBrokers: this.liveBrokers, topics: [...this.topics.values()] }
+  }
+
+  partition(topic: string, partition: number): PartitionState | undefined {
+    return this.topics.get(topic)?.partitions[partition]
+  }
+
+  isLive(brokerId: number): boolean {
+    return this.liveBrokers.includes(brokerId)
+  }
+
+  endpoint(brokerId: number): BrokerEndpoint | undefined {
+    return this.brokers.find((b) => b.nodeId === brokerId)
+  }
+
+  /** The controller as clients see it: the lowest live broker, as a KRaft quorum would name one. */
+  controllerId(): number {
+    return this.liveBrokers.length > 0 ? Math.min(...this.liveBrokers) : -1
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * `startBroker`: the whole broker in this process, and the composition root of its layers. The
+ * main thread runs the controller (metadata, admin decisions, elections, restarts) and carries no
+ * record; each broker is one shard worker with its own Kafka listener, partition replicas and
+ * group coordinators. The embedded producer, consumer and admin talk to the brokers over their
+ * listeners, like every other Kafka client.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { PARTITION_ACTOR_KIND } from './actors/partition-messages.js'
+import { BROKER_NODE_ID, type BrokerNodeInit, type BrokerNodeMessage } from './broker/broker-node.js'
+import { Admin } from './client/admin.js'
+import { Consumer, type ConsumerOptions } from './client/consumer.js'
+import { Producer, type ProducerOptions } from './client/producer.js'
+import { WireCluster } from './client/wire-cluster.js'
+import { KafkaClient } from './client/wire/kafka-client.js'
+import { SystemClock, type Clock } from './common/clock.js'
+import { PartitaError } from './common/errors.js'
+import { startActorHost, type RuntimeActorHost } from './controller/actor-host.js'
+import { Controller } from './controller/controller.js'
+import { ImagePublisher } from './controller/image-publisher.js'
+import { MetadataStore } from './controller/metadata-store.js'
+import { Supervisor, type RecoveryReport, type SupervisorLogger } from './controller/supervisor.js'
+import { resolveBrokerConfig, type BrokerConfig, type BrokerOptions } from './metadata/broker-config.js'
+import { CONTROLLER_ID, type ControllerRequest } from './metadata/controller-messages.js'
+import type { BrokerEndpoint } from './metadata/image.js'
+import type { KafkaOperations } from './metadata/operations.js'
+import { compiledUrl } from './runtime/compiled-url.js'
+import { lockDataDir, type DataDirLock } from './storage/data-dir-lock.js'
+
+/** The actor kind of the broker node every shard runs. */
+const BROKER_NODE_KIND = 'broker-node'
+
+export interface Broker extends AsyncDisposable {
+  /** Every broker's `host:port`, comma-separated: what Kafka clients bootstrap from. */
+  readonly bootstrapServers: string
+  /** Broker 0's listening port. */
+  readonly port: number
+  /** Each broker's listening port, by broker id. */
+  readonly ports: readonly number[]
+  readonly config: BrokerConfig
+  /** Kafka's operations on this cluster over the wire, each sent to the broker that answers it. */
+  readonly cluster: KafkaOperations
+  readonly admin: Admin
+  /** A kafkajs-shaped producer that talks to the brokers over their listeners. */
+  producer(options?: ProducerOptions): Producer
+  /** A kafkajs-shaped group consumer that talks to the brokers over their listeners. */
+  consumer(options: ConsumerOptions): Consumer
+  readonly faults: {
+    /** Kills one broker's worker: its listener, connections and replicas go; the controller fails over and restarts it. */
+    killBroker(brokerId: number): void
+    /** Resolves when the broker next comes back serving all its partitions, with how long it took. */
+    recovered(brokerId: number): Promise<RecoveryReport>
+  }
+  /** The OS thread ids of the main thread and of each broker's shard, for per-thread CPU figures. */
+  threadIds(): { main: number; shards: number[] }
+  close(): Promise<void>
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const ownsDataDir = options.dataDir === undefined
+  const dataDir = ownsDataDir ? mkdtempSync(join(tmpdir(), 'partita-')) : resolve(options.dataDir!)
+  const config = resolveBrokerConfig({ port: 0, ...options }, dataDir)
+  const clock = options.clock ?? new SystemClock()
+  const logger = options.logger ?? { warn: (message: string) => console.warn(`[partita] ${message}`), info: () => {} }
+  const lock = lockDataDir(dataDir)
+  try {
+    return await startLocked(config, clock, logger, ownsDataDir, lock)
+  } catch (error) {
+    lock.release()
+    throw error
+  }
+}
+
+/** Where clients are told to find broker `id` listening on `port`. */
+export function advertisedEndpoint(config: BrokerConfig, id: number, port: number): BrokerEndpoint {
+  const explicit = config.advertisedListeners[id]
+  if (explicit !== undefined) {
+    const at = explicit.lastIndexOf(':')
+    return { nodeId: id, host: explicit.slice(0, at), port: Number(explicit.slice(at + 1)), rack: null }
+  }
+  return { nodeId: id, host: config.advertisedHost, port: config.advertisedPort === null ? port : config.advertisedPort + id, rack: null }
+}
+
+async function startLocked(config: BrokerConfig, clock: Clock, logger: SupervisorLogger, ownsDataDir: boolean, lock: DataDirLock): Promise<Broker> {
+  const store = MetadataStore.open(join(config.dataDir, 'meta'))
+  let supervisor: Supervisor | undefined
+  let controller: Controller | undefined
+  let host: RuntimeActorHost | undefined
+  const publisher = new ImagePublisher(
+    {
+      clusterId: store.clusterId,
+      topic: (name) => store.topic(name),
+      send: (nodeId, delta) => host?.tell(nodeId, BROKER_NODE_ID, { op: 'metadata', delta } satisfies BrokerNodeMessage),
+      liveNodes: () => supervisor?.liveBrokerIds() ?? [],
+    },
+    Array.from({ length: config.brokers }, (_, id) => advertisedEndpoint(config, id, 0)),
+  )
+  store.onChange((topics) => {
+    for (const topic of topics) publisher.topicChanged(topic)
+  })
+  // A failure while handling a worker's death or an ISR change must not take the process down
+  // with it (an unhandled rejection would): it is reported, and the next event tries again.
+  const warn = (what: string, error: unknown): void => logger.warn(`${what}: ${error instanceof Error ? error.message : String(error)}`)
+  host = await startActorHost(config, {
+    actorModules: {
+      [PARTITION_ACTOR_KIND]: compiledUrl(import.meta.url, './actors/partition-actor-module.js'),
+      [BROKER_NODE_KIND]: compiledUrl(import.meta.url, './broker/broker-node.js'),
+    },
+    onEvent: (event) => {
+      try {
+        supervisor?.onPartitionEvent(event)
+      } catch (error) {
+        warn('recording an ISR change failed', error)
+      }
+    },
+    onRequest: async (request) => {
+      if (request.id !== CONTROLLER_ID || controller === undefined) throw new PartitaError('PARTITA_NO_SUCH_ACTOR', `the main thread has no ${String(request.id)}`)
+      return { message: await controller.handle(request.message as ControllerRequest) }
+    },
+    onShardFailure: (shard, reason) => logger.warn(`broker ${shard} failed: ${reason}`),
+    onShardDown: (shard) => {
+      publisher.forget(shard)
+      supervisor?.onShardDown(shard).catch((error: unknown) => warn(`failing over broker ${shard} failed`, error))
+    },
+  })
+  const actors = host
+  supervisor = new Supervisor({
+    config,
+    store,
+    host: actors,
+    clock,
+    logger,
+    nodes: {
+      startNode: async (brokerId, port) => {
+        const init: BrokerNodeInit = { nodeId: brokerId, config, port, image: publisher.snapshotFor(brokerId) }
+        await actors.spawn(brokerId, BROKER_NODE_KIND, BROKER_NODE_ID, init)
+        const reply = await actors.request(brokerId, BROKER_NODE_ID, { op: 'listening' } satisfies BrokerNodeMessage)
+        return (reply.message as { port: number }).port
+      },
+      nodeListening: (brokerId, port) => publisher.setEndpoint(advertisedEndpoint(config, brokerId, port)),
+      liveBrokersChanged: () => publisher.brokersChanged(),
+    },
+  })
+  controller = new Controller({ config, store, supervisor, publisher })
+  let client: KafkaClient | undefined
+  try {
+    await supervisor.start()
+    publisher.flush()
+    client = await KafkaClient.connect({ bootstrapServers: bootstrapOf(config, supervisor.ports()), clientId: 'partita-embedded' })
+  } catch (error) {
+    supervisor.stop()
+    await host.stop()
+    throw error
+  }
+  const sup = supervisor
+  const cluster = new WireCluster(client)
+  const ports = sup.ports()
+
+  let closed: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      await client.close()
+      sup.stop()
+      await sup.closeAll()
+      await actors.stop()
+      lock.release()
+      if (ownsDataDir) rmSync(config.dataDir, { recursive: true, force: true })
+    })()
+    return closed
+  }
+  return {
+    bootstrapServers: bootstrapOf(config, ports),
+    port: ports[0],
+    ports,
+    config,
+    cluster,
+    admin: new Admin(cluster),
+    producer: (producerOptions) => new Producer(cluster, producerOptions),
+    consumer: (consumerOptions) => new Consumer(cluster, consumerOptions),
+    faults: {
+      killBroker: (brokerId) => sup.killBroker(brokerId),
+      recovered: (brokerId) =>
+        new Promise<RecoveryReport>((resolve) => {
+          const off = sup.onRecovered((report) => {
+            if (report.brokerId !== brokerId) return
+            off()
+            resolve(report)
+          })
+        }),
+    },
+    threadIds: () => actors.threadIds(),
+    close,
+    [Symbol.asyncDispose]: close,
+  }
+}
+
+function bootstrapOf(config: BrokerConfig, ports: readonly number[]): string {
+  return ports.map((port, id) => advertisedEndpoint(config, id, port)).map((e) => `${e.host}:${e.port}`).join(',')
+}
