@@ -819,12 +819,12 @@ export class PartitionLog {
   }
 
   /**
-   * An empty file whose existence is the whole message, so no temp file and rename: the
-   * directory fsync makes it durable, after #flushSync made durable everything it vouches for.
+   * An empty file whose existence is the whole message, so no temp file and rename. It is not
+   * fsynced: it is created only after #flushSync made durable everything it vouches for, so it
+   * can never be on disk without those; if a crash loses it, the next open merely recovers.
    */
   #writeCleanMarker(): void {
     fs.closeSync(this.#files.openTransient(path.join(this.dir, CLEAN_SHUTDOWN_FILE), 'w'))
-    if (this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#cleanMarker = true
   }
 
