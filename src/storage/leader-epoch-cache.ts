@@ -36,7 +36,9 @@ export class LeaderEpochCache {
     this.#logEndOffset = logEndOffset
     this.#fsync = fsync
     this.#files = options.files
-    if (options.exists !== false) this.#entries = parseCheckpoint(withStorageErrors(`read ${this.#file}`, () => readFileIfExistsSync(this.#file, this.#files)))
+    if (options.exists !== false) {
+      this.#entries = parseCheckpoint(withStorageErrors(`read ${this.#file}`, () => readFileIfExistsSync(this.#file, this.#files)))
+    }
   }
 
   entries(): ReadonlyArray<Readonly<EpochEntry>> {

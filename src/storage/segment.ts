@@ -15,8 +15,6 @@ import {
 import { storageError } from './storage-error.js'
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js'
 
-export { storageError } from './storage-error.js'
-
 export const LOG_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.index'
 export const TIME_INDEX_SUFFIX = '.timeindex'

@@ -92,5 +92,6 @@ describe('many partition logs through one small file cache', () => {
     expect(files.stats.open).toBe(0)
     expect(files.stats.evictions).toBeGreaterThan(LOGS * BATCHES)
     expect(peak - baseline).toBeLessThanOrEqual(OPEN_FILES_MAX + SLACK_FDS)
-  })
+    // Some 60,000 opens: seconds on an idle disk, but the suite shares the box with other work.
+  }, 240_000)
 })
