@@ -1,7 +1,8 @@
 /**
  * Open-files benchmark: creates N partition logs (default 20,000) in a temp dir on one thread,
  * closes them, and reopens them all, beside a same-run baseline of raw fs calls (a mkdir and an
- * open/write/close of one file per directory; then a readdir and an open/fstat/close of it). Prints
+ * open/write/close of one file per directory; then a readdir and an open/fstat/close of it),
+ * taking turns with it 500 directories at a time. Prints
  * ms per log, fsyncs per log, the file cache's figures, and the process's open fd count and RSS
  * with every log open at the end.
  *
@@ -43,11 +44,32 @@ interface Phase {
   fsyncs: number
 }
 
-async function timed(name: string, fn: () => unknown): Promise<Phase> {
+function newPhase(name: string): Phase {
+  return { name, ms: 0, fsyncs: 0 }
+}
+
+async function timed(phase: Phase, fn: () => unknown): Promise<void> {
   const fsyncsBefore = fsyncs
   const start = process.hrtime.bigint()
   await fn()
-  return { name, ms: Number(process.hrtime.bigint() - start) / 1e6, fsyncs: fsyncs - fsyncsBefore }
+  phase.ms += Number(process.hrtime.bigint() - start) / 1e6
+  phase.fsyncs += fsyncs - fsyncsBefore
+}
+
+// The disk's speed drifts a lot within a run on a shared box, so the baseline and the logs take
+// turns, a chunk of directories each, and each sees the same conditions.
+const CHUNK = 500
+
+async function alternate(raw: Phase, logs: Phase, rawStep: (i: number) => unknown, logStep: (i: number) => unknown): Promise<void> {
+  for (let from = 0; from < LOGS; from += CHUNK) {
+    const to = Math.min(LOGS, from + CHUNK)
+    await timed(raw, () => {
+      for (let i = from; i < to; i++) rawStep(i)
+    })
+    await timed(logs, async () => {
+      for (let i = from; i < to; i++) await logStep(i)
+    })
+  }
 }
 
 function openFdCount(): number {
@@ -61,7 +83,7 @@ function print(phase: Phase, baseline?: Phase): void {
 }
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-bench-open-'))
-const dirOf = (i: number): string => path.join(root, `topic-${Math.floor(i / 1000)}-${i % 1000}`)
+const dirOf = (i: number): string => path.join(root, 'logs', String(i))
 try {
   const files = new FileHandleCache(OPEN_FILES_MAX === undefined ? {} : { openFilesMax: OPEN_FILES_MAX })
   console.log(`open-files bench: ${LOGS} logs, file cache of ${files.openFilesMax} fds, fsync ${values.fsync ? 'on' : 'off'}, node ${process.version}, ${os.cpus().length} cpus`)
@@ -70,44 +92,49 @@ try {
   const payload = Buffer.from('partita\n')
   const rawRoot = path.join(root, 'raw')
   fs.mkdirSync(rawRoot)
-  const rawCreate = await timed('raw mkdir+open/write/close', () => {
-    for (let i = 0; i < LOGS; i++) {
-      const dir = path.join(rawRoot, String(i))
-      fs.mkdirSync(dir)
-      const fd = fs.openSync(path.join(dir, 'file'), 'w')
-      fs.writeSync(fd, payload)
-      fs.closeSync(fd)
-    }
-  })
-  const rawReopen = await timed('raw readdir+open/fstat/close', () => {
-    for (let i = 0; i < LOGS; i++) {
-      const dir = path.join(rawRoot, String(i))
-      for (const name of fs.readdirSync(dir)) {
-        const fd = fs.openSync(path.join(dir, name), 'r+')
-        fs.fstatSync(fd)
-        fs.closeSync(fd)
-      }
-    }
-  })
-  fs.rmSync(rawRoot, { recursive: true, force: true })
-
+  fs.mkdirSync(path.join(root, 'logs'))
+  const rawDirOf = (i: number): string => path.join(rawRoot, String(i))
   const clock = new SystemClock()
   const options = { clock, files, fsync: values.fsync }
   let logs: PartitionLog[] = []
-  const create = await timed('create PartitionLog', async () => {
-    for (let i = 0; i < LOGS; i++) logs.push(await PartitionLog.open(dirOf(i), DEFAULT_LOG_CONFIG, options))
-  })
-  const close = await timed('close (new, empty)', async () => {
+
+  const rawCreate = newPhase('raw mkdir+open/write/close')
+  const create = newPhase('create PartitionLog')
+  await alternate(
+    rawCreate,
+    create,
+    (i) => {
+      fs.mkdirSync(rawDirOf(i))
+      const fd = fs.openSync(path.join(rawDirOf(i), 'file'), 'w')
+      fs.writeSync(fd, payload)
+      fs.closeSync(fd)
+    },
+    async (i) => logs.push(await PartitionLog.open(dirOf(i), DEFAULT_LOG_CONFIG, options)),
+  )
+  const close = newPhase('close (new, empty)')
+  await timed(close, async () => {
     for (const log of logs) await log.close()
   })
   logs = []
-  const reopen = await timed('reopen after clean close', async () => {
-    for (let i = 0; i < LOGS; i++) logs.push(await PartitionLog.open(dirOf(i), DEFAULT_LOG_CONFIG, options))
-  })
+  const rawReopen = newPhase('raw readdir+open/fstat/close')
+  const reopen = newPhase('reopen after clean close')
+  await alternate(
+    rawReopen,
+    reopen,
+    (i) => {
+      for (const name of fs.readdirSync(rawDirOf(i))) {
+        const fd = fs.openSync(path.join(rawDirOf(i), name), 'r+')
+        fs.fstatSync(fd)
+        fs.closeSync(fd)
+      }
+    },
+    async (i) => logs.push(await PartitionLog.open(dirOf(i), DEFAULT_LOG_CONFIG, options)),
+  )
   const fdsWithAllOpen = openFdCount()
   const rssMiB = process.memoryUsage().rss / (1024 * 1024)
   const stats = files.stats
-  const closeAgain = await timed('close (unchanged)', async () => {
+  const closeAgain = newPhase('close (unchanged)')
+  await timed(closeAgain, async () => {
     for (const log of logs) await log.close()
   })
 

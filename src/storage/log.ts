@@ -31,7 +31,7 @@ import {
 } from './record-batch.js'
 import { deriveTail, loadSegmentIndexes, rebuildSegment } from './recovery.js'
 import { belowLogStart, expiredBySize, expiredByTime } from './retention.js'
-import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName } from './segment.js'
+import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, segmentFileName } from './segment.js'
 import { asStorageError, storageError, withStorageErrors } from './storage-error.js'
 
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
@@ -220,7 +220,7 @@ export class PartitionLog {
     const checkpoint = (name: string): number | null => (has.has(name) ? readOffsetCheckpointSync(path.join(dir, name), files) : null)
     const checkpointedStart = checkpoint(LOG_START_OFFSET_FILE) ?? 0
     const recoveryPoint = clean ? Infinity : (checkpoint(RECOVERY_POINT_FILE) ?? 0)
-    let changed = loadSegments(dir, bases, config.indexIntervalBytes, recoveryPoint, nowMs, files, segments)
+    let changed = loadSegments(dir, bases, has, config.indexIntervalBytes, recoveryPoint, nowMs, files, segments)
 
     let logStartOffset = Math.max(checkpointedStart, segments.length > 0 ? segments[0].baseOffset : 0)
     const lastSegment = segments[segments.length - 1]
@@ -920,6 +920,7 @@ function removeStrayFiles(dir: string, names: string[]): void {
 function loadSegments(
   dir: string,
   bases: number[],
+  names: ReadonlySet<string>,
   interval: number,
   recoveryPoint: number,
   nowMs: number,
@@ -939,7 +940,11 @@ function loadSegments(
     const minBase = previous === undefined ? 0 : previous.nextOffset
     let cut = false
     // An empty segment without index files (what a new log is) has nothing to recover.
-    const pristine = segment.isEmpty && segment.baseOffset >= minBase && !fs.existsSync(segment.indexPath) && !fs.existsSync(segment.timeIndexPath)
+    const pristine =
+      segment.isEmpty &&
+      segment.baseOffset >= minBase &&
+      !names.has(segmentFileName(bases[i], INDEX_SUFFIX)) &&
+      !names.has(segmentFileName(bases[i], TIME_INDEX_SUFFIX))
     if (!pristine && (i >= recoverFrom || segment.baseOffset < minBase || !loadSegmentIndexes(segment, interval))) {
       const result = rebuildSegment(segment, interval, minBase)
       recovered = true
