@@ -1,13 +1,22 @@
 import fs, { promises as fsp } from 'node:fs'
 import path from 'node:path'
+import type { FileHandleCache } from './file-handle-cache.js'
+
+/**
+ * Opens through the thread's file cache when the caller has one (so running out of descriptors
+ * first gives back cached ones), else directly.
+ */
+function openSync(filePath: string, flags: fs.OpenMode, files: FileHandleCache | undefined): number {
+  return files === undefined ? fs.openSync(filePath, flags) : files.openTransient(filePath, flags)
+}
 
 /**
  * Small files that must never be seen half-written (log start offset, recovery point, leader
  * epochs): write a temp file, fsync it, rename over the target, fsync the directory.
  */
-export function writeFileAtomicSync(filePath: string, data: string | Buffer, fsync = true): void {
+export function writeFileAtomicSync(filePath: string, data: string | Buffer, fsync = true, files?: FileHandleCache): void {
   const tmp = `${filePath}.tmp`
-  const fd = fs.openSync(tmp, 'w')
+  const fd = openSync(tmp, 'w', files)
   try {
     fs.writeFileSync(fd, data)
     if (fsync) fs.fsyncSync(fd)
@@ -15,7 +24,7 @@ export function writeFileAtomicSync(filePath: string, data: string | Buffer, fsy
     fs.closeSync(fd)
   }
   fs.renameSync(tmp, filePath)
-  if (fsync) fsyncDirSync(path.dirname(filePath))
+  if (fsync) fsyncDirSync(path.dirname(filePath), files)
 }
 
 /**
@@ -50,8 +59,8 @@ export async function readFileIfExists(filePath: string): Promise<Buffer | null>
   }
 }
 
-export function fsyncDirSync(dir: string): void {
-  const fd = fs.openSync(dir, 'r')
+export function fsyncDirSync(dir: string, files?: FileHandleCache): void {
+  const fd = openSync(dir, 'r', files)
   try {
     fs.fsyncSync(fd)
   } finally {
@@ -59,18 +68,38 @@ export function fsyncDirSync(dir: string): void {
   }
 }
 
-export function readFileIfExistsSync(filePath: string): string | null {
+/** Removes a file; one that is already gone is fine. */
+export function unlinkIfExistsSync(filePath: string): void {
   try {
-    return fs.readFileSync(filePath, 'utf8')
+    fs.unlinkSync(filePath)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+}
+
+/** The file's bytes, or null when it does not exist. */
+export function readBytesIfExistsSync(filePath: string, files?: FileHandleCache): Buffer | null {
+  let fd: number
+  try {
+    fd = openSync(filePath, 'r', files)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw error
   }
+  try {
+    return fs.readFileSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export function readFileIfExistsSync(filePath: string, files?: FileHandleCache): string | null {
+  return readBytesIfExistsSync(filePath, files)?.toString('utf8') ?? null
 }
 
 /** Reads a checkpoint holding one non-negative integer; null when absent or unreadable. */
-export function readOffsetCheckpointSync(filePath: string): number | null {
-  const text = readFileIfExistsSync(filePath)
+export function readOffsetCheckpointSync(filePath: string, files?: FileHandleCache): number | null {
+  const text = readFileIfExistsSync(filePath, files)
   if (text === null) return null
   const trimmed = text.trim()
   if (!/^\d+$/.test(trimmed)) return null
@@ -78,6 +107,6 @@ export function readOffsetCheckpointSync(filePath: string): number | null {
   return Number.isSafeInteger(n) ? n : null
 }
 
-export function writeOffsetCheckpointSync(filePath: string, offset: number, fsync = true): void {
-  writeFileAtomicSync(filePath, `${offset}\n`, fsync)
+export function writeOffsetCheckpointSync(filePath: string, offset: number, fsync = true, files?: FileHandleCache): void {
+  writeFileAtomicSync(filePath, `${offset}\n`, fsync, files)
 }

@@ -1,5 +1,7 @@
 import path from 'node:path'
 import { readFileIfExistsSync, writeFileAtomicSync } from './checkpoint-file.js'
+import type { FileHandleCache } from './file-handle-cache.js'
+import { withStorageErrors } from './storage-error.js'
 
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint'
 const CHECKPOINT_VERSION = 0
@@ -22,13 +24,21 @@ export class LeaderEpochCache {
   readonly #file: string
   readonly #logEndOffset: () => number
   readonly #fsync: boolean
+  readonly #files: FileHandleCache | undefined
   #entries: EpochEntry[] = []
 
-  constructor(dir: string, logEndOffset: () => number, fsync = true) {
+  /**
+   * `options.files` is the log's file cache, for the checkpoint's short-lived fds; `exists: false`
+   * says the caller knows there is no checkpoint yet (a new log), which saves a failed open.
+   */
+  constructor(dir: string, logEndOffset: () => number, fsync = true, options: { files?: FileHandleCache; exists?: boolean } = {}) {
     this.#file = path.join(dir, LEADER_EPOCH_CHECKPOINT)
     this.#logEndOffset = logEndOffset
     this.#fsync = fsync
-    this.#entries = parseCheckpoint(readFileIfExistsSync(this.#file))
+    this.#files = options.files
+    if (options.exists !== false) {
+      this.#entries = parseCheckpoint(withStorageErrors(`read ${this.#file}`, () => readFileIfExistsSync(this.#file, this.#files)))
+    }
   }
 
   entries(): ReadonlyArray<Readonly<EpochEntry>> {
@@ -99,7 +109,7 @@ export class LeaderEpochCache {
   #persist(): void {
     const lines = [String(CHECKPOINT_VERSION), String(this.#entries.length)]
     for (const e of this.#entries) lines.push(`${e.epoch} ${e.startOffset}`)
-    writeFileAtomicSync(this.#file, lines.join('\n') + '\n', this.#fsync)
+    withStorageErrors(`write ${this.#file}`, () => writeFileAtomicSync(this.#file, lines.join('\n') + '\n', this.#fsync, this.#files))
   }
 }
 

@@ -4,13 +4,9 @@ import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError, PartitaError } from '../common/errors.js'
-import {
-  fsyncDirSync,
-  readOffsetCheckpointSync,
-  writeFileAtomicSync,
-  writeOffsetCheckpointSync,
-} from './checkpoint-file.js'
-import { recoverCompactionLeftovers } from './compaction-recovery.js'
+import { fsyncDirSync, readOffsetCheckpointSync, unlinkIfExistsSync, writeOffsetCheckpointSync } from './checkpoint-file.js'
+import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
+import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
 import { LEADER_EPOCH_CHECKPOINT, LeaderEpochCache } from './leader-epoch-cache.js'
 import type { LogConfig } from './log-config.js'
 import {
@@ -35,7 +31,8 @@ import {
 } from './record-batch.js'
 import { deriveTail, loadSegmentIndexes, rebuildSegment } from './recovery.js'
 import { belowLogStart, expiredBySize, expiredByTime } from './retention.js'
-import { INDEX_SUFFIX, LOG_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, storageError } from './segment.js'
+import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, segmentFileName } from './segment.js'
+import { asStorageError, storageError, withStorageErrors } from './storage-error.js'
 
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
 export const LOG_START_OFFSET_FILE = 'log-start-offset'
@@ -64,6 +61,11 @@ export interface PartitionLogOptions {
    * logs only, where surviving a machine crash does not matter. Ordering is unchanged.
    */
   fsync?: boolean
+  /**
+   * The thread's cache of open files, shared by every log on the thread (a shard's partitions);
+   * default: a cache per thread sized from the process's open files limit.
+   */
+  files?: FileHandleCache
 }
 
 export interface AppendOptions {
@@ -139,42 +141,86 @@ export class PartitionLog {
   readonly #compactor: Compactor | undefined
   readonly #decompress: DecompressFn | undefined
   readonly #fsync: boolean
+  readonly #files: FileHandleCache
   #segments: Segment[]
   #logStartOffset: number
   #recoveryPoint: number
   #unflushedMessages = 0
   #lastFlushMs: number
   #dirUnsynced = false
+  /**
+   * The clean-shutdown marker is on disk: nothing in the segments changed since it was written.
+   * It stays through a clean open and is removed (durably) just before the first change, so
+   * opening and closing an untouched log writes and fsyncs nothing.
+   */
+  #cleanMarker: boolean
   #compacting = false
   #closed = false
 
-  private constructor(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[], logStartOffset: number, recoveryPoint: number) {
+  private constructor(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[], start: { logStartOffset: number; cleanMarker: boolean; epochsExist: boolean }) {
     this.dir = dir
     this.#config = config
     this.#clock = options.clock
     this.#compactor = options.compactor
     this.#decompress = options.decompress
     this.#fsync = options.fsync ?? true
+    this.#files = options.files ?? defaultFileHandleCache()
     this.#segments = segments
-    this.#logStartOffset = logStartOffset
-    this.#recoveryPoint = recoveryPoint
+    this.#logStartOffset = start.logStartOffset
+    this.#recoveryPoint = 0
+    this.#cleanMarker = start.cleanMarker
     this.#lastFlushMs = options.clock.nowMs()
-    this.leaderEpochs = new LeaderEpochCache(dir, () => this.logEndOffset, this.#fsync)
+    this.leaderEpochs = new LeaderEpochCache(dir, () => this.logEndOffset, this.#fsync, { files: this.#files, exists: start.epochsExist })
   }
 
   // ---- open and recovery ------------------------------------------------------------------
 
+  /**
+   * Opens the log in `dir`, creating it when absent. A new log costs a mkdir and one file create,
+   * and reopening a cleanly closed one reads its directory, checkpoints and last index entries
+   * and writes nothing, so a shard can open thousands of partitions in seconds. Failures of the
+   * disk are KAFKA_STORAGE_ERROR, and leave no segment of this open behind.
+   */
   static async open(dir: string, config: LogConfig, options: PartitionLogOptions): Promise<PartitionLog> {
-    fs.mkdirSync(dir, { recursive: true })
-    await recoverCompactionLeftovers(dir)
+    const files = options.files ?? defaultFileHandleCache()
+    const segments: Segment[] = []
+    try {
+      // mkdir reports the first directory it made, and nothing when `dir` already existed.
+      const freshDir = fs.mkdirSync(dir, { recursive: true }) !== undefined
+      if (freshDir) return PartitionLog.#create(dir, config, { ...options, files }, segments)
+      return await PartitionLog.#load(dir, config, { ...options, files }, segments)
+    } catch (error) {
+      closeQuietly(segments)
+      throw asStorageError(error, `open log ${dir}`)
+    }
+  }
+
+  /**
+   * A new log in a directory this open made. Nothing is synced: an empty segment holds nothing
+   * to lose, and the directory entries are fsynced by the first flush after data arrives (see
+   * append). A crash before that leaves an empty or missing directory, which opens as this did.
+   */
+  static #create(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[]): PartitionLog {
+    segments.push(Segment.create(dir, 0, options.clock.nowMs(), options.files!, true))
+    return new PartitionLog(dir, config, options, segments, { logStartOffset: 0, cleanMarker: false, epochsExist: false })
+  }
+
+  static async #load(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[]): Promise<PartitionLog> {
+    const files = options.files!
     const nowMs = options.clock.nowMs()
-    const clean = fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE))
-    const names = fs.readdirSync(dir)
+    let names = fs.readdirSync(dir)
+    if (names.some((n) => n.endsWith(CLEANED_SUFFIX) || n.endsWith(SWAP_SUFFIX))) {
+      await recoverCompactionLeftovers(dir)
+      names = fs.readdirSync(dir)
+    }
+    const has = new Set(names)
+    const clean = has.has(CLEAN_SHUTDOWN_FILE)
     removeStrayFiles(dir, names)
     const bases = names.map((n) => parseSegmentFileName(n)).filter((b): b is number => b !== null).sort((a, b) => a - b)
-    const checkpointedStart = readOffsetCheckpointSync(path.join(dir, LOG_START_OFFSET_FILE)) ?? 0
-    const recoveryPoint = clean ? Infinity : (readOffsetCheckpointSync(path.join(dir, RECOVERY_POINT_FILE)) ?? 0)
-    const { segments, recovered } = loadSegments(dir, bases, config.indexIntervalBytes, recoveryPoint, nowMs)
+    const checkpoint = (name: string): number | null => (has.has(name) ? readOffsetCheckpointSync(path.join(dir, name), files) : null)
+    const checkpointedStart = checkpoint(LOG_START_OFFSET_FILE) ?? 0
+    const recoveryPoint = clean ? Infinity : (checkpoint(RECOVERY_POINT_FILE) ?? 0)
+    let changed = loadSegments(dir, bases, has, config.indexIntervalBytes, recoveryPoint, nowMs, files, segments)
 
     let logStartOffset = Math.max(checkpointedStart, segments.length > 0 ? segments[0].baseOffset : 0)
     const lastSegment = segments[segments.length - 1]
@@ -182,20 +228,26 @@ export class PartitionLog {
       // Nothing usable, or the log start checkpoint is past everything that survived: start empty there.
       for (const s of segments) s.delete()
       segments.length = 0
-      segments.push(Segment.create(dir, logStartOffset, nowMs))
+      segments.push(Segment.create(dir, logStartOffset, nowMs, files))
+      changed = true
     }
     logStartOffset = Math.max(logStartOffset, segments[0].baseOffset)
-    const log = new PartitionLog(dir, config, options, segments, logStartOffset, 0)
+    const log = new PartitionLog(dir, config, options, segments, { logStartOffset, cleanMarker: clean, epochsExist: has.has(LEADER_EPOCH_CHECKPOINT) })
     log.#deletePrefix(belowLogStart(segments, logStartOffset))
     log.leaderEpochs.truncateFromEnd(log.logEndOffset)
     log.leaderEpochs.truncateFromStart(log.logStartOffset)
     if (checkpointedStart !== log.#logStartOffset) log.#persistLogStart()
-    // After a crash everything kept has been checked; make it durable so the next recovery starts here.
-    log.#dirUnsynced = true
-    if (recovered || !clean) log.#flushSync()
-    else log.#recoveryPoint = log.logEndOffset
-    fs.rmSync(path.join(dir, CLEAN_SHUTDOWN_FILE), { force: true })
-    if (log.#fsync) fsyncDirSync(dir)
+    if (changed) {
+      // Recovery cut or rebuilt something: make it durable, so the next recovery starts here,
+      // before the marker (if a clean shutdown left one) stops vouching for the old state.
+      log.#dirUnsynced = true
+      log.#flushSync()
+      log.#retireCleanMarker()
+    } else {
+      // Every segment from the recovery point on was checked (or the marker vouched for all):
+      // the log as it stands is the recovered state, whatever the checkpoint file still says.
+      log.#recoveryPoint = log.logEndOffset
+    }
     return log
   }
 
@@ -259,6 +311,10 @@ export class PartitionLog {
    */
   append(records: Buffer, options: AppendOptions): AppendResult {
     this.#checkOpen()
+    return withStorageErrors(`append to log ${this.dir}`, () => this.#append(records, options))
+  }
+
+  #append(records: Buffer, options: AppendOptions): AppendResult {
     const scan = this.#validateAppend(records, options)
     const nowMs = this.#clock.nowMs()
     const assign = options.assignOffsets
@@ -266,6 +322,7 @@ export class PartitionLog {
     const lastOffset = assign ? firstOffset + scan.offsetSpan - 1 : scan.lastOffset
     const logAppendTime = assign && this.#config.messageTimestampType === 'LogAppendTime'
     const incomingTimestampMs = logAppendTime || scan.firstMaxTimestampMs < 0 ? nowMs : scan.firstMaxTimestampMs
+    this.#retireCleanMarker()
     if (this.#shouldRoll(records.length, lastOffset, incomingTimestampMs, nowMs)) this.#roll(firstOffset)
 
     let firstTimestampMs = -1
@@ -286,14 +343,19 @@ export class PartitionLog {
 
     const active = this.#active
     const startPosition = active.sizeBytes
+    // The epoch checkpoint needs a file too: it goes first, so a failure there writes no data,
+    // and a failed data write takes the new epochs back out.
+    this.#assignEpochs(records, options)
+    // A segment's first bytes make its directory entry worth an fsync (a new log's first
+    // segment was created without one).
+    if (active.isEmpty) this.#dirUnsynced = true
     try {
       active.write(records, 0, records.length)
     } catch (error) {
       this.#undoPartialWrite(active, startPosition)
-      throw storageError(`append to ${active.logPath} failed: ${(error as Error).message}`)
+      throw asStorageError(error, `append to ${active.logPath}`)
     }
     this.#indexAppended(active, records, startPosition)
-    this.#assignEpochs(records, options)
     this.#unflushedMessages += scan.messageCount
     if (this.#unflushedMessages >= this.#config.flushMessages || nowMs - this.#lastFlushMs >= this.#config.flushMs) {
       this.#flushSync()
@@ -371,9 +433,11 @@ export class PartitionLog {
   #roll(baseOffset: number): void {
     const old = this.#active
     assert(baseOffset >= old.nextOffset, `roll to ${baseOffset} below the log end ${old.nextOffset}`)
+    this.#retireCleanMarker()
     old.sealTimeIndex()
     old.persistIndexes(false)
-    this.#segments.push(Segment.create(this.dir, baseOffset, this.#clock.nowMs()))
+    // On failure nothing of the new segment exists and the old one stays active.
+    this.#segments.push(Segment.create(this.dir, baseOffset, this.#clock.nowMs(), this.#files))
     this.#dirUnsynced = true
   }
 
@@ -407,8 +471,10 @@ export class PartitionLog {
   #undoPartialWrite(segment: Segment, position: number): void {
     try {
       segment.truncateToPosition(position)
+      this.leaderEpochs.truncateFromEnd(this.logEndOffset)
     } catch {
-      // The disk is failing; the caller reports KAFKA_STORAGE_ERROR and recovery cleans the tail.
+      // The disk is failing; the caller reports KAFKA_STORAGE_ERROR and recovery cleans the tail
+      // (and the epochs past the log end, which open truncates).
     }
   }
 
@@ -421,6 +487,10 @@ export class PartitionLog {
    */
   read(offset: number, maxBytes: number, options: { maxOffset?: number } = {}): ReadResult {
     this.#checkOpen()
+    return withStorageErrors(`read log ${this.dir}`, () => this.#read(offset, maxBytes, options))
+  }
+
+  #read(offset: number, maxBytes: number, options: { maxOffset?: number }): ReadResult {
     const logEnd = this.logEndOffset
     if (offset < this.#logStartOffset || offset > logEnd) {
       throw new KafkaError(
@@ -443,6 +513,10 @@ export class PartitionLog {
   /** ListOffsets by time: the first offset whose record timestamp is >= timestampMs. */
   offsetForTimestamp(timestampMs: number): { offset: number; timestampMs: number } | null {
     this.#checkOpen()
+    return withStorageErrors(`look up a timestamp in log ${this.dir}`, () => this.#offsetForTimestamp(timestampMs))
+  }
+
+  #offsetForTimestamp(timestampMs: number): { offset: number; timestampMs: number } | null {
     for (const segment of this.#segments) {
       if (segment.maxTimestampMs < timestampMs || segment.nextOffset <= this.#logStartOffset) continue
       const from = Math.max(segment.timeIndex.lookup(timestampMs), this.#logStartOffset)
@@ -491,28 +565,37 @@ export class PartitionLog {
       throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is past the log end ${this.logEndOffset}`)
     }
     if (offset <= this.#logStartOffset) return this.#logStartOffset
-    this.#logStartOffset = offset
-    this.#persistLogStart()
-    this.leaderEpochs.truncateFromStart(offset)
-    this.#deletePrefix(belowLogStart(this.#segments, offset))
-    return this.#logStartOffset
+    return withStorageErrors(`delete records of log ${this.dir}`, () => {
+      this.#logStartOffset = offset
+      this.#persistLogStart()
+      this.leaderEpochs.truncateFromStart(offset)
+      this.#deletePrefix(belowLogStart(this.#segments, offset))
+      return this.#logStartOffset
+    })
   }
 
   /** Follower truncation (KIP-101): drops every offset >= `offset`. */
   truncateTo(offset: number): void {
     this.#checkOpen()
     if (offset >= this.logEndOffset) return
+    withStorageErrors(`truncate log ${this.dir} to ${offset}`, () => this.#truncateTo(offset))
+  }
+
+  #truncateTo(offset: number): void {
+    this.#retireCleanMarker()
     // Lower the recovery point first: if we crash mid-truncation, the next open rescans from here.
     if (this.#recoveryPoint > offset) {
+      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), offset, this.#fsync, this.#files)
       this.#recoveryPoint = offset
-      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), offset, this.#fsync)
     }
     if (offset <= this.#segments[0].baseOffset || offset < this.#logStartOffset) {
       this.#truncateFullyAndStartAt(offset)
       return
     }
     while (this.#active.baseOffset >= offset) {
-      this.#segments.pop()!.delete()
+      // Deleted before it leaves the list: if the removal fails the log still describes the disk.
+      this.#active.delete()
+      this.#segments.pop()
       this.#dirUnsynced = true
     }
     const segment = this.#active
@@ -538,13 +621,19 @@ export class PartitionLog {
   truncateFullyAndStartAt(offset: number): void {
     this.#checkOpen()
     assert(offset >= 0, `restart offset ${offset} is negative`)
-    this.#truncateFullyAndStartAt(offset)
+    withStorageErrors(`restart log ${this.dir} at ${offset}`, () => this.#truncateFullyAndStartAt(offset))
   }
 
   #truncateFullyAndStartAt(offset: number): void {
-    for (const s of this.#segments) s.delete()
-    this.#segments = [Segment.create(this.dir, offset, this.#clock.nowMs())]
+    this.#retireCleanMarker()
+    const old = this.#segments
+    // A segment of the new one's name is replaced by the create, not deleted after it.
+    for (const s of old) if (s.baseOffset === offset) s.close()
+    // The new segment first: if it cannot be made, the log is still the old one.
+    const fresh = Segment.create(this.dir, offset, this.#clock.nowMs(), this.#files)
+    this.#segments = [fresh]
     this.#dirUnsynced = true
+    for (const s of old) if (s.baseOffset !== offset) s.delete()
     this.#logStartOffset = offset
     this.#persistLogStart()
     this.leaderEpochs.clear()
@@ -554,6 +643,7 @@ export class PartitionLog {
   #deletePrefix(count: number): { segments: number; bytes: number } {
     const n = Math.min(count, this.#segments.length - 1)
     if (n <= 0) return { segments: 0, bytes: 0 }
+    this.#retireCleanMarker()
     const doomed = this.#segments.slice(0, n)
     this.#segments = this.#segments.slice(n)
     const newStart = Math.max(this.#logStartOffset, this.#segments[0].baseOffset)
@@ -573,7 +663,7 @@ export class PartitionLog {
   }
 
   #persistLogStart(): void {
-    writeOffsetCheckpointSync(path.join(this.dir, LOG_START_OFFSET_FILE), this.#logStartOffset, this.#fsync)
+    writeOffsetCheckpointSync(path.join(this.dir, LOG_START_OFFSET_FILE), this.#logStartOffset, this.#fsync, this.#files)
   }
 
   // ---- housekeeping -----------------------------------------------------------------------
@@ -581,6 +671,14 @@ export class PartitionLog {
   /** Roll by age, retention by time and size, compaction, and the flush.ms policy. */
   async housekeeping(): Promise<HousekeepingResult> {
     this.#checkOpen()
+    try {
+      return await this.#housekeeping()
+    } catch (error) {
+      throw asStorageError(error, `housekeeping of log ${this.dir}`)
+    }
+  }
+
+  async #housekeeping(): Promise<HousekeepingResult> {
     const nowMs = this.#clock.nowMs()
     const config = this.#config
     const deletes = config.cleanupPolicy !== 'compact'
@@ -627,8 +725,10 @@ export class PartitionLog {
     if (this.#compactor === undefined || this.#compacting) return 0
     const inputs = this.#segments.slice(0, -1)
     if (inputs.length === 0) return 0
+    this.#retireCleanMarker()
     this.#compacting = true
     try {
+      for (const s of inputs) s.holdForCompaction()
       await this.#compactor.compact({
         dir: this.dir,
         segments: inputs.map((s) => ({ baseOffset: s.baseOffset, path: s.logPath })),
@@ -655,7 +755,7 @@ export class PartitionLog {
       }
       old.close()
       if (!fs.existsSync(old.logPath)) continue // merged into an earlier segment
-      const fresh = Segment.open(this.dir, old.baseOffset, old.createdMs)
+      const fresh = Segment.open(this.dir, old.baseOffset, old.createdMs, this.#files)
       const previous = kept[kept.length - 1]
       const result = rebuildSegment(fresh, interval, previous === undefined ? 0 : previous.nextOffset)
       if (result.truncated) {
@@ -679,7 +779,7 @@ export class PartitionLog {
 
   async flush(): Promise<void> {
     this.#checkOpen()
-    this.#flushSync()
+    withStorageErrors(`flush log ${this.dir}`, () => this.#flushSync())
   }
 
   /** fsyncs data and index files of every segment with unsynced writes, then the recovery point. */
@@ -689,23 +789,55 @@ export class PartitionLog {
       s.syncData(this.#fsync)
       s.persistIndexes(this.#fsync)
     }
-    if (this.#dirUnsynced && this.#fsync) fsyncDirSync(this.dir)
+    if (this.#dirUnsynced && this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#dirUnsynced = false
     if (target !== this.#recoveryPoint) {
-      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), target, this.#fsync)
+      writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), target, this.#fsync, this.#files)
       this.#recoveryPoint = target
     }
     this.#unflushedMessages = 0
     this.#lastFlushMs = this.#clock.nowMs()
   }
 
-  /** Flushes and writes the clean-shutdown marker, so the next open skips recovery. */
+  /**
+   * Flushes and writes the clean-shutdown marker, so the next open skips recovery; a log whose
+   * marker is still there (unchanged since its open) has nothing to write. Its files leave the
+   * cache either way, so a failed close holds no descriptor.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
-    this.#flushSync()
-    writeFileAtomicSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.#fsync)
-    for (const s of this.#segments) s.close()
-    this.#closed = true
+    try {
+      withStorageErrors(`close log ${this.dir}`, () => {
+        if (this.#cleanMarker) return
+        this.#flushSync()
+        this.#writeCleanMarker()
+      })
+      this.#closed = true
+    } finally {
+      closeQuietly(this.#segments)
+    }
+  }
+
+  /**
+   * An empty file whose existence is the whole message, so no temp file and rename. It is not
+   * fsynced: it is created only after #flushSync made durable everything it vouches for, so it
+   * can never be on disk without those; if a crash loses it, the next open merely recovers.
+   */
+  #writeCleanMarker(): void {
+    fs.closeSync(this.#files.openTransient(path.join(this.dir, CLEAN_SHUTDOWN_FILE), 'w'))
+    this.#cleanMarker = true
+  }
+
+  /**
+   * Removes the clean-shutdown marker before the segments change. The removal is fsynced: if a
+   * crash brought the marker back beside a half-made change (a torn append), open would trust
+   * the files and skip the recovery scan.
+   */
+  #retireCleanMarker(): void {
+    if (!this.#cleanMarker) return
+    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
+    if (this.#fsync) fsyncDirSync(this.dir, this.#files)
+    this.#cleanMarker = false
   }
 
   #checkOpen(): void {
@@ -714,6 +846,17 @@ export class PartitionLog {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/** Gives the segments' fds back to the cache on a path that is already failing or ending. */
+function closeQuietly(segments: readonly Segment[]): void {
+  for (const s of segments) {
+    try {
+      s.close()
+    } catch {
+      // Only removing a compaction's second name can fail here; the next open removes it.
+    }
+  }
+}
 
 function emptyRead(offset: number): ReadResult {
   return { records: Buffer.alloc(0), batchCount: 0, firstOffset: -1, nextOffset: offset }
@@ -751,7 +894,10 @@ function readBatches(segment: Segment, position: number, firstSize: number, maxB
   return { records: buf.subarray(0, pos), batchCount, firstOffset: batchBaseOffset(buf, 0), nextOffset }
 }
 
-/** Removes temp files of interrupted checkpoint writes and index files without a log. */
+/**
+ * Removes temp files of interrupted checkpoint writes, index files without a log, and the
+ * second names a compaction left when the process died (Segment.holdForCompaction).
+ */
 function removeStrayFiles(dir: string, names: string[]): void {
   const logs = new Set(names.filter((n) => parseSegmentFileName(n) !== null).map((n) => n.slice(0, -LOG_SUFFIX.length)))
   const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, CLEAN_SHUTDOWN_FILE]
@@ -759,37 +905,52 @@ function removeStrayFiles(dir: string, names: string[]): void {
     const orphanIndex =
       (parseSegmentFileName(name, INDEX_SUFFIX) !== null || parseSegmentFileName(name, TIME_INDEX_SUFFIX) !== null) &&
       !logs.has(name.slice(0, 20))
-    const strayTemp = ours.some((f) => name === `${f}.tmp`)
+    const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null
     if (orphanIndex || strayTemp) fs.rmSync(path.join(dir, name), { force: true })
   }
 }
 
 /**
- * Opens the segments and brings their in-memory state back. Segments from the one holding the
- * recovery point onward are scanned batch by batch (CRC included); the first bad batch cuts the
- * log there and later segments are dropped. Earlier segments load their index files, and are
- * rebuilt when those are missing or damaged.
+ * Opens the segments into `segments` (as it goes, so a caller can close them if this throws) and
+ * brings their in-memory state back. Segments from the one holding the recovery point onward are
+ * scanned batch by batch (CRC included); the first bad batch cuts the log there and later
+ * segments are dropped. Earlier segments load their index files, and are rebuilt when those are
+ * damaged. Returns whether any segment was rebuilt (its index files must then be rewritten).
  */
-function loadSegments(dir: string, bases: number[], interval: number, recoveryPoint: number, nowMs: number): { segments: Segment[]; recovered: boolean } {
+function loadSegments(
+  dir: string,
+  bases: number[],
+  names: ReadonlySet<string>,
+  interval: number,
+  recoveryPoint: number,
+  nowMs: number,
+  files: FileHandleCache,
+  segments: Segment[],
+): boolean {
   let recoverFrom = bases.length
   if (recoveryPoint !== Infinity) {
     recoverFrom = 0
     for (let i = 0; i < bases.length; i++) if (bases[i] <= recoveryPoint) recoverFrom = i
   }
-  const segments: Segment[] = []
   let recovered = false
   for (let i = 0; i < bases.length; i++) {
-    const segment = Segment.open(dir, bases[i], nowMs)
-    const previous = segments[segments.length - 1]
+    const segment = Segment.open(dir, bases[i], nowMs, files)
+    segments.push(segment)
+    const previous = segments[segments.length - 2]
     const minBase = previous === undefined ? 0 : previous.nextOffset
     let cut = false
-    if (i >= recoverFrom || segment.baseOffset < minBase || !loadSegmentIndexes(segment, interval)) {
+    // An empty segment without index files (what a new log is) has nothing to recover.
+    const pristine =
+      segment.isEmpty &&
+      segment.baseOffset >= minBase &&
+      !names.has(segmentFileName(bases[i], INDEX_SUFFIX)) &&
+      !names.has(segmentFileName(bases[i], TIME_INDEX_SUFFIX))
+    if (!pristine && (i >= recoverFrom || segment.baseOffset < minBase || !loadSegmentIndexes(segment, interval))) {
       const result = rebuildSegment(segment, interval, minBase)
       recovered = true
       cut = result.truncated
       if (i < bases.length - 1 && !cut) segment.sealTimeIndex()
     }
-    segments.push(segment)
     if (cut) {
       for (let j = i + 1; j < bases.length; j++) {
         for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
@@ -799,5 +960,5 @@ function loadSegments(dir: string, bases: number[], interval: number, recoveryPo
       break
     }
   }
-  return { segments, recovered }
+  return recovered
 }

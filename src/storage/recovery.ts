@@ -1,4 +1,4 @@
-import fs from 'node:fs'
+import { readBytesIfExistsSync } from './checkpoint-file.js'
 import { validateBatch, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LOG_OVERHEAD, readInt64, BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from './record-batch.js'
 import { OffsetIndex } from './offset-index.js'
 import { type BatchPosition, Segment } from './segment.js'
@@ -84,15 +84,6 @@ export function rebuildSegment(segment: Segment, indexIntervalBytes: number, min
   return { validBytes: pos, truncated: bad }
 }
 
-function readFileOrNull(filePath: string): Buffer | null {
-  try {
-    return fs.readFileSync(filePath)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
-  }
-}
-
 /**
  * Derives a segment's end offset, newest timestamp and indexing state from its offset index and
  * the batches after the last index entry, without reading the whole segment. Used after loading
@@ -135,19 +126,24 @@ export function deriveTail(segment: Segment, indexIntervalBytes: number): boolea
 
 /**
  * The clean-restart path: loads a segment's index files and derives the rest from the batches
- * after the last index entry. Returns false when an index file is missing or inconsistent with
- * the log, so the caller rebuilds the segment.
+ * after the last index entry. Returns false when an index file is inconsistent with the log, so
+ * the caller rebuilds the segment.
+ *
+ * Index files are written only once they have entries, so an absent one reads as empty. That is
+ * checked like any other content: with no offset index entry deriveTail walks the whole segment
+ * and replays the indexing rule, so a lost offset index of a segment that had entries fails it.
+ * A lost time index is accepted only beside an empty offset index: the walk of the whole segment
+ * then gives the exact newest timestamp, and time lookups merely start at the segment's base.
  */
 export function loadSegmentIndexes(segment: Segment, indexIntervalBytes: number): boolean {
-  const indexBytes = readFileOrNull(segment.indexPath)
-  const timeBytes = readFileOrNull(segment.timeIndexPath)
-  if (indexBytes === null || timeBytes === null) return false
+  const indexBytes = readBytesIfExistsSync(segment.indexPath, segment.files) ?? Buffer.alloc(0)
+  const timeBytes = readBytesIfExistsSync(segment.timeIndexPath, segment.files)
   const offsetIndex = OffsetIndex.decode(segment.baseOffset, indexBytes, segment.sizeBytes)
-  if (offsetIndex === null) return false
+  if (offsetIndex === null || (timeBytes === null && offsetIndex.count > 0)) return false
   segment.resetDerived()
   segment.offsetIndex = offsetIndex
   if (!deriveTail(segment, indexIntervalBytes)) return false
-  const timeIndex = TimeIndex.decode(segment.baseOffset, timeBytes, segment.nextOffset)
+  const timeIndex = TimeIndex.decode(segment.baseOffset, timeBytes ?? Buffer.alloc(0), segment.nextOffset)
   if (timeIndex === null) return false
   segment.timeIndex = timeIndex
   segment.maxTimestampMs = Math.max(segment.maxTimestampMs, timeIndex.lastTimestampMs)

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { ErrorCode } from '../common/error-codes.js'
-import { KafkaError } from '../common/errors.js'
+import { unlinkIfExistsSync } from './checkpoint-file.js'
+import type { FileHandleCache } from './file-handle-cache.js'
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js'
 import {
   BASE_OFFSET_OFFSET,
@@ -12,11 +12,17 @@ import {
   MAX_TIMESTAMP_OFFSET,
   readInt64,
 } from './record-batch.js'
+import { storageError } from './storage-error.js'
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js'
 
 export const LOG_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.index'
 export const TIME_INDEX_SUFFIX = '.timeindex'
+/**
+ * A second name for a segment's pre-compaction bytes while a compactor may rename its cleaned
+ * file over the segment's name: see Segment.holdForCompaction. A stray one is deleted at open.
+ */
+export const READING_SUFFIX = '.log.reading'
 
 /** Kafka's file naming: the base offset zero-padded to 20 digits. */
 export function segmentFileName(baseOffset: number, suffix: string): string {
@@ -41,24 +47,25 @@ export interface BatchPosition {
   maxTimestampMs: number
 }
 
-export function storageError(message: string): KafkaError {
-  return new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, message)
-}
-
 const SCAN_CHUNK_BYTES = 64 * 1024
 // One scratch buffer per thread: every segment call is synchronous, so no two scans interleave.
 const scratch = Buffer.allocUnsafe(SCAN_CHUNK_BYTES)
 
 /**
  * One segment: a `.log` file of v2 batches plus its in-memory offset and time indexes, which are
- * appended to their files on flush and roll. All I/O is synchronous on an open fd.
+ * appended to their files on flush and roll. All I/O is synchronous, on an fd taken from the
+ * thread's FileHandleCache at each call (never kept: the cache may close it at the next call).
+ * An index file that was never written (a segment whose indexes have no entry yet) is absent.
  */
 export class Segment {
   readonly baseOffset: number
   readonly logPath: string
   readonly indexPath: string
   readonly timeIndexPath: string
-  #fd: number
+  /** The thread's file cache, which every fd of this segment's files comes through. */
+  readonly files: FileHandleCache
+  /** The name the data is read and written through: logPath, or its hold during compaction. */
+  #dataPath: string
   sizeBytes: number
   /** One past the last offset stored here (the base offset while empty). */
   nextOffset: number
@@ -77,12 +84,13 @@ export class Segment {
   /** Index bytes were written without fsync. */
   #indexFilesUnsynced = false
 
-  private constructor(dir: string, baseOffset: number, fd: number, sizeBytes: number, createdMs: number) {
+  private constructor(dir: string, baseOffset: number, files: FileHandleCache, sizeBytes: number, createdMs: number) {
     this.baseOffset = baseOffset
     this.logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
     this.indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX))
     this.timeIndexPath = path.join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX))
-    this.#fd = fd
+    this.files = files
+    this.#dataPath = this.logPath
     this.sizeBytes = sizeBytes
     this.nextOffset = baseOffset
     this.createdMs = createdMs
@@ -90,21 +98,35 @@ export class Segment {
     this.timeIndex = new TimeIndex(baseOffset)
   }
 
-  /** Creates a new, empty segment (replacing any stale files of the same name). */
-  static create(dir: string, baseOffset: number, nowMs: number): Segment {
-    const logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
-    const fd = fs.openSync(logPath, 'w+')
-    const segment = new Segment(dir, baseOffset, fd, 0, nowMs)
-    fs.writeFileSync(segment.indexPath, Buffer.alloc(0))
-    fs.writeFileSync(segment.timeIndexPath, Buffer.alloc(0))
+  /**
+   * Creates a new, empty segment, replacing any stale files of the same name, with one open: the
+   * index files appear when they first get entries. `freshDir` says the directory was just made,
+   * so there is nothing stale to remove. On failure nothing of the segment exists.
+   */
+  static create(dir: string, baseOffset: number, nowMs: number, files: FileHandleCache, freshDir = false): Segment {
+    const segment = new Segment(dir, baseOffset, files, 0, nowMs)
+    if (!freshDir) {
+      // Index files left by an earlier segment of this name would describe other bytes.
+      unlinkIfExistsSync(segment.indexPath)
+      unlinkIfExistsSync(segment.timeIndexPath)
+    }
+    files.forget(segment.logPath)
+    files.acquire(segment.logPath, 'w+')
     return segment
   }
 
   /** Opens an existing segment; its indexes are empty until loaded or rebuilt. */
-  static open(dir: string, baseOffset: number, nowMs: number): Segment {
-    const logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
-    const fd = fs.openSync(logPath, 'r+')
-    return new Segment(dir, baseOffset, fd, fs.fstatSync(fd).size, nowMs)
+  static open(dir: string, baseOffset: number, nowMs: number, files: FileHandleCache): Segment {
+    const segment = new Segment(dir, baseOffset, files, 0, nowMs)
+    // A cached fd of this name may be of a file since replaced (a log reopened in this thread).
+    files.forget(segment.logPath)
+    segment.sizeBytes = fs.fstatSync(files.acquire(segment.logPath, 'r+')).size
+    return segment
+  }
+
+  /** The data file's fd, valid until the next call on the cache. */
+  #fd(): number {
+    return this.files.acquire(this.#dataPath, 'r+')
   }
 
   get isEmpty(): boolean {
@@ -144,7 +166,7 @@ export class Segment {
     const length = end - start
     // Bounded: each pass writes at least one byte or throws.
     while (written < length) {
-      written += fs.writeSync(this.#fd, buf, start + written, length - written, this.sizeBytes + written)
+      written += fs.writeSync(this.#fd(), buf, start + written, length - written, this.sizeBytes + written)
     }
     this.sizeBytes += length
     this.dataUnsynced = true
@@ -155,7 +177,7 @@ export class Segment {
     let read = 0
     // Bounded: each pass reads at least one byte or stops at end of file.
     while (read < length) {
-      const n = fs.readSync(this.#fd, target, targetStart + read, length - read, position + read)
+      const n = fs.readSync(this.#fd(), target, targetStart + read, length - read, position + read)
       if (n === 0) throw storageError(`short read in ${this.logPath} at ${position + read}`)
       read += n
     }
@@ -206,7 +228,7 @@ export class Segment {
 
   /** Cuts the file at `position` and drops index entries past it; the caller re-derives the tail. */
   truncateToPosition(position: number): void {
-    fs.ftruncateSync(this.#fd, position)
+    fs.ftruncateSync(this.#fd(), position)
     this.sizeBytes = position
     this.dataUnsynced = true
     this.offsetIndex.truncateToPosition(position)
@@ -236,12 +258,13 @@ export class Segment {
       this.timeIndex.count === this.#timeEntriesPersisted
     if (upToDate && !(sync && this.#indexFilesUnsynced)) return
     if (this.#indexFilesStale) {
-      writeWhole(this.indexPath, this.offsetIndex.encode(), sync)
-      writeWhole(this.timeIndexPath, this.timeIndex.encode(), sync)
+      writeWhole(this.files, this.indexPath, this.offsetIndex.encode(), sync)
+      writeWhole(this.files, this.timeIndexPath, this.timeIndex.encode(), sync)
       this.#indexFilesStale = false
     } else {
-      appendTail(this.indexPath, this.offsetIndex.encode(this.#offsetEntriesPersisted), this.#offsetEntriesPersisted * OFFSET_INDEX_ENTRY_BYTES, sync)
-      appendTail(this.timeIndexPath, this.timeIndex.encode(this.#timeEntriesPersisted), this.#timeEntriesPersisted * TIME_INDEX_ENTRY_BYTES, sync)
+      const files = this.files
+      appendTail(files, this.indexPath, this.offsetIndex.encode(this.#offsetEntriesPersisted), this.#offsetEntriesPersisted * OFFSET_INDEX_ENTRY_BYTES, sync)
+      appendTail(files, this.timeIndexPath, this.timeIndex.encode(this.#timeEntriesPersisted), this.#timeEntriesPersisted * TIME_INDEX_ENTRY_BYTES, sync)
     }
     this.#offsetEntriesPersisted = this.offsetIndex.count
     this.#timeEntriesPersisted = this.timeIndex.count
@@ -255,40 +278,74 @@ export class Segment {
     this.#indexFilesStale = false
   }
 
+  /**
+   * fsyncs the data when it has unsynced writes. The fd may be a reopen after an eviction: the
+   * fsync still writes every dirty page of the file (see FileHandleCache).
+   */
   syncData(fsync = true): void {
-    if (this.dataUnsynced && fsync) fs.fsyncSync(this.#fd)
+    if (this.dataUnsynced && fsync) fs.fsyncSync(this.#fd())
     this.dataUnsynced = false
   }
 
-  close(): void {
-    if (this.#fd >= 0) fs.closeSync(this.#fd)
-    this.#fd = -1
+  /**
+   * Keeps the current bytes readable while a compactor runs: it may rename a cleaned file over
+   * logPath at any moment, and until the log reloads the segment, reads must see the bytes its
+   * in-memory indexes describe. A held fd did that by itself; a cached fd can be closed and
+   * reopened meanwhile, so the data is reached through a hard link to the same inode instead
+   * (a metadata-only operation, not synced: a crash leaves a stray link that open removes).
+   */
+  holdForCompaction(): void {
+    if (this.#dataPath !== this.logPath) return
+    const readingPath = this.logPath.slice(0, -LOG_SUFFIX.length) + READING_SUFFIX
+    unlinkIfExistsSync(readingPath)
+    fs.linkSync(this.logPath, readingPath)
+    this.files.forget(this.logPath)
+    this.#dataPath = readingPath
   }
 
-  /** Closes and removes the segment's files. */
+  /** Closes the data file (it reopens on next use) and drops a compaction hold. */
+  close(): void {
+    this.files.forget(this.#dataPath)
+    if (this.#dataPath !== this.logPath) {
+      const readingPath = this.#dataPath
+      this.#dataPath = this.logPath
+      unlinkIfExistsSync(readingPath)
+    }
+  }
+
+  /**
+   * Closes and removes the segment's files, the log file last: if a removal fails, what is left
+   * is either the whole segment or index files without a log (which open removes).
+   */
   delete(): void {
     this.close()
-    for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) fs.rmSync(p, { force: true })
+    for (const p of [this.indexPath, this.timeIndexPath, this.logPath]) unlinkIfExistsSync(p)
   }
 }
 
-function writeWhole(filePath: string, bytes: Buffer, sync: boolean): void {
-  const fd = fs.openSync(filePath, 'w')
+function writeWhole(files: FileHandleCache, filePath: string, bytes: Buffer, sync: boolean): void {
+  const fd = files.openTransient(filePath, 'w')
   try {
-    fs.writeSync(fd, bytes, 0, bytes.length, 0)
+    writeFully(fd, bytes, 0)
     if (sync) fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
   }
 }
 
-function appendTail(filePath: string, bytes: Buffer, position: number, sync: boolean): void {
+function appendTail(files: FileHandleCache, filePath: string, bytes: Buffer, position: number, sync: boolean): void {
   if (bytes.length === 0 && !sync) return
-  const fd = fs.openSync(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT)
+  const fd = files.openTransient(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT)
   try {
-    if (bytes.length > 0) fs.writeSync(fd, bytes, 0, bytes.length, position)
+    writeFully(fd, bytes, position)
     if (sync) fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
   }
+}
+
+function writeFully(fd: number, bytes: Buffer, position: number): void {
+  let written = 0
+  // Bounded: each pass writes at least one byte or throws.
+  while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written)
 }

@@ -170,14 +170,16 @@ describe('PartitionLog append and read', () => {
     await log.close()
     expect(fs.existsSync(path.join(d, 'clean-shutdown'))).toBe(true)
     const again = await openLog(d, config, clock)
-    expect(fs.existsSync(path.join(d, 'clean-shutdown'))).toBe(false)
     expect(again.logEndOffset).toBe(before.end)
     expect(again.segments()).toEqual(before.segments)
     expect(again.indexEntries()).toEqual(before.indexes)
     expect(again.read(0, 1 << 20).records.equals(before.bytes)).toBe(true)
     expect(again.segments().map((s) => again.read(s.baseOffset, 1 << 20).records)).toEqual(everything)
-    // Appends continue where the log ended.
+    // The marker still vouches for the files until they change: reading changes nothing.
+    expect(fs.existsSync(path.join(d, 'clean-shutdown'))).toBe(true)
+    // Appends continue where the log ended, and the first one removes the marker.
     expect(again.append(batch(1, clock.nowMs()), { leaderEpoch: 0, assignOffsets: true }).baseOffset).toBe(before.end)
+    expect(fs.existsSync(path.join(d, 'clean-shutdown'))).toBe(false)
     await again.close()
   })
 
