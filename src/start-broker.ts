@@ -163,6 +163,7 @@ async function startLocked(config: BrokerConfig, clock: Clock, logger: Superviso
     closed ??= (async () => {
       await client.close()
       sup.stop()
+      actors.quiesce()
       await sup.closeAll()
       await actors.stop()
       lock.release()

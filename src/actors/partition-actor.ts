@@ -14,6 +14,7 @@ import { compiledUrl } from '../runtime/compiled-url.js'
 import { runTask } from '../runtime/cpu-pool.js'
 import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../storage/batch-validation.js'
 import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../storage/compression.js'
+import { FileHandleCache } from '../storage/file-handle-cache.js'
 import { PartitionReplica } from './partition/partition-replica.js'
 import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, ProduceResult } from './partition/replica-types.js'
 import type { OpenPartition, PartitionEvent, PartitionRequest } from './partition-messages.js'
@@ -43,6 +44,12 @@ const FOLLOWER_RETRY_MS = 50
  */
 let sharedCompactor: PiscinaCompactor | null = null
 
+/**
+ * One bounded cache of open files for all the logs of this shard (module state is per thread),
+ * sized by the first partition opened here: every partition of a shard gets the same share.
+ */
+let shardFiles: FileHandleCache | null = null
+
 export class PartitionActor {
   readonly #replica: PartitionReplica
   readonly #context: PartitionActorContext
@@ -59,7 +66,7 @@ export class PartitionActor {
   private constructor(replica: PartitionReplica, context: PartitionActorContext) {
     this.#replica = replica
     this.#context = context
-    this.#armHousekeeping()
+    this.#armHousekeeping(true)
   }
 
   static async open(init: OpenPartition, context: PartitionActorContext): Promise<PartitionActor> {
@@ -72,7 +79,7 @@ export class PartitionActor {
       config: init.config,
       clock: context.clock,
       brokerId: init.brokerId,
-      logOptions: { compactor: sharedCompactor, decompress },
+      logOptions: { compactor: sharedCompactor, decompress, files: (shardFiles ??= new FileHandleCache({ openFilesMax: init.openFilesMax })) },
       onIsrChange: (isr) =>
         context.emit({ event: 'isrChange', topic: init.topic, partition: init.partition, leaderEpoch: actor?.leaderEpoch ?? -1, isr }),
     })
@@ -237,8 +244,13 @@ export class PartitionActor {
     return { request, result }
   }
 
-  #armHousekeeping(): void {
+  /**
+   * The first pass comes at a random point of the first interval: partitions created or reopened
+   * together would otherwise all run their housekeeping in the same instant, every interval.
+   */
+  #armHousekeeping(first = false): void {
     if (this.#closed) return
+    const intervalMs = this.#context.housekeepingIntervalMs
     this.#housekeepingTimer = this.#context.clock.setTimeout(() => {
       // A failed pass (a compaction that met a corrupt batch, a full disk) is reported and tried
       // again next interval; letting it reject would end the whole shard.
@@ -248,7 +260,7 @@ export class PartitionActor {
           console.warn(`[partita] housekeeping of ${this.#replica.log.dir} failed: ${error instanceof Error ? error.message : String(error)}`)
         })
         .finally(() => this.#armHousekeeping())
-    }, this.#context.housekeepingIntervalMs)
+    }, first ? Math.ceil(intervalMs * Math.random()) : intervalMs)
   }
 
   async #housekeeping(): Promise<void> {

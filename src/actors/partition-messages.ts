@@ -21,6 +21,8 @@ export interface OpenPartition {
   brokerId: number
   /** log.retention.check.interval.ms: how often retention, rolling and compaction run. */
   housekeepingIntervalMs: number
+  /** Files this shard's logs may hold open at once (its share of the process's limit). */
+  openFilesMax: number
 }
 
 export type PartitionRequest =

@@ -12,6 +12,8 @@ import type { BrokerConfig } from '../metadata/broker-config.js'
 export interface RuntimeActorHost extends ActorHost {
   /** Each shard's OS thread id, and the main thread's, for per-thread CPU figures. */
   threadIds(): { main: number; shards: number[] }
+  /** Stops the heartbeat watch before a shutdown flushes every shard. */
+  quiesce(): void
   stop(): Promise<void>
 }
 
@@ -71,6 +73,7 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
     },
     restartShard: (shard) => pool.restartShard(shard),
     threadIds: () => pool.threadIds(),
+    quiesce: () => pool.quiesce(),
     stop: () => pool.stop(),
   }
 }

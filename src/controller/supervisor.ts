@@ -18,6 +18,7 @@ import { assert } from '../common/assert.js'
 import { forEachBounded } from '../common/bounded.js'
 import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataStore, PartitionState, TopicState } from './metadata-store.js'
+import { openFilesSoftLimit } from '../storage/file-handle-cache.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import { electLeader, isrWithout } from './election.js'
 import { PARTITION_ACTOR_KIND, partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from '../actors/partition-messages.js'
@@ -58,6 +59,7 @@ export interface SupervisorLogger {
   info(message: string): void
 }
 
+const OPEN_FILES_SHARE_FOR_LOGS = 0.5
 const RESTART_BACKOFF_MIN_MS = 100
 const RESTART_BACKOFF_MAX_MS = 5_000
 /** Spawn and role requests in flight at once during a batch (a shard drains its ring in turns of 256). */
@@ -101,6 +103,7 @@ export class Supervisor {
   readonly #liveBrokers = new Set<number>()
   /** The port each broker listens on, fixed at its first start so it comes back on the same one. */
   readonly #ports: number[]
+  readonly #openFilesMax: number
   readonly #restartAttempts = new Map<number, number>()
   readonly #restartTimers = new Map<number, { timer: TimerHandle; hold: NodeJS.Timeout }>()
   /** When each down broker's worker died, for the recovery report. */
@@ -119,6 +122,9 @@ export class Supervisor {
     this.#logger = options.logger ?? { warn: (m) => console.warn(`[partita] ${m}`), info: () => {} }
     assert(this.#host.shardCount === this.#config.brokers, 'one shard per broker')
     this.#ports = Array.from({ length: this.#config.brokers }, (_, id) => (this.#config.port === 0 ? 0 : this.#config.port + id))
+    // Every broker's logs share the process's open files limit with the sockets of its clients and
+    // the runtime: the logs together take half of it, split evenly.
+    this.#openFilesMax = Math.max(16, Math.floor(((openFilesSoftLimit() ?? 1024) * OPEN_FILES_SHARE_FOR_LOGS) / this.#config.brokers))
   }
 
   /**
@@ -213,6 +219,7 @@ export class Supervisor {
       config,
       brokerId,
       housekeepingIntervalMs: this.#config.retentionCheckIntervalMs,
+      openFilesMax: this.#openFilesMax,
     }
     await this.#host.spawn(brokerId, PARTITION_ACTOR_KIND, partitionActorId(topic, partition), init)
   }

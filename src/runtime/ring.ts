@@ -558,6 +558,10 @@ export function startReaderLoop(reader: RingReader, visit: FrameVisitor, onError
   }
 }
 
+/** A reader loop turn longer than this shrinks the frames taken per turn; shorter than TURN_SHORT_MS grows them. */
+const TURN_LONG_MS = 16
+const TURN_SHORT_MS = 4
+
 /** One ring a multi-reader loop reads, with what to do with its frames. */
 export interface ReaderSource {
   readonly reader: RingReader
@@ -588,12 +592,19 @@ export function startMultiReaderLoop(doorbell: Doorbell, onError: (error: unknow
     for (const source of sources.values()) if (source.reader.hasData()) return true
     return false
   }
+  // Frames each ring may give per turn. A turn is the drain plus the work its frames set off
+  // (actor handlers run as microtasks before the loop yields) plus the event loop's round: when
+  // turns grow long (thousands of partitions opened or closed at once, each with file work), the
+  // budget halves, down to one frame, so timers (heartbeats) and sockets still get their turn;
+  // short turns let it grow back. Bounded between 1 and framesPerTurnMax.
+  let budget = framesPerTurnMax
   const run = async (): Promise<void> => {
     while (!stopped) {
       let frames = 0
+      const turnStartMs = performance.now()
       for (const source of sources.values()) {
         try {
-          frames += source.reader.drain(source.visit, framesPerTurnMax)
+          frames += source.reader.drain(source.visit, budget)
         } catch (error) {
           onError(error)
           frames++
@@ -602,6 +613,9 @@ export function startMultiReaderLoop(doorbell: Doorbell, onError: (error: unknow
       if (stopped) break
       if (frames > 0) {
         await yieldToEventLoop()
+        const turnMs = performance.now() - turnStartMs
+        if (turnMs > TURN_LONG_MS) budget = Math.max(1, budget >> 1)
+        else if (turnMs < TURN_SHORT_MS) budget = Math.min(framesPerTurnMax, budget * 2)
         continue
       }
       if (spinUntil(anyData, spinMicros)) continue

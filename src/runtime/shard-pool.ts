@@ -273,6 +273,15 @@ export class ShardPool {
     await this.#startShard(shard)
   }
 
+  /**
+   * Stops judging silence: the owner is shutting down, and shards busy flushing their actors'
+   * files for the last time must not be declared dead (and killed) meanwhile.
+   */
+  quiesce(): void {
+    if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer)
+    this.#heartbeatTimer = null
+  }
+
   /** Stops every shard (actors' stop hooks run), rejecting what is still pending. */
   async stop(): Promise<void> {
     if (this.#stopping) return

@@ -59,6 +59,16 @@ export async function readFileIfExists(filePath: string): Promise<Buffer | null>
   }
 }
 
+/** fsyncs a file written earlier (its dirty pages belong to the file, whichever fd wrote them). */
+export function syncFileSync(filePath: string, files?: FileHandleCache): void {
+  const fd = openSync(filePath, 'r', files)
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 export function fsyncDirSync(dir: string, files?: FileHandleCache): void {
   const fd = openSync(dir, 'r', files)
   try {

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { readFileIfExistsSync, writeFileAtomicSync } from './checkpoint-file.js'
+import { fsyncDirSync, readFileIfExistsSync, syncFileSync, writeFileAtomicSync } from './checkpoint-file.js'
 import type { FileHandleCache } from './file-handle-cache.js'
 import { withStorageErrors } from './storage-error.js'
 
@@ -18,7 +18,7 @@ export interface EpochEntry {
  * Leader epoch -> first offset written in that epoch (KIP-101), for OffsetsForLeaderEpoch and
  * follower truncation. Persisted in Kafka's `leader-epoch-checkpoint` text format (version line,
  * count line, then "epoch startOffset" lines), rewritten atomically on every change — changes
- * happen only on leader changes and truncation, so this is rare.
+ * happen only on leader changes and truncation — and made durable with the log's next flush.
  */
 export class LeaderEpochCache {
   readonly #file: string
@@ -26,6 +26,8 @@ export class LeaderEpochCache {
   readonly #fsync: boolean
   readonly #files: FileHandleCache | undefined
   #entries: EpochEntry[] = []
+  /** The file was rewritten since it was last fsynced. */
+  #unsynced = false
 
   /**
    * `options.files` is the log's file cache, for the checkpoint's short-lived fds; `exists: false`
@@ -106,10 +108,29 @@ export class LeaderEpochCache {
     this.#persist()
   }
 
+  /**
+   * Rewrites the checkpoint (temp file and rename, so it is whole or old) without waiting for the
+   * disk: every leader change writes one, and a broker taking over thousands of partitions must
+   * not pay an fsync for each. The log calls sync() before it flushes data, so no record of an
+   * epoch is ever durable before the epoch's entry. An entry lost to a power cut with no data of
+   * its epoch on disk changes no answer; a damaged file reads as empty, which makes followers fall
+   * back to truncating at the high watermark (KIP-279), never past committed data.
+   */
   #persist(): void {
     const lines = [String(CHECKPOINT_VERSION), String(this.#entries.length)]
     for (const e of this.#entries) lines.push(`${e.epoch} ${e.startOffset}`)
-    withStorageErrors(`write ${this.#file}`, () => writeFileAtomicSync(this.#file, lines.join('\n') + '\n', this.#fsync, this.#files))
+    withStorageErrors(`write ${this.#file}`, () => writeFileAtomicSync(this.#file, lines.join('\n') + '\n', false, this.#files))
+    this.#unsynced = this.#fsync
+  }
+
+  /** Makes the last written checkpoint durable (file and directory entry), if it is not yet. */
+  sync(): void {
+    if (!this.#unsynced) return
+    withStorageErrors(`sync ${this.#file}`, () => {
+      syncFileSync(this.#file, this.#files)
+      fsyncDirSync(path.dirname(this.#file), this.#files)
+    })
+    this.#unsynced = false
   }
 }
 

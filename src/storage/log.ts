@@ -238,11 +238,13 @@ export class PartitionLog {
     log.leaderEpochs.truncateFromStart(log.logStartOffset)
     if (checkpointedStart !== log.#logStartOffset) log.#persistLogStart()
     if (changed) {
-      // Recovery cut or rebuilt something: make it durable, so the next recovery starts here,
-      // before the marker (if a clean shutdown left one) stops vouching for the old state.
+      // Recovery cut a torn tail or rebuilt indexes. None of it has to be durable now: until the
+      // next flush the recovery point on disk stays where it was, so a crash before that flush
+      // recovers the same segments again (cutting the same tail, rebuilding the same indexes).
+      // Not flushing here is what lets a broker reopen thousands of partitions after a crash
+      // without paying their fsyncs one by one.
       log.#dirUnsynced = true
-      log.#flushSync()
-      log.#retireCleanMarker()
+      log.#recoveryPoint = clean ? 0 : recoveryPoint
     } else {
       // Every segment from the recovery point on was checked (or the marker vouched for all):
       // the log as it stands is the recovered state, whatever the checkpoint file still says.
@@ -273,6 +275,11 @@ export class PartitionLog {
 
   get recoveryPoint(): number {
     return this.#recoveryPoint
+  }
+
+  /** The thread's cache of open files this log uses (for its owner's small files too). */
+  get files(): FileHandleCache {
+    return this.#files
   }
 
   get config(): LogConfig {
@@ -785,6 +792,8 @@ export class PartitionLog {
   /** fsyncs data and index files of every segment with unsynced writes, then the recovery point. */
   #flushSync(): void {
     const target = this.logEndOffset
+    // Epochs before data: no record may be durable before the entry of the epoch it was written in.
+    this.leaderEpochs.sync()
     for (const s of this.#segments) {
       s.syncData(this.#fsync)
       s.persistIndexes(this.#fsync)

@@ -26,7 +26,7 @@ import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { PartitionLog } from '../../storage/log.js'
 import { batchBaseOffset, iterateBatches, readBatchHeader, validateBatch } from '../../storage/record-batch.js'
-import { readFileIfExists, writeFileAtomic } from '../../storage/checkpoint-file.js'
+import { readFileIfExists, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
 import { HIGH_WATERMARK_FILE, decodeHighWatermark, encodeHighWatermark } from './checkpoint-file.js'
 import { DelayedOperations } from './delayed-operations.js'
 import { LeaderState } from './leader-state.js'
@@ -91,8 +91,10 @@ export class PartitionReplica {
   #follower: FollowerPhase | null = null
   #isrTimer: TimerHandle | null = null
   #closed = false
+  /** The high watermark the checkpoint file holds (the one read at open, then each written). */
+  #checkpointedHighWatermark: number
 
-  private constructor(options: PartitionReplicaOptions, log: PartitionLog, producers: ProducerStateStore, hw: number) {
+  private constructor(options: PartitionReplicaOptions, log: PartitionLog, producers: ProducerStateStore, hw: number, recordedHw: number) {
     this.topic = options.topic
     this.partition = options.partition
     this.brokerId = options.brokerId
@@ -106,6 +108,7 @@ export class PartitionReplica {
     this.#produceWaiters = new DelayedOperations(options.clock, options.produceWaitersMax ?? DEFAULT_PRODUCE_WAITERS_MAX)
     this.#followerFetch = { ...DEFAULT_FOLLOWER_FETCH, ...options.followerFetch }
     this.#highWatermark = hw
+    this.#checkpointedHighWatermark = recordedHw
     this.#checkInvariants()
   }
 
@@ -117,7 +120,7 @@ export class PartitionReplica {
     const recorded = hwBytes === null ? null : decodeHighWatermark(hwBytes)
     // Recovery may have cut the log below the recorded HW, or retention moved its start past it.
     const hw = Math.min(Math.max(recorded ?? log.logStartOffset, log.logStartOffset), log.logEndOffset)
-    return new PartitionReplica(options, log, producers, hw)
+    return new PartitionReplica(options, log, producers, hw, recorded ?? -1)
   }
 
   // ---- roles ----------------------------------------------------------------------------------
@@ -156,7 +159,10 @@ export class PartitionReplica {
     this.#follower = null
     this.#leaderEpoch = input.leaderEpoch
     this.#epochStartOffset = this.#log.logEndOffset
-    this.#log.leaderEpochs.assign(input.leaderEpoch, this.#log.logEndOffset)
+    // The epoch enters the leader-epoch cache with its first append (the log records where each
+    // epoch's first batch lands), not here: a broker taking over thousands of partitions writes no
+    // checkpoint for the ones nobody writes to, and a follower asking where an older epoch ended
+    // still gets this log's end, where the new epoch will begin.
     this.#leader = new LeaderState(this.brokerId, input.replicas, input.isr, nowMs)
     const isr = this.#leader.isr()
     if (isr.length !== input.isr.length || isr.some((id, i) => id !== input.isr[i])) this.#onIsrChange(isr)
@@ -656,7 +662,7 @@ export class PartitionReplica {
     this.#producers.state.removeExpired(this.#clock.nowMs(), this.#config.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
     this.checkIsr()
     this.#fetchWaiters.poke()
-    await this.#writeCheckpoints()
+    this.#writeCheckpoints()
     this.#checkInvariants()
   }
 
@@ -673,7 +679,7 @@ export class PartitionReplica {
     if (this.#closed) return
     this.becomeNone()
     this.#closed = true
-    await this.#writeCheckpoints()
+    this.#writeCheckpoints()
     await this.#log.close()
   }
 
@@ -692,12 +698,20 @@ export class PartitionReplica {
     }
   }
 
-  async #writeCheckpoints(): Promise<void> {
-    // An unchanged log leaves the producer state as the last snapshot has it (expiry aside, which
-    // replay after a restart cannot undo anyway: expired producers are simply accepted again).
-    if (this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshot(this.#log.logEndOffset)
-    await writeFileAtomic(path.join(this.#dir, HIGH_WATERMARK_FILE), encodeHighWatermark(this.#highWatermark))
+  /**
+   * Writes what changed since the last checkpoint: the producer snapshot and the high watermark.
+   * Neither waits for the disk (a broker with thousands of partitions writes thousands of them):
+   * both are whole or old after a crash (temp file and rename), a lost high watermark is
+   * re-learned from the in-sync replicas as Kafka's checkpoint every 5 s is, and a snapshot that is
+   * lost, damaged, or ahead of the recovered log is replaced by replaying the log.
+   */
+  #writeCheckpoints(): void {
+    if (this.#producers.snapshotOffset !== this.#log.logEndOffset) this.#producers.writeSnapshot(this.#log.logEndOffset, this.#log.files)
+    if (this.#highWatermark === this.#checkpointedHighWatermark) return
+    writeFileAtomicSync(path.join(this.#dir, HIGH_WATERMARK_FILE), encodeHighWatermark(this.#highWatermark), false, this.#log.files)
+    this.#checkpointedHighWatermark = this.#highWatermark
   }
+
 
   #abortWaiters(): void {
     this.#produceWaiters.abortAll()

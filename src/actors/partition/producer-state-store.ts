@@ -7,7 +7,8 @@
 import * as path from 'node:path'
 import { assert } from '../../common/assert.js'
 import { iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
-import { readFileIfExists, writeFileAtomic } from '../../storage/checkpoint-file.js'
+import { readFileIfExists, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
+import type { FileHandleCache } from '../../storage/file-handle-cache.js'
 import { PRODUCER_SNAPSHOT_FILE, removeFileSync } from './checkpoint-file.js'
 import { type DecodedSnapshot, decodeProducerSnapshot, encodeProducerSnapshot } from './producer-state-snapshot.js'
 import { ProducerState } from './producer-state.js'
@@ -51,8 +52,6 @@ export class ProducerStateStore {
   readonly state = new ProducerState()
   readonly #dir: string
   #snapshot: DecodedSnapshot | null = null
-  /** Bumped by each truncation, so a snapshot written across one is known to be stale. */
-  #generation = 0
 
   private constructor(dir: string) {
     this.#dir = dir
@@ -76,7 +75,6 @@ export class ProducerStateStore {
 
   /** Rebuilds after the log was truncated to `offset` (its new end). */
   afterTruncation(log: ReplayableLog, offset: number): void {
-    this.#generation++
     if (this.#snapshot !== null && this.#snapshot.coveredOffset > offset) {
       // The snapshot covers records that are gone; on disk it would be wrong after new appends
       // past it, so it is deleted now rather than at the next write.
@@ -86,16 +84,14 @@ export class ProducerStateStore {
     this.#rebuild(log)
   }
 
-  /** Writes the current state as the snapshot covering the log up to `logEndOffset`. */
-  async writeSnapshot(logEndOffset: number): Promise<void> {
-    const generation = this.#generation
+  /**
+   * Writes the current state as the snapshot covering the log up to `logEndOffset`, without
+   * waiting for the disk: a snapshot lost or damaged by a crash decodes as none, and one ahead of
+   * the recovered log is not trusted (see load), so the log is replayed instead.
+   */
+  writeSnapshot(logEndOffset: number, files?: FileHandleCache): void {
     const bytes = encodeProducerSnapshot(this.state, logEndOffset)
-    await writeFileAtomic(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes)
-    if (generation !== this.#generation) {
-      // A truncation ran while the file was written: it may cover records that are gone.
-      removeFileSync(this.#dir, PRODUCER_SNAPSHOT_FILE)
-      return
-    }
+    writeFileAtomicSync(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes, false, files)
     this.#snapshot = decodeProducerSnapshot(bytes)
   }
 
