@@ -11,6 +11,8 @@ import { ShardPool } from '../runtime/shard-pool.js'
 import type { BrokerConfig } from './broker-config.js'
 
 export interface RuntimeActorHost extends ActorHost {
+  /** Each shard worker's OS thread id by shard index (null while down, or off Linux). */
+  threadIds(): (number | null)[]
   stop(): Promise<void>
 }
 
@@ -58,6 +60,7 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
       void pool.killShard(shard)
     },
     restartShard: (shard) => pool.restartShard(shard),
+    threadIds: () => pool.threadIds(),
     stop: () => pool.stop(),
   }
 }

@@ -30,6 +30,11 @@ export interface Broker extends AsyncDisposable {
   producer(options?: ProducerOptions): Producer
   /** A kafkajs-shaped group consumer that talks to this broker in-process. */
   consumer(options: ConsumerOptions): Consumer
+  /**
+   * OS thread ids, so a profiler can split this process's CPU by role: the main thread's (on Linux
+   * it equals the process id) and each shard worker's by shard index (null while it is down).
+   */
+  threadIds(): { main: number; shards: (number | null)[] }
   readonly faults: {
     /** Kills every shard worker of one logical broker; the supervisor fails over and restarts it. */
     killBroker(brokerId: number): void
@@ -120,6 +125,7 @@ async function startLocked(config: BrokerConfig, clock: Clock, logger: Superviso
     admin: new Admin(core),
     producer: (producerOptions) => new Producer(core, producerOptions),
     consumer: (consumerOptions) => new Consumer(core, consumerOptions),
+    threadIds: () => ({ main: process.pid, shards: host.threadIds() }),
     faults: {
       killBroker: (brokerId) => supervisor.killBroker(brokerId),
       recovered: (brokerId) =>

@@ -92,6 +92,8 @@ interface ShardSlot {
   killed: boolean
   lastHeartbeatMs: number
   unresponsiveReported: boolean
+  /** The worker's OS thread id, from its 'ready' message (null until then, or off Linux). */
+  tid: number | null
   /** Resolves on the shard's 'stopped' message (graceful stop). */
   stopped: Promise<void>
   /** Resolves once the worker's exit has been handled (one listener, however often it is killed). */
@@ -146,6 +148,11 @@ export class ShardPool {
     }
     pool.#armHeartbeatWatch()
     return pool
+  }
+
+  /** Each shard's OS thread id by shard index (null while it is down, or off Linux), for CPU profiles. */
+  threadIds(): (number | null)[] {
+    return this.#slots.map((slot) => (slot?.alive === true ? slot.tid : null))
   }
 
   isAlive(shard: number): boolean {
@@ -266,6 +273,7 @@ export class ShardPool {
       killed: false,
       lastHeartbeatMs: this.#clock.nowMs(),
       unresponsiveReported: false,
+      tid: null,
       stopped: new Promise<void>((resolve) => (markStopped = resolve)),
       exited: new Promise<void>((resolve) => (markExited = resolve)),
     }
@@ -275,6 +283,7 @@ export class ShardPool {
       worker.on('message', (message: ShardControlMessage) => {
         switch (message.type) {
           case 'ready':
+            slot.tid = message.tid
             resolve()
             return
           case 'heartbeat':

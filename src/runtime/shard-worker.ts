@@ -3,6 +3,7 @@
  * ring, writes replies, events and relayed messages to its own. The MessagePort carries only
  * rare control traffic: ready, heartbeats, orphan errors, stop.
  */
+import { readlinkSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { SystemClock, type TimerHandle } from '../common/clock.js'
 import { isInvariantViolation } from '../common/assert.js'
@@ -26,7 +27,8 @@ export interface ShardWorkerData {
 
 /** Messages a shard posts to the main thread. */
 export type ShardControlMessage =
-  | { type: 'ready' }
+  /** tid: this thread's OS thread id (Linux), so a profiler can tell the shards' CPU apart; null elsewhere. */
+  | { type: 'ready'; tid: number | null }
   | { type: 'heartbeat' }
   | { type: 'orphanError'; id: ActorId; error: SerializedError }
   | { type: 'stopped' }
@@ -90,7 +92,7 @@ class Shard {
       (error) => this.#post({ type: 'orphanError', id: '', error: serializeError(error) }),
     )
     this.#heartbeat = setInterval(() => this.#post({ type: 'heartbeat' }), this.#data.heartbeatIntervalMs)
-    this.#post({ type: 'ready' })
+    this.#post({ type: 'ready', tid: ownThreadId() })
   }
 
   async stop(): Promise<void> {
@@ -354,6 +356,16 @@ function crashOnInvariantViolation(error: unknown): void {
   setImmediate(() => {
     throw error
   })
+}
+
+/** '/proc/thread-self' links to '<pid>/task/<tid>' on Linux; other systems have no such link. */
+function ownThreadId(): number | null {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    return Number.isInteger(tid) && tid > 0 ? tid : null
+  } catch {
+    return null
+  }
 }
 
 /** Same-shard payloads are handed over as they are (no copy): the sender must not reuse them. */
