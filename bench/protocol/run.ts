@@ -1,0 +1,234 @@
+/**
+ * The protocol benchmark's phases, in order: the ceiling first (a bare Node server: frames to a
+ * file, acked; then the file read back), then Partita under the same loads, acks=all with
+ * replication, librdkafka's end-to-end latency beside its client-side floor, and scaling from one
+ * pinned core to two. Each phase samples the measured process's CPU by thread.
+ */
+import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { brokerLatency, floorLatency, type LatencyFigures } from './e2e.js'
+import {
+  fetchAllFromBroker,
+  fetchAnswerBytesMax,
+  readAllFromCeiling,
+  recordBatch,
+  recordsPerBatch,
+  runProduceLoad,
+  type Batch,
+  type LoadFigures,
+} from './load.js'
+import { brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
+import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
+import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
+
+export interface BenchSettings {
+  /** Length of each timed phase. */
+  seconds: number
+  partitions: number
+  recordBytes: number
+  /** The wide load: one batch of about this many bytes per partition per request. */
+  batchBytes: number
+  connections: number
+  inFlight: number
+  /** The small-batch load: this many records per request, one partition each, over many connections. */
+  smallRecords: number
+  smallConnections: number
+  smallInFlight: number
+  /** Brokers of the main Partita process (`--brokers`). */
+  brokers: number
+  /** Brokers, and replication factor, of the acks=all phase. */
+  replicatedBrokers: number
+  e2eRate: number
+  e2ePartitions: number
+  /** Runs the taskset scaling phases (needs two CPUs and taskset). */
+  scaling: boolean
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
+  const number = (name: string, fallback: number): number => {
+    const value = Number(env[name] ?? fallback)
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got '${env[name]}'`)
+    return value
+  }
+  return {
+    seconds: number('BENCH_SECONDS', 5),
+    partitions: number('BENCH_PARTITIONS', 64),
+    recordBytes: number('BENCH_RECORD_BYTES', 100),
+    batchBytes: number('BENCH_BATCH_BYTES', 16 * 1024),
+    connections: number('BENCH_CONNECTIONS', 4),
+    inFlight: number('BENCH_IN_FLIGHT', 8),
+    smallRecords: number('BENCH_SMALL_RECORDS', 20),
+    smallConnections: number('BENCH_SMALL_CONNECTIONS', 64),
+    smallInFlight: number('BENCH_SMALL_IN_FLIGHT', 4),
+    brokers: number('BENCH_BROKERS', availableParallelism()),
+    replicatedBrokers: 3,
+    e2eRate: number('BENCH_E2E_RATE', 20_000),
+    e2ePartitions: number('BENCH_E2E_PARTITIONS', 4),
+    scaling: env.BENCH_SCALING !== '0',
+  }
+}
+
+export interface PhaseFigures extends LoadFigures {
+  label: string
+  /** What produced the figure: the server's command line and the load's shape. */
+  command: string
+  recordBytes: number
+  /** The measured process's CPU over the phase, by role. */
+  cpu: CpuUsage
+  /** The load generator's own CPU (this process) over the phase. */
+  generatorCpuUs: number
+}
+
+export interface ProtocolReport {
+  settings: BenchSettings
+  ceiling: { produce: PhaseFigures; fetch: PhaseFigures; small: PhaseFigures }
+  partita: {
+    produce: PhaseFigures
+    fetch: PhaseFigures
+    /** After the wide produce and the fetch of it, before anything else runs. */
+    rssMb: { peakMb: number; currentMb: number }
+    small: PhaseFigures
+    acksAll: PhaseFigures
+    e2e: LatencyFigures
+  }
+  e2eFloor: LatencyFigures
+  scaling: { one: PhaseFigures; two: PhaseFigures } | { skipped: string }
+}
+
+async function measure(server: ServerProcess, label: string, command: string, recordBytes: number, load: () => Promise<LoadFigures>): Promise<PhaseFigures> {
+  const before = snapshotCpu(server.pid)
+  const generatorBefore = process.cpuUsage()
+  const figures = await load()
+  const generator = process.cpuUsage(generatorBefore)
+  const after = snapshotCpu(server.pid)
+  return { ...figures, label, command: `${server.command}; ${command}`, recordBytes, cpu: cpuBetween(before, after, server.threads), generatorCpuUs: generator.user + generator.system }
+}
+
+function wideBatch(settings: BenchSettings): Batch {
+  return recordBatch(recordsPerBatch(settings.batchBytes, settings.recordBytes), settings.recordBytes)
+}
+
+function wideShape(settings: BenchSettings, batch: Batch, acks: 1 | -1): string {
+  return `${settings.partitions} partitions, ${batch.bytes.length} B batches of ${batch.records} x ${settings.recordBytes} B, one per partition per request, ${settings.connections} connections x ${settings.inFlight} in flight, acks=${acks === 1 ? '1' : 'all'}`
+}
+
+function smallShape(settings: BenchSettings): string {
+  return `${settings.smallRecords} records of ${settings.recordBytes} B per request (one partition), ${settings.smallConnections} connections x ${settings.smallInFlight} in flight, acks=1`
+}
+
+async function widePhase(server: ServerProcess, label: string, settings: BenchSettings, routes: Route[], topic: string, acks: 1 | -1): Promise<PhaseFigures> {
+  const batch = wideBatch(settings)
+  return measure(server, label, wideShape(settings, batch, acks), settings.recordBytes, () =>
+    runProduceLoad({ topic, plans: wideRequests(routes, settings.connections), inFlight: settings.inFlight, batch, acks, seconds: settings.seconds, target: 'broker' }),
+  )
+}
+
+async function runCeiling(settings: BenchSettings): Promise<ProtocolReport['ceiling']> {
+  const ceiling = await startCeilingProcess()
+  try {
+    const routes = singleRoute(ceiling.bootstrap, settings.partitions)
+    const batch = wideBatch(settings)
+    const produce = await measure(ceiling, 'ceiling produce', wideShape(settings, batch, 1), settings.recordBytes, () =>
+      runProduceLoad({ topic: 'ceiling', plans: wideRequests(routes, settings.connections), inFlight: settings.inFlight, batch, acks: 1, seconds: settings.seconds, target: 'ceiling' }),
+    )
+    // The file holds each produce frame without its size prefix.
+    const fileBytes = produce.wireBytes - 4 * produce.requests
+    const readBytes = fetchAnswerBytesMax(routes, settings.connections, settings.inFlight)
+    const fetch = await measure(ceiling, 'ceiling fetch', `reads of the file back in ${readBytes} B ranges, ${settings.connections} connections x ${settings.inFlight} in flight`, settings.recordBytes, () =>
+      readAllFromCeiling({ endpoint: parseEndpoint(ceiling.bootstrap), fileBytes, fileRecords: produce.records, connections: settings.connections, inFlight: settings.inFlight, readBytes }),
+    )
+    const small = await measure(ceiling, 'ceiling small batches', smallShape(settings), settings.recordBytes, () =>
+      runProduceLoad({
+        topic: 'ceiling',
+        plans: singlePartitionRequests(routes, settings.smallConnections),
+        inFlight: settings.smallInFlight,
+        batch: recordBatch(settings.smallRecords, settings.recordBytes),
+        acks: 1,
+        seconds: settings.seconds,
+        target: 'ceiling',
+      }),
+    )
+    return { produce, fetch, small }
+  } finally {
+    await ceiling.stop()
+  }
+}
+
+async function runMainBroker(settings: BenchSettings): Promise<Omit<ProtocolReport['partita'], 'acksAll'>> {
+  const broker = await startBrokerProcess({ brokers: settings.brokers })
+  try {
+    await createTopic(broker.bootstrap, 'bench-wide', settings.partitions, 1)
+    const routes = await brokerRoutes(broker.bootstrap, 'bench-wide')
+    const produce = await widePhase(broker, 'Partita produce', settings, routes, 'bench-wide', 1)
+    const fetch = await measure(broker, 'Partita fetch', `Fetch v11 of every partition from offset 0 to its end, ${settings.connections} connections x ${settings.inFlight} in flight`, settings.recordBytes, () =>
+      fetchAllFromBroker({ topic: 'bench-wide', routes, connections: settings.connections, inFlight: settings.inFlight }),
+    )
+    const rssMb = residentMb(broker.pid)
+    await createTopic(broker.bootstrap, 'bench-small', settings.partitions, 1)
+    const smallRoutes = await brokerRoutes(broker.bootstrap, 'bench-small')
+    const small = await measure(broker, 'Partita small batches', smallShape(settings), settings.recordBytes, () =>
+      runProduceLoad({
+        topic: 'bench-small',
+        plans: singlePartitionRequests(smallRoutes, settings.smallConnections),
+        inFlight: settings.smallInFlight,
+        batch: recordBatch(settings.smallRecords, settings.recordBytes),
+        acks: 1,
+        seconds: settings.seconds,
+        target: 'broker',
+      }),
+    )
+    await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1)
+    const e2e = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes })
+    e2e.command = `${broker.command}; ${e2e.command}`
+    return { produce, fetch, rssMb, small, e2e }
+  } finally {
+    await broker.stop()
+  }
+}
+
+async function runReplicated(settings: BenchSettings): Promise<PhaseFigures> {
+  const broker = await startBrokerProcess({ brokers: settings.replicatedBrokers })
+  try {
+    await createTopic(broker.bootstrap, 'bench-replicated', settings.partitions, settings.replicatedBrokers)
+    const routes = await brokerRoutes(broker.bootstrap, 'bench-replicated')
+    return await widePhase(broker, `Partita acks=all, RF ${settings.replicatedBrokers}`, settings, routes, 'bench-replicated', -1)
+  } finally {
+    await broker.stop()
+  }
+}
+
+async function runPinned(settings: BenchSettings, brokers: number, cpus: string): Promise<PhaseFigures> {
+  const broker = await startBrokerProcess({ brokers, cpus })
+  try {
+    await createTopic(broker.bootstrap, 'bench-scaling', settings.partitions, 1)
+    const routes = await brokerRoutes(broker.bootstrap, 'bench-scaling')
+    return await widePhase(broker, `Partita produce, ${brokers} broker(s) on CPUs ${cpus}`, settings, routes, 'bench-scaling', 1)
+  } finally {
+    await broker.stop()
+  }
+}
+
+function scalingSkipped(settings: BenchSettings): string | null {
+  if (!settings.scaling) return 'BENCH_SCALING=0'
+  if (availableParallelism() < 2) return 'fewer than two CPUs'
+  if (!existsSync('/usr/bin/taskset')) return 'no /usr/bin/taskset'
+  return null
+}
+
+export async function runProtocolBench(settings: BenchSettings, log: (line: string) => void = () => {}): Promise<ProtocolReport> {
+  log('ceiling: bare Node TCP server, frames appended to a file and acked, then read back')
+  const ceiling = await runCeiling(settings)
+  log(`Partita: ${settings.brokers} broker(s)`)
+  const main = await runMainBroker(settings)
+  log(`Partita: acks=all on ${settings.replicatedBrokers} brokers`)
+  const acksAll = await runReplicated(settings)
+  log('e2e floor: the same Python pacing through a pipe, no Kafka')
+  const e2eFloor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
+  const skipped = scalingSkipped(settings)
+  let scaling: ProtocolReport['scaling'] = { skipped: skipped ?? '' }
+  if (skipped === null) {
+    log('scaling: one broker on one CPU, then two brokers on two')
+    scaling = { one: await runPinned(settings, 1, '0'), two: await runPinned(settings, 2, '0,1') }
+  }
+  return { settings, ceiling, partita: { ...main, acksAll }, e2eFloor, scaling }
+}
