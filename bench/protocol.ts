@@ -13,7 +13,8 @@
  * Environment: BENCH_SECONDS (5) per phase; BENCH_BROKERS (one per core); BENCH_CONNECTIONS (4) and
  * BENCH_IN_FLIGHT (8) of the wide load; BENCH_SMALL_RECORDS (20), BENCH_SMALL_CONNECTIONS (64) and
  * BENCH_SMALL_IN_FLIGHT (4) of the small one; BENCH_PARTITIONS (64), BENCH_RECORD_BYTES (100),
- * BENCH_BATCH_BYTES (16384), BENCH_E2E_RATE (20000), BENCH_E2E_PARTITIONS (4), BENCH_SCALING (1).
+ * BENCH_BATCH_BYTES (16384), BENCH_E2E_RATE (20000), BENCH_E2E_PARTITIONS (4), BENCH_E2E_LINGER_MS (1),
+ * BENCH_SCALING (1; 0 skips the taskset phases).
  */
 import { formatReport } from './protocol/report.js'
 import { runProtocolBench, settingsFromEnv } from './protocol/run.js'

@@ -24,6 +24,9 @@ export interface LatencyFigures {
   p99Ms: number | null
   p999Ms: number | null
   maxMs: number | null
+  /** From produce() to librdkafka's delivery report (the ack), when a producer ran. */
+  ackP50Ms: number | null
+  ackP99Ms: number | null
   /** Records per second the producer really kept up. */
   achievedRate: number
   worstPacingLagMs: number
@@ -32,7 +35,9 @@ export interface LatencyFigures {
 
 interface ChildRun {
   lines: Record<string, unknown>[]
+  /** Resolves on exit code 0; a failure is also held until awaited, so it is never unhandled. */
   done: Promise<void>
+  kill(): void
 }
 
 /** A child that prints one JSON object a line; `onLine` sees each as it comes. */
@@ -56,17 +61,18 @@ function runJsonChild(args: string[], timeoutS: number, onLine: (line: Record<st
   })
   const done = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000)
-    child.once('exit', (code) => {
+    child.once('exit', (code, signal) => {
       clearTimeout(timer)
       if (code === 0) resolve()
-      else reject(new Error(`e2e_latency.py ${args[0]} exited with ${code}: ${stderr}`))
+      else reject(new Error(`e2e_latency.py ${args[0]} exited with ${code ?? signal}: ${stderr}`))
     })
   })
-  return { lines, done }
+  done.catch(() => {})
+  return { lines, done, kill: () => child.kill('SIGKILL') }
 }
 
-function figures(result: Record<string, unknown>, sent: number, achievedRate: number, worstPacingLagMs: number, command: string): LatencyFigures {
-  const n = (key: string): number | null => (typeof result[key] === 'number' ? (result[key] as number) : null)
+function figures(result: Record<string, unknown>, producer: Record<string, unknown>, sent: number, command: string): LatencyFigures {
+  const n = (key: string, from = result): number | null => (typeof from[key] === 'number' ? (from[key] as number) : null)
   return {
     sent,
     received: n('received') ?? 0,
@@ -75,8 +81,10 @@ function figures(result: Record<string, unknown>, sent: number, achievedRate: nu
     p99Ms: n('p99_ms'),
     p999Ms: n('p999_ms'),
     maxMs: n('max_ms'),
-    achievedRate,
-    worstPacingLagMs,
+    ackP50Ms: n('ack_p50_ms', producer),
+    ackP99Ms: n('ack_p99_ms', producer),
+    achievedRate: sent / (n('seconds', producer) ?? NaN),
+    worstPacingLagMs: n('worst_pacing_lag_ms', producer) ?? NaN,
     command,
   }
 }
@@ -88,6 +96,7 @@ export interface E2eOptions {
   rate: number
   seconds: number
   recordBytes: number
+  lingerMs: number
 }
 
 export async function brokerLatency(options: E2eOptions): Promise<LatencyFigures> {
@@ -99,15 +108,24 @@ export async function brokerLatency(options: E2eOptions): Promise<LatencyFigures
   const consumer = runJsonChild(['consume', options.bootstrap, options.topic, String(options.partitions), String(options.rate), String(count), String(drainS)], timeoutS, (line) => {
     if (line.ready === true) markReady()
   })
-  await Promise.race([ready, consumer.done])
-  const producer = runJsonChild(['produce', options.bootstrap, options.topic, String(options.rate), String(count), String(options.recordBytes)], timeoutS)
-  await Promise.all([producer.done, consumer.done])
+  const producer = await Promise.race([ready, consumer.done]).then(() =>
+    runJsonChild(['produce', options.bootstrap, options.topic, String(options.rate), String(count), String(options.recordBytes), String(options.lingerMs)], timeoutS),
+  )
+  try {
+    await producer.done
+    await consumer.done
+  } catch (error) {
+    // Whichever failed first is the story; the other must not outlive the run.
+    producer.kill()
+    consumer.kill()
+    throw error
+  }
   const sent = producer.lines.at(-1)!
   const received = consumer.lines.at(-1)!
   const failures = [...(sent.errors as string[]), ...(received.errors as string[])]
   if (failures.length > 0 || sent.delivered !== count) throw new Error(`e2e producer delivered ${String(sent.delivered)} of ${count}: ${failures.join('; ')}`)
-  const command = `${PYTHON} bench/protocol/e2e_latency.py consume|produce (rate ${options.rate}/s, ${count} records of ${options.recordBytes} B, ${options.partitions} partitions)`
-  return figures(received, count, count / (sent.seconds as number), sent.worst_pacing_lag_ms as number, command)
+  const command = `${PYTHON} bench/protocol/e2e_latency.py consume|produce (rate ${options.rate}/s, ${count} records of ${options.recordBytes} B, ${options.partitions} partitions, linger.ms=${options.lingerMs}, acks=1)`
+  return figures(received, sent, count, command)
 }
 
 export async function floorLatency(rate: number, seconds: number, recordBytes: number): Promise<LatencyFigures> {
@@ -116,5 +134,5 @@ export async function floorLatency(rate: number, seconds: number, recordBytes: n
   await run.done
   const result = run.lines.at(-1)!
   const command = `${PYTHON} bench/protocol/e2e_latency.py floor ${rate} ${count} ${recordBytes}`
-  return figures(result, count, count / (result.seconds as number), result.worst_pacing_lag_ms as number, command)
+  return figures(result, result, count, command)
 }

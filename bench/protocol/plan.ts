@@ -5,7 +5,7 @@
  * opens connections to each.
  */
 import { KafkaClient } from '../../src/client/wire/kafka-client.js'
-import { errorName } from '../../src/common/error-codes.js'
+import { ErrorCode, errorName } from '../../src/common/error-codes.js'
 
 export interface Endpoint {
   host: string
@@ -27,14 +27,20 @@ export function parseEndpoint(hostPort: string): Endpoint {
   return { host: hostPort.slice(0, at), port: Number(hostPort.slice(at + 1)) }
 }
 
-export async function createTopic(bootstrap: string, topic: string, partitions: number, replicationFactor: number): Promise<void> {
-  const admin = await KafkaClient.connect({ bootstrapServers: bootstrap })
+/** Leadership moved while the topic was being created (a shard restarted): its leaders may still settle. */
+const SETTLING_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.REQUEST_TIMED_OUT])
+
+/** Creates a topic and waits until every partition has a leader; `warn` hears of a creation that needed a failover. */
+export async function createTopic(bootstrap: string, topic: string, partitions: number, replicationFactor: number, warn: (line: string) => void): Promise<void> {
+  const admin = await KafkaClient.connect({ bootstrapServers: bootstrap, retries: 20 })
   try {
     const response = await admin.createTopics([{ name: topic, numPartitions: partitions, replicationFactor }])
     for (const result of response.topics) {
-      if (result.errorCode !== 0) throw new Error(`creating ${topic} failed with ${errorName(result.errorCode)} (${result.errorCode})`)
+      if (result.errorCode === ErrorCode.NONE) continue
+      const failure = `creating ${topic} failed with ${errorName(result.errorCode)} (${result.errorCode})`
+      if (!SETTLING_ERRORS.has(result.errorCode)) throw new Error(failure)
+      warn(`${failure}; waiting for its leaders to settle`)
     }
-    // Waits until every partition has a leader.
     await admin.topic(topic)
   } finally {
     await admin.close()

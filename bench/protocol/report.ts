@@ -55,6 +55,7 @@ function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
 function latencyLines(label: string, figures: LatencyFigures): string[] {
   return [
     `${label.padEnd(34)} p50 ${ms(figures.p50Ms)} p99 ${ms(figures.p99Ms)} p99.9 ${ms(figures.p999Ms)} max ${ms(figures.maxMs)}` +
+      `${figures.ackP50Ms === null ? '' : `  produce->ack p50 ${ms(figures.ackP50Ms)} p99 ${ms(figures.ackP99Ms)}`}` +
       `  (${figures.received} of ${figures.sent} records received, ${figures.measured} measured after the warm-up; ${figures.achievedRate.toFixed(0)} records/s kept, worst pacing lag ${ms(figures.worstPacingLagMs)})`,
     `    command: ${figures.command}`,
   ]
@@ -158,6 +159,7 @@ export function formatReport(report: ProtocolReport): string {
       `    ratio ${scalingRatio(report)!.toFixed(2)}x`,
     )
   }
+  if (report.warnings.length > 0) lines.push('', 'Warnings (the figures above ran through these)', ...report.warnings.map((line) => `    ${line}`))
   lines.push('', ...table(targetRows(report)))
   return lines.join('\n')
 }

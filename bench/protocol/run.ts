@@ -40,14 +40,20 @@ export interface BenchSettings {
   replicatedBrokers: number
   e2eRate: number
   e2ePartitions: number
+  /**
+   * The librdkafka producer's linger.ms in the e2e run. Default 1: its own default of 5 would take
+   * the whole p99 budget, and 0 sends a request per record or two, which measures request rate
+   * (the small-batch figure's business) more than latency.
+   */
+  e2eLingerMs: number
   /** Runs the taskset scaling phases (needs two CPUs and taskset). */
   scaling: boolean
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
-  const number = (name: string, fallback: number): number => {
+  const number = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
     const value = Number(env[name] ?? fallback)
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got '${env[name]}'`)
+    if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number >= ${min}, got '${env[name]}'`)
     return value
   }
   return {
@@ -64,6 +70,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
     replicatedBrokers: 3,
     e2eRate: number('BENCH_E2E_RATE', 20_000),
     e2ePartitions: number('BENCH_E2E_PARTITIONS', 4),
+    e2eLingerMs: number('BENCH_E2E_LINGER_MS', 1, 0),
     scaling: env.BENCH_SCALING !== '0',
   }
 }
@@ -93,6 +100,21 @@ export interface ProtocolReport {
   }
   e2eFloor: LatencyFigures
   scaling: { one: PhaseFigures; two: PhaseFigures } | { skipped: string }
+  /** What went wrong on the way without stopping the run (a shard failed over, a topic was slow to settle). */
+  warnings: string[]
+}
+
+type Warn = (line: string) => void
+
+/** Runs `body` against a fresh server, stops it, and passes on what it wrote to stderr as warnings. */
+async function withServer<T>(start: () => Promise<ServerProcess>, warn: Warn, body: (server: ServerProcess) => Promise<T>): Promise<T> {
+  const server = await start()
+  try {
+    return await body(server)
+  } finally {
+    await server.stop()
+    for (const line of server.stderrLines) warn(`${server.command} said: ${line}`)
+  }
 }
 
 async function measure(server: ServerProcess, label: string, command: string, recordBytes: number, load: () => Promise<LoadFigures>): Promise<PhaseFigures> {
@@ -123,9 +145,8 @@ async function widePhase(server: ServerProcess, label: string, settings: BenchSe
   )
 }
 
-async function runCeiling(settings: BenchSettings): Promise<ProtocolReport['ceiling']> {
-  const ceiling = await startCeilingProcess()
-  try {
+async function runCeiling(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['ceiling']> {
+  return withServer(startCeilingProcess, warn, async (ceiling) => {
     const routes = singleRoute(ceiling.bootstrap, settings.partitions)
     const batch = wideBatch(settings)
     const produce = await measure(ceiling, 'ceiling produce', wideShape(settings, batch, 1), settings.recordBytes, () =>
@@ -149,22 +170,19 @@ async function runCeiling(settings: BenchSettings): Promise<ProtocolReport['ceil
       }),
     )
     return { produce, fetch, small }
-  } finally {
-    await ceiling.stop()
-  }
+  })
 }
 
-async function runMainBroker(settings: BenchSettings): Promise<Omit<ProtocolReport['partita'], 'acksAll'>> {
-  const broker = await startBrokerProcess({ brokers: settings.brokers })
-  try {
-    await createTopic(broker.bootstrap, 'bench-wide', settings.partitions, 1)
+async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<ProtocolReport['partita'], 'acksAll'>> {
+  return withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+    await createTopic(broker.bootstrap, 'bench-wide', settings.partitions, 1, warn)
     const routes = await brokerRoutes(broker.bootstrap, 'bench-wide')
     const produce = await widePhase(broker, 'Partita produce', settings, routes, 'bench-wide', 1)
     const fetch = await measure(broker, 'Partita fetch', `Fetch v11 of every partition from offset 0 to its end, ${settings.connections} connections x ${settings.inFlight} in flight`, settings.recordBytes, () =>
       fetchAllFromBroker({ topic: 'bench-wide', routes, connections: settings.connections, inFlight: settings.inFlight }),
     )
     const rssMb = residentMb(broker.pid)
-    await createTopic(broker.bootstrap, 'bench-small', settings.partitions, 1)
+    await createTopic(broker.bootstrap, 'bench-small', settings.partitions, 1, warn)
     const smallRoutes = await brokerRoutes(broker.bootstrap, 'bench-small')
     const small = await measure(broker, 'Partita small batches', smallShape(settings), settings.recordBytes, () =>
       runProduceLoad({
@@ -177,35 +195,27 @@ async function runMainBroker(settings: BenchSettings): Promise<Omit<ProtocolRepo
         target: 'broker',
       }),
     )
-    await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1)
-    const e2e = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes })
+    await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
+    const e2e = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
     e2e.command = `${broker.command}; ${e2e.command}`
     return { produce, fetch, rssMb, small, e2e }
-  } finally {
-    await broker.stop()
-  }
+  })
 }
 
-async function runReplicated(settings: BenchSettings): Promise<PhaseFigures> {
-  const broker = await startBrokerProcess({ brokers: settings.replicatedBrokers })
-  try {
-    await createTopic(broker.bootstrap, 'bench-replicated', settings.partitions, settings.replicatedBrokers)
+async function runReplicated(settings: BenchSettings, warn: Warn): Promise<PhaseFigures> {
+  return withServer(() => startBrokerProcess({ brokers: settings.replicatedBrokers }), warn, async (broker) => {
+    await createTopic(broker.bootstrap, 'bench-replicated', settings.partitions, settings.replicatedBrokers, warn)
     const routes = await brokerRoutes(broker.bootstrap, 'bench-replicated')
-    return await widePhase(broker, `Partita acks=all, RF ${settings.replicatedBrokers}`, settings, routes, 'bench-replicated', -1)
-  } finally {
-    await broker.stop()
-  }
+    return widePhase(broker, `Partita acks=all, RF ${settings.replicatedBrokers}`, settings, routes, 'bench-replicated', -1)
+  })
 }
 
-async function runPinned(settings: BenchSettings, brokers: number, cpus: string): Promise<PhaseFigures> {
-  const broker = await startBrokerProcess({ brokers, cpus })
-  try {
-    await createTopic(broker.bootstrap, 'bench-scaling', settings.partitions, 1)
+async function runPinned(settings: BenchSettings, brokers: number, cpus: string, warn: Warn): Promise<PhaseFigures> {
+  return withServer(() => startBrokerProcess({ brokers, cpus }), warn, async (broker) => {
+    await createTopic(broker.bootstrap, 'bench-scaling', settings.partitions, 1, warn)
     const routes = await brokerRoutes(broker.bootstrap, 'bench-scaling')
-    return await widePhase(broker, `Partita produce, ${brokers} broker(s) on CPUs ${cpus}`, settings, routes, 'bench-scaling', 1)
-  } finally {
-    await broker.stop()
-  }
+    return widePhase(broker, `Partita produce, ${brokers} broker(s) on CPUs ${cpus}`, settings, routes, 'bench-scaling', 1)
+  })
 }
 
 function scalingSkipped(settings: BenchSettings): string | null {
@@ -216,19 +226,24 @@ function scalingSkipped(settings: BenchSettings): string | null {
 }
 
 export async function runProtocolBench(settings: BenchSettings, log: (line: string) => void = () => {}): Promise<ProtocolReport> {
+  const warnings: string[] = []
+  const warn: Warn = (line) => {
+    warnings.push(line)
+    log(`warning: ${line}`)
+  }
   log('ceiling: bare Node TCP server, frames appended to a file and acked, then read back')
-  const ceiling = await runCeiling(settings)
+  const ceiling = await runCeiling(settings, warn)
   log(`Partita: ${settings.brokers} broker(s)`)
-  const main = await runMainBroker(settings)
+  const main = await runMainBroker(settings, warn)
   log(`Partita: acks=all on ${settings.replicatedBrokers} brokers`)
-  const acksAll = await runReplicated(settings)
+  const acksAll = await runReplicated(settings, warn)
   log('e2e floor: the same Python pacing through a pipe, no Kafka')
   const e2eFloor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
   const skipped = scalingSkipped(settings)
   let scaling: ProtocolReport['scaling'] = { skipped: skipped ?? '' }
   if (skipped === null) {
     log('scaling: one broker on one CPU, then two brokers on two')
-    scaling = { one: await runPinned(settings, 1, '0'), two: await runPinned(settings, 2, '0,1') }
+    scaling = { one: await runPinned(settings, 1, '0', warn), two: await runPinned(settings, 2, '0,1', warn) }
   }
-  return { settings, ceiling, partita: { ...main, acksAll }, e2eFloor, scaling }
+  return { settings, ceiling, partita: { ...main, acksAll }, e2eFloor, scaling, warnings }
 }

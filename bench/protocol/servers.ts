@@ -19,10 +19,14 @@ export interface ServerProcess {
   threads: ThreadMap
   /** The command line, as printed beside the figures it produced. */
   command: string
+  /** What it wrote to stderr (the broker's warnings: shard failures, failovers), first lines only. */
+  stderrLines: string[]
   stop(): Promise<void>
 }
 
 const START_TIMEOUT_MS = 60_000
+/** stderr lines kept per process; later ones are still echoed, not kept. */
+const STDERR_LINES_MAX = 50
 const STOP_TIMEOUT_MS = 30_000
 
 export const PARTITA_CLI = fileURLToPath(compiledUrl(import.meta.url, '../../src/cli/main.js'))
@@ -41,8 +45,19 @@ export function brokerArgs(brokers: number): string[] {
   return ['--brokers', String(brokers), ...(startHasShardsFlag() ? ['--shards', String(brokers)] : [])]
 }
 
-function spawnListening(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; bootstrap: string }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env })
+interface Listening {
+  child: ChildProcess
+  bootstrap: string
+  stderrLines: string[]
+}
+
+function spawnListening(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Listening> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+  const stderrLines: string[] = []
+  child.stderr!.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk)
+    for (const line of chunk.toString().split('\n')) if (line !== '' && stderrLines.length < STDERR_LINES_MAX) stderrLines.push(line)
+  })
   return new Promise((resolve, reject) => {
     let output = ''
     const timer = setTimeout(() => {
@@ -55,7 +70,7 @@ function spawnListening(command: string, args: string[], env: NodeJS.ProcessEnv)
       const match = /listening on (\S+)/.exec(output)
       if (match === null) return
       clearTimeout(timer)
-      resolve({ child, bootstrap: match[1] })
+      resolve({ child, bootstrap: match[1], stderrLines })
     })
     child.once('exit', (code) => {
       clearTimeout(timer)
@@ -85,7 +100,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions): Promise
   const args = [PARTITA_CLI, 'start', '--port', '0', '--data-dir', join(dir, 'data'), ...brokerArgs(options.brokers)]
   const [command, argv] = options.cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', options.cpus, process.execPath, ...args]]
   try {
-    const { child, bootstrap } = await spawnListening(command, argv, { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile })
+    const { child, bootstrap, stderrLines } = await spawnListening(command, argv, { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile })
     // taskset execs the broker, so the child's pid is the broker's.
     const pid = child.pid!
     // A broker without the hook gets every thread but the main one counted as other.
@@ -96,6 +111,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions): Promise
       bootstrap,
       threads,
       command: `${pinned}partita start ${brokerArgs(options.brokers).join(' ')}`,
+      stderrLines,
       stop: async () => {
         await stopChild(child)
         rmSync(dir, { recursive: true, force: true })
@@ -110,12 +126,13 @@ export async function startBrokerProcess(options: BrokerProcessOptions): Promise
 export async function startCeilingProcess(): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-ceiling-'))
   try {
-    const { child, bootstrap } = await spawnListening(process.execPath, [CEILING_SERVER, join(dir, 'log')], process.env)
+    const { child, bootstrap, stderrLines } = await spawnListening(process.execPath, [CEILING_SERVER, join(dir, 'log')], process.env)
     return {
       pid: child.pid!,
       bootstrap,
       threads: { main: child.pid!, shards: [] },
       command: 'node dist/bench/protocol/ceiling-server.js',
+      stderrLines,
       stop: async () => {
         await stopChild(child)
         rmSync(dir, { recursive: true, force: true })

@@ -22,6 +22,7 @@ const settings: BenchSettings = {
   replicatedBrokers: 3,
   e2eRate: 1000,
   e2ePartitions: 2,
+  e2eLingerMs: 0,
   scaling: true,
 }
 
