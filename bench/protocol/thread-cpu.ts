@@ -47,7 +47,7 @@ export function clockTicksPerSecond(): number {
 }
 
 /** utime + stime (fields 14 and 15) and the name of a /proc stat line; the name may hold spaces and parentheses. */
-function parseStat(line: string): { name: string; ticks: number } {
+export function parseStat(line: string): { name: string; ticks: number } {
   const open = line.indexOf('(')
   const close = line.lastIndexOf(')')
   const fields = line.slice(close + 2).split(' ')
