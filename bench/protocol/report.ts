@@ -37,10 +37,11 @@ function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
   const { cpu } = phase
   const share = (us: number): string => percent(cpu.totalUs === 0 ? 0 : us / cpu.totalUs)
   const shards = cpu.shardsUs.map((us, i) => `shard ${i} ${share(us)}`).join(', ')
+  // The kernel part tells I/O (libuv's pool writing files) from computation (V8's GC helpers).
   const others = cpu.otherThreads
     .slice(0, 4)
-    .map((thread) => `${thread.tid === 0 ? 'ended threads' : `tid ${thread.tid}`} ${share(thread.us)}`)
-    .join(', ')
+    .map((thread) => (thread.tid === 0 ? `ended threads ${share(thread.us)}` : `tid ${thread.tid} ${share(thread.us)}, ${percent(thread.systemUs / thread.us)} in the kernel`))
+    .join('; ')
   const cores = (us: number): string => (us / 1e6 / phase.seconds).toFixed(2)
   const elsewhereUs = Math.max(0, cpu.boxBusyUs - cpu.totalUs - phase.generatorCpuUs)
   return [

@@ -17,11 +17,19 @@ export interface ThreadMap {
   shards: (number | null)[]
 }
 
+export interface ThreadStat {
+  name: string
+  /** utime + stime. */
+  ticks: number
+  /** stime: time in the kernel (system calls: socket and file I/O). */
+  systemTicks: number
+}
+
 export interface CpuSnapshot {
   /** utime + stime of the whole process, ended threads included. */
   processTicks: number
-  /** tid to its name (comm) and utime + stime. */
-  threads: Map<number, { name: string; ticks: number }>
+  /** tid to its name (comm), utime + stime, and stime alone. */
+  threads: Map<number, ThreadStat>
   /** Busy time of the whole box, every process's. */
   boxBusyTicks: number
 }
@@ -32,8 +40,8 @@ export interface CpuUsage {
   /** By shard index. */
   shardsUs: number[]
   otherUs: number
-  /** Each other thread's time, largest first; threads that ended during the phase as one entry, tid 0. */
-  otherThreads: { tid: number; name: string; us: number }[]
+  /** Each other thread's time (and its kernel part), largest first; threads that ended during the phase as one entry, tid 0. */
+  otherThreads: { tid: number; name: string; us: number; systemUs: number }[]
   /** Busy time of the whole box over the same span, this process's included. */
   boxBusyUs: number
 }
@@ -47,15 +55,15 @@ export function clockTicksPerSecond(): number {
 }
 
 /** utime + stime (fields 14 and 15) and the name of a /proc stat line; the name may hold spaces and parentheses. */
-export function parseStat(line: string): { name: string; ticks: number } {
+export function parseStat(line: string): ThreadStat {
   const open = line.indexOf('(')
   const close = line.lastIndexOf(')')
   const fields = line.slice(close + 2).split(' ')
   // fields[0] is field 3 (state), so utime (14) and stime (15) sit at 11 and 12.
-  return { name: line.slice(open + 1, close), ticks: Number(fields[11]) + Number(fields[12]) }
+  return { name: line.slice(open + 1, close), ticks: Number(fields[11]) + Number(fields[12]), systemTicks: Number(fields[12]) }
 }
 
-function readStat(path: string): { name: string; ticks: number } | null {
+function readStat(path: string): ThreadStat | null {
   try {
     return parseStat(readFileSync(path, 'utf8'))
   } catch {
@@ -68,7 +76,7 @@ export function snapshotCpu(pid: number): CpuSnapshot {
   // The total and the threads are read a moment apart; ended time is off by a tick or two at most.
   const process = readStat(`/proc/${pid}/stat`)
   if (process === null) throw new Error(`process ${pid} is gone`)
-  const threads = new Map<number, { name: string; ticks: number }>()
+  const threads = new Map<number, ThreadStat>()
   for (const entry of readdirSync(`/proc/${pid}/task`)) {
     const stat = readStat(`/proc/${pid}/task/${entry}/stat`)
     if (stat !== null) threads.set(Number(entry), stat)
@@ -104,14 +112,15 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot, map: ThreadM
     else if (shard !== undefined) usage.shardsUs[shard] += us
     else {
       usage.otherUs += us
-      if (us > 0) usage.otherThreads.push({ tid, name: thread.name, us })
+      const systemUs = (thread.systemTicks - (before.threads.get(tid)?.systemTicks ?? 0)) * usPerTick
+      if (us > 0) usage.otherThreads.push({ tid, name: thread.name, us, systemUs })
     }
   }
   // The files are read a moment apart, so the total may trail the threads' sum by a tick.
   const endedUs = Math.max(0, (after.processTicks - before.processTicks) * usPerTick - threadsUs)
   if (endedUs > 0) {
     usage.otherUs += endedUs
-    usage.otherThreads.push({ tid: 0, name: '(ended)', us: endedUs })
+    usage.otherThreads.push({ tid: 0, name: '(ended)', us: endedUs, systemUs: NaN })
   }
   usage.otherThreads.sort((a, b) => b.us - a.us)
   usage.totalUs = threadsUs + endedUs

@@ -6,13 +6,14 @@ import { describe, expect, it } from 'vitest'
 import { clockTicksPerSecond, cpuBetween, parseStat, snapshotCpu, type CpuSnapshot } from '../../bench/protocol/thread-cpu.js'
 
 function snapshot(processTicks: number, threads: [number, string, number][], boxBusyTicks = 0): CpuSnapshot {
-  return { processTicks, threads: new Map(threads.map(([tid, name, ticks]) => [tid, { name, ticks }])), boxBusyTicks }
+  // A third of each thread's time is in the kernel.
+  return { processTicks, threads: new Map(threads.map(([tid, name, ticks]) => [tid, { name, ticks, systemTicks: ticks / 3 }])), boxBusyTicks }
 }
 
 describe('thread CPU sampling', () => {
   it('reads utime + stime from a stat line whose thread name holds spaces and parentheses', () => {
     const line = '4242 (V8 (Default) x) S 1 2 3 4 5 6 7 8 9 10 120 35 0 0 20 0 12 0 100 0 0'
-    expect(parseStat(line)).toEqual({ name: 'V8 (Default) x', ticks: 155 })
+    expect(parseStat(line)).toEqual({ name: 'V8 (Default) x', ticks: 155, systemTicks: 35 })
   })
 
   it('splits a phase into main, each shard and other, counting threads born and ended during it', () => {
@@ -37,9 +38,9 @@ describe('thread CPU sampling', () => {
     expect(usage.shardsUs).toEqual([20 * usPerTick, 10 * usPerTick, 0])
     expect(usage.otherUs).toBe((3 + 7 + 5) * usPerTick)
     expect(usage.otherThreads).toEqual([
-      { tid: 105, name: 'node', us: 7 * usPerTick },
-      { tid: 0, name: '(ended)', us: 5 * usPerTick },
-      { tid: 103, name: 'node', us: 3 * usPerTick },
+      { tid: 105, name: 'node', us: 7 * usPerTick, systemUs: (7 / 3) * usPerTick },
+      { tid: 0, name: '(ended)', us: 5 * usPerTick, systemUs: NaN },
+      { tid: 103, name: 'node', us: 3 * usPerTick, systemUs: (13 / 3 - 10 / 3) * usPerTick },
     ])
     expect(usage.totalUs).toBe(75 * usPerTick)
   })
