@@ -10,7 +10,11 @@
  * factor 3 on 3 brokers, librdkafka end-to-end latency at 20,000 records/s beside its client-side
  * floor, and produce scaling from one broker on one CPU to two on two (taskset).
  *
- * Environment: BENCH_SECONDS (5) per phase; BENCH_BROKERS (one per core); BENCH_CONNECTIONS (4) and
+ * Every server is fresh, so each produce load first runs BENCH_WARMUP_SECONDS (2) unmeasured and
+ * each fetch first reads everything once: a new process compiles its hot code and grows its heap in
+ * its first seconds (CPU per record was three times the steady figure there).
+ *
+ * Environment: BENCH_SECONDS (5) per phase; BENCH_WARMUP_SECONDS (2); BENCH_BROKERS (one per core); BENCH_CONNECTIONS (4) and
  * BENCH_IN_FLIGHT (8) of the wide load; BENCH_SMALL_RECORDS (20), BENCH_SMALL_CONNECTIONS (64) and
  * BENCH_SMALL_IN_FLIGHT (4) of the small one; BENCH_PARTITIONS (64), BENCH_RECORD_BYTES (100),
  * BENCH_BATCH_BYTES (16384), BENCH_E2E_RATE (20000), BENCH_E2E_PARTITIONS (4), BENCH_E2E_LINGER_MS (1),

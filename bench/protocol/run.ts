@@ -24,6 +24,8 @@ import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
 export interface BenchSettings {
   /** Length of each timed phase. */
   seconds: number
+  /** Each produce load first runs this long unmeasured on its server (each fetch first reads everything once). */
+  warmupSeconds: number
   partitions: number
   recordBytes: number
   /** The wide load: one batch of about this many bytes per partition per request. */
@@ -58,6 +60,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
   }
   return {
     seconds: number('BENCH_SECONDS', 5),
+    warmupSeconds: number('BENCH_WARMUP_SECONDS', 2, 0),
     partitions: number('BENCH_PARTITIONS', 64),
     recordBytes: number('BENCH_RECORD_BYTES', 100),
     batchBytes: number('BENCH_BATCH_BYTES', 16 * 1024),
@@ -84,6 +87,8 @@ export interface PhaseFigures extends LoadFigures {
   cpu: CpuUsage
   /** The load generator's own CPU (this process) over the phase. */
   generatorCpuUs: number
+  /** The same load run unmeasured just before, if it was. */
+  warmup: LoadFigures | null
 }
 
 export interface ProtocolReport {
@@ -117,13 +122,35 @@ async function withServer<T>(start: () => Promise<ServerProcess>, warn: Warn, bo
   }
 }
 
-async function measure(server: ServerProcess, label: string, command: string, recordBytes: number, load: () => Promise<LoadFigures>): Promise<PhaseFigures> {
+/**
+ * Measures `load` on `server`: its CPU by thread, and this process's (the load generator's). When
+ * `warmupSeconds` is set the load first runs that long unmeasured: a fresh process spends its
+ * first seconds compiling hot code and growing its heap, which no steady figure should include.
+ */
+async function measure(
+  server: ServerProcess,
+  label: string,
+  command: string,
+  recordBytes: number,
+  warmupSeconds: number,
+  load: (seconds: number) => Promise<LoadFigures>,
+  seconds: number,
+): Promise<PhaseFigures> {
+  const warmup = warmupSeconds > 0 ? await load(warmupSeconds) : null
   const before = snapshotCpu(server.pid)
   const generatorBefore = process.cpuUsage()
-  const figures = await load()
+  const figures = await load(seconds)
   const generator = process.cpuUsage(generatorBefore)
   const after = snapshotCpu(server.pid)
-  return { ...figures, label, command: `${server.command}; ${command}`, recordBytes, cpu: cpuBetween(before, after, server.threads), generatorCpuUs: generator.user + generator.system }
+  return {
+    ...figures,
+    label,
+    command: `${server.command}; ${command}${warmup === null ? '' : `; after ${warmupSeconds} s of the same unmeasured`}`,
+    recordBytes,
+    warmup,
+    cpu: cpuBetween(before, after, server.threads),
+    generatorCpuUs: generator.user + generator.system,
+  }
 }
 
 function wideBatch(settings: BenchSettings): Batch {
@@ -138,37 +165,42 @@ function smallShape(settings: BenchSettings): string {
   return `${settings.smallRecords} records of ${settings.recordBytes} B per request (one partition), ${settings.smallConnections} connections x ${settings.smallInFlight} in flight, acks=1`
 }
 
-async function widePhase(server: ServerProcess, label: string, settings: BenchSettings, routes: Route[], topic: string, acks: 1 | -1): Promise<PhaseFigures> {
+/** The wide produce load (16 KiB batches, one per partition per request) against `routes`. */
+function widePhase(server: ServerProcess, label: string, settings: BenchSettings, routes: Route[], topic: string, acks: 1 | -1, target: 'broker' | 'ceiling' = 'broker'): Promise<PhaseFigures> {
   const batch = wideBatch(settings)
-  return measure(server, label, wideShape(settings, batch, acks), settings.recordBytes, () =>
-    runProduceLoad({ topic, plans: wideRequests(routes, settings.connections), inFlight: settings.inFlight, batch, acks, seconds: settings.seconds, target: 'broker' }),
-  )
+  const load = (seconds: number): Promise<LoadFigures> =>
+    runProduceLoad({ topic, plans: wideRequests(routes, settings.connections), inFlight: settings.inFlight, batch, acks, seconds, target })
+  return measure(server, label, wideShape(settings, batch, acks), settings.recordBytes, settings.warmupSeconds, load, settings.seconds)
+}
+
+/** The small-batch load: a few records to one partition per request, over many connections. */
+function smallPhase(server: ServerProcess, label: string, settings: BenchSettings, routes: Route[], topic: string, target: 'broker' | 'ceiling'): Promise<PhaseFigures> {
+  const batch = recordBatch(settings.smallRecords, settings.recordBytes)
+  const load = (seconds: number): Promise<LoadFigures> =>
+    runProduceLoad({ topic, plans: singlePartitionRequests(routes, settings.smallConnections), inFlight: settings.smallInFlight, batch, acks: 1, seconds, target })
+  return measure(server, label, smallShape(settings), settings.recordBytes, settings.warmupSeconds, load, settings.seconds)
+}
+
+/** Everything a produce phase sent, its warm-up included: what a read-back returns. */
+function producedTotal(phase: PhaseFigures): { records: number; requests: number; wireBytes: number } {
+  const warmup = phase.warmup ?? { records: 0, requests: 0, wireBytes: 0 }
+  return { records: phase.records + warmup.records, requests: phase.requests + warmup.requests, wireBytes: phase.wireBytes + warmup.wireBytes }
 }
 
 async function runCeiling(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['ceiling']> {
   return withServer(startCeilingProcess, warn, async (ceiling) => {
     const routes = singleRoute(ceiling.bootstrap, settings.partitions)
-    const batch = wideBatch(settings)
-    const produce = await measure(ceiling, 'ceiling produce', wideShape(settings, batch, 1), settings.recordBytes, () =>
-      runProduceLoad({ topic: 'ceiling', plans: wideRequests(routes, settings.connections), inFlight: settings.inFlight, batch, acks: 1, seconds: settings.seconds, target: 'ceiling' }),
-    )
+    const produce = await widePhase(ceiling, 'ceiling produce', settings, routes, 'ceiling', 1, 'ceiling')
+    const written = producedTotal(produce)
     // The file holds each produce frame without its size prefix.
-    const fileBytes = produce.wireBytes - 4 * produce.requests
+    const fileBytes = written.wireBytes - 4 * written.requests
     const readBytes = fetchAnswerBytesMax(routes, settings.connections, settings.inFlight)
-    const fetch = await measure(ceiling, 'ceiling fetch', `reads of the file back in ${readBytes} B ranges, ${settings.connections} connections x ${settings.inFlight} in flight`, settings.recordBytes, () =>
-      readAllFromCeiling({ endpoint: parseEndpoint(ceiling.bootstrap), fileBytes, fileRecords: produce.records, connections: settings.connections, inFlight: settings.inFlight, readBytes }),
-    )
-    const small = await measure(ceiling, 'ceiling small batches', smallShape(settings), settings.recordBytes, () =>
-      runProduceLoad({
-        topic: 'ceiling',
-        plans: singlePartitionRequests(routes, settings.smallConnections),
-        inFlight: settings.smallInFlight,
-        batch: recordBatch(settings.smallRecords, settings.recordBytes),
-        acks: 1,
-        seconds: settings.seconds,
-        target: 'ceiling',
-      }),
-    )
+    const readAll = (): Promise<LoadFigures> =>
+      readAllFromCeiling({ endpoint: parseEndpoint(ceiling.bootstrap), fileBytes, fileRecords: written.records, connections: settings.connections, inFlight: settings.inFlight, readBytes })
+    const fetchCommand = `the whole file read back in ${readBytes} B ranges, ${settings.connections} connections x ${settings.inFlight} in flight, after one unmeasured read of it all`
+    await readAll()
+    const fetch = await measure(ceiling, 'ceiling fetch', fetchCommand, settings.recordBytes, 0, readAll, settings.seconds)
+    const small = await smallPhase(ceiling, 'ceiling small batches', settings, routes, 'ceiling', 'ceiling')
     return { produce, fetch, small }
   })
 }
@@ -178,23 +210,13 @@ async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<
     await createTopic(broker.bootstrap, 'bench-wide', settings.partitions, 1, warn)
     const routes = await brokerRoutes(broker.bootstrap, 'bench-wide')
     const produce = await widePhase(broker, 'Partita produce', settings, routes, 'bench-wide', 1)
-    const fetch = await measure(broker, 'Partita fetch', `Fetch v11 of every partition from offset 0 to its end, ${settings.connections} connections x ${settings.inFlight} in flight`, settings.recordBytes, () =>
-      fetchAllFromBroker({ topic: 'bench-wide', routes, connections: settings.connections, inFlight: settings.inFlight }),
-    )
+    const readAll = (): Promise<LoadFigures> => fetchAllFromBroker({ topic: 'bench-wide', routes, connections: settings.connections, inFlight: settings.inFlight })
+    const fetchCommand = `Fetch v11 of every partition from offset 0 to its end, ${settings.connections} connections x ${settings.inFlight} in flight, after one unmeasured read of it all`
+    await readAll()
+    const fetch = await measure(broker, 'Partita fetch', fetchCommand, settings.recordBytes, 0, readAll, settings.seconds)
     const rssMb = residentMb(broker.pid)
     await createTopic(broker.bootstrap, 'bench-small', settings.partitions, 1, warn)
-    const smallRoutes = await brokerRoutes(broker.bootstrap, 'bench-small')
-    const small = await measure(broker, 'Partita small batches', smallShape(settings), settings.recordBytes, () =>
-      runProduceLoad({
-        topic: 'bench-small',
-        plans: singlePartitionRequests(smallRoutes, settings.smallConnections),
-        inFlight: settings.smallInFlight,
-        batch: recordBatch(settings.smallRecords, settings.recordBytes),
-        acks: 1,
-        seconds: settings.seconds,
-        target: 'broker',
-      }),
-    )
+    const small = await smallPhase(broker, 'Partita small batches', settings, await brokerRoutes(broker.bootstrap, 'bench-small'), 'bench-small', 'broker')
     await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
     const e2e = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
     e2e.command = `${broker.command}; ${e2e.command}`
