@@ -32,7 +32,11 @@ const ms = (value: number | null): string => (value === null ? 'n/a' : `${value.
 
 function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
   const rate = recordsPerSecond(phase)
-  const ofCeiling = ceiling === undefined ? '' : `  = ${percent(rate / recordsPerSecond(ceiling))} of the ceiling's ${millions(recordsPerSecond(ceiling))}`
+  // CPU per record beside the ceiling's moves less with the box's other load than the rates do.
+  const ofCeiling =
+    ceiling === undefined
+      ? ''
+      : `  = ${percent(rate / recordsPerSecond(ceiling))} of the ceiling's ${millions(recordsPerSecond(ceiling))}, ${(cpuUsPerRecord(phase) / cpuUsPerRecord(ceiling)).toFixed(1)}x its CPU per record`
   const latency = phase.latencyMs === null ? '' : `  request latency p50 ${ms(phase.latencyMs.p50)} p99 ${ms(phase.latencyMs.p99)} p99.9 ${ms(phase.latencyMs.p999)}`
   const { cpu } = phase
   const share = (us: number): string => percent(cpu.totalUs === 0 ? 0 : us / cpu.totalUs)
