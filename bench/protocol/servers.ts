@@ -19,7 +19,7 @@ export interface ServerProcess {
   threads: ThreadMap
   /** The command line, as printed beside the figures it produced. */
   command: string
-  /** What it wrote to stderr (the broker's warnings: shard failures, failovers), first lines only. */
+  /** What it wrote to stderr (the broker's warnings: shard failures, failovers), first lines only; those written once it was told to stop are marked so. */
   stderrLines: string[]
   stop(): Promise<void>
 }
@@ -56,7 +56,9 @@ function spawnListening(command: string, args: string[], env: NodeJS.ProcessEnv)
   const stderrLines: string[] = []
   child.stderr!.on('data', (chunk: Buffer) => {
     process.stderr.write(chunk)
-    for (const line of chunk.toString().split('\n')) if (line !== '' && stderrLines.length < STDERR_LINES_MAX) stderrLines.push(line)
+    // A line after SIGTERM came from the shutdown, not from a measured phase.
+    const when = child.killed ? '(while stopping) ' : ''
+    for (const line of chunk.toString().split('\n')) if (line !== '' && stderrLines.length < STDERR_LINES_MAX) stderrLines.push(when + line)
   })
   return new Promise((resolve, reject) => {
     let output = ''
