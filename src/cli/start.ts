@@ -2,6 +2,7 @@
  * `partita start`: a broker in the foreground until SIGINT or SIGTERM, which close it cleanly
  * (logs flushed and marked clean, so the next start skips recovery).
  */
+import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 
 interface StartOptions {
@@ -71,6 +72,9 @@ export function registerStart(program: Command): void {
         logger: { warn: (message) => console.warn(`partita: ${message}`), info: (message) => console.log(`partita: ${message}`) },
       })
       broker.ports.forEach((port, id) => console.log(`partita: broker ${id} listening on ${options.host}:${port}, advertised as ${broker.bootstrapServers.split(',')[id]}`))
+      // For profilers (bench:protocol): which OS thread is which, to split this process's CPU by role.
+      const threadMapFile = process.env.PARTITA_THREAD_MAP_FILE
+      if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(broker.threadIds()))
       console.log(`partita: listening on ${broker.bootstrapServers} (data in ${options.dataDir})`)
       let closing = false
       const stop = (signal: string): void => {

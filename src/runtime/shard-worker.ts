@@ -422,10 +422,14 @@ function asBuffer(bytes: Uint8Array | undefined): Buffer | undefined {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-/** This thread's Linux thread id, for per-thread CPU figures from /proc; -1 elsewhere. */
+/**
+ * This thread's OS thread id, for per-thread CPU figures from /proc: '/proc/thread-self' links to
+ * '<pid>/task/<tid>' on Linux; elsewhere there is no such link, and the id is -1.
+ */
 function ownThreadId(): number {
   try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop())
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    return Number.isInteger(tid) && tid > 0 ? tid : -1
   } catch {
     return -1
   }

@@ -2,6 +2,7 @@
  * Tests of src/runtime/shard-pool.ts with real shard workers. Workers load compiled JS from
  * dist/ (the echo actor and the shard entry), so run `npm run build` first (`npm test` does).
  */
+import fs from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError, PartitaError } from '../../src/common/errors.js'
@@ -177,6 +178,25 @@ describe('ShardPool', () => {
     const blocked = shards.request({ shard: 1, id: 'blocker' }, { op: 'block', ms: 1_000 })
     expect(await unresponsive).toBe(1)
     await blocked
+  })
+
+  it('names each live shard by its own OS thread id, and a restarted shard by its new thread', async () => {
+    const shards = await startPool()
+    const { main, shards: [first, second] } = shards.threadIds()
+    expect(main).toBe(process.pid)
+    // Linux threads of this process are listed under /proc/self/task; the main thread's id is the pid.
+    const threads = fs.readdirSync('/proc/self/task').map(Number)
+    for (const tid of [first, second]) {
+      expect(threads).toContain(tid)
+      expect(tid).not.toBe(process.pid)
+    }
+    expect(first).not.toBe(second)
+    await shards.killShard(0)
+    expect(shards.threadIds().shards).toEqual([-1, second])
+    await shards.restartShard(0)
+    const [restarted] = shards.threadIds().shards
+    expect(fs.readdirSync('/proc/self/task').map(Number)).toContain(restarted)
+    expect(restarted).not.toBe(first)
   })
 
   it('times out a request nobody answers with PARTITA_REQUEST_TIMEOUT', async () => {

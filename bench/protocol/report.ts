@@ -1,0 +1,170 @@
+/**
+ * The protocol benchmark's printout: every phase with the command that produced it, its CPU by
+ * thread role, Partita's figures as a share of the same-run ceiling, and the final table of each
+ * figure beside its target.
+ */
+import type { LatencyFigures } from './e2e.js'
+import type { PhaseFigures, ProtocolReport } from './run.js'
+
+export interface TargetRow {
+  figure: string
+  measured: string
+  target: string
+  /** null when the figure could not be measured. */
+  met: boolean | null
+}
+
+export function recordsPerSecond(phase: PhaseFigures): number {
+  return phase.records / phase.seconds
+}
+
+export function cpuUsPerRecord(phase: PhaseFigures): number {
+  return phase.cpu.totalUs / phase.records
+}
+
+export function mainShare(phase: PhaseFigures): number {
+  return phase.cpu.mainUs / phase.cpu.totalUs
+}
+
+const percent = (fraction: number): string => `${(fraction * 100).toFixed(fraction < 0.1 ? 1 : 0)}%`
+const millions = (rate: number): string => `${(rate / 1e6).toFixed(2)} M rec/s`
+const ms = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(value < 10 ? 2 : 1)} ms`)
+
+function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
+  const rate = recordsPerSecond(phase)
+  // CPU per record beside the ceiling's moves less with the box's other load than the rates do.
+  const ofCeiling =
+    ceiling === undefined
+      ? ''
+      : `  = ${percent(rate / recordsPerSecond(ceiling))} of the ceiling's ${millions(recordsPerSecond(ceiling))}, ${(cpuUsPerRecord(phase) / cpuUsPerRecord(ceiling)).toFixed(1)}x its CPU per record`
+  const latency = phase.latencyMs === null ? '' : `  request latency p50 ${ms(phase.latencyMs.p50)} p99 ${ms(phase.latencyMs.p99)} p99.9 ${ms(phase.latencyMs.p999)}`
+  const { cpu } = phase
+  const share = (us: number): string => percent(cpu.totalUs === 0 ? 0 : us / cpu.totalUs)
+  const shards = cpu.shardsUs.map((us, i) => `shard ${i} ${share(us)}`).join(', ')
+  // The kernel part tells I/O (libuv's pool writing files) from computation (V8's GC helpers).
+  const others = cpu.otherThreads
+    .slice(0, 4)
+    .map((thread) => (thread.tid === 0 ? `ended threads ${share(thread.us)}` : `tid ${thread.tid} ${share(thread.us)}, ${percent(thread.systemUs / thread.us)} in the kernel`))
+    .join('; ')
+  const cores = (us: number): string => (us / 1e6 / phase.seconds).toFixed(2)
+  const elsewhereUs = Math.max(0, cpu.boxBusyUs - cpu.totalUs - phase.generatorCpuUs)
+  return [
+    `${phase.label.padEnd(34)} ${millions(rate)}  ${((rate * phase.recordBytes) / 1e6).toFixed(0)} MB/s of values${ofCeiling}${latency}`,
+    `    CPU ${cpuUsPerRecord(phase).toFixed(3)} µs/record over all threads (${cores(cpu.totalUs)} cores): main ${share(cpu.mainUs)}` +
+      `${shards === '' ? '' : `, ${shards}`}, other ${share(cpu.otherUs)}${others === '' ? '' : ` (${others})`}`,
+    `    box: load generator ${cores(phase.generatorCpuUs)} cores, everything else on the box ${cores(elsewhereUs)} cores`,
+    `    ${phase.records} records, ${phase.requests} requests in ${phase.seconds.toFixed(2)} s; command: ${phase.command}`,
+  ]
+}
+
+function latencyLines(label: string, figures: LatencyFigures): string[] {
+  return [
+    `${label.padEnd(34)} p50 ${ms(figures.p50Ms)} p99 ${ms(figures.p99Ms)} p99.9 ${ms(figures.p999Ms)} max ${ms(figures.maxMs)}` +
+      `${figures.ackP50Ms === null ? '' : `  produce->ack p50 ${ms(figures.ackP50Ms)} p99 ${ms(figures.ackP99Ms)}`}` +
+      `  (${figures.received} of ${figures.sent} records received, ${figures.measured} measured after the warm-up; ${figures.achievedRate.toFixed(0)} records/s kept, worst pacing lag ${ms(figures.worstPacingLagMs)})`,
+    `    command: ${figures.command}`,
+  ]
+}
+
+function scalingRatio(report: ProtocolReport): number | null {
+  if ('skipped' in report.scaling) return null
+  return recordsPerSecond(report.scaling.two) / recordsPerSecond(report.scaling.one)
+}
+
+export function targetRows(report: ProtocolReport): TargetRow[] {
+  const { ceiling, partita } = report
+  const produceShare = recordsPerSecond(partita.produce) / recordsPerSecond(ceiling.produce)
+  const fetchShare = recordsPerSecond(partita.fetch) / recordsPerSecond(ceiling.fetch)
+  const replicatedShare = recordsPerSecond(partita.acksAll) / recordsPerSecond(partita.produce)
+  const ratio = scalingRatio(report)
+  const p99 = partita.e2e.p99Ms
+  const lost = partita.e2e.sent - partita.e2e.received
+  return [
+    { figure: "Main thread's share of broker CPU, produce", measured: percent(mainShare(partita.produce)), target: '< 5%', met: mainShare(partita.produce) < 0.05 },
+    { figure: "Main thread's share of broker CPU, fetch", measured: percent(mainShare(partita.fetch)), target: '< 5%', met: mainShare(partita.fetch) < 0.05 },
+    {
+      figure: 'Produce, of the same-run ceiling',
+      measured: `${percent(produceShare)} (${millions(recordsPerSecond(partita.produce))} vs ${millions(recordsPerSecond(ceiling.produce))})`,
+      target: '>= 80%',
+      met: produceShare >= 0.8,
+    },
+    {
+      figure: 'Fetch, of the same-run ceiling',
+      measured: `${percent(fetchShare)} (${millions(recordsPerSecond(partita.fetch))} vs ${millions(recordsPerSecond(ceiling.fetch))})`,
+      target: '>= 80%',
+      met: fetchShare >= 0.8,
+    },
+    {
+      figure: `Broker CPU per record, ${report.settings.smallRecords}-record batches`,
+      measured: `${cpuUsPerRecord(partita.small).toFixed(2)} µs (ceiling ${cpuUsPerRecord(ceiling.small).toFixed(2)} µs)`,
+      target: '<= 1 µs',
+      met: cpuUsPerRecord(partita.small) <= 1,
+    },
+    {
+      figure: `acks=all, RF ${report.settings.replicatedBrokers}, of the acks=1 rate`,
+      measured: `${percent(replicatedShare)} (${millions(recordsPerSecond(partita.acksAll))})`,
+      target: '>= 50%',
+      met: replicatedShare >= 0.5,
+    },
+    {
+      figure: `e2e latency at ${report.settings.e2eRate} records/s (librdkafka)`,
+      measured: `p99 ${ms(p99)} (floor p99 ${ms(report.e2eFloor.p99Ms)})${lost > 0 ? `, ${lost} records never arrived` : ''}`,
+      target: 'p99 <= 5 ms',
+      met: p99 === null ? null : p99 <= 5 && lost === 0,
+    },
+    {
+      figure: 'Scaling: 2 brokers on 2 CPUs / 1 broker on 1',
+      measured: ratio === null ? `skipped: ${(report.scaling as { skipped: string }).skipped}` : `${ratio.toFixed(2)}x`,
+      target: '>= 1.7x',
+      met: ratio === null ? null : ratio >= 1.7,
+    },
+    {
+      figure: `Broker peak RSS (VmHWM) after the ${report.settings.partitions}-partition produce and fetch`,
+      measured: `${partita.rssMb.peakMb.toFixed(0)} MB (VmRSS ${partita.rssMb.currentMb.toFixed(0)} MB)`,
+      target: '<= 300 MB',
+      met: partita.rssMb.peakMb <= 300,
+    },
+  ]
+}
+
+function table(rows: TargetRow[]): string[] {
+  const cells = rows.map((row) => [row.figure, row.measured, row.target, row.met === null ? 'n/a' : row.met ? 'yes' : 'NO'])
+  const header = ['figure', 'measured', 'target', 'met?']
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
+  const line = (c: string[]): string => `| ${c.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)]
+}
+
+export function formatReport(report: ProtocolReport): string {
+  const { ceiling, partita } = report
+  const lines = [
+    'Ceiling (bare Node: each frame appended to a file with fs.writeSync and acked; fetch = the file read back with fs.readSync)',
+    ...phaseLines(ceiling.produce),
+    ...phaseLines(ceiling.fetch),
+    ...phaseLines(ceiling.small),
+    '',
+    'Partita',
+    ...phaseLines(partita.produce, ceiling.produce),
+    ...phaseLines(partita.fetch, ceiling.fetch),
+    `    broker RSS after that produce and fetch: VmHWM ${partita.rssMb.peakMb.toFixed(0)} MB, VmRSS ${partita.rssMb.currentMb.toFixed(0)} MB`,
+    ...phaseLines(partita.small, ceiling.small),
+    ...phaseLines(partita.acksAll, ceiling.produce),
+    '',
+    'End-to-end latency (librdkafka producer -> broker -> librdkafka consumer)',
+    ...latencyLines('Partita', partita.e2e),
+    ...latencyLines('floor (Python pipe, no Kafka)', report.e2eFloor),
+    '',
+  ]
+  if ('skipped' in report.scaling) lines.push(`Scaling: skipped (${report.scaling.skipped})`)
+  else {
+    lines.push(
+      'Scaling (the load generator runs unpinned: on two cores it shares them with the broker; see its cores used)',
+      ...phaseLines(report.scaling.one),
+      ...phaseLines(report.scaling.two),
+      `    ratio ${scalingRatio(report)!.toFixed(2)}x`,
+    )
+  }
+  if (report.warnings.length > 0) lines.push('', 'Warnings (the figures above ran through these)', ...report.warnings.map((line) => `    ${line}`))
+  lines.push('', ...table(targetRows(report)))
+  return lines.join('\n')
+}

@@ -1,0 +1,271 @@
+/**
+ * The protocol benchmark's phases, in order: the ceiling first (a bare Node server: frames to a
+ * file, acked; then the file read back), then Partita under the same loads, acks=all with
+ * replication, librdkafka's end-to-end latency beside its client-side floor, and scaling from one
+ * pinned core to two. Each phase samples the measured process's CPU by thread.
+ */
+import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { brokerLatency, floorLatency, type LatencyFigures } from './e2e.js'
+import {
+  fetchAllFromBroker,
+  fetchAnswerBytesMax,
+  readAllFromCeiling,
+  recordBatch,
+  recordsPerBatch,
+  runProduceLoad,
+  type Batch,
+  type LoadFigures,
+} from './load.js'
+import { brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
+import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
+import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
+
+export interface BenchSettings {
+  /** Length of each timed phase. */
+  seconds: number
+  /** Each produce load first runs this long unmeasured on its server (each fetch first reads everything once). */
+  warmupSeconds: number
+  partitions: number
+  recordBytes: number
+  /** The wide load: one batch of about this many bytes per partition per request. */
+  batchBytes: number
+  connections: number
+  inFlight: number
+  /** The small-batch load: this many records per request, one partition each, over many connections. */
+  smallRecords: number
+  smallConnections: number
+  smallInFlight: number
+  /** Brokers of the main Partita process (`--brokers`). */
+  brokers: number
+  /** Brokers, and replication factor, of the acks=all phase. */
+  replicatedBrokers: number
+  e2eRate: number
+  e2ePartitions: number
+  /**
+   * The librdkafka producer's linger.ms in the e2e run. Default 1: its own default of 5 would take
+   * the whole p99 budget, and 0 sends a request per record or two, which measures request rate
+   * (the small-batch figure's business) more than latency.
+   */
+  e2eLingerMs: number
+  /** Runs the taskset scaling phases (needs two CPUs and taskset). */
+  scaling: boolean
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
+  const number = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
+    const value = Number(env[name] ?? fallback)
+    if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number >= ${min}, got '${env[name]}'`)
+    return value
+  }
+  return {
+    seconds: number('BENCH_SECONDS', 5),
+    warmupSeconds: number('BENCH_WARMUP_SECONDS', 2, 0),
+    partitions: number('BENCH_PARTITIONS', 64),
+    recordBytes: number('BENCH_RECORD_BYTES', 100),
+    batchBytes: number('BENCH_BATCH_BYTES', 16 * 1024),
+    connections: number('BENCH_CONNECTIONS', 4),
+    inFlight: number('BENCH_IN_FLIGHT', 8),
+    smallRecords: number('BENCH_SMALL_RECORDS', 20),
+    smallConnections: number('BENCH_SMALL_CONNECTIONS', 64),
+    smallInFlight: number('BENCH_SMALL_IN_FLIGHT', 4),
+    brokers: number('BENCH_BROKERS', availableParallelism()),
+    replicatedBrokers: 3,
+    e2eRate: number('BENCH_E2E_RATE', 20_000),
+    e2ePartitions: number('BENCH_E2E_PARTITIONS', 4),
+    e2eLingerMs: number('BENCH_E2E_LINGER_MS', 1, 0),
+    scaling: env.BENCH_SCALING !== '0',
+  }
+}
+
+export interface PhaseFigures extends LoadFigures {
+  label: string
+  /** What produced the figure: the server's command line and the load's shape. */
+  command: string
+  recordBytes: number
+  /** The measured process's CPU over the phase, by role. */
+  cpu: CpuUsage
+  /** The load generator's own CPU (this process) over the phase. */
+  generatorCpuUs: number
+  /** The same load run unmeasured just before, if it was. */
+  warmup: LoadFigures | null
+}
+
+export interface ProtocolReport {
+  settings: BenchSettings
+  ceiling: { produce: PhaseFigures; fetch: PhaseFigures; small: PhaseFigures }
+  partita: {
+    produce: PhaseFigures
+    fetch: PhaseFigures
+    /** After the wide produce and the fetch of it, before anything else runs. */
+    rssMb: { peakMb: number; currentMb: number }
+    small: PhaseFigures
+    acksAll: PhaseFigures
+    e2e: LatencyFigures
+  }
+  e2eFloor: LatencyFigures
+  scaling: { one: PhaseFigures; two: PhaseFigures } | { skipped: string }
+  /** What went wrong on the way without stopping the run (a shard failed over, a topic was slow to settle). */
+  warnings: string[]
+}
+
+type Warn = (line: string) => void
+
+/** Runs `body` against a fresh server, stops it, and passes on what it wrote to stderr as warnings. */
+async function withServer<T>(start: () => Promise<ServerProcess>, warn: Warn, body: (server: ServerProcess) => Promise<T>): Promise<T> {
+  const server = await start()
+  try {
+    return await body(server)
+  } finally {
+    await server.stop()
+    for (const line of server.stderrLines) warn(`${server.command} said: ${line}`)
+  }
+}
+
+/**
+ * Measures `load` on `server`: its CPU by thread, and this process's (the load generator's). When
+ * `warmupSeconds` is set the load first runs that long unmeasured: a fresh process spends its
+ * first seconds compiling hot code and growing its heap, which no steady figure should include.
+ */
+async function measure(
+  server: ServerProcess,
+  label: string,
+  command: string,
+  recordBytes: number,
+  warmupSeconds: number,
+  load: (seconds: number) => Promise<LoadFigures>,
+  seconds: number,
+): Promise<PhaseFigures> {
+  const warmup = warmupSeconds > 0 ? await load(warmupSeconds) : null
+  const before = snapshotCpu(server.pid)
+  const generatorBefore = process.cpuUsage()
+  const figures = await load(seconds)
+  const generator = process.cpuUsage(generatorBefore)
+  const after = snapshotCpu(server.pid)
+  return {
+    ...figures,
+    label,
+    command: `${server.command}; ${command}${warmup === null ? '' : `; after ${warmupSeconds} s of the same unmeasured`}`,
+    recordBytes,
+    warmup,
+    cpu: cpuBetween(before, after, server.threads),
+    generatorCpuUs: generator.user + generator.system,
+  }
+}
+
+function wideBatch(settings: BenchSettings): Batch {
+  return recordBatch(recordsPerBatch(settings.batchBytes, settings.recordBytes), settings.recordBytes)
+}
+
+function wideShape(settings: BenchSettings, batch: Batch, acks: 1 | -1): string {
+  return `${settings.partitions} partitions, ${batch.bytes.length} B batches of ${batch.records} x ${settings.recordBytes} B, one per partition per request, ${settings.connections} connections x ${settings.inFlight} in flight, acks=${acks === 1 ? '1' : 'all'}`
+}
+
+function smallShape(settings: BenchSettings): string {
+  return `${settings.smallRecords} records of ${settings.recordBytes} B per request (one partition), ${settings.smallConnections} connections x ${settings.smallInFlight} in flight, acks=1`
+}
+
+/** The wide produce load (16 KiB batches, one per partition per request) against `routes`. */
+function widePhase(server: ServerProcess, label: string, settings: BenchSettings, routes: Route[], topic: string, acks: 1 | -1, target: 'broker' | 'ceiling' = 'broker'): Promise<PhaseFigures> {
+  const batch = wideBatch(settings)
+  const load = (seconds: number): Promise<LoadFigures> =>
+    runProduceLoad({ topic, plans: wideRequests(routes, settings.connections), inFlight: settings.inFlight, batch, acks, seconds, target })
+  return measure(server, label, wideShape(settings, batch, acks), settings.recordBytes, settings.warmupSeconds, load, settings.seconds)
+}
+
+/** The small-batch load: a few records to one partition per request, over many connections. */
+function smallPhase(server: ServerProcess, label: string, settings: BenchSettings, routes: Route[], topic: string, target: 'broker' | 'ceiling'): Promise<PhaseFigures> {
+  const batch = recordBatch(settings.smallRecords, settings.recordBytes)
+  const load = (seconds: number): Promise<LoadFigures> =>
+    runProduceLoad({ topic, plans: singlePartitionRequests(routes, settings.smallConnections), inFlight: settings.smallInFlight, batch, acks: 1, seconds, target })
+  return measure(server, label, smallShape(settings), settings.recordBytes, settings.warmupSeconds, load, settings.seconds)
+}
+
+/** Everything a produce phase sent, its warm-up included: what a read-back returns. */
+function producedTotal(phase: PhaseFigures): { records: number; requests: number; wireBytes: number } {
+  const warmup = phase.warmup ?? { records: 0, requests: 0, wireBytes: 0 }
+  return { records: phase.records + warmup.records, requests: phase.requests + warmup.requests, wireBytes: phase.wireBytes + warmup.wireBytes }
+}
+
+async function runCeiling(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['ceiling']> {
+  return withServer(startCeilingProcess, warn, async (ceiling) => {
+    const routes = singleRoute(ceiling.bootstrap, settings.partitions)
+    const produce = await widePhase(ceiling, 'ceiling produce', settings, routes, 'ceiling', 1, 'ceiling')
+    const written = producedTotal(produce)
+    // The file holds each produce frame without its size prefix.
+    const fileBytes = written.wireBytes - 4 * written.requests
+    const readBytes = fetchAnswerBytesMax(routes, settings.connections, settings.inFlight)
+    const readAll = (): Promise<LoadFigures> =>
+      readAllFromCeiling({ endpoint: parseEndpoint(ceiling.bootstrap), fileBytes, fileRecords: written.records, connections: settings.connections, inFlight: settings.inFlight, readBytes })
+    const fetchCommand = `the whole file read back in ${readBytes} B ranges, ${settings.connections} connections x ${settings.inFlight} in flight, after one unmeasured read of it all`
+    await readAll()
+    const fetch = await measure(ceiling, 'ceiling fetch', fetchCommand, settings.recordBytes, 0, readAll, settings.seconds)
+    const small = await smallPhase(ceiling, 'ceiling small batches', settings, routes, 'ceiling', 'ceiling')
+    return { produce, fetch, small }
+  })
+}
+
+async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<ProtocolReport['partita'], 'acksAll'>> {
+  return withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+    await createTopic(broker.bootstrap, 'bench-wide', settings.partitions, 1, warn)
+    const routes = await brokerRoutes(broker.bootstrap, 'bench-wide')
+    const produce = await widePhase(broker, 'Partita produce', settings, routes, 'bench-wide', 1)
+    const readAll = (): Promise<LoadFigures> => fetchAllFromBroker({ topic: 'bench-wide', routes, connections: settings.connections, inFlight: settings.inFlight })
+    const fetchCommand = `Fetch v11 of every partition from offset 0 to its end, ${settings.connections} connections x ${settings.inFlight} in flight, after one unmeasured read of it all`
+    await readAll()
+    const fetch = await measure(broker, 'Partita fetch', fetchCommand, settings.recordBytes, 0, readAll, settings.seconds)
+    const rssMb = residentMb(broker.pid)
+    await createTopic(broker.bootstrap, 'bench-small', settings.partitions, 1, warn)
+    const small = await smallPhase(broker, 'Partita small batches', settings, await brokerRoutes(broker.bootstrap, 'bench-small'), 'bench-small', 'broker')
+    await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
+    const e2e = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
+    e2e.command = `${broker.command}; ${e2e.command}`
+    return { produce, fetch, rssMb, small, e2e }
+  })
+}
+
+async function runReplicated(settings: BenchSettings, warn: Warn): Promise<PhaseFigures> {
+  return withServer(() => startBrokerProcess({ brokers: settings.replicatedBrokers }), warn, async (broker) => {
+    await createTopic(broker.bootstrap, 'bench-replicated', settings.partitions, settings.replicatedBrokers, warn)
+    const routes = await brokerRoutes(broker.bootstrap, 'bench-replicated')
+    return widePhase(broker, `Partita acks=all, RF ${settings.replicatedBrokers}`, settings, routes, 'bench-replicated', -1)
+  })
+}
+
+async function runPinned(settings: BenchSettings, brokers: number, cpus: string, warn: Warn): Promise<PhaseFigures> {
+  return withServer(() => startBrokerProcess({ brokers, cpus }), warn, async (broker) => {
+    await createTopic(broker.bootstrap, 'bench-scaling', settings.partitions, 1, warn)
+    const routes = await brokerRoutes(broker.bootstrap, 'bench-scaling')
+    return widePhase(broker, `Partita produce, ${brokers} broker(s) on CPUs ${cpus}`, settings, routes, 'bench-scaling', 1)
+  })
+}
+
+function scalingSkipped(settings: BenchSettings): string | null {
+  if (!settings.scaling) return 'BENCH_SCALING=0'
+  if (availableParallelism() < 2) return 'fewer than two CPUs'
+  if (!existsSync('/usr/bin/taskset')) return 'no /usr/bin/taskset'
+  return null
+}
+
+export async function runProtocolBench(settings: BenchSettings, log: (line: string) => void = () => {}): Promise<ProtocolReport> {
+  const warnings: string[] = []
+  const warn: Warn = (line) => {
+    warnings.push(line)
+    log(`warning: ${line}`)
+  }
+  log('ceiling: bare Node TCP server, frames appended to a file and acked, then read back')
+  const ceiling = await runCeiling(settings, warn)
+  log(`Partita: ${settings.brokers} broker(s)`)
+  const main = await runMainBroker(settings, warn)
+  log(`Partita: acks=all on ${settings.replicatedBrokers} brokers`)
+  const acksAll = await runReplicated(settings, warn)
+  log('e2e floor: the same Python pacing through a pipe, no Kafka')
+  const e2eFloor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
+  const skipped = scalingSkipped(settings)
+  let scaling: ProtocolReport['scaling'] = { skipped: skipped ?? '' }
+  if (skipped === null) {
+    log('scaling: one broker on one CPU, then two brokers on two')
+    scaling = { one: await runPinned(settings, 1, '0', warn), two: await runPinned(settings, 2, '0,1', warn) }
+  }
+  return { settings, ceiling, partita: { ...main, acksAll }, e2eFloor, scaling, warnings }
+}

@@ -1,0 +1,80 @@
+/**
+ * A smoke run of bench:protocol's modules at a tiny size: every phase runs against real child
+ * processes (the compiled CLI and ceiling server in dist/, so `npm run build` first; Debian's
+ * /usr/bin/python3 with confluent-kafka), and the report carries every field the printout needs.
+ * No figure is judged: speed targets are for the bench's own output, never for a test.
+ */
+import { describe, expect, it } from 'vitest'
+import { formatReport, targetRows } from '../../bench/protocol/report.js'
+import { runProtocolBench, type BenchSettings, type PhaseFigures } from '../../bench/protocol/run.js'
+
+const settings: BenchSettings = {
+  seconds: 0.3,
+  warmupSeconds: 0.2,
+  partitions: 4,
+  recordBytes: 100,
+  batchBytes: 4096,
+  connections: 2,
+  inFlight: 2,
+  smallRecords: 20,
+  smallConnections: 4,
+  smallInFlight: 2,
+  brokers: 2,
+  replicatedBrokers: 3,
+  e2eRate: 1000,
+  e2ePartitions: 2,
+  e2eLingerMs: 0,
+  scaling: true,
+}
+
+function expectPhase(phase: PhaseFigures, shards: number): void {
+  expect(phase.records).toBeGreaterThan(0)
+  expect(phase.requests).toBeGreaterThan(0)
+  expect(phase.seconds).toBeGreaterThan(0)
+  expect(phase.latencyMs).not.toBeNull()
+  expect(phase.command).not.toBe('')
+  // The thread map names each shard; the ceiling has none.
+  expect(phase.cpu.shardsUs).toHaveLength(shards)
+  expect(phase.cpu.totalUs).toBeGreaterThanOrEqual(phase.cpu.mainUs + phase.cpu.otherUs)
+  expect(phase.cpu.boxBusyUs).toBeGreaterThanOrEqual(0)
+}
+
+describe('bench:protocol', () => {
+  it('runs every phase at a tiny size, reads back exactly what it produced, and reports each figure beside its target', { timeout: 240_000 }, async () => {
+    const report = await runProtocolBench(settings)
+
+    for (const phase of Object.values(report.ceiling)) expectPhase(phase, 0)
+    for (const phase of [report.partita.produce, report.partita.fetch, report.partita.small]) expectPhase(phase, settings.brokers)
+    expectPhase(report.partita.acksAll, settings.replicatedBrokers)
+    // A read-back returns the warm-up's records too.
+    const produced = (phase: PhaseFigures): number => phase.records + phase.warmup!.records
+    expect(report.ceiling.fetch.records).toBe(produced(report.ceiling.produce))
+    expect(report.partita.fetch.records).toBe(produced(report.partita.produce))
+    expect(report.partita.rssMb.peakMb).toBeGreaterThanOrEqual(report.partita.rssMb.currentMb)
+    expect(report.partita.rssMb.currentMb).toBeGreaterThan(0)
+
+    // Whether every record reaches the consumer within the drain time is a timing the bench reports
+    // (as records that never arrived), not one a test may assert on a busy box.
+    const records = settings.e2eRate * settings.seconds
+    expect(report.partita.e2e.sent).toBe(records)
+    expect(report.partita.e2e.received).toBeGreaterThan(0)
+    expect(report.partita.e2e.received).toBeLessThanOrEqual(records)
+    expect(report.partita.e2e.p99Ms).toBeGreaterThan(0)
+    expect(report.partita.e2e.ackP99Ms).toBeGreaterThan(0)
+    expect(report.e2eFloor.received).toBe(records)
+    expect(report.e2eFloor.p99Ms).toBeGreaterThan(0)
+
+    if ('skipped' in report.scaling) throw new Error(`scaling was skipped: ${report.scaling.skipped}`)
+    expectPhase(report.scaling.one, 1)
+    expectPhase(report.scaling.two, 2)
+    expect(report.scaling.one.command).toContain('taskset -c 0 ')
+    expect(report.scaling.two.command).toContain('taskset -c 0,1 ')
+
+    const rows = targetRows(report)
+    expect(rows.map((row) => row.target)).toEqual(['< 5%', '< 5%', '>= 80%', '>= 80%', '<= 1 µs', '>= 50%', 'p99 <= 5 ms', '>= 1.7x', '<= 300 MB'])
+    for (const row of rows) expect(typeof row.met).toBe('boolean')
+    const printed = formatReport(report)
+    for (const row of rows) expect(printed).toContain(row.figure)
+    expect(printed.match(/command: /g)?.length).toBe(11)
+  })
+})
