@@ -14,7 +14,7 @@ import path from 'node:path'
 import { SystemClock } from '../src/common/clock.js'
 import { DEFAULT_LOG_CONFIG } from '../src/storage/log-config.js'
 import { PartitionLog } from '../src/storage/log.js'
-import { encodeBatch } from '../src/storage/record-batch.js'
+import { encodeBatch } from '../src/records/record-batch.js'
 
 const TOTAL_BYTES = Number(process.env.PARTITA_BENCH_BYTES ?? 1024 * 1024 * 1024)
 const BATCH_BYTES = 16 * 1024

@@ -7,7 +7,7 @@
  */
 import { errorName } from '../../src/common/error-codes.js'
 import { ApiKey, decodeResponse, encodeRequest } from '../../src/protocol/index.js'
-import { encodeBatch, iterateBatches, LAST_OFFSET_DELTA_OFFSET, RECORD_COUNT_OFFSET } from '../../src/storage/record-batch.js'
+import { encodeBatch, iterateBatches, LAST_OFFSET_DELTA_OFFSET, RECORD_COUNT_OFFSET } from '../../src/records/record-batch.js'
 import { checkCeilingAck, encodeCeilingRead } from './ceiling-wire.js'
 import { FramePipe, REQUEST_CORRELATION_ID_OFFSET } from './frame-pipe.js'
 import { wideRequests, type ConnectionPlan, type Endpoint, type Route } from './plan.js'

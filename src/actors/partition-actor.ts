@@ -8,12 +8,12 @@
  */
 import { rm } from 'node:fs/promises'
 import type { Clock, TimerHandle } from '../common/clock.js'
-import { PiscinaCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../storage/compaction.js'
+import { TaskCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../storage/compaction.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
 import { runTask } from '../runtime/cpu-pool.js'
-import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../storage/batch-validation.js'
-import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../storage/compression.js'
+import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../records/batch-validation.js'
+import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../records/compression.js'
 import { FileHandleCache } from '../storage/file-handle-cache.js'
 import { PartitionReplica } from './partition/partition-replica.js'
 import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, ProduceResult } from './partition/replica-types.js'
@@ -34,7 +34,7 @@ export type Reply = (message: unknown, payload?: Buffer) => void
 /** Fetches parked at once per partition; each holds a reply and an abort handle. */
 const PARKED_FETCHES_MAX = 1_000
 /** The CPU-pool task that decompresses and checks compressed batches. */
-const VALIDATION_TASK_URL = compiledUrl(import.meta.url, '../storage/batch-validation-task.js')
+const VALIDATION_TASK_URL = compiledUrl(import.meta.url, '../records/batch-validation-task.js')
 /** How long a follower waits before retrying a leader it could not reach. */
 const FOLLOWER_RETRY_MS = 50
 
@@ -42,7 +42,7 @@ const FOLLOWER_RETRY_MS = 50
  * Compaction runs off the shard on the shard's shared CPU pool, the one that also validates
  * compressed and large batches, so a shard has one pool for all its stateless CPU work.
  */
-let sharedCompactor: PiscinaCompactor | null = null
+let sharedCompactor: TaskCompactor | null = null
 
 /**
  * One bounded cache of open files for all the logs of this shard (module state is per thread),
@@ -70,7 +70,7 @@ export class PartitionActor {
   }
 
   static async open(init: OpenPartition, context: PartitionActorContext): Promise<PartitionActor> {
-    sharedCompactor ??= new PiscinaCompactor({ runTask: (filename, task) => runTask<CompactionTaskInput, CompactionTaskOutcome>(filename, task) })
+    sharedCompactor ??= new TaskCompactor((filename, task) => runTask<CompactionTaskInput, CompactionTaskOutcome>(filename, task))
     let actor: PartitionActor | null = null
     const replica = await PartitionReplica.open({
       topic: init.topic,
@@ -145,13 +145,16 @@ export class PartitionActor {
    */
   #produce(message: Extract<PartitionRequest, { op: 'produce' }>, records: Buffer, reply: Reply, fail: (error: unknown) => void): void {
     const checkCrc = records.length >= CRC_OFFLOAD_BYTES_MIN
-    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, checkCrc).then((result) => reply(result), fail)
     const needsValidation = checkCrc || hasCompressedBatch(records)
+    const requireKeys = this.#replica.log.config.cleanupPolicy !== 'delete'
+    // What the CPU pool verified the append need not check again (CRCs, compressed records' keys).
+    const checked = needsValidation ? { crcChecked: checkCrc, compressedKeysChecked: requireKeys } : {}
+    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, checked).then((result) => reply(result), fail)
     if (!needsValidation && this.#producesQueued === 0) return append()
     this.#producesQueued++
     this.#produceTail = this.#produceTail
       .then(async () => {
-        const verdict = needsValidation ? await this.#validateOffThread(records, checkCrc) : null
+        const verdict = needsValidation ? await this.#validateOffThread(records, checkCrc, requireKeys) : null
         if (verdict !== null && verdict.errorCode !== ErrorCode.NONE) {
           reply({ ...verdict, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.#replica.logStartOffset } satisfies ProduceResult)
         } else {
@@ -162,16 +165,22 @@ export class PartitionActor {
       .finally(() => this.#producesQueued--)
   }
 
-  #validateOffThread(records: Buffer, checkCrc: boolean): Promise<BatchValidationVerdict> {
-    const config = this.#replica.log.config
+  /**
+   * Checks the batches on the CPU pool. They travel there in a transfer list, in a copy of their
+   * own: a structured clone of a view copies its whole underlying buffer (the request frame it was
+   * decoded from), and the original must stay here for the append.
+   */
+  #validateOffThread(records: Buffer, checkCrc: boolean, requireKeys: boolean): Promise<BatchValidationVerdict> {
+    const copy = new Uint8Array(records)
     const input: BatchValidationInput = {
-      records,
-      requireKeys: config.cleanupPolicy !== 'delete',
+      records: copy,
+      requireKeys,
       decompressedBytesMax: DECOMPRESSED_BYTES_MAX_DEFAULT,
       checkCrc,
     }
-    return runTask<BatchValidationInput, BatchValidationVerdict>(VALIDATION_TASK_URL, input)
+    return runTask<BatchValidationInput, BatchValidationVerdict>(VALIDATION_TASK_URL, input, [copy.buffer])
   }
+
 
   #fetch(message: Extract<PartitionRequest, { op: 'fetch' }>, reply: Reply, fail: (error: unknown) => void): void {
     const wait = message.maxWaitMs > 0 && this.#parked.size < PARKED_FETCHES_MAX

@@ -34,8 +34,8 @@ import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataImage } from '../metadata/image.js'
 import { OFFSETS_TOPIC } from '../metadata/topic-names.js'
 import type { GroupOperations } from '../server/core.js'
-import { decodeRecords, encodeBatch, iterateBatches } from '../storage/record-batch.js'
-import { decompress } from '../storage/compression.js'
+import { decodeRecords, encodeBatch, iterateBatches } from '../records/record-batch.js'
+import { decompress } from '../records/compression.js'
 import type { PartitionAccess } from './local-partitions.js'
 
 /** How long a commit waits for the in-sync replicas of its __consumer_offsets partition. */

@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 import { ErrorCode } from '../common/error-codes.js'
 import type { KafkaClient } from '../client/wire/kafka-client.js'
 import { OffsetSpec } from '../client/wire/kafka-client.js'
-import { encodeBatch, iterateBatches, readBatchHeader, isControlBatch } from '../storage/record-batch.js'
+import { encodeBatch, iterateBatches, readBatchHeader, isControlBatch } from '../records/record-batch.js'
 import { addBootstrapOption, check, parseInteger, printLines, withClient, type ClientCommandOptions } from './common.js'
 import { parseAcks } from './produce.js'
 

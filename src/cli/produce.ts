@@ -9,8 +9,8 @@ import readline from 'node:readline'
 import type { Command } from 'commander'
 import { defaultPartition, StickyPartitioner } from '../client/partitioner.js'
 import type { KafkaClient, ProduceResult } from '../client/wire/kafka-client.js'
-import { compress } from '../storage/compression.js'
-import { CompressionType, encodeBatch, type RecordInput } from '../storage/record-batch.js'
+import { compress } from '../records/compression.js'
+import { CompressionType, encodeBatch, type RecordInput } from '../records/record-batch.js'
 import { addBootstrapOption, check, CliError, parseInteger, withClient, type ClientCommandOptions } from './common.js'
 
 interface ProduceOptions extends ClientCommandOptions {

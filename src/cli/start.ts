@@ -71,10 +71,11 @@ export function registerStart(program: Command): void {
         retentionCheckIntervalMs: integer('retention-check-interval-ms', options.retentionCheckIntervalMs, 1),
         logger: { warn: (message) => console.warn(`partita: ${message}`), info: (message) => console.log(`partita: ${message}`) },
       })
-      broker.ports.forEach((port, id) => console.log(`partita: broker ${id} listening on ${options.host}:${port}, advertised as ${broker.bootstrapServers.split(',')[id]}`))
-      // For profilers (bench:protocol): which OS thread is which, to split this process's CPU by role.
+      // For profilers (bench:protocol): which OS thread is which, to split this process's CPU by
+      // role. Written before anything says "listening", which is what a launcher waits for.
       const threadMapFile = process.env.PARTITA_THREAD_MAP_FILE
       if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(broker.threadIds()))
+      broker.ports.forEach((port, id) => console.log(`partita: broker ${id} listening on ${options.host}:${port}, advertised as ${broker.bootstrapServers.split(',')[id]}`))
       console.log(`partita: listening on ${broker.bootstrapServers} (data in ${options.dataDir})`)
       let closing = false
       const stop = (signal: string): void => {

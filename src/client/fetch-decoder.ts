@@ -3,8 +3,8 @@
  * may start before the offset asked for (compressed batches always do): those records are
  * skipped. Control batches (transaction markers) are skipped but still move the position on.
  */
-import { decompress } from '../storage/compression.js'
-import { decodeRecords, isControlBatch, iterateBatches, readBatchHeader } from '../storage/record-batch.js'
+import { decompress } from '../records/compression.js'
+import { decodeRecords, isControlBatch, iterateBatches, readBatchHeader } from '../records/record-batch.js'
 import { fromRecordHeaders, type KafkaMessage } from './messages.js'
 
 export interface DecodedFetch {

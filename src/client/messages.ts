@@ -3,7 +3,7 @@
  * broker and a remote one unchanged: keys and values as Buffer or string, headers as an object,
  * offsets and timestamps as decimal strings (kafkajs keeps int64s as strings).
  */
-import type { RecordHeader } from '../storage/record-batch.js'
+import type { RecordHeader } from '../records/record-batch.js'
 
 export type HeaderValue = Buffer | string | Array<Buffer | string> | undefined
 

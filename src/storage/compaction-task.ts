@@ -12,7 +12,7 @@ import {
   promoteCleanedToSwap,
   recoverCompactionLeftoversSync,
 } from './compaction-recovery.js'
-import { compress as defaultCompress, decompress as defaultDecompress } from './compression.js'
+import { compress as defaultCompress, decompress as defaultDecompress } from '../records/compression.js'
 import {
   BATCH_HEADER_SIZE,
   BATCH_LENGTH_OFFSET,
@@ -32,7 +32,7 @@ import {
   TRANSACTIONAL_BIT,
   validateBatch,
   ATTRIBUTES_OFFSET,
-} from './record-batch.js'
+} from '../records/record-batch.js'
 
 /*
  * Log compaction (cleanup.policy=compact), as Kafka's LogCleaner does it, run as one synchronous

@@ -1,4 +1,3 @@
-import { Piscina } from 'piscina'
 import { deserializeError } from '../common/errors.js'
 import { type CompactionResult, type CompactionTaskInput, type CompactionTaskOutcome, compactSegments } from './compaction-task.js'
 
@@ -22,32 +21,22 @@ export function compactionTaskUrl(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? '../../dist/src/storage/compaction-task.js' : './compaction-task.js', import.meta.url)
 }
 
-export interface PiscinaCompactorOptions {
-  /** The task module; default compactionTaskUrl(). */
-  filename?: URL
-  /** Compactions waiting for the worker; more are refused. Default 10 000. */
-  maxQueue?: number
-  /** How long an idle worker lingers before it exits. Default 60 s. */
-  idleTimeoutMs?: number
-  /**
-   * Runs the task module on a pool the caller already has (the shard's shared CPU pool), instead
-   * of a pool of this compactor's own; maxQueue and idleTimeoutMs then do not apply.
-   */
-  runTask?: (filename: URL, task: CompactionTaskInput) => Promise<CompactionTaskOutcome>
-}
+/** Runs the compaction task module on some thread pool the caller owns. */
+export type TaskRunner = (filename: URL, task: CompactionTaskInput) => Promise<CompactionTaskOutcome>
 
 /**
- * Runs each compaction on one worker thread of its own (a lazily created piscina pool), since
- * merging segments is CPU work that must not stall the partition's thread. Compactions queue and
- * run one at a time, which also bounds the disk bandwidth they take.
+ * Runs each compaction as a task on a thread pool the caller provides (a shard's CPU pool), since
+ * merging segments is CPU work that must not stall the partition's thread. Storage builds no pool
+ * of its own: it knows files, not threads.
  */
-export class PiscinaCompactor implements Compactor {
-  readonly #options: PiscinaCompactorOptions
-  #pool: Piscina<CompactionTaskInput, CompactionTaskOutcome> | null = null
+export class TaskCompactor implements Compactor {
+  readonly #runTask: TaskRunner
+  readonly #filename: URL
   #closed = false
 
-  constructor(options: PiscinaCompactorOptions = {}) {
-    this.#options = options
+  constructor(runTask: TaskRunner, filename: URL = compactionTaskUrl()) {
+    this.#runTask = runTask
+    this.#filename = filename
   }
 
   async compact(input: CompactionTaskInput): Promise<void> {
@@ -66,29 +55,13 @@ export class PiscinaCompactor implements Compactor {
       minCompactionLagMs: input.minCompactionLagMs,
       offsetMapKeysMax: input.offsetMapKeysMax,
     }
-    const outcome = await this.#runTask(task)
+    const outcome = await this.#runTask(this.#filename, task)
     if (!outcome.ok) throw deserializeError(outcome.error)
     return outcome.result
   }
 
-  #runTask(task: CompactionTaskInput): Promise<CompactionTaskOutcome> {
-    const filename = this.#options.filename ?? compactionTaskUrl()
-    if (this.#options.runTask !== undefined) return this.#options.runTask(filename, task)
-    this.#pool ??= new Piscina<CompactionTaskInput, CompactionTaskOutcome>({
-      filename: filename.href,
-      minThreads: 0,
-      maxThreads: 1,
-      maxQueue: this.#options.maxQueue ?? 10_000,
-      idleTimeout: this.#options.idleTimeoutMs ?? 60_000,
-    })
-    return this.#pool.run(task)
-  }
-
   async close(): Promise<void> {
     this.#closed = true
-    const pool = this.#pool
-    this.#pool = null
-    if (pool !== null) await pool.destroy()
   }
 }
 

@@ -20,6 +20,8 @@ import {
   PARTITION_LEADER_EPOCH_OFFSET,
   RECORD_COUNT_OFFSET,
   batchAttributes,
+  compressionOf,
+  CompressionType,
   batchBaseOffset,
   decodeRecords,
   isControlBatch,
@@ -28,7 +30,7 @@ import {
   setMaxTimestampAndLogAppendTime,
   setPartitionLeaderEpoch,
   validateBatch,
-} from './record-batch.js'
+} from '../records/record-batch.js'
 import { deriveTail, loadSegmentIndexes, rebuildSegment } from './recovery.js'
 import { belowLogStart, expiredBySize, expiredByTime } from './retention.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, segmentFileName } from './segment.js'
@@ -75,6 +77,11 @@ export interface AppendOptions {
   decompress?: DecompressFn
   /** Every batch's CRC was already checked by the caller (on the CPU pool); see ValidateOptions. */
   crcChecked?: boolean
+  /**
+   * The caller decoded every compressed batch and found each record keyed (the CPU pool's check
+   * of a produce to a compacted topic), so they are not decompressed a second time here.
+   */
+  compressedKeysChecked?: boolean
 }
 
 export interface AppendResult {
@@ -399,7 +406,9 @@ export class PartitionLog {
         throw new PartitaError('PARTITA_REPLICA_OFFSET', `replicated batch at offset ${base} is below the expected ${expectedMin}`)
       }
       expectedMin = last + 1
-      if (compacted && !isControlBatch(batchAttributes(records, pos))) this.#requireKeys(records, pos, options)
+      const attributes = batchAttributes(records, pos)
+      const keysKnown = options.compressedKeysChecked === true && compressionOf(attributes) !== CompressionType.NONE
+      if (compacted && !isControlBatch(attributes) && !keysKnown) this.#requireKeys(records, pos, options)
       if (scan.batchCount === 0) {
         scan.firstBaseOffset = base
         scan.firstMaxTimestampMs = readInt64(records, pos + MAX_TIMESTAMP_OFFSET)
@@ -545,6 +554,26 @@ export class PartitionLog {
       if (found !== null) return found
     }
     return null
+  }
+
+  /**
+   * About how many bytes of batches lie between `fromOffset` and `toOffset`, from the segments'
+   * sizes and sparse indexes alone, reading nothing: what a parked fetch checks against its
+   * minBytes on every append before it pays for a real read. It counts from the index entry at or
+   * below each offset, so it may over-count by up to an index interval at each end, never under.
+   */
+  approximateBytesBetween(fromOffset: number, toOffset: number): number {
+    if (toOffset <= fromOffset) return 0
+    const first = this.#segmentIndexFor(fromOffset)
+    const last = this.#segmentIndexFor(toOffset)
+    let bytes = 0
+    for (let i = first; i <= last; i++) {
+      const segment = this.#segments[i]
+      const start = i === first ? segment.offsetIndex.lookup(fromOffset) : 0
+      const end = i === last && toOffset < segment.nextOffset ? nextIndexedPosition(segment, toOffset) : segment.sizeBytes
+      bytes += Math.max(0, end - start)
+    }
+    return bytes
   }
 
   #segmentIndexFor(offset: number): number {
@@ -871,9 +900,14 @@ function emptyRead(offset: number): ReadResult {
   return { records: Buffer.alloc(0), batchCount: 0, firstOffset: -1, nextOffset: offset }
 }
 
+/**
+ * A stored batch's framing, checked before it leaves the log. Its CRC is not checked again: it
+ * was checked once, when it was produced (as Kafka does), and consumers check it themselves; a
+ * read is on every fetch's hot path. Recovery checks CRCs of what it has not vouched for.
+ */
 function checkStoredBatch(bytes: Buffer, segment: Segment, position: number, at = 0, end = bytes.length): number {
   try {
-    return validateBatch(bytes, at, end, { fromProducer: false })
+    return validateBatch(bytes, at, end, { fromProducer: false, crcChecked: true })
   } catch (error) {
     throw storageError(`corrupt batch in ${segment.logPath} at ${position}: ${(error as Error).message}`)
   }
@@ -970,4 +1004,10 @@ function loadSegments(
     }
   }
   return recovered
+}
+
+/** The file position of the first index entry above `offset`, or the segment's end: an upper bound of where it ends. */
+function nextIndexedPosition(segment: Segment, offset: number): number {
+  const position = segment.offsetIndex.positionAbove(offset)
+  return position === -1 ? segment.sizeBytes : position
 }

@@ -65,6 +65,24 @@ export class OffsetIndex {
     return found === -1 ? 0 : this.#positions[found]
   }
 
+  /** The file position of the first entry above `offset`, or -1 when there is none (an upper bound of where it ends). */
+  positionAbove(offset: number): number {
+    const relative = offset - this.baseOffset
+    let lo = 0
+    let hi = this.#count - 1
+    let found = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.#offsets[mid] > relative) {
+        found = mid
+        hi = mid - 1
+      } else {
+        lo = mid + 1
+      }
+    }
+    return found === -1 ? -1 : this.#positions[found]
+  }
+
   /** Drops entries whose batch starts at or after `position` (the log was truncated there). */
   truncateToPosition(position: number): void {
     while (this.#count > 0 && this.#positions[this.#count - 1] >= position) this.#count--

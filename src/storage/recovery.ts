@@ -1,5 +1,5 @@
 import { readBytesIfExistsSync } from './checkpoint-file.js'
-import { validateBatch, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LOG_OVERHEAD, readInt64, BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from './record-batch.js'
+import { validateBatch, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LOG_OVERHEAD, readInt64, BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../records/record-batch.js'
 import { OffsetIndex } from './offset-index.js'
 import { type BatchPosition, Segment } from './segment.js'
 import { TimeIndex } from './time-index.js'

@@ -11,7 +11,7 @@ import {
   LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
   readInt64,
-} from './record-batch.js'
+} from '../records/record-batch.js'
 import { storageError } from './storage-error.js'
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js'
 

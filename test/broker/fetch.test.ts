@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { startBroker } from '../../src/start-broker.js'
-import { encodeBatch } from '../../src/storage/record-batch.js'
+import { encodeBatch } from '../../src/records/record-batch.js'
 import { startTestServer } from '../server/helpers.js'
 
 const LONG_WAIT_MS = 60_000

@@ -3,8 +3,8 @@
  * builds first).
  */
 import type { Broker } from '../../src/start-broker.js'
-import { decodeRecords, iterateBatches } from '../../src/storage/record-batch.js'
-import { decompress } from '../../src/storage/compression.js'
+import { decodeRecords, iterateBatches } from '../../src/records/record-batch.js'
+import { decompress } from '../../src/records/compression.js'
 
 export interface ReadRecord {
   offset: number

@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startBroker } from '../../src/start-broker.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { compress } from '../../src/storage/compression.js'
-import { CompressionType, encodeBatch } from '../../src/storage/record-batch.js'
+import { compress } from '../../src/records/compression.js'
+import { CompressionType, encodeBatch } from '../../src/records/record-batch.js'
 import { readPartition } from './helpers.js'
 
 function batch(producerId: number, baseSequence: number, values: string[]): Buffer {

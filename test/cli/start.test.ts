@@ -35,10 +35,10 @@ function listening(process: ChildProcess): Promise<void> {
 }
 
 describe('partita start', () => {
-  it('writes the main thread and each shard worker thread id to PARTITA_THREAD_MAP_FILE before it reports listening', async () => {
+  it('writes the main thread and each broker\'s thread id to PARTITA_THREAD_MAP_FILE before it reports listening', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
     const mapFile = path.join(dataDir, 'threads.json')
-    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2', '--shards', '2'], {
+    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2'], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile },
     })

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Consumer, type EachBatchPayload } from '../../src/client/consumer.js'
 import { CompressionTypes, type KafkaMessage } from '../../src/client/messages.js'
 import { Producer } from '../../src/client/producer.js'
-import { encodeBatch } from '../../src/storage/record-batch.js'
+import { encodeBatch } from '../../src/records/record-batch.js'
 import { fastConsumer, until } from './helpers.js'
 import { MemoryCore } from './memory-core.js'
 

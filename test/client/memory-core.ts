@@ -31,7 +31,7 @@ import type {
 } from '../../src/metadata/operations.js'
 import { SystemClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { decompress } from '../../src/storage/compression.js'
+import { decompress } from '../../src/records/compression.js'
 import {
   decodeRecords,
   iterateBatches,
@@ -39,7 +39,7 @@ import {
   recomputeCrc,
   setBaseOffset,
   validateBatch,
-} from '../../src/storage/record-batch.js'
+} from '../../src/records/record-batch.js'
 import { MemoryGroupLog } from '../actors/group-helpers.js'
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000'

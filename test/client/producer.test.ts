@@ -5,7 +5,7 @@ import { KafkaError } from '../../src/common/errors.js'
 import { CompressionTypes } from '../../src/client/messages.js'
 import { Producer } from '../../src/client/producer.js'
 import { defaultPartition } from '../../src/client/partitioner.js'
-import { iterateBatches, readBatchHeader, compressionOf } from '../../src/storage/record-batch.js'
+import { iterateBatches, readBatchHeader, compressionOf } from '../../src/records/record-batch.js'
 import { MemoryCore } from './memory-core.js'
 
 let core: MemoryCore

@@ -14,7 +14,7 @@ import { startBroker, type Broker } from '../../src/start-broker.js'
 import type { BrokerOptions } from '../../src/metadata/broker-config.js'
 import { decodeResponse, encodeRequest, type RequestApiKey, type RequestByKey, type ResponseByKey } from '../../src/protocol/index.js'
 import type { Input } from '../../src/protocol/index.js'
-import { iterateBatches, readBatchHeader, type BatchHeader } from '../../src/storage/record-batch.js'
+import { iterateBatches, readBatchHeader, type BatchHeader } from '../../src/records/record-batch.js'
 
 export type { Broker }
 

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Consumer, type EachMessagePayload } from 'kafkajs'
 import { defaultPartition } from '../../src/client/partitioner.js'
-import { compressAsync, decompress } from '../../src/storage/compression.js'
-import { CompressionType, compressionOf } from '../../src/storage/record-batch.js'
+import { compressAsync, decompress } from '../../src/records/compression.js'
+import { CompressionType, compressionOf } from '../../src/records/record-batch.js'
 import { TEST_BROKERS, errorTypes, eventually, kcat, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
 
 // kafkajs ships gzip only; snappy, lz4 and zstd are plug-ins. Ours are Kafka's exact formats.

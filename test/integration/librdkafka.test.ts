@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Kafka, logLevel } from 'kafkajs'
 import { defaultPartition } from '../../src/client/partitioner.js'
-import { CompressionType, compressionOf } from '../../src/storage/record-batch.js'
-import { decompress } from '../../src/storage/compression.js'
+import { CompressionType, compressionOf } from '../../src/records/record-batch.js'
+import { decompress } from '../../src/records/compression.js'
 import { TEST_BROKERS, eventually, kcat, runPython, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
 import { CompressionCodecs, CompressionTypes } from 'kafkajs'
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiKey } from '../../src/protocol/index.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { encodeBatch, RECORDS_OFFSET } from '../../src/storage/record-batch.js'
+import { encodeBatch, RECORDS_OFFSET } from '../../src/records/record-batch.js'
 import { RawConnection, startTestBroker, tempDataDir, type Broker } from './harness.js'
 
 const TOPIC = 'wire-errors'

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { decodeRequestBody, decodeRequestHeader, encodeRequest, type RequestApiKey } from '../../src/protocol/index.js'
-import { readBatchHeader } from '../../src/storage/record-batch.js'
+import { readBatchHeader } from '../../src/records/record-batch.js'
 
 interface CapturedRequest {
   client: string

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import type { RequestApiKey } from '../../src/protocol/index.js'
 import { HANDLERS } from '../../src/server/handlers/index.js'
-import { decodeRecords, iterateBatches } from '../../src/storage/record-batch.js'
+import { decodeRecords, iterateBatches } from '../../src/records/record-batch.js'
 import { batchOf, startTestServer, type TestServer } from './helpers.js'
 import type { WireClient } from './wire-client.js'
 

@@ -20,7 +20,7 @@ import { MetadataImage } from '../../src/metadata/image.js'
 import type { BrokerCore } from '../../src/server/core.js'
 import { startServer, type Server, type ServerOptions } from '../../src/server/server.js'
 import { advertisedEndpoint } from '../../src/start-broker.js'
-import { encodeBatch } from '../../src/storage/record-batch.js'
+import { encodeBatch } from '../../src/records/record-batch.js'
 import { MemoryPartitions } from './memory-partitions.js'
 import { WireClient } from './wire-client.js'
 

@@ -12,7 +12,7 @@ import type { LocalReply, PartitionAccess } from '../../src/broker/local-partiti
 import type { ActorHost } from '../../src/controller/supervisor.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
-import { batchMaxTimestamp, iterateBatches, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/storage/record-batch.js'
+import { batchMaxTimestamp, iterateBatches, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/records/record-batch.js'
 
 interface StoredBatch {
   baseOffset: number

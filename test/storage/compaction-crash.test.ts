@@ -15,7 +15,7 @@ import {
   compactSegments,
   writeCleanedSegments,
 } from '../../src/storage/compaction-task.js'
-import { compress, decompress } from '../../src/storage/compression.js'
+import { compress, decompress } from '../../src/records/compression.js'
 import { type ReadRecord, readRecords, segmentFiles, tempDir, writeSegment } from './compaction-helpers.js'
 
 const T0 = 1_700_000_000_000

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { compactionFileName } from '../../src/storage/compaction-recovery.js'
 import type { CompactionSegmentRef } from '../../src/storage/compaction-task.js'
-import { compress, decompress } from '../../src/storage/compression.js'
+import { compress, decompress } from '../../src/records/compression.js'
 import {
   type BatchHeader,
   decodeRecords,
@@ -11,7 +11,7 @@ import {
   iterateBatches,
   readBatchHeader,
   validateBatch,
-} from '../../src/storage/record-batch.js'
+} from '../../src/records/record-batch.js'
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'partita-'))

@@ -3,21 +3,21 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { CpuPool } from '../../src/runtime/cpu-pool.js'
-import { PiscinaCompactor } from '../../src/storage/compaction.js'
-import { compress, decompress } from '../../src/storage/compression.js'
+import { TaskCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../../src/storage/compaction.js'
+import { compress, decompress } from '../../src/records/compression.js'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/storage/log-config.js'
 import { PartitionLog } from '../../src/storage/log.js'
-import { CompressionType, decodeRecords, encodeBatch, iterateBatches } from '../../src/storage/record-batch.js'
+import { CompressionType, decodeRecords, encodeBatch, iterateBatches } from '../../src/records/record-batch.js'
 import { latestPerKey, readRecords, tempDir, writeSegment } from './compaction-helpers.js'
 
 // These tests load the compiled task from dist/: run `npm run build` first.
 
 const T0 = 1_700_000_000_000
 const dirs: string[] = []
-const compactors: PiscinaCompactor[] = []
+const pools: CpuPool[] = []
 
 afterEach(async () => {
-  for (const c of compactors.splice(0)) await c.close()
+  for (const p of pools.splice(0)) await p.close()
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -27,10 +27,11 @@ function newDir(): string {
   return dir
 }
 
-function newCompactor(): PiscinaCompactor {
-  const c = new PiscinaCompactor()
-  compactors.push(c)
-  return c
+/** A compactor on a CPU pool of one worker thread, as a shard has (storage builds no pool). */
+function newCompactor(): TaskCompactor {
+  const pool = new CpuPool({ maxThreads: 1 })
+  pools.push(pool)
+  return new TaskCompactor((filename, task) => pool.runTask<CompactionTaskInput, CompactionTaskOutcome>(filename, task))
 }
 
 function batch(key: string, value: string | null, timestampMs: number, compression: number = CompressionType.NONE): Buffer {
@@ -67,7 +68,7 @@ function readAll(log: PartitionLog): LogRecord[] {
 }
 
 describe('compaction on a worker thread', () => {
-  it('compacts a log directory through PiscinaCompactor', async () => {
+  it('compacts a log directory through the task compactor on a worker thread', async () => {
     const dir = newDir()
     const segments = [0, 1, 2].map((s) =>
       writeSegment(dir, s * 4, [
@@ -83,23 +84,6 @@ describe('compaction on a worker thread', () => {
     expect(result.cleanedBaseOffsets).toEqual([0, 4, 8])
     expect(readRecords(dir)).toEqual(latestPerKey(before))
     expect(readRecords(dir).map((r) => r.offset)).toEqual([9, 10, 11])
-  })
-
-  it('runs the same task on a CPU pool the caller supplies', async () => {
-    const dir = newDir()
-    const segments = [0, 1].map((s) =>
-      writeSegment(dir, s * 2, [{ baseOffset: s * 2, records: [0, 1].map((i) => ({ key: 'k', value: `v${s * 2 + i}`, timestampMs: T0 })) }]),
-    )
-    const pool = new CpuPool({ maxThreads: 1 })
-    const compactor = new PiscinaCompactor({ runTask: (filename, task) => pool.runTask(filename, task) })
-    compactors.push(compactor)
-    try {
-      const result = await compactor.run({ dir, segments, nowMs: T0 + 1, deleteRetentionMs: 1000, minCompactionLagMs: 0 })
-      expect(result.cleanedBaseOffsets).toEqual([0, 2])
-      expect(readRecords(dir).map((r) => r.value)).toEqual(['v3'])
-    } finally {
-      await pool.close()
-    }
   })
 
   it('reports a corrupt segment as an error from the worker', async () => {

@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/common/clock.js'
 import { InlineCompactor } from '../../src/storage/compaction.js'
 import { compactionFileName } from '../../src/storage/compaction-recovery.js'
 import { type CompactionSegmentRef, compactSegments } from '../../src/storage/compaction-task.js'
-import { CompressionType, DELETE_HORIZON_BIT } from '../../src/storage/record-batch.js'
+import { CompressionType, DELETE_HORIZON_BIT } from '../../src/records/record-batch.js'
 import {
   type ReadRecord,
   type TestBatch,

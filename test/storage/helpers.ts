@@ -4,7 +4,7 @@ import path from 'node:path'
 import { ManualClock } from '../../src/common/clock.js'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/storage/log-config.js'
 import { PartitionLog } from '../../src/storage/log.js'
-import { encodeBatch } from '../../src/storage/record-batch.js'
+import { encodeBatch } from '../../src/records/record-batch.js'
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'partita-'))

@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
 import { PartitionLog } from '../../src/storage/log.js'
-import { decodeRecords, readBatchHeader, validateBatch } from '../../src/storage/record-batch.js'
+import { decodeRecords, readBatchHeader, validateBatch } from '../../src/records/record-batch.js'
 import { batch, openLog, removeDir, smallConfig, snapshotDir, tempDir } from './helpers.js'
 
 const dirs: string[] = []
@@ -239,6 +239,36 @@ describe('PartitionLog append and read', () => {
   })
 })
 
+describe('PartitionLog.approximateBytesBetween', () => {
+  it('bounds the bytes between two offsets from above, within an index interval at each end, reading nothing', async () => {
+    const d = dir()
+    const clock = new ManualClock()
+    const log = await openLog(d, smallConfig({ segmentBytes: 4_000, indexIntervalBytes: 256 }), clock)
+    appendMany(log, 60, clock)
+    const end = log.logEndOffset
+    expect(log.approximateBytesBetween(end, end)).toBe(0)
+    for (const [from, to] of [
+      [0, end],
+      [10, 40],
+      [37, 38],
+      [0, 3],
+    ]) {
+      let actual = 0
+      // Reads stop at a segment's end: read on until `to`.
+      for (let offset = from; offset < to; ) {
+        const read = log.read(offset, 1 << 30, { maxOffset: to })
+        if (read.batchCount === 0) break
+        actual += read.records.length
+        offset = read.nextOffset
+      }
+      const estimate = log.approximateBytesBetween(from, to)
+      expect(estimate).toBeGreaterThanOrEqual(actual - 512)
+      expect(estimate).toBeLessThanOrEqual(actual + 2 * 256 + 512)
+    }
+    await log.close()
+  })
+})
+
 describe('PartitionLog truncation and leader epochs', () => {
   it('truncates to an offset across segments, drops later epochs and keeps it after reopen', async () => {
     const d = dir()
@@ -356,7 +386,7 @@ describe('PartitionLog rejects bad input and stays unchanged', () => {
     await log.close()
   })
 
-  it('refuses to serve a batch corrupted on disk (KAFKA_STORAGE_ERROR)', async () => {
+  it('serves a batch whose records rotted on disk as stored (its CRC tells the consumer), and refuses broken framing with KAFKA_STORAGE_ERROR', async () => {
     const d = dir()
     const clock = new ManualClock()
     const log = await openLog(d, smallConfig({ segmentBytes: 600 }), clock)
@@ -364,7 +394,16 @@ describe('PartitionLog rejects bad input and stays unchanged', () => {
     await log.close()
     const first = path.join(d, '00000000000000000000.log')
     const bytes = fs.readFileSync(first)
+    // A record byte of the first batch: the read does not check CRCs again (Kafka checks them once,
+    // at produce), so the batch comes back as stored, and a consumer's check catches it.
     bytes[80] ^= 0xff
+    fs.writeFileSync(first, bytes)
+    const rotted = await openLog(d, smallConfig({ segmentBytes: 600 }), clock)
+    const read = rotted.read(0, 1 << 20).records
+    expect(() => validateBatch(read, 0, read.length, { fromProducer: false })).toThrow(/CRC/)
+    await rotted.close()
+    // The first batch's magic byte: the framing itself is broken, and the read refuses it.
+    bytes[16] = 7
     fs.writeFileSync(first, bytes)
     const again = await openLog(d, smallConfig({ segmentBytes: 600 }), clock)
     expect(codeOf(() => again.read(0, 1 << 20))).toBe(ErrorCode.KAFKA_STORAGE_ERROR)

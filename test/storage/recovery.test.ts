@@ -3,7 +3,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../src/common/clock.js'
 import { PartitionLog } from '../../src/storage/log.js'
-import { readBatchHeader } from '../../src/storage/record-batch.js'
+import { readBatchHeader } from '../../src/records/record-batch.js'
 import { batch, removeDir, smallConfig, tempDir } from './helpers.js'
 
 /*

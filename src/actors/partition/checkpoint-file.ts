@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { crc32c } from '../../storage/crc32c.js'
-import { readInt64, writeInt64 } from '../../storage/record-batch.js'
+import { crc32c } from '../../records/crc32c.js'
+import { readInt64, writeInt64 } from '../../records/record-batch.js'
 
 export const PRODUCER_SNAPSHOT_FILE = 'producer-state.snapshot'
 export const HIGH_WATERMARK_FILE = 'high-watermark.checkpoint'

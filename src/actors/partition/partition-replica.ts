@@ -24,8 +24,8 @@ import { assert } from '../../common/assert.js'
 import type { TimerHandle } from '../../common/clock.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
-import { PartitionLog } from '../../storage/log.js'
-import { batchBaseOffset, iterateBatches, readBatchHeader, validateBatch } from '../../storage/record-batch.js'
+import { PartitionLog, type AppendOptions } from '../../storage/log.js'
+import { batchBaseOffset, iterateBatches, readBatchHeader, validateBatch } from '../../records/record-batch.js'
 import { readFileIfExists, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
 import { HIGH_WATERMARK_FILE, decodeHighWatermark, encodeHighWatermark } from './checkpoint-file.js'
 import { DelayedOperations } from './delayed-operations.js'
@@ -195,8 +195,11 @@ export class PartitionReplica {
 
   // ---- produce --------------------------------------------------------------------------------
 
-  /** `crcChecked`: the caller verified every batch's CRC off this thread (large batches). */
-  async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number, crcChecked = false): Promise<ProduceResult> {
+  /**
+   * `checked` says what the caller verified off this thread (on the CPU pool): every batch's CRC
+   * (large produces), the keys of every compressed batch (compacted topics).
+   */
+  async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number, checked: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> = {}): Promise<ProduceResult> {
     if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
     if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
     if (acks === -1 && this.#leader.isrSize < this.#config.minInsyncReplicas) {
@@ -225,7 +228,7 @@ export class PartitionReplica {
       baseOffset = check.batch.firstOffset
       lastOffset = check.batch.lastOffset
     } else {
-      const appended = this.#appendAsLeader(records, headers, crcChecked)
+      const appended = this.#appendAsLeader(records, headers, checked)
       if ('errorCode' in appended) return appended
       baseOffset = appended.baseOffset
       lastOffset = appended.lastOffset
@@ -245,11 +248,11 @@ export class PartitionReplica {
   #appendAsLeader(
     records: Buffer,
     headers: ProducerBatchHeader[],
-    crcChecked: boolean,
+    checked: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'>,
   ): { baseOffset: number; lastOffset: number; logAppendTimeMs: number } | ProduceResult {
     let result
     try {
-      result = this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: true, crcChecked })
+      result = this.#log.append(records, { ...checked, leaderEpoch: this.#leaderEpoch, assignOffsets: true })
     } catch (error) {
       if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
       throw error
@@ -331,6 +334,14 @@ export class PartitionReplica {
     const tryRead = (force: boolean): FetchPartitionResult | undefined => {
       if (this.#role !== 'leader' || this.#leaderEpoch !== leaderEpoch) return this.#fetchError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
       if (request.fetchOffset < this.#log.logStartOffset) return this.#outOfRange()
+      // A parked fetch is tried on every append to its partition: it reads only once what it may
+      // see (the HW for a consumer, the log end for a follower) holds about minBytes, judged from
+      // segment positions without touching the file.
+      if (!force) {
+        const visibleEnd = fromFollower ? this.#log.logEndOffset : this.#highWatermark
+        if (visibleEnd <= request.fetchOffset) return undefined
+        if (request.minBytes > 1 && this.#log.approximateBytesBetween(request.fetchOffset, visibleEnd) < request.minBytes) return undefined
+      }
       const result = this.#read(request, fromFollower)
       const bytes = result.records?.length ?? 0
       if (force || result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, request.minBytes)) return result
@@ -608,8 +619,10 @@ export class PartitionReplica {
       // unexpected append offset; the leader's log start is applied again after the append.
       this.#log.truncateFullyAndStartAt(firstOffset)
     }
-    // The log records where each new leader epoch starts from the batches' stamps (KIP-101).
-    this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: false })
+    // The log records where each new leader epoch starts from the batches' stamps (KIP-101). The
+    // batches' CRCs are not checked again: the leader, in this process, checked each once when it
+    // was produced, and it reached us through shared memory, not a network.
+    this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: false, crcChecked: true })
     for (const { pos } of iterateBatches(records)) this.#producers.state.update(readBatchHeader(records, pos))
   }
 

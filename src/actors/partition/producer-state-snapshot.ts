@@ -11,8 +11,8 @@
  * snapshot (which keeps one batch per producer), all five retained batches are kept, so duplicate
  * detection is as good after a restart as before it.
  */
-import { crc32c } from '../../storage/crc32c.js'
-import { readInt64, writeInt64 } from '../../storage/record-batch.js'
+import { crc32c } from '../../records/crc32c.js'
+import { readInt64, writeInt64 } from '../../records/record-batch.js'
 import { BATCHES_RETAINED, type ProducerEntry, type ProducerState } from './producer-state.js'
 
 const VERSION = 1

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path'
 import { assert } from '../../common/assert.js'
-import { iterateBatches, readBatchHeader } from '../../storage/record-batch.js'
+import { iterateBatches, readBatchHeader } from '../../records/record-batch.js'
 import { readFileIfExists, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
 import type { FileHandleCache } from '../../storage/file-handle-cache.js'
 import { PRODUCER_SNAPSHOT_FILE, removeFileSync } from './checkpoint-file.js'

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../../src/common/error-codes.js'
-import { decodeRecords, iterateBatches } from '../../../src/storage/record-batch.js'
+import { decodeRecords, iterateBatches } from '../../../src/records/record-batch.js'
 import type { PartitionReplica } from '../../../src/actors/partition/partition-replica.js'
 import { batch, cluster, pumpOnce, pumpUntilCaughtUp, type Cluster } from './replica-harness.js'
 

@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { ManualClock } from '../../../src/common/clock.js'
 import { DEFAULT_LOG_CONFIG } from '../../../src/storage/log-config.js'
-import { encodeBatch } from '../../../src/storage/record-batch.js'
+import { encodeBatch } from '../../../src/records/record-batch.js'
 import {
   PartitionReplica,
   type FollowerFetchResponse,

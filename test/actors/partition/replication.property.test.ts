@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { ErrorCode } from '../../../src/common/error-codes.js'
-import { decodeRecords, iterateBatches } from '../../../src/storage/record-batch.js'
+import { decodeRecords, iterateBatches } from '../../../src/records/record-batch.js'
 import type { PartitionReplica } from '../../../src/actors/partition/partition-replica.js'
 import { batch, cluster, pumpOnce, pumpUntilCaughtUp } from './replica-harness.js'
 

@@ -7,8 +7,8 @@ import { ErrorCode } from '../../../src/common/error-codes.js'
 import { decodeFetched } from '../../../src/client/fetch-decoder.js'
 import { encodeAssignment, encodeSubscription } from '../../../src/client/assignors.js'
 import { AlterConfigOp, ConfigResourceType, KafkaClient, OffsetSpec, parseHostPort } from '../../../src/client/wire/kafka-client.js'
-import { compress } from '../../../src/storage/compression.js'
-import { CompressionType, encodeBatch } from '../../../src/storage/record-batch.js'
+import { compress } from '../../../src/records/compression.js'
+import { CompressionType, encodeBatch } from '../../../src/records/record-batch.js'
 
 let dataDir: string
 let broker: Broker

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { hasCompressedBatch, validateCompressedBatches } from '../../src/storage/batch-validation.js'
-import { compress } from '../../src/storage/compression.js'
-import { CompressionType, encodeBatch, type RecordInput } from '../../src/storage/record-batch.js'
+import { hasCompressedBatch, validateCompressedBatches } from '../../src/records/batch-validation.js'
+import { compress } from '../../src/records/compression.js'
+import { CompressionType, encodeBatch, type RecordInput } from '../../src/records/record-batch.js'
 
 function records(keys: Array<string | null>): RecordInput[] {
   return keys.map((key, i) => ({ key: key === null ? null : Buffer.from(key), value: Buffer.from(`v${i}`), offsetDelta: i }))

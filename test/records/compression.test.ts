@@ -4,14 +4,14 @@ import zlib from 'node:zlib'
 import snappy from 'snappy'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
-import { CompressionType, decodeRecords, encodeBatch, validateBatch } from '../../src/storage/record-batch.js'
+import { CompressionType, decodeRecords, encodeBatch, validateBatch } from '../../src/records/record-batch.js'
 import {
   DECOMPRESSED_BYTES_MAX_DEFAULT,
   compress,
   compressAsync,
   decompress,
   decompressAsync,
-} from '../../src/storage/compression.js'
+} from '../../src/records/compression.js'
 
 const CODECS = [
   ['gzip', CompressionType.GZIP],

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
-import { crc32c } from '../../src/storage/crc32c.js'
+import { crc32c } from '../../src/records/crc32c.js'
 import {
   type Cursor,
   readUnsignedVarint,
@@ -14,7 +14,7 @@ import {
   writeUnsignedVarint,
   writeVarint,
   writeVarlong,
-} from '../../src/storage/varint.js'
+} from '../../src/records/varint.js'
 import {
   CompressionType,
   type RecordInput,
@@ -26,7 +26,7 @@ import {
   setMaxTimestampAndLogAppendTime,
   setPartitionLeaderEpoch,
   validateBatch,
-} from '../../src/storage/record-batch.js'
+} from '../../src/records/record-batch.js'
 
 /** A bit-at-a-time CRC-32C, independent of the native one, to check it against. */
 function crc32cReference(bytes: Uint8Array): number {
