@@ -1,6 +1,8 @@
 /**
- * The Kafka TCP edge: a listener whose connections speak the Kafka wire protocol to the broker
- * core. `startServer` resolves once the port is bound (port 0 picks a free one).
+ * The Kafka TCP edge: a listener whose connections speak the Kafka wire protocol to a broker
+ * core. `startServer` resolves once the port is bound (port 0 picks a free one). Every listener and
+ * every accepted socket is set up here and only here: this is where a TLS socket and a SASL
+ * authentication step slot in per listener, before a Connection reads its first request.
  */
 import { createServer } from 'node:net'
 import type { Socket } from 'node:net'

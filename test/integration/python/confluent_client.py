@@ -6,6 +6,9 @@ Usage: confluent_client.py <command> <bootstrap> <args...>
   consume <topic> <group> <count>                group consumer from earliest; commits; prints records
   metadata                                       prints brokers and topics with their partitions
   group-split <topic> <group>                    two members split partitions, one leaves
+  admin-lifecycle <topic> <partitions> <rf>      AdminClient creates, describes and deletes a topic
+  produce-paced <topic> <count> <per-second>     idempotent acks=all sends of "0".."count-1", paced
+  consume-all <topic> <group> <count> <seconds>  group consumer until it has seen count distinct values
 """
 import json
 import sys
@@ -133,7 +136,78 @@ def group_split(bootstrap, topic, group):
                       "duplicates": len(a.received) + len(b.received) - 8}))
 
 
-COMMANDS = {"produce": produce, "consume": consume, "metadata": metadata, "group-split": group_split}
+def admin_lifecycle(bootstrap, topic, partitions, rf):
+    from confluent_kafka.admin import NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for name, future in admin.create_topics([NewTopic(topic, int(partitions), int(rf))], request_timeout=15).items():
+        future.result(DEADLINE_S)
+    described = admin.list_topics(topic, timeout=10).topics[topic]
+    replicas = {str(p.id): sorted(p.replicas) for p in described.partitions.values()}
+    isrs = {str(p.id): sorted(p.isrs) for p in described.partitions.values()}
+    for name, future in admin.delete_topics([topic], request_timeout=15).items():
+        future.result(DEADLINE_S)
+    wait_for(lambda: topic not in admin.list_topics(timeout=10).topics, "the topic to be gone")
+    print(json.dumps({"replicas": replicas, "isrs": isrs, "controller": described.error is None}))
+
+
+def produce_paced(bootstrap, topic, count, per_second):
+    """An idempotent acks=all producer with librdkafka's retries: every value must land once."""
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
+    delivered = []
+    errors = []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            errors.append(err.str())
+        else:
+            delivered.append(int(msg.value().decode()))
+
+    interval = 1.0 / float(per_second)
+    start = time.time()
+    for i in range(int(count)):
+        while True:
+            try:
+                producer.produce(topic, value=str(i).encode(), on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+        lag = start + (i + 1) * interval - time.time()
+        if lag > 0:
+            time.sleep(lag)
+    left = producer.flush(60)
+    print(json.dumps({"delivered": len(delivered), "distinct": len(set(delivered)), "errors": errors[:5], "undelivered": left}))
+
+
+def consume_all(bootstrap, topic, group, count, seconds):
+    consumer = Consumer(consumer_config(bootstrap, group))
+    consumer.subscribe([topic])
+    seen = set()
+    received = 0
+    errors = []
+    deadline = time.time() + float(seconds)
+    while len(seen) < int(count) and time.time() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error() is not None:
+            errors.append(msg.error().str())
+            continue
+        received += 1
+        seen.add(int(msg.value().decode()))
+    consumer.close()
+    print(json.dumps({"distinct": len(seen), "received": received, "errors": errors[:5]}))
+
+
+COMMANDS = {
+    "produce": produce,
+    "consume": consume,
+    "metadata": metadata,
+    "group-split": group_split,
+    "admin-lifecycle": admin_lifecycle,
+    "produce-paced": produce_paced,
+    "consume-all": consume_all,
+}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](*sys.argv[2:])
