@@ -7,6 +7,7 @@
  * compaction).
  */
 import { rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { TaskCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../storage/compaction.js'
 import { ErrorCode } from '../common/error-codes.js'
@@ -15,6 +16,7 @@ import { runTask } from '../runtime/cpu-pool.js'
 import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../records/batch-validation.js'
 import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../records/compression.js'
 import { FileHandleCache } from '../storage/file-handle-cache.js'
+import { FileHighWatermarkBook } from './partition/high-watermark-book.js'
 import { PartitionReplica } from './partition/partition-replica.js'
 import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, ProduceResult } from './partition/replica-types.js'
 import type { OpenPartition, PartitionEvent, PartitionRequest } from './partition-messages.js'
@@ -50,6 +52,16 @@ let sharedCompactor: TaskCompactor | null = null
  */
 let shardFiles: FileHandleCache | null = null
 
+/** The high-watermark book of each broker directory whose partitions live on this shard. */
+const highWatermarkBooks = new Map<string, FileHighWatermarkBook>()
+
+function highWatermarkBookFor(partitionDir: string, clock: Clock, files: FileHandleCache): FileHighWatermarkBook {
+  const brokerDir = dirname(partitionDir)
+  let book = highWatermarkBooks.get(brokerDir)
+  if (book === undefined) highWatermarkBooks.set(brokerDir, (book = new FileHighWatermarkBook(brokerDir, clock, files)))
+  return book
+}
+
 export class PartitionActor {
   readonly #replica: PartitionReplica
   readonly #context: PartitionActorContext
@@ -72,6 +84,7 @@ export class PartitionActor {
   static async open(init: OpenPartition, context: PartitionActorContext): Promise<PartitionActor> {
     sharedCompactor ??= new TaskCompactor((filename, task) => runTask<CompactionTaskInput, CompactionTaskOutcome>(filename, task))
     let actor: PartitionActor | null = null
+    const files = (shardFiles ??= new FileHandleCache({ openFilesMax: init.openFilesMax }))
     const replica = await PartitionReplica.open({
       topic: init.topic,
       partition: init.partition,
@@ -79,7 +92,8 @@ export class PartitionActor {
       config: init.config,
       clock: context.clock,
       brokerId: init.brokerId,
-      logOptions: { compactor: sharedCompactor, decompress, files: (shardFiles ??= new FileHandleCache({ openFilesMax: init.openFilesMax })) },
+      logOptions: { compactor: sharedCompactor, decompress, files },
+      highWatermarks: highWatermarkBookFor(init.dir, context.clock, files),
       onIsrChange: (isr) =>
         context.emit({ event: 'isrChange', topic: init.topic, partition: init.partition, leaderEpoch: actor?.leaderEpoch ?? -1, isr }),
     })
@@ -288,7 +302,7 @@ export class PartitionActor {
     this.#followGeneration++
     if (this.#housekeepingTimer !== null) this.#context.clock.clearTimeout(this.#housekeepingTimer)
     for (const controller of this.#parked.values()) controller.abort()
-    await this.#replica.close()
+    await this.#replica.close(deleteData)
     if (deleteData) await rm(this.#replica.log.dir, { recursive: true, force: true })
   }
 }

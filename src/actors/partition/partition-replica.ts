@@ -26,8 +26,7 @@ import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { PartitionLog, type AppendOptions } from '../../storage/log.js'
 import { batchBaseOffset, iterateBatches, readBatchHeader, validateBatch } from '../../records/record-batch.js'
-import { readFileIfExists, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
-import { HIGH_WATERMARK_FILE, decodeHighWatermark, encodeHighWatermark } from './checkpoint-file.js'
+import { MemoryHighWatermarkBook, type HighWatermarkBook } from './high-watermark-book.js'
 import { DelayedOperations } from './delayed-operations.js'
 import { LeaderState } from './leader-state.js'
 import { ProducerStateStore } from './producer-state-store.js'
@@ -92,9 +91,10 @@ export class PartitionReplica {
   #isrTimer: TimerHandle | null = null
   #closed = false
   /** The high watermark the checkpoint file holds (the one read at open, then each written). */
-  #checkpointedHighWatermark: number
+  /** Stops the broker's book reading this replica's high watermark. */
+  readonly #untrackHighWatermark: (forget: boolean) => void
 
-  private constructor(options: PartitionReplicaOptions, log: PartitionLog, producers: ProducerStateStore, hw: number, recordedHw: number) {
+  private constructor(options: PartitionReplicaOptions, log: PartitionLog, producers: ProducerStateStore, hw: number, book: HighWatermarkBook) {
     this.topic = options.topic
     this.partition = options.partition
     this.brokerId = options.brokerId
@@ -108,7 +108,7 @@ export class PartitionReplica {
     this.#produceWaiters = new DelayedOperations(options.clock, options.produceWaitersMax ?? DEFAULT_PRODUCE_WAITERS_MAX)
     this.#followerFetch = { ...DEFAULT_FOLLOWER_FETCH, ...options.followerFetch }
     this.#highWatermark = hw
-    this.#checkpointedHighWatermark = recordedHw
+    this.#untrackHighWatermark = book.track(this.topic, this.partition, () => this.#highWatermark)
     this.#checkInvariants()
   }
 
@@ -116,11 +116,11 @@ export class PartitionReplica {
   static async open(options: PartitionReplicaOptions): Promise<PartitionReplica> {
     const log = await PartitionLog.open(options.dir, options.config, { ...options.logOptions, clock: options.clock })
     const producers = await ProducerStateStore.load(options.dir, log)
-    const hwBytes = await readFileIfExists(path.join(options.dir, HIGH_WATERMARK_FILE))
-    const recorded = hwBytes === null ? null : decodeHighWatermark(hwBytes)
+    const book = options.highWatermarks ?? new MemoryHighWatermarkBook()
+    const recorded = book.recorded(options.topic, options.partition)
     // Recovery may have cut the log below the recorded HW, or retention moved its start past it.
     const hw = Math.min(Math.max(recorded ?? log.logStartOffset, log.logStartOffset), log.logEndOffset)
-    return new PartitionReplica(options, log, producers, hw, recorded ?? -1)
+    return new PartitionReplica(options, log, producers, hw, book)
   }
 
   // ---- roles ----------------------------------------------------------------------------------
@@ -675,7 +675,7 @@ export class PartitionReplica {
     this.#producers.state.removeExpired(this.#clock.nowMs(), this.#config.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
     this.checkIsr()
     this.#fetchWaiters.poke()
-    this.#writeCheckpoints()
+    this.#writeSnapshot(false)
     this.#checkInvariants()
   }
 
@@ -688,11 +688,13 @@ export class PartitionReplica {
     await this.#log.flush()
   }
 
-  async close(): Promise<void> {
+  /** Closes the log; `forget` drops the partition's high watermark from the broker's book (the partition is being deleted). */
+  async close(forget = false): Promise<void> {
     if (this.#closed) return
     this.becomeNone()
     this.#closed = true
-    this.#writeCheckpoints()
+    this.#untrackHighWatermark(forget)
+    if (!forget) this.#writeSnapshot(true)
     await this.#log.close()
   }
 
@@ -712,19 +714,16 @@ export class PartitionReplica {
   }
 
   /**
-   * Writes what changed since the last checkpoint: the producer snapshot and the high watermark.
-   * Neither waits for the disk (a broker with thousands of partitions writes thousands of them):
-   * both are whole or old after a crash (temp file and rename), a lost high watermark is
-   * re-learned from the in-sync replicas as Kafka's checkpoint every 5 s is, and a snapshot that is
-   * lost, damaged, or ahead of the recovered log is replaced by replaying the log.
+   * Writes the producer snapshot when the log rolled a segment since the last one (as Kafka
+   * snapshots at each roll), and always at close. It does not wait for the disk: a snapshot that
+   * is lost, damaged, or ahead of the recovered log is replaced by replaying the log, so only the
+   * replay's length depends on it.
    */
-  #writeCheckpoints(): void {
-    if (this.#producers.snapshotOffset !== this.#log.logEndOffset) this.#producers.writeSnapshot(this.#log.logEndOffset, this.#log.files)
-    if (this.#highWatermark === this.#checkpointedHighWatermark) return
-    writeFileAtomicSync(path.join(this.#dir, HIGH_WATERMARK_FILE), encodeHighWatermark(this.#highWatermark), false, this.#log.files)
-    this.#checkpointedHighWatermark = this.#highWatermark
+  #writeSnapshot(atClose: boolean): void {
+    if (this.#producers.snapshotOffset === this.#log.logEndOffset) return
+    if (!atClose && this.#producers.snapshotOffset >= this.#log.activeSegmentBaseOffset) return
+    this.#producers.writeSnapshot(this.#log.logEndOffset, this.#log.files)
   }
-
 
   #abortWaiters(): void {
     this.#produceWaiters.abortAll()

@@ -5,6 +5,7 @@
 import type { Clock } from '../../common/clock.js'
 import type { PartitionLogOptions } from '../../storage/log.js'
 import type { LogConfig } from '../../storage/log-config.js'
+import type { HighWatermarkBook } from './high-watermark-book.js'
 
 export type ReplicaRole = 'none' | 'leader' | 'follower'
 
@@ -40,6 +41,8 @@ export interface PartitionReplicaOptions {
   produceWaitersMax?: number
   /** Passed to PartitionLog.open (compactor, decompress, fsync); the clock is the replica's. */
   logOptions?: Omit<PartitionLogOptions, 'clock'>
+  /** Where the high watermark is checkpointed (the broker's book); default: memory only. */
+  highWatermarks?: HighWatermarkBook
   /** What this replica asks of its leader while following; defaults 1 MiB, 500 ms, 1 byte, 1000 ms backoff. */
   followerFetch?: Partial<FollowerFetchSettings>
 }

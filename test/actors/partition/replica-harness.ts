@@ -14,6 +14,7 @@ import {
   type FollowerFetchResponse,
   type ReplicaConfig,
 } from '../../../src/actors/partition/partition-replica.js'
+import { MemoryHighWatermarkBook } from '../../../src/actors/partition/high-watermark-book.js'
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'partita-'))
@@ -58,6 +59,8 @@ export function cluster(clock = new ManualClock()): Cluster {
   const root = tempDir()
   const replicas = new Map<number, PartitionReplica>()
   const isrChanges: Array<{ brokerId: number; isr: number[] }> = []
+  // Each broker's high-watermark book outlives its replicas, as the file in its directory does.
+  const books = new Map<number, MemoryHighWatermarkBook>()
   return {
     clock,
     root,
@@ -76,6 +79,7 @@ export function cluster(clock = new ManualClock()): Cluster {
         onIsrChange: (isr) => isrChanges.push({ brokerId, isr }),
         followerFetch: { maxWaitMs: 0 },
         logOptions: { fsync: false },
+        highWatermarks: books.get(brokerId) ?? books.set(brokerId, new MemoryHighWatermarkBook()).get(brokerId),
       })
       replicas.set(brokerId, replica)
       return replica
