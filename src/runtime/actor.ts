@@ -6,6 +6,7 @@
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { PartitaError, serializeError, type SerializedError } from '../common/errors.js'
 import type { ActorId } from './codec.js'
+import { runInTurn } from './turns.js'
 
 export type { ActorId } from './codec.js'
 
@@ -188,8 +189,9 @@ export class ActorCell {
   #kick(): void {
     if (this.#running || this.#actor === null || this.#queue.length === 0) return
     this.#running = true
-    // A microtask, so delivery never runs user code inside the sender's call stack.
-    queueMicrotask(() => void this.#drain())
+    // A microtask (or a later turn, when this thread used its budget), so delivery never runs
+    // user code inside the sender's call stack.
+    runInTurn(() => void this.#drain())
   }
 
   async #drain(): Promise<void> {

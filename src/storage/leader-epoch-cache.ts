@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { fsyncDirSync, readFileIfExistsSync, syncFileSync, writeFileAtomicSync } from './checkpoint-file.js'
+import { readFileIfExistsSync, writeFileAtomicSync } from './checkpoint-file.js'
 import type { FileHandleCache } from './file-handle-cache.js'
 import { withStorageErrors } from './storage-error.js'
 
@@ -17,8 +17,8 @@ export interface EpochEntry {
 /**
  * Leader epoch -> first offset written in that epoch (KIP-101), for OffsetsForLeaderEpoch and
  * follower truncation. Persisted in Kafka's `leader-epoch-checkpoint` text format (version line,
- * count line, then "epoch startOffset" lines), rewritten atomically on every change — changes
- * happen only on leader changes and truncation — and made durable with the log's next flush.
+ * count line, then "epoch startOffset" lines), written atomically and durably with the log's next
+ * flush (and at close) when its entries changed.
  */
 export class LeaderEpochCache {
   readonly #file: string
@@ -26,8 +26,8 @@ export class LeaderEpochCache {
   readonly #fsync: boolean
   readonly #files: FileHandleCache | undefined
   #entries: EpochEntry[] = []
-  /** The file was rewritten since it was last fsynced. */
-  #unsynced = false
+  /** The entries changed since the file was last written. */
+  #stale = false
 
   /**
    * `options.files` is the log's file cache, for the checkpoint's short-lived fds; `exists: false`
@@ -109,28 +109,26 @@ export class LeaderEpochCache {
   }
 
   /**
-   * Rewrites the checkpoint (temp file and rename, so it is whole or old) without waiting for the
-   * disk: every leader change writes one, and a broker taking over thousands of partitions must
-   * not pay an fsync for each. The log calls sync() before it flushes data, so no record of an
-   * epoch is ever durable before the epoch's entry. An entry lost to a power cut with no data of
-   * its epoch on disk changes no answer; a damaged file reads as empty, which makes followers fall
-   * back to truncating at the high watermark (KIP-279), never past committed data.
+   * Marks the checkpoint stale; sync() writes it. Not written here because every leader change
+   * and a new leader's first append change the entries, and a broker taking over (or creating)
+   * thousands of partitions must not pay a synchronous file write for each, let alone one per
+   * partition in a single produce request. Losing the unwritten entries to a crash is safe: the
+   * log calls sync() before it flushes data, so the entries of every durable record are on disk,
+   * and recovery re-derives the epochs of everything after the recovery point from the batches
+   * themselves (as Kafka's does). A damaged file reads as empty, which makes followers fall back to
+   * truncating at the high watermark (KIP-279), never past committed data.
    */
   #persist(): void {
-    const lines = [String(CHECKPOINT_VERSION), String(this.#entries.length)]
-    for (const e of this.#entries) lines.push(`${e.epoch} ${e.startOffset}`)
-    withStorageErrors(`write ${this.#file}`, () => writeFileAtomicSync(this.#file, lines.join('\n') + '\n', false, this.#files))
-    this.#unsynced = this.#fsync
+    this.#stale = true
   }
 
-  /** Makes the last written checkpoint durable (file and directory entry), if it is not yet. */
+  /** Writes the checkpoint (temp file and rename, so it is whole or old) if it is stale, durably. */
   sync(): void {
-    if (!this.#unsynced) return
-    withStorageErrors(`sync ${this.#file}`, () => {
-      syncFileSync(this.#file, this.#files)
-      fsyncDirSync(path.dirname(this.#file), this.#files)
-    })
-    this.#unsynced = false
+    if (!this.#stale) return
+    const lines = [String(CHECKPOINT_VERSION), String(this.#entries.length)]
+    for (const e of this.#entries) lines.push(`${e.epoch} ${e.startOffset}`)
+    withStorageErrors(`write ${this.#file}`, () => writeFileAtomicSync(this.#file, lines.join('\n') + '\n', this.#fsync, this.#files))
+    this.#stale = false
   }
 }
 

@@ -31,7 +31,7 @@ import {
   setPartitionLeaderEpoch,
   validateBatch,
 } from '../records/record-batch.js'
-import { deriveTail, loadSegmentIndexes, rebuildSegment } from './recovery.js'
+import { type RebuildResult, deriveTail, loadSegmentIndexes, rebuildSegment } from './recovery.js'
 import { belowLogStart, expiredBySize, expiredByTime } from './retention.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, segmentFileName } from './segment.js'
 import { asStorageError, storageError, withStorageErrors } from './storage-error.js'
@@ -227,7 +227,8 @@ export class PartitionLog {
     const checkpoint = (name: string): number | null => (has.has(name) ? readOffsetCheckpointSync(path.join(dir, name), files) : null)
     const checkpointedStart = checkpoint(LOG_START_OFFSET_FILE) ?? 0
     const recoveryPoint = clean ? Infinity : (checkpoint(RECOVERY_POINT_FILE) ?? 0)
-    let changed = loadSegments(dir, bases, has, config.indexIntervalBytes, recoveryPoint, nowMs, files, segments)
+    const epochStarts: RebuildResult['epochStarts'] = []
+    let changed = loadSegments(dir, bases, has, config.indexIntervalBytes, recoveryPoint, nowMs, files, segments, epochStarts)
 
     let logStartOffset = Math.max(checkpointedStart, segments.length > 0 ? segments[0].baseOffset : 0)
     const lastSegment = segments[segments.length - 1]
@@ -243,6 +244,10 @@ export class PartitionLog {
     log.#deletePrefix(belowLogStart(segments, logStartOffset))
     log.leaderEpochs.truncateFromEnd(log.logEndOffset)
     log.leaderEpochs.truncateFromStart(log.logStartOffset)
+    // The checkpoint is written lazily: epochs the recovered batches carry and it lacks are newer.
+    for (const start of epochStarts) {
+      if (start.epoch > log.leaderEpochs.latestEpoch()) log.leaderEpochs.assign(start.epoch, start.startOffset)
+    }
     if (checkpointedStart !== log.#logStartOffset) log.#persistLogStart()
     if (changed) {
       // Recovery cut a torn tail or rebuilt indexes. None of it has to be durable now: until the
@@ -818,8 +823,12 @@ export class PartitionLog {
     withStorageErrors(`flush log ${this.dir}`, () => this.#flushSync())
   }
 
-  /** fsyncs data and index files of every segment with unsynced writes, then the recovery point. */
-  #flushSync(): void {
+  /**
+   * fsyncs data and index files of every segment with unsynced writes, then the recovery point.
+   * Close passes `writeRecoveryPoint` false: the clean-shutdown marker written next vouches for
+   * the whole log, and a crash that loses the marker merely recovers from the older point.
+   */
+  #flushSync(writeRecoveryPoint = true): void {
     const target = this.logEndOffset
     // Epochs before data: no record may be durable before the entry of the epoch it was written in.
     this.leaderEpochs.sync()
@@ -829,7 +838,7 @@ export class PartitionLog {
     }
     if (this.#dirUnsynced && this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#dirUnsynced = false
-    if (target !== this.#recoveryPoint) {
+    if (writeRecoveryPoint && target !== this.#recoveryPoint) {
       writeOffsetCheckpointSync(path.join(this.dir, RECOVERY_POINT_FILE), target, this.#fsync, this.#files)
       this.#recoveryPoint = target
     }
@@ -847,7 +856,7 @@ export class PartitionLog {
     try {
       withStorageErrors(`close log ${this.dir}`, () => {
         if (this.#cleanMarker) return
-        this.#flushSync()
+        this.#flushSync(false)
         this.#writeCleanMarker()
       })
       this.#closed = true
@@ -958,7 +967,8 @@ function removeStrayFiles(dir: string, names: string[]): void {
  * brings their in-memory state back. Segments from the one holding the recovery point onward are
  * scanned batch by batch (CRC included); the first bad batch cuts the log there and later
  * segments are dropped. Earlier segments load their index files, and are rebuilt when those are
- * damaged. Returns whether any segment was rebuilt (its index files must then be rewritten).
+ * damaged. Returns whether any segment was rebuilt (its index files must then be rewritten), and
+ * adds the epoch starts the scanned batches carry to `epochStarts`.
  */
 function loadSegments(
   dir: string,
@@ -969,6 +979,7 @@ function loadSegments(
   nowMs: number,
   files: FileHandleCache,
   segments: Segment[],
+  epochStarts: RebuildResult['epochStarts'],
 ): boolean {
   let recoverFrom = bases.length
   if (recoveryPoint !== Infinity) {
@@ -990,6 +1001,7 @@ function loadSegments(
       !names.has(segmentFileName(bases[i], TIME_INDEX_SUFFIX))
     if (!pristine && (i >= recoverFrom || segment.baseOffset < minBase || !loadSegmentIndexes(segment, interval))) {
       const result = rebuildSegment(segment, interval, minBase)
+      epochStarts.push(...result.epochStarts)
       recovered = true
       cut = result.truncated
       if (i < bases.length - 1 && !cut) segment.sealTimeIndex()

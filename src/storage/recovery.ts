@@ -1,5 +1,5 @@
 import { readBytesIfExistsSync } from './checkpoint-file.js'
-import { validateBatch, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LOG_OVERHEAD, readInt64, BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../records/record-batch.js'
+import { validateBatch, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LOG_OVERHEAD, readInt64, BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, PARTITION_LEADER_EPOCH_OFFSET } from '../records/record-batch.js'
 import { OffsetIndex } from './offset-index.js'
 import { type BatchPosition, Segment } from './segment.js'
 import { TimeIndex } from './time-index.js'
@@ -19,6 +19,12 @@ export interface RebuildResult {
   validBytes: number
   /** True when bytes after validBytes were cut off (torn or corrupt tail). */
   truncated: boolean
+  /**
+   * Where each leader epoch starts among the kept batches, in log order (Kafka's recovery does
+   * the same): the leader-epoch checkpoint is written lazily, so after a crash the batches are
+   * the authority for the epochs of everything recovered.
+   */
+  epochStarts: Array<{ epoch: number; startOffset: number }>
 }
 
 /**
@@ -37,6 +43,7 @@ export function rebuildSegment(segment: Segment, indexIntervalBytes: number, min
   let expectedMin = Math.max(minBaseOffset, segment.baseOffset)
   const batch: BatchPosition = { position: 0, size: 0, baseOffset: 0, lastOffset: 0, maxTimestampMs: 0 }
   let bad = false
+  const epochStarts: RebuildResult['epochStarts'] = []
   // Bounded: each pass advances pos by at least one batch header, or stops.
   while (pos < size) {
     if (size - pos < BATCH_HEADER_SIZE) {
@@ -76,12 +83,15 @@ export function rebuildSegment(segment: Segment, indexIntervalBytes: number, min
       break
     }
     segment.indexBatch(batch, indexIntervalBytes)
+    const epoch = buf.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET)
+    const latest = epochStarts[epochStarts.length - 1]
+    if (epoch >= 0 && (latest === undefined || epoch > latest.epoch)) epochStarts.push({ epoch, startOffset: batch.baseOffset })
     expectedMin = batch.lastOffset + 1
     pos += batchSize
   }
   if (bad) segment.truncateToPosition(pos)
   segment.markIndexFilesStale()
-  return { validBytes: pos, truncated: bad }
+  return { validBytes: pos, truncated: bad, epochStarts }
 }
 
 /**

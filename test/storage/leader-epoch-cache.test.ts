@@ -49,7 +49,7 @@ describe('LeaderEpochCache', () => {
     ])
   })
 
-  it('truncates from the end and from the start, and persists in the Kafka checkpoint format', () => {
+  it('truncates from the end and from the start, and persists in the Kafka checkpoint format on sync', () => {
     const { c, dir, end } = cache()
     c.assign(1, 0)
     c.assign(2, 20)
@@ -58,6 +58,9 @@ describe('LeaderEpochCache', () => {
     expect(c.latestEpoch()).toBe(2)
     c.truncateFromStart(25)
     expect(c.entries()).toEqual([{ epoch: 2, startOffset: 25 }])
+    // Changes are written lazily: a partition's leader change or first append writes no file.
+    expect(fs.existsSync(path.join(dir, 'leader-epoch-checkpoint'))).toBe(false)
+    c.sync()
     expect(fs.readFileSync(path.join(dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n1\n2 25\n')
     const reloaded = new LeaderEpochCache(dir, () => end.value)
     expect(reloaded.entries()).toEqual([{ epoch: 2, startOffset: 25 }])

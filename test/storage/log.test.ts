@@ -311,6 +311,29 @@ describe('PartitionLog truncation and leader epochs', () => {
     await log.close()
   })
 
+  it('re-derives the leader epochs of unflushed batches from the batches after a crash', async () => {
+    const d = dir()
+    const clock = new ManualClock()
+    const config = smallConfig({ segmentBytes: 600 })
+    const log = await openLog(d, config, clock)
+    appendMany(log, 2, clock, 1)
+    await log.flush()
+    appendMany(log, 3, clock, 4)
+    expect(log.leaderEpochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 4, startOffset: 6 },
+    ])
+    // Simulate a crash: no close; the checkpoint on disk knows epoch 1 only.
+    expect(fs.readFileSync(path.join(d, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n1\n1 0\n')
+    const again = await openLog(d, config, clock)
+    expect(again.logEndOffset).toBe(15)
+    expect(again.leaderEpochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 4, startOffset: 6 },
+    ])
+    await again.close()
+  })
+
   it('truncates after a crash mid-log and recovers to the same end', async () => {
     const d = dir()
     const clock = new ManualClock()

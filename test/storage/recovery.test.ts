@@ -70,6 +70,8 @@ beforeAll(async () => {
   }
   lastSegmentBase = log.activeSegmentBaseOffset
   lastSegmentName = String(lastSegmentBase).padStart(20, '0') + '.log'
+  // A flush writes the recovery point (close alone leaves it to the clean-shutdown marker).
+  await log.flush()
   await log.close()
 })
 

@@ -125,15 +125,16 @@ describe('storage failures become KAFKA_STORAGE_ERROR and leave the log as it wa
     })
   }
 
-  it('writes no data when the leader epoch checkpoint cannot be written (EISDIR)', async () => {
+  it('fails a flush whose leader epoch checkpoint cannot be written (EISDIR) before any data is made durable', async () => {
     const { dir, log, clock } = await setup()
     fs.mkdirSync(path.join(dir, 'leader-epoch-checkpoint.tmp'))
-    expect(storageFailure(() => log.append(batch(2, clock.nowMs()), { leaderEpoch: 1, assignOffsets: true }))).toMatch(/EISDIR/)
-    expect(log.logEndOffset).toBe(0)
-    expect(fs.statSync(path.join(dir, '00000000000000000000.log')).size).toBe(0)
-    fs.rmdirSync(path.join(dir, 'leader-epoch-checkpoint.tmp'))
     expect(log.append(batch(2, clock.nowMs()), { leaderEpoch: 1, assignOffsets: true }).baseOffset).toBe(0)
-    expect(log.leaderEpochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }])
+    expect(await storageFailureAsync(() => log.flush())).toMatch(/EISDIR/)
+    expect(log.recoveryPoint).toBe(0)
+    fs.rmdirSync(path.join(dir, 'leader-epoch-checkpoint.tmp'))
+    await log.flush()
+    expect(log.recoveryPoint).toBe(2)
+    expect(fs.readFileSync(path.join(dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n1\n1 0\n')
     await log.close()
   })
 

@@ -721,7 +721,10 @@ export class PartitionReplica {
    */
   #writeSnapshot(atClose: boolean): void {
     if (this.#producers.snapshotOffset === this.#log.logEndOffset) return
-    if (!atClose && this.#producers.snapshotOffset >= this.#log.activeSegmentBaseOffset) return
+    // Between closes a snapshot is worth its write only once a segment rolled past the last one:
+    // recovery then replays the active segment alone instead of the sealed ones too.
+    const sealedEnd = this.#log.activeSegmentBaseOffset
+    if (!atClose && (this.#producers.snapshotOffset >= sealedEnd || sealedEnd <= this.#log.logStartOffset)) return
     this.#producers.writeSnapshot(this.#log.logEndOffset, this.#log.files)
   }
 
