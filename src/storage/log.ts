@@ -4,7 +4,7 @@ import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError, PartitaError } from '../common/errors.js'
-import { fsyncDirSync, readOffsetCheckpointSync, unlinkIfExistsSync, writeOffsetCheckpointSync } from './checkpoint-file.js'
+import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeOffsetCheckpointSync } from './checkpoint-file.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
 import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
 import { LEADER_EPOCH_CHECKPOINT, LeaderEpochCache } from './leader-epoch-cache.js'
@@ -34,7 +34,7 @@ import {
 import { type RebuildResult, deriveTail, loadSegmentIndexes, rebuildSegment } from './recovery.js'
 import { belowLogStart, expiredBySize, expiredByTime } from './retention.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, segmentFileName } from './segment.js'
-import { asStorageError, storageError, withStorageErrors } from './storage-error.js'
+import { asStorageError, storageError, withStorageErrors, withStorageErrorsAsync } from './storage-error.js'
 
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
 export const LOG_START_OFFSET_FILE = 'log-start-offset'
@@ -854,15 +854,31 @@ export class PartitionLog {
   async close(): Promise<void> {
     if (this.#closed) return
     try {
-      withStorageErrors(`close log ${this.dir}`, () => {
-        if (this.#cleanMarker) return
-        this.#flushSync(false)
-        this.#writeCleanMarker()
-      })
+      if (!this.#cleanMarker) {
+        await this.#flushForClose()
+        withStorageErrors(`close log ${this.dir}`, () => this.#writeCleanMarker())
+      }
       this.#closed = true
     } finally {
       closeQuietly(this.#segments)
     }
+  }
+
+  /**
+   * What #flushSync does, with the fsyncs made off the thread and side by side (see fsyncPaths):
+   * a broker shutting down closes thousands of logs, and one fsync after another took minutes.
+   * Nothing here writes the recovery point: the clean-shutdown marker written next vouches for
+   * the whole log, and a crash before it merely recovers from the older point.
+   */
+  async #flushForClose(): Promise<void> {
+    const unsynced = withStorageErrors(`close log ${this.dir}`, () => this.#segments.flatMap((s) => s.writeForSync()))
+    // In any order: until the marker, a crash recovers everything past the recovery point
+    // (epochs included); the directory last, for the names of the files written above.
+    await withStorageErrorsAsync(`close log ${this.dir}`, async () => {
+      await Promise.all([this.leaderEpochs.syncAsync(), this.#fsync ? fsyncPaths(unsynced) : undefined])
+      if (this.#fsync && (unsynced.length > 0 || this.#dirUnsynced)) await fsyncPaths([this.dir])
+    })
+    this.#dirUnsynced = false
   }
 
   /**
@@ -884,6 +900,23 @@ export class PartitionLog {
     if (!this.#cleanMarker) return
     unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
     if (this.#fsync) fsyncDirSync(this.dir, this.#files)
+    this.#cleanMarker = false
+  }
+
+  /** Whether the next change must retire the clean-shutdown marker first. */
+  get cleanMarkerPresent(): boolean {
+    return this.#cleanMarker
+  }
+
+  /**
+   * #retireCleanMarker with its directory fsync off the thread, for a caller that can wait before
+   * its change: a broker reopened with thousands of clean logs retires a marker on each one's
+   * first produce, and a produce to all of them paid those fsyncs one after another.
+   */
+  async retireCleanMarker(): Promise<void> {
+    if (!this.#cleanMarker) return
+    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
+    if (this.#fsync) await withStorageErrorsAsync(`retire the clean-shutdown marker of ${this.dir}`, () => fsyncPaths([this.dir]))
     this.#cleanMarker = false
   }
 

@@ -271,6 +271,21 @@ export class Segment {
     this.#indexFilesUnsynced = !sync
   }
 
+  /**
+   * Writes what a flush would, but fsyncs nothing: returns the files whose fsync makes it durable
+   * (data and index files), for a caller that fsyncs many logs' files at once off the thread.
+   * The caller owns those fsyncs: the segment counts itself synced.
+   */
+  writeForSync(): string[] {
+    const unsynced: string[] = []
+    if (this.dataUnsynced) unsynced.push(this.#dataPath)
+    this.dataUnsynced = false
+    this.persistIndexes(false)
+    if (this.#indexFilesUnsynced) unsynced.push(this.indexPath, this.timeIndexPath)
+    this.#indexFilesUnsynced = false
+    return unsynced
+  }
+
   /** Marks the index files as matching memory (after loading them). */
   indexFilesLoaded(): void {
     this.#offsetEntriesPersisted = this.offsetIndex.count

@@ -33,3 +33,11 @@ export function withStorageErrors<T>(what: string, fn: () => T): T {
     throw asStorageError(error, what)
   }
 }
+
+export async function withStorageErrorsAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (error) {
+    throw asStorageError(error, what)
+  }
+}

@@ -200,6 +200,15 @@ export class PartitionReplica {
    * (large produces), the keys of every compressed batch (compacted topics).
    */
   async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number, checked: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> = {}): Promise<ProduceResult> {
+    // Before any check: nothing may come between the checks below and the append.
+    if (this.#log.cleanMarkerPresent) {
+      try {
+        await this.#log.retireCleanMarker()
+      } catch (error) {
+        if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
+        throw error
+      }
+    }
     if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
     if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
     if (acks === -1 && this.#leader.isrSize < this.#config.minInsyncReplicas) {
@@ -675,7 +684,7 @@ export class PartitionReplica {
     this.#producers.state.removeExpired(this.#clock.nowMs(), this.#config.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
     this.checkIsr()
     this.#fetchWaiters.poke()
-    this.#writeSnapshot(false)
+    this.#writeSnapshot()
     this.#checkInvariants()
   }
 
@@ -694,7 +703,8 @@ export class PartitionReplica {
     this.becomeNone()
     this.#closed = true
     this.#untrackHighWatermark(forget)
-    if (!forget) this.#writeSnapshot(true)
+    // Off the thread: thousands of replicas close at once when a broker stops.
+    if (!forget && this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshotAsync(this.#log.logEndOffset)
     await this.#log.close()
   }
 
@@ -719,12 +729,11 @@ export class PartitionReplica {
    * is lost, damaged, or ahead of the recovered log is replaced by replaying the log, so only the
    * replay's length depends on it.
    */
-  #writeSnapshot(atClose: boolean): void {
-    if (this.#producers.snapshotOffset === this.#log.logEndOffset) return
+  #writeSnapshot(): void {
     // Between closes a snapshot is worth its write only once a segment rolled past the last one:
     // recovery then replays the active segment alone instead of the sealed ones too.
     const sealedEnd = this.#log.activeSegmentBaseOffset
-    if (!atClose && (this.#producers.snapshotOffset >= sealedEnd || sealedEnd <= this.#log.logStartOffset)) return
+    if (this.#producers.snapshotOffset >= sealedEnd || sealedEnd <= this.#log.logStartOffset) return
     this.#producers.writeSnapshot(this.#log.logEndOffset, this.#log.files)
   }
 

@@ -7,7 +7,7 @@
 import * as path from 'node:path'
 import { assert } from '../../common/assert.js'
 import { iterateBatches, readBatchHeader } from '../../records/record-batch.js'
-import { readFileIfExists, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
+import { readFileIfExists, writeFileAtomic, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
 import type { FileHandleCache } from '../../storage/file-handle-cache.js'
 import { PRODUCER_SNAPSHOT_FILE, removeFileSync } from './checkpoint-file.js'
 import { type DecodedSnapshot, decodeProducerSnapshot, encodeProducerSnapshot } from './producer-state-snapshot.js'
@@ -92,6 +92,13 @@ export class ProducerStateStore {
   writeSnapshot(logEndOffset: number, files?: FileHandleCache): void {
     const bytes = encodeProducerSnapshot(this.state, logEndOffset)
     writeFileAtomicSync(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes, false, files)
+    this.#snapshot = decodeProducerSnapshot(bytes)
+  }
+
+  /** writeSnapshot off the thread, for a replica's close (see writeFileAtomic). */
+  async writeSnapshotAsync(logEndOffset: number): Promise<void> {
+    const bytes = encodeProducerSnapshot(this.state, logEndOffset)
+    await writeFileAtomic(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes, false)
     this.#snapshot = decodeProducerSnapshot(bytes)
   }
 
