@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createLogger } from '../common/logger.js'
+import type { Broker } from '../start-broker.js'
 import { parseListener } from '../metadata/config-keys.js'
 import { CliError, collect, formatOption, parseFormat, printLines, table } from './common.js'
 import { environmentEntries, readConfigFile, resolveConfig, valueBefore, type ConfigEntry, type LoadedConfig } from './config.js'
@@ -41,7 +42,7 @@ export function registerStart(program: Command): void {
     .option('--print-config', 'print each config value and where it came from, then exit')
     .option('-s, --set <key=value>', 'any config key (repeatable)', collect)
     .option('--host <host>', "the listeners' address (default 127.0.0.1)")
-    .option('--port <port>', "broker 0's port; broker i listens on port + i (0: any free port; default 9092)")
+    .option('--port <port>', "broker 0's port; broker i listens on port + i (0: a free port each; default 9092)")
     .option('--advertised-host <host>', 'host name clients are told to connect to')
     .option('--advertised-port <port>', "broker 0's port as clients are told it (broker i: port + i)")
     .option('--no-auto-create-topics', 'refuse produce and metadata for unknown topics')
@@ -99,25 +100,18 @@ function printConfig(loaded: LoadedConfig, format: 'text' | 'json'): void {
 async function run(loaded: LoadedConfig): Promise<void> {
   const { broker: options, logLevel } = loaded.settings
   const logger = createLogger({ level: logLevel })
-  // Loaded here, not at the top: the client commands need none of the broker.
-  const { startBroker } = await import('../start-broker.js')
-  const broker = await startBroker({ ...options, logger })
-  // For profilers (bench:protocol): which OS thread is which, to split this process's CPU by
-  // role. Written before anything says "listening", which is what a launcher waits for.
-  const threadMapFile = process.env.PARTITA_THREAD_MAP_FILE
-  if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(broker.threadIds()))
-  const host = broker.config.host
-  const lines = broker.ports.map((port, id) => `partita: broker ${id} listening on ${host}:${port}, advertised as ${broker.bootstrapServers.split(',')[id]}`)
-  lines.push(`partita: admin on http://${options.adminHost}:${options.adminPort}`)
-  lines.push(`partita: listening on ${broker.bootstrapServers} (data in ${broker.config.dataDir})`)
-  printLines(lines)
-  logger.info(`started ${broker.ports.length} brokers on ${broker.bootstrapServers}`)
-  let closing = false
+  // Handlers go in before anything is printed: a launcher that signals as soon as it reads the
+  // ready line must find them there (a signal before a handler would kill the process uncleanly).
+  let stopping: string | null = null
+  let broker: Broker | null = null
   const stop = (signal: string): void => {
-    if (closing) return
-    closing = true
+    if (stopping !== null) return
+    stopping = signal
     logger.info(`${signal}: shutting down`)
-    broker.close().then(
+    if (broker !== null) close(broker)
+  }
+  const close = (started: Broker): void => {
+    started.close().then(
       () => {
         logger.info('stopped cleanly')
         process.exit(0)
@@ -130,4 +124,22 @@ async function run(loaded: LoadedConfig): Promise<void> {
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  // Loaded here, not at the top: the client commands need none of the broker.
+  const { startBroker } = await import('../start-broker.js')
+  const started = await startBroker({ ...options, logger })
+  broker = started
+  if (stopping !== null) {
+    close(started)
+    return
+  }
+  // For profilers (bench:protocol): which OS thread is which, to split this process's CPU by
+  // role. Written before anything says "listening", which is what a launcher waits for.
+  const threadMapFile = process.env.PARTITA_THREAD_MAP_FILE
+  if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(started.threadIds()))
+  const host = started.config.host
+  const lines = started.ports.map((port, id) => `partita: broker ${id} listening on ${host}:${port}, advertised as ${started.bootstrapServers.split(',')[id]}`)
+  lines.push(`partita: admin on http://${options.adminHost}:${options.adminPort}`)
+  lines.push(`partita: listening on ${started.bootstrapServers} (data in ${started.config.dataDir})`)
+  logger.info(`started ${started.ports.length} brokers on ${started.bootstrapServers}`)
+  printLines(lines)
 }
