@@ -59,12 +59,15 @@ export interface Broker extends AsyncDisposable {
   close(): Promise<void>
 }
 
+/** Warnings and errors to stderr, for brokers started without a logger: one for the process. */
+let defaultLogger: Logger | undefined
+
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const ownsDataDir = options.dataDir === undefined
   const dataDir = ownsDataDir ? mkdtempSync(join(tmpdir(), 'partita-')) : resolve(options.dataDir!)
   const config = resolveBrokerConfig({ port: 0, ...options }, dataDir)
   const clock = options.clock ?? new SystemClock()
-  const logger = options.logger ?? createLogger({ level: 'warn' })
+  const logger = options.logger ?? (defaultLogger ??= createLogger({ level: 'warn' }))
   const lock = lockDataDir(dataDir)
   try {
     return await startLocked(config, clock, logger, ownsDataDir, lock)
