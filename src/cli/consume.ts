@@ -8,7 +8,7 @@
 import type { Command } from 'commander'
 import { ErrorCode } from '../common/error-codes.js'
 import { decodeFetched } from '../client/fetch-decoder.js'
-import { GroupMember, partitionKey, PartitionAssigners } from '../client/group-member.js'
+import { GroupMember, JoinAborted, partitionKey, PartitionAssigners } from '../client/group-member.js'
 import type { KafkaMessage } from '../client/messages.js'
 import { resolveRetry } from '../client/retry.js'
 import { WireCluster } from '../client/wire-cluster.js'
@@ -141,13 +141,17 @@ function headerPairs(m: KafkaMessage): [string, string][] {
 
 interface StopSignal {
   readonly stopped: boolean
+  /** Aborts on SIGINT or SIGTERM: a group join in progress gives up at once. */
+  readonly signal: AbortSignal
   dispose(): void
 }
 
 function stopSignal(): StopSignal {
   const state = { stopped: false }
+  const aborter = new AbortController()
   const onSignal = (): void => {
     state.stopped = true
+    aborter.abort()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -155,6 +159,7 @@ function stopSignal(): StopSignal {
     get stopped() {
       return state.stopped
     },
+    signal: aborter.signal,
     dispose() {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
@@ -205,12 +210,16 @@ class PrintingConsumer {
       allowAutoTopicCreation: false,
       retry: resolveRetry({}),
     })
-    const state = { rejoin: false, failure: null as unknown }
-    const aborter = new AbortController()
+    const state = { rejoin: false }
     try {
       while (!this.stop.stopped && this.printed < this.settings.maxMessages) {
         state.rejoin = false
-        const outcome = await member.join(topics, aborter.signal)
+        const outcome = await member.join(topics, this.stop.signal).catch((error: unknown) => {
+          // Stopped while joining: nothing was read, so there is nothing to commit.
+          if (error instanceof JoinAborted) return null
+          throw error
+        })
+        if (outcome === null) break
         member.startHeartbeats(HEARTBEAT_INTERVAL_MS, {
           paused: () => state.rejoin,
           onAnswer: (errorCode) => {

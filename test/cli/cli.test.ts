@@ -260,6 +260,30 @@ describe('partita group', () => {
   })
 })
 
+describe('partita consume -g', () => {
+  it('stops at once, without a stack or a record, on SIGTERM while its group is still forming', async () => {
+    // A broker that holds the first rebalance for a minute, so the member is inside JoinGroup.
+    await using slow = await startBroker({ port: 0, brokers: 1, groupInitialRebalanceDelayMs: 60_000, logger: SILENT_LOGGER })
+    await slow.admin.createTopics({ topics: [{ topic: 'forming', numPartitions: 1 }] })
+    const child = spawnCli(['consume', 'forming', '-g', 'forming-readers', '-b', slow.bootstrapServers])
+    let stderr = ''
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    // Bounded: the member's JoinGroup makes the group PreparingRebalance within the join.
+    for (let i = 0; i < 200; i++) {
+      const { groups } = await slow.admin.describeGroups(['forming-readers'])
+      if (groups[0]?.state === 'PreparingRebalance') break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(stderr).toBe('Processed a total of 0 messages\n')
+    // It left on its way out rather than waiting out the join (which outlasts this test's timeout).
+    const { groups } = await slow.admin.describeGroups(['forming-readers'])
+    expect(groups[0].members).toEqual([])
+  })
+})
+
 describe('partita cluster', () => {
   it('shows the brokers, the controller and the topics, and reports a healthy cluster with exit 0', async () => {
     const info = await partita(['cluster', 'info', '--format', 'json', ...b])
