@@ -24,6 +24,7 @@ interface ConsumeOptions extends ClientCommandOptions {
   maxMessages?: string
   group?: string
   partitions?: string
+  partition?: string
   format: string
   exitAtEnd?: boolean
   timeoutMs?: string
@@ -51,6 +52,7 @@ export function registerConsume(program: Command): void {
     .option('--max-messages <n>', 'the same as --num')
     .option('-g, --group <id>', 'consume as a member of this consumer group, committing offsets')
     .option('-p, --partitions <list>', 'read only these partitions, comma-separated (not with -g)')
+    .option('--partition <p>', 'the same as --partitions, one partition (the earlier form)')
     .option('-f, --format <format>', "text (the value), json (one object per record) or a format string: %t topic, %k key, %v value, %p partition, %o offset, %T timestamp, %h headers, \\n, \\t", 'text')
     .option('-e, --exit-at-end', 'exit once every partition is read to its end')
     .option('--timeout-ms <ms>', 'exit when no record arrives for this long')
@@ -67,7 +69,8 @@ export function registerConsume(program: Command): void {
         render: renderer(options),
       }
       const start = parseOffsetSpec(options.fromBeginning === true ? 'start' : (options.offset ?? 'start'))
-      const partitions = options.partitions === undefined ? null : parsePartitions(options.partitions)
+      const listed = [options.partitions, options.partition].filter((p) => p !== undefined).join(',')
+      const partitions = listed === '' ? null : parsePartitions(listed)
       if (options.group !== undefined && partitions !== null) throw new CliError('--partitions cannot be used with --group')
       const stop = stopSignal()
       try {

@@ -167,6 +167,9 @@ describe('partita produce and consume', () => {
     }
 
     const json = await partita(['consume', 'lines', '-p', String(defaultPartition('alpha', 3)), '-n', '1', '--format', 'json', ...b])
+    // The earlier flags still work: --topic, --partition with --offset earliest, --print-key, --max-messages.
+    const earlier = await partita(['consume', '--topic', 'lines', '--partition', String(defaultPartition('alpha', 3)), '--offset', 'earliest', '--print-key', '--max-messages', '1', ...b])
+    expect(earlier).toMatchObject({ code: 0, stdout: 'alpha\tvalue-0\n' })
     const record = JSON.parse(json.stdout) as Record<string, unknown>
     expect(record).toMatchObject({ topic: 'lines', partition: defaultPartition('alpha', 3), offset: 0, key: 'alpha', value: 'value-0', headers: { origin: 'cli', n: '1' } })
   })
