@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A small format and hygiene check that needs no extra dependency: it fails on focused or
-// skipped tests, tabs, trailing white space, and `any` without a comment that says why.
+// skipped tests, tabs, trailing white space, `any` without a comment that says why, and console
+// calls in library code (src/ outside the CLI).
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -31,6 +32,10 @@ for (const root of roots) {
       if (/\t/.test(line)) problems.push(`${where}: tab character`)
       if (/\s+$/.test(line)) problems.push(`${where}: trailing white space`)
       if (/\b(it|test|describe)\.(only|skip|todo)\(/.test(line)) problems.push(`${where}: focused or skipped test`)
+      // Library code logs through its Logger (an embedding service's own, or pino); only the CLI prints.
+      if (file.startsWith('src') && !file.startsWith(join('src', 'cli')) && /\bconsole\.(log|warn|error|info|debug)\(/.test(line)) {
+        problems.push(`${where}: console in library code (log through the Logger)`)
+      }
       if (!generated && /:\s*any\b|as any\b|<any>/.test(line) && !/\/\/.*\S/.test(line) && !/\/\/.*\S/.test(lines[index - 1] ?? '')) {
         problems.push(`${where}: 'any' without a comment saying why`)
       }

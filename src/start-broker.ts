@@ -17,11 +17,12 @@ import { WireCluster } from './client/wire-cluster.js'
 import { KafkaClient } from './client/wire/kafka-client.js'
 import { SystemClock, type Clock } from './common/clock.js'
 import { PartitaError } from './common/errors.js'
+import { childLogger, createLogger, logAt, type Logger } from './common/logger.js'
 import { startActorHost, type RuntimeActorHost } from './controller/actor-host.js'
 import { Controller } from './controller/controller.js'
 import { ImagePublisher } from './controller/image-publisher.js'
 import { MetadataStore } from './controller/metadata-store.js'
-import { Supervisor, type RecoveryReport, type SupervisorLogger } from './controller/supervisor.js'
+import { Supervisor, type RecoveryReport } from './controller/supervisor.js'
 import { resolveBrokerConfig, type BrokerConfig, type BrokerOptions } from './metadata/broker-config.js'
 import { CONTROLLER_ID, type ControllerRequest } from './metadata/controller-messages.js'
 import type { BrokerEndpoint } from './metadata/image.js'
@@ -58,12 +59,15 @@ export interface Broker extends AsyncDisposable {
   close(): Promise<void>
 }
 
+/** Warnings and errors to stderr, for brokers started without a logger: one for the process. */
+let defaultLogger: Logger | undefined
+
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const ownsDataDir = options.dataDir === undefined
   const dataDir = ownsDataDir ? mkdtempSync(join(tmpdir(), 'partita-')) : resolve(options.dataDir!)
   const config = resolveBrokerConfig({ port: 0, ...options }, dataDir)
   const clock = options.clock ?? new SystemClock()
-  const logger = options.logger ?? { warn: (message: string) => console.warn(`[partita] ${message}`), info: () => {} }
+  const logger = options.logger ?? (defaultLogger ??= createLogger({ level: 'warn' }))
   const lock = lockDataDir(dataDir)
   try {
     return await startLocked(config, clock, logger, ownsDataDir, lock)
@@ -83,7 +87,7 @@ export function advertisedEndpoint(config: BrokerConfig, id: number, port: numbe
   return { nodeId: id, host: config.advertisedHost, port: config.advertisedPort === null ? port : config.advertisedPort + id, rack: null }
 }
 
-async function startLocked(config: BrokerConfig, clock: Clock, logger: SupervisorLogger, ownsDataDir: boolean, lock: DataDirLock): Promise<Broker> {
+async function startLocked(config: BrokerConfig, clock: Clock, logger: Logger, ownsDataDir: boolean, lock: DataDirLock): Promise<Broker> {
   const store = MetadataStore.open(join(config.dataDir, 'meta'))
   let supervisor: Supervisor | undefined
   let controller: Controller | undefined
@@ -103,6 +107,13 @@ async function startLocked(config: BrokerConfig, clock: Clock, logger: Superviso
   // A failure while handling a worker's death or an ISR change must not take the process down
   // with it (an unhandled rejection would): it is reported, and the next event tries again.
   const warn = (what: string, error: unknown): void => logger.warn(`${what}: ${error instanceof Error ? error.message : String(error)}`)
+  // Each shard's lines carry its broker id (a pino child's field, or a prefix for a plain logger).
+  const brokerLoggers = new Map<number, Logger>()
+  const brokerLogger = (shard: number): Logger => {
+    let found = brokerLoggers.get(shard)
+    if (found === undefined) brokerLoggers.set(shard, (found = childLogger(logger, { broker: shard })))
+    return found
+  }
   host = await startActorHost(config, {
     actorModules: {
       [PARTITION_ACTOR_KIND]: compiledUrl(import.meta.url, './actors/partition-actor-module.js'),
@@ -119,6 +130,7 @@ async function startLocked(config: BrokerConfig, clock: Clock, logger: Superviso
       if (request.id !== CONTROLLER_ID || controller === undefined) throw new PartitaError('PARTITA_NO_SUCH_ACTOR', `the main thread has no ${String(request.id)}`)
       return { message: await controller.handle(request.message as ControllerRequest) }
     },
+    onLog: (shard, event) => logAt(brokerLogger(shard), event),
     onShardFailure: (shard, reason) => logger.warn(`broker ${shard} failed: ${reason}`),
     onShardDown: (shard) => {
       publisher.forget(shard)

@@ -4,6 +4,7 @@
  */
 import { getHeapStatistics } from 'node:v8'
 import { PartitaError } from '../common/errors.js'
+import { emittingLogger } from '../common/logger.js'
 import type { Actor, ActorContext } from '../runtime/actor.js'
 import type { OpenPartition, PartitionEvent, PartitionRequest } from './partition-messages.js'
 import { PartitionActor } from './partition-actor.js'
@@ -15,6 +16,7 @@ export async function createActor(init: unknown, context: ActorContext): Promise
   try {
     actor = await PartitionActor.open(open, {
       clock: context.clock,
+      log: emittingLogger((event) => context.emit(event)),
       housekeepingIntervalMs: open.housekeepingIntervalMs,
       emit: (event: PartitionEvent) => context.emit(event),
       request: (shard, id, message, payload) => context.request({ shard, id }, message, payload),

@@ -16,6 +16,7 @@ import { runTask } from '../runtime/cpu-pool.js'
 import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../records/batch-validation.js'
 import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../records/compression.js'
 import { FileHandleCache } from '../storage/file-handle-cache.js'
+import type { Logger } from '../common/logger.js'
 import { FileHighWatermarkBook } from './partition/high-watermark-book.js'
 import { PartitionReplica } from './partition/partition-replica.js'
 import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, ProduceResult } from './partition/replica-types.js'
@@ -23,6 +24,8 @@ import type { OpenPartition, PartitionEvent, PartitionRequest } from './partitio
 
 export interface PartitionActorContext {
   clock: Clock
+  /** Where this partition's events go (on a shard: to the main thread's logger). */
+  log: Logger
   emit(event: PartitionEvent): void
   request(shard: number, id: string, message: unknown, payload?: Buffer): Promise<{ message: unknown; payload?: Buffer }>
   /** How often housekeeping runs (log.retention.check.interval.ms). */
@@ -55,10 +58,10 @@ let shardFiles: FileHandleCache | null = null
 /** The high-watermark book of each broker directory whose partitions live on this shard. */
 const highWatermarkBooks = new Map<string, FileHighWatermarkBook>()
 
-function highWatermarkBookFor(partitionDir: string, clock: Clock, files: FileHandleCache): FileHighWatermarkBook {
+function highWatermarkBookFor(partitionDir: string, clock: Clock, files: FileHandleCache, log: Logger): FileHighWatermarkBook {
   const brokerDir = dirname(partitionDir)
   let book = highWatermarkBooks.get(brokerDir)
-  if (book === undefined) highWatermarkBooks.set(brokerDir, (book = new FileHighWatermarkBook(brokerDir, clock, files)))
+  if (book === undefined) highWatermarkBooks.set(brokerDir, (book = new FileHighWatermarkBook(brokerDir, clock, files, log)))
   return book
 }
 
@@ -93,7 +96,7 @@ export class PartitionActor {
       clock: context.clock,
       brokerId: init.brokerId,
       logOptions: { compactor: sharedCompactor, decompress, files },
-      highWatermarks: highWatermarkBookFor(init.dir, context.clock, files),
+      highWatermarks: highWatermarkBookFor(init.dir, context.clock, files, context.log),
       onIsrChange: (isr) =>
         context.emit({ event: 'isrChange', topic: init.topic, partition: init.partition, leaderEpoch: actor?.leaderEpoch ?? -1, isr }),
     })
@@ -280,7 +283,7 @@ export class PartitionActor {
       void this.#housekeeping()
         .catch((error: unknown) => {
           this.#context.crashOnInvariantViolation(error)
-          console.warn(`[partita] housekeeping of ${this.#replica.log.dir} failed: ${error instanceof Error ? error.message : String(error)}`)
+          this.#context.log.warn(`housekeeping of ${this.#replica.log.dir} failed: ${error instanceof Error ? error.message : String(error)}`)
         })
         .finally(() => this.#armHousekeeping())
     }, first ? Math.ceil(intervalMs * Math.random()) : intervalMs)

@@ -8,6 +8,7 @@
  */
 import { SystemClock } from '../common/clock.js'
 import { assert } from '../common/assert.js'
+import { emittingLogger, type Logger } from '../common/logger.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import { CONTROLLER_ID, type ControllerReplies, type ControllerReply, type ControllerRequest } from '../metadata/controller-messages.js'
 import { MetadataImage, type MetadataDelta } from '../metadata/image.js'
@@ -51,13 +52,15 @@ class BrokerNode {
   /** Callers waiting for the image to reach a version, in no particular order (a handful at most). */
   readonly #versionWaiters = new Set<{ version: number; resolve: () => void }>()
   #server: Server | null = null
+  /** Goes to the main thread, which logs it as this broker's. */
+  readonly #log: Logger
 
   private constructor(init: BrokerNodeInit, context: ActorContext) {
     this.#context = context
     this.#image.apply(init.image)
     const partitions = new LocalPartitions(context)
-    const warn = (message: string): void => console.warn(`[partita] broker ${init.nodeId}: ${message}`)
-    this.#groups = new GroupCoordinators({ nodeId: init.nodeId, config: init.config, image: this.#image, clock: new SystemClock(), partitions, log: { warn } })
+    this.#log = emittingLogger((event) => context.emit(event))
+    this.#groups = new GroupCoordinators({ nodeId: init.nodeId, config: init.config, image: this.#image, clock: new SystemClock(), partitions, log: this.#log })
     this.#core = new NodeCore({
       nodeId: init.nodeId,
       config: init.config,
@@ -71,7 +74,7 @@ class BrokerNode {
 
   static async start(init: BrokerNodeInit, context: ActorContext): Promise<BrokerNode> {
     const node = new BrokerNode(init, context)
-    node.#server = await startServer({ core: node.#core, host: init.config.host, port: init.port, socketRequestMaxBytes: init.config.socketRequestMaxBytes })
+    node.#server = await startServer({ core: node.#core, host: init.config.host, port: init.port, socketRequestMaxBytes: init.config.socketRequestMaxBytes, logger: node.#log })
     return node
   }
 

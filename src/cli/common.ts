@@ -9,6 +9,8 @@ import { KafkaError, PartitaError } from '../common/errors.js'
 import { KafkaClient } from '../client/wire/kafka-client.js'
 
 export const BOOTSTRAP_DEFAULT = '127.0.0.1:9092'
+/** Where the client commands find brokers when neither -b nor --bootstrap-server is given. */
+export const BROKERS_ENV = 'PARTITA_BROKERS'
 
 /** A mistake in the command line or a failed operation: printed as one line, exit status 1. */
 export class CliError extends Error {
@@ -19,21 +21,47 @@ export class CliError extends Error {
 }
 
 export interface ClientCommandOptions {
-  bootstrapServer: string
+  brokers?: string
+  bootstrapServer?: string
 }
 
+/** -b/--brokers as rpk names it, --bootstrap-server as Kafka's tools do, then PARTITA_BROKERS, then the default. */
 export function addBootstrapOption(command: Command): Command {
-  return command.option('--bootstrap-server <host:port>', 'a broker to connect to (comma-separated for several)', BOOTSTRAP_DEFAULT)
+  return command
+    .option('-b, --brokers <host:port,...>', `brokers to connect to (env ${BROKERS_ENV}; default ${BOOTSTRAP_DEFAULT})`)
+    .option('--bootstrap-server <host:port,...>', 'the same as --brokers, as Kafka\'s tools name it')
+}
+
+export function bootstrapOf(options: ClientCommandOptions, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[BROKERS_ENV]
+  return options.brokers ?? options.bootstrapServer ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : BOOTSTRAP_DEFAULT)
 }
 
 /** Connects, runs `fn`, and closes the client whatever happens. */
-export async function withClient<T>(options: { bootstrapServer: string }, fn: (client: KafkaClient) => Promise<T>): Promise<T> {
-  const client = await KafkaClient.connect({ bootstrapServers: options.bootstrapServer, clientId: 'partita-cli', connectTimeoutMs: 5_000 })
+export async function withClient<T>(options: ClientCommandOptions, fn: (client: KafkaClient) => Promise<T>): Promise<T> {
+  const client = await KafkaClient.connect({ bootstrapServers: bootstrapOf(options), clientId: 'partita-cli', connectTimeoutMs: 5_000 })
   try {
     return await fn(client)
   } finally {
     await client.close()
   }
+}
+
+export type OutputFormat = 'text' | 'json'
+
+/** --format text|json, which every read command takes. */
+export function formatOption(command: Command): Command {
+  return command.option('--format <format>', 'text (an aligned table) or json (one object per line)', 'text')
+}
+
+export function parseFormat(value: string): OutputFormat {
+  if (value === 'text' || value === 'json') return value
+  throw new CliError(`--format must be text or json, got '${value}'`)
+}
+
+/** One JSON object per line, ready for jq. */
+export function printJson(objects: readonly unknown[]): void {
+  printLines(objects.map((o) => JSON.stringify(o)))
 }
 
 /** One line for any error: Kafka errors by name, our own by message, never a stack. */
@@ -86,6 +114,13 @@ export function printLines(lines: readonly string[]): void {
 /** Left-aligned columns, as Kafka's tools print tables. */
 export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string[] {
   const cells = [header, ...rows.map((r) => r.map(String))]
+  if (rows.length === 0) return [header.join('  ')]
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]))).join('  ').trimEnd())
+}
+
+/** `KEY  value` lines with the values aligned, as rpk prints a summary. */
+export function keyValues(pairs: readonly (readonly [string, string] | string[])[]): string[] {
+  const width = Math.max(0, ...pairs.map((p) => p[0].length))
+  return pairs.map((p) => `${p[0].padEnd(width)}  ${p[1]}`.trimEnd())
 }

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander'
 import { registerBench } from './bench.js'
+import { registerCluster } from './cluster.js'
 import { describeError } from './common.js'
 import { registerConsume } from './consume.js'
 import { registerGroups } from './groups.js'
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerProduce(program)
   registerConsume(program)
   registerGroups(program)
+  registerCluster(program)
   registerBench(program)
   return program
 }

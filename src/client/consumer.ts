@@ -156,10 +156,8 @@ export class Consumer {
   /** Aborted to cut a fetch short: a rebalance, a seek, a resume, or stopping. */
   #wakeController = new AbortController()
   #loop: Promise<void> | null = null
-  #heartbeatTimer: NodeJS.Timeout | null = null
   #needsRejoin = false
   #joining = false
-  #lastHeartbeatMs = 0
   #lastCommitMs = 0
   #uncommittedCount = 0
 
@@ -360,8 +358,7 @@ export class Consumer {
   }
 
   async #teardown(): Promise<void> {
-    if (this.#heartbeatTimer !== null) clearTimeout(this.#heartbeatTimer)
-    this.#heartbeatTimer = null
+    this.#member.stopHeartbeats()
     if (this.#config?.autoCommit === true) await this.#commitResolved().catch(() => {})
     // The coordinator may be closing with the broker; the session then expires instead.
     await this.#member.leave()
@@ -560,7 +557,6 @@ export class Consumer {
       const outcome = await this.#member.join([...this.#subscriptions.keys()], this.#stopController.signal)
       this.#assignment = Object.entries(outcome.assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })))
       await this.#initPositions(outcome.assignment)
-      this.#lastHeartbeatMs = Date.now()
       this.#instrumentation.emit(ConsumerEvents.GROUP_JOIN, {
         groupId: this.#groupId,
         memberId: outcome.memberId,
@@ -624,22 +620,10 @@ export class Consumer {
   // ---------------------------------------------------------------- heartbeats
 
   #scheduleHeartbeat(): void {
-    const timer = setTimeout(() => {
-      this.#heartbeatTimer = null
-      if (this.#config === null) return
-      if (!this.#joining && !this.#needsRejoin) this.#heartbeatNow()
-      this.#scheduleHeartbeat()
-    }, this.#heartbeatIntervalMs)
-    timer.unref()
-    this.#heartbeatTimer = timer
-  }
-
-  #heartbeatNow(): void {
-    this.#lastHeartbeatMs = Date.now()
-    void this.#member.heartbeat().then(
-      (errorCode) => this.#onHeartbeat(errorCode),
-      () => this.#onHeartbeat(ErrorCode.COORDINATOR_NOT_AVAILABLE),
-    )
+    this.#member.startHeartbeats(this.#heartbeatIntervalMs, {
+      paused: () => this.#config === null || this.#joining || this.#needsRejoin,
+      onAnswer: (errorCode) => this.#onHeartbeat(errorCode),
+    })
   }
 
   #onHeartbeat(errorCode: number): void {
@@ -654,8 +638,7 @@ export class Consumer {
   }
 
   async #heartbeatIfDue(): Promise<void> {
-    if (this.#joining || this.#config === null) return
-    if (Date.now() - this.#lastHeartbeatMs >= this.#heartbeatIntervalMs) this.#heartbeatNow()
+    if (this.#config !== null) this.#member.beatIfDue()
   }
 
   // ---------------------------------------------------------------- commits

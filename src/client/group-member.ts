@@ -60,6 +60,12 @@ export interface JoinOutcome {
   durationMs: number
 }
 
+export interface HeartbeatHooks {
+  /** True while a beat would be pointless: joining, or a rejoin already due. */
+  paused(): boolean
+  onAnswer(errorCode: number): void
+}
+
 /** Raised when a join is abandoned because the consumer is stopping. */
 export class JoinAborted extends Error {
   constructor() {
@@ -76,6 +82,10 @@ export class GroupMember {
   generationId = -1
   readonly #core: KafkaOperations
   readonly #options: GroupMemberOptions
+  #heartbeatTimer: NodeJS.Timeout | null = null
+  #heartbeatHooks: HeartbeatHooks | null = null
+  #heartbeatIntervalMs = 0
+  #lastHeartbeatMs = 0
 
   constructor(core: KafkaOperations, options: GroupMemberOptions) {
     this.#core = core
@@ -143,6 +153,7 @@ export class GroupMember {
         signal,
       )
       if (synced.errorCode === ErrorCode.NONE) {
+        this.#lastHeartbeatMs = Date.now()
         const assignment: Record<string, number[]> = {}
         for (const { topic, partitions } of decodeAssignment(synced.assignment).assignedPartitions) {
           assignment[topic] = [...partitions].sort((a, b) => a - b)
@@ -186,6 +197,50 @@ export class GroupMember {
       memberId: m.memberId,
       assignment: encodeAssignment({ assignedPartitions: toTopicPartitions(assignment[m.memberId] ?? {}) }),
     }))
+  }
+
+  /**
+   * The heartbeat loop every member runs (the embedded consumer and `partita consume -g`): a beat
+   * every `intervalMs` unless `hooks.paused()` (joining, or a rejoin already due), each answer to
+   * `hooks.onAnswer`; a request that fails outright counts as COORDINATOR_NOT_AVAILABLE. The timer
+   * does not keep the process alive. Runs until stopHeartbeats().
+   */
+  startHeartbeats(intervalMs: number, hooks: HeartbeatHooks): void {
+    this.stopHeartbeats()
+    this.#heartbeatHooks = hooks
+    this.#heartbeatIntervalMs = intervalMs
+    const schedule = (): void => {
+      const timer = setTimeout(() => {
+        if (this.#heartbeatTimer !== timer) return
+        if (!hooks.paused()) this.beat()
+        schedule()
+      }, intervalMs)
+      timer.unref()
+      this.#heartbeatTimer = timer
+    }
+    schedule()
+  }
+
+  stopHeartbeats(): void {
+    if (this.#heartbeatTimer !== null) clearTimeout(this.#heartbeatTimer)
+    this.#heartbeatTimer = null
+    this.#heartbeatHooks = null
+  }
+
+  /** One beat now, its answer to the running loop's hooks. */
+  beat(): void {
+    const hooks = this.#heartbeatHooks
+    this.#lastHeartbeatMs = Date.now()
+    void this.heartbeat().then(
+      (errorCode) => hooks?.onAnswer(errorCode),
+      () => hooks?.onAnswer(ErrorCode.COORDINATOR_NOT_AVAILABLE),
+    )
+  }
+
+  /** A beat if the last one (or the join) is an interval old: for long handlers between timer ticks. */
+  beatIfDue(): void {
+    if (this.#heartbeatHooks === null || this.#heartbeatHooks.paused()) return
+    if (Date.now() - this.#lastHeartbeatMs >= this.#heartbeatIntervalMs) this.beat()
   }
 
   async heartbeat(): Promise<number> {

@@ -5,6 +5,7 @@
  * supervisor fails over.
  */
 import type { ActorHost } from './supervisor.js'
+import { isLogEvent, type LogEvent } from '../common/logger.js'
 import type { PartitionEvent, PartitionRequest } from '../actors/partition-messages.js'
 import { ShardPool, type MainRequestHandler } from '../runtime/shard-pool.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
@@ -21,6 +22,8 @@ export interface ActorHostHandlers {
   /** Actor kind to its compiled module. */
   actorModules: Record<string, string | URL>
   onEvent(event: PartitionEvent): void
+  /** A line a shard logged (its broker node, partitions, connections). */
+  onLog(shard: number, event: LogEvent): void
   /** Answers the requests the shards send to the main thread (the controller's). */
   onRequest: MainRequestHandler
   onShardDown(shard: number): void
@@ -50,7 +53,7 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
     // GC) must not be declared dead and lose its partitions' leadership; a crash is seen at once.
     missedHeartbeatsMax: Math.max(3, Math.ceil(SILENCE_BEFORE_DEATH_MS / config.heartbeatIntervalMs)),
   })
-  pool.onEvent((event) => handlers.onEvent(event.event as PartitionEvent))
+  pool.onEvent((event) => (isLogEvent(event.event) ? handlers.onLog(event.from.shard, event.event) : handlers.onEvent(event.event as PartitionEvent)))
   pool.onRequest(handlers.onRequest)
   pool.onShardExit((exit) => {
     if (!exit.killed) handlers.onShardFailure(exit.shard, `exited with code ${exit.exitCode}${exit.error ? `: ${exit.error.stack ?? exit.error.message}` : ''}`)

@@ -18,7 +18,7 @@ import type {
   InitProducerIdResult,
   TopicErrorResult,
 } from '../metadata/operations.js'
-import { applyConfigOps } from '../metadata/topic-configs.js'
+import { applyConfigOps, checkTopicConfigNames } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import type { ImagePublisher } from './image-publisher.js'
@@ -276,6 +276,7 @@ export class Controller {
         `Replication factor: ${rf} larger than available brokers: ${this.#config.brokers}.`,
       )
     }
+    checkTopicConfigNames(Object.keys(input.configs))
     logConfigFromKafka(input.configs, this.#logDefaults())
     const start = this.#store.topics().length
     const assignments = assignReplicas(this.#brokerIds(), partitions, rf, 0, start)

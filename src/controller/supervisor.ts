@@ -12,6 +12,7 @@
  * and replicas are spawned and told with a bounded number of requests in flight. Every change
  * reaches the nodes' images through the store's change listener.
  */
+import type { Logger } from '../common/logger.js'
 import { join } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { assert } from '../common/assert.js'
@@ -54,10 +55,7 @@ export interface RecoveryReport {
   durationMs: number
 }
 
-export interface SupervisorLogger {
-  warn(message: string): void
-  info(message: string): void
-}
+export type SupervisorLogger = Pick<Logger, 'warn' | 'info'>
 
 const OPEN_FILES_SHARE_FOR_LOGS = 0.5
 const RESTART_BACKOFF_MIN_MS = 100
@@ -113,13 +111,13 @@ export class Supervisor {
   readonly #recoveryListeners = new Set<(report: RecoveryReport) => void>()
   #stopping = false
 
-  constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; nodes: NodeHooks; clock: Clock; logger?: SupervisorLogger }) {
+  constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; nodes: NodeHooks; clock: Clock; logger: SupervisorLogger }) {
     this.#config = options.config
     this.#store = options.store
     this.#host = options.host
     this.#nodes = options.nodes
     this.#clock = options.clock
-    this.#logger = options.logger ?? { warn: (m) => console.warn(`[partita] ${m}`), info: () => {} }
+    this.#logger = options.logger
     assert(this.#host.shardCount === this.#config.brokers, 'one shard per broker')
     this.#ports = Array.from({ length: this.#config.brokers }, (_, id) => (this.#config.port === 0 ? 0 : this.#config.port + id))
     // Every broker's logs share the process's open files limit with the sockets of its clients and

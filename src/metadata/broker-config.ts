@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os'
 import type { Clock } from '../common/clock.js'
+import type { Logger } from '../common/logger.js'
 
 export interface BrokerOptions {
   /** Where logs and metadata live. Default for the embedded broker: a fresh temp dir removed on close. */
@@ -49,8 +50,15 @@ export interface BrokerOptions {
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
   clock?: Clock
-  /** Where broker events go (failures, recoveries). Default: warnings to stderr, nothing else. */
-  logger?: { warn(message: string): void; info(message: string): void }
+  /**
+   * Where broker events go (failures, recoveries, each shard's warnings), one call per event: a pino
+   * logger fits. Default: warnings and errors as JSON lines on stderr (human lines on a terminal).
+   */
+  logger?: Logger
+  /** The admin HTTP listener's port (admin.port); served by the admin module when it is given. */
+  adminPort?: number
+  /** The admin HTTP listener's address (admin.host). Default 127.0.0.1. */
+  adminHost?: string
 }
 
 export interface BrokerConfig {

@@ -61,16 +61,21 @@ export function describeBrokerConfigs(config: BrokerConfig, names: string[] | nu
     .map(([name, value]) => ({ ...entry(name, value, SOURCE_STATIC_BROKER), readOnly: true }))
 }
 
+/** Refuses a topic config name Partita does not know, as Kafka does, instead of storing it unused. */
+export function checkTopicConfigNames(names: Iterable<string>): void {
+  for (const name of names) {
+    if (!(name in TOPIC_CONFIG_DEFAULTS)) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown topic config name: ${name}`)
+  }
+}
+
 /**
  * AlterConfigs replaces the topic's whole override set; IncrementalAlterConfigs applies SET,
  * DELETE, APPEND and SUBTRACT (the last two on list values such as cleanup.policy).
  */
 export function applyConfigOps(current: Record<string, string>, ops: AlterConfigOp[], incremental: boolean): Record<string, string> {
   const next: Record<string, string> = incremental ? { ...current } : {}
+  checkTopicConfigNames(ops.map((op) => op.name))
   for (const op of ops) {
-    if (!(op.name in TOPIC_CONFIG_DEFAULTS)) {
-      throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown topic config name: ${op.name}`)
-    }
     const list = (value: string | undefined): string[] => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
     if (!incremental || op.op === 0) {
       if (op.value === null) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Null value for config ${op.name}`)

@@ -26,8 +26,8 @@ export interface ServerOptions {
    * JoinGroup its rebalance, and the core offers no way to cut either short. Default 5 s.
    */
   closeTimeoutMs?: number
-  /** One line per dropped connection or failed request. Default: console.warn. */
-  logger?: ServerLogger
+  /** One line per dropped connection or failed request (a broker's: to the main thread's logger). */
+  logger: ServerLogger
 }
 
 export interface Server {
@@ -36,12 +36,10 @@ export interface Server {
   close(): Promise<void>
 }
 
-const defaultLogger: ServerLogger = { warn: (message) => console.warn(`[partita] ${message}`) }
-
 export async function startServer(options: ServerOptions): Promise<Server> {
   const connectionOptions = {
     core: options.core,
-    logger: options.logger ?? defaultLogger,
+    logger: options.logger,
     frameBytesMax: options.socketRequestMaxBytes ?? 104_857_600,
     inFlightRequestsMax: options.inFlightRequestsMax ?? 64,
   }

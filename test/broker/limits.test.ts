@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { SILENT_LOGGER } from '../../src/common/logger.js'
 import { startBroker } from '../../src/start-broker.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { readPartition } from './helpers.js'
@@ -30,7 +31,7 @@ describe('broker limits', () => {
   })
 
   it('undoes a whole topic when one replica cannot be opened, and keeps serving the topics it had', async () => {
-    await using broker = await startBroker({ port: 0, brokers: 1, logger: { warn: () => {}, info: () => {} } })
+    await using broker = await startBroker({ port: 0, brokers: 1, logger: SILENT_LOGGER })
     await broker.admin.createTopic({ name: 'kept', partitions: 2, replicationFactor: 1 })
     await broker.producer().send({ topic: 'kept', messages: [{ partition: 0, value: 'still here' }] })
     // A plain file where partition 3's directory must go: its log cannot be created.

@@ -1,6 +1,7 @@
 /**
- * `partita start` as a child process (the compiled CLI in dist/, built by `npm run build`): the
- * thread map it writes for profilers when PARTITA_THREAD_MAP_FILE is set.
+ * `partita start` as a child process (the compiled CLI in dist/, built by `npm run build`): what
+ * it prints when ready, its logs, its clean shutdown on SIGINT and SIGTERM, and the thread map it
+ * writes for profilers when PARTITA_THREAD_MAP_FILE is set.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
@@ -13,7 +14,7 @@ let child: ChildProcess | null = null
 let dataDir: string | null = null
 
 afterEach(async () => {
-  if (child !== null && child.exitCode === null) {
+  if (child !== null && child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((resolve) => child!.once('exit', resolve))
     child.kill('SIGTERM')
     await exited
@@ -23,12 +24,13 @@ afterEach(async () => {
   dataDir = null
 })
 
-function listening(process: ChildProcess): Promise<void> {
+/** Resolves with stdout so far once the final ready line (`partita: listening on ...`) is out. */
+function listening(process: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let output = ''
     process.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString()
-      if (output.includes('listening on')) resolve()
+      if (/^partita: listening on .*\n/m.test(output)) resolve(output)
     })
     process.once('exit', (code) => reject(new Error(`partita start exited with ${code}: ${output}`)))
   })
@@ -39,7 +41,7 @@ describe('partita start', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
     const mapFile = path.join(dataDir, 'threads.json')
     child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'ignore'],
       env: { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile },
     })
     await listening(child)
@@ -52,5 +54,46 @@ describe('partita start', () => {
       expect(tid).not.toBe(map.main)
     }
     expect(new Set(map.shards).size).toBe(2)
+  })
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('prints each listener and the admin address when ready, and exits 0 on %s after a clean close', async (signal) => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
+    const started = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2', '--admin-port', '19644'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child = started
+    let stderr = ''
+    started.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const ready = (await listening(started)).trimEnd().split('\n')
+    expect(ready).toHaveLength(4)
+    expect(ready[0]).toMatch(/^partita: broker 0 listening on 127\.0\.0\.1:\d+, advertised as 127\.0\.0\.1:\d+$/)
+    expect(ready[1]).toMatch(/^partita: broker 1 listening on 127\.0\.0\.1:\d+, advertised as 127\.0\.0\.1:\d+$/)
+    expect(ready[2]).toBe('partita: admin on http://127.0.0.1:19644')
+    expect(ready[3]).toMatch(new RegExp(`^partita: listening on 127\\.0\\.0\\.1:\\d+,127\\.0\\.0\\.1:\\d+ \\(data in ${dataDir}/data\\)$`))
+
+    const exited = new Promise<number | null>((resolve) => started.once('exit', resolve))
+    started.kill(signal)
+    expect(await exited).toBe(0)
+    // Not a terminal: one JSON object per line, pino's fields.
+    const events = stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; pid: number })
+    expect(events.map((e) => e.msg)).toEqual(['started 2 brokers on ' + ready[3].split(' ')[3], `${signal}: shutting down`, 'stopped cleanly'])
+    for (const e of events) expect(e).toMatchObject({ level: 30, pid: started.pid })
+    // A clean close leaves the data directory unlocked for the next start.
+    expect(fs.existsSync(path.join(dataDir, 'data'))).toBe(true)
+  })
+
+  it('logs nothing below --log-level', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
+    const started = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '1', '--log-level', 'warn'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child = started
+    let stderr = ''
+    started.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    await listening(started)
+    const exited = new Promise<number | null>((resolve) => started.once('exit', resolve))
+    started.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(stderr).toBe('')
   })
 })

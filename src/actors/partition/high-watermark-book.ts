@@ -11,6 +11,7 @@
  * Runs on a shard thread; the shard's partitions share the book of their broker directory.
  * Format (Kafka's): a version line "0", a count line, then "topic partition offset" lines.
  */
+import { SILENT_LOGGER, type Logger } from '../../common/logger.js'
 import path from 'node:path'
 import type { Clock, TimerHandle } from '../../common/clock.js'
 import { readFileIfExistsSync, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
@@ -61,9 +62,11 @@ export class FileHighWatermarkBook implements HighWatermarkBook {
   readonly #readers = new Map<string, () => number>()
   #written = ''
   #timer: TimerHandle | null = null
+  readonly #log: Pick<Logger, 'warn'>
 
-  constructor(brokerDir: string, clock: Clock, files?: FileHandleCache) {
+  constructor(brokerDir: string, clock: Clock, files?: FileHandleCache, log: Pick<Logger, 'warn'> = SILENT_LOGGER) {
     this.#file = path.join(brokerDir, HIGH_WATERMARKS_FILE)
+    this.#log = log
     this.#clock = clock
     this.#files = files
     for (const [key, offset] of parse(readFileIfExistsSync(this.#file, files))) this.#settled.set(key, offset)
@@ -119,7 +122,7 @@ export class FileHighWatermarkBook implements HighWatermarkBook {
       this.write()
     } catch (error) {
       // A failed checkpoint is retried at the next interval; only its high watermarks may age.
-      console.warn(`[partita] writing ${this.#file} failed: ${error instanceof Error ? error.message : String(error)}`)
+      this.#log.warn(`writing ${this.#file} failed: ${error instanceof Error ? error.message : String(error)}`)
     }
   }
 }

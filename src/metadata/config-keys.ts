@@ -1,0 +1,182 @@
+/**
+ * The broker process's configuration keys, by Kafka's names (server.properties), and how each
+ * sets a field of BrokerOptions. Keys that have a topic-level twin (log.retention.ms is
+ * retention.ms per topic) set the broker-wide topic default, which topics override with Kafka's
+ * topic key names. A few keys are Partita's own: num.brokers, admin.host, admin.port, log.level.
+ *
+ * Values are strings, as in a .properties file; a bad one throws ConfigValueError saying why.
+ * Where the file, the environment and the flags come from is src/cli/config.ts's business.
+ */
+import { availableParallelism } from 'node:os'
+import { isLogLevel, LOG_LEVELS, type LogLevel } from '../common/logger.js'
+import type { BrokerOptions } from './broker-config.js'
+
+/** Everything `partita start` resolves: the broker's options plus the process's own settings. */
+export interface ServerSettings {
+  broker: BrokerOptions & { dataDir: string }
+  logLevel: LogLevel
+}
+
+export class ConfigValueError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigValueError'
+  }
+}
+
+export interface ConfigKey {
+  key: string
+  doc: string
+  /** Kafka's default (or Partita's, where it differs); null where unset means "see the key it defers to". */
+  defaultValue: string | null
+  apply(value: string, settings: ServerSettings): void
+}
+
+const LONG_MAX = '9223372036854775807'
+const INT32_MAX = 2_147_483_647
+
+function integer(value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const trimmed = value.trim()
+  if (!/^-?\d+$/.test(trimmed)) throw new ConfigValueError(`'${value}' is not an integer`)
+  const n = Number(trimmed)
+  if (n < min || n > max) throw new ConfigValueError(`'${value}' is out of range [${min}, ${max}]`)
+  return n
+}
+
+/** A Kafka long where Long.MAX_VALUE (and anything past 2^53) means "never". */
+function long(value: string, min: number): string {
+  const trimmed = value.trim()
+  if (!/^-?\d+$/.test(trimmed)) throw new ConfigValueError(`'${value}' is not an integer`)
+  const n = Number(trimmed)
+  if (n < min) throw new ConfigValueError(`'${value}' must be at least ${min}`)
+  return trimmed
+}
+
+function boolean(value: string): boolean {
+  const v = value.trim().toLowerCase()
+  if (v === 'true') return true
+  if (v === 'false') return false
+  throw new ConfigValueError(`'${value}' is not true or false`)
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
+  const v = value.trim()
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigValueError(`'${value}' is not one of ${allowed.join(', ')}`)
+  return v as T
+}
+
+function cleanupPolicy(value: string): string {
+  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  if (parts.length === 0 || parts.some((p) => p !== 'delete' && p !== 'compact')) throw new ConfigValueError(`'${value}' is not delete, compact or both`)
+  return [...new Set(parts)].join(',')
+}
+
+/** `PLAINTEXT://host:port` (Kafka's form) or `host:port`; port 0 picks free ports. */
+export function parseListener(value: string): { host: string; port: number } {
+  const list = value.split(',').map((v) => v.trim()).filter((v) => v !== '')
+  if (list.length !== 1) throw new ConfigValueError(`'${value}' must name one listener (broker i listens on port + i)`)
+  const match = /^(?:([A-Za-z_]+):\/\/)?(\[[^\]]*\]|[^:]*):(\d+)$/.exec(list[0])
+  if (match === null) throw new ConfigValueError(`'${value}' is not PLAINTEXT://host:port`)
+  if (match[1] !== undefined && match[1].toUpperCase() !== 'PLAINTEXT') throw new ConfigValueError(`'${value}': only PLAINTEXT listeners are served`)
+  return { host: match[2] === '' ? '0.0.0.0' : match[2].replace(/^\[|\]$/g, ''), port: integer(match[3], 0, 65_535) }
+}
+
+/**
+ * advertised.listeners: `PLAINTEXT://host:port` for broker 0 (broker i: port + i; port 0: each
+ * broker's listening port), or per broker `0=host:port,1=host:port`.
+ */
+function applyAdvertised(value: string, broker: BrokerOptions): void {
+  if (/^\s*\d+=/.test(value)) {
+    const out: Record<number, string> = {}
+    for (const entry of value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+      const match = /^(\d+)=(.+):(\d+)$/.exec(entry)
+      if (match === null) throw new ConfigValueError(`entries are id=host:port, got '${entry}'`)
+      out[Number(match[1])] = `${match[2]}:${integer(match[3], 1, 65_535)}`
+    }
+    broker.advertisedListeners = out
+    return
+  }
+  const { host, port } = parseListener(value)
+  broker.advertisedHost = host
+  broker.advertisedPort = port === 0 ? undefined : port
+}
+
+function topicDefault(settings: ServerSettings, name: string, value: string): void {
+  settings.broker.topicDefaults = { ...settings.broker.topicDefaults, [name]: value }
+}
+
+const HOUR_MS = 3_600_000
+
+/**
+ * In application order: a key that Kafka lets override another comes after it (log.retention.ms
+ * after .minutes after .hours), whichever source set each.
+ */
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  { key: 'listeners', doc: "broker 0's listener; broker i listens on port + i", defaultValue: 'PLAINTEXT://127.0.0.1:9092', apply: (v, s) => Object.assign(s.broker, parseListener(v)) },
+  { key: 'advertised.listeners', doc: 'what clients are told: PLAINTEXT://host:port, or 0=host:port,1=host:port', defaultValue: null, apply: (v, s) => applyAdvertised(v, s.broker) },
+  {
+    key: 'log.dirs',
+    doc: 'where logs and metadata live (one directory)',
+    defaultValue: './data',
+    apply: (v, s) => {
+      if (v.includes(',')) throw new ConfigValueError(`'${v}': one directory only`)
+      if (v.trim() === '') throw new ConfigValueError('must not be empty')
+      s.broker.dataDir = v.trim()
+    },
+  },
+  { key: 'num.brokers', doc: 'brokers on this box, one thread each (Partita)', defaultValue: String(availableParallelism()), apply: (v, s) => (s.broker.brokers = integer(v, 1, 1024)) },
+  { key: 'num.partitions', doc: 'partitions of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.numPartitions = integer(v, 1, INT32_MAX)) },
+  { key: 'default.replication.factor', doc: 'replicas of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.defaultReplicationFactor = integer(v, 1, 32_767)) },
+  { key: 'min.insync.replicas', doc: 'replicas that must hold a record for acks=all', defaultValue: '1', apply: (v, s) => (s.broker.minInsyncReplicas = integer(v, 1, 32_767)) },
+  { key: 'message.max.bytes', doc: 'largest record batch a topic takes', defaultValue: '1048588', apply: (v, s) => (s.broker.messageMaxBytes = integer(v, 0, INT32_MAX)) },
+  { key: 'auto.create.topics.enable', doc: 'create unknown topics on metadata and produce', defaultValue: 'true', apply: (v, s) => (s.broker.autoCreateTopics = boolean(v)) },
+  { key: 'log.retention.hours', doc: 'topic default retention.ms, in hours', defaultValue: '168', apply: (v, s) => topicDefault(s, 'retention.ms', String(integer(v, -1, INT32_MAX) < 0 ? -1 : Number(v) * HOUR_MS)) },
+  { key: 'log.retention.minutes', doc: 'topic default retention.ms, in minutes (over .hours)', defaultValue: null, apply: (v, s) => topicDefault(s, 'retention.ms', String(integer(v, -1, INT32_MAX) < 0 ? -1 : Number(v) * 60_000)) },
+  { key: 'log.retention.ms', doc: 'topic default retention.ms (over .minutes and .hours)', defaultValue: null, apply: (v, s) => topicDefault(s, 'retention.ms', long(v, -1)) },
+  { key: 'log.retention.bytes', doc: 'topic default retention.bytes', defaultValue: '-1', apply: (v, s) => topicDefault(s, 'retention.bytes', long(v, -1)) },
+  { key: 'log.segment.bytes', doc: 'topic default segment.bytes', defaultValue: '1073741824', apply: (v, s) => topicDefault(s, 'segment.bytes', String(integer(v, 14, INT32_MAX))) },
+  { key: 'log.roll.hours', doc: 'topic default segment.ms, in hours', defaultValue: '168', apply: (v, s) => topicDefault(s, 'segment.ms', String(integer(v, 1, INT32_MAX) * HOUR_MS)) },
+  { key: 'log.roll.ms', doc: 'topic default segment.ms (over log.roll.hours)', defaultValue: null, apply: (v, s) => topicDefault(s, 'segment.ms', long(v, 1)) },
+  { key: 'log.cleanup.policy', doc: 'topic default cleanup.policy: delete, compact or both', defaultValue: 'delete', apply: (v, s) => topicDefault(s, 'cleanup.policy', cleanupPolicy(v)) },
+  { key: 'log.cleaner.delete.retention.ms', doc: 'topic default delete.retention.ms', defaultValue: '86400000', apply: (v, s) => topicDefault(s, 'delete.retention.ms', long(v, 0)) },
+  { key: 'log.flush.interval.messages', doc: 'topic default flush.messages', defaultValue: LONG_MAX, apply: (v, s) => topicDefault(s, 'flush.messages', long(v, 1)) },
+  { key: 'log.flush.interval.ms', doc: 'topic default flush.ms', defaultValue: null, apply: (v, s) => topicDefault(s, 'flush.ms', long(v, 0)) },
+  {
+    key: 'log.message.timestamp.type',
+    doc: 'topic default message.timestamp.type',
+    defaultValue: 'CreateTime',
+    apply: (v, s) => topicDefault(s, 'message.timestamp.type', oneOf(v, ['CreateTime', 'LogAppendTime'] as const)),
+  },
+  { key: 'log.retention.check.interval.ms', doc: 'how often retention, rolling and compaction run', defaultValue: '10000', apply: (v, s) => (s.broker.retentionCheckIntervalMs = integer(v, 1)) },
+  { key: 'group.initial.rebalance.delay.ms', doc: 'wait for more members before the first rebalance', defaultValue: '3000', apply: (v, s) => (s.broker.groupInitialRebalanceDelayMs = integer(v, 0)) },
+  { key: 'group.min.session.timeout.ms', doc: 'shortest session a member may ask for', defaultValue: '6000', apply: (v, s) => (s.broker.groupMinSessionTimeoutMs = integer(v, 0)) },
+  { key: 'group.max.session.timeout.ms', doc: 'longest session a member may ask for', defaultValue: '1800000', apply: (v, s) => (s.broker.groupMaxSessionTimeoutMs = integer(v, 0)) },
+  { key: 'replica.lag.time.max.ms', doc: 'a follower this far behind leaves the ISR', defaultValue: '30000', apply: (v, s) => (s.broker.replicaLagTimeMaxMs = integer(v, 1)) },
+  { key: 'socket.request.max.bytes', doc: 'largest request frame', defaultValue: '104857600', apply: (v, s) => (s.broker.socketRequestMaxBytes = integer(v, 1, INT32_MAX)) },
+  { key: 'max.broker.partitions', doc: 'partition replicas one broker may host', defaultValue: '100000', apply: (v, s) => (s.broker.maxBrokerPartitions = integer(v, 1, INT32_MAX)) },
+  { key: 'offsets.topic.num.partitions', doc: 'partitions of __consumer_offsets', defaultValue: '50', apply: (v, s) => (s.broker.offsetsTopicNumPartitions = integer(v, 1, INT32_MAX)) },
+  { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },
+  { key: 'admin.host', doc: 'address of the admin HTTP port (Partita)', defaultValue: '127.0.0.1', apply: (v, s) => (s.broker.adminHost = v.trim()) },
+  { key: 'admin.port', doc: 'admin HTTP port: metrics, health (Partita)', defaultValue: '9644', apply: (v, s) => (s.broker.adminPort = integer(v, 0, 65_535)) },
+  {
+    key: 'log.level',
+    doc: `the process's log level: ${LOG_LEVELS.join(', ')} (Partita)`,
+    defaultValue: 'info',
+    apply: (v, s) => {
+      const level = v.trim()
+      if (!isLogLevel(level)) throw new ConfigValueError(`'${v}' is not one of ${LOG_LEVELS.join(', ')}`)
+      s.logLevel = level
+    },
+  },
+]
+
+const BY_KEY = new Map(CONFIG_KEYS.map((k) => [k.key, k]))
+
+export function configKey(key: string): ConfigKey | undefined {
+  return BY_KEY.get(key)
+}
+
+/** The settings before any key is applied: what an unset key leaves. */
+export function baseSettings(): ServerSettings {
+  return { broker: { dataDir: './data', host: '127.0.0.1', port: 9092, adminHost: '127.0.0.1', adminPort: 9644 }, logLevel: 'info' }
+}
