@@ -213,10 +213,22 @@ export class GroupCoordinators implements GroupOperations {
     return typeof c === 'number' ? { errorCode: c, members: [] } : c.leaveGroup(request)
   }
 
+  /**
+   * A partition this node's image does not know gets UNKNOWN_TOPIC_OR_PARTITION and is not stored,
+   * as Kafka's KafkaApis answers before the coordinator sees the request; the rest go on.
+   */
   async commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    const isKnown = request.offsets.map((o) => this.#deps.image.partition(o.topic, o.partition) !== undefined)
+    const known = request.offsets.filter((_, i) => isKnown[i])
     const c = await this.#route(request.groupId)
-    if (typeof c === 'number') return request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: c }))
-    return c.commitOffsets(request)
+    let answers: OffsetCommitPartitionResult[]
+    if (typeof c === 'number') answers = known.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: c }))
+    else answers = known.length > 0 ? await c.commitOffsets({ ...request, offsets: known }) : []
+    // The coordinator answers its offsets in the order given, so answers line up with `known`.
+    let next = 0
+    return request.offsets.map((o, i) =>
+      isKnown[i] ? answers[next++] : { topic: o.topic, partition: o.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
+    )
   }
 
   async fetchOffsets(request: OffsetFetchRequest): Promise<OffsetFetchResponse> {

@@ -14,6 +14,7 @@ import type {
   AlterConfigOp,
   ClusterMetadata,
   ConfigResource,
+  CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
   DeleteRecordsInput,
@@ -256,7 +257,7 @@ export class NodeCore implements BrokerCore {
     return this.#ask({ op: 'deleteTopics', names })
   }
 
-  createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
+  createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]> {
     return this.#ask({ op: 'createPartitions', inputs, validateOnly })
   }
 

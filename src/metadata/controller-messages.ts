@@ -8,6 +8,7 @@
 import type {
   AlterConfigOp,
   ConfigResource,
+  CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
   InitProducerIdResult,
@@ -20,7 +21,7 @@ export const CONTROLLER_ID = 'controller'
 export type ControllerRequest =
   | { op: 'createTopics'; inputs: CreateTopicInput[]; validateOnly: boolean }
   | { op: 'deleteTopics'; names: string[] }
-  | { op: 'createPartitions'; inputs: Array<{ name: string; count: number }>; validateOnly: boolean }
+  | { op: 'createPartitions'; inputs: CreatePartitionsInput[]; validateOnly: boolean }
   | { op: 'alterConfigs'; resources: Array<ConfigResource & { configs: AlterConfigOp[] }>; incremental: boolean; validateOnly: boolean }
   | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number }
   /** Creates a topic with the broker's defaults unless it exists (auto.create.topics.enable, internal topics). */

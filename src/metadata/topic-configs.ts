@@ -7,33 +7,16 @@ import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
 import type { AlterConfigOp, ConfigEntry } from './operations.js'
+import { TOPIC_CONFIG_KEYS, validateTopicConfigs } from './topic-config-keys.js'
 
 const SOURCE_DYNAMIC_TOPIC = 1
 const SOURCE_STATIC_BROKER = 4
 const SOURCE_DEFAULT = 5
 
-/** Kafka's defaults for the topic configs Partita honours or accepts, by name. */
-export const TOPIC_CONFIG_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
-  'cleanup.policy': 'delete',
-  'compression.type': 'producer',
-  'delete.retention.ms': '86400000',
-  'file.delete.delay.ms': '60000',
-  'flush.messages': '9223372036854775807',
-  'flush.ms': '9223372036854775807',
-  'index.interval.bytes': '4096',
-  'max.compaction.lag.ms': '9223372036854775807',
-  'max.message.bytes': '1048588',
-  'message.timestamp.type': 'CreateTime',
-  'min.cleanable.dirty.ratio': '0.5',
-  'min.compaction.lag.ms': '0',
-  'min.insync.replicas': '1',
-  'retention.bytes': '-1',
-  'retention.ms': '604800000',
-  'segment.bytes': '1073741824',
-  'segment.index.bytes': '10485760',
-  'segment.ms': '604800000',
-  'unclean.leader.election.enable': 'false',
-})
+/** Kafka's defaults for every topic config Kafka 3.9 accepts, by name. */
+export const TOPIC_CONFIG_DEFAULTS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(TOPIC_CONFIG_KEYS).map(([name, k]) => [name, k.kafkaDefault])),
+)
 
 function entry(name: string, value: string | null, source: number): ConfigEntry {
   return { name, value, readOnly: false, source, isDefault: source === SOURCE_DEFAULT, isSensitive: false }
@@ -68,7 +51,7 @@ export function describeBrokerConfigs(config: BrokerConfig, names: string[] | nu
 export function applyConfigOps(current: Record<string, string>, ops: AlterConfigOp[], incremental: boolean): Record<string, string> {
   const next: Record<string, string> = incremental ? { ...current } : {}
   for (const op of ops) {
-    if (!(op.name in TOPIC_CONFIG_DEFAULTS)) {
+    if (!Object.hasOwn(TOPIC_CONFIG_DEFAULTS, op.name)) {
       throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown topic config name: ${op.name}`)
     }
     const list = (value: string | undefined): string[] => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
@@ -84,5 +67,6 @@ export function applyConfigOps(current: Record<string, string>, ops: AlterConfig
       next[op.name] = result.join(',')
     }
   }
+  validateTopicConfigs(next)
   return next
 }

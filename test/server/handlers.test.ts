@@ -171,6 +171,7 @@ const scenarios: Record<number, Scenario> = {
     expect(fetched.topics[0].partitions[0]).toMatchObject({ offset: 42, metadata: 'meta' })
   },
   [ApiKey.OffsetFetch]: async (v) => {
+    await createTopic('t')
     await ts.core.groups.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 7, metadata: 'm' }] })
     if (v >= 8) {
       const response = await client.request(ApiKey.OffsetFetch, v, {
@@ -255,6 +256,7 @@ const scenarios: Record<number, Scenario> = {
     expect(response.groups.map((g) => [g.groupId, g.protocolType])).toEqual([['listed', 'consumer']])
   },
   [ApiKey.DeleteGroups]: async (v) => {
+    await createTopic('t')
     await ts.core.groups.commitOffsets({ groupId: 'doomed', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 1 }] })
     const response = await client.request(ApiKey.DeleteGroups, v, { groupsNames: ['doomed', 'never'] })
     expect(response.results).toEqual([
@@ -278,13 +280,26 @@ const scenarios: Record<number, Scenario> = {
     const response = await client.request(ApiKey.CreateTopics, v, {
       topics: [
         { name: 'made', numPartitions: 3, replicationFactor: 2, configs: [{ name: 'retention.ms', value: '1000' }] },
-        { name: 'manual', numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: [0] }] },
+        {
+          name: 'manual',
+          numPartitions: -1,
+          replicationFactor: -1,
+          assignments: [
+            { partitionIndex: 1, brokerIds: [0, 1] },
+            { partitionIndex: 0, brokerIds: [1, 0] },
+          ],
+        },
       ],
       timeoutMs: 1000,
     })
     expect(response.topics.map((t) => [t.name, t.errorCode])).toEqual([
       ['made', ErrorCode.NONE],
-      ['manual', ErrorCode.INVALID_REQUEST],
+      ['manual', ErrorCode.NONE],
+    ])
+    const manual = (await ts.core.metadata(['manual'], false)).topics[0]
+    expect(manual.partitions.map((p) => [p.replicaNodes, p.leaderId])).toEqual([
+      [[1, 0], 1],
+      [[0, 1], 0],
     ])
     expect((await ts.core.metadata([], false)).brokers).toHaveLength(2)
     const made = (await ts.core.metadata(['made'], false)).topics[0]
