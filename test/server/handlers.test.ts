@@ -5,6 +5,9 @@ import type { RequestApiKey } from '../../src/protocol/index.js'
 import { HANDLERS } from '../../src/server/handlers/index.js'
 import { decodeRecords, iterateBatches } from '../../src/records/record-batch.js'
 import { batchOf, startTestServer, type TestServer } from './helpers.js'
+import { decompress } from '../../src/records/compression.js'
+import { decodeMessageSet, encodeLegacyMessage } from '../../src/records/legacy-messages.js'
+import { messageConversions } from '../../src/server/message-conversions.js'
 import type { WireClient } from './wire-client.js'
 
 let ts: TestServer
@@ -27,6 +30,11 @@ async function createTopic(name: string, numPartitions = 1): Promise<void> {
 async function produceValues(topic: string, values: string[]): Promise<void> {
   const [result] = await ts.core.produce([{ topic, partition: 0, records: batchOf(values) }], -1, 1000)
   expect(result.errorCode).toBe(ErrorCode.NONE)
+}
+
+/** A v0/v1 message set of string values, as a pre-0.11 producer sends it. */
+function messageSetOf(magic: 0 | 1, values: string[]): Buffer {
+  return Buffer.concat(values.map((v, i) => encodeLegacyMessage(magic, i, magic === 0 ? -1 : 1_700_000_000_000, false, null, Buffer.from(v))))
 }
 
 function values(records: Buffer | null): string[] {
@@ -76,15 +84,10 @@ const scenarios: Record<number, Scenario> = {
     await createTopic('p')
     const produce = (records: Buffer | null) =>
       client.request(ApiKey.Produce, v, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'p', partitionData: [{ index: 0, records }] }] })
-    if (v < 3) {
-      // Message formats v0/v1 are not stored: each partition is refused, nothing is appended.
-      const old = await produce(batchOf(['a']))
-      expect(old.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT })
-      expect(ts.partitions.produceCount).toBe(0)
-      return
-    }
-    const first = await produce(batchOf(['a', 'b']))
-    const second = await produce(batchOf(['c']))
+    // Below v3 the records are a v0/v1 message set, up-converted to a v2 batch before the log.
+    const records = (values: string[]) => (v >= 3 ? batchOf(values) : messageSetOf(v === 2 ? 1 : 0, values))
+    const first = await produce(records(['a', 'b']))
+    const second = await produce(records(['c']))
     expect(first.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.NONE, baseOffset: 0 })
     expect(second.responses[0].partitionResponses[0]).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2, logStartOffset: v >= 5 ? 0 : -1 })
     const nullRecords = await produce(null)
@@ -106,11 +109,20 @@ const scenarios: Record<number, Scenario> = {
     })
     expect(response.sessionId).toBe(0)
     const partition = response.responses[0].partitions[0]
-    expect(partition).toMatchObject({ partitionIndex: 0, errorCode: ErrorCode.NONE, highWatermark: 3, lastStableOffset: 3, abortedTransactions: [] })
+    expect(partition).toMatchObject({ partitionIndex: 0, errorCode: ErrorCode.NONE, highWatermark: 3, lastStableOffset: v >= 4 ? 3 : -1, abortedTransactions: [] })
     expect(partition.logStartOffset).toBe(v >= 5 ? 0 : -1)
     expect(partition.preferredReadReplica).toBe(-1)
-    // Whole batches come back: the first one holds offset 0 too.
-    expect(values(partition.records)).toEqual(['x', 'y', 'z'])
+    if (v < 4) {
+      // Down-converted to the version's message format, from the fetch offset on.
+      const messages = decodeMessageSet(partition.records!, decompress)
+      expect(messages.map((m) => [m.offset, m.magic, m.value?.toString()])).toEqual([
+        [1, v <= 1 ? 0 : 1, 'y'],
+        [2, v <= 1 ? 0 : 1, 'z'],
+      ])
+    } else {
+      // Whole batches come back: the first one holds offset 0 too.
+      expect(values(partition.records)).toEqual(['x', 'y', 'z'])
+    }
     const unknown = await client.request(ApiKey.Fetch, v, {
       maxWaitMs: 0,
       maxBytes: 1 << 20,
@@ -127,6 +139,15 @@ const scenarios: Record<number, Scenario> = {
       topics: [{ name: 'l', partitions: [{ partitionIndex: 0, timestamp: -2 }, { partitionIndex: 0, timestamp: -1 }, { partitionIndex: 0, timestamp: 4000 }] }],
     })
     const [earliest, latest, byTime] = response.topics[0].partitions
+    if (v === 0) {
+      // v0 answers a list of offsets in place of one.
+      expect([earliest, latest, byTime].map((p) => [p.errorCode, p.oldStyleOffsets])).toEqual([
+        [ErrorCode.NONE, [0]],
+        [ErrorCode.NONE, [3]],
+        [ErrorCode.NONE, [2]],
+      ])
+      return
+    }
     expect(earliest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 0 })
     expect(latest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 3 })
     expect(byTime).toMatchObject({ errorCode: ErrorCode.NONE, offset: 2, timestamp: 5000 })
@@ -415,11 +436,50 @@ describe('every handler at its lowest and highest version', () => {
   }
 })
 
-describe('Produce below v3', () => {
-  it('still appends at v3, the first version whose records are v2 batches', async () => {
-    await scenarios[ApiKey.Produce](3)
-    // Two appends; the null record set never reaches the log.
-    expect(ts.partitions.produceCount).toBe(2)
+describe('Produce and Fetch below v3 and v4', () => {
+  it('appends at v1 and v2 too, each message set up-converted to one v2 batch', async () => {
+    for (const v of [1, 2]) {
+      await ts.close()
+      ts = await startTestServer({ brokers: 2 })
+      client = await ts.connect()
+      await scenarios[ApiKey.Produce](v)
+      expect(ts.partitions.produceCount).toBe(2)
+    }
+  })
+
+  it('refuses a message set with a bad CRC-32 with CORRUPT_MESSAGE and appends nothing', async () => {
+    await createTopic('crc')
+    const set = messageSetOf(1, ['a', 'b'])
+    set[set.length - 1] ^= 0x01
+    const response = await client.request(ApiKey.Produce, 2, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'crc', partitionData: [{ index: 0, records: set }] }] })
+    expect(response.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect(ts.partitions.produceCount).toBe(0)
+  })
+
+  it('counts the messages it converts each way', async () => {
+    await createTopic('counted')
+    const before = { ...messageConversions }
+    await client.request(ApiKey.Produce, 2, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'counted', partitionData: [{ index: 0, records: messageSetOf(1, ['a', 'b', 'c']) }] }] })
+    await client.request(ApiKey.Fetch, 3, { maxWaitMs: 0, maxBytes: 1 << 20, topics: [{ topic: 'counted', partitions: [{ partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20 }] }] })
+    await client.request(ApiKey.Fetch, 4, { maxWaitMs: 0, maxBytes: 1 << 20, topics: [{ topic: 'counted', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }] })
+    expect(messageConversions.produceConversions - before.produceConversions).toBe(1)
+    expect(messageConversions.produceMessagesConverted - before.produceMessagesConverted).toBe(3)
+    expect(messageConversions.fetchConversions - before.fetchConversions).toBe(1)
+    expect(messageConversions.fetchMessagesConverted - before.fetchMessagesConverted).toBe(2)
+    expect(messageConversions.conversionTimeNs).toBeGreaterThan(before.conversionTimeNs)
+  })
+
+  it('holds Fetch v2 to partitionMaxBytes strictly and gives Fetch v3 its first message whole', async () => {
+    await createTopic('big')
+    await produceValues('big', ['x'.repeat(500), 'y'])
+    const ask = (v: number) =>
+      client.request(ApiKey.Fetch, v, { maxWaitMs: 0, maxBytes: 1 << 20, topics: [{ topic: 'big', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 100 }] }] })
+    const strict = (await ask(2)).responses[0].partitions[0].records!
+    expect(strict.length).toBe(100)
+    // Only the start of a message larger than the limit: the client sees it is partial and asks for more.
+    expect(strict.readInt32BE(8)).toBeGreaterThan(500)
+    const whole = (await ask(3)).responses[0].partitions[0].records!
+    expect(decodeMessageSet(whole, decompress).map((m) => m.value?.length)).toEqual([500])
   })
 })
 

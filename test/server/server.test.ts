@@ -35,7 +35,7 @@ describe('ApiVersions', () => {
     expect(byKey.get(ApiKey.ApiVersions)).toEqual({ apiKey: 18, minVersion: 0, maxVersion: 3 })
     // librdkafka 2.0.x compresses with gzip, snappy and lz4 only when Produce v0 is listed.
     expect(byKey.get(ApiKey.Produce)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 9 })
-    expect(byKey.get(ApiKey.Fetch)).toEqual({ apiKey: 1, minVersion: 4, maxVersion: 12 })
+    expect(byKey.get(ApiKey.Fetch)).toEqual({ apiKey: 1, minVersion: 0, maxVersion: 12 })
     expect(byKey.has(ApiKey.SaslHandshake)).toBe(false)
     for (const transactional of [24, 25, 26, 28]) expect(byKey.has(transactional)).toBe(false)
   })
