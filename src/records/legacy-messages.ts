@@ -8,7 +8,7 @@
  *
  * The log stores only v2 batches, so produced message sets are up-converted to one v2 batch and
  * fetched v2 batches are down-converted to messages of the magic the request's version implies.
- * Down-converted messages are written uncompressed: any client of these formats reads them, and
+ * Down-converted messages are written uncompressed: every client of these formats reads them, and
  * re-compressing on every fetch would cost the broker far more CPU than the bytes it saves.
  */
 import { crc32 } from 'node:zlib'
