@@ -156,11 +156,26 @@ export function encodeLegacyMessage(
   key: Buffer | null,
   value: Buffer | null,
 ): Buffer {
+  const buf = Buffer.allocUnsafe(legacyMessageSize(magic, key, value))
+  writeLegacyMessage(buf, 0, magic, offset, timestampMs, logAppendTime, key, value)
+  return buf
+}
+
+/** Writes the message at `buf[pos ..]`; returns the position after it. */
+function writeLegacyMessage(
+  buf: Buffer,
+  start: number,
+  magic: LegacyMagic,
+  offset: number,
+  timestampMs: number,
+  logAppendTime: boolean,
+  key: Buffer | null,
+  value: Buffer | null,
+): number {
   const total = legacyMessageSize(magic, key, value)
-  const buf = Buffer.allocUnsafe(total)
-  writeInt64(buf, 0, offset)
-  buf.writeInt32BE(total - LEGACY_LOG_OVERHEAD, 8)
-  let pos = LEGACY_LOG_OVERHEAD + CRC_BYTES
+  writeInt64(buf, start, offset)
+  buf.writeInt32BE(total - LEGACY_LOG_OVERHEAD, start + 8)
+  let pos = start + LEGACY_LOG_OVERHEAD + CRC_BYTES
   buf[pos++] = magic
   buf[pos++] = magic === 1 && logAppendTime ? TIMESTAMP_TYPE_BIT : 0
   if (magic === 1) {
@@ -175,8 +190,9 @@ export function encodeLegacyMessage(
       pos += field.length
     }
   }
-  buf.writeUInt32BE(crc32(buf.subarray(LEGACY_LOG_OVERHEAD + CRC_BYTES)), LEGACY_LOG_OVERHEAD)
-  return buf
+  const crcStart = start + LEGACY_LOG_OVERHEAD
+  buf.writeUInt32BE(crc32(buf.subarray(crcStart + CRC_BYTES, start + total)), crcStart)
+  return start + total
 }
 
 export interface DownConversion {
@@ -201,26 +217,36 @@ export function downConvert(
   minOneMessage: boolean,
   decompress: DecompressFn,
 ): DownConversion {
-  const parts: Buffer[] = []
+  // Sized first and written into one buffer: a buffer per message costs more than the conversion.
+  const picked: Array<{ offset: number; timestampMs: number; logAppendTime: boolean; key: Buffer | null; value: Buffer | null }> = []
   let size = 0
-  let messages = 0
-  for (const span of iterateBatches(batches)) {
+  let cut: number | null = null
+  scan: for (const span of iterateBatches(batches)) {
     const header = readBatchHeader(batches, span.pos)
     if (isControlBatch(header.attributes)) continue
     const logAppendTime = (header.attributes & TIMESTAMP_TYPE_BIT) !== 0
     for (const record of decodeRecords(batches.subarray(span.pos, span.pos + span.size), 0, decompress)) {
       if (record.offset < fetchOffset) continue
+      const messageSize = legacyMessageSize(magic, record.key, record.value)
       const timestampMs = magic === 0 ? NO_TIMESTAMP : record.timestampMs
-      const message = encodeLegacyMessage(magic, record.offset, timestampMs, logAppendTime, record.key, record.value)
-      if (size + message.length > maxBytes) {
-        if (messages === 0 && minOneMessage) return { records: message, messages: 1 }
-        if (messages === 0) return { records: message.subarray(0, Math.max(0, maxBytes)), messages: 0 }
-        return { records: Buffer.concat(parts, size), messages }
+      if (size + messageSize > maxBytes) {
+        if (picked.length === 0 && minOneMessage) {
+          picked.push({ offset: record.offset, timestampMs, logAppendTime, key: record.key, value: record.value })
+          size = messageSize
+        } else if (picked.length === 0) {
+          picked.push({ offset: record.offset, timestampMs, logAppendTime, key: record.key, value: record.value })
+          cut = Math.max(0, maxBytes)
+          size = messageSize
+        }
+        break scan
       }
-      parts.push(message)
-      size += message.length
-      messages++
+      picked.push({ offset: record.offset, timestampMs, logAppendTime, key: record.key, value: record.value })
+      size += messageSize
     }
   }
-  return { records: Buffer.concat(parts, size), messages }
+  const out = Buffer.allocUnsafe(size)
+  let pos = 0
+  for (const m of picked) pos = writeLegacyMessage(out, pos, magic, m.offset, m.timestampMs, m.logAppendTime, m.key, m.value)
+  if (cut !== null) return { records: out.subarray(0, cut), messages: 0 }
+  return { records: out, messages: picked.length }
 }
