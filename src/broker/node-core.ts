@@ -33,7 +33,7 @@ import type {
 } from '../metadata/operations.js'
 import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
-import type { BrokerCore, CoordinatorResult } from '../server/core.js'
+import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
 
@@ -222,6 +222,21 @@ export class NodeCore implements BrokerCore {
           return (await this.#partitions.request(input.topic, input.partition, { op: 'listOffsets', timestamp: input.timestamp })).message
         } catch (error) {
           return { errorCode: errorCodeOf(error), timestamp: -1, offset: -1, leaderEpoch: -1 }
+        }
+      }),
+    )
+  }
+
+  async epochEndOffsets(inputs: EpochEndOffsetInput[]): Promise<EpochEndOffsetAnswer[]> {
+    return Promise.all(
+      inputs.map(async (input) => {
+        try {
+          this.#checkPartition(input.topic, input.partition)
+          const request = { op: 'epochEndOffset' as const, epoch: input.leaderEpoch, currentLeaderEpoch: input.currentLeaderEpoch }
+          const { message } = await this.#partitions.request(input.topic, input.partition, request)
+          return { errorCode: message.errorCode, leaderEpoch: message.epoch, endOffset: message.endOffset }
+        } catch (error) {
+          return { errorCode: errorCodeOf(error), leaderEpoch: -1, endOffset: -1 }
         }
       }),
     )

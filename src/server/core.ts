@@ -18,9 +18,26 @@ export interface CoordinatorResult {
   port: number
 }
 
+/** OffsetForLeaderEpoch for one partition: the epoch a client last saw, and the leader epoch it thinks current (-1: unchecked). */
+export interface EpochEndOffsetInput {
+  topic: string
+  partition: number
+  leaderEpoch: number
+  currentLeaderEpoch: number
+}
+
+export interface EpochEndOffsetAnswer {
+  errorCode: number
+  /** The largest epoch at or below the one asked for, and where it ended; -1, -1 when unknown. */
+  leaderEpoch: number
+  endOffset: number
+}
+
 export interface BrokerCore extends KafkaOperations {
   /** This broker's id. */
   readonly nodeId: number
   /** FindCoordinator: keyType 0 = group, 1 = transaction. */
   findCoordinator(key: string, keyType: number): Promise<CoordinatorResult>
+  /** OffsetForLeaderEpoch, answered by each partition's leader from its leader-epoch cache. */
+  epochEndOffsets(inputs: EpochEndOffsetInput[]): Promise<EpochEndOffsetAnswer[]>
 }

@@ -130,6 +130,21 @@ const scenarios: Record<number, Scenario> = {
     })
     expect(unknown.responses[0].partitions[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   },
+  [ApiKey.OffsetForLeaderEpoch]: async (v) => {
+    await createTopic('e')
+    await produceValues('e', ['a', 'b', 'c'])
+    const response = await client.request(ApiKey.OffsetForLeaderEpoch, v, {
+      replicaId: -1,
+      topics: [
+        { topic: 'e', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
+        { topic: 'nope', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
+      ],
+    })
+    expect(response.topics.map((t) => [t.topic, t.partitions.map((p) => [p.partition, p.errorCode, p.endOffset])])).toEqual([
+      ['e', [[0, ErrorCode.NONE, 3]]],
+      ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1]]],
+    ])
+  },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')
     await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['a', 'b'], 1000) }], -1, 1000)

@@ -68,9 +68,9 @@ describe('connection handling', () => {
   it('closes the connection on an api key it does not serve', async () => {
     ts = await startTestServer()
     const client = await ts.connect()
-    client.writeRaw(rawFrame(23, 0, 1, Buffer.alloc(8)))
+    client.writeRaw(rawFrame(28, 0, 1, Buffer.alloc(8)))
     await client.closed
-    expect(ts.warnings.some((w) => w.includes('unsupported api key 23'))).toBe(true)
+    expect(ts.warnings.some((w) => w.includes('unsupported api key 28'))).toBe(true)
   })
 
   it('closes the connection on a frame size above socket.request.max.bytes or below zero', async () => {

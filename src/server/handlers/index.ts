@@ -25,6 +25,7 @@ import { listOffsetsHandler } from './list-offsets.js'
 import { metadataHandler } from './metadata.js'
 import { offsetCommitHandler } from './offset-commit.js'
 import { offsetFetchHandler } from './offset-fetch.js'
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js'
 import { produceHandler } from './produce.js'
 import { syncGroupHandler } from './sync-group.js'
 import type { ApiHandler } from './types.js'
@@ -56,6 +57,7 @@ const SERVED: readonly ApiHandler[] = [
   createPartitionsHandler,
   deleteGroupsHandler,
   incrementalAlterConfigsHandler,
+  offsetForLeaderEpochHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */
