@@ -145,6 +145,16 @@ const scenarios: Record<number, Scenario> = {
       ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1]]],
     ])
   },
+  [ApiKey.DescribeCluster]: async (v) => {
+    const response = await client.request(ApiKey.DescribeCluster, v, { includeClusterAuthorizedOperations: false, endpointType: 1 })
+    const metadata = await ts.core.metadata([], false)
+    expect(response).toMatchObject({ errorCode: ErrorCode.NONE, clusterId: metadata.clusterId, controllerId: metadata.controllerId })
+    expect(response.brokers.map((b) => [b.brokerId, b.port])).toEqual(metadata.brokers.map((b) => [b.nodeId, b.port]))
+    if (v >= 1) {
+      const controllers = await client.request(ApiKey.DescribeCluster, v, { includeClusterAuthorizedOperations: false, endpointType: 2 })
+      expect(controllers.errorCode).toBe(ErrorCode.MISMATCHED_ENDPOINT_TYPE)
+    }
+  },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')
     await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['a', 'b'], 1000) }], -1, 1000)

@@ -11,6 +11,7 @@ import { createTopicsHandler } from './create-topics.js'
 import { deleteGroupsHandler } from './delete-groups.js'
 import { deleteRecordsHandler } from './delete-records.js'
 import { deleteTopicsHandler } from './delete-topics.js'
+import { describeClusterHandler } from './describe-cluster.js'
 import { describeConfigsHandler } from './describe-configs.js'
 import { describeGroupsHandler } from './describe-groups.js'
 import { fetchHandler } from './fetch.js'
@@ -58,6 +59,7 @@ const SERVED: readonly ApiHandler[] = [
   deleteGroupsHandler,
   incrementalAlterConfigsHandler,
   offsetForLeaderEpochHandler,
+  describeClusterHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */
