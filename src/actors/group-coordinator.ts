@@ -19,6 +19,7 @@ import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { Group, type CommittedOffset, type Member } from './group/group.js'
+import { subscribedTopics } from './group/consumer-subscription.js'
 import type { GroupRecord, GroupValue } from './group/group-records.js'
 import type {
   DeleteGroupResult,
@@ -40,6 +41,7 @@ import type {
   OffsetFetchTopicResult,
   SyncGroupRequest,
   SyncGroupResponse,
+  OffsetDeleteResult,
 } from './group/types.js'
 
 export * from './group/types.js'
@@ -706,6 +708,45 @@ export class GroupCoordinator {
       }
     }
     return results
+  }
+
+  /**
+   * OffsetDelete (KIP-496): removes a group's committed offsets for partitions it no longer
+   * consumes, as tombstones. An Empty group loses any it names; a live consumer group keeps those
+   * of topics a member subscribes to (GROUP_SUBSCRIBED_TO_TOPIC); a live group of another protocol
+   * type is refused whole (NON_EMPTY_GROUP), since its subscriptions cannot be read.
+   */
+  async deleteOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {
+    const refuse = (errorCode: number): OffsetDeleteResult => ({ errorCode, partitions: [] })
+    if (!this.#isOpen) return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    if (groupId === '') return refuse(ErrorCode.INVALID_GROUP_ID)
+    const group = this.#groups.get(groupId)
+    if (group === undefined || group.state === 'Dead') return refuse(ErrorCode.GROUP_ID_NOT_FOUND)
+    let subscribed = new Set<string>()
+    if (group.state !== 'Empty') {
+      if (group.protocolType !== 'consumer') return refuse(ErrorCode.NON_EMPTY_GROUP)
+      for (const member of group.members.values()) {
+        const topics = subscribedTopics(group.metadataFor(member, group.protocolName))
+        // A subscription it cannot read might name any topic: keep every offset of the group.
+        if (topics === null) subscribed = new Set(partitions.map((p) => p.topic))
+        else for (const topic of topics) subscribed.add(topic)
+      }
+    }
+    const tombstones: GroupRecord[] = []
+    const results = partitions.map(({ topic, partition }) => {
+      if (subscribed.has(topic)) return { topic, partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC }
+      if (group.offsets.get(topic)?.has(partition) === true) tombstones.push({ type: 'offset', groupId, topic, partition, value: null })
+      return { topic, partition, errorCode: ErrorCode.NONE }
+    })
+    if (tombstones.length > 0) {
+      try {
+        await this.#log.append(tombstones)
+      } catch {
+        return refuse(ErrorCode.NOT_COORDINATOR)
+      }
+      for (const record of tombstones) this.#replay(record)
+    }
+    return { errorCode: ErrorCode.NONE, partitions: results }
   }
 
   // ---------------------------------------------------------------- Housekeeping

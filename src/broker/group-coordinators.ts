@@ -29,6 +29,7 @@ import type {
   OffsetFetchResponse,
   SyncGroupRequest,
   SyncGroupResponse,
+  OffsetDeleteResult,
 } from '../actors/group/types.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataImage } from '../metadata/image.js'
@@ -229,6 +230,22 @@ export class GroupCoordinators implements GroupOperations {
     return request.offsets.map((o, i) =>
       isKnown[i] ? answers[next++] : { topic: o.topic, partition: o.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
     )
+  }
+
+  /** OffsetDelete: partitions this node's image does not know answer UNKNOWN_TOPIC_OR_PARTITION, as in Kafka. */
+  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {
+    const c = await this.#route(groupId)
+    if (typeof c === 'number') return { errorCode: c, partitions: [] }
+    const known = partitions.filter((p) => this.#deps.image.partition(p.topic, p.partition) !== undefined)
+    const answer = await c.deleteOffsets(groupId, known)
+    if (answer.errorCode !== ErrorCode.NONE) return answer
+    let next = 0
+    return {
+      errorCode: ErrorCode.NONE,
+      partitions: partitions.map((p) =>
+        this.#deps.image.partition(p.topic, p.partition) !== undefined ? answer.partitions[next++] : { ...p, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
+      ),
+    }
   }
 
   async fetchOffsets(request: OffsetFetchRequest): Promise<OffsetFetchResponse> {

@@ -4,6 +4,7 @@
  * (PartitionAccess); groups go to the coordinators this node runs; admin requests are forwarded
  * to the controller on the main thread, as Kafka brokers forward them to theirs (KIP-590).
  */
+import type { OffsetDeleteResult } from '../actors/group/types.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
@@ -225,6 +226,10 @@ export class NodeCore implements BrokerCore {
         }
       }),
     )
+  }
+
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {
+    return this.groups.deleteOffsets(groupId, partitions)
   }
 
   async epochEndOffsets(inputs: EpochEndOffsetInput[]): Promise<EpochEndOffsetAnswer[]> {

@@ -4,6 +4,7 @@
  * partitions it hosts are called directly, admin requests go to the controller, and groups to the
  * coordinator this node runs for them.
  */
+import type { OffsetDeleteResult } from '../actors/group/types.js'
 import type { KafkaOperations } from '../metadata/operations.js'
 
 export type { GroupOperations } from '../metadata/operations.js'
@@ -38,6 +39,8 @@ export interface BrokerCore extends KafkaOperations {
   readonly nodeId: number
   /** FindCoordinator: keyType 0 = group, 1 = transaction. */
   findCoordinator(key: string, keyType: number): Promise<CoordinatorResult>
+  /** OffsetDelete, at the group's coordinator. */
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult>
   /** OffsetForLeaderEpoch, answered by each partition's leader from its leader-epoch cache. */
   epochEndOffsets(inputs: EpochEndOffsetInput[]): Promise<EpochEndOffsetAnswer[]>
 }

@@ -155,6 +155,34 @@ const scenarios: Record<number, Scenario> = {
       expect(controllers.errorCode).toBe(ErrorCode.MISMATCHED_ENDPOINT_TYPE)
     }
   },
+  [ApiKey.OffsetDelete]: async (v) => {
+    await createTopic('od', 2)
+    await ts.core.groups.commitOffsets({
+      groupId: 'gone',
+      generationId: -1,
+      memberId: '',
+      offsets: [
+        { topic: 'od', partition: 0, offset: 5 },
+        { topic: 'od', partition: 1, offset: 6 },
+      ],
+    })
+    const response = await client.request(ApiKey.OffsetDelete, v, {
+      groupId: 'gone',
+      topics: [
+        { name: 'od', partitions: [{ partitionIndex: 0 }] },
+        { name: 'ghost', partitions: [{ partitionIndex: 0 }] },
+      ],
+    })
+    expect(response.errorCode).toBe(ErrorCode.NONE)
+    expect(response.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.errorCode])])).toEqual([
+      ['od', [[0, ErrorCode.NONE]]],
+      ['ghost', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]],
+    ])
+    const left = await ts.core.groups.fetchOffsets({ groupId: 'gone', topics: null })
+    expect(left.topics.map((t) => [t.topic, t.partitions.map((p) => [p.partition, p.offset])])).toEqual([['od', [[1, 6]]]])
+    const missing = await client.request(ApiKey.OffsetDelete, v, { groupId: 'never', topics: [{ name: 'od', partitions: [{ partitionIndex: 0 }] }] })
+    expect(missing).toMatchObject({ errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] })
+  },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')
     await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['a', 'b'], 1000) }], -1, 1000)

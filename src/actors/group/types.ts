@@ -143,6 +143,12 @@ export interface OffsetCommitPartitionResult {
   errorCode: number
 }
 
+/** OffsetDelete's answer: a group-level error (then no partitions), or one per partition. */
+export interface OffsetDeleteResult {
+  errorCode: number
+  partitions: OffsetCommitPartitionResult[]
+}
+
 export interface OffsetFetchTopic {
   topic: string
   partitions: number[]

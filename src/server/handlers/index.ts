@@ -25,6 +25,7 @@ import { listGroupsHandler } from './list-groups.js'
 import { listOffsetsHandler } from './list-offsets.js'
 import { metadataHandler } from './metadata.js'
 import { offsetCommitHandler } from './offset-commit.js'
+import { offsetDeleteHandler } from './offset-delete.js'
 import { offsetFetchHandler } from './offset-fetch.js'
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js'
 import { produceHandler } from './produce.js'
@@ -60,6 +61,7 @@ const SERVED: readonly ApiHandler[] = [
   incrementalAlterConfigsHandler,
   offsetForLeaderEpochHandler,
   describeClusterHandler,
+  offsetDeleteHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */

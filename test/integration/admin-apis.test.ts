@@ -1,0 +1,109 @@
+/**
+ * The admin APIs Kafka's tools and the common UIs call, against a running cluster and real client
+ * groups. kafkajs 2.2 and confluent-kafka-python 1.7 do not expose OffsetDelete or
+ * DescribeCluster, so those are raw requests; the groups whose offsets they touch are kafkajs's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Kafka, logLevel } from 'kafkajs'
+import { ErrorCode } from '../../src/common/error-codes.js'
+import { ApiKey } from '../../src/protocol/index.js'
+import { RawConnection, eventually, startTestBroker, tempDataDir, type Broker } from './harness.js'
+
+let data: ReturnType<typeof tempDataDir>
+let broker: Broker
+let kafka: Kafka
+
+beforeAll(async () => {
+  data = tempDataDir()
+  broker = await startTestBroker(data.dir)
+  kafka = new Kafka({ clientId: 'admin-apis', brokers: broker.bootstrapServers.split(','), logLevel: logLevel.NOTHING })
+})
+
+afterAll(async () => {
+  await broker?.close()
+  data?.remove()
+})
+
+async function coordinatorConnection(groupId: string): Promise<RawConnection> {
+  const [host, port] = broker.bootstrapServers.split(',')[0].split(':')
+  const any = await RawConnection.open(Number(port), host)
+  try {
+    const found = await any.request(ApiKey.FindCoordinator, 3, { key: groupId, keyType: 0 })
+    expect(found.errorCode).toBe(ErrorCode.NONE)
+    return await RawConnection.open(found.port, found.host)
+  } finally {
+    any.close()
+  }
+}
+
+describe('OffsetDelete', () => {
+  it('keeps the offsets of a topic a live kafkajs group consumes and deletes the rest, then all once the group is empty', async () => {
+    const [created] = await broker.cluster.createTopics(
+      [
+        { name: 'consumed', numPartitions: 1, replicationFactor: -1, configs: {} },
+        { name: 'abandoned', numPartitions: 1, replicationFactor: -1, configs: {} },
+      ],
+      false,
+    )
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    const groupId = 'offset-delete-group'
+    // The group once read 'abandoned' (an offset committed outside the group), and now reads 'consumed'.
+    const admin = kafka.admin()
+    await admin.connect()
+    await admin.setOffsets({ groupId, topic: 'abandoned', partitions: [{ partition: 0, offset: '3' }] })
+    const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000 })
+    await consumer.connect()
+    await consumer.subscribe({ topics: ['consumed'], fromBeginning: true })
+    let joined = false
+    consumer.on(consumer.events.GROUP_JOIN, () => (joined = true))
+    await consumer.run({ eachMessage: async () => {} })
+    await eventually(() => (joined ? true : undefined), 'the kafkajs consumer to join')
+
+    const connection = await coordinatorConnection(groupId)
+    try {
+      const request = {
+        groupId,
+        topics: [
+          { name: 'consumed', partitions: [{ partitionIndex: 0 }] },
+          { name: 'abandoned', partitions: [{ partitionIndex: 0 }] },
+        ],
+      }
+      const live = await connection.request(ApiKey.OffsetDelete, 0, request)
+      expect(live.errorCode).toBe(ErrorCode.NONE)
+      expect(live.topics.map((t) => [t.name, t.partitions[0].errorCode])).toEqual([
+        ['consumed', ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC],
+        ['abandoned', ErrorCode.NONE],
+      ])
+      const offsets = await admin.fetchOffsets({ groupId, topics: ['abandoned'] })
+      expect(offsets[0].partitions[0].offset).toBe('-1')
+
+      await consumer.disconnect()
+      const empty = await connection.request(ApiKey.OffsetDelete, 0, request)
+      expect(empty.topics.map((t) => [t.name, t.partitions[0].errorCode])).toEqual([
+        ['consumed', ErrorCode.NONE],
+        ['abandoned', ErrorCode.NONE],
+      ])
+      const unknown = await connection.request(ApiKey.OffsetDelete, 0, { groupId: 'never-was', topics: request.topics })
+      expect(unknown).toMatchObject({ errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] })
+    } finally {
+      connection.close()
+      await consumer.disconnect()
+      await admin.disconnect()
+    }
+  })
+})
+
+describe('DescribeCluster', () => {
+  it('names the cluster, its controller and every broker as Metadata does', async () => {
+    const [host, port] = broker.bootstrapServers.split(',')[0].split(':')
+    const connection = await RawConnection.open(Number(port), host)
+    try {
+      const described = await connection.request(ApiKey.DescribeCluster, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 })
+      const metadata = await connection.request(ApiKey.Metadata, 9, { topics: [] })
+      expect(described).toMatchObject({ errorCode: ErrorCode.NONE, clusterId: metadata.clusterId, controllerId: metadata.controllerId })
+      expect(described.brokers.map((b) => [b.brokerId, b.host, b.port])).toEqual(metadata.brokers.map((b) => [b.nodeId, b.host, b.port]))
+    } finally {
+      connection.close()
+    }
+  })
+})
