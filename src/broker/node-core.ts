@@ -5,6 +5,8 @@
  * to the controller on the main thread, as Kafka brokers forward them to theirs (KIP-590).
  */
 import type { OffsetDeleteResult } from '../actors/group/types.js'
+import { statfsSync } from 'node:fs'
+import { join } from 'node:path'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
@@ -34,7 +36,7 @@ import type {
 } from '../metadata/operations.js'
 import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
-import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput } from '../server/core.js'
+import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput, LogDirDescription } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
 
@@ -226,6 +228,45 @@ export class NodeCore implements BrokerCore {
         }
       }),
     )
+  }
+
+  /**
+   * Each replica's size on disk and, for a follower, how far its log end trails the high
+   * watermark it knows (Kafka's offsetLag of a current log). Replicas that do not answer (being
+   * opened or closed) are left out, as Kafka leaves out logs it is not serving.
+   */
+  async describeLogDirs(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<LogDirDescription> {
+    const logDir = join(this.#config.dataDir, `broker-${this.nodeId}`)
+    const wanted: Array<{ topic: string; partition: number }> = []
+    const asked = topics === null ? null : new Map(topics.map((t) => [t.topic, new Set(t.partitions)]))
+    for (const state of this.#image.topics.values()) {
+      for (const p of state.partitions) {
+        if (!p.replicas.includes(this.nodeId)) continue
+        if (asked !== null && asked.get(state.name)?.has(p.partition) !== true) continue
+        wanted.push({ topic: state.name, partition: p.partition })
+      }
+    }
+    const described = await Promise.all(
+      wanted.map(async ({ topic, partition }) => {
+        try {
+          const { message } = await this.#partitions.request(topic, partition, { op: 'stats' })
+          return { topic, partition, sizeBytes: message.sizeBytes, offsetLag: Math.max(0, message.highWatermark - message.logEndOffset) }
+        } catch {
+          return null
+        }
+      }),
+    )
+    let totalBytes = -1
+    let usableBytes = -1
+    try {
+      // The broker's directory lives in the data directory, on the same file system.
+      const fs = statfsSync(this.#config.dataDir)
+      totalBytes = fs.blocks * fs.bsize
+      usableBytes = fs.bavail * fs.bsize
+    } catch {
+      // The file system cannot be asked: sizes stay unknown (-1), as Kafka reports them.
+    }
+    return { logDir, partitions: described.filter((d) => d !== null), totalBytes, usableBytes }
   }
 
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {

@@ -34,11 +34,22 @@ export interface EpochEndOffsetAnswer {
   endOffset: number
 }
 
+/** DescribeLogDirs: this broker's one log directory and the replicas in it. */
+export interface LogDirDescription {
+  logDir: string
+  partitions: Array<{ topic: string; partition: number; sizeBytes: number; offsetLag: number }>
+  /** The file system's size and the bytes still free for the broker; -1 when unknown. */
+  totalBytes: number
+  usableBytes: number
+}
+
 export interface BrokerCore extends KafkaOperations {
   /** This broker's id. */
   readonly nodeId: number
   /** FindCoordinator: keyType 0 = group, 1 = transaction. */
   findCoordinator(key: string, keyType: number): Promise<CoordinatorResult>
+  /** DescribeLogDirs: the replicas this broker hosts (of the topics asked for; null: all). */
+  describeLogDirs(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<LogDirDescription>
   /** OffsetDelete, at the group's coordinator. */
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult>
   /** OffsetForLeaderEpoch, answered by each partition's leader from its leader-epoch cache. */

@@ -107,3 +107,33 @@ describe('DescribeCluster', () => {
     }
   })
 })
+
+describe('DescribeLogDirs', () => {
+  it('reports each broker its own directory with the size on disk of every replica it hosts', async () => {
+    const [created] = await broker.cluster.createTopics([{ name: 'sized', numPartitions: 2, replicationFactor: -1, configs: {} }], false)
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: 'sized', messages: Array.from({ length: 50 }, (_, i) => ({ partition: 0, value: `value-${i}`.repeat(20) })) })
+    await producer.disconnect()
+    const seen = new Map<number, number>()
+    for (const endpoint of broker.bootstrapServers.split(',')) {
+      const [host, port] = endpoint.split(':')
+      const connection = await RawConnection.open(Number(port), host)
+      try {
+        const response = await connection.request(ApiKey.DescribeLogDirs, 4, { topics: [{ topic: 'sized', partitions: [0, 1] }] })
+        expect(response.errorCode).toBe(ErrorCode.NONE)
+        const [dir] = response.results
+        expect(dir.errorCode).toBe(ErrorCode.NONE)
+        expect(dir.totalBytes).toBeGreaterThanOrEqual(dir.usableBytes)
+        expect(dir.usableBytes).toBeGreaterThan(0)
+        for (const topic of dir.topics) for (const p of topic.partitions) seen.set(p.partitionIndex, Math.max(seen.get(p.partitionIndex) ?? 0, p.partitionSize))
+      } finally {
+        connection.close()
+      }
+    }
+    // Fifty 140-byte values in one batch, on disk with their batch header.
+    expect(seen.get(0)).toBeGreaterThan(50 * 140)
+    expect(seen.get(1)).toBe(0)
+  })
+})

@@ -183,6 +183,25 @@ const scenarios: Record<number, Scenario> = {
     const missing = await client.request(ApiKey.OffsetDelete, v, { groupId: 'never', topics: [{ name: 'od', partitions: [{ partitionIndex: 0 }] }] })
     expect(missing).toMatchObject({ errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] })
   },
+  [ApiKey.DescribeLogDirs]: async (v) => {
+    await createTopic('ld', 2)
+    await produceValues('ld', ['a', 'b'])
+    const all = await client.request(ApiKey.DescribeLogDirs, v, { topics: null })
+    expect(all.results).toHaveLength(1)
+    const [dir] = all.results
+    expect(dir.errorCode).toBe(ErrorCode.NONE)
+    expect(dir.logDir.endsWith('broker-0')).toBe(true)
+    const ld = dir.topics.find((t) => t.name === 'ld')!
+    const sizes = new Map(ld.partitions.map((p) => [p.partitionIndex, p.partitionSize]))
+    const stored = ts.partitions.partition('ld', 0)!.batches.reduce((sum, b) => sum + b.bytes.length, 0)
+    // Broker 0 hosts the partitions placed on it; partition 0 holds the two records.
+    for (const [partition, size] of sizes) expect(size).toBe(partition === 0 ? stored : 0)
+    if (v >= 4) expect(dir.totalBytes).toBeGreaterThan(0)
+    const some = await client.request(ApiKey.DescribeLogDirs, v, { topics: [{ topic: 'ld', partitions: [0] }] })
+    expect(some.results[0].topics.flatMap((t) => t.partitions.map((p) => [t.name, p.partitionIndex]))).toEqual(
+      sizes.has(0) ? [['ld', 0]] : [],
+    )
+  },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')
     await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['a', 'b'], 1000) }], -1, 1000)

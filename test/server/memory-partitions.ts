@@ -178,6 +178,11 @@ export class MemoryPartitions implements PartitionAccess {
         for (const fetch of p.parked) fetch.wake()
         this.#partitions.delete(id)
         return { message: { ok: true } }
+      case 'stats': {
+        const sizeBytes = p.batches.reduce((sum, b) => sum + b.bytes.length, 0)
+        const stats = { logStartOffset: p.logStartOffset, logEndOffset: p.nextOffset, highWatermark: p.nextOffset, isr: [], leaderEpoch: 0 }
+        return { message: { ...stats, role: 'leader' as const, leaderId: 0, sizeBytes, producerCount: 0, followerRestartedAtLeaderStart: false } }
+      }
       case 'becomeLeader':
       case 'becomeFollower':
       case 'removeFromIsr':

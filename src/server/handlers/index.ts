@@ -14,6 +14,7 @@ import { deleteTopicsHandler } from './delete-topics.js'
 import { describeClusterHandler } from './describe-cluster.js'
 import { describeConfigsHandler } from './describe-configs.js'
 import { describeGroupsHandler } from './describe-groups.js'
+import { describeLogDirsHandler } from './describe-log-dirs.js'
 import { fetchHandler } from './fetch.js'
 import { findCoordinatorHandler } from './find-coordinator.js'
 import { heartbeatHandler } from './heartbeat.js'
@@ -62,6 +63,7 @@ const SERVED: readonly ApiHandler[] = [
   offsetForLeaderEpochHandler,
   describeClusterHandler,
   offsetDeleteHandler,
+  describeLogDirsHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */
