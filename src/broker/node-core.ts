@@ -5,6 +5,7 @@
  * to the controller on the main thread, as Kafka brokers forward them to theirs (KIP-590).
  */
 import type { OffsetDeleteResult } from '../actors/group/types.js'
+import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
 import { statfsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCode } from '../common/error-codes.js'
@@ -267,6 +268,19 @@ export class NodeCore implements BrokerCore {
       // The file system cannot be asked: sizes stay unknown (-1), as Kafka reports them.
     }
     return { logDir, partitions: described.filter((d) => d !== null), totalBytes, usableBytes }
+  }
+
+  async describeProducers(partitions: Array<{ topic: string; partition: number }>): Promise<DescribeProducersResult[]> {
+    return Promise.all(
+      partitions.map(async ({ topic, partition }) => {
+        try {
+          this.#checkPartition(topic, partition)
+          return (await this.#partitions.request(topic, partition, { op: 'describeProducers' })).message
+        } catch (error) {
+          return { errorCode: errorCodeOf(error), producers: [] }
+        }
+      }),
+    )
   }
 
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {

@@ -5,6 +5,7 @@
  * coordinator this node runs for them.
  */
 import type { OffsetDeleteResult } from '../actors/group/types.js'
+import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
 import type { KafkaOperations } from '../metadata/operations.js'
 
 export type { GroupOperations } from '../metadata/operations.js'
@@ -50,6 +51,8 @@ export interface BrokerCore extends KafkaOperations {
   findCoordinator(key: string, keyType: number): Promise<CoordinatorResult>
   /** DescribeLogDirs: the replicas this broker hosts (of the topics asked for; null: all). */
   describeLogDirs(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<LogDirDescription>
+  /** DescribeProducers, answered by each partition's leader. */
+  describeProducers(partitions: Array<{ topic: string; partition: number }>): Promise<DescribeProducersResult[]>
   /** OffsetDelete, at the group's coordinator. */
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult>
   /** OffsetForLeaderEpoch, answered by each partition's leader from its leader-epoch cache. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Kafka, logLevel } from 'kafkajs'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
-import { RawConnection, eventually, startTestBroker, tempDataDir, type Broker } from './harness.js'
+import { RawConnection, eventually, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
 
 let data: ReturnType<typeof tempDataDir>
 let broker: Broker
@@ -135,5 +135,27 @@ describe('DescribeLogDirs', () => {
     // Fifty 140-byte values in one batch, on disk with their batch header.
     expect(seen.get(0)).toBeGreaterThan(50 * 140)
     expect(seen.get(1)).toBe(0)
+  })
+})
+
+describe('DescribeProducers', () => {
+  it("shows librdkafka's idempotent producer on the partition's leader with its last sequence", async () => {
+    const [created] = await broker.cluster.createTopics([{ name: 'produced', numPartitions: 1, replicationFactor: -1, configs: {} }], false)
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    await runPython('confluent_client.py', ['produce', broker.bootstrapServers, 'produced', '10', '1', JSON.stringify({ 'enable.idempotence': true })])
+    const metadata = await broker.cluster.metadata(['produced'], false)
+    const leader = metadata.topics[0].partitions[0].leaderId
+    const endpoint = metadata.brokers.find((b) => b.nodeId === leader)!
+    const connection = await RawConnection.open(endpoint.port, endpoint.host)
+    try {
+      const response = await connection.request(ApiKey.DescribeProducers, 0, { topics: [{ name: 'produced', partitionIndexes: [0] }] })
+      const [partition] = response.topics[0].partitions
+      expect(partition.errorCode).toBe(ErrorCode.NONE)
+      expect(partition.activeProducers).toHaveLength(1)
+      expect(partition.activeProducers[0]).toMatchObject({ producerEpoch: 0, lastSequence: 9, coordinatorEpoch: -1, currentTxnStartOffset: -1 })
+      expect(partition.activeProducers[0].producerId).toBeGreaterThanOrEqual(0)
+    } finally {
+      connection.close()
+    }
   })
 })

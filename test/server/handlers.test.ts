@@ -3,7 +3,7 @@ import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import type { RequestApiKey } from '../../src/protocol/index.js'
 import { HANDLERS } from '../../src/server/handlers/index.js'
-import { decodeRecords, iterateBatches } from '../../src/records/record-batch.js'
+import { decodeRecords, encodeBatch, iterateBatches } from '../../src/records/record-batch.js'
 import { batchOf, startTestServer, type TestServer } from './helpers.js'
 import { decompress } from '../../src/records/compression.js'
 import { decodeMessageSet, encodeLegacyMessage } from '../../src/records/legacy-messages.js'
@@ -201,6 +201,25 @@ const scenarios: Record<number, Scenario> = {
     expect(some.results[0].topics.flatMap((t) => t.partitions.map((p) => [t.name, p.partitionIndex]))).toEqual(
       sizes.has(0) ? [['ld', 0]] : [],
     )
+  },
+  [ApiKey.DescribeProducers]: async (v) => {
+    await createTopic('dp')
+    const idempotent = encodeBatch({ baseTimestamp: 5000, producerId: 42, producerEpoch: 3, baseSequence: 0, records: [{ key: null, value: Buffer.from('a') }, { key: null, value: Buffer.from('b') }] })
+    const [appended] = await ts.core.produce([{ topic: 'dp', partition: 0, records: idempotent }], -1, 1000)
+    expect(appended.errorCode).toBe(ErrorCode.NONE)
+    const response = await client.request(ApiKey.DescribeProducers, v, {
+      topics: [
+        { name: 'dp', partitionIndexes: [0] },
+        { name: 'nope', partitionIndexes: [0] },
+      ],
+    })
+    expect(response.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.errorCode])])).toEqual([
+      ['dp', [[0, ErrorCode.NONE]]],
+      ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]],
+    ])
+    expect(response.topics[0].partitions[0].activeProducers).toEqual([
+      { producerId: 42, producerEpoch: 3, lastSequence: 1, lastTimestamp: 5000, coordinatorEpoch: -1, currentTxnStartOffset: -1 },
+    ])
   },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')

@@ -15,6 +15,7 @@ import { describeClusterHandler } from './describe-cluster.js'
 import { describeConfigsHandler } from './describe-configs.js'
 import { describeGroupsHandler } from './describe-groups.js'
 import { describeLogDirsHandler } from './describe-log-dirs.js'
+import { describeProducersHandler } from './describe-producers.js'
 import { fetchHandler } from './fetch.js'
 import { findCoordinatorHandler } from './find-coordinator.js'
 import { heartbeatHandler } from './heartbeat.js'
@@ -64,6 +65,7 @@ const SERVED: readonly ApiHandler[] = [
   describeClusterHandler,
   offsetDeleteHandler,
   describeLogDirsHandler,
+  describeProducersHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */
