@@ -269,6 +269,9 @@ export class Controller {
   #planTopic(input: CreateTopicInput): TopicState {
     const problem = topicNameProblem(input.name)
     if (problem !== null) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
+    if (isReservedTopicName(input.name)) {
+      throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic name "${input.name}" is reserved: names starting with "__" are for internal topics`)
+    }
     if (this.#store.topic(input.name) !== undefined) {
       throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${input.name}' already exists.`)
     }

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { TOPIC_CONFIG_KEYS } from '../../src/metadata/topic-config-keys.js'
 import { ApiKey } from '../../src/protocol/index.js'
-import { startTestServer, type TestServer } from './helpers.js'
+import { batchOf, startTestServer, type TestServer } from './helpers.js'
 import type { WireClient } from './wire-client.js'
 
 const RESOURCE_TOPIC = 2
@@ -202,5 +202,23 @@ describe('OffsetCommit', () => {
     const fetched = await ts.core.groups.fetchOffsets({ groupId: 'simple', topics: null })
     expect(fetched.topics.map((t) => [t.topic, t.partitions.map((p) => [p.partition, p.offset])])).toEqual([['real', [[0, 3]]]])
     expect(await topicNames()).toEqual(['real'])
+  })
+})
+
+describe('internal topics', () => {
+  it('refuses to create a topic whose name starts with "__", by CreateTopics or auto-creation, and refuses writes to __consumer_offsets', async () => {
+    const created = await client.request(ApiKey.CreateTopics, 4, { topics: [{ name: '__mine', numPartitions: 1, replicationFactor: 1 }], timeoutMs: 5000 })
+    expect(created.topics[0].errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION)
+    const auto = await client.request(ApiKey.Metadata, 9, { topics: [{ name: '__auto' }], allowAutoTopicCreation: true })
+    expect(auto.topics[0].errorCode).not.toBe(ErrorCode.NONE)
+    expect(await topicNames()).toEqual([])
+    const metadata = await client.request(ApiKey.Metadata, 9, { topics: [{ name: '__consumer_offsets' }] })
+    expect(metadata.topics[0]).toMatchObject({ errorCode: ErrorCode.NONE, isInternal: true })
+    const produced = await client.request(ApiKey.Produce, 9, {
+      acks: -1,
+      timeoutMs: 1000,
+      topicData: [{ name: '__consumer_offsets', partitionData: [{ index: 0, records: batchOf(['x']) }] }],
+    })
+    expect(produced.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION)
   })
 })
