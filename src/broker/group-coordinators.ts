@@ -9,7 +9,7 @@
  */
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
-import type { Clock } from '../common/clock.js'
+import type { Clock, TimerHandle } from '../common/clock.js'
 import { GroupCoordinator, type GroupLog } from '../actors/group-coordinator.js'
 import { decodeRecord, encodeKey, encodeValue, groupPartition, type GroupRecord } from '../actors/group/group-records.js'
 import type {
@@ -69,8 +69,28 @@ export class GroupCoordinators implements GroupOperations {
   readonly #deps: GroupCoordinatorsDeps
   readonly #slots = new Map<number, Slot>()
 
+  /** The next expired-offsets pass (offsets.retention.check.interval.ms), while any coordinator runs here. */
+  #expiryTimer: TimerHandle | null = null
+
   constructor(deps: GroupCoordinatorsDeps) {
     this.#deps = deps
+  }
+
+  /** Looks for expired offsets in every group this node coordinates; returns how many expired. */
+  async expireOffsets(): Promise<number> {
+    let expired = 0
+    for (const slot of this.#slots.values()) expired += await slot.coordinator.expireOffsets()
+    return expired
+  }
+
+  #armExpiry(): void {
+    if (this.#expiryTimer !== null || this.#slots.size === 0) return
+    this.#expiryTimer = this.#deps.clock.setTimeout(() => {
+      this.#expiryTimer = null
+      void this.expireOffsets()
+        .catch((error: unknown) => this.#deps.log.warn(`offset expiry failed: ${error instanceof Error ? error.message : String(error)}`))
+        .finally(() => this.#armExpiry())
+    }, this.#deps.config.offsetsRetentionCheckIntervalMs)
   }
 
   /** The partition of __consumer_offsets that holds `groupId`. */
@@ -88,6 +108,7 @@ export class GroupCoordinators implements GroupOperations {
       if (led.get(partition) !== slot.leaderEpoch) this.#stop(partition, slot)
     }
     for (const [partition, leaderEpoch] of led) if (!this.#slots.has(partition)) this.#start(partition, leaderEpoch)
+    this.#armExpiry()
   }
 
   /** Resolves once every coordinator this node runs has loaded its partition. */
@@ -96,6 +117,8 @@ export class GroupCoordinators implements GroupOperations {
   }
 
   close(): void {
+    if (this.#expiryTimer !== null) this.#deps.clock.clearTimeout(this.#expiryTimer)
+    this.#expiryTimer = null
     for (const [partition, slot] of this.#slots) this.#stop(partition, slot)
   }
 
@@ -108,6 +131,7 @@ export class GroupCoordinators implements GroupOperations {
       initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
       minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
       maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     })
     const slot: Slot = { leaderEpoch, coordinator, loaded: Promise.resolve(), closed: false }
     slot.loaded = this.#load(partition, slot)
