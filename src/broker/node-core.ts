@@ -24,6 +24,7 @@ import type {
   DeleteRecordsInput,
   DeleteRecordsResult,
   DescribeConfigsResult,
+  ElectLeadersResult,
   FetchInput,
   FetchOptions,
   FetchResult,
@@ -281,6 +282,10 @@ export class NodeCore implements BrokerCore {
         }
       }),
     )
+  }
+
+  electLeaders(electionType: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]> {
+    return this.#ask({ op: 'electLeaders', electionType, partitions })
   }
 
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {

@@ -16,6 +16,7 @@ import type {
   CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
+  ElectLeadersResult,
   InitProducerIdResult,
   TopicErrorResult,
 } from '../metadata/operations.js'
@@ -80,6 +81,8 @@ export class Controller {
         return this.initProducerId(request.transactionalId, request.producerId, request.producerEpoch)
       case 'ensureTopic':
         return this.ensureTopic(request.name)
+      case 'electLeaders':
+        return this.electLeaders(request.electionType, request.partitions)
     }
   }
 
@@ -247,6 +250,17 @@ export class Controller {
       }
     }
     return results
+  }
+
+  /**
+   * ElectLeaders over the partitions asked for, or every partition when none are named; then, as
+   * Kafka does, only the partitions whose election was needed are answered.
+   */
+  async electLeaders(type: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]> {
+    if (partitions !== null) return this.#router.electLeaders(type, partitions)
+    const all = this.#store.topics().flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition })))
+    const results = await this.#router.electLeaders(type, all)
+    return results.filter((r) => r.errorCode !== ErrorCode.ELECTION_NOT_NEEDED)
   }
 
   async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {

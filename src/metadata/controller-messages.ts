@@ -11,6 +11,7 @@ import type {
   CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
+  ElectLeadersResult,
   InitProducerIdResult,
   TopicErrorResult,
 } from './operations.js'
@@ -24,6 +25,8 @@ export type ControllerRequest =
   | { op: 'createPartitions'; inputs: CreatePartitionsInput[]; validateOnly: boolean }
   | { op: 'alterConfigs'; resources: Array<ConfigResource & { configs: AlterConfigOp[] }>; incremental: boolean; validateOnly: boolean }
   | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number }
+  /** ElectLeaders: 0 preferred, 1 unclean; null partitions: every partition. */
+  | { op: 'electLeaders'; electionType: 0 | 1; partitions: Array<{ topic: string; partition: number }> | null }
   /** Creates a topic with the broker's defaults unless it exists (auto.create.topics.enable, internal topics). */
   | { op: 'ensureTopic'; name: string }
 
@@ -33,6 +36,7 @@ export interface ControllerReplies {
   createPartitions: TopicErrorResult[]
   alterConfigs: Array<ConfigResource & { errorCode: number; errorMessage: string | null }>
   initProducerId: InitProducerIdResult
+  electLeaders: ElectLeadersResult[]
   ensureTopic: { errorCode: number; errorMessage: string | null }
 }
 

@@ -147,6 +147,14 @@ export interface TopicErrorResult {
   errorMessage: string | null
 }
 
+/** ElectLeaders' answer for one partition. */
+export interface ElectLeadersResult {
+  topic: string
+  partition: number
+  errorCode: number
+  errorMessage: string | null
+}
+
 export interface ConfigEntry {
   name: string
   value: string | null

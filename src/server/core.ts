@@ -6,7 +6,7 @@
  */
 import type { OffsetDeleteResult } from '../actors/group/types.js'
 import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
-import type { KafkaOperations } from '../metadata/operations.js'
+import type { ElectLeadersResult, KafkaOperations } from '../metadata/operations.js'
 
 export type { GroupOperations } from '../metadata/operations.js'
 
@@ -53,6 +53,8 @@ export interface BrokerCore extends KafkaOperations {
   describeLogDirs(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<LogDirDescription>
   /** DescribeProducers, answered by each partition's leader. */
   describeProducers(partitions: Array<{ topic: string; partition: number }>): Promise<DescribeProducersResult[]>
+  /** ElectLeaders (0 preferred, 1 unclean; null: every partition), decided by the controller. */
+  electLeaders(electionType: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]>
   /** OffsetDelete, at the group's coordinator. */
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult>
   /** OffsetForLeaderEpoch, answered by each partition's leader from its leader-epoch cache. */

@@ -159,3 +159,50 @@ describe('DescribeProducers', () => {
     }
   })
 })
+
+describe('ElectLeaders', () => {
+  it('moves leadership back to the preferred replica once it is in sync again, with a new epoch', async () => {
+    const data3 = tempDataDir()
+    const cluster = await startTestBroker(data3.dir, { brokers: 2, defaultReplicationFactor: 2, replicaLagTimeMaxMs: 2_000 })
+    try {
+      const [created] = await cluster.cluster.createTopics(
+        [{ name: 'preferred', numPartitions: -1, replicationFactor: -1, configs: {}, assignments: [{ partitionIndex: 0, brokerIds: [0, 1] }] }],
+        false,
+      )
+      expect(created.errorCode).toBe(ErrorCode.NONE)
+      const partitionState = async () => (await cluster.cluster.metadata(['preferred'], false)).topics[0].partitions[0]
+      expect((await partitionState()).leaderId).toBe(0)
+      cluster.faults.killBroker(0)
+      // Broker 1 takes over; broker 0 restarts as a follower and rejoins the ISR.
+      await eventually(async () => {
+        const p = await partitionState()
+        return p.leaderId === 1 && p.isrNodes.length === 2 ? p : undefined
+      }, 'broker 0 back in sync behind leader 1', 30_000)
+      const before = await partitionState()
+      const endpoint = (await cluster.cluster.metadata([], false)).brokers[0]
+      const connection = await RawConnection.open(endpoint.port, endpoint.host)
+      try {
+        const response = await connection.request(ApiKey.ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 'preferred', partitions: [0] }], timeoutMs: 10_000 })
+        expect(response.errorCode).toBe(ErrorCode.NONE)
+        expect(response.replicaElectionResults[0].partitionResult[0]).toMatchObject({ partitionId: 0, errorCode: ErrorCode.NONE })
+        const again = await connection.request(ApiKey.ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 'preferred', partitions: [0] }], timeoutMs: 10_000 })
+        expect(again.replicaElectionResults[0].partitionResult[0].errorCode).toBe(ErrorCode.ELECTION_NOT_NEEDED)
+      } finally {
+        connection.close()
+      }
+      const after = await partitionState()
+      expect(after.leaderId).toBe(0)
+      expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch)
+      // The moved leader serves: a produce lands and reads back.
+      const producer = new Kafka({ clientId: 'elect', brokers: cluster.bootstrapServers.split(','), logLevel: logLevel.NOTHING }).producer()
+      await producer.connect()
+      await producer.send({ topic: 'preferred', acks: -1, messages: [{ value: 'after-election' }] })
+      await producer.disconnect()
+      const [latest] = await cluster.cluster.listOffsets([{ topic: 'preferred', partition: 0, timestamp: -1 }])
+      expect(latest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 1 })
+    } finally {
+      await cluster.close()
+      data3.remove()
+    }
+  })
+})

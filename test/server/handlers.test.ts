@@ -221,6 +221,30 @@ const scenarios: Record<number, Scenario> = {
       { producerId: 42, producerEpoch: 3, lastSequence: 1, lastTimestamp: 5000, coordinatorEpoch: -1, currentTxnStartOffset: -1 },
     ])
   },
+  [ApiKey.ElectLeaders]: async (v) => {
+    const [created] = await ts.core.createTopics([{ name: 'el', numPartitions: -1, replicationFactor: -1, configs: {}, assignments: [{ partitionIndex: 0, brokerIds: [0, 1] }] }], false)
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    const named = await client.request(ApiKey.ElectLeaders, v, {
+      electionType: 0,
+      topicPartitions: [
+        { topic: 'el', partitions: [0] },
+        { topic: 'nope', partitions: [0] },
+      ],
+      timeoutMs: 5000,
+    })
+    // The preferred replica already leads: nothing to do.
+    expect(named.replicaElectionResults.map((t) => [t.topic, t.partitionResult.map((p) => [p.partitionId, p.errorCode])])).toEqual([
+      ['el', [[0, ErrorCode.ELECTION_NOT_NEEDED]]],
+      ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]],
+    ])
+    const all = await client.request(ApiKey.ElectLeaders, v, { electionType: 0, topicPartitions: null, timeoutMs: 5000 })
+    expect(all.replicaElectionResults).toEqual([])
+    if (v >= 1) {
+      const unclean = await client.request(ApiKey.ElectLeaders, v, { electionType: 1, topicPartitions: [{ topic: 'el', partitions: [0] }], timeoutMs: 5000 })
+      expect(unclean.replicaElectionResults[0].partitionResult[0].errorCode).toBe(ErrorCode.ELECTION_NOT_NEEDED)
+    }
+    expect((await ts.core.metadata(['el'], false)).topics[0].partitions[0].leaderId).toBe(0)
+  },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')
     await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['a', 'b'], 1000) }], -1, 1000)

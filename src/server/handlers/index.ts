@@ -16,6 +16,7 @@ import { describeConfigsHandler } from './describe-configs.js'
 import { describeGroupsHandler } from './describe-groups.js'
 import { describeLogDirsHandler } from './describe-log-dirs.js'
 import { describeProducersHandler } from './describe-producers.js'
+import { electLeadersHandler } from './elect-leaders.js'
 import { fetchHandler } from './fetch.js'
 import { findCoordinatorHandler } from './find-coordinator.js'
 import { heartbeatHandler } from './heartbeat.js'
@@ -66,6 +67,7 @@ const SERVED: readonly ApiHandler[] = [
   offsetDeleteHandler,
   describeLogDirsHandler,
   describeProducersHandler,
+  electLeadersHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */
