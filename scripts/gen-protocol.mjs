@@ -38,10 +38,19 @@ const APIS = [
   'CreatePartitions',
   'DeleteGroups',
   'IncrementalAlterConfigs',
+  'OffsetForLeaderEpoch',
+  'DescribeLogDirs',
+  'ElectLeaders',
+  'AlterPartitionReassignments',
+  'ListPartitionReassignments',
+  'OffsetDelete',
+  'DescribeProducers',
+  'DescribeCluster',
 ]
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const messageDir = resolve(root, '../shared/kafka-protocol/message')
+// KAFKA_PROTOCOL_DIR points elsewhere (a git worktree sits one level deeper than the checkout).
+const messageDir = process.env.KAFKA_PROTOCOL_DIR ?? resolve(root, '../shared/kafka-protocol/message')
 const outDir = join(root, 'src/protocol/generated')
 const VERSION_MAX = 0x7fff
 

@@ -19,6 +19,7 @@ import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { Group, type CommittedOffset, type Member } from './group/group.js'
+import { subscribedTopics } from './group/consumer-subscription.js'
 import type { GroupRecord, GroupValue } from './group/group-records.js'
 import type {
   DeleteGroupResult,
@@ -40,6 +41,7 @@ import type {
   OffsetFetchTopicResult,
   SyncGroupRequest,
   SyncGroupResponse,
+  OffsetDeleteResult,
 } from './group/types.js'
 
 export * from './group/types.js'
@@ -50,6 +52,7 @@ const defaults = {
   maxSessionTimeoutMs: 1_800_000,
   groupMaxSize: 2_147_483_647,
   offsetMetadataMaxBytes: 4_096,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
 }
 
 /**
@@ -84,6 +87,7 @@ export class GroupCoordinator {
       maxSessionTimeoutMs: options.maxSessionTimeoutMs ?? defaults.maxSessionTimeoutMs,
       groupMaxSize: options.groupMaxSize ?? defaults.groupMaxSize,
       offsetMetadataMaxBytes: options.offsetMetadataMaxBytes ?? defaults.offsetMetadataMaxBytes,
+      offsetsRetentionMs: options.offsetsRetentionMs ?? defaults.offsetsRetentionMs,
     }
     this.#log = options.log
   }
@@ -374,6 +378,7 @@ export class GroupCoordinator {
     if (group.members.size === 0) {
       group.protocolName = null
       group.transitionTo('Empty')
+      group.emptySinceMs = this.#clock.nowMs()
       // The emptied group's new generation is recorded; a Stable one's once its assignment is in.
       this.#storeGroup(group)
     } else {
@@ -706,6 +711,92 @@ export class GroupCoordinator {
       }
     }
     return results
+  }
+
+  /**
+   * OffsetDelete (KIP-496): removes a group's committed offsets for partitions it no longer
+   * consumes, as tombstones. An Empty group loses any it names; a live consumer group keeps those
+   * of topics a member subscribes to (GROUP_SUBSCRIBED_TO_TOPIC); a live group of another protocol
+   * type is refused whole (NON_EMPTY_GROUP), since its subscriptions cannot be read.
+   */
+  async deleteOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {
+    const refuse = (errorCode: number): OffsetDeleteResult => ({ errorCode, partitions: [] })
+    if (!this.#isOpen) return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    if (groupId === '') return refuse(ErrorCode.INVALID_GROUP_ID)
+    const group = this.#groups.get(groupId)
+    if (group === undefined || group.state === 'Dead') return refuse(ErrorCode.GROUP_ID_NOT_FOUND)
+    let subscribed = new Set<string>()
+    if (group.state !== 'Empty') {
+      if (group.protocolType !== 'consumer') return refuse(ErrorCode.NON_EMPTY_GROUP)
+      for (const member of group.members.values()) {
+        const topics = subscribedTopics(group.metadataFor(member, group.protocolName))
+        // A subscription it cannot read might name any topic: keep every offset of the group.
+        if (topics === null) subscribed = new Set(partitions.map((p) => p.topic))
+        else for (const topic of topics) subscribed.add(topic)
+      }
+    }
+    const tombstones: GroupRecord[] = []
+    const results = partitions.map(({ topic, partition }) => {
+      if (subscribed.has(topic)) return { topic, partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC }
+      if (group.offsets.get(topic)?.has(partition) === true) tombstones.push({ type: 'offset', groupId, topic, partition, value: null })
+      return { topic, partition, errorCode: ErrorCode.NONE }
+    })
+    if (tombstones.length > 0) {
+      try {
+        await this.#log.append(tombstones)
+      } catch {
+        return refuse(ErrorCode.NOT_COORDINATOR)
+      }
+      for (const record of tombstones) this.#replay(record)
+    }
+    return { errorCode: ErrorCode.NONE, partitions: results }
+  }
+
+  /**
+   * offsets.retention.minutes (KIP-211): an Empty group's committed offsets expire once the group
+   * has been empty that long (counted from each commit when it is not known when the group
+   * emptied, as for a group that only ever committed). A group left with no offsets and no
+   * members is deleted, as Kafka deletes it. Groups with members keep their offsets. Returns how
+   * many offsets expired.
+   */
+  async expireOffsets(): Promise<number> {
+    if (!this.#isOpen) return 0
+    const nowMs = this.#clock.nowMs()
+    const tombstones: GroupRecord[] = []
+    const deleted: Group[] = []
+    for (const group of this.#groups.values()) {
+      if (group.state !== 'Empty' || group.members.size > 0) continue
+      let kept = 0
+      for (const [topic, partitions] of group.offsets) {
+        for (const [partition, committed] of partitions) {
+          const sinceMs = group.emptySinceMs ?? committed.commitTimestampMs
+          if (nowMs - sinceMs >= this.#config.offsetsRetentionMs) tombstones.push({ type: 'offset', groupId: group.groupId, topic, partition, value: null })
+          else kept++
+        }
+      }
+      if (kept === 0 && group.pendingMembers.size === 0) deleted.push(group)
+    }
+    for (const group of deleted) tombstones.push({ type: 'group', groupId: group.groupId, value: null })
+    if (tombstones.length === 0) return 0
+    try {
+      await this.#log.append(tombstones)
+    } catch {
+      return 0 // not replicated: the next pass, here or at the next coordinator, tries again
+    }
+    let expired = 0
+    for (const record of tombstones) {
+      if (record.type !== 'offset') continue
+      this.#replay(record)
+      expired++
+    }
+    for (const group of deleted) {
+      // A member may have joined while the tombstones were written: then the group stays.
+      if (this.#groups.get(group.groupId) !== group || group.state !== 'Empty' || group.members.size > 0) continue
+      group.transitionTo('Dead')
+      this.#clearGroupTimers(group)
+      this.#groups.delete(group.groupId)
+    }
+    return expired
   }
 
   // ---------------------------------------------------------------- Housekeeping

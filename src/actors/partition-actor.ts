@@ -146,6 +146,8 @@ export class PartitionActor {
         return reply({ ok: true })
       case 'stats':
         return reply(this.#replica.stats())
+      case 'describeProducers':
+        return reply(this.#replica.describeProducers())
       case 'housekeeping':
         return this.#housekeeping().then(() => reply({ ok: true }))
       case 'close':

@@ -11,6 +11,7 @@ import type {
   ProduceResult,
   ReplicaConfig,
   ReplicaStats,
+  DescribeProducersResult,
 } from './partition/replica-types.js'
 
 export interface OpenPartition {
@@ -50,6 +51,7 @@ export type PartitionRequest =
   | { op: 'removeFromIsr'; brokerId: number }
   | { op: 'updateConfig'; config: ReplicaConfig }
   | { op: 'stats' }
+  | { op: 'describeProducers' }
   | { op: 'housekeeping' }
   /** Closes the replica; with deleteData its directory goes too (topic deletion). */
   | { op: 'close'; deleteData: boolean }
@@ -72,6 +74,7 @@ export interface PartitionReplies {
   removeFromIsr: Done
   updateConfig: Done
   stats: ReplicaStats
+  describeProducers: DescribeProducersResult
   housekeeping: Done
   close: Done
 }

@@ -9,7 +9,7 @@
  */
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
-import type { Clock } from '../common/clock.js'
+import type { Clock, TimerHandle } from '../common/clock.js'
 import { GroupCoordinator, type GroupLog } from '../actors/group-coordinator.js'
 import { decodeRecord, encodeKey, encodeValue, groupPartition, type GroupRecord } from '../actors/group/group-records.js'
 import type {
@@ -29,6 +29,7 @@ import type {
   OffsetFetchResponse,
   SyncGroupRequest,
   SyncGroupResponse,
+  OffsetDeleteResult,
 } from '../actors/group/types.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataImage } from '../metadata/image.js'
@@ -68,8 +69,28 @@ export class GroupCoordinators implements GroupOperations {
   readonly #deps: GroupCoordinatorsDeps
   readonly #slots = new Map<number, Slot>()
 
+  /** The next expired-offsets pass (offsets.retention.check.interval.ms), while any coordinator runs here. */
+  #expiryTimer: TimerHandle | null = null
+
   constructor(deps: GroupCoordinatorsDeps) {
     this.#deps = deps
+  }
+
+  /** Looks for expired offsets in every group this node coordinates; returns how many expired. */
+  async expireOffsets(): Promise<number> {
+    let expired = 0
+    for (const slot of this.#slots.values()) expired += await slot.coordinator.expireOffsets()
+    return expired
+  }
+
+  #armExpiry(): void {
+    if (this.#expiryTimer !== null || this.#slots.size === 0) return
+    this.#expiryTimer = this.#deps.clock.setTimeout(() => {
+      this.#expiryTimer = null
+      void this.expireOffsets()
+        .catch((error: unknown) => this.#deps.log.warn(`offset expiry failed: ${error instanceof Error ? error.message : String(error)}`))
+        .finally(() => this.#armExpiry())
+    }, this.#deps.config.offsetsRetentionCheckIntervalMs)
   }
 
   /** The partition of __consumer_offsets that holds `groupId`. */
@@ -87,6 +108,7 @@ export class GroupCoordinators implements GroupOperations {
       if (led.get(partition) !== slot.leaderEpoch) this.#stop(partition, slot)
     }
     for (const [partition, leaderEpoch] of led) if (!this.#slots.has(partition)) this.#start(partition, leaderEpoch)
+    this.#armExpiry()
   }
 
   /** Resolves once every coordinator this node runs has loaded its partition. */
@@ -95,6 +117,8 @@ export class GroupCoordinators implements GroupOperations {
   }
 
   close(): void {
+    if (this.#expiryTimer !== null) this.#deps.clock.clearTimeout(this.#expiryTimer)
+    this.#expiryTimer = null
     for (const [partition, slot] of this.#slots) this.#stop(partition, slot)
   }
 
@@ -107,6 +131,7 @@ export class GroupCoordinators implements GroupOperations {
       initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
       minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
       maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     })
     const slot: Slot = { leaderEpoch, coordinator, loaded: Promise.resolve(), closed: false }
     slot.loaded = this.#load(partition, slot)
@@ -213,10 +238,38 @@ export class GroupCoordinators implements GroupOperations {
     return typeof c === 'number' ? { errorCode: c, members: [] } : c.leaveGroup(request)
   }
 
+  /**
+   * A partition this node's image does not know gets UNKNOWN_TOPIC_OR_PARTITION and is not stored,
+   * as Kafka's KafkaApis answers before the coordinator sees the request; the rest go on.
+   */
   async commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    const isKnown = request.offsets.map((o) => this.#deps.image.partition(o.topic, o.partition) !== undefined)
+    const known = request.offsets.filter((_, i) => isKnown[i])
     const c = await this.#route(request.groupId)
-    if (typeof c === 'number') return request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: c }))
-    return c.commitOffsets(request)
+    let answers: OffsetCommitPartitionResult[]
+    if (typeof c === 'number') answers = known.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: c }))
+    else answers = known.length > 0 ? await c.commitOffsets({ ...request, offsets: known }) : []
+    // The coordinator answers its offsets in the order given, so answers line up with `known`.
+    let next = 0
+    return request.offsets.map((o, i) =>
+      isKnown[i] ? answers[next++] : { topic: o.topic, partition: o.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
+    )
+  }
+
+  /** OffsetDelete: partitions this node's image does not know answer UNKNOWN_TOPIC_OR_PARTITION, as in Kafka. */
+  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {
+    const c = await this.#route(groupId)
+    if (typeof c === 'number') return { errorCode: c, partitions: [] }
+    const known = partitions.filter((p) => this.#deps.image.partition(p.topic, p.partition) !== undefined)
+    const answer = await c.deleteOffsets(groupId, known)
+    if (answer.errorCode !== ErrorCode.NONE) return answer
+    let next = 0
+    return {
+      errorCode: ErrorCode.NONE,
+      partitions: partitions.map((p) =>
+        this.#deps.image.partition(p.topic, p.partition) !== undefined ? answer.partitions[next++] : { ...p, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
+      ),
+    }
   }
 
   async fetchOffsets(request: OffsetFetchRequest): Promise<OffsetFetchResponse> {

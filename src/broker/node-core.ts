@@ -4,6 +4,10 @@
  * (PartitionAccess); groups go to the coordinators this node runs; admin requests are forwarded
  * to the controller on the main thread, as Kafka brokers forward them to theirs (KIP-590).
  */
+import type { OffsetDeleteResult } from '../actors/group/types.js'
+import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
+import { statfsSync } from 'node:fs'
+import { join } from 'node:path'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
@@ -14,11 +18,13 @@ import type {
   AlterConfigOp,
   ClusterMetadata,
   ConfigResource,
+  CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
   DeleteRecordsInput,
   DeleteRecordsResult,
   DescribeConfigsResult,
+  ElectLeadersResult,
   FetchInput,
   FetchOptions,
   FetchResult,
@@ -32,7 +38,7 @@ import type {
 } from '../metadata/operations.js'
 import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
-import type { BrokerCore, CoordinatorResult } from '../server/core.js'
+import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput, LogDirDescription } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
 
@@ -226,6 +232,81 @@ export class NodeCore implements BrokerCore {
     )
   }
 
+  /**
+   * Each replica's size on disk and, for a follower, how far its log end trails the high
+   * watermark it knows (Kafka's offsetLag of a current log). Replicas that do not answer (being
+   * opened or closed) are left out, as Kafka leaves out logs it is not serving.
+   */
+  async describeLogDirs(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<LogDirDescription> {
+    const logDir = join(this.#config.dataDir, `broker-${this.nodeId}`)
+    const wanted: Array<{ topic: string; partition: number }> = []
+    const asked = topics === null ? null : new Map(topics.map((t) => [t.topic, new Set(t.partitions)]))
+    for (const state of this.#image.topics.values()) {
+      for (const p of state.partitions) {
+        if (!p.replicas.includes(this.nodeId)) continue
+        if (asked !== null && asked.get(state.name)?.has(p.partition) !== true) continue
+        wanted.push({ topic: state.name, partition: p.partition })
+      }
+    }
+    const described = await Promise.all(
+      wanted.map(async ({ topic, partition }) => {
+        try {
+          const { message } = await this.#partitions.request(topic, partition, { op: 'stats' })
+          return { topic, partition, sizeBytes: message.sizeBytes, offsetLag: Math.max(0, message.highWatermark - message.logEndOffset) }
+        } catch {
+          return null
+        }
+      }),
+    )
+    let totalBytes = -1
+    let usableBytes = -1
+    try {
+      // The broker's directory lives in the data directory, on the same file system.
+      const fs = statfsSync(this.#config.dataDir)
+      totalBytes = fs.blocks * fs.bsize
+      usableBytes = fs.bavail * fs.bsize
+    } catch {
+      // The file system cannot be asked: sizes stay unknown (-1), as Kafka reports them.
+    }
+    return { logDir, partitions: described.filter((d) => d !== null), totalBytes, usableBytes }
+  }
+
+  async describeProducers(partitions: Array<{ topic: string; partition: number }>): Promise<DescribeProducersResult[]> {
+    return Promise.all(
+      partitions.map(async ({ topic, partition }) => {
+        try {
+          this.#checkPartition(topic, partition)
+          return (await this.#partitions.request(topic, partition, { op: 'describeProducers' })).message
+        } catch (error) {
+          return { errorCode: errorCodeOf(error), producers: [] }
+        }
+      }),
+    )
+  }
+
+  electLeaders(electionType: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]> {
+    return this.#ask({ op: 'electLeaders', electionType, partitions })
+  }
+
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {
+    return this.groups.deleteOffsets(groupId, partitions)
+  }
+
+  async epochEndOffsets(inputs: EpochEndOffsetInput[]): Promise<EpochEndOffsetAnswer[]> {
+    return Promise.all(
+      inputs.map(async (input) => {
+        try {
+          this.#checkPartition(input.topic, input.partition)
+          const request = { op: 'epochEndOffset' as const, epoch: input.leaderEpoch, currentLeaderEpoch: input.currentLeaderEpoch }
+          const { message } = await this.#partitions.request(input.topic, input.partition, request)
+          return { errorCode: message.errorCode, leaderEpoch: message.epoch, endOffset: message.endOffset }
+        } catch (error) {
+          return { errorCode: errorCodeOf(error), leaderEpoch: -1, endOffset: -1 }
+        }
+      }),
+    )
+  }
+
   async deleteRecords(inputs: DeleteRecordsInput[]): Promise<DeleteRecordsResult[]> {
     return Promise.all(
       inputs.map(async (input) => {
@@ -256,7 +337,7 @@ export class NodeCore implements BrokerCore {
     return this.#ask({ op: 'deleteTopics', names })
   }
 
-  createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
+  createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]> {
     return this.#ask({ op: 'createPartitions', inputs, validateOnly })
   }
 

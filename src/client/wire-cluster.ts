@@ -11,6 +11,7 @@ import type {
   AlterConfigOp,
   ClusterMetadata,
   ConfigResource,
+  CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
   DeleteRecordsInput,
@@ -88,7 +89,7 @@ export class WireCluster implements KafkaOperations {
 
   async createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]> {
     const response = await this.#client.createTopics(
-      inputs.map((i) => ({ name: i.name, numPartitions: i.numPartitions, replicationFactor: i.replicationFactor, configs: i.configs })),
+      inputs.map((i) => ({ name: i.name, numPartitions: i.numPartitions, replicationFactor: i.replicationFactor, configs: i.configs, assignments: i.assignments })),
       { validateOnly },
     )
     return response.topics.map((t) => ({
@@ -106,10 +107,10 @@ export class WireCluster implements KafkaOperations {
     return response.responses.map((r) => ({ name: r.name ?? '', errorCode: r.errorCode, errorMessage: r.errorMessage }))
   }
 
-  async createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
+  async createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]> {
     const results: TopicErrorResult[] = []
     for (const input of inputs) {
-      const response = await this.#client.createPartitions(input.name, input.count, { validateOnly })
+      const response = await this.#client.createPartitions(input.name, input.count, { validateOnly, assignments: input.assignments })
       for (const r of response.results) results.push({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorMessage })
     }
     return results

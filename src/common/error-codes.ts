@@ -94,6 +94,9 @@ export const ErrorCode = {
   GROUP_SUBSCRIBED_TO_TOPIC: 86,
   INVALID_RECORD: 87,
   UNSTABLE_OFFSET_COMMIT: 88,
+  /** KIP-919: DescribeCluster asked a broker for the controllers' endpoints. */
+  MISMATCHED_ENDPOINT_TYPE: 114,
+  UNSUPPORTED_ENDPOINT_TYPE: 115,
 } as const
 
 export type ErrorCodeName = keyof typeof ErrorCode

@@ -13,16 +13,20 @@ import type { TopicState } from '../metadata/image.js'
 import type {
   AlterConfigOp,
   ConfigResource,
+  CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
+  ElectLeadersResult,
   InitProducerIdResult,
   TopicErrorResult,
 } from '../metadata/operations.js'
-import { applyConfigOps, checkTopicConfigNames } from '../metadata/topic-configs.js'
+import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
+import { applyConfigOps } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import type { ImagePublisher } from './image-publisher.js'
 import type { MetadataStore } from './metadata-store.js'
+import { checkAddedAssignments, checkTopicAssignments } from './manual-assignment.js'
 import { assignReplicas } from './placement.js'
 import type { Supervisor } from './supervisor.js'
 
@@ -77,6 +81,8 @@ export class Controller {
         return this.initProducerId(request.transactionalId, request.producerId, request.producerEpoch)
       case 'ensureTopic':
         return this.ensureTopic(request.name)
+      case 'electLeaders':
+        return this.electLeaders(request.electionType, request.partitions)
     }
   }
 
@@ -149,7 +155,7 @@ export class Controller {
     return results
   }
 
-  async createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
+  async createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]> {
     const results: TopicErrorResult[] = []
     for (const input of inputs) {
       const topic = this.#store.topic(input.name)
@@ -165,7 +171,11 @@ export class Controller {
       }
       try {
         const rf = topic.partitions[0].replicas.length
-        const assignments = assignReplicas(this.#brokerIds(), input.count - current, rf, current)
+        const added = input.count - current
+        const assignments =
+          input.assignments === undefined
+            ? assignReplicas(this.#brokerIds(), added, rf, current)
+            : checkAddedAssignments(input.assignments, added, this.#brokerIds(), rf)
         this.#checkBrokerPartitions(assignments)
         if (!validateOnly) await this.#addPartitions(topic, assignments)
         results.push({ name: input.name, errorCode: ErrorCode.NONE, errorMessage: null })
@@ -242,6 +252,17 @@ export class Controller {
     return results
   }
 
+  /**
+   * ElectLeaders over the partitions asked for, or every partition when none are named; then, as
+   * Kafka does, only the partitions whose election was needed are answered.
+   */
+  async electLeaders(type: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]> {
+    if (partitions !== null) return this.#router.electLeaders(type, partitions)
+    const all = this.#store.topics().flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition })))
+    const results = await this.#router.electLeaders(type, all)
+    return results.filter((r) => r.errorCode !== ErrorCode.ELECTION_NOT_NEEDED)
+  }
+
   async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
     if (transactionalId !== null) {
       // Transactions arrive in a later round; until then a transactional producer is told plainly.
@@ -262,8 +283,35 @@ export class Controller {
   #planTopic(input: CreateTopicInput): TopicState {
     const problem = topicNameProblem(input.name)
     if (problem !== null) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
+    if (isReservedTopicName(input.name)) {
+      throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic name "${input.name}" is reserved: names starting with "__" are for internal topics`)
+    }
     if (this.#store.topic(input.name) !== undefined) {
       throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${input.name}' already exists.`)
+    }
+    validateTopicConfigs(input.configs)
+    logConfigFromKafka(input.configs, this.#logDefaults())
+    const assignments = this.#placeNewTopic(input)
+    this.#checkBrokerPartitions(assignments)
+    return {
+      name: input.name,
+      topicId: randomUUID(),
+      configs: { ...input.configs },
+      partitions: assignments.map((replicas, partition) => ({ partition, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })),
+    }
+  }
+
+  /** The replicas of a new topic's partitions: as the client assigned them, or placed here. */
+  #placeNewTopic(input: CreateTopicInput): number[][] {
+    if (input.assignments !== undefined && input.assignments.length > 0) {
+      // Kafka's own words: a manual assignment fixes both counts, so neither may be given.
+      if (input.numPartitions !== -1) {
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but numPartitions was not set to -1.')
+      }
+      if (input.replicationFactor !== -1) {
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but replicationFactor was not set to -1.')
+      }
+      return checkTopicAssignments(input.assignments, this.#brokerIds())
     }
     const partitions = input.numPartitions === -1 ? this.#config.numPartitions : input.numPartitions
     if (!Number.isInteger(partitions) || partitions <= 0) {
@@ -276,17 +324,7 @@ export class Controller {
         `Replication factor: ${rf} larger than available brokers: ${this.#config.brokers}.`,
       )
     }
-    checkTopicConfigNames(Object.keys(input.configs))
-    logConfigFromKafka(input.configs, this.#logDefaults())
-    const start = this.#store.topics().length
-    const assignments = assignReplicas(this.#brokerIds(), partitions, rf, 0, start)
-    this.#checkBrokerPartitions(assignments)
-    return {
-      name: input.name,
-      topicId: randomUUID(),
-      configs: { ...input.configs },
-      partitions: assignments.map((replicas, partition) => ({ partition, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })),
-    }
+    return assignReplicas(this.#brokerIds(), partitions, rf, 0, this.#store.topics().length)
   }
 
   /** Creates the topic whole or not at all: a replica that cannot be opened undoes the rest. */

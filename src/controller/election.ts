@@ -12,6 +12,7 @@
  *   held are lost). Off by default, as in Kafka.
  */
 import { assert } from '../common/assert.js'
+import { ErrorCode } from '../common/error-codes.js'
 
 export interface ElectionInput {
   replicas: readonly number[]
@@ -51,4 +52,33 @@ export function electLeader(input: ElectionInput, isLive: (brokerId: number) => 
 export function isrWithout(isr: readonly number[], brokerId: number): number[] {
   const rest = isr.filter((id) => id !== brokerId)
   return rest.length > 0 ? rest : [...isr]
+}
+
+/** ElectLeaders (KIP-460): 0 moves leadership to the preferred replica, 1 elects a leader for a leaderless partition. */
+export type ElectionType = 0 | 1
+
+/** What an asked-for election does: a new leader (and ISR), or the Kafka error that says why not. */
+export type AskedElection = { leader: number; isr: number[] } | { errorCode: number; errorMessage: string }
+
+/**
+ * Decides an election an admin asked for, as Kafka's controller does:
+ * - preferred (0): the first assigned replica leads if it is live and in sync; ELECTION_NOT_NEEDED
+ *   when it already leads, PREFERRED_LEADER_NOT_AVAILABLE otherwise;
+ * - unclean (1): only a partition without a live leader gets one, from the live ISR first, else any
+ *   live replica (records only the old ISR held are lost); ELECTION_NOT_NEEDED when it has a
+ *   leader, ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is live.
+ */
+export function decideAskedElection(input: ElectionInput, isLive: (brokerId: number) => boolean, type: ElectionType): AskedElection {
+  if (type === 0) {
+    const preferred = input.replicas[0]
+    if (input.leader === preferred) return { errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: 'Leader election not needed for topic partition.' }
+    if (!isLive(preferred) || !input.isr.includes(preferred)) {
+      return { errorCode: ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, errorMessage: `Failed to elect leader: preferred replica ${preferred} is not live and in sync.` }
+    }
+    return { leader: preferred, isr: [...input.isr] }
+  }
+  if (input.leader !== -1 && isLive(input.leader)) return { errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: 'Leader election not needed for topic partition.' }
+  const result = electLeader(input, isLive, true)
+  if (result.leader === -1) return { errorCode: ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE, errorMessage: 'Failed to elect leader: no replica is live.' }
+  return { leader: result.leader, isr: result.isr }
 }

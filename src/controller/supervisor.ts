@@ -17,13 +17,15 @@ import { join } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { assert } from '../common/assert.js'
 import { forEachBounded } from '../common/bounded.js'
+import { ErrorCode } from '../common/error-codes.js'
 import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataStore, PartitionState, TopicState } from './metadata-store.js'
 import { openFilesSoftLimit } from '../storage/file-handle-cache.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
-import { electLeader, isrWithout } from './election.js'
+import { decideAskedElection, electLeader, isrWithout, type ElectionType } from './election.js'
 import { PARTITION_ACTOR_KIND, partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from '../actors/partition-messages.js'
 import type { ReplicaConfig } from '../actors/partition/replica-types.js'
+import type { ElectLeadersResult } from '../metadata/operations.js'
 
 /** The part of the runtime's shard pool the supervisor uses; shard i is broker i. */
 export interface ActorHost {
@@ -274,6 +276,51 @@ export class Supervisor {
       leaderShard: term.leader,
       leaderActorId: id,
     } satisfies PartitionRequest)
+  }
+
+  /**
+   * ElectLeaders: decides each asked-for election (see decideAskedElection), stores the new
+   * leaders and epochs at once, then tells each new leader and its live followers (the old leader
+   * among them) before answering.
+   */
+  async electLeaders(type: ElectionType, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<ElectLeadersResult[]> {
+    const results: ElectLeadersResult[] = []
+    const led: Array<{ topic: string; term: Term }> = []
+    const changed = new Set<string>()
+    for (const { topic, partition } of partitions) {
+      const state = this.#store.topic(topic)?.partitions[partition]
+      if (state === undefined) {
+        results.push({ topic, partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such topic partition ${topic}-${partition}` })
+        continue
+      }
+      const decided = decideAskedElection(state, (id) => this.#liveBrokers.has(id), type)
+      if ('errorCode' in decided) {
+        results.push({ topic, partition, ...decided })
+        continue
+      }
+      if (!state.isr.includes(decided.leader)) {
+        this.#logger.warn(`unclean leader election (asked for): ${topic}-${partition} is led by out-of-sync replica ${decided.leader}; records only the old ISR held are lost`)
+      }
+      state.leader = decided.leader
+      state.isr = decided.isr
+      state.leaderEpoch += 1
+      changed.add(topic)
+      led.push({ topic, term: termOf(state) })
+      results.push({ topic, partition, errorCode: ErrorCode.NONE, errorMessage: null })
+    }
+    if (changed.size > 0) this.#store.save([...changed])
+    const failures = new Map<string, unknown>()
+    await forEachBounded(led, REQUESTS_IN_FLIGHT_MAX, ({ topic, term }) =>
+      this.#announceLeader(topic, term).catch((error: unknown) => {
+        failures.set(`${topic}-${term.partition}`, error)
+      }),
+    )
+    for (const result of results) {
+      const failure = failures.get(`${result.topic}-${result.partition}`)
+      // Stored, but its replicas could not all be told (a shard died meanwhile): that failover's business.
+      if (failure !== undefined) this.#logger.warn(`elected ${result.topic}-${result.partition} but could not tell its replicas: ${String(failure)}`)
+    }
+    return results
   }
 
   /** Closes the topic's live replicas (deleting their data when asked); never rejects. */

@@ -47,6 +47,10 @@ export interface BrokerOptions {
   offsetsTopicNumPartitions?: number
   /** offsets.topic.replication.factor: default 3, or the broker count when there are fewer. */
   offsetsTopicReplicationFactor?: number
+  /** offsets.retention.minutes: how long an Empty group's committed offsets are kept. Default 7 days. */
+  offsetsRetentionMinutes?: number
+  /** offsets.retention.check.interval.ms: how often expired offsets are looked for. Default 10 minutes. */
+  offsetsRetentionCheckIntervalMs?: number
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
   clock?: Clock
@@ -84,6 +88,8 @@ export interface BrokerConfig {
   maxBrokerPartitions: number
   offsetsTopicNumPartitions: number
   offsetsTopicReplicationFactor: number
+  offsetsRetentionMinutes: number
+  offsetsRetentionCheckIntervalMs: number
   heartbeatIntervalMs: number
 }
 
@@ -118,6 +124,8 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     maxBrokerPartitions: options.maxBrokerPartitions ?? MAX_BROKER_PARTITIONS_DEFAULT,
     offsetsTopicNumPartitions: options.offsetsTopicNumPartitions ?? 50,
     offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
+    offsetsRetentionMinutes: options.offsetsRetentionMinutes ?? 7 * 24 * 60,
+    offsetsRetentionCheckIntervalMs: options.offsetsRetentionCheckIntervalMs ?? 600_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
   }
 }
@@ -152,6 +160,8 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'max.broker.partitions': String(config.maxBrokerPartitions),
     'offsets.topic.num.partitions': String(config.offsetsTopicNumPartitions),
     'offsets.topic.replication.factor': String(config.offsetsTopicReplicationFactor),
+    'offsets.retention.minutes': String(config.offsetsRetentionMinutes),
+    'offsets.retention.check.interval.ms': String(config.offsetsRetentionCheckIntervalMs),
     'log.dirs': config.dataDir,
   }
 }

@@ -8,8 +8,10 @@
 import type {
   AlterConfigOp,
   ConfigResource,
+  CreatePartitionsInput,
   CreateTopicInput,
   CreateTopicResult,
+  ElectLeadersResult,
   InitProducerIdResult,
   TopicErrorResult,
 } from './operations.js'
@@ -20,9 +22,11 @@ export const CONTROLLER_ID = 'controller'
 export type ControllerRequest =
   | { op: 'createTopics'; inputs: CreateTopicInput[]; validateOnly: boolean }
   | { op: 'deleteTopics'; names: string[] }
-  | { op: 'createPartitions'; inputs: Array<{ name: string; count: number }>; validateOnly: boolean }
+  | { op: 'createPartitions'; inputs: CreatePartitionsInput[]; validateOnly: boolean }
   | { op: 'alterConfigs'; resources: Array<ConfigResource & { configs: AlterConfigOp[] }>; incremental: boolean; validateOnly: boolean }
   | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number }
+  /** ElectLeaders: 0 preferred, 1 unclean; null partitions: every partition. */
+  | { op: 'electLeaders'; electionType: 0 | 1; partitions: Array<{ topic: string; partition: number }> | null }
   /** Creates a topic with the broker's defaults unless it exists (auto.create.topics.enable, internal topics). */
   | { op: 'ensureTopic'; name: string }
 
@@ -32,6 +36,7 @@ export interface ControllerReplies {
   createPartitions: TopicErrorResult[]
   alterConfigs: Array<ConfigResource & { errorCode: number; errorMessage: string | null }>
   initProducerId: InitProducerIdResult
+  electLeaders: ElectLeadersResult[]
   ensureTopic: { errorCode: number; errorMessage: string | null }
 }
 

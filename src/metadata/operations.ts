@@ -117,6 +117,19 @@ export interface CreateTopicInput {
   /** -1 = the broker default (default.replication.factor). */
   replicationFactor: number
   configs: Record<string, string>
+  /**
+   * Replicas per partition as the client assigned them (partition order; the first replica leads),
+   * with numPartitions and replicationFactor both -1. Absent: the broker places them.
+   */
+  assignments?: Array<{ partitionIndex: number; brokerIds: number[] }>
+}
+
+export interface CreatePartitionsInput {
+  name: string
+  /** The partition count the topic grows to. */
+  count: number
+  /** The added partitions' replicas as the client assigned them; absent: the broker places them. */
+  assignments?: number[][]
 }
 
 export interface CreateTopicResult {
@@ -130,6 +143,14 @@ export interface CreateTopicResult {
 
 export interface TopicErrorResult {
   name: string
+  errorCode: number
+  errorMessage: string | null
+}
+
+/** ElectLeaders' answer for one partition. */
+export interface ElectLeadersResult {
+  topic: string
+  partition: number
   errorCode: number
   errorMessage: string | null
 }
@@ -214,7 +235,7 @@ export interface KafkaOperations {
 
   createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]>
   deleteTopics(names: string[]): Promise<TopicErrorResult[]>
-  createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]>
+  createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]>
   describeConfigs(resources: Array<ConfigResource & { configNames: string[] | null }>): Promise<DescribeConfigsResult[]>
   alterConfigs(
     resources: Array<ConfigResource & { configs: AlterConfigOp[] }>,

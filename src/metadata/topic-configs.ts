@@ -7,33 +7,16 @@ import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
 import type { AlterConfigOp, ConfigEntry } from './operations.js'
+import { TOPIC_CONFIG_KEYS, validateTopicConfigs } from './topic-config-keys.js'
 
 const SOURCE_DYNAMIC_TOPIC = 1
 const SOURCE_STATIC_BROKER = 4
 const SOURCE_DEFAULT = 5
 
-/** Kafka's defaults for the topic configs Partita honours or accepts, by name. */
-export const TOPIC_CONFIG_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
-  'cleanup.policy': 'delete',
-  'compression.type': 'producer',
-  'delete.retention.ms': '86400000',
-  'file.delete.delay.ms': '60000',
-  'flush.messages': '9223372036854775807',
-  'flush.ms': '9223372036854775807',
-  'index.interval.bytes': '4096',
-  'max.compaction.lag.ms': '9223372036854775807',
-  'max.message.bytes': '1048588',
-  'message.timestamp.type': 'CreateTime',
-  'min.cleanable.dirty.ratio': '0.5',
-  'min.compaction.lag.ms': '0',
-  'min.insync.replicas': '1',
-  'retention.bytes': '-1',
-  'retention.ms': '604800000',
-  'segment.bytes': '1073741824',
-  'segment.index.bytes': '10485760',
-  'segment.ms': '604800000',
-  'unclean.leader.election.enable': 'false',
-})
+/** Kafka's defaults for every topic config Kafka 3.9 accepts, by name. */
+export const TOPIC_CONFIG_DEFAULTS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(TOPIC_CONFIG_KEYS).map(([name, k]) => [name, k.kafkaDefault])),
+)
 
 function entry(name: string, value: string | null, source: number): ConfigEntry {
   return { name, value, readOnly: false, source, isDefault: source === SOURCE_DEFAULT, isSensitive: false }
@@ -62,9 +45,9 @@ export function describeBrokerConfigs(config: BrokerConfig, names: string[] | nu
 }
 
 /** Refuses a topic config name Partita does not know, as Kafka does, instead of storing it unused. */
-export function checkTopicConfigNames(names: Iterable<string>): void {
+function checkTopicConfigNames(names: Iterable<string>): void {
   for (const name of names) {
-    if (!(name in TOPIC_CONFIG_DEFAULTS)) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown topic config name: ${name}`)
+    if (!Object.hasOwn(TOPIC_CONFIG_DEFAULTS, name)) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown topic config name: ${name}`)
   }
 }
 
@@ -89,5 +72,6 @@ export function applyConfigOps(current: Record<string, string>, ops: AlterConfig
       next[op.name] = result.join(',')
     }
   }
+  validateTopicConfigs(next)
   return next
 }

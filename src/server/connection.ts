@@ -74,7 +74,7 @@ export class Connection {
     socket.on('drain', () => this.#service())
     // Resets and broken pipes are a client's business; 'close' follows and cleans up.
     socket.on('error', () => {})
-    socket.on('close', () => this.#onClose())
+    socket.on('close', () => this.#onPeerClose())
   }
 
   get closed(): boolean {
@@ -96,6 +96,35 @@ export class Connection {
     if (this.#closed) return
     this.#reader.push(chunk)
     this.#service()
+  }
+
+  /**
+   * The peer closed (or the socket broke). Requests that had fully arrived still run, one at a
+   * time in arrival order, as Kafka runs every request it has read before it notices a close: an
+   * acks=0 producer that sends and closes at once loses nothing. Their answers go nowhere.
+   */
+  #onPeerClose(): void {
+    if (this.#closed) return
+    this.#onClose()
+    void this.#runArrived()
+  }
+
+  /** Bounded by the frames already buffered: nothing is read after the close. */
+  async #runArrived(): Promise<void> {
+    // Requests dispatched before the close come first (an exclusive one must finish before the next).
+    await Promise.allSettled(this.inFlight())
+    for (;;) {
+      let frame: Buffer | null
+      try {
+        frame = this.#reader.next()
+      } catch {
+        return // a bad frame after the close: nothing after it can be trusted
+      }
+      if (frame === null) return
+      const task = this.#dispatch(frame)
+      if (task === null) return
+      await task
+    }
   }
 
   #onClose(): void {
@@ -194,13 +223,14 @@ export class Connection {
     }
   }
 
-  #dispatch(frame: Buffer): void {
+  /** Starts the request's handler; null when the frame was refused (the connection is closing). */
+  #dispatch(frame: Buffer): Promise<void> | null {
     let header: RequestHeader
     try {
       header = decodeRequestHeader(frame)
     } catch (error) {
       this.#fail(`unreadable request header: ${messageOf(error)}`)
-      return
+      return null
     }
     const handler = handlerFor(header.apiKey)
     if (handler === undefined || header.apiVersion < handler.minVersion || header.apiVersion > handler.maxVersion) {
@@ -209,27 +239,28 @@ export class Connection {
         // whatever version it asked for and retry at one we list.
         const response = encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, unsupportedApiVersionsBody())
         this.#slots.push({ done: true, chunks: [response], closeReason: null })
-        return
+        return Promise.resolve()
       }
       const what = handler === undefined ? `unsupported api key ${header.apiKey}` : `unsupported version ${header.apiVersion} of api key ${header.apiKey}`
       this.#fail(what)
-      return
+      return null
     }
     let body: unknown
     try {
       body = decodeRequestBody(header.apiKey as RequestApiKey, header.apiVersion, frame, header.bodyOffset)
     } catch (error) {
       this.#fail(`unparsable request (api key ${header.apiKey} v${header.apiVersion}): ${messageOf(error)}`)
-      return
+      return null
     }
     const slot: Slot = { done: false, chunks: null, closeReason: null }
-    this.#slots.push(slot)
+    if (!this.#closed) this.#slots.push(slot)
     // The body was decoded for this handler's api key, so its type matches what it expects.
     const exclusive = handler.exclusive?.(body as never, header.apiVersion) === true
     if (exclusive) this.#exclusiveRunning = true
     const task = this.#run(handler, header, body, slot, exclusive)
     this.#inFlight.add(task)
     void task.finally(() => this.#inFlight.delete(task))
+    return task
   }
 
   async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot, exclusive: boolean): Promise<void> {

@@ -4,7 +4,9 @@
  * partitions it hosts are called directly, admin requests go to the controller, and groups to the
  * coordinator this node runs for them.
  */
-import type { KafkaOperations } from '../metadata/operations.js'
+import type { OffsetDeleteResult } from '../actors/group/types.js'
+import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
+import type { ElectLeadersResult, KafkaOperations } from '../metadata/operations.js'
 
 export type { GroupOperations } from '../metadata/operations.js'
 
@@ -18,9 +20,43 @@ export interface CoordinatorResult {
   port: number
 }
 
+/** OffsetForLeaderEpoch for one partition: the epoch a client last saw, and the leader epoch it thinks current (-1: unchecked). */
+export interface EpochEndOffsetInput {
+  topic: string
+  partition: number
+  leaderEpoch: number
+  currentLeaderEpoch: number
+}
+
+export interface EpochEndOffsetAnswer {
+  errorCode: number
+  /** The largest epoch at or below the one asked for, and where it ended; -1, -1 when unknown. */
+  leaderEpoch: number
+  endOffset: number
+}
+
+/** DescribeLogDirs: this broker's one log directory and the replicas in it. */
+export interface LogDirDescription {
+  logDir: string
+  partitions: Array<{ topic: string; partition: number; sizeBytes: number; offsetLag: number }>
+  /** The file system's size and the bytes still free for the broker; -1 when unknown. */
+  totalBytes: number
+  usableBytes: number
+}
+
 export interface BrokerCore extends KafkaOperations {
   /** This broker's id. */
   readonly nodeId: number
   /** FindCoordinator: keyType 0 = group, 1 = transaction. */
   findCoordinator(key: string, keyType: number): Promise<CoordinatorResult>
+  /** DescribeLogDirs: the replicas this broker hosts (of the topics asked for; null: all). */
+  describeLogDirs(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<LogDirDescription>
+  /** DescribeProducers, answered by each partition's leader. */
+  describeProducers(partitions: Array<{ topic: string; partition: number }>): Promise<DescribeProducersResult[]>
+  /** ElectLeaders (0 preferred, 1 unclean; null: every partition), decided by the controller. */
+  electLeaders(electionType: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]>
+  /** OffsetDelete, at the group's coordinator. */
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult>
+  /** OffsetForLeaderEpoch, answered by each partition's leader from its leader-epoch cache. */
+  epochEndOffsets(inputs: EpochEndOffsetInput[]): Promise<EpochEndOffsetAnswer[]>
 }

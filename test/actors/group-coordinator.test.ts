@@ -424,6 +424,44 @@ describe('GroupCoordinator offsets', () => {
   })
 })
 
+describe('GroupCoordinator offset retention', () => {
+  const DAY_MS = 24 * 60 * 60 * 1000
+  const offset = (partition: number, value: number) => ({ topic: 't', partition, offset: value, metadata: '' })
+
+  it('expires an Empty group\'s offsets once it has been empty for offsets.retention.minutes, then deletes the group', async () => {
+    const h = await setup({ offsetsRetentionMs: 7 * DAY_MS })
+    const { joins } = await formGroup(h, 1)
+    await h.coordinator.commitOffsets({ groupId: 'g', generationId: 1, memberId: joins[0].memberId, offsets: [offset(0, 10)] })
+    // Retention counts from when the group emptied, not from the commit.
+    h.clock.advance(5_000)
+    await h.coordinator.leaveGroup({ groupId: 'g', members: [{ memberId: joins[0].memberId }] })
+    h.clock.advance(7 * DAY_MS - 1)
+    expect(await h.coordinator.expireOffsets()).toBe(0)
+    expect(h.coordinator.fetchOffsets({ groupId: 'g' }).topics[0].partitions[0].offset).toBe(10)
+    h.clock.advance(1)
+    expect(await h.coordinator.expireOffsets()).toBe(1)
+    expect(h.coordinator.fetchOffsets({ groupId: 'g' }).topics).toEqual([])
+    expect(h.coordinator.listGroups().groups).toEqual([])
+    // The expiry is in the log: a coordinator that loads the partition sees neither.
+    const c = await h.reopen()
+    expect(c.fetchOffsets({ groupId: 'g' }).topics).toEqual([])
+    expect(c.listGroups().groups).toEqual([])
+  })
+
+  it('counts a generation-less group\'s offsets from each commit', async () => {
+    const h = await setup({ offsetsRetentionMs: DAY_MS })
+    await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(0, 1)] })
+    h.clock.advance(DAY_MS / 2)
+    await h.coordinator.commitOffsets({ groupId: 's', generationId: -1, memberId: '', offsets: [offset(1, 2)] })
+    h.clock.advance(DAY_MS / 2)
+    expect(await h.coordinator.expireOffsets()).toBe(1)
+    expect(h.coordinator.fetchOffsets({ groupId: 's' }).topics[0].partitions.map((p) => [p.partition, p.offset])).toEqual([[1, 2]])
+    h.clock.advance(DAY_MS / 2)
+    expect(await h.coordinator.expireOffsets()).toBe(1)
+    expect(h.coordinator.listGroups().groups).toEqual([])
+  })
+})
+
 describe('GroupCoordinator describe, list, delete', () => {
   it('describes a Stable group with metadata and assignments, and an unknown group as Dead', async () => {
     const h = await setup()

@@ -3,8 +3,11 @@ import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import type { RequestApiKey } from '../../src/protocol/index.js'
 import { HANDLERS } from '../../src/server/handlers/index.js'
-import { decodeRecords, iterateBatches } from '../../src/records/record-batch.js'
+import { decodeRecords, encodeBatch, iterateBatches } from '../../src/records/record-batch.js'
 import { batchOf, startTestServer, type TestServer } from './helpers.js'
+import { decompress } from '../../src/records/compression.js'
+import { decodeMessageSet, encodeLegacyMessage } from '../../src/records/legacy-messages.js'
+import { messageConversions } from '../../src/server/message-conversions.js'
 import type { WireClient } from './wire-client.js'
 
 let ts: TestServer
@@ -27,6 +30,11 @@ async function createTopic(name: string, numPartitions = 1): Promise<void> {
 async function produceValues(topic: string, values: string[]): Promise<void> {
   const [result] = await ts.core.produce([{ topic, partition: 0, records: batchOf(values) }], -1, 1000)
   expect(result.errorCode).toBe(ErrorCode.NONE)
+}
+
+/** A v0/v1 message set of string values, as a pre-0.11 producer sends it. */
+function messageSetOf(magic: 0 | 1, values: string[]): Buffer {
+  return Buffer.concat(values.map((v, i) => encodeLegacyMessage(magic, i, magic === 0 ? -1 : 1_700_000_000_000, false, null, Buffer.from(v))))
 }
 
 function values(records: Buffer | null): string[] {
@@ -76,15 +84,10 @@ const scenarios: Record<number, Scenario> = {
     await createTopic('p')
     const produce = (records: Buffer | null) =>
       client.request(ApiKey.Produce, v, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'p', partitionData: [{ index: 0, records }] }] })
-    if (v < 3) {
-      // Message formats v0/v1 are not stored: each partition is refused, nothing is appended.
-      const old = await produce(batchOf(['a']))
-      expect(old.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT })
-      expect(ts.partitions.produceCount).toBe(0)
-      return
-    }
-    const first = await produce(batchOf(['a', 'b']))
-    const second = await produce(batchOf(['c']))
+    // Below v3 the records are a v0/v1 message set, up-converted to a v2 batch before the log.
+    const records = (values: string[]) => (v >= 3 ? batchOf(values) : messageSetOf(v === 2 ? 1 : 0, values))
+    const first = await produce(records(['a', 'b']))
+    const second = await produce(records(['c']))
     expect(first.responses[0].partitionResponses[0]).toMatchObject({ index: 0, errorCode: ErrorCode.NONE, baseOffset: 0 })
     expect(second.responses[0].partitionResponses[0]).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2, logStartOffset: v >= 5 ? 0 : -1 })
     const nullRecords = await produce(null)
@@ -106,17 +109,141 @@ const scenarios: Record<number, Scenario> = {
     })
     expect(response.sessionId).toBe(0)
     const partition = response.responses[0].partitions[0]
-    expect(partition).toMatchObject({ partitionIndex: 0, errorCode: ErrorCode.NONE, highWatermark: 3, lastStableOffset: 3, abortedTransactions: [] })
+    expect(partition).toMatchObject({ partitionIndex: 0, errorCode: ErrorCode.NONE, highWatermark: 3, lastStableOffset: v >= 4 ? 3 : -1, abortedTransactions: [] })
     expect(partition.logStartOffset).toBe(v >= 5 ? 0 : -1)
     expect(partition.preferredReadReplica).toBe(-1)
-    // Whole batches come back: the first one holds offset 0 too.
-    expect(values(partition.records)).toEqual(['x', 'y', 'z'])
+    if (v < 4) {
+      // Down-converted to the version's message format, from the fetch offset on.
+      const messages = decodeMessageSet(partition.records!, decompress)
+      expect(messages.map((m) => [m.offset, m.magic, m.value?.toString()])).toEqual([
+        [1, v <= 1 ? 0 : 1, 'y'],
+        [2, v <= 1 ? 0 : 1, 'z'],
+      ])
+    } else {
+      // Whole batches come back: the first one holds offset 0 too.
+      expect(values(partition.records)).toEqual(['x', 'y', 'z'])
+    }
     const unknown = await client.request(ApiKey.Fetch, v, {
       maxWaitMs: 0,
       maxBytes: 1 << 20,
       topics: [{ topic: 'nope', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }],
     })
     expect(unknown.responses[0].partitions[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  },
+  [ApiKey.OffsetForLeaderEpoch]: async (v) => {
+    await createTopic('e')
+    await produceValues('e', ['a', 'b', 'c'])
+    const response = await client.request(ApiKey.OffsetForLeaderEpoch, v, {
+      replicaId: -1,
+      topics: [
+        { topic: 'e', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
+        { topic: 'nope', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
+      ],
+    })
+    expect(response.topics.map((t) => [t.topic, t.partitions.map((p) => [p.partition, p.errorCode, p.endOffset])])).toEqual([
+      ['e', [[0, ErrorCode.NONE, 3]]],
+      ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1]]],
+    ])
+  },
+  [ApiKey.DescribeCluster]: async (v) => {
+    const response = await client.request(ApiKey.DescribeCluster, v, { includeClusterAuthorizedOperations: false, endpointType: 1 })
+    const metadata = await ts.core.metadata([], false)
+    expect(response).toMatchObject({ errorCode: ErrorCode.NONE, clusterId: metadata.clusterId, controllerId: metadata.controllerId })
+    expect(response.brokers.map((b) => [b.brokerId, b.port])).toEqual(metadata.brokers.map((b) => [b.nodeId, b.port]))
+    if (v >= 1) {
+      const controllers = await client.request(ApiKey.DescribeCluster, v, { includeClusterAuthorizedOperations: false, endpointType: 2 })
+      expect(controllers.errorCode).toBe(ErrorCode.MISMATCHED_ENDPOINT_TYPE)
+    }
+  },
+  [ApiKey.OffsetDelete]: async (v) => {
+    await createTopic('od', 2)
+    await ts.core.groups.commitOffsets({
+      groupId: 'gone',
+      generationId: -1,
+      memberId: '',
+      offsets: [
+        { topic: 'od', partition: 0, offset: 5 },
+        { topic: 'od', partition: 1, offset: 6 },
+      ],
+    })
+    const response = await client.request(ApiKey.OffsetDelete, v, {
+      groupId: 'gone',
+      topics: [
+        { name: 'od', partitions: [{ partitionIndex: 0 }] },
+        { name: 'ghost', partitions: [{ partitionIndex: 0 }] },
+      ],
+    })
+    expect(response.errorCode).toBe(ErrorCode.NONE)
+    expect(response.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.errorCode])])).toEqual([
+      ['od', [[0, ErrorCode.NONE]]],
+      ['ghost', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]],
+    ])
+    const left = await ts.core.groups.fetchOffsets({ groupId: 'gone', topics: null })
+    expect(left.topics.map((t) => [t.topic, t.partitions.map((p) => [p.partition, p.offset])])).toEqual([['od', [[1, 6]]]])
+    const missing = await client.request(ApiKey.OffsetDelete, v, { groupId: 'never', topics: [{ name: 'od', partitions: [{ partitionIndex: 0 }] }] })
+    expect(missing).toMatchObject({ errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] })
+  },
+  [ApiKey.DescribeLogDirs]: async (v) => {
+    await createTopic('ld', 2)
+    await produceValues('ld', ['a', 'b'])
+    const all = await client.request(ApiKey.DescribeLogDirs, v, { topics: null })
+    expect(all.results).toHaveLength(1)
+    const [dir] = all.results
+    expect(dir.errorCode).toBe(ErrorCode.NONE)
+    expect(dir.logDir.endsWith('broker-0')).toBe(true)
+    const ld = dir.topics.find((t) => t.name === 'ld')!
+    const sizes = new Map(ld.partitions.map((p) => [p.partitionIndex, p.partitionSize]))
+    const stored = ts.partitions.partition('ld', 0)!.batches.reduce((sum, b) => sum + b.bytes.length, 0)
+    // Broker 0 hosts the partitions placed on it; partition 0 holds the two records.
+    for (const [partition, size] of sizes) expect(size).toBe(partition === 0 ? stored : 0)
+    if (v >= 4) expect(dir.totalBytes).toBeGreaterThan(0)
+    const some = await client.request(ApiKey.DescribeLogDirs, v, { topics: [{ topic: 'ld', partitions: [0] }] })
+    expect(some.results[0].topics.flatMap((t) => t.partitions.map((p) => [t.name, p.partitionIndex]))).toEqual(
+      sizes.has(0) ? [['ld', 0]] : [],
+    )
+  },
+  [ApiKey.DescribeProducers]: async (v) => {
+    await createTopic('dp')
+    const idempotent = encodeBatch({ baseTimestamp: 5000, producerId: 42, producerEpoch: 3, baseSequence: 0, records: [{ key: null, value: Buffer.from('a') }, { key: null, value: Buffer.from('b') }] })
+    const [appended] = await ts.core.produce([{ topic: 'dp', partition: 0, records: idempotent }], -1, 1000)
+    expect(appended.errorCode).toBe(ErrorCode.NONE)
+    const response = await client.request(ApiKey.DescribeProducers, v, {
+      topics: [
+        { name: 'dp', partitionIndexes: [0] },
+        { name: 'nope', partitionIndexes: [0] },
+      ],
+    })
+    expect(response.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.errorCode])])).toEqual([
+      ['dp', [[0, ErrorCode.NONE]]],
+      ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]],
+    ])
+    expect(response.topics[0].partitions[0].activeProducers).toEqual([
+      { producerId: 42, producerEpoch: 3, lastSequence: 1, lastTimestamp: 5000, coordinatorEpoch: -1, currentTxnStartOffset: -1 },
+    ])
+  },
+  [ApiKey.ElectLeaders]: async (v) => {
+    const [created] = await ts.core.createTopics([{ name: 'el', numPartitions: -1, replicationFactor: -1, configs: {}, assignments: [{ partitionIndex: 0, brokerIds: [0, 1] }] }], false)
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    const named = await client.request(ApiKey.ElectLeaders, v, {
+      electionType: 0,
+      topicPartitions: [
+        { topic: 'el', partitions: [0] },
+        { topic: 'nope', partitions: [0] },
+      ],
+      timeoutMs: 5000,
+    })
+    // The preferred replica already leads: nothing to do.
+    expect(named.replicaElectionResults.map((t) => [t.topic, t.partitionResult.map((p) => [p.partitionId, p.errorCode])])).toEqual([
+      ['el', [[0, ErrorCode.ELECTION_NOT_NEEDED]]],
+      ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]],
+    ])
+    const all = await client.request(ApiKey.ElectLeaders, v, { electionType: 0, topicPartitions: null, timeoutMs: 5000 })
+    expect(all.replicaElectionResults).toEqual([])
+    if (v >= 1) {
+      const unclean = await client.request(ApiKey.ElectLeaders, v, { electionType: 1, topicPartitions: [{ topic: 'el', partitions: [0] }], timeoutMs: 5000 })
+      expect(unclean.replicaElectionResults[0].partitionResult[0].errorCode).toBe(ErrorCode.ELECTION_NOT_NEEDED)
+    }
+    expect((await ts.core.metadata(['el'], false)).topics[0].partitions[0].leaderId).toBe(0)
   },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')
@@ -127,6 +254,15 @@ const scenarios: Record<number, Scenario> = {
       topics: [{ name: 'l', partitions: [{ partitionIndex: 0, timestamp: -2 }, { partitionIndex: 0, timestamp: -1 }, { partitionIndex: 0, timestamp: 4000 }] }],
     })
     const [earliest, latest, byTime] = response.topics[0].partitions
+    if (v === 0) {
+      // v0 answers a list of offsets in place of one.
+      expect([earliest, latest, byTime].map((p) => [p.errorCode, p.oldStyleOffsets])).toEqual([
+        [ErrorCode.NONE, [0]],
+        [ErrorCode.NONE, [3]],
+        [ErrorCode.NONE, [2]],
+      ])
+      return
+    }
     expect(earliest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 0 })
     expect(latest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 3 })
     expect(byTime).toMatchObject({ errorCode: ErrorCode.NONE, offset: 2, timestamp: 5000 })
@@ -171,6 +307,7 @@ const scenarios: Record<number, Scenario> = {
     expect(fetched.topics[0].partitions[0]).toMatchObject({ offset: 42, metadata: 'meta' })
   },
   [ApiKey.OffsetFetch]: async (v) => {
+    await createTopic('t')
     await ts.core.groups.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 7, metadata: 'm' }] })
     if (v >= 8) {
       const response = await client.request(ApiKey.OffsetFetch, v, {
@@ -255,6 +392,7 @@ const scenarios: Record<number, Scenario> = {
     expect(response.groups.map((g) => [g.groupId, g.protocolType])).toEqual([['listed', 'consumer']])
   },
   [ApiKey.DeleteGroups]: async (v) => {
+    await createTopic('t')
     await ts.core.groups.commitOffsets({ groupId: 'doomed', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 1 }] })
     const response = await client.request(ApiKey.DeleteGroups, v, { groupsNames: ['doomed', 'never'] })
     expect(response.results).toEqual([
@@ -278,13 +416,26 @@ const scenarios: Record<number, Scenario> = {
     const response = await client.request(ApiKey.CreateTopics, v, {
       topics: [
         { name: 'made', numPartitions: 3, replicationFactor: 2, configs: [{ name: 'retention.ms', value: '1000' }] },
-        { name: 'manual', numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: [0] }] },
+        {
+          name: 'manual',
+          numPartitions: -1,
+          replicationFactor: -1,
+          assignments: [
+            { partitionIndex: 1, brokerIds: [0, 1] },
+            { partitionIndex: 0, brokerIds: [1, 0] },
+          ],
+        },
       ],
       timeoutMs: 1000,
     })
     expect(response.topics.map((t) => [t.name, t.errorCode])).toEqual([
       ['made', ErrorCode.NONE],
-      ['manual', ErrorCode.INVALID_REQUEST],
+      ['manual', ErrorCode.NONE],
+    ])
+    const manual = (await ts.core.metadata(['manual'], false)).topics[0]
+    expect(manual.partitions.map((p) => [p.replicaNodes, p.leaderId])).toEqual([
+      [[1, 0], 1],
+      [[0, 1], 0],
     ])
     expect((await ts.core.metadata([], false)).brokers).toHaveLength(2)
     const made = (await ts.core.metadata(['made'], false)).topics[0]
@@ -400,11 +551,50 @@ describe('every handler at its lowest and highest version', () => {
   }
 })
 
-describe('Produce below v3', () => {
-  it('still appends at v3, the first version whose records are v2 batches', async () => {
-    await scenarios[ApiKey.Produce](3)
-    // Two appends; the null record set never reaches the log.
-    expect(ts.partitions.produceCount).toBe(2)
+describe('Produce and Fetch below v3 and v4', () => {
+  it('appends at v1 and v2 too, each message set up-converted to one v2 batch', async () => {
+    for (const v of [1, 2]) {
+      await ts.close()
+      ts = await startTestServer({ brokers: 2 })
+      client = await ts.connect()
+      await scenarios[ApiKey.Produce](v)
+      expect(ts.partitions.produceCount).toBe(2)
+    }
+  })
+
+  it('refuses a message set with a bad CRC-32 with CORRUPT_MESSAGE and appends nothing', async () => {
+    await createTopic('crc')
+    const set = messageSetOf(1, ['a', 'b'])
+    set[set.length - 1] ^= 0x01
+    const response = await client.request(ApiKey.Produce, 2, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'crc', partitionData: [{ index: 0, records: set }] }] })
+    expect(response.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect(ts.partitions.produceCount).toBe(0)
+  })
+
+  it('counts the messages it converts each way', async () => {
+    await createTopic('counted')
+    const before = { ...messageConversions }
+    await client.request(ApiKey.Produce, 2, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'counted', partitionData: [{ index: 0, records: messageSetOf(1, ['a', 'b', 'c']) }] }] })
+    await client.request(ApiKey.Fetch, 3, { maxWaitMs: 0, maxBytes: 1 << 20, topics: [{ topic: 'counted', partitions: [{ partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20 }] }] })
+    await client.request(ApiKey.Fetch, 4, { maxWaitMs: 0, maxBytes: 1 << 20, topics: [{ topic: 'counted', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }] })
+    expect(messageConversions.produceConversions - before.produceConversions).toBe(1)
+    expect(messageConversions.produceMessagesConverted - before.produceMessagesConverted).toBe(3)
+    expect(messageConversions.fetchConversions - before.fetchConversions).toBe(1)
+    expect(messageConversions.fetchMessagesConverted - before.fetchMessagesConverted).toBe(2)
+    expect(messageConversions.conversionTimeNs).toBeGreaterThan(before.conversionTimeNs)
+  })
+
+  it('holds Fetch v2 to partitionMaxBytes strictly and gives Fetch v3 its first message whole', async () => {
+    await createTopic('big')
+    await produceValues('big', ['x'.repeat(500), 'y'])
+    const ask = (v: number) =>
+      client.request(ApiKey.Fetch, v, { maxWaitMs: 0, maxBytes: 1 << 20, topics: [{ topic: 'big', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 100 }] }] })
+    const strict = (await ask(2)).responses[0].partitions[0].records!
+    expect(strict.length).toBe(100)
+    // Only the start of a message larger than the limit: the client sees it is partial and asks for more.
+    expect(strict.readInt32BE(8)).toBeGreaterThan(500)
+    const whole = (await ask(3)).responses[0].partitions[0].records!
+    expect(decodeMessageSet(whole, decompress).map((m) => m.value?.length)).toEqual([500])
   })
 })
 

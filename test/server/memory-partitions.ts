@@ -7,12 +7,12 @@
  * log, and the high watermark is its end.
  */
 import { partitionActorId, type OpenPartition, type PartitionReplies, type PartitionRequest } from '../../src/actors/partition-messages.js'
-import type { FetchPartitionResult, ProduceResult } from '../../src/actors/partition/replica-types.js'
+import type { ActiveProducer, FetchPartitionResult, ProduceResult } from '../../src/actors/partition/replica-types.js'
 import type { LocalReply, PartitionAccess } from '../../src/broker/local-partitions.js'
 import type { ActorHost } from '../../src/controller/supervisor.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
-import { batchMaxTimestamp, iterateBatches, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/records/record-batch.js'
+import { batchMaxTimestamp, iterateBatches, readBatchHeader, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/records/record-batch.js'
 
 interface StoredBatch {
   baseOffset: number
@@ -36,6 +36,17 @@ class MemoryPartition {
   logStartOffset = 0
   nextOffset = 0
   readonly parked = new Set<ParkedFetch>()
+
+  /** The idempotent producers of the stored batches, last batch wins, as a leader's producer state keeps them. */
+  producers(): ActiveProducer[] {
+    const byId = new Map<number, ActiveProducer>()
+    for (const { bytes } of this.batches) {
+      const h = readBatchHeader(bytes, 0)
+      if (h.producerId < 0) continue
+      byId.set(h.producerId, { producerId: h.producerId, producerEpoch: h.producerEpoch, lastSequence: h.baseSequence + h.lastOffsetDelta, lastTimestampMs: h.maxTimestamp })
+    }
+    return [...byId.values()]
+  }
 
   append(records: Buffer): ProduceResult {
     // The records are a view of the request frame: copy so the log owns its bytes.
@@ -178,6 +189,13 @@ export class MemoryPartitions implements PartitionAccess {
         for (const fetch of p.parked) fetch.wake()
         this.#partitions.delete(id)
         return { message: { ok: true } }
+      case 'describeProducers':
+        return { message: { errorCode: ErrorCode.NONE, producers: p.producers() } }
+      case 'stats': {
+        const sizeBytes = p.batches.reduce((sum, b) => sum + b.bytes.length, 0)
+        const stats = { logStartOffset: p.logStartOffset, logEndOffset: p.nextOffset, highWatermark: p.nextOffset, isr: [], leaderEpoch: 0 }
+        return { message: { ...stats, role: 'leader' as const, leaderId: 0, sizeBytes, producerCount: 0, followerRestartedAtLeaderStart: false } }
+      }
       case 'becomeLeader':
       case 'becomeFollower':
       case 'removeFromIsr':

@@ -4,6 +4,10 @@ import { ApiKey } from '../../src/protocol/index.js'
 import { HANDLERS } from '../../src/server/handlers/index.js'
 import { batchOf, overrideCore, startTestServer, type TestServer } from './helpers.js'
 import { rawFrame } from './wire-client.js'
+import { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+import { Connection } from '../../src/server/connection.js'
+import { encodeRequest } from '../../src/protocol/index.js'
 
 let ts: TestServer | undefined
 
@@ -31,7 +35,7 @@ describe('ApiVersions', () => {
     expect(byKey.get(ApiKey.ApiVersions)).toEqual({ apiKey: 18, minVersion: 0, maxVersion: 3 })
     // librdkafka 2.0.x compresses with gzip, snappy and lz4 only when Produce v0 is listed.
     expect(byKey.get(ApiKey.Produce)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 9 })
-    expect(byKey.get(ApiKey.Fetch)).toEqual({ apiKey: 1, minVersion: 4, maxVersion: 12 })
+    expect(byKey.get(ApiKey.Fetch)).toEqual({ apiKey: 1, minVersion: 0, maxVersion: 12 })
     expect(byKey.has(ApiKey.SaslHandshake)).toBe(false)
     for (const transactional of [24, 25, 26, 28]) expect(byKey.has(transactional)).toBe(false)
   })
@@ -64,9 +68,9 @@ describe('connection handling', () => {
   it('closes the connection on an api key it does not serve', async () => {
     ts = await startTestServer()
     const client = await ts.connect()
-    client.writeRaw(rawFrame(23, 0, 1, Buffer.alloc(8)))
+    client.writeRaw(rawFrame(28, 0, 1, Buffer.alloc(8)))
     await client.closed
-    expect(ts.warnings.some((w) => w.includes('unsupported api key 23'))).toBe(true)
+    expect(ts.warnings.some((w) => w.includes('unsupported api key 28'))).toBe(true)
   })
 
   it('closes the connection on a frame size above socket.request.max.bytes or below zero', async () => {
@@ -169,6 +173,49 @@ describe('connection handling', () => {
     expect(client.arrivals).not.toContain(silent)
   })
 
+  it('runs every acks=0 produce that fully arrived before the client closed', async () => {
+    ts = await startTestServer()
+    await createTopic('fire-and-close')
+    // The first produce is held in the core, so the rest wait in the connection when the close comes.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let entered!: () => void
+    const firstEntered = new Promise<void>((resolve) => (entered = resolve))
+    let calls = 0
+    const core = overrideCore(ts.core, 'produce', (produce) => async (...args) => {
+      if (calls++ === 0) {
+        entered()
+        await held
+      }
+      return produce(...args)
+    })
+    const socket = new FakeSocket()
+    new Connection(socket as unknown as Socket, { core, logger: { warn: () => {} }, frameBytesMax: 1 << 20, inFlightRequestsMax: 64 })
+    const produces = 50
+    const frames = Array.from({ length: produces }, (_, i) =>
+      encodeRequest(ApiKey.Produce, 7, i + 1, 'closer', {
+        acks: 0,
+        timeoutMs: 1000,
+        topicData: [{ name: 'fire-and-close', partitionData: [{ index: 0, records: batchOf([`r${i}`]) }] }],
+      }),
+    )
+    socket.emit('data', Buffer.concat(frames))
+    await firstEntered
+    socket.emit('end')
+    socket.emit('close', false)
+    release()
+    const deadline = Date.now() + 10_000
+    let latest = -1
+    // Bounded by the deadline; each round asks the partition once.
+    while (latest < produces && Date.now() < deadline) {
+      const [offsets] = await ts.core.listOffsets([{ topic: 'fire-and-close', partition: 0, timestamp: -1 }])
+      latest = offsets.offset
+      if (latest < produces) await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(latest).toBe(produces)
+    expect(socket.written).toBe(0)
+  })
+
   it('closes the connection after a failed acks=0 produce, as Kafka does', async () => {
     ts = await startTestServer({ autoCreateTopics: false })
     const client = await ts.connect()
@@ -243,3 +290,22 @@ describe('connection handling', () => {
     await client.closed
   })
 })
+
+/** Just enough of a net.Socket for a Connection, so a test decides when data and the close arrive. */
+class FakeSocket extends EventEmitter {
+  readonly remoteAddress = '127.0.0.1'
+  readonly remotePort = 1
+  readonly writableNeedDrain = false
+  written = 0
+  setNoDelay(): void {}
+  pause(): void {}
+  resume(): void {}
+  cork(): void {}
+  uncork(): void {}
+  write(): boolean {
+    this.written++
+    return true
+  }
+  end(): void {}
+  destroy(): void {}
+}

@@ -61,6 +61,8 @@ export class Group {
   /** Non-null during KIP-134's initial delay: the join completes only on the timer, never early. */
   initialDelayRemainingMs: number | null = null
   newMemberAdded = false
+  /** When the group last became Empty (its offsets expire counted from then), or null if not seen. */
+  emptySinceMs: number | null = null
   /** Removes members that never sent SyncGroup if the leader's assignment does not come in time. */
   syncTimer: TimerHandle | null = null
 

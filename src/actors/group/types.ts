@@ -19,6 +19,8 @@ export interface GroupCoordinatorOptions {
   groupMaxSize?: number
   /** `offset.metadata.max.bytes`: longer commit metadata gets OFFSET_METADATA_TOO_LARGE. */
   offsetMetadataMaxBytes?: number
+  /** `offsets.retention.minutes` in ms: how long an Empty group's offsets outlive it (KIP-211). */
+  offsetsRetentionMs?: number
 }
 
 export interface GroupProtocol {
@@ -141,6 +143,12 @@ export interface OffsetCommitPartitionResult {
   topic: string
   partition: number
   errorCode: number
+}
+
+/** OffsetDelete's answer: a group-level error (then no partitions), or one per partition. */
+export interface OffsetDeleteResult {
+  errorCode: number
+  partitions: OffsetCommitPartitionResult[]
 }
 
 export interface OffsetFetchTopic {

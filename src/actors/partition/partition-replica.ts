@@ -32,6 +32,8 @@ import { LeaderState } from './leader-state.js'
 import { ProducerStateStore } from './producer-state-store.js'
 import type { ProducerBatchHeader } from './producer-state.js'
 import type {
+  ActiveProducer,
+  DescribeProducersResult,
   DeleteRecordsPartitionResult,
   EpochEndOffsetResult,
   FetchPartitionResult,
@@ -706,6 +708,17 @@ export class PartitionReplica {
     // Off the thread: thousands of replicas close at once when a broker stops.
     if (!forget && this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshotAsync(this.#log.logEndOffset)
     await this.#log.close()
+  }
+
+  /** DescribeProducers: the producers whose sequence state this leader keeps. */
+  describeProducers(): DescribeProducersResult {
+    if (this.#role !== 'leader') return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, producers: [] }
+    const producers: ActiveProducer[] = []
+    for (const entry of this.#producers.state.entries()) {
+      const last = entry.batches[entry.batches.length - 1]
+      producers.push({ producerId: entry.producerId, producerEpoch: entry.epoch, lastSequence: last?.lastSeq ?? -1, lastTimestampMs: entry.lastTimestampMs })
+    }
+    return { errorCode: ErrorCode.NONE, producers }
   }
 
   stats(): ReplicaStats {

@@ -108,6 +108,19 @@ export type FollowerFetchResponse =
   | { request: Extract<FollowerFetchRequest, { type: 'epochEndOffset' }>; result: EpochEndOffsetResult }
   | { request: Extract<FollowerFetchRequest, { type: 'fetch' }>; result: FetchPartitionResult }
 
+/** DescribeProducers (KIP-664): one idempotent producer this leader has state for. */
+export interface ActiveProducer {
+  producerId: number
+  producerEpoch: number
+  lastSequence: number
+  lastTimestampMs: number
+}
+
+export interface DescribeProducersResult {
+  errorCode: number
+  producers: ActiveProducer[]
+}
+
 export interface ReplicaStats {
   logStartOffset: number
   logEndOffset: number

@@ -154,6 +154,8 @@ export interface NewTopic {
   /** -1: the broker's default. */
   replicationFactor?: number
   configs?: Record<string, string>
+  /** Replicas per partition as assigned by hand (then numPartitions and replicationFactor are -1). */
+  assignments?: Array<{ partitionIndex: number; brokerIds: number[] }>
 }
 
 export const ConfigResourceType = { TOPIC: 2, BROKER: 4 } as const
@@ -737,7 +739,7 @@ export class KafkaClient {
           name: t.name,
           numPartitions: t.numPartitions ?? -1,
           replicationFactor: t.replicationFactor ?? -1,
-          assignments: [],
+          assignments: t.assignments ?? [],
           configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
         })),
         timeoutMs,
@@ -752,12 +754,16 @@ export class KafkaClient {
     return this.request(this.#adminNode(), ApiKey.DeleteTopics, { topicNames: [...names], timeoutMs }, { timeoutMs: timeoutMs + 5_000 })
   }
 
-  createPartitions(topic: string, count: number, options: { timeoutMs?: number; validateOnly?: boolean } = {}): Promise<CreatePartitionsResponse> {
+  createPartitions(
+    topic: string,
+    count: number,
+    options: { timeoutMs?: number; validateOnly?: boolean; assignments?: number[][] } = {},
+  ): Promise<CreatePartitionsResponse> {
     const timeoutMs = options.timeoutMs ?? 30_000
     return this.request(
       this.#adminNode(),
       ApiKey.CreatePartitions,
-      { topics: [{ name: topic, count, assignments: null }], timeoutMs, validateOnly: options.validateOnly ?? false },
+      { topics: [{ name: topic, count, assignments: options.assignments?.map((brokerIds) => ({ brokerIds })) ?? null }], timeoutMs, validateOnly: options.validateOnly ?? false },
       { timeoutMs: timeoutMs + 5_000 },
     )
   }

@@ -37,16 +37,32 @@ import { DeleteRecordsApi } from './delete-records.js'
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from './delete-records.js'
 import { InitProducerIdApi } from './init-producer-id.js'
 import type { InitProducerIdRequest, InitProducerIdResponse } from './init-producer-id.js'
+import { OffsetForLeaderEpochApi } from './offset-for-leader-epoch.js'
+import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './offset-for-leader-epoch.js'
 import { DescribeConfigsApi } from './describe-configs.js'
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from './describe-configs.js'
 import { AlterConfigsApi } from './alter-configs.js'
 import type { AlterConfigsRequest, AlterConfigsResponse } from './alter-configs.js'
+import { DescribeLogDirsApi } from './describe-log-dirs.js'
+import type { DescribeLogDirsRequest, DescribeLogDirsResponse } from './describe-log-dirs.js'
 import { CreatePartitionsApi } from './create-partitions.js'
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from './create-partitions.js'
 import { DeleteGroupsApi } from './delete-groups.js'
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from './delete-groups.js'
+import { ElectLeadersApi } from './elect-leaders.js'
+import type { ElectLeadersRequest, ElectLeadersResponse } from './elect-leaders.js'
 import { IncrementalAlterConfigsApi } from './incremental-alter-configs.js'
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from './incremental-alter-configs.js'
+import { AlterPartitionReassignmentsApi } from './alter-partition-reassignments.js'
+import type { AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse } from './alter-partition-reassignments.js'
+import { ListPartitionReassignmentsApi } from './list-partition-reassignments.js'
+import type { ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse } from './list-partition-reassignments.js'
+import { OffsetDeleteApi } from './offset-delete.js'
+import type { OffsetDeleteRequest, OffsetDeleteResponse } from './offset-delete.js'
+import { DescribeClusterApi } from './describe-cluster.js'
+import type { DescribeClusterRequest, DescribeClusterResponse } from './describe-cluster.js'
+import { DescribeProducersApi } from './describe-producers.js'
+import type { DescribeProducersRequest, DescribeProducersResponse } from './describe-producers.js'
 export * from './produce.js'
 export * from './fetch.js'
 export * from './list-offsets.js'
@@ -66,11 +82,19 @@ export * from './create-topics.js'
 export * from './delete-topics.js'
 export * from './delete-records.js'
 export * from './init-producer-id.js'
+export * from './offset-for-leader-epoch.js'
 export * from './describe-configs.js'
 export * from './alter-configs.js'
+export * from './describe-log-dirs.js'
 export * from './create-partitions.js'
 export * from './delete-groups.js'
+export * from './elect-leaders.js'
 export * from './incremental-alter-configs.js'
+export * from './alter-partition-reassignments.js'
+export * from './list-partition-reassignments.js'
+export * from './offset-delete.js'
+export * from './describe-cluster.js'
+export * from './describe-producers.js'
 
 /** Kafka API keys by name, for the APIs this package has codecs for. */
 export const ApiKey = {
@@ -93,11 +117,19 @@ export const ApiKey = {
   DeleteTopics: 20,
   DeleteRecords: 21,
   InitProducerId: 22,
+  OffsetForLeaderEpoch: 23,
   DescribeConfigs: 32,
   AlterConfigs: 33,
+  DescribeLogDirs: 35,
   CreatePartitions: 37,
   DeleteGroups: 42,
+  ElectLeaders: 43,
   IncrementalAlterConfigs: 44,
+  AlterPartitionReassignments: 45,
+  ListPartitionReassignments: 46,
+  OffsetDelete: 47,
+  DescribeCluster: 60,
+  DescribeProducers: 61,
 } as const
 
 /** Every generated API descriptor, by name. */
@@ -121,11 +153,19 @@ export const Apis = {
   DeleteTopics: DeleteTopicsApi,
   DeleteRecords: DeleteRecordsApi,
   InitProducerId: InitProducerIdApi,
+  OffsetForLeaderEpoch: OffsetForLeaderEpochApi,
   DescribeConfigs: DescribeConfigsApi,
   AlterConfigs: AlterConfigsApi,
+  DescribeLogDirs: DescribeLogDirsApi,
   CreatePartitions: CreatePartitionsApi,
   DeleteGroups: DeleteGroupsApi,
+  ElectLeaders: ElectLeadersApi,
   IncrementalAlterConfigs: IncrementalAlterConfigsApi,
+  AlterPartitionReassignments: AlterPartitionReassignmentsApi,
+  ListPartitionReassignments: ListPartitionReassignmentsApi,
+  OffsetDelete: OffsetDeleteApi,
+  DescribeCluster: DescribeClusterApi,
+  DescribeProducers: DescribeProducersApi,
 } as const
 
 /** Decoded request bodies by API key. */
@@ -149,11 +189,19 @@ export interface RequestByKey {
   20: DeleteTopicsRequest
   21: DeleteRecordsRequest
   22: InitProducerIdRequest
+  23: OffsetForLeaderEpochRequest
   32: DescribeConfigsRequest
   33: AlterConfigsRequest
+  35: DescribeLogDirsRequest
   37: CreatePartitionsRequest
   42: DeleteGroupsRequest
+  43: ElectLeadersRequest
   44: IncrementalAlterConfigsRequest
+  45: AlterPartitionReassignmentsRequest
+  46: ListPartitionReassignmentsRequest
+  47: OffsetDeleteRequest
+  60: DescribeClusterRequest
+  61: DescribeProducersRequest
 }
 
 /** Decoded response bodies by API key. */
@@ -177,9 +225,17 @@ export interface ResponseByKey {
   20: DeleteTopicsResponse
   21: DeleteRecordsResponse
   22: InitProducerIdResponse
+  23: OffsetForLeaderEpochResponse
   32: DescribeConfigsResponse
   33: AlterConfigsResponse
+  35: DescribeLogDirsResponse
   37: CreatePartitionsResponse
   42: DeleteGroupsResponse
+  43: ElectLeadersResponse
   44: IncrementalAlterConfigsResponse
+  45: AlterPartitionReassignmentsResponse
+  46: ListPartitionReassignmentsResponse
+  47: OffsetDeleteResponse
+  60: DescribeClusterResponse
+  61: DescribeProducersResponse
 }

@@ -1,8 +1,8 @@
 /**
- * CreatePartitions v0-1: grows a topic to `count` partitions. Manual assignments of the new
- * partitions are refused with INVALID_REQUEST, as in CreateTopics: placement is the broker's.
+ * CreatePartitions v0-1: grows a topic to `count` partitions, placing the new ones as the client
+ * assigned them when it did (the controller checks them as Kafka does).
  */
-import type { TopicErrorResult } from '../../metadata/operations.js'
+import type { CreatePartitionsInput } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler } from './types.js'
@@ -12,19 +12,12 @@ export const createPartitionsHandler = defineHandler({
   minVersion: 0,
   maxVersion: 1,
   async handle(ctx, request) {
-    const results: TopicErrorResult[] = new Array<TopicErrorResult>(request.topics.length)
-    const inputs: Array<{ name: string; count: number }> = []
-    const inputIndexes: number[] = []
-    request.topics.forEach((topic, index) => {
-      if (topic.assignments !== null) {
-        results[index] = { name: topic.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Manual replica assignment is not supported' }
-        return
-      }
-      inputs.push({ name: topic.name, count: topic.count })
-      inputIndexes.push(index)
+    const inputs: CreatePartitionsInput[] = request.topics.map((topic) => {
+      const input: CreatePartitionsInput = { name: topic.name, count: topic.count }
+      if (topic.assignments !== null) input.assignments = topic.assignments.map((a) => a.brokerIds)
+      return input
     })
-    const grown = inputs.length > 0 ? await ctx.core.createPartitions(inputs, request.validateOnly) : []
-    grown.forEach((result, i) => (results[inputIndexes[i]] = result))
+    const results = inputs.length > 0 ? await ctx.core.createPartitions(inputs, request.validateOnly) : []
     return {
       throttleTimeMs: 0,
       results: results.map((r) => ({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorCode === ErrorCode.NONE ? null : r.errorMessage })),

@@ -1,9 +1,9 @@
 /**
- * CreateTopics v0-4. Manual replica assignments are refused with INVALID_REQUEST: placement is the
- * broker's (replicas must land on the shards that host them). A config with a null value is
- * dropped, meaning "use the default", as Kafka reads it.
+ * CreateTopics v0-4. Assignments given by the client are the topic's replicas exactly (the
+ * controller checks them as Kafka does). A config with a null value is dropped, meaning "use the
+ * default", as Kafka reads it.
  */
-import type { CreateTopicInput, CreateTopicResult } from '../../metadata/operations.js'
+import type { CreateTopicInput } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler } from './types.js'
@@ -14,30 +14,14 @@ export const createTopicsHandler = defineHandler({
   maxVersion: 4,
   async handle(ctx, request, version) {
     const validateOnly = version >= 1 && request.validateOnly
-    const refused = new Map<number, CreateTopicResult>()
-    const inputs: CreateTopicInput[] = []
-    const inputIndexes: number[] = []
-    request.topics.forEach((topic, index) => {
-      if (topic.assignments.length > 0) {
-        refused.set(index, {
-          name: topic.name,
-          errorCode: ErrorCode.INVALID_REQUEST,
-          errorMessage: 'Manual replica assignment is not supported; omit assignments and give numPartitions',
-          numPartitions: -1,
-          replicationFactor: -1,
-          topicId: '',
-        })
-        return
-      }
+    const inputs: CreateTopicInput[] = request.topics.map((topic) => {
       const configs: Record<string, string> = {}
       for (const c of topic.configs) if (c.value !== null) configs[c.name] = c.value
-      inputs.push({ name: topic.name, numPartitions: topic.numPartitions, replicationFactor: topic.replicationFactor, configs })
-      inputIndexes.push(index)
+      const input: CreateTopicInput = { name: topic.name, numPartitions: topic.numPartitions, replicationFactor: topic.replicationFactor, configs }
+      if (topic.assignments.length > 0) input.assignments = topic.assignments.map((a) => ({ partitionIndex: a.partitionIndex, brokerIds: a.brokerIds }))
+      return input
     })
-    const created = inputs.length > 0 ? await ctx.core.createTopics(inputs, validateOnly) : []
-    const results: CreateTopicResult[] = new Array<CreateTopicResult>(request.topics.length)
-    for (const [index, result] of refused) results[index] = result
-    created.forEach((result, i) => (results[inputIndexes[i]] = result))
+    const results = inputs.length > 0 ? await ctx.core.createTopics(inputs, validateOnly) : []
     return {
       throttleTimeMs: 0,
       topics: results.map((r) => ({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorCode === ErrorCode.NONE ? null : r.errorMessage })),

@@ -1,33 +1,65 @@
 /**
- * Fetch v4-12 with Kafka's long-poll (the core parks each partition until minBytes or maxWaitMs).
+ * Fetch v0-12 with Kafka's long-poll (the core parks each partition until minBytes or maxWaitMs).
  * There are no incremental fetch sessions: every request is served as a full fetch and answered
  * with session id 0, which tells the client that no session was created, so it keeps sending full
  * requests. Reading from followers is not offered (preferred read replica -1).
+ *
+ * v0-3 expect message formats older than the log's v2 batches: v0-1 magic 0 (no timestamps), v2-3
+ * magic 1. Their batches are down-converted here (see src/records/legacy-messages.ts), within
+ * the limits Kafka applies: v0-2 hold each partition to its partitionMaxBytes strictly, cutting a
+ * first message that does not fit (the client sees a partial message); v3 gives the first
+ * message whole (KIP-74) and holds the response to maxBytes.
  */
-import type { FetchInput } from '../../metadata/operations.js'
+import type { FetchInput, FetchResult } from '../../metadata/operations.js'
 import { ApiKey } from '../../protocol/index.js'
+import { decompress } from '../../records/compression.js'
+import { downConvert, type LegacyMagic } from '../../records/legacy-messages.js'
+import { messageConversions, timedConversion } from '../message-conversions.js'
 import { defineHandler, groupByTopic } from './types.js'
 
 const EMPTY_RECORDS = Buffer.alloc(0)
+/** Fetch v4 is the first whose responses carry v2 batches. */
+const FIRST_V2_BATCH_VERSION = 4
+
+function magicFor(version: number): LegacyMagic {
+  return version <= 1 ? 0 : 1
+}
+
+/** Replaces each result's v2 batches with messages of the version's format, within Kafka's limits. */
+function downConverted(results: FetchResult[], inputs: FetchInput[], version: number, responseMaxBytes: number): FetchResult[] {
+  let remaining = version >= 3 ? responseMaxBytes : Number.POSITIVE_INFINITY
+  let anyMessage = false
+  return results.map((r, i) => {
+    if (r.records === null || r.records.length === 0) return r
+    const limit = Math.max(0, Math.min(inputs[i].partitionMaxBytes, remaining))
+    const converted = timedConversion(() => downConvert(r.records!, magicFor(version), inputs[i].fetchOffset, limit, version >= 3 && !anyMessage, decompress))
+    messageConversions.fetchConversions++
+    messageConversions.fetchMessagesConverted += converted.messages
+    remaining -= converted.records.length
+    if (converted.messages > 0) anyMessage = true
+    return { ...r, records: converted.records }
+  })
+}
 
 export const fetchHandler = defineHandler({
   apiKey: ApiKey.Fetch,
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 12,
-  async handle(ctx, request) {
+  async handle(ctx, request, version) {
     const inputs: FetchInput[] = []
     for (const topic of request.topics) {
       for (const p of topic.partitions) {
         inputs.push({ topic: topic.topic, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes })
       }
     }
-    const results = await ctx.core.fetch(inputs, {
+    const fetched = await ctx.core.fetch(inputs, {
       maxWaitMs: Math.max(0, request.maxWaitMs),
       minBytes: Math.max(0, request.minBytes),
       maxBytes: request.maxBytes,
       isolationLevel: request.isolationLevel === 1 ? 1 : 0,
       signal: ctx.signal,
     })
+    const results = version < FIRST_V2_BATCH_VERSION ? downConverted(fetched, inputs, version, request.maxBytes) : fetched
     return {
       throttleTimeMs: 0,
       errorCode: 0,

@@ -11,8 +11,12 @@ import { createTopicsHandler } from './create-topics.js'
 import { deleteGroupsHandler } from './delete-groups.js'
 import { deleteRecordsHandler } from './delete-records.js'
 import { deleteTopicsHandler } from './delete-topics.js'
+import { describeClusterHandler } from './describe-cluster.js'
 import { describeConfigsHandler } from './describe-configs.js'
 import { describeGroupsHandler } from './describe-groups.js'
+import { describeLogDirsHandler } from './describe-log-dirs.js'
+import { describeProducersHandler } from './describe-producers.js'
+import { electLeadersHandler } from './elect-leaders.js'
 import { fetchHandler } from './fetch.js'
 import { findCoordinatorHandler } from './find-coordinator.js'
 import { heartbeatHandler } from './heartbeat.js'
@@ -24,7 +28,9 @@ import { listGroupsHandler } from './list-groups.js'
 import { listOffsetsHandler } from './list-offsets.js'
 import { metadataHandler } from './metadata.js'
 import { offsetCommitHandler } from './offset-commit.js'
+import { offsetDeleteHandler } from './offset-delete.js'
 import { offsetFetchHandler } from './offset-fetch.js'
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js'
 import { produceHandler } from './produce.js'
 import { syncGroupHandler } from './sync-group.js'
 import type { ApiHandler } from './types.js'
@@ -56,6 +62,12 @@ const SERVED: readonly ApiHandler[] = [
   createPartitionsHandler,
   deleteGroupsHandler,
   incrementalAlterConfigsHandler,
+  offsetForLeaderEpochHandler,
+  describeClusterHandler,
+  offsetDeleteHandler,
+  describeLogDirsHandler,
+  describeProducersHandler,
+  electLeadersHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */

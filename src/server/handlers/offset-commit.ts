@@ -1,5 +1,7 @@
 /**
- * OffsetCommit v2-8. A generation of -1 with an empty member id is a "simple consumer" commit
+ * OffsetCommit v0-8. v0 (once kept in ZooKeeper) has no generation or member, so it is a simple
+ * commit; v1's per-partition commit timestamp is ignored, as Kafka 3.x ignores it (offsets expire
+ * by offsets.retention.minutes). A generation of -1 with an empty member id is a "simple consumer" commit
  * outside any group membership; the coordinator decides. The retention time (v2-4) is ignored,
  * as Kafka has ignored it since 2.1 in favour of offsets.retention.minutes.
  */
@@ -9,7 +11,7 @@ import { defineHandler, groupByTopic } from './types.js'
 
 export const offsetCommitHandler = defineHandler({
   apiKey: ApiKey.OffsetCommit,
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 8,
   async handle(ctx, request, version) {
     const offsets: OffsetCommitPartition[] = []

@@ -1,5 +1,6 @@
 /**
- * OffsetFetch v1-8. v1 has no top-level error code, so a group-level error is repeated on every
+ * OffsetFetch v0-8. v0 (offsets once kept in ZooKeeper) reads the same committed offsets as v1,
+ * as Kafka 3.x does since it keeps them all in __consumer_offsets. v0-1 have no top-level error code, so a group-level error is repeated on every
  * partition asked for, as Kafka does; v2+ answer it at the top; v8 asks for several groups at once
  * (each fetched separately, each with its own error). Null topics (v2+) mean "every committed
  * partition".
@@ -49,7 +50,7 @@ function withGroupErrorPerPartition(offsets: GroupOffsets, asked: TopicsAsked) {
 
 export const offsetFetchHandler = defineHandler({
   apiKey: ApiKey.OffsetFetch,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 8,
   async handle(ctx, request, version) {
     if (version >= 8) {

@@ -1,10 +1,9 @@
 /**
- * Produce v0-9. Only v3+ carry v2 record batches, the one format the log stores; v0-2 are still
- * declared because librdkafka (2.0.x) compresses with gzip, snappy or lz4 only when the broker
- * lists Produce v0, as every Kafka before 4.0 does. Clients pick the highest version both sides
- * know, so v0-2 requests come only from clients too old to write v2 batches, and each of their
- * partitions is refused with UNSUPPORTED_FOR_MESSAGE_FORMAT. The server also checks what the core
- * cannot see: the acks value, null record sets and a transactional id.
+ * Produce v0-9. v3+ carry v2 record batches, the one format the log stores; v0-2 carry message
+ * sets of formats v0/v1 (sarama before 0.11, Burrow, old Java clients), whose CRC-32s are checked
+ * and which are up-converted to one v2 batch per partition before they reach the core (counted in
+ * ../message-conversions.ts). The server also checks what the core cannot see: the acks value,
+ * null record sets and a transactional id.
  *
  * A transactional produce is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
  * partition, as Kafka answers a transactional id the producer may not use: transactions are not
@@ -19,6 +18,9 @@
 import { ErrorCode } from '../../common/error-codes.js'
 import type { Acks, ProduceInput, ProduceResult } from '../../metadata/operations.js'
 import { ApiKey } from '../../protocol/index.js'
+import { decompress } from '../../records/compression.js'
+import { decodeMessageSet, upConvert } from '../../records/legacy-messages.js'
+import { messageConversions, timedConversion } from '../message-conversions.js'
 import { CLOSE_CONNECTION, defineHandler, groupByTopic, NO_RESPONSE } from './types.js'
 
 /** Produce v3 introduced record batches (message format v2). */
@@ -33,6 +35,22 @@ interface PartitionSlot {
 
 function refused(errorCode: number, errorMessage: string): ProduceResult {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+}
+
+/** A v0/v1 message set as one v2 batch, or the error its partition gets. */
+function upConverted(records: Buffer): Buffer | ProduceResult {
+  try {
+    return timedConversion(() => {
+      const messages = decodeMessageSet(records, decompress)
+      const batch = upConvert(messages)
+      messageConversions.produceConversions++
+      messageConversions.produceMessagesConverted += messages.length
+      return batch
+    })
+  } catch (error) {
+    const errorCode = (error as { errorCode?: unknown }).errorCode
+    return refused(typeof errorCode === 'number' ? errorCode : ErrorCode.CORRUPT_MESSAGE, error instanceof Error ? error.message : String(error))
+  }
 }
 
 function isAcks(acks: number): acks is Acks {
@@ -53,15 +71,16 @@ export const produceHandler = defineHandler({
       for (const partition of topic.partitionData) {
         const slot: PartitionSlot = { topic: topic.name, index: partition.index, result: null }
         slots.push(slot)
-        if (version < FIRST_V2_BATCH_VERSION) {
-          slot.result = refused(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `Produce v${version} carries message format v0/v1, which this broker does not store`)
-        } else if (!acksValid) slot.result = refused(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`)
+        if (!acksValid) slot.result = refused(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`)
         else if (request.transactionalId !== null) {
           slot.result = refused(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker')
         } else if (partition.records === null) slot.result = refused(ErrorCode.CORRUPT_MESSAGE, 'Null record set')
         else {
-          inputs.push({ topic: topic.name, partition: partition.index, records: partition.records })
-          forCore.push(slot)
+          const records = version < FIRST_V2_BATCH_VERSION ? upConverted(partition.records) : partition.records
+          if (Buffer.isBuffer(records)) {
+            inputs.push({ topic: topic.name, partition: partition.index, records })
+            forCore.push(slot)
+          } else slot.result = records
         }
       }
     }

@@ -7,6 +7,7 @@ Usage: kafka_python_client.py <command> <bootstrap> <args...>
   metadata <topic>                        prints the detected api_version, topics, partitions
   offsets-for-times <topic> <ts>...       prints offsets_for_times, beginning and end offsets
   group-split <topic> <group>             two members split partitions, one leaves (see below)
+  produce-acks0-close <topic> <count>     acks=0 sends, then close at once (no wait for the broker)
 """
 import json
 import sys
@@ -124,7 +125,16 @@ def group_split(bootstrap, topic, group):
                       "duplicates": len(a.received) + len(b.received) - 8}))
 
 
-COMMANDS = {"produce": produce, "consume": consume, "metadata": metadata, "offsets-for-times": offsets_for_times,
+def produce_acks0_close(bootstrap, topic, count):
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=0, linger_ms=0, batch_size=1024)
+    for i in range(int(count)):
+        producer.send(topic, value=("v%d" % i).encode())
+    # close() flushes into the socket and closes it: nothing waits for the broker to read.
+    producer.close()
+    print(json.dumps({"sent": int(count)}))
+
+
+COMMANDS = {"produce-acks0-close": produce_acks0_close, "produce": produce, "consume": consume, "metadata": metadata, "offsets-for-times": offsets_for_times,
             "group-split": group_split}
 
 if __name__ == "__main__":
