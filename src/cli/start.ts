@@ -18,6 +18,8 @@ interface StartOptions {
   autoCreateTopics: boolean
   groupInitialRebalanceDelayMs: string
   retentionCheckIntervalMs: string
+  adminPort: string
+  adminHost: string
 }
 
 function integer(name: string, value: string, min: number): number {
@@ -53,6 +55,8 @@ export function registerStart(program: Command): void {
     .option('--no-auto-create-topics', 'refuse produce and metadata for unknown topics')
     .option('--group-initial-rebalance-delay-ms <ms>', 'wait for more members before the first rebalance', '3000')
     .option('--retention-check-interval-ms <ms>', 'how often retention, rolling and compaction run', '10000')
+    .option('--admin-port <port>', "admin HTTP port for /metrics, /healthz, /readyz, /v1/status (0 = any free port, 'off' = none)", '9644')
+    .option('--admin-host <host>', 'address the admin port binds', '127.0.0.1')
     .action(async (options: StartOptions) => {
       // Loaded here, not at the top: the client commands need none of the broker.
       const { startBroker } = await import('../start-broker.js')
@@ -69,6 +73,8 @@ export function registerStart(program: Command): void {
         autoCreateTopics: options.autoCreateTopics,
         groupInitialRebalanceDelayMs: integer('group-initial-rebalance-delay-ms', options.groupInitialRebalanceDelayMs, 0),
         retentionCheckIntervalMs: integer('retention-check-interval-ms', options.retentionCheckIntervalMs, 1),
+        adminPort: options.adminPort === 'off' ? null : integer('admin-port', options.adminPort, 0),
+        adminHost: options.adminHost,
         logger: { warn: (message) => console.warn(`partita: ${message}`), info: (message) => console.log(`partita: ${message}`) },
       })
       // For profilers (bench:protocol): which OS thread is which, to split this process's CPU by
@@ -76,6 +82,7 @@ export function registerStart(program: Command): void {
       const threadMapFile = process.env.PARTITA_THREAD_MAP_FILE
       if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(broker.threadIds()))
       broker.ports.forEach((port, id) => console.log(`partita: broker ${id} listening on ${options.host}:${port}, advertised as ${broker.bootstrapServers.split(',')[id]}`))
+      if (broker.adminAddress !== null) console.log(`partita: admin listening on ${broker.adminAddress.url} (/metrics, /healthz, /readyz, /v1/status)`)
       console.log(`partita: listening on ${broker.bootstrapServers} (data in ${options.dataDir})`)
       let closing = false
       const stop = (signal: string): void => {

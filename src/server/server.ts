@@ -26,6 +26,8 @@ export interface ServerOptions {
    * JoinGroup its rebalance, and the core offers no way to cut either short. Default 5 s.
    */
   closeTimeoutMs?: number
+  /** Called once per answered request with its API key and the time the broker took (request latency metrics). */
+  onRequestDone?: (apiKey: number, durationMs: number) => void
   /** One line per dropped connection or failed request. Default: console.warn. */
   logger?: ServerLogger
 }
@@ -44,6 +46,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     logger: options.logger ?? defaultLogger,
     frameBytesMax: options.socketRequestMaxBytes ?? 104_857_600,
     inFlightRequestsMax: options.inFlightRequestsMax ?? 64,
+    onRequestDone: options.onRequestDone,
   }
   const closeTimeoutMs = options.closeTimeoutMs ?? 5_000
   const connections = new Set<Connection>()

@@ -23,12 +23,13 @@ afterEach(async () => {
   dataDir = null
 })
 
-function listening(process: ChildProcess): Promise<void> {
+/** Resolves with what the process printed once it says it is listening on its Kafka port. */
+function listening(process: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let output = ''
     process.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString()
-      if (output.includes('listening on')) resolve()
+      if (output.includes('partita: listening on')) resolve(output)
     })
     process.once('exit', (code) => reject(new Error(`partita start exited with ${code}: ${output}`)))
   })
@@ -38,7 +39,7 @@ describe('partita start', () => {
   it('writes the main thread and each broker\'s thread id to PARTITA_THREAD_MAP_FILE before it reports listening', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
     const mapFile = path.join(dataDir, 'threads.json')
-    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2'], {
+    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--admin-port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2'], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile },
     })
@@ -52,5 +53,20 @@ describe('partita start', () => {
       expect(tid).not.toBe(map.main)
     }
     expect(new Set(map.shards).size).toBe(2)
+  })
+
+  it('prints the admin address with --admin-port and serves /readyz and /metrics there', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
+    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--admin-port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const output = await listening(child)
+    const url = /partita: admin listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]
+    expect(url).toBeDefined()
+    const ready = await fetch(`${url}/readyz`)
+    expect(ready.status).toBe(200)
+    await ready.text()
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    expect(metrics).toMatch(/^redpanda_cluster_brokers 1$/m)
   })
 })
