@@ -1,7 +1,8 @@
 /**
  * `partita bench produce|consume|e2e` without the command line: runs the workload against
- * Partita (one it starts in a temporary directory, or any Kafka-protocol broker given), then the
- * same workload against each peer, and gathers the printed lines, the JSON and the HTML report.
+ * Partita (`partita start` in its own process and a temporary directory, or any Kafka-protocol
+ * broker given), then the same workload against each peer, and writes the printed lines, the JSON
+ * and the HTML report.
  */
 import { writeFileSync } from 'node:fs'
 import { KafkaDriver } from './kafka-driver.js'
@@ -10,6 +11,7 @@ import { htmlReport } from './html-report.js'
 import { startPeer, type PeerName } from './peers/start-peer.js'
 import { ratios, resultJson, type BenchResultJson } from './result.js'
 import { runWorkload, type WorkloadSettings } from './run.js'
+import { startPartitaProcess } from './start-partita.js'
 
 export interface HarnessOptions {
   settings: WorkloadSettings
@@ -50,10 +52,8 @@ async function mainDriver(options: HarnessOptions): Promise<BenchDriver> {
   if (options.bootstrapServers !== undefined) {
     return new KafkaDriver({ system: 'kafka-protocol', bootstrapServers: options.bootstrapServers, flushMode: "the broker's own" })
   }
-  // Loaded here: a run against a given broker needs none of Partita's broker code.
-  const { startBroker } = await import('../start-broker.js')
-  const broker = await startBroker({ port: 0, brokers: options.partitaBrokers, logger: { warn: (m) => options.print(`# partita: ${m}`), info: () => {} } })
-  return new KafkaDriver({ system: 'partita', bootstrapServers: broker.bootstrapServers, flushMode: PARTITA_FLUSH_MODE, onTeardown: () => broker.close() })
+  const partita = await startPartitaProcess(options.partitaBrokers)
+  return new KafkaDriver({ system: 'partita', bootstrapServers: partita.bootstrapServers, flushMode: PARTITA_FLUSH_MODE, onTeardown: () => partita.stop() })
 }
 
 /** Partita's figures beside each peer's, with Partita's ratio to it (above 1: Partita did better). */

@@ -86,8 +86,13 @@ export class KafkaDriver implements BenchDriver {
     const client = await this.#connect(`consumer-${index}`)
     const topic = this.#topic
     const starts = await client.listOffsets(partitions.map((partition) => ({ topic, partition, timestamp: from === 'start' ? OffsetSpec.EARLIEST : OffsetSpec.LATEST })))
+    for (const s of starts) if (s.errorCode !== ErrorCode.NONE) throw new KafkaError(s.errorCode, `listing offsets of ${topic}-${s.partition}`)
     const positions = new Map(starts.map((s) => [s.partition, s.offset]))
     const groups = new WireCluster(client).groups
+    // The first commit finds (on a fresh broker, creates) the group's coordinator: done before
+    // the clock starts, so creating __consumer_offsets does not stall the measured run.
+    const first = await groups.commitOffsets({ groupId: CONSUMER_GROUP, generationId: -1, memberId: '', offsets: [...positions].map(([partition, offset]) => ({ topic, partition, offset })) })
+    for (const r of first) if (r.errorCode !== ErrorCode.NONE) throw new KafkaError(r.errorCode, `committing ${topic}-${r.partition} for group ${CONSUMER_GROUP}`)
     let committing: Promise<unknown> | null = null
     const commit = (): void => {
       if (committing !== null) return

@@ -82,10 +82,13 @@ function collectPeers(value: string, previous: PeerName[] | undefined): PeerName
 function settingsOf(mode: BenchMode, options: BenchOptions): WorkloadSettings {
   const throughput = Number(options.throughput)
   if (!Number.isFinite(throughput) || (throughput <= 0 && throughput !== -1)) throw new CliError(`--throughput must be a positive rate or -1, got '${options.throughput}'`)
+  const recordSize = parseInteger('record-size', options.recordSize, 0, 16 * 1024 * 1024)
+  // End to end, each value carries its send time in its first 8 bytes.
+  if (mode === 'e2e' && recordSize < 8) throw new CliError(`--record-size must be at least 8 for e2e (each record carries its send time), got ${recordSize}`)
   return {
     mode,
     records: parseInteger('records', options.records, 1),
-    recordSize: parseInteger('record-size', options.recordSize, 0, 16 * 1024 * 1024),
+    recordSize,
     partitions: parseInteger('partitions', options.partitions, 1, 10_000),
     acks: parseAcks(options.acks),
     throughput,

@@ -24,6 +24,9 @@ export class NatsConnection {
   readonly inbox = `_INBOX.${randomBytes(6).toString('hex')}`
   readonly #socket: Socket
   readonly #routes = new Map<string, (message: NatsMessage) => void>()
+  /** Subscriptions of their own, by sid: JetStream delivers pulled messages under their stream subject, so only the sid tells whose they are. */
+  readonly #subscriptions = new Map<number, (message: NatsMessage) => void>()
+  #nextSid = INBOX_SID + 1
   #buffer: Buffer = Buffer.alloc(0)
   #pongs: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
   #closedWith: Error | null = null
@@ -81,6 +84,17 @@ export class NatsConnection {
     return () => this.#routes.delete(subject)
   }
 
+  /** Subscribes to `subject` on its own sid until the returned function is called. */
+  subscribe(subject: string, handler: (message: NatsMessage) => void): () => void {
+    const sid = this.#nextSid++
+    this.#subscriptions.set(sid, handler)
+    this.write(Buffer.from(`SUB ${subject} ${sid}${CRLF}`))
+    return () => {
+      this.#subscriptions.delete(sid)
+      if (this.#closedWith === null) this.#socket.write(`UNSUB ${sid}${CRLF}`)
+    }
+  }
+
   /** A request answered once on its own inbox subject. */
   request(subject: string, payload: Buffer | string, timeoutMs = 10_000): Promise<NatsMessage> {
     const replyTo = `${this.inbox}.${randomBytes(6).toString('hex')}`
@@ -129,7 +143,8 @@ export class NatsConnection {
     switch (op) {
       case 'MSG':
       case 'HMSG': {
-        const parts = line.split(' ')
+        // The server may put two spaces where the reply subject is absent.
+        const parts = line.split(' ').filter((part) => part !== '')
         const headers = op === 'HMSG'
         const total = Number(parts.at(-1))
         const headerBytes = headers ? Number(parts.at(-2)) : 0
@@ -141,7 +156,9 @@ export class NatsConnection {
           status: headers ? statusOf(buf.toString('latin1', afterLine, afterLine + headerBytes)) : null,
           payload: buf.subarray(afterLine + headerBytes, afterLine + total),
         }
-        this.#routes.get(message.subject)?.(message)
+        const sid = Number(parts[2])
+        if (sid === INBOX_SID) this.#routes.get(message.subject)?.(message)
+        else this.#subscriptions.get(sid)?.(message)
         return afterLine + total + 2
       }
       case 'INFO':

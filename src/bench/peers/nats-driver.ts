@@ -80,10 +80,11 @@ export class NatsDriver implements BenchDriver {
     }).then(() => undefined)
     await this.#durable
     const connection = await NatsConnection.open(this.#port)
-    const inbox = `${connection.inbox}.pull`
+    // Outside the `<inbox>.*` wildcard, so pulled messages arrive once, on this subscription only.
+    const inbox = `${connection.inbox}-pull`
     let arrived: NatsMessage[] = []
     let pullEnded: (() => void) | null = null
-    const off = connection.route(inbox, (message) => {
+    const off = connection.subscribe(inbox, (message) => {
       if (message.status !== null) pullEnded?.()
       else {
         arrived.push(message)
