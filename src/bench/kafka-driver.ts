@@ -1,5 +1,5 @@
 /**
- * The harness's Kafka-protocol driver: any broker that speaks Kafka (Partita, Kafka, Redpanda).
+ * The harness's Kafka-protocol driver, for every broker that speaks Kafka (Partita, Kafka, Redpanda).
  * Producers send v2 batches over the project's wire client, one batch per send; consumers fetch
  * with long-polls and commit their positions asynchronously (at most one commit in flight), as
  * Kafka consumers do. Batches without stamps are encoded once per size and reused.
