@@ -7,7 +7,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { LATENCY_BUCKET_BOUNDS_SECONDS, latencyBucketOf } from '../common/latency-buckets.js'
-import { iterateBatches, readBatchHeader, isControlBatch } from '../records/record-batch.js'
+import { ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET, RECORDS_OFFSET, isControlBatch } from '../records/record-batch.js'
 
 export interface TopicTraffic {
   topic: string
@@ -133,12 +133,20 @@ export class NodeMetrics {
   }
 }
 
-/** Records in the data batches of `records`, from their headers (control batches are not records). */
+/**
+ * Records in the data batches of `records`, from three header fields per batch (control batches
+ * are not records). The bytes were validated on the way in, or come from the log; a truncated
+ * last batch (a fetch may end mid-batch) is not counted.
+ */
 function recordsIn(records: Buffer): number {
   let count = 0
-  for (const span of iterateBatches(records)) {
-    const header = readBatchHeader(records, span.pos)
-    if (!isControlBatch(header.attributes)) count += header.recordCount
+  let pos = 0
+  // Bounded: every step advances pos by a batch's whole length, at least its header.
+  while (pos + RECORDS_OFFSET <= records.length) {
+    const end = pos + LOG_OVERHEAD + records.readInt32BE(pos + BATCH_LENGTH_OFFSET)
+    if (end > records.length || end < pos + RECORDS_OFFSET) break
+    if (!isControlBatch(records.readInt16BE(pos + ATTRIBUTES_OFFSET))) count += records.readInt32BE(pos + RECORD_COUNT_OFFSET)
+    pos = end
   }
   return count
 }
