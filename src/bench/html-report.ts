@@ -96,6 +96,7 @@ function chart(series: readonly Series[], axes: { xLabel: string; yLabel: string
   const yTicks = axes.logY ? range(y0, y1).map((e) => 10 ** e) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * y1)
   const xTicks = axes.logX ? [0.30103, 1, 2, 3, 4, 5].filter((x) => x <= x1 + 1e-9) : [0, 0.25, 0.5, 0.75, 1].map((f) => x0 + f * (x1 - x0))
   const xTickLabel = (x: number): string => (axes.logX ? `${trimPercent(100 * (1 - 10 ** -x))}%` : x.toFixed(1))
+  const dots = series.flatMap((s) => s.points.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`)).join('')
   const lines = series
     .map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"><title>${esc(s.name)}</title></polyline>`)
     .join('\n')
@@ -107,6 +108,7 @@ ${xTicks.map((x) => `<text x="${sx(x).toFixed(1)}" y="${MARGIN.top + plotH + 16}
 <text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 6}" text-anchor="middle">${esc(axes.xLabel)}</text>
 <text transform="translate(14,${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(axes.yLabel)}</text>
 ${lines}
+${dots}
 ${legend}
 </svg>`
 }
@@ -116,7 +118,8 @@ function numbers(value: unknown): number[] {
 }
 
 function fixed(value: unknown, digits: number): string {
-  return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(digits) : '-'
+  // Zero means the run had no such figure (no consumer in a produce run).
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value.toFixed(digits) : '-'
 }
 
 function formatTick(v: number): string {

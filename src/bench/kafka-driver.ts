@@ -50,6 +50,10 @@ export class KafkaDriver implements BenchDriver {
     const result = response.topics[0]
     if (result !== undefined && result.errorCode !== ErrorCode.NONE) throw new KafkaError(result.errorCode, `creating ${this.#topic}: ${result.errorMessage ?? ''}`)
     await this.#admin.topic(this.#topic)
+    // A first commit finds (on a fresh broker, creates and loads) the consumers' group
+    // coordinator now, before any warm-up or measured phase, not in the middle of one.
+    const [committed] = await new WireCluster(this.#admin).groups.commitOffsets({ groupId: CONSUMER_GROUP, generationId: -1, memberId: '', offsets: [{ topic: this.#topic, partition: 0, offset: 0 }] })
+    if (committed !== undefined && committed.errorCode !== ErrorCode.NONE) throw new KafkaError(committed.errorCode, `committing for group ${CONSUMER_GROUP}`)
   }
 
   async producer(index: number): Promise<BenchProducer> {
@@ -89,8 +93,7 @@ export class KafkaDriver implements BenchDriver {
     for (const s of starts) if (s.errorCode !== ErrorCode.NONE) throw new KafkaError(s.errorCode, `listing offsets of ${topic}-${s.partition}`)
     const positions = new Map(starts.map((s) => [s.partition, s.offset]))
     const groups = new WireCluster(client).groups
-    // The first commit finds (on a fresh broker, creates) the group's coordinator: done before
-    // the clock starts, so creating __consumer_offsets does not stall the measured run.
+    // Committing where the consumer starts also makes sure its coordinator answers before the clock starts.
     const first = await groups.commitOffsets({ groupId: CONSUMER_GROUP, generationId: -1, memberId: '', offsets: [...positions].map(([partition, offset]) => ({ topic, partition, offset })) })
     for (const r of first) if (r.errorCode !== ErrorCode.NONE) throw new KafkaError(r.errorCode, `committing ${topic}-${r.partition} for group ${CONSUMER_GROUP}`)
     let committing: Promise<unknown> | null = null

@@ -68,6 +68,7 @@ export function resultJson(run: RunResult): BenchResultJson {
     batchBytes: s.batchBytes,
     inFlightPerProducer: s.inFlight,
     reportIntervalMs: s.reportIntervalMs,
+    warmupRecords: s.mode === 'consume' ? 0 : s.warmupRecords,
     startedAt: new Date(run.startedAtMs).toISOString(),
     nodeVersion: process.version,
     machine: machine(),

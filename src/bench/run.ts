@@ -28,6 +28,8 @@ export interface WorkloadSettings {
   reportIntervalMs: number
   /** A consumer that reads nothing for this long after the producers finished gives up. */
   idleTimeoutMs: number
+  /** Records sent unmeasured and unpaced before a produce or e2e run (JIT, caches, first files). */
+  warmupRecords: number
 }
 
 /** Latency figures in ms, under OpenMessaging Benchmark's suffixes. */
@@ -81,6 +83,8 @@ export interface RunResult {
 }
 
 const MS_PER_S = 1000
+/** The longest period between samples of the series. */
+const PERIOD_MAX_MS = 1000
 
 class Meter {
   readonly publish = new LatencyHistogram()
@@ -92,12 +96,26 @@ class Meter {
   windowPublished = 0
   windowConsumed = 0
   windowStartMs = performance.now()
+  /** The printed line's window, apart from the periods: they are sampled more often than printed. */
+  printed = { records: 0, latencyTotalMs: 0, latencyMaxMs: 0, startMs: performance.now() }
 
   recordPublished(count: number, latencyMs: number): void {
     this.published += count
     this.windowPublished += count
     this.publish.record(latencyMs, count)
     this.windowPublish.record(latencyMs, count)
+    this.printed.records += count
+    this.printed.latencyTotalMs += latencyMs * count
+    if (latencyMs > this.printed.latencyMaxMs) this.printed.latencyMaxMs = latencyMs
+  }
+
+  /** Closes the printed window: kafka-producer-perf-test's periodic line for it. */
+  printWindow(recordSize: number): string {
+    const now = performance.now()
+    const w = this.printed
+    const line = producerWindowLine({ records: w.records, bytes: w.records * recordSize, elapsedMs: now - w.startMs, latencyTotalMs: w.latencyTotalMs, latencyMaxMs: w.latencyMaxMs })
+    this.printed = { records: 0, latencyTotalMs: 0, latencyMaxMs: 0, startMs: now }
+    return line
   }
 
   recordConsumed(count: number): void {
@@ -158,18 +176,19 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
   if (settings.mode === 'consume') {
     // The records to read are written first, unmeasured and unpaced.
     await produceAll(driver, { ...settings, throughput: -1 }, new Meter(), false)
+  } else if (settings.warmupRecords > 0) {
+    // Before consumers open (they start at the end), so no warm-up record is counted.
+    await produceAll(driver, { ...settings, records: settings.warmupRecords, throughput: -1 }, new Meter(), false)
   }
   const meter = new Meter()
   const producing = settings.mode !== 'consume'
   const consuming = settings.mode !== 'produce'
   const consumers = consuming ? await openConsumers(driver, settings, settings.mode === 'e2e') : []
-  const reporter = setInterval(() => {
-    const period = meter.period()
-    result.periods.push(period)
-    if (producing) {
-      const latencyTotalMs = period.publishLatency.Avg * period.published
-      print(producerWindowLine({ records: period.published, bytes: period.published * settings.recordSize, elapsedMs: period.elapsedMs, latencyTotalMs, latencyMaxMs: period.publishLatency.Max }))
-    }
+  // Periods (the JSON's series and the report's rate chart) are sampled at least every second,
+  // whatever the printing interval.
+  const sampler = setInterval(() => result.periods.push(meter.period()), Math.min(settings.reportIntervalMs, PERIOD_MAX_MS))
+  const printer = setInterval(() => {
+    if (producing) print(meter.printWindow(settings.recordSize))
   }, settings.reportIntervalMs)
   const startedMs = performance.now()
   const startedWallMs = Date.now()
@@ -183,11 +202,12 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
     await consumed
     result.consumeElapsedMs = consuming ? performance.now() - startedMs : 0
   } finally {
-    clearInterval(reporter)
+    clearInterval(sampler)
+    clearInterval(printer)
     await Promise.all(consumers.map((c) => c.close()))
   }
   const last = meter.period()
-  if (last.elapsedMs >= settings.reportIntervalMs / 10 || result.periods.length === 0) result.periods.push(last)
+  if (last.elapsedMs >= Math.min(settings.reportIntervalMs, PERIOD_MAX_MS) / 10 || result.periods.length === 0) result.periods.push(last)
   result.published = meter.published
   result.consumed = meter.consumed
   result.publishLatency.add(meter.publish)

@@ -23,11 +23,14 @@ interface BenchOptions {
   batchBytes: string
   inFlight: string
   reportingInterval: string
+  warmupRecords?: string
   peer?: PeerName[]
   json?: string
   report?: string
   partitaBrokers?: string
 }
+
+const WARMUP_RECORDS_MAX = 20_000
 
 const MODES: Record<BenchMode, string> = {
   produce: "producers only; prints kafka-producer-perf-test's lines",
@@ -53,6 +56,7 @@ export function registerBench(program: Command): void {
       .option('--batch-bytes <n>', "bytes of values per send (Kafka's batch.size)", '16384')
       .option('--in-flight <n>', 'sends outstanding at once per producer (max.in.flight.requests.per.connection)', '5')
       .option('--reporting-interval <ms>', 'how often the periodic line prints', '5000')
+      .option('--warmup-records <n>', 'records sent unmeasured before a produce or e2e run (default: a tenth of --records, at most 20000)')
       .option('--peer <name>', `run the same workload against a peer too: ${PEER_NAMES.join(' or ')} (repeatable)`, collectPeers)
       .option('--json <file>', "write the results with OpenMessaging Benchmark's field names")
       .option('--report <file.html>', 'write a self-contained HTML page with charts')
@@ -83,11 +87,12 @@ function settingsOf(mode: BenchMode, options: BenchOptions): WorkloadSettings {
   const throughput = Number(options.throughput)
   if (!Number.isFinite(throughput) || (throughput <= 0 && throughput !== -1)) throw new CliError(`--throughput must be a positive rate or -1, got '${options.throughput}'`)
   const recordSize = parseInteger('record-size', options.recordSize, 0, 16 * 1024 * 1024)
+  const records = parseInteger('records', options.records, 1)
   // End to end, each value carries its send time in its first 8 bytes.
   if (mode === 'e2e' && recordSize < 8) throw new CliError(`--record-size must be at least 8 for e2e (each record carries its send time), got ${recordSize}`)
   return {
     mode,
-    records: parseInteger('records', options.records, 1),
+    records,
     recordSize,
     partitions: parseInteger('partitions', options.partitions, 1, 10_000),
     acks: parseAcks(options.acks),
@@ -98,5 +103,6 @@ function settingsOf(mode: BenchMode, options: BenchOptions): WorkloadSettings {
     inFlight: parseInteger('in-flight', options.inFlight, 1, 1024),
     reportIntervalMs: parseInteger('reporting-interval', options.reportingInterval, 10),
     idleTimeoutMs: 10_000,
+    warmupRecords: options.warmupRecords === undefined ? Math.min(Math.floor(records / 10), WARMUP_RECORDS_MAX) : parseInteger('warmup-records', options.warmupRecords, 0),
   }
 }
