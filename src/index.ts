@@ -2,7 +2,8 @@
  * Partita as a library: `startBroker` runs a whole Kafka-compatible broker in this process, with
  * a real TCP endpoint for any Kafka client and kafkajs-shaped clients that skip the socket.
  */
-export { startBroker } from './start-broker.js'
+export { startBroker, ADMIN_PORT_DEFAULT } from './start-broker.js'
+export type { StartBrokerOptions } from './start-broker.js'
 export type { Broker } from './start-broker.js'
 export type { BrokerOptions } from './metadata/broker-config.js'
 export * from './client/index.js'

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { PARTITION_ACTOR_KIND } from './actors/partition-messages.js'
+import { startAdminServer, type AdminServer } from './admin/admin-server.js'
 import { BROKER_NODE_ID, type BrokerNodeInit, type BrokerNodeMessage } from './broker/broker-node.js'
 import { Admin } from './client/admin.js'
 import { Consumer, type ConsumerOptions } from './client/consumer.js'
@@ -33,6 +34,12 @@ import { lockDataDir, type DataDirLock } from './storage/data-dir-lock.js'
 /** The actor kind of the broker node every shard runs. */
 const BROKER_NODE_KIND = 'broker-node'
 
+/** The admin HTTP port `partita start` uses unless told otherwise (Redpanda's). */
+export const ADMIN_PORT_DEFAULT = 9644
+
+/** startBroker's options: the broker's, the admin port's among them. */
+export type StartBrokerOptions = BrokerOptions
+
 export interface Broker extends AsyncDisposable {
   /** Every broker's `host:port`, comma-separated: what Kafka clients bootstrap from. */
   readonly bootstrapServers: string
@@ -54,6 +61,8 @@ export interface Broker extends AsyncDisposable {
     /** Resolves when the broker next comes back serving all its partitions, with how long it took. */
     recovered(brokerId: number): Promise<RecoveryReport>
   }
+  /** Where the admin HTTP port listens, or null when it is off. */
+  readonly adminAddress: { host: string; port: number; url: string } | null
   /** The OS thread ids of the main thread and of each broker's shard, for per-thread CPU figures. */
   threadIds(): { main: number; shards: number[] }
   close(): Promise<void>
@@ -62,7 +71,7 @@ export interface Broker extends AsyncDisposable {
 /** Warnings and errors to stderr, for brokers started without a logger: one for the process. */
 let defaultLogger: Logger | undefined
 
-export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
   const ownsDataDir = options.dataDir === undefined
   const dataDir = ownsDataDir ? mkdtempSync(join(tmpdir(), 'partita-')) : resolve(options.dataDir!)
   const config = resolveBrokerConfig({ port: 0, ...options }, dataDir)
@@ -70,7 +79,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const logger = options.logger ?? (defaultLogger ??= createLogger({ level: 'warn' }))
   const lock = lockDataDir(dataDir)
   try {
-    return await startLocked(config, clock, logger, ownsDataDir, lock)
+    const admin = options.adminPort === undefined || options.adminPort === null ? null : { host: options.adminHost ?? '127.0.0.1', port: options.adminPort }
+    return await startLocked(config, clock, logger, ownsDataDir, lock, admin)
   } catch (error) {
     lock.release()
     throw error
@@ -87,7 +97,14 @@ export function advertisedEndpoint(config: BrokerConfig, id: number, port: numbe
   return { nodeId: id, host: config.advertisedHost, port: config.advertisedPort === null ? port : config.advertisedPort + id, rack: null }
 }
 
-async function startLocked(config: BrokerConfig, clock: Clock, logger: Logger, ownsDataDir: boolean, lock: DataDirLock): Promise<Broker> {
+async function startLocked(
+  config: BrokerConfig,
+  clock: Clock,
+  logger: Logger,
+  ownsDataDir: boolean,
+  lock: DataDirLock,
+  adminAt: { host: string; port: number } | null,
+): Promise<Broker> {
   const store = MetadataStore.open(join(config.dataDir, 'meta'))
   let supervisor: Supervisor | undefined
   let controller: Controller | undefined
@@ -156,23 +173,45 @@ async function startLocked(config: BrokerConfig, clock: Clock, logger: Logger, o
     },
   })
   controller = new Controller({ config, store, supervisor, publisher })
+  const sup = supervisor
+  let started = false
+  let adminServer: AdminServer | null = null
   let client: KafkaClient | undefined
   try {
+    // Listening before recovery, so /healthz answers and /readyz says 503 while logs are opened.
+    if (adminAt !== null) {
+      adminServer = await startAdminServer({
+        host: adminAt.host,
+        port: adminAt.port,
+        source: {
+          endpoints: () => Array.from({ length: config.brokers }, (_, id) => advertisedEndpoint(config, id, sup.ports()[id])),
+          liveBrokerIds: () => sup.liveBrokerIds(),
+          topics: () => store.topics(),
+          started: () => started,
+          askNode: async (brokerId, message) => (await actors.request(brokerId, BROKER_NODE_ID, message)).message,
+          threadIds: () => actors.threadIds(),
+          ringOccupancy: () => actors.ringOccupancy(),
+          nowMs: () => clock.nowMs(),
+        },
+      })
+    }
     await supervisor.start()
+    started = true
     publisher.flush()
     client = await KafkaClient.connect({ bootstrapServers: bootstrapOf(config, supervisor.ports()), clientId: 'partita-embedded' })
   } catch (error) {
+    await adminServer?.close()
     supervisor.stop()
     await host.stop()
     throw error
   }
-  const sup = supervisor
   const cluster = new WireCluster(client)
   const ports = sup.ports()
 
   let closed: Promise<void> | null = null
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      await adminServer?.close()
       await client.close()
       sup.stop()
       actors.quiesce()
@@ -203,6 +242,7 @@ async function startLocked(config: BrokerConfig, clock: Clock, logger: Logger, o
           })
         }),
     },
+    adminAddress: adminServer === null ? null : { host: adminServer.host, port: adminServer.port, url: adminServer.url },
     threadIds: () => actors.threadIds(),
     close,
     [Symbol.asyncDispose]: close,

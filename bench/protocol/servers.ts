@@ -99,7 +99,7 @@ export interface BrokerProcessOptions {
 export async function startBrokerProcess(options: BrokerProcessOptions): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-bench-'))
   const mapFile = join(dir, 'threads.json')
-  const args = [PARTITA_CLI, 'start', '--port', '0', '--data-dir', join(dir, 'data'), ...brokerArgs(options.brokers)]
+  const args = [PARTITA_CLI, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', join(dir, 'data'), ...brokerArgs(options.brokers)]
   const [command, argv] = options.cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', options.cpus, process.execPath, ...args]]
   try {
     const { child, bootstrap, stderrLines } = await spawnListening(command, argv, { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile })

@@ -9,6 +9,9 @@
 import { SystemClock } from '../common/clock.js'
 import { assert } from '../common/assert.js'
 import { emittingLogger, type Logger } from '../common/logger.js'
+import { ErrorCode } from '../common/error-codes.js'
+import { decompress } from '../records/compression.js'
+import { decodeRecords, iterateBatches } from '../records/record-batch.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import { CONTROLLER_ID, type ControllerReplies, type ControllerReply, type ControllerRequest } from '../metadata/controller-messages.js'
 import { MetadataImage, type MetadataDelta } from '../metadata/image.js'
@@ -17,6 +20,7 @@ import { startServer, type Server } from '../server/server.js'
 import { GroupCoordinators } from './group-coordinators.js'
 import { LocalPartitions } from './local-partitions.js'
 import { NodeCore } from './node-core.js'
+import { NodeMetrics, type NodeMetricsSnapshot, type ReplicaSnapshot } from './node-metrics.js'
 
 /** The actor id of the broker node on every shard. */
 export const BROKER_NODE_ID = 'broker'
@@ -35,6 +39,15 @@ export type BrokerNodeMessage =
   | { op: 'metadata'; delta: MetadataDelta }
   /** Reply: { port }, the port the listener is bound to. */
   | { op: 'listening' }
+  /** Reply: NodeMetricsSnapshot (counters, the replicas hosted here, the groups coordinated here). */
+  | { op: 'metrics' }
+  /** Reply: { timestampsMs }, the timestamp of the record at each offset (-1 if none), for lag in seconds. */
+  | { op: 'recordTimestamps'; at: Array<{ topic: string; partition: number; offset: number }> }
+
+/** Offsets one recordTimestamps request may ask about: each is one local read. */
+export const RECORD_TIMESTAMPS_MAX = 10_000
+/** Enough to return the first batch at an offset: a fetch returns at least one whole batch (KIP-74). */
+const TIMESTAMP_READ_BYTES = 1
 
 export async function createActor(init: unknown, context: ActorContext): Promise<Actor> {
   const node = await BrokerNode.start(init as BrokerNodeInit, context)
@@ -49,6 +62,9 @@ class BrokerNode {
   readonly #groups: GroupCoordinators
   readonly #core: NodeCore
   readonly #context: ActorContext
+  readonly #nodeId: number
+  readonly #partitions: LocalPartitions
+  readonly #metrics = new NodeMetrics()
   /** Callers waiting for the image to reach a version, in no particular order (a handful at most). */
   readonly #versionWaiters = new Set<{ version: number; resolve: () => void }>()
   #server: Server | null = null
@@ -57,8 +73,10 @@ class BrokerNode {
 
   private constructor(init: BrokerNodeInit, context: ActorContext) {
     this.#context = context
+    this.#nodeId = init.nodeId
     this.#image.apply(init.image)
     const partitions = new LocalPartitions(context)
+    this.#partitions = partitions
     this.#log = emittingLogger((event) => context.emit(event))
     this.#groups = new GroupCoordinators({ nodeId: init.nodeId, config: init.config, image: this.#image, clock: new SystemClock(), partitions, log: this.#log })
     this.#core = new NodeCore({
@@ -67,6 +85,7 @@ class BrokerNode {
       image: this.#image,
       partitions,
       groups: this.#groups,
+      metrics: this.#metrics,
       askController: (request) => this.#askController(request),
     })
     this.#groups.onImage()
@@ -74,7 +93,14 @@ class BrokerNode {
 
   static async start(init: BrokerNodeInit, context: ActorContext): Promise<BrokerNode> {
     const node = new BrokerNode(init, context)
-    node.#server = await startServer({ core: node.#core, host: init.config.host, port: init.port, socketRequestMaxBytes: init.config.socketRequestMaxBytes, logger: node.#log })
+    node.#server = await startServer({
+      core: node.#core,
+      host: init.config.host,
+      port: init.port,
+      socketRequestMaxBytes: init.config.socketRequestMaxBytes,
+      logger: node.#log,
+      onRequestDone: (apiKey, durationMs) => node.#metrics.requestDone(apiKey, durationMs),
+    })
     return node
   }
 
@@ -93,6 +119,60 @@ class BrokerNode {
         assert(this.#server !== null, 'the listener is bound before the node answers')
         reply.ok({ port: this.#server.port })
         return
+      case 'metrics':
+        this.#snapshot().then(
+          (snapshot) => reply.ok(snapshot),
+          (error: unknown) => reply.fail(error),
+        )
+        return
+      case 'recordTimestamps':
+        assert(message.at.length <= RECORD_TIMESTAMPS_MAX, `at most ${RECORD_TIMESTAMPS_MAX} offsets per recordTimestamps request`)
+        Promise.all(message.at.map((at) => this.#recordTimestamp(at.topic, at.partition, at.offset))).then(
+          (timestampsMs) => reply.ok({ timestampsMs }),
+          (error: unknown) => reply.fail(error),
+        )
+        return
+    }
+  }
+
+  async #snapshot(): Promise<NodeMetricsSnapshot> {
+    const hosted: Array<{ topic: string; partition: number }> = []
+    for (const topic of this.#image.topics.values()) {
+      for (const p of topic.partitions) if (p.replicas.includes(this.#nodeId)) hosted.push({ topic: topic.name, partition: p.partition })
+    }
+    // A replica that is closing or not yet open is left out of this scrape, not an error.
+    const replicas = await Promise.all(
+      hosted.map(async ({ topic, partition }): Promise<ReplicaSnapshot | null> => {
+        try {
+          const stats = (await this.#partitions.request(topic, partition, { op: 'stats' })).message
+          const { role, leaderEpoch, logStartOffset, logEndOffset, highWatermark, sizeBytes } = stats
+          return { topic, partition, role, leaderEpoch, logStartOffset, logEndOffset, highWatermark, sizeBytes }
+        } catch {
+          return null
+        }
+      }),
+    )
+    return {
+      nodeId: this.#nodeId,
+      ...this.#metrics.counters(new Set(this.#image.topics.keys())),
+      replicas: replicas.filter((r): r is ReplicaSnapshot => r !== null),
+      groups: this.#groups.snapshot(),
+    }
+  }
+
+  /** The timestamp of the first record at or after `offset` in the local leader's log, or -1. */
+  async #recordTimestamp(topic: string, partition: number, offset: number): Promise<number> {
+    try {
+      const request = { op: 'fetch', fetchId: -1, replicaId: -1, fetchOffset: offset, maxBytes: TIMESTAMP_READ_BYTES, maxWaitMs: 0, minBytes: 0, currentLeaderEpoch: -1 } as const
+      const reply = await this.#partitions.request(topic, partition, request)
+      const bytes = reply.payload
+      if (reply.message.errorCode !== ErrorCode.NONE || bytes === undefined) return -1
+      for (const { pos, size } of iterateBatches(bytes)) {
+        for (const record of decodeRecords(bytes.subarray(pos, pos + size), 0, decompress)) if (record.offset >= offset) return record.timestampMs
+      }
+      return -1
+    } catch {
+      return -1
     }
   }
 
@@ -109,6 +189,7 @@ class BrokerNode {
   }
 
   async stop(): Promise<void> {
+    this.#metrics.close()
     this.#groups.close()
     await this.#server?.close()
   }

@@ -38,6 +38,7 @@ import type { GroupOperations } from '../server/core.js'
 import { decodeRecords, encodeBatch, iterateBatches } from '../records/record-batch.js'
 import { decompress } from '../records/compression.js'
 import type { PartitionAccess } from './local-partitions.js'
+import type { GroupSnapshot } from './node-metrics.js'
 
 /** How long a commit waits for the in-sync replicas of its __consumer_offsets partition. */
 const APPEND_TIMEOUT_MS = 5_000
@@ -114,6 +115,22 @@ export class GroupCoordinators implements GroupOperations {
   /** Resolves once every coordinator this node runs has loaded its partition. */
   async whenLoaded(): Promise<void> {
     await Promise.all([...this.#slots.values()].map((slot) => slot.loaded))
+  }
+
+  /** Every loaded group this node coordinates, with its committed offsets (for metrics and status). */
+  snapshot(): GroupSnapshot[] {
+    const groups: GroupSnapshot[] = []
+    for (const slot of this.#slots.values()) {
+      if (!slot.coordinator.isOpen) continue
+      for (const listed of slot.coordinator.listGroups().groups) {
+        const [described] = slot.coordinator.describeGroups([listed.groupId])
+        const offsets = slot.coordinator
+          .fetchOffsets({ groupId: listed.groupId, topics: null })
+          .topics.flatMap((t) => t.partitions.filter((p) => p.offset >= 0).map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })))
+        groups.push({ group: listed.groupId, state: listed.groupState, members: described?.members.length ?? 0, offsets })
+      }
+    }
+    return groups
   }
 
   close(): void {

@@ -41,6 +41,7 @@ import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/to
 import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput, LogDirDescription } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
+import type { NodeMetrics } from './node-metrics.js'
 
 const RESOURCE_TOPIC = 2
 const RESOURCE_BROKER = 4
@@ -59,6 +60,8 @@ export interface NodeCoreDeps {
   image: MetadataImage
   partitions: PartitionAccess
   groups: GroupCoordinators
+  /** Counts records and bytes in and out per topic, per request (absent: nothing is counted). */
+  metrics?: NodeMetrics
   /** Asks the controller; resolves once this node's image holds the answer's effect. */
   askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>): Promise<ControllerReplies[K]>
 }
@@ -70,6 +73,7 @@ export class NodeCore implements BrokerCore {
   readonly #image: MetadataImage
   readonly #partitions: PartitionAccess
   readonly #ask: NodeCoreDeps['askController']
+  readonly #metrics: NodeMetrics | undefined
   #nextFetchId = 1
   /** Auto-creation in flight per topic, so concurrent first requests ask the controller once. */
   readonly #creating = new Map<string, Promise<void>>()
@@ -81,6 +85,7 @@ export class NodeCore implements BrokerCore {
     this.#image = deps.image
     this.#partitions = deps.partitions
     this.#ask = deps.askController
+    this.#metrics = deps.metrics
   }
 
   // ---- metadata and coordinators ----------------------------------------------------------
@@ -150,6 +155,7 @@ export class NodeCore implements BrokerCore {
       this.#checkPartition(input.topic, input.partition)
       if (isInternalTopic(input.topic)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${input.topic}`)
       const reply = await this.#partitions.request(input.topic, input.partition, { op: 'produce', acks, timeoutMs }, input.records)
+      if (reply.message.errorCode === ErrorCode.NONE) this.#metrics?.produced(input.topic, input.records)
       return reply.message
     } catch (error) {
       return { errorCode: errorCodeOf(error), errorMessage: messageOf(error), baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
@@ -206,6 +212,7 @@ export class NodeCore implements BrokerCore {
         currentLeaderEpoch: -1,
       })
       const result = reply.message
+      if (reply.payload !== undefined && reply.payload.length > 0) this.#metrics?.fetched(input.topic, reply.payload)
       return {
         ...base,
         errorCode: result.errorCode,

@@ -29,7 +29,7 @@ const KEY_FLAGS: ReadonlyArray<{ option: string; flag: string; key: string; desc
   { option: 'advertisedListeners', flag: '--advertised-listeners <list>', key: 'advertised.listeners', description: 'per-broker addresses clients are told, as id=host:port,...' },
   { option: 'groupInitialRebalanceDelayMs', flag: '--group-initial-rebalance-delay-ms <ms>', key: 'group.initial.rebalance.delay.ms', description: 'wait for more members before the first rebalance' },
   { option: 'retentionCheckIntervalMs', flag: '--retention-check-interval-ms <ms>', key: 'log.retention.check.interval.ms', description: 'how often retention, rolling and compaction run' },
-  { option: 'adminPort', flag: '--admin-port <port>', key: 'admin.port', description: 'the admin HTTP port: metrics and health (default 9644)' },
+  { option: 'adminPort', flag: '--admin-port <port>', key: 'admin.port', description: "the admin HTTP port: /metrics, /healthz, /readyz, /v1/status (0: a free port; 'off': none; default 9644)" },
   { option: 'adminHost', flag: '--admin-host <host>', key: 'admin.host', description: 'the admin HTTP address (default 127.0.0.1)' },
   { option: 'logLevel', flag: '--log-level <level>', key: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent (default info)' },
 ]
@@ -138,7 +138,7 @@ async function run(loaded: LoadedConfig): Promise<void> {
   if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(started.threadIds()))
   const host = started.config.host
   const lines = started.ports.map((port, id) => `partita: broker ${id} listening on ${host}:${port}, advertised as ${started.bootstrapServers.split(',')[id]}`)
-  lines.push(`partita: admin on http://${options.adminHost}:${options.adminPort}`)
+  if (started.adminAddress !== null) lines.push(`partita: admin listening on ${started.adminAddress.url} (/metrics, /healthz, /readyz, /v1/status)`)
   lines.push(`partita: listening on ${started.bootstrapServers} (data in ${started.config.dataDir})`)
   logger.info(`started ${started.ports.length} brokers on ${started.bootstrapServers}`)
   printLines(lines)

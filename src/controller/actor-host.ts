@@ -7,12 +7,14 @@
 import type { ActorHost } from './supervisor.js'
 import { isLogEvent, type LogEvent } from '../common/logger.js'
 import type { PartitionEvent, PartitionRequest } from '../actors/partition-messages.js'
-import { ShardPool, type MainRequestHandler } from '../runtime/shard-pool.js'
+import { ShardPool, type MainRequestHandler, type RingOccupancy } from '../runtime/shard-pool.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 
 export interface RuntimeActorHost extends ActorHost {
   /** Each shard's OS thread id, and the main thread's, for per-thread CPU figures. */
   threadIds(): { main: number; shards: number[] }
+  /** Bytes waiting in the rings into and out of each shard, for metrics. */
+  ringOccupancy(): RingOccupancy[]
   /** Stops the heartbeat watch before a shutdown flushes every shard. */
   quiesce(): void
   stop(): Promise<void>
@@ -76,6 +78,7 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
     },
     restartShard: (shard) => pool.restartShard(shard),
     threadIds: () => pool.threadIds(),
+    ringOccupancy: () => pool.ringOccupancy(),
     quiesce: () => pool.quiesce(),
     stop: () => pool.stop(),
   }

@@ -59,8 +59,12 @@ export interface BrokerOptions {
    * logger fits. Default: warnings and errors as JSON lines on stderr (human lines on a terminal).
    */
   logger?: Logger
-  /** The admin HTTP listener's port (admin.port); served by the admin module when it is given. */
-  adminPort?: number
+  /**
+   * The admin HTTP port (admin.port: /metrics, /healthz, /readyz, /v1/status); 0 picks a free
+   * one. Default null (off) for the embedded broker, so tests and services that start several
+   * brokers never collide on a fixed port; `partita start` turns it on at 9644.
+   */
+  adminPort?: number | null
   /** The admin HTTP listener's address (admin.host). Default 127.0.0.1. */
   adminHost?: string
 }

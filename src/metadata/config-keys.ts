@@ -157,7 +157,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'offsets.topic.num.partitions', doc: 'partitions of __consumer_offsets', defaultValue: '50', apply: (v, s) => (s.broker.offsetsTopicNumPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },
   { key: 'admin.host', doc: 'address of the admin HTTP port (Partita)', defaultValue: '127.0.0.1', apply: (v, s) => (s.broker.adminHost = v.trim()) },
-  { key: 'admin.port', doc: 'admin HTTP port: metrics, health (Partita)', defaultValue: '9644', apply: (v, s) => (s.broker.adminPort = integer(v, 0, 65_535)) },
+  { key: 'admin.port', doc: 'admin HTTP port: metrics, health (Partita)', defaultValue: '9644', apply: (v, s) => (s.broker.adminPort = v.trim() === 'off' ? null : integer(v, 0, 65_535)) },
   {
     key: 'log.level',
     doc: `the process's log level: ${LOG_LEVELS.join(', ')} (Partita)`,

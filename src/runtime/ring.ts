@@ -130,6 +130,12 @@ export function maxFrameBytes(capacityBytes: number): number {
   return capacityBytes - FRAME_HEADER_BYTES
 }
 
+/** Bytes a ring holds unread and its capacity: read from either side or a third thread, for metrics. */
+export function ringOccupancy(sab: SharedArrayBuffer): { usedBytes: number; capacityBytes: number } {
+  const control = new Int32Array(sab, 0, CONTROL_BYTES / 4)
+  return { usedBytes: (Atomics.load(control, TAIL) - Atomics.load(control, HEAD)) >>> 0, capacityBytes: control[CAPACITY] }
+}
+
 /** Views both sides share over one ring buffer. */
 class RingViews {
   readonly control: Int32Array

@@ -26,7 +26,7 @@ import { MAIN_THREAD, type ActorAddress, type ActorReply, type RequestOptions } 
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { compiledUrl, normalizeModuleUrl } from './compiled-url.js'
 import { Doorbell, createDoorbells } from './doorbell.js'
-import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
+import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, ringOccupancy, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 import type { PoolControlMessage, ShardControlMessage, ShardWorkerData, SpawnControl } from './shard-worker.js'
 
 export { MAIN_THREAD } from './actor.js'
@@ -92,6 +92,12 @@ export type MainRequestHandler = (request: MainRequest) => Promise<ActorReply> |
 
 type Unsubscribe = () => void
 
+export interface RingOccupancy {
+  shard: number
+  in: { usedBytes: number; capacityBytes: number }
+  out: { usedBytes: number; capacityBytes: number }
+}
+
 interface Pending {
   shard: number
   resolve: (reply: ActorReply) => void
@@ -103,6 +109,8 @@ interface ShardSlot {
   index: number
   worker: Worker
   writer: RingWriter
+  /** Main to shard and shard to main, kept for occupancy figures. */
+  rings: { toShard: SharedArrayBuffer; toMain: SharedArrayBuffer }
   alive: boolean
   killed: boolean
   lastHeartbeatMs: number
@@ -195,6 +203,31 @@ export class ShardPool {
   /** Each shard's OS thread id (-1 for one not running), and the main thread's (the process id). */
   threadIds(): { main: number; shards: number[] } {
     return { main: process.pid, shards: this.#slots.map((slot) => (slot?.alive === true ? slot.threadId : -1)) }
+  }
+
+  /**
+   * Bytes waiting unread in the rings into each shard (from the main thread and its peers) and out
+   * of it, by shard index (zeros for a shard that is down): a full ring is back-pressure.
+   */
+  ringOccupancy(): RingOccupancy[] {
+    return this.#slots.map((slot, shard) => {
+      const into = { usedBytes: 0, capacityBytes: 0 }
+      const out = { usedBytes: 0, capacityBytes: 0 }
+      if (slot === null || !slot.alive) return { shard, in: into, out }
+      const add = (sum: typeof into, sab: SharedArrayBuffer | null): void => {
+        if (sab === null) return
+        const o = ringOccupancy(sab)
+        sum.usedBytes += o.usedBytes
+        sum.capacityBytes += o.capacityBytes
+      }
+      add(into, slot.rings.toShard)
+      add(out, slot.rings.toMain)
+      for (let peer = 0; peer < this.shardCount; peer++) {
+        add(into, this.#peerRings[peer][shard])
+        add(out, this.#peerRings[shard][peer])
+      }
+      return { shard, in: into, out }
+    })
   }
 
   /** Creates actor `id` of `kind` on `shard`; rejects with the factory's error. */
@@ -327,6 +360,7 @@ export class ShardPool {
       index,
       worker,
       writer: new RingWriter(toShardRing, { doorbell: new Doorbell(this.#doorbells, index) }),
+      rings: { toShard: toShardRing, toMain: toMainRing },
       alive: true,
       killed: false,
       lastHeartbeatMs: this.#clock.nowMs(),

@@ -34,6 +34,8 @@ export interface ConnectionOptions {
   logger: ServerLogger
   frameBytesMax: number
   inFlightRequestsMax: number
+  /** Called once per answered request with its API key and how long the broker took, for metrics. */
+  onRequestDone?: (apiKey: number, durationMs: number) => void
 }
 
 /** How long a connection closed for a violation may take to flush what was already written. */
@@ -265,6 +267,7 @@ export class Connection {
 
   async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot, exclusive: boolean): Promise<void> {
     const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost, signal: this.#abort.signal }
+    const startedMs = performance.now()
     try {
       // The body was decoded for this handler's api key, so its type matches what it expects.
       const result = await handler.handle(ctx, body as never, header.apiVersion)
@@ -274,6 +277,7 @@ export class Connection {
     } catch (error) {
       slot.closeReason = `request api key ${header.apiKey} v${header.apiVersion} failed in the broker: ${messageOf(error)}`
     }
+    this.#options.onRequestDone?.(header.apiKey, performance.now() - startedMs)
     slot.done = true
     if (exclusive) this.#exclusiveRunning = false
     this.#service()

@@ -28,6 +28,8 @@ export interface ServerOptions {
   closeTimeoutMs?: number
   /** One line per dropped connection or failed request (a broker's: to the main thread's logger). */
   logger: ServerLogger
+  /** Called once per answered request with its API key and the time the broker took (request latency metrics). */
+  onRequestDone?: (apiKey: number, durationMs: number) => void
 }
 
 export interface Server {
@@ -42,6 +44,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     logger: options.logger,
     frameBytesMax: options.socketRequestMaxBytes ?? 104_857_600,
     inFlightRequestsMax: options.inFlightRequestsMax ?? 64,
+    onRequestDone: options.onRequestDone,
   }
   const closeTimeoutMs = options.closeTimeoutMs ?? 5_000
   const connections = new Set<Connection>()

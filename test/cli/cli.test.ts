@@ -304,20 +304,6 @@ describe('partita cluster', () => {
   })
 })
 
-describe('partita bench', () => {
-  it('produces and consumes the records it was asked for and prints both rates', async () => {
-    const run = await partita(['bench', '--bootstrap-server', broker.bootstrapServers, '--records', '3000', '--record-size', '50', '--partitions', '2'])
-    expect(run.code).toBe(0)
-    const lines = run.stdout.trimEnd().split('\n')
-    expect(lines).toHaveLength(2)
-    expect(lines[0]).toMatch(/^produce: 3000 records in \d+ ms, \d+ records\/s, [\d.]+ MB\/s \(record size 50 B, acks 1, 2 partitions\)$/)
-    expect(lines[1]).toMatch(/^consume: 3000 records in \d+ ms, \d+ records\/s, [\d.]+ MB\/s/)
-    // Its fresh topic is deleted afterwards.
-    const listed = await partita(['topic', 'list', ...b])
-    expect(listed.stdout).not.toMatch(/partita-bench-/)
-  })
-})
-
 describe('partita errors', () => {
   it.each([
     [['frobnicate'], /^partita: unknown command 'frobnicate'\n$/],

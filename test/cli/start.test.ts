@@ -40,7 +40,7 @@ describe('partita start', () => {
   it('writes the main thread and each broker\'s thread id to PARTITA_THREAD_MAP_FILE before it reports listening', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
     const mapFile = path.join(dataDir, 'threads.json')
-    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2'], {
+    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2', '--admin-port', 'off'], {
       stdio: ['ignore', 'pipe', 'ignore'],
       env: { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile },
     })
@@ -58,7 +58,7 @@ describe('partita start', () => {
 
   it.each(['SIGTERM', 'SIGINT'] as const)('prints each listener and the admin address when ready, and exits 0 on %s after a clean close', async (signal) => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
-    const started = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2', '--admin-port', '19644'], {
+    const started = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2', '--admin-port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     child = started
@@ -68,7 +68,7 @@ describe('partita start', () => {
     expect(ready).toHaveLength(4)
     expect(ready[0]).toMatch(/^partita: broker 0 listening on 127\.0\.0\.1:\d+, advertised as 127\.0\.0\.1:\d+$/)
     expect(ready[1]).toMatch(/^partita: broker 1 listening on 127\.0\.0\.1:\d+, advertised as 127\.0\.0\.1:\d+$/)
-    expect(ready[2]).toBe('partita: admin on http://127.0.0.1:19644')
+    expect(ready[2]).toMatch(/^partita: admin listening on http:\/\/127\.0\.0\.1:\d+ \(\/metrics, \/healthz, \/readyz, \/v1\/status\)$/)
     expect(ready[3]).toMatch(new RegExp(`^partita: listening on 127\\.0\\.0\\.1:\\d+,127\\.0\\.0\\.1:\\d+ \\(data in ${dataDir}/data\\)$`))
 
     const exited = new Promise<number | null>((resolve) => started.once('exit', resolve))
@@ -84,7 +84,7 @@ describe('partita start', () => {
 
   it('logs nothing below --log-level', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
-    const started = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '1', '--log-level', 'warn'], {
+    const started = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '1', '--admin-port', 'off', '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     child = started
@@ -95,5 +95,20 @@ describe('partita start', () => {
     started.kill('SIGTERM')
     expect(await exited).toBe(0)
     expect(stderr).toBe('')
+  })
+
+  it('prints the admin address with --admin-port and serves /readyz and /metrics there', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
+    child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--admin-port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const output = await listening(child)
+    const url = /partita: admin listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]
+    expect(url).toBeDefined()
+    const ready = await fetch(`${url}/readyz`)
+    expect(ready.status).toBe(200)
+    await ready.text()
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    expect(metrics).toMatch(/^redpanda_cluster_brokers 1$/m)
   })
 })

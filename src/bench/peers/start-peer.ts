@@ -1,0 +1,102 @@
+/**
+ * Starts a bench peer from the machine's own binaries (Debian's `redis-server` and
+ * `nats-server`) on a free loopback port with its data in a temporary directory, and waits until
+ * it answers. Teardown stops the server and removes the directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { BenchDriver } from '../driver.js'
+import { NatsConnection } from './nats-connection.js'
+import { NatsDriver } from './nats-driver.js'
+import { RedisDriver } from './redis-driver.js'
+import { RespConnection } from './resp.js'
+
+export type PeerName = 'redis' | 'nats'
+export const PEER_NAMES: readonly PeerName[] = ['redis', 'nats']
+
+const READY_ATTEMPTS_MAX = 100
+const READY_RETRY_MS = 50
+const STOP_TIMEOUT_MS = 5_000
+
+const REDIS_FLUSH_MODE = 'AOF, appendfsync everysec (RDB snapshots off)'
+const NATS_FLUSH_MODE = 'JetStream file store, page cache, fsync every 2 min (default sync_interval)'
+
+export async function startPeer(name: PeerName): Promise<BenchDriver> {
+  const dir = mkdtempSync(join(tmpdir(), `partita-bench-${name}-`))
+  const port = await freePort()
+  const args =
+    name === 'redis'
+      ? ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--protected-mode', 'no', '--loglevel', 'warning']
+      : ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
+  const binary = name === 'redis' ? 'redis-server' : 'nats-server'
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)))
+  const stop = async (): Promise<void> => {
+    await stopChild(child)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    await untilAnswers(name, port, child, binary, () => stderr)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return name === 'redis' ? new RedisDriver(port, REDIS_FLUSH_MODE, stop) : new NatsDriver(port, NATS_FLUSH_MODE, stop)
+}
+
+async function untilAnswers(name: PeerName, port: number, child: ChildProcess, binary: string, stderr: () => string): Promise<void> {
+  let spawnError: Error | null = null
+  child.once('error', (error) => (spawnError = error))
+  for (let attempt = 0; attempt < READY_ATTEMPTS_MAX; attempt++) {
+    if (spawnError !== null) {
+      const missing = (spawnError as NodeJS.ErrnoException).code === 'ENOENT'
+      throw new Error(missing ? `${binary} is not installed (on Debian: apt-get install ${name === 'redis' ? 'redis-server' : 'nats-server'})` : `${binary}: ${(spawnError as Error).message}`)
+    }
+    if (child.exitCode !== null) throw new Error(`${binary} exited with code ${child.exitCode}: ${stderr().trim()}`)
+    try {
+      if (name === 'redis') {
+        const c = await RespConnection.open(port)
+        await c.call('PING')
+        await c.close()
+      } else {
+        const c = await NatsConnection.open(port)
+        // JetStream answers its API once it is enabled.
+        await c.request('$JS.API.INFO', '', 1_000)
+        await c.close()
+      }
+      return
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, READY_RETRY_MS))
+    }
+  }
+  throw new Error(`${binary} did not answer on 127.0.0.1:${port}: ${stderr().trim()}`)
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)))
+  if ((await Promise.race([exited, late])) === 'late') {
+    child.kill('SIGKILL')
+    await exited
+  }
+  clearTimeout(timer)
+}
