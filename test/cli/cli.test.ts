@@ -312,7 +312,7 @@ describe('partita errors', () => {
     [['topic', 'create', 'x', '-c', 'retention.ms'], /^partita: malformed --config 'retention.ms', expected name=value\n$/],
     [['topic', 'create', 'x', '-p', 'many'], /^partita: --partitions must be an integer from 1 to 2147483647, got 'many'\n$/],
     [['topic', 'create', 'bad/name'], /^partita: create topic 'bad\/name': INVALID_TOPIC_EXCEPTION.*\n$/],
-    [['topic', 'create', 'x', '-c', 'retention.ms=soon'], /^partita: create topic 'x': INVALID_CONFIG \(Invalid value "soon" for configuration retention\.ms: not an integer\)\n$/],
+    [['topic', 'create', 'x', '-c', 'retention.ms=soon'], /^partita: create topic 'x': INVALID_CONFIG \(Invalid value soon for configuration retention\.ms: Not a number of type LONG\)\n$/],
     [['topic', 'create', 'x', '-c', 'no.such.config=1'], /^partita: create topic 'x': INVALID_CONFIG \(Unknown topic config name: no\.such\.config\)\n$/],
     [['topic', 'describe', 'no-such-topic'], /^partita: describe topic 'no-such-topic': UNKNOWN_TOPIC_OR_PARTITION\n$/],
     [['topic', 'alter-config', 'visible', '--set', 'retention.ms=soon'], /^partita: alter config of 'visible': INVALID_CONFIG \(.*retention\.ms.*\)\n$/],
