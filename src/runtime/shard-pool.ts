@@ -22,6 +22,7 @@ import { Worker } from 'node:worker_threads'
 import { SystemClock, type Clock, type TimerHandle } from '../common/clock.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
+import { assertTimerDelay } from '../common/timers.js'
 import { MAIN_THREAD, type ActorAddress, type ActorReply, type RequestOptions } from './actor.js'
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { compiledUrl, normalizeModuleUrl } from './compiled-url.js'
@@ -418,6 +419,7 @@ export class ShardPool {
   }
 
   #call(kind: 1 | 6 | 7, address: ActorAddress, message: unknown, payload: Uint8Array | undefined, timeoutMs: number): Promise<ActorReply> {
+    assertTimerDelay(timeoutMs)
     const slot = this.#liveSlot(address.shard)
     if (slot instanceof Error) return Promise.reject(slot)
     const correlationId = this.#allocateCorrelationId()
