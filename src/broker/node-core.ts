@@ -268,8 +268,8 @@ export class NodeCore implements BrokerCore {
     return this.#ask({ op: 'alterConfigs', resources, incremental, validateOnly })
   }
 
-  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
-    return this.#ask({ op: 'initProducerId', transactionalId, producerId, producerEpoch })
+  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
+    return this.#ask({ op: 'initProducerId', transactionalId, producerId, producerEpoch, transactionTimeoutMs })
   }
 
   async describeConfigs(resources: Array<ConfigResource & { configNames: string[] | null }>): Promise<DescribeConfigsResult[]> {

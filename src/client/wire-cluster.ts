@@ -143,8 +143,8 @@ export class WireCluster implements KafkaOperations {
     return response.responses.map((r) => ({ resourceType: r.resourceType, resourceName: r.resourceName, errorCode: r.errorCode, errorMessage: r.errorMessage }))
   }
 
-  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
-    const response = await this.#client.initProducerId({ transactionalId, producerId, producerEpoch })
+  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
+    const response = await this.#client.initProducerId({ transactionalId, producerId, producerEpoch, transactionTimeoutMs })
     return { errorCode: response.errorCode, producerId: response.producerId, producerEpoch: response.producerEpoch }
   }
 }

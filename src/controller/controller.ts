@@ -74,7 +74,7 @@ export class Controller {
       case 'alterConfigs':
         return this.alterConfigs(request.resources, request.incremental, request.validateOnly)
       case 'initProducerId':
-        return this.initProducerId(request.transactionalId, request.producerId, request.producerEpoch)
+        return this.initProducerId(request.transactionalId, request.producerId, request.producerEpoch, request.transactionTimeoutMs)
       case 'ensureTopic':
         return this.ensureTopic(request.name)
     }
@@ -242,10 +242,16 @@ export class Controller {
     return results
   }
 
-  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
+  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
     if (transactionalId !== null) {
+      const refused = (errorCode: number): InitProducerIdResult => ({ errorCode, producerId: -1, producerEpoch: -1 })
+      // Kafka's TransactionCoordinator checks in this order: an empty id is INVALID_REQUEST, then a
+      // timeout outside (0, transaction.max.timeout.ms] is INVALID_TRANSACTION_TIMEOUT. An
+      // idempotent producer's (null id) timeout is never looked at.
+      if (transactionalId === '') return refused(ErrorCode.INVALID_REQUEST)
+      if (transactionTimeoutMs <= 0 || transactionTimeoutMs > this.#config.transactionMaxTimeoutMs) return refused(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
       // Transactions arrive in a later round; until then a transactional producer is told plainly.
-      return { errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 }
+      return refused(ErrorCode.INVALID_REQUEST)
     }
     if (producerId >= 0) {
       // KIP-360: a producer that knows its id asks for a bumped epoch to reset its sequences.

@@ -22,7 +22,7 @@ export type ControllerRequest =
   | { op: 'deleteTopics'; names: string[] }
   | { op: 'createPartitions'; inputs: Array<{ name: string; count: number }>; validateOnly: boolean }
   | { op: 'alterConfigs'; resources: Array<ConfigResource & { configs: AlterConfigOp[] }>; incremental: boolean; validateOnly: boolean }
-  | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number }
+  | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number; transactionTimeoutMs: number }
   /** Creates a topic with the broker's defaults unless it exists (auto.create.topics.enable, internal topics). */
   | { op: 'ensureTopic'; name: string }
 

@@ -222,8 +222,11 @@ export interface KafkaOperations {
     validateOnly: boolean,
   ): Promise<Array<ConfigResource & { errorCode: number; errorMessage: string | null }>>
 
-  /** A transactional id gets an error until transactions land (a later issue). */
-  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult>
+  /**
+   * A transactional id gets an error until transactions land (a later issue), after the checks
+   * Kafka makes first (an empty id, a transaction timeout outside transaction.max.timeout.ms).
+   */
+  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult>
 
   readonly groups: GroupOperations
 }
