@@ -248,16 +248,19 @@ export class NodeCore implements BrokerCore {
 
   // ---- admin: forwarded to the controller, configs described from the image ----------------
 
-  createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]> {
-    return this.#ask({ op: 'createTopics', inputs, validateOnly })
+  async createTopics(inputs: CreateTopicInput[], validateOnly: boolean, timeoutMs?: number): Promise<CreateTopicResult[]> {
+    const results = await this.#ask({ op: 'createTopics', inputs, validateOnly })
+    return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, validateOnly) }))
   }
 
-  deleteTopics(names: string[]): Promise<TopicErrorResult[]> {
-    return this.#ask({ op: 'deleteTopics', names })
+  async deleteTopics(names: string[], timeoutMs?: number): Promise<TopicErrorResult[]> {
+    const results = await this.#ask({ op: 'deleteTopics', names })
+    return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, false) }))
   }
 
-  createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
-    return this.#ask({ op: 'createPartitions', inputs, validateOnly })
+  async createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean, timeoutMs?: number): Promise<TopicErrorResult[]> {
+    const results = await this.#ask({ op: 'createPartitions', inputs, validateOnly })
+    return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, validateOnly) }))
   }
 
   alterConfigs(
@@ -314,6 +317,17 @@ function missingTopic(name: string): TopicMetadata {
 }
 
 /** Kafka errors keep their code; anything else is a broker fault the client cannot act on. */
+/**
+ * A topic admin change's error code under the request's timeoutMs (CreateTopics, DeleteTopics,
+ * CreatePartitions). Kafka makes the change, then waits up to timeoutMs for it to reach every
+ * broker; with a timeout of 0 or below it does not wait and answers REQUEST_TIMED_OUT for each
+ * change it made (AdminManager's "timeout <= 0 ... return immediately"; librdkafka hides the code
+ * when its operation timeout is 0). Here a change is on every broker once the controller answers.
+ */
+function adminChangeErrorCode(errorCode: number, timeoutMs: number | undefined, validateOnly: boolean): number {
+  return errorCode === ErrorCode.NONE && !validateOnly && timeoutMs !== undefined && timeoutMs <= 0 ? ErrorCode.REQUEST_TIMED_OUT : errorCode
+}
+
 function errorCodeOf(error: unknown): number {
   if (typeof error === 'object' && error !== null) {
     const { errorCode } = error as { errorCode?: number }

@@ -86,10 +86,10 @@ export class WireCluster implements KafkaOperations {
     return results.map((r) => ({ errorCode: r.errorCode, lowWatermark: r.lowWatermark }))
   }
 
-  async createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]> {
+  async createTopics(inputs: CreateTopicInput[], validateOnly: boolean, timeoutMs?: number): Promise<CreateTopicResult[]> {
     const response = await this.#client.createTopics(
       inputs.map((i) => ({ name: i.name, numPartitions: i.numPartitions, replicationFactor: i.replicationFactor, configs: i.configs })),
-      { validateOnly },
+      { validateOnly, timeoutMs },
     )
     return response.topics.map((t) => ({
       name: t.name,
@@ -101,15 +101,15 @@ export class WireCluster implements KafkaOperations {
     }))
   }
 
-  async deleteTopics(names: string[]): Promise<TopicErrorResult[]> {
-    const response = await this.#client.deleteTopics(names)
+  async deleteTopics(names: string[], timeoutMs?: number): Promise<TopicErrorResult[]> {
+    const response = await this.#client.deleteTopics(names, { timeoutMs })
     return response.responses.map((r) => ({ name: r.name ?? '', errorCode: r.errorCode, errorMessage: r.errorMessage }))
   }
 
-  async createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicErrorResult[]> {
+  async createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean, timeoutMs?: number): Promise<TopicErrorResult[]> {
     const results: TopicErrorResult[] = []
     for (const input of inputs) {
-      const response = await this.#client.createPartitions(input.name, input.count, { validateOnly })
+      const response = await this.#client.createPartitions(input.name, input.count, { validateOnly, timeoutMs })
       for (const r of response.results) results.push({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorMessage })
     }
     return results

@@ -1,6 +1,7 @@
 /**
  * CreatePartitions v0-1: grows a topic to `count` partitions. Manual assignments of the new
  * partitions are refused with INVALID_REQUEST, as in CreateTopics: placement is the broker's.
+ * The core reads timeoutMs (a change made with 0 or below answers REQUEST_TIMED_OUT, as Kafka does).
  */
 import type { TopicErrorResult } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
@@ -23,7 +24,7 @@ export const createPartitionsHandler = defineHandler({
       inputs.push({ name: topic.name, count: topic.count })
       inputIndexes.push(index)
     })
-    const grown = inputs.length > 0 ? await ctx.core.createPartitions(inputs, request.validateOnly) : []
+    const grown = inputs.length > 0 ? await ctx.core.createPartitions(inputs, request.validateOnly, request.timeoutMs) : []
     grown.forEach((result, i) => (results[inputIndexes[i]] = result))
     return {
       throttleTimeMs: 0,

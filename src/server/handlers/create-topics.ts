@@ -1,7 +1,8 @@
 /**
  * CreateTopics v0-4. Manual replica assignments are refused with INVALID_REQUEST: placement is the
  * broker's (replicas must land on the shards that host them). A config with a null value is
- * dropped, meaning "use the default", as Kafka reads it.
+ * dropped, meaning "use the default", as Kafka reads it. The core reads timeoutMs (a change made
+ * with 0 or below answers REQUEST_TIMED_OUT, as Kafka does).
  */
 import type { CreateTopicInput, CreateTopicResult } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
@@ -34,7 +35,7 @@ export const createTopicsHandler = defineHandler({
       inputs.push({ name: topic.name, numPartitions: topic.numPartitions, replicationFactor: topic.replicationFactor, configs })
       inputIndexes.push(index)
     })
-    const created = inputs.length > 0 ? await ctx.core.createTopics(inputs, validateOnly) : []
+    const created = inputs.length > 0 ? await ctx.core.createTopics(inputs, validateOnly, request.timeoutMs) : []
     const results: CreateTopicResult[] = new Array<CreateTopicResult>(request.topics.length)
     for (const [index, result] of refused) results[index] = result
     created.forEach((result, i) => (results[inputIndexes[i]] = result))
