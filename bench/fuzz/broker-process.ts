@@ -22,8 +22,8 @@ export interface BrokerExit {
   signal: string | null
 }
 
-/** Close reasons remembered by client port. */
-const REASONS_BY_PORT_MAX = 100_000
+/** Close reasons remembered by client address. */
+const REASONS_BY_PEER_MAX = 100_000
 /** Lines kept per category; beyond this only the count grows. */
 const LINES_KEPT = 20
 
@@ -49,18 +49,18 @@ export class BrokerLog {
   readonly other: string[] = []
   otherCount = 0
 
-  /** Why the broker closed the connection from each client port (the latest ones only). */
-  readonly #reasonByPort = new Map<number, string>()
+  /** Why the broker closed each client connection, by its address (the latest ones only). */
+  readonly #reasonByPeer = new Map<string, string>()
 
-  /** The reason the broker gave for closing the connection from `port`, if it gave one lately. */
-  reasonFor(port: number): string | undefined {
-    return this.#reasonByPort.get(port)
+  /** The reason the broker gave for closing the connection from `peer` (`ip:port`), if it gave one lately. */
+  reasonFor(peer: string): string | undefined {
+    return this.#reasonByPeer.get(peer)
   }
 
   add(line: string): void {
-    const closing = /^\[partita\] closing connection from \S+?:(\d+): (.*)$/.exec(line)
+    const closing = /^\[partita\] closing connection from (\S+?:\d+): (.*)$/.exec(line)
     if (closing !== null) {
-      this.#rememberReason(Number(closing[1]), closing[2])
+      this.#rememberReason(closing[1], closing[2])
       const reason = normalizeReason(closing[2])
       this.closeReasons.set(reason, (this.closeReasons.get(reason) ?? 0) + 1)
       // A handler that threw is a crash of that request, whatever the request was.
@@ -78,11 +78,10 @@ export class BrokerLog {
     }
   }
 
-  #rememberReason(port: number, reason: string): void {
-    // Bounded: client ports are reused, and only the latest closes are ever asked about.
-    if (this.#reasonByPort.size >= REASONS_BY_PORT_MAX) this.#reasonByPort.delete(this.#reasonByPort.keys().next().value!)
-    this.#reasonByPort.delete(port)
-    this.#reasonByPort.set(port, reason)
+  #rememberReason(peer: string, reason: string): void {
+    // Bounded: only the latest closes are ever asked about.
+    if (this.#reasonByPeer.size >= REASONS_BY_PEER_MAX) this.#reasonByPeer.delete(this.#reasonByPeer.keys().next().value!)
+    this.#reasonByPeer.set(peer, reason)
   }
 
   #show(line: string): void {

@@ -9,7 +9,7 @@
  * a finding.
  */
 import { connect, type Socket } from 'node:net'
-import { ApiKey, decodeResponse, type RequestApiKey } from '../../src/protocol/index.js'
+import { ApiKey, decodeResponse, encodeRequest, type RequestApiKey } from '../../src/protocol/index.js'
 import type { Frame } from './frames.js'
 import type { FuzzStats } from './stats.js'
 
@@ -22,6 +22,12 @@ export interface LaneOptions {
   idleMs: number
   /** How long a request that should answer at once may take before it counts as stuck. */
   stuckMs: number
+  /**
+   * The local address of each new connection. On loopback any 127.x.y.z will do, and a fresh one
+   * per connection means no two connections share an address, so the broker's log line about a
+   * connection names that one alone (ports alone are reused within seconds).
+   */
+  sourceAddress?: () => string
 }
 
 interface Waiting {
@@ -29,6 +35,23 @@ interface Waiting {
   sentAtMs: number
   /** An acks=0 produce: it takes its place in the answer order but is never answered. */
   silent: boolean
+}
+
+const FENCE_CORRELATION_ID = 0x7fffffff
+
+/**
+ * An ApiVersions sent after each acks=0 produce. The produce runs alone (the broker starts nothing
+ * after it until it is appended), so the fence's answer says it went through, and a close before
+ * that answer is the produce's failure, the one way an acks=0 producer hears of it.
+ */
+const FENCE: Frame = {
+  index: -1,
+  apiName: 'fence',
+  apiKey: ApiKey.ApiVersions,
+  apiVersion: 0,
+  bytes: encodeRequest(ApiKey.ApiVersions, 0, FENCE_CORRELATION_ID, 'partita-fuzz-fence', {}),
+  mutations: [],
+  prediction: { kind: 'answer', apiKey: ApiKey.ApiVersions, apiVersion: 0, correlationId: FENCE_CORRELATION_ID, body: {} },
 }
 
 /** True when the request may legitimately go unanswered for a long time. */
@@ -63,6 +86,10 @@ export class Lane {
   /** The connection will close at the frame last written: write nothing more to it. */
   #closing: 'predicted' | 'desync' | null = null
   #closingSinceMs = 0
+  /** A fence is out: nothing more is written until it is answered (or the connection closes). */
+  #fenced = false
+  /** The client address of the current connection, as the broker sees it (`ip:port`). */
+  #peer = ''
   /** How the current connection ended: the peer's end of stream or a socket error. */
   #endedBy: string | null = null
   #watchdog: NodeJS.Timeout | null = null
@@ -74,13 +101,16 @@ export class Lane {
 
   /** Sends frames from `next` until it returns null, then waits for the last answers. */
   async run(next: () => Frame | null): Promise<void> {
+    // Frames that end or may end the connection go alone, after every answer before them is in:
+    // the broker drops the answers of requests still running when it closes, and a write after
+    // its close would reset the connection and lose answers already on their way.
     this.#watchdog = setInterval(() => this.#checkStalls(), Math.max(50, Math.floor(this.#options.idleMs / 4)))
     try {
       // Bounded by `next`, which returns null after the run's last frame.
       for (let frame = next(); frame !== null; frame = next()) {
         let socket: Socket
         try {
-          socket = await this.#ready(frame.prediction.kind === 'answer' || frame.prediction.kind === 'silent')
+          socket = await this.#ready(frame.prediction.kind === 'answer')
         } catch (error) {
           // No connection to be had: the broker is gone, which the run reports on its own.
           this.#stats.finding('connect-failed', frame.index, (error as Error).message)
@@ -107,7 +137,9 @@ export class Lane {
     // Bounded: each round either returns or waits for an event that changes the state.
     for (;;) {
       if (this.#socket === null) this.#socket = await this.#open()
-      if (this.#closing === null && (answered ? this.#answersPending < room : this.#answersPending === 0)) return this.#socket
+      if (this.#fenced && this.#answersPending === 0) this.#fenced = false
+      const roomFor = answered && !this.#fenced ? this.#answersPending < room : this.#answersPending === 0
+      if (this.#closing === null && roomFor) return this.#socket
       if (this.#closing === 'desync') this.#socket.end()
       await new Promise<void>((resolve) => (this.#wake = resolve))
     }
@@ -123,11 +155,14 @@ export class Lane {
   }
 
   #open(): Promise<Socket> {
+    const localAddress = this.#options.sourceAddress?.()
     return new Promise((resolve, reject) => {
-      const socket = connect(this.#options.port, this.#options.host, () => {
+      const socket = connect({ port: this.#options.port, host: this.#options.host, ...(localAddress === undefined ? {} : { localAddress }) }, () => {
         // Pipelined small frames must not sit in Nagle's buffer waiting for the broker's delayed ACK.
         socket.setNoDelay(true)
         socket.off('error', reject)
+        // Read now: a closed socket no longer knows its address, and the broker's log names it.
+        this.#peer = `${socket.localAddress ?? '?'}:${socket.localPort ?? '?'}`
         // Kept for the report: how the broker ended a connection it was not asked to end.
         socket.on('error', (error: NodeJS.ErrnoException) => (this.#endedBy = `error ${error.code ?? error.message}`))
         this.#stats.connectionsOpened++
@@ -147,10 +182,18 @@ export class Lane {
     if (p.kind === 'answer' || p.kind === 'silent') {
       this.#waiting.push({ frame, sentAtMs: Date.now(), silent: p.kind === 'silent' })
       if (p.kind === 'answer') this.#answersPending++
+      if (p.kind === 'silent') this.#sendFence(socket)
     } else {
       this.#closing = p.kind === 'close' ? 'predicted' : 'desync'
       this.#closingSinceMs = Date.now()
     }
+  }
+
+  #sendFence(socket: Socket): void {
+    socket.write(FENCE.bytes)
+    this.#waiting.push({ frame: FENCE, sentAtMs: Date.now(), silent: false })
+    this.#answersPending++
+    this.#fenced = true
   }
 
   #onData(chunk: Buffer): void {
@@ -178,6 +221,10 @@ export class Lane {
     this.#answersPending--
     const p = waiting.frame.prediction
     if (p.kind !== 'answer') return
+    if (waiting.frame === FENCE) {
+      this.#wakeUp()
+      return
+    }
     try {
       const decoded = decodeResponse(p.apiKey as RequestApiKey, p.apiVersion, response)
       if (decoded.correlationId !== p.correlationId) {
@@ -194,14 +241,14 @@ export class Lane {
     if (socket !== this.#socket) return
     const unanswered = this.#answersPending
     if (this.#closing !== null) this.#stats.connectionsClosedAsPredicted++
-    // Everything before an acks=0 produce was answered: the broker closed for its failure, at its place.
-    else if (this.#waiting[0]?.silent === true) this.#stats.connectionsClosedAfterSilentProduce++
+    // Closed before the fence after an acks=0 produce was answered: that produce failed.
+    else if (this.#waiting.some((w) => w.silent)) this.#stats.connectionsClosedAfterSilentProduce++
     else {
       // The broker closed a connection none of our frames asked it to close: a handler failed.
       this.#stats.connectionsClosedUnexpectedly++
       const head = this.#waiting[0]
       const what = head === undefined ? 'nothing pending' : `${head.frame.apiName} v${head.frame.apiVersion} unanswered`
-      this.#stats.finding('unexpected-close', head?.frame.index ?? -1, `the broker closed the connection with ${what} (${this.#endedBy ?? 'no end seen'})`, socket.localPort)
+      this.#stats.finding('unexpected-close', head?.frame.index ?? -1, `the broker closed the connection with ${what} (${this.#endedBy ?? 'no end seen'})`, this.#peer)
     }
     this.#stats.unansweredAtClose += unanswered
     this.#reset()
@@ -213,6 +260,7 @@ export class Lane {
     this.#answersPending = 0
     this.#buffered = Buffer.alloc(0)
     this.#closing = null
+    this.#fenced = false
     this.#endedBy = null
     this.#wakeUp()
   }

@@ -160,7 +160,20 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       return frame
     }
     const { host, port } = parseHostPort(bootstrap)
-    const laneOptions = { host, port, inFlight: options.inFlight ?? 8, idleMs: options.idleMs ?? 1_000, stuckMs: options.stuckMs ?? 15_000 }
+    let connections = 0
+    // 127.1.0.1 onwards, skipping .0 and .255 in each place: 16 million connections apart.
+    const loopbackSource = (): string => {
+      const n = connections++
+      return `127.${1 + (Math.floor(n / 64_009) % 254)}.${1 + (Math.floor(n / 253) % 253)}.${1 + (n % 253)}`
+    }
+    const laneOptions = {
+      host,
+      port,
+      inFlight: options.inFlight ?? 8,
+      idleMs: options.idleMs ?? 1_000,
+      stuckMs: options.stuckMs ?? 15_000,
+      ...(host === '127.0.0.1' ? { sourceAddress: loopbackSource } : {}),
+    }
     const probeFailures: string[] = []
     const stopProbe = startProbe(bootstrap, () => oracle.standingTopic(), 2_000, () => next, probeFailures)
     const startedMs = Date.now()
@@ -196,7 +209,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     failures.push(...probeFailures.slice(0, 10))
     const brokerLog = broker?.log ?? null
     for (const finding of stats.findings) {
-      const reason = finding.port === undefined ? undefined : brokerLog?.reasonFor(finding.port)
+      const reason = finding.peer === undefined ? undefined : brokerLog?.reasonFor(finding.peer)
       if (reason !== undefined) finding.detail += ` (the broker said: ${reason})`
     }
     if (brokerLog !== null && brokerLog.bugLineCount > 0) failures.push(`the broker printed ${brokerLog.bugLineCount} line(s) that mean a bug, e.g. ${brokerLog.bugLines[0]}`)

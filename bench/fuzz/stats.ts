@@ -12,8 +12,8 @@ export interface Finding {
   /** The frame that replays it (`--first <frame> --frames 1`), or -1 when no single frame is to blame. */
   frame: number
   detail: string
-  /** The client port of the connection it happened on, to find the broker's own account of it. */
-  port?: number
+  /** The client address (`ip:port`) of the connection it happened on, to find the broker's own account of it. */
+  peer?: string
 }
 
 /** Findings kept per kind; beyond this only the count grows. */
@@ -95,9 +95,9 @@ export class FuzzStats {
     bump(this.abandonedByApi, frame.apiName)
   }
 
-  finding(kind: string, frame: number, detail: string, port?: number): void {
+  finding(kind: string, frame: number, detail: string, peer?: string): void {
     bump(this.findingCounts, kind)
-    if ((this.findingCounts.get(kind) ?? 0) <= FINDINGS_KEPT_PER_KIND) this.findings.push({ kind, frame, detail, ...(port === undefined ? {} : { port }) })
+    if ((this.findingCounts.get(kind) ?? 0) <= FINDINGS_KEPT_PER_KIND) this.findings.push({ kind, frame, detail, ...(peer === undefined ? {} : { peer }) })
   }
 
   get latencyMaxMs(): number {
