@@ -3,12 +3,15 @@
  * (generate.ts), encoded with the generated codecs, then mutated (mutate.ts), with the broker's
  * reaction predicted (predict.ts). Everything comes from frameRng(seed, i).
  */
-import { ApiKey, apiByKey, encodeRequest, requestHeaderVersion, type RequestApiKey } from '../../src/protocol/index.js'
+import { apiByKey, encodeRequest, requestHeaderVersion, type RequestApiKey } from '../../src/protocol/index.js'
+import { dataChangesOf, partitionReplicasAsked } from './changes.js'
 import { requestBody } from './generate.js'
 import { mutate, type ApiRange, type MutationKind } from './mutate.js'
 import { predict, type Prediction } from './predict.js'
 import { frameRng, type Rng } from './rng.js'
 import type { World } from './world.js'
+
+export type RedrawReason = 'partition storm' | 'set-aside topic'
 
 export interface Frame {
   index: number
@@ -18,8 +21,8 @@ export interface Frame {
   bytes: Buffer
   mutations: MutationKind[]
   prediction: Prediction
-  /** How many times it was drawn again (see FrameSource.partitionReplicasMax). */
-  redrawn?: number
+  /** Why its first draw was not sent (see redrawReason). */
+  redrawn?: RedrawReason
 }
 
 export interface FrameSource {
@@ -41,24 +44,19 @@ export function frameSource(seed: number, world: World, advertised: readonly Api
 
 /** Draws beyond the first before a frame is sent as it is, whatever it asks for. */
 const REDRAWS_MAX = 20
-const PARTITIONS_PER_TOPIC_MAX = 10_000
 
-interface AdminBody {
-  validateOnly?: boolean
-  topics?: Array<{ numPartitions?: number; replicationFactor?: number; count?: number }>
-}
-
-/** At most how many partition replicas the broker opens for this request (an upper bound). */
-export function partitionReplicasAsked(prediction: Prediction, brokers: number): number {
-  if (prediction.kind !== 'answer') return 0
-  const body = prediction.body as AdminBody | null
-  if (body === null || body.validateOnly === true) return 0
-  const partitions = (n: number | undefined): number => (n === -1 ? 1 : n !== undefined && n > 0 && n <= PARTITIONS_PER_TOPIC_MAX ? n : 0)
-  const replicas = (rf: number | undefined): number => (rf === -1 ? 1 : rf !== undefined && rf > 0 && rf <= brokers ? rf : 0)
-  let total = 0
-  if (prediction.apiKey === ApiKey.CreateTopics) for (const t of body.topics ?? []) total += partitions(t.numPartitions) * replicas(t.replicationFactor)
-  if (prediction.apiKey === ApiKey.CreatePartitions) for (const t of body.topics ?? []) total += partitions(t.count) * brokers
-  return total
+/**
+ * Why a frame is drawn again, or null when it is sent. Mutations and spliced headers turn any
+ * body into any request, so without this a kept topic would soon be deleted by, say, a Metadata
+ * body read as DeleteTopics: legitimate, logged, and the end of every check on its records.
+ */
+export function redrawReason(frame: Frame, source: FrameSource): RedrawReason | null {
+  if (partitionReplicasAsked(frame.prediction, source.world.brokers) > source.partitionReplicasMax) return 'partition storm'
+  const changes = dataChangesOf(frame.prediction)
+  const { kept, trimmed } = source.world.setAside
+  if (changes.deleted.some((name) => kept.has(name) || trimmed.has(name))) return 'set-aside topic'
+  if ([...changes.trimmed.map((t) => t.topic), ...changes.reconfigured].some((name) => kept.has(name))) return 'set-aside topic'
+  return null
 }
 
 function clientId(rng: Rng): string | null {
@@ -66,13 +64,16 @@ function clientId(rng: Rng): string | null {
   return rng.chance(0.5) ? null : 'é'.repeat(rng.between(0, 300))
 }
 
-/** Frame `index`, drawn again (at most REDRAWS_MAX times) while it asks for too many partitions. */
+/** Frame `index`, drawn again (at most REDRAWS_MAX times) while redrawReason finds a reason. */
 export function buildFrame(source: FrameSource, index: number): Frame {
   let frame = drawFrame(source, index, 0)
-  for (let attempt = 1; attempt <= REDRAWS_MAX && partitionReplicasAsked(frame.prediction, source.world.brokers) > source.partitionReplicasMax; attempt++) {
-    frame = { ...drawFrame(source, index, attempt), redrawn: attempt }
+  const reason = redrawReason(frame, source)
+  if (reason === null) return frame
+  for (let attempt = 1; attempt <= REDRAWS_MAX; attempt++) {
+    frame = drawFrame(source, index, attempt)
+    if (redrawReason(frame, source) === null) break
   }
-  return frame
+  return { ...frame, redrawn: reason }
 }
 
 function drawFrame(source: FrameSource, index: number, attempt: number): Frame {

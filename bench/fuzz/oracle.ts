@@ -9,11 +9,10 @@
 import { ErrorCode, errorName } from '../../src/common/error-codes.js'
 import { decodeFetched } from '../../src/client/fetch-decoder.js'
 import { OffsetSpec, type KafkaClient } from '../../src/client/wire/kafka-client.js'
-import { ApiKey, apiByKey } from '../../src/protocol/index.js'
+import { apiByKey } from '../../src/protocol/index.js'
+import { dataChangesOf, topicsNamed } from './changes.js'
 import type { Frame } from './frames.js'
 import type { KnownPartition } from './world.js'
-
-const RESOURCE_TOPIC = 2
 
 export interface OracleEntry {
   frame: number
@@ -33,13 +32,6 @@ export interface PartitionVerdict {
   highWatermark: number
   knownRecords: number
   knownRecordsReadBack: number
-}
-
-interface TopicsBody {
-  topicNames?: string[]
-  topics?: Array<{ name: string | null; partitions?: Array<{ partitionIndex: number; offset: number }> }>
-  resources?: Array<{ resourceType: number; resourceName: string }>
-  validateOnly?: boolean
 }
 
 function jsonSafe(value: unknown): unknown {
@@ -70,41 +62,20 @@ export class Oracle {
 
   /** Logs a frame the broker will handle, if it is one that can remove data. */
   record(frame: Frame): void {
+    const changes = dataChangesOf(frame.prediction)
     const p = frame.prediction
-    if (p.kind !== 'answer' && p.kind !== 'silent') return
-    const body = p.body as TopicsBody
-    let named: string[] = []
-    switch (p.apiKey) {
-      case ApiKey.DeleteTopics:
-        named = [...(body.topicNames ?? []), ...(body.topics ?? []).map((t) => t.name ?? '')].filter((n) => this.#precreated.has(n))
-        for (const name of named) if (!this.#deletedTopics.has(name)) this.#deletedTopics.set(name, frame.index)
-        break
-      case ApiKey.DeleteRecords:
-        for (const topic of body.topics ?? []) {
-          if (topic.name === null || !this.#precreated.has(topic.name)) continue
-          named.push(topic.name)
-          for (const partition of topic.partitions ?? []) {
-            const key = `${topic.name}/${partition.partitionIndex}`
-            const upTo = partition.offset < 0 ? Infinity : partition.offset
-            this.#deleteRecordsUpTo.set(key, Math.max(this.#deleteRecordsUpTo.get(key) ?? 0, upTo))
-          }
-        }
-        break
-      case ApiKey.AlterConfigs:
-      case ApiKey.IncrementalAlterConfigs:
-        named = (body.resources ?? []).filter((r) => r.resourceType === RESOURCE_TOPIC && this.#precreated.has(r.resourceName)).map((r) => r.resourceName)
-        if (body.validateOnly !== true) for (const name of named) this.#configsChanged.add(name)
-        break
-      case ApiKey.CreatePartitions:
-        named = (body.topics ?? []).map((t) => t.name ?? '').filter((n) => this.#precreated.has(n))
-        break
-      default:
-        return
+    if (!changes.logged || (p.kind !== 'answer' && p.kind !== 'silent')) return
+    for (const name of changes.deleted) if (this.#precreated.has(name) && !this.#deletedTopics.has(name)) this.#deletedTopics.set(name, frame.index)
+    for (const { topic, partition, upTo } of changes.trimmed) {
+      if (!this.#precreated.has(topic)) continue
+      const key = `${topic}/${partition}`
+      this.#deleteRecordsUpTo.set(key, Math.max(this.#deleteRecordsUpTo.get(key) ?? 0, upTo))
     }
+    for (const name of changes.reconfigured) if (this.#precreated.has(name)) this.#configsChanged.add(name)
     // Named by the API that handles it, which a spliced header may have changed.
     const api = apiByKey(p.apiKey)?.name ?? frame.apiName
     this.countsByApi.set(api, (this.countsByApi.get(api) ?? 0) + 1)
-    if (named.length > 0) this.entries.push({ frame: frame.index, api, apiVersion: p.apiVersion, body: jsonSafe(p.body) })
+    if (topicsNamed(changes).some((name) => this.#precreated.has(name))) this.entries.push({ frame: frame.index, api, apiVersion: p.apiVersion, body: jsonSafe(p.body) })
   }
 
   /** Checks every pre-created partition against what the log allows. */

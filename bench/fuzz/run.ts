@@ -48,8 +48,8 @@ export interface FuzzReport {
   frames: number
   baseTimestampMs: number
   framesSent: number
-  /** Frames drawn again because they asked for more than partitionReplicasMax partition replicas. */
-  framesRedrawn: number
+  /** Frames drawn again, by why: asking for more than partitionReplicasMax replicas, or touching a set-aside topic. */
+  framesRedrawn: Record<string, number>
   partitionReplicasMax: number
   durationMs: number
   framesPerSecond: number
@@ -223,7 +223,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       frames: options.frames,
       baseTimestampMs,
       framesSent: stats.framesSent,
-      framesRedrawn: stats.framesRedrawn,
+      framesRedrawn: sortedRecord(stats.redrawn),
       partitionReplicasMax: source.partitionReplicasMax,
       durationMs,
       framesPerSecond: Math.round((stats.framesSent / durationMs) * 1000),

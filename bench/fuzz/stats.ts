@@ -45,8 +45,8 @@ function errorCodesOf(value: unknown, out: number[], unexpected: string[], depth
 
 export class FuzzStats {
   framesSent = 0
-  /** Frames drawn again because they asked for more partitions than the run allows. */
-  framesRedrawn = 0
+  /** Frames drawn again, by why (see frames.ts redrawReason). */
+  readonly redrawn = new Map<string, number>()
   connectionsOpened = 0
   connectionsClosedAsPredicted = 0
   connectionsClosedAfterSilentProduce = 0
@@ -65,7 +65,7 @@ export class FuzzStats {
 
   sent(frame: Frame): void {
     this.framesSent++
-    if (frame.redrawn !== undefined) this.framesRedrawn++
+    if (frame.redrawn !== undefined) bump(this.redrawn, frame.redrawn)
     bump(this.sentByApi, frame.apiName)
     const p = frame.prediction
     bump(this.predictions, p.kind === 'close' ? `close (${p.reason})` : p.kind)

@@ -82,11 +82,17 @@ export interface World {
   baseTimestampMs: number
   /** Logical brokers (the largest valid replication factor). */
   brokers: number
+  /** Topics no frame may remove data from (kept), or delete (trimmed); see frames.ts redrawReason. */
+  setAside: { kept: ReadonlySet<string>; trimmed: ReadonlySet<string> }
 }
 
 export function makeWorld(plans: TopicPlan[], knownRecordsMax: number, baseTimestampMs: number, brokers: number): World {
   return {
     brokers,
+    setAside: {
+      kept: new Set(plans.filter((p) => p.kind === 'kept').map((p) => p.name)),
+      trimmed: new Set(plans.filter((p) => p.kind === 'trimmed').map((p) => p.name)),
+    },
     topics: plans,
     allNames: plans.map((p) => p.name),
     trimmedNames: plans.filter((p) => p.kind === 'trimmed').map((p) => p.name),
