@@ -165,8 +165,7 @@ export class Controller {
       }
       try {
         const rf = topic.partitions[0].replicas.length
-        const assignments = assignReplicas(this.#brokerIds(), input.count - current, rf, current)
-        this.#checkBrokerPartitions(assignments)
+        const assignments = this.#assignWithinLimit(input.count - current, rf, current)
         if (!validateOnly) await this.#addPartitions(topic, assignments)
         results.push({ name: input.name, errorCode: ErrorCode.NONE, errorMessage: null })
       } catch (error) {
@@ -189,6 +188,26 @@ export class Controller {
       this.#store.putTopic({ ...grown, partitions: grown.partitions.slice(0, current) })
       throw refusal(error, `adding ${assignments.length} partitions to ${topic.name}`)
     }
+  }
+
+  /**
+   * Places `count` new partitions of `rf` replicas within max.broker.partitions. A count no broker
+   * set could hold is refused before any placement is built: a CreatePartitions to 2^31-4 partitions
+   * made the controller build two billion replica lists on the main thread, which stalled every
+   * admin request and ran the process out of memory (found by the fuzzer, seed 7 frame 113).
+   */
+  #assignWithinLimit(count: number, rf: number, firstPartition: number, startIndex?: number): number[][] {
+    const brokerIds = this.#brokerIds()
+    const capacity = this.#config.maxBrokerPartitions * brokerIds.length
+    if (count * rf > capacity) {
+      throw new KafkaError(
+        ErrorCode.POLICY_VIOLATION,
+        `${count} partitions of ${rf} replicas would pass max.broker.partitions=${this.#config.maxBrokerPartitions} on ${brokerIds.length} brokers`,
+      )
+    }
+    const assignments = assignReplicas(brokerIds, count, rf, firstPartition, startIndex)
+    this.#checkBrokerPartitions(assignments)
+    return assignments
   }
 
   /**
@@ -284,8 +303,7 @@ export class Controller {
     }
     logConfigFromKafka(input.configs, this.#logDefaults())
     const start = this.#store.topics().length
-    const assignments = assignReplicas(this.#brokerIds(), partitions, rf, 0, start)
-    this.#checkBrokerPartitions(assignments)
+    const assignments = this.#assignWithinLimit(partitions, rf, 0, start)
     return {
       name: input.name,
       topicId: randomUUID(),

@@ -29,6 +29,21 @@ describe('broker limits', () => {
     expect(fits.errorCode).toBe(ErrorCode.NONE)
   })
 
+  it('refuses a partition count near 2^31 at once with POLICY_VIOLATION, and keeps answering admin requests', async () => {
+    await using broker = await startBroker({ port: 0, brokers: 1 })
+    const [kept] = await broker.cluster.createTopics([{ name: 'kept', numPartitions: 1, replicationFactor: 1, configs: {} }], false)
+    expect(kept.errorCode).toBe(ErrorCode.NONE)
+    // The fuzzer's frame: before the fix the controller built 2^31 replica lists and ran out of memory.
+    const [grown] = await broker.cluster.createPartitions([{ name: 'kept', count: 2 ** 31 - 4 }], false)
+    expect(grown.errorCode).toBe(ErrorCode.POLICY_VIOLATION)
+    expect(grown.errorMessage).toContain('max.broker.partitions=')
+    const [huge] = await broker.cluster.createTopics([{ name: 'huge', numPartitions: 2 ** 31 - 1, replicationFactor: 1, configs: {} }], false)
+    expect(huge.errorCode).toBe(ErrorCode.POLICY_VIOLATION)
+    const [next] = await broker.cluster.createTopics([{ name: 'next', numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+    expect(next.errorCode).toBe(ErrorCode.NONE)
+    expect((await broker.cluster.metadata(null, false)).topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual([['kept', 1], ['next', 2]])
+  })
+
   it('undoes a whole topic when one replica cannot be opened, and keeps serving the topics it had', async () => {
     await using broker = await startBroker({ port: 0, brokers: 1, logger: { warn: () => {}, info: () => {} } })
     await broker.admin.createTopic({ name: 'kept', partitions: 2, replicationFactor: 1 })
