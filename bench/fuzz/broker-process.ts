@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url'
 import { compiledUrl } from '../../src/runtime/compiled-url.js'
 
 export interface BrokerProcessOptions {
+  /** Brokers in the process, each a shard thread with its own listener. */
   brokers: number
-  shards: number
 }
 
 export interface BrokerExit {
@@ -67,8 +67,8 @@ export class BrokerLog {
       if (/failed in the broker/.test(closing[2])) this.#bug(line)
       return
     }
-    // A shard that dies or falls silent takes its partitions' leadership with it.
-    if (BUG_WARNINGS.test(line) || /^\[partita\] shard \d+ (exited|sent no heartbeat)/.test(line)) this.#bug(line)
+    // A broker that dies or falls silent takes its partitions' leadership with it.
+    if (BUG_WARNINGS.test(line) || /^\[partita\] (broker \d+ failed|restarting broker)/.test(line)) this.#bug(line)
     else if (/\(node:\d+\) \w*Warning/.test(line)) {
       if (this.warnings.length < LINES_KEPT) this.warnings.push(line)
     } else if (line.trim() !== '' && !/^\(Use `node --trace-warnings/.test(line) && !/^Timeout duration was set to/.test(line)) {
@@ -133,7 +133,7 @@ export class BrokerProcess {
   static async start(options: BrokerProcessOptions): Promise<BrokerProcess> {
     const dataDir = mkdtempSync(join(tmpdir(), 'partita-fuzz-'))
     const cli = fileURLToPath(compiledUrl(import.meta.url, '../../src/cli/main.js'))
-    const args = [cli, 'start', '--port', '0', '--data-dir', dataDir, '--brokers', String(options.brokers), '--shards', String(options.shards)]
+    const args = [cli, 'start', '--port', '0', '--data-dir', dataDir, '--brokers', String(options.brokers)]
     // No initial rebalance delay, so group requests answer while the lane still waits for them;
     // housekeeping every second, so retention changes sent during the run take effect in it.
     args.push('--group-initial-rebalance-delay-ms', '0', '--retention-check-interval-ms', '1000')
@@ -145,7 +145,8 @@ export class BrokerProcess {
         let output = ''
         child.stdout!.on('data', (chunk: Buffer) => {
           output += chunk.toString()
-          const match = /listening on (\S+)/.exec(output)
+          // The last line of the start-up: every broker's address, as clients bootstrap from them.
+          const match = /^partita: listening on (\S+)/m.exec(output)
           if (match !== null) resolve(match[1])
         })
         child.once('exit', (code) => reject(new Error(`the broker exited with ${code} before listening: ${log.other.join(' | ')}`)))

@@ -5,7 +5,7 @@
  * compression bits, cut short, or followed by junk. The protocol layer passes such a record set
  * through untouched, so these reach the broker's batch validation.
  */
-import { compress } from '../../src/storage/compression.js'
+import { compress } from '../../src/records/compression.js'
 import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
@@ -17,7 +17,7 @@ import {
   RECORD_COUNT_OFFSET,
   RECORDS_OFFSET,
   type RecordInput,
-} from '../../src/storage/record-batch.js'
+} from '../../src/records/record-batch.js'
 import type { Rng } from './rng.js'
 
 const COMPRESSIONS = [CompressionType.NONE, CompressionType.NONE, CompressionType.NONE, CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4, CompressionType.ZSTD]

@@ -24,9 +24,8 @@ export interface FuzzOptions {
   bootstrap?: string
   lanes?: number
   inFlight?: number
-  /** Logical brokers of the spawned broker. Default 3. */
+  /** Brokers of the spawned process, each its own shard and listener. Default 3. */
   brokers?: number
-  shards?: number
   /** Records stored in each pre-created partition. Default 20. */
   knownRecords?: number
   /** Timestamps in generated batches sit around this; default now (pass it again to replay exactly). */
@@ -128,7 +127,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const first = options.first ?? 0
   const brokers = options.brokers ?? 3
   const baseTimestampMs = options.baseTimestampMs ?? Date.now()
-  const broker = options.bootstrap === undefined ? await BrokerProcess.start({ brokers, shards: options.shards ?? brokers }) : null
+  const broker = options.bootstrap === undefined ? await BrokerProcess.start({ brokers }) : null
   const bootstrap = options.bootstrap ?? broker!.bootstrap
   if (broker !== null) broker.log.echo = (line) => log(`broker: ${line}`)
   const failures: string[] = []
@@ -159,21 +158,21 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       oracle.record(frame)
       return frame
     }
-    const { host, port } = parseHostPort(bootstrap)
+    // Lanes take the brokers' listeners in turn, so every broker's edge reads hostile frames.
+    const endpoints = bootstrap.split(',').map((address) => parseHostPort(address))
     let connections = 0
     // 127.1.0.1 onwards, skipping .0 and .255 in each place: 16 million connections apart.
     const loopbackSource = (): string => {
       const n = connections++
       return `127.${1 + (Math.floor(n / 64_009) % 254)}.${1 + (Math.floor(n / 253) % 253)}.${1 + (n % 253)}`
     }
-    const laneOptions = {
-      host,
-      port,
+    const laneOptions = (index: number) => ({
+      ...endpoints[index % endpoints.length],
       inFlight: options.inFlight ?? 8,
       idleMs: options.idleMs ?? 1_000,
       stuckMs: options.stuckMs ?? 15_000,
-      ...(host === '127.0.0.1' ? { sourceAddress: loopbackSource } : {}),
-    }
+      ...(endpoints[index % endpoints.length].host === '127.0.0.1' ? { sourceAddress: loopbackSource } : {}),
+    })
     const probeFailures: string[] = []
     const stopProbe = startProbe(bootstrap, () => oracle.standingTopic(), 2_000, () => next, probeFailures)
     const startedMs = Date.now()
@@ -183,7 +182,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       const brokerState = memory == null ? '' : `, broker RSS ${Math.round(memory.rssKb / 1024)} MiB in ${memory.threads} threads`
       log(`fuzz: ${stats.framesSent} frames in ${seconds.toFixed(0)} s (${(stats.framesSent / seconds).toFixed(0)}/s), ${stats.connectionsOpened} connections, ${stats.findings.length} findings${brokerState}`)
     }, 10_000)
-    const lanes = Array.from({ length: options.lanes ?? 16 }, () => new Lane(laneOptions, stats))
+    const lanes = Array.from({ length: options.lanes ?? 16 }, (_, index) => new Lane(laneOptions(index), stats))
     try {
       await Promise.all(lanes.map((lane) => lane.run(take)))
     } finally {

@@ -4,7 +4,7 @@
  */
 import { ErrorCode, errorName } from '../../src/common/error-codes.js'
 import type { KafkaClient } from '../../src/client/wire/kafka-client.js'
-import { encodeBatch } from '../../src/storage/record-batch.js'
+import { encodeBatch } from '../../src/records/record-batch.js'
 import type { KnownPartition, KnownRecord, TopicPlan } from './world.js'
 
 /** The known records' key, by which the final check recognises them. */
