@@ -8,6 +8,7 @@ import type { ActorHost } from './supervisor.js'
 import type { PartitionEvent, PartitionRequest } from '../actors/partition-messages.js'
 import { ShardPool, type MainRequestHandler } from '../runtime/shard-pool.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
+import { TIMER_DELAY_MS_MAX } from '../common/timers.js'
 
 export interface RuntimeActorHost extends ActorHost {
   /** Each shard's OS thread id, and the main thread's, for per-thread CPU figures. */
@@ -34,11 +35,15 @@ const SILENCE_BEFORE_DEATH_MS = 5_000
 /** Slack on top of a request's own wait, so a long-poll or an acks=-1 wait answers before the runtime gives up. */
 const REQUEST_SLACK_MS = 30_000
 
-function timeoutFor(message: unknown): number {
+/**
+ * The runtime's timeout for a partition request: the partition's own wait (0 or below: none) plus
+ * the slack, cut to what a timer holds. An int32 wait plus the slack used to pass 2^31-1 ms, which
+ * Node turns into 1 ms; the runtime's timer now asserts the range, so this must stay within it.
+ */
+export function timeoutFor(message: unknown): number {
   const request = message as PartitionRequest
-  if (request.op === 'fetch') return request.maxWaitMs + REQUEST_SLACK_MS
-  if (request.op === 'produce') return request.timeoutMs + REQUEST_SLACK_MS
-  return REQUEST_SLACK_MS
+  const waitMs = request.op === 'fetch' ? request.maxWaitMs : request.op === 'produce' ? request.timeoutMs : 0
+  return Math.min(TIMER_DELAY_MS_MAX, Math.max(0, waitMs) + REQUEST_SLACK_MS)
 }
 
 export async function startActorHost(config: BrokerConfig, handlers: ActorHostHandlers): Promise<RuntimeActorHost> {
