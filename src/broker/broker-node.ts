@@ -64,7 +64,7 @@ class BrokerNode {
       image: this.#image,
       partitions,
       groups: this.#groups,
-      askController: (request) => this.#askController(request),
+      askController: (request, timeoutMs) => this.#askController(request, timeoutMs),
     })
     this.#groups.onImage()
   }
@@ -93,8 +93,9 @@ class BrokerNode {
     }
   }
 
-  async #askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>): Promise<ControllerReplies[K]> {
-    const reply = await this.#context.request<ControllerReply<ControllerReplies[K]>>({ shard: MAIN_THREAD, id: CONTROLLER_ID }, request)
+  async #askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>, timeoutMs?: number): Promise<ControllerReplies[K]> {
+    const options = timeoutMs === undefined ? undefined : { timeoutMs }
+    const reply = await this.#context.request<ControllerReply<ControllerReplies[K]>>({ shard: MAIN_THREAD, id: CONTROLLER_ID }, request, undefined, options)
     await this.#imageAt(reply.message.imageVersion)
     return reply.message.result
   }

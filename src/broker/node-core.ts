@@ -6,6 +6,7 @@
  */
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
+import { timerDelayMs } from '../common/timers.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { ControllerReplies, ControllerRequest } from '../metadata/controller-messages.js'
 import type { MetadataImage, TopicState } from '../metadata/image.js'
@@ -53,8 +54,12 @@ export interface NodeCoreDeps {
   image: MetadataImage
   partitions: PartitionAccess
   groups: GroupCoordinators
-  /** Asks the controller; resolves once this node's image holds the answer's effect. */
-  askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>): Promise<ControllerReplies[K]>
+  /**
+   * Asks the controller; resolves once this node's image holds the answer's effect. Rejects with
+   * PARTITA_REQUEST_TIMEOUT when no answer came within `timeoutMs` (default: the runtime's request
+   * timeout); the controller goes on with the request regardless.
+   */
+  askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>, timeoutMs?: number): Promise<ControllerReplies[K]>
 }
 
 export class NodeCore implements BrokerCore {
@@ -249,18 +254,43 @@ export class NodeCore implements BrokerCore {
   // ---- admin: forwarded to the controller, configs described from the image ----------------
 
   async createTopics(inputs: CreateTopicInput[], validateOnly: boolean, timeoutMs?: number): Promise<CreateTopicResult[]> {
-    const results = await this.#ask({ op: 'createTopics', inputs, validateOnly })
+    const results = await this.#askAdminChange({ op: 'createTopics', inputs, validateOnly }, timeoutMs)
+    if (results === TIMED_OUT) {
+      return inputs.map((input) => ({ name: input.name, ...adminTimeout(timeoutMs), numPartitions: -1, replicationFactor: -1, topicId: NO_TOPIC_ID }))
+    }
     return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, validateOnly) }))
   }
 
   async deleteTopics(names: string[], timeoutMs?: number): Promise<TopicErrorResult[]> {
-    const results = await this.#ask({ op: 'deleteTopics', names })
+    const results = await this.#askAdminChange({ op: 'deleteTopics', names }, timeoutMs)
+    if (results === TIMED_OUT) return names.map((name) => ({ name, ...adminTimeout(timeoutMs) }))
     return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, false) }))
   }
 
   async createPartitions(inputs: Array<{ name: string; count: number }>, validateOnly: boolean, timeoutMs?: number): Promise<TopicErrorResult[]> {
-    const results = await this.#ask({ op: 'createPartitions', inputs, validateOnly })
+    const results = await this.#askAdminChange({ op: 'createPartitions', inputs, validateOnly }, timeoutMs)
+    if (results === TIMED_OUT) return inputs.map((input) => ({ name: input.name, ...adminTimeout(timeoutMs) }))
     return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, validateOnly) }))
+  }
+
+  /**
+   * A topic admin change asked of the controller, waiting up to the request's own timeoutMs (any
+   * int32, clamped to what a timer holds) rather than the runtime's request timeout: a creation of
+   * 20,000 partitions outlasts the latter, and the runtime's timeout used to fail the request in
+   * the handler, which closed the client's connection while the controller went on and made the
+   * change. A timeout of 0 or below (answered REQUEST_TIMED_OUT after the decision, as Kafka does)
+   * and the embedded callers' absent one wait as the runtime does. TIMED_OUT when no answer came.
+   */
+  async #askAdminChange<K extends 'createTopics' | 'deleteTopics' | 'createPartitions'>(
+    request: Extract<ControllerRequest, { op: K }>,
+    timeoutMs: number | undefined,
+  ): Promise<ControllerReplies[K] | typeof TIMED_OUT> {
+    try {
+      return await this.#ask(request, timeoutMs === undefined || timeoutMs <= 0 ? undefined : timerDelayMs(timeoutMs))
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'PARTITA_REQUEST_TIMEOUT') return TIMED_OUT
+      throw error
+    }
   }
 
   alterConfigs(
@@ -317,6 +347,15 @@ function missingTopic(name: string): TopicMetadata {
 }
 
 /** Kafka errors keep their code; anything else is a broker fault the client cannot act on. */
+/** The controller did not answer a topic admin change in time; it goes on with it. */
+const TIMED_OUT = Symbol('timed out')
+
+/** Kafka's answer for an admin change not confirmed within the request's timeout: the change goes on and completes. */
+function adminTimeout(timeoutMs: number | undefined): { errorCode: number; errorMessage: string } {
+  const within = timeoutMs === undefined || timeoutMs <= 0 ? "the controller's request timeout" : `${timeoutMs} ms`
+  return { errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `The change was not confirmed within ${within}; it goes on and completes` }
+}
+
 /**
  * A topic admin change's error code under the request's timeoutMs (CreateTopics, DeleteTopics,
  * CreatePartitions). Kafka makes the change, then waits up to timeoutMs for it to reach every
