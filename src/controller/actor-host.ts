@@ -68,8 +68,30 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
   })
   return {
     shardCount: pool.shardCount,
-    spawn: (shard, kind, id, init) => pool.spawn(shard, kind, id, init),
-    request: (shard, id, message, payload) => pool.request({ shard, id }, message, payload, { timeoutMs: timeoutFor(message) }),
+    spawn: async (shard, kind, id, init) => {
+      try {
+        await pool.spawn(shard, kind, id, init)
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'PARTITA_ACTOR_EXISTS') throw error
+        // Partitions are spawned once per opening, so one already there is left over from a
+        // topic of the same name whose replica was never stopped (its close failed, or its
+        // opening did): it holds no partition the metadata still names, so it makes way.
+        await pool.stopActor({ shard, id })
+        await pool.spawn(shard, kind, id, init)
+      }
+    },
+    request: async (shard, id, message, payload) => {
+      try {
+        return await pool.request({ shard, id }, message, payload, { timeoutMs: timeoutFor(message) })
+      } finally {
+        // A closed partition serves nothing more, and one whose close failed is being dropped all
+        // the same: its actor goes, so the id is free for a topic created later under the same
+        // name (the supervisor closes replicas but never stops their actors). Found by the fuzzer:
+        // 'opening partition replicas failed for 1: DOOM_1-0 on broker 2 (actor DOOM_1/0 already
+        // exists on shard 2)' after a DeleteTopics and a Produce that auto-created the name again.
+        if ((message as PartitionRequest).op === 'close') await pool.stopActor({ shard, id }).catch(() => undefined)
+      }
+    },
     tell: (shard, id, message) => {
       pool.tell({ shard, id }, message).catch(() => undefined)
     },
