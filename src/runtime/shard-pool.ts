@@ -142,6 +142,8 @@ export class ShardPool {
   /** Frames the main thread has read from shards: replies, events and requests to it, nothing else. */
   #framesFromShards = 0
   #heartbeatTimer: TimerHandle | null = null
+  /** Restarts under way, by shard index. */
+  readonly #restarting = new Map<number, Promise<void>>()
   #stopping = false
 
   private constructor(options: ShardPoolOptions) {
@@ -259,10 +261,23 @@ export class ShardPool {
     await slot.exited
   }
 
-  /** A fresh worker with fresh rings on the same index; its actors must be spawned again. */
-  async restartShard(shard: number): Promise<void> {
+  /**
+   * A fresh worker with fresh rings on the same index; its actors must be spawned again. Restarts
+   * of one index asked for while one is under way join it: two at once would each start a worker,
+   * and the one whose slot the other took would run on, unwatched, for the life of the process.
+   */
+  restartShard(shard: number): Promise<void> {
     assert(shard >= 0 && shard < this.shardCount, `no shard ${shard}`)
-    if (this.#stopping) throw new PartitaError('PARTITA_POOL_STOPPED', 'the shard pool is stopped')
+    if (this.#stopping) return Promise.reject(new PartitaError('PARTITA_POOL_STOPPED', 'the shard pool is stopped'))
+    let restarting = this.#restarting.get(shard)
+    if (restarting === undefined) {
+      restarting = this.#restart(shard).finally(() => this.#restarting.delete(shard))
+      this.#restarting.set(shard, restarting)
+    }
+    return restarting
+  }
+
+  async #restart(shard: number): Promise<void> {
     await this.killShard(shard)
     for (let other = 0; other < this.shardCount; other++) {
       if (other === shard) continue
