@@ -87,8 +87,19 @@ export class NodeCore implements BrokerCore {
   async metadata(topics: string[] | null, allowAutoCreate: boolean): Promise<ClusterMetadata> {
     const image = this.#image
     const names = topics ?? [...image.topics.keys()]
+    // Kafka answers a topic whose auto-creation was refused with the refusal's code (for example
+    // INVALID_REPLICATION_FACTOR when default.replication.factor exceeds the brokers).
+    const refused = new Map<string, number>()
     if (topics !== null && allowAutoCreate) {
-      await Promise.all(names.filter((name) => !image.topics.has(name)).map((name) => this.#autoCreate(name).catch(() => undefined)))
+      await Promise.all(
+        names
+          .filter((name) => !image.topics.has(name))
+          .map((name) =>
+            this.#autoCreate(name).catch((error: unknown) => {
+              if (error instanceof KafkaError) refused.set(name, error.errorCode)
+            }),
+          ),
+      )
     }
     const live = new Set(image.liveBrokers)
     return {
@@ -98,7 +109,9 @@ export class NodeCore implements BrokerCore {
       brokers: image.brokers.filter((b) => live.has(b.nodeId)),
       topics: names.map((name) => {
         const topic = image.topics.get(name)
-        return topic === undefined ? missingTopic(name) : topicMetadata(topic, live)
+        if (topic !== undefined) return topicMetadata(topic, live)
+        const refusal = refused.get(name)
+        return refusal === undefined ? missingTopic(name) : { ...missingTopic(name), errorCode: refusal }
       }),
     }
   }

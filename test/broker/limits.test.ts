@@ -44,6 +44,16 @@ describe('broker limits', () => {
     expect((await broker.cluster.metadata(null, false)).topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual([['kept', 1], ['next', 2]])
   })
 
+  it('answers a Metadata auto-creation that cannot succeed with that refusal for the topic', async () => {
+    await using broker = await startBroker({ port: 0, brokers: 1, defaultReplicationFactor: 3 })
+    const metadata = await broker.cluster.metadata(['cannot-exist', 'also-not'], true)
+    expect(metadata.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['cannot-exist', ErrorCode.INVALID_REPLICATION_FACTOR],
+      ['also-not', ErrorCode.INVALID_REPLICATION_FACTOR],
+    ])
+    expect((await broker.cluster.metadata(['cannot-exist'], false)).topics[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  })
+
   it('undoes a whole topic when one replica cannot be opened, and keeps serving the topics it had', async () => {
     await using broker = await startBroker({ port: 0, brokers: 1, logger: { warn: () => {}, info: () => {} } })
     await broker.admin.createTopic({ name: 'kept', partitions: 2, replicationFactor: 1 })
