@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto'
 import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
+import { timerDelayMs } from '../common/timers.js'
 import { Group, type CommittedOffset, type Member } from './group/group.js'
 import { subscribedTopics } from './group/consumer-subscription.js'
 import type { GroupRecord, GroupValue } from './group/group-records.js'
@@ -62,6 +63,17 @@ const defaults = {
  */
 export interface GroupLog {
   append(records: GroupRecord[]): Promise<void>
+}
+
+/**
+ * The rebalance timeout a member gets. Kafka checks only the session timeout (against
+ * group.min/max.session.timeout.ms, INVALID_SESSION_TIMEOUT otherwise) and takes the rebalance
+ * timeout as sent; any int32 above 0 fits a timer as it is. One of 0 or below (a v1+ client that
+ * left the field at its -1 default) would end every rebalance at once, so the session timeout
+ * stands in for it, as it does for v0, which has no rebalance timeout at all.
+ */
+function rebalanceTimeoutOf(request: JoinGroupRequest): number {
+  return request.rebalanceTimeoutMs > 0 ? timerDelayMs(request.rebalanceTimeoutMs) : request.sessionTimeoutMs
 }
 
 function joinError(errorCode: number, memberId: string): JoinGroupResponse {
@@ -133,6 +145,9 @@ export class GroupCoordinator {
     const fail = (errorCode: number, memberId = request.memberId): Promise<JoinGroupResponse> => Promise.resolve(joinError(errorCode, memberId))
     if (!this.#isOpen) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE)
     if (request.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID)
+    // Kafka's GroupCoordinator refuses a session timeout outside group.min/max.session.timeout.ms
+    // (so -1, 0 and 2^31-1 alike) before anything else about the member; the bounds keep every
+    // session timer within what a timer holds.
     if (request.sessionTimeoutMs < this.#config.minSessionTimeoutMs || request.sessionTimeoutMs > this.#config.maxSessionTimeoutMs) {
       return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
     }
@@ -241,7 +256,7 @@ export class GroupCoordinator {
       clientId: request.clientId,
       clientHost: request.clientHost,
       sessionTimeoutMs: request.sessionTimeoutMs,
-      rebalanceTimeoutMs: request.rebalanceTimeoutMs > 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
+      rebalanceTimeoutMs: rebalanceTimeoutOf(request),
       protocolType: request.protocolType,
       protocols: request.protocols,
       assignment: Buffer.alloc(0),
@@ -261,7 +276,7 @@ export class GroupCoordinator {
     member.joinWaiter?.(joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId))
     member.protocols = request.protocols
     member.sessionTimeoutMs = request.sessionTimeoutMs
-    member.rebalanceTimeoutMs = request.rebalanceTimeoutMs > 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs
+    member.rebalanceTimeoutMs = rebalanceTimeoutOf(request)
     member.joinWaiter = resolve
     this.#maybePrepareRebalance(group)
   }
@@ -279,7 +294,7 @@ export class GroupCoordinator {
       clientId: request.clientId,
       clientHost: request.clientHost,
       sessionTimeoutMs: request.sessionTimeoutMs,
-      rebalanceTimeoutMs: request.rebalanceTimeoutMs > 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
+      rebalanceTimeoutMs: rebalanceTimeoutOf(request),
       protocols: request.protocols,
       joinWaiter: null,
       syncWaiter: null,

@@ -86,7 +86,7 @@ class BrokerNode {
       partitions,
       groups: this.#groups,
       metrics: this.#metrics,
-      askController: (request) => this.#askController(request),
+      askController: (request, timeoutMs) => this.#askController(request, timeoutMs),
     })
     this.#groups.onImage()
   }
@@ -176,8 +176,9 @@ class BrokerNode {
     }
   }
 
-  async #askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>): Promise<ControllerReplies[K]> {
-    const reply = await this.#context.request<ControllerReply<ControllerReplies[K]>>({ shard: MAIN_THREAD, id: CONTROLLER_ID }, request)
+  async #askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>, timeoutMs?: number): Promise<ControllerReplies[K]> {
+    const options = timeoutMs === undefined ? undefined : { timeoutMs }
+    const reply = await this.#context.request<ControllerReply<ControllerReplies[K]>>({ shard: MAIN_THREAD, id: CONTROLLER_ID }, request, undefined, options)
     await this.#imageAt(reply.message.imageVersion)
     return reply.message.result
   }

@@ -10,6 +10,7 @@ import { statfsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
+import { timerDelayMs } from '../common/timers.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { ControllerReplies, ControllerRequest } from '../metadata/controller-messages.js'
 import type { MetadataImage, TopicState } from '../metadata/image.js'
@@ -62,8 +63,12 @@ export interface NodeCoreDeps {
   groups: GroupCoordinators
   /** Counts records and bytes in and out per topic, per request (absent: nothing is counted). */
   metrics?: NodeMetrics
-  /** Asks the controller; resolves once this node's image holds the answer's effect. */
-  askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>): Promise<ControllerReplies[K]>
+  /**
+   * Asks the controller; resolves once this node's image holds the answer's effect. Rejects with
+   * PARTITA_REQUEST_TIMEOUT when no answer came within `timeoutMs` (default: the runtime's request
+   * timeout); the controller goes on with the request regardless.
+   */
+  askController<K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>, timeoutMs?: number): Promise<ControllerReplies[K]>
 }
 
 export class NodeCore implements BrokerCore {
@@ -93,8 +98,19 @@ export class NodeCore implements BrokerCore {
   async metadata(topics: string[] | null, allowAutoCreate: boolean): Promise<ClusterMetadata> {
     const image = this.#image
     const names = topics ?? [...image.topics.keys()]
+    // Kafka answers a topic whose auto-creation was refused with the refusal's code (for example
+    // INVALID_REPLICATION_FACTOR when default.replication.factor exceeds the brokers).
+    const refused = new Map<string, number>()
     if (topics !== null && allowAutoCreate) {
-      await Promise.all(names.filter((name) => !image.topics.has(name)).map((name) => this.#autoCreate(name).catch(() => undefined)))
+      await Promise.all(
+        names
+          .filter((name) => !image.topics.has(name))
+          .map((name) =>
+            this.#autoCreate(name).catch((error: unknown) => {
+              if (error instanceof KafkaError) refused.set(name, error.errorCode)
+            }),
+          ),
+      )
     }
     const live = new Set(image.liveBrokers)
     return {
@@ -104,7 +120,9 @@ export class NodeCore implements BrokerCore {
       brokers: image.brokers.filter((b) => live.has(b.nodeId)),
       topics: names.map((name) => {
         const topic = image.topics.get(name)
-        return topic === undefined ? missingTopic(name) : topicMetadata(topic, live)
+        if (topic !== undefined) return topicMetadata(topic, live)
+        const refusal = refused.get(name)
+        return refusal === undefined ? missingTopic(name) : { ...missingTopic(name), errorCode: refusal }
       }),
     }
   }
@@ -336,16 +354,44 @@ export class NodeCore implements BrokerCore {
 
   // ---- admin: forwarded to the controller, configs described from the image ----------------
 
-  createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]> {
-    return this.#ask({ op: 'createTopics', inputs, validateOnly })
+  async createTopics(inputs: CreateTopicInput[], validateOnly: boolean, timeoutMs?: number): Promise<CreateTopicResult[]> {
+    const results = await this.#askAdminChange({ op: 'createTopics', inputs, validateOnly }, timeoutMs)
+    if (results === TIMED_OUT) {
+      return inputs.map((input) => ({ name: input.name, ...adminTimeout(timeoutMs), numPartitions: -1, replicationFactor: -1, topicId: NO_TOPIC_ID }))
+    }
+    return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, validateOnly) }))
   }
 
-  deleteTopics(names: string[]): Promise<TopicErrorResult[]> {
-    return this.#ask({ op: 'deleteTopics', names })
+  async deleteTopics(names: string[], timeoutMs?: number): Promise<TopicErrorResult[]> {
+    const results = await this.#askAdminChange({ op: 'deleteTopics', names }, timeoutMs)
+    if (results === TIMED_OUT) return names.map((name) => ({ name, ...adminTimeout(timeoutMs) }))
+    return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, false) }))
   }
 
-  createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]> {
-    return this.#ask({ op: 'createPartitions', inputs, validateOnly })
+  async createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean, timeoutMs?: number): Promise<TopicErrorResult[]> {
+    const results = await this.#askAdminChange({ op: 'createPartitions', inputs, validateOnly }, timeoutMs)
+    if (results === TIMED_OUT) return inputs.map((input) => ({ name: input.name, ...adminTimeout(timeoutMs) }))
+    return results.map((r) => ({ ...r, errorCode: adminChangeErrorCode(r.errorCode, timeoutMs, validateOnly) }))
+  }
+
+  /**
+   * A topic admin change asked of the controller, waiting up to the request's own timeoutMs (any
+   * int32, clamped to what a timer holds) rather than the runtime's request timeout: a creation of
+   * 20,000 partitions outlasts the latter, and the runtime's timeout used to fail the request in
+   * the handler, which closed the client's connection while the controller went on and made the
+   * change. A timeout of 0 or below (answered REQUEST_TIMED_OUT after the decision, as Kafka does)
+   * and the embedded callers' absent one wait as the runtime does. TIMED_OUT when no answer came.
+   */
+  async #askAdminChange<K extends 'createTopics' | 'deleteTopics' | 'createPartitions'>(
+    request: Extract<ControllerRequest, { op: K }>,
+    timeoutMs: number | undefined,
+  ): Promise<ControllerReplies[K] | typeof TIMED_OUT> {
+    try {
+      return await this.#ask(request, timeoutMs === undefined || timeoutMs <= 0 ? undefined : timerDelayMs(timeoutMs))
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'PARTITA_REQUEST_TIMEOUT') return TIMED_OUT
+      throw error
+    }
   }
 
   alterConfigs(
@@ -356,8 +402,8 @@ export class NodeCore implements BrokerCore {
     return this.#ask({ op: 'alterConfigs', resources, incremental, validateOnly })
   }
 
-  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
-    return this.#ask({ op: 'initProducerId', transactionalId, producerId, producerEpoch })
+  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
+    return this.#ask({ op: 'initProducerId', transactionalId, producerId, producerEpoch, transactionTimeoutMs })
   }
 
   async describeConfigs(resources: Array<ConfigResource & { configNames: string[] | null }>): Promise<DescribeConfigsResult[]> {
@@ -402,6 +448,26 @@ function missingTopic(name: string): TopicMetadata {
 }
 
 /** Kafka errors keep their code; anything else is a broker fault the client cannot act on. */
+/** The controller did not answer a topic admin change in time; it goes on with it. */
+const TIMED_OUT = Symbol('timed out')
+
+/** Kafka's answer for an admin change not confirmed within the request's timeout: the change goes on and completes. */
+function adminTimeout(timeoutMs: number | undefined): { errorCode: number; errorMessage: string } {
+  const within = timeoutMs === undefined || timeoutMs <= 0 ? "the controller's request timeout" : `${timeoutMs} ms`
+  return { errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `The change was not confirmed within ${within}; it goes on and completes` }
+}
+
+/**
+ * A topic admin change's error code under the request's timeoutMs (CreateTopics, DeleteTopics,
+ * CreatePartitions). Kafka makes the change, then waits up to timeoutMs for it to reach every
+ * broker; with a timeout of 0 or below it does not wait and answers REQUEST_TIMED_OUT for each
+ * change it made (AdminManager's "timeout <= 0 ... return immediately"; librdkafka hides the code
+ * when its operation timeout is 0). Here a change is on every broker once the controller answers.
+ */
+function adminChangeErrorCode(errorCode: number, timeoutMs: number | undefined, validateOnly: boolean): number {
+  return errorCode === ErrorCode.NONE && !validateOnly && timeoutMs !== undefined && timeoutMs <= 0 ? ErrorCode.REQUEST_TIMED_OUT : errorCode
+}
+
 function errorCodeOf(error: unknown): number {
   if (typeof error === 'object' && error !== null) {
     const { errorCode } = error as { errorCode?: number }

@@ -72,6 +72,8 @@ interface PendingBatch {
 }
 
 const SEQUENCE_MAX = 0x7fffffff
+/** Kafka's producer default transaction.timeout.ms; the broker ignores it without a transactional id. */
+const TRANSACTION_TIMEOUT_MS = 60_000
 
 export const ProducerEvents = {
   CONNECT: 'producer.connect',
@@ -281,7 +283,7 @@ export class Producer {
   async #initProducerId(producerId: number, producerEpoch: number): Promise<void> {
     // Bounded by the retry count.
     for (let attempt = 0; ; attempt++) {
-      const result = await this.#core.initProducerId(null, producerId, producerEpoch)
+      const result = await this.#core.initProducerId(null, producerId, producerEpoch, TRANSACTION_TIMEOUT_MS)
       if (result.errorCode === ErrorCode.NONE) {
         this.#producerId = result.producerId
         this.#producerEpoch = result.producerEpoch

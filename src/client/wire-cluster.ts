@@ -87,10 +87,10 @@ export class WireCluster implements KafkaOperations {
     return results.map((r) => ({ errorCode: r.errorCode, lowWatermark: r.lowWatermark }))
   }
 
-  async createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]> {
+  async createTopics(inputs: CreateTopicInput[], validateOnly: boolean, timeoutMs?: number): Promise<CreateTopicResult[]> {
     const response = await this.#client.createTopics(
       inputs.map((i) => ({ name: i.name, numPartitions: i.numPartitions, replicationFactor: i.replicationFactor, configs: i.configs, assignments: i.assignments })),
-      { validateOnly },
+      { validateOnly, timeoutMs },
     )
     return response.topics.map((t) => ({
       name: t.name,
@@ -102,15 +102,15 @@ export class WireCluster implements KafkaOperations {
     }))
   }
 
-  async deleteTopics(names: string[]): Promise<TopicErrorResult[]> {
-    const response = await this.#client.deleteTopics(names)
+  async deleteTopics(names: string[], timeoutMs?: number): Promise<TopicErrorResult[]> {
+    const response = await this.#client.deleteTopics(names, { timeoutMs })
     return response.responses.map((r) => ({ name: r.name ?? '', errorCode: r.errorCode, errorMessage: r.errorMessage }))
   }
 
-  async createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]> {
+  async createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean, timeoutMs?: number): Promise<TopicErrorResult[]> {
     const results: TopicErrorResult[] = []
     for (const input of inputs) {
-      const response = await this.#client.createPartitions(input.name, input.count, { validateOnly, assignments: input.assignments })
+      const response = await this.#client.createPartitions(input.name, input.count, { validateOnly, timeoutMs, assignments: input.assignments })
       for (const r of response.results) results.push({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorMessage })
     }
     return results
@@ -144,8 +144,8 @@ export class WireCluster implements KafkaOperations {
     return response.responses.map((r) => ({ resourceType: r.resourceType, resourceName: r.resourceName, errorCode: r.errorCode, errorMessage: r.errorMessage }))
   }
 
-  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
-    const response = await this.#client.initProducerId({ transactionalId, producerId, producerEpoch })
+  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
+    const response = await this.#client.initProducerId({ transactionalId, producerId, producerEpoch, transactionTimeoutMs })
     return { errorCode: response.errorCode, producerId: response.producerId, producerEpoch: response.producerEpoch }
   }
 }

@@ -1,3 +1,5 @@
+import { assertTimerDelay } from './timers.js'
+
 /**
  * Time as every component sees it, so tests can inject a manual clock instead of sleeping.
  */
@@ -21,6 +23,7 @@ export class SystemClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    assertTimerDelay(delayMs)
     const id = this.#nextId++
     const timer = setTimeout(() => {
       this.#timers.delete(id)
@@ -53,8 +56,10 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    // The same check as the real clock's, so a test catches a delay no real timer could hold.
+    assertTimerDelay(delayMs)
     const id = this.#nextId++
-    this.#timers.set(id, { dueMs: this.#nowMs + Math.max(0, delayMs), callback })
+    this.#timers.set(id, { dueMs: this.#nowMs + delayMs, callback })
     return { id }
   }
 

@@ -9,6 +9,7 @@ import { isLogEvent, type LogEvent } from '../common/logger.js'
 import type { PartitionEvent, PartitionRequest } from '../actors/partition-messages.js'
 import { ShardPool, type MainRequestHandler, type RingOccupancy } from '../runtime/shard-pool.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
+import { TIMER_DELAY_MS_MAX } from '../common/timers.js'
 
 export interface RuntimeActorHost extends ActorHost {
   /** Each shard's OS thread id, and the main thread's, for per-thread CPU figures. */
@@ -39,11 +40,15 @@ const SILENCE_BEFORE_DEATH_MS = 5_000
 /** Slack on top of a request's own wait, so a long-poll or an acks=-1 wait answers before the runtime gives up. */
 const REQUEST_SLACK_MS = 30_000
 
-function timeoutFor(message: unknown): number {
+/**
+ * The runtime's timeout for a partition request: the partition's own wait (0 or below: none) plus
+ * the slack, cut to what a timer holds. An int32 wait plus the slack used to pass 2^31-1 ms, which
+ * Node turns into 1 ms; the runtime's timer now asserts the range, so this must stay within it.
+ */
+export function timeoutFor(message: unknown): number {
   const request = message as PartitionRequest
-  if (request.op === 'fetch') return request.maxWaitMs + REQUEST_SLACK_MS
-  if (request.op === 'produce') return request.timeoutMs + REQUEST_SLACK_MS
-  return REQUEST_SLACK_MS
+  const waitMs = request.op === 'fetch' ? request.maxWaitMs : request.op === 'produce' ? request.timeoutMs : 0
+  return Math.min(TIMER_DELAY_MS_MAX, Math.max(0, waitMs) + REQUEST_SLACK_MS)
 }
 
 export async function startActorHost(config: BrokerConfig, handlers: ActorHostHandlers): Promise<RuntimeActorHost> {
@@ -68,8 +73,30 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
   })
   return {
     shardCount: pool.shardCount,
-    spawn: (shard, kind, id, init) => pool.spawn(shard, kind, id, init),
-    request: (shard, id, message, payload) => pool.request({ shard, id }, message, payload, { timeoutMs: timeoutFor(message) }),
+    spawn: async (shard, kind, id, init) => {
+      try {
+        await pool.spawn(shard, kind, id, init)
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'PARTITA_ACTOR_EXISTS') throw error
+        // Partitions are spawned once per opening, so one already there is left over from a
+        // topic of the same name whose replica was never stopped (its close failed, or its
+        // opening did): it holds no partition the metadata still names, so it makes way.
+        await pool.stopActor({ shard, id })
+        await pool.spawn(shard, kind, id, init)
+      }
+    },
+    request: async (shard, id, message, payload) => {
+      try {
+        return await pool.request({ shard, id }, message, payload, { timeoutMs: timeoutFor(message) })
+      } finally {
+        // A closed partition serves nothing more, and one whose close failed is being dropped all
+        // the same: its actor goes, so the id is free for a topic created later under the same
+        // name (the supervisor closes replicas but never stops their actors). Found by the fuzzer:
+        // 'opening partition replicas failed for 1: DOOM_1-0 on broker 2 (actor DOOM_1/0 already
+        // exists on shard 2)' after a DeleteTopics and a Produce that auto-created the name again.
+        if ((message as PartitionRequest).op === 'close') await pool.stopActor({ shard, id }).catch(() => undefined)
+      }
+    },
     tell: (shard, id, message) => {
       pool.tell({ shard, id }, message).catch(() => undefined)
     },

@@ -78,7 +78,7 @@ export class Controller {
       case 'alterConfigs':
         return this.alterConfigs(request.resources, request.incremental, request.validateOnly)
       case 'initProducerId':
-        return this.initProducerId(request.transactionalId, request.producerId, request.producerEpoch)
+        return this.initProducerId(request.transactionalId, request.producerId, request.producerEpoch, request.transactionTimeoutMs)
       case 'ensureTopic':
         return this.ensureTopic(request.name)
       case 'electLeaders':
@@ -174,7 +174,7 @@ export class Controller {
         const added = input.count - current
         const assignments =
           input.assignments === undefined
-            ? assignReplicas(this.#brokerIds(), added, rf, current)
+            ? this.#assignWithinLimit(added, rf, current)
             : checkAddedAssignments(input.assignments, added, this.#brokerIds(), rf)
         this.#checkBrokerPartitions(assignments)
         if (!validateOnly) await this.#addPartitions(topic, assignments)
@@ -199,6 +199,24 @@ export class Controller {
       this.#store.putTopic({ ...grown, partitions: grown.partitions.slice(0, current) })
       throw refusal(error, `adding ${assignments.length} partitions to ${topic.name}`)
     }
+  }
+
+  /**
+   * Places `count` new partitions of `rf` replicas (the caller then checks each broker's total,
+   * #checkBrokerPartitions). A count no broker set could hold under max.broker.partitions is refused before any placement is built: a CreatePartitions to 2^31-4 partitions
+   * made the controller build two billion replica lists on the main thread, which stalled every
+   * admin request and ran the process out of memory (found by the fuzzer, seed 7 frame 113).
+   */
+  #assignWithinLimit(count: number, rf: number, firstPartition: number, startIndex?: number): number[][] {
+    const brokerIds = this.#brokerIds()
+    const capacity = this.#config.maxBrokerPartitions * brokerIds.length
+    if (count * rf > capacity) {
+      throw new KafkaError(
+        ErrorCode.POLICY_VIOLATION,
+        `${count} partitions of ${rf} replicas would pass max.broker.partitions=${this.#config.maxBrokerPartitions} on ${brokerIds.length} brokers`,
+      )
+    }
+    return assignReplicas(brokerIds, count, rf, firstPartition, startIndex)
   }
 
   /**
@@ -263,10 +281,16 @@ export class Controller {
     return results.filter((r) => r.errorCode !== ErrorCode.ELECTION_NOT_NEEDED)
   }
 
-  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
+  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
     if (transactionalId !== null) {
+      const refused = (errorCode: number): InitProducerIdResult => ({ errorCode, producerId: -1, producerEpoch: -1 })
+      // Kafka's TransactionCoordinator checks in this order: an empty id is INVALID_REQUEST, then a
+      // timeout outside (0, transaction.max.timeout.ms] is INVALID_TRANSACTION_TIMEOUT. An
+      // idempotent producer's (null id) timeout is never looked at.
+      if (transactionalId === '') return refused(ErrorCode.INVALID_REQUEST)
+      if (transactionTimeoutMs <= 0 || transactionTimeoutMs > this.#config.transactionMaxTimeoutMs) return refused(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
       // Transactions arrive in a later round; until then a transactional producer is told plainly.
-      return { errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 }
+      return refused(ErrorCode.INVALID_REQUEST)
     }
     if (producerId >= 0) {
       // KIP-360: a producer that knows its id asks for a bumped epoch to reset its sequences.
@@ -324,7 +348,7 @@ export class Controller {
         `Replication factor: ${rf} larger than available brokers: ${this.#config.brokers}.`,
       )
     }
-    return assignReplicas(this.#brokerIds(), partitions, rf, 0, this.#store.topics().length)
+    return this.#assignWithinLimit(partitions, rf, 0, this.#store.topics().length)
   }
 
   /** Creates the topic whole or not at all: a replica that cannot be opened undoes the rest. */

@@ -37,6 +37,8 @@ export interface BrokerOptions {
   groupInitialRebalanceDelayMs?: number
   groupMinSessionTimeoutMs?: number
   groupMaxSessionTimeoutMs?: number
+  /** transaction.max.timeout.ms: InitProducerId refuses a longer (or non-positive) transaction timeout. */
+  transactionMaxTimeoutMs?: number
   socketRequestMaxBytes?: number
   /**
    * max.broker.partitions (KIP-578): partition replicas one broker may host; CreateTopics and
@@ -88,6 +90,7 @@ export interface BrokerConfig {
   groupInitialRebalanceDelayMs: number
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
+  transactionMaxTimeoutMs: number
   socketRequestMaxBytes: number
   maxBrokerPartitions: number
   offsetsTopicNumPartitions: number
@@ -124,6 +127,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs ?? 3_000,
     groupMinSessionTimeoutMs: options.groupMinSessionTimeoutMs ?? 6_000,
     groupMaxSessionTimeoutMs: options.groupMaxSessionTimeoutMs ?? 1_800_000,
+    transactionMaxTimeoutMs: options.transactionMaxTimeoutMs ?? 900_000,
     socketRequestMaxBytes: options.socketRequestMaxBytes ?? 104_857_600,
     maxBrokerPartitions: options.maxBrokerPartitions ?? MAX_BROKER_PARTITIONS_DEFAULT,
     offsetsTopicNumPartitions: options.offsetsTopicNumPartitions ?? 50,
@@ -160,6 +164,7 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'group.initial.rebalance.delay.ms': String(config.groupInitialRebalanceDelayMs),
     'group.min.session.timeout.ms': String(config.groupMinSessionTimeoutMs),
     'group.max.session.timeout.ms': String(config.groupMaxSessionTimeoutMs),
+    'transaction.max.timeout.ms': String(config.transactionMaxTimeoutMs),
     'socket.request.max.bytes': String(config.socketRequestMaxBytes),
     'max.broker.partitions': String(config.maxBrokerPartitions),
     'offsets.topic.num.partitions': String(config.offsetsTopicNumPartitions),

@@ -24,7 +24,7 @@ export type ControllerRequest =
   | { op: 'deleteTopics'; names: string[] }
   | { op: 'createPartitions'; inputs: CreatePartitionsInput[]; validateOnly: boolean }
   | { op: 'alterConfigs'; resources: Array<ConfigResource & { configs: AlterConfigOp[] }>; incremental: boolean; validateOnly: boolean }
-  | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number }
+  | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number; transactionTimeoutMs: number }
   /** ElectLeaders: 0 preferred, 1 unclean; null partitions: every partition. */
   | { op: 'electLeaders'; electionType: 0 | 1; partitions: Array<{ topic: string; partition: number }> | null }
   /** Creates a topic with the broker's defaults unless it exists (auto.create.topics.enable, internal topics). */

@@ -233,9 +233,14 @@ export interface KafkaOperations {
   listOffsets(inputs: ListOffsetsInput[]): Promise<ListOffsetsResult[]>
   deleteRecords(inputs: DeleteRecordsInput[], timeoutMs: number): Promise<DeleteRecordsResult[]>
 
-  createTopics(inputs: CreateTopicInput[], validateOnly: boolean): Promise<CreateTopicResult[]>
-  deleteTopics(names: string[]): Promise<TopicErrorResult[]>
-  createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean): Promise<TopicErrorResult[]>
+  /**
+   * Topic admin changes. `timeoutMs` is the request's own (CreateTopics, DeleteTopics,
+   * CreatePartitions): how long to wait for the change. At 0 or below the change is made and
+   * answered REQUEST_TIMED_OUT, as Kafka does; absent, the embedded caller waits as long as it takes.
+   */
+  createTopics(inputs: CreateTopicInput[], validateOnly: boolean, timeoutMs?: number): Promise<CreateTopicResult[]>
+  deleteTopics(names: string[], timeoutMs?: number): Promise<TopicErrorResult[]>
+  createPartitions(inputs: CreatePartitionsInput[], validateOnly: boolean, timeoutMs?: number): Promise<TopicErrorResult[]>
   describeConfigs(resources: Array<ConfigResource & { configNames: string[] | null }>): Promise<DescribeConfigsResult[]>
   alterConfigs(
     resources: Array<ConfigResource & { configs: AlterConfigOp[] }>,
@@ -243,8 +248,11 @@ export interface KafkaOperations {
     validateOnly: boolean,
   ): Promise<Array<ConfigResource & { errorCode: number; errorMessage: string | null }>>
 
-  /** A transactional id gets an error until transactions land (a later issue). */
-  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult>
+  /**
+   * A transactional id gets an error until transactions land (a later issue), after the checks
+   * Kafka makes first (an empty id, a transaction timeout outside transaction.max.timeout.ms).
+   */
+  initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult>
 
   readonly groups: GroupOperations
 }

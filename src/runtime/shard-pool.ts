@@ -22,6 +22,7 @@ import { Worker } from 'node:worker_threads'
 import { SystemClock, type Clock, type TimerHandle } from '../common/clock.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
+import { assertTimerDelay } from '../common/timers.js'
 import { MAIN_THREAD, type ActorAddress, type ActorReply, type RequestOptions } from './actor.js'
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { compiledUrl, normalizeModuleUrl } from './compiled-url.js'
@@ -149,6 +150,8 @@ export class ShardPool {
   /** Frames the main thread has read from shards: replies, events and requests to it, nothing else. */
   #framesFromShards = 0
   #heartbeatTimer: TimerHandle | null = null
+  /** Restarts under way, by shard index. */
+  readonly #restarting = new Map<number, Promise<void>>()
   #stopping = false
 
   private constructor(options: ShardPoolOptions) {
@@ -291,10 +294,23 @@ export class ShardPool {
     await slot.exited
   }
 
-  /** A fresh worker with fresh rings on the same index; its actors must be spawned again. */
-  async restartShard(shard: number): Promise<void> {
+  /**
+   * A fresh worker with fresh rings on the same index; its actors must be spawned again. Restarts
+   * of one index asked for while one is under way join it: two at once would each start a worker,
+   * and the one whose slot the other took would run on, unwatched, for the life of the process.
+   */
+  restartShard(shard: number): Promise<void> {
     assert(shard >= 0 && shard < this.shardCount, `no shard ${shard}`)
-    if (this.#stopping) throw new PartitaError('PARTITA_POOL_STOPPED', 'the shard pool is stopped')
+    if (this.#stopping) return Promise.reject(new PartitaError('PARTITA_POOL_STOPPED', 'the shard pool is stopped'))
+    let restarting = this.#restarting.get(shard)
+    if (restarting === undefined) {
+      restarting = this.#restart(shard).finally(() => this.#restarting.delete(shard))
+      this.#restarting.set(shard, restarting)
+    }
+    return restarting
+  }
+
+  async #restart(shard: number): Promise<void> {
     await this.killShard(shard)
     for (let other = 0; other < this.shardCount; other++) {
       if (other === shard) continue
@@ -452,6 +468,7 @@ export class ShardPool {
   }
 
   #call(kind: 1 | 6 | 7, address: ActorAddress, message: unknown, payload: Uint8Array | undefined, timeoutMs: number): Promise<ActorReply> {
+    assertTimerDelay(timeoutMs)
     const slot = this.#liveSlot(address.shard)
     if (slot instanceof Error) return Promise.reject(slot)
     const correlationId = this.#allocateCorrelationId()

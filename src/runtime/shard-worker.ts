@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { SystemClock, type TimerHandle } from '../common/clock.js'
 import { isInvariantViolation } from '../common/assert.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
+import { assertTimerDelay } from '../common/timers.js'
 import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
 import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { Doorbell } from './doorbell.js'
@@ -387,6 +388,7 @@ class Shard {
       return Promise.reject(new PartitaError('PARTITA_TOO_MANY_REQUESTS', `shard ${this.#data.shard} has ${this.#outgoing.size} requests in flight`))
     }
     const timeoutMs = options?.timeoutMs ?? this.#data.requestTimeoutMs
+    assertTimerDelay(timeoutMs)
     return new Promise<ActorReply>((resolve, reject) => {
       const correlationId = this.#nextCorrelationId
       this.#nextCorrelationId = this.#nextCorrelationId >= 0xfffffffe ? 1 : this.#nextCorrelationId + 1

@@ -143,6 +143,38 @@ describe('GroupCoordinator membership', () => {
     expect(response.members.map((m) => m.memberId)).toEqual([joins[0].memberId])
   })
 
+  it('refuses a session timeout at any int32 extreme with INVALID_SESSION_TIMEOUT, before anything else', async () => {
+    const h = await setup()
+    for (const sessionTimeoutMs of [-(2 ** 31), -1, 0, 1, 2 ** 31 - 1]) {
+      const response = await h.coordinator.joinGroup(joinRequest({ sessionTimeoutMs, memberId: 'unknown' }))
+      expect(response.errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT)
+    }
+    expect(h.coordinator.listGroups().groups).toEqual([])
+  })
+
+  it('waits a rebalance timeout of 2^31-1 ms out for a live member that does not rejoin', async () => {
+    const h = await setup()
+    const sessionTimeoutMs = 1_800_000
+    const rebalanceTimeoutMs = 2 ** 31 - 1
+    const pending = [0, 1].map((i) => h.coordinator.joinGroup(joinRequest({ clientId: `c${i}`, sessionTimeoutMs, rebalanceTimeoutMs })))
+    h.clock.advance(6_000)
+    const joins = await Promise.all(pending)
+    await syncAll(h.coordinator, joins, { t: 2 })
+    const leader = joins.find((j) => j.memberId === j.leader)!
+    const other = joins.find((j) => j !== leader)!
+    const rejoin = h.coordinator.joinGroup(joinRequest({ memberId: leader.memberId, sessionTimeoutMs, rebalanceTimeoutMs }))
+    let waitedMs = 0
+    // The other member stays alive by heartbeat but never rejoins; steps well inside its session.
+    for (const stepMs = 1_000_000; waitedMs + stepMs < rebalanceTimeoutMs; waitedMs += stepMs) {
+      h.clock.advance(stepMs)
+      expect(h.coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: other.memberId }).errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+    }
+    h.clock.advance(rebalanceTimeoutMs - waitedMs - 1)
+    expect(await isSettled(rejoin)).toBe(false)
+    h.clock.advance(1)
+    expect(await rejoin).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, members: [{ memberId: leader.memberId }] })
+  })
+
   it('asks for a member id first only from JoinGroup v4 (KIP-394)', async () => {
     const h = await setup()
     const first = await h.coordinator.joinGroup(joinRequest({ requireKnownMemberId: true, clientId: 'kafkajs' }))

@@ -36,7 +36,7 @@ describe('idempotent produce through the broker', () => {
     {
       await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
       await broker.admin.createTopic({ name: 'payments', partitions: 1 })
-      const init = await broker.cluster.initProducerId(null, -1, -1)
+      const init = await broker.cluster.initProducerId(null, -1, -1, 60_000)
       expect(init.errorCode).toBe(ErrorCode.NONE)
       producerId = init.producerId
 
@@ -58,7 +58,7 @@ describe('idempotent produce through the broker', () => {
       const [next] = await broker.cluster.produce([{ topic: 'payments', partition: 0, records: batch(producerId, 2, ['c']) }], -1, 5_000)
       expect(next).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2 })
       expect((await readPartition(broker, 'payments', 0)).map((r) => r.value)).toEqual(['a', 'b', 'c'])
-      const fresh = await broker.cluster.initProducerId(null, -1, -1)
+      const fresh = await broker.cluster.initProducerId(null, -1, -1, 60_000)
       expect(fresh.producerId).toBeGreaterThan(producerId)
     }
   })

@@ -30,6 +30,31 @@ describe('broker limits', () => {
     expect(fits.errorCode).toBe(ErrorCode.NONE)
   })
 
+  it('refuses a partition count near 2^31 at once with POLICY_VIOLATION, and keeps answering admin requests', async () => {
+    await using broker = await startBroker({ port: 0, brokers: 1 })
+    const [kept] = await broker.cluster.createTopics([{ name: 'kept', numPartitions: 1, replicationFactor: 1, configs: {} }], false)
+    expect(kept.errorCode).toBe(ErrorCode.NONE)
+    // The fuzzer's frame: before the fix the controller built 2^31 replica lists and ran out of memory.
+    const [grown] = await broker.cluster.createPartitions([{ name: 'kept', count: 2 ** 31 - 4 }], false)
+    expect(grown.errorCode).toBe(ErrorCode.POLICY_VIOLATION)
+    expect(grown.errorMessage).toContain('max.broker.partitions=')
+    const [huge] = await broker.cluster.createTopics([{ name: 'huge', numPartitions: 2 ** 31 - 1, replicationFactor: 1, configs: {} }], false)
+    expect(huge.errorCode).toBe(ErrorCode.POLICY_VIOLATION)
+    const [next] = await broker.cluster.createTopics([{ name: 'next', numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+    expect(next.errorCode).toBe(ErrorCode.NONE)
+    expect((await broker.cluster.metadata(null, false)).topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual([['kept', 1], ['next', 2]])
+  })
+
+  it('answers a Metadata auto-creation that cannot succeed with that refusal for the topic', async () => {
+    await using broker = await startBroker({ port: 0, brokers: 1, defaultReplicationFactor: 3 })
+    const metadata = await broker.cluster.metadata(['cannot-exist', 'also-not'], true)
+    expect(metadata.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['cannot-exist', ErrorCode.INVALID_REPLICATION_FACTOR],
+      ['also-not', ErrorCode.INVALID_REPLICATION_FACTOR],
+    ])
+    expect((await broker.cluster.metadata(['cannot-exist'], false)).topics[0].errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  })
+
   it('undoes a whole topic when one replica cannot be opened, and keeps serving the topics it had', async () => {
     await using broker = await startBroker({ port: 0, brokers: 1, logger: SILENT_LOGGER })
     await broker.admin.createTopic({ name: 'kept', partitions: 2, replicationFactor: 1 })

@@ -363,7 +363,7 @@ export class MemoryCore implements KafkaOperations {
     })
   }
 
-  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number): Promise<InitProducerIdResult> {
+  async initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, _transactionTimeoutMs: number): Promise<InitProducerIdResult> {
     if (transactionalId !== null) return { errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 }
     if (producerId >= 0) return { errorCode: ErrorCode.NONE, producerId, producerEpoch: producerEpoch + 1 }
     return { errorCode: ErrorCode.NONE, producerId: this.#nextProducerId++, producerEpoch: 0 }

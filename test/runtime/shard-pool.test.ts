@@ -199,6 +199,16 @@ describe('ShardPool', () => {
     expect(restarted).not.toBe(first)
   })
 
+  it('runs restarts of one shard asked for at once as one, leaving no worker behind', async () => {
+    const shards = await startPool()
+    await shards.restartShard(1)
+    const threadsBefore = fs.readdirSync('/proc/self/task').length
+    for (let round = 0; round < 5; round++) await Promise.all([shards.restartShard(1), shards.restartShard(1), shards.restartShard(1)])
+    expect(fs.readdirSync('/proc/self/task').length).toBe(threadsBefore)
+    await shards.spawn(1, 'echo', 'after')
+    expect((await shards.request({ shard: 1, id: 'after' }, { op: 'echo', value: 1 })).message).toMatchObject({ value: 1 })
+  })
+
   it('times out a request nobody answers with PARTITA_REQUEST_TIMEOUT', async () => {
     const shards = await startPool()
     await shards.spawn(0, 'echo', 'quiet')

@@ -11,6 +11,7 @@
  */
 import { assert } from '../../common/assert.js'
 import type { Clock, TimerHandle } from '../../common/clock.js'
+import { timerDelayMs } from '../../common/timers.js'
 
 export interface DelayedOperation<T> {
   /** The answer if the operation can complete now, else undefined. Must not throw. */
@@ -54,13 +55,16 @@ export class DelayedOperations<T> {
 
   /**
    * Parks `operation` until it completes or `timeoutMs` passes; null when the set is full.
-   * The caller should have tried completing it first: this does not.
+   * The caller should have tried completing it first: this does not. A timeout of 0 or below
+   * expires on the next turn of the event loop, as Kafka's purgatory expires an operation whose
+   * delay is already over; one beyond what a timer holds waits as long as a timer can.
    */
   wait(operation: DelayedOperation<T>, timeoutMs: number): WaitHandle<T> | null {
     if (this.full) return null
+    const delayMs = timerDelayMs(timeoutMs)
     let pending!: Pending<T>
     const promise = new Promise<T>((resolve) => {
-      const timer = this.#clock.setTimeout(() => this.#finish(pending, operation.onExpire()), timeoutMs)
+      const timer = this.#clock.setTimeout(() => this.#finish(pending, operation.onExpire()), delayMs)
       pending = { operation, resolve, timer }
     })
     this.#pending.add(pending)

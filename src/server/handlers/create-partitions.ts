@@ -1,6 +1,7 @@
 /**
  * CreatePartitions v0-1: grows a topic to `count` partitions, placing the new ones as the client
  * assigned them when it did (the controller checks them as Kafka does).
+ * The core reads timeoutMs (a change made with 0 or below answers REQUEST_TIMED_OUT, as Kafka does).
  */
 import type { CreatePartitionsInput } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
@@ -17,7 +18,7 @@ export const createPartitionsHandler = defineHandler({
       if (topic.assignments !== null) input.assignments = topic.assignments.map((a) => a.brokerIds)
       return input
     })
-    const results = inputs.length > 0 ? await ctx.core.createPartitions(inputs, request.validateOnly) : []
+    const results = inputs.length > 0 ? await ctx.core.createPartitions(inputs, request.validateOnly, request.timeoutMs) : []
     return {
       throttleTimeMs: 0,
       results: results.map((r) => ({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorCode === ErrorCode.NONE ? null : r.errorMessage })),

@@ -1,7 +1,8 @@
 /**
  * CreateTopics v0-4. Assignments given by the client are the topic's replicas exactly (the
  * controller checks them as Kafka does). A config with a null value is dropped, meaning "use the
- * default", as Kafka reads it.
+ * default", as Kafka reads it. The core reads timeoutMs (a change made with 0 or
+ * below answers REQUEST_TIMED_OUT, as Kafka does).
  */
 import type { CreateTopicInput } from '../../metadata/operations.js'
 import { ErrorCode } from '../../common/error-codes.js'
@@ -21,7 +22,7 @@ export const createTopicsHandler = defineHandler({
       if (topic.assignments.length > 0) input.assignments = topic.assignments.map((a) => ({ partitionIndex: a.partitionIndex, brokerIds: a.brokerIds }))
       return input
     })
-    const results = inputs.length > 0 ? await ctx.core.createTopics(inputs, validateOnly) : []
+    const results = inputs.length > 0 ? await ctx.core.createTopics(inputs, validateOnly, request.timeoutMs) : []
     return {
       throttleTimeMs: 0,
       topics: results.map((r) => ({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorCode === ErrorCode.NONE ? null : r.errorMessage })),

@@ -1,4 +1,7 @@
-/** DeleteTopics v0-1: by name (topic ids arrive in v6). */
+/**
+ * DeleteTopics v0-1: by name (topic ids arrive in v6). The core reads timeoutMs (a deletion made
+ * with 0 or below answers REQUEST_TIMED_OUT, as Kafka does).
+ */
 import { ApiKey } from '../../protocol/index.js'
 import { defineHandler } from './types.js'
 
@@ -7,7 +10,7 @@ export const deleteTopicsHandler = defineHandler({
   minVersion: 0,
   maxVersion: 1,
   async handle(ctx, request) {
-    const results = await ctx.core.deleteTopics(request.topicNames)
+    const results = await ctx.core.deleteTopics(request.topicNames, request.timeoutMs)
     return { throttleTimeMs: 0, responses: results.map((r) => ({ name: r.name, errorCode: r.errorCode })) }
   },
 })

@@ -55,4 +55,28 @@ describe('delayed operations', () => {
     clock.advance(10)
     expect(ops.wait(op, 10)).not.toBeNull()
   })
+
+  it('expires a waiter whose timeout is 0 or below on the next turn, as a purgatory past its deadline does', async () => {
+    const clock = new ManualClock()
+    const ops = new DelayedOperations<string>(clock, 4)
+    const op = { tryComplete: () => undefined, onExpire: () => 'expired', onAbort: () => 'aborted' }
+    const handles = [0, -1, -(2 ** 31)].map((timeoutMs) => ops.wait(op, timeoutMs)!)
+    expect(ops.size).toBe(3)
+    clock.advance(0)
+    for (const handle of handles) await expect(handle.promise).resolves.toBe('expired')
+    expect(ops.size).toBe(0)
+  })
+
+  it('waits as long as a timer can for a timeout beyond one, instead of expiring in 1 ms', async () => {
+    const clock = new ManualClock()
+    const ops = new DelayedOperations<string>(clock, 4)
+    const handle = ops.wait({ tryComplete: () => undefined, onExpire: () => 'expired', onAbort: () => 'aborted' }, 2 ** 31 + 30_000)!
+    let settled = false
+    void handle.promise.then(() => (settled = true))
+    clock.advance(2 ** 31 - 2)
+    await Promise.resolve()
+    expect(settled).toBe(false)
+    clock.advance(1)
+    await expect(handle.promise).resolves.toBe('expired')
+  })
 })

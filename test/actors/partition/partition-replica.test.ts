@@ -95,6 +95,40 @@ describe('partition replica: leader', () => {
     expect(leader.logEndOffset).toBe(1)
   })
 
+  it('times out acks=-1 at once but keeps the records when timeoutMs is 0 or below, as Kafka does', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    const pending = [0, -1, -(2 ** 31)].map((timeoutMs, i) => leader.produce(batch(`t${i}`), -1, timeoutMs))
+    c.clock.advance(0)
+    for (const answer of await Promise.all(pending)) expect(answer.errorCode).toBe(ErrorCode.REQUEST_TIMED_OUT)
+    expect(leader.logEndOffset).toBe(3)
+  })
+
+  it('answers acks=-1 at once whatever its timeout when the ISR is the leader alone', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    for (const [i, timeoutMs] of [-(2 ** 31), -1, 0, 1, 2 ** 31 - 1].entries()) {
+      expect(await leader.produce(batch(`t${i}`), -1, timeoutMs)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: i })
+    }
+  })
+
+  it('keeps a long-poll of 2^31-1 ms parked until records arrive', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    let answer: Awaited<ReturnType<typeof consume>> | null = null
+    void consume(leader, 0, 2 ** 31 - 1).then((r) => (answer = r))
+    c.clock.advance(1_000_000)
+    await settle()
+    expect(answer).toBeNull()
+    await leader.produce(batch('late'), 1, 1000)
+    await settle()
+    expect(answer).not.toBeNull()
+    expect(values(answer!.records)).toEqual(['late-0'])
+  })
+
   it('releases acks=-1 waiters when the supervisor removes a dead follower from the ISR', async () => {
     c = cluster()
     const leader = await c.open(1)

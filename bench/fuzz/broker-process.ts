@@ -1,0 +1,201 @@
+/**
+ * The broker under fuzz, as its own process (`partita start`), so that "the broker never exited"
+ * is observable: its exit is watched, its stderr read line by line and sorted into what the
+ * report needs (warnings that mean a bug, the reasons it gave for closing connections, anything
+ * else it said), and its memory read from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { compiledUrl } from '../../src/runtime/compiled-url.js'
+
+export interface BrokerProcessOptions {
+  /** Brokers in the process, each a shard thread with its own listener. */
+  brokers: number
+}
+
+export interface BrokerExit {
+  code: number | null
+  signal: string | null
+}
+
+/** Close reasons remembered by client address. */
+const REASONS_BY_PEER_MAX = 100_000
+/** Lines kept per category; beyond this only the count grows. */
+const LINES_KEPT = 20
+
+/** Warnings that mean a bug in the broker, wherever they come from. */
+const BUG_WARNINGS = /TimeoutOverflowWarning|TimeoutNegativeWarning|MaxListenersExceededWarning|UnhandledPromiseRejection|unhandled rejection|Unhandled 'error' event/i
+
+/** Lines worth showing while the run goes on (bug lines and anything unclassified), at most this many. */
+const LINES_ECHOED = 50
+
+export class BrokerLog {
+  /** Called with the first lines that mean a bug or say something unexpected, as they arrive. */
+  echo: (line: string) => void = () => undefined
+  #echoed = 0
+
+  /** Lines that mean a bug: overflowed timers, leaked listeners, unhandled rejections, handlers that threw. */
+  readonly bugLines: string[] = []
+  bugLineCount = 0
+  /** Other process warnings ("(node:123) SomeWarning: ..."). */
+  readonly warnings: string[] = []
+  /** Why connections were closed, by reason with the specifics removed. */
+  readonly closeReasons = new Map<string, number>()
+  /** Anything else the broker printed on stderr. */
+  readonly other: string[] = []
+  otherCount = 0
+
+  /** Why the broker closed each client connection, by its address (the latest ones only). */
+  readonly #reasonByPeer = new Map<string, string>()
+
+  /** The reason the broker gave for closing the connection from `peer` (`ip:port`), if it gave one lately. */
+  reasonFor(peer: string): string | undefined {
+    return this.#reasonByPeer.get(peer)
+  }
+
+  add(line: string): void {
+    const closing = /^\[partita\] closing connection from (\S+?:\d+): (.*)$/.exec(line)
+    if (closing !== null) {
+      this.#rememberReason(closing[1], closing[2])
+      const reason = normalizeReason(closing[2])
+      this.closeReasons.set(reason, (this.closeReasons.get(reason) ?? 0) + 1)
+      // A handler that threw is a crash of that request, whatever the request was.
+      if (/failed in the broker/.test(closing[2])) this.#bug(line)
+      return
+    }
+    // A broker that dies or falls silent takes its partitions' leadership with it.
+    if (BUG_WARNINGS.test(line) || /^\[partita\] (broker \d+ failed|restarting broker)/.test(line)) this.#bug(line)
+    else if (/\(node:\d+\) \w*Warning/.test(line)) {
+      if (this.warnings.length < LINES_KEPT) this.warnings.push(line)
+    } else if (line.trim() !== '' && !/^\(Use `node --trace-warnings/.test(line) && !/^Timeout duration was set to/.test(line)) {
+      this.otherCount++
+      this.#show(line)
+      if (this.other.length < LINES_KEPT) this.other.push(line)
+    }
+  }
+
+  #rememberReason(peer: string, reason: string): void {
+    // Bounded: only the latest closes are ever asked about.
+    if (this.#reasonByPeer.size >= REASONS_BY_PEER_MAX) this.#reasonByPeer.delete(this.#reasonByPeer.keys().next().value!)
+    this.#reasonByPeer.set(peer, reason)
+  }
+
+  #show(line: string): void {
+    if (this.#echoed++ < LINES_ECHOED) this.echo(line)
+  }
+
+  #bug(line: string): void {
+    this.#show(line)
+    this.bugLineCount++
+    if (this.bugLines.length < LINES_KEPT) this.bugLines.push(line)
+  }
+}
+
+/** A close reason without the numbers and names that make every line unique. */
+function normalizeReason(reason: string): string {
+  return reason
+    .replace(/\(correlation id -?\d+\)/g, '(correlation id N)')
+    .replace(/api key -?\d+ v-?\d+/g, 'api key K vV')
+    .replace(/version -?\d+ of api key -?\d+/g, 'version V of api key K')
+    .replace(/api key -?\d+/g, 'api key K')
+    .replace(/request size -?\d+/g, 'request size N')
+    .replace(/: .*$/, (rest) => (rest.length > 80 ? `${rest.slice(0, 80)}...` : rest))
+    .replace(/\d+/g, 'N')
+}
+
+export class BrokerProcess {
+  readonly child: ChildProcess
+  readonly bootstrap: string
+  readonly log: BrokerLog
+  readonly #dataDir: string
+  #exit: BrokerExit | null = null
+  readonly #exited: Promise<BrokerExit>
+
+  private constructor(child: ChildProcess, bootstrap: string, log: BrokerLog, dataDir: string) {
+    this.child = child
+    this.bootstrap = bootstrap
+    this.log = log
+    this.#dataDir = dataDir
+    this.#exited = new Promise((resolve) => {
+      const done = (code: number | null, signal: string | null): void => {
+        this.#exit = { code, signal }
+        resolve(this.#exit)
+      }
+      if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode)
+      else child.once('exit', done)
+    })
+  }
+
+  static async start(options: BrokerProcessOptions): Promise<BrokerProcess> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'partita-fuzz-'))
+    const cli = fileURLToPath(compiledUrl(import.meta.url, '../../src/cli/main.js'))
+    const args = [cli, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', dataDir, '--brokers', String(options.brokers)]
+    // No initial rebalance delay, so group requests answer while the lane still waits for them;
+    // housekeeping every second, so retention changes sent during the run take effect in it.
+    args.push('--group-initial-rebalance-delay-ms', '0', '--retention-check-interval-ms', '1000')
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const log = new BrokerLog()
+    createInterface({ input: child.stderr! }).on('line', (line) => log.add(line))
+    try {
+      const bootstrap = await new Promise<string>((resolve, reject) => {
+        let output = ''
+        child.stdout!.on('data', (chunk: Buffer) => {
+          output += chunk.toString()
+          // The last line of the start-up: every broker's address, as clients bootstrap from them.
+          const match = /^partita: listening on (\S+)/m.exec(output)
+          if (match !== null) resolve(match[1])
+        })
+        child.once('exit', (code) => reject(new Error(`the broker exited with ${code} before listening: ${log.other.join(' | ')}`)))
+      })
+      return new BrokerProcess(child, bootstrap, log, dataDir)
+    } catch (error) {
+      rmSync(dataDir, { recursive: true, force: true })
+      throw error
+    }
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  /** null while the broker runs. */
+  get exit(): BrokerExit | null {
+    return this.#exit
+  }
+
+  get exited(): Promise<BrokerExit> {
+    return this.#exited
+  }
+
+  /** Resident and peak resident memory in kB (VmRSS, VmHWM) and threads, or null once it is gone. */
+  memoryKb(): { rssKb: number; peakKb: number; threads: number } | null {
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
+      const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN)
+      return { rssKb: field('VmRSS'), peakKb: field('VmHWM'), threads: field('Threads') }
+    } catch {
+      return null
+    }
+  }
+
+  /**
+   * Stops the broker with SIGTERM (a clean shutdown), or SIGKILL if that takes longer than
+   * `timeoutMs`, and removes its data. Returns the exit and whether the shutdown was clean.
+   */
+  async stop(timeoutMs = 30_000): Promise<BrokerExit & { clean: boolean }> {
+    const alreadyGone = this.#exit !== null
+    if (!alreadyGone) this.child.kill('SIGTERM')
+    let timer: NodeJS.Timeout | undefined
+    const killed = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))
+    const outcome = await Promise.race([this.#exited, killed])
+    clearTimeout(timer)
+    if (outcome === 'timeout') this.child.kill('SIGKILL')
+    const exit = await this.#exited
+    rmSync(this.#dataDir, { recursive: true, force: true })
+    return { ...exit, clean: !alreadyGone && outcome !== 'timeout' && exit.code === 0 }
+  }
+}

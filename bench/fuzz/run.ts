@@ -1,0 +1,267 @@
+/**
+ * A whole fuzz run: start (or reach) a broker, create the known topics and records, ask it which
+ * APIs it serves, send `frames` mutated frames over `lanes` pipelined connections while a probe
+ * checks the broker keeps answering, then run the oracle and report.
+ */
+import { ErrorCode } from '../../src/common/error-codes.js'
+import { KafkaClient, parseHostPort } from '../../src/client/wire/kafka-client.js'
+import { ApiKey } from '../../src/protocol/index.js'
+import { BrokerProcess, type BrokerExit } from './broker-process.js'
+import { buildFrame, frameSource, type Frame } from './frames.js'
+import { Lane } from './lane.js'
+import type { ApiRange } from './mutate.js'
+import { Oracle, type OracleEntry, type PartitionVerdict } from './oracle.js'
+import { setUpTopics } from './setup.js'
+import { FuzzStats, sortedRecord, type Finding } from './stats.js'
+import { makeWorld, topicPlans } from './world.js'
+
+export interface FuzzOptions {
+  frames: number
+  seed: number
+  /** The first frame index (to replay frames of an earlier run). Default 0. */
+  first?: number
+  /** A broker to fuzz instead of spawning one (its exit then cannot be watched). */
+  bootstrap?: string
+  lanes?: number
+  inFlight?: number
+  /** Brokers of the spawned process, each its own shard and listener. Default 3. */
+  brokers?: number
+  /** Records stored in each pre-created partition. Default 20. */
+  knownRecords?: number
+  /** Timestamps in generated batches sit around this; default now (pass it again to replay exactly). */
+  baseTimestampMs?: number
+  /** Frames asking for more partition replicas than this are drawn again (a known issue). Default 64. */
+  partitionReplicasMax?: number
+  idleMs?: number
+  stuckMs?: number
+  /** Progress lines. */
+  log?: (line: string) => void
+}
+
+export interface FuzzReport {
+  ok: boolean
+  /** Why the run failed, one line each. */
+  failures: string[]
+  seed: number
+  firstFrame: number
+  frames: number
+  baseTimestampMs: number
+  framesSent: number
+  /** Frames drawn again, by why: asking for more than partitionReplicasMax replicas, or touching a set-aside topic. */
+  framesRedrawn: Record<string, number>
+  partitionReplicasMax: number
+  durationMs: number
+  framesPerSecond: number
+  brokerExitedDuringRun: BrokerExit | null
+  brokerShutdown: (BrokerExit & { clean: boolean }) | null
+  rssKb: { start: number | null; end: number | null; peak: number | null }
+  connections: {
+    opened: number
+    closedAsPredicted: number
+    closedAfterSilentProduce: number
+    closedUnexpectedly: number
+    unansweredAtClose: number
+  }
+  advertised: ApiRange[]
+  sentByApi: Record<string, number>
+  answeredByApi: Record<string, number>
+  abandonedByApi: Record<string, number>
+  predictions: Record<string, number>
+  mutations: Record<string, number>
+  errorCodes: Record<string, Record<string, number>>
+  latencyMaxMs: number
+  findings: Finding[]
+  findingCounts: Record<string, number>
+  probeFailures: string[]
+  broker: { bugLines: string[]; bugLineCount: number; warnings: string[]; closeReasons: Record<string, number>; other: string[]; otherCount: number } | null
+  oracle: { loggedByApi: Record<string, number>; entries: OracleEntry[]; partitions: PartitionVerdict[] }
+}
+
+/** Findings that make a run fail: crashes, stuck requests, wrong answers, broken predictions. */
+const FAILING_FINDINGS: ReadonlySet<string> = new Set(['stuck', 'unexpected-close', 'undecodable-response', 'correlation', 'unexpected-response', 'no-close', 'connect-failed', 'unknown-server-error'])
+
+async function advertisedApis(client: KafkaClient): Promise<ApiRange[]> {
+  const response = await client.request(-1, ApiKey.ApiVersions, { clientSoftwareName: 'partita-fuzz', clientSoftwareVersion: '1' })
+  if (response.errorCode !== ErrorCode.NONE) throw new Error(`ApiVersions failed with ${response.errorCode}`)
+  return response.apiKeys.map((a) => ({ apiKey: a.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }))
+}
+
+/**
+ * Every `intervalMs`, on a connection of its own, asks for the metadata of a pre-created topic no
+ * logged request deleted and fetches from its first partition; failures are recorded.
+ */
+function startProbe(bootstrap: string, standingTopic: () => string | null, intervalMs: number, progress: () => number, failures: string[]): () => Promise<void> {
+  let stopped = false
+  const loop = (async () => {
+    // Bounded by the run: stop() ends it.
+    while (!stopped) {
+      await new Promise((resolve) => setTimeout(resolve, intervalMs))
+      if (stopped) break
+      try {
+        const client = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId: 'partita-fuzz-probe', requestTimeoutMs: 15_000, connectTimeoutMs: 15_000 })
+        try {
+          const topic = standingTopic()
+          if (topic === null) continue
+          const metadata = await client.metadata([topic])
+          const info = metadata.topics[0]
+          const leader = info?.partitions[0]?.leader ?? -1
+          if (leader < 0) failures.push(`frame ~${progress()}: ${topic}-0 has no leader (${JSON.stringify(info)})`)
+          const [fetched] = await client.fetch([{ topic, partition: 0, fetchOffset: 0 }], { maxWaitMs: 0 })
+          if (fetched.errorCode !== ErrorCode.NONE) failures.push(`frame ~${progress()}: fetching ${topic}-0 failed with ${fetched.errorCode}`)
+        } finally {
+          await client.close()
+        }
+      } catch (error) {
+        failures.push(`frame ~${progress()}: the broker did not answer a probe: ${(error as Error).message}`)
+      }
+    }
+  })()
+  return async () => {
+    stopped = true
+    await loop
+  }
+}
+
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+  const log = options.log ?? (() => undefined)
+  const first = options.first ?? 0
+  const brokers = options.brokers ?? 3
+  const baseTimestampMs = options.baseTimestampMs ?? Date.now()
+  const broker = options.bootstrap === undefined ? await BrokerProcess.start({ brokers }) : null
+  const bootstrap = options.bootstrap ?? broker!.bootstrap
+  if (broker !== null) broker.log.echo = (line) => log(`broker: ${line}`)
+  const failures: string[] = []
+  try {
+    const client = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId: 'partita-fuzz-setup', requestTimeoutMs: 30_000 })
+    const plans = topicPlans(brokers)
+    const knownRecords = options.knownRecords ?? 20
+    let known
+    let advertised
+    try {
+      known = await setUpTopics(client, plans, knownRecords)
+      advertised = await advertisedApis(client)
+    } finally {
+      await client.close()
+    }
+    const world = makeWorld(plans, knownRecords, baseTimestampMs, brokers)
+    const source = frameSource(options.seed, world, advertised, options.partitionReplicasMax ?? 64)
+    const oracle = new Oracle(known)
+    const stats = new FuzzStats()
+    const rssStart = broker?.memoryKb() ?? null
+    log(`fuzz: seed ${options.seed}, frames ${first}-${first + options.frames - 1}, base time ${baseTimestampMs}, broker ${bootstrap}${broker ? ` (pid ${broker.pid})` : ''}`)
+
+    let next = first
+    const end = first + options.frames
+    const take = (): Frame | null => {
+      if (next >= end || broker?.exit != null) return null
+      const frame = buildFrame(source, next++)
+      oracle.record(frame)
+      return frame
+    }
+    // Lanes take the brokers' listeners in turn, so every broker's edge reads hostile frames.
+    const endpoints = bootstrap.split(',').map((address) => parseHostPort(address))
+    let connections = 0
+    // 127.1.0.1 onwards, skipping .0 and .255 in each place: 16 million connections apart.
+    const loopbackSource = (): string => {
+      const n = connections++
+      return `127.${1 + (Math.floor(n / 64_009) % 254)}.${1 + (Math.floor(n / 253) % 253)}.${1 + (n % 253)}`
+    }
+    const laneOptions = (index: number) => ({
+      ...endpoints[index % endpoints.length],
+      inFlight: options.inFlight ?? 8,
+      idleMs: options.idleMs ?? 1_000,
+      stuckMs: options.stuckMs ?? 15_000,
+      ...(endpoints[index % endpoints.length].host === '127.0.0.1' ? { sourceAddress: loopbackSource } : {}),
+    })
+    const probeFailures: string[] = []
+    const stopProbe = startProbe(bootstrap, () => oracle.standingTopic(), 2_000, () => next, probeFailures)
+    const startedMs = Date.now()
+    const progress = setInterval(() => {
+      const seconds = (Date.now() - startedMs) / 1000
+      const memory = broker?.memoryKb()
+      const brokerState = memory == null ? '' : `, broker RSS ${Math.round(memory.rssKb / 1024)} MiB in ${memory.threads} threads`
+      log(`fuzz: ${stats.framesSent} frames in ${seconds.toFixed(0)} s (${(stats.framesSent / seconds).toFixed(0)}/s), ${stats.connectionsOpened} connections, ${stats.findings.length} findings${brokerState}`)
+    }, 10_000)
+    const lanes = Array.from({ length: options.lanes ?? 16 }, (_, index) => new Lane(laneOptions(index), stats))
+    try {
+      await Promise.all(lanes.map((lane) => lane.run(take)))
+    } finally {
+      clearInterval(progress)
+      await stopProbe()
+    }
+    const durationMs = Date.now() - startedMs
+    const exitedDuringRun = broker?.exit ?? null
+    if (exitedDuringRun !== null) failures.push(`the broker exited during the run (code ${exitedDuringRun.code}, signal ${exitedDuringRun.signal}) near frame ${next}`)
+
+    let partitions: PartitionVerdict[] = []
+    if (exitedDuringRun === null) {
+      const checker = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId: 'partita-fuzz-check', requestTimeoutMs: 30_000 })
+      try {
+        partitions = await oracle.check(checker, known)
+      } finally {
+        await checker.close()
+      }
+    }
+    for (const p of partitions) if (!p.ok) failures.push(`${p.topic}-${p.partition}: ${p.verdict}`)
+    const rssEnd = broker?.memoryKb() ?? null
+    for (const [kind, count] of stats.findingCounts) if (FAILING_FINDINGS.has(kind)) failures.push(`${count} finding(s) of kind ${kind}`)
+    failures.push(...probeFailures.slice(0, 10))
+    const brokerLog = broker?.log ?? null
+    for (const finding of stats.findings) {
+      const reason = finding.peer === undefined ? undefined : brokerLog?.reasonFor(finding.peer)
+      if (reason !== undefined) finding.detail += ` (the broker said: ${reason})`
+    }
+    if (brokerLog !== null && brokerLog.bugLineCount > 0) failures.push(`the broker printed ${brokerLog.bugLineCount} line(s) that mean a bug, e.g. ${brokerLog.bugLines[0]}`)
+    const shutdown = broker === null ? null : await broker.stop()
+    if (shutdown !== null && exitedDuringRun === null && !shutdown.clean) failures.push(`the broker did not shut down cleanly (code ${shutdown.code}, signal ${shutdown.signal})`)
+    return {
+      ok: failures.length === 0,
+      failures,
+      seed: options.seed,
+      firstFrame: first,
+      frames: options.frames,
+      baseTimestampMs,
+      framesSent: stats.framesSent,
+      framesRedrawn: sortedRecord(stats.redrawn),
+      partitionReplicasMax: source.partitionReplicasMax,
+      durationMs,
+      framesPerSecond: Math.round((stats.framesSent / durationMs) * 1000),
+      brokerExitedDuringRun: exitedDuringRun,
+      brokerShutdown: shutdown,
+      rssKb: { start: rssStart?.rssKb ?? null, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null },
+      connections: {
+        opened: stats.connectionsOpened,
+        closedAsPredicted: stats.connectionsClosedAsPredicted,
+        closedAfterSilentProduce: stats.connectionsClosedAfterSilentProduce,
+        closedUnexpectedly: stats.connectionsClosedUnexpectedly,
+        unansweredAtClose: stats.unansweredAtClose,
+      },
+      advertised,
+      sentByApi: sortedRecord(stats.sentByApi),
+      answeredByApi: sortedRecord(stats.answeredByApi),
+      abandonedByApi: sortedRecord(stats.abandonedByApi),
+      predictions: sortedRecord(stats.predictions),
+      mutations: sortedRecord(stats.mutations),
+      errorCodes: stats.errorCodeReport(),
+      latencyMaxMs: stats.latencyMaxMs,
+      findings: stats.findings,
+      findingCounts: sortedRecord(stats.findingCounts),
+      probeFailures,
+      broker:
+        brokerLog === null
+          ? null
+          : {
+              bugLines: brokerLog.bugLines,
+              bugLineCount: brokerLog.bugLineCount,
+              warnings: brokerLog.warnings,
+              closeReasons: sortedRecord(brokerLog.closeReasons),
+              other: brokerLog.other,
+              otherCount: brokerLog.otherCount,
+            },
+      oracle: { loggedByApi: sortedRecord(oracle.countsByApi), entries: oracle.entries, partitions },
+    }
+  } catch (error) {
+    await broker?.stop()
+    throw error
+  }
+}
