@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { PARTITION_ACTOR_KIND } from './actors/partition-messages.js'
 import { startAdminServer, type AdminServer } from './admin/admin-server.js'
+import type { ConsoleBackend, ConsoleMode } from './admin/console/api.js'
 import { BROKER_NODE_ID, type BrokerNodeInit, type BrokerNodeMessage } from './broker/broker-node.js'
 import { Admin } from './client/admin.js'
 import { Consumer, type ConsumerOptions } from './client/consumer.js'
@@ -79,7 +80,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   const logger = options.logger ?? (defaultLogger ??= createLogger({ level: 'warn' }))
   const lock = lockDataDir(dataDir)
   try {
-    const admin = options.adminPort === undefined || options.adminPort === null ? null : { host: options.adminHost ?? '127.0.0.1', port: options.adminPort }
+    const admin =
+      options.adminPort === undefined || options.adminPort === null
+        ? null
+        : { host: options.adminHost ?? '127.0.0.1', port: options.adminPort, console: options.adminConsole ?? 'read-write' }
     return await startLocked(config, clock, logger, ownsDataDir, lock, admin)
   } catch (error) {
     lock.release()
@@ -103,7 +107,7 @@ async function startLocked(
   logger: Logger,
   ownsDataDir: boolean,
   lock: DataDirLock,
-  adminAt: { host: string; port: number } | null,
+  adminAt: { host: string; port: number; console: ConsoleMode } | null,
 ): Promise<Broker> {
   const store = MetadataStore.open(join(config.dataDir, 'meta'))
   let supervisor: Supervisor | undefined
@@ -177,6 +181,8 @@ async function startLocked(
   let started = false
   let adminServer: AdminServer | null = null
   let client: KafkaClient | undefined
+  // The console is a client of the brokers' own listeners, so it has nothing to use until they listen.
+  let consoleBackend: ConsoleBackend | null = null
   try {
     // Listening before recovery, so /healthz answers and /readyz says 503 while logs are opened.
     if (adminAt !== null) {
@@ -193,6 +199,7 @@ async function startLocked(
           ringOccupancy: () => actors.ringOccupancy(),
           nowMs: () => clock.nowMs(),
         },
+        console: { mode: adminAt.console, backend: () => consoleBackend },
       })
     }
     await supervisor.start()
@@ -206,6 +213,7 @@ async function startLocked(
     throw error
   }
   const cluster = new WireCluster(client)
+  consoleBackend = { admin: new Admin(cluster), cluster, producer: new Producer(cluster, { allowAutoTopicCreation: false }) }
   const ports = sup.ports()
 
   let closed: Promise<void> | null = null

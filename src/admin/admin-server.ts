@@ -11,12 +11,16 @@ import { collectSnapshot, type AdminSource, type ClusterSnapshot } from './clust
 import { renderMetrics } from './metrics.js'
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus.js'
 import { readiness, statusJson } from './status.js'
+import { CONSOLE_API_PATHS, handleConsoleApi, isConsolePath, type ConsoleBackend, type ConsoleMode } from './console/api.js'
+import { CONSOLE_ASSETS } from './console/assets.js'
 
 export interface AdminServerOptions {
   source: AdminSource
   host: string
   /** 0 picks a free port. */
   port: number
+  /** The web console and its /v1 JSON API; off when absent. */
+  console?: { mode: ConsoleMode; backend: () => ConsoleBackend | null }
 }
 
 export interface AdminServer {
@@ -59,8 +63,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     inFlight ??= collectSnapshot(options.source).finally(() => (inFlight = null))
     return inFlight
   }
+  const consoleMode = options.console?.mode ?? 'off'
+  const backend = options.console?.backend ?? (() => null)
   const server = createServer((request, response) => {
-    void serve(request, response, options.source, scrape)
+    void serve(request, response, options.source, scrape, consoleMode, backend)
   })
   // Keep-alive sockets from a scraper must not hold close() open.
   server.keepAliveTimeout = 5_000
@@ -88,19 +94,80 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   }
 }
 
-async function serve(request: IncomingMessage, response: ServerResponse, source: AdminSource, scrape: () => Promise<ClusterSnapshot>): Promise<void> {
-  const path = new URL(request.url ?? '/', 'http://admin').pathname
-  const route = ADMIN_ROUTES.get(path)
+/** A console request body larger than this is refused: records and configs are small. */
+const BODY_BYTES_MAX = 1 << 20
+
+async function serve(
+  request: IncomingMessage,
+  response: ServerResponse,
+  source: AdminSource,
+  scrape: () => Promise<ClusterSnapshot>,
+  consoleMode: ConsoleMode,
+  backend: () => ConsoleBackend | null,
+): Promise<void> {
   let answer: AdminResponse
-  if (route === undefined) answer = json(404, { error: `no route ${path}`, routes: [...ADMIN_ROUTES.keys()] })
-  else if (request.method !== 'GET' && request.method !== 'HEAD') answer = json(405, { error: `${request.method ?? '?'} is not allowed on ${path}; use GET` })
-  else {
-    try {
-      answer = await route(source, scrape)
-    } catch (error) {
-      answer = json(500, { error: error instanceof Error ? error.message : String(error) })
-    }
+  try {
+    answer = await answerFor(request, source, scrape, consoleMode, backend)
+  } catch (error) {
+    answer = json(500, { error: error instanceof Error ? error.message : String(error) })
   }
-  response.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) })
+  response.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), 'cache-control': 'no-store' })
   response.end(request.method === 'HEAD' ? undefined : answer.body)
+}
+
+async function answerFor(
+  request: IncomingMessage,
+  source: AdminSource,
+  scrape: () => Promise<ClusterSnapshot>,
+  consoleMode: ConsoleMode,
+  backend: () => ConsoleBackend | null,
+): Promise<AdminResponse> {
+  const url = new URL(request.url ?? '/', 'http://admin')
+  const path = url.pathname
+  const method = request.method ?? 'GET'
+  const route = ADMIN_ROUTES.get(path)
+  if (route !== undefined) {
+    if (method !== 'GET' && method !== 'HEAD') return json(405, { error: `${method} is not allowed on ${path}; use GET` })
+    return route(source, scrape)
+  }
+  const asset = consoleMode === 'off' ? undefined : CONSOLE_ASSETS.get(path)
+  if (asset !== undefined) {
+    if (method !== 'GET' && method !== 'HEAD') return json(405, { error: `${method} is not allowed on ${path}; use GET` })
+    return { status: 200, contentType: asset.contentType, body: asset.body }
+  }
+  const segments = path.split('/').filter((s) => s !== '')
+  if (consoleMode !== 'off' && segments[0] === 'v1' && isConsolePath(segments.slice(1).map(decodeSegment))) {
+    const body = method === 'POST' ? await readJsonBody(request) : undefined
+    if (body instanceof Error) return json(body.message.startsWith('the request body is larger') ? 413 : 400, { error: body.message })
+    const answer = await handleConsoleApi(backend(), consoleMode, { method, segments: segments.slice(1).map(decodeSegment), query: url.searchParams, body })
+    return json(answer.status, answer.value)
+  }
+  const routes = [...ADMIN_ROUTES.keys(), ...(consoleMode === 'off' ? [] : [...CONSOLE_ASSETS.keys(), ...CONSOLE_API_PATHS])]
+  return json(404, { error: `no route ${path}`, routes })
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
+/** The body parsed as JSON, or an Error saying why it could not be (too large, not JSON). */
+async function readJsonBody(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let bytes = 0
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    bytes += chunk.length
+    if (bytes > BODY_BYTES_MAX) return new Error(`the request body is larger than ${BODY_BYTES_MAX} bytes`)
+    chunks.push(chunk)
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (text.trim() === '') return {}
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    return new Error(`the request body is not JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
 }

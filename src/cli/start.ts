@@ -30,6 +30,7 @@ const KEY_FLAGS: ReadonlyArray<{ option: string; flag: string; key: string; desc
   { option: 'groupInitialRebalanceDelayMs', flag: '--group-initial-rebalance-delay-ms <ms>', key: 'group.initial.rebalance.delay.ms', description: 'wait for more members before the first rebalance' },
   { option: 'retentionCheckIntervalMs', flag: '--retention-check-interval-ms <ms>', key: 'log.retention.check.interval.ms', description: 'how often retention, rolling and compaction run' },
   { option: 'adminPort', flag: '--admin-port <port>', key: 'admin.port', description: "the admin HTTP port: /metrics, /healthz, /readyz, /v1/status (0: a free port; 'off': none; default 9644)" },
+  { option: 'console', flag: '--console <mode>', key: 'admin.console', description: 'the web console on the admin port: read-write, read-only or off (default read-write)' },
   { option: 'adminHost', flag: '--admin-host <host>', key: 'admin.host', description: 'the admin HTTP address (default 127.0.0.1)' },
   { option: 'logLevel', flag: '--log-level <level>', key: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent (default info)' },
 ]

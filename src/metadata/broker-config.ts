@@ -69,6 +69,11 @@ export interface BrokerOptions {
   adminPort?: number | null
   /** The admin HTTP listener's address (admin.host). Default 127.0.0.1. */
   adminHost?: string
+  /**
+   * The web console and its /v1 JSON API on the admin port (admin.console): read-write (the
+   * default), read-only (writes answer 403) or off. It binds wherever the admin port binds.
+   */
+  adminConsole?: 'read-write' | 'read-only' | 'off'
 }
 
 export interface BrokerConfig {

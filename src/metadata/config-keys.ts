@@ -2,7 +2,7 @@
  * The broker process's configuration keys, by Kafka's names (server.properties), and how each
  * sets a field of BrokerOptions. Keys that have a topic-level twin (log.retention.ms is
  * retention.ms per topic) set the broker-wide topic default, which topics override with Kafka's
- * topic key names. A few keys are Partita's own: num.brokers, admin.host, admin.port, log.level.
+ * topic key names. A few keys are Partita's own: num.brokers, admin.host, admin.port, admin.console, log.level.
  *
  * Values are strings, as in a .properties file; a bad one throws ConfigValueError saying why.
  * Where the file, the environment and the flags come from is src/cli/config.ts's business.
@@ -158,6 +158,16 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },
   { key: 'admin.host', doc: 'address of the admin HTTP port (Partita)', defaultValue: '127.0.0.1', apply: (v, s) => (s.broker.adminHost = v.trim()) },
   { key: 'admin.port', doc: 'admin HTTP port: metrics, health (Partita)', defaultValue: '9644', apply: (v, s) => (s.broker.adminPort = v.trim() === 'off' ? null : integer(v, 0, 65_535)) },
+  {
+    key: 'admin.console',
+    doc: 'the web console on the admin port: read-write, read-only or off (Partita)',
+    defaultValue: 'read-write',
+    apply: (v, s) => {
+      const mode = v.trim()
+      if (mode !== 'read-write' && mode !== 'read-only' && mode !== 'off') throw new ConfigValueError(`'${v}' is not read-write, read-only or off`)
+      s.broker.adminConsole = mode
+    },
+  },
   {
     key: 'log.level',
     doc: `the process's log level: ${LOG_LEVELS.join(', ')} (Partita)`,

@@ -1,0 +1,129 @@
+/**
+ * The web console in a real browser: Debian's chromium driven by playwright-core. A topic is
+ * created from the page, records produced from the page and with kcat, browsed (JSON
+ * pretty-printed, binary as hex); a kcat consumer group's lag drops to 0 and comes back after a
+ * reset to the start; bad input shows a clear message. With PARTITA_CONSOLE_SCREENSHOTS=<dir>
+ * set, it also saves the screenshots linked from the README (docs/console/).
+ */
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startBroker, type Broker } from '../../src/start-broker.js'
+import { kcat } from '../integration/harness.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const TOPIC = 'web-orders'
+const GROUP = 'kcat-readers'
+const SCREENSHOTS = process.env.PARTITA_CONSOLE_SCREENSHOTS
+
+let broker: Broker
+let browser: Browser
+let page: Page
+
+async function screenshot(name: string): Promise<void> {
+  if (SCREENSHOTS !== undefined && SCREENSHOTS !== '') await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+}
+
+async function open(hash: string): Promise<void> {
+  await page.goto(`${broker.adminAddress!.url}/${hash}`)
+  // Each view marks itself drawn on <body>; a goto to the same page with another hash only
+  // changes the hash, so reload to draw it afresh.
+  await page.reload()
+  await page.waitForSelector(`body[data-view="${hash.replace(/^#\/?/, '').split(/[/?]/)[0] || 'overview'}"]`)
+}
+
+beforeAll(async () => {
+  broker = await startBroker({ brokers: 1, port: 0, adminPort: 0, offsetsTopicNumPartitions: 1, groupInitialRebalanceDelayMs: 0 })
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] })
+  page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+  // Every write asks for confirmation: the test says yes.
+  page.on('dialog', (dialog) => void dialog.accept())
+}, 60_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await broker?.close()
+})
+
+describe('the console in chromium', () => {
+  it('creates a topic from the page, and says clearly why an illegal name is refused', async () => {
+    await open('#/topics')
+    await page.fill('input[name=name]', 'no spaces!')
+    await page.click('button:text-is("Create topic")')
+    await expect.poll(() => page.textContent('#flash')).toMatch(/INVALID_TOPIC_EXCEPTION.*illegal/)
+    await page.fill('input[name=name]', TOPIC)
+    await page.fill('input[name=partitions]', '1')
+    await page.click('button:text-is("Create topic")')
+    await expect.poll(() => page.textContent('#flash')).toBe(`Created topic ${TOPIC}`)
+    await page.waitForSelector(`a:text-is("${TOPIC}")`)
+  })
+
+  it('produces three records from the page and three with kcat, then browses them as JSON, text and hex', async () => {
+    await open(`#/messages/${TOPIC}`)
+    const produce = async (key: string, value: string, headers = ''): Promise<void> => {
+      await page.fill('input[name=key]', key)
+      await page.fill('textarea[name=value]', value)
+      await page.fill('input[name=headers]', headers)
+      await page.click('button:text-is("Produce")')
+      await expect.poll(() => page.textContent('#flash')).toMatch(/^Produced to partition 0 at offset \d+$/)
+      // A string, run in the page: the tests' TypeScript has no DOM types.
+      await page.evaluate("document.getElementById('flash').textContent = ''")
+    }
+    await produce('order-1', '{"id":1,"items":["tea","milk"]}', 'source=web')
+    await produce('order-2', 'plain text')
+    await produce('order-3', '{"id":3}')
+    // kcat: a line of text, one of JSON, and one of control bytes that are not text.
+    await kcat(broker.bootstrapServers, ['-P', '-t', TOPIC, '-K:'], { input: 'k4:from kcat\nk5:{"id":5}\nk6:\u0001\u0002\u0003\n' })
+    await open(`#/messages/${TOPIC}?partition=all&from=oldest&limit=50`)
+    const values = await page.$$eval('tbody tr td:nth-child(5) pre', (pres) => pres.map((p) => [p.className, p.textContent]))
+    expect(values).toEqual([
+      ['v-json', '{\n  "id": 1,\n  "items": [\n    "tea",\n    "milk"\n  ]\n}'],
+      ['v-text', 'plain text'],
+      ['v-json', '{\n  "id": 3\n}'],
+      ['v-text', 'from kcat'],
+      ['v-json', '{\n  "id": 5\n}'],
+      ['v-hex', '010203'],
+    ])
+    expect(await page.textContent('tbody tr:first-child td:nth-child(6)')).toBe('source=web')
+    await screenshot('messages')
+  })
+
+  it('shows a clear message for a non-numeric offset and a huge page size', async () => {
+    await open(`#/messages/${TOPIC}`)
+    await page.selectOption('select[name=from]', 'offset')
+    await page.fill('input[name=at]', 'ten')
+    await page.click('button:text-is("Browse")')
+    await expect.poll(() => page.textContent('#flash')).toBe('offset must be a whole number, got "ten"')
+    await page.fill('input[name=at]', '0')
+    await page.fill('input[name=limit]', '100000')
+    await page.click('button:text-is("Browse")')
+    await expect.poll(() => page.textContent('#flash')).toBe('limit (page size) must be between 1 and 500, got 100000')
+  })
+
+  it("shows a kcat group's lag drop to 0, then come back after a reset to the start", async () => {
+    // The group starts at offset 0 (an admin commit), so its whole backlog shows as lag.
+    await broker.admin.setOffsets({ groupId: GROUP, topic: TOPIC, partitions: [{ partition: 0, offset: '0' }] })
+    await open(`#/group/${GROUP}`)
+    expect(await page.textContent('#total-lag')).toBe('6')
+    // kcat joins the group, reads to the end, commits and leaves.
+    await kcat(broker.bootstrapServers, ['-G', GROUP, '-e', '-q', '-X', 'enable.auto.commit=true', '-X', 'auto.commit.interval.ms=100', TOPIC], { timeoutMs: 30_000 })
+    await open(`#/group/${GROUP}`)
+    expect(await page.textContent('#total-lag')).toBe('0')
+    expect(await page.textContent('#group-state')).toBe('Empty')
+    await page.selectOption('select[name=to]', 'start')
+    await page.click('button:text-is("Reset offsets")')
+    await expect.poll(() => page.textContent('#flash')).toBe(`Reset group ${GROUP} to start`)
+    await expect.poll(() => page.textContent('#total-lag')).toBe('6')
+    await screenshot('group')
+  })
+
+  it('shows the overview and a topic page', async () => {
+    await open('#/')
+    expect(await page.textContent('main')).toContain(TOPIC)
+    expect(await page.textContent('main')).toContain(GROUP)
+    await screenshot('overview')
+    await open(`#/topic/${TOPIC}`)
+    expect(await page.textContent('tbody tr:first-child td:nth-child(6)')).toBe('6')
+    await screenshot('topic')
+  })
+})
