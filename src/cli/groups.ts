@@ -6,7 +6,7 @@
 import type { Command } from 'commander'
 import { ErrorCode } from '../common/error-codes.js'
 import { decodeAssignment } from '../client/assignors.js'
-import { decodeFetched } from '../client/fetch-decoder.js'
+import { lagSecondsOf } from '../client/lag-seconds.js'
 import { partitionKey } from '../client/group-member.js'
 import { OffsetSpec, type KafkaClient, type TopicPartition } from '../client/wire/kafka-client.js'
 import {
@@ -221,25 +221,15 @@ async function listed(client: KafkaClient, tps: TopicPartition[], spec: number):
   return new Map(results.filter((r) => r.errorCode === ErrorCode.NONE).map((r) => [partitionKey(r.topic, r.partition), r.offset]))
 }
 
-/**
- * Lag in seconds per partition: how long ago the first record past the committed offset was
- * written (its timestamp), read with one small fetch per lagging partition; 0 when caught up.
- */
+/** Lag in seconds per partition (see lagSecondsOf): 0 when caught up. */
 async function addLagSeconds(client: KafkaClient, partitions: PartitionLag[]): Promise<void> {
-  const lagging = partitions.filter((p) => p.lag !== null && p.lag > 0 && p.currentOffset !== null)
   for (const p of partitions) if (p.lag === 0) p.lagSeconds = 0
-  if (lagging.length === 0) return
-  const results = await client.fetch(
-    lagging.map((p) => ({ topic: p.topic, partition: p.partition, fetchOffset: Math.max(p.currentOffset!, p.logStartOffset ?? 0), partitionMaxBytes: 1 })),
-    { maxWaitMs: 0 },
+  const lagging = partitions.filter((p) => p.lag !== null && p.lag > 0 && p.currentOffset !== null)
+  const seconds = await lagSecondsOf(
+    (inputs) => client.fetch(inputs, { maxWaitMs: 0 }),
+    lagging.map((p) => ({ topic: p.topic, partition: p.partition, fromOffset: Math.max(p.currentOffset!, p.logStartOffset ?? 0) })),
   )
-  const nowMs = Date.now()
-  for (const r of results) {
-    const p = lagging.find((l) => l.topic === r.topic && l.partition === r.partition)
-    if (p === undefined || r.errorCode !== ErrorCode.NONE) continue
-    const first = decodeFetched(r.records, Math.max(p.currentOffset!, p.logStartOffset ?? 0)).messages[0]
-    if (first !== undefined) p.lagSeconds = Math.max(0, Math.round((nowMs - Number(first.timestamp)) / 1000))
-  }
+  lagging.forEach((p, i) => (p.lagSeconds = seconds[i]))
 }
 
 async function seekGroup(client: KafkaClient, groupId: string, spec: ReturnType<typeof parseOffsetSpec>, only: string[] | undefined): Promise<string[]> {

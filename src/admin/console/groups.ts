@@ -4,7 +4,7 @@
  * has not consumed), and resetting a stopped group's offsets.
  */
 import { decodeAssignment } from '../../client/assignors.js'
-import { decodeFetched } from '../../client/fetch-decoder.js'
+import { lagSecondsOf, type SmallFetch } from '../../client/lag-seconds.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { HttpError, intIn, objectBody, type ConsoleBackend } from './api.js'
@@ -91,22 +91,13 @@ function assignmentOf(protocolType: string, bytes: Buffer): Array<{ topic: strin
   }
 }
 
-/** One small fetch per lagging partition: the timestamp of the first record past the commit. */
+/** Lag in seconds: 0 when caught up, else the age of the first record past the commit. */
 async function addLagSeconds(b: ConsoleBackend, partitions: PartitionLag[]): Promise<void> {
   for (const p of partitions) if (p.lag === 0) p.lagSeconds = 0
   const lagging = partitions.filter((p) => p.lag !== null && p.lag > 0)
-  if (lagging.length === 0) return
-  const from = (p: PartitionLag): number => Math.max(p.committedOffset!, p.logStartOffset)
-  const results = await b.cluster.fetch(
-    lagging.map((p) => ({ topic: p.topic, partition: p.partition, fetchOffset: from(p), partitionMaxBytes: 1 })),
-    { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0 },
-  )
-  const nowMs = Date.now()
-  results.forEach((r, i) => {
-    if (r.errorCode !== ErrorCode.NONE) return
-    const first = decodeFetched(r.records, from(lagging[i])).messages[0]
-    if (first !== undefined) lagging[i].lagSeconds = Math.max(0, Math.round((nowMs - Number(first.timestamp)) / 1000))
-  })
+  const fetch: SmallFetch = (inputs) => b.cluster.fetch(inputs, { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0 })
+  const seconds = await lagSecondsOf(fetch, lagging.map((p) => ({ topic: p.topic, partition: p.partition, fromOffset: Math.max(p.committedOffset!, p.logStartOffset) })))
+  lagging.forEach((p, i) => (p.lagSeconds = seconds[i]))
 }
 
 export type ResetTarget = { to: 'start' } | { to: 'end' } | { to: 'offset'; offset: number } | { to: 'timestamp'; ms: number }
