@@ -27,7 +27,14 @@ async function stop(broker: Broker): Promise<void> {
 }
 
 function client(broker: Broker): Kafka {
-  return new Kafka({ clientId: 'partita-it', brokers: broker.bootstrapServers.split(","), logLevel: logLevel.NOTHING })
+  // Short, many retries: kafkajs's default backoff grows toward 30 s while a restart on a busy
+  // box keeps the port closed for a while, which the test would then wait out.
+  return new Kafka({
+    clientId: 'partita-it',
+    brokers: broker.bootstrapServers.split(','),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
+  })
 }
 
 async function consumeInto(kafka: Kafka, groupId: string, topic: string, into: string[]): Promise<Consumer> {
