@@ -27,14 +27,7 @@ async function stop(broker: Broker): Promise<void> {
 }
 
 function client(broker: Broker): Kafka {
-  // Short, many retries: kafkajs's default backoff grows toward 30 s while a restart on a busy
-  // box keeps the port closed for a while, which the test would then wait out.
-  return new Kafka({
-    clientId: 'partita-it',
-    brokers: broker.bootstrapServers.split(','),
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
-  })
+  return new Kafka({ clientId: 'partita-it', brokers: broker.bootstrapServers.split(","), logLevel: logLevel.NOTHING })
 }
 
 async function consumeInto(kafka: Kafka, groupId: string, topic: string, into: string[]): Promise<Consumer> {
