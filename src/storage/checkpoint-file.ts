@@ -60,16 +60,6 @@ export async function readFileIfExists(filePath: string): Promise<Buffer | null>
   }
 }
 
-/** fsyncs a file written earlier (its dirty pages belong to the file, whichever fd wrote them). */
-export function syncFileSync(filePath: string, files?: FileHandleCache): void {
-  const fd = openSync(filePath, 'r', files)
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
 /**
  * fsyncs each file (or directory) by path on libuv's thread pool, with fds of its own (outside the
  * handle cache, whose fds live only within one synchronous call). Concurrent fsyncs share the file
