@@ -223,6 +223,11 @@ async function startLocked(
       await client.close()
       sup.stop()
       actors.quiesce()
+      // Kafka's order: the listeners stop taking requests before any log closes, so a client sees
+      // its connection close (and reconnects to the restarted broker), never a NOT_LEADER answer
+      // from a broker on its way down that sends it rediscovering leaders and coordinators.
+      const stopListening = { op: 'stopListening' } satisfies BrokerNodeMessage
+      await Promise.all(sup.liveBrokerIds().map((id) => actors.request(id, BROKER_NODE_ID, stopListening).catch(() => undefined)))
       await sup.closeAll()
       await actors.stop()
       lock.release()

@@ -39,6 +39,8 @@ export type BrokerNodeMessage =
   | { op: 'metadata'; delta: MetadataDelta }
   /** Reply: { port }, the port the listener is bound to. */
   | { op: 'listening' }
+  /** Reply: {} once the listener takes no connection and every connection is dropped (shutdown's first step). */
+  | { op: 'stopListening' }
   /** Reply: NodeMetricsSnapshot (counters, the replicas hosted here, the groups coordinated here). */
   | { op: 'metrics' }
   /** Reply: { timestampsMs }, the timestamp of the record at each offset (-1 if none), for lag in seconds. */
@@ -118,6 +120,10 @@ class BrokerNode {
       case 'listening':
         assert(this.#server !== null, 'the listener is bound before the node answers')
         reply.ok({ port: this.#server.port })
+        return
+      case 'stopListening':
+        this.#server?.stopAccepting()
+        reply.ok({})
         return
       case 'metrics':
         this.#snapshot().then(

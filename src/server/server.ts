@@ -34,7 +34,12 @@ export interface ServerOptions {
 
 export interface Server {
   readonly port: number
-  /** Stops accepting, closes every connection and waits (bounded) for handlers in flight. */
+  /**
+   * Stops accepting and drops every connection, at once: a client sees its connection close
+   * and reconnects. Handlers in flight run on, answering no one.
+   */
+  stopAccepting(): void
+  /** stopAccepting, then waits (bounded) for the handlers in flight. */
   close(): Promise<void>
 }
 
@@ -65,21 +70,26 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const address = listener.address()
   const port = typeof address === 'object' && address !== null ? address.port : options.port
 
+  const inFlight: Promise<void>[] = []
+  let closed: Promise<void> | null = null
+  const stopAccepting = (): void => {
+    if (closed !== null) return
+    closed = new Promise<void>((resolve) => listener.close(() => resolve()))
+    for (const connection of connections) {
+      inFlight.push(...connection.inFlight())
+      connection.destroy()
+    }
+  }
   let closing: Promise<void> | null = null
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => listener.close(() => resolve()))
-      const inFlight: Promise<void>[] = []
-      for (const connection of connections) {
-        inFlight.push(...connection.inFlight())
-        connection.destroy()
-      }
+      stopAccepting()
       await settledWithin(inFlight, closeTimeoutMs)
       await closed
     })()
     return closing
   }
-  return { port, close }
+  return { port, stopAccepting, close }
 }
 
 async function settledWithin(promises: Promise<void>[], timeoutMs: number): Promise<void> {

@@ -120,15 +120,15 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
 export class RawConnection {
   readonly #socket: Socket
   #buffered = Buffer.alloc(0)
-  #waiters: Array<(frame: Buffer) => void> = []
+  #waiters: Array<{ resolve: (frame: Buffer) => void; reject: (error: Error) => void }> = []
   #closed = false
   #correlationId = 0
 
   private constructor(socket: Socket) {
     this.#socket = socket
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
-    socket.on('close', () => (this.#closed = true))
-    socket.on('error', () => (this.#closed = true))
+    socket.on('close', () => this.#onClose())
+    socket.on('error', () => this.#onClose())
   }
 
   static async open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
@@ -169,12 +169,25 @@ export class RawConnection {
 
   #nextFrame(): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      if (this.#closed) return reject(new Error('connection closed'))
       const timer = setTimeout(() => reject(new Error('no response within 10 s')), 10_000)
-      this.#waiters.push((frame) => {
-        clearTimeout(timer)
-        resolve(frame)
+      this.#waiters.push({
+        resolve: (frame) => {
+          clearTimeout(timer)
+          resolve(frame)
+        },
+        reject: (error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
       })
     })
+  }
+
+  /** A request still waiting when the connection closes fails at once, not after its 10 s. */
+  #onClose(): void {
+    this.#closed = true
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('connection closed'))
   }
 
   #onData(chunk: Buffer): void {
@@ -185,7 +198,7 @@ export class RawConnection {
       if (this.#buffered.length < 4 + size) return
       const frame = this.#buffered.subarray(4, 4 + size)
       this.#buffered = this.#buffered.subarray(4 + size)
-      this.#waiters.shift()?.(Buffer.from(frame))
+      this.#waiters.shift()?.resolve(Buffer.from(frame))
     }
   }
 }

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Kafka, logLevel, type Consumer } from 'kafkajs'
-import { eventually, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
+import { ApiKey } from '../../src/protocol/index.js'
+import { eventually, RawConnection, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
 
 const dirs: Array<ReturnType<typeof tempDataDir>> = []
 const brokers: Broker[] = []
@@ -88,6 +89,41 @@ describe('broker restarts', () => {
     const resumed = await runPython<{ records: Array<{ value: string }> }>(script, ['consume', second.bootstrapServers, topic, 'rs-kp-group', '3'])
     // The second run's values are key-N#0..2 again; the first run's would make this six.
     expect(resumed.records.map((r) => r.value).sort()).toEqual(['key-0#0', 'key-1#1', 'key-2#2'])
+  })
+
+  it('drops its connections before it closes any log, so a fetch parked at shutdown gets no answer from a closing partition', async () => {
+    // Answered NOT_LEADER_OR_FOLLOWER, kafkajs goes rediscovering leaders and its group
+    // coordinator from a broker on its way down; one FindCoordinator cut by the close then
+    // crashes its consumer for good. A dropped connection it simply reconnects.
+    const data = tempDataDir()
+    dirs.push(data)
+    const broker = await start(data.dir)
+    const topic = 'rs-parked'
+    await broker.cluster.createTopics([{ name: topic, numPartitions: 1, replicationFactor: -1, configs: {} }], false)
+    const meta = await broker.cluster.metadata([topic], false)
+    const connection = await RawConnection.open(broker.ports[meta.topics[0].partitions[0].leaderId])
+    // minBytes no partition can reach and the longest wait: only the shutdown can end this fetch.
+    const parked = connection.request(ApiKey.Fetch, 11, {
+      replicaId: -1,
+      maxWaitMs: 2_147_483_647,
+      minBytes: 1 << 30,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    })
+    // The answer's error code, or the connection's fate: handled from the start, as it may come first.
+    const outcome = parked.then(
+      (response) => `answered with error code ${response.responses[0].partitions[0].errorCode}`,
+      (error: Error) => error.message,
+    )
+    // A round trip through the same partition's mailbox: the fetch is parked there by now.
+    await broker.cluster.listOffsets([{ topic, partition: 0, timestamp: -1 }])
+    await stop(broker)
+    expect(await outcome).toBe('connection closed')
   })
 
   it('keeps an idempotent kafkajs producer and a group consumer going through a restart on the same port', async () => {
