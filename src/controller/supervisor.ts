@@ -423,7 +423,9 @@ export class Supervisor {
   #scheduleRestart(brokerId: number): void {
     if (this.#stopping || this.#restartTimers.has(brokerId)) return
     const attempt = this.#restartAttempts.get(brokerId) ?? 0
-    const delayMs = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** attempt)
+    // The first restart is immediate (its partitions are offline meanwhile); a broker that keeps
+    // dying is restarted ever more slowly.
+    const delayMs = attempt === 0 ? 0 : Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** (attempt - 1))
     this.#restartAttempts.set(brokerId, attempt + 1)
     // The clock's timers never hold the process open, but the dead workers did: until the broker
     // is back, this does, so an embedded broker with no listener does not end its process.
@@ -449,12 +451,13 @@ export class Supervisor {
     const incarnation = this.#incarnations.get(brokerId) ?? 0
     await this.#host.restartShard(brokerId)
     if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
-    await this.#startNode(brokerId)
     const hosted: Election[] = []
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) if (state.replicas.includes(brokerId)) hosted.push({ topic, state })
     }
-    const failed = await this.#spawnReplicas(hosted, (id) => id === brokerId)
+    // The listener comes up while the logs recover: neither needs the other, and the partitions
+    // are offline until the election below either way.
+    const [, failed] = await Promise.all([this.#startNode(brokerId), this.#spawnReplicas(hosted, (id) => id === brokerId)])
     // Died again while its replicas were opening: that death's failover and restart take over.
     if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
     const leaderless = hosted.filter(({ state }) => state.leader === -1)
