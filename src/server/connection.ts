@@ -62,6 +62,7 @@ export class Connection {
   #closed = false
   #readPaused = false
   #servicing = false
+  #serviceScheduled = false
   /** An exclusive request is running: dispatch nothing until it completes. */
   #exclusiveRunning = false
 
@@ -271,16 +272,30 @@ export class Connection {
     try {
       // The body was decoded for this handler's api key, so its type matches what it expects.
       const result = await handler.handle(ctx, body as never, header.apiVersion)
-      const request = `api key ${header.apiKey} v${header.apiVersion} (correlation id ${header.correlationId})`
-      if (result === CLOSE_CONNECTION) slot.closeReason = `request ${request} failed and has no response to carry the error`
-      else if (result !== NO_RESPONSE) slot.chunks = encodeResponseChunks(handler.apiKey, header.apiVersion, header.correlationId, result)
+      if (result === CLOSE_CONNECTION) {
+        slot.closeReason = `request api key ${header.apiKey} v${header.apiVersion} (correlation id ${header.correlationId}) failed and has no response to carry the error`
+      } else if (result !== NO_RESPONSE) slot.chunks = encodeResponseChunks(handler.apiKey, header.apiVersion, header.correlationId, result)
     } catch (error) {
       slot.closeReason = `request api key ${header.apiKey} v${header.apiVersion} failed in the broker: ${messageOf(error)}`
     }
     this.#options.onRequestDone?.(header.apiKey, performance.now() - startedMs)
     slot.done = true
     if (exclusive) this.#exclusiveRunning = false
-    this.#service()
+    this.#scheduleService()
+  }
+
+  /**
+   * Answers that complete in one turn of the event loop leave in one write: the service runs
+   * once, after the loop's I/O callbacks, instead of once per answer (a send per answer costs a
+   * system call and a loopback delivery each).
+   */
+  #scheduleService(): void {
+    if (this.#serviceScheduled) return
+    this.#serviceScheduled = true
+    setImmediate(() => {
+      this.#serviceScheduled = false
+      this.#service()
+    })
   }
 }
 

@@ -173,6 +173,20 @@ describe('connection handling', () => {
     expect(client.arrivals).not.toContain(silent)
   })
 
+  it('sends the answers that complete in one turn of the event loop in one write', async () => {
+    ts = await startTestServer()
+    const socket = new FakeSocket()
+    new Connection(socket as unknown as Socket, { core: ts.core, logger: { warn: () => {} }, frameBytesMax: 1 << 20, inFlightRequestsMax: 64 })
+    const frames = Array.from({ length: 4 }, (_, i) => encodeRequest(ApiKey.ApiVersions, 0, i + 1, 'batcher', {}))
+    socket.emit('data', Buffer.concat(frames))
+    // Bounded by the deadline; the answers come within a turn or two.
+    const deadline = Date.now() + 5_000
+    while (socket.written < 4 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
+    expect(socket.written).toBe(4)
+    // One send system call for the four, where a flush per answer made four.
+    expect(socket.sends).toBe(1)
+  })
+
   it('runs every acks=0 produce that fully arrived before the client closed', async () => {
     ts = await startTestServer()
     await createTopic('fire-and-close')
@@ -297,13 +311,27 @@ class FakeSocket extends EventEmitter {
   readonly remotePort = 1
   readonly writableNeedDrain = false
   written = 0
+  /** Sends the socket would make: an uncork with writes buffered, or a write while uncorked. */
+  sends = 0
+  #corked = 0
+  #buffered = 0
   setNoDelay(): void {}
   pause(): void {}
   resume(): void {}
-  cork(): void {}
-  uncork(): void {}
+  cork(): void {
+    this.#corked++
+  }
+  uncork(): void {
+    if (this.#corked > 0) this.#corked--
+    if (this.#corked === 0 && this.#buffered > 0) {
+      this.sends++
+      this.#buffered = 0
+    }
+  }
   write(): boolean {
     this.written++
+    if (this.#corked > 0) this.#buffered++
+    else this.sends++
     return true
   }
   end(): void {}
