@@ -58,7 +58,8 @@ export class BrokerLog {
   }
 
   add(line: string): void {
-    const closing = /^\[partita\] closing connection from (\S+?:\d+): (.*)$/.exec(line)
+    const text = logMessage(line)
+    const closing = /^closing connection from (\S+?:\d+): (.*)$/.exec(text)
     if (closing !== null) {
       this.#rememberReason(closing[1], closing[2])
       const reason = normalizeReason(closing[2])
@@ -68,7 +69,7 @@ export class BrokerLog {
       return
     }
     // A broker that dies or falls silent takes its partitions' leadership with it.
-    if (BUG_WARNINGS.test(line) || /^\[partita\] (broker \d+ failed|restarting broker)/.test(line)) this.#bug(line)
+    if (BUG_WARNINGS.test(line) || /^(broker \d+ failed|restarting broker)/.test(text)) this.#bug(line)
     else if (/\(node:\d+\) \w*Warning/.test(line)) {
       if (this.warnings.length < LINES_KEPT) this.warnings.push(line)
     } else if (line.trim() !== '' && !/^\(Use `node --trace-warnings/.test(line) && !/^Timeout duration was set to/.test(line)) {
@@ -93,6 +94,22 @@ export class BrokerLog {
     this.bugLineCount++
     if (this.bugLines.length < LINES_KEPT) this.bugLines.push(line)
   }
+}
+
+/**
+ * The message of one line of the broker's log: pino's JSON (`msg`), or a plain line without the
+ * `[partita] ` prefix a plain logger gives it. Anything else (a Node warning) comes back whole.
+ */
+export function logMessage(line: string): string {
+  if (line.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(line)
+      if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { msg?: unknown }).msg === 'string') return (parsed as { msg: string }).msg
+    } catch {
+      // Not JSON after all: matched as it is.
+    }
+  }
+  return line.startsWith('[partita] ') ? line.slice('[partita] '.length) : line
 }
 
 /** A close reason without the numbers and names that make every line unique. */
