@@ -406,7 +406,10 @@ export class PartitionLog {
       }
       const size = validateBatch(records, pos, records.length, { fromProducer: !follower, crcChecked: options.crcChecked })
       const base = batchBaseOffset(records, pos)
-      const last = base + records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET)
+      const lastOffsetDelta = records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET)
+      // A producer's base offset is whatever it wrote (it is replaced below); past 2^53 the sum
+      // loses the delta, so the span is counted from the delta alone.
+      const last = base + lastOffsetDelta
       if (follower && base < expectedMin) {
         throw new PartitaError('PARTITA_REPLICA_OFFSET', `replicated batch at offset ${base} is below the expected ${expectedMin}`)
       }
@@ -419,7 +422,7 @@ export class PartitionLog {
         scan.firstMaxTimestampMs = readInt64(records, pos + MAX_TIMESTAMP_OFFSET)
       }
       scan.batchCount++
-      scan.offsetSpan += last - base + 1
+      scan.offsetSpan += lastOffsetDelta + 1
       scan.messageCount += records.readInt32BE(pos + RECORD_COUNT_OFFSET)
       scan.lastOffset = last
       pos += size

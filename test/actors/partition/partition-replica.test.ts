@@ -55,6 +55,20 @@ describe('partition replica: leader', () => {
     expect(leader.highWatermark).toBe(3)
   })
 
+  it('assigns a produced batch its offsets whatever base offset the producer wrote, even one past 2^53', async () => {
+    // Found by the fuzzer: base + lastOffsetDelta lost the delta in float64 and the log's span
+    // disagreed with the batch's own count, failing an assertion that killed the shard.
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1], isr: [1] })
+    const records = batch('far', 2)
+    records.writeBigInt64BE(2n ** 62n, 0)
+    // The base offset lies outside the CRC, so the batch is still intact.
+    expect(await leader.produce(records, 1, 1000)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(await leader.produce(batch('next'), 1, 1000)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2 })
+    expect(leader.logEndOffset).toBe(3)
+  })
+
   it('refuses acks=-1 with NOT_ENOUGH_REPLICAS before appending when the ISR is below min.insync.replicas', async () => {
     c = cluster()
     const leader = await c.open(1, { minInsyncReplicas: 2 })
