@@ -62,6 +62,9 @@ class ScriptedHost implements ActorHost {
   }
 }
 
+/** The first restart of a dead broker is immediate; later ones back off. */
+const RESTART_FIRST_DELAY_MS = 0
+
 /** Lets the failover the kill started run to its end (it only awaits the scripted host). */
 const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -70,7 +73,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-function setUp(options: BrokerOptions, topics: TopicState[]) {
+function setUp(options: BrokerOptions, topics: TopicState[], startNode = async (brokerId: number) => 19_000 + brokerId) {
   const dataDir = mkdtempSync(join(tmpdir(), 'partita-supervisor-'))
   dirs.push(dataDir)
   const config = resolveBrokerConfig({ port: 0, brokers: 1, ...options }, dataDir)
@@ -79,7 +82,7 @@ function setUp(options: BrokerOptions, topics: TopicState[]) {
   const host = new ScriptedHost(config.brokers)
   const clock = new ManualClock()
   const warnings: string[] = []
-  const nodes = { startNode: async (brokerId: number) => 19_000 + brokerId, nodeListening: () => {}, liveBrokersChanged: () => {} }
+  const nodes = { startNode, nodeListening: () => {}, liveBrokersChanged: () => {} }
   const supervisor = new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
   host.onShardDown = (shard) => supervisor.onShardDown(shard)
   const recovered = (): Promise<RecoveryReport> => new Promise((resolve) => supervisor.onRecovered(resolve))
@@ -113,6 +116,33 @@ describe('supervisor', () => {
     expect(report).toMatchObject({ brokerId: 0, replicas: 3, ledAgain: 3 })
     for (const p of store.topic('orders')!.partitions) expect({ leader: p.leader, epoch: p.leaderEpoch, isr: p.isr }).toEqual({ leader: 0, epoch: 2, isr: [0] })
     expect(host.lastLeaderEpoch('orders/2')).toBe(2)
+  })
+
+  it('opens and leads a topic created while its only broker was restarting, before the broker was live again', async () => {
+    let gate: Promise<void> = Promise.resolve()
+    const { store, host, clock, supervisor, recovered } = setUp({ brokers: 1 }, [topic('orders', 1, [0])], async (brokerId) => {
+      await gate
+      return 19_000 + brokerId
+    })
+    await supervisor.start()
+    let release!: () => void
+    gate = new Promise((resolve) => (release = resolve))
+    const back = recovered()
+    host.killShard(0)
+    await settled()
+    clock.advance(RESTART_FIRST_DELAY_MS)
+    await settled()
+    // The shard is back but its node is still starting: the broker is not live, so a topic
+    // created now opens no replica and stays leaderless...
+    const fresh = topic('fresh', 1, [0])
+    store.putTopic(fresh)
+    await supervisor.openPartitions(store.topic('fresh')!, 0)
+    expect(store.topic('fresh')!.partitions[0].leader).toBe(-1)
+    // ...until the restart, which must count it among the broker's replicas.
+    release()
+    await back
+    expect(host.actors[0].has('fresh/0')).toBe(true)
+    expect(store.topic('fresh')!.partitions[0]).toMatchObject({ leader: 0, isr: [0] })
   })
 
   it('elects the last in-sync replica of a leaderless partition when the process starts again', async () => {
