@@ -138,6 +138,7 @@ function since(before: TopicTraffic | undefined, now: TopicTraffic): TrafficCoun
 
 export interface TrafficSampler {
   readonly history: TrafficHistory
+  readonly intervalMs: number
   /** Takes one sample now (the timer calls this; tests may too). */
   sample(): Promise<void>
   stop(): void
@@ -156,5 +157,5 @@ export function startTrafficSampler(source: AdminSource, intervalMs = TRAFFIC_SA
   }
   const timer = setInterval(() => void sample(), intervalMs)
   timer.unref()
-  return { history, sample, stop: () => clearInterval(timer) }
+  return { history, intervalMs, sample, stop: () => clearInterval(timer) }
 }

@@ -4,6 +4,8 @@
  * binary as hex, a server-side filter); a group's lag and an offset reset; bad input refused
  * with a 4xx and a clear message; read-only and off modes.
  */
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type Broker } from '../../src/start-broker.js'
 import { renderBytes } from '../../src/admin/console/messages.js'
@@ -21,10 +23,22 @@ async function call(target: Broker, method: string, path: string, body?: unknown
   const response = await fetch(`${target.adminAddress!.url}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) })
   return { status: response.status, body: (await response.json()) as Record<string, unknown> }
 }
+/** Bytes in the topic's segment files (`*.log`) under every broker's directory. */
+function segmentBytes(dataDir: string, topic: string): number {
+  let total = 0
+  for (const broker of readdirSync(dataDir).filter((d) => d.startsWith('broker-'))) {
+    for (const dir of readdirSync(join(dataDir, broker)).filter((d) => d.startsWith(`${topic}-`))) {
+      for (const file of readdirSync(join(dataDir, broker, dir)).filter((f) => f.endsWith('.log'))) total += statSync(join(dataDir, broker, dir, file)).size
+    }
+  }
+  return total
+}
+
 const api = (method: string, path: string, body?: unknown): Promise<Answer> => call(broker, method, path, body)
 
 beforeAll(async () => {
-  const options = { brokers: 2, port: 0, adminPort: 0, offsetsTopicNumPartitions: 1, groupInitialRebalanceDelayMs: 0 }
+  // Rates are sampled every 100 ms here (5 s by default), so a test sees them without waiting.
+  const options = { brokers: 2, port: 0, adminPort: 0, offsetsTopicNumPartitions: 1, groupInitialRebalanceDelayMs: 0, adminConsoleSampleMs: 100 }
   ;[broker, readOnly, off] = await Promise.all([
     startBroker(options),
     startBroker({ ...options, brokers: 1, adminConsole: 'read-only' }),
@@ -40,7 +54,18 @@ describe('the console API', () => {
   it('creates a topic and describes its partitions and configs with their source', async () => {
     expect(await api('POST', '/v1/topics', { name: 'orders', partitions: 2, replicationFactor: 2, configs: { 'retention.ms': '600000' } })).toEqual({ status: 201, body: { created: 'orders' } })
     const listed = await api('GET', '/v1/topics')
-    expect(listed.body.topics).toContainEqual({ name: 'orders', internal: false, partitions: 2, replicationFactor: 2, underReplicated: 0 })
+    expect(listed.body.topics).toContainEqual({
+      name: 'orders',
+      internal: false,
+      partitions: 2,
+      replicationFactor: 2,
+      underReplicated: 0,
+      sizeBytes: 0,
+      recordsInPerSec: 0,
+      bytesInPerSec: 0,
+      recordsOutPerSec: 0,
+      bytesOutPerSec: 0,
+    })
     const described = await api('GET', '/v1/topics/orders')
     expect(described.status).toBe(200)
     const partitions = described.body.partitions as Array<Record<string, unknown>>
@@ -98,6 +123,38 @@ describe('the console API', () => {
       [2, { format: 'text', text: 'c', bytes: 1 }, { format: 'hex', text: '0001feff', bytes: 4 }],
     ])
     expect(records[0].headers).toEqual([{ name: 'source', value: { format: 'text', text: 'test', bytes: 4 } }])
+  })
+
+  it("gives each topic's size on disk over every replica, as its segment files measure it", async () => {
+    const topics = (await api('GET', '/v1/topics')).body.topics as Array<{ name: string; sizeBytes: number }>
+    const onDisk = segmentBytes(broker.config.dataDir, 'orders')
+    expect(onDisk).toBeGreaterThan(0)
+    expect(topics.find((t) => t.name === 'orders')?.sizeBytes).toBe(onDisk)
+    const cluster = await api('GET', '/v1/cluster')
+    expect(cluster.body.sizeBytes).toBe(topics.reduce((sum, t) => sum + t.sizeBytes, 0))
+    expect(cluster.body.sizeUnansweredBrokers).toEqual([])
+  })
+
+  it('gives the produce and consume rates of the last minute per topic and in all, and the samples of the chart', async () => {
+    const perSec = async (field: 'recordsInPerSec' | 'recordsOutPerSec'): Promise<number> => {
+      const topics = (await api('GET', '/v1/topics')).body.topics as Array<Record<string, number | string>>
+      return topics.find((t) => t.name === 'orders')![field] as number
+    }
+    // The three records produced above.
+    await expect.poll(() => perSec('recordsInPerSec'), { timeout: 20_000 }).toBeGreaterThan(0)
+    const traffic = (await api('GET', '/v1/traffic')).body as { sampleIntervalMs: number; samplesMax: number; rateWindowMs: number; rates: Record<string, number>; samples: Array<Record<string, number>> }
+    expect(traffic).toMatchObject({ sampleIntervalMs: 100, samplesMax: 180, rateWindowMs: 60_000 })
+    expect(traffic.samples.length).toBeGreaterThan(1)
+    expect(traffic.samples.length).toBeLessThanOrEqual(180)
+    // Only those three were produced so far, so the samples add up to them (the ring holds 18 s
+    // at 100 ms, and the rate just seen comes from a sample still in it).
+    const producedRecords = Math.round(traffic.samples.reduce((sum, s) => sum + (s.recordsInPerSec * s.intervalMs) / 1000, 0))
+    expect(producedRecords).toBe(3)
+    expect(traffic.rates.recordsInPerSec).toBeGreaterThan(0)
+    // A fetch of them by the console's own browser counts as consumed.
+    expect((await api('GET', '/v1/topics/orders/messages?partition=0&from=oldest')).status).toBe(200)
+    await expect.poll(() => perSec('recordsOutPerSec'), { timeout: 20_000 }).toBeGreaterThan(0)
+    expect(((await api('GET', '/v1/cluster')).body.rates as Record<string, number>).recordsOutPerSec).toBeGreaterThan(0)
   })
 
   it('opens a page at the newest records, at an offset or at a timestamp, and filters on the server', async () => {
