@@ -140,17 +140,18 @@ describe('the console API', () => {
       const topics = (await api('GET', '/v1/topics')).body.topics as Array<Record<string, number | string>>
       return topics.find((t) => t.name === 'orders')![field] as number
     }
-    // The three records produced above.
-    await expect.poll(() => perSec('recordsInPerSec'), { timeout: 20_000 }).toBeGreaterThan(0)
-    const traffic = (await api('GET', '/v1/traffic')).body as { sampleIntervalMs: number; samplesMax: number; rateWindowMs: number; rates: Record<string, number>; samples: Array<Record<string, number>> }
-    expect(traffic).toMatchObject({ sampleIntervalMs: 100, samplesMax: 180, rateWindowMs: 60_000 })
-    expect(traffic.samples.length).toBeGreaterThan(1)
-    expect(traffic.samples.length).toBeLessThanOrEqual(180)
-    // Only those three were produced so far, so the samples add up to them (the ring holds 18 s
-    // at 100 ms, and the rate just seen comes from a sample still in it).
-    const producedRecords = Math.round(traffic.samples.reduce((sum, s) => sum + (s.recordsInPerSec * s.intervalMs) / 1000, 0))
-    expect(producedRecords).toBe(3)
-    expect(traffic.rates.recordsInPerSec).toBeGreaterThan(0)
+    type Traffic = { sampleIntervalMs: number; samplesMax: number; rateWindowMs: number; rates: Record<string, number>; samples: Array<Record<string, number>> }
+    const traffic = async (): Promise<Traffic> => (await api('GET', '/v1/traffic')).body as unknown as Traffic
+    // Only the three records above were produced so far, so once sampled the samples add up to
+    // them (the ring holds 18 s at 100 ms).
+    const produced = (t: Traffic): number => Math.round(t.samples.reduce((sum, s) => sum + (s.recordsInPerSec * s.intervalMs) / 1000, 0))
+    await expect.poll(async () => produced(await traffic()), { timeout: 20_000 }).toBe(3)
+    const seen = await traffic()
+    expect(seen).toMatchObject({ sampleIntervalMs: 100, samplesMax: 180, rateWindowMs: 60_000 })
+    expect(seen.samples.length).toBeGreaterThan(1)
+    expect(seen.samples.length).toBeLessThanOrEqual(180)
+    expect(seen.rates.recordsInPerSec).toBeGreaterThan(0)
+    expect(await perSec('recordsInPerSec')).toBeGreaterThan(0)
     // A fetch of them by the console's own browser counts as consumed.
     expect((await api('GET', '/v1/topics/orders/messages?partition=0&from=oldest')).status).toBe(200)
     await expect.poll(() => perSec('recordsOutPerSec'), { timeout: 20_000 }).toBeGreaterThan(0)
@@ -167,6 +168,19 @@ describe('the console API', () => {
     const filtered = await api('GET', '/v1/topics/orders/messages?filter=words')
     expect((filtered.body.records as Array<{ offset: number }>).map((r) => r.offset)).toEqual([1])
     expect(filtered.body.scanned).toBe(3)
+  })
+
+  it("pages on from each partition's next offset, skipping none of the records a page left off", async () => {
+    const first = await api('GET', '/v1/topics/orders/messages?partition=all&from=oldest&limit=2')
+    expect((first.body.records as Array<{ offset: number }>).map((r) => r.offset)).toEqual([0, 1])
+    expect(first.body).toMatchObject({ next: { 0: 2, 1: 0 }, more: true })
+    const second = await api('GET', '/v1/topics/orders/messages?partition=all&from=positions&positions=0:2,1:0&limit=2')
+    expect((second.body.records as Array<{ offset: number }>).map((r) => r.offset)).toEqual([2])
+    expect(second.body).toMatchObject({ next: { 0: 3, 1: 0 }, more: false })
+    expect(await api('GET', '/v1/topics/orders/messages?from=positions&positions=0-2')).toEqual({
+      status: 400,
+      body: { error: "positions must be partition:offset pairs, like 0:12,1:40, got '0-2'" },
+    })
   })
 
   it('refuses a non-numeric offset, a huge page size and an unknown start with a 400', async () => {
