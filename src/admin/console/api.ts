@@ -159,7 +159,6 @@ async function clusterOverview(b: ConsoleBackend, sampler: TrafficSampler | null
   const metadata = await b.cluster.metadata(null, false)
   const topics = metadata.topics.filter((t) => t.errorCode === ErrorCode.NONE)
   const partitions = topics.flatMap((t) => t.partitions)
-  const sizes = await topicSizes(b.logDirs, metadata.brokers.map((n) => n.nodeId))
   return {
     clusterId: metadata.clusterId,
     controllerId: metadata.controllerId,
@@ -168,8 +167,6 @@ async function clusterOverview(b: ConsoleBackend, sampler: TrafficSampler | null
     partitions: partitions.length,
     underReplicated: partitions.filter((p) => p.isrNodes.length < p.replicaNodes.length).length,
     offline: partitions.filter((p) => p.leaderId < 0).length,
-    sizeBytes: [...sizes.bytes.values()].reduce((sum, n) => sum + n, 0),
-    sizeUnansweredBrokers: sizes.unanswered,
     rates: sampler?.history.rates() ?? NO_TRAFFIC,
   }
 }

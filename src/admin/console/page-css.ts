@@ -28,7 +28,7 @@ button.danger { color: #a01818; }
 .chart .grid { stroke: #e3e6ec; stroke-dasharray: 3 3; }
 .line-in, .line-out { stroke-width: 2; stroke-linejoin: round; }
 .line-in { stroke: #2b6cb0; }
-.line-out { stroke: #d97706; }
+.line-out { stroke: #d97706; stroke-dasharray: 5 3; }
 .legend { display: flex; gap: 16px; font-size: 12px; margin-top: 4px; }
 .legend .key-in::before, .legend .key-out::before { content: ''; display: inline-block; width: 14px; height: 3px; margin-right: 5px; vertical-align: middle; }
 .legend .key-in::before { background: #2b6cb0; }

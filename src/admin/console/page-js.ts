@@ -116,7 +116,7 @@ export const PAGE_JS = String.raw`'use strict'
       var nodes = [
         h('h1', { text: 'Overview' }),
         h('div', { class: 'cards' }, card('brokers', c.brokers.length), card('topics', c.topics), card('partitions', c.partitions),
-          card('under-replicated', c.underReplicated), card('offline', c.offline), card('disk used', fmtBytes(c.sizeBytes), 'disk-used'),
+          card('under-replicated', c.underReplicated), card('offline', c.offline), card('disk used', fmtBytes(a[1].topics.reduce(function (sum, t) { return sum + t.sizeBytes }, 0)), 'disk-used'),
           card('produced (last min)', fmtRate(c.rates.recordsInPerSec), 'rate-in'), card('consumed (last min)', fmtRate(c.rates.recordsOutPerSec), 'rate-out')),
         h('h2', { text: 'Produce and consume rates' }), trafficBox(a[3]),
         h('h2', { text: 'Brokers' }),
