@@ -146,12 +146,11 @@ describe('the console in chromium', () => {
     expect(await row(5)).not.toBe('0 B')
     expect(await page.textContent('#disk-used')).not.toBe('0 B')
     // Each line of the chart rises above its baseline where the records went in and out.
-    const peaks = await page.$$eval('#traffic-chart polyline', (lines) =>
-      lines.map((l) => {
-        const ys = (l.getAttribute('points') ?? '').split(' ').filter(Boolean).map((p) => Number(p.split(',')[1]))
-        return [l.getAttribute('class'), Math.max(...ys) - Math.min(...ys) > 0]
-      }),
-    )
+    const lines = (await page.$$eval('#traffic-chart polyline', (all) => all.map((l) => [l.getAttribute('class'), l.getAttribute('points')]))) as Array<[string, string]>
+    const peaks = lines.map(([name, points]) => {
+      const ys = points.split(' ').filter(Boolean).map((p) => Number(p.split(',')[1]))
+      return [name, Math.max(...ys) - Math.min(...ys) > 0]
+    })
     expect(peaks).toEqual([
       ['line-in', true],
       ['line-out', true],
