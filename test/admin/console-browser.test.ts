@@ -1,16 +1,19 @@
 /**
  * The web console in a real browser: Debian's chromium driven by playwright-core. A topic is
  * created from the page, records produced from the page and with kcat, browsed (JSON
- * pretty-printed, binary as hex); a kcat consumer group's lag drops to 0 and comes back after a
- * reset to the start; bad input shows a clear message; the overview's live rates, chart and disk
- * used, the topics list's size, rates and search, and paging on in the message browser. With PARTITA_CONSOLE_SCREENSHOTS=<dir>
- * set, it also saves the screenshots linked from the README (docs/console/).
+ * pretty-printed, binary as hex) and paged through; a running kcat consumer shows in its group,
+ * whose lag drops to 0 on the open page and comes back after a reset to the start; bad input
+ * shows a clear message; the overview shows live rates, their chart and disk used, and the topics
+ * list sizes and rates and is searchable. With PARTITA_CONSOLE_SCREENSHOTS=<dir> set, it also
+ * saves the screenshots linked from the README (docs/console/).
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type Broker } from '../../src/start-broker.js'
-import { kcat } from '../integration/harness.js'
+import { KCAT, kcat } from '../integration/harness.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TOPIC = 'web-orders'
@@ -104,21 +107,32 @@ describe('the console in chromium', () => {
     await expect.poll(() => page.textContent('#flash')).toBe('limit (page size) must be between 1 and 500, got 100000')
   })
 
-  it("shows a kcat group's lag drop to 0, then come back after a reset to the start", async () => {
+  it("shows a kcat consumer in its group and the group's lag drop to 0 live, then come back after a reset to the start", async () => {
     // The group starts at offset 0 (an admin commit), so its whole backlog shows as lag.
     await broker.admin.setOffsets({ groupId: GROUP, topic: TOPIC, partitions: [{ partition: 0, offset: '0' }] })
     await open(`#/group/${GROUP}`)
     expect(await page.textContent('#total-lag')).toBe('6')
-    // kcat joins the group, reads to the end, commits and leaves.
-    await kcat(broker.bootstrapServers, ['-G', GROUP, '-e', '-q', '-X', 'enable.auto.commit=true', '-X', 'auto.commit.interval.ms=100', TOPIC], { timeoutMs: 30_000 })
-    await open(`#/group/${GROUP}`)
-    expect(await page.textContent('#total-lag')).toBe('0')
-    expect(await page.textContent('#group-state')).toBe('Empty')
+    // kcat joins the group and reads until stopped; the page draws the group again by itself.
+    const reader = spawn(KCAT, ['-b', broker.bootstrapServers, '-G', GROUP, '-q', '-X', 'enable.auto.commit=true', '-X', 'auto.commit.interval.ms=100', TOPIC], { stdio: 'ignore' })
+    const exited = once(reader, 'exit')
+    try {
+      const members = (): Promise<string | null> => page.textContent('main table:nth-of-type(1) tbody')
+      await expect.poll(members, { timeout: 30_000 }).toMatch(/rdkafka.*web-orders: 0/)
+      await expect.poll(() => page.textContent('#total-lag'), { timeout: 30_000 }).toBe('0')
+      await expect.poll(() => page.textContent('#group-state'), { timeout: 30_000 }).toBe('Stable')
+      await screenshot('group')
+    } finally {
+      // kcat leaves the group on SIGINT, as on Ctrl-C.
+      reader.kill('SIGINT')
+      const timer = setTimeout(() => reader.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    }
+    await expect.poll(() => page.textContent('#group-state'), { timeout: 30_000 }).toBe('Empty')
     await page.selectOption('select[name=to]', 'start')
     await page.click('button:text-is("Reset offsets")')
     await expect.poll(() => page.textContent('#flash')).toBe(`Reset group ${GROUP} to start`)
     await expect.poll(() => page.textContent('#total-lag')).toBe('6')
-    await screenshot('group')
   })
 
   it('pages through the messages with Next page, each page starting where the last one stopped', async () => {

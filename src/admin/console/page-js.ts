@@ -262,20 +262,25 @@ export const PAGE_JS = String.raw`'use strict'
     return api('GET', '/groups/' + enc(id)).then(function (g) {
       var to = h('select', { name: 'to' }, h('option', { text: 'start' }), h('option', { text: 'end' }), h('option', { text: 'offset' }), h('option', { text: 'timestamp' }))
       var at = h('input', { name: 'at', size: 14 })
-      return [
-        h('h1', null, 'Group ', id),
-        h('div', { class: 'cards' }, h('div', { class: 'card' }, h('b', { id: 'group-state', text: g.state }), 'state'),
-          h('div', { class: 'card' }, h('b', { id: 'total-lag', text: String(g.totalLag) }), 'total lag'),
-          h('div', { class: 'card' }, h('b', { text: String(g.lagSeconds) }), 'lag (s)')),
-        h('h2', { text: 'Members' }),
-        table(['member', 'client', 'host', 'assignment'], g.members.map(function (m) {
-          return [m.memberId, m.clientId, m.host, m.assignment.map(function (a) { return a.topic + ': ' + a.partitions.join(',') }).join('; ')]
-        })),
-        h('h2', { text: 'Offsets' }),
-        table(['topic', 'partition', 'committed', 'log start', 'high watermark', 'lag', 'lag (s)', 'member'], g.partitions.map(function (p) {
-          var s = function (v) { return v === null ? '-' : String(v) }
-          return [p.topic, String(p.partition), s(p.committedOffset), String(p.logStartOffset), String(p.highWatermark), s(p.lag), s(p.lagSeconds), s(p.memberId)]
-        })),
+      var state = h('div')
+      var fill = function (g) {
+        var s = function (v) { return v === null ? '-' : String(v) }
+        state.replaceChildren(
+          h('div', { class: 'cards' }, h('div', { class: 'card' }, h('b', { id: 'group-state', text: g.state }), 'state'),
+            h('div', { class: 'card' }, h('b', { id: 'total-lag', text: String(g.totalLag) }), 'total lag'),
+            h('div', { class: 'card' }, h('b', { text: String(g.lagSeconds) }), 'lag (s)')),
+          h('h2', { text: 'Members' }),
+          table(['member', 'client', 'host', 'assignment'], g.members.map(function (m) {
+            return [m.memberId, m.clientId, m.host, m.assignment.map(function (a) { return a.topic + ': ' + a.partitions.join(',') }).join('; ')]
+          })),
+          h('h2', { text: 'Offsets' }),
+          table(['topic', 'partition', 'committed', 'log start', 'high watermark', 'lag', 'lag (s)', 'member'], g.partitions.map(function (p) {
+            return [p.topic, String(p.partition), s(p.committedOffset), String(p.logStartOffset), String(p.highWatermark), s(p.lag), s(p.lagSeconds), s(p.memberId)]
+          })))
+      }
+      fill(g)
+      var nodes = [
+        h('h1', null, 'Group ', id), state,
         form([field('reset to', to), field('offset / timestamp', at)], 'Reset offsets', function () {
           var body = { to: to.value }
           if (to.value === 'offset') body.offset = at.value
@@ -283,6 +288,9 @@ export const PAGE_JS = String.raw`'use strict'
           write('Reset the offsets of group ' + id + ' to ' + to.value + '?', 'POST', '/groups/' + enc(id) + '/reset', body, function () { return 'Reset group ' + id + ' to ' + to.value })
         }),
       ]
+      // Members, offsets and lag stay live; the reset form keeps what is chosen.
+      nodes.live = { ms: 2000, fn: function () { return api('GET', '/groups/' + enc(id)).then(fill) } }
+      return nodes
     })
   }
 
