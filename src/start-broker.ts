@@ -83,7 +83,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     const admin =
       options.adminPort === undefined || options.adminPort === null
         ? null
-        : { host: options.adminHost ?? '127.0.0.1', port: options.adminPort, console: options.adminConsole ?? 'read-write' }
+        : { host: options.adminHost ?? '127.0.0.1', port: options.adminPort, console: options.adminConsole ?? 'read-write', consoleSampleMs: options.adminConsoleSampleMs }
     return await startLocked(config, clock, logger, ownsDataDir, lock, admin)
   } catch (error) {
     lock.release()
@@ -107,7 +107,7 @@ async function startLocked(
   logger: Logger,
   ownsDataDir: boolean,
   lock: DataDirLock,
-  adminAt: { host: string; port: number; console: ConsoleMode } | null,
+  adminAt: { host: string; port: number; console: ConsoleMode; consoleSampleMs?: number } | null,
 ): Promise<Broker> {
   const store = MetadataStore.open(join(config.dataDir, 'meta'))
   let supervisor: Supervisor | undefined
@@ -199,7 +199,7 @@ async function startLocked(
           ringOccupancy: () => actors.ringOccupancy(),
           nowMs: () => clock.nowMs(),
         },
-        console: { mode: adminAt.console, backend: () => consoleBackend },
+        console: { mode: adminAt.console, backend: () => consoleBackend, trafficSampleMs: adminAt.consoleSampleMs },
       })
     }
     await supervisor.start()
@@ -213,7 +213,7 @@ async function startLocked(
     throw error
   }
   const cluster = new WireCluster(client)
-  consoleBackend = { admin: new Admin(cluster), cluster, producer: new Producer(cluster, { allowAutoTopicCreation: false }) }
+  consoleBackend = { admin: new Admin(cluster), cluster, producer: new Producer(cluster, { allowAutoTopicCreation: false }), logDirs: client }
   const ports = sup.ports()
 
   let closed: Promise<void> | null = null

@@ -13,14 +13,18 @@ import { PROMETHEUS_CONTENT_TYPE } from './prometheus.js'
 import { readiness, statusJson } from './status.js'
 import { CONSOLE_API_PATHS, handleConsoleApi, isConsolePath, type ConsoleBackend, type ConsoleMode } from './console/api.js'
 import { CONSOLE_ASSETS } from './console/assets.js'
+import { startTrafficSampler, TRAFFIC_SAMPLE_INTERVAL_MS, type TrafficSampler } from './traffic-history.js'
 
 export interface AdminServerOptions {
   source: AdminSource
   host: string
   /** 0 picks a free port. */
   port: number
-  /** The web console and its /v1 JSON API; off when absent. */
-  console?: { mode: ConsoleMode; backend: () => ConsoleBackend | null }
+  /**
+   * The web console and its /v1 JSON API; off when absent. `trafficSampleMs`: how often its rate
+   * history reads the brokers' counters (default TRAFFIC_SAMPLE_INTERVAL_MS).
+   */
+  console?: { mode: ConsoleMode; backend: () => ConsoleBackend | null; trafficSampleMs?: number }
 }
 
 export interface AdminServer {
@@ -65,8 +69,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   }
   const consoleMode = options.console?.mode ?? 'off'
   const backend = options.console?.backend ?? (() => null)
+  // Only the console draws rates, so without it nothing samples.
+  const sampler = consoleMode === 'off' ? null : startTrafficSampler(options.source, options.console?.trafficSampleMs ?? TRAFFIC_SAMPLE_INTERVAL_MS)
   const server = createServer((request, response) => {
-    void serve(request, response, options.source, scrape, consoleMode, backend)
+    void serve(request, response, options.source, scrape, consoleMode, backend, sampler)
   })
   // Keep-alive sockets from a scraper must not hold close() open.
   server.keepAliveTimeout = 5_000
@@ -76,6 +82,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       server.off('error', reject)
       resolve()
     })
+  }).catch((error: unknown) => {
+    sampler?.stop()
+    throw error
   })
   const port = (server.address() as AddressInfo).port
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host
@@ -85,6 +94,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     port,
     url: `http://${hostForUrl}:${port}`,
     close: () => {
+      sampler?.stop()
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
@@ -104,10 +114,11 @@ async function serve(
   scrape: () => Promise<ClusterSnapshot>,
   consoleMode: ConsoleMode,
   backend: () => ConsoleBackend | null,
+  sampler: TrafficSampler | null,
 ): Promise<void> {
   let answer: AdminResponse
   try {
-    answer = await answerFor(request, source, scrape, consoleMode, backend)
+    answer = await answerFor(request, source, scrape, consoleMode, backend, sampler)
   } catch (error) {
     answer = json(500, { error: error instanceof Error ? error.message : String(error) })
   }
@@ -121,6 +132,7 @@ async function answerFor(
   scrape: () => Promise<ClusterSnapshot>,
   consoleMode: ConsoleMode,
   backend: () => ConsoleBackend | null,
+  sampler: TrafficSampler | null,
 ): Promise<AdminResponse> {
   const url = new URL(request.url ?? '/', 'http://admin')
   const path = url.pathname
@@ -139,7 +151,7 @@ async function answerFor(
   if (consoleMode !== 'off' && segments[0] === 'v1' && isConsolePath(segments.slice(1).map(decodeSegment))) {
     const body = method === 'POST' ? await readJsonBody(request) : undefined
     if (body instanceof Error) return json(body.message.startsWith('the request body is larger') ? 413 : 400, { error: body.message })
-    const answer = await handleConsoleApi(backend(), consoleMode, { method, segments: segments.slice(1).map(decodeSegment), query: url.searchParams, body })
+    const answer = await handleConsoleApi(backend(), consoleMode, { method, segments: segments.slice(1).map(decodeSegment), query: url.searchParams, body }, sampler)
     return json(answer.status, answer.value)
   }
   const routes = [...ADMIN_ROUTES.keys(), ...(consoleMode === 'off' ? [] : [...CONSOLE_ASSETS.keys(), ...CONSOLE_API_PATHS])]

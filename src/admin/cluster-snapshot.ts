@@ -167,7 +167,7 @@ async function groupLag(source: AdminSource, nodes: NodeMetricsSnapshot[], parti
 }
 
 /** The node's answer, or null if it failed or took longer than NODE_ANSWER_TIMEOUT_MS (a scrape never hangs on one broker). */
-async function askWithin<T = NodeMetricsSnapshot>(source: AdminSource, brokerId: number, message: BrokerNodeMessage): Promise<T | null> {
+export async function askWithin<T = NodeMetricsSnapshot>(source: AdminSource, brokerId: number, message: BrokerNodeMessage): Promise<T | null> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), NODE_ANSWER_TIMEOUT_MS)))
   try {

@@ -20,7 +20,7 @@ import { startServer, type Server } from '../server/server.js'
 import { GroupCoordinators } from './group-coordinators.js'
 import { LocalPartitions } from './local-partitions.js'
 import { NodeCore } from './node-core.js'
-import { NodeMetrics, type NodeMetricsSnapshot, type ReplicaSnapshot } from './node-metrics.js'
+import { NodeMetrics, type NodeMetricsSnapshot, type NodeTraffic, type ReplicaSnapshot } from './node-metrics.js'
 
 /** The actor id of the broker node on every shard. */
 export const BROKER_NODE_ID = 'broker'
@@ -43,6 +43,8 @@ export type BrokerNodeMessage =
   | { op: 'stopListening' }
   /** Reply: NodeMetricsSnapshot (counters, the replicas hosted here, the groups coordinated here). */
   | { op: 'metrics' }
+  /** Reply: NodeTraffic, the per-topic counters alone (cheap: no replica is asked), for the console's rates. */
+  | { op: 'traffic' }
   /** Reply: { timestampsMs }, the timestamp of the record at each offset (-1 if none), for lag in seconds. */
   | { op: 'recordTimestamps'; at: Array<{ topic: string; partition: number; offset: number }> }
 
@@ -130,6 +132,9 @@ class BrokerNode {
           (snapshot) => reply.ok(snapshot),
           (error: unknown) => reply.fail(error),
         )
+        return
+      case 'traffic':
+        reply.ok({ nodeId: this.#nodeId, topics: this.#metrics.traffic(new Set(this.#image.topics.keys())) } satisfies NodeTraffic)
         return
       case 'recordTimestamps':
         assert(message.at.length <= RECORD_TIMESTAMPS_MAX, `at most ${RECORD_TIMESTAMPS_MAX} offsets per recordTimestamps request`)

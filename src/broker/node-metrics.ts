@@ -17,6 +17,12 @@ export interface TopicTraffic {
   bytesOut: number
 }
 
+/** A node's answer to the console's rate sampler: its cumulative per-topic counters. */
+export interface NodeTraffic {
+  nodeId: number
+  topics: TopicTraffic[]
+}
+
 export interface RequestLatency {
   apiKey: number
   /** Per bucket of LATENCY_BUCKET_BOUNDS_SECONDS, then the overflow (+Inf) bucket; not cumulative. */
@@ -87,6 +93,15 @@ export class NodeMetrics {
     traffic.bytesOut += records.length
   }
 
+  /**
+   * The per-topic counters alone (topics no longer in `liveTopics` are dropped), for the
+   * console's rate sampler: unlike counters(), it leaves the event-loop window of /metrics alone.
+   */
+  traffic(liveTopics: ReadonlySet<string>): TopicTraffic[] {
+    for (const topic of this.#topics.keys()) if (!liveTopics.has(topic)) this.#topics.delete(topic)
+    return [...this.#topics.values()].map((t) => ({ ...t }))
+  }
+
   requestDone(apiKey: number, durationMs: number): void {
     let latency = this.#requests.get(apiKey)
     if (latency === undefined) {
@@ -104,7 +119,7 @@ export class NodeMetrics {
    * up), and the event-loop lag since the previous call.
    */
   counters(liveTopics: ReadonlySet<string>): Pick<NodeMetricsSnapshot, 'topics' | 'requests' | 'eventLoopLag'> {
-    for (const topic of this.#topics.keys()) if (!liveTopics.has(topic)) this.#topics.delete(topic)
+    const topics = this.traffic(liveTopics)
     const nsToSeconds = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0)
     const eventLoopLag = {
       p50Seconds: nsToSeconds(this.#loop.percentile(50)),
@@ -113,7 +128,7 @@ export class NodeMetrics {
     }
     this.#loop.reset()
     return {
-      topics: [...this.#topics.values()].map((t) => ({ ...t })),
+      topics,
       requests: [...this.#requests.values()].map((r) => ({ ...r, bucketCounts: [...r.bucketCounts] })),
       eventLoopLag,
     }

@@ -74,6 +74,8 @@ export interface BrokerOptions {
    * default), read-only (writes answer 403) or off. It binds wherever the admin port binds.
    */
   adminConsole?: 'read-write' | 'read-only' | 'off'
+  /** How often the console's rate history reads the brokers' counters (default 5000; tests go faster). */
+  adminConsoleSampleMs?: number
 }
 
 export interface BrokerConfig {

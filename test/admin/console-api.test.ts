@@ -4,6 +4,8 @@
  * binary as hex, a server-side filter); a group's lag and an offset reset; bad input refused
  * with a 4xx and a clear message; read-only and off modes.
  */
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type Broker } from '../../src/start-broker.js'
 import { renderBytes } from '../../src/admin/console/messages.js'
@@ -21,10 +23,22 @@ async function call(target: Broker, method: string, path: string, body?: unknown
   const response = await fetch(`${target.adminAddress!.url}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) })
   return { status: response.status, body: (await response.json()) as Record<string, unknown> }
 }
+/** Bytes in the topic's segment files (`*.log`) under every broker's directory. */
+function segmentBytes(dataDir: string, topic: string): number {
+  let total = 0
+  for (const broker of readdirSync(dataDir).filter((d) => d.startsWith('broker-'))) {
+    for (const dir of readdirSync(join(dataDir, broker)).filter((d) => d.startsWith(`${topic}-`))) {
+      for (const file of readdirSync(join(dataDir, broker, dir)).filter((f) => f.endsWith('.log'))) total += statSync(join(dataDir, broker, dir, file)).size
+    }
+  }
+  return total
+}
+
 const api = (method: string, path: string, body?: unknown): Promise<Answer> => call(broker, method, path, body)
 
 beforeAll(async () => {
-  const options = { brokers: 2, port: 0, adminPort: 0, offsetsTopicNumPartitions: 1, groupInitialRebalanceDelayMs: 0 }
+  // Rates are sampled every 100 ms here (5 s by default), so a test sees them without waiting.
+  const options = { brokers: 2, port: 0, adminPort: 0, offsetsTopicNumPartitions: 1, groupInitialRebalanceDelayMs: 0, adminConsoleSampleMs: 100 }
   ;[broker, readOnly, off] = await Promise.all([
     startBroker(options),
     startBroker({ ...options, brokers: 1, adminConsole: 'read-only' }),
@@ -40,7 +54,18 @@ describe('the console API', () => {
   it('creates a topic and describes its partitions and configs with their source', async () => {
     expect(await api('POST', '/v1/topics', { name: 'orders', partitions: 2, replicationFactor: 2, configs: { 'retention.ms': '600000' } })).toEqual({ status: 201, body: { created: 'orders' } })
     const listed = await api('GET', '/v1/topics')
-    expect(listed.body.topics).toContainEqual({ name: 'orders', internal: false, partitions: 2, replicationFactor: 2, underReplicated: 0 })
+    expect(listed.body.topics).toContainEqual({
+      name: 'orders',
+      internal: false,
+      partitions: 2,
+      replicationFactor: 2,
+      underReplicated: 0,
+      sizeBytes: 0,
+      recordsInPerSec: 0,
+      bytesInPerSec: 0,
+      recordsOutPerSec: 0,
+      bytesOutPerSec: 0,
+    })
     const described = await api('GET', '/v1/topics/orders')
     expect(described.status).toBe(200)
     const partitions = described.body.partitions as Array<Record<string, unknown>>
@@ -100,6 +125,37 @@ describe('the console API', () => {
     expect(records[0].headers).toEqual([{ name: 'source', value: { format: 'text', text: 'test', bytes: 4 } }])
   })
 
+  it("gives each topic's size on disk over every replica, as its segment files measure it", async () => {
+    const topics = (await api('GET', '/v1/topics')).body.topics as Array<{ name: string; sizeBytes: number }>
+    const onDisk = segmentBytes(broker.config.dataDir, 'orders')
+    expect(onDisk).toBeGreaterThan(0)
+    expect(topics.find((t) => t.name === 'orders')?.sizeBytes).toBe(onDisk)
+    expect((await api('GET', '/v1/topics')).body.sizeUnansweredBrokers).toEqual([])
+  })
+
+  it('gives the produce and consume rates of the last minute per topic and in all, and the samples of the chart', async () => {
+    const perSec = async (field: 'recordsInPerSec' | 'recordsOutPerSec'): Promise<number> => {
+      const topics = (await api('GET', '/v1/topics')).body.topics as Array<Record<string, number | string>>
+      return topics.find((t) => t.name === 'orders')![field] as number
+    }
+    type Traffic = { sampleIntervalMs: number; samplesMax: number; rateWindowMs: number; rates: Record<string, number>; samples: Array<Record<string, number>> }
+    const traffic = async (): Promise<Traffic> => (await api('GET', '/v1/traffic')).body as unknown as Traffic
+    // Only the three records above were produced so far, so once sampled the samples add up to
+    // them (the ring holds 18 s at 100 ms).
+    const produced = (t: Traffic): number => Math.round(t.samples.reduce((sum, s) => sum + (s.recordsInPerSec * s.intervalMs) / 1000, 0))
+    await expect.poll(async () => produced(await traffic()), { timeout: 20_000 }).toBe(3)
+    const seen = await traffic()
+    expect(seen).toMatchObject({ sampleIntervalMs: 100, samplesMax: 180, rateWindowMs: 60_000 })
+    expect(seen.samples.length).toBeGreaterThan(1)
+    expect(seen.samples.length).toBeLessThanOrEqual(180)
+    expect(seen.rates.recordsInPerSec).toBeGreaterThan(0)
+    expect(await perSec('recordsInPerSec')).toBeGreaterThan(0)
+    // A fetch of them by the console's own browser counts as consumed.
+    expect((await api('GET', '/v1/topics/orders/messages?partition=0&from=oldest')).status).toBe(200)
+    await expect.poll(() => perSec('recordsOutPerSec'), { timeout: 20_000 }).toBeGreaterThan(0)
+    expect(((await api('GET', '/v1/cluster')).body.rates as Record<string, number>).recordsOutPerSec).toBeGreaterThan(0)
+  })
+
   it('opens a page at the newest records, at an offset or at a timestamp, and filters on the server', async () => {
     const newest = await api('GET', '/v1/topics/orders/messages?partition=0&from=newest&limit=1')
     expect((newest.body.records as Array<{ offset: number }>).map((r) => r.offset)).toEqual([2])
@@ -110,6 +166,19 @@ describe('the console API', () => {
     const filtered = await api('GET', '/v1/topics/orders/messages?filter=words')
     expect((filtered.body.records as Array<{ offset: number }>).map((r) => r.offset)).toEqual([1])
     expect(filtered.body.scanned).toBe(3)
+  })
+
+  it("pages on from each partition's next offset, skipping none of the records a page left off", async () => {
+    const first = await api('GET', '/v1/topics/orders/messages?partition=all&from=oldest&limit=2')
+    expect((first.body.records as Array<{ offset: number }>).map((r) => r.offset)).toEqual([0, 1])
+    expect(first.body).toMatchObject({ next: { 0: 2, 1: 0 }, more: true })
+    const second = await api('GET', '/v1/topics/orders/messages?partition=all&from=positions&positions=0:2,1:0&limit=2')
+    expect((second.body.records as Array<{ offset: number }>).map((r) => r.offset)).toEqual([2])
+    expect(second.body).toMatchObject({ next: { 0: 3, 1: 0 }, more: false })
+    expect(await api('GET', '/v1/topics/orders/messages?from=positions&positions=0-2')).toEqual({
+      status: 400,
+      body: { error: "positions must be partition:offset pairs, like 0:12,1:40, got '0-2'" },
+    })
   })
 
   it('refuses a non-numeric offset, a huge page size and an unknown start with a 400', async () => {

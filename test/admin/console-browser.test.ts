@@ -1,19 +1,25 @@
 /**
  * The web console in a real browser: Debian's chromium driven by playwright-core. A topic is
  * created from the page, records produced from the page and with kcat, browsed (JSON
- * pretty-printed, binary as hex); a kcat consumer group's lag drops to 0 and comes back after a
- * reset to the start; bad input shows a clear message. With PARTITA_CONSOLE_SCREENSHOTS=<dir>
- * set, it also saves the screenshots linked from the README (docs/console/).
+ * pretty-printed, binary as hex) and paged through; a running kcat consumer shows in its group,
+ * whose lag drops to 0 on the open page and comes back after a reset to the start; bad input
+ * shows a clear message; the overview shows live rates, their chart and disk used, and the topics
+ * list sizes and rates and is searchable. With PARTITA_CONSOLE_SCREENSHOTS=<dir> set, it also
+ * saves the screenshots linked from the README (docs/console/).
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type Broker } from '../../src/start-broker.js'
-import { kcat } from '../integration/harness.js'
+import { KCAT, kcat } from '../integration/harness.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TOPIC = 'web-orders'
 const GROUP = 'kcat-readers'
+/** A topic of its own for the rate checks, so the records counted in the other tests stay six. */
+const RATES_TOPIC = 'web-rates'
 const SCREENSHOTS = process.env.PARTITA_CONSOLE_SCREENSHOTS
 
 let broker: Broker
@@ -33,7 +39,8 @@ async function open(hash: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  broker = await startBroker({ brokers: 1, port: 0, adminPort: 0, offsetsTopicNumPartitions: 1, groupInitialRebalanceDelayMs: 0 })
+  // Rates sampled every 500 ms (5 s by default), so the page shows them without a long wait.
+  broker = await startBroker({ brokers: 1, port: 0, adminPort: 0, offsetsTopicNumPartitions: 1, groupInitialRebalanceDelayMs: 0, adminConsoleSampleMs: 500 })
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] })
   page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
   // Every write asks for confirmation: the test says yes.
@@ -100,28 +107,89 @@ describe('the console in chromium', () => {
     await expect.poll(() => page.textContent('#flash')).toBe('limit (page size) must be between 1 and 500, got 100000')
   })
 
-  it("shows a kcat group's lag drop to 0, then come back after a reset to the start", async () => {
+  it("shows a kcat consumer in its group and the group's lag drop to 0 live, then come back after a reset to the start", async () => {
     // The group starts at offset 0 (an admin commit), so its whole backlog shows as lag.
     await broker.admin.setOffsets({ groupId: GROUP, topic: TOPIC, partitions: [{ partition: 0, offset: '0' }] })
     await open(`#/group/${GROUP}`)
     expect(await page.textContent('#total-lag')).toBe('6')
-    // kcat joins the group, reads to the end, commits and leaves.
-    await kcat(broker.bootstrapServers, ['-G', GROUP, '-e', '-q', '-X', 'enable.auto.commit=true', '-X', 'auto.commit.interval.ms=100', TOPIC], { timeoutMs: 30_000 })
-    await open(`#/group/${GROUP}`)
-    expect(await page.textContent('#total-lag')).toBe('0')
-    expect(await page.textContent('#group-state')).toBe('Empty')
+    // kcat joins the group and reads until stopped; the page draws the group again by itself.
+    const reader = spawn(KCAT, ['-b', broker.bootstrapServers, '-G', GROUP, '-q', '-X', 'enable.auto.commit=true', '-X', 'auto.commit.interval.ms=100', TOPIC], { stdio: 'ignore' })
+    const exited = once(reader, 'exit')
+    try {
+      const members = (): Promise<string | null> => page.textContent('main table:nth-of-type(1) tbody')
+      await expect.poll(members, { timeout: 30_000 }).toMatch(/rdkafka.*web-orders: 0/)
+      await expect.poll(() => page.textContent('#total-lag'), { timeout: 30_000 }).toBe('0')
+      await expect.poll(() => page.textContent('#group-state'), { timeout: 30_000 }).toBe('Stable')
+      await screenshot('group')
+    } finally {
+      // kcat leaves the group on SIGINT, as on Ctrl-C.
+      reader.kill('SIGINT')
+      const timer = setTimeout(() => reader.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    }
+    await expect.poll(() => page.textContent('#group-state'), { timeout: 30_000 }).toBe('Empty')
     await page.selectOption('select[name=to]', 'start')
     await page.click('button:text-is("Reset offsets")')
     await expect.poll(() => page.textContent('#flash')).toBe(`Reset group ${GROUP} to start`)
     await expect.poll(() => page.textContent('#total-lag')).toBe('6')
-    await screenshot('group')
   })
 
-  it('shows the overview and a topic page', async () => {
+  it('pages through the messages with Next page, each page starting where the last one stopped', async () => {
+    await open(`#/messages/${TOPIC}?partition=all&from=oldest&limit=4`)
+    const offsets = (): Promise<string[]> => page.$$eval('tbody tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent ?? ''))
+    expect(await offsets()).toEqual(['0', '1', '2', '3'])
+    await page.click('#next-page')
+    await expect.poll(offsets).toEqual(['4', '5'])
+    expect(await page.textContent('main')).toContain('No more records after this page.')
+    expect(await page.$('#next-page')).toBeNull()
+  })
+
+  it('shows live produce and consume rates, a chart of them and the disk each topic uses on the overview', async () => {
     await open('#/')
+    const row = (cell: number): Promise<string | null> => page.textContent(`tr:has(a:text-is("${RATES_TOPIC}")) td:nth-child(${cell})`)
+    // The page stays open and draws itself again: no reload from here on.
+    await kcat(broker.bootstrapServers, ['-P', '-t', RATES_TOPIC, '-K:'], { input: Array.from({ length: 50 }, (_, i) => `k${i}:record ${i}\n`).join('') })
+    await kcat(broker.bootstrapServers, ['-C', '-t', RATES_TOPIC, '-o', 'beginning', '-e', '-q'], { timeoutMs: 30_000 })
+    const nonZeroRate = /^(?!0\/s$)[\d.]+\/s$/
+    await expect.poll(() => row(6), { timeout: 20_000 }).toMatch(nonZeroRate)
+    await expect.poll(() => row(7), { timeout: 20_000 }).toMatch(nonZeroRate)
+    expect(await page.textContent('#rate-in')).toMatch(nonZeroRate)
+    expect(await page.textContent('#rate-out')).toMatch(nonZeroRate)
+    expect(await row(5)).toMatch(/^[\d.]+ (B|KiB)$/)
+    expect(await row(5)).not.toBe('0 B')
+    expect(await page.textContent('#disk-used')).not.toBe('0 B')
+    // Each line of the chart rises above its baseline where the records went in and out.
+    const lines = (await page.$$eval('#traffic-chart polyline', (all) => all.map((l) => [l.getAttribute('class'), l.getAttribute('points')]))) as Array<[string, string]>
+    const peaks = lines.map(([name, points]) => {
+      const ys = points.split(' ').filter(Boolean).map((p) => Number(p.split(',')[1]))
+      return [name, Math.max(...ys) - Math.min(...ys) > 0]
+    })
+    expect(peaks).toEqual([
+      ['line-in', true],
+      ['line-out', true],
+    ])
     expect(await page.textContent('main')).toContain(TOPIC)
     expect(await page.textContent('main')).toContain(GROUP)
     await screenshot('overview')
+  })
+
+  it('lists topics with their size and rates, searchable by any part of the name in any case', async () => {
+    await open('#/topics')
+    const names = (): Promise<string[]> => page.$$eval('tbody tr td:first-child', (cells) => cells.map((c) => c.textContent ?? ''))
+    expect(await names()).toEqual(['__consumer_offsets', TOPIC, RATES_TOPIC])
+    expect(await page.textContent(`tr:has(a:text-is("${RATES_TOPIC}")) td:nth-child(5)`)).toMatch(/^[\d.]+ (B|KiB)$/)
+    await page.fill('input[name=search]', 'RATES')
+    await expect.poll(names).toEqual([RATES_TOPIC])
+    expect(await page.textContent('#topic-count')).toBe('1 of 3 topics')
+    await screenshot('topics')
+    await page.fill('input[name=search]', 'nothing-like-it')
+    await expect.poll(names).toEqual([])
+    await page.fill('input[name=search]', '')
+    await expect.poll(names).toEqual(['__consumer_offsets', TOPIC, RATES_TOPIC])
+  })
+
+  it('shows a topic page', async () => {
     await open(`#/topic/${TOPIC}`)
     expect(await page.textContent('tbody tr:first-child td:nth-child(6)')).toBe('6')
     await screenshot('topic')

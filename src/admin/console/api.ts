@@ -11,6 +11,8 @@ import { ErrorCode, errorName } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { browseMessages, parseBrowse } from './messages.js'
 import { describeGroup, listGroupsWithLag, parseReset, resetGroup } from './groups.js'
+import { NO_TRAFFIC, topicSizes, trafficJson, type LogDirsSource } from './usage.js'
+import type { TrafficRates, TrafficSampler } from '../traffic-history.js'
 
 export type ConsoleMode = 'read-write' | 'read-only' | 'off'
 export const CONSOLE_MODES: readonly ConsoleMode[] = ['read-write', 'read-only', 'off']
@@ -19,6 +21,8 @@ export interface ConsoleBackend {
   admin: Admin
   cluster: KafkaOperations
   producer: Producer
+  /** DescribeLogDirs of one broker, for topic sizes (the wire client). */
+  logDirs: LogDirsSource
 }
 
 /** A 4xx or 5xx the console answers with `{ error }`. */
@@ -40,7 +44,8 @@ export interface ApiRequest {
   body: unknown
 }
 
-type Handler = (backend: ConsoleBackend, request: ApiRequest, params: string[]) => Promise<unknown>
+/** `sampler`: the rate history, which reads the /metrics counters (null: no rates). */
+type Handler = (backend: ConsoleBackend, request: ApiRequest, params: string[], sampler: TrafficSampler | null) => Promise<unknown>
 
 interface Route {
   method: 'GET' | 'POST' | 'DELETE'
@@ -54,8 +59,9 @@ const TOPIC_CONFIG = 2
 const PARTITIONS_MAX = 10_000
 
 const ROUTES: readonly Route[] = [
-  { method: 'GET', pattern: ['cluster'], write: false, handler: (b) => clusterOverview(b) },
-  { method: 'GET', pattern: ['topics'], write: false, handler: (b) => listTopics(b) },
+  { method: 'GET', pattern: ['cluster'], write: false, handler: (b, _r, _p, s) => clusterOverview(b, s) },
+  { method: 'GET', pattern: ['traffic'], write: false, handler: async (_b, _r, _p, s) => trafficJson(s) },
+  { method: 'GET', pattern: ['topics'], write: false, handler: (b, _r, _p, s) => listTopics(b, s) },
   { method: 'POST', pattern: ['topics'], write: true, handler: (b, r) => createTopic(b, r.body) },
   { method: 'GET', pattern: ['topics', ':'], write: false, handler: (b, _r, [t]) => describeTopic(b, t) },
   { method: 'DELETE', pattern: ['topics', ':'], write: true, handler: (b, _r, [t]) => deleteTopic(b, t) },
@@ -76,7 +82,7 @@ export function isConsolePath(segments: readonly string[]): boolean {
   return ROUTES.some((r) => match(r.pattern, segments) !== null)
 }
 
-export async function handleConsoleApi(backend: ConsoleBackend | null, mode: ConsoleMode, request: ApiRequest): Promise<{ status: number; value: unknown }> {
+export async function handleConsoleApi(backend: ConsoleBackend | null, mode: ConsoleMode, request: ApiRequest, sampler: TrafficSampler | null = null): Promise<{ status: number; value: unknown }> {
   const candidates = ROUTES.filter((r) => match(r.pattern, request.segments) !== null)
   if (mode === 'off' || candidates.length === 0) return { status: 404, value: { error: `no route /v1/${request.segments.join('/')}` } }
   const route = candidates.find((r) => r.method === request.method || (r.method === 'GET' && request.method === 'HEAD'))
@@ -84,7 +90,7 @@ export async function handleConsoleApi(backend: ConsoleBackend | null, mode: Con
   if (route.write && mode === 'read-only') return { status: 403, value: { error: 'the console is read-only (--console read-only)' } }
   if (backend === null) return { status: 503, value: { error: 'the broker is still starting' } }
   try {
-    return { status: route.method === 'POST' ? 201 : 200, value: await route.handler(backend, request, match(route.pattern, request.segments)!) }
+    return { status: route.method === 'POST' ? 201 : 200, value: await route.handler(backend, request, match(route.pattern, request.segments)!, sampler) }
   } catch (error) {
     if (error instanceof HttpError) return { status: error.status, value: { error: error.message } }
     if (error instanceof KafkaError) return { status: statusOfKafkaError(error.errorCode), value: { error: error.message, code: errorName(error.errorCode) } }
@@ -149,7 +155,7 @@ function stringRecord(value: unknown, what: string): Record<string, string | nul
 
 // ---------------------------------------------------------------- cluster and topics
 
-async function clusterOverview(b: ConsoleBackend): Promise<unknown> {
+async function clusterOverview(b: ConsoleBackend, sampler: TrafficSampler | null): Promise<unknown> {
   const metadata = await b.cluster.metadata(null, false)
   const topics = metadata.topics.filter((t) => t.errorCode === ErrorCode.NONE)
   const partitions = topics.flatMap((t) => t.partitions)
@@ -161,12 +167,16 @@ async function clusterOverview(b: ConsoleBackend): Promise<unknown> {
     partitions: partitions.length,
     underReplicated: partitions.filter((p) => p.isrNodes.length < p.replicaNodes.length).length,
     offline: partitions.filter((p) => p.leaderId < 0).length,
+    rates: sampler?.history.rates() ?? NO_TRAFFIC,
   }
 }
 
-async function listTopics(b: ConsoleBackend): Promise<unknown> {
+/** Topics with their partitions, size on disk (every replica) and the last minute's rates. */
+async function listTopics(b: ConsoleBackend, sampler: TrafficSampler | null): Promise<unknown> {
   const metadata = await b.cluster.metadata(null, false)
   const topics = metadata.topics.filter((t) => t.errorCode === ErrorCode.NONE).sort((x, y) => (x.name < y.name ? -1 : 1))
+  const sizes = await topicSizes(b.logDirs, metadata.brokers.map((n) => n.nodeId))
+  const rates = sampler?.history.topicRates() ?? new Map<string, TrafficRates>()
   return {
     topics: topics.map((t) => ({
       name: t.name,
@@ -174,7 +184,10 @@ async function listTopics(b: ConsoleBackend): Promise<unknown> {
       partitions: t.partitions.length,
       replicationFactor: t.partitions[0]?.replicaNodes.length ?? 0,
       underReplicated: t.partitions.filter((p) => p.isrNodes.length < p.replicaNodes.length).length,
+      sizeBytes: sizes.bytes.get(t.name) ?? 0,
+      ...(rates.get(t.name) ?? NO_TRAFFIC),
     })),
+    sizeUnansweredBrokers: sizes.unanswered,
   }
 }
 

@@ -17,8 +17,16 @@ const FETCH_BYTES_MAX = 1 << 20
 const FETCHES_PER_PARTITION_MAX = 64
 const FILTER_CHARS_MAX = 1_000
 const OFFSET_MAX = Number.MAX_SAFE_INTEGER
+/** Partitions one `positions` list may name (PARTITIONS_MAX of a topic). */
+const POSITIONS_MAX = 10_000
 
-export type BrowseStart = { kind: 'offset'; offset: number } | { kind: 'timestamp'; ms: number } | { kind: 'newest' } | { kind: 'oldest' }
+/** positions: each partition's own offset (a next page); a partition not named starts at its oldest. */
+export type BrowseStart =
+  | { kind: 'offset'; offset: number }
+  | { kind: 'positions'; offsets: Map<number, number> }
+  | { kind: 'timestamp'; ms: number }
+  | { kind: 'newest' }
+  | { kind: 'oldest' }
 
 export interface BrowseQuery {
   partition: number | 'all'
@@ -36,10 +44,24 @@ export function parseBrowse(query: URLSearchParams): BrowseQuery {
   const from = query.get('from') ?? (query.has('offset') ? 'offset' : query.has('timestamp') ? 'timestamp' : 'oldest')
   let start: BrowseStart
   if (from === 'offset') start = { kind: 'offset', offset: intIn(query.get('offset'), 'offset', 0, OFFSET_MAX) }
+  else if (from === 'positions') start = { kind: 'positions', offsets: positionsOf(query.get('positions')) }
   else if (from === 'timestamp') start = { kind: 'timestamp', ms: timestampOf(query.get('timestamp')) }
   else if (from === 'newest' || from === 'oldest') start = { kind: from }
-  else throw new HttpError(400, `from must be offset, timestamp, newest or oldest, got '${from}'`)
+  else throw new HttpError(400, `from must be offset, positions, timestamp, newest or oldest, got '${from}'`)
   return { partition, start, limit, filter: filter === '' ? null : filter }
+}
+
+/** `0:12,1:40`: partition 0 from offset 12, partition 1 from 40. */
+function positionsOf(text: string | null): Map<number, number> {
+  const offsets = new Map<number, number>()
+  const items = (text ?? '').split(',').filter((item) => item.trim() !== '')
+  if (items.length === 0 || items.length > POSITIONS_MAX) throw new HttpError(400, `positions must be 1 to ${POSITIONS_MAX} partition:offset pairs, like 0:12,1:40`)
+  for (const item of items) {
+    const [partition, offset, extra] = item.split(':')
+    if (offset === undefined || extra !== undefined) throw new HttpError(400, `positions must be partition:offset pairs, like 0:12,1:40, got '${item.trim()}'`)
+    offsets.set(intIn(partition, "a position's partition", 0, 100_000), intIn(offset, "a position's offset", 0, OFFSET_MAX))
+  }
+  return offsets
 }
 
 function timestampOf(text: string | null): number {
@@ -93,11 +115,14 @@ export async function browseMessages(b: ConsoleBackend, topic: string, q: Browse
   const found: Found[] = []
   let scanned = 0
   const next: Record<number, number> = {}
+  const highs = new Map<number, number>()
   for (const o of chosen) {
     const low = Number(o.low)
     const high = Number(o.high)
     let from: number
+    highs.set(o.partition, high)
     if (q.start.kind === 'offset') from = q.start.offset
+    else if (q.start.kind === 'positions') from = q.start.offsets.get(o.partition) ?? low
     else if (q.start.kind === 'timestamp') from = Number(byTime.find((t) => t.partition === o.partition)?.offset ?? high)
     else if (q.start.kind === 'newest') from = high - q.limit
     else from = low
@@ -110,6 +135,11 @@ export async function browseMessages(b: ConsoleBackend, topic: string, q: Browse
   // Across partitions: by time, then partition and offset; the newest page keeps the last ones.
   found.sort((x, y) => Number(x.message.timestamp) - Number(y.message.timestamp) || x.partition - y.partition || Number(x.message.offset) - Number(y.message.offset))
   const page = q.start.kind === 'newest' ? found.slice(-q.limit) : found.slice(0, q.limit)
+  // A partition whose records were read but left off this page starts the next one at the first
+  // left off, so paging on with `next` skips none.
+  if (q.start.kind !== 'newest') {
+    for (const { partition, message } of found.slice(q.limit)) next[partition] = Math.min(next[partition], Number(message.offset))
+  }
   return {
     topic,
     records: page.map(({ partition, message }) => ({
@@ -124,6 +154,8 @@ export async function browseMessages(b: ConsoleBackend, topic: string, q: Browse
     scannedMax: SCANNED_MAX,
     truncated: scanned >= SCANNED_MAX,
     next,
+    /** Records are left past `next` in some partition: there is a next page. */
+    more: [...highs].some(([partition, high]) => next[partition] < high),
   }
 }
 

@@ -22,4 +22,17 @@ button.danger { color: #a01818; }
 .cards { display: flex; gap: 12px; flex-wrap: wrap; }
 .card { background: #fff; border: 1px solid #dde1e8; padding: 10px 16px; min-width: 120px; }
 .card b { display: block; font-size: 22px; }
+.chart { background: #fff; border: 1px solid #dde1e8; padding: 8px; display: inline-block; }
+.chart svg { display: block; max-width: 100%; height: auto; font: 11px system-ui, sans-serif; fill: #6b7385; }
+.chart .axis { stroke: #9aa3b5; }
+.chart .grid { stroke: #e3e6ec; stroke-dasharray: 3 3; }
+.line-in, .line-out { stroke-width: 2; stroke-linejoin: round; }
+.line-in { stroke: #2b6cb0; }
+.line-out { stroke: #d97706; stroke-dasharray: 5 3; }
+.legend { display: flex; gap: 16px; font-size: 12px; margin-top: 4px; }
+.legend .key-in::before, .legend .key-out::before { content: ''; display: inline-block; width: 14px; height: 3px; margin-right: 5px; vertical-align: middle; }
+.legend .key-in::before { background: #2b6cb0; }
+.legend .key-out::before { background: #d97706; }
+.search { display: flex; gap: 10px; align-items: center; margin-bottom: 8px; }
+a.button { display: inline-block; padding: 4px 12px; border: 1px solid #9aa3b5; border-radius: 3px; background: #fff; color: inherit; text-decoration: none; }
 `

@@ -6,6 +6,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Partita console</title>
 <link rel="stylesheet" href="/console.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header>

@@ -19,6 +19,7 @@ import type {
   DeleteTopicsResponse,
   DescribeConfigsResponse,
   DescribeGroupsResponse,
+  DescribeLogDirsResponse,
   HeartbeatRequest,
   HeartbeatResponse,
   IncrementalAlterConfigsResponse,
@@ -704,6 +705,16 @@ export class KafkaClient {
       ),
     )
     return answers.flatMap((r) => r.groups)
+  }
+
+  /**
+   * DescribeLogDirs (KIP-113) of broker `nodeId`: its log directories and the size of each
+   * replica it hosts (null topics: all). A client asks each broker in turn; each answers for itself.
+   */
+  async describeLogDirs(nodeId: number, topics: Array<{ topic: string; partitions: number[] }> | null = null): Promise<DescribeLogDirsResponse['results']> {
+    const answer = await this.request(nodeId, ApiKey.DescribeLogDirs, { topics })
+    if (answer.errorCode !== ErrorCode.NONE) throw new KafkaError(answer.errorCode, `DescribeLogDirs: ${errorName(answer.errorCode)}`)
+    return answer.results
   }
 
   /** Lists the groups of every known broker; a broker's error fails the call as KafkaError. */

@@ -36,6 +36,7 @@ export const CLIENT_VERSIONS: ReadonlyMap<number, VersionRange> = new Map<number
   [ApiKey.CreatePartitions, { min: 0, max: 2 }],
   [ApiKey.DeleteGroups, { min: 0, max: 2 }],
   [ApiKey.IncrementalAlterConfigs, { min: 0, max: 1 }],
+  [ApiKey.DescribeLogDirs, { min: 0, max: 4 }],
 ])
 
 /**
