@@ -39,6 +39,7 @@ import type {
 } from '../metadata/operations.js'
 import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
+import { FetchSessionCache } from '../server/fetch-sessions.js'
 import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput, LogDirDescription } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
@@ -74,6 +75,7 @@ export interface NodeCoreDeps {
 export class NodeCore implements BrokerCore {
   readonly nodeId: number
   readonly groups: GroupCoordinators
+  readonly fetchSessions: FetchSessionCache
   readonly #config: BrokerConfig
   readonly #image: MetadataImage
   readonly #partitions: PartitionAccess
@@ -91,6 +93,7 @@ export class NodeCore implements BrokerCore {
     this.#partitions = deps.partitions
     this.#ask = deps.askController
     this.#metrics = deps.metrics
+    this.fetchSessions = new FetchSessionCache({ slotsMax: deps.config.maxIncrementalFetchSessionCacheSlots })
   }
 
   // ---- metadata and coordinators ----------------------------------------------------------

@@ -53,6 +53,8 @@ export interface BrokerOptions {
   offsetsRetentionMinutes?: number
   /** offsets.retention.check.interval.ms: how often expired offsets are looked for. Default 10 minutes. */
   offsetsRetentionCheckIntervalMs?: number
+  /** max.incremental.fetch.session.cache.slots: incremental fetch sessions (KIP-227) each broker keeps. Default 1000. */
+  maxIncrementalFetchSessionCacheSlots?: number
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
   clock?: Clock
@@ -102,6 +104,7 @@ export interface BrokerConfig {
   offsetsTopicReplicationFactor: number
   offsetsRetentionMinutes: number
   offsetsRetentionCheckIntervalMs: number
+  maxIncrementalFetchSessionCacheSlots: number
   heartbeatIntervalMs: number
 }
 
@@ -139,6 +142,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
     offsetsRetentionMinutes: options.offsetsRetentionMinutes ?? 7 * 24 * 60,
     offsetsRetentionCheckIntervalMs: options.offsetsRetentionCheckIntervalMs ?? 600_000,
+    maxIncrementalFetchSessionCacheSlots: options.maxIncrementalFetchSessionCacheSlots ?? 1_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
   }
 }
@@ -176,6 +180,7 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'offsets.topic.replication.factor': String(config.offsetsTopicReplicationFactor),
     'offsets.retention.minutes': String(config.offsetsRetentionMinutes),
     'offsets.retention.check.interval.ms': String(config.offsetsRetentionCheckIntervalMs),
+    'max.incremental.fetch.session.cache.slots': String(config.maxIncrementalFetchSessionCacheSlots),
     'log.dirs': config.dataDir,
   }
 }
