@@ -51,7 +51,8 @@ class RawConnection {
   }
 
   static open(hostPort: string): Promise<RawConnection> {
-    const [host, port] = hostPort.split(':')
+    // The broker's ready line may end its address with a comma.
+    const [host, port] = hostPort.replace(/,$/, '').split(':')
     return new Promise((resolve, reject) => {
       const socket = connect(Number(port), host, () => resolve(new RawConnection(socket)))
       socket.once('error', reject)
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
   const broker = await startBrokerProcess({ brokers: 1 })
   try {
     const admin = await RawConnection.open(broker.bootstrap)
-    const created = await admin.request(ApiKey.CreateTopics, 5, {
+    const created = await admin.request(ApiKey.CreateTopics, 4, {
       topics: [{ name: TOPIC, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }],
       timeoutMs: 60_000,
       validateOnly: false,
