@@ -417,10 +417,18 @@ export class NodeCore implements BrokerCore {
         if (topic === undefined) {
           return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resource.resourceName} does not exist`, configs: [] }
         }
-        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeTopicConfigs(topic.configs, this.#config, resource.configNames) }
+        const configs = describeTopicConfigs(topic.configs, this.#config, resource.configNames, this.#image.brokerConfigs)
+        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
       }
       if (resource.resourceType === RESOURCE_BROKER) {
-        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeBrokerConfigs(this.#config, resource.configNames) }
+        // Kafka describes its own id or the cluster default (empty name) and refuses other names.
+        const name = resource.resourceName
+        if (name !== '' && name !== String(this.nodeId)) {
+          const errorMessage = `Unexpected broker id, expected ${this.nodeId} or empty string, but received ${name}`
+          return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage, configs: [] }
+        }
+        const configs = describeBrokerConfigs(this.#config, resource.configNames, this.#image.brokerConfigs, name === '')
+        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
       }
       return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resource.resourceType}`, configs: [] }
     })

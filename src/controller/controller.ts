@@ -7,7 +7,9 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
-import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
+import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
+import { DYNAMIC_BROKER_KEYS, applyBrokerConfigOps, brokerResourceId } from '../metadata/broker-dynamic-configs.js'
+import { configKey } from '../metadata/config-keys.js'
 import type { ControllerReplies, ControllerReply, ControllerRequest } from '../metadata/controller-messages.js'
 import type { TopicState } from '../metadata/image.js'
 import type {
@@ -21,7 +23,7 @@ import type {
   TopicErrorResult,
 } from '../metadata/operations.js'
 import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
-import { applyConfigOps } from '../metadata/topic-configs.js'
+import { TOPIC_CONFIG_DEFAULTS, applyConfigOps } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import type { ImagePublisher } from './image-publisher.js'
@@ -31,6 +33,7 @@ import { assignReplicas } from './placement.js'
 import type { Supervisor } from './supervisor.js'
 
 const RESOURCE_TOPIC = 2
+const RESOURCE_BROKER = 4
 
 /** Kafka's settings of __consumer_offsets: compacted, 100 MiB segments. */
 const OFFSETS_TOPIC_CONFIGS: Record<string, string> = { 'cleanup.policy': 'compact', 'segment.bytes': '104857600', 'compression.type': 'producer' }
@@ -55,6 +58,7 @@ export class Controller {
     this.#store = deps.store
     this.#router = deps.supervisor
     this.#publisher = deps.publisher
+    this.#publisher.setBrokerConfigs(this.#store.brokerConfigs())
   }
 
   /** Answers a node's request; the delta holding its effect is sent before the answer. */
@@ -250,8 +254,13 @@ export class Controller {
     for (const resource of resources) {
       const base = { resourceType: resource.resourceType, resourceName: resource.resourceName }
       try {
+        if (resource.resourceType === RESOURCE_BROKER) {
+          await this.#alterBrokerConfigs(resource.resourceName, resource.configs, incremental, validateOnly)
+          results.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null })
+          continue
+        }
         if (resource.resourceType !== RESOURCE_TOPIC) {
-          throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Only topic configs can be altered; broker configs are static')
+          throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`)
         }
         const topic = this.#store.topic(resource.resourceName)
         if (topic === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resource.resourceName} does not exist`)
@@ -301,7 +310,32 @@ export class Controller {
   }
 
   #logDefaults() {
-    return logConfigFromKafka(brokerTopicDefaults(this.#config))
+    return logConfigFromKafka(brokerTopicDefaults(this.#config, this.#store.brokerConfigs()))
+  }
+
+  /**
+   * The cluster default's dynamic broker configs (see metadata/broker-dynamic-configs.ts): stored,
+   * published to every broker, and pushed to every replica, whose log config they are the default
+   * of. Broker ids are accepted as names, but their keys are all read-only here: the dynamic keys
+   * are log defaults, which Partita keeps one per cluster.
+   */
+  async #alterBrokerConfigs(name: string, ops: AlterConfigOp[], incremental: boolean, validateOnly: boolean): Promise<void> {
+    const brokerId = brokerResourceId(name, this.#config.brokers)
+    const staticKeys = new Set(Object.keys(brokerConfigEntries(this.#config)))
+    const known = (key: string): boolean => staticKeys.has(key) || configKey(key) !== undefined
+    if (brokerId !== null && ops.length > 0) {
+      const keys = ops.map((op) => op.name)
+      throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs for broker ${brokerId} alone: Set(${keys.join(', ')}); set log defaults at the cluster default (empty name)`)
+    }
+    const defaults = { ...TOPIC_CONFIG_DEFAULTS, ...brokerTopicDefaults(this.#config) }
+    const next = applyBrokerConfigOps(this.#store.brokerConfigs(), ops, incremental, known, (key) => defaults[DYNAMIC_BROKER_KEYS[key]])
+    // The topics' log configs must still parse over the new defaults; validation of each value
+    // ran above, this catches combinations (a topic's segment.bytes against nothing here today).
+    logConfigFromKafka(brokerTopicDefaults(this.#config, next))
+    if (validateOnly || brokerId !== null) return
+    this.#store.putBrokerConfigs(next)
+    this.#publisher.setBrokerConfigs(next)
+    for (const topic of this.#store.topics()) await this.#router.updateTopicConfig(topic)
   }
 
   #planTopic(input: CreateTopicInput): TopicState {

@@ -22,6 +22,7 @@ export class ImagePublisher {
   readonly #image = new MetadataImage()
   readonly #dirtyTopics = new Set<string>()
   #brokersDirty = true
+  #brokerConfigs: Record<string, string> | null = null
   #scheduled = false
   /** Nodes that hold an image: every delta after their snapshot goes to them, none is skipped. */
   readonly #recipients = new Set<number>()
@@ -60,6 +61,12 @@ export class ImagePublisher {
     this.#schedule()
   }
 
+  /** The cluster's dynamic broker configs changed (or are first known, at start). */
+  setBrokerConfigs(configs: Readonly<Record<string, string>>): void {
+    this.#brokerConfigs = { ...configs }
+    this.#schedule()
+  }
+
   setEndpoint(endpoint: BrokerEndpoint): void {
     this.#image.brokers = this.#image.brokers.map((b) => (b.nodeId === endpoint.nodeId ? endpoint : b))
     this.brokersChanged()
@@ -67,8 +74,10 @@ export class ImagePublisher {
 
   /** Sends what changed now; returns the image version that holds it. */
   flush(): number {
-    if (this.#dirtyTopics.size === 0 && !this.#brokersDirty) return this.#image.version
+    if (this.#dirtyTopics.size === 0 && !this.#brokersDirty && this.#brokerConfigs === null) return this.#image.version
     const delta: MetadataDelta = { version: this.#image.version + 1 }
+    if (this.#brokerConfigs !== null) delta.brokerConfigs = this.#brokerConfigs
+    this.#brokerConfigs = null
     if (this.#brokersDirty) {
       delta.brokers = this.#image.brokers
       delta.liveBrokers = this.#deps.liveNodes()

@@ -23,6 +23,8 @@ export interface ClusterState {
   topics: Record<string, TopicState>
   /** Producer ids below this mark may have been handed out; a restart continues above it. */
   producerIdMark: number
+  /** The cluster default's dynamic broker configs, by Kafka broker key (absent in older files: none). */
+  brokerConfigs?: Record<string, string>
 }
 
 const FILE_NAME = 'cluster-metadata.json'
@@ -69,6 +71,22 @@ export class MetadataStore {
       if (before === undefined) delete this.#state.topics[topic.name]
       else this.#state.topics[topic.name] = before
     }, topic.name)
+  }
+
+  brokerConfigs(): Readonly<Record<string, string>> {
+    return this.#state.brokerConfigs ?? {}
+  }
+
+  /** Replaces the dynamic broker configs; if they cannot be persisted, the store is left as it was. */
+  putBrokerConfigs(configs: Record<string, string>): void {
+    const before = this.#state.brokerConfigs
+    this.#state.brokerConfigs = configs
+    try {
+      this.save()
+    } catch (error) {
+      this.#state.brokerConfigs = before
+      throw error
+    }
   }
 
   /** Removes a topic; if that cannot be persisted, the store is left as it was. */

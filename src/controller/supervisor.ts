@@ -352,12 +352,12 @@ export class Supervisor {
   }
 
   replicaConfig(topic: TopicState): ReplicaConfig {
-    const entries = { ...brokerTopicDefaults(this.#config), ...topic.configs }
+    const entries = { ...brokerTopicDefaults(this.#config, this.#store.brokerConfigs()), ...topic.configs }
     return { ...logConfigFromKafka(entries), replicaLagTimeMaxMs: this.#config.replicaLagTimeMaxMs }
   }
 
   #uncleanAllowed(topic: TopicState): boolean {
-    const entries = { ...brokerTopicDefaults(this.#config), ...topic.configs }
+    const entries = { ...brokerTopicDefaults(this.#config, this.#store.brokerConfigs()), ...topic.configs }
     return entries['unclean.leader.election.enable'] === 'true'
   }
 

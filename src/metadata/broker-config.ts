@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os'
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
+import { dynamicTopicDefaults } from './broker-dynamic-configs.js'
 
 export interface BrokerOptions {
   /** Where logs and metadata live. Default for the embedded broker: a fresh temp dir removed on close. */
@@ -150,13 +151,15 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
 /**
  * The broker's defaults for topic configs, by Kafka topic-config name: the broker-wide settings
  * that have a topic-level twin (message.max.bytes is max.message.bytes per topic), then the
- * explicit topic defaults. A topic's own configs override these.
+ * explicit topic defaults, then the cluster's dynamic broker configs (`dynamic`, by broker key:
+ * see broker-dynamic-configs.ts). A topic's own configs override these.
  */
-export function brokerTopicDefaults(config: BrokerConfig): Record<string, string> {
+export function brokerTopicDefaults(config: BrokerConfig, dynamic: Readonly<Record<string, string>> = {}): Record<string, string> {
   return {
     'min.insync.replicas': String(config.minInsyncReplicas),
     'max.message.bytes': String(config.messageMaxBytes),
     ...config.topicDefaults,
+    ...dynamicTopicDefaults(dynamic),
   }
 }
 
