@@ -417,7 +417,7 @@ export class NodeCore implements BrokerCore {
         if (topic === undefined) {
           return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resource.resourceName} does not exist`, configs: [] }
         }
-        const configs = describeTopicConfigs(topic.configs, this.#config, resource.configNames, this.#image.brokerConfigs)
+        const configs = describeTopicConfigs(topic.configs, this.#config, resource.configNames, this.#image.brokerConfigs, this.nodeId)
         return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
       }
       if (resource.resourceType === RESOURCE_BROKER) {
@@ -427,7 +427,7 @@ export class NodeCore implements BrokerCore {
           const errorMessage = `Unexpected broker id, expected ${this.nodeId} or empty string, but received ${name}`
           return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage, configs: [] }
         }
-        const configs = describeBrokerConfigs(this.#config, resource.configNames, this.#image.brokerConfigs, name === '')
+        const configs = describeBrokerConfigs(this.#config, resource.configNames, this.#image.brokerConfigs, name === '' ? null : this.nodeId)
         return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
       }
       return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resource.resourceType}`, configs: [] }

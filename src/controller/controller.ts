@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
-import { DYNAMIC_BROKER_KEYS, applyBrokerConfigOps, brokerResourceId } from '../metadata/broker-dynamic-configs.js'
+import { DYNAMIC_BROKER_KEYS, applyBrokerConfigOps, brokerResourceId, dynamicFor } from '../metadata/broker-dynamic-configs.js'
 import { configKey } from '../metadata/config-keys.js'
 import type { ControllerReplies, ControllerReply, ControllerRequest } from '../metadata/controller-messages.js'
 import type { TopicState } from '../metadata/image.js'
@@ -310,31 +310,28 @@ export class Controller {
   }
 
   #logDefaults() {
-    return logConfigFromKafka(brokerTopicDefaults(this.#config, this.#store.brokerConfigs()))
+    return logConfigFromKafka(brokerTopicDefaults(this.#config, dynamicFor(this.#store.brokerConfigs(), null)))
   }
 
   /**
-   * The cluster default's dynamic broker configs (see metadata/broker-dynamic-configs.ts): stored,
-   * published to every broker, and pushed to every replica, whose log config they are the default
-   * of. Broker ids are accepted as names, but their keys are all read-only here: the dynamic keys
-   * are log defaults, which Partita keeps one per cluster.
+   * Dynamic broker configs at the cluster default (empty name) or one broker's level (see
+   * metadata/broker-dynamic-configs.ts): stored, published to every broker, and pushed to every
+   * replica, whose log config they are the default of.
    */
   async #alterBrokerConfigs(name: string, ops: AlterConfigOp[], incremental: boolean, validateOnly: boolean): Promise<void> {
     const brokerId = brokerResourceId(name, this.#config.brokers)
     const staticKeys = new Set(Object.keys(brokerConfigEntries(this.#config)))
     const known = (key: string): boolean => staticKeys.has(key) || configKey(key) !== undefined
-    if (brokerId !== null && ops.length > 0) {
-      const keys = ops.map((op) => op.name)
-      throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs for broker ${brokerId} alone: Set(${keys.join(', ')}); set log defaults at the cluster default (empty name)`)
-    }
-    const defaults = { ...TOPIC_CONFIG_DEFAULTS, ...brokerTopicDefaults(this.#config) }
-    const next = applyBrokerConfigOps(this.#store.brokerConfigs(), ops, incremental, known, (key) => defaults[DYNAMIC_BROKER_KEYS[key]])
-    // The topics' log configs must still parse over the new defaults; validation of each value
-    // ran above, this catches combinations (a topic's segment.bytes against nothing here today).
-    logConfigFromKafka(brokerTopicDefaults(this.#config, next))
-    if (validateOnly || brokerId !== null) return
-    this.#store.putBrokerConfigs(next)
-    this.#publisher.setBrokerConfigs(next)
+    const level = brokerId === null ? '' : String(brokerId)
+    const all = this.#store.brokerConfigs()
+    // APPEND and SUBTRACT start from what is in force below this level.
+    const below = { ...TOPIC_CONFIG_DEFAULTS, ...brokerTopicDefaults(this.#config, brokerId === null ? {} : dynamicFor(all, null)) }
+    const next = applyBrokerConfigOps(all[level] ?? {}, ops, incremental, known, (key) => below[DYNAMIC_BROKER_KEYS[key]])
+    if (validateOnly) return
+    const updated: Record<string, Record<string, string>> = { ...all, [level]: next }
+    if (Object.keys(next).length === 0) delete updated[level]
+    this.#store.putBrokerConfigs(updated)
+    this.#publisher.setBrokerConfigs(updated)
     for (const topic of this.#store.topics()) await this.#router.updateTopicConfig(topic)
   }
 

@@ -5,6 +5,7 @@
  * a failover's ISR reports) or at once when an answer must not overtake them (`flush`): the delta
  * and the answer travel on the same ring, in that order.
  */
+import type { DynamicBrokerConfigs } from '../metadata/broker-dynamic-configs.js'
 import { MetadataImage, type BrokerEndpoint, type MetadataDelta, type TopicState } from '../metadata/image.js'
 
 export interface ImagePublisherDeps {
@@ -22,7 +23,7 @@ export class ImagePublisher {
   readonly #image = new MetadataImage()
   readonly #dirtyTopics = new Set<string>()
   #brokersDirty = true
-  #brokerConfigs: Record<string, string> | null = null
+  #brokerConfigs: DynamicBrokerConfigs | null = null
   #scheduled = false
   /** Nodes that hold an image: every delta after their snapshot goes to them, none is skipped. */
   readonly #recipients = new Set<number>()
@@ -62,8 +63,8 @@ export class ImagePublisher {
   }
 
   /** The cluster's dynamic broker configs changed (or are first known, at start). */
-  setBrokerConfigs(configs: Readonly<Record<string, string>>): void {
-    this.#brokerConfigs = { ...configs }
+  setBrokerConfigs(configs: DynamicBrokerConfigs): void {
+    this.#brokerConfigs = structuredClone(configs)
     this.#schedule()
   }
 

@@ -1,9 +1,10 @@
 /**
- * The broker keys that Kafka 3.x updates dynamically, cluster-wide (kafka-configs --entity-type
- * brokers --entity-default; DynamicLogConfig's reconfigurable keys), each with the topic key it is
- * the broker-wide default of. An AlterConfigs or IncrementalAlterConfigs of the cluster default
- * broker resource (empty name) sets them for every topic without its own override, at once, as in
- * Kafka; every other broker key is read-only here, as it is in Kafka (or, like listeners, is
+ * The broker keys that Kafka 3.x updates dynamically (DynamicLogConfig's reconfigurable keys),
+ * each with the topic key it is the broker's default of. They are set at the cluster default
+ * (kafka-configs --entity-default: the broker resource with an empty name) for every broker, or
+ * for one broker (its id as the name), which overrides the cluster default on that broker's
+ * replicas; either way every replica without the topic's own override takes the value at once, as
+ * in Kafka. Every other broker key is read-only here, as it is in Kafka (or, like listeners, is
  * per-broker dynamic in Kafka but fixed by the shape of one box). What each topic key does, or
  * that it is accepted with no effect, is the topic key's business (README, "Topic configs").
  *
@@ -41,7 +42,16 @@ export const DYNAMIC_BROKER_KEYS: Readonly<Record<string, string>> = Object.free
 })
 
 /** Kafka's ConfigSource values that broker entries carry. */
+export const SOURCE_DYNAMIC_BROKER = 2
 export const SOURCE_DYNAMIC_DEFAULT_BROKER = 3
+
+/** Dynamic broker configs by level: '' the cluster default, '0', '1', ... one broker's own. */
+export type DynamicBrokerConfigs = Readonly<Record<string, Readonly<Record<string, string>>>>
+
+/** What is in force on broker `brokerId` (null: the cluster default alone). */
+export function dynamicFor(all: DynamicBrokerConfigs, brokerId: number | null): Record<string, string> {
+  return { ...all[''], ...(brokerId === null ? {} : all[String(brokerId)]) }
+}
 
 /** The cluster default broker resource's dynamic keys as topic-default entries (max.message.bytes for message.max.bytes). */
 export function dynamicTopicDefaults(dynamic: Readonly<Record<string, string>>): Record<string, string> {

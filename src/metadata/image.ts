@@ -8,6 +8,7 @@
  * whether it leads (it answers NOT_LEADER_OR_FOLLOWER otherwise), as in Kafka.
  */
 import { assert } from '../common/assert.js'
+import type { DynamicBrokerConfigs } from './broker-dynamic-configs.js'
 
 export interface PartitionState {
   partition: number
@@ -43,8 +44,8 @@ export interface MetadataDelta {
   liveBrokers?: number[]
   topics?: TopicState[]
   deletedTopics?: string[]
-  /** The cluster default's dynamic broker configs, whole, when they changed. */
-  brokerConfigs?: Record<string, string>
+  /** The dynamic broker configs of every level, whole, when they changed. */
+  brokerConfigs?: DynamicBrokerConfigs
 }
 
 export class MetadataImage {
@@ -53,7 +54,7 @@ export class MetadataImage {
   brokers: BrokerEndpoint[] = []
   liveBrokers: number[] = []
   readonly topics = new Map<string, TopicState>()
-  brokerConfigs: Record<string, string> = {}
+  brokerConfigs: DynamicBrokerConfigs = {}
 
   /** Applies deltas in version order; a stale or repeated one is ignored. */
   apply(delta: MetadataDelta): void {

@@ -94,7 +94,19 @@ describe('broker configs', () => {
     expect(ts.partitions.partition('plain', 0)!.config?.maxMessageBytes).toBe(2_000_000)
   })
 
-  it('answers INVALID_REQUEST and changes nothing for a read-only key, a bad value, an unknown key, a broker id or a bad name', async () => {
+  it("sets a dynamic key for one broker over the cluster default, on that broker's replicas", async () => {
+    await incremental('', [{ name: 'log.retention.ms', configOperation: SET, value: '60000' }])
+    const own = await incremental('0', [{ name: 'log.retention.ms', configOperation: SET, value: '70000' }])
+    expect(own.responses[0]).toMatchObject({ errorCode: ErrorCode.NONE, resourceName: '0' })
+    expect((await describeBroker('0', ['log.retention.ms'])).configs).toMatchObject([{ value: '70000', configSource: 2, readOnly: false }])
+    expect((await describeBroker('')).configs).toMatchObject([{ name: 'log.retention.ms', value: '60000', configSource: 3 }])
+    expect(await describeTopic('plain', 'retention.ms')).toMatchObject({ value: '70000', configSource: 2 })
+    expect(ts.partitions.partition('plain', 0)!.config?.retentionMs).toBe(70_000)
+    await incremental('0', [{ name: 'log.retention.ms', configOperation: DELETE, value: null }])
+    expect(ts.partitions.partition('plain', 0)!.config?.retentionMs).toBe(60_000)
+  })
+
+  it('answers INVALID_REQUEST and changes nothing for a read-only key, a bad value, an unknown key, an unknown broker or a bad name', async () => {
     const refusals = [
       await incremental('', [
         { name: 'log.retention.ms', configOperation: SET, value: '60000' },
@@ -102,7 +114,7 @@ describe('broker configs', () => {
       ]),
       await incremental('', [{ name: 'log.retention.ms', configOperation: SET, value: 'soon' }]),
       await incremental('', [{ name: 'no.such.broker.key', configOperation: SET, value: '1' }]),
-      await incremental('0', [{ name: 'log.retention.ms', configOperation: SET, value: '60000' }]),
+      await incremental('0', [{ name: 'num.partitions', configOperation: SET, value: '3' }]),
       await incremental('zero', [{ name: 'log.retention.ms', configOperation: SET, value: '60000' }]),
       await incremental('7', [{ name: 'log.retention.ms', configOperation: SET, value: '60000' }]),
     ]
@@ -126,8 +138,8 @@ describe('broker configs', () => {
   it('keeps the dynamic broker configs in the metadata store across a restart', () => {
     const dir = mkdtempSync(join(tmpdir(), 'partita-store-'))
     try {
-      MetadataStore.open(dir).putBrokerConfigs({ 'log.retention.ms': '60000' })
-      expect(MetadataStore.open(dir).brokerConfigs()).toEqual({ 'log.retention.ms': '60000' })
+      MetadataStore.open(dir).putBrokerConfigs({ '': { 'log.retention.ms': '60000' }, '0': { 'log.segment.bytes': '1048576' } })
+      expect(MetadataStore.open(dir).brokerConfigs()).toEqual({ '': { 'log.retention.ms': '60000' }, '0': { 'log.segment.bytes': '1048576' } })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
