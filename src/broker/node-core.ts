@@ -39,6 +39,7 @@ import type {
 } from '../metadata/operations.js'
 import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
+import { FetchSessionCache } from '../server/fetch-sessions.js'
 import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput, LogDirDescription } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
@@ -74,6 +75,7 @@ export interface NodeCoreDeps {
 export class NodeCore implements BrokerCore {
   readonly nodeId: number
   readonly groups: GroupCoordinators
+  readonly fetchSessions: FetchSessionCache
   readonly #config: BrokerConfig
   readonly #image: MetadataImage
   readonly #partitions: PartitionAccess
@@ -91,6 +93,7 @@ export class NodeCore implements BrokerCore {
     this.#partitions = deps.partitions
     this.#ask = deps.askController
     this.#metrics = deps.metrics
+    this.fetchSessions = new FetchSessionCache({ slotsMax: deps.config.maxIncrementalFetchSessionCacheSlots })
   }
 
   // ---- metadata and coordinators ----------------------------------------------------------
@@ -414,10 +417,18 @@ export class NodeCore implements BrokerCore {
         if (topic === undefined) {
           return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resource.resourceName} does not exist`, configs: [] }
         }
-        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeTopicConfigs(topic.configs, this.#config, resource.configNames) }
+        const configs = describeTopicConfigs(topic.configs, this.#config, resource.configNames, this.#image.brokerConfigs, this.nodeId)
+        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
       }
       if (resource.resourceType === RESOURCE_BROKER) {
-        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeBrokerConfigs(this.#config, resource.configNames) }
+        // Kafka describes its own id or the cluster default (empty name) and refuses other names.
+        const name = resource.resourceName
+        if (name !== '' && name !== String(this.nodeId)) {
+          const errorMessage = `Unexpected broker id, expected ${this.nodeId} or empty string, but received ${name}`
+          return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage, configs: [] }
+        }
+        const configs = describeBrokerConfigs(this.#config, resource.configNames, this.#image.brokerConfigs, name === '' ? null : this.nodeId)
+        return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
       }
       return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resource.resourceType}`, configs: [] }
     })

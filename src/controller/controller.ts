@@ -7,7 +7,9 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
-import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
+import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
+import { DYNAMIC_BROKER_KEYS, applyBrokerConfigOps, brokerResourceId, dynamicFor } from '../metadata/broker-dynamic-configs.js'
+import { configKey } from '../metadata/config-keys.js'
 import type { ControllerReplies, ControllerReply, ControllerRequest } from '../metadata/controller-messages.js'
 import type { TopicState } from '../metadata/image.js'
 import type {
@@ -21,7 +23,7 @@ import type {
   TopicErrorResult,
 } from '../metadata/operations.js'
 import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
-import { applyConfigOps } from '../metadata/topic-configs.js'
+import { TOPIC_CONFIG_DEFAULTS, applyConfigOps } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import type { ImagePublisher } from './image-publisher.js'
@@ -31,6 +33,7 @@ import { assignReplicas } from './placement.js'
 import type { Supervisor } from './supervisor.js'
 
 const RESOURCE_TOPIC = 2
+const RESOURCE_BROKER = 4
 
 /** Kafka's settings of __consumer_offsets: compacted, 100 MiB segments. */
 const OFFSETS_TOPIC_CONFIGS: Record<string, string> = { 'cleanup.policy': 'compact', 'segment.bytes': '104857600', 'compression.type': 'producer' }
@@ -55,6 +58,7 @@ export class Controller {
     this.#store = deps.store
     this.#router = deps.supervisor
     this.#publisher = deps.publisher
+    this.#publisher.setBrokerConfigs(this.#store.brokerConfigs())
   }
 
   /** Answers a node's request; the delta holding its effect is sent before the answer. */
@@ -250,8 +254,13 @@ export class Controller {
     for (const resource of resources) {
       const base = { resourceType: resource.resourceType, resourceName: resource.resourceName }
       try {
+        if (resource.resourceType === RESOURCE_BROKER) {
+          await this.#alterBrokerConfigs(resource.resourceName, resource.configs, incremental, validateOnly)
+          results.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null })
+          continue
+        }
         if (resource.resourceType !== RESOURCE_TOPIC) {
-          throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Only topic configs can be altered; broker configs are static')
+          throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`)
         }
         const topic = this.#store.topic(resource.resourceName)
         if (topic === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resource.resourceName} does not exist`)
@@ -301,7 +310,29 @@ export class Controller {
   }
 
   #logDefaults() {
-    return logConfigFromKafka(brokerTopicDefaults(this.#config))
+    return logConfigFromKafka(brokerTopicDefaults(this.#config, dynamicFor(this.#store.brokerConfigs(), null)))
+  }
+
+  /**
+   * Dynamic broker configs at the cluster default (empty name) or one broker's level (see
+   * metadata/broker-dynamic-configs.ts): stored, published to every broker, and pushed to every
+   * replica, whose log config they are the default of.
+   */
+  async #alterBrokerConfigs(name: string, ops: AlterConfigOp[], incremental: boolean, validateOnly: boolean): Promise<void> {
+    const brokerId = brokerResourceId(name, this.#config.brokers)
+    const staticKeys = new Set(Object.keys(brokerConfigEntries(this.#config)))
+    const known = (key: string): boolean => staticKeys.has(key) || configKey(key) !== undefined
+    const level = brokerId === null ? '' : String(brokerId)
+    const all = this.#store.brokerConfigs()
+    // APPEND and SUBTRACT start from what is in force below this level.
+    const below = { ...TOPIC_CONFIG_DEFAULTS, ...brokerTopicDefaults(this.#config, brokerId === null ? {} : dynamicFor(all, null)) }
+    const next = applyBrokerConfigOps(all[level] ?? {}, ops, incremental, known, (key) => below[DYNAMIC_BROKER_KEYS[key]])
+    if (validateOnly) return
+    const updated: Record<string, Record<string, string>> = { ...all, [level]: next }
+    if (Object.keys(next).length === 0) delete updated[level]
+    this.#store.putBrokerConfigs(updated)
+    this.#publisher.setBrokerConfigs(updated)
+    for (const topic of this.#store.topics()) await this.#router.updateTopicConfig(topic)
   }
 
   #planTopic(input: CreateTopicInput): TopicState {

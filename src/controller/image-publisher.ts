@@ -5,6 +5,7 @@
  * a failover's ISR reports) or at once when an answer must not overtake them (`flush`): the delta
  * and the answer travel on the same ring, in that order.
  */
+import type { DynamicBrokerConfigs } from '../metadata/broker-dynamic-configs.js'
 import { MetadataImage, type BrokerEndpoint, type MetadataDelta, type TopicState } from '../metadata/image.js'
 
 export interface ImagePublisherDeps {
@@ -22,6 +23,7 @@ export class ImagePublisher {
   readonly #image = new MetadataImage()
   readonly #dirtyTopics = new Set<string>()
   #brokersDirty = true
+  #brokerConfigs: DynamicBrokerConfigs | null = null
   #scheduled = false
   /** Nodes that hold an image: every delta after their snapshot goes to them, none is skipped. */
   readonly #recipients = new Set<number>()
@@ -60,6 +62,12 @@ export class ImagePublisher {
     this.#schedule()
   }
 
+  /** The cluster's dynamic broker configs changed (or are first known, at start). */
+  setBrokerConfigs(configs: DynamicBrokerConfigs): void {
+    this.#brokerConfigs = structuredClone(configs)
+    this.#schedule()
+  }
+
   setEndpoint(endpoint: BrokerEndpoint): void {
     this.#image.brokers = this.#image.brokers.map((b) => (b.nodeId === endpoint.nodeId ? endpoint : b))
     this.brokersChanged()
@@ -67,8 +75,10 @@ export class ImagePublisher {
 
   /** Sends what changed now; returns the image version that holds it. */
   flush(): number {
-    if (this.#dirtyTopics.size === 0 && !this.#brokersDirty) return this.#image.version
+    if (this.#dirtyTopics.size === 0 && !this.#brokersDirty && this.#brokerConfigs === null) return this.#image.version
     const delta: MetadataDelta = { version: this.#image.version + 1 }
+    if (this.#brokerConfigs !== null) delta.brokerConfigs = this.#brokerConfigs
+    this.#brokerConfigs = null
     if (this.#brokersDirty) {
       delta.brokers = this.#image.brokers
       delta.liveBrokers = this.#deps.liveNodes()

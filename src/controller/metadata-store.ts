@@ -14,6 +14,7 @@ import { crc32c } from '@node-rs/crc32'
 import { PartitaError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
 import { writeFileAtomicSync } from '../storage/checkpoint-file.js'
+import type { DynamicBrokerConfigs } from '../metadata/broker-dynamic-configs.js'
 import type { TopicState } from '../metadata/image.js'
 
 export type { PartitionState, TopicState } from '../metadata/image.js'
@@ -23,6 +24,8 @@ export interface ClusterState {
   topics: Record<string, TopicState>
   /** Producer ids below this mark may have been handed out; a restart continues above it. */
   producerIdMark: number
+  /** Dynamic broker configs by level ('' the cluster default, else a broker id), by Kafka broker key (absent in older files: none). */
+  brokerConfigs?: Record<string, Record<string, string>>
 }
 
 const FILE_NAME = 'cluster-metadata.json'
@@ -69,6 +72,22 @@ export class MetadataStore {
       if (before === undefined) delete this.#state.topics[topic.name]
       else this.#state.topics[topic.name] = before
     }, topic.name)
+  }
+
+  brokerConfigs(): DynamicBrokerConfigs {
+    return this.#state.brokerConfigs ?? {}
+  }
+
+  /** Replaces the dynamic broker configs; if they cannot be persisted, the store is left as it was. */
+  putBrokerConfigs(configs: Record<string, Record<string, string>>): void {
+    const before = this.#state.brokerConfigs
+    this.#state.brokerConfigs = configs
+    try {
+      this.save()
+    } catch (error) {
+      this.#state.brokerConfigs = before
+      throw error
+    }
   }
 
   /** Removes a topic; if that cannot be persisted, the store is left as it was. */

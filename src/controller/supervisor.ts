@@ -19,6 +19,7 @@ import { assert } from '../common/assert.js'
 import { forEachBounded } from '../common/bounded.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
+import { dynamicFor } from '../metadata/broker-dynamic-configs.js'
 import type { MetadataStore, PartitionState, TopicState } from './metadata-store.js'
 import { openFilesSoftLimit } from '../storage/file-handle-cache.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
@@ -194,12 +195,10 @@ export class Supervisor {
     for (const { topic, state } of elections) {
       for (const brokerId of state.replicas) if (include(brokerId)) spawns.push({ topic, partition: state.partition, brokerId })
     }
-    const configs = new Map<TopicState, ReplicaConfig>()
     const failed = new Map<string, FailedReplica>()
     const unopened = new FailureTally('opening partition replicas')
     await forEachBounded(spawns, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition, brokerId }) => {
-      let config = configs.get(topic)
-      if (config === undefined) configs.set(topic, (config = this.replicaConfig(topic)))
+      const config = this.replicaConfig(topic, brokerId)
       try {
         await this.#spawnReplica(topic.name, partition, brokerId, config)
       } catch (error) {
@@ -338,7 +337,6 @@ export class Supervisor {
   }
 
   async updateTopicConfig(topic: TopicState): Promise<void> {
-    const config = this.replicaConfig(topic)
     const updates: Array<{ shard: number; id: string }> = []
     for (const state of topic.partitions) {
       for (const brokerId of state.replicas) {
@@ -347,17 +345,18 @@ export class Supervisor {
       }
     }
     await forEachBounded(updates, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id }) => {
-      await this.#host.request(shard, id, { op: 'updateConfig', config } satisfies PartitionRequest)
+      await this.#host.request(shard, id, { op: 'updateConfig', config: this.replicaConfig(topic, shard) } satisfies PartitionRequest)
     })
   }
 
-  replicaConfig(topic: TopicState): ReplicaConfig {
-    const entries = { ...brokerTopicDefaults(this.#config), ...topic.configs }
+  /** A replica's config on broker `brokerId`: the topic's own, over that broker's dynamic defaults, over the static ones. */
+  replicaConfig(topic: TopicState, brokerId: number): ReplicaConfig {
+    const entries = { ...brokerTopicDefaults(this.#config, dynamicFor(this.#store.brokerConfigs(), brokerId)), ...topic.configs }
     return { ...logConfigFromKafka(entries), replicaLagTimeMaxMs: this.#config.replicaLagTimeMaxMs }
   }
 
   #uncleanAllowed(topic: TopicState): boolean {
-    const entries = { ...brokerTopicDefaults(this.#config), ...topic.configs }
+    const entries = { ...brokerTopicDefaults(this.#config, dynamicFor(this.#store.brokerConfigs(), null)), ...topic.configs }
     return entries['unclean.leader.election.enable'] === 'true'
   }
 

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os'
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
+import { dynamicTopicDefaults } from './broker-dynamic-configs.js'
 
 export interface BrokerOptions {
   /** Where logs and metadata live. Default for the embedded broker: a fresh temp dir removed on close. */
@@ -53,6 +54,8 @@ export interface BrokerOptions {
   offsetsRetentionMinutes?: number
   /** offsets.retention.check.interval.ms: how often expired offsets are looked for. Default 10 minutes. */
   offsetsRetentionCheckIntervalMs?: number
+  /** max.incremental.fetch.session.cache.slots: incremental fetch sessions (KIP-227) each broker keeps. Default 1000. */
+  maxIncrementalFetchSessionCacheSlots?: number
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
   clock?: Clock
@@ -104,6 +107,7 @@ export interface BrokerConfig {
   offsetsTopicReplicationFactor: number
   offsetsRetentionMinutes: number
   offsetsRetentionCheckIntervalMs: number
+  maxIncrementalFetchSessionCacheSlots: number
   heartbeatIntervalMs: number
 }
 
@@ -141,6 +145,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
     offsetsRetentionMinutes: options.offsetsRetentionMinutes ?? 7 * 24 * 60,
     offsetsRetentionCheckIntervalMs: options.offsetsRetentionCheckIntervalMs ?? 600_000,
+    maxIncrementalFetchSessionCacheSlots: options.maxIncrementalFetchSessionCacheSlots ?? 1_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
   }
 }
@@ -148,13 +153,15 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
 /**
  * The broker's defaults for topic configs, by Kafka topic-config name: the broker-wide settings
  * that have a topic-level twin (message.max.bytes is max.message.bytes per topic), then the
- * explicit topic defaults. A topic's own configs override these.
+ * explicit topic defaults, then the cluster's dynamic broker configs (`dynamic`, by broker key:
+ * see broker-dynamic-configs.ts). A topic's own configs override these.
  */
-export function brokerTopicDefaults(config: BrokerConfig): Record<string, string> {
+export function brokerTopicDefaults(config: BrokerConfig, dynamic: Readonly<Record<string, string>> = {}): Record<string, string> {
   return {
     'min.insync.replicas': String(config.minInsyncReplicas),
     'max.message.bytes': String(config.messageMaxBytes),
     ...config.topicDefaults,
+    ...dynamicTopicDefaults(dynamic),
   }
 }
 
@@ -178,6 +185,7 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'offsets.topic.replication.factor': String(config.offsetsTopicReplicationFactor),
     'offsets.retention.minutes': String(config.offsetsRetentionMinutes),
     'offsets.retention.check.interval.ms': String(config.offsetsRetentionCheckIntervalMs),
+    'max.incremental.fetch.session.cache.slots': String(config.maxIncrementalFetchSessionCacheSlots),
     'log.dirs': config.dataDir,
   }
 }

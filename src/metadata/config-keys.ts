@@ -156,6 +156,12 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'max.broker.partitions', doc: 'partition replicas one broker may host', defaultValue: '100000', apply: (v, s) => (s.broker.maxBrokerPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.num.partitions', doc: 'partitions of __consumer_offsets', defaultValue: '50', apply: (v, s) => (s.broker.offsetsTopicNumPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },
+  {
+    key: 'max.incremental.fetch.session.cache.slots',
+    doc: 'incremental fetch sessions (KIP-227) each broker keeps',
+    defaultValue: '1000',
+    apply: (v, s) => (s.broker.maxIncrementalFetchSessionCacheSlots = integer(v, 0, INT32_MAX)),
+  },
   { key: 'admin.host', doc: 'address of the admin HTTP port (Partita)', defaultValue: '127.0.0.1', apply: (v, s) => (s.broker.adminHost = v.trim()) },
   { key: 'admin.port', doc: 'admin HTTP port: metrics, health (Partita)', defaultValue: '9644', apply: (v, s) => (s.broker.adminPort = v.trim() === 'off' ? null : integer(v, 0, 65_535)) },
   {

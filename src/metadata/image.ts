@@ -8,6 +8,7 @@
  * whether it leads (it answers NOT_LEADER_OR_FOLLOWER otherwise), as in Kafka.
  */
 import { assert } from '../common/assert.js'
+import type { DynamicBrokerConfigs } from './broker-dynamic-configs.js'
 
 export interface PartitionState {
   partition: number
@@ -43,6 +44,8 @@ export interface MetadataDelta {
   liveBrokers?: number[]
   topics?: TopicState[]
   deletedTopics?: string[]
+  /** The dynamic broker configs of every level, whole, when they changed. */
+  brokerConfigs?: DynamicBrokerConfigs
 }
 
 export class MetadataImage {
@@ -51,6 +54,7 @@ export class MetadataImage {
   brokers: BrokerEndpoint[] = []
   liveBrokers: number[] = []
   readonly topics = new Map<string, TopicState>()
+  brokerConfigs: DynamicBrokerConfigs = {}
 
   /** Applies deltas in version order; a stale or repeated one is ignored. */
   apply(delta: MetadataDelta): void {
@@ -59,6 +63,7 @@ export class MetadataImage {
     if (delta.clusterId !== undefined) this.clusterId = delta.clusterId
     if (delta.brokers !== undefined) this.brokers = delta.brokers
     if (delta.liveBrokers !== undefined) this.liveBrokers = delta.liveBrokers
+    if (delta.brokerConfigs !== undefined) this.brokerConfigs = delta.brokerConfigs
     for (const name of delta.deletedTopics ?? []) this.topics.delete(name)
     for (const topic of delta.topics ?? []) {
       assert(topic.partitions.every((p, i) => p.partition === i && p.isr.length > 0), `topic ${topic.name} arrives whole, with non-empty ISRs`)
@@ -68,7 +73,14 @@ export class MetadataImage {
 
   /** The whole image as one delta, for a node that starts with nothing. */
   snapshot(): MetadataDelta {
-    return { version: this.version, clusterId: this.clusterId, brokers: this.brokers, liveBrokers: this.liveBrokers, topics: [...this.topics.values()] }
+    return {
+      version: this.version,
+      clusterId: this.clusterId,
+      brokers: this.brokers,
+      liveBrokers: this.liveBrokers,
+      topics: [...this.topics.values()],
+      brokerConfigs: this.brokerConfigs,
+    }
   }
 
   partition(topic: string, partition: number): PartitionState | undefined {

@@ -6,6 +6,7 @@
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
+import { DYNAMIC_BROKER_KEYS, SOURCE_DYNAMIC_BROKER, SOURCE_DYNAMIC_DEFAULT_BROKER, dynamicTopicDefaults, type DynamicBrokerConfigs } from './broker-dynamic-configs.js'
 import type { AlterConfigOp, ConfigEntry } from './operations.js'
 import { TOPIC_CONFIG_KEYS, validateTopicConfigs } from './topic-config-keys.js'
 
@@ -26,22 +27,51 @@ function wanted(names: string[] | null, name: string): boolean {
   return names === null || names.length === 0 || names.includes(name)
 }
 
-export function describeTopicConfigs(overrides: Record<string, string>, config: BrokerConfig, names: string[] | null): ConfigEntry[] {
+/** A topic's configs as broker `brokerId` describes them (its own dynamic level over the cluster default's). */
+export function describeTopicConfigs(overrides: Record<string, string>, config: BrokerConfig, names: string[] | null, dynamic: DynamicBrokerConfigs = {}, brokerId = -1): ConfigEntry[] {
   const brokerDefaults = brokerTopicDefaults(config)
+  const perBroker = dynamicTopicDefaults(dynamic[String(brokerId)] ?? {})
+  const clusterDefault = dynamicTopicDefaults(dynamic[''] ?? {})
   const entries: ConfigEntry[] = []
   for (const [name, kafkaDefault] of Object.entries(TOPIC_CONFIG_DEFAULTS)) {
     if (!wanted(names, name)) continue
     if (name in overrides) entries.push(entry(name, overrides[name], SOURCE_DYNAMIC_TOPIC))
+    else if (name in perBroker) entries.push(entry(name, perBroker[name], SOURCE_DYNAMIC_BROKER))
+    else if (name in clusterDefault) entries.push(entry(name, clusterDefault[name], SOURCE_DYNAMIC_DEFAULT_BROKER))
     else if (name in brokerDefaults && brokerDefaults[name] !== kafkaDefault) entries.push(entry(name, brokerDefaults[name], SOURCE_STATIC_BROKER))
     else entries.push(entry(name, kafkaDefault, SOURCE_DEFAULT))
   }
   return entries
 }
 
-export function describeBrokerConfigs(config: BrokerConfig, names: string[] | null): ConfigEntry[] {
-  return Object.entries(brokerConfigEntries(config))
-    .filter(([name]) => wanted(names, name))
+/**
+ * A broker resource as Kafka describes it: for a broker id, every broker key with its value and
+ * source (that broker's dynamic value, the cluster's dynamic default, set at start, or Kafka's
+ * default), read-only unless Kafka updates it dynamically; for the cluster default (brokerId
+ * null), only the dynamic keys set there.
+ */
+export function describeBrokerConfigs(config: BrokerConfig, names: string[] | null, all: DynamicBrokerConfigs = {}, brokerId: number | null = null): ConfigEntry[] {
+  const clusterDefault = all[''] ?? {}
+  if (brokerId === null) {
+    return Object.entries(clusterDefault)
+      .filter(([name]) => wanted(names, name))
+      .map(([name, value]) => entry(name, value, SOURCE_DYNAMIC_DEFAULT_BROKER))
+  }
+  const own = all[String(brokerId)] ?? {}
+  const statics = brokerConfigEntries(config)
+  const topicDefaults = brokerTopicDefaults(config)
+  const entries: ConfigEntry[] = Object.entries(statics)
+    .filter(([name]) => wanted(names, name) && !Object.hasOwn(DYNAMIC_BROKER_KEYS, name))
     .map(([name, value]) => ({ ...entry(name, value, SOURCE_STATIC_BROKER), readOnly: true }))
+  for (const [name, topicKey] of Object.entries(DYNAMIC_BROKER_KEYS)) {
+    if (!wanted(names, name)) continue
+    if (Object.hasOwn(own, name)) entries.push(entry(name, own[name], SOURCE_DYNAMIC_BROKER))
+    else if (Object.hasOwn(clusterDefault, name)) entries.push(entry(name, clusterDefault[name], SOURCE_DYNAMIC_DEFAULT_BROKER))
+    else if (Object.hasOwn(statics, name)) entries.push(entry(name, statics[name], SOURCE_STATIC_BROKER))
+    else if (topicDefaults[topicKey] !== undefined && topicDefaults[topicKey] !== TOPIC_CONFIG_DEFAULTS[topicKey]) entries.push(entry(name, topicDefaults[topicKey], SOURCE_STATIC_BROKER))
+    else entries.push(entry(name, TOPIC_CONFIG_DEFAULTS[topicKey], SOURCE_DEFAULT))
+  }
+  return entries
 }
 
 /** Refuses a topic config name Partita does not know, as Kafka does, instead of storing it unused. */

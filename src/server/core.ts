@@ -7,6 +7,7 @@
 import type { OffsetDeleteResult } from '../actors/group/types.js'
 import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
 import type { ElectLeadersResult, KafkaOperations } from '../metadata/operations.js'
+import type { FetchSessionCache } from './fetch-sessions.js'
 
 export type { GroupOperations } from '../metadata/operations.js'
 
@@ -47,6 +48,8 @@ export interface LogDirDescription {
 export interface BrokerCore extends KafkaOperations {
   /** This broker's id. */
   readonly nodeId: number
+  /** This broker's incremental fetch sessions (KIP-227), used by the Fetch handler. */
+  readonly fetchSessions: FetchSessionCache
   /** FindCoordinator: keyType 0 = group, 1 = transaction. */
   findCoordinator(key: string, keyType: number): Promise<CoordinatorResult>
   /** DescribeLogDirs: the replicas this broker hosts (of the topics asked for; null: all). */

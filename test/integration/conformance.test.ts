@@ -43,6 +43,20 @@ describe('confluent-kafka AdminClient', () => {
     expect(result.afterAlter).toEqual({ 'message.format.version': '2.8', 'min.cleanable.dirty.ratio': '0.2', preallocate: 'false' })
   })
 
+  it("describes a broker, sets a dynamic log default for that broker alone and is refused a read-only key", async () => {
+    const result = await runPython<{
+      before: Record<string, { value: string; readOnly: boolean; source: number }>
+      readOnly: number
+      altered: number
+      after: { value: string; readOnly: boolean; source: number }
+    }>(SCRIPT, ['broker-configs', broker.bootstrapServers, 'brokercfg'])
+    expect(result.before['log.retention.ms']).toEqual({ value: '604800000', readOnly: false, source: 5 })
+    expect(result.before['num.partitions']).toMatchObject({ readOnly: true, source: 4 })
+    expect(result.readOnly).toBe(42)
+    expect(result.altered).toBe(0)
+    expect(result.after).toEqual({ value: '60000', readOnly: false, source: 2 })
+  })
+
   it('creates topics and partitions exactly as assigned and refuses bad assignments with INVALID_REPLICA_ASSIGNMENT', async () => {
     const result = await runPython<{
       refused: Record<string, number>

@@ -7,7 +7,7 @@
  * log, and the high watermark is its end.
  */
 import { partitionActorId, type OpenPartition, type PartitionReplies, type PartitionRequest } from '../../src/actors/partition-messages.js'
-import type { ActiveProducer, FetchPartitionResult, ProduceResult } from '../../src/actors/partition/replica-types.js'
+import type { ActiveProducer, FetchPartitionResult, ProduceResult, ReplicaConfig } from '../../src/actors/partition/replica-types.js'
 import type { LocalReply, PartitionAccess } from '../../src/broker/local-partitions.js'
 import type { ActorHost } from '../../src/controller/supervisor.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
@@ -36,6 +36,8 @@ class MemoryPartition {
   logStartOffset = 0
   nextOffset = 0
   readonly parked = new Set<ParkedFetch>()
+  /** The config the supervisor last pushed (updateConfig), if any. */
+  config: ReplicaConfig | null = null
 
   /** The idempotent producers of the stored batches, last batch wins, as a leader's producer state keeps them. */
   producers(): ActiveProducer[] {
@@ -196,10 +198,12 @@ export class MemoryPartitions implements PartitionAccess {
         const stats = { logStartOffset: p.logStartOffset, logEndOffset: p.nextOffset, highWatermark: p.nextOffset, isr: [], leaderEpoch: 0 }
         return { message: { ...stats, role: 'leader' as const, leaderId: 0, sizeBytes, producerCount: 0, followerRestartedAtLeaderStart: false } }
       }
+      case 'updateConfig':
+        p.config = message.config
+        return { message: { ok: true } }
       case 'becomeLeader':
       case 'becomeFollower':
       case 'removeFromIsr':
-      case 'updateConfig':
         return { message: { ok: true } }
       default:
         throw new Error(`the memory partitions do not answer ${message.op}`)

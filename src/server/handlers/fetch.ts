@@ -1,8 +1,9 @@
 /**
- * Fetch v0-12 with Kafka's long-poll (the core parks each partition until minBytes or maxWaitMs).
- * There are no incremental fetch sessions: every request is served as a full fetch and answered
- * with session id 0, which tells the client that no session was created, so it keeps sending full
- * requests. Reading from followers is not offered (preferred read replica -1).
+ * Fetch v0-12 with Kafka's long-poll (the core parks each partition until minBytes or maxWaitMs)
+ * and, from v7, incremental fetch sessions (KIP-227; the rules are in ../fetch-sessions.ts): the
+ * broker's session cache decides which partitions a request fetches and which the answer carries.
+ * A session error answers at the top level with no partitions, fetching nothing. Reading from
+ * followers is not offered (preferred read replica -1).
  *
  * v0-3 expect message formats older than the log's v2 batches: v0-1 magic 0 (no timestamps), v2-3
  * magic 1. Their batches are down-converted here (see src/records/legacy-messages.ts), within
@@ -46,12 +47,22 @@ export const fetchHandler = defineHandler({
   minVersion: 0,
   maxVersion: 12,
   async handle(ctx, request, version) {
-    const inputs: FetchInput[] = []
+    const requested: FetchInput[] = []
     for (const topic of request.topics) {
       for (const p of topic.partitions) {
-        inputs.push({ topic: topic.topic, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes })
+        requested.push({ topic: topic.topic, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes })
       }
     }
+    const context = ctx.core.fetchSessions.newContext({
+      version,
+      sessionId: request.sessionId,
+      sessionEpoch: request.sessionEpoch,
+      privileged: request.replicaId >= 0,
+      partitions: requested,
+      forgotten: request.forgottenTopicsData.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition }))),
+    })
+    if (context.kind === 'error') return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [] }
+    const inputs = context.inputs
     const fetched = await ctx.core.fetch(inputs, {
       maxWaitMs: Math.max(0, request.maxWaitMs),
       minBytes: Math.max(0, request.minBytes),
@@ -59,11 +70,12 @@ export const fetchHandler = defineHandler({
       isolationLevel: request.isolationLevel === 1 ? 1 : 0,
       signal: ctx.signal,
     })
-    const results = version < FIRST_V2_BATCH_VERSION ? downConverted(fetched, inputs, version, request.maxBytes) : fetched
+    const converted = version < FIRST_V2_BATCH_VERSION ? downConverted(fetched, inputs, version, request.maxBytes) : fetched
+    const { sessionId, results } = ctx.core.fetchSessions.respond(context, converted)
     return {
       throttleTimeMs: 0,
       errorCode: 0,
-      sessionId: 0,
+      sessionId,
       responses: groupByTopic(results.map((r) => ({ topic: r.topic, item: r }))).map(({ name, items }) => ({
         topic: name,
         partitions: items.map((r) => ({

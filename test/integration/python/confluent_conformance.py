@@ -7,6 +7,8 @@ Usage: confluent_conformance.py <command> <bootstrap> <args...>
   configs <topic>        create with an unknown key (refused), then with Kafka 3.x keys; alter; describe
   assignments <topic>    create as assigned (and badly assigned), then add partitions as assigned
   commit-unknown <topic> commit offsets for <topic>-0 and for a topic that does not exist
+  broker-configs <topic> describe broker 1; set log.retention.ms for broker 1 (this client cannot name
+                         the cluster default); be refused log.dirs
 """
 import json
 import sys
@@ -89,7 +91,32 @@ def commit_unknown(bootstrap, topic):
     print(json.dumps(results))
 
 
-COMMANDS = {"configs": configs, "assignments": assignments, "commit-unknown": commit_unknown}
+def broker_configs(bootstrap, topic):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    create(admin, NewTopic(topic, 1, 1))
+
+    def describe_broker(name):
+        resource = ConfigResource(ConfigResource.Type.BROKER, name)
+        entries = admin.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
+        return {k: {"value": e.value, "readOnly": e.is_read_only, "source": e.source} for k, e in entries.items()}
+
+    def alter_broker(configs):
+        resource = ConfigResource(ConfigResource.Type.BROKER, "1", set_config=configs)
+        return code_of(admin.alter_configs([resource], request_timeout=TIMEOUT_S)[resource])
+
+    before = describe_broker("1")
+    read_only = alter_broker({"log.dirs": "/elsewhere"})
+    altered = alter_broker({"log.retention.ms": "60000"})
+    after = describe_broker("1")
+    print(json.dumps({
+        "before": {k: before.get(k) for k in ["log.retention.ms", "num.partitions"]},
+        "readOnly": read_only,
+        "altered": altered,
+        "after": after.get("log.retention.ms"),
+    }))
+
+
+COMMANDS = {"configs": configs, "assignments": assignments, "commit-unknown": commit_unknown, "broker-configs": broker_configs}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](*sys.argv[2:])
