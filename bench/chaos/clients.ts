@@ -46,6 +46,11 @@ export class StreamingClient {
     return new StreamingClient(['consume-group', bootstrap, topic, group, String(sessionMs)])
   }
 
+  /** The client's exit code, or null while it runs. */
+  get exitCode(): number | null {
+    return this.#child.exitCode
+  }
+
   /** Resolves once `count` records have been seen in all (or the client exited: check `records`). */
   seen(count: number): Promise<void> {
     if (this.records.length >= count || this.#child.exitCode !== null) return Promise.resolve()

@@ -1,13 +1,16 @@
 /**
- * `npm run chaos -- --rounds 20 [--seed S] [--fault kill|freeze] [--freeze-ms 10000] [--rate 500]
- * [--partitions 3] [--report FILE]`: process-level faults of a `partita start` process under a real
- * idempotent acks=all producer and a group consumer (see run.ts). Prints each round, then the
- * checker's verdict; exits 1 when an acknowledged record was lost, stored twice or reordered.
+ * `npm run chaos -- --rounds 20 [--seed S] [--fault kill|freeze|broker-kill] [--freeze-ms 10000]
+ * [--rate 500] [--partitions 3] [--report FILE]`: process-level faults of a `partita start`
+ * process under a real idempotent acks=all producer and a group consumer (run.ts), or with
+ * `--fault broker-kill` that many `faults.killBroker` of a random broker of three in an embedded
+ * cluster under load (broker-kills.ts). Prints each round, then the checker's verdict; exits 1
+ * when an acknowledged record was lost, stored twice or reordered.
  */
 import { writeFileSync } from 'node:fs'
+import { runBrokerKills } from './broker-kills.js'
 import { runChaos, type ChaosFault } from './run.js'
 
-const USAGE = 'usage: npm run chaos -- --rounds N [--seed S] [--fault kill|freeze] [--freeze-ms MS] [--rate R] [--partitions P] [--report FILE]'
+const USAGE = 'usage: npm run chaos -- --rounds N [--seed S] [--fault kill|freeze|broker-kill] [--freeze-ms MS] [--rate R] [--partitions P] [--report FILE]'
 
 function parseArgs(argv: string[]): Map<string, string> {
   const values = new Map<string, string>()
@@ -33,9 +36,10 @@ function int(values: Map<string, string>, name: string, fallback: number): numbe
 async function main(): Promise<void> {
   const values = parseArgs(process.argv.slice(2))
   const fault = values.get('fault') ?? 'kill'
-  if (fault !== 'kill' && fault !== 'freeze') throw new Error(`--fault is kill or freeze, got '${fault}'\n${USAGE}`)
+  if (fault !== 'kill' && fault !== 'freeze' && fault !== 'broker-kill') throw new Error(`--fault is kill, freeze or broker-kill, got '${fault}'\n${USAGE}`)
   const seed = int(values, 'seed', Math.floor(Math.random() * 2 ** 31))
   console.log(`chaos: seed ${seed}`)
+  if (fault === 'broker-kill') return brokerKills(values, seed)
   const report = await runChaos({
     rounds: int(values, 'rounds', 20),
     seed,
@@ -59,6 +63,31 @@ async function main(): Promise<void> {
   for (const problem of v.problems) console.log(`  problem: ${problem}`)
   for (const failure of report.failures) console.log(`  FAILURE (seed ${report.seed}): ${failure}`)
   process.exitCode = ok ? 0 : 1
+}
+
+async function brokerKills(values: Map<string, string>, seed: number): Promise<void> {
+  const report = await runBrokerKills({ kills: int(values, 'rounds', 50), seed, partitions: int(values, 'partitions', 6), log: (line) => console.log(line) })
+  const reportFile = values.get('report')
+  if (reportFile !== undefined) writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`)
+  const v = report.verdict
+  // A victim that led nothing (leadership had moved away in an earlier kill) has no failover to time.
+  const serving = report.kills.filter((k) => k.ledPartitions > 0).map((k) => k.newLeaderServingMs).filter((ms) => ms >= 0)
+  const recovered = report.kills.map((k) => k.recoveredMs).filter((ms) => ms >= 0)
+  const ok = v.ok && report.failures.length === 0
+  console.log(`chaos: ${ok ? 'PASS' : 'FAIL'} seed ${report.seed}, ${report.kills.length} broker kills in ${(report.durationMs / 1000).toFixed(0)} s`)
+  console.log(`  acknowledged ${v.acked}, stored ${v.stored}: lost ${v.lost}, duplicates ${v.duplicates}, out of order ${v.outOfOrder}`)
+  console.log(`  group consumer: ${v.notConsumed} acknowledged not received, ${v.redelivered} redelivered`)
+  console.log(`  new leader serving after kill (ms): median ${median(serving)}, p90 ${percentile(serving, 0.9)}, max ${Math.max(...serving)}; over 2 s: ${report.slowerThan2s}`)
+  console.log(`  killed broker serving again (ms): median ${median(recovered)}, max ${Math.max(...recovered)}`)
+  for (const problem of v.problems) console.log(`  problem: ${problem}`)
+  for (const failure of report.failures) console.log(`  FAILURE (seed ${report.seed}): ${failure}`)
+  process.exitCode = ok ? 0 : 1
+}
+
+function percentile(values: number[], q: number): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]
 }
 
 function median(values: number[]): number {

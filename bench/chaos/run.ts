@@ -87,7 +87,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     for (let round = 1; round <= options.rounds; round++) {
       // The clients make progress first, so each fault strikes a working pipeline.
-      if (!(await within(producer.seen(producer.records.length + perRound), PROGRESS_MS))) {
+      const progressed = await within(producer.seen(producer.records.length + perRound), PROGRESS_MS)
+      if (producer.exitCode !== null || consumer.exitCode !== null) break
+      if (!progressed) {
         failures.push(`round ${round}: the producer had no ${perRound} acknowledgements within ${PROGRESS_MS} ms`)
         break
       }
@@ -105,6 +107,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       const backMs = Date.now()
       const acked = await within(producer.seen(producer.records.length + 1), PROGRESS_MS)
+      if (producer.exitCode !== null) break
       const entry = { round, downMs: backMs - faultMs, firstAckAfterMs: acked ? Date.now() - backMs : -1, ackedBefore }
       rounds.push(entry)
       log(`chaos: round ${round} (${options.fault}): back after ${entry.downMs} ms, first ack ${entry.firstAckAfterMs} ms later, ${producer.records.length} acknowledged, ${consumer.records.length} consumed`)
@@ -140,7 +143,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 /** Every record of the topic, read with kcat: a reader that shares no code with the broker. */
-async function readLog(bootstrap: string, topic: string): Promise<SeenRecord[]> {
+export async function readLog(bootstrap: string, topic: string): Promise<SeenRecord[]> {
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('/usr/bin/kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\\n'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -163,7 +166,7 @@ async function readLog(bootstrap: string, topic: string): Promise<SeenRecord[]> 
     })
 }
 
-async function within(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+export async function within(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
   const outcome = await Promise.race([promise.then(() => true as const), timedOut])
@@ -171,7 +174,7 @@ async function within(promise: Promise<unknown>, timeoutMs: number): Promise<boo
   return outcome
 }
 
-function delay(ms: number): Promise<void> {
+export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
