@@ -21,6 +21,10 @@ export interface BrokerProcessOptions {
   port?: number
   /** More `partita start` flags. */
   args?: string[]
+  /** The admin HTTP port (0: a free one); default off. */
+  adminPort?: number
+  /** Extra environment variables for the process. */
+  env?: Record<string, string>
 }
 
 export interface BrokerExit {
@@ -117,6 +121,8 @@ export class BrokerProcess {
   readonly child: ChildProcess
   readonly bootstrap: string
   readonly log: BrokerLog
+  /** The admin HTTP port's base URL, when it was asked for. */
+  adminUrl: string | null = null
   /** Removed on stop: the directory this process made, or null when the caller owns it. */
   readonly #ownDataDir: string | null
   #exit: BrokerExit | null = null
@@ -141,25 +147,29 @@ export class BrokerProcess {
     const ownDataDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'partita-fuzz-')) : null
     const dataDir = options.dataDir ?? ownDataDir!
     const cli = fileURLToPath(compiledUrl(import.meta.url, '../../src/cli/main.js'))
-    const args = [cli, 'start', '--port', String(options.port ?? 0), '--admin-port', 'off', '--data-dir', dataDir, '--brokers', String(options.brokers)]
+    const args = [cli, 'start', '--port', String(options.port ?? 0), '--admin-port', String(options.adminPort ?? 'off'), '--data-dir', dataDir, '--brokers', String(options.brokers)]
     // No initial rebalance delay, so group requests answer while the lane still waits for them;
     // housekeeping every second, so retention changes sent during the run take effect in it.
     args.push('--group-initial-rebalance-delay-ms', '0', '--retention-check-interval-ms', '1000', ...(options.args ?? []))
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
     const log = new BrokerLog()
     createInterface({ input: child.stderr! }).on('line', (line) => log.add(line))
     try {
+      let adminUrl: string | null = null
       const bootstrap = await new Promise<string>((resolve, reject) => {
         let output = ''
         child.stdout!.on('data', (chunk: Buffer) => {
           output += chunk.toString()
+          adminUrl = /^partita: admin listening on (\S+)/m.exec(output)?.[1] ?? null
           // The last line of the start-up: every broker's address, as clients bootstrap from them.
           const match = /^partita: listening on (\S+)/m.exec(output)
           if (match !== null) resolve(match[1])
         })
         child.once('exit', (code) => reject(new Error(`the broker exited with ${code} before listening: ${log.other.join(' | ')}`)))
       })
-      return new BrokerProcess(child, bootstrap, log, ownDataDir)
+      const process_ = new BrokerProcess(child, bootstrap, log, ownDataDir)
+      process_.adminUrl = adminUrl
+      return process_
     } catch (error) {
       if (ownDataDir !== null) rmSync(ownDataDir, { recursive: true, force: true })
       throw error
