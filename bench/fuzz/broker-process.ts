@@ -15,6 +15,16 @@ import { compiledUrl } from '../../src/runtime/compiled-url.js'
 export interface BrokerProcessOptions {
   /** Brokers in the process, each a shard thread with its own listener. */
   brokers: number
+  /** A data directory to use and keep (a restart reuses it); default a fresh one removed on stop. */
+  dataDir?: string
+  /** Broker 0's port (broker i: port + i); default 0, a free port each. */
+  port?: number
+  /** More `partita start` flags. */
+  args?: string[]
+  /** The admin HTTP port (0: a free one); default off. */
+  adminPort?: number
+  /** Extra environment variables for the process. */
+  env?: Record<string, string>
 }
 
 export interface BrokerExit {
@@ -128,15 +138,18 @@ export class BrokerProcess {
   readonly child: ChildProcess
   readonly bootstrap: string
   readonly log: BrokerLog
-  readonly #dataDir: string
+  /** The admin HTTP port's base URL, when it was asked for. */
+  adminUrl: string | null = null
+  /** Removed on stop: the directory this process made, or null when the caller owns it. */
+  readonly #ownDataDir: string | null
   #exit: BrokerExit | null = null
   readonly #exited: Promise<BrokerExit>
 
-  private constructor(child: ChildProcess, bootstrap: string, log: BrokerLog, dataDir: string) {
+  private constructor(child: ChildProcess, bootstrap: string, log: BrokerLog, ownDataDir: string | null) {
     this.child = child
     this.bootstrap = bootstrap
     this.log = log
-    this.#dataDir = dataDir
+    this.#ownDataDir = ownDataDir
     this.#exited = new Promise((resolve) => {
       const done = (code: number | null, signal: string | null): void => {
         this.#exit = { code, signal }
@@ -148,29 +161,34 @@ export class BrokerProcess {
   }
 
   static async start(options: BrokerProcessOptions): Promise<BrokerProcess> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'partita-fuzz-'))
+    const ownDataDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'partita-fuzz-')) : null
+    const dataDir = options.dataDir ?? ownDataDir!
     const cli = fileURLToPath(compiledUrl(import.meta.url, '../../src/cli/main.js'))
-    const args = [cli, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', dataDir, '--brokers', String(options.brokers)]
+    const args = [cli, 'start', '--port', String(options.port ?? 0), '--admin-port', String(options.adminPort ?? 'off'), '--data-dir', dataDir, '--brokers', String(options.brokers)]
     // No initial rebalance delay, so group requests answer while the lane still waits for them;
     // housekeeping every second, so retention changes sent during the run take effect in it.
-    args.push('--group-initial-rebalance-delay-ms', '0', '--retention-check-interval-ms', '1000')
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    args.push('--group-initial-rebalance-delay-ms', '0', '--retention-check-interval-ms', '1000', ...(options.args ?? []))
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
     const log = new BrokerLog()
     createInterface({ input: child.stderr! }).on('line', (line) => log.add(line))
     try {
+      let adminUrl: string | null = null
       const bootstrap = await new Promise<string>((resolve, reject) => {
         let output = ''
         child.stdout!.on('data', (chunk: Buffer) => {
           output += chunk.toString()
+          adminUrl = /^partita: admin listening on (\S+)/m.exec(output)?.[1] ?? null
           // The last line of the start-up: every broker's address, as clients bootstrap from them.
           const match = /^partita: listening on (\S+)/m.exec(output)
           if (match !== null) resolve(match[1])
         })
         child.once('exit', (code) => reject(new Error(`the broker exited with ${code} before listening: ${log.other.join(' | ')}`)))
       })
-      return new BrokerProcess(child, bootstrap, log, dataDir)
+      const process_ = new BrokerProcess(child, bootstrap, log, ownDataDir)
+      process_.adminUrl = adminUrl
+      return process_
     } catch (error) {
-      rmSync(dataDir, { recursive: true, force: true })
+      if (ownDataDir !== null) rmSync(ownDataDir, { recursive: true, force: true })
       throw error
     }
   }
@@ -201,7 +219,7 @@ export class BrokerProcess {
 
   /**
    * Stops the broker with SIGTERM (a clean shutdown), or SIGKILL if that takes longer than
-   * `timeoutMs`, and removes its data. Returns the exit and whether the shutdown was clean.
+   * `timeoutMs`, and removes its data unless the caller gave the directory. Returns the exit and whether the shutdown was clean.
    */
   async stop(timeoutMs = 30_000): Promise<BrokerExit & { clean: boolean }> {
     const alreadyGone = this.#exit !== null
@@ -212,7 +230,7 @@ export class BrokerProcess {
     clearTimeout(timer)
     if (outcome === 'timeout') this.child.kill('SIGKILL')
     const exit = await this.#exited
-    rmSync(this.#dataDir, { recursive: true, force: true })
+    if (this.#ownDataDir !== null) rmSync(this.#ownDataDir, { recursive: true, force: true })
     return { ...exit, clean: !alreadyGone && outcome !== 'timeout' && exit.code === 0 }
   }
 }

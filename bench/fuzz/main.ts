@@ -49,7 +49,7 @@ function summary(report: FuzzReport): string {
       `(drawn again: ${JSON.stringify(report.framesRedrawn)}; partition replicas per frame at most ${report.partitionReplicasMax})`,
     `  connections: ${report.connections.opened} opened, ${report.connections.closedAsPredicted} closed by the broker as predicted, ` +
       `${report.connections.closedAfterSilentProduce} after a failed acks=0 produce, ${report.connections.closedUnexpectedly} unexpectedly`,
-    `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB)`,
+    `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB)`,
     `  predictions: ${JSON.stringify(report.predictions)}`,
     `  answered: ${JSON.stringify(report.answeredByApi)}`,
     `  abandoned (long waits): ${JSON.stringify(report.abandonedByApi)}`,

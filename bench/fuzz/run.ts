@@ -34,6 +34,11 @@ export interface FuzzOptions {
   partitionReplicasMax?: number
   idleMs?: number
   stuckMs?: number
+  /**
+   * The broker's RSS may grow at most this much from the end of the warm-up (the first tenth of
+   * the frames: JIT, heap sizing, buffers) to the end of the run. Default 64 MiB.
+   */
+  rssGrowthMaxKb?: number
   /** Progress lines. */
   log?: (line: string) => void
 }
@@ -54,7 +59,7 @@ export interface FuzzReport {
   framesPerSecond: number
   brokerExitedDuringRun: BrokerExit | null
   brokerShutdown: (BrokerExit & { clean: boolean }) | null
-  rssKb: { start: number | null; end: number | null; peak: number | null }
+  rssKb: { start: number | null; afterWarmUp: number | null; end: number | null; peak: number | null }
   connections: {
     opened: number
     closedAsPredicted: number
@@ -152,8 +157,11 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
 
     let next = first
     const end = first + options.frames
+    const warmUpEnd = first + Math.max(1, Math.floor(options.frames / 10))
+    let rssAfterWarmUp: number | null = null
     const take = (): Frame | null => {
       if (next >= end || broker?.exit != null) return null
+      if (next === warmUpEnd) rssAfterWarmUp = broker?.memoryKb()?.rssKb ?? null
       const frame = buildFrame(source, next++)
       oracle.record(frame)
       return frame
@@ -204,6 +212,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     }
     for (const p of partitions) if (!p.ok) failures.push(`${p.topic}-${p.partition}: ${p.verdict}`)
     const rssEnd = broker?.memoryKb() ?? null
+    const rssGrowthMaxKb = options.rssGrowthMaxKb ?? 64 * 1024
+    if (rssEnd !== null && rssAfterWarmUp !== null && rssEnd.rssKb - rssAfterWarmUp > rssGrowthMaxKb) {
+      failures.push(`the broker's RSS grew ${Math.round((rssEnd.rssKb - rssAfterWarmUp) / 1024)} MiB after the warm-up (${rssAfterWarmUp} kB to ${rssEnd.rssKb} kB), more than ${Math.round(rssGrowthMaxKb / 1024)} MiB`)
+    }
     for (const [kind, count] of stats.findingCounts) if (FAILING_FINDINGS.has(kind)) failures.push(`${count} finding(s) of kind ${kind}`)
     failures.push(...probeFailures.slice(0, 10))
     const brokerLog = broker?.log ?? null
@@ -228,7 +240,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       framesPerSecond: Math.round((stats.framesSent / durationMs) * 1000),
       brokerExitedDuringRun: exitedDuringRun,
       brokerShutdown: shutdown,
-      rssKb: { start: rssStart?.rssKb ?? null, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null },
+      rssKb: { start: rssStart?.rssKb ?? null, afterWarmUp: rssAfterWarmUp, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null },
       connections: {
         opened: stats.connectionsOpened,
         closedAsPredicted: stats.connectionsClosedAsPredicted,

@@ -102,6 +102,10 @@ class BrokerNode {
       host: init.config.host,
       port: init.port,
       socketRequestMaxBytes: init.config.socketRequestMaxBytes,
+      maxConnections: init.config.maxConnections,
+      maxConnectionsPerIp: init.config.maxConnectionsPerIp,
+      maxConnectionsPerIpOverrides: init.config.maxConnectionsPerIpOverrides,
+      connectionsMaxIdleMs: init.config.connectionsMaxIdleMs,
       logger: node.#log,
       onRequestDone: (apiKey, durationMs) => node.#metrics.requestDone(apiKey, durationMs),
     })

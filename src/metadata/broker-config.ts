@@ -41,6 +41,14 @@ export interface BrokerOptions {
   /** transaction.max.timeout.ms: InitProducerId refuses a longer (or non-positive) transaction timeout. */
   transactionMaxTimeoutMs?: number
   socketRequestMaxBytes?: number
+  /** max.connections: open client connections one broker's listener holds; past it a new one is closed. Default unlimited. */
+  maxConnections?: number
+  /** max.connections.per.ip: open connections one broker's listener holds from one address. Default unlimited. */
+  maxConnectionsPerIp?: number
+  /** max.connections.per.ip.overrides: per-address limits over maxConnectionsPerIp, by IP address. */
+  maxConnectionsPerIpOverrides?: Record<string, number>
+  /** connections.max.idle.ms: a connection with no traffic and nothing in flight this long is closed. Default 10 minutes. */
+  connectionsMaxIdleMs?: number
   /**
    * max.broker.partitions (KIP-578): partition replicas one broker may host; CreateTopics and
    * CreatePartitions past it are refused with POLICY_VIOLATION.
@@ -102,6 +110,10 @@ export interface BrokerConfig {
   groupMaxSessionTimeoutMs: number
   transactionMaxTimeoutMs: number
   socketRequestMaxBytes: number
+  maxConnections: number
+  maxConnectionsPerIp: number
+  maxConnectionsPerIpOverrides: Record<string, number>
+  connectionsMaxIdleMs: number
   maxBrokerPartitions: number
   offsetsTopicNumPartitions: number
   offsetsTopicReplicationFactor: number
@@ -116,6 +128,9 @@ export interface BrokerConfig {
  * default is what one broker was measured to serve within a few GB (see bench:open-files).
  */
 const MAX_BROKER_PARTITIONS_DEFAULT = 100_000
+
+/** Kafka's Int.MaxValue: the default of its connection limits, which means none. */
+const INT32_MAX = 2_147_483_647
 
 export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): BrokerConfig {
   const host = options.host ?? '127.0.0.1'
@@ -140,6 +155,10 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     groupMaxSessionTimeoutMs: options.groupMaxSessionTimeoutMs ?? 1_800_000,
     transactionMaxTimeoutMs: options.transactionMaxTimeoutMs ?? 900_000,
     socketRequestMaxBytes: options.socketRequestMaxBytes ?? 104_857_600,
+    maxConnections: options.maxConnections ?? INT32_MAX,
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? INT32_MAX,
+    maxConnectionsPerIpOverrides: options.maxConnectionsPerIpOverrides ?? {},
+    connectionsMaxIdleMs: options.connectionsMaxIdleMs ?? 600_000,
     maxBrokerPartitions: options.maxBrokerPartitions ?? MAX_BROKER_PARTITIONS_DEFAULT,
     offsetsTopicNumPartitions: options.offsetsTopicNumPartitions ?? 50,
     offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
@@ -180,6 +199,10 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'group.max.session.timeout.ms': String(config.groupMaxSessionTimeoutMs),
     'transaction.max.timeout.ms': String(config.transactionMaxTimeoutMs),
     'socket.request.max.bytes': String(config.socketRequestMaxBytes),
+    'max.connections': String(config.maxConnections),
+    'max.connections.per.ip': String(config.maxConnectionsPerIp),
+    'max.connections.per.ip.overrides': Object.entries(config.maxConnectionsPerIpOverrides).map(([address, n]) => `${address}:${n}`).join(','),
+    'connections.max.idle.ms': String(config.connectionsMaxIdleMs),
     'max.broker.partitions': String(config.maxBrokerPartitions),
     'offsets.topic.num.partitions': String(config.offsetsTopicNumPartitions),
     'offsets.topic.replication.factor': String(config.offsetsTopicReplicationFactor),

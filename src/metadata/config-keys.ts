@@ -7,6 +7,7 @@
  * Values are strings, as in a .properties file; a bad one throws ConfigValueError saying why.
  * Where the file, the environment and the flags come from is src/cli/config.ts's business.
  */
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../common/logger.js'
 import type { BrokerOptions } from './broker-config.js'
@@ -101,6 +102,19 @@ function applyAdvertised(value: string, broker: BrokerOptions): void {
   broker.advertisedPort = port === 0 ? undefined : port
 }
 
+/** `address:count,...`; an IPv6 address may be bracketed. Host names are refused: no lookup is made. */
+function connectionOverrides(value: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const entry of value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const colon = entry.lastIndexOf(':')
+    if (colon <= 0) throw new ConfigValueError(`entries are address:count, got '${entry}'`)
+    const address = entry.slice(0, colon).trim().replace(/^\[(.*)\]$/, '$1')
+    if (isIP(address) === 0) throw new ConfigValueError(`'${address}' is not an IP address (host names are not resolved)`)
+    out[address] = integer(entry.slice(colon + 1), 0, INT32_MAX)
+  }
+  return out
+}
+
 function topicDefault(settings: ServerSettings, name: string, value: string): void {
   settings.broker.topicDefaults = { ...settings.broker.topicDefaults, [name]: value }
 }
@@ -153,6 +167,15 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'group.max.session.timeout.ms', doc: 'longest session a member may ask for', defaultValue: '1800000', apply: (v, s) => (s.broker.groupMaxSessionTimeoutMs = integer(v, 0)) },
   { key: 'replica.lag.time.max.ms', doc: 'a follower this far behind leaves the ISR', defaultValue: '30000', apply: (v, s) => (s.broker.replicaLagTimeMaxMs = integer(v, 1)) },
   { key: 'socket.request.max.bytes', doc: 'largest request frame', defaultValue: '104857600', apply: (v, s) => (s.broker.socketRequestMaxBytes = integer(v, 1, INT32_MAX)) },
+  { key: 'max.connections', doc: "open client connections one broker's listener holds", defaultValue: String(INT32_MAX), apply: (v, s) => (s.broker.maxConnections = integer(v, 0, INT32_MAX)) },
+  { key: 'max.connections.per.ip', doc: "open connections one broker's listener holds from one address", defaultValue: String(INT32_MAX), apply: (v, s) => (s.broker.maxConnectionsPerIp = integer(v, 0, INT32_MAX)) },
+  {
+    key: 'max.connections.per.ip.overrides',
+    doc: 'per-address limits over max.connections.per.ip: 10.0.0.1:100,[::1]:5 (IP addresses, not host names)',
+    defaultValue: '',
+    apply: (v, s) => (s.broker.maxConnectionsPerIpOverrides = connectionOverrides(v)),
+  },
+  { key: 'connections.max.idle.ms', doc: 'a connection idle this long (nothing in flight) is closed', defaultValue: '600000', apply: (v, s) => (s.broker.connectionsMaxIdleMs = integer(v, 1, INT32_MAX)) },
   { key: 'max.broker.partitions', doc: 'partition replicas one broker may host', defaultValue: '100000', apply: (v, s) => (s.broker.maxBrokerPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.num.partitions', doc: 'partitions of __consumer_offsets', defaultValue: '50', apply: (v, s) => (s.broker.offsetsTopicNumPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },

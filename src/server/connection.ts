@@ -34,6 +34,8 @@ export interface ConnectionOptions {
   logger: ServerLogger
   frameBytesMax: number
   inFlightRequestsMax: number
+  /** connections.max.idle.ms: no bytes either way and nothing in flight for this long closes the connection. */
+  idleMs: number
   /** Called once per answered request with its API key and how long the broker took, for metrics. */
   onRequestDone?: (apiKey: number, durationMs: number) => void
 }
@@ -73,6 +75,12 @@ export class Connection {
     this.#peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     this.#clientHost = `/${socket.remoteAddress ?? ''}`
     socket.setNoDelay(true)
+    // The timer restarts on every read and write; a request in flight (a JoinGroup waiting out a
+    // rebalance) is not idleness, and its answer's write restarts the timer.
+    socket.setTimeout(options.idleMs)
+    socket.on('timeout', () => {
+      if (this.#slots.length === 0 && this.#inFlight.size === 0) this.destroy()
+    })
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('drain', () => this.#service())
     // Resets and broken pipes are a client's business; 'close' follows and cleans up.
@@ -194,10 +202,20 @@ export class Connection {
     return progressed
   }
 
-  /** Dispatches buffered frames while the in-flight bound allows; true when it dispatched one. */
+  /**
+   * Dispatches buffered frames while the in-flight bound allows and the client keeps up with its
+   * answers; true when it dispatched one. Pausing the socket stops new bytes only: frames already
+   * buffered (hundreds of small fetches fit in one read) would each add a large answer to the
+   * write buffer of a client that does not read, so a full write buffer stops dispatch too.
+   */
   #dispatchReady(): boolean {
     let progressed = false
-    while (!this.#closed && !this.#exclusiveRunning && this.#slots.length < this.#options.inFlightRequestsMax) {
+    while (
+      !this.#closed &&
+      !this.#exclusiveRunning &&
+      this.#slots.length < this.#options.inFlightRequestsMax &&
+      !this.#socket.writableNeedDrain
+    ) {
       let frame: Buffer | null
       try {
         frame = this.#reader.next()

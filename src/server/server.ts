@@ -9,6 +9,7 @@ import type { Socket } from 'node:net'
 import type { BrokerCore } from './core.js'
 import { Connection } from './connection.js'
 import type { ServerLogger } from './connection.js'
+import { ConnectionQuotas, UNLIMITED_CONNECTIONS } from './connection-quotas.js'
 
 export type { ServerLogger } from './connection.js'
 
@@ -21,6 +22,14 @@ export interface ServerOptions {
   socketRequestMaxBytes?: number
   /** Unanswered requests per connection before it stops reading. Default 64. */
   inFlightRequestsMax?: number
+  /** max.connections: open connections on this listener; past it a new one is closed at once. Default unlimited. */
+  maxConnections?: number
+  /** max.connections.per.ip: open connections from one address. Default unlimited. */
+  maxConnectionsPerIp?: number
+  /** max.connections.per.ip.overrides: per-address limits, by IP address. */
+  maxConnectionsPerIpOverrides?: Readonly<Record<string, number>>
+  /** connections.max.idle.ms: a connection with no traffic and nothing in flight this long is closed. Default 10 minutes. */
+  connectionsMaxIdleMs?: number
   /**
    * How long close() waits for handlers in flight: a parked fetch waits out its maxWaitMs and a
    * JoinGroup its rebalance, and the core offers no way to cut either short. Default 5 s.
@@ -34,6 +43,8 @@ export interface ServerOptions {
 
 export interface Server {
   readonly port: number
+  /** Connections open now (each took a slot under max.connections). */
+  readonly connectionCount: number
   /**
    * Stops accepting and drops every connection, at once: a client sees its connection close
    * and reconnects. Handlers in flight run on, answering no one.
@@ -49,14 +60,37 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     logger: options.logger,
     frameBytesMax: options.socketRequestMaxBytes ?? 104_857_600,
     inFlightRequestsMax: options.inFlightRequestsMax ?? 64,
+    idleMs: options.connectionsMaxIdleMs ?? 600_000,
     onRequestDone: options.onRequestDone,
   }
   const closeTimeoutMs = options.closeTimeoutMs ?? 5_000
   const connections = new Set<Connection>()
+  const quotas = new ConnectionQuotas({
+    maxConnections: options.maxConnections ?? UNLIMITED_CONNECTIONS,
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? UNLIMITED_CONNECTIONS,
+    maxConnectionsPerIpOverrides: options.maxConnectionsPerIpOverrides ?? {},
+  })
+  const refusals = new RefusalLog(connectionOptions.logger)
   const listener = createServer((socket: Socket) => {
+    // A socket that closed before it was handed over has no address; there is nothing to count.
+    const address = socket.remoteAddress
+    if (address === undefined) {
+      socket.destroy()
+      return
+    }
+    const refused = quotas.tryAcquire(address)
+    if (refused !== null) {
+      refusals.refused(refused)
+      socket.on('error', () => {})
+      socket.destroy()
+      return
+    }
     const connection = new Connection(socket, connectionOptions)
     connections.add(connection)
-    socket.on('close', () => connections.delete(connection))
+    socket.on('close', () => {
+      connections.delete(connection)
+      quotas.release(address)
+    })
   })
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject)
@@ -89,7 +123,41 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     })()
     return closing
   }
-  return { port, stopAccepting, close }
+  return {
+    port,
+    get connectionCount() {
+      return quotas.total
+    },
+    stopAccepting,
+    close,
+  }
+}
+
+/**
+ * A flood of refused connections must not become a flood of log lines: the first refusal is
+ * logged, then at most one line a second saying how many followed.
+ */
+class RefusalLog {
+  static readonly INTERVAL_MS = 1_000
+  readonly #logger: ServerLogger
+  #lastLoggedMs = -Infinity
+  #unlogged = 0
+
+  constructor(logger: ServerLogger) {
+    this.#logger = logger
+  }
+
+  refused(reason: string): void {
+    const nowMs = performance.now()
+    if (nowMs - this.#lastLoggedMs < RefusalLog.INTERVAL_MS) {
+      this.#unlogged++
+      return
+    }
+    const more = this.#unlogged === 0 ? '' : ` (and ${this.#unlogged} more refused since the last such line)`
+    this.#logger.warn(`refused a connection: ${reason}${more}`)
+    this.#lastLoggedMs = nowMs
+    this.#unlogged = 0
+  }
 }
 
 async function settledWithin(promises: Promise<void>[], timeoutMs: number): Promise<void> {

@@ -118,6 +118,29 @@ describe('config precedence', () => {
     expect(perBroker.settings.broker.advertisedListeners).toEqual({ 0: 'a:9092', 1: 'b:9093' })
   })
 
+  it('reads the connection limits by Kafka names, overrides as address:count with IPv6 in brackets', () => {
+    const { settings } = resolveConfig(
+      entries('file f', {
+        'max.connections': '1000',
+        'max.connections.per.ip': '50',
+        'max.connections.per.ip.overrides': '10.0.0.1:200, [::1]:5',
+        'connections.max.idle.ms': '60000',
+      }),
+    )
+    expect(settings.broker).toMatchObject({
+      maxConnections: 1000,
+      maxConnectionsPerIp: 50,
+      maxConnectionsPerIpOverrides: { '10.0.0.1': 200, '::1': 5 },
+      connectionsMaxIdleMs: 60_000,
+    })
+    expect(thrown(() => resolveConfig([{ key: 'max.connections.per.ip.overrides', value: 'localhost:5', source: 'f' }]))).toBe(
+      "config: bad value for max.connections.per.ip.overrides (f): 'localhost' is not an IP address (host names are not resolved)",
+    )
+    expect(thrown(() => resolveConfig([{ key: 'max.connections.per.ip.overrides', value: '10.0.0.1', source: 'f' }]))).toBe(
+      "config: bad value for max.connections.per.ip.overrides (f): entries are address:count, got '10.0.0.1'",
+    )
+  })
+
   it("gives each key a default that is the broker's own when unset", () => {
     // Applying every default explicitly must leave what resolveBrokerConfig picks without them.
     const defaults = CONFIG_KEYS.filter((k) => k.defaultValue !== null).map((k) => ({ key: k.key, value: k.defaultValue!, source: 'test' }))

@@ -204,7 +204,7 @@ describe('connection handling', () => {
       return produce(...args)
     })
     const socket = new FakeSocket()
-    new Connection(socket as unknown as Socket, { core, logger: { warn: () => {} }, frameBytesMax: 1 << 20, inFlightRequestsMax: 64 })
+    new Connection(socket as unknown as Socket, { core, logger: { warn: () => {} }, frameBytesMax: 1 << 20, inFlightRequestsMax: 64, idleMs: 600_000 })
     const produces = 50
     const frames = Array.from({ length: produces }, (_, i) =>
       encodeRequest(ApiKey.Produce, 7, i + 1, 'closer', {
@@ -316,6 +316,7 @@ class FakeSocket extends EventEmitter {
   #corked = 0
   #buffered = 0
   setNoDelay(): void {}
+  setTimeout(): void {}
   pause(): void {}
   resume(): void {}
   cork(): void {

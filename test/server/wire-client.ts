@@ -44,9 +44,10 @@ export class WireClient {
     })
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<WireClient> {
+  /** `localAddress` picks the source address (any 127.x.y.z works on Linux loopback). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<WireClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect(port, host, () => {
+      const socket = connect({ port, host, ...(localAddress === undefined ? {} : { localAddress }) }, () => {
         socket.off('error', reject)
         resolve(new WireClient(socket))
       })

@@ -9,8 +9,13 @@ Usage: confluent_client.py <command> <bootstrap> <args...>
   admin-lifecycle <topic> <partitions> <rf>      AdminClient creates, describes and deletes a topic
   produce-paced <topic> <count> <per-second>     idempotent acks=all sends of "0".."count-1", paced
   consume-all <topic> <group> <count> <seconds>  group consumer until it has seen count distinct values
+  produce-acked <topic> <per-second> <keys>      idempotent acks=all sends of "0", "1", ... (key: value % keys)
+                                                 until stdin closes; one line per acknowledged record
+  consume-group <topic> <group> <session-ms>     group consumer until stdin closes; one line per record
+                                                 and per assignment
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -199,7 +204,87 @@ def consume_all(bootstrap, topic, group, count, seconds):
     print(json.dumps({"distinct": len(seen), "received": received, "errors": errors[:5]}))
 
 
+def emit(obj):
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def stdin_closed_flag():
+    """Set once stdin reaches its end: the launcher's way to say "stop", which no signal can lose."""
+    closed = threading.Event()
+
+    def watch():
+        while os.read(0, 4096):
+            pass
+        closed.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return closed
+
+
+def produce_acked(bootstrap, topic, per_second, keys):
+    """Every acknowledged record is printed as it is acknowledged, so a checker knows what the
+    broker promised even when this process is stopped later. librdkafka retries across broker
+    restarts; message.timeout.ms is long so that no record is given up while a broker restarts."""
+    stop = stdin_closed_flag()
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                         "linger.ms": 5, "message.timeout.ms": 120000, "reconnect.backoff.max.ms": 500})
+    errors = []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            errors.append(err.str())
+        else:
+            emit({"v": int(msg.value().decode()), "p": msg.partition(), "o": msg.offset()})
+
+    interval = 1.0 / float(per_second)
+    start = time.time()
+    sent = 0
+    while not stop.is_set():
+        value = str(sent).encode()
+        try:
+            producer.produce(topic, key=("k%d" % (sent % int(keys))).encode(), value=value, on_delivery=on_delivery)
+            sent += 1
+        except BufferError:
+            producer.poll(0.05)
+            continue
+        producer.poll(0)
+        lag = start + sent * interval - time.time()
+        if lag > 0:
+            time.sleep(lag)
+    left = producer.flush(150)
+    emit({"done": True, "sent": sent, "undelivered": left, "errors": errors[:5], "errorCount": len(errors)})
+
+
+def consume_group(bootstrap, topic, group, session_ms):
+    stop = stdin_closed_flag()
+    config = consumer_config(bootstrap, group)
+    config.update({"session.timeout.ms": int(session_ms), "heartbeat.interval.ms": 500,
+                   "reconnect.backoff.max.ms": 500, "auto.commit.interval.ms": 500})
+    consumer = Consumer(config)
+    assignments = []
+
+    def on_assign(c, partitions):
+        assignments.append(1)
+        emit({"assigned": sorted(tp.partition for tp in partitions)})
+
+    consumer.subscribe([topic], on_assign=on_assign)
+    errors = 0
+    while not stop.is_set():
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error() is not None:
+            errors += 1
+            continue
+        emit({"v": int(msg.value().decode()), "p": msg.partition(), "o": msg.offset()})
+    consumer.close()
+    emit({"done": True, "assignments": len(assignments), "errors": errors})
+
+
 COMMANDS = {
+    "produce-acked": produce_acked,
+    "consume-group": consume_group,
     "produce": produce,
     "consume": consume,
     "metadata": metadata,
