@@ -176,7 +176,7 @@ describe('connection handling', () => {
   it('sends the answers that complete in one turn of the event loop in one write', async () => {
     ts = await startTestServer()
     const socket = new FakeSocket()
-    new Connection(socket as unknown as Socket, { core: ts.core, logger: { warn: () => {} }, frameBytesMax: 1 << 20, inFlightRequestsMax: 64 })
+    new Connection(socket as unknown as Socket, { core: ts.core, logger: { warn: () => {} }, frameBytesMax: 1 << 20, inFlightRequestsMax: 64, idleMs: 600_000 })
     const frames = Array.from({ length: 4 }, (_, i) => encodeRequest(ApiKey.ApiVersions, 0, i + 1, 'batcher', {}))
     socket.emit('data', Buffer.concat(frames))
     // Bounded by the deadline; the answers come within a turn or two.
