@@ -127,7 +127,9 @@ export class PartitionActor {
       case 'epochEndOffset':
         return reply(this.#replica.epochEndOffset(message.epoch, message.currentLeaderEpoch))
       case 'listOffsets':
-        return reply(this.#replica.listOffsets(message.timestamp))
+        return reply(this.#replica.listOffsets(message.timestamp, message.isolationLevel ?? 0))
+      case 'writeTxnMarker':
+        return this.#writeTxnMarker(message, reply, fail)
       case 'deleteRecords':
         return reply(this.#replica.deleteRecords(message.offset))
       case 'becomeLeader':
@@ -184,6 +186,18 @@ export class PartitionActor {
       .finally(() => this.#producesQueued--)
   }
 
+  /** A marker keeps mailbox order with the produces before it, queued behind their validation too. */
+  #writeTxnMarker(message: Extract<PartitionRequest, { op: 'writeTxnMarker' }>, reply: Reply, fail: (error: unknown) => void): void {
+    const { op: _op, ...marker } = message
+    const write = (): void => void this.#replica.writeTxnMarker(marker).then((result) => reply(result), fail)
+    if (this.#producesQueued === 0) return write()
+    this.#producesQueued++
+    this.#produceTail = this.#produceTail
+      .then(write)
+      .catch(fail)
+      .finally(() => this.#producesQueued--)
+  }
+
   /**
    * Checks the batches on the CPU pool. They travel there in a transfer list, in a copy of their
    * own: a structured clone of a view copies its whole underlying buffer (the request frame it was
@@ -213,6 +227,7 @@ export class PartitionActor {
         maxWaitMs: wait ? message.maxWaitMs : 0,
         minBytes: message.minBytes,
         currentLeaderEpoch: message.currentLeaderEpoch,
+        isolationLevel: message.isolationLevel ?? 0,
         signal: controller?.signal,
       })
       .then((result) => {

@@ -12,6 +12,7 @@ import type {
   ReplicaConfig,
   ReplicaStats,
   DescribeProducersResult,
+  TxnMarkerRequest,
 } from './partition/replica-types.js'
 
 export interface OpenPartition {
@@ -39,11 +40,15 @@ export type PartitionRequest =
       maxWaitMs: number
       minBytes: number
       currentLeaderEpoch: number
+      /** 1 = read_committed; absent or 0 = read_uncommitted. */
+      isolationLevel?: number
     }
   /** Answers the parked fetch with this id at once, with whatever is available. */
   | { op: 'cancelFetch'; fetchId: number }
   | { op: 'epochEndOffset'; epoch: number; currentLeaderEpoch: number }
-  | { op: 'listOffsets'; timestamp: number }
+  | { op: 'listOffsets'; timestamp: number; isolationLevel?: number }
+  /** The transaction coordinator ends a producer's transaction here (WriteTxnMarkers). */
+  | ({ op: 'writeTxnMarker' } & TxnMarkerRequest)
   | { op: 'deleteRecords'; offset: number }
   | { op: 'becomeLeader'; leaderEpoch: number; replicas: number[]; isr: number[] }
   /** The leader's actor address, so the follower fetches from it directly. */
@@ -68,6 +73,7 @@ export interface PartitionReplies {
   cancelFetch: never
   epochEndOffset: EpochEndOffsetResult
   listOffsets: ListOffsetsPartitionResult
+  writeTxnMarker: { errorCode: number; errorMessage: string | null }
   deleteRecords: DeleteRecordsPartitionResult
   becomeLeader: Done
   becomeFollower: Done

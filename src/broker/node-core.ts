@@ -228,6 +228,7 @@ export class NodeCore implements BrokerCore {
         maxWaitMs,
         minBytes: options.minBytes,
         currentLeaderEpoch: -1,
+        isolationLevel: options.isolationLevel,
       })
       const result = reply.message
       if (reply.payload !== undefined && reply.payload.length > 0) this.#metrics?.fetched(input.topic, reply.payload)
@@ -238,6 +239,7 @@ export class NodeCore implements BrokerCore {
         lastStableOffset: result.lastStableOffset,
         logStartOffset: result.logStartOffset,
         records: reply.payload !== undefined && reply.payload.length > 0 ? reply.payload : null,
+        abortedTransactions: result.abortedTransactions ?? null,
       }
     } catch (error) {
       return { ...base, errorCode: errorCodeOf(error), highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null }
@@ -249,7 +251,7 @@ export class NodeCore implements BrokerCore {
       inputs.map(async (input) => {
         try {
           this.#checkPartition(input.topic, input.partition)
-          return (await this.#partitions.request(input.topic, input.partition, { op: 'listOffsets', timestamp: input.timestamp })).message
+          return (await this.#partitions.request(input.topic, input.partition, { op: 'listOffsets', timestamp: input.timestamp, isolationLevel: input.isolationLevel ?? 0 })).message
         } catch (error) {
           return { errorCode: errorCodeOf(error), timestamp: -1, offset: -1, leaderEpoch: -1 }
         }
