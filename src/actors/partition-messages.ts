@@ -29,7 +29,13 @@ export interface OpenPartition {
 
 export type PartitionRequest =
   /** payload: the records. Reply: ProduceResult. */
-  | { op: 'produce'; acks: -1 | 0 | 1; timeoutMs: number }
+  | {
+      op: 'produce'
+      acks: -1 | 0 | 1
+      timeoutMs: number
+      /** 'coordinator': a coordinator's own write to its internal topic, whose batches carry no sequences (as Kafka's AppendOrigin.Coordinator). */
+      origin?: 'client' | 'coordinator'
+    }
   /** Reply: FetchPartitionResult without records; payload: the records. */
   | {
       op: 'fetch'

@@ -38,9 +38,12 @@ import type {
   TopicMetadata,
 } from '../metadata/operations.js'
 import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
-import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
+import { OFFSETS_TOPIC, TXN_STATE_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
 import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput, LogDirDescription } from '../server/core.js'
+import type { OffsetCommitPartitionResult, TxnOffsetCommitRequest } from '../actors/group/types.js'
+import type { TxnMarkerEntry, TxnMarkerResult } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
+import type { TxnCoordinators } from './txn-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
 import type { NodeMetrics } from './node-metrics.js'
 
@@ -61,6 +64,7 @@ export interface NodeCoreDeps {
   image: MetadataImage
   partitions: PartitionAccess
   groups: GroupCoordinators
+  txns: TxnCoordinators
   /** Counts records and bytes in and out per topic, per request (absent: nothing is counted). */
   metrics?: NodeMetrics
   /**
@@ -74,6 +78,7 @@ export interface NodeCoreDeps {
 export class NodeCore implements BrokerCore {
   readonly nodeId: number
   readonly groups: GroupCoordinators
+  readonly txns: TxnCoordinators
   readonly #config: BrokerConfig
   readonly #image: MetadataImage
   readonly #partitions: PartitionAccess
@@ -86,6 +91,7 @@ export class NodeCore implements BrokerCore {
   constructor(deps: NodeCoreDeps) {
     this.nodeId = deps.nodeId
     this.groups = deps.groups
+    this.txns = deps.txns
     this.#config = deps.config
     this.#image = deps.image
     this.#partitions = deps.partitions
@@ -129,19 +135,57 @@ export class NodeCore implements BrokerCore {
 
   async findCoordinator(key: string, keyType: number): Promise<CoordinatorResult> {
     const none = (errorCode: number, errorMessage: string | null = null): CoordinatorResult => ({ key, errorCode, errorMessage, nodeId: -1, host: '', port: -1 })
-    if (keyType === KEY_TYPE_TRANSACTION) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'Transactions are not supported by this broker yet')
-    if (keyType !== KEY_TYPE_GROUP) return none(ErrorCode.INVALID_REQUEST, `Unknown coordinator key type ${keyType}`)
-    if (!this.#image.topics.has(OFFSETS_TOPIC)) {
+    if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) return none(ErrorCode.INVALID_REQUEST, `Unknown coordinator key type ${keyType}`)
+    const topic = keyType === KEY_TYPE_GROUP ? OFFSETS_TOPIC : TXN_STATE_TOPIC
+    if (!this.#image.topics.has(topic)) {
       try {
-        await this.#autoCreate(OFFSETS_TOPIC)
+        await this.#autoCreate(topic)
       } catch (error) {
         return none(ErrorCode.COORDINATOR_NOT_AVAILABLE, error instanceof Error ? error.message : null)
       }
     }
-    const state = this.#image.partition(OFFSETS_TOPIC, this.groups.partitionOf(key))
+    const partition = keyType === KEY_TYPE_GROUP ? this.groups.partitionOf(key) : this.txns.partitionOf(key)
+    const state = this.#image.partition(topic, partition)
     const endpoint = state === undefined || !this.#image.isLive(state.leader) ? undefined : this.#image.endpoint(state.leader)
     if (endpoint === undefined) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE)
     return { key, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port }
+  }
+
+  hasPartition(topic: string, partition: number): boolean {
+    return this.#image.partition(topic, partition) !== undefined
+  }
+
+  offsetsPartitionOf(groupId: string): number {
+    return this.groups.partitionOf(groupId)
+  }
+
+  commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    return this.groups.commitTxnOffsets(request)
+  }
+
+  /**
+   * WriteTxnMarkers: each marker goes to this broker's leader replica of its partition; a marker
+   * that lands in __consumer_offsets settles the producer's pending transactional offsets there.
+   */
+  async writeTxnMarkers(entries: TxnMarkerEntry[]): Promise<TxnMarkerResult[]> {
+    return Promise.all(
+      entries.map(async (entry) => ({
+        producerId: entry.producerId,
+        partitions: await Promise.all(
+          entry.partitions.map(async ({ topic, partition }) => {
+            try {
+              this.#checkPartition(topic, partition)
+              const { producerId, producerEpoch, coordinatorEpoch, commit } = entry
+              const reply = await this.#partitions.request(topic, partition, { op: 'writeTxnMarker', producerId, producerEpoch, coordinatorEpoch, commit })
+              if (reply.message.errorCode === ErrorCode.NONE && topic === OFFSETS_TOPIC) this.groups.completeTxn(partition, producerId, commit)
+              return { topic, partition, errorCode: reply.message.errorCode }
+            } catch (error) {
+              return { topic, partition, errorCode: errorCodeOf(error) }
+            }
+          }),
+        ),
+      })),
+    )
   }
 
   async #autoCreate(name: string): Promise<void> {
@@ -404,7 +448,9 @@ export class NodeCore implements BrokerCore {
     return this.#ask({ op: 'alterConfigs', resources, incremental, validateOnly })
   }
 
+  /** A transactional id goes to its transaction coordinator; an idempotent producer's id comes from the controller. */
   initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
+    if (transactionalId !== null) return this.txns.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch)
     return this.#ask({ op: 'initProducerId', transactionalId, producerId, producerEpoch, transactionTimeoutMs })
   }
 

@@ -216,7 +216,13 @@ export class PartitionReplica {
    * `checked` says what the caller verified off this thread (on the CPU pool): every batch's CRC
    * (large produces), the keys of every compressed batch (compacted topics).
    */
-  async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number, checked: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> = {}): Promise<ProduceResult> {
+  async produce(
+    records: Buffer,
+    acks: -1 | 0 | 1,
+    timeoutMs: number,
+    options: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> & { fromCoordinator?: boolean } = {},
+  ): Promise<ProduceResult> {
+    const { fromCoordinator = false, ...checked } = options
     // Before any check: nothing may come between the checks below and the append.
     if (this.#log.cleanMarkerPresent) {
       try {
@@ -244,7 +250,8 @@ export class PartitionReplica {
       return this.#produceError(ErrorCode.INVALID_RECORD, 'clients may not write control batches; transaction markers come from the coordinator')
     }
 
-    const check = this.#producers.state.check(headers)
+    // A coordinator's transactional writes carry a producer id and epoch but no sequences.
+    const check = fromCoordinator ? ({ kind: 'append' } as const) : this.#producers.state.check(headers)
     if (check.kind === 'error') return this.#produceError(check.errorCode, check.message)
     let baseOffset: number
     let lastOffset: number
