@@ -40,7 +40,7 @@ export async function startTestServer(
   serverOptions: Partial<ServerOptions> & { wrapCore?: (core: NodeCore) => BrokerCore } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-'))
-  const config = resolveBrokerConfig({ port: 0, brokers: 1, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, ...brokerOptions }, dir)
+  const config = resolveBrokerConfig({ port: 0, brokers: 1, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, transactionStateLogNumPartitions: 4, ...brokerOptions }, dir)
   const store = MetadataStore.open(join(dir, 'meta'))
   const partitions = new MemoryPartitions(config.brokers)
   const image = new MetadataImage()
