@@ -622,6 +622,9 @@ export class GroupCoordinator {
    * is checked as a member's commit would be; -1 skips the check, as Kafka does.
    */
   async commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    if (!Number.isSafeInteger(request.producerId) || request.producerId < 0 || request.producerEpoch < 0) {
+      return request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING }))
+    }
     const withGeneration = request.generationId >= 0 || request.memberId !== ''
     const errorCode = withGeneration ? this.#validateCommit(request) : this.#validateCommit({ ...request, generationId: -1, memberId: '', groupInstanceId: null }, true)
     const results = request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))

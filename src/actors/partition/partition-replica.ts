@@ -359,7 +359,10 @@ export class PartitionReplica {
   async writeTxnMarker(marker: TxnMarkerRequest, timeoutMs = TXN_MARKER_TIMEOUT_MS): Promise<{ errorCode: number; errorMessage: string | null }> {
     const refuse = (errorCode: number, errorMessage: string | null = null): { errorCode: number; errorMessage: string | null } => ({ errorCode, errorMessage })
     if (this.#role !== 'leader' || this.#leader === null) return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER)
-    if (marker.producerId < 0 || marker.producerEpoch < 0) return refuse(ErrorCode.INVALID_REQUEST, 'a marker needs a producer id and epoch')
+    // Bad input from the wire (WriteTxnMarkers) is refused here, never met by the encoder's asserts.
+    if (!Number.isSafeInteger(marker.producerId) || marker.producerId < 0 || !Number.isInteger(marker.producerEpoch) || marker.producerEpoch < 0 || marker.producerEpoch > 32_767) {
+      return refuse(ErrorCode.INVALID_REQUEST, 'a marker needs a producer id (0 to 2^53) and an epoch (0 to 32767)')
+    }
     const entry = this.#producers.state.get(marker.producerId)
     if (entry !== undefined && marker.producerEpoch < entry.epoch) {
       return refuse(ErrorCode.INVALID_PRODUCER_EPOCH, `marker epoch ${marker.producerEpoch} is older than producer ${marker.producerId}'s ${entry.epoch}`)

@@ -100,6 +100,10 @@ describe('partition replica: transactions', () => {
     const r = await leader()
     const marker = encodeTxnMarkerBatch({ producerId: P1, producerEpoch: 0, coordinatorEpoch: 0, commit: true }, 0)
     expect((await r.produce(marker, 1, 30_000)).errorCode).toBe(ErrorCode.INVALID_RECORD)
+    // Ids and epochs off the wire that no batch can carry are refused, not asserted on.
+    for (const [producerId, producerEpoch] of [[2 ** 60, 0], [-1, 0], [P1, -1], [P1, 40_000]]) {
+      expect((await r.writeTxnMarker({ producerId, producerEpoch, coordinatorEpoch: 0, commit: true })).errorCode).toBe(ErrorCode.INVALID_REQUEST)
+    }
     await r.produce(batch('x', 1, { producerId: P1, producerEpoch: 4, baseSequence: 0, transactional: true }), 1, 30_000)
     expect((await r.writeTxnMarker({ producerId: P1, producerEpoch: 3, coordinatorEpoch: 0, commit: true })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
     expect(r.lastStableOffset).toBe(0)
