@@ -46,6 +46,13 @@ const APIS = [
   'OffsetDelete',
   'DescribeProducers',
   'DescribeCluster',
+  'AddPartitionsToTxn',
+  'AddOffsetsToTxn',
+  'EndTxn',
+  'WriteTxnMarkers',
+  'TxnOffsetCommit',
+  'DescribeTransactions',
+  'ListTransactions',
 ]
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')

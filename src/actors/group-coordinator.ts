@@ -37,6 +37,7 @@ import type {
   ListGroupsResponse,
   OffsetCommitPartitionResult,
   OffsetCommitRequest,
+  TxnOffsetCommitRequest,
   OffsetFetchRequest,
   OffsetFetchResponse,
   OffsetFetchTopicResult,
@@ -62,7 +63,8 @@ const defaults = {
  * because this broker no longer leads the partition.
  */
 export interface GroupLog {
-  append(records: GroupRecord[]): Promise<void>
+  /** `txn`: one transactional batch of that producer (TxnOffsetCommit), pending until its marker. */
+  append(records: GroupRecord[], txn?: { producerId: number; producerEpoch: number }): Promise<void>
 }
 
 /**
@@ -89,6 +91,8 @@ export class GroupCoordinator {
   readonly #config: typeof defaults
   readonly #log: GroupLog
   readonly #groups = new Map<string, Group>()
+  /** Transactional offsets written but not yet decided, per producer id, in log order. */
+  readonly #pendingTxnOffsets = new Map<number, GroupRecord[]>()
   #isOpen = false
 
   constructor(options: GroupCoordinatorOptions & { log: GroupLog }) {
@@ -108,9 +112,10 @@ export class GroupCoordinator {
    * Replays the partition's records, oldest first (later records win, tombstones remove), then
    * starts answering requests; members of restored groups get a fresh session to heartbeat in.
    */
-  load(records: Iterable<GroupRecord>): void {
+  load(records: Iterable<GroupRecord>, pendingTxnOffsets: ReadonlyMap<number, GroupRecord[]> = new Map()): void {
     assert(!this.#isOpen, 'group coordinator loaded twice')
     for (const record of records) this.#replay(record)
+    for (const [producerId, pending] of pendingTxnOffsets) this.#pendingTxnOffsets.set(producerId, [...pending])
     for (const group of this.#groups.values()) for (const member of group.members.values()) this.#scheduleSessionExpiry(group, member)
     this.#isOpen = true
   }
@@ -611,8 +616,62 @@ export class GroupCoordinator {
     return results
   }
 
+  /**
+   * TxnOffsetCommit: the offsets go to the log in the producer's transactional batch now and count
+   * once its COMMIT marker arrives (completeTxn); an ABORT drops them. A generation given (KIP-447)
+   * is checked as a member's commit would be; -1 skips the check, as Kafka does.
+   */
+  async commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    if (!Number.isSafeInteger(request.producerId) || request.producerId < 0 || request.producerEpoch < 0) {
+      return request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING }))
+    }
+    const withGeneration = request.generationId >= 0 || request.memberId !== ''
+    const errorCode = withGeneration ? this.#validateCommit(request) : this.#validateCommit({ ...request, generationId: -1, memberId: '', groupInstanceId: null }, true)
+    const results = request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))
+    if (errorCode !== ErrorCode.NONE) return results
+    const nowMs = this.#clock.nowMs()
+    const records: GroupRecord[] = []
+    for (const [i, o] of request.offsets.entries()) {
+      const metadata = o.metadata ?? ''
+      if (Buffer.byteLength(metadata) > this.#config.offsetMetadataMaxBytes) {
+        results[i].errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE
+        continue
+      }
+      records.push({ type: 'offset', groupId: request.groupId, topic: o.topic, partition: o.partition, value: { offset: o.offset, leaderEpoch: o.leaderEpoch ?? -1, metadata, commitTimestampMs: nowMs } })
+    }
+    if (records.length === 0) return results
+    try {
+      await this.#log.append(records, { producerId: request.producerId, producerEpoch: request.producerEpoch })
+    } catch (error) {
+      const code = typeof (error as { errorCode?: unknown }).errorCode === 'number' ? (error as { errorCode: number }).errorCode : ErrorCode.NOT_COORDINATOR
+      // A fenced producer's epoch is refused by the partition; the rest mean "ask the coordinator again".
+      const answer = code === ErrorCode.INVALID_PRODUCER_EPOCH ? ErrorCode.INVALID_PRODUCER_EPOCH : ErrorCode.NOT_COORDINATOR
+      for (const result of results) if (result.errorCode === ErrorCode.NONE) result.errorCode = answer
+      return results
+    }
+    const pending = this.#pendingTxnOffsets.get(request.producerId) ?? this.#pendingTxnOffsets.set(request.producerId, []).get(request.producerId)!
+    pending.push(...records)
+    return results
+  }
+
+  /** A marker for `producerId` reached this partition: its pending offsets commit or vanish. */
+  completeTxn(producerId: number, commit: boolean): void {
+    const pending = this.#pendingTxnOffsets.get(producerId)
+    this.#pendingTxnOffsets.delete(producerId)
+    if (!commit || pending === undefined) return
+    for (const record of pending) this.#replay(record)
+  }
+
+  #hasPendingTxnOffset(groupId: string, topic: string, partition: number): boolean {
+    // Bounded by the open transactions' offsets on this partition of __consumer_offsets.
+    for (const records of this.#pendingTxnOffsets.values()) {
+      if (records.some((r) => r.type === 'offset' && r.groupId === groupId && r.topic === topic && r.partition === partition)) return true
+    }
+    return false
+  }
+
   // Kafka's validateOffsetCommit, plus creating the group for a generation-less first commit.
-  #validateCommit(request: OffsetCommitRequest): number {
+  #validateCommit(request: OffsetCommitRequest, transactional = false): number {
     if (!this.#isOpen) return ErrorCode.COORDINATOR_NOT_AVAILABLE
     if (request.groupId === '') return ErrorCode.INVALID_GROUP_ID
     const generationLess = request.generationId < 0 && request.memberId === '' && (request.groupInstanceId ?? null) === null
@@ -625,7 +684,9 @@ export class GroupCoordinator {
       this.#groups.set(request.groupId, group)
     }
     if (group.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE
-    if (generationLess) return group.state === 'Empty' ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID
+    // A transactional producer without the member's generation (KIP-447 lets it send -1) commits
+    // for whatever group state there is, as Kafka's TxnOffsetCommit does.
+    if (generationLess) return group.state === 'Empty' || transactional ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID
     if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID
     const member = group.members.get(request.memberId)
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
@@ -649,6 +710,9 @@ export class GroupCoordinator {
       topic,
       partitions: partitions.map((partition) => {
         const committed = offsets.get(topic)?.get(partition)
+        if (request.requireStable === true && this.#hasPendingTxnOffset(request.groupId, topic, partition)) {
+          return { partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT }
+        }
         return {
           partition,
           offset: committed?.offset ?? -1,

@@ -127,7 +127,9 @@ export class PartitionActor {
       case 'epochEndOffset':
         return reply(this.#replica.epochEndOffset(message.epoch, message.currentLeaderEpoch))
       case 'listOffsets':
-        return reply(this.#replica.listOffsets(message.timestamp))
+        return reply(this.#replica.listOffsets(message.timestamp, message.isolationLevel ?? 0))
+      case 'writeTxnMarker':
+        return this.#writeTxnMarker(message, reply, fail)
       case 'deleteRecords':
         return reply(this.#replica.deleteRecords(message.offset))
       case 'becomeLeader':
@@ -168,7 +170,8 @@ export class PartitionActor {
     const requireKeys = this.#replica.log.config.cleanupPolicy !== 'delete'
     // What the CPU pool verified the append need not check again (CRCs, compressed records' keys).
     const checked = needsValidation ? { crcChecked: checkCrc, compressedKeysChecked: requireKeys } : {}
-    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, checked).then((result) => reply(result), fail)
+    const options = { ...checked, fromCoordinator: message.origin === 'coordinator' }
+    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, options).then((result) => reply(result), fail)
     if (!needsValidation && this.#producesQueued === 0) return append()
     this.#producesQueued++
     this.#produceTail = this.#produceTail
@@ -180,6 +183,18 @@ export class PartitionActor {
           append()
         }
       })
+      .catch(fail)
+      .finally(() => this.#producesQueued--)
+  }
+
+  /** A marker keeps mailbox order with the produces before it, queued behind their validation too. */
+  #writeTxnMarker(message: Extract<PartitionRequest, { op: 'writeTxnMarker' }>, reply: Reply, fail: (error: unknown) => void): void {
+    const { op: _op, ...marker } = message
+    const write = (): void => void this.#replica.writeTxnMarker(marker).then((result) => reply(result), fail)
+    if (this.#producesQueued === 0) return write()
+    this.#producesQueued++
+    this.#produceTail = this.#produceTail
+      .then(write)
       .catch(fail)
       .finally(() => this.#producesQueued--)
   }
@@ -213,6 +228,7 @@ export class PartitionActor {
         maxWaitMs: wait ? message.maxWaitMs : 0,
         minBytes: message.minBytes,
         currentLeaderEpoch: message.currentLeaderEpoch,
+        isolationLevel: message.isolationLevel ?? 0,
         signal: controller?.signal,
       })
       .then((result) => {

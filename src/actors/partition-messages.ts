@@ -12,6 +12,7 @@ import type {
   ReplicaConfig,
   ReplicaStats,
   DescribeProducersResult,
+  TxnMarkerRequest,
 } from './partition/replica-types.js'
 
 export interface OpenPartition {
@@ -28,7 +29,13 @@ export interface OpenPartition {
 
 export type PartitionRequest =
   /** payload: the records. Reply: ProduceResult. */
-  | { op: 'produce'; acks: -1 | 0 | 1; timeoutMs: number }
+  | {
+      op: 'produce'
+      acks: -1 | 0 | 1
+      timeoutMs: number
+      /** 'coordinator': a coordinator's own write to its internal topic, whose batches carry no sequences (as Kafka's AppendOrigin.Coordinator). */
+      origin?: 'client' | 'coordinator'
+    }
   /** Reply: FetchPartitionResult without records; payload: the records. */
   | {
       op: 'fetch'
@@ -39,11 +46,15 @@ export type PartitionRequest =
       maxWaitMs: number
       minBytes: number
       currentLeaderEpoch: number
+      /** 1 = read_committed; absent or 0 = read_uncommitted. */
+      isolationLevel?: number
     }
   /** Answers the parked fetch with this id at once, with whatever is available. */
   | { op: 'cancelFetch'; fetchId: number }
   | { op: 'epochEndOffset'; epoch: number; currentLeaderEpoch: number }
-  | { op: 'listOffsets'; timestamp: number }
+  | { op: 'listOffsets'; timestamp: number; isolationLevel?: number }
+  /** The transaction coordinator ends a producer's transaction here (WriteTxnMarkers). */
+  | ({ op: 'writeTxnMarker' } & TxnMarkerRequest)
   | { op: 'deleteRecords'; offset: number }
   | { op: 'becomeLeader'; leaderEpoch: number; replicas: number[]; isr: number[] }
   /** The leader's actor address, so the follower fetches from it directly. */
@@ -68,6 +79,7 @@ export interface PartitionReplies {
   cancelFetch: never
   epochEndOffset: EpochEndOffsetResult
   listOffsets: ListOffsetsPartitionResult
+  writeTxnMarker: { errorCode: number; errorMessage: string | null }
   deleteRecords: DeleteRecordsPartitionResult
   becomeLeader: Done
   becomeFollower: Done

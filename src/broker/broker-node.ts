@@ -18,6 +18,8 @@ import { MetadataImage, type MetadataDelta } from '../metadata/image.js'
 import { MAIN_THREAD, type Actor, type ActorContext, type Reply } from '../runtime/actor.js'
 import { startServer, type Server } from '../server/server.js'
 import { GroupCoordinators } from './group-coordinators.js'
+import { TxnCoordinators } from './txn-coordinators.js'
+import type { TxnMarkerEntry, TxnMarkerResult } from '../server/core.js'
 import { LocalPartitions } from './local-partitions.js'
 import { NodeCore } from './node-core.js'
 import { NodeMetrics, type NodeMetricsSnapshot, type NodeTraffic, type ReplicaSnapshot } from './node-metrics.js'
@@ -47,6 +49,8 @@ export type BrokerNodeMessage =
   | { op: 'traffic' }
   /** Reply: { timestampsMs }, the timestamp of the record at each offset (-1 if none), for lag in seconds. */
   | { op: 'recordTimestamps'; at: Array<{ topic: string; partition: number; offset: number }> }
+  /** A transaction coordinator on another broker ends transactions here (WriteTxnMarkers). Reply: { results }. */
+  | { op: 'writeTxnMarkers'; markers: TxnMarkerEntry[] }
 
 /** Offsets one recordTimestamps request may ask about: each is one local read. */
 export const RECORD_TIMESTAMPS_MAX = 10_000
@@ -64,6 +68,7 @@ export async function createActor(init: unknown, context: ActorContext): Promise
 class BrokerNode {
   readonly #image = new MetadataImage()
   readonly #groups: GroupCoordinators
+  readonly #txns: TxnCoordinators
   readonly #core: NodeCore
   readonly #context: ActorContext
   readonly #nodeId: number
@@ -83,16 +88,38 @@ class BrokerNode {
     this.#partitions = partitions
     this.#log = emittingLogger((event) => context.emit(event))
     this.#groups = new GroupCoordinators({ nodeId: init.nodeId, config: init.config, image: this.#image, clock: new SystemClock(), partitions, log: this.#log })
+    this.#txns = new TxnCoordinators({
+      nodeId: init.nodeId,
+      config: init.config,
+      image: this.#image,
+      clock: new SystemClock(),
+      partitions,
+      log: this.#log,
+      allocateProducerId: async () => (await this.#askController({ op: 'initProducerId', transactionalId: null, producerId: -1, producerEpoch: -1, transactionTimeoutMs: -1 })).producerId,
+      sendMarkers: (brokerId, markers) => this.#sendMarkers(brokerId, markers),
+    })
     this.#core = new NodeCore({
       nodeId: init.nodeId,
       config: init.config,
       image: this.#image,
       partitions,
       groups: this.#groups,
+      txns: this.#txns,
       metrics: this.#metrics,
       askController: (request, timeoutMs) => this.#askController(request, timeoutMs),
     })
     this.#groups.onImage()
+    this.#txns.onImage()
+  }
+
+  /**
+   * Markers for partitions led by `brokerId`: this node's own core, or that broker's node actor on
+   * its shard (one shard is one broker), as Kafka's coordinator sends WriteTxnMarkers to leaders.
+   */
+  async #sendMarkers(brokerId: number, markers: TxnMarkerEntry[]): Promise<TxnMarkerResult[]> {
+    if (brokerId === this.#nodeId) return this.#core.writeTxnMarkers(markers)
+    const reply = await this.#context.request<{ results: TxnMarkerResult[] }>({ shard: brokerId, id: BROKER_NODE_ID }, { op: 'writeTxnMarkers', markers } satisfies BrokerNodeMessage)
+    return reply.message.results
   }
 
   static async start(init: BrokerNodeInit, context: ActorContext): Promise<BrokerNode> {
@@ -117,6 +144,7 @@ class BrokerNode {
       case 'metadata':
         this.#image.apply(message.delta)
         this.#groups.onImage()
+        this.#txns.onImage()
         for (const waiter of this.#versionWaiters) {
           if (this.#image.version < waiter.version) continue
           this.#versionWaiters.delete(waiter)
@@ -139,6 +167,12 @@ class BrokerNode {
         return
       case 'traffic':
         reply.ok({ nodeId: this.#nodeId, topics: this.#metrics.traffic(new Set(this.#image.topics.keys())) } satisfies NodeTraffic)
+        return
+      case 'writeTxnMarkers':
+        this.#core.writeTxnMarkers(message.markers).then(
+          (results) => reply.ok({ results }),
+          (error: unknown) => reply.fail(error),
+        )
         return
       case 'recordTimestamps':
         assert(message.at.length <= RECORD_TIMESTAMPS_MAX, `at most ${RECORD_TIMESTAMPS_MAX} offsets per recordTimestamps request`)
@@ -207,6 +241,7 @@ class BrokerNode {
   async stop(): Promise<void> {
     this.#metrics.close()
     this.#groups.close()
+    this.#txns.close()
     await this.#server?.close()
   }
 }

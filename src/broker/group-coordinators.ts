@@ -30,24 +30,22 @@ import type {
   SyncGroupRequest,
   SyncGroupResponse,
   OffsetDeleteResult,
+  TxnOffsetCommitRequest,
 } from '../actors/group/types.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataImage } from '../metadata/image.js'
 import { OFFSETS_TOPIC } from '../metadata/topic-names.js'
 import type { GroupOperations } from '../server/core.js'
-import { decodeRecords, encodeBatch, iterateBatches } from '../records/record-batch.js'
-import { decompress } from '../records/compression.js'
+import { decodeTxnMarker } from '../records/control-batch.js'
+import { isControlBatch, TRANSACTIONAL_BIT } from '../records/record-batch.js'
+import { appendInternal, readInternalPartition } from './internal-log.js'
 import type { PartitionAccess } from './local-partitions.js'
 import type { GroupSnapshot } from './node-metrics.js'
 
 /** How long a commit waits for the in-sync replicas of its __consumer_offsets partition. */
 const APPEND_TIMEOUT_MS = 5_000
-/** One read of a partition being loaded. */
-const LOAD_READ_BYTES = 1024 * 1024
 /** Pause before trying a load again (the replica may not have heard it leads yet). */
 const LOAD_RETRY_MS = 50
-/** Reads a load may take before it gives up and tries again from the start. */
-const LOAD_READS_MAX = 1_000_000
 
 interface Slot {
   leaderEpoch: number
@@ -140,7 +138,7 @@ export class GroupCoordinators implements GroupOperations {
   }
 
   #start(partition: number, leaderEpoch: number): void {
-    const log: GroupLog = { append: (records) => this.#append(partition, records) }
+    const log: GroupLog = { append: (records, txn) => this.#append(partition, records, txn) }
     const config = this.#deps.config
     const coordinator = new GroupCoordinator({
       clock: this.#deps.clock,
@@ -166,9 +164,9 @@ export class GroupCoordinators implements GroupOperations {
     // Bounded: each pass either loads, stops (leadership moved), or waits and retries.
     for (let attempt = 0; !slot.closed; attempt++) {
       try {
-        const records = await this.#readAll(partition, slot)
+        const { records, pending } = await this.#readAll(partition, slot)
         if (slot.closed) return
-        slot.coordinator.load(records)
+        slot.coordinator.load(records, pending)
         return
       } catch (error) {
         if (attempt % 100 === 99) this.#deps.log.warn(`loading groups of ${OFFSETS_TOPIC}-${partition} keeps failing: ${error instanceof Error ? error.message : String(error)}`)
@@ -177,42 +175,47 @@ export class GroupCoordinators implements GroupOperations {
     }
   }
 
-  async #readAll(partition: number, slot: Slot): Promise<GroupRecord[]> {
+  /**
+   * The partition's records in log order, as the coordinator applies them. Transactional offset
+   * commits (TxnOffsetCommit) count only once their producer's COMMIT marker follows; an ABORT
+   * drops them; those still undecided come back as `pending`, to be settled by a later marker.
+   */
+  async #readAll(partition: number, slot: Slot): Promise<{ records: GroupRecord[]; pending: Map<number, GroupRecord[]> }> {
     const records: GroupRecord[] = []
-    const start = await this.#partitions().request(OFFSETS_TOPIC, partition, { op: 'listOffsets', timestamp: -2 })
-    if (start.message.errorCode !== ErrorCode.NONE) throw new KafkaError(start.message.errorCode, 'not ready to load')
-    let offset = start.message.offset
-    for (let reads = 0; reads < LOAD_READS_MAX && !slot.closed; reads++) {
-      const reply = await this.#partitions().request(
-        OFFSETS_TOPIC,
-        partition,
-        { op: 'fetch', fetchId: -1, replicaId: -1, fetchOffset: offset, maxBytes: LOAD_READ_BYTES, maxWaitMs: 0, minBytes: 0, currentLeaderEpoch: slot.leaderEpoch },
-      )
-      const result = reply.message
-      if (result.errorCode !== ErrorCode.NONE) throw new KafkaError(result.errorCode, `reading ${OFFSETS_TOPIC}-${partition} at ${offset}`)
-      const bytes = reply.payload
-      if (bytes === undefined || bytes.length === 0) {
-        if (offset >= result.highWatermark) return records
-        throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `no records below the high watermark at ${offset}`)
+    const pending = new Map<number, GroupRecord[]>()
+    await readInternalPartition(this.#partitions(), OFFSETS_TOPIC, partition, slot.leaderEpoch, () => slot.closed, (header, batchRecords, batch) => {
+      if (isControlBatch(header.attributes)) {
+        const marker = decodeTxnMarker(batch, 0)
+        const held = pending.get(header.producerId)
+        pending.delete(header.producerId)
+        if (marker?.commit === true && held !== undefined) records.push(...held)
+        return
       }
-      for (const { pos, size } of iterateBatches(bytes)) {
-        for (const record of decodeRecords(bytes.subarray(pos, pos + size), 0, decompress)) {
-          if (record.offset < offset || record.key === null) continue
-          const decoded = decodeRecord(record.key, record.value)
-          if (decoded !== null) records.push(decoded)
-          offset = record.offset + 1
-        }
+      const transactional = (header.attributes & TRANSACTIONAL_BIT) !== 0
+      for (const record of batchRecords) {
+        if (record.key === null) continue
+        const decoded = decodeRecord(record.key, record.value)
+        if (decoded === null) continue
+        if (!transactional) records.push(decoded)
+        else (pending.get(header.producerId) ?? pending.set(header.producerId, []).get(header.producerId)!).push(decoded)
       }
-      if (offset >= result.highWatermark) return records
-    }
-    throw new KafkaError(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, 'load stopped')
+    })
+    return { records, pending }
   }
 
-  async #append(partition: number, records: GroupRecord[]): Promise<void> {
-    const nowMs = this.#deps.clock.nowMs()
-    const batch = encodeBatch({ baseTimestamp: nowMs, records: records.map((r) => ({ key: encodeKey(r), value: encodeValue(r) })) })
-    const reply = await this.#partitions().request(OFFSETS_TOPIC, partition, { op: 'produce', acks: -1, timeoutMs: APPEND_TIMEOUT_MS }, batch)
-    if (reply.message.errorCode !== ErrorCode.NONE) throw new KafkaError(reply.message.errorCode, reply.message.errorMessage ?? undefined)
+  async #append(partition: number, records: GroupRecord[], txn?: { producerId: number; producerEpoch: number }): Promise<void> {
+    const entries = records.map((r) => ({ key: encodeKey(r), value: encodeValue(r) }))
+    await appendInternal(this.#partitions(), OFFSETS_TOPIC, partition, entries, this.#deps.clock.nowMs(), { timeoutMs: APPEND_TIMEOUT_MS, txn })
+  }
+
+  /**
+   * A transaction marker was written to `partition` of __consumer_offsets (this node leads it):
+   * the producer's pending transactional offsets there become committed, or are dropped.
+   */
+  completeTxn(partition: number, producerId: number, commit: boolean): void {
+    const slot = this.#slots.get(partition)
+    if (slot === undefined || !slot.coordinator.isOpen) return
+    slot.coordinator.completeTxn(producerId, commit)
   }
 
   #partitions(): PartitionAccess {
@@ -287,6 +290,20 @@ export class GroupCoordinators implements GroupOperations {
         this.#deps.image.partition(p.topic, p.partition) !== undefined ? answer.partitions[next++] : { ...p, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
       ),
     }
+  }
+
+  /** TxnOffsetCommit: offsets written now, visible once the producer's transaction commits. */
+  async commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    const isKnown = request.offsets.map((o) => this.#deps.image.partition(o.topic, o.partition) !== undefined)
+    const known = request.offsets.filter((_, i) => isKnown[i])
+    const c = await this.#route(request.groupId)
+    let answers: OffsetCommitPartitionResult[]
+    if (typeof c === 'number') answers = known.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: c }))
+    else answers = known.length > 0 ? await c.commitTxnOffsets({ ...request, offsets: known }) : []
+    let next = 0
+    return request.offsets.map((o, i) =>
+      isKnown[i] ? answers[next++] : { topic: o.topic, partition: o.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
+    )
   }
 
   async fetchOffsets(request: OffsetFetchRequest): Promise<OffsetFetchResponse> {

@@ -38,10 +38,13 @@ import type {
   TopicMetadata,
 } from '../metadata/operations.js'
 import { describeBrokerConfigs, describeTopicConfigs } from '../metadata/topic-configs.js'
-import { OFFSETS_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
+import { OFFSETS_TOPIC, TXN_STATE_TOPIC, isInternalTopic, topicNameProblem } from '../metadata/topic-names.js'
 import { FetchSessionCache } from '../server/fetch-sessions.js'
 import type { BrokerCore, CoordinatorResult, EpochEndOffsetAnswer, EpochEndOffsetInput, LogDirDescription } from '../server/core.js'
+import type { OffsetCommitPartitionResult, TxnOffsetCommitRequest } from '../actors/group/types.js'
+import type { TxnMarkerEntry, TxnMarkerResult } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
+import type { TxnCoordinators } from './txn-coordinators.js'
 import type { PartitionAccess } from './local-partitions.js'
 import type { NodeMetrics } from './node-metrics.js'
 
@@ -62,6 +65,7 @@ export interface NodeCoreDeps {
   image: MetadataImage
   partitions: PartitionAccess
   groups: GroupCoordinators
+  txns: TxnCoordinators
   /** Counts records and bytes in and out per topic, per request (absent: nothing is counted). */
   metrics?: NodeMetrics
   /**
@@ -76,6 +80,7 @@ export class NodeCore implements BrokerCore {
   readonly nodeId: number
   readonly groups: GroupCoordinators
   readonly fetchSessions: FetchSessionCache
+  readonly txns: TxnCoordinators
   readonly #config: BrokerConfig
   readonly #image: MetadataImage
   readonly #partitions: PartitionAccess
@@ -88,6 +93,7 @@ export class NodeCore implements BrokerCore {
   constructor(deps: NodeCoreDeps) {
     this.nodeId = deps.nodeId
     this.groups = deps.groups
+    this.txns = deps.txns
     this.#config = deps.config
     this.#image = deps.image
     this.#partitions = deps.partitions
@@ -132,19 +138,57 @@ export class NodeCore implements BrokerCore {
 
   async findCoordinator(key: string, keyType: number): Promise<CoordinatorResult> {
     const none = (errorCode: number, errorMessage: string | null = null): CoordinatorResult => ({ key, errorCode, errorMessage, nodeId: -1, host: '', port: -1 })
-    if (keyType === KEY_TYPE_TRANSACTION) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'Transactions are not supported by this broker yet')
-    if (keyType !== KEY_TYPE_GROUP) return none(ErrorCode.INVALID_REQUEST, `Unknown coordinator key type ${keyType}`)
-    if (!this.#image.topics.has(OFFSETS_TOPIC)) {
+    if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) return none(ErrorCode.INVALID_REQUEST, `Unknown coordinator key type ${keyType}`)
+    const topic = keyType === KEY_TYPE_GROUP ? OFFSETS_TOPIC : TXN_STATE_TOPIC
+    if (!this.#image.topics.has(topic)) {
       try {
-        await this.#autoCreate(OFFSETS_TOPIC)
+        await this.#autoCreate(topic)
       } catch (error) {
         return none(ErrorCode.COORDINATOR_NOT_AVAILABLE, error instanceof Error ? error.message : null)
       }
     }
-    const state = this.#image.partition(OFFSETS_TOPIC, this.groups.partitionOf(key))
+    const partition = keyType === KEY_TYPE_GROUP ? this.groups.partitionOf(key) : this.txns.partitionOf(key)
+    const state = this.#image.partition(topic, partition)
     const endpoint = state === undefined || !this.#image.isLive(state.leader) ? undefined : this.#image.endpoint(state.leader)
     if (endpoint === undefined) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE)
     return { key, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port }
+  }
+
+  hasPartition(topic: string, partition: number): boolean {
+    return this.#image.partition(topic, partition) !== undefined
+  }
+
+  offsetsPartitionOf(groupId: string): number {
+    return this.groups.partitionOf(groupId)
+  }
+
+  commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+    return this.groups.commitTxnOffsets(request)
+  }
+
+  /**
+   * WriteTxnMarkers: each marker goes to this broker's leader replica of its partition; a marker
+   * that lands in __consumer_offsets settles the producer's pending transactional offsets there.
+   */
+  async writeTxnMarkers(entries: TxnMarkerEntry[]): Promise<TxnMarkerResult[]> {
+    return Promise.all(
+      entries.map(async (entry) => ({
+        producerId: entry.producerId,
+        partitions: await Promise.all(
+          entry.partitions.map(async ({ topic, partition }) => {
+            try {
+              this.#checkPartition(topic, partition)
+              const { producerId, producerEpoch, coordinatorEpoch, commit } = entry
+              const reply = await this.#partitions.request(topic, partition, { op: 'writeTxnMarker', producerId, producerEpoch, coordinatorEpoch, commit })
+              if (reply.message.errorCode === ErrorCode.NONE && topic === OFFSETS_TOPIC) this.groups.completeTxn(partition, producerId, commit)
+              return { topic, partition, errorCode: reply.message.errorCode }
+            } catch (error) {
+              return { topic, partition, errorCode: errorCodeOf(error) }
+            }
+          }),
+        ),
+      })),
+    )
   }
 
   async #autoCreate(name: string): Promise<void> {
@@ -231,6 +275,7 @@ export class NodeCore implements BrokerCore {
         maxWaitMs,
         minBytes: options.minBytes,
         currentLeaderEpoch: -1,
+        isolationLevel: options.isolationLevel,
       })
       const result = reply.message
       if (reply.payload !== undefined && reply.payload.length > 0) this.#metrics?.fetched(input.topic, reply.payload)
@@ -241,6 +286,7 @@ export class NodeCore implements BrokerCore {
         lastStableOffset: result.lastStableOffset,
         logStartOffset: result.logStartOffset,
         records: reply.payload !== undefined && reply.payload.length > 0 ? reply.payload : null,
+        abortedTransactions: result.abortedTransactions ?? null,
       }
     } catch (error) {
       return { ...base, errorCode: errorCodeOf(error), highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null }
@@ -252,7 +298,7 @@ export class NodeCore implements BrokerCore {
       inputs.map(async (input) => {
         try {
           this.#checkPartition(input.topic, input.partition)
-          return (await this.#partitions.request(input.topic, input.partition, { op: 'listOffsets', timestamp: input.timestamp })).message
+          return (await this.#partitions.request(input.topic, input.partition, { op: 'listOffsets', timestamp: input.timestamp, isolationLevel: input.isolationLevel ?? 0 })).message
         } catch (error) {
           return { errorCode: errorCodeOf(error), timestamp: -1, offset: -1, leaderEpoch: -1 }
         }
@@ -405,7 +451,9 @@ export class NodeCore implements BrokerCore {
     return this.#ask({ op: 'alterConfigs', resources, incremental, validateOnly })
   }
 
+  /** A transactional id goes to its transaction coordinator; an idempotent producer's id comes from the controller. */
   initProducerId(transactionalId: string | null, producerId: number, producerEpoch: number, transactionTimeoutMs: number): Promise<InitProducerIdResult> {
+    if (transactionalId !== null) return this.txns.initProducerId(transactionalId, transactionTimeoutMs, producerId, producerEpoch)
     return this.#ask({ op: 'initProducerId', transactionalId, producerId, producerEpoch, transactionTimeoutMs })
   }
 

@@ -78,7 +78,8 @@ export class WireCluster implements KafkaOperations {
   }
 
   async listOffsets(inputs: ListOffsetsInput[]): Promise<ListOffsetsResult[]> {
-    const results = await this.#client.listOffsets(inputs)
+    // Isolation is per request in Kafka: read_committed when any input asks for it.
+    const results = await this.#client.listOffsets(inputs, { isolationLevel: inputs.some((i) => i.isolationLevel === 1) ? 1 : 0 })
     return results.map((r) => ({ errorCode: r.errorCode, timestamp: r.timestamp, offset: r.offset, leaderEpoch: -1 }))
   }
 

@@ -24,7 +24,7 @@ import type {
 } from '../metadata/operations.js'
 import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
 import { TOPIC_CONFIG_DEFAULTS, applyConfigOps } from '../metadata/topic-configs.js'
-import { OFFSETS_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
+import { OFFSETS_TOPIC, TXN_STATE_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import type { ImagePublisher } from './image-publisher.js'
 import type { MetadataStore } from './metadata-store.js'
@@ -94,7 +94,8 @@ export class Controller {
   async ensureTopic(name: string): Promise<{ errorCode: number; errorMessage: string | null }> {
     if (this.#store.topic(name) !== undefined) return { errorCode: ErrorCode.NONE, errorMessage: null }
     try {
-      const topic = name === OFFSETS_TOPIC ? this.#planOffsetsTopic() : this.#planTopic({ name, numPartitions: -1, replicationFactor: -1, configs: {} })
+      const topic =
+        name === OFFSETS_TOPIC ? this.#planOffsetsTopic() : name === TXN_STATE_TOPIC ? this.#planTxnStateTopic() : this.#planTopic({ name, numPartitions: -1, replicationFactor: -1, configs: {} })
       await this.#createTopic(topic)
       return { errorCode: ErrorCode.NONE, errorMessage: null }
     } catch (error) {
@@ -109,6 +110,19 @@ export class Controller {
       name: OFFSETS_TOPIC,
       topicId: randomUUID(),
       configs: { ...OFFSETS_TOPIC_CONFIGS },
+      partitions: assignments.map((replicas, partition) => ({ partition, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })),
+    }
+  }
+
+  /** __transaction_state as Kafka creates it: compacted, its own partition count, replication and min ISR. */
+  #planTxnStateTopic(): TopicState {
+    const rf = Math.min(this.#config.transactionStateLogReplicationFactor, this.#config.brokers)
+    const assignments = assignReplicas(this.#brokerIds(), this.#config.transactionStateLogNumPartitions, rf, 0, this.#store.topics().length)
+    const minIsr = Math.min(this.#config.transactionStateLogMinIsr, rf)
+    return {
+      name: TXN_STATE_TOPIC,
+      topicId: randomUUID(),
+      configs: { ...OFFSETS_TOPIC_CONFIGS, 'min.insync.replicas': String(minIsr) },
       partitions: assignments.map((replicas, partition) => ({ partition, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] })),
     }
   }

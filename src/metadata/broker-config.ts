@@ -40,6 +40,16 @@ export interface BrokerOptions {
   groupMaxSessionTimeoutMs?: number
   /** transaction.max.timeout.ms: InitProducerId refuses a longer (or non-positive) transaction timeout. */
   transactionMaxTimeoutMs?: number
+  /** transaction.state.log.num.partitions: partitions of __transaction_state, which spread the transaction coordinators. Default 50. */
+  transactionStateLogNumPartitions?: number
+  /** transaction.state.log.replication.factor: default 3, or the broker count when there are fewer. */
+  transactionStateLogReplicationFactor?: number
+  /** transaction.state.log.min.isr: min.insync.replicas of __transaction_state. Default 2 (at most its replication factor). */
+  transactionStateLogMinIsr?: number
+  /** transactional.id.expiration.ms: an idle transactional id is forgotten after this. Default 7 days. */
+  transactionalIdExpirationMs?: number
+  /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted. Default 10 s. */
+  transactionAbortTimedOutCleanupIntervalMs?: number
   socketRequestMaxBytes?: number
   /** max.connections: open client connections one broker's listener holds; past it a new one is closed. Default unlimited. */
   maxConnections?: number
@@ -109,6 +119,11 @@ export interface BrokerConfig {
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
   transactionMaxTimeoutMs: number
+  transactionStateLogNumPartitions: number
+  transactionStateLogReplicationFactor: number
+  transactionStateLogMinIsr: number
+  transactionalIdExpirationMs: number
+  transactionAbortTimedOutCleanupIntervalMs: number
   socketRequestMaxBytes: number
   maxConnections: number
   maxConnectionsPerIp: number
@@ -154,6 +169,11 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     groupMinSessionTimeoutMs: options.groupMinSessionTimeoutMs ?? 6_000,
     groupMaxSessionTimeoutMs: options.groupMaxSessionTimeoutMs ?? 1_800_000,
     transactionMaxTimeoutMs: options.transactionMaxTimeoutMs ?? 900_000,
+    transactionStateLogNumPartitions: options.transactionStateLogNumPartitions ?? 50,
+    transactionStateLogReplicationFactor: options.transactionStateLogReplicationFactor ?? 3,
+    transactionStateLogMinIsr: options.transactionStateLogMinIsr ?? 2,
+    transactionalIdExpirationMs: options.transactionalIdExpirationMs ?? 604_800_000,
+    transactionAbortTimedOutCleanupIntervalMs: options.transactionAbortTimedOutCleanupIntervalMs ?? 10_000,
     socketRequestMaxBytes: options.socketRequestMaxBytes ?? 104_857_600,
     maxConnections: options.maxConnections ?? INT32_MAX,
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? INT32_MAX,
@@ -198,6 +218,11 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'group.min.session.timeout.ms': String(config.groupMinSessionTimeoutMs),
     'group.max.session.timeout.ms': String(config.groupMaxSessionTimeoutMs),
     'transaction.max.timeout.ms': String(config.transactionMaxTimeoutMs),
+    'transaction.state.log.num.partitions': String(config.transactionStateLogNumPartitions),
+    'transaction.state.log.replication.factor': String(config.transactionStateLogReplicationFactor),
+    'transaction.state.log.min.isr': String(config.transactionStateLogMinIsr),
+    'transactional.id.expiration.ms': String(config.transactionalIdExpirationMs),
+    'transaction.abort.timed.out.transaction.cleanup.interval.ms': String(config.transactionAbortTimedOutCleanupIntervalMs),
     'socket.request.max.bytes': String(config.socketRequestMaxBytes),
     'max.connections': String(config.maxConnections),
     'max.connections.per.ip': String(config.maxConnectionsPerIp),

@@ -185,6 +185,17 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     defaultValue: '1000',
     apply: (v, s) => (s.broker.maxIncrementalFetchSessionCacheSlots = integer(v, 0, INT32_MAX)),
   },
+  { key: 'transaction.max.timeout.ms', doc: 'longest transaction.timeout.ms a producer may ask for', defaultValue: '900000', apply: (v, s) => (s.broker.transactionMaxTimeoutMs = integer(v, 1, INT32_MAX)) },
+  { key: 'transaction.state.log.num.partitions', doc: 'partitions of __transaction_state', defaultValue: '50', apply: (v, s) => (s.broker.transactionStateLogNumPartitions = integer(v, 1, INT32_MAX)) },
+  { key: 'transaction.state.log.replication.factor', doc: 'replicas of __transaction_state (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.transactionStateLogReplicationFactor = integer(v, 1, 32_767)) },
+  { key: 'transaction.state.log.min.isr', doc: 'min.insync.replicas of __transaction_state (at most its replicas)', defaultValue: '2', apply: (v, s) => (s.broker.transactionStateLogMinIsr = integer(v, 1, 32_767)) },
+  { key: 'transactional.id.expiration.ms', doc: 'an idle transactional id is forgotten after this', defaultValue: '604800000', apply: (v, s) => (s.broker.transactionalIdExpirationMs = integer(v, 1, INT32_MAX)) },
+  {
+    key: 'transaction.abort.timed.out.transaction.cleanup.interval.ms',
+    doc: 'how often transactions past their timeout are aborted',
+    defaultValue: '10000',
+    apply: (v, s) => (s.broker.transactionAbortTimedOutCleanupIntervalMs = integer(v, 1, INT32_MAX)),
+  },
   { key: 'admin.host', doc: 'address of the admin HTTP port (Partita)', defaultValue: '127.0.0.1', apply: (v, s) => (s.broker.adminHost = v.trim()) },
   { key: 'admin.port', doc: 'admin HTTP port: metrics, health (Partita)', defaultValue: '9644', apply: (v, s) => (s.broker.adminPort = v.trim() === 'off' ? null : integer(v, 0, 65_535)) },
   {

@@ -79,7 +79,7 @@ export interface FetchOptions {
   maxWaitMs: number
   minBytes: number
   maxBytes: number
-  /** 0 read_uncommitted, 1 read_committed (transactions come later; both read up to the high watermark now). */
+  /** 0 read_uncommitted (up to the high watermark), 1 read_committed (up to the last stable offset, with the aborted transactions). */
   isolationLevel: 0 | 1
   /** Aborting answers the fetch at once with what is there (its connection closed, its consumer stopped). */
   signal?: AbortSignal
@@ -94,6 +94,8 @@ export interface FetchResult {
   logStartOffset: number
   /** Whole batches, or null when none. */
   records: Buffer | null
+  /** read_committed: the aborted transactions overlapping the records. */
+  abortedTransactions?: Array<{ producerId: number; firstOffset: number }> | null
 }
 
 export interface ListOffsetsInput {
@@ -101,6 +103,8 @@ export interface ListOffsetsInput {
   partition: number
   /** -2 earliest, -1 latest, otherwise a timestamp in ms. */
   timestamp: number
+  /** 1 = read_committed: the latest offset is the last stable offset. Default 0. */
+  isolationLevel?: number
 }
 
 export interface ListOffsetsResult {

@@ -18,9 +18,12 @@ export function topicNameProblem(name: string): string | null {
 /** Kafka's internal topic of committed offsets and group metadata. */
 export const OFFSETS_TOPIC = '__consumer_offsets'
 
+/** Kafka's internal topic of transaction coordinators' state. */
+export const TXN_STATE_TOPIC = '__transaction_state'
+
 /** Topics the broker keeps for itself: clients may read them, never write or create them. */
 export function isInternalTopic(name: string): boolean {
-  return name === OFFSETS_TOPIC
+  return name === OFFSETS_TOPIC || name === TXN_STATE_TOPIC
 }
 
 /** Names starting with "__" are reserved for internal topics: a client may not create one. */

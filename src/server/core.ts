@@ -4,7 +4,9 @@
  * partitions it hosts are called directly, admin requests go to the controller, and groups to the
  * coordinator this node runs for them.
  */
-import type { OffsetDeleteResult } from '../actors/group/types.js'
+import type { OffsetCommitPartitionResult, OffsetDeleteResult, TxnOffsetCommitRequest } from '../actors/group/types.js'
+import type { DescribedTxn, ListedTxn } from '../actors/txn-coordinator.js'
+import type { TxnPartition } from '../actors/txn/txn-records.js'
 import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
 import type { ElectLeadersResult, KafkaOperations } from '../metadata/operations.js'
 import type { FetchSessionCache } from './fetch-sessions.js'
@@ -45,7 +47,40 @@ export interface LogDirDescription {
   usableBytes: number
 }
 
+/** WriteTxnMarkers for one producer: the partitions (led by this broker) to mark. */
+export interface TxnMarkerEntry {
+  producerId: number
+  producerEpoch: number
+  coordinatorEpoch: number
+  commit: boolean
+  partitions: TxnPartition[]
+}
+
+export interface TxnMarkerResult {
+  producerId: number
+  partitions: Array<TxnPartition & { errorCode: number }>
+}
+
+/** The transaction coordinators this broker runs (one per __transaction_state partition it leads). */
+export interface TxnOperations {
+  /** AddPartitionsToTxn / AddOffsetsToTxn: one error code for the whole set. */
+  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number>
+  endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number>
+  describe(transactionalIds: string[]): DescribedTxn[]
+  list(): { errorCode: number; transactions: ListedTxn[] }
+}
+
 export interface BrokerCore extends KafkaOperations {
+  /** Transactions: the coordinators this broker runs. */
+  readonly txns: TxnOperations
+  /** WriteTxnMarkers: COMMIT/ABORT markers to partitions this broker leads (the coordinators' internal path). */
+  writeTxnMarkers(entries: TxnMarkerEntry[]): Promise<TxnMarkerResult[]>
+  /** TxnOffsetCommit, at the group's coordinator; the offsets count once the transaction commits. */
+  commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]>
+  /** Whether this broker's metadata knows the partition. */
+  hasPartition(topic: string, partition: number): boolean
+  /** The partition of __consumer_offsets that holds a group (AddOffsetsToTxn adds it to the transaction). */
+  offsetsPartitionOf(groupId: string): number
   /** This broker's id. */
   readonly nodeId: number
   /** This broker's incremental fetch sessions (KIP-227), used by the Fetch handler. */

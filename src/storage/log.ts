@@ -35,6 +35,7 @@ import { type RebuildResult, deriveTail, loadSegmentIndexes, rebuildSegment } fr
 import { belowLogStart, expiredBySize, expiredByTime } from './retention.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentFileName, segmentFileName } from './segment.js'
 import { asStorageError, storageError, withStorageErrors, withStorageErrorsAsync } from './storage-error.js'
+import { type AbortedTxn, AbortedTxnIndex, TXN_INDEX_SUFFIX } from './txn-index.js'
 
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
 export const LOG_START_OFFSET_FILE = 'log-start-offset'
@@ -143,6 +144,8 @@ interface AppendScan {
 export class PartitionLog {
   readonly dir: string
   readonly leaderEpochs: LeaderEpochCache
+  /** The aborted transactions whose markers this log holds (`.txnindex` per segment). */
+  readonly #abortedTxns = new AbortedTxnIndex()
   #config: LogConfig
   readonly #clock: Clock
   readonly #compactor: Compactor | undefined
@@ -249,6 +252,9 @@ export class PartitionLog {
       if (start.epoch > log.leaderEpochs.latestEpoch()) log.leaderEpochs.assign(start.epoch, start.startOffset)
     }
     if (checkpointedStart !== log.#logStartOffset) log.#persistLogStart()
+    for (const segment of log.#segments) {
+      if (has.has(segmentFileName(segment.baseOffset, TXN_INDEX_SUFFIX))) log.#abortedTxns.load(segment.txnIndexPath, log.logEndOffset)
+    }
     if (changed) {
       // Recovery cut a torn tail or rebuilt indexes. None of it has to be durable now: until the
       // next flush the recovery point on disk stays where it was, so a crash before that flush
@@ -306,6 +312,35 @@ export class PartitionLog {
       maxTimestampMs: s.maxTimestampMs,
       path: s.logPath,
     }))
+  }
+
+  // ---- aborted transactions ---------------------------------------------------------------
+
+  /**
+   * Records an aborted transaction whose ABORT marker (at `entry.lastOffset`) is in this log. A
+   * second add for the same marker (replay after a restart) changes nothing.
+   */
+  addAbortedTxn(entry: AbortedTxn): void {
+    this.#checkOpen()
+    assert(entry.lastOffset >= this.#segments[0].baseOffset && entry.lastOffset < this.logEndOffset, `abort marker ${entry.lastOffset} is outside the log`)
+    withStorageErrors(`append aborted txn to ${this.dir}`, () => this.#abortedTxns.add(entry, this.#txnIndexPathOf))
+  }
+
+  /** The aborted transactions overlapping [fromOffset, toOffset), for a read_committed fetch. */
+  abortedTxnsIn(fromOffset: number, toOffset: number): AbortedTxn[] {
+    return this.#abortedTxns.overlapping(fromOffset, toOffset)
+  }
+
+  /** Every aborted transaction this log holds a marker of (tests and compaction). */
+  abortedTxns(): readonly AbortedTxn[] {
+    return this.#abortedTxns.entries()
+  }
+
+  readonly #txnIndexPathOf = (offset: number): string => {
+    let i = this.#segments.length - 1
+    // Bounded by the segment count; markers are almost always in the active segment.
+    while (i > 0 && this.#segments[i].baseOffset > offset) i--
+    return this.#segments[i].txnIndexPath
   }
 
   /** For tests and tools: each segment's in-memory index entries. */
@@ -636,6 +671,8 @@ export class PartitionLog {
       this.#truncateFullyAndStartAt(offset)
       return
     }
+    // Before the segments change: each dropped entry's file is found by the segment holding it.
+    this.#abortedTxns.truncateTo(offset, this.#txnIndexPathOf)
     while (this.#active.baseOffset >= offset) {
       // Deleted before it leaves the list: if the removal fails the log still describes the disk.
       this.#active.delete()
@@ -677,6 +714,7 @@ export class PartitionLog {
     const fresh = Segment.create(this.dir, offset, this.#clock.nowMs(), this.#files)
     this.#segments = [fresh]
     this.#dirUnsynced = true
+    this.#abortedTxns.clear()
     for (const s of old) if (s.baseOffset !== offset) s.delete()
     this.#logStartOffset = offset
     this.#persistLogStart()
@@ -690,6 +728,7 @@ export class PartitionLog {
     this.#retireCleanMarker()
     const doomed = this.#segments.slice(0, n)
     this.#segments = this.#segments.slice(n)
+    this.#abortedTxns.dropBelow(this.#segments[0].baseOffset)
     const newStart = Math.max(this.#logStartOffset, this.#segments[0].baseOffset)
     if (newStart !== this.#logStartOffset) {
       this.#logStartOffset = newStart
@@ -812,10 +851,12 @@ export class PartitionLog {
     // Inputs dropped meanwhile (truncation, retention) must not come back from compacted files.
     for (const old of inputs) {
       if (!kept.some((s) => s.baseOffset === old.baseOffset) && !this.#segments.includes(old)) {
-        for (const p of [old.logPath, old.indexPath, old.timeIndexPath]) fs.rmSync(p, { force: true })
+        for (const p of [old.logPath, old.indexPath, old.timeIndexPath, old.txnIndexPath]) fs.rmSync(p, { force: true })
       }
     }
     this.#segments = kept
+    // A segment merged into an earlier one hands its aborted transactions to that one's file.
+    if (this.#abortedTxns.size > 0) this.#abortedTxns.rewriteFiles(new Set(inputs.map((s) => s.txnIndexPath)), this.#txnIndexPathOf)
     this.#dirUnsynced = true
   }
 
@@ -991,7 +1032,9 @@ function removeStrayFiles(dir: string, names: string[]): void {
   const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, CLEAN_SHUTDOWN_FILE]
   for (const name of names) {
     const orphanIndex =
-      (parseSegmentFileName(name, INDEX_SUFFIX) !== null || parseSegmentFileName(name, TIME_INDEX_SUFFIX) !== null) &&
+      (parseSegmentFileName(name, INDEX_SUFFIX) !== null ||
+        parseSegmentFileName(name, TIME_INDEX_SUFFIX) !== null ||
+        parseSegmentFileName(name, TXN_INDEX_SUFFIX) !== null) &&
       !logs.has(name.slice(0, 20))
     const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null
     if (orphanIndex || strayTemp) fs.rmSync(path.join(dir, name), { force: true })
@@ -1044,7 +1087,7 @@ function loadSegments(
     }
     if (cut) {
       for (let j = i + 1; j < bases.length; j++) {
-        for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+        for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]) {
           fs.rmSync(path.join(dir, String(bases[j]).padStart(20, '0') + suffix), { force: true })
         }
       }

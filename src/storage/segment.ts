@@ -14,6 +14,7 @@ import {
 } from '../records/record-batch.js'
 import { storageError } from './storage-error.js'
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js'
+import { TXN_INDEX_SUFFIX } from './txn-index.js'
 
 export const LOG_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.index'
@@ -62,6 +63,8 @@ export class Segment {
   readonly logPath: string
   readonly indexPath: string
   readonly timeIndexPath: string
+  /** The aborted-transaction index of the markers in this segment (owned by the log's AbortedTxnIndex). */
+  readonly txnIndexPath: string
   /** The thread's file cache, which every fd of this segment's files comes through. */
   readonly files: FileHandleCache
   /** The name the data is read and written through: logPath, or its hold during compaction. */
@@ -89,6 +92,7 @@ export class Segment {
     this.logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
     this.indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX))
     this.timeIndexPath = path.join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX))
+    this.txnIndexPath = path.join(dir, segmentFileName(baseOffset, TXN_INDEX_SUFFIX))
     this.files = files
     this.#dataPath = this.logPath
     this.sizeBytes = sizeBytes
@@ -109,6 +113,7 @@ export class Segment {
       // Index files left by an earlier segment of this name would describe other bytes.
       unlinkIfExistsSync(segment.indexPath)
       unlinkIfExistsSync(segment.timeIndexPath)
+      unlinkIfExistsSync(segment.txnIndexPath)
     }
     files.forget(segment.logPath)
     files.acquire(segment.logPath, 'w+')
@@ -334,7 +339,7 @@ export class Segment {
    */
   delete(): void {
     this.close()
-    for (const p of [this.indexPath, this.timeIndexPath, this.logPath]) unlinkIfExistsSync(p)
+    for (const p of [this.indexPath, this.timeIndexPath, this.txnIndexPath, this.logPath]) unlinkIfExistsSync(p)
   }
 }
 

@@ -32,6 +32,30 @@ async function produceValues(topic: string, values: string[]): Promise<void> {
   expect(result.errorCode).toBe(ErrorCode.NONE)
 }
 
+/**
+ * A transactional id whose coordinator is this test's node 0 (`base` with a suffix: the others are
+ * ids without a listener here), InitProducerId'd once it has loaded (FindCoordinator creates
+ * __transaction_state).
+ */
+async function txnIdOnNode0(base: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const id = `${base}.${i}`
+    if ((await ts.core.findCoordinator(id, 1)).nodeId === 0) return id
+  }
+  throw new Error(`no id like ${base} is coordinated by node 0`)
+}
+
+async function initTxn(transactionalId: string, v = 3): Promise<{ producerId: number; producerEpoch: number }> {
+  await ts.core.findCoordinator(transactionalId, 1)
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const r = await client.request(ApiKey.InitProducerId, v, { transactionalId, transactionTimeoutMs: 60_000 })
+    if (r.errorCode === ErrorCode.NONE) return { producerId: r.producerId, producerEpoch: r.producerEpoch }
+    expect([ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE]).toContain(r.errorCode)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`no coordinator loaded for ${transactionalId}`)
+}
+
 /** A v0/v1 message set of string values, as a pre-0.11 producer sends it. */
 function messageSetOf(magic: 0 | 1, values: string[]): Buffer {
   return Buffer.concat(values.map((v, i) => encodeLegacyMessage(magic, i, magic === 0 ? -1 : 1_700_000_000_000, false, null, Buffer.from(v))))
@@ -339,7 +363,8 @@ const scenarios: Record<number, Scenario> = {
         ['b', 0, ts.server.port, ErrorCode.NONE],
       ])
       const txn = await client.request(ApiKey.FindCoordinator, v, { keyType: 1, coordinatorKeys: ['tx'] })
-      expect(txn.coordinators[0].errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+      expect(txn.coordinators.map((c) => [c.key, c.errorCode])).toEqual([['tx', ErrorCode.NONE]])
+      expect(txn.coordinators[0].nodeId).toBeGreaterThanOrEqual(0)
       return
     }
     const response = await client.request(ApiKey.FindCoordinator, v, { key: 'group' })
@@ -410,8 +435,13 @@ const scenarios: Record<number, Scenario> = {
       const bumped = await client.request(ApiKey.InitProducerId, v, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: first.producerId, producerEpoch: 0 })
       expect(bumped).toMatchObject({ errorCode: ErrorCode.NONE, producerId: first.producerId, producerEpoch: 1 })
     }
-    const transactional = await client.request(ApiKey.InitProducerId, v, { transactionalId: 'tx', transactionTimeoutMs: 60_000 })
-    expect(transactional.errorCode).not.toBe(ErrorCode.NONE)
+    const ipid = await txnIdOnNode0(`ipid-${v}`)
+    const transactional = await initTxn(ipid, v)
+    expect(transactional.producerEpoch).toBe(0)
+    // A second producer of the id gets the next epoch (the first is fenced); a timeout past the maximum is refused.
+    expect(await initTxn(ipid, v)).toEqual({ producerId: transactional.producerId, producerEpoch: 1 })
+    const tooLong = await client.request(ApiKey.InitProducerId, v, { transactionalId: ipid, transactionTimeoutMs: 900_001 })
+    expect(tooLong.errorCode).toBe(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
   },
   [ApiKey.CreateTopics]: async (v) => {
     const response = await client.request(ApiKey.CreateTopics, v, {
@@ -534,6 +564,88 @@ const scenarios: Record<number, Scenario> = {
     const [earliest] = await ts.core.listOffsets([{ topic: 'dr', partition: 0, timestamp: -2 }])
     expect(earliest.offset).toBe(2)
   },
+  [ApiKey.AddPartitionsToTxn]: async (v) => {
+    await createTopic('apt')
+    const aptId = await txnIdOnNode0(`apt-${v}`)
+    const { producerId, producerEpoch } = await initTxn(aptId)
+    const added = await client.request(ApiKey.AddPartitionsToTxn, v, { v3AndBelowTransactionalId: aptId, v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch, v3AndBelowTopics: [{ name: 'apt', partitions: [0] }] })
+    expect(added.resultsByTopicV3AndBelow).toEqual([{ name: 'apt', resultsByPartition: [{ partitionIndex: 0, partitionErrorCode: ErrorCode.NONE }] }])
+    const unknown = await client.request(ApiKey.AddPartitionsToTxn, v, {
+      v3AndBelowTransactionalId: aptId,
+      v3AndBelowProducerId: producerId,
+      v3AndBelowProducerEpoch: producerEpoch,
+      v3AndBelowTopics: [{ name: 'apt', partitions: [0] }, { name: 'nope', partitions: [0] }],
+    })
+    expect(unknown.resultsByTopicV3AndBelow.map((t) => t.resultsByPartition[0].partitionErrorCode)).toEqual([ErrorCode.OPERATION_NOT_ATTEMPTED, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION])
+    const fenced = await client.request(ApiKey.AddPartitionsToTxn, v, { v3AndBelowTransactionalId: aptId, v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch - 1, v3AndBelowTopics: [{ name: 'apt', partitions: [0] }] })
+    expect(fenced.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode).toBe(v >= 2 ? ErrorCode.PRODUCER_FENCED : ErrorCode.INVALID_PRODUCER_EPOCH)
+  },
+  [ApiKey.AddOffsetsToTxn]: async (v) => {
+    const aotId = await txnIdOnNode0(`aot-${v}`)
+    const { producerId, producerEpoch } = await initTxn(aotId)
+    expect(await client.request(ApiKey.AddOffsetsToTxn, v, { transactionalId: aotId, producerId, producerEpoch, groupId: 'g' })).toMatchObject({ errorCode: ErrorCode.NONE })
+    const [described] = ts.core.txns.describe([aotId])
+    expect(described).toMatchObject({ state: 'Ongoing', partitions: [{ topic: '__consumer_offsets', partition: 0 }] })
+    expect((await client.request(ApiKey.AddOffsetsToTxn, v, { transactionalId: aotId, producerId: producerId + 1, producerEpoch, groupId: 'g' })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+  },
+  [ApiKey.EndTxn]: async (v) => {
+    await createTopic('et')
+    const etId = await txnIdOnNode0(`et-${v}`)
+    const { producerId, producerEpoch } = await initTxn(etId)
+    await ts.core.txns.addPartitions(etId, producerId, producerEpoch, [{ topic: 'et', partition: 0 }])
+    expect(await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch, committed: true })).toMatchObject({ errorCode: ErrorCode.NONE })
+    expect(ts.partitions.markers).toContainEqual({ id: 'et/0', commit: true, producerId })
+    // Retried, it answers as before; asked to abort what committed, INVALID_TXN_STATE.
+    expect((await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch, committed: true })).errorCode).toBe(ErrorCode.NONE)
+    expect((await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch, committed: false })).errorCode).toBe(ErrorCode.INVALID_TXN_STATE)
+  },
+  [ApiKey.WriteTxnMarkers]: async (v) => {
+    await createTopic('wtm')
+    const response = await client.request(ApiKey.WriteTxnMarkers, v, { markers: [{ producerId: 77, producerEpoch: 0, transactionResult: false, coordinatorEpoch: 0, topics: [{ name: 'wtm', partitionIndexes: [0] }] }] })
+    expect(response.markers).toEqual([{ producerId: 77, topics: [{ name: 'wtm', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }] }] }])
+    expect(ts.partitions.markers).toContainEqual({ id: 'wtm/0', commit: false, producerId: 77 })
+  },
+  [ApiKey.TxnOffsetCommit]: async (v) => {
+    await createTopic('toc')
+    const id = await txnIdOnNode0(`toc-${v}`)
+    const { producerId, producerEpoch } = await initTxn(id)
+    await client.request(ApiKey.AddOffsetsToTxn, 0, { transactionalId: id, producerId, producerEpoch, groupId: `g-${v}` })
+    const committed = await client.request(ApiKey.TxnOffsetCommit, v, {
+      transactionalId: id,
+      groupId: `g-${v}`,
+      producerId,
+      producerEpoch,
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: null,
+      topics: [{ name: 'toc', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null }] }],
+    })
+    expect(committed.topics).toEqual([{ name: 'toc', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }] }])
+    const fetch = (requireStable: boolean) => client.request(ApiKey.OffsetFetch, 7, { groupId: `g-${v}`, topics: [{ name: 'toc', partitionIndexes: [0] }], requireStable })
+    // Pending until the transaction commits: require_stable answers UNSTABLE_OFFSET_COMMIT, a plain fetch none yet.
+    expect((await fetch(true)).topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT })
+    expect((await fetch(false)).topics[0].partitions[0]).toMatchObject({ committedOffset: -1 })
+    expect(await client.request(ApiKey.EndTxn, 0, { transactionalId: id, producerId, producerEpoch, committed: true })).toMatchObject({ errorCode: ErrorCode.NONE })
+    expect((await fetch(true)).topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, committedOffset: 5 })
+  },
+  [ApiKey.DescribeTransactions]: async (v) => {
+    const dt = await txnIdOnNode0('dt')
+    const unknown = await txnIdOnNode0('unknown')
+    const { producerId } = await initTxn(dt)
+    const response = await client.request(ApiKey.DescribeTransactions, v, { transactionalIds: [dt, unknown] })
+    expect(response.transactionStates.map((t) => [t.transactionalId, t.errorCode, t.transactionState, t.producerId])).toEqual([
+      [dt, ErrorCode.NONE, 'Empty', producerId],
+      [unknown, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, '', -1],
+    ])
+  },
+  [ApiKey.ListTransactions]: async (v) => {
+    const lt = await txnIdOnNode0('lt')
+    const { producerId } = await initTxn(lt)
+    const all = await client.request(ApiKey.ListTransactions, v, { stateFilters: [], producerIdFilters: [] })
+    expect(all.transactionStates).toContainEqual({ transactionalId: lt, producerId, transactionState: 'Empty' })
+    const filtered = await client.request(ApiKey.ListTransactions, v, { stateFilters: ['Ongoing', 'Bogus'], producerIdFilters: [] })
+    expect(filtered).toMatchObject({ errorCode: ErrorCode.NONE, unknownStateFilters: ['Bogus'], transactionStates: [] })
+  },
 }
 
 describe('every handler at its lowest and highest version', () => {
@@ -616,14 +728,11 @@ describe('validation the server owns', () => {
     expect(ts.partitions.produceCount).toBe(0)
   })
 
-  it('refuses a transactional produce with TRANSACTIONAL_ID_AUTHORIZATION_FAILED', async () => {
+  it('passes a transactional produce on to the partitions', async () => {
     await createTopic('v', 2)
     const response = await client.request(ApiKey.Produce, 3, produceRequest(1, 'tx-1'))
-    expect(response.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual([
-      ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-      ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-    ])
-    expect(ts.partitions.produceCount).toBe(0)
+    expect(response.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE])
+    expect(ts.partitions.produceCount).toBe(2)
   })
 
   it('answers illegal topic names with INVALID_TOPIC_EXCEPTION', async () => {

@@ -7,6 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { TxnCoordinators } from '../../src/broker/txn-coordinators.js'
+import type { InitProducerIdResult } from '../../src/metadata/operations.js'
 import { GroupCoordinators } from '../../src/broker/group-coordinators.js'
 import { NodeCore } from '../../src/broker/node-core.js'
 import { SystemClock } from '../../src/common/clock.js'
@@ -38,13 +40,25 @@ export async function startTestServer(
   serverOptions: Partial<ServerOptions> & { wrapCore?: (core: NodeCore) => BrokerCore } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-'))
-  const config = resolveBrokerConfig({ port: 0, brokers: 1, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, ...brokerOptions }, dir)
+  const config = resolveBrokerConfig({ port: 0, brokers: 1, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, transactionStateLogNumPartitions: 4, ...brokerOptions }, dir)
   const store = MetadataStore.open(join(dir, 'meta'))
   const partitions = new MemoryPartitions(config.brokers)
   const image = new MetadataImage()
   const warnings: string[] = []
   const log = { warn: (message: string) => warnings.push(message), info: () => {} }
   const groups = new GroupCoordinators({ nodeId: 0, config, image, clock: new SystemClock(), partitions, log })
+  // Markers go to this node's core (the only node here); it exists once the core does.
+  let coreRef: NodeCore | undefined
+  const txns = new TxnCoordinators({
+    nodeId: 0,
+    config,
+    image,
+    clock: new SystemClock(),
+    partitions,
+    log,
+    allocateProducerId: async () => ((await controller.handle({ op: 'initProducerId', transactionalId: null, producerId: -1, producerEpoch: -1, transactionTimeoutMs: -1 })).result as InitProducerIdResult).producerId,
+    sendMarkers: (_brokerId, markers) => coreRef!.writeTxnMarkers(markers),
+  })
   let supervisor: Supervisor | undefined
   const publisher = new ImagePublisher(
     {
@@ -54,6 +68,7 @@ export async function startTestServer(
         if (nodeId !== 0) return
         image.apply(delta)
         groups.onImage()
+        txns.onImage()
       },
       liveNodes: () => supervisor?.liveBrokerIds() ?? [],
     },
@@ -84,9 +99,11 @@ export async function startTestServer(
     image,
     partitions,
     groups,
+    txns,
     askController: async <K extends ControllerRequest['op']>(request: Extract<ControllerRequest, { op: K }>) =>
       (await controller.handle(request)).result as ControllerReplies[K],
   })
+  coreRef = core
   const { wrapCore, ...rest } = serverOptions
   const server = await startServer({
     core: wrapCore === undefined ? core : wrapCore(core),
@@ -115,6 +132,7 @@ export async function startTestServer(
       await Promise.all(clients.map((c) => c.close()))
       await server.close()
       groups.close()
+      txns.close()
       supervisor.stop()
       rmSync(dir, { recursive: true, force: true })
     },

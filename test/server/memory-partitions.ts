@@ -12,6 +12,7 @@ import type { LocalReply, PartitionAccess } from '../../src/broker/local-partiti
 import type { ActorHost } from '../../src/controller/supervisor.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
+import { encodeTxnMarkerBatch } from '../../src/records/control-batch.js'
 import { batchMaxTimestamp, iterateBatches, readBatchHeader, setBaseOffset, LAST_OFFSET_DELTA_OFFSET } from '../../src/records/record-batch.js'
 
 interface StoredBatch {
@@ -157,6 +158,8 @@ export class MemoryPartitions implements PartitionAccess {
 
   /** Produce requests seen, for tests that check what reached the log. */
   produceCount = 0
+  /** Every transaction marker written, in order. */
+  readonly markers: Array<{ id: string; commit: boolean; producerId: number }> = []
 
   partition(topic: string, partition: number): MemoryPartition | undefined {
     return this.#partitions.get(partitionActorId(topic, partition))
@@ -193,6 +196,9 @@ export class MemoryPartitions implements PartitionAccess {
         return { message: { ok: true } }
       case 'describeProducers':
         return { message: { errorCode: ErrorCode.NONE, producers: p.producers() } }
+      case 'writeTxnMarker':
+        this.markers.push({ id, commit: message.commit, producerId: message.producerId })
+        return { message: p.append(encodeTxnMarkerBatch(message, 0)) }
       case 'stats': {
         const sizeBytes = p.batches.reduce((sum, b) => sum + b.bytes.length, 0)
         const stats = { logStartOffset: p.logStartOffset, logEndOffset: p.nextOffset, highWatermark: p.nextOffset, isr: [], leaderEpoch: 0 }

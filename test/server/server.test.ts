@@ -37,7 +37,8 @@ describe('ApiVersions', () => {
     expect(byKey.get(ApiKey.Produce)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 9 })
     expect(byKey.get(ApiKey.Fetch)).toEqual({ apiKey: 1, minVersion: 0, maxVersion: 12 })
     expect(byKey.has(ApiKey.SaslHandshake)).toBe(false)
-    for (const transactional of [24, 25, 26, 28]) expect(byKey.has(transactional)).toBe(false)
+    // Transactions: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, WriteTxnMarkers, TxnOffsetCommit.
+    for (const transactional of [24, 25, 26, 27, 28]) expect(byKey.get(transactional)).toMatchObject({ minVersion: 0 })
   })
 
   it('answers an ApiVersions version it does not serve with UNSUPPORTED_VERSION in a v0 body', async () => {
@@ -68,9 +69,10 @@ describe('connection handling', () => {
   it('closes the connection on an api key it does not serve', async () => {
     ts = await startTestServer()
     const client = await ts.connect()
-    client.writeRaw(rawFrame(28, 0, 1, Buffer.alloc(8)))
+    // CreateAcls (30) is not served.
+    client.writeRaw(rawFrame(30, 0, 1, Buffer.alloc(8)))
     await client.closed
-    expect(ts.warnings.some((w) => w.includes('unsupported api key 28'))).toBe(true)
+    expect(ts.warnings.some((w) => w.includes('unsupported api key 30'))).toBe(true)
   })
 
   it('closes the connection on a frame size above socket.request.max.bytes or below zero', async () => {

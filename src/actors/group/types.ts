@@ -139,6 +139,12 @@ export interface OffsetCommitRequest {
   offsets: OffsetCommitPartition[]
 }
 
+/** TxnOffsetCommit (KIP-98, KIP-447): offsets a transactional producer commits with its transaction. */
+export interface TxnOffsetCommitRequest extends OffsetCommitRequest {
+  producerId: number
+  producerEpoch: number
+}
+
 export interface OffsetCommitPartitionResult {
   topic: string
   partition: number
@@ -160,6 +166,8 @@ export interface OffsetFetchRequest {
   groupId: string
   /** null or absent: every partition the group has committed. */
   topics?: OffsetFetchTopic[] | null
+  /** KIP-447: partitions with transactional offsets still pending answer UNSTABLE_OFFSET_COMMIT. */
+  requireStable?: boolean
 }
 
 export interface OffsetFetchPartitionResult {

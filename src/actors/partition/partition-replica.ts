@@ -25,11 +25,12 @@ import type { TimerHandle } from '../../common/clock.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
 import { PartitionLog, type AppendOptions } from '../../storage/log.js'
-import { batchBaseOffset, iterateBatches, readBatchHeader, validateBatch } from '../../records/record-batch.js'
+import { encodeTxnMarkerBatch } from '../../records/control-batch.js'
+import { batchBaseOffset, isControlBatch, iterateBatches, readBatchHeader, validateBatch } from '../../records/record-batch.js'
 import { MemoryHighWatermarkBook, type HighWatermarkBook } from './high-watermark-book.js'
 import { DelayedOperations } from './delayed-operations.js'
 import { LeaderState } from './leader-state.js'
-import { ProducerStateStore } from './producer-state-store.js'
+import { applyBatch, ProducerStateStore } from './producer-state-store.js'
 import type { ProducerBatchHeader } from './producer-state.js'
 import type {
   ActiveProducer,
@@ -47,6 +48,7 @@ import type {
   ReplicaConfig,
   ReplicaRole,
   ReplicaStats,
+  TxnMarkerRequest,
 } from './replica-types.js'
 
 export * from './replica-types.js'
@@ -60,6 +62,9 @@ const CONSUMER_REPLICA_ID = -1
 /** Kafka's ListOffsets sentinels. */
 const LATEST_TIMESTAMP = -1
 const EARLIEST_TIMESTAMP = -2
+const READ_COMMITTED = 1
+/** Kafka writes markers with acks=all and the coordinator's request timeout; ours is its default. */
+const TXN_MARKER_TIMEOUT_MS = 30_000
 
 interface FollowerPhase {
   leaderId: number
@@ -139,6 +144,16 @@ export class PartitionReplica {
     return this.#highWatermark
   }
 
+  /**
+   * The last stable offset (KIP-98): below it every transaction is decided, so read_committed
+   * consumers read up to it. The first offset of the oldest open transaction, capped by the HW.
+   */
+  get lastStableOffset(): number {
+    const unstable = this.#producers.state.firstUnstableOffset()
+    // A transaction whose start retention deleted still holds consumers at the log start, as in Kafka.
+    return unstable === null ? this.#highWatermark : Math.min(Math.max(unstable, this.#log.logStartOffset), this.#highWatermark)
+  }
+
   get logEndOffset(): number {
     return this.#log.logEndOffset
   }
@@ -201,7 +216,13 @@ export class PartitionReplica {
    * `checked` says what the caller verified off this thread (on the CPU pool): every batch's CRC
    * (large produces), the keys of every compressed batch (compacted topics).
    */
-  async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number, checked: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> = {}): Promise<ProduceResult> {
+  async produce(
+    records: Buffer,
+    acks: -1 | 0 | 1,
+    timeoutMs: number,
+    options: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> & { fromCoordinator?: boolean } = {},
+  ): Promise<ProduceResult> {
+    const { fromCoordinator = false, ...checked } = options
     // Before any check: nothing may come between the checks below and the append.
     if (this.#log.cleanMarkerPresent) {
       try {
@@ -225,8 +246,12 @@ export class PartitionReplica {
     }
     const headers = batchHeaders(records)
     if (headers === null) return this.#produceError(ErrorCode.CORRUPT_MESSAGE, 'records are not whole v2 batches')
+    if (headers.some((h) => isControlBatch(h.attributes ?? 0))) {
+      return this.#produceError(ErrorCode.INVALID_RECORD, 'clients may not write control batches; transaction markers come from the coordinator')
+    }
 
-    const check = this.#producers.state.check(headers)
+    // A coordinator's transactional writes carry a producer id and epoch but no sequences.
+    const check = fromCoordinator ? ({ kind: 'append' } as const) : this.#producers.state.check(headers)
     if (check.kind === 'error') return this.#produceError(check.errorCode, check.message)
     let baseOffset: number
     let lastOffset: number
@@ -323,6 +348,46 @@ export class PartitionReplica {
     return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.#log.logStartOffset }
   }
 
+  // ---- transaction markers --------------------------------------------------------------------
+
+  /**
+   * WriteTxnMarkers for this partition: appends the COMMIT or ABORT control batch that ends the
+   * producer's transaction here, and answers once the ISR holds it (markers are written with
+   * acks=all, as Kafka's coordinator does). A marker of an epoch older than the producer's is a
+   * zombie coordinator's and is refused with INVALID_PRODUCER_EPOCH.
+   */
+  async writeTxnMarker(marker: TxnMarkerRequest, timeoutMs = TXN_MARKER_TIMEOUT_MS): Promise<{ errorCode: number; errorMessage: string | null }> {
+    const refuse = (errorCode: number, errorMessage: string | null = null): { errorCode: number; errorMessage: string | null } => ({ errorCode, errorMessage })
+    if (this.#role !== 'leader' || this.#leader === null) return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    // Bad input from the wire (WriteTxnMarkers) is refused here, never met by the encoder's asserts.
+    if (!Number.isSafeInteger(marker.producerId) || marker.producerId < 0 || !Number.isInteger(marker.producerEpoch) || marker.producerEpoch < 0 || marker.producerEpoch > 32_767) {
+      return refuse(ErrorCode.INVALID_REQUEST, 'a marker needs a producer id (0 to 2^53) and an epoch (0 to 32767)')
+    }
+    const entry = this.#producers.state.get(marker.producerId)
+    if (entry !== undefined && marker.producerEpoch < entry.epoch) {
+      return refuse(ErrorCode.INVALID_PRODUCER_EPOCH, `marker epoch ${marker.producerEpoch} is older than producer ${marker.producerId}'s ${entry.epoch}`)
+    }
+    if (this.#produceWaiters.full) return refuse(ErrorCode.REQUEST_TIMED_OUT, 'too many produce requests waiting for replication')
+    const batch = encodeTxnMarkerBatch(marker, this.#clock.nowMs())
+    let appended
+    try {
+      appended = this.#log.append(batch, { leaderEpoch: this.#leaderEpoch, assignOffsets: true })
+    } catch (error) {
+      if (error instanceof KafkaError) return refuse(error.errorCode, error.message)
+      throw error
+    }
+    applyBatch(this.#producers.state, this.#log, batch, 0, appended.baseOffset)
+    this.#afterLeaderAppend()
+    const result = await this.#awaitReplication(appended.lastOffset + 1, timeoutMs, () => ({
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      baseOffset: appended.baseOffset,
+      logAppendTimeMs: -1,
+      logStartOffset: this.#log.logStartOffset,
+    }))
+    return refuse(result.errorCode, result.errorMessage)
+  }
+
   // ---- fetch (leader side) --------------------------------------------------------------------
 
   async fetch(request: FetchRequest): Promise<FetchPartitionResult> {
@@ -349,7 +414,7 @@ export class PartitionReplica {
       // see (the HW for a consumer, the log end for a follower) holds about minBytes, judged from
       // segment positions without touching the file.
       if (!force) {
-        const visibleEnd = fromFollower ? this.#log.logEndOffset : this.#highWatermark
+        const visibleEnd = fromFollower ? this.#log.logEndOffset : this.#consumerVisibleEnd(request)
         if (visibleEnd <= request.fetchOffset) return undefined
         if (request.minBytes > 1 && this.#log.approximateBytesBetween(request.fetchOffset, visibleEnd) < request.minBytes) return undefined
       }
@@ -374,25 +439,37 @@ export class PartitionReplica {
     return handle.promise
   }
 
+  /** Consumers see committed records only (up to the HW), read_committed ones stable records only (up to the LSO). */
+  #consumerVisibleEnd(request: FetchRequest): number {
+    return request.isolationLevel === READ_COMMITTED ? this.lastStableOffset : this.#highWatermark
+  }
+
   #read(request: FetchRequest, fromFollower: boolean): FetchPartitionResult {
-    // Consumers see committed records only; followers replicate everything the leader has.
-    const maxOffset = fromFollower ? this.#log.logEndOffset : this.#highWatermark
+    // Followers replicate everything the leader has.
+    const maxOffset = fromFollower ? this.#log.logEndOffset : this.#consumerVisibleEnd(request)
     let records: Buffer | null = null
+    let nextOffset = request.fetchOffset
     if (request.fetchOffset < maxOffset) {
       try {
-        records = this.#log.read(request.fetchOffset, request.maxBytes, { maxOffset }).records
+        const read = this.#log.read(request.fetchOffset, request.maxBytes, { maxOffset })
+        records = read.records
+        nextOffset = read.nextOffset
       } catch (error) {
         if (error instanceof KafkaError) return this.#fetchError(error.errorCode)
         throw error
       }
     }
+    const readCommitted = !fromFollower && request.isolationLevel === READ_COMMITTED
     return {
       errorCode: ErrorCode.NONE,
       highWatermark: this.#highWatermark,
-      lastStableOffset: this.#highWatermark,
+      lastStableOffset: this.lastStableOffset,
       logStartOffset: this.#log.logStartOffset,
       logEndOffset: this.#log.logEndOffset,
       records: records !== null && records.length > 0 ? records : null,
+      abortedTransactions: readCommitted
+        ? this.#log.abortedTxnsIn(request.fetchOffset, nextOffset).map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }))
+        : null,
     }
   }
 
@@ -634,7 +711,7 @@ export class PartitionReplica {
     // batches' CRCs are not checked again: the leader, in this process, checked each once when it
     // was produced, and it reached us through shared memory, not a network.
     this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: false, crcChecked: true })
-    for (const { pos } of iterateBatches(records)) this.#producers.state.update(readBatchHeader(records, pos))
+    for (const { pos } of iterateBatches(records)) applyBatch(this.#producers.state, this.#log, records, pos)
   }
 
   #truncateTo(offset: number): void {
@@ -648,7 +725,8 @@ export class PartitionReplica {
 
   // ---- offsets, deletion, upkeep --------------------------------------------------------------
 
-  listOffsets(timestamp: number): ListOffsetsPartitionResult {
+  /** ListOffsets; `isolationLevel` 1 (read_committed) answers the LSO as the latest offset and finds nothing past it. */
+  listOffsets(timestamp: number, isolationLevel = 0): ListOffsetsPartitionResult {
     if (this.#role !== 'leader') return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, timestamp: -1, offset: -1, leaderEpoch: -1 }
     const answer = (offset: number, timestampMs: number): ListOffsetsPartitionResult => ({
       errorCode: ErrorCode.NONE,
@@ -657,11 +735,12 @@ export class PartitionReplica {
       leaderEpoch: this.#leaderEpoch,
     })
     if (timestamp === EARLIEST_TIMESTAMP) return answer(this.#log.logStartOffset, -1)
-    if (timestamp === LATEST_TIMESTAMP) return answer(this.#highWatermark, -1)
+    const visibleEnd = isolationLevel === READ_COMMITTED ? this.lastStableOffset : this.#highWatermark
+    if (timestamp === LATEST_TIMESTAMP) return answer(visibleEnd, -1)
     if (timestamp < 0) return { errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1, offset: -1, leaderEpoch: -1 }
     const found = this.#log.offsetForTimestamp(timestamp)
-    // Records above the HW are not committed, so consumers must not be pointed at them.
-    if (found === null || found.offset >= this.#highWatermark) return answer(-1, -1)
+    // Records above the HW are not committed (above the LSO not decided), so consumers must not be pointed at them.
+    if (found === null || found.offset >= visibleEnd) return answer(-1, -1)
     return answer(found.offset, found.timestampMs)
   }
 
@@ -726,6 +805,7 @@ export class PartitionReplica {
       logStartOffset: this.#log.logStartOffset,
       logEndOffset: this.#log.logEndOffset,
       highWatermark: this.#highWatermark,
+      lastStableOffset: this.lastStableOffset,
       isr: this.#leader?.isr() ?? [],
       leaderEpoch: this.#leaderEpoch,
       role: this.#role,
@@ -766,6 +846,8 @@ export class PartitionReplica {
     const end = this.#log.logEndOffset
     const hw = this.#highWatermark
     assert(start <= hw && hw <= end, `need logStart ${start} <= HW ${hw} <= logEnd ${end}`)
+    const lso = this.lastStableOffset
+    assert(lso <= hw, `need LSO ${lso} <= HW ${hw}`)
     if (this.#role === 'leader') {
       assert(hw >= this.#hwFloor, `HW moved back from ${this.#hwFloor} to ${hw} while leader`)
       this.#hwFloor = hw

@@ -2,22 +2,28 @@
  * The on-disk form of a partition's producer state (`<logDir>/producer-state.snapshot`), so a
  * restart replays only the log tail written after it. Big-endian, CRC-32C protected:
  *
- *   version int16 (1) | crc uint32 of every byte after it | coveredOffset int64 | count int32 |
- *   count x { producerId int64 | epoch int16 | lastTimestampMs int64 | batchCount int8 |
+ *   version int16 (2) | crc uint32 of every byte after it | coveredOffset int64 | count int32 |
+ *   count x { producerId int64 | epoch int16 | lastTimestampMs int64 | currentTxnFirstOffset int64 |
+ *             batchCount int8 |
  *             batchCount x { firstSeq int32 | lastSeq int32 | firstOffset int64 |
  *                            lastOffset int64 | timestampMs int64 } }
  *
  * `coveredOffset` is the log end offset the state reflects: replay resumes there. Unlike Kafka's
  * snapshot (which keeps one batch per producer), all five retained batches are kept, so duplicate
- * detection is as good after a restart as before it.
+ * detection is as good after a restart as before it. `currentTxnFirstOffset` is where the
+ * producer's open transaction began (-1: none), as Kafka's snapshot records it, so the last stable
+ * offset is right after a restart that replays only the tail. Version 1 (no transactions) still
+ * loads, every producer without an open transaction.
  */
 import { crc32c } from '../../records/crc32c.js'
 import { readInt64, writeInt64 } from '../../records/record-batch.js'
 import { BATCHES_RETAINED, type ProducerEntry, type ProducerState } from './producer-state.js'
 
-const VERSION = 1
+const VERSION = 2
+const VERSION_WITHOUT_TXNS = 1
 const HEADER_BYTES = 2 + 4 + 8 + 4
-const ENTRY_BYTES = 8 + 2 + 8 + 1
+const ENTRY_BYTES = 8 + 2 + 8 + 8 + 1
+const ENTRY_BYTES_V1 = 8 + 2 + 8 + 1
 const BATCH_BYTES = 4 + 4 + 8 + 8 + 8
 
 export interface DecodedSnapshot {
@@ -37,7 +43,8 @@ export function encodeProducerSnapshot(state: ProducerState, coveredOffset: numb
     writeInt64(buf, pos, entry.producerId)
     buf.writeInt16BE(entry.epoch, pos + 8)
     writeInt64(buf, pos + 10, entry.lastTimestampMs)
-    buf.writeInt8(entry.batches.length, pos + 18)
+    writeInt64(buf, pos + 18, entry.currentTxnFirstOffset)
+    buf.writeInt8(entry.batches.length, pos + 26)
     pos += ENTRY_BYTES
     for (const b of entry.batches) {
       buf.writeInt32BE(b.firstSeq, pos)
@@ -55,7 +62,9 @@ export function encodeProducerSnapshot(state: ProducerState, coveredOffset: numb
 /** Decodes a snapshot, or returns null when it is torn, corrupt or of an unknown version. */
 export function decodeProducerSnapshot(buf: Buffer): DecodedSnapshot | null {
   if (buf.length < HEADER_BYTES) return null
-  if (buf.readInt16BE(0) !== VERSION) return null
+  const version = buf.readInt16BE(0)
+  if (version !== VERSION && version !== VERSION_WITHOUT_TXNS) return null
+  const entryBytes = version === VERSION ? ENTRY_BYTES : ENTRY_BYTES_V1
   if (buf.readUInt32BE(2) !== crc32c(buf, 6)) return null
   const coveredOffset = readInt64(buf, 6)
   const count = buf.readInt32BE(14)
@@ -64,16 +73,18 @@ export function decodeProducerSnapshot(buf: Buffer): DecodedSnapshot | null {
   let pos = HEADER_BYTES
   // Bounded by count, and every step checks the remaining length.
   for (let i = 0; i < count; i++) {
-    if (pos + ENTRY_BYTES > buf.length) return null
-    const batchCount = buf.readInt8(pos + 18)
+    if (pos + entryBytes > buf.length) return null
+    const batchCount = buf.readInt8(pos + entryBytes - 1)
     if (batchCount < 0 || batchCount > BATCHES_RETAINED) return null
     const entry: ProducerEntry = {
       producerId: readInt64(buf, pos),
       epoch: buf.readInt16BE(pos + 8),
       lastTimestampMs: readInt64(buf, pos + 10),
       batches: [],
+      currentTxnFirstOffset: version === VERSION ? readInt64(buf, pos + 18) : -1,
     }
-    pos += ENTRY_BYTES
+    if (entry.currentTxnFirstOffset < -1 || entry.currentTxnFirstOffset >= coveredOffset) return null
+    pos += entryBytes
     if (pos + batchCount * BATCH_BYTES > buf.length) return null
     for (let b = 0; b < batchCount; b++) {
       entry.batches.push({

@@ -6,7 +6,9 @@
  */
 import * as path from 'node:path'
 import { assert } from '../../common/assert.js'
-import { iterateBatches, readBatchHeader } from '../../records/record-batch.js'
+import { decodeTxnMarker } from '../../records/control-batch.js'
+import { isControlBatch, iterateBatches, readBatchHeader } from '../../records/record-batch.js'
+import type { AbortedTxn } from '../../storage/txn-index.js'
 import { readFileIfExists, writeFileAtomic, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
 import type { FileHandleCache } from '../../storage/file-handle-cache.js'
 import { PRODUCER_SNAPSHOT_FILE, removeFileSync } from './checkpoint-file.js'
@@ -18,6 +20,30 @@ export interface ReplayableLog {
   readonly logStartOffset: number
   readonly logEndOffset: number
   read(offset: number, maxBytes: number): { records: Buffer | null }
+  /** Where an ABORT marker met in the log is indexed (a marker already indexed is ignored). */
+  addAbortedTxn(entry: AbortedTxn): void
+}
+
+/**
+ * Applies one batch of the log (appended, replicated or replayed) to the producer state: a data
+ * batch updates its producer's sequences (and opens its transaction when transactional), a
+ * transaction marker ends the transaction, and an ABORT's range goes into the aborted-transaction
+ * index. `timestampMs` overrides the batch's max timestamp (LogAppendTime on the leader).
+ */
+export function applyBatch(state: ProducerState, log: Pick<ReplayableLog, 'addAbortedTxn'>, buf: Buffer, pos: number, baseOffset?: number, timestampMs?: number): void {
+  const header = readBatchHeader(buf, pos)
+  if (baseOffset !== undefined) header.baseOffset = baseOffset
+  if (timestampMs !== undefined && timestampMs >= 0) header.maxTimestamp = timestampMs
+  if (!isControlBatch(header.attributes)) {
+    state.update(header)
+    return
+  }
+  const marker = decodeTxnMarker(buf, pos)
+  if (marker === null || header.producerId < 0) return
+  const ended = state.completeTxn(header.producerId, header.producerEpoch, header.baseOffset, marker.commit, header.maxTimestamp)
+  if (ended === null || !ended.aborted) return
+  const lastStableOffset = state.firstUnstableOffset() ?? ended.lastOffset + 1
+  log.addAbortedTxn({ producerId: ended.producerId, firstOffset: ended.firstOffset, lastOffset: ended.lastOffset, lastStableOffset })
 }
 
 /** How much log one replay read asks for; a read returns at least one whole batch regardless. */
@@ -36,7 +62,7 @@ export function replayLog(state: ProducerState, log: ReplayableLog, fromOffset: 
       const header = readBatchHeader(records, pos)
       const lastOffset = header.baseOffset + header.lastOffsetDelta
       if (lastOffset < offset) continue
-      state.update(header)
+      applyBatch(state, log, records, pos)
       next = lastOffset + 1
     }
     assert(next > offset, `producer-state replay made no progress at offset ${offset}`)

@@ -16,7 +16,9 @@
  *   retention, DeleteRecords or expiration while the producer is still alive, and refusing it
  *   would wedge that producer; Kafka's broker accepts and starts tracking it.
  */
+import { assert } from '../../common/assert.js'
 import { ErrorCode } from '../../common/error-codes.js'
+import { TRANSACTIONAL_BIT } from '../../records/record-batch.js'
 
 export const NO_PRODUCER_ID = -1
 /** Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN: the client keeps at most 5 batches in flight. */
@@ -35,6 +37,16 @@ export interface ProducerBatchHeader {
   /** Used by update() only; offsets are not known yet when a leader checks a request. */
   baseOffset: number
   maxTimestamp: number
+  /** The batch's attributes: a transactional batch opens its producer's transaction. Default 0. */
+  attributes?: number
+}
+
+/** A transaction a marker ended: [firstOffset, lastOffset], lastOffset being the marker's. */
+export interface CompletedTxn {
+  producerId: number
+  firstOffset: number
+  lastOffset: number
+  aborted: boolean
 }
 
 export interface BatchMetadata {
@@ -52,6 +64,8 @@ export interface ProducerEntry {
   batches: BatchMetadata[]
   /** The max timestamp of the producer's last batch; expiration measures idleness from it, as Kafka does. */
   lastTimestampMs: number
+  /** The offset of the first batch of the producer's open transaction, or -1 when none is open. */
+  currentTxnFirstOffset: number
 }
 
 export type ProducerCheck =
@@ -77,6 +91,8 @@ function lastSeqOfEntry(entry: { batches: BatchMetadata[] }): number | null {
 export class ProducerState {
   // Map iteration order is insertion order; update() re-inserts, so the first key is the longest idle.
   readonly #entries = new Map<number, ProducerEntry>()
+  /** producerId -> first offset of its open transaction: what holds the last stable offset back. */
+  readonly #ongoing = new Map<number, number>()
 
   get size(): number {
     return this.#entries.size
@@ -92,6 +108,46 @@ export class ProducerState {
 
   clear(): void {
     this.#entries.clear()
+    this.#ongoing.clear()
+  }
+
+  /** The first offset of the oldest open transaction, or null when none is open (the LSO bound). */
+  firstUnstableOffset(): number | null {
+    let min: number | null = null
+    // Bounded by the open transactions, one per transactional producer writing here.
+    for (const first of this.#ongoing.values()) if (min === null || first < min) min = first
+    return min
+  }
+
+  get ongoingTxnCount(): number {
+    return this.#ongoing.size
+  }
+
+  /**
+   * Records a transaction marker at `markerOffset` (KIP-98): the producer's open transaction, if
+   * any, ends there. The marker's epoch becomes the producer's (the coordinator may have bumped it
+   * to fence a zombie), and its sequence state restarts as for any new epoch. Returns the ended
+   * transaction, or null when the producer had none open (a retried marker).
+   */
+  completeTxn(producerId: number, producerEpoch: number, markerOffset: number, commit: boolean, timestampMs: number): CompletedTxn | null {
+    assert(producerId >= 0, `a transaction marker needs a producer id, got ${producerId}`)
+    let entry = this.#entries.get(producerId)
+    if (entry === undefined) {
+      entry = { producerId, epoch: producerEpoch, batches: [], lastTimestampMs: timestampMs, currentTxnFirstOffset: -1 }
+    } else {
+      this.#entries.delete(producerId)
+    }
+    if (producerEpoch > entry.epoch) {
+      entry.epoch = producerEpoch
+      entry.batches = []
+    }
+    entry.lastTimestampMs = Math.max(entry.lastTimestampMs, timestampMs)
+    const firstOffset = entry.currentTxnFirstOffset
+    entry.currentTxnFirstOffset = -1
+    this.#ongoing.delete(producerId)
+    this.#entries.set(producerId, entry)
+    if (firstOffset < 0 || firstOffset > markerOffset) return null
+    return { producerId, firstOffset, lastOffset: markerOffset, aborted: !commit }
   }
 
   /**
@@ -127,7 +183,7 @@ export class ProducerState {
     if (batch.producerId === NO_PRODUCER_ID) return
     let entry = this.#entries.get(batch.producerId)
     if (entry === undefined) {
-      entry = { producerId: batch.producerId, epoch: batch.producerEpoch, batches: [], lastTimestampMs: -1 }
+      entry = { producerId: batch.producerId, epoch: batch.producerEpoch, batches: [], lastTimestampMs: -1, currentTxnFirstOffset: -1 }
     } else {
       // A batch already recorded (replay overlapping what a snapshot covered) changes nothing.
       const last = entry.batches[entry.batches.length - 1]
@@ -147,10 +203,18 @@ export class ProducerState {
     })
     if (entry.batches.length > BATCHES_RETAINED) entry.batches.shift()
     entry.lastTimestampMs = batch.maxTimestamp
+    if (((batch.attributes ?? 0) & TRANSACTIONAL_BIT) !== 0 && entry.currentTxnFirstOffset < 0) {
+      entry.currentTxnFirstOffset = batch.baseOffset
+      this.#ongoing.set(batch.producerId, batch.baseOffset)
+    }
     this.#entries.set(batch.producerId, entry)
     if (this.#entries.size > PRODUCERS_TRACKED_MAX) {
-      const oldest = this.#entries.keys().next().value
-      if (oldest !== undefined) this.#entries.delete(oldest)
+      // A producer with an open transaction is never forgotten: the LSO depends on it.
+      for (const [oldest, candidate] of this.#entries) {
+        if (candidate.currentTxnFirstOffset >= 0) continue
+        this.#entries.delete(oldest)
+        break
+      }
     }
   }
 
@@ -162,7 +226,10 @@ export class ProducerState {
       epoch: entry.epoch,
       batches: entry.batches.slice(-BATCHES_RETAINED).map((b) => ({ ...b })),
       lastTimestampMs: entry.lastTimestampMs,
+      currentTxnFirstOffset: entry.currentTxnFirstOffset,
     })
+    if (entry.currentTxnFirstOffset >= 0) this.#ongoing.set(entry.producerId, entry.currentTxnFirstOffset)
+    else this.#ongoing.delete(entry.producerId)
   }
 
   /**
@@ -172,7 +239,8 @@ export class ProducerState {
   removeExpired(nowMs: number, expirationMs: number): number {
     let removed = 0
     for (const [producerId, entry] of this.#entries) {
-      if (nowMs - entry.lastTimestampMs >= expirationMs) {
+      // An open transaction keeps its producer: only its coordinator's marker may end it.
+      if (entry.currentTxnFirstOffset < 0 && nowMs - entry.lastTimestampMs >= expirationMs) {
         this.#entries.delete(producerId)
         removed++
       }

@@ -67,6 +67,22 @@ export interface FetchRequest {
   currentLeaderEpoch?: number
   /** Aborting answers a parked fetch at once with what is available (e.g. its connection closed). */
   signal?: AbortSignal
+  /** 1 = read_committed: records below the last stable offset only, with the aborted transactions. Default 0. */
+  isolationLevel?: number
+}
+
+/** An aborted transaction a read_committed consumer must drop the records of (Fetch v4+). */
+export interface FetchAbortedTxn {
+  producerId: number
+  firstOffset: number
+}
+
+/** WriteTxnMarkers, one partition: the coordinator ends a producer's transaction here. */
+export interface TxnMarkerRequest {
+  producerId: number
+  producerEpoch: number
+  coordinatorEpoch: number
+  commit: boolean
 }
 
 export interface FetchPartitionResult {
@@ -78,6 +94,8 @@ export interface FetchPartitionResult {
   logEndOffset: number
   /** Whole batches, or null when none. */
   records: Buffer | null
+  /** read_committed: the aborted transactions overlapping the records; null otherwise. */
+  abortedTransactions?: FetchAbortedTxn[] | null
 }
 
 export interface EpochEndOffsetResult {
@@ -125,6 +143,7 @@ export interface ReplicaStats {
   logStartOffset: number
   logEndOffset: number
   highWatermark: number
+  lastStableOffset: number
   isr: number[]
   leaderEpoch: number
   role: ReplicaRole

@@ -39,6 +39,16 @@ import { InitProducerIdApi } from './init-producer-id.js'
 import type { InitProducerIdRequest, InitProducerIdResponse } from './init-producer-id.js'
 import { OffsetForLeaderEpochApi } from './offset-for-leader-epoch.js'
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './offset-for-leader-epoch.js'
+import { AddPartitionsToTxnApi } from './add-partitions-to-txn.js'
+import type { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './add-partitions-to-txn.js'
+import { AddOffsetsToTxnApi } from './add-offsets-to-txn.js'
+import type { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './add-offsets-to-txn.js'
+import { EndTxnApi } from './end-txn.js'
+import type { EndTxnRequest, EndTxnResponse } from './end-txn.js'
+import { WriteTxnMarkersApi } from './write-txn-markers.js'
+import type { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './write-txn-markers.js'
+import { TxnOffsetCommitApi } from './txn-offset-commit.js'
+import type { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './txn-offset-commit.js'
 import { DescribeConfigsApi } from './describe-configs.js'
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from './describe-configs.js'
 import { AlterConfigsApi } from './alter-configs.js'
@@ -63,6 +73,10 @@ import { DescribeClusterApi } from './describe-cluster.js'
 import type { DescribeClusterRequest, DescribeClusterResponse } from './describe-cluster.js'
 import { DescribeProducersApi } from './describe-producers.js'
 import type { DescribeProducersRequest, DescribeProducersResponse } from './describe-producers.js'
+import { DescribeTransactionsApi } from './describe-transactions.js'
+import type { DescribeTransactionsRequest, DescribeTransactionsResponse } from './describe-transactions.js'
+import { ListTransactionsApi } from './list-transactions.js'
+import type { ListTransactionsRequest, ListTransactionsResponse } from './list-transactions.js'
 export * from './produce.js'
 export * from './fetch.js'
 export * from './list-offsets.js'
@@ -83,6 +97,11 @@ export * from './delete-topics.js'
 export * from './delete-records.js'
 export * from './init-producer-id.js'
 export * from './offset-for-leader-epoch.js'
+export * from './add-partitions-to-txn.js'
+export * from './add-offsets-to-txn.js'
+export * from './end-txn.js'
+export * from './write-txn-markers.js'
+export * from './txn-offset-commit.js'
 export * from './describe-configs.js'
 export * from './alter-configs.js'
 export * from './describe-log-dirs.js'
@@ -95,6 +114,8 @@ export * from './list-partition-reassignments.js'
 export * from './offset-delete.js'
 export * from './describe-cluster.js'
 export * from './describe-producers.js'
+export * from './describe-transactions.js'
+export * from './list-transactions.js'
 
 /** Kafka API keys by name, for the APIs this package has codecs for. */
 export const ApiKey = {
@@ -118,6 +139,11 @@ export const ApiKey = {
   DeleteRecords: 21,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
+  AddPartitionsToTxn: 24,
+  AddOffsetsToTxn: 25,
+  EndTxn: 26,
+  WriteTxnMarkers: 27,
+  TxnOffsetCommit: 28,
   DescribeConfigs: 32,
   AlterConfigs: 33,
   DescribeLogDirs: 35,
@@ -130,6 +156,8 @@ export const ApiKey = {
   OffsetDelete: 47,
   DescribeCluster: 60,
   DescribeProducers: 61,
+  DescribeTransactions: 65,
+  ListTransactions: 66,
 } as const
 
 /** Every generated API descriptor, by name. */
@@ -154,6 +182,11 @@ export const Apis = {
   DeleteRecords: DeleteRecordsApi,
   InitProducerId: InitProducerIdApi,
   OffsetForLeaderEpoch: OffsetForLeaderEpochApi,
+  AddPartitionsToTxn: AddPartitionsToTxnApi,
+  AddOffsetsToTxn: AddOffsetsToTxnApi,
+  EndTxn: EndTxnApi,
+  WriteTxnMarkers: WriteTxnMarkersApi,
+  TxnOffsetCommit: TxnOffsetCommitApi,
   DescribeConfigs: DescribeConfigsApi,
   AlterConfigs: AlterConfigsApi,
   DescribeLogDirs: DescribeLogDirsApi,
@@ -166,6 +199,8 @@ export const Apis = {
   OffsetDelete: OffsetDeleteApi,
   DescribeCluster: DescribeClusterApi,
   DescribeProducers: DescribeProducersApi,
+  DescribeTransactions: DescribeTransactionsApi,
+  ListTransactions: ListTransactionsApi,
 } as const
 
 /** Decoded request bodies by API key. */
@@ -190,6 +225,11 @@ export interface RequestByKey {
   21: DeleteRecordsRequest
   22: InitProducerIdRequest
   23: OffsetForLeaderEpochRequest
+  24: AddPartitionsToTxnRequest
+  25: AddOffsetsToTxnRequest
+  26: EndTxnRequest
+  27: WriteTxnMarkersRequest
+  28: TxnOffsetCommitRequest
   32: DescribeConfigsRequest
   33: AlterConfigsRequest
   35: DescribeLogDirsRequest
@@ -202,6 +242,8 @@ export interface RequestByKey {
   47: OffsetDeleteRequest
   60: DescribeClusterRequest
   61: DescribeProducersRequest
+  65: DescribeTransactionsRequest
+  66: ListTransactionsRequest
 }
 
 /** Decoded response bodies by API key. */
@@ -226,6 +268,11 @@ export interface ResponseByKey {
   21: DeleteRecordsResponse
   22: InitProducerIdResponse
   23: OffsetForLeaderEpochResponse
+  24: AddPartitionsToTxnResponse
+  25: AddOffsetsToTxnResponse
+  26: EndTxnResponse
+  27: WriteTxnMarkersResponse
+  28: TxnOffsetCommitResponse
   32: DescribeConfigsResponse
   33: AlterConfigsResponse
   35: DescribeLogDirsResponse
@@ -238,4 +285,6 @@ export interface ResponseByKey {
   47: OffsetDeleteResponse
   60: DescribeClusterResponse
   61: DescribeProducersResponse
+  65: DescribeTransactionsResponse
+  66: ListTransactionsResponse
 }

@@ -84,9 +84,8 @@ export const fetchHandler = defineHandler({
           highWatermark: r.highWatermark,
           lastStableOffset: r.lastStableOffset,
           logStartOffset: r.logStartOffset,
-          // Empty, not null: no transactions are ever aborted, and some clients read null as
-          // "field missing" in these versions.
-          abortedTransactions: [],
+          // Empty, not null, for read_uncommitted: some clients read null as "field missing".
+          abortedTransactions: r.abortedTransactions ?? [],
           preferredReadReplica: -1,
           // Kafka answers an empty record set rather than null when there is nothing to send.
           records: r.records ?? EMPTY_RECORDS,

@@ -1,9 +1,10 @@
 /**
  * The handler registry: one handler per API, each with its declared versions. The ApiVersions
- * answer is built from exactly this list. Transactions APIs and SASL are not served, so they are
- * neither listed nor advertised.
+ * answer is built from exactly this list. SASL is not served, so it is neither listed nor advertised.
  */
 import type { RequestApiKey } from '../../protocol/index.js'
+import { addOffsetsToTxnHandler } from './add-offsets-to-txn.js'
+import { addPartitionsToTxnHandler } from './add-partitions-to-txn.js'
 import { alterConfigsHandler } from './alter-configs.js'
 import { createApiVersionsHandler } from './api-versions.js'
 import { createPartitionsHandler } from './create-partitions.js'
@@ -16,6 +17,8 @@ import { describeConfigsHandler } from './describe-configs.js'
 import { describeGroupsHandler } from './describe-groups.js'
 import { describeLogDirsHandler } from './describe-log-dirs.js'
 import { describeProducersHandler } from './describe-producers.js'
+import { describeTransactionsHandler } from './describe-transactions.js'
+import { endTxnHandler } from './end-txn.js'
 import { electLeadersHandler } from './elect-leaders.js'
 import { fetchHandler } from './fetch.js'
 import { findCoordinatorHandler } from './find-coordinator.js'
@@ -26,6 +29,7 @@ import { joinGroupHandler } from './join-group.js'
 import { leaveGroupHandler } from './leave-group.js'
 import { listGroupsHandler } from './list-groups.js'
 import { listOffsetsHandler } from './list-offsets.js'
+import { listTransactionsHandler } from './list-transactions.js'
 import { metadataHandler } from './metadata.js'
 import { offsetCommitHandler } from './offset-commit.js'
 import { offsetDeleteHandler } from './offset-delete.js'
@@ -33,6 +37,8 @@ import { offsetFetchHandler } from './offset-fetch.js'
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js'
 import { produceHandler } from './produce.js'
 import { syncGroupHandler } from './sync-group.js'
+import { txnOffsetCommitHandler } from './txn-offset-commit.js'
+import { writeTxnMarkersHandler } from './write-txn-markers.js'
 import type { ApiHandler } from './types.js'
 
 export { API_VERSIONS_DECLARATION, unsupportedApiVersionsBody } from './api-versions.js'
@@ -68,6 +74,13 @@ const SERVED: readonly ApiHandler[] = [
   describeLogDirsHandler,
   describeProducersHandler,
   electLeadersHandler,
+  addPartitionsToTxnHandler,
+  addOffsetsToTxnHandler,
+  endTxnHandler,
+  writeTxnMarkersHandler,
+  txnOffsetCommitHandler,
+  describeTransactionsHandler,
+  listTransactionsHandler,
 ]
 
 /** Every handler the server dispatches to, ApiVersions included. */

@@ -24,7 +24,7 @@ export const listOffsetsHandler = defineHandler({
     const maxNumOffsets: number[] = []
     for (const topic of request.topics) {
       for (const p of topic.partitions) {
-        inputs.push({ topic: topic.name, partition: p.partitionIndex, timestamp: p.timestamp })
+        inputs.push({ topic: topic.name, partition: p.partitionIndex, timestamp: p.timestamp, isolationLevel: version >= 2 ? request.isolationLevel : 0 })
         maxNumOffsets.push(p.maxNumOffsets)
       }
     }

@@ -13,9 +13,10 @@ import { defineHandler } from './types.js'
 
 type TopicsAsked = Array<{ name: string; partitionIndexes: number[] }> | null
 
-function fetchGroup(ctx: HandlerContext, groupId: string, topics: TopicsAsked): Promise<GroupOffsets> {
+function fetchGroup(ctx: HandlerContext, groupId: string, topics: TopicsAsked, requireStable: boolean): Promise<GroupOffsets> {
   return ctx.core.groups.fetchOffsets({
     groupId,
+    requireStable,
     topics: topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })),
   })
 }
@@ -58,13 +59,13 @@ export const offsetFetchHandler = defineHandler({
         throttleTimeMs: 0,
         groups: await Promise.all(
           request.groups.map(async (g) => {
-            const offsets = await fetchGroup(ctx, g.groupId, g.topics)
+            const offsets = await fetchGroup(ctx, g.groupId, g.topics, request.requireStable)
             return { groupId: g.groupId, topics: topicsOut(offsets), errorCode: offsets.errorCode }
           }),
         ),
       }
     }
-    const offsets = await fetchGroup(ctx, request.groupId, request.topics)
+    const offsets = await fetchGroup(ctx, request.groupId, request.topics, version >= 7 && request.requireStable)
     if (version < 2 && offsets.errorCode !== ErrorCode.NONE) {
       return { throttleTimeMs: 0, topics: withGroupErrorPerPartition(offsets, request.topics) }
     }

@@ -3,12 +3,8 @@
  * sets of formats v0/v1 (sarama before 0.11, Burrow, old Java clients), whose CRC-32s are checked
  * and which are up-converted to one v2 batch per partition before they reach the core (counted in
  * ../message-conversions.ts). The server also checks what the core cannot see: the acks value,
- * null record sets and a transactional id.
- *
- * A transactional produce is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
- * partition, as Kafka answers a transactional id the producer may not use: transactions are not
- * offered yet (InitProducerId with a transactional id fails too), and clients treat this code as
- * fatal instead of retrying.
+ * null record sets. A transactional produce (v3+) goes on like any other: its batches carry the
+ * transactional attribute, which opens the producer's transaction on each partition.
  *
  * acks=0 gets no response. If any partition failed, the connection is closed instead, as Kafka
  * does, since closing is the only signal a fire-and-forget producer can receive. An acks=0 produce
@@ -72,9 +68,7 @@ export const produceHandler = defineHandler({
         const slot: PartitionSlot = { topic: topic.name, index: partition.index, result: null }
         slots.push(slot)
         if (!acksValid) slot.result = refused(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`)
-        else if (request.transactionalId !== null) {
-          slot.result = refused(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker')
-        } else if (partition.records === null) slot.result = refused(ErrorCode.CORRUPT_MESSAGE, 'Null record set')
+        else if (partition.records === null) slot.result = refused(ErrorCode.CORRUPT_MESSAGE, 'Null record set')
         else {
           const records = version < FIRST_V2_BATCH_VERSION ? upConverted(partition.records) : partition.records
           if (Buffer.isBuffer(records)) {

@@ -33,6 +33,7 @@ export interface BatchOptions {
   producerEpoch?: number
   baseSequence?: number
   timestampMs?: number
+  transactional?: boolean
 }
 
 /** A client-side batch of `count` records whose values are `${prefix}-${i}`. */
@@ -43,6 +44,7 @@ export function batch(prefix: string, count = 1, options: BatchOptions = {}): Bu
     producerId: options.producerId ?? -1,
     producerEpoch: options.producerEpoch ?? -1,
     baseSequence: options.baseSequence ?? -1,
+    isTransactional: options.transactional ?? false,
   })
 }
 

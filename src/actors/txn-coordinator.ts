@@ -1,0 +1,391 @@
+/**
+ * The transaction coordinator of one partition of `__transaction_state` (KIP-98), as Kafka's
+ * TransactionCoordinator runs it: it owns the transactional ids that hash to its partition, keeps
+ * each one's producer id, epoch, state and partitions in that partition (so a new leader loads
+ * them), fences zombies by bumping the epoch, and ends transactions by writing COMMIT/ABORT
+ * markers to every partition a transaction touched.
+ *
+ * State machine (Kafka's): Empty -> Ongoing (AddPartitions/AddOffsets) -> PrepareCommit or
+ * PrepareAbort (EndTxn, timeout, fencing) -> CompleteCommit or CompleteAbort once every marker is
+ * written -> Ongoing again with the next transaction. Each change is written to the log (acks=all)
+ * before it takes effect in memory. Operations on one transactional id run one at a time.
+ *
+ * EndTxn answers once the markers are written (Kafka answers at Prepare*): a client that starts
+ * its next transaction at once never meets CONCURRENT_TRANSACTIONS in the normal course.
+ *
+ * Nothing here knows of threads or sockets: the log, the marker writer and producer id
+ * allocation are injected, time comes from the Clock.
+ */
+import { ErrorCode } from '../common/error-codes.js'
+import type { Clock, TimerHandle } from '../common/clock.js'
+import { type TxnPartition, type TxnRecord, type TxnStateName, type TxnValue } from './txn/txn-records.js'
+
+/** Kafka's Short.MaxValue - 1: past it a producer gets a new id (epoch 0), as Kafka does. */
+const EPOCH_MAX = 32_766
+/** How often a marker write that failed (a leader moving) is tried again, and how many times. */
+const MARKER_RETRY_MS = 100
+const MARKER_ATTEMPTS_MAX = 300
+
+export interface TxnLog {
+  /** Appends the records to the coordinator's partition; resolves once the ISR holds them. */
+  append(records: TxnRecord[]): Promise<void>
+}
+
+export interface TxnMarkerWrite {
+  producerId: number
+  producerEpoch: number
+  commit: boolean
+  coordinatorEpoch: number
+  partitions: TxnPartition[]
+}
+
+export interface TxnCoordinatorOptions {
+  clock: Clock
+  log: TxnLog
+  /** A fresh producer id (the controller's allocator). */
+  allocateProducerId(): Promise<number>
+  /** Writes the markers; resolves with the partitions that failed (retried), empty when all were written. */
+  writeMarkers(write: TxnMarkerWrite): Promise<TxnPartition[]>
+  /** The coordinator's epoch: its partition's leader epoch, stamped in every marker. */
+  coordinatorEpoch: number
+  /** transaction.max.timeout.ms */
+  maxTimeoutMs: number
+  /** transactional.id.expiration.ms */
+  idExpirationMs: number
+  /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are looked for. */
+  abortCheckIntervalMs: number
+}
+
+interface TxnMeta {
+  producerId: number
+  producerEpoch: number
+  /** The epoch before the last bump, so a retried InitProducerId (KIP-360) is recognised. */
+  lastProducerEpoch: number
+  timeoutMs: number
+  state: TxnStateName
+  partitions: Map<string, TxnPartition>
+  startTimestampMs: number
+  lastUpdateTimestampMs: number
+}
+
+export interface InitProducerIdAnswer {
+  errorCode: number
+  producerId: number
+  producerEpoch: number
+}
+
+export interface DescribedTxn {
+  transactionalId: string
+  errorCode: number
+  state: TxnStateName | ''
+  timeoutMs: number
+  startTimestampMs: number
+  producerId: number
+  producerEpoch: number
+  partitions: TxnPartition[]
+}
+
+export interface ListedTxn {
+  transactionalId: string
+  producerId: number
+  state: TxnStateName
+}
+
+const key = (p: TxnPartition): string => `${p.topic}\u0000${p.partition}`
+
+export class TxnCoordinator {
+  readonly #options: TxnCoordinatorOptions
+  readonly #txns = new Map<string, TxnMeta>()
+  /** The tail of each transactional id's chain of operations (they run one at a time). */
+  readonly #locks = new Map<string, Promise<unknown>>()
+  #open = false
+  #closed = false
+  #timer: TimerHandle | null = null
+
+  constructor(options: TxnCoordinatorOptions) {
+    this.#options = options
+  }
+
+  get isOpen(): boolean {
+    return this.#open && !this.#closed
+  }
+
+  /** Installs the partition's records (later ones win, tombstones remove), then finishes what was being ended. */
+  load(records: Iterable<TxnRecord>): void {
+    for (const record of records) this.#apply(record.transactionalId, record.value)
+    this.#open = true
+    for (const [id, meta] of this.#txns) {
+      if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') void this.#locked(id, () => this.#complete(id, meta))
+    }
+    this.#armTimer()
+  }
+
+  close(): void {
+    this.#closed = true
+    if (this.#timer !== null) this.#options.clock.clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  // ---- InitProducerId ---------------------------------------------------------------------
+
+  initProducerId(transactionalId: string, timeoutMs: number, expectedProducerId: number, expectedEpoch: number): Promise<InitProducerIdAnswer> {
+    const refuse = (errorCode: number): InitProducerIdAnswer => ({ errorCode, producerId: -1, producerEpoch: -1 })
+    if (transactionalId === '') return Promise.resolve(refuse(ErrorCode.INVALID_REQUEST))
+    if (timeoutMs <= 0 || timeoutMs > this.#options.maxTimeoutMs) return Promise.resolve(refuse(ErrorCode.INVALID_TRANSACTION_TIMEOUT))
+    return this.#locked(transactionalId, async () => {
+      let meta = this.#txns.get(transactionalId)
+      if (meta === undefined) {
+        const producerId = await this.#options.allocateProducerId()
+        const nowMs = this.#options.clock.nowMs()
+        const fresh: TxnMeta = { producerId, producerEpoch: 0, lastProducerEpoch: -1, timeoutMs, state: 'Empty', partitions: new Map(), startTimestampMs: -1, lastUpdateTimestampMs: nowMs }
+        if (!(await this.#persist(transactionalId, fresh))) return refuse(ErrorCode.NOT_COORDINATOR)
+        return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 }
+      }
+      if (expectedProducerId >= 0) {
+        // KIP-360: a producer that knows its id and epoch asks to continue with a bumped one.
+        const current = expectedProducerId === meta.producerId && expectedEpoch === meta.producerEpoch
+        const retried = expectedProducerId === meta.producerId && expectedEpoch === meta.lastProducerEpoch && meta.state === 'Empty'
+        if (retried) return { errorCode: ErrorCode.NONE, producerId: meta.producerId, producerEpoch: meta.producerEpoch }
+        if (!current) return refuse(ErrorCode.PRODUCER_FENCED)
+      }
+      if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') {
+        if (!(await this.#complete(transactionalId, meta))) return refuse(ErrorCode.CONCURRENT_TRANSACTIONS)
+        meta = this.#txns.get(transactionalId)!
+      }
+      if (meta.state === 'Ongoing') {
+        // The earlier producer's transaction is aborted under a bumped epoch, fencing it out.
+        if (!(await this.#abortFenced(transactionalId, meta))) return refuse(ErrorCode.CONCURRENT_TRANSACTIONS)
+        meta = this.#txns.get(transactionalId)!
+      }
+      const next = this.#bumped(meta)
+      next.timeoutMs = timeoutMs
+      next.state = 'Empty'
+      next.partitions = new Map()
+      next.startTimestampMs = -1
+      if (!(await this.#persist(transactionalId, next))) return refuse(ErrorCode.NOT_COORDINATOR)
+      return { errorCode: ErrorCode.NONE, producerId: next.producerId, producerEpoch: next.producerEpoch }
+    })
+  }
+
+  // ---- AddPartitionsToTxn / AddOffsetsToTxn -----------------------------------------------
+
+  /** Adds partitions to the producer's transaction (starting one); one error code for all of them. */
+  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number> {
+    return this.#locked(transactionalId, async () => {
+      const meta = this.#txns.get(transactionalId)
+      const invalid = this.#validateProducer(meta, producerId, producerEpoch)
+      if (invalid !== ErrorCode.NONE) return invalid
+      const m = meta!
+      if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return ErrorCode.CONCURRENT_TRANSACTIONS
+      if (m.state === 'Dead') return ErrorCode.INVALID_TXN_STATE
+      const fresh = partitions.filter((p) => !m.partitions.has(key(p)))
+      if (m.state === 'Ongoing' && fresh.length === 0) return ErrorCode.NONE
+      const nowMs = this.#options.clock.nowMs()
+      const next: TxnMeta = {
+        ...m,
+        state: 'Ongoing',
+        partitions: m.state === 'Ongoing' ? new Map(m.partitions) : new Map(),
+        startTimestampMs: m.state === 'Ongoing' ? m.startTimestampMs : nowMs,
+        lastUpdateTimestampMs: nowMs,
+      }
+      for (const p of partitions) next.partitions.set(key(p), p)
+      return (await this.#persist(transactionalId, next)) ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR
+    })
+  }
+
+  // ---- EndTxn -----------------------------------------------------------------------------
+
+  endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+    return this.#locked(transactionalId, async () => {
+      const meta = this.#txns.get(transactionalId)
+      const invalid = this.#validateProducer(meta, producerId, producerEpoch)
+      if (invalid !== ErrorCode.NONE) return invalid
+      const m = meta!
+      const prepare: TxnStateName = commit ? 'PrepareCommit' : 'PrepareAbort'
+      const complete: TxnStateName = commit ? 'CompleteCommit' : 'CompleteAbort'
+      // A retried EndTxn of a transaction already ended the same way answers as the first did.
+      if (m.state === complete) return ErrorCode.NONE
+      if (m.state === prepare) return (await this.#complete(transactionalId, m)) ? ErrorCode.NONE : ErrorCode.CONCURRENT_TRANSACTIONS
+      if (m.state !== 'Ongoing') return ErrorCode.INVALID_TXN_STATE
+      const next: TxnMeta = { ...m, state: prepare, lastUpdateTimestampMs: this.#options.clock.nowMs() }
+      if (!(await this.#persist(transactionalId, next))) return ErrorCode.NOT_COORDINATOR
+      return (await this.#complete(transactionalId, next)) ? ErrorCode.NONE : ErrorCode.CONCURRENT_TRANSACTIONS
+    })
+  }
+
+  // ---- Describe / List --------------------------------------------------------------------
+
+  describe(transactionalId: string): DescribedTxn {
+    const meta = this.#txns.get(transactionalId)
+    if (meta === undefined) {
+      return { transactionalId, errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, state: '', timeoutMs: 0, startTimestampMs: -1, producerId: -1, producerEpoch: -1, partitions: [] }
+    }
+    return {
+      transactionalId,
+      errorCode: ErrorCode.NONE,
+      state: meta.state,
+      timeoutMs: meta.timeoutMs,
+      startTimestampMs: meta.startTimestampMs,
+      producerId: meta.producerId,
+      producerEpoch: meta.producerEpoch,
+      partitions: [...meta.partitions.values()],
+    }
+  }
+
+  list(): ListedTxn[] {
+    return [...this.#txns].map(([transactionalId, m]) => ({ transactionalId, producerId: m.producerId, state: m.state }))
+  }
+
+  // ---- timeouts and expiration -----------------------------------------------------------
+
+  /**
+   * Aborts every transaction open longer than its timeout, under a bumped epoch (so the
+   * abandoning producer is fenced), and removes transactional ids idle past
+   * transactional.id.expiration.ms. Returns how many transactions were aborted.
+   */
+  async abortTimedOut(): Promise<number> {
+    const nowMs = this.#options.clock.nowMs()
+    let aborted = 0
+    const work: Array<Promise<unknown>> = []
+    for (const [id, meta] of this.#txns) {
+      if (meta.state === 'Ongoing' && meta.startTimestampMs + meta.timeoutMs <= nowMs) {
+        work.push(
+          this.#locked(id, async () => {
+            const current = this.#txns.get(id)
+            if (current?.state !== 'Ongoing' || current.startTimestampMs + current.timeoutMs > this.#options.clock.nowMs()) return
+            if (await this.#abortFenced(id, current)) aborted++
+          }),
+        )
+      } else if (isIdle(meta.state) && meta.lastUpdateTimestampMs + this.#options.idExpirationMs <= nowMs) {
+        work.push(
+          this.#locked(id, async () => {
+            const current = this.#txns.get(id)
+            if (current === undefined || !isIdle(current.state) || current.lastUpdateTimestampMs + this.#options.idExpirationMs > this.#options.clock.nowMs()) return
+            await this.#persist(id, null)
+          }),
+        )
+      }
+    }
+    await Promise.all(work)
+    return aborted
+  }
+
+  #armTimer(): void {
+    if (this.#closed || this.#timer !== null) return
+    this.#timer = this.#options.clock.setTimeout(() => {
+      this.#timer = null
+      void this.abortTimedOut()
+        .catch(() => 0)
+        .finally(() => this.#armTimer())
+    }, this.#options.abortCheckIntervalMs)
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #validateProducer(meta: TxnMeta | undefined, producerId: number, producerEpoch: number): number {
+    if (!this.isOpen) return ErrorCode.NOT_COORDINATOR
+    if (meta === undefined || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+    if (producerEpoch !== meta.producerEpoch) return ErrorCode.PRODUCER_FENCED
+    return ErrorCode.NONE
+  }
+
+  /** The meta with the next epoch (a new producer id past the epoch's range), lastProducerEpoch remembering the old. */
+  #bumped(meta: TxnMeta): TxnMeta {
+    const nowMs = this.#options.clock.nowMs()
+    if (meta.producerEpoch >= EPOCH_MAX) {
+      // Kafka allocates a new id here; the allocation is awaited by the caller via #persist's order.
+      return { ...meta, producerId: -1, producerEpoch: 0, lastProducerEpoch: -1, lastUpdateTimestampMs: nowMs }
+    }
+    return { ...meta, producerEpoch: meta.producerEpoch + 1, lastProducerEpoch: meta.producerEpoch, lastUpdateTimestampMs: nowMs }
+  }
+
+  /** Aborts an open transaction under a bumped epoch: the producer that held it is fenced. */
+  async #abortFenced(transactionalId: string, meta: TxnMeta): Promise<boolean> {
+    let next = this.#bumped(meta)
+    if (next.producerId < 0) next = { ...meta, lastUpdateTimestampMs: this.#options.clock.nowMs() } // at the epoch's end: abort without a bump
+    next.state = 'PrepareAbort'
+    if (!(await this.#persist(transactionalId, next))) return false
+    return this.#complete(transactionalId, next)
+  }
+
+  /** Writes the markers of a Prepare* transaction, then its Complete* state. False when it could not finish now. */
+  async #complete(transactionalId: string, meta: TxnMeta): Promise<boolean> {
+    const commit = meta.state === 'PrepareCommit'
+    let pending = [...meta.partitions.values()]
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (this.#closed || attempt >= MARKER_ATTEMPTS_MAX) return false
+      if (attempt > 0) await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, MARKER_RETRY_MS))
+      pending = await this.#options.writeMarkers({
+        producerId: meta.producerId,
+        producerEpoch: meta.producerEpoch,
+        commit,
+        coordinatorEpoch: this.#options.coordinatorEpoch,
+        partitions: pending,
+      })
+    }
+    const done: TxnMeta = { ...meta, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Map(), lastUpdateTimestampMs: this.#options.clock.nowMs() }
+    return this.#persist(transactionalId, done)
+  }
+
+  /** Writes the state (null: a tombstone) and applies it once durable; false when the log refused. */
+  async #persist(transactionalId: string, meta: TxnMeta | null): Promise<boolean> {
+    if (meta !== null && meta.producerId < 0) {
+      meta = { ...meta, producerId: await this.#options.allocateProducerId() }
+    }
+    const value: TxnValue | null =
+      meta === null
+        ? null
+        : {
+            producerId: meta.producerId,
+            producerEpoch: meta.producerEpoch,
+            timeoutMs: meta.timeoutMs,
+            state: meta.state,
+            partitions: [...meta.partitions.values()],
+            lastUpdateTimestampMs: meta.lastUpdateTimestampMs,
+            startTimestampMs: meta.startTimestampMs,
+          }
+    if (this.#closed) return false
+    try {
+      await this.#options.log.append([{ transactionalId, value }])
+    } catch {
+      return false
+    }
+    if (meta === null) this.#txns.delete(transactionalId)
+    else this.#txns.set(transactionalId, meta)
+    return true
+  }
+
+  #apply(transactionalId: string, value: TxnValue | null): void {
+    if (value === null) {
+      this.#txns.delete(transactionalId)
+      return
+    }
+    const previous = this.#txns.get(transactionalId)
+    this.#txns.set(transactionalId, {
+      producerId: value.producerId,
+      producerEpoch: value.producerEpoch,
+      lastProducerEpoch: previous !== undefined && previous.producerId === value.producerId && previous.producerEpoch < value.producerEpoch ? previous.producerEpoch : -1,
+      timeoutMs: value.timeoutMs,
+      state: value.state,
+      partitions: new Map(value.partitions.map((p) => [key(p), p])),
+      startTimestampMs: value.startTimestampMs,
+      lastUpdateTimestampMs: value.lastUpdateTimestampMs,
+    })
+  }
+
+  /** Runs `fn` after every earlier operation on the same transactional id. */
+  #locked<T>(transactionalId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(transactionalId) ?? Promise.resolve()
+    const run = previous.then(fn, fn)
+    const tail = run.catch(() => undefined)
+    this.#locks.set(transactionalId, tail)
+    void tail.then(() => {
+      if (this.#locks.get(transactionalId) === tail) this.#locks.delete(transactionalId)
+    })
+    return run
+  }
+}
+
+function isIdle(state: TxnStateName): boolean {
+  return state === 'Empty' || state === 'CompleteCommit' || state === 'CompleteAbort'
+}

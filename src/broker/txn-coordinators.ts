@@ -1,0 +1,204 @@
+/**
+ * The transaction coordinators a broker node runs (on its shard's thread): one per partition of
+ * `__transaction_state` this broker leads, placed and moved exactly as the group coordinators of
+ * `__consumer_offsets` are (see group-coordinators.ts). A coordinator loads its partition when
+ * this broker becomes its leader (COORDINATOR_LOAD_IN_PROGRESS meanwhile), writes each state
+ * change with acks=all, and stops when leadership moves (NOT_COORDINATOR). Markers go to each
+ * partition's leader: this node's own replicas directly, other brokers' through their node actor.
+ */
+import { ErrorCode } from '../common/error-codes.js'
+import type { Clock } from '../common/clock.js'
+import { groupPartition } from '../actors/group/group-records.js'
+import { type DescribedTxn, type InitProducerIdAnswer, type ListedTxn, TxnCoordinator, type TxnMarkerWrite } from '../actors/txn-coordinator.js'
+import { decodeTxnRecord, encodeTxnKey, encodeTxnValue, type TxnPartition, type TxnRecord } from '../actors/txn/txn-records.js'
+import type { BrokerConfig } from '../metadata/broker-config.js'
+import type { MetadataImage } from '../metadata/image.js'
+import { TXN_STATE_TOPIC } from '../metadata/topic-names.js'
+import { appendInternal, readInternalPartition } from './internal-log.js'
+import type { PartitionAccess } from './local-partitions.js'
+import type { TxnMarkerEntry, TxnMarkerResult, TxnOperations } from '../server/core.js'
+
+const APPEND_TIMEOUT_MS = 5_000
+const LOAD_RETRY_MS = 50
+
+
+export interface TxnCoordinatorsDeps {
+  nodeId: number
+  config: BrokerConfig
+  image: MetadataImage
+  clock: Clock
+  partitions: PartitionAccess
+  log: { warn(message: string): void }
+  allocateProducerId(): Promise<number>
+  /** Writes markers at broker `brokerId` (this node's own core when it is this node). */
+  sendMarkers(brokerId: number, markers: TxnMarkerEntry[]): Promise<TxnMarkerResult[]>
+}
+
+interface Slot {
+  leaderEpoch: number
+  coordinator: TxnCoordinator
+  loaded: Promise<void>
+  closed: boolean
+}
+
+/** What a transaction API answers when this node does not (yet) serve the transactional id. */
+export type TxnRoute = TxnCoordinator | number
+
+export class TxnCoordinators implements TxnOperations {
+  readonly #deps: TxnCoordinatorsDeps
+  readonly #slots = new Map<number, Slot>()
+
+  constructor(deps: TxnCoordinatorsDeps) {
+    this.#deps = deps
+  }
+
+  /** The partition of __transaction_state that holds `transactionalId` (Kafka's placement, as for groups). */
+  partitionOf(transactionalId: string): number {
+    const topic = this.#deps.image.topics.get(TXN_STATE_TOPIC)
+    return groupPartition(transactionalId, topic?.partitions.length ?? this.#deps.config.transactionStateLogNumPartitions)
+  }
+
+  onImage(): void {
+    const topic = this.#deps.image.topics.get(TXN_STATE_TOPIC)
+    const led = new Map<number, number>()
+    for (const p of topic?.partitions ?? []) if (p.leader === this.#deps.nodeId) led.set(p.partition, p.leaderEpoch)
+    for (const [partition, slot] of this.#slots) if (led.get(partition) !== slot.leaderEpoch) this.#stop(partition, slot)
+    for (const [partition, leaderEpoch] of led) if (!this.#slots.has(partition)) this.#start(partition, leaderEpoch)
+  }
+
+  async whenLoaded(): Promise<void> {
+    await Promise.all([...this.#slots.values()].map((slot) => slot.loaded))
+  }
+
+  close(): void {
+    for (const [partition, slot] of this.#slots) this.#stop(partition, slot)
+  }
+
+  /** The coordinator of `transactionalId` when this node runs it and has loaded it, else the code a client must see. */
+  route(transactionalId: string): TxnRoute {
+    if (!this.#deps.image.topics.has(TXN_STATE_TOPIC)) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    const slot = this.#slots.get(this.partitionOf(transactionalId))
+    if (slot === undefined) return ErrorCode.NOT_COORDINATOR
+    if (!slot.coordinator.isOpen) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+    return slot.coordinator
+  }
+
+  /** Kafka's order: an empty id is INVALID_REQUEST, a timeout outside (0, max] INVALID_TRANSACTION_TIMEOUT, then the coordinator is looked for. */
+  async initProducerId(transactionalId: string, timeoutMs: number, producerId: number, producerEpoch: number): Promise<InitProducerIdAnswer> {
+    if (transactionalId === '') return { errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 }
+    if (timeoutMs <= 0 || timeoutMs > this.#deps.config.transactionMaxTimeoutMs) return { errorCode: ErrorCode.INVALID_TRANSACTION_TIMEOUT, producerId: -1, producerEpoch: -1 }
+    const c = this.route(transactionalId)
+    if (typeof c === 'number') return { errorCode: c, producerId: -1, producerEpoch: -1 }
+    return c.initProducerId(transactionalId, timeoutMs, producerId, producerEpoch)
+  }
+
+  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number> {
+    const c = this.route(transactionalId)
+    return typeof c === 'number' ? c : c.addPartitions(transactionalId, producerId, producerEpoch, partitions)
+  }
+
+  async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+    const c = this.route(transactionalId)
+    return typeof c === 'number' ? c : c.endTxn(transactionalId, producerId, producerEpoch, commit)
+  }
+
+  describe(transactionalIds: string[]): DescribedTxn[] {
+    return transactionalIds.map((id) => {
+      const c = this.route(id)
+      if (typeof c !== 'number') return c.describe(id)
+      return { transactionalId: id, errorCode: c, state: '', timeoutMs: 0, startTimestampMs: -1, producerId: -1, producerEpoch: -1, partitions: [] }
+    })
+  }
+
+  /** Every transaction this node coordinates; a coordinator still loading answers COORDINATOR_LOAD_IN_PROGRESS. */
+  list(): { errorCode: number; transactions: ListedTxn[] } {
+    const transactions: ListedTxn[] = []
+    for (const slot of this.#slots.values()) {
+      if (!slot.coordinator.isOpen) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, transactions: [] }
+      transactions.push(...slot.coordinator.list())
+    }
+    return { errorCode: ErrorCode.NONE, transactions }
+  }
+
+  #start(partition: number, leaderEpoch: number): void {
+    const config = this.#deps.config
+    const coordinator = new TxnCoordinator({
+      clock: this.#deps.clock,
+      log: { append: (records) => this.#append(partition, records) },
+      allocateProducerId: () => this.#deps.allocateProducerId(),
+      writeMarkers: (write) => this.#writeMarkers(write),
+      coordinatorEpoch: leaderEpoch,
+      maxTimeoutMs: config.transactionMaxTimeoutMs,
+      idExpirationMs: config.transactionalIdExpirationMs,
+      abortCheckIntervalMs: config.transactionAbortTimedOutCleanupIntervalMs,
+    })
+    const slot: Slot = { leaderEpoch, coordinator, loaded: Promise.resolve(), closed: false }
+    slot.loaded = this.#load(partition, slot)
+    this.#slots.set(partition, slot)
+  }
+
+  #stop(partition: number, slot: Slot): void {
+    slot.closed = true
+    slot.coordinator.close()
+    if (this.#slots.get(partition) === slot) this.#slots.delete(partition)
+  }
+
+  async #load(partition: number, slot: Slot): Promise<void> {
+    // Bounded: each pass either loads, stops (leadership moved), or waits and retries.
+    for (let attempt = 0; !slot.closed; attempt++) {
+      try {
+        const records: TxnRecord[] = []
+        await readInternalPartition(this.#deps.partitions, TXN_STATE_TOPIC, partition, slot.leaderEpoch, () => slot.closed, (_header, batch) => {
+          for (const r of batch) {
+            if (r.key === null) continue
+            const decoded = decodeTxnRecord(r.key, r.value)
+            if (decoded !== null) records.push(decoded)
+          }
+        })
+        if (slot.closed) return
+        slot.coordinator.load(records)
+        return
+      } catch (error) {
+        if (attempt % 100 === 99) this.#deps.log.warn(`loading transactions of ${TXN_STATE_TOPIC}-${partition} keeps failing: ${error instanceof Error ? error.message : String(error)}`)
+        await new Promise<void>((resolve) => this.#deps.clock.setTimeout(resolve, LOAD_RETRY_MS))
+      }
+    }
+  }
+
+  async #append(partition: number, records: TxnRecord[]): Promise<void> {
+    const entries = records.map((r) => ({ key: encodeTxnKey(r.transactionalId), value: encodeTxnValue(r.value) }))
+    await appendInternal(this.#deps.partitions, TXN_STATE_TOPIC, partition, entries, this.#deps.clock.nowMs(), { timeoutMs: APPEND_TIMEOUT_MS })
+  }
+
+  /** Sends each partition's marker to its leader; answers the partitions that failed (to retry). */
+  async #writeMarkers(write: TxnMarkerWrite): Promise<TxnPartition[]> {
+    const byLeader = new Map<number, TxnPartition[]>()
+    const failed: TxnPartition[] = []
+    for (const p of write.partitions) {
+      const state = this.#deps.image.partition(p.topic, p.partition)
+      if (state === undefined) continue // the topic was deleted: nothing is left to mark, as in Kafka
+      if (state.leader < 0 || !this.#deps.image.isLive(state.leader)) {
+        failed.push(p)
+        continue
+      }
+      const list = byLeader.get(state.leader)
+      if (list === undefined) byLeader.set(state.leader, [p])
+      else list.push(p)
+    }
+    await Promise.all(
+      [...byLeader].map(async ([brokerId, partitions]) => {
+        const entry: TxnMarkerEntry = { producerId: write.producerId, producerEpoch: write.producerEpoch, coordinatorEpoch: write.coordinatorEpoch, commit: write.commit, partitions }
+        try {
+          const [result] = await this.#deps.sendMarkers(brokerId, [entry])
+          for (const p of result?.partitions ?? partitions.map((q) => ({ ...q, errorCode: ErrorCode.UNKNOWN_SERVER_ERROR }))) {
+            // A marker refused for a stale epoch was superseded by a newer one: nothing to retry.
+            if (p.errorCode !== ErrorCode.NONE && p.errorCode !== ErrorCode.INVALID_PRODUCER_EPOCH) failed.push({ topic: p.topic, partition: p.partition })
+          }
+        } catch {
+          failed.push(...partitions)
+        }
+      }),
+    )
+    return failed
+  }
+}
