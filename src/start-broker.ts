@@ -173,6 +173,11 @@ async function startLocked(
         return (reply.message as { port: number }).port
       },
       nodeListening: (brokerId, port) => publisher.setEndpoint(advertisedEndpoint(config, brokerId, port)),
+      serveNode: async (brokerId) => {
+        // The image with the elections reaches the node before it answers anyone.
+        publisher.flush()
+        await actors.request(brokerId, BROKER_NODE_ID, { op: 'serve' } satisfies BrokerNodeMessage)
+      },
       liveBrokersChanged: () => publisher.brokersChanged(),
     },
   })

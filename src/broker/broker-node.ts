@@ -41,6 +41,8 @@ export type BrokerNodeMessage =
   | { op: 'metadata'; delta: MetadataDelta }
   /** Reply: { port }, the port the listener is bound to. */
   | { op: 'listening' }
+  /** Reply: {} once the listener reads its connections (held, unread, since the node started). */
+  | { op: 'serve' }
   /** Reply: {} once the listener takes no connection and every connection is dropped (shutdown's first step). */
   | { op: 'stopListening' }
   /** Reply: NodeMetricsSnapshot (counters, the replicas hosted here, the groups coordinated here). */
@@ -133,6 +135,9 @@ class BrokerNode {
       maxConnectionsPerIp: init.config.maxConnectionsPerIp,
       maxConnectionsPerIpOverrides: init.config.maxConnectionsPerIpOverrides,
       connectionsMaxIdleMs: init.config.connectionsMaxIdleMs,
+      // Bound now (the endpoint is advertised), read once the controller says the partitions
+      // this node leads are elected: see 'serve'.
+      serving: false,
       logger: node.#log,
       onRequestDone: (apiKey, durationMs) => node.#metrics.requestDone(apiKey, durationMs),
     })
@@ -154,6 +159,11 @@ class BrokerNode {
       case 'listening':
         assert(this.#server !== null, 'the listener is bound before the node answers')
         reply.ok({ port: this.#server.port })
+        return
+      case 'serve':
+        assert(this.#server !== null, 'the listener is bound before the node is told to serve')
+        this.#server.serve()
+        reply.ok({})
         return
       case 'stopListening':
         this.#server?.stopAccepting()

@@ -44,6 +44,12 @@ export interface NodeHooks {
   startNode(brokerId: number, port: number): Promise<number>
   /** A node listens on `port` (its advertised endpoint follows from it). */
   nodeListening(brokerId: number, port: number): void
+  /**
+   * The node may answer requests: its partitions are elected. Until then it holds its clients'
+   * connections unread, so none hears a partition it holds is offline or unknown (librdkafka's
+   * idempotent producer gave up on its sequence numbers after such an answer at a restart).
+   */
+  serveNode(brokerId: number): Promise<void>
   /** The set of live brokers changed. */
   liveBrokersChanged(): void
 }
@@ -130,13 +136,14 @@ export class Supervisor {
 
   /**
    * Starts every broker's node (each binds its listener), then opens every stored topic's replicas.
-   * Every leader gets a fresh epoch: a restart is a new term.
+   * Every leader gets a fresh epoch: a restart is a new term. The nodes serve once all are elected.
    */
   async start(): Promise<void> {
     await Promise.all(Array.from({ length: this.#config.brokers }, (_, id) => this.#startNode(id)))
     const elections = this.#store.topics().flatMap((topic) => topic.partitions.map((state) => ({ topic, state })))
     const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId))
     await this.#elect(elections, failed)
+    await Promise.all(this.liveBrokerIds().map((brokerId) => this.#nodes.serveNode(brokerId)))
   }
 
   async #startNode(brokerId: number): Promise<void> {
@@ -472,6 +479,7 @@ export class Supervisor {
       this.#makeFollower(topic.name, termOf(state), brokerId).catch((error: unknown) => unfollowed.add(`${topic.name}-${state.partition}`, error)),
     )
     unfollowed.report(this.#logger)
+    await this.#nodes.serveNode(brokerId)
     this.#restartAttempts.delete(brokerId)
     const downSinceMs = this.#downSinceMs.get(brokerId)
     this.#downSinceMs.delete(brokerId)

@@ -35,6 +35,12 @@ export interface ServerOptions {
    * JoinGroup its rebalance, and the core offers no way to cut either short. Default 5 s.
    */
   closeTimeoutMs?: number
+  /**
+   * False holds every accepted connection unread until serve(): a broker that restarts binds its
+   * port first (its advertised endpoint needs it) but answers nothing before its partitions are
+   * led again, as Kafka enables its socket server last. Default true.
+   */
+  serving?: boolean
   /** One line per dropped connection or failed request (a broker's: to the main thread's logger). */
   logger: ServerLogger
   /** Called once per answered request with its API key and the time the broker took (request latency metrics). */
@@ -45,6 +51,8 @@ export interface Server {
   readonly port: number
   /** Connections open now (each took a slot under max.connections). */
   readonly connectionCount: number
+  /** Starts reading the connections held so far, and every later one at once. */
+  serve(): void
   /**
    * Stops accepting and drops every connection, at once: a client sees its connection close
    * and reconnects. Handlers in flight run on, answering no one.
@@ -85,13 +93,38 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       socket.destroy()
       return
     }
+    if (held !== null) {
+      // Bounded by max.connections, like the connections it will become.
+      socket.pause()
+      held.add(socket)
+      socket.on('error', () => {})
+      socket.once('close', () => {
+        if (held?.delete(socket) === true) quotas.release(address)
+      })
+      return
+    }
+    open(socket, address)
+  })
+  /** Accepted sockets not yet read (null once serving). */
+  let held: Set<Socket> | null = options.serving === false ? new Set() : null
+  const open = (socket: Socket, address: string): void => {
     const connection = new Connection(socket, connectionOptions)
     connections.add(connection)
     socket.on('close', () => {
       connections.delete(connection)
       quotas.release(address)
     })
-  })
+  }
+  const serve = (): void => {
+    if (held === null) return
+    const waiting = held
+    held = null
+    for (const socket of waiting) {
+      if (socket.destroyed || socket.remoteAddress === undefined) continue
+      open(socket, socket.remoteAddress)
+      socket.resume()
+    }
+  }
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject)
     listener.listen(options.port, options.host ?? '127.0.0.1', () => {
@@ -109,6 +142,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const stopAccepting = (): void => {
     if (closed !== null) return
     closed = new Promise<void>((resolve) => listener.close(() => resolve()))
+    for (const socket of held ?? []) socket.destroy()
     for (const connection of connections) {
       inFlight.push(...connection.inFlight())
       connection.destroy()
@@ -128,6 +162,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     get connectionCount() {
       return quotas.total
     },
+    serve,
     stopAccepting,
     close,
   }

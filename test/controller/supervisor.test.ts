@@ -82,7 +82,13 @@ function setUp(options: BrokerOptions, topics: TopicState[], startNode = async (
   const host = new ScriptedHost(config.brokers)
   const clock = new ManualClock()
   const warnings: string[] = []
-  const nodes = { startNode, nodeListening: () => {}, liveBrokersChanged: () => {} }
+  const nodes = {
+    startNode,
+    nodeListening: () => {},
+    liveBrokersChanged: () => {},
+    // Recorded in the same list as the replicas' requests, so their order can be checked.
+    serveNode: async (brokerId: number) => void host.sent.push({ shard: brokerId, id: 'broker', message: { op: 'serve' } as unknown as PartitionRequest }),
+  }
   const supervisor = new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
   host.onShardDown = (shard) => supervisor.onShardDown(shard)
   const recovered = (): Promise<RecoveryReport> => new Promise((resolve) => supervisor.onRecovered(resolve))
@@ -143,6 +149,20 @@ describe('supervisor', () => {
     await back
     expect(host.actors[0].has('fresh/0')).toBe(true)
     expect(store.topic('fresh')!.partitions[0]).toMatchObject({ leader: 0, isr: [0] })
+  })
+
+  it('lets a broker answer requests only once its partitions are elected, at start and after a restart', async () => {
+    const { host, clock, supervisor, recovered } = setUp({ brokers: 1 }, [topic('orders', 2, [0])])
+    const order = (): string[] => host.sent.map((s) => (s.message.op === 'becomeLeader' ? `lead ${s.id}` : s.message.op))
+    await supervisor.start()
+    expect(order()).toEqual(['lead orders/0', 'lead orders/1', 'serve'])
+    host.sent.length = 0
+    const back = recovered()
+    host.killShard(0)
+    await settled()
+    clock.advance(RESTART_FIRST_DELAY_MS)
+    await back
+    expect(order()).toEqual(['lead orders/0', 'lead orders/1', 'serve'])
   })
 
   it('elects the last in-sync replica of a leaderless partition when the process starts again', async () => {

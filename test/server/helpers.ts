@@ -90,6 +90,8 @@ export async function startTestServer(
       },
       nodeListening: (brokerId, listening) => publisher.setEndpoint(advertisedEndpoint(config, brokerId, listening)),
       liveBrokersChanged: () => publisher.brokersChanged(),
+      // This test's server reads its connections from the start.
+      serveNode: async () => {},
     },
   })
   const controller = new Controller({ config, store, supervisor, publisher })

@@ -175,6 +175,21 @@ describe('connection handling', () => {
     expect(client.arrivals).not.toContain(silent)
   })
 
+  it('holds a connection unread until the server is told to serve, then answers it', async () => {
+    ts = await startTestServer({}, { serving: false })
+    const client = await ts.connect()
+    let answered = false
+    const answer = client.request(ApiKey.ApiVersions, 0, {}).then((response) => {
+      answered = true
+      return response
+    })
+    // Proving an absence takes a wait: a held connection is not read, so nothing answers it.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(answered).toBe(false)
+    ts.server.serve()
+    expect((await answer).errorCode).toBe(ErrorCode.NONE)
+  })
+
   it('sends the answers that complete in one turn of the event loop in one write', async () => {
     ts = await startTestServer()
     const socket = new FakeSocket()
