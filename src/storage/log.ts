@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
@@ -193,7 +192,7 @@ export class PartitionLog {
     const segments: Segment[] = []
     try {
       // mkdir reports the first directory it made, and nothing when `dir` already existed.
-      const freshDir = fs.mkdirSync(dir, { recursive: true }) !== undefined
+      const freshDir = files.fs.mkdirpSync(dir) !== undefined
       if (freshDir) return PartitionLog.#create(dir, config, { ...options, files }, segments)
       return await PartitionLog.#load(dir, config, { ...options, files }, segments)
     } catch (error) {
@@ -215,14 +214,15 @@ export class PartitionLog {
   static async #load(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[]): Promise<PartitionLog> {
     const files = options.files!
     const nowMs = options.clock.nowMs()
-    let names = fs.readdirSync(dir)
+    let names = files.fs.readdirSync(dir)
     if (names.some((n) => n.endsWith(CLEANED_SUFFIX) || n.endsWith(SWAP_SUFFIX))) {
+      // Compaction runs on the CPU pool's threads, on the real file system only.
       await recoverCompactionLeftovers(dir)
-      names = fs.readdirSync(dir)
+      names = files.fs.readdirSync(dir)
     }
     const has = new Set(names)
     const clean = has.has(CLEAN_SHUTDOWN_FILE)
-    removeStrayFiles(dir, names)
+    removeStrayFiles(dir, names, files)
     const bases = names.map((n) => parseSegmentFileName(n)).filter((b): b is number => b !== null).sort((a, b) => a - b)
     const checkpoint = (name: string): number | null => (has.has(name) ? readOffsetCheckpointSync(path.join(dir, name), files) : null)
     const checkpointedStart = checkpoint(LOG_START_OFFSET_FILE) ?? 0
@@ -795,7 +795,7 @@ export class PartitionLog {
         continue
       }
       old.close()
-      if (!fs.existsSync(old.logPath)) continue // merged into an earlier segment
+      if (!this.#files.fs.existsSync(old.logPath)) continue // merged into an earlier segment
       const fresh = Segment.open(this.dir, old.baseOffset, old.createdMs, this.#files)
       const previous = kept[kept.length - 1]
       const result = rebuildSegment(fresh, interval, previous === undefined ? 0 : previous.nextOffset)
@@ -809,7 +809,7 @@ export class PartitionLog {
     // Inputs dropped meanwhile (truncation, retention) must not come back from compacted files.
     for (const old of inputs) {
       if (!kept.some((s) => s.baseOffset === old.baseOffset) && !this.#segments.includes(old)) {
-        for (const p of [old.logPath, old.indexPath, old.timeIndexPath]) fs.rmSync(p, { force: true })
+        for (const p of [old.logPath, old.indexPath, old.timeIndexPath]) this.#files.fs.removeIfExistsSync(p)
       }
     }
     this.#segments = kept
@@ -875,8 +875,8 @@ export class PartitionLog {
     // In any order: until the marker, a crash recovers everything past the recovery point
     // (epochs included); the directory last, for the names of the files written above.
     await withStorageErrorsAsync(`close log ${this.dir}`, async () => {
-      await Promise.all([this.leaderEpochs.syncAsync(), this.#fsync ? fsyncPaths(unsynced) : undefined])
-      if (this.#fsync && (unsynced.length > 0 || this.#dirUnsynced)) await fsyncPaths([this.dir])
+      await Promise.all([this.leaderEpochs.syncAsync(), this.#fsync ? fsyncPaths(unsynced, this.#files) : undefined])
+      if (this.#fsync && (unsynced.length > 0 || this.#dirUnsynced)) await fsyncPaths([this.dir], this.#files)
     })
     this.#dirUnsynced = false
   }
@@ -887,7 +887,7 @@ export class PartitionLog {
    * can never be on disk without those; if a crash loses it, the next open merely recovers.
    */
   #writeCleanMarker(): void {
-    fs.closeSync(this.#files.openTransient(path.join(this.dir, CLEAN_SHUTDOWN_FILE), 'w'))
+    this.#files.fs.closeSync(this.#files.openTransient(path.join(this.dir, CLEAN_SHUTDOWN_FILE), 'w'))
     this.#cleanMarker = true
   }
 
@@ -898,7 +898,7 @@ export class PartitionLog {
    */
   #retireCleanMarker(): void {
     if (!this.#cleanMarker) return
-    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
+    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), this.#files)
     if (this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#cleanMarker = false
   }
@@ -915,8 +915,8 @@ export class PartitionLog {
    */
   async retireCleanMarker(): Promise<void> {
     if (!this.#cleanMarker) return
-    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
-    if (this.#fsync) await withStorageErrorsAsync(`retire the clean-shutdown marker of ${this.dir}`, () => fsyncPaths([this.dir]))
+    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), this.#files)
+    if (this.#fsync) await withStorageErrorsAsync(`retire the clean-shutdown marker of ${this.dir}`, () => fsyncPaths([this.dir], this.#files))
     this.#cleanMarker = false
   }
 
@@ -983,7 +983,7 @@ function readBatches(segment: Segment, position: number, firstSize: number, maxB
  * Removes temp files of interrupted checkpoint writes, index files without a log, and the
  * second names a compaction left when the process died (Segment.holdForCompaction).
  */
-function removeStrayFiles(dir: string, names: string[]): void {
+function removeStrayFiles(dir: string, names: string[], files: FileHandleCache): void {
   const logs = new Set(names.filter((n) => parseSegmentFileName(n) !== null).map((n) => n.slice(0, -LOG_SUFFIX.length)))
   const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, CLEAN_SHUTDOWN_FILE]
   for (const name of names) {
@@ -991,7 +991,7 @@ function removeStrayFiles(dir: string, names: string[]): void {
       (parseSegmentFileName(name, INDEX_SUFFIX) !== null || parseSegmentFileName(name, TIME_INDEX_SUFFIX) !== null) &&
       !logs.has(name.slice(0, 20))
     const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null
-    if (orphanIndex || strayTemp) fs.rmSync(path.join(dir, name), { force: true })
+    if (orphanIndex || strayTemp) files.fs.removeIfExistsSync(path.join(dir, name))
   }
 }
 
@@ -1042,7 +1042,7 @@ function loadSegments(
     if (cut) {
       for (let j = i + 1; j < bases.length; j++) {
         for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
-          fs.rmSync(path.join(dir, String(bases[j]).padStart(20, '0') + suffix), { force: true })
+          files.fs.removeIfExistsSync(path.join(dir, String(bases[j]).padStart(20, '0') + suffix))
         }
       }
       break

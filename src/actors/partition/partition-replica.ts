@@ -117,7 +117,7 @@ export class PartitionReplica {
   /** Opens (recovering) the log, loads producer state and the recorded high watermark. */
   static async open(options: PartitionReplicaOptions): Promise<PartitionReplica> {
     const log = await PartitionLog.open(options.dir, options.config, { ...options.logOptions, clock: options.clock })
-    const producers = await ProducerStateStore.load(options.dir, log)
+    const producers = await ProducerStateStore.load(options.dir, log, log.files)
     const book = options.highWatermarks ?? new MemoryHighWatermarkBook()
     const recorded = book.recorded(options.topic, options.partition)
     // Recovery may have cut the log below the recorded HW, or retention moved its start past it.
@@ -747,7 +747,7 @@ export class PartitionReplica {
     // recovery then replays the active segment alone instead of the sealed ones too.
     const sealedEnd = this.#log.activeSegmentBaseOffset
     if (this.#producers.snapshotOffset >= sealedEnd || sealedEnd <= this.#log.logStartOffset) return
-    this.#producers.writeSnapshot(this.#log.logEndOffset, this.#log.files)
+    this.#producers.writeSnapshot(this.#log.logEndOffset)
   }
 
   #abortWaiters(): void {
