@@ -6,6 +6,7 @@ import { KafkaError, PartitaError } from '../common/errors.js'
 import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeOffsetCheckpointSync } from './checkpoint-file.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
 import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
+import { type GroupCommitMember, type SyncWork, groupCommitOf } from './group-commit.js'
 import { LEADER_EPOCH_CHECKPOINT, LeaderEpochCache } from './leader-epoch-cache.js'
 import type { LogConfig } from './log-config.js'
 import {
@@ -139,7 +140,7 @@ interface AppendScan {
  * epochs) and a clean-shutdown marker. Synchronous I/O on open fds: the log lives on one shard
  * thread, where sync calls beat libuv round trips. Not thread-safe; one owner.
  */
-export class PartitionLog {
+export class PartitionLog implements GroupCommitMember {
   readonly dir: string
   readonly leaderEpochs: LeaderEpochCache
   #config: LogConfig
@@ -154,6 +155,15 @@ export class PartitionLog {
   #unflushedMessages = 0
   #lastFlushMs: number
   #dirUnsynced = false
+  /** Offsets below this are fsynced (kept in every mode; only `acks-all` reports it). */
+  #durableOffset = 0
+  /** Bumped by each truncation, so a sync begun before one cannot vouch for bytes written after. */
+  #truncations = 0
+  /**
+   * The disk failed under this log (a write, or an fsync whose unsynced data is now lost): it
+   * takes no more appends until `recoverFromFailure` cut it back to what is known to be on disk.
+   */
+  #failure: Error | null = null
   /**
    * The clean-shutdown marker is on disk: nothing in the segments changed since it was written.
    * It stays through a clean open and is removed (durably) just before the first change, so
@@ -262,6 +272,11 @@ export class PartitionLog {
       // the log as it stands is the recovered state, whatever the checkpoint file still says.
       log.#recoveryPoint = log.logEndOffset
     }
+    // After a crash of the process (not of the machine), what recovery read may still be only in
+    // the page cache: it counts as durable once synced again, from the recovery point on disk.
+    log.#durableOffset = clean ? log.logEndOffset : Math.min(log.logEndOffset, checkpoint(RECOVERY_POINT_FILE) ?? 0)
+    for (const s of segments) if (s.nextOffset > log.#durableOffset && !s.isEmpty) s.dataUnsynced = true
+    if (log.#durableOffset < log.logEndOffset) log.#dirUnsynced = true
     return log
   }
 
@@ -287,6 +302,85 @@ export class PartitionLog {
 
   get recoveryPoint(): number {
     return this.#recoveryPoint
+  }
+
+  /** Whether acks=all and consumers wait for the disk (partita.fsync.mode=acks-all, fsync on). */
+  get syncsForAcks(): boolean {
+    return this.#fsync && this.#config.fsyncMode === 'acks-all'
+  }
+
+  /**
+   * Offsets below this are on disk when the log syncs for acks; otherwise the log end (the
+   * page cache is all the promise there is).
+   */
+  get durableOffset(): number {
+    return this.syncsForAcks ? Math.min(this.#durableOffset, this.logEndOffset) : this.logEndOffset
+  }
+
+  /** The disk failure that took this log offline, or null. */
+  get failure(): Error | null {
+    return this.#failure
+  }
+
+  /**
+   * Resolves once everything appended so far is on disk, through the shard's group commit (one
+   * round of fdatasyncs for every log of the shard that asked meanwhile). Rejects with
+   * KAFKA_STORAGE_ERROR when the sync fails; the log is then offline.
+   */
+  async syncData(): Promise<void> {
+    this.#checkOpen()
+    if (!this.syncsForAcks || this.#durableOffset >= this.logEndOffset) return
+    await withStorageErrorsAsync(`sync log ${this.dir}`, () => groupCommitOf(this.#files).request(this))
+  }
+
+  /** GroupCommitMember: the files to fdatasync for what was appended so far. */
+  prepareSync(): SyncWork {
+    const target = this.logEndOffset
+    const truncations = this.#truncations
+    const files: string[] = []
+    const dirs: string[] = []
+    if (!this.#closed) {
+      for (const s of this.#segments) {
+        const file = s.takeUnsyncedData()
+        if (file !== null) files.push(file)
+      }
+      if (this.#dirUnsynced) dirs.push(this.dir)
+      this.#dirUnsynced = false
+    }
+    return {
+      files,
+      dirs,
+      onSynced: () => {
+        if (truncations === this.#truncations) this.#durableOffset = Math.max(this.#durableOffset, target)
+      },
+      onFailed: (error) => {
+        // Linux forgets the pages an fsync failed to write: what was unsynced may be gone.
+        for (const s of this.#segments) s.dataUnsynced = true
+        this.#dirUnsynced = true
+        this.#fail(error)
+      },
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= error instanceof Error ? error : new Error(String(error))
+  }
+
+  /**
+   * Brings an offline log back: cuts it to what is known to be on disk (the rest may have been
+   * lost by the failed fsync, or half-written by the failed write) and syncs that cut. Throws
+   * KAFKA_STORAGE_ERROR, staying offline, while the disk still fails. Returns the new log end.
+   */
+  async recoverFromFailure(): Promise<number> {
+    this.#checkOpen()
+    if (this.#failure === null) return this.logEndOffset
+    const durable = this.syncsForAcks ? Math.min(this.#durableOffset, this.logEndOffset) : this.logEndOffset
+    withStorageErrors(`recover log ${this.dir}`, () => {
+      if (durable < this.logEndOffset) this.#truncateTo(durable)
+      this.#flushSync()
+    })
+    this.#failure = null
+    return this.logEndOffset
   }
 
   /** The thread's cache of open files this log uses (for its owner's small files too). */
@@ -330,6 +424,7 @@ export class PartitionLog {
    */
   append(records: Buffer, options: AppendOptions): AppendResult {
     this.#checkOpen()
+    if (this.#failure !== null) throw storageError(`log ${this.dir} is offline after a disk failure: ${this.#failure.message}`)
     return withStorageErrors(`append to log ${this.dir}`, () => this.#append(records, options))
   }
 
@@ -493,9 +588,10 @@ export class PartitionLog {
     try {
       segment.truncateToPosition(position)
       this.leaderEpochs.truncateFromEnd(this.logEndOffset)
-    } catch {
-      // The disk is failing; the caller reports KAFKA_STORAGE_ERROR and recovery cleans the tail
-      // (and the epochs past the log end, which open truncates).
+    } catch (error) {
+      // The disk is failing and the log no longer matches its file: offline until recovered
+      // (which cuts the tail, as open would, with the epochs past the log end).
+      this.#fail(error)
     }
   }
 
@@ -623,6 +719,8 @@ export class PartitionLog {
   }
 
   #truncateTo(offset: number): void {
+    this.#truncations++
+    this.#durableOffset = Math.min(this.#durableOffset, offset)
     this.#retireCleanMarker()
     // Lower the recovery point first: if we crash mid-truncation, the next open rescans from here.
     if (this.#recoveryPoint > offset) {
@@ -666,6 +764,9 @@ export class PartitionLog {
   }
 
   #truncateFullyAndStartAt(offset: number): void {
+    this.#truncations++
+    // Nothing of the new start is on disk until its segment's name is synced.
+    this.#durableOffset = Math.min(this.#durableOffset, offset)
     this.#retireCleanMarker()
     const old = this.#segments
     // A segment of the new one's name is replaced by the create, not deleted after it.
@@ -829,6 +930,17 @@ export class PartitionLog {
    * the whole log, and a crash that loses the marker merely recovers from the older point.
    */
   #flushSync(writeRecoveryPoint = true): void {
+    try {
+      this.#flushSyncUnguarded(writeRecoveryPoint)
+    } catch (error) {
+      // A failed fsync may have lost the unsynced pages for good (Linux marks them clean).
+      for (const s of this.#segments) s.dataUnsynced = true
+      this.#fail(error)
+      throw error
+    }
+  }
+
+  #flushSyncUnguarded(writeRecoveryPoint: boolean): void {
     const target = this.logEndOffset
     // Epochs before data: no record may be durable before the entry of the epoch it was written in.
     this.leaderEpochs.sync()
@@ -844,6 +956,7 @@ export class PartitionLog {
     }
     this.#unflushedMessages = 0
     this.#lastFlushMs = this.#clock.nowMs()
+    if (this.#fsync) this.#durableOffset = Math.max(this.#durableOffset, target)
   }
 
   /**

@@ -286,6 +286,16 @@ export class Segment {
     return unsynced
   }
 
+  /**
+   * For the group commit: the data file to fdatasync when it has unsynced writes (counted synced
+   * from now: the caller owns that sync and marks the data unsynced again if it fails), else null.
+   */
+  takeUnsyncedData(): string | null {
+    if (!this.dataUnsynced) return null
+    this.dataUnsynced = false
+    return this.#dataPath
+  }
+
   /** Marks the index files as matching memory (after loading them). */
   indexFilesLoaded(): void {
     this.#offsetEntriesPersisted = this.offsetIndex.count
