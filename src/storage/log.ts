@@ -164,6 +164,8 @@ export class PartitionLog implements GroupCommitMember {
    * takes no more appends until `recoverFromFailure` cut it back to what is known to be on disk.
    */
   #failure: Error | null = null
+  /** Bumped by each disk failure: a sync begun before one proves nothing (see prepareSync). */
+  #failures = 0
   /**
    * The clean-shutdown marker is on disk: nothing in the segments changed since it was written.
    * It stays through a clean open and is removed (durably) just before the first change, so
@@ -337,9 +339,12 @@ export class PartitionLog implements GroupCommitMember {
   prepareSync(): SyncWork {
     const target = this.logEndOffset
     const truncations = this.#truncations
+    const failures = this.#failures
     const files: string[] = []
     const dirs: string[] = []
-    if (!this.#closed) {
+    // An offline log's unsynced pages may be gone already, so a sync now would prove nothing.
+    const vouches = this.#failure === null
+    if (!this.#closed && vouches) {
       for (const s of this.#segments) {
         const file = s.takeUnsyncedData()
         if (file !== null) files.push(file)
@@ -351,7 +356,9 @@ export class PartitionLog implements GroupCommitMember {
       files,
       dirs,
       onSynced: () => {
-        if (truncations === this.#truncations) this.#durableOffset = Math.max(this.#durableOffset, target)
+        // A failed fsync meanwhile may have dropped pages this one then found clean: it succeeded
+        // without writing them (Linux reports a writeback error once), so it vouches for nothing.
+        if (vouches && truncations === this.#truncations && failures === this.#failures) this.#durableOffset = Math.max(this.#durableOffset, target)
       },
       onFailed: (error) => {
         // Linux forgets the pages an fsync failed to write: what was unsynced may be gone.
@@ -363,6 +370,7 @@ export class PartitionLog implements GroupCommitMember {
   }
 
   #fail(error: unknown): void {
+    this.#failures++
     this.#failure ??= error instanceof Error ? error : new Error(String(error))
   }
 
@@ -942,6 +950,7 @@ export class PartitionLog implements GroupCommitMember {
 
   #flushSyncUnguarded(writeRecoveryPoint: boolean): void {
     const target = this.logEndOffset
+    const vouches = this.#failure === null
     // Epochs before data: no record may be durable before the entry of the epoch it was written in.
     this.leaderEpochs.sync()
     for (const s of this.#segments) {
@@ -956,7 +965,7 @@ export class PartitionLog implements GroupCommitMember {
     }
     this.#unflushedMessages = 0
     this.#lastFlushMs = this.#clock.nowMs()
-    if (this.#fsync) this.#durableOffset = Math.max(this.#durableOffset, target)
+    if (this.#fsync && vouches) this.#durableOffset = Math.max(this.#durableOffset, target)
   }
 
   /**

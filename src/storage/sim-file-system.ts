@@ -214,7 +214,9 @@ export class SimFileSystem implements FileSystem {
       entry.pending = []
       throw error
     }
-    entry.durable = Buffer.from(entry.current)
+    // What the pending writes make, on top of what is durable: after a failed fsync the two differ
+    // (the pages it could not write were dropped as clean), and no later fsync brings them back.
+    entry.durable = applyDataOps(entry.durable, entry.pending)
     entry.pending = []
   }
 
@@ -413,6 +415,12 @@ function stringFlags(flags: string): number {
     default:
       throw errno('EINVAL', 'open')
   }
+}
+
+function applyDataOps(base: Buffer, ops: readonly DataOp[]): Buffer {
+  let bytes: Buffer = Buffer.from(base)
+  for (const op of ops) bytes = op.kind === 'truncate' ? resized(bytes, op.length) : writeAt(bytes, op.bytes, op.position)
+  return bytes
 }
 
 function resized(bytes: Buffer, length: number): Buffer {

@@ -96,6 +96,9 @@ export class PartitionReplica {
   readonly #storageRetryBackoffMs: number
   /** When an offline log may next try its disk again. */
   #storageRetryAtMs = 0
+  /** What produces wait on before they may append (see #awaitPreparation), and how many still wait. */
+  #preparation: Promise<ProduceResult | null> | null = null
+  #preparationWaiters = 0
   /** The high watermark the checkpoint file holds (the one read at open, then each written). */
   /** Stops the broker's book reading this replica's high watermark. */
   readonly #untrackHighWatermark: (forget: boolean) => void
@@ -209,17 +212,20 @@ export class PartitionReplica {
    */
   async produce(records: Buffer, acks: -1 | 0 | 1, timeoutMs: number, checked: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> = {}): Promise<ProduceResult> {
     // Before any check: nothing may come between the checks below and the append.
-    if (this.#log.cleanMarkerPresent) {
+    if (this.#log.cleanMarkerPresent || this.#log.failure !== null || this.#preparationWaiters > 0) {
+      // Every produce arriving until all the step's waiters have resumed waits on the same step,
+      // so they resume, and append, in arrival order: none overtakes an earlier one (two separate
+      // fsyncs could end in either order). From here to the append nothing awaits.
+      this.#preparation ??= this.#prepareForAppend()
+      const preparation = this.#preparation
+      this.#preparationWaiters++
+      let refused: ProduceResult | null
       try {
-        await this.#log.retireCleanMarker()
-      } catch (error) {
-        if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
-        throw error
+        refused = await preparation
+      } finally {
+        if (--this.#preparationWaiters === 0) this.#preparation = null
       }
-    }
-    if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
-    if (this.#log.failure !== null && !(await this.#maybeRecoverStorage())) {
-      return this.#produceError(ErrorCode.KAFKA_STORAGE_ERROR, `the partition is offline: ${this.#log.failure?.message ?? 'disk failure'}`)
+      if (refused !== null) return refused
     }
     if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
     if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
@@ -266,6 +272,24 @@ export class PartitionReplica {
     return this.#awaitReplication(lastOffset + 1, timeoutMs, done)
   }
 
+  /**
+   * The asynchronous step a log may need before it takes an append: retire its clean-shutdown
+   * marker (a durable unlink), or recover from a disk failure. Returns the refusal to answer, or
+   * null to go on.
+   */
+  async #prepareForAppend(): Promise<ProduceResult | null> {
+    try {
+      await this.#log.retireCleanMarker()
+    } catch (error) {
+      if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
+      throw error
+    }
+    if (this.#log.failure !== null && !(await this.#maybeRecoverStorage())) {
+      return this.#produceError(ErrorCode.KAFKA_STORAGE_ERROR, `the partition is offline: ${this.#log.failure?.message ?? 'disk failure'}`)
+    }
+    return null
+  }
+
   #appendAsLeader(
     records: Buffer,
     headers: ProducerBatchHeader[],
@@ -297,7 +321,10 @@ export class PartitionReplica {
 
   #afterLeaderAppend(): void {
     this.#requestSync()
+    const hw = this.#highWatermark
     this.#maybeAdvanceHighWatermark()
+    // A flush in the append (flush.messages) can carry earlier produces' records to disk.
+    if (this.#highWatermark > hw) this.#produceWaiters.poke()
     // Followers long-poll on the log end; consumers on the HW (moved above if the ISR is just us).
     this.#fetchWaiters.poke()
     this.#checkInvariants()

@@ -9,6 +9,7 @@ import { assert } from '../../common/assert.js'
 import { iterateBatches, readBatchHeader } from '../../records/record-batch.js'
 import { readFileIfExists, writeFileAtomic, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
 import type { FileHandleCache } from '../../storage/file-handle-cache.js'
+import { withStorageErrors, withStorageErrorsAsync } from '../../storage/storage-error.js'
 import { PRODUCER_SNAPSHOT_FILE, removeFileSync } from './checkpoint-file.js'
 import { type DecodedSnapshot, decodeProducerSnapshot, encodeProducerSnapshot } from './producer-state-snapshot.js'
 import { ProducerState } from './producer-state.js'
@@ -94,14 +95,16 @@ export class ProducerStateStore {
    */
   writeSnapshot(logEndOffset: number): void {
     const bytes = encodeProducerSnapshot(this.state, logEndOffset)
-    writeFileAtomicSync(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes, false, this.#files)
+    const file = path.join(this.#dir, PRODUCER_SNAPSHOT_FILE)
+    withStorageErrors(`write ${file}`, () => writeFileAtomicSync(file, bytes, false, this.#files))
     this.#snapshot = decodeProducerSnapshot(bytes)
   }
 
   /** writeSnapshot off the thread, for a replica's close (see writeFileAtomic). */
   async writeSnapshotAsync(logEndOffset: number): Promise<void> {
     const bytes = encodeProducerSnapshot(this.state, logEndOffset)
-    await writeFileAtomic(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes, false, this.#files)
+    const file = path.join(this.#dir, PRODUCER_SNAPSHOT_FILE)
+    await withStorageErrorsAsync(`write ${file}`, () => writeFileAtomic(file, bytes, false, this.#files))
     this.#snapshot = decodeProducerSnapshot(bytes)
   }
 
