@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { runPowerCutSim } from '../../bench/sim/power-cut.js'
 
 /** CI's share of the power-cut simulation; `npm run sim -- --seeds N` runs more. */
-const CI_SEEDS = 2000
+const CI_SEEDS = 1000
 
 describe('the power-cut simulation of partition replicas over the simulated disk', () => {
   it(`keeps every acknowledged acks=all record, dense offsets, committed offsets and the high watermark across power cuts (${CI_SEEDS} seeds)`, async () => {

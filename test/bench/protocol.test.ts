@@ -46,6 +46,12 @@ describe('bench:protocol', () => {
     for (const phase of Object.values(report.ceiling)) expectPhase(phase, 0)
     for (const phase of [report.partita.produce, report.partita.fetch, report.partita.small]) expectPhase(phase, settings.brokers)
     expectPhase(report.partita.acksAll, settings.replicatedBrokers)
+    expectPhase(report.durability.fsync, settings.brokers)
+    expectPhase(report.durability.pageCache, settings.brokers)
+    for (const raw of [report.durability.rawEachBatch, report.durability.rawGroup]) {
+      expect(raw.records).toBeGreaterThan(0)
+      expect(raw.fdatasyncs).toBeGreaterThan(0)
+    }
     // A read-back returns the warm-up's records too.
     const produced = (phase: PhaseFigures): number => phase.records + phase.warmup!.records
     expect(report.ceiling.fetch.records).toBe(produced(report.ceiling.produce))
