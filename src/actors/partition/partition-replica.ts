@@ -269,6 +269,11 @@ export class PartitionReplica {
       logStartOffset: this.#log.logStartOffset,
     })
     if (acks !== -1) return done()
+    if (this.#log.syncsForAcks) {
+      // The request's timeout bounds the wait for the ISR (as in Kafka), not for our own disk: a
+      // lone leader answers a zero timeout once its fdatasync is done. A failure is seen below.
+      await this.#log.syncData().catch(() => undefined)
+    }
     return this.#awaitReplication(lastOffset + 1, timeoutMs, done)
   }
 
