@@ -77,7 +77,7 @@ describe('bench:protocol', () => {
     expect(report.scaling.two.command).toContain('taskset -c 0,1 ')
 
     const rows = targetRows(report)
-    expect(rows.map((row) => row.target)).toEqual(['< 5%', '< 5%', '>= 80%', '>= 80%', '<= 1 µs', '>= 50%', 'p99 <= 5 ms', '>= 1.7x', '<= 300 MB'])
+    expect(rows.map((row) => row.target)).toEqual(['< 5%', '< 5%', '>= 80%', '>= 80%', '<= 1 µs', '>= 50%', '>= 300,000/s', 'p99 <= 5 ms', '>= 1.7x', '<= 300 MB'])
     for (const row of rows) expect(typeof row.met).toBe('boolean')
     const printed = formatReport(report)
     for (const row of rows) expect(printed).toContain(row.figure)
