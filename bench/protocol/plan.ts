@@ -31,10 +31,17 @@ export function parseEndpoint(hostPort: string): Endpoint {
 const SETTLING_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.REQUEST_TIMED_OUT])
 
 /** Creates a topic and waits until every partition has a leader; `warn` hears of a creation that needed a failover. */
-export async function createTopic(bootstrap: string, topic: string, partitions: number, replicationFactor: number, warn: (line: string) => void): Promise<void> {
+export async function createTopic(
+  bootstrap: string,
+  topic: string,
+  partitions: number,
+  replicationFactor: number,
+  warn: (line: string) => void,
+  configs: Record<string, string> = {},
+): Promise<void> {
   const admin = await KafkaClient.connect({ bootstrapServers: bootstrap, retries: 20 })
   try {
-    const response = await admin.createTopics([{ name: topic, numPartitions: partitions, replicationFactor }])
+    const response = await admin.createTopics([{ name: topic, numPartitions: partitions, replicationFactor, configs }])
     for (const result of response.topics) {
       if (result.errorCode === ErrorCode.NONE) continue
       const failure = `creating ${topic} failed with ${errorName(result.errorCode)} (${result.errorCode})`

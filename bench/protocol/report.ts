@@ -3,6 +3,7 @@
  * thread role, Partita's figures as a share of the same-run ceiling, and the final table of each
  * figure beside its target.
  */
+import type { RawFsyncFigures } from './durability.js'
 import type { LatencyFigures } from './e2e.js'
 import type { PhaseFigures, ProtocolReport } from './run.js'
 
@@ -66,6 +67,14 @@ function latencyLines(label: string, figures: LatencyFigures): string[] {
   ]
 }
 
+function rawLines(figures: RawFsyncFigures): string[] {
+  const rate = figures.records / figures.seconds
+  return [
+    `${figures.label.padEnd(34)} ${(rate / 1e6).toFixed(3)} M rec/s, ${(figures.fdatasyncs / figures.seconds).toFixed(0)} fdatasyncs/s`,
+    `    command: ${figures.command}`,
+  ]
+}
+
 function scalingRatio(report: ProtocolReport): number | null {
   if ('skipped' in report.scaling) return null
   return recordsPerSecond(report.scaling.two) / recordsPerSecond(report.scaling.one)
@@ -105,6 +114,12 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
       measured: `${percent(replicatedShare)} (${millions(recordsPerSecond(partita.acksAll))})`,
       target: '>= 50%',
       met: replicatedShare >= 0.5,
+    },
+    {
+      figure: 'acks=all 100 B records/s with fsync on (group commit)',
+      measured: `${millions(recordsPerSecond(report.durability.fsync))} (page cache ${millions(recordsPerSecond(report.durability.pageCache))}; raw fdatasync every 1,000 records ${millions(report.durability.rawGroup.records / report.durability.rawGroup.seconds)})`,
+      target: '>= 300,000/s',
+      met: recordsPerSecond(report.durability.fsync) >= 300_000,
     },
     {
       figure: `e2e latency at ${report.settings.e2eRate} records/s (librdkafka)`,
@@ -149,6 +164,12 @@ export function formatReport(report: ProtocolReport): string {
     `    broker RSS after that produce and fetch: VmHWM ${partita.rssMb.peakMb.toFixed(0)} MB, VmRSS ${partita.rssMb.currentMb.toFixed(0)} MB`,
     ...phaseLines(partita.small, ceiling.small),
     ...phaseLines(partita.acksAll, ceiling.produce),
+    '',
+    'Durability: acks=all, RF 1, fsync on (partita.fsync.mode=acks-all) and off, beside raw fdatasync in this process',
+    ...phaseLines(report.durability.fsync, ceiling.produce),
+    ...phaseLines(report.durability.pageCache, ceiling.produce),
+    ...rawLines(report.durability.rawEachBatch),
+    ...rawLines(report.durability.rawGroup),
     '',
     'End-to-end latency (librdkafka producer -> broker -> librdkafka consumer)',
     ...latencyLines('Partita', partita.e2e),

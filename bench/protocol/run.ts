@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { type RawFsyncFigures, rawFsyncBaseline } from './durability.js'
 import { brokerLatency, floorLatency, type LatencyFigures } from './e2e.js'
 import {
   fetchAllFromBroker,
@@ -103,6 +104,12 @@ export interface ProtocolReport {
     acksAll: PhaseFigures
     e2e: LatencyFigures
   }
+  /**
+   * acks=all, replication factor 1, on topics with partita.fsync.mode=acks-all (answered once
+   * fdatasynced) and off (page cache), beside one thread's raw writeSync+fdatasync of the same
+   * batches in this process: every batch, and every 1,000 records.
+   */
+  durability: { fsync: PhaseFigures; pageCache: PhaseFigures; rawEachBatch: RawFsyncFigures; rawGroup: RawFsyncFigures }
   e2eFloor: LatencyFigures
   scaling: { one: PhaseFigures; two: PhaseFigures } | { skipped: string }
   /** What went wrong on the way without stopping the run (a shard failed over, a topic was slow to settle). */
@@ -232,6 +239,23 @@ async function runReplicated(settings: BenchSettings, warn: Warn): Promise<Phase
   })
 }
 
+async function runDurability(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['durability']> {
+  const batch = wideBatch(settings)
+  const rawEachBatch = rawFsyncBaseline(batch.bytes, batch.records, batch.records, settings.seconds)
+  const rawGroup = rawFsyncBaseline(batch.bytes, batch.records, 1000, settings.seconds)
+  const [fsync, pageCache] = await withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+    const phases: PhaseFigures[] = []
+    for (const mode of ['acks-all', 'off']) {
+      const topic = `bench-fsync-${mode}`
+      await createTopic(broker.bootstrap, topic, settings.partitions, 1, warn, { 'partita.fsync.mode': mode })
+      const routes = await brokerRoutes(broker.bootstrap, topic)
+      phases.push(await widePhase(broker, `Partita acks=all, RF 1, partita.fsync.mode=${mode}`, settings, routes, topic, -1))
+    }
+    return phases
+  })
+  return { fsync, pageCache, rawEachBatch, rawGroup }
+}
+
 async function runPinned(settings: BenchSettings, brokers: number, cpus: string, warn: Warn): Promise<PhaseFigures> {
   return withServer(() => startBrokerProcess({ brokers, cpus }), warn, async (broker) => {
     await createTopic(broker.bootstrap, 'bench-scaling', settings.partitions, 1, warn)
@@ -259,6 +283,8 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
   const main = await runMainBroker(settings, warn)
   log(`Partita: acks=all on ${settings.replicatedBrokers} brokers`)
   const acksAll = await runReplicated(settings, warn)
+  log('durability: acks=all with and without fsync, beside raw writeSync+fdatasync')
+  const durability = await runDurability(settings, warn)
   log('e2e floor: the same Python pacing through a pipe, no Kafka')
   const e2eFloor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
   const skipped = scalingSkipped(settings)
@@ -267,5 +293,5 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
     log('scaling: one broker on one CPU, then two brokers on two')
     scaling = { one: await runPinned(settings, 1, '0', warn), two: await runPinned(settings, 2, '0,1', warn) }
   }
-  return { settings, ceiling, partita: { ...main, acksAll }, e2eFloor, scaling, warnings }
+  return { settings, ceiling, partita: { ...main, acksAll }, durability, e2eFloor, scaling, warnings }
 }

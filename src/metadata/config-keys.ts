@@ -156,6 +156,12 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'log.flush.interval.messages', doc: 'topic default flush.messages', defaultValue: LONG_MAX, apply: (v, s) => topicDefault(s, 'flush.messages', long(v, 1)) },
   { key: 'log.flush.interval.ms', doc: 'topic default flush.ms', defaultValue: null, apply: (v, s) => topicDefault(s, 'flush.ms', long(v, 0)) },
   {
+    key: 'log.partita.fsync.mode',
+    doc: 'topic default partita.fsync.mode: acks-all (acks=all answered once on disk) or off (Partita)',
+    defaultValue: 'off',
+    apply: (v, s) => topicDefault(s, 'partita.fsync.mode', oneOf(v.trim(), ['acks-all', 'off'] as const)),
+  },
+  {
     key: 'log.message.timestamp.type',
     doc: 'topic default message.timestamp.type',
     defaultValue: 'CreateTime',

@@ -90,7 +90,7 @@ function key(kafkaDefault: string, effect: TopicConfigEffect, validate: TopicCon
   return { kafkaDefault, effect, validate }
 }
 
-/** Kafka 3.9's topic configs (LogConfig and the remote-storage keys), by name. */
+/** Kafka 3.9's topic configs (LogConfig and the remote-storage keys), and Partita's own, by name. */
 export const TOPIC_CONFIG_KEYS: Readonly<Record<string, TopicConfigKey>> = Object.freeze({
   'cleanup.policy': key('delete', 'honoured', cleanupPolicy),
   'compression.gzip.level': key('-1', 'accepted', (n, v) => {
@@ -120,6 +120,7 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, TopicConfigKey>> = Objec
   'min.cleanable.dirty.ratio': key('0.5', 'accepted', ratio),
   'min.compaction.lag.ms': key('0', 'honoured', integer(0)),
   'min.insync.replicas': key('1', 'honoured', integer(1, 2147483647)),
+  'partita.fsync.mode': key('off', 'honoured', oneOf('acks-all', 'off')),
   'preallocate': key('false', 'accepted', boolean),
   'remote.log.copy.disable': key('false', 'accepted', boolean),
   'remote.log.delete.on.disable': key('false', 'accepted', boolean),

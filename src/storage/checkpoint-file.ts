@@ -1,14 +1,25 @@
-import fs, { promises as fsp } from 'node:fs'
+import type fs from 'node:fs'
 import path from 'node:path'
 import type { FileHandleCache } from './file-handle-cache.js'
-import { errnoCode } from './storage-error.js'
+import { type FileSystem, realFileSystem } from './file-system.js'
 
 /**
  * Opens through the thread's file cache when the caller has one (so running out of descriptors
  * first gives back cached ones), else directly.
  */
 function openSync(filePath: string, flags: fs.OpenMode, files: FileHandleCache | undefined): number {
-  return files === undefined ? fs.openSync(filePath, flags) : files.openTransient(filePath, flags)
+  return files === undefined ? realFileSystem.openSync(filePath, flags) : files.openTransient(filePath, flags)
+}
+
+/** The file system behind a cache; the real one for callers without a cache. */
+export function fileSystemOf(files: FileHandleCache | undefined): FileSystem {
+  return files?.fs ?? realFileSystem
+}
+
+function writeAllSync(fsys: FileSystem, fd: number, data: string | Buffer): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data
+  // Bounded: each pass writes at least one byte or throws.
+  for (let done = 0; done < bytes.length; ) done += fsys.writeSync(fd, bytes, done, bytes.length - done, done)
 }
 
 /**
@@ -16,15 +27,16 @@ function openSync(filePath: string, flags: fs.OpenMode, files: FileHandleCache |
  * epochs): write a temp file, fsync it, rename over the target, fsync the directory.
  */
 export function writeFileAtomicSync(filePath: string, data: string | Buffer, fsync = true, files?: FileHandleCache): void {
+  const fsys = fileSystemOf(files)
   const tmp = `${filePath}.tmp`
   const fd = openSync(tmp, 'w', files)
   try {
-    fs.writeFileSync(fd, data)
-    if (fsync) fs.fsyncSync(fd)
+    writeAllSync(fsys, fd, data)
+    if (fsync) fsys.fsyncSync(fd)
   } finally {
-    fs.closeSync(fd)
+    fsys.closeSync(fd)
   }
-  fs.renameSync(tmp, filePath)
+  fsys.renameSync(tmp, filePath)
   if (fsync) fsyncDirSync(path.dirname(filePath), files)
 }
 
@@ -35,25 +47,20 @@ export function writeFileAtomicSync(filePath: string, data: string | Buffer, fsy
  * the fsync: renaming over an existing file makes ext4 write the new file's data out first
  * (auto_da_alloc), so even an unsynced atomic write costs a disk round trip.
  */
-export async function writeFileAtomic(filePath: string, data: string | Buffer, fsync: boolean): Promise<void> {
+export async function writeFileAtomic(filePath: string, data: string | Buffer, fsync: boolean, files?: FileHandleCache): Promise<void> {
+  const fsys = fileSystemOf(files)
   await withFsyncSlot(async () => {
     const tmp = `${filePath}.tmp`
-    const handle = await fsp.open(tmp, 'w')
-    try {
-      await handle.writeFile(data)
-      if (fsync) await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await fsp.rename(tmp, filePath)
+    await fsys.writeFileAsync(tmp, data, fsync)
+    await fsys.renameAsync(tmp, filePath)
   })
-  if (fsync) await fsyncPaths([path.dirname(filePath)])
+  if (fsync) await fsyncPaths([path.dirname(filePath)], files)
 }
 
 /** The file's bytes, or null when it does not exist. */
-export async function readFileIfExists(filePath: string): Promise<Buffer | null> {
+export async function readFileIfExists(filePath: string, files?: FileHandleCache): Promise<Buffer | null> {
   try {
-    return await fsp.readFile(filePath)
+    return await fileSystemOf(files).readFileAsync(filePath)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw error
@@ -68,8 +75,9 @@ export async function readFileIfExists(filePath: string): Promise<Buffer | null>
  * thread, whoever asks: each holds an fd, and thousands of logs closing (or retiring their
  * clean-shutdown markers) at once must not run the process out of descriptors.
  */
-export async function fsyncPaths(paths: readonly string[]): Promise<void> {
-  await Promise.all(paths.map((filePath) => withFsyncSlot(() => fsyncPath(filePath))))
+export async function fsyncPaths(paths: readonly string[], files?: FileHandleCache, dataOnly = false): Promise<void> {
+  const fsys = fileSystemOf(files)
+  await Promise.all(paths.map((filePath) => withFsyncSlot(() => fsys.syncPath(filePath, dataOnly))))
 }
 
 const FSYNCS_IN_FLIGHT_MAX = 64
@@ -90,33 +98,20 @@ async function withFsyncSlot(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-async function fsyncPath(filePath: string): Promise<void> {
-  const handle = await fsp.open(filePath, 'r').catch((error: unknown) => {
-    // A file removed since it was written (a compaction swap, retention) has nothing to sync.
-    if (errnoCode(error) === 'ENOENT') return null
-    throw error
-  })
-  if (handle === null) return
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
 export function fsyncDirSync(dir: string, files?: FileHandleCache): void {
+  const fsys = fileSystemOf(files)
   const fd = openSync(dir, 'r', files)
   try {
-    fs.fsyncSync(fd)
+    fsys.fsyncSync(fd)
   } finally {
-    fs.closeSync(fd)
+    fsys.closeSync(fd)
   }
 }
 
 /** Removes a file; one that is already gone is fine. */
-export function unlinkIfExistsSync(filePath: string): void {
+export function unlinkIfExistsSync(filePath: string, files?: FileHandleCache): void {
   try {
-    fs.unlinkSync(filePath)
+    fileSystemOf(files).unlinkSync(filePath)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
@@ -131,10 +126,20 @@ export function readBytesIfExistsSync(filePath: string, files?: FileHandleCache)
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw error
   }
+  const fsys = fileSystemOf(files)
   try {
-    return fs.readFileSync(fd)
+    const chunks: Buffer[] = []
+    // Bounded: each pass reads at least one byte or stops at end of file.
+    for (let position = 0; ; ) {
+      const chunk = Buffer.allocUnsafe(Math.max(4096, fsys.fileSizeSync(fd) - position))
+      const n = fsys.readSync(fd, chunk, 0, chunk.length, position)
+      if (n === 0) break
+      chunks.push(chunk.subarray(0, n))
+      position += n
+    }
+    return Buffer.concat(chunks)
   } finally {
-    fs.closeSync(fd)
+    fsys.closeSync(fd)
   }
 }
 

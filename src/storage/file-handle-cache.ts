@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import { assert } from '../common/assert.js'
+import { type FileSystem, realFileSystem } from './file-system.js'
 import { errnoCode, storageError } from './storage-error.js'
 
 /** The two system calls the cache makes; a seam so tests can inject EMFILE without exhausting fds. */
@@ -11,6 +12,9 @@ export interface FileOpener {
 export interface FileHandleCacheOptions {
   /** How many fds the cache keeps open at most. Default: a quarter of the process's soft limit. */
   openFilesMax?: number
+  /** The file system every log on this cache's thread goes through; default: the real one. */
+  fs?: FileSystem
+  /** Overrides the file system's open and close only (tests injecting EMFILE). */
   opener?: FileOpener
 }
 
@@ -21,8 +25,6 @@ export interface FileHandleCacheStats {
   misses: number
   evictions: number
 }
-
-const systemOpener: FileOpener = { openSync: (p, flags) => fs.openSync(p, flags), closeSync: (fd) => fs.closeSync(fd) }
 
 /**
  * The open files of every partition log on one thread, as an LRU of fds keyed by path with at
@@ -44,6 +46,8 @@ const systemOpener: FileOpener = { openSync: (p, flags) => fs.openSync(p, flags)
  */
 export class FileHandleCache {
   readonly openFilesMax: number
+  /** The file system behind every fd of this cache; its users make their other calls through it too. */
+  readonly fs: FileSystem
   readonly #opener: FileOpener
   // A Map iterates in insertion order, and a hit re-inserts its path: the first entry is the LRU.
   readonly #fds = new Map<string, number>()
@@ -55,7 +59,8 @@ export class FileHandleCache {
   constructor(options: FileHandleCacheOptions = {}) {
     this.openFilesMax = options.openFilesMax ?? defaultOpenFilesMax()
     assert(Number.isSafeInteger(this.openFilesMax) && this.openFilesMax >= 1, `openFilesMax ${this.openFilesMax} must be a positive integer`)
-    this.#opener = options.opener ?? systemOpener
+    this.fs = options.fs ?? realFileSystem
+    this.#opener = options.opener ?? this.fs
   }
 
   /**

@@ -135,7 +135,7 @@ export class LeaderEpochCache {
   async syncAsync(): Promise<void> {
     if (!this.#stale) return
     const text = this.#text()
-    await withStorageErrorsAsync(`write ${this.#file}`, () => writeFileAtomic(this.#file, text, this.#fsync))
+    await withStorageErrorsAsync(`write ${this.#file}`, () => writeFileAtomic(this.#file, text, this.#fsync, this.#files))
     this.#stale = false
   }
 

@@ -3,6 +3,13 @@ import { KafkaError } from '../common/errors.js'
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete'
 export type TimestampType = 'CreateTime' | 'LogAppendTime'
+/**
+ * When a partition's records reach the disk (`partita.fsync.mode`): `acks-all` answers an
+ * acks=all produce only once its records are fdatasynced (by the shard's group commit) and lets
+ * consumers see only records on disk; `off` leaves it to flush.messages / flush.ms and the OS,
+ * as Kafka does.
+ */
+export type FsyncMode = 'acks-all' | 'off'
 
 /** One partition log's settings, named after Kafka's topic configs (units last). */
 export interface LogConfig {
@@ -20,6 +27,7 @@ export interface LogConfig {
   /** Infinity leaves flushing to the OS, as Kafka's default Long.MAX_VALUE does. */
   flushMessages: number
   flushMs: number
+  fsyncMode: FsyncMode
   messageTimestampType: TimestampType
   /** Not used by the log; kept here so the partition actor reads one config object. */
   minInsyncReplicas: number
@@ -37,6 +45,7 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   indexIntervalBytes: 4096,
   flushMessages: Infinity,
   flushMs: Infinity,
+  fsyncMode: 'off',
   messageTimestampType: 'CreateTime',
   minInsyncReplicas: 1,
 })
@@ -80,6 +89,12 @@ function parseTimestampType(key: string, value: string): TimestampType {
   throw invalid(key, value, 'expected CreateTime or LogAppendTime')
 }
 
+function parseFsyncMode(key: string, value: string): FsyncMode {
+  const v = value.trim().toLowerCase()
+  if (v === 'acks-all' || v === 'off') return v
+  throw invalid(key, value, 'expected acks-all or off')
+}
+
 type Parser = (key: string, value: string, config: LogConfig) => void
 
 const PARSERS: Record<string, Parser> = {
@@ -94,6 +109,7 @@ const PARSERS: Record<string, Parser> = {
   'index.interval.bytes': (k, v, c) => (c.indexIntervalBytes = parseInt32(k, v, 0)),
   'flush.messages': (k, v, c) => (c.flushMessages = parseLong(k, v, 1)),
   'flush.ms': (k, v, c) => (c.flushMs = parseLong(k, v, 0)),
+  'partita.fsync.mode': (k, v, c) => (c.fsyncMode = parseFsyncMode(k, v)),
   'message.timestamp.type': (k, v, c) => (c.messageTimestampType = parseTimestampType(k, v)),
   'min.insync.replicas': (k, v, c) => (c.minInsyncReplicas = parseInt32(k, v, 1)),
 }

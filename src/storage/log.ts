@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
@@ -7,6 +6,7 @@ import { KafkaError, PartitaError } from '../common/errors.js'
 import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeOffsetCheckpointSync } from './checkpoint-file.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
 import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
+import { type GroupCommitMember, type SyncWork, groupCommitOf } from './group-commit.js'
 import { LEADER_EPOCH_CHECKPOINT, LeaderEpochCache } from './leader-epoch-cache.js'
 import type { LogConfig } from './log-config.js'
 import {
@@ -141,7 +141,7 @@ interface AppendScan {
  * epochs) and a clean-shutdown marker. Synchronous I/O on open fds: the log lives on one shard
  * thread, where sync calls beat libuv round trips. Not thread-safe; one owner.
  */
-export class PartitionLog {
+export class PartitionLog implements GroupCommitMember {
   readonly dir: string
   readonly leaderEpochs: LeaderEpochCache
   /** The aborted transactions whose markers this log holds (`.txnindex` per segment). */
@@ -158,6 +158,17 @@ export class PartitionLog {
   #unflushedMessages = 0
   #lastFlushMs: number
   #dirUnsynced = false
+  /** Offsets below this are fsynced (kept in every mode; only `acks-all` reports it). */
+  #durableOffset = 0
+  /** Bumped by each truncation, so a sync begun before one cannot vouch for bytes written after. */
+  #truncations = 0
+  /**
+   * The disk failed under this log (a write, or an fsync whose unsynced data is now lost): it
+   * takes no more appends until `recoverFromFailure` cut it back to what is known to be on disk.
+   */
+  #failure: Error | null = null
+  /** Bumped by each disk failure: a sync begun before one proves nothing (see prepareSync). */
+  #failures = 0
   /**
    * The clean-shutdown marker is on disk: nothing in the segments changed since it was written.
    * It stays through a clean open and is removed (durably) just before the first change, so
@@ -196,7 +207,7 @@ export class PartitionLog {
     const segments: Segment[] = []
     try {
       // mkdir reports the first directory it made, and nothing when `dir` already existed.
-      const freshDir = fs.mkdirSync(dir, { recursive: true }) !== undefined
+      const freshDir = files.fs.mkdirpSync(dir) !== undefined
       if (freshDir) return PartitionLog.#create(dir, config, { ...options, files }, segments)
       return await PartitionLog.#load(dir, config, { ...options, files }, segments)
     } catch (error) {
@@ -218,14 +229,15 @@ export class PartitionLog {
   static async #load(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[]): Promise<PartitionLog> {
     const files = options.files!
     const nowMs = options.clock.nowMs()
-    let names = fs.readdirSync(dir)
+    let names = files.fs.readdirSync(dir)
     if (names.some((n) => n.endsWith(CLEANED_SUFFIX) || n.endsWith(SWAP_SUFFIX))) {
+      // Compaction runs on the CPU pool's threads, on the real file system only.
       await recoverCompactionLeftovers(dir)
-      names = fs.readdirSync(dir)
+      names = files.fs.readdirSync(dir)
     }
     const has = new Set(names)
     const clean = has.has(CLEAN_SHUTDOWN_FILE)
-    removeStrayFiles(dir, names)
+    removeStrayFiles(dir, names, files)
     const bases = names.map((n) => parseSegmentFileName(n)).filter((b): b is number => b !== null).sort((a, b) => a - b)
     const checkpoint = (name: string): number | null => (has.has(name) ? readOffsetCheckpointSync(path.join(dir, name), files) : null)
     const checkpointedStart = checkpoint(LOG_START_OFFSET_FILE) ?? 0
@@ -268,6 +280,11 @@ export class PartitionLog {
       // the log as it stands is the recovered state, whatever the checkpoint file still says.
       log.#recoveryPoint = log.logEndOffset
     }
+    // After a crash of the process (not of the machine), what recovery read may still be only in
+    // the page cache: it counts as durable once synced again, from the recovery point on disk.
+    log.#durableOffset = clean ? log.logEndOffset : Math.min(log.logEndOffset, checkpoint(RECOVERY_POINT_FILE) ?? 0)
+    for (const s of segments) if (s.nextOffset > log.#durableOffset && !s.isEmpty) s.dataUnsynced = true
+    if (log.#durableOffset < log.logEndOffset) log.#dirUnsynced = true
     return log
   }
 
@@ -293,6 +310,91 @@ export class PartitionLog {
 
   get recoveryPoint(): number {
     return this.#recoveryPoint
+  }
+
+  /** Whether acks=all and consumers wait for the disk (partita.fsync.mode=acks-all, fsync on). */
+  get syncsForAcks(): boolean {
+    return this.#fsync && this.#config.fsyncMode === 'acks-all'
+  }
+
+  /**
+   * Offsets below this are on disk when the log syncs for acks; otherwise the log end (the
+   * page cache is all the promise there is).
+   */
+  get durableOffset(): number {
+    return this.syncsForAcks ? Math.min(this.#durableOffset, this.logEndOffset) : this.logEndOffset
+  }
+
+  /** The disk failure that took this log offline, or null. */
+  get failure(): Error | null {
+    return this.#failure
+  }
+
+  /**
+   * Resolves once everything appended so far is on disk, through the shard's group commit (one
+   * round of fdatasyncs for every log of the shard that asked meanwhile). Rejects with
+   * KAFKA_STORAGE_ERROR when the sync fails; the log is then offline.
+   */
+  async syncData(): Promise<void> {
+    this.#checkOpen()
+    if (!this.syncsForAcks || this.#durableOffset >= this.logEndOffset) return
+    await withStorageErrorsAsync(`sync log ${this.dir}`, () => groupCommitOf(this.#files).request(this))
+  }
+
+  /** GroupCommitMember: the files to fdatasync for what was appended so far. */
+  prepareSync(): SyncWork {
+    const target = this.logEndOffset
+    const truncations = this.#truncations
+    const failures = this.#failures
+    const files: string[] = []
+    const dirs: string[] = []
+    // An offline log's unsynced pages may be gone already, so a sync now would prove nothing.
+    const vouches = this.#failure === null
+    if (!this.#closed && vouches) {
+      for (const s of this.#segments) {
+        const file = s.takeUnsyncedData()
+        if (file !== null) files.push(file)
+      }
+      if (this.#dirUnsynced) dirs.push(this.dir)
+      this.#dirUnsynced = false
+    }
+    return {
+      files,
+      dirs,
+      onSynced: () => {
+        // A failed fsync meanwhile may have dropped pages this one then found clean: it succeeded
+        // without writing them (Linux reports a writeback error once), so it vouches for nothing.
+        if (vouches && truncations === this.#truncations && failures === this.#failures) this.#durableOffset = Math.max(this.#durableOffset, target)
+      },
+      onFailed: (error) => {
+        // Linux forgets the pages an fsync failed to write: what was unsynced may be gone.
+        for (const s of this.#segments) s.dataUnsynced = true
+        this.#dirUnsynced = true
+        this.#fail(error)
+      },
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failures++
+    this.#failure ??= error instanceof Error ? error : new Error(String(error))
+  }
+
+  /**
+   * Brings an offline log back: cuts it to what is known to be on disk (the rest may have been
+   * lost by the failed fsync, or half-written by the failed write) and syncs that cut. Throws
+   * KAFKA_STORAGE_ERROR, staying offline, while the disk still fails. Returns the new log end.
+   */
+  async recoverFromFailure(): Promise<number> {
+    this.#checkOpen()
+    if (this.#failure === null) return this.logEndOffset
+    const durable = this.syncsForAcks ? Math.min(this.#durableOffset, this.logEndOffset) : this.logEndOffset
+    withStorageErrors(`recover log ${this.dir}`, () => {
+      if (durable < this.logEndOffset) this.#truncateTo(durable)
+      this.#flushSync()
+    })
+    this.#failure = null
+    return this.logEndOffset
   }
 
   /** The thread's cache of open files this log uses (for its owner's small files too). */
@@ -365,6 +467,7 @@ export class PartitionLog {
    */
   append(records: Buffer, options: AppendOptions): AppendResult {
     this.#checkOpen()
+    if (this.#failure !== null) throw storageError(`log ${this.dir} is offline after a disk failure: ${this.#failure.message}`)
     return withStorageErrors(`append to log ${this.dir}`, () => this.#append(records, options))
   }
 
@@ -531,9 +634,10 @@ export class PartitionLog {
     try {
       segment.truncateToPosition(position)
       this.leaderEpochs.truncateFromEnd(this.logEndOffset)
-    } catch {
-      // The disk is failing; the caller reports KAFKA_STORAGE_ERROR and recovery cleans the tail
-      // (and the epochs past the log end, which open truncates).
+    } catch (error) {
+      // The disk is failing and the log no longer matches its file: offline until recovered
+      // (which cuts the tail, as open would, with the epochs past the log end).
+      this.#fail(error)
     }
   }
 
@@ -661,6 +765,8 @@ export class PartitionLog {
   }
 
   #truncateTo(offset: number): void {
+    this.#truncations++
+    this.#durableOffset = Math.min(this.#durableOffset, offset)
     this.#retireCleanMarker()
     // Lower the recovery point first: if we crash mid-truncation, the next open rescans from here.
     if (this.#recoveryPoint > offset) {
@@ -706,6 +812,9 @@ export class PartitionLog {
   }
 
   #truncateFullyAndStartAt(offset: number): void {
+    this.#truncations++
+    // Nothing of the new start is on disk until its segment's name is synced.
+    this.#durableOffset = Math.min(this.#durableOffset, offset)
     this.#retireCleanMarker()
     const old = this.#segments
     // A segment of the new one's name is replaced by the create, not deleted after it.
@@ -837,7 +946,7 @@ export class PartitionLog {
         continue
       }
       old.close()
-      if (!fs.existsSync(old.logPath)) continue // merged into an earlier segment
+      if (!this.#files.fs.existsSync(old.logPath)) continue // merged into an earlier segment
       const fresh = Segment.open(this.dir, old.baseOffset, old.createdMs, this.#files)
       const previous = kept[kept.length - 1]
       const result = rebuildSegment(fresh, interval, previous === undefined ? 0 : previous.nextOffset)
@@ -851,7 +960,7 @@ export class PartitionLog {
     // Inputs dropped meanwhile (truncation, retention) must not come back from compacted files.
     for (const old of inputs) {
       if (!kept.some((s) => s.baseOffset === old.baseOffset) && !this.#segments.includes(old)) {
-        for (const p of [old.logPath, old.indexPath, old.timeIndexPath, old.txnIndexPath]) fs.rmSync(p, { force: true })
+        for (const p of [old.logPath, old.indexPath, old.timeIndexPath, old.txnIndexPath]) this.#files.fs.removeIfExistsSync(p)
       }
     }
     this.#segments = kept
@@ -873,7 +982,19 @@ export class PartitionLog {
    * the whole log, and a crash that loses the marker merely recovers from the older point.
    */
   #flushSync(writeRecoveryPoint = true): void {
+    try {
+      this.#flushSyncUnguarded(writeRecoveryPoint)
+    } catch (error) {
+      // A failed fsync may have lost the unsynced pages for good (Linux marks them clean).
+      for (const s of this.#segments) s.dataUnsynced = true
+      this.#fail(error)
+      throw error
+    }
+  }
+
+  #flushSyncUnguarded(writeRecoveryPoint: boolean): void {
     const target = this.logEndOffset
+    const vouches = this.#failure === null
     // Epochs before data: no record may be durable before the entry of the epoch it was written in.
     this.leaderEpochs.sync()
     for (const s of this.#segments) {
@@ -888,6 +1009,7 @@ export class PartitionLog {
     }
     this.#unflushedMessages = 0
     this.#lastFlushMs = this.#clock.nowMs()
+    if (this.#fsync && vouches) this.#durableOffset = Math.max(this.#durableOffset, target)
   }
 
   /**
@@ -919,8 +1041,8 @@ export class PartitionLog {
     // In any order: until the marker, a crash recovers everything past the recovery point
     // (epochs included); the directory last, for the names of the files written above.
     await withStorageErrorsAsync(`close log ${this.dir}`, async () => {
-      await Promise.all([this.leaderEpochs.syncAsync(), this.#fsync ? fsyncPaths(unsynced) : undefined])
-      if (this.#fsync && (unsynced.length > 0 || this.#dirUnsynced)) await fsyncPaths([this.dir])
+      await Promise.all([this.leaderEpochs.syncAsync(), this.#fsync ? fsyncPaths(unsynced, this.#files) : undefined])
+      if (this.#fsync && (unsynced.length > 0 || this.#dirUnsynced)) await fsyncPaths([this.dir], this.#files)
     })
     this.#dirUnsynced = false
   }
@@ -931,7 +1053,7 @@ export class PartitionLog {
    * can never be on disk without those; if a crash loses it, the next open merely recovers.
    */
   #writeCleanMarker(): void {
-    fs.closeSync(this.#files.openTransient(path.join(this.dir, CLEAN_SHUTDOWN_FILE), 'w'))
+    this.#files.fs.closeSync(this.#files.openTransient(path.join(this.dir, CLEAN_SHUTDOWN_FILE), 'w'))
     this.#cleanMarker = true
   }
 
@@ -942,7 +1064,7 @@ export class PartitionLog {
    */
   #retireCleanMarker(): void {
     if (!this.#cleanMarker) return
-    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
+    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), this.#files)
     if (this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#cleanMarker = false
   }
@@ -959,8 +1081,8 @@ export class PartitionLog {
    */
   async retireCleanMarker(): Promise<void> {
     if (!this.#cleanMarker) return
-    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
-    if (this.#fsync) await withStorageErrorsAsync(`retire the clean-shutdown marker of ${this.dir}`, () => fsyncPaths([this.dir]))
+    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), this.#files)
+    if (this.#fsync) await withStorageErrorsAsync(`retire the clean-shutdown marker of ${this.dir}`, () => fsyncPaths([this.dir], this.#files))
     this.#cleanMarker = false
   }
 
@@ -1027,7 +1149,7 @@ function readBatches(segment: Segment, position: number, firstSize: number, maxB
  * Removes temp files of interrupted checkpoint writes, index files without a log, and the
  * second names a compaction left when the process died (Segment.holdForCompaction).
  */
-function removeStrayFiles(dir: string, names: string[]): void {
+function removeStrayFiles(dir: string, names: string[], files: FileHandleCache): void {
   const logs = new Set(names.filter((n) => parseSegmentFileName(n) !== null).map((n) => n.slice(0, -LOG_SUFFIX.length)))
   const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, CLEAN_SHUTDOWN_FILE]
   for (const name of names) {
@@ -1037,7 +1159,7 @@ function removeStrayFiles(dir: string, names: string[]): void {
         parseSegmentFileName(name, TXN_INDEX_SUFFIX) !== null) &&
       !logs.has(name.slice(0, 20))
     const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null
-    if (orphanIndex || strayTemp) fs.rmSync(path.join(dir, name), { force: true })
+    if (orphanIndex || strayTemp) files.fs.removeIfExistsSync(path.join(dir, name))
   }
 }
 
@@ -1088,7 +1210,7 @@ function loadSegments(
     if (cut) {
       for (let j = i + 1; j < bases.length; j++) {
         for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]) {
-          fs.rmSync(path.join(dir, String(bases[j]).padStart(20, '0') + suffix), { force: true })
+          files.fs.removeIfExistsSync(path.join(dir, String(bases[j]).padStart(20, '0') + suffix))
         }
       }
       break

@@ -111,9 +111,9 @@ export class Segment {
     const segment = new Segment(dir, baseOffset, files, 0, nowMs)
     if (!freshDir) {
       // Index files left by an earlier segment of this name would describe other bytes.
-      unlinkIfExistsSync(segment.indexPath)
-      unlinkIfExistsSync(segment.timeIndexPath)
-      unlinkIfExistsSync(segment.txnIndexPath)
+      unlinkIfExistsSync(segment.indexPath, files)
+      unlinkIfExistsSync(segment.timeIndexPath, files)
+      unlinkIfExistsSync(segment.txnIndexPath, files)
     }
     files.forget(segment.logPath)
     files.acquire(segment.logPath, 'w+')
@@ -125,7 +125,7 @@ export class Segment {
     const segment = new Segment(dir, baseOffset, files, 0, nowMs)
     // A cached fd of this name may be of a file since replaced (a log reopened in this thread).
     files.forget(segment.logPath)
-    segment.sizeBytes = fs.fstatSync(files.acquire(segment.logPath, 'r+')).size
+    segment.sizeBytes = files.fs.fileSizeSync(files.acquire(segment.logPath, 'r+'))
     return segment
   }
 
@@ -171,7 +171,7 @@ export class Segment {
     const length = end - start
     // Bounded: each pass writes at least one byte or throws.
     while (written < length) {
-      written += fs.writeSync(this.#fd(), buf, start + written, length - written, this.sizeBytes + written)
+      written += this.files.fs.writeSync(this.#fd(), buf, start + written, length - written, this.sizeBytes + written)
     }
     this.sizeBytes += length
     this.dataUnsynced = true
@@ -182,7 +182,7 @@ export class Segment {
     let read = 0
     // Bounded: each pass reads at least one byte or stops at end of file.
     while (read < length) {
-      const n = fs.readSync(this.#fd(), target, targetStart + read, length - read, position + read)
+      const n = this.files.fs.readSync(this.#fd(), target, targetStart + read, length - read, position + read)
       if (n === 0) throw storageError(`short read in ${this.logPath} at ${position + read}`)
       read += n
     }
@@ -233,7 +233,7 @@ export class Segment {
 
   /** Cuts the file at `position` and drops index entries past it; the caller re-derives the tail. */
   truncateToPosition(position: number): void {
-    fs.ftruncateSync(this.#fd(), position)
+    this.files.fs.ftruncateSync(this.#fd(), position)
     this.sizeBytes = position
     this.dataUnsynced = true
     this.offsetIndex.truncateToPosition(position)
@@ -291,6 +291,16 @@ export class Segment {
     return unsynced
   }
 
+  /**
+   * For the group commit: the data file to fdatasync when it has unsynced writes (counted synced
+   * from now: the caller owns that sync and marks the data unsynced again if it fails), else null.
+   */
+  takeUnsyncedData(): string | null {
+    if (!this.dataUnsynced) return null
+    this.dataUnsynced = false
+    return this.#dataPath
+  }
+
   /** Marks the index files as matching memory (after loading them). */
   indexFilesLoaded(): void {
     this.#offsetEntriesPersisted = this.offsetIndex.count
@@ -303,7 +313,7 @@ export class Segment {
    * fsync still writes every dirty page of the file (see FileHandleCache).
    */
   syncData(fsync = true): void {
-    if (this.dataUnsynced && fsync) fs.fsyncSync(this.#fd())
+    if (this.dataUnsynced && fsync) this.files.fs.fsyncSync(this.#fd())
     this.dataUnsynced = false
   }
 
@@ -317,8 +327,8 @@ export class Segment {
   holdForCompaction(): void {
     if (this.#dataPath !== this.logPath) return
     const readingPath = this.logPath.slice(0, -LOG_SUFFIX.length) + READING_SUFFIX
-    unlinkIfExistsSync(readingPath)
-    fs.linkSync(this.logPath, readingPath)
+    unlinkIfExistsSync(readingPath, this.files)
+    this.files.fs.linkSync(this.logPath, readingPath)
     this.files.forget(this.logPath)
     this.#dataPath = readingPath
   }
@@ -329,7 +339,7 @@ export class Segment {
     if (this.#dataPath !== this.logPath) {
       const readingPath = this.#dataPath
       this.#dataPath = this.logPath
-      unlinkIfExistsSync(readingPath)
+      unlinkIfExistsSync(readingPath, this.files)
     }
   }
 
@@ -339,17 +349,17 @@ export class Segment {
    */
   delete(): void {
     this.close()
-    for (const p of [this.indexPath, this.timeIndexPath, this.txnIndexPath, this.logPath]) unlinkIfExistsSync(p)
+    for (const p of [this.indexPath, this.timeIndexPath, this.txnIndexPath, this.logPath]) unlinkIfExistsSync(p, this.files)
   }
 }
 
 function writeWhole(files: FileHandleCache, filePath: string, bytes: Buffer, sync: boolean): void {
   const fd = files.openTransient(filePath, 'w')
   try {
-    writeFully(fd, bytes, 0)
-    if (sync) fs.fsyncSync(fd)
+    writeFully(files, fd, bytes, 0)
+    if (sync) files.fs.fsyncSync(fd)
   } finally {
-    fs.closeSync(fd)
+    files.fs.closeSync(fd)
   }
 }
 
@@ -357,15 +367,15 @@ function appendTail(files: FileHandleCache, filePath: string, bytes: Buffer, pos
   if (bytes.length === 0 && !sync) return
   const fd = files.openTransient(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT)
   try {
-    writeFully(fd, bytes, position)
-    if (sync) fs.fsyncSync(fd)
+    writeFully(files, fd, bytes, position)
+    if (sync) files.fs.fsyncSync(fd)
   } finally {
-    fs.closeSync(fd)
+    files.fs.closeSync(fd)
   }
 }
 
-function writeFully(fd: number, bytes: Buffer, position: number): void {
+function writeFully(files: FileHandleCache, fd: number, bytes: Buffer, position: number): void {
   let written = 0
   // Bounded: each pass writes at least one byte or throws.
-  while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written)
+  while (written < bytes.length) written += files.fs.writeSync(fd, bytes, written, bytes.length - written, position + written)
 }

@@ -46,6 +46,12 @@ describe('bench:protocol', () => {
     for (const phase of Object.values(report.ceiling)) expectPhase(phase, 0)
     for (const phase of [report.partita.produce, report.partita.fetch, report.partita.small]) expectPhase(phase, settings.brokers)
     expectPhase(report.partita.acksAll, settings.replicatedBrokers)
+    expectPhase(report.durability.fsync, settings.brokers)
+    expectPhase(report.durability.pageCache, settings.brokers)
+    for (const raw of [report.durability.rawEachBatch, report.durability.rawGroup]) {
+      expect(raw.records).toBeGreaterThan(0)
+      expect(raw.fdatasyncs).toBeGreaterThan(0)
+    }
     // A read-back returns the warm-up's records too.
     const produced = (phase: PhaseFigures): number => phase.records + phase.warmup!.records
     expect(report.ceiling.fetch.records).toBe(produced(report.ceiling.produce))
@@ -71,10 +77,11 @@ describe('bench:protocol', () => {
     expect(report.scaling.two.command).toContain('taskset -c 0,1 ')
 
     const rows = targetRows(report)
-    expect(rows.map((row) => row.target)).toEqual(['< 5%', '< 5%', '>= 80%', '>= 80%', '<= 1 µs', '>= 50%', 'p99 <= 5 ms', '>= 1.7x', '<= 300 MB'])
+    expect(rows.map((row) => row.target)).toEqual(['< 5%', '< 5%', '>= 80%', '>= 80%', '<= 1 µs', '>= 50%', '>= 300,000/s', 'p99 <= 5 ms', '>= 1.7x', '<= 300 MB'])
     for (const row of rows) expect(typeof row.met).toBe('boolean')
     const printed = formatReport(report)
     for (const row of rows) expect(printed).toContain(row.figure)
-    expect(printed.match(/command: /g)?.length).toBe(11)
+    // Each phase prints the command that produced it: eleven, and the four of the durability comparison.
+    expect(printed.match(/command: /g)?.length).toBe(15)
   })
 })

@@ -71,7 +71,7 @@ async function setup(): Promise<{ dir: string; log: PartitionLog; files: FileHan
 const leader = { leaderEpoch: 0, assignOffsets: true }
 
 describe('storage failures become KAFKA_STORAGE_ERROR and leave the log as it was', () => {
-  it('refuses an append whose write fails (a read-only fd: EBADF), and appends again once it can', async () => {
+  it('refuses an append whose write fails (a read-only fd: EBADF), stays offline while its tail cannot be cut, and appends again once recovered', async () => {
     const { log, files, opener, clock } = await setup()
     const first = batch(3, clock.nowMs())
     log.append(first, leader)
@@ -80,8 +80,13 @@ describe('storage failures become KAFKA_STORAGE_ERROR and leave the log as it wa
     expect(storageFailure(() => log.append(batch(2, clock.nowMs()), leader))).toMatch(/EBADF/)
     expect(log.logEndOffset).toBe(3)
     expect(log.read(0, 1 << 20).records.equals(first)).toBe(true)
+    // The failed write could not be undone either (ftruncate of a read-only fd): the file may
+    // hold part of it, so the log refuses appends until it is recovered.
+    expect(log.failure?.message).toMatch(/EBADF|EINVAL/)
     opener.readOnlySegments = false
     files.closeAll()
+    expect(storageFailure(() => log.append(batch(2, clock.nowMs()), leader))).toMatch(/offline/)
+    expect(await log.recoverFromFailure()).toBe(3)
     expect(log.append(batch(2, clock.nowMs()), leader).baseOffset).toBe(3)
     await log.close()
   })

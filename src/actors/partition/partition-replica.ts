@@ -57,6 +57,7 @@ const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000
 const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
 const DEFAULT_FETCH_WAITERS_MAX = 1000
 const DEFAULT_PRODUCE_WAITERS_MAX = 10_000
+const DEFAULT_STORAGE_RETRY_BACKOFF_MS = 1000
 const DEFAULT_FOLLOWER_FETCH: FollowerFetchSettings = { maxBytes: 1024 * 1024, maxWaitMs: 500, minBytes: 1, errorBackoffMs: 1000 }
 const CONSUMER_REPLICA_ID = -1
 /** Kafka's ListOffsets sentinels. */
@@ -97,6 +98,12 @@ export class PartitionReplica {
   #follower: FollowerPhase | null = null
   #isrTimer: TimerHandle | null = null
   #closed = false
+  readonly #storageRetryBackoffMs: number
+  /** When an offline log may next try its disk again. */
+  #storageRetryAtMs = 0
+  /** What produces wait on before they may append (see #awaitPreparation), and how many still wait. */
+  #preparation: Promise<ProduceResult | null> | null = null
+  #preparationWaiters = 0
   /** The high watermark the checkpoint file holds (the one read at open, then each written). */
   /** Stops the broker's book reading this replica's high watermark. */
   readonly #untrackHighWatermark: (forget: boolean) => void
@@ -115,6 +122,7 @@ export class PartitionReplica {
     this.#produceWaiters = new DelayedOperations(options.clock, options.produceWaitersMax ?? DEFAULT_PRODUCE_WAITERS_MAX)
     this.#followerFetch = { ...DEFAULT_FOLLOWER_FETCH, ...options.followerFetch }
     this.#highWatermark = hw
+    this.#storageRetryBackoffMs = options.storageRetryBackoffMs ?? DEFAULT_STORAGE_RETRY_BACKOFF_MS
     this.#untrackHighWatermark = book.track(this.topic, this.partition, () => this.#highWatermark)
     this.#checkInvariants()
   }
@@ -122,7 +130,7 @@ export class PartitionReplica {
   /** Opens (recovering) the log, loads producer state and the recorded high watermark. */
   static async open(options: PartitionReplicaOptions): Promise<PartitionReplica> {
     const log = await PartitionLog.open(options.dir, options.config, { ...options.logOptions, clock: options.clock })
-    const producers = await ProducerStateStore.load(options.dir, log)
+    const producers = await ProducerStateStore.load(options.dir, log, log.files)
     const book = options.highWatermarks ?? new MemoryHighWatermarkBook()
     const recorded = book.recorded(options.topic, options.partition)
     // Recovery may have cut the log below the recorded HW, or retention moved its start past it.
@@ -184,8 +192,9 @@ export class PartitionReplica {
     const isr = this.#leader.isr()
     if (isr.length !== input.isr.length || isr.some((id, i) => id !== input.isr[i])) this.#onIsrChange(isr)
     this.#armIsrTimer()
-    // A lone in-sync leader has nothing to wait for: its HW is its log end.
+    // A lone in-sync leader has nothing to wait for: its HW is its log end (once on disk).
     this.#maybeAdvanceHighWatermark()
+    if (this.#log.durableOffset < this.#log.logEndOffset) this.#requestSync()
     this.#checkInvariants()
   }
 
@@ -224,13 +233,20 @@ export class PartitionReplica {
   ): Promise<ProduceResult> {
     const { fromCoordinator = false, ...checked } = options
     // Before any check: nothing may come between the checks below and the append.
-    if (this.#log.cleanMarkerPresent) {
+    if (this.#log.cleanMarkerPresent || this.#log.failure !== null || this.#preparationWaiters > 0) {
+      // Every produce arriving until all the step's waiters have resumed waits on the same step,
+      // so they resume, and append, in arrival order: none overtakes an earlier one (two separate
+      // fsyncs could end in either order). From here to the append nothing awaits.
+      this.#preparation ??= this.#prepareForAppend()
+      const preparation = this.#preparation
+      this.#preparationWaiters++
+      let refused: ProduceResult | null
       try {
-        await this.#log.retireCleanMarker()
-      } catch (error) {
-        if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
-        throw error
+        refused = await preparation
+      } finally {
+        if (--this.#preparationWaiters === 0) this.#preparation = null
       }
+      if (refused !== null) return refused
     }
     if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
     if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
@@ -278,7 +294,30 @@ export class PartitionReplica {
       logStartOffset: this.#log.logStartOffset,
     })
     if (acks !== -1) return done()
+    if (this.#log.syncsForAcks) {
+      // The request's timeout bounds the wait for the ISR (as in Kafka), not for our own disk: a
+      // lone leader answers a zero timeout once its fdatasync is done. A failure is seen below.
+      await this.#log.syncData().catch(() => undefined)
+    }
     return this.#awaitReplication(lastOffset + 1, timeoutMs, done)
+  }
+
+  /**
+   * The asynchronous step a log may need before it takes an append: retire its clean-shutdown
+   * marker (a durable unlink), or recover from a disk failure. Returns the refusal to answer, or
+   * null to go on.
+   */
+  async #prepareForAppend(): Promise<ProduceResult | null> {
+    try {
+      await this.#log.retireCleanMarker()
+    } catch (error) {
+      if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
+      throw error
+    }
+    if (this.#log.failure !== null && !(await this.#maybeRecoverStorage())) {
+      return this.#produceError(ErrorCode.KAFKA_STORAGE_ERROR, `the partition is offline: ${this.#log.failure?.message ?? 'disk failure'}`)
+    }
+    return null
   }
 
   #appendAsLeader(
@@ -311,7 +350,11 @@ export class PartitionReplica {
   }
 
   #afterLeaderAppend(): void {
+    this.#requestSync()
+    const hw = this.#highWatermark
     this.#maybeAdvanceHighWatermark()
+    // A flush in the append (flush.messages) can carry earlier produces' records to disk.
+    if (this.#highWatermark > hw) this.#produceWaiters.poke()
     // Followers long-poll on the log end; consumers on the HW (moved above if the ISR is just us).
     this.#fetchWaiters.poke()
     this.#checkInvariants()
@@ -323,7 +366,11 @@ export class PartitionReplica {
       if (this.#role !== 'leader' || this.#leaderEpoch !== leaderEpoch) {
         return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
       }
-      if (this.#highWatermark < requiredOffset) return undefined
+      if (this.#highWatermark < requiredOffset) {
+        // Never acknowledged: the disk failed before the records were known to be on it.
+        if (this.#log.failure !== null) return this.#produceError(ErrorCode.KAFKA_STORAGE_ERROR, this.#log.failure.message)
+        return undefined
+      }
       // Kafka: replicated, but the ISR shrank below the minimum meanwhile.
       if (this.#leader!.isrSize < this.#config.minInsyncReplicas) {
         return this.#produceError(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
@@ -563,7 +610,9 @@ export class PartitionReplica {
 
   #maybeAdvanceHighWatermark(): void {
     if (this.#leader === null) return
-    const candidate = this.#leader.highWatermarkCandidate(this.#log.logEndOffset)
+    // With partita.fsync.mode=acks-all the leader counts only what is on its disk, so acks=all
+    // answers, and consumers see, only records a power cut cannot take back.
+    const candidate = this.#leader.highWatermarkCandidate(this.#log.durableOffset)
     if (candidate > this.#highWatermark) this.#highWatermark = candidate
   }
 
@@ -712,6 +761,46 @@ export class PartitionReplica {
     // was produced, and it reached us through shared memory, not a network.
     this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: false, crcChecked: true })
     for (const { pos } of iterateBatches(records)) applyBatch(this.#producers.state, this.#log, records, pos)
+    // A follower's copy goes to disk in its own shard's group commit; the leader does not wait.
+    this.#requestSync()
+  }
+
+  /**
+   * Puts what the log holds past its durable offset into the shard's next group commit; once on
+   * disk, the HW may advance and waiting produces and fetches are tried again. A failed sync took
+   * the log offline: the waiters see that and answer KAFKA_STORAGE_ERROR.
+   */
+  #requestSync(): void {
+    if (!this.#log.syncsForAcks || this.#log.durableOffset >= this.#log.logEndOffset) return
+    const settle = (): void => {
+      if (this.#closed) return
+      this.#maybeAdvanceHighWatermark()
+      this.#produceWaiters.poke()
+      this.#fetchWaiters.poke()
+      this.#checkInvariants()
+    }
+    this.#log.syncData().then(settle, settle)
+  }
+
+  /**
+   * Tries the disk again once the backoff has passed since the last failure: cuts the log back
+   * to what is on disk and rebuilds the producer state from it. True when the log is back.
+   */
+  async #maybeRecoverStorage(): Promise<boolean> {
+    if (this.#log.failure === null) return true
+    const nowMs = this.#clock.nowMs()
+    if (nowMs < this.#storageRetryAtMs) return false
+    this.#storageRetryAtMs = nowMs + this.#storageRetryBackoffMs
+    try {
+      const end = await this.#log.recoverFromFailure()
+      this.#producers.afterTruncation(this.#log, end)
+    } catch (error) {
+      if (error instanceof KafkaError) return false
+      throw error
+    }
+    this.#highWatermark = Math.min(this.#highWatermark, this.#log.logEndOffset)
+    this.#checkInvariants()
+    return true
   }
 
   #truncateTo(offset: number): void {
@@ -759,6 +848,7 @@ export class PartitionReplica {
   /** Periodic upkeep: retention/compaction, producer expiry, snapshots and checkpoints, ISR lag. */
   async housekeeping(): Promise<void> {
     this.#assertOpen()
+    if (!(await this.#maybeRecoverStorage())) return
     await this.#log.housekeeping()
     // Retention may have removed segments past the HW on a follower or an idle leader.
     this.#highWatermark = Math.min(Math.max(this.#highWatermark, this.#log.logStartOffset), this.#log.logEndOffset)
@@ -827,7 +917,7 @@ export class PartitionReplica {
     // recovery then replays the active segment alone instead of the sealed ones too.
     const sealedEnd = this.#log.activeSegmentBaseOffset
     if (this.#producers.snapshotOffset >= sealedEnd || sealedEnd <= this.#log.logStartOffset) return
-    this.#producers.writeSnapshot(this.#log.logEndOffset, this.#log.files)
+    this.#producers.writeSnapshot(this.#log.logEndOffset)
   }
 
   #abortWaiters(): void {

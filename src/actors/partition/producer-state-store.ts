@@ -11,6 +11,7 @@ import { isControlBatch, iterateBatches, readBatchHeader } from '../../records/r
 import type { AbortedTxn } from '../../storage/txn-index.js'
 import { readFileIfExists, writeFileAtomic, writeFileAtomicSync } from '../../storage/checkpoint-file.js'
 import type { FileHandleCache } from '../../storage/file-handle-cache.js'
+import { withStorageErrors, withStorageErrorsAsync } from '../../storage/storage-error.js'
 import { PRODUCER_SNAPSHOT_FILE, removeFileSync } from './checkpoint-file.js'
 import { type DecodedSnapshot, decodeProducerSnapshot, encodeProducerSnapshot } from './producer-state-snapshot.js'
 import { ProducerState } from './producer-state.js'
@@ -77,15 +78,18 @@ export function replayLog(state: ProducerState, log: ReplayableLog, fromOffset: 
 export class ProducerStateStore {
   readonly state = new ProducerState()
   readonly #dir: string
+  /** The log's file cache: the snapshot lives on the same file system. */
+  readonly #files: FileHandleCache | undefined
   #snapshot: DecodedSnapshot | null = null
 
-  private constructor(dir: string) {
+  private constructor(dir: string, files: FileHandleCache | undefined) {
     this.#dir = dir
+    this.#files = files
   }
 
-  static async load(dir: string, log: ReplayableLog): Promise<ProducerStateStore> {
-    const store = new ProducerStateStore(dir)
-    const bytes = await readFileIfExists(path.join(dir, PRODUCER_SNAPSHOT_FILE))
+  static async load(dir: string, log: ReplayableLog, files?: FileHandleCache): Promise<ProducerStateStore> {
+    const store = new ProducerStateStore(dir, files)
+    const bytes = await readFileIfExists(path.join(dir, PRODUCER_SNAPSHOT_FILE), files)
     const decoded = bytes === null ? null : decodeProducerSnapshot(bytes)
     // A snapshot beyond the log's end describes records the log no longer has (a torn tail was
     // cut at recovery): it cannot be trusted, so the whole log is replayed instead.
@@ -105,7 +109,7 @@ export class ProducerStateStore {
       // The snapshot covers records that are gone; on disk it would be wrong after new appends
       // past it, so it is deleted now rather than at the next write.
       this.#snapshot = null
-      removeFileSync(this.#dir, PRODUCER_SNAPSHOT_FILE)
+      removeFileSync(this.#dir, PRODUCER_SNAPSHOT_FILE, this.#files)
     }
     this.#rebuild(log)
   }
@@ -115,16 +119,18 @@ export class ProducerStateStore {
    * waiting for the disk: a snapshot lost or damaged by a crash decodes as none, and one ahead of
    * the recovered log is not trusted (see load), so the log is replayed instead.
    */
-  writeSnapshot(logEndOffset: number, files?: FileHandleCache): void {
+  writeSnapshot(logEndOffset: number): void {
     const bytes = encodeProducerSnapshot(this.state, logEndOffset)
-    writeFileAtomicSync(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes, false, files)
+    const file = path.join(this.#dir, PRODUCER_SNAPSHOT_FILE)
+    withStorageErrors(`write ${file}`, () => writeFileAtomicSync(file, bytes, false, this.#files))
     this.#snapshot = decodeProducerSnapshot(bytes)
   }
 
   /** writeSnapshot off the thread, for a replica's close (see writeFileAtomic). */
   async writeSnapshotAsync(logEndOffset: number): Promise<void> {
     const bytes = encodeProducerSnapshot(this.state, logEndOffset)
-    await writeFileAtomic(path.join(this.#dir, PRODUCER_SNAPSHOT_FILE), bytes, false)
+    const file = path.join(this.#dir, PRODUCER_SNAPSHOT_FILE)
+    await withStorageErrorsAsync(`write ${file}`, () => writeFileAtomic(file, bytes, false, this.#files))
     this.#snapshot = decodeProducerSnapshot(bytes)
   }
 

@@ -45,6 +45,8 @@ export interface PartitionReplicaOptions {
   highWatermarks?: HighWatermarkBook
   /** What this replica asks of its leader while following; defaults 1 MiB, 500 ms, 1 byte, 1000 ms backoff. */
   followerFetch?: Partial<FollowerFetchSettings>
+  /** How long a log taken offline by a disk failure waits before it tries the disk again; default 1000 ms. */
+  storageRetryBackoffMs?: number
 }
 
 export interface ProduceResult {
