@@ -268,6 +268,7 @@ export class GroupCoordinator {
       joinWaiter: resolve,
       syncWaiter: null,
       sessionTimer: null,
+      sessionDeadlineMs: 0,
     }
     // KIP-134: a join during the first rebalance of a new group extends the initial delay.
     if (group.state === 'PreparingRebalance' && group.generationId === 0) group.newMemberAdded = true
@@ -304,6 +305,7 @@ export class GroupCoordinator {
       joinWaiter: null,
       syncWaiter: null,
       sessionTimer: null,
+      sessionDeadlineMs: 0,
     }
     group.replaceMember(old.memberId, member)
     this.#scheduleSessionExpiry(group, member)
@@ -492,6 +494,13 @@ export class GroupCoordinator {
     if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return { errorCode: ErrorCode.FENCED_INSTANCE_ID }
     const member = group.members.get(request.memberId)
     if (member === undefined || group.state === 'Empty') return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
+    if (this.#sessionOverdue(member)) {
+      // The session ran out by the clock, and only the event loop's order kept its timer from
+      // firing first (a broker resuming from a freeze reads the waiting heartbeat before it runs
+      // overdue timers): a late heartbeat does not bring the member back.
+      this.#removeMemberAndUpdateGroup(group, member)
+      return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
+    }
     if (request.generationId !== group.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION }
     this.#scheduleSessionExpiry(group, member)
     // While preparing, the member must rejoin; the heartbeat still counts towards its session.
@@ -548,7 +557,13 @@ export class GroupCoordinator {
 
   #scheduleSessionExpiry(group: Group, member: Member): void {
     if (member.sessionTimer !== null) this.#clock.clearTimeout(member.sessionTimer)
+    member.sessionDeadlineMs = this.#clock.nowMs() + member.sessionTimeoutMs
     member.sessionTimer = this.#clock.setTimeout(() => this.#onSessionExpiry(group, member), member.sessionTimeoutMs)
+  }
+
+  /** Past its deadline, as #onSessionExpiry judges it (a member waiting in a join or sync is alive). */
+  #sessionOverdue(member: Member): boolean {
+    return this.#clock.nowMs() > member.sessionDeadlineMs && member.joinWaiter === null && member.syncWaiter === null
   }
 
   // A member waiting in JoinGroup or SyncGroup is alive by definition (Kafka's shouldKeepAlive);
@@ -978,6 +993,7 @@ export class GroupCoordinator {
         joinWaiter: null,
         syncWaiter: null,
         sessionTimer: null,
+      sessionDeadlineMs: 0,
       })
     }
     group.leaderId = value.leader

@@ -125,6 +125,19 @@ describe('GroupCoordinator membership', () => {
     expect(rejoined[0].members).toHaveLength(2)
   })
 
+  it('expires a session that ran out while the broker was frozen, even when the heartbeat is read before the timer fires', async () => {
+    const h = await setup()
+    const { joins } = await formGroup(h, 2)
+    const [a, b] = joins
+    // SIGSTOP for 10 s, past the 10 s sessions: on SIGCONT the waiting heartbeat is handled first.
+    h.clock.jump(10_001)
+    expect(h.coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: a.memberId }).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+    // The other member is overdue too, and its overdue timer then fires: the group starts over.
+    h.clock.advance(0)
+    expect(h.coordinator.describeGroups(['g'])[0].members).toEqual([])
+    expect(h.coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: b.memberId }).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+  })
+
   it('removes members that do not rejoin before the rebalance timeout', async () => {
     const h = await setup()
     const { joins } = await formGroup(h, 2)

@@ -23,6 +23,8 @@ export interface Member {
   /** Set while the member's SyncGroup waits for the leader's assignment. */
   syncWaiter: ((response: SyncGroupResponse) => void) | null
   sessionTimer: TimerHandle | null
+  /** When the session runs out by the clock, whether or not its timer has fired yet. */
+  sessionDeadlineMs: number
 }
 
 export interface CommittedOffset {
