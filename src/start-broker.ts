@@ -207,10 +207,10 @@ async function startLocked(
         console: { mode: adminAt.console, backend: () => consoleBackend, trafficSampleMs: adminAt.consoleSampleMs },
       })
     }
-    // Every stored topic is in the first image a node gets, with its stored leaders: between a
-    // node listening and the elections of the restart, a client then hears NOT_LEADER_OR_FOLLOWER
-    // (try again soon), never UNKNOWN_TOPIC_OR_PARTITION for a topic that holds its records, which
-    // makes librdkafka's idempotent producer give up on the partition's sequence numbers.
+    // Every stored topic is in the first image a node gets: a node that knew none of them would
+    // answer UNKNOWN_TOPIC_OR_PARTITION for a topic that holds records, which makes librdkafka's
+    // idempotent producer give up on its sequence numbers. (Nodes answer nothing until the
+    // elections anyway: see serveNode.)
     for (const topic of store.topics()) publisher.topicChanged(topic.name)
     await supervisor.start()
     started = true
