@@ -51,6 +51,21 @@ interface Listening {
   stderrLines: string[]
 }
 
+/** pino's levels: 40 is warn. Info lines (started, stopping, stopped) are not something that went wrong. */
+const PINO_WARN_LEVEL = 40
+
+/** Whether a line the server wrote is worth listing as a warning: anything but a pino line below warn. */
+export function isWarning(line: string): boolean {
+  if (line === '') return false
+  if (!line.startsWith('{')) return true
+  try {
+    const level: unknown = (JSON.parse(line) as { level?: unknown }).level
+    return typeof level !== 'number' || level >= PINO_WARN_LEVEL
+  } catch {
+    return true
+  }
+}
+
 function spawnListening(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Listening> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
   const stderrLines: string[] = []
@@ -58,7 +73,7 @@ function spawnListening(command: string, args: string[], env: NodeJS.ProcessEnv)
     process.stderr.write(chunk)
     // A line after SIGTERM came from the shutdown, not from a measured phase.
     const when = child.killed ? '(while stopping) ' : ''
-    for (const line of chunk.toString().split('\n')) if (line !== '' && stderrLines.length < STDERR_LINES_MAX) stderrLines.push(when + line)
+    for (const line of chunk.toString().split('\n')) if (isWarning(line) && stderrLines.length < STDERR_LINES_MAX) stderrLines.push(when + line)
   })
   return new Promise((resolve, reject) => {
     let output = ''

@@ -158,7 +158,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   {
     key: 'log.partita.fsync.mode',
     doc: 'topic default partita.fsync.mode: acks-all (acks=all answered once on disk) or off (Partita)',
-    defaultValue: 'off',
+    defaultValue: 'acks-all',
     apply: (v, s) => topicDefault(s, 'partita.fsync.mode', oneOf(v.trim(), ['acks-all', 'off'] as const)),
   },
   {

@@ -120,7 +120,7 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, TopicConfigKey>> = Objec
   'min.cleanable.dirty.ratio': key('0.5', 'accepted', ratio),
   'min.compaction.lag.ms': key('0', 'honoured', integer(0)),
   'min.insync.replicas': key('1', 'honoured', integer(1, 2147483647)),
-  'partita.fsync.mode': key('off', 'honoured', oneOf('acks-all', 'off')),
+  'partita.fsync.mode': key('acks-all', 'honoured', oneOf('acks-all', 'off')),
   'preallocate': key('false', 'accepted', boolean),
   'remote.log.copy.disable': key('false', 'accepted', boolean),
   'remote.log.delete.on.disable': key('false', 'accepted', boolean),

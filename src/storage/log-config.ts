@@ -45,7 +45,7 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   indexIntervalBytes: 4096,
   flushMessages: Infinity,
   flushMs: Infinity,
-  fsyncMode: 'off',
+  fsyncMode: 'acks-all',
   messageTimestampType: 'CreateTime',
   minInsyncReplicas: 1,
 })

@@ -80,7 +80,7 @@ describe('compressed produce through the broker', () => {
     // Three requests pipelined on one connection: the lying batch waits for its check off the
     // shard, and the plain one behind it still lands after the first.
     const results = await Promise.all(
-      [gzip(['a', 'b']), gzip(['x'], 3), plain].map(async (records) => (await broker.cluster.produce([{ topic: 'zipped', partition: 0, records }], 1, 5_000))[0]),
+      [gzip(['a', 'b']), gzip(['x'], 3), plain].map(async (records) => (await broker.cluster.produce([{ topic: 'zipped', partition: 0, records }], -1, 5_000))[0]),
     )
     expect(results.map((r) => r.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.CORRUPT_MESSAGE, ErrorCode.NONE])
     expect((await readPartition(broker, 'zipped', 0)).map((r) => r.value)).toEqual(['a', 'b', 'plain'])
@@ -103,7 +103,7 @@ describe('large produce through the broker', () => {
     expect(good.length).toBeGreaterThan(256 * 1024)
     const [refused] = await broker.cluster.produce([{ topic: 'bulk', partition: 0, records: bad }], 1, 5_000)
     expect(refused.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
-    const [stored] = await broker.cluster.produce([{ topic: 'bulk', partition: 0, records: good }], 1, 5_000)
+    const [stored] = await broker.cluster.produce([{ topic: 'bulk', partition: 0, records: good }], -1, 5_000)
     expect(stored).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
     expect((await readPartition(broker, 'bulk', 0)).length).toBe(300)
   })

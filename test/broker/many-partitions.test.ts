@@ -59,7 +59,8 @@ function oneRecordEach(topic: string, partitions: number, value: string) {
 
 /** Produces one record to every partition and reads every partition back from offset 0. */
 async function produceAndReadBack(client: KafkaClient, topic: string, partitions: number, value: string, expectedPerPartition: number): Promise<void> {
-  const produced = await client.produce(oneRecordEach(topic, partitions, value), { acks: 1 })
+  // acks=all: answered once on disk, so the high watermarks read next include the records.
+  const produced = await client.produce(oneRecordEach(topic, partitions, value), { acks: -1 })
   expect(produced.filter((r) => r.errorCode !== ErrorCode.NONE)).toEqual([])
   const fetched = await client.fetch(
     Array.from({ length: partitions }, (_, partition) => ({ topic, partition, fetchOffset: 0, partitionMaxBytes: 4096 })),

@@ -75,7 +75,7 @@ describe('KafkaClient', () => {
   it('lists earliest and latest offsets and reads compressed batches back', async () => {
     await client.createTopics([{ name: 'zipped', numPartitions: 1 }])
     await client.topic('zipped')
-    const [produced] = await client.produce([{ topic: 'zipped', partition: 0, records: batch(['a', 'b', 'c'], CompressionType.ZSTD) }], { acks: 1 })
+    const [produced] = await client.produce([{ topic: 'zipped', partition: 0, records: batch(['a', 'b', 'c'], CompressionType.ZSTD) }], { acks: -1 })
     expect(produced.errorCode).toBe(ErrorCode.NONE)
     const offsets = await client.listOffsets([
       { topic: 'zipped', partition: 0, timestamp: OffsetSpec.EARLIEST },
