@@ -19,7 +19,7 @@ import { FileHandleCache } from '../storage/file-handle-cache.js'
 import type { Logger } from '../common/logger.js'
 import { FileHighWatermarkBook } from './partition/high-watermark-book.js'
 import { PartitionReplica } from './partition/partition-replica.js'
-import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, ProduceResult } from './partition/replica-types.js'
+import type { FetchPartitionResult, FollowerFetchRequest, FollowerFetchResponse, FollowerSyncedReport, ProduceResult } from './partition/replica-types.js'
 import type { OpenPartition, PartitionEvent, PartitionRequest } from './partition-messages.js'
 
 export interface PartitionActorContext {
@@ -76,6 +76,8 @@ export class PartitionActor {
   #produceTail: Promise<void> = Promise.resolve()
   /** Bumped on every role change so a stale follower loop stops. */
   #followGeneration = 0
+  /** Where the leader's actor lives while this replica follows; null otherwise. */
+  #leaderRoute: { shard: number; actorId: string } | null = null
   #closed = false
 
   private constructor(replica: PartitionReplica, context: PartitionActorContext) {
@@ -99,6 +101,9 @@ export class PartitionActor {
       highWatermarks: highWatermarkBookFor(init.dir, context.clock, files, context.log),
       onIsrChange: (isr) =>
         context.emit({ event: 'isrChange', topic: init.topic, partition: init.partition, leaderEpoch: actor?.leaderEpoch ?? -1, isr }),
+      onFollowerSynced: (report) => {
+        if (actor !== null) actor.#tellLeaderSynced(report)
+      },
     })
     actor = new PartitionActor(replica, context)
     return actor
@@ -134,14 +139,19 @@ export class PartitionActor {
         return reply(this.#replica.deleteRecords(message.offset))
       case 'becomeLeader':
         this.#followGeneration++
+        this.#leaderRoute = null
         this.#replica.becomeLeader(message)
         return reply({ ok: true })
       case 'becomeFollower':
         this.#replica.becomeFollower(message)
+        this.#leaderRoute = { shard: message.leaderShard, actorId: message.leaderActorId }
         this.#follow(message.leaderShard, message.leaderActorId, ++this.#followGeneration)
         return reply({ ok: true })
       case 'removeFromIsr':
         this.#replica.removeFromIsr(message.brokerId)
+        return reply({ ok: true })
+      case 'followerSynced':
+        this.#replica.followerSynced(message)
         return reply({ ok: true })
       case 'updateConfig':
         this.#replica.updateConfig(message.config)
@@ -229,6 +239,7 @@ export class PartitionActor {
         minBytes: message.minBytes,
         currentLeaderEpoch: message.currentLeaderEpoch,
         isolationLevel: message.isolationLevel ?? 0,
+        replicaDurableOffset: message.replicaDurableOffset,
         signal: controller?.signal,
       })
       .then((result) => {
@@ -263,6 +274,17 @@ export class PartitionActor {
     void step()
   }
 
+  /**
+   * Cross-shard: tells the leader's actor that this follower's copy is on disk further than its
+   * parked fetch said. Best effort: if the leader's shard is gone, the next fetch carries it.
+   */
+  #tellLeaderSynced(report: FollowerSyncedReport): void {
+    const route = this.#leaderRoute
+    if (route === null || this.#closed) return
+    const message: PartitionRequest = { op: 'followerSynced', ...report }
+    this.#context.request(route.shard, route.actorId, message).catch((error: unknown) => this.#context.crashOnInvariantViolation(error))
+  }
+
   #sleep(delayMs: number): Promise<void> {
     return new Promise<void>((resolve) => this.#context.clock.setTimeout(resolve, delayMs))
   }
@@ -282,6 +304,7 @@ export class PartitionActor {
       maxWaitMs: request.maxWaitMs,
       minBytes: request.minBytes,
       currentLeaderEpoch: request.currentLeaderEpoch ?? -1,
+      replicaDurableOffset: request.replicaDurableOffset,
     }
     const reply = await this.#context.request(shard, id, message)
     const result: FetchPartitionResult = { ...(reply.message as Omit<FetchPartitionResult, 'records'>), records: reply.payload ?? null }

@@ -13,6 +13,7 @@ import type {
   ReplicaStats,
   DescribeProducersResult,
   TxnMarkerRequest,
+  FollowerSyncedReport,
 } from './partition/replica-types.js'
 
 export interface OpenPartition {
@@ -48,6 +49,8 @@ export type PartitionRequest =
       currentLeaderEpoch: number
       /** 1 = read_committed; absent or 0 = read_uncommitted. */
       isolationLevel?: number
+      /** A follower's: where its copy is on disk (see FetchRequest.replicaDurableOffset). */
+      replicaDurableOffset?: number
     }
   /** Answers the parked fetch with this id at once, with whatever is available. */
   | { op: 'cancelFetch'; fetchId: number }
@@ -60,6 +63,8 @@ export type PartitionRequest =
   /** The leader's actor address, so the follower fetches from it directly. */
   | { op: 'becomeFollower'; leaderId: number; leaderEpoch: number; leaderShard: number; leaderActorId: string }
   | { op: 'removeFromIsr'; brokerId: number }
+  /** A follower's copy reached its disk further than its (parked) fetch said: sent to the leader. */
+  | ({ op: 'followerSynced' } & FollowerSyncedReport)
   | { op: 'updateConfig'; config: ReplicaConfig }
   | { op: 'stats' }
   | { op: 'describeProducers' }
@@ -84,6 +89,7 @@ export interface PartitionReplies {
   becomeLeader: Done
   becomeFollower: Done
   removeFromIsr: Done
+  followerSynced: Done
   updateConfig: Done
   stats: ReplicaStats
   describeProducers: DescribeProducersResult

@@ -13,6 +13,8 @@
  *   replica.lag.time.max.ms (and is not simply at the leader's log end right now).
  * - The high watermark candidate is the smallest log end offset across the ISR; a follower
  *   whose log end is not known yet (no fetch since this leader took over) holds it back.
+ *   Partita's addition: a follower's log end counts only as far as the follower says its copy
+ *   is on disk, so with partita.fsync.mode=acks-all an acks=all answer means on every ISR disk.
  */
 import { assert } from '../../common/assert.js'
 
@@ -20,6 +22,8 @@ export interface FollowerState {
   brokerId: number
   /** -1 until the follower's first fetch under this leadership. */
   logEndOffset: number
+  /** Where the follower's copy is on disk, as it last said; never above logEndOffset. */
+  durableOffset: number
   lastCaughtUpTimeMs: number
   lastFetchLeaderLogEndOffset: number
   lastFetchTimeMs: number
@@ -43,6 +47,7 @@ export class LeaderState {
       this.#followers.set(id, {
         brokerId: id,
         logEndOffset: -1,
+        durableOffset: -1,
         // In-sync followers get a fresh lag window from the moment of election, as in Kafka.
         lastCaughtUpTimeMs: this.#isr.has(id) ? nowMs : 0,
         lastFetchLeaderLogEndOffset: -1,
@@ -72,7 +77,7 @@ export class LeaderState {
     return this.replicas.filter((id) => this.#isr.has(id))
   }
 
-  recordFetch(brokerId: number, fetchOffset: number, nowMs: number, leaderLogEndOffset: number): void {
+  recordFetch(brokerId: number, fetchOffset: number, nowMs: number, leaderLogEndOffset: number, durableOffset = fetchOffset): void {
     const follower = this.#followers.get(brokerId)
     assert(follower !== undefined, `broker ${brokerId} is not a follower of this partition`)
     if (fetchOffset >= leaderLogEndOffset) {
@@ -81,8 +86,17 @@ export class LeaderState {
       follower.lastCaughtUpTimeMs = Math.max(follower.lastCaughtUpTimeMs, follower.lastFetchTimeMs)
     }
     follower.logEndOffset = fetchOffset
+    follower.durableOffset = Math.min(durableOffset, fetchOffset)
     follower.lastFetchLeaderLogEndOffset = leaderLogEndOffset
     follower.lastFetchTimeMs = nowMs
+  }
+
+  /** A follower says its copy is on disk up to `durableOffset`, between two fetches. */
+  recordDurable(brokerId: number, durableOffset: number): void {
+    const follower = this.#followers.get(brokerId)
+    assert(follower !== undefined, `broker ${brokerId} is not a follower of this partition`)
+    // A report that crossed a later fetch (or a truncation) on the way must not move it back.
+    follower.durableOffset = Math.max(follower.durableOffset, Math.min(durableOffset, follower.logEndOffset))
   }
 
   /** Adds the follower back to the ISR if it qualifies; true when the ISR changed. */
@@ -111,14 +125,14 @@ export class LeaderState {
     return this.#isr.delete(brokerId)
   }
 
-  /** The smallest log end offset across the ISR, or -1 while some member's is unknown. */
-  highWatermarkCandidate(leaderLogEndOffset: number): number {
-    let candidate = leaderLogEndOffset
+  /** The smallest durable log end across the ISR, or -1 while some member's is unknown. */
+  highWatermarkCandidate(leaderDurableOffset: number): number {
+    let candidate = leaderDurableOffset
     for (const id of this.#isr) {
       if (id === this.brokerId) continue
-      const leo = this.#followers.get(id)!.logEndOffset
-      if (leo < 0) return -1
-      candidate = Math.min(candidate, leo)
+      const follower = this.#followers.get(id)!
+      if (follower.logEndOffset < 0) return -1
+      candidate = Math.min(candidate, follower.durableOffset)
     }
     return candidate
   }

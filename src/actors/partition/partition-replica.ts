@@ -40,6 +40,7 @@ import type {
   FetchPartitionResult,
   FetchRequest,
   FollowerFetchRequest,
+  FollowerSyncedReport,
   FollowerFetchResponse,
   FollowerFetchSettings,
   ListOffsetsPartitionResult,
@@ -74,6 +75,8 @@ interface FollowerPhase {
   /** The leader's log starts past our log end: we cannot catch up (see #applyOutOfRange). */
   /** The log was emptied and restarted at the leader's log start, having fallen below it. */
   restartedAtLeaderStart: boolean
+  /** The durable offset the leader last heard from us (in a fetch or a synced report). */
+  reportedDurableOffset: number
 }
 
 export class PartitionReplica {
@@ -83,6 +86,7 @@ export class PartitionReplica {
   readonly #dir: string
   readonly #clock: PartitionReplicaOptions['clock']
   readonly #onIsrChange: (isr: number[]) => void
+  readonly #onFollowerSynced: (report: FollowerSyncedReport) => void
   readonly #log: PartitionLog
   readonly #producers: ProducerStateStore
   readonly #fetchWaiters: DelayedOperations<FetchPartitionResult>
@@ -116,6 +120,7 @@ export class PartitionReplica {
     this.#clock = options.clock
     this.#config = options.config
     this.#onIsrChange = options.onIsrChange ?? (() => {})
+    this.#onFollowerSynced = options.onFollowerSynced ?? (() => {})
     this.#log = log
     this.#producers = producers
     this.#fetchWaiters = new DelayedOperations(options.clock, options.fetchWaitersMax ?? DEFAULT_FETCH_WAITERS_MAX)
@@ -207,7 +212,7 @@ export class PartitionReplica {
     this.#role = 'follower'
     this.#leader = null
     this.#leaderEpoch = input.leaderEpoch
-    this.#follower = { leaderId: input.leaderId, needsTruncation: true, restartedAtLeaderStart: false }
+    this.#follower = { leaderId: input.leaderId, needsTruncation: true, restartedAtLeaderStart: false, reportedDurableOffset: -1 }
   }
 
   /** Stops serving (partition moved away or deleted): waiters are answered NOT_LEADER_OR_FOLLOWER. */
@@ -451,7 +456,7 @@ export class PartitionReplica {
     if (request.fetchOffset < this.#log.logStartOffset || request.fetchOffset > logEnd) {
       return this.#outOfRange()
     }
-    if (fromFollower) this.#onFollowerFetch(request.replicaId, request.fetchOffset)
+    if (fromFollower) this.#onFollowerFetch(request.replicaId, request.fetchOffset, request.replicaDurableOffset ?? request.fetchOffset)
 
     const leaderEpoch = this.#leaderEpoch
     const tryRead = (force: boolean): FetchPartitionResult | undefined => {
@@ -542,12 +547,28 @@ export class PartitionReplica {
   }
 
   /** A follower fetching at N has a log ending at N: update its state, the ISR and the HW. */
-  #onFollowerFetch(brokerId: number, fetchOffset: number): void {
+  #onFollowerFetch(brokerId: number, fetchOffset: number, durableOffset: number): void {
     const leader = this.#leader!
-    leader.recordFetch(brokerId, fetchOffset, this.#clock.nowMs(), this.#log.logEndOffset)
+    leader.recordFetch(brokerId, fetchOffset, this.#clock.nowMs(), this.#log.logEndOffset, durableOffset)
     let isrChanged = leader.maybeExpand(brokerId, this.#highWatermark, this.#epochStartOffset)
     isrChanged = this.#shrinkLaggingIsr() || isrChanged
     if (isrChanged) this.#onIsrChange(leader.isr())
+    this.#maybeAdvanceHighWatermark()
+    this.#produceWaiters.poke()
+    this.#fetchWaiters.poke()
+    this.#checkInvariants()
+  }
+
+  /**
+   * Leader side of a follower's synced report (onFollowerSynced on its replica): its copy is on
+   * disk further than its parked fetch said, which may let the HW, and acks=all answers, move.
+   */
+  followerSynced(report: FollowerSyncedReport): void {
+    const leader = this.#leader
+    if (this.#role !== 'leader' || leader === null || this.#closed) return
+    // A report from an older leadership, or from a replica no longer assigned, is stale.
+    if (report.leaderEpoch !== this.#leaderEpoch || !leader.isFollower(report.replicaId)) return
+    leader.recordDurable(report.replicaId, report.durableOffset)
     this.#maybeAdvanceHighWatermark()
     this.#produceWaiters.poke()
     this.#fetchWaiters.poke()
@@ -649,12 +670,14 @@ export class PartitionReplica {
       this.#truncateTo(this.#highWatermark)
       this.#follower.needsTruncation = false
     }
+    this.#follower.reportedDurableOffset = this.#log.durableOffset
     return {
       type: 'fetch',
       leaderId,
       leaderEpoch: this.#leaderEpoch,
       replicaId: this.brokerId,
       fetchOffset: this.#log.logEndOffset,
+      replicaDurableOffset: this.#log.durableOffset,
       currentLeaderEpoch: this.#leaderEpoch,
       maxBytes: this.#followerFetch.maxBytes,
       maxWaitMs: this.#followerFetch.maxWaitMs,
@@ -761,7 +784,8 @@ export class PartitionReplica {
     // was produced, and it reached us through shared memory, not a network.
     this.#log.append(records, { leaderEpoch: this.#leaderEpoch, assignOffsets: false, crcChecked: true })
     for (const { pos } of iterateBatches(records)) applyBatch(this.#producers.state, this.#log, records, pos)
-    // A follower's copy goes to disk in its own shard's group commit; the leader does not wait.
+    // A follower's copy goes to disk in its own shard's group commit; the leader counts it toward
+    // the HW once the follower says it is there (#reportSynced).
     this.#requestSync()
   }
 
@@ -774,12 +798,23 @@ export class PartitionReplica {
     if (!this.#log.syncsForAcks || this.#log.durableOffset >= this.#log.logEndOffset) return
     const settle = (): void => {
       if (this.#closed) return
+      this.#reportSynced()
       this.#maybeAdvanceHighWatermark()
       this.#produceWaiters.poke()
       this.#fetchWaiters.poke()
       this.#checkInvariants()
     }
     this.#log.syncData().then(settle, settle)
+  }
+
+  /** As a follower, tells the leader its copy is on disk further than it last said. */
+  #reportSynced(): void {
+    const follower = this.#follower
+    if (this.#role !== 'follower' || follower === null) return
+    const durableOffset = this.#log.durableOffset
+    if (durableOffset <= follower.reportedDurableOffset) return
+    follower.reportedDurableOffset = durableOffset
+    this.#onFollowerSynced({ replicaId: this.brokerId, leaderEpoch: this.#leaderEpoch, durableOffset })
   }
 
   /**

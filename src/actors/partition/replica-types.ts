@@ -35,6 +35,12 @@ export interface PartitionReplicaOptions {
   brokerId: number
   /** Called (synchronously) with the new ISR whenever this leader shrinks or expands it. */
   onIsrChange?: (isr: number[]) => void
+  /**
+   * Called when this follower's copy reached the disk further than its last fetch told the
+   * leader, so the leader (waiting with acks=all for the followers' disks) hears of it now and not
+   * only with the next fetch, which the leader may hold parked until new records arrive.
+   */
+  onFollowerSynced?: (report: FollowerSyncedReport) => void
   /** Bound on parked long-poll fetches (consumer and follower); default 1000. */
   fetchWaitersMax?: number
   /** Bound on parked acks=-1 produces; default 10000. */
@@ -47,6 +53,13 @@ export interface PartitionReplicaOptions {
   followerFetch?: Partial<FollowerFetchSettings>
   /** How long a log taken offline by a disk failure waits before it tries the disk again; default 1000 ms. */
   storageRetryBackoffMs?: number
+}
+
+/** A follower's news for its leader: its copy is on disk up to durableOffset. */
+export interface FollowerSyncedReport {
+  replicaId: number
+  leaderEpoch: number
+  durableOffset: number
 }
 
 export interface ProduceResult {
@@ -71,6 +84,11 @@ export interface FetchRequest {
   signal?: AbortSignal
   /** 1 = read_committed: records below the last stable offset only, with the aborted transactions. Default 0. */
   isolationLevel?: number
+  /**
+   * A follower's: where its copy is on disk (its fetchOffset unless the topic syncs for acks=all).
+   * The leader counts only this toward the high watermark. Absent: the fetchOffset.
+   */
+  replicaDurableOffset?: number
 }
 
 /** An aborted transaction a read_committed consumer must drop the records of (Fetch v4+). */

@@ -16,7 +16,7 @@ import { FileHandleCache } from '../../../src/storage/file-handle-cache.js'
 import { groupCommitOf } from '../../../src/storage/group-commit.js'
 import type { FsyncMode } from '../../../src/storage/log-config.js'
 import { SimFileSystem } from '../../../src/storage/sim-file-system.js'
-import { batch, config } from './replica-harness.js'
+import { batch, config, pumpOnce } from './replica-harness.js'
 
 async function openLeader(dir: string, files: FileHandleCache, clock: ManualClock, fsyncMode: FsyncMode = 'acks-all', partition = 0): Promise<PartitionReplica> {
   const replica = await PartitionReplica.open({
@@ -107,6 +107,63 @@ describe('acks=all with partita.fsync.mode=acks-all', () => {
     const replica = await openLeader('/data/t-0', new FileHandleCache({ fs: disk }), new ManualClock(), 'off')
     expect((await replica.produce(batch('a', 2), -1, 5000)).errorCode).toBe(ErrorCode.NONE)
     expect(disk.stats.fsyncs).toBe(0)
+  })
+})
+
+describe('acks=all with partita.fsync.mode=acks-all and a follower', () => {
+  it('is answered only once the follower says its copy is on its own disk, not when it merely fetched past the records', async () => {
+    const clock = new ManualClock()
+    const leaderDisk = new SimFileSystem(6)
+    const followerDisk = new SimFileSystem(7)
+    let leader: PartitionReplica | null = null
+    const reports: number[] = []
+    const open = (brokerId: number, disk: SimFileSystem) =>
+      PartitionReplica.open({
+        topic: 't',
+        partition: 0,
+        dir: `/data/b${brokerId}/t-0`,
+        config: config({ fsyncMode: 'acks-all' }),
+        clock,
+        brokerId,
+        logOptions: { files: new FileHandleCache({ fs: disk }) },
+        followerFetch: { maxWaitMs: 0 },
+        // The actor's cross-shard message, delivered straight to the leader here.
+        onFollowerSynced: (report) => {
+          reports.push(report.durableOffset)
+          leader!.followerSynced(report)
+        },
+      })
+    leader = await open(0, leaderDisk)
+    const follower = await open(1, followerDisk)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [0, 1], isr: [0, 1] })
+    follower.becomeFollower({ leaderId: 0, leaderEpoch: 1 })
+
+    let answered = false
+    // What the follower holds on its disk at the moment acks=all is answered.
+    const ack = leader.produce(batch('a', 3), -1, 30_000).then((r) => ((answered = true), { ...r, followerDurable: follower.log.durableOffset }))
+    // The follower copies the records, then fetches again at their end before its group commit
+    // (scheduled for the next macrotask) has synced them: it is not on its disk yet.
+    await pumpOnce(follower, leader)
+    expect(follower.logEndOffset).toBe(3)
+    await pumpOnce(follower, leader)
+    expect(answered).toBe(false)
+    expect(leader.highWatermark).toBe(0)
+    // The follower's sync ends, it reports, and only then is acks=all answered.
+    expect(await ack).toMatchObject({ errorCode: ErrorCode.NONE, followerDurable: 3 })
+    expect(reports).toEqual([3])
+    expect(leader.highWatermark).toBe(3)
+    // What was acknowledged survives a power cut of the follower's disk too.
+    followerDisk.powerCut()
+    const reopened = await PartitionReplica.open({
+      topic: 't',
+      partition: 0,
+      dir: '/data/b1/t-0',
+      config: config({ fsyncMode: 'acks-all' }),
+      clock: new ManualClock(),
+      brokerId: 1,
+      logOptions: { files: new FileHandleCache({ fs: followerDisk }) },
+    })
+    expect(reopened.logEndOffset).toBe(3)
   })
 })
 

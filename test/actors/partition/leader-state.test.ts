@@ -11,6 +11,19 @@ describe('leader state', () => {
     expect(leader.highWatermarkCandidate(10)).toBe(7)
   })
 
+  it('counts a follower toward the high watermark only as far as its copy is on its disk, and never moves that back', () => {
+    const leader = new LeaderState(1, [1, 2], [1, 2], 0)
+    leader.recordFetch(2, 10, 5, 10, 4)
+    expect(leader.highWatermarkCandidate(10)).toBe(4)
+    leader.recordDurable(2, 10)
+    expect(leader.highWatermarkCandidate(10)).toBe(10)
+    // A late report from before the last fetch changes nothing; one past the log end is capped.
+    leader.recordDurable(2, 6)
+    leader.recordDurable(2, 99)
+    expect(leader.follower(2)!.durableOffset).toBe(10)
+    expect(leader.highWatermarkCandidate(12)).toBe(10)
+  })
+
   it('always keeps the leader in the ISR, even when the given ISR omits it', () => {
     const leader = new LeaderState(1, [1, 2], [2], 0)
     expect(leader.isr()).toEqual([1, 2])
