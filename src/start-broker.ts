@@ -13,7 +13,7 @@ import { startAdminServer, type AdminServer } from './admin/admin-server.js'
 import type { ConsoleBackend, ConsoleMode } from './admin/console/api.js'
 import { BROKER_NODE_ID, type BrokerNodeInit, type BrokerNodeMessage } from './broker/broker-node.js'
 import { Admin } from './client/admin.js'
-import { Consumer, type ConsumerOptions } from './client/consumer.js'
+import { Consumer, ConsumerEvents, type ConsumerOptions } from './client/consumer.js'
 import { Producer, type ProducerOptions } from './client/producer.js'
 import { WireCluster } from './client/wire-cluster.js'
 import { KafkaClient } from './client/wire/kafka-client.js'
@@ -253,7 +253,15 @@ async function startLocked(
     cluster,
     admin: new Admin(cluster),
     producer: (producerOptions) => new Producer(cluster, producerOptions),
-    consumer: (consumerOptions) => new Consumer(cluster, consumerOptions),
+    consumer: (consumerOptions) => {
+      // Connections of its own, as a separate Kafka client instance has: its long polls must not
+      // hold the producer's and admin's answers (KafkaClient.sibling). The broker drops them at
+      // close; a disconnect closes them early, and a reconnect opens them again.
+      const own = client.sibling()
+      const consumer = new Consumer(new WireCluster(own), consumerOptions)
+      consumer.on(ConsumerEvents.DISCONNECT, () => void own.closeConnections())
+      return consumer
+    },
     faults: {
       killBroker: (brokerId) => sup.killBroker(brokerId),
       recovered: (brokerId) =>

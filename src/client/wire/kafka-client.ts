@@ -232,7 +232,8 @@ function byTopic<T extends TopicPartition, P>(items: readonly T[], toPartition: 
 export class KafkaClient {
   readonly clientId: string
   readonly #options: KafkaClientOptions
-  readonly #bootstrap: Connection
+  /** Null for a sibling (see sibling()), which talks to the brokers its parent had learnt of. */
+  readonly #bootstrap: Connection | null
   readonly #retries: number
   readonly #retryBackoffMs: number
   readonly #brokers = new Map<number, BrokerAddress>()
@@ -243,7 +244,7 @@ export class KafkaClient {
   #controllerId = -1
   #closed = false
 
-  private constructor(options: KafkaClientOptions, bootstrap: Connection) {
+  private constructor(options: KafkaClientOptions, bootstrap: Connection | null) {
     this.#options = options
     this.clientId = options.clientId ?? 'partita'
     this.#bootstrap = bootstrap
@@ -272,8 +273,23 @@ export class KafkaClient {
     throw lastError
   }
 
+  /**
+   * A client of the same cluster with connections of its own, as a second Kafka client instance
+   * has: its requests never queue behind this one's. Answers leave a connection in request
+   * order, so a consumer's long poll would otherwise hold every later answer on its connection
+   * (a producer's, a heartbeat) until the poll ends. It opens nothing until first used, and
+   * starts from the brokers this client knows.
+   */
+  sibling(): KafkaClient {
+    const sibling = new KafkaClient(this.#options, null)
+    for (const broker of this.#brokers.values()) sibling.#brokers.set(broker.nodeId, { ...broker })
+    sibling.#controllerId = this.#controllerId
+    return sibling
+  }
+
   /** The connection to the bootstrap server, for requests any broker can answer. */
   get bootstrap(): Connection {
+    if (this.#bootstrap === null) throw new PartitaError('PARTITA_CONNECTION', 'a sibling client has no bootstrap connection of its own')
     return this.#bootstrap
   }
 
@@ -307,7 +323,8 @@ export class KafkaClient {
 
   /** Sends one request to node `nodeId` (or the bootstrap connection for -1). */
   async request<K extends RequestApiKey>(nodeId: number, apiKey: K, body: Input<RequestByKey[K]>, options?: RequestOptions): Promise<ResponseByKey[K]> {
-    const connection = nodeId < 0 ? this.#bootstrap : await this.connectionTo(nodeId)
+    if (nodeId < 0 && this.#bootstrap === null) return this.#anyBroker((connection) => connection.send(apiKey, body, options))
+    const connection = nodeId < 0 ? this.#bootstrap! : await this.connectionTo(nodeId)
     return connection.send(apiKey, body, options)
   }
 
@@ -317,7 +334,7 @@ export class KafkaClient {
    * over their metadata requests.
    */
   async #anyBroker<T>(send: (connection: Connection) => Promise<T>): Promise<T> {
-    if (!this.#bootstrap.closed) {
+    if (this.#bootstrap !== null && !this.#bootstrap.closed) {
       try {
         return await send(this.#bootstrap)
       } catch (error) {
@@ -816,7 +833,12 @@ export class KafkaClient {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#bootstrap.close()
+    this.#bootstrap?.close()
+    await this.closeConnections()
+  }
+
+  /** Closes the connections to the brokers, which the next request opens again. */
+  async closeConnections(): Promise<void> {
     const opening = [...this.#connections.values()]
     this.#connections.clear()
     const settled = await Promise.allSettled(opening)

@@ -72,6 +72,33 @@ describe('KafkaClient', () => {
     expect(await client.connectionTo(0)).toBe(c0)
   })
 
+  it('gives a sibling client connections of its own, so its produce is answered while this client long-polls the same broker', async () => {
+    await client.createTopics([{ name: 'poll-pair', numPartitions: 4 }])
+    const { partitions } = await client.topic('poll-pair')
+    // Two partitions with the same leader: on one connection, both requests would share it.
+    const polled = partitions[0]
+    const written = partitions.find((p) => p !== polled && p.leader === polled.leader)!
+    expect(written).toBeDefined()
+    const sibling = client.sibling()
+    try {
+      let pollDone = false
+      const poll = client
+        .fetch([{ topic: 'poll-pair', partition: polled.partition, fetchOffset: 0 }], { maxWaitMs: 60_000, minBytes: 1 })
+        .finally(() => (pollDone = true))
+      // Answers leave a connection in request order: on the poll's own connection this produce
+      // would wait out the 60 s poll. On the sibling's it is answered while the poll is parked.
+      const [produced] = await sibling.produce([{ topic: 'poll-pair', partition: written.partition, records: batch(['x']) }], { acks: -1 })
+      expect(produced.errorCode).toBe(ErrorCode.NONE)
+      expect(pollDone).toBe(false)
+      // A record on the polled partition ends the poll.
+      await sibling.produce([{ topic: 'poll-pair', partition: polled.partition, records: batch(['wake']) }], { acks: -1 })
+      const [woken] = await poll
+      expect(decodeFetched(woken.records, 0).messages.map((m) => m.value!.toString())).toEqual(['wake'])
+    } finally {
+      await sibling.close()
+    }
+  })
+
   it('lists earliest and latest offsets and reads compressed batches back', async () => {
     await client.createTopics([{ name: 'zipped', numPartitions: 1 }])
     await client.topic('zipped')
