@@ -138,7 +138,7 @@ async function run(loaded: LoadedConfig): Promise<void> {
   const threadMapFile = process.env.PARTITA_THREAD_MAP_FILE
   if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(started.threadIds()))
   const host = started.config.host
-  const lines = started.ports.map((port, id) => `partita: broker ${id} listening on ${host}:${port}, advertised as ${started.bootstrapServers.split(',')[id]}`)
+  const lines = started.ports.map((port, id) => `partita: broker ${id} listening on ${host}:${port} (advertised as ${started.bootstrapServers.split(',')[id]})`)
   if (started.adminAddress !== null) lines.push(`partita: admin listening on ${started.adminAddress.url} (/metrics, /healthz, /readyz, /v1/status)`)
   lines.push(`partita: listening on ${started.bootstrapServers} (data in ${started.config.dataDir})`)
   logger.info(`started ${started.ports.length} brokers on ${started.bootstrapServers}`)

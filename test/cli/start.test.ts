@@ -66,8 +66,8 @@ describe('partita start', () => {
     started.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const ready = (await listening(started)).trimEnd().split('\n')
     expect(ready).toHaveLength(4)
-    expect(ready[0]).toMatch(/^partita: broker 0 listening on 127\.0\.0\.1:\d+, advertised as 127\.0\.0\.1:\d+$/)
-    expect(ready[1]).toMatch(/^partita: broker 1 listening on 127\.0\.0\.1:\d+, advertised as 127\.0\.0\.1:\d+$/)
+    expect(ready[0]).toMatch(/^partita: broker 0 listening on 127\.0\.0\.1:\d+ \(advertised as 127\.0\.0\.1:\d+\)$/)
+    expect(ready[1]).toMatch(/^partita: broker 1 listening on 127\.0\.0\.1:\d+ \(advertised as 127\.0\.0\.1:\d+\)$/)
     expect(ready[2]).toMatch(/^partita: admin listening on http:\/\/127\.0\.0\.1:\d+ \(\/metrics, \/healthz, \/readyz, \/v1\/status\)$/)
     expect(ready[3]).toMatch(new RegExp(`^partita: listening on 127\\.0\\.0\\.1:\\d+,127\\.0\\.0\\.1:\\d+ \\(data in ${dataDir}/data\\)$`))
 
