@@ -12,7 +12,7 @@ import { renderMetrics } from './metrics.js'
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus.js'
 import { readiness, statusJson } from './status.js'
 import { CONSOLE_API_PATHS, handleConsoleApi, isConsolePath, type ConsoleBackend, type ConsoleMode } from './console/api.js'
-import { CONSOLE_ASSETS } from './console/assets.js'
+import { CONSOLE_ASSET_PATHS, consoleAssets } from './console/assets.js'
 import { startTrafficSampler, TRAFFIC_SAMPLE_INTERVAL_MS, type TrafficSampler } from './traffic-history.js'
 
 export interface AdminServerOptions {
@@ -142,7 +142,7 @@ async function answerFor(
     if (method !== 'GET' && method !== 'HEAD') return json(405, { error: `${method} is not allowed on ${path}; use GET` })
     return route(source, scrape)
   }
-  const asset = consoleMode === 'off' ? undefined : CONSOLE_ASSETS.get(path)
+  const asset = consoleMode === 'off' ? undefined : consoleAssets(consoleMode).get(path)
   if (asset !== undefined) {
     if (method !== 'GET' && method !== 'HEAD') return json(405, { error: `${method} is not allowed on ${path}; use GET` })
     return { status: 200, contentType: asset.contentType, body: asset.body }
@@ -154,7 +154,7 @@ async function answerFor(
     const answer = await handleConsoleApi(backend(), consoleMode, { method, segments: segments.slice(1).map(decodeSegment), query: url.searchParams, body }, sampler)
     return json(answer.status, answer.value)
   }
-  const routes = [...ADMIN_ROUTES.keys(), ...(consoleMode === 'off' ? [] : [...CONSOLE_ASSETS.keys(), ...CONSOLE_API_PATHS])]
+  const routes = [...ADMIN_ROUTES.keys(), ...(consoleMode === 'off' ? [] : [...CONSOLE_ASSET_PATHS, ...CONSOLE_API_PATHS])]
   return json(404, { error: `no route ${path}`, routes })
 }
 

@@ -194,4 +194,22 @@ describe('the console in chromium', () => {
     expect(await page.textContent('tbody tr:first-child td:nth-child(6)')).toBe('6')
     await screenshot('topic')
   })
+
+  it('shows no write form in a read-only console, and still lists, describes and browses', async () => {
+    await using readOnly = await startBroker({ brokers: 1, port: 0, adminPort: 0, adminConsole: 'read-only' })
+    await readOnly.admin.createTopic({ name: 'ro-topic', partitions: 1 })
+    const buttons = (): Promise<string[]> => page.$$eval('main button', (els) => els.map((el) => el.textContent ?? ''))
+    const visit = async (hash: string, view: string): Promise<void> => {
+      await page.goto(`${readOnly.adminAddress!.url}/${hash}`)
+      await page.reload()
+      await page.waitForSelector(`body[data-view="${view}"]`)
+    }
+    await visit('#/topics', 'topics')
+    await page.waitForSelector('a:text-is("ro-topic")')
+    expect(await buttons()).toEqual([])
+    await visit('#/topic/ro-topic', 'topic')
+    expect(await buttons()).toEqual([])
+    await visit('#/messages/ro-topic', 'messages')
+    expect(await buttons()).toEqual(['Browse'])
+  })
 })

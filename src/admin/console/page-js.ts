@@ -6,6 +6,8 @@
 export const PAGE_JS = String.raw`'use strict'
 ;(function () {
   var main = document.getElementById('main')
+  // A read-only console (--console read-only) leaves out every form that writes.
+  var readOnly = document.body.getAttribute('data-console-mode') === 'read-only'
   var flash = document.getElementById('flash')
 
   function h(tag, attrs) {
@@ -51,6 +53,10 @@ export const PAGE_JS = String.raw`'use strict'
   function form(fields, button, onsubmit) {
     var f = h.apply(null, ['form', { onsubmit: function (e) { e.preventDefault(); onsubmit() } }].concat(fields).concat([h('button', { type: 'submit', text: button })]))
     return f
+  }
+  /** A form that changes something: an empty placeholder in a read-only console. */
+  function writeForm(fields, button, onsubmit) {
+    return readOnly ? document.createComment(button + ': read-only') : form(fields, button, onsubmit)
   }
   function write(question, method, path, body, done) {
     if (!window.confirm(question)) return
@@ -160,7 +166,7 @@ export const PAGE_JS = String.raw`'use strict'
       drawList()
       var nodes = [
         h('h1', { text: 'Topics' }),
-        form([field('name', name), field('partitions', parts), field('replication (-1: default)', rf)], 'Create topic', function () {
+        writeForm([field('name', name), field('partitions', parts), field('replication (-1: default)', rf)], 'Create topic', function () {
           write('Create topic ' + name.value + '?', 'POST', '/topics', { name: name.value, partitions: parts.value, replicationFactor: rf.value }, function () { return 'Created topic ' + name.value })
         }),
         h('div', { class: 'search' }, box, count), list,
@@ -182,17 +188,17 @@ export const PAGE_JS = String.raw`'use strict'
         table(['partition', 'leader', 'replicas', 'ISR', 'log start', 'high watermark'], t.partitions.map(function (p) {
           return [String(p.partition), String(p.leader), p.replicas.join(','), p.isr.join(','), String(p.logStartOffset), String(p.highWatermark)]
         })),
-        form([field('partitions', count)], 'Add partitions', function () {
+        writeForm([field('partitions', count)], 'Add partitions', function () {
           write('Grow ' + name + ' to ' + count.value + ' partitions?', 'POST', '/topics/' + enc(name) + '/partitions', { count: count.value }, function () { return name + ' now has ' + count.value + ' partitions' })
         }),
         h('h2', { text: 'Configs' }),
-        form([field('config', key), field('value', value)], 'Set config', function () {
+        writeForm([field('config', key), field('value', value)], 'Set config', function () {
           var configs = {}
           configs[key.value] = value.value === '' ? null : value.value
           write('Set ' + key.value + ' on ' + name + '?', 'POST', '/topics/' + enc(name) + '/configs', { configs: configs }, function () { return 'Set ' + key.value })
         }),
         table(['name', 'value', 'source'], t.configs.map(function (c) { return [c.name, c.value === null ? '' : c.value, c.source] })),
-        h('button', { class: 'danger', text: 'Delete topic', onclick: function () {
+        readOnly ? document.createComment('Delete topic: read-only') : h('button', { class: 'danger', text: 'Delete topic', onclick: function () {
           write('Delete topic ' + name + ' and all its records?', 'DELETE', '/topics/' + enc(name), undefined, function () { location.hash = '#/topics'; return 'Deleted topic ' + name })
         } }),
       ]
@@ -225,7 +231,7 @@ export const PAGE_JS = String.raw`'use strict'
       if (filter.value !== '') next.set('filter', filter.value)
       return h('a', { class: 'button', id: 'next-page', href: '#/messages/' + enc(name) + '?' + next.toString(), text: 'Next page' })
     }
-    var produceForm = form([field('key', pkey), field('value', pvalue), field('headers', pheaders)], 'Produce', function () {
+    var produceForm = writeForm([field('key', pkey), field('value', pvalue), field('headers', pheaders)], 'Produce', function () {
       var headers = {}
       pheaders.value.split(',').filter(function (s) { return s.indexOf('=') > 0 }).forEach(function (s) {
         headers[s.slice(0, s.indexOf('=')).trim()] = s.slice(s.indexOf('=') + 1)
@@ -281,7 +287,7 @@ export const PAGE_JS = String.raw`'use strict'
       fill(g)
       var nodes = [
         h('h1', null, 'Group ', id), state,
-        form([field('reset to', to), field('offset / timestamp', at)], 'Reset offsets', function () {
+        writeForm([field('reset to', to), field('offset / timestamp', at)], 'Reset offsets', function () {
           var body = { to: to.value }
           if (to.value === 'offset') body.offset = at.value
           if (to.value === 'timestamp') body.timestamp = at.value
