@@ -25,6 +25,7 @@ const settings: BenchSettings = {
   e2ePartitions: 2,
   e2eLingerMs: 0,
   scaling: true,
+  brokerNodeOptions: [],
 }
 
 function expectPhase(phase: PhaseFigures, shards: number): void {
