@@ -5,7 +5,7 @@
  */
 import type { RawFsyncFigures } from './durability.js'
 import type { LatencyFigures } from './e2e.js'
-import type { PhaseFigures, ProtocolReport } from './run.js'
+import type { PhaseFigures, ProtocolReport, SinglePhaseReport } from './run.js'
 
 export interface TargetRow {
   figure: string
@@ -187,5 +187,18 @@ export function formatReport(report: ProtocolReport): string {
   }
   if (report.warnings.length > 0) lines.push('', 'Warnings (the figures above ran through these)', ...report.warnings.map((line) => `    ${line}`))
   lines.push('', ...table(targetRows(report)))
+  return lines.join('\n')
+}
+
+/** One phase alone: the ceiling's lines, then Partita's beside it (scaling: one broker, two, and their ratio). */
+export function formatSinglePhase(report: SinglePhaseReport): string {
+  const lines: string[] = []
+  if (report.ceiling !== null) lines.push(...phaseLines(report.ceiling))
+  for (const phase of report.partita) lines.push(...phaseLines(phase, report.ceiling ?? undefined))
+  if (report.ceiling === null && report.partita.length === 2) {
+    const [one, two] = report.partita
+    lines.push(`    ratio ${(recordsPerSecond(two) / recordsPerSecond(one)).toFixed(2)}x`)
+  }
+  if (report.warnings.length > 0) lines.push('', 'Warnings (the figures above ran through these)', ...report.warnings.map((line) => `    ${line}`))
   return lines.join('\n')
 }

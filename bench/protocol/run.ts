@@ -51,6 +51,8 @@ export interface BenchSettings {
   e2eLingerMs: number
   /** Runs the taskset scaling phases (needs two CPUs and taskset). */
   scaling: boolean
+  /** Extra Node options for the measured broker process (BENCH_BROKER_NODE_OPTIONS, e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
+  brokerNodeOptions: string[]
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
@@ -76,6 +78,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
     e2ePartitions: number('BENCH_E2E_PARTITIONS', 4),
     e2eLingerMs: number('BENCH_E2E_LINGER_MS', 1, 0),
     scaling: env.BENCH_SCALING !== '0',
+    brokerNodeOptions: (env.BENCH_BROKER_NODE_OPTIONS ?? '').split(' ').filter((option) => option !== ''),
   }
 }
 
@@ -213,7 +216,7 @@ async function runCeiling(settings: BenchSettings, warn: Warn): Promise<Protocol
 }
 
 async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<ProtocolReport['partita'], 'acksAll'>> {
-  return withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+  return withServer(() => startBrokerProcess({ brokers: settings.brokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     await createTopic(broker.bootstrap, 'bench-wide', settings.partitions, 1, warn)
     const routes = await brokerRoutes(broker.bootstrap, 'bench-wide')
     const produce = await widePhase(broker, 'Partita produce', settings, routes, 'bench-wide', 1)
@@ -232,7 +235,7 @@ async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<
 }
 
 async function runReplicated(settings: BenchSettings, warn: Warn): Promise<PhaseFigures> {
-  return withServer(() => startBrokerProcess({ brokers: settings.replicatedBrokers }), warn, async (broker) => {
+  return withServer(() => startBrokerProcess({ brokers: settings.replicatedBrokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     await createTopic(broker.bootstrap, 'bench-replicated', settings.partitions, settings.replicatedBrokers, warn)
     const routes = await brokerRoutes(broker.bootstrap, 'bench-replicated')
     return widePhase(broker, `Partita acks=all, RF ${settings.replicatedBrokers}`, settings, routes, 'bench-replicated', -1)
@@ -243,7 +246,7 @@ async function runDurability(settings: BenchSettings, warn: Warn): Promise<Proto
   const batch = wideBatch(settings)
   const rawEachBatch = rawFsyncBaseline(batch.bytes, batch.records, batch.records, settings.seconds)
   const rawGroup = rawFsyncBaseline(batch.bytes, batch.records, 1000, settings.seconds)
-  const [fsync, pageCache] = await withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+  const [fsync, pageCache] = await withServer(() => startBrokerProcess({ brokers: settings.brokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     const phases: PhaseFigures[] = []
     for (const mode of ['acks-all', 'off']) {
       const topic = `bench-fsync-${mode}`
@@ -257,7 +260,7 @@ async function runDurability(settings: BenchSettings, warn: Warn): Promise<Proto
 }
 
 async function runPinned(settings: BenchSettings, brokers: number, cpus: string, warn: Warn): Promise<PhaseFigures> {
-  return withServer(() => startBrokerProcess({ brokers, cpus }), warn, async (broker) => {
+  return withServer(() => startBrokerProcess({ brokers, cpus, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     await createTopic(broker.bootstrap, 'bench-scaling', settings.partitions, 1, warn)
     const routes = await brokerRoutes(broker.bootstrap, 'bench-scaling')
     return widePhase(broker, `Partita produce, ${brokers} broker(s) on CPUs ${cpus}`, settings, routes, 'bench-scaling', 1)
@@ -294,4 +297,72 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
     scaling = { one: await runPinned(settings, 1, '0', warn), two: await runPinned(settings, 2, '0,1', warn) }
   }
   return { settings, ceiling, partita: { ...main, acksAll }, durability, e2eFloor, scaling, warnings }
+}
+
+/** The phases `npm run bench:protocol:phase -- NAME` runs alone, each beside its own same-run ceiling. */
+export const SINGLE_PHASES = ['produce', 'fetch', 'small', 'scaling'] as const
+export type SinglePhase = (typeof SINGLE_PHASES)[number]
+
+export interface SinglePhaseReport {
+  /** The ceiling's figure for the same load (none for scaling, which compares Partita with itself). */
+  ceiling: PhaseFigures | null
+  /** Partita's figures: the phase, or for scaling one broker then two. */
+  partita: PhaseFigures[]
+  warnings: string[]
+}
+
+/** The wide produce then its read-back, on the ceiling or on a fresh broker. */
+async function fetchPhase(server: ServerProcess, settings: BenchSettings, routes: Route[], topic: string, target: 'broker' | 'ceiling'): Promise<PhaseFigures> {
+  const produce = await widePhase(server, `${target} produce before the fetch`, settings, routes, topic, 1, target)
+  const written = producedTotal(produce)
+  const readAll =
+    target === 'broker'
+      ? (): Promise<LoadFigures> => fetchAllFromBroker({ topic, routes, connections: settings.connections, inFlight: settings.inFlight })
+      : (): Promise<LoadFigures> =>
+          readAllFromCeiling({
+            endpoint: parseEndpoint(server.bootstrap),
+            fileBytes: written.wireBytes - 4 * written.requests,
+            fileRecords: written.records,
+            connections: settings.connections,
+            inFlight: settings.inFlight,
+            readBytes: fetchAnswerBytesMax(routes, settings.connections, settings.inFlight),
+          })
+  await readAll()
+  return measure(server, target === 'broker' ? 'Partita fetch' : 'ceiling fetch', 'the whole produce read back, after one unmeasured read of it all', settings.recordBytes, 0, readAll, settings.seconds)
+}
+
+async function ceilingPhase(settings: BenchSettings, phase: 'produce' | 'fetch' | 'small', warn: Warn): Promise<PhaseFigures> {
+  return withServer(startCeilingProcess, warn, async (ceiling) => {
+    const routes = singleRoute(ceiling.bootstrap, settings.partitions)
+    if (phase === 'produce') return widePhase(ceiling, 'ceiling produce', settings, routes, 'ceiling', 1, 'ceiling')
+    if (phase === 'small') return smallPhase(ceiling, 'ceiling small batches', settings, routes, 'ceiling', 'ceiling')
+    return fetchPhase(ceiling, settings, routes, 'ceiling', 'ceiling')
+  })
+}
+
+async function partitaPhase(settings: BenchSettings, phase: 'produce' | 'fetch' | 'small', warn: Warn): Promise<PhaseFigures> {
+  return withServer(() => startBrokerProcess({ brokers: settings.brokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
+    const topic = `bench-${phase}`
+    await createTopic(broker.bootstrap, topic, settings.partitions, 1, warn)
+    const routes = await brokerRoutes(broker.bootstrap, topic)
+    if (phase === 'produce') return widePhase(broker, 'Partita produce', settings, routes, topic, 1)
+    if (phase === 'small') return smallPhase(broker, 'Partita small batches', settings, routes, topic, 'broker')
+    return fetchPhase(broker, settings, routes, topic, 'broker')
+  })
+}
+
+/** One phase alone, for measuring a change: the ceiling under the same load first, then Partita. */
+export async function runSinglePhase(settings: BenchSettings, phase: SinglePhase, log: (line: string) => void = () => {}): Promise<SinglePhaseReport> {
+  const warnings: string[] = []
+  const warn: Warn = (line) => {
+    warnings.push(line)
+    log(`warning: ${line}`)
+  }
+  if (phase === 'scaling') {
+    const skipped = scalingSkipped(settings)
+    if (skipped !== null) throw new Error(`scaling cannot run: ${skipped}`)
+    return { ceiling: null, partita: [await runPinned(settings, 1, '0', warn), await runPinned(settings, 2, '0,1', warn)], warnings }
+  }
+  const ceiling = await ceilingPhase(settings, phase, warn)
+  return { ceiling, partita: [await partitaPhase(settings, phase, warn)], warnings }
 }

@@ -109,12 +109,14 @@ export interface BrokerProcessOptions {
   brokers: number
   /** A taskset CPU list (e.g. '0' or '0,1') to pin the broker to; unpinned when absent. */
   cpus?: string
+  /** Node options before the script (`--cpu-prof`, `--cpu-prof-dir=DIR`): for profiling a phase. */
+  nodeOptions?: string[]
 }
 
 export async function startBrokerProcess(options: BrokerProcessOptions): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-bench-'))
   const mapFile = join(dir, 'threads.json')
-  const args = [PARTITA_CLI, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', join(dir, 'data'), ...brokerArgs(options.brokers)]
+  const args = [...(options.nodeOptions ?? []), PARTITA_CLI, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', join(dir, 'data'), ...brokerArgs(options.brokers)]
   const [command, argv] = options.cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', options.cpus, process.execPath, ...args]]
   try {
     const { child, bootstrap, stderrLines } = await spawnListening(command, argv, { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile })

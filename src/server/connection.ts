@@ -12,6 +12,7 @@
  * closes this connection only; every error is caught here, so no client can crash the process.
  */
 import type { Socket } from 'node:net'
+import { fetchReadBuffers } from '../common/buffer-pool.js'
 import type { BrokerCore } from './core.js'
 import {
   ApiKey,
@@ -194,7 +195,7 @@ export class Connection {
           this.#fail(slot.closeReason)
           return true
         }
-        if (slot.chunks !== null) for (const chunk of slot.chunks) this.#socket.write(chunk)
+        if (slot.chunks !== null) this.#write(slot.chunks)
       }
     } finally {
       if (!this.#closed) this.#socket.uncork()
@@ -228,6 +229,15 @@ export class Connection {
       this.#dispatch(frame)
     }
     return progressed
+  }
+
+  /** Writes a response; once the socket is done with it, the fetch read buffers it holds go back to their pool. */
+  #write(chunks: Buffer[]): void {
+    const last = chunks.length - 1
+    if (last < 0) return
+    for (let i = 0; i < last; i++) this.#socket.write(chunks[i])
+    if (!chunks.some((chunk) => fetchReadBuffers.isLent(chunk))) this.#socket.write(chunks[last])
+    else this.#socket.write(chunks[last], (error) => error == null && chunks.forEach((chunk) => fetchReadBuffers.give(chunk)))
   }
 
   #updateFlow(): void {

@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { assert } from '../common/assert.js'
+import type { BufferPool } from '../common/buffer-pool.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError, PartitaError } from '../common/errors.js'
@@ -94,6 +95,13 @@ export interface AppendResult {
   /** The first batch's base timestamp (the append time under LogAppendTime). */
   firstTimestampMs: number
   maxTimestampMs: number
+}
+
+export interface ReadOptions {
+  /** Never return a batch whose base offset is at or past this (the high watermark, the LSO). */
+  maxOffset?: number
+  /** Where the read's buffer comes from; a plain Buffer when absent. */
+  buffers?: BufferPool
 }
 
 export interface ReadResult {
@@ -646,14 +654,15 @@ export class PartitionLog implements GroupCommitMember {
   /**
    * Whole batches from the one holding `offset` (or the next one past a compaction gap), up to
    * `maxBytes` but at least one batch (KIP-74), never a batch whose base offset is >= maxOffset.
-   * Every batch's CRC is checked before it is returned.
+   * Each batch's framing is checked before it is returned (its CRC was checked at append).
+   * `buffers` lends the buffer read into (see BufferPool: the caller then owns giving it back).
    */
-  read(offset: number, maxBytes: number, options: { maxOffset?: number } = {}): ReadResult {
+  read(offset: number, maxBytes: number, options: ReadOptions = {}): ReadResult {
     this.#checkOpen()
     return withStorageErrors(`read log ${this.dir}`, () => this.#read(offset, maxBytes, options))
   }
 
-  #read(offset: number, maxBytes: number, options: { maxOffset?: number }): ReadResult {
+  #read(offset: number, maxBytes: number, options: ReadOptions): ReadResult {
     const logEnd = this.logEndOffset
     if (offset < this.#logStartOffset || offset > logEnd) {
       throw new KafkaError(
@@ -668,7 +677,7 @@ export class PartitionLog implements GroupCommitMember {
       const batch = segment.findBatch(offset)
       if (batch === null) continue
       if (batch.baseOffset >= maxOffset) return emptyRead(offset)
-      return readBatches(segment, batch.position, batch.size, maxBytes, maxOffset)
+      return readBatches(segment, batch.position, batch.size, maxBytes, maxOffset, options.buffers)
     }
     return emptyRead(offset)
   }
@@ -1122,9 +1131,9 @@ function checkStoredBatch(bytes: Buffer, segment: Segment, position: number, at 
 }
 
 /** One read of up to maxBytes (at least the first batch), cut to whole batches below maxOffset. */
-function readBatches(segment: Segment, position: number, firstSize: number, maxBytes: number, maxOffset: number): ReadResult {
+function readBatches(segment: Segment, position: number, firstSize: number, maxBytes: number, maxOffset: number, buffers?: BufferPool): ReadResult {
   const length = Math.max(firstSize, Math.min(maxBytes, segment.sizeBytes - position))
-  const buf = Buffer.allocUnsafe(length)
+  const buf = buffers === undefined ? Buffer.allocUnsafe(length) : buffers.take(length)
   segment.readInto(buf, 0, length, position)
   let pos = 0
   let batchCount = 0

@@ -5,8 +5,8 @@
  * No figure is judged: speed targets are for the bench's own output, never for a test.
  */
 import { describe, expect, it } from 'vitest'
-import { formatReport, targetRows } from '../../bench/protocol/report.js'
-import { runProtocolBench, type BenchSettings, type PhaseFigures } from '../../bench/protocol/run.js'
+import { formatReport, formatSinglePhase, targetRows } from '../../bench/protocol/report.js'
+import { runProtocolBench, runSinglePhase, type BenchSettings, type PhaseFigures } from '../../bench/protocol/run.js'
 
 const settings: BenchSettings = {
   seconds: 0.3,
@@ -25,6 +25,7 @@ const settings: BenchSettings = {
   e2ePartitions: 2,
   e2eLingerMs: 0,
   scaling: true,
+  brokerNodeOptions: [],
 }
 
 function expectPhase(phase: PhaseFigures, shards: number): void {
@@ -83,5 +84,16 @@ describe('bench:protocol', () => {
     for (const row of rows) expect(printed).toContain(row.figure)
     // Each phase prints the command that produced it: eleven, and the four of the durability comparison.
     expect(printed.match(/command: /g)?.length).toBe(15)
+  })
+
+  it('runs the fetch phase alone beside the ceiling reading back the same load', { timeout: 120_000 }, async () => {
+    const report = await runSinglePhase(settings, 'fetch')
+    expectPhase(report.ceiling!, 0)
+    expect(report.partita).toHaveLength(1)
+    expectPhase(report.partita[0], settings.brokers)
+    expect(report.partita[0].label).toBe('Partita fetch')
+    const printed = formatSinglePhase(report)
+    expect(printed).toContain('of the ceiling')
+    expect(printed.match(/command: /g)?.length).toBe(2)
   })
 })

@@ -21,6 +21,7 @@
  */
 import * as path from 'node:path'
 import { assert } from '../../common/assert.js'
+import { fetchReadBuffers } from '../../common/buffer-pool.js'
 import type { TimerHandle } from '../../common/clock.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
@@ -503,7 +504,9 @@ export class PartitionReplica {
     let nextOffset = request.fetchOffset
     if (request.fetchOffset < maxOffset) {
       try {
-        const read = this.#log.read(request.fetchOffset, request.maxBytes, { maxOffset })
+        // A consumer's read is written to its socket and nowhere else, so its connection can give
+        // the buffer back once written (a follower's goes elsewhere: it never comes back).
+        const read = this.#log.read(request.fetchOffset, request.maxBytes, { maxOffset, buffers: fromFollower ? undefined : fetchReadBuffers })
         records = read.records
         nextOffset = read.nextOffset
       } catch (error) {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { fetchReadBuffers } from '../../../src/common/buffer-pool.js'
 import { ErrorCode } from '../../../src/common/error-codes.js'
 import { decodeRecords, iterateBatches } from '../../../src/records/record-batch.js'
 import type { PartitionReplica } from '../../../src/actors/partition/partition-replica.js'
@@ -479,6 +480,23 @@ describe('partition replica: edges', () => {
     expect(done).toBe(false)
     await leader.produce(batch('b'), 1, 1000)
     expect(values((await waiting).records)).toEqual(['a-0', 'b-0'])
+  })
+
+  it('reads a consumer fetch into a buffer lent by the fetch pool and a follower fetch into its own', async () => {
+    c = cluster()
+    const leader = await c.open(1)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1] })
+    // About 100 KiB: a read the pool serves.
+    await leader.produce(batch('x'.repeat(100), 1000), 1, 1000)
+    const consumer = await leader.fetch({ replicaId: -1, fetchOffset: 0, maxBytes: 1 << 20, maxWaitMs: 0, minBytes: 1 })
+    expect(consumer.errorCode).toBe(ErrorCode.NONE)
+    expect(fetchReadBuffers.isLent(consumer.records!)).toBe(true)
+    fetchReadBuffers.give(consumer.records!)
+    // The follower's answer crosses to another shard: nothing would give its buffer back.
+    const follower = await leader.fetch({ replicaId: 2, fetchOffset: 0, maxBytes: 1 << 20, maxWaitMs: 0, minBytes: 1, currentLeaderEpoch: 1 })
+    expect(follower.errorCode).toBe(ErrorCode.NONE)
+    expect(follower.records!.length).toBe(consumer.records!.length)
+    expect(fetchReadBuffers.isLent(follower.records!)).toBe(false)
   })
 
   it('answers bytes that are not whole batches with CORRUPT_MESSAGE and stores nothing', async () => {
