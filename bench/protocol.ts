@@ -18,12 +18,19 @@
  * BENCH_IN_FLIGHT (8) of the wide load; BENCH_SMALL_RECORDS (20), BENCH_SMALL_CONNECTIONS (64) and
  * BENCH_SMALL_IN_FLIGHT (4) of the small one; BENCH_PARTITIONS (64), BENCH_RECORD_BYTES (100),
  * BENCH_BATCH_BYTES (16384), BENCH_E2E_RATE (20000), BENCH_E2E_PARTITIONS (4), BENCH_E2E_LINGER_MS (1),
- * BENCH_SCALING (1; 0 skips the taskset phases).
+ * BENCH_SCALING (1; 0 skips the taskset phases). BENCH_ONLY=e2e or BENCH_ONLY=acks-all runs that phase
+ * alone beside its same-run reference (the e2e floor; acks=1 on the main layout), for iterating on it.
  */
 import { formatReport } from './protocol/report.js'
-import { runProtocolBench, settingsFromEnv } from './protocol/run.js'
+import { focusedPhaseFromEnv, runFocused, runProtocolBench, settingsFromEnv } from './protocol/run.js'
 
 const settings = settingsFromEnv(process.env)
+const only = focusedPhaseFromEnv(process.env)
+if (only !== null) {
+  console.log(`protocol benchmark, ${only} only: ${settings.seconds} s; settings ${JSON.stringify(settings)}`)
+  console.log((await runFocused(only, settings, (line) => console.log(`... ${line}`))).join('\n'))
+  process.exit(0)
+}
 console.log(`protocol benchmark: ${settings.seconds} s per phase; settings ${JSON.stringify(settings)}`)
 const report = await runProtocolBench(settings, (line) => console.log(`... ${line}`))
 console.log(formatReport(report))
