@@ -106,7 +106,7 @@ export class PartitionReplica {
   #preparationWaiters = 0
   /** The high watermark the checkpoint file holds (the one read at open, then each written). */
   /** Stops the broker's book reading this replica's high watermark. */
-  readonly #untrackHighWatermark: (forget: boolean) => void
+  readonly #untrackHighWatermark: (forget: boolean) => Promise<void>
 
   private constructor(options: PartitionReplicaOptions, log: PartitionLog, producers: ProducerStateStore, hw: number, book: HighWatermarkBook) {
     this.topic = options.topic
@@ -873,10 +873,12 @@ export class PartitionReplica {
     if (this.#closed) return
     this.becomeNone()
     this.#closed = true
-    this.#untrackHighWatermark(forget)
+    // The book's last write (after the shard's last replica closes) is off the thread too.
+    const untracked = this.#untrackHighWatermark(forget)
     // Off the thread: thousands of replicas close at once when a broker stops.
     if (!forget && this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshotAsync(this.#log.logEndOffset)
     await this.#log.close()
+    await untracked
   }
 
   /** DescribeProducers: the producers whose sequence state this leader keeps. */
