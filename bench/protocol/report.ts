@@ -31,7 +31,7 @@ const percent = (fraction: number): string => `${(fraction * 100).toFixed(fracti
 const millions = (rate: number): string => `${(rate / 1e6).toFixed(2)} M rec/s`
 const ms = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(value < 10 ? 2 : 1)} ms`)
 
-function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
+export function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
   const rate = recordsPerSecond(phase)
   // CPU per record beside the ceiling's moves less with the box's other load than the rates do.
   const ofCeiling =
@@ -58,7 +58,7 @@ function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
   ]
 }
 
-function latencyLines(label: string, figures: LatencyFigures): string[] {
+export function latencyLines(label: string, figures: LatencyFigures): string[] {
   return [
     `${label.padEnd(34)} p50 ${ms(figures.p50Ms)} p99 ${ms(figures.p99Ms)} p99.9 ${ms(figures.p999Ms)} max ${ms(figures.maxMs)}` +
       `${figures.ackP50Ms === null ? '' : `  produce->ack p50 ${ms(figures.ackP50Ms)} p99 ${ms(figures.ackP99Ms)}`}` +

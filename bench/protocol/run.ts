@@ -5,7 +5,7 @@
  * pinned core to two. Each phase samples the measured process's CPU by thread.
  */
 import { existsSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { type RawFsyncFigures, rawFsyncBaseline } from './durability.js'
 import { brokerLatency, floorLatency, type LatencyFigures } from './e2e.js'
 import {
@@ -18,6 +18,7 @@ import {
   type Batch,
   type LoadFigures,
 } from './load.js'
+import { latencyLines, phaseLines, recordsPerSecond } from './report.js'
 import { brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
 import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
 import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
@@ -365,4 +366,47 @@ export async function runSinglePhase(settings: BenchSettings, phase: SinglePhase
   }
   const ceiling = await ceilingPhase(settings, phase, warn)
   return { ceiling, partita: [await partitaPhase(settings, phase, warn)], warnings }
+}
+
+/** The phases `npm run bench:protocol:phase -- NAME` runs alone beside a reference of their own (runFocused). */
+export const FOCUSED_PHASES = ['e2e', 'acks-all'] as const
+export type FocusedPhase = (typeof FOCUSED_PHASES)[number]
+
+const loadLine = (): string => `load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}`
+
+/**
+ * One phase alone, for iterating on it: `e2e` is librdkafka's end-to-end latency beside its
+ * client-side floor; `acks-all` is acks=all with replication factor 3 beside acks=1 on the main
+ * broker layout, both run here one after the other. Returns the printed lines.
+ */
+export async function runFocused(phase: FocusedPhase, settings: BenchSettings, log: (line: string) => void = () => {}): Promise<string[]> {
+  const warn: Warn = (line) => log(`warning: ${line}`)
+  if (phase === 'e2e') {
+    log(`e2e floor (${loadLine()})`)
+    const floor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
+    const floorLoad = loadLine()
+    log(`Partita e2e on ${settings.brokers} broker(s)`)
+    const e2e = await withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+      await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
+      const figures = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
+      figures.command = `${broker.command}; ${figures.command}`
+      return figures
+    })
+    return [...latencyLines('Partita', e2e), `    ${loadLine()}`, ...latencyLines('floor (Python pipe, no Kafka)', floor), `    ${floorLoad}`]
+  }
+  log(`acks=1 on ${settings.brokers} broker(s), RF 1`)
+  const acksOne = await withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+    await createTopic(broker.bootstrap, 'bench-wide', settings.partitions, 1, warn)
+    return widePhase(broker, 'Partita produce acks=1', settings, await brokerRoutes(broker.bootstrap, 'bench-wide'), 'bench-wide', 1)
+  })
+  const acksOneLoad = loadLine()
+  log(`acks=all on ${settings.replicatedBrokers} brokers, RF ${settings.replicatedBrokers}`)
+  const acksAll = await runReplicated(settings, warn)
+  return [
+    ...phaseLines(acksOne),
+    `    ${acksOneLoad}`,
+    ...phaseLines(acksAll),
+    `    ${loadLine()}`,
+    `acks=all is ${((recordsPerSecond(acksAll) / recordsPerSecond(acksOne)) * 100).toFixed(0)}% of the acks=1 rate`,
+  ]
 }

@@ -228,7 +228,9 @@ export class PartitionActor {
 
   #fetch(message: Extract<PartitionRequest, { op: 'fetch' }>, reply: Reply, fail: (error: unknown) => void): void {
     const wait = message.maxWaitMs > 0 && this.#parked.size < PARKED_FETCHES_MAX
-    const controller = wait ? new AbortController() : null
+    // Only a consumer's fetch can be cancelled (by its fetchId); a follower's (fetchId -1) parks
+    // without an AbortController, which cost about 1% of a shard's time under acks=all.
+    const controller = wait && message.fetchId >= 0 ? new AbortController() : null
     if (controller !== null) this.#parked.set(message.fetchId, controller)
     this.#replica
       .fetch({

@@ -12,7 +12,7 @@ import { isInvariantViolation } from '../common/assert.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assertTimerDelay } from '../common/timers.js'
 import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
-import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
+import { MessageKind, PayloadSlab, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { Doorbell } from './doorbell.js'
 import { RingReader, RingWriter, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 
@@ -99,6 +99,8 @@ class Shard {
   #spawnSliceStartMs = 0
   #nextCorrelationId = 1
   readonly #loop: MultiReaderLoop
+  /** Where payloads read from the rings (followers' record batches) are copied to. */
+  readonly #payloads = new PayloadSlab()
   #heartbeat: NodeJS.Timeout | null = null
 
   constructor(data: ShardWorkerData) {
@@ -118,7 +120,7 @@ class Shard {
     this.#writers.get(peer)?.close()
     this.#writers.set(peer, new RingWriter(toPeer, { doorbell }))
     this.#peersDown.delete(peer)
-    this.#loop.add(peer, { reader: new RingReader(fromPeer), visit: (bytes, offset, length) => this.#onFrame(peer, decodeFrame(bytes, offset, length)) })
+    this.#loop.add(peer, { reader: new RingReader(fromPeer), visit: (bytes, offset, length) => this.#onFrame(peer, decodeFrame(bytes, offset, length, this.#payloads)) })
   }
 
   /** A peer died: what was asked of it fails now, and nothing more is sent until it is back. */

@@ -53,6 +53,11 @@ export interface PartitionReplicaOptions {
   followerFetch?: Partial<FollowerFetchSettings>
   /** How long a log taken offline by a disk failure waits before it tries the disk again; default 1000 ms. */
   storageRetryBackoffMs?: number
+  /**
+   * Runs `wake` once the current turn of the thread's event loop is over (default setImmediate):
+   * a leader answers its followers' parked fetches there, once for every append of the turn.
+   */
+  deferFollowerWake?: (wake: () => void) => void
 }
 
 /** A follower's news for its leader: its copy is on disk up to durableOffset. */

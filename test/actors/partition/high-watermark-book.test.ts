@@ -7,6 +7,8 @@ import {
   HIGH_WATERMARKS_FILE,
   HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS,
 } from '../../../src/actors/partition/high-watermark-book.js'
+import { FileHandleCache } from '../../../src/storage/file-handle-cache.js'
+import { realFileSystem, type FileSystem } from '../../../src/storage/file-system.js'
 import { removeDir, tempDir } from './replica-harness.js'
 
 let dir = ''
@@ -18,7 +20,7 @@ function fileText(): string | null {
 }
 
 describe('the high-watermark book of a broker directory', () => {
-  it("writes every tracked partition's high watermark to one Kafka-format file at each interval", () => {
+  it("writes every tracked partition's high watermark to one Kafka-format file at each interval", async () => {
     dir = tempDir()
     const clock = new ManualClock()
     const book = new FileHighWatermarkBook(dir, clock)
@@ -30,32 +32,38 @@ describe('the high-watermark book of a broker directory', () => {
     clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS - 1)
     expect(fileText()).toBeNull()
     clock.advance(1)
+    await book.idle()
     expect(fileText()).toBe('0\n3\norders 0 5\norders 1 0\naudit 7 12\n')
     hw.set('orders\u00001', 9)
     clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+    await book.idle()
     expect(fileText()).toBe('0\n3\norders 0 5\norders 1 9\naudit 7 12\n')
   })
 
-  it('does not rewrite the file when no high watermark changed', () => {
+  it('does not rewrite the file when no high watermark changed', async () => {
     dir = tempDir()
     const clock = new ManualClock()
     const book = new FileHighWatermarkBook(dir, clock)
     book.track('t', 0, () => 4)
     clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+    await book.idle()
     const file = path.join(dir, HIGH_WATERMARKS_FILE)
     fs.writeFileSync(file, 'sentinel')
-    clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS * 3)
+    for (let interval = 0; interval < 3; interval++) {
+      clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+      await book.idle()
+    }
     expect(fileText()).toBe('sentinel')
   })
 
-  it('writes at once when the last partition closes, and a reopened book recalls what it wrote', () => {
+  it('writes at once when the last partition closes, and a reopened book recalls what it wrote', async () => {
     dir = tempDir()
     const clock = new ManualClock()
     const book = new FileHighWatermarkBook(dir, clock)
     const stopA = book.track('t', 0, () => 7)
     const stopB = book.track('t', 1, () => 3)
-    stopA(false)
-    stopB(false)
+    await stopA(false)
+    await stopB(false)
     expect(fileText()).toBe('0\n2\nt 0 7\nt 1 3\n')
     const reopened = new FileHighWatermarkBook(dir, new ManualClock())
     expect(reopened.recorded('t', 0)).toBe(7)
@@ -63,17 +71,19 @@ describe('the high-watermark book of a broker directory', () => {
     expect(reopened.recorded('t', 2)).toBeNull()
   })
 
-  it('drops a deleted partition from the file, so a new topic of that name starts without it', () => {
+  it('drops a deleted partition from the file, so a new topic of that name starts without it', async () => {
     dir = tempDir()
     const clock = new ManualClock()
     const book = new FileHighWatermarkBook(dir, clock)
     book.track('kept', 0, () => 1)
     const stop = book.track('gone', 0, () => 40)
     clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+    await book.idle()
     expect(fileText()).toContain('gone 0 40')
-    stop(true)
+    await stop(true)
     expect(book.recorded('gone', 0)).toBeNull()
     clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+    await book.idle()
     expect(fileText()).toBe('0\n1\nkept 0 1\n')
   })
 
@@ -85,14 +95,49 @@ describe('the high-watermark book of a broker directory', () => {
     }
   })
 
-  it('ignores the stop of a replica that a newer one of the same partition replaced', () => {
+  it('ignores the stop of a replica that a newer one of the same partition replaced', async () => {
     dir = tempDir()
     const clock = new ManualClock()
     const book = new FileHighWatermarkBook(dir, clock)
     const stopOld = book.track('t', 0, () => 2)
     book.track('t', 0, () => 8)
-    stopOld(true)
+    await stopOld(true)
     clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+    await book.idle()
     expect(fileText()).toBe('0\n1\nt 0 8\n')
+  })
+
+  it("makes no synchronous file call on the shard's thread at an interval: the write, fsync and rename run on libuv's pool", async () => {
+    dir = tempDir()
+    const clock = new ManualClock()
+    const synchronousCalls: string[] = []
+    const offThread: FileSystem = { ...realFileSystem }
+    for (const name of ['openSync', 'writeSync', 'fsyncSync', 'renameSync', 'closeSync'] as const) {
+      ;(offThread as unknown as Record<string, (...args: unknown[]) => unknown>)[name] = (...args: unknown[]) => {
+        synchronousCalls.push(name)
+        return (realFileSystem[name] as (...a: unknown[]) => unknown)(...args)
+      }
+    }
+    const book = new FileHighWatermarkBook(dir, clock, new FileHandleCache({ fs: offThread }))
+    // Opening the book reads the file once, before any partition serves.
+    synchronousCalls.length = 0
+    book.track('t', 0, () => 6)
+    clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+    await book.idle()
+    expect(fileText()).toBe('0\n1\nt 0 6\n')
+    expect(synchronousCalls).toEqual([])
+  })
+
+  it('lets a write started while another is in flight finish last, with the newest high watermarks', async () => {
+    dir = tempDir()
+    const clock = new ManualClock()
+    const book = new FileHighWatermarkBook(dir, clock)
+    let hw = 1
+    const stop = book.track('t', 0, () => hw)
+    clock.advance(HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)
+    hw = 2
+    // The last replica closes while the interval's write of hw 1 is still in flight.
+    await stop(false)
+    expect(fileText()).toBe('0\n1\nt 0 2\n')
   })
 })

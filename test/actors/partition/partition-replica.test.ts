@@ -129,6 +129,34 @@ describe('partition replica: leader', () => {
     }
   })
 
+  it("answers a follower's parked fetch once a turn with every batch appended in it, and the acks=-1 produces on the follower's next fetch", async () => {
+    c = cluster()
+    const wakes: Array<() => void> = []
+    const leader = await c.open(1, {}, { deferFollowerWake: (wake) => wakes.push(wake) })
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    const followerFetch = (fetchOffset: number) =>
+      leader.fetch({ replicaId: 2, fetchOffset, maxBytes: 1 << 20, maxWaitMs: 500, minBytes: 1, currentLeaderEpoch: 1 })
+    let parked: Awaited<ReturnType<typeof followerFetch>> | null = null
+    void followerFetch(0).then((r) => (parked = r))
+    const acks: number[] = []
+    void leader.produce(batch('a'), -1, 30_000).then((r) => acks.push(r.baseOffset))
+    void leader.produce(batch('b'), -1, 30_000).then((r) => acks.push(r.baseOffset))
+    await settle()
+    // Both appends happened in this turn; the follower hears of them once, when it is over.
+    expect(parked).toBeNull()
+    expect(wakes).toHaveLength(1)
+    wakes.shift()!()
+    await settle()
+    expect(values(parked!.records)).toEqual(['a-0', 'b-0'])
+    expect(acks).toEqual([])
+    // The next fetch says the follower holds both: the HW moves and both produces are answered.
+    void followerFetch(2)
+    await settle()
+    expect(leader.highWatermark).toBe(2)
+    expect(acks).toEqual([0, 1])
+    expect(wakes).toHaveLength(0)
+  })
+
   it('keeps a long-poll of 2^31-1 ms parked until records arrive', async () => {
     c = cluster()
     const leader = await c.open(1)

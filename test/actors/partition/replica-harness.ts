@@ -12,6 +12,7 @@ import { encodeBatch } from '../../../src/records/record-batch.js'
 import {
   PartitionReplica,
   type FollowerFetchResponse,
+  type PartitionReplicaOptions,
   type ReplicaConfig,
 } from '../../../src/actors/partition/partition-replica.js'
 import { MemoryHighWatermarkBook } from '../../../src/actors/partition/high-watermark-book.js'
@@ -53,7 +54,8 @@ export interface Cluster {
   root: string
   replicas: Map<number, PartitionReplica>
   isrChanges: Array<{ brokerId: number; isr: number[] }>
-  open(brokerId: number, overrides?: Partial<ReplicaConfig>): Promise<PartitionReplica>
+  /** `options` adds replica options beside the config (e.g. how followers are woken). */
+  open(brokerId: number, overrides?: Partial<ReplicaConfig>, options?: Pick<PartitionReplicaOptions, 'deferFollowerWake'>): Promise<PartitionReplica>
   close(): Promise<void>
 }
 
@@ -68,7 +70,7 @@ export function cluster(clock = new ManualClock()): Cluster {
     root,
     replicas,
     isrChanges,
-    async open(brokerId, overrides = {}) {
+    async open(brokerId, overrides = {}, options = {}) {
       const dir = path.join(root, `broker-${brokerId}`, 'topic-0')
       fs.mkdirSync(dir, { recursive: true })
       const replica = await PartitionReplica.open({
@@ -82,6 +84,7 @@ export function cluster(clock = new ManualClock()): Cluster {
         followerFetch: { maxWaitMs: 0 },
         logOptions: { fsync: false },
         highWatermarks: books.get(brokerId) ?? books.set(brokerId, new MemoryHighWatermarkBook()).get(brokerId),
+        ...options,
       })
       replicas.set(brokerId, replica)
       return replica
