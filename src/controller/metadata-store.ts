@@ -123,8 +123,15 @@ export class MetadataStore {
   /** Hands out a fresh producer id; the persisted mark moves in blocks so most calls write nothing. */
   nextProducerId(): number {
     if (this.#nextProducerId >= this.#state.producerIdMark) {
+      const before = this.#state.producerIdMark
       this.#state.producerIdMark = this.#nextProducerId + PRODUCER_ID_BLOCK
-      this.save()
+      try {
+        this.save()
+      } catch (error) {
+        // Ids are handed out only below a mark on disk: a restart must never hand them out again.
+        this.#state.producerIdMark = before
+        throw error
+      }
     }
     return this.#nextProducerId++
   }

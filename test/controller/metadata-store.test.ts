@@ -75,3 +75,15 @@ describe('metadata store over the simulated disk (power cuts)', () => {
     }
   })
 })
+
+describe('producer ids over the simulated disk', () => {
+  it('never hands out an id above the durable mark: a failed save of the mark refuses the id and moves nothing', () => {
+    const disk = new SimFileSystem(12)
+    const store = MetadataStore.open('/meta', { fs: disk })
+    disk.failNext('fsync', 'EIO')
+    expect(() => store.nextProducerId()).toThrow(/EIO/)
+    const handedOut = store.nextProducerId()
+    disk.powerCut()
+    expect(MetadataStore.open('/meta', { fs: disk }).nextProducerId()).toBeGreaterThan(handedOut)
+  })
+})
