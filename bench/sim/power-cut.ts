@@ -126,6 +126,8 @@ export async function runPowerCutSim(options: SimOptions): Promise<SimResult> {
         topic,
         partition,
         dir: path.join(ROOT, `${topic}-${partition}`),
+        // __consumer_offsets is compacted in a broker; compaction runs on the real file system
+        // only (README, "Not covered yet"), so here it keeps the data partitions' policy.
         config: p === OFFSETS_PARTITION ? { ...config, fsyncMode: options.offsetsFsyncMode ?? config.fsyncMode } : config,
         clock,
         brokerId: 0,
