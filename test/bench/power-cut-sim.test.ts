@@ -5,9 +5,10 @@ import { runPowerCutSim } from '../../bench/sim/power-cut.js'
 const CI_SEEDS = 700
 /**
  * Seeds past CI's share that found real losses: 961 acknowledged an OffsetCommit whose records
- * a storage recovery had cut off (see durability.test.ts for the reduced schedule).
+ * a storage recovery had cut off (durability.test.ts has the reduced schedule); 6146 recovered a
+ * log with a hole where an older segment lost its tail (power-cut-recovery.test.ts).
  */
-const REGRESSION_SEEDS = [961]
+const REGRESSION_SEEDS = [961, 6146]
 
 describe('the power-cut simulation of partition replicas, the group coordinator and the metadata store over the simulated disk', () => {
   it(`keeps every acknowledged acks=all record, dense offsets, acknowledged OffsetCommits, acknowledged metadata changes and the high watermark across power cuts (${CI_SEEDS} seeds)`, async () => {
