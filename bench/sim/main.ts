@@ -17,12 +17,14 @@ async function main(): Promise<void> {
   const single = option('seed')
   const first = single ?? option('first') ?? 1
   const seeds = single === undefined ? (option('seeds') ?? 1000) : 1
-  const totals = { cuts: 0, acked: 0, produceErrors: 0, faults: 0, fsyncs: 0 }
+  const totals = { cuts: 0, acked: 0, commits: 0, metadataChanges: 0, produceErrors: 0, faults: 0, fsyncs: 0 }
   const startMs = Date.now()
   for (let seed = first; seed < first + seeds; seed++) {
     const result = await runPowerCutSim({ seed })
     totals.cuts += result.cuts
     totals.acked += result.acked
+    totals.commits += result.commits
+    totals.metadataChanges += result.metadataChanges
     totals.produceErrors += result.produceErrors
     totals.faults += result.faults
     totals.fsyncs += result.fsyncs
@@ -32,7 +34,8 @@ async function main(): Promise<void> {
   console.log(
     `power-cut sim: seeds ${first}..${first + seeds - 1} (${seeds}) passed in ${seconds.toFixed(1)} s: ` +
       `${totals.cuts} power cuts, ${totals.acked} acks=all records acknowledged and checked, ` +
-      `${totals.produceErrors} produces refused (storage errors, timeouts), ${totals.faults} injected EIO/ENOSPC, ${totals.fsyncs} fsyncs`,
+      `${totals.commits} OffsetCommits and ${totals.metadataChanges} metadata changes acknowledged and checked, ` +
+      `${totals.produceErrors} produces and commits refused (storage errors, timeouts), ${totals.faults} injected EIO/ENOSPC, ${totals.fsyncs} fsyncs`,
   )
 }
 

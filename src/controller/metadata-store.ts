@@ -5,15 +5,17 @@
  * The whole state is small (a few KB per hundred partitions), so it is rewritten as one JSON
  * document on every change, atomically (temp file, fsync, rename, fsync of the directory): a
  * crash leaves either the old or the new document, never a torn one; the CRC guards against a
- * damaged disk rather than a torn write.
+ * damaged disk rather than a torn write. Its files go through the FileSystem seam (the real one
+ * in production), so the power-cut simulation runs it over the simulated disk.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32c } from '@node-rs/crc32'
 import { PartitaError } from '../common/errors.js'
 import { assert } from '../common/assert.js'
-import { writeFileAtomicSync } from '../storage/checkpoint-file.js'
+import { readBytesIfExistsSync, writeFileAtomicSync } from '../storage/checkpoint-file.js'
+import { FileHandleCache } from '../storage/file-handle-cache.js'
+import { type FileSystem, realFileSystem } from '../storage/file-system.js'
 import type { DynamicBrokerConfigs } from '../metadata/broker-dynamic-configs.js'
 import type { TopicState } from '../metadata/image.js'
 
@@ -30,24 +32,29 @@ export interface ClusterState {
 
 const FILE_NAME = 'cluster-metadata.json'
 const PRODUCER_ID_BLOCK = 1000
+/** The store opens one file at a time (the document, or its temp file and directory). */
+const STORE_OPEN_FILES_MAX = 4
 
 export class MetadataStore {
   readonly #path: string
+  readonly #files: FileHandleCache
   #state: ClusterState
   #nextProducerId: number
   readonly #listeners: Array<(topics: readonly string[]) => void> = []
 
-  private constructor(path: string, state: ClusterState) {
+  private constructor(path: string, files: FileHandleCache, state: ClusterState) {
     this.#path = path
+    this.#files = files
     this.#state = state
     this.#nextProducerId = state.producerIdMark
   }
 
-  static open(dir: string): MetadataStore {
-    mkdirSync(dir, { recursive: true })
+  static open(dir: string, options: { fs?: FileSystem } = {}): MetadataStore {
+    const files = new FileHandleCache({ fs: options.fs ?? realFileSystem, openFilesMax: STORE_OPEN_FILES_MAX })
+    files.fs.mkdirpSync(dir)
     const path = join(dir, FILE_NAME)
-    const state = readState(path)
-    const store = new MetadataStore(path, state ?? { clusterId: newClusterId(), topics: {}, producerIdMark: 0 })
+    const state = readState(path, files)
+    const store = new MetadataStore(path, files, state ?? { clusterId: newClusterId(), topics: {}, producerIdMark: 0 })
     if (state === null) store.save()
     return store
   }
@@ -116,8 +123,15 @@ export class MetadataStore {
   /** Hands out a fresh producer id; the persisted mark moves in blocks so most calls write nothing. */
   nextProducerId(): number {
     if (this.#nextProducerId >= this.#state.producerIdMark) {
+      const before = this.#state.producerIdMark
       this.#state.producerIdMark = this.#nextProducerId + PRODUCER_ID_BLOCK
-      this.save()
+      try {
+        this.save()
+      } catch (error) {
+        // Ids are handed out only below a mark on disk: a restart must never hand them out again.
+        this.#state.producerIdMark = before
+        throw error
+      }
     }
     return this.#nextProducerId++
   }
@@ -128,19 +142,14 @@ export class MetadataStore {
    */
   save(changedTopics: readonly string[] = []): void {
     const body = Buffer.from(JSON.stringify(this.#state))
-    writeFileAtomicSync(this.#path, Buffer.concat([Buffer.from(`${crc32c(body)}\n`), body]))
+    writeFileAtomicSync(this.#path, Buffer.concat([Buffer.from(`${crc32c(body)}\n`), body]), true, this.#files)
     if (changedTopics.length > 0) for (const listener of this.#listeners) listener(changedTopics)
   }
 }
 
-function readState(path: string): ClusterState | null {
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(path)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
-  }
+function readState(path: string, files: FileHandleCache): ClusterState | null {
+  const bytes = readBytesIfExistsSync(path, files)
+  if (bytes === null) return null
   const newline = bytes.indexOf(0x0a)
   const body = bytes.subarray(newline + 1)
   if (newline <= 0 || Number(bytes.subarray(0, newline).toString()) !== crc32c(body)) {

@@ -251,7 +251,8 @@ export class PartitionLog implements GroupCommitMember {
     const checkpointedStart = checkpoint(LOG_START_OFFSET_FILE) ?? 0
     const recoveryPoint = clean ? Infinity : (checkpoint(RECOVERY_POINT_FILE) ?? 0)
     const epochStarts: RebuildResult['epochStarts'] = []
-    let changed = loadSegments(dir, bases, has, config.indexIntervalBytes, recoveryPoint, nowMs, files, segments, epochStarts)
+    const denseOffsets = config.cleanupPolicy === 'delete'
+    let changed = loadSegments(dir, bases, has, config.indexIntervalBytes, recoveryPoint, nowMs, files, segments, epochStarts, denseOffsets)
 
     let logStartOffset = Math.max(checkpointedStart, segments.length > 0 ? segments[0].baseOffset : 0)
     const lastSegment = segments[segments.length - 1]
@@ -1176,7 +1177,8 @@ function removeStrayFiles(dir: string, names: string[], files: FileHandleCache):
  * Opens the segments into `segments` (as it goes, so a caller can close them if this throws) and
  * brings their in-memory state back. Segments from the one holding the recovery point onward are
  * scanned batch by batch (CRC included); the first bad batch cuts the log there and later
- * segments are dropped. Earlier segments load their index files, and are rebuilt when those are
+ * segments are dropped, as does a segment ending short of the next one's base when `denseOffsets`
+ * (every policy but compaction's). Earlier segments load their index files, and are rebuilt when those are
  * damaged. Returns whether any segment was rebuilt (its index files must then be rewritten), and
  * adds the epoch starts the scanned batches carry to `epochStarts`.
  */
@@ -1190,6 +1192,7 @@ function loadSegments(
   files: FileHandleCache,
   segments: Segment[],
   epochStarts: RebuildResult['epochStarts'],
+  denseOffsets: boolean,
 ): boolean {
   let recoverFrom = bases.length
   if (recoveryPoint !== Infinity) {
@@ -1215,6 +1218,13 @@ function loadSegments(
       recovered = true
       cut = result.truncated
       if (i < bases.length - 1 && !cut) segment.sealTimeIndex()
+    }
+    // A power cut can keep a newer segment's unsynced writes and lose the end of this one (no
+    // order holds between two files' writes): the log must stay a prefix of what was written,
+    // so it ends at the hole. Only compaction leaves gaps between segments on purpose.
+    if (denseOffsets && i < bases.length - 1 && segment.nextOffset < bases[i + 1]) {
+      recovered = true
+      cut = true
     }
     if (cut) {
       for (let j = i + 1; j < bases.length; j++) {

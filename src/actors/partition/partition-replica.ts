@@ -69,6 +69,18 @@ const READ_COMMITTED = 1
 /** Kafka writes markers with acks=all and the coordinator's request timeout; ours is its default. */
 const TXN_MARKER_TIMEOUT_MS = 30_000
 
+/**
+ * An acks=all append not answered yet. A storage recovery cuts the log back to what is on disk;
+ * an append above the cut is gone, and the records appended after the recovery reuse its
+ * offsets, so the high watermark passing them says nothing about this one: it is marked `cut`
+ * and answered KAFKA_STORAGE_ERROR.
+ */
+interface PendingAck {
+  lastOffset: number
+  leaderEpoch: number
+  cut: boolean
+}
+
 interface FollowerPhase {
   leaderId: number
   /** True until the KIP-101 truncation for this leadership has been done. */
@@ -97,6 +109,9 @@ export class PartitionReplica {
   readonly #deferFollowerWake: (wake: () => void) => void
   #followerWakeScheduled = false
   readonly #produceWaiters: DelayedOperations<ProduceResult>
+  /** Every acks=all append from its append to its answer (awaiting the disk, then the ISR). */
+  readonly #pendingAcks = new Set<PendingAck>()
+  readonly #pendingAcksMax: number
   readonly #followerFetch: FollowerFetchSettings
   #config: ReplicaConfig
   #role: ReplicaRole = 'none'
@@ -132,7 +147,8 @@ export class PartitionReplica {
     this.#fetchWaiters = new DelayedOperations(options.clock, options.fetchWaitersMax ?? DEFAULT_FETCH_WAITERS_MAX)
     this.#followerFetchWaiters = new DelayedOperations(options.clock, options.fetchWaitersMax ?? DEFAULT_FETCH_WAITERS_MAX)
     this.#deferFollowerWake = options.deferFollowerWake ?? ((wake) => void setImmediate(wake))
-    this.#produceWaiters = new DelayedOperations(options.clock, options.produceWaitersMax ?? DEFAULT_PRODUCE_WAITERS_MAX)
+    this.#pendingAcksMax = options.produceWaitersMax ?? DEFAULT_PRODUCE_WAITERS_MAX
+    this.#produceWaiters = new DelayedOperations(options.clock, this.#pendingAcksMax)
     this.#followerFetch = { ...DEFAULT_FOLLOWER_FETCH, ...options.followerFetch }
     this.#highWatermark = hw
     this.#storageRetryBackoffMs = options.storageRetryBackoffMs ?? DEFAULT_STORAGE_RETRY_BACKOFF_MS
@@ -269,8 +285,9 @@ export class PartitionReplica {
         `ISR size ${this.#leader.isrSize} is below min.insync.replicas ${this.#config.minInsyncReplicas}`,
       )
     }
-    if (acks === -1 && this.#produceWaiters.full) {
+    if (acks === -1 && this.#pendingAcks.size >= this.#pendingAcksMax) {
       // Refused before appending: a bounded purgatory must not turn into silent unacked writes.
+      // Produces still waiting for the disk count too: each joins the purgatory after its sync.
       return this.#produceError(ErrorCode.REQUEST_TIMED_OUT, 'too many produce requests waiting for replication')
     }
     const headers = batchHeaders(records)
@@ -307,12 +324,30 @@ export class PartitionReplica {
       logStartOffset: this.#log.logStartOffset,
     })
     if (acks !== -1) return done()
-    if (this.#log.syncsForAcks) {
-      // The request's timeout bounds the wait for the ISR (as in Kafka), not for our own disk: a
-      // lone leader answers a zero timeout once its fdatasync is done. A failure is seen below.
-      await this.#log.syncData().catch(() => undefined)
+    const pending = this.#trackAck(lastOffset)
+    try {
+      if (this.#log.syncsForAcks) {
+        // The request's timeout bounds the wait for the ISR (as in Kafka), not for our own disk: a
+        // lone leader answers a zero timeout once its fdatasync is done. A failure is seen below.
+        await this.#log.syncData().catch(() => undefined)
+      }
+      return await this.#awaitReplication(pending, timeoutMs, done)
+    } finally {
+      this.#pendingAcks.delete(pending)
     }
-    return this.#awaitReplication(lastOffset + 1, timeoutMs, done)
+  }
+
+  /** Starts tracking an acks=all append (or a duplicate of a stored batch) ending at `lastOffset`. */
+  #trackAck(lastOffset: number): PendingAck {
+    const pending: PendingAck = { lastOffset, leaderEpoch: this.#leaderEpoch, cut: false }
+    this.#pendingAcks.add(pending)
+    return pending
+  }
+
+  /** The leader's log was cut back to `end`: appends above it are lost, and answered so now. */
+  #afterLeaderCut(end: number): void {
+    for (const pending of this.#pendingAcks) if (pending.lastOffset >= end) pending.cut = true
+    this.#produceWaiters.poke()
   }
 
   /**
@@ -395,11 +430,14 @@ export class PartitionReplica {
     this.#followerFetchWaiters.poke()
   }
 
-  #awaitReplication(requiredOffset: number, timeoutMs: number, done: () => ProduceResult): Promise<ProduceResult> {
-    const leaderEpoch = this.#leaderEpoch
+  #awaitReplication(pending: PendingAck, timeoutMs: number, done: () => ProduceResult): Promise<ProduceResult> {
+    const requiredOffset = pending.lastOffset + 1
     const tryComplete = (): ProduceResult | undefined => {
-      if (this.#role !== 'leader' || this.#leaderEpoch !== leaderEpoch) {
+      if (this.#role !== 'leader' || this.#leaderEpoch !== pending.leaderEpoch) {
         return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+      }
+      if (pending.cut) {
+        return this.#produceError(ErrorCode.KAFKA_STORAGE_ERROR, 'the disk failed before the records were known to be on it, and they were cut off')
       }
       if (this.#highWatermark < requiredOffset) {
         // Never acknowledged: the disk failed before the records were known to be on it.
@@ -449,7 +487,7 @@ export class PartitionReplica {
     if (entry !== undefined && marker.producerEpoch < entry.epoch) {
       return refuse(ErrorCode.INVALID_PRODUCER_EPOCH, `marker epoch ${marker.producerEpoch} is older than producer ${marker.producerId}'s ${entry.epoch}`)
     }
-    if (this.#produceWaiters.full) return refuse(ErrorCode.REQUEST_TIMED_OUT, 'too many produce requests waiting for replication')
+    if (this.#pendingAcks.size >= this.#pendingAcksMax) return refuse(ErrorCode.REQUEST_TIMED_OUT, 'too many produce requests waiting for replication')
     const batch = encodeTxnMarkerBatch(marker, this.#clock.nowMs())
     let appended
     try {
@@ -460,13 +498,19 @@ export class PartitionReplica {
     }
     applyBatch(this.#producers.state, this.#log, batch, 0, appended.baseOffset)
     this.#afterLeaderAppend()
-    const result = await this.#awaitReplication(appended.lastOffset + 1, timeoutMs, () => ({
-      errorCode: ErrorCode.NONE,
-      errorMessage: null,
-      baseOffset: appended.baseOffset,
-      logAppendTimeMs: -1,
-      logStartOffset: this.#log.logStartOffset,
-    }))
+    const pending = this.#trackAck(appended.lastOffset)
+    let result
+    try {
+      result = await this.#awaitReplication(pending, timeoutMs, () => ({
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        baseOffset: appended.baseOffset,
+        logAppendTimeMs: -1,
+        logStartOffset: this.#log.logStartOffset,
+      }))
+    } finally {
+      this.#pendingAcks.delete(pending)
+    }
     return refuse(result.errorCode, result.errorMessage)
   }
 
@@ -868,6 +912,7 @@ export class PartitionReplica {
       throw error
     }
     this.#highWatermark = Math.min(this.#highWatermark, this.#log.logEndOffset)
+    this.#afterLeaderCut(this.#log.logEndOffset)
     this.#checkInvariants()
     return true
   }

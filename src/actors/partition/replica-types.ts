@@ -43,7 +43,7 @@ export interface PartitionReplicaOptions {
   onFollowerSynced?: (report: FollowerSyncedReport) => void
   /** Bound on parked long-poll fetches (consumer and follower); default 1000. */
   fetchWaitersMax?: number
-  /** Bound on parked acks=-1 produces; default 10000. */
+  /** Bound on acks=-1 produces awaiting their answer (the disk, then the ISR); default 10000. */
   produceWaitersMax?: number
   /** Passed to PartitionLog.open (compactor, decompress, fsync); the clock is the replica's. */
   logOptions?: Omit<PartitionLogOptions, 'clock'>

@@ -10,6 +10,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PartitionReplica } from '../../../src/actors/partition/partition-replica.js'
+import type { ReplicaConfig } from '../../../src/actors/partition/replica-types.js'
 import { ManualClock } from '../../../src/common/clock.js'
 import { ErrorCode } from '../../../src/common/error-codes.js'
 import { FileHandleCache } from '../../../src/storage/file-handle-cache.js'
@@ -18,12 +19,19 @@ import type { FsyncMode } from '../../../src/storage/log-config.js'
 import { SimFileSystem } from '../../../src/storage/sim-file-system.js'
 import { batch, config, pumpOnce } from './replica-harness.js'
 
-async function openLeader(dir: string, files: FileHandleCache, clock: ManualClock, fsyncMode: FsyncMode = 'acks-all', partition = 0): Promise<PartitionReplica> {
+async function openLeader(
+  dir: string,
+  files: FileHandleCache,
+  clock: ManualClock,
+  fsyncMode: FsyncMode = 'acks-all',
+  partition = 0,
+  overrides: Partial<ReplicaConfig> = {},
+): Promise<PartitionReplica> {
   const replica = await PartitionReplica.open({
     topic: 't',
     partition,
     dir,
-    config: config({ fsyncMode }),
+    config: config({ fsyncMode, ...overrides }),
     clock,
     brokerId: 0,
     logOptions: { files },
@@ -86,6 +94,24 @@ describe('acks=all with partita.fsync.mode=acks-all', () => {
     const again = await replica.produce(batch('d', 1), -1, 5000)
     expect(again).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2 })
     expect(await consumed(replica)).toEqual(['a-0', 'a-1', 'd-0'])
+  })
+
+  it('never acknowledges a produce whose records a storage recovery cut off before they were on disk, even once later records cover its offsets', async () => {
+    // The schedule of `npm run sim -- --seed 21`, reduced: b waits for the group commit; before
+    // its round runs, c's flush (flush.messages) fails and takes the log offline; d's recovery
+    // cuts the log back to what is on disk (b's records were not) and d lands on b's offsets.
+    const disk = new SimFileSystem(6)
+    const clock = new ManualClock()
+    const replica = await openLeader('/data/t-0', new FileHandleCache({ fs: disk }), clock, 'acks-all', 0, { flushMessages: 4 })
+    expect((await replica.produce(batch('a', 1), -1, 5000)).errorCode).toBe(ErrorCode.NONE)
+    const b = replica.produce(batch('b', 2), -1, 5000)
+    disk.failNext('fsync', 'EIO')
+    expect((await replica.produce(batch('c', 1), 1, 5000)).errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    const d = replica.produce(batch('d', 2), -1, 5000)
+    const [bAnswer, dAnswer] = await Promise.all([b, d])
+    expect(dAnswer).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 1 })
+    expect(await consumed(replica)).toEqual(['a-0', 'd-0', 'd-1'])
+    expect(bAnswer).toMatchObject({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, baseOffset: -1 })
   })
 
   it('answers a produce to a full disk KAFKA_STORAGE_ERROR and serves again once space is back', async () => {
