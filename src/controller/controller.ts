@@ -20,15 +20,20 @@ import type {
   CreateTopicResult,
   ElectLeadersResult,
   InitProducerIdResult,
+  OngoingReassignment,
+  ReassignmentInput,
+  ReassignmentResult,
   TopicErrorResult,
 } from '../metadata/operations.js'
 import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
 import { TOPIC_CONFIG_DEFAULTS, applyConfigOps } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, TXN_STATE_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
+import type { Logger } from '../common/logger.js'
 import type { ImagePublisher } from './image-publisher.js'
 import type { MetadataStore } from './metadata-store.js'
-import { checkAddedAssignments, checkTopicAssignments } from './manual-assignment.js'
+import { checkAddedAssignments, checkReplicaList, checkTopicAssignments } from './manual-assignment.js'
+import { canComplete, cancelReassignment, completeReassignment, isReassigning, startReassignment } from './reassignment.js'
 import { assignReplicas } from './placement.js'
 import type { Supervisor } from './supervisor.js'
 
@@ -43,6 +48,7 @@ export interface ControllerDeps {
   store: MetadataStore
   supervisor: Supervisor
   publisher: ImagePublisher
+  logger?: Pick<Logger, 'warn'>
 }
 
 export class Controller {
@@ -50,6 +56,7 @@ export class Controller {
   readonly #store: MetadataStore
   readonly #router: Supervisor
   readonly #publisher: ImagePublisher
+  readonly #logger: Pick<Logger, 'warn'> | undefined
   /** Admin requests run one at a time, as a controller's event queue does: none sees another half done. */
   #queue: Promise<unknown> = Promise.resolve()
 
@@ -58,7 +65,89 @@ export class Controller {
     this.#store = deps.store
     this.#router = deps.supervisor
     this.#publisher = deps.publisher
+    this.#logger = deps.logger
     this.#publisher.setBrokerConfigs(this.#store.brokerConfigs())
+    // A reassignment completes once its target replicas are in sync: an ISR change may be that moment.
+    this.#router.onIsrStored((topic, partition) => {
+      const state = this.#store.topic(topic)?.partitions[partition]
+      if (state !== undefined && canComplete(state)) void this.#enqueue(() => this.#completeIfReady(topic, partition))
+    })
+  }
+
+  /** Runs `work` after every admin request before it, publishing its effect; never rejects. */
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(work).then(
+      () => void this.#publisher.flush(),
+      (error: unknown) => this.#logger?.warn(`completing a reassignment failed: ${messageOf(error) ?? String(error)}`),
+    )
+    this.#queue = run
+    return run
+  }
+
+  /**
+   * After a restart of the controller: reassignments whose target caught up while it was down
+   * complete now; the rest complete on a later ISR change.
+   */
+  resumeReassignments(): Promise<void> {
+    return this.#enqueue(async () => {
+      for (const topic of this.#store.topics()) {
+        for (const state of topic.partitions) if (canComplete(state)) await this.#completeIfReady(topic.name, state.partition)
+      }
+    })
+  }
+
+  async #completeIfReady(topic: string, partition: number): Promise<void> {
+    const state = this.#store.topic(topic)?.partitions[partition]
+    if (state === undefined || !canComplete(state)) return
+    await this.#router.changeReplicas(topic, partition, completeReassignment(state))
+  }
+
+  /**
+   * AlterPartitionReassignments (KIP-455), partition by partition as Kafka's controller answers
+   * it: a target replica list starts (or replaces) a reassignment, null cancels the running one.
+   * The answer comes once the added replicas are open; the move completes later (see
+   * reassignment.ts), or at once when the target is already in sync.
+   */
+  async alterReassignments(inputs: ReassignmentInput[]): Promise<ReassignmentResult[]> {
+    const results: ReassignmentResult[] = []
+    for (const { topic, partition, replicas } of inputs) {
+      try {
+        const state = this.#store.topic(topic)?.partitions[partition]
+        if (state === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find partition ${topic}-${partition}.`)
+        if (replicas === null) {
+          if (!isReassigning(state)) throw new KafkaError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `No ongoing reassignment for partition ${topic}-${partition}.`)
+          await this.#router.changeReplicas(topic, partition, cancelReassignment(state))
+        } else {
+          checkReplicaList(replicas, this.#brokerIds(), null)
+          await this.#router.changeReplicas(topic, partition, startReassignment(state, replicas))
+          await this.#completeIfReady(topic, partition)
+        }
+        results.push({ topic, partition, errorCode: ErrorCode.NONE, errorMessage: null })
+      } catch (error) {
+        results.push({ topic, partition, errorCode: errorCodeOf(error), errorMessage: messageOf(error) })
+      }
+    }
+    return results
+  }
+
+  /** ListPartitionReassignments: the running ones (of the partitions asked for); others are left out, as in Kafka. */
+  listReassignments(topics: Array<{ topic: string; partitions: number[] }> | null): OngoingReassignment[] {
+    const asked = topics === null ? null : new Map(topics.map((t) => [t.topic, new Set(t.partitions)]))
+    const ongoing: OngoingReassignment[] = []
+    for (const topic of this.#store.topics()) {
+      for (const state of topic.partitions) {
+        if (!isReassigning(state)) continue
+        if (asked !== null && asked.get(topic.name)?.has(state.partition) !== true) continue
+        ongoing.push({
+          topic: topic.name,
+          partition: state.partition,
+          replicas: [...state.replicas],
+          addingReplicas: [...(state.addingReplicas ?? [])],
+          removingReplicas: [...(state.removingReplicas ?? [])],
+        })
+      }
+    }
+    return ongoing
   }
 
   /** Answers a node's request; the delta holding its effect is sent before the answer. */
@@ -87,6 +176,10 @@ export class Controller {
         return this.ensureTopic(request.name)
       case 'electLeaders':
         return this.electLeaders(request.electionType, request.partitions)
+      case 'alterReassignments':
+        return this.alterReassignments(request.inputs)
+      case 'listReassignments':
+        return this.listReassignments(request.topics)
     }
   }
 
