@@ -10,6 +10,7 @@ import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
 import { DYNAMIC_BROKER_KEYS, applyBrokerConfigOps, brokerResourceId, dynamicFor } from '../metadata/broker-dynamic-configs.js'
 import { configKey } from '../metadata/config-keys.js'
+import { kafkaBrokerKey } from '../metadata/kafka-broker-keys.js'
 import type { ControllerReplies, ControllerReply, ControllerRequest } from '../metadata/controller-messages.js'
 import type { TopicState } from '../metadata/image.js'
 import type {
@@ -428,12 +429,14 @@ export class Controller {
   async #alterBrokerConfigs(name: string, ops: AlterConfigOp[], incremental: boolean, validateOnly: boolean): Promise<void> {
     const brokerId = brokerResourceId(name, this.#config.brokers)
     const staticKeys = new Set(Object.keys(brokerConfigEntries(this.#config)))
-    const known = (key: string): boolean => staticKeys.has(key) || configKey(key) !== undefined
+    const partitaKey = (key: string): boolean => staticKeys.has(key) || configKey(key) !== undefined
     const level = brokerId === null ? '' : String(brokerId)
     const all = this.#store.brokerConfigs()
     // APPEND and SUBTRACT start from what is in force below this level.
     const below = { ...TOPIC_CONFIG_DEFAULTS, ...brokerTopicDefaults(this.#config, brokerId === null ? {} : dynamicFor(all, null)) }
-    const next = applyBrokerConfigOps(all[level] ?? {}, ops, incremental, known, (key) => below[DYNAMIC_BROKER_KEYS[key]])
+    const belowOf = (key: string): string | undefined =>
+      DYNAMIC_BROKER_KEYS[key] !== undefined ? below[DYNAMIC_BROKER_KEYS[key]] : (dynamicFor(all, null)[key] ?? this.#config.kafkaStartValues[key] ?? kafkaBrokerKey(key)?.defaultValue ?? undefined)
+    const next = applyBrokerConfigOps(all[level] ?? {}, ops, incremental, { clusterDefault: brokerId === null, resourceName: name }, partitaKey, belowOf)
     if (validateOnly) return
     const updated: Record<string, Record<string, string>> = { ...all, [level]: next }
     if (Object.keys(next).length === 0) delete updated[level]

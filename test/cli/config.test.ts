@@ -147,7 +147,7 @@ describe('config precedence', () => {
     const applied = resolveConfig(defaults).settings.broker
     const implicit = resolveBrokerConfig(baseSettings().broker, 'd')
     const explicit = resolveBrokerConfig(applied, 'd')
-    expect({ ...explicit, topicDefaults: {} }).toEqual({ ...implicit, topicDefaults: {} })
+    expect({ ...explicit, topicDefaults: {}, kafkaStartValues: {} }).toEqual({ ...implicit, topicDefaults: {}, kafkaStartValues: {} })
     for (const [name, value] of Object.entries(brokerTopicDefaults(explicit))) expect([name, value]).toEqual([name, TOPIC_CONFIG_DEFAULTS[name]])
   })
 
