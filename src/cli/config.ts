@@ -9,7 +9,9 @@
 import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { baseSettings, CONFIG_KEYS, ConfigValueError, configKey, type ServerSettings } from '../metadata/config-keys.js'
+import { DYNAMIC_BROKER_KEYS } from '../metadata/broker-dynamic-configs.js'
 import { kafkaBrokerKey, kafkaValueProblem } from '../metadata/kafka-broker-keys.js'
+import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
 import { CliError } from './common.js'
 
 export interface ConfigValue {
@@ -145,7 +147,17 @@ export function resolveConfig(...sources: ConfigEntry[][]): LoadedConfig {
     const problem = kafkaValueProblem(kafka, entry.value)
     if (problem !== null) throw new CliError(`config: bad value for ${entry.key} (${entry.source}): ${problem}`)
     kafkaStartValues[entry.key] = entry.value
-    values.push({ key: entry.key, value: entry.value, source: `${entry.source} (accepted, no effect)` })
+    // A log default Kafka also updates dynamically is the broker-wide default of its topic key, whatever that key does.
+    const topicKey = DYNAMIC_BROKER_KEYS[entry.key]
+    if (topicKey !== undefined) {
+      try {
+        validateTopicConfigs({ [topicKey]: entry.value })
+      } catch (error) {
+        throw new CliError(`config: bad value for ${entry.key} (${entry.source}): ${error instanceof Error ? error.message : String(error)}`)
+      }
+      settings.broker.topicDefaults = { ...settings.broker.topicDefaults, [topicKey]: entry.value }
+    }
+    values.push({ key: entry.key, value: entry.value, source: topicKey === undefined ? `${entry.source} (accepted, no effect)` : entry.source })
   }
   settings.broker.kafkaStartValues = kafkaStartValues
   return { settings, values }

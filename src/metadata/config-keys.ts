@@ -185,6 +185,15 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     apply: (v, s) => applyAdvertised(v, s.broker, s.listenerNames),
   },
   {
+    key: 'log.dir',
+    doc: 'where logs and metadata live, when log.dirs is not set',
+    defaultValue: null,
+    apply: (v, s) => {
+      if (v.trim() === '') throw new ConfigValueError('must not be empty')
+      s.broker.dataDir = v.trim()
+    },
+  },
+  {
     key: 'log.dirs',
     doc: 'where logs and metadata live (one directory)',
     defaultValue: './data',
@@ -241,6 +250,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'max.broker.partitions', doc: 'partition replicas one broker may host', defaultValue: '100000', apply: (v, s) => (s.broker.maxBrokerPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.num.partitions', doc: 'partitions of __consumer_offsets', defaultValue: '50', apply: (v, s) => (s.broker.offsetsTopicNumPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },
+  { key: 'offsets.retention.minutes', doc: "how long an empty group's committed offsets are kept", defaultValue: '10080', apply: (v, s) => (s.broker.offsetsRetentionMinutes = integer(v, 1, INT32_MAX)) },
+  {
+    key: 'offsets.retention.check.interval.ms',
+    doc: 'how often expired committed offsets are looked for',
+    defaultValue: '600000',
+    apply: (v, s) => (s.broker.offsetsRetentionCheckIntervalMs = integer(v, 1)),
+  },
   {
     key: 'max.incremental.fetch.session.cache.slots',
     doc: 'incremental fetch sessions (KIP-227) each broker keeps',
