@@ -120,8 +120,12 @@ export class Controller {
           await this.#router.changeReplicas(topic, partition, cancelReassignment(state))
         } else {
           checkReplicaList(replicas, this.#brokerIds(), null)
-          await this.#router.changeReplicas(topic, partition, startReassignment(state, replicas))
-          await this.#completeIfReady(topic, partition)
+          // The replicas it already has, with none running: nothing to do (no new epoch), as in Kafka.
+          const unchanged = !isReassigning(state) && replicas.length === state.replicas.length && replicas.every((id, i) => id === state.replicas[i])
+          if (!unchanged) {
+            await this.#router.changeReplicas(topic, partition, startReassignment(state, replicas))
+            await this.#completeIfReady(topic, partition)
+          }
         }
         results.push({ topic, partition, errorCode: ErrorCode.NONE, errorMessage: null })
       } catch (error) {

@@ -288,6 +288,10 @@ const scenarios: Record<number, Scenario> = {
     for (const bad of [[], [1, 1], [0, 7]]) expect((await alter('rb', 0, bad)).errorCode).toBe(ErrorCode.INVALID_REPLICA_ASSIGNMENT)
     expect((await alter('rb', 0, null)).errorCode).toBe(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS)
     expect(await partitionOf('rb')).toMatchObject({ leaderId: 1, replicaNodes: [1], isrNodes: [1] })
+    // To the replicas it has: nothing to do, and no new leader epoch.
+    const rbEpoch = (await partitionOf('rb')).leaderEpoch
+    expect((await alter('rb', 0, [1])).errorCode).toBe(ErrorCode.NONE)
+    expect((await partitionOf('rb')).leaderEpoch).toBe(rbEpoch)
     // [0] to [1]: broker 1's replica is added and catches up (these replicas do not replicate, so it stays added).
     const before = await partitionOf('ra')
     expect(await alter('ra', 0, [1])).toMatchObject({ errorCode: ErrorCode.NONE, errorMessage: null })
