@@ -10,6 +10,8 @@
  * A new target while one runs replaces it, measured from the original replicas.
  */
 import { assert } from '../common/assert.js'
+import { ErrorCode } from '../common/error-codes.js'
+import { KafkaError } from '../common/errors.js'
 import type { PartitionState } from '../metadata/image.js'
 
 /** A partition's replica sets after a reassignment step; the caller stores and announces them. */
@@ -52,7 +54,8 @@ export function startReassignment(state: PartitionState, target: readonly number
   // Replicas an earlier reassignment was adding that this target drops.
   const close = state.replicas.filter((id) => !replicas.includes(id))
   const open = adding.filter((id) => !state.replicas.includes(id))
-  if (isr.length === 0) return { replicas, isr: [...state.isr], open, close: [], unclean: false, ...reassigning(adding, removing) }
+  // Only a replacement can drop every in-sync replica (the originals died after an added one caught up).
+  if (isr.length === 0) throw new KafkaError(ErrorCode.REASSIGNMENT_IN_PROGRESS, `A new target for ${state.partition} would leave it no in-sync replica; cancel the running reassignment first.`)
   return { replicas, isr, open, close, unclean: false, ...reassigning(adding, removing) }
 }
 

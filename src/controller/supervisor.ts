@@ -344,6 +344,7 @@ export class Supervisor {
     const state = topic?.partitions[partition]
     assert(topic !== undefined && state !== undefined, `${topicName}-${partition} exists`)
     const opening = change.open.filter((id) => this.#liveBrokers.has(id))
+    // Only the added replicas are spawned: the partition's state narrowed to them.
     const failed = await this.#spawnReplicas(
       opening.length === 0 ? [] : [{ topic, state: { ...state, replicas: opening } }],
       () => true,

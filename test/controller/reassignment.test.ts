@@ -37,6 +37,8 @@ describe('reassignment steps', () => {
   it('replaces a running reassignment measured from the original replicas, closing replicas it no longer adds', () => {
     const running = state([1, 2, 0], [0, 1], { leader: 0, addingReplicas: [1, 2], removingReplicas: [0] })
     expect(startReassignment(running, [0, 1])).toMatchObject({ replicas: [0, 1], isr: [0, 1], addingReplicas: [1], removingReplicas: [], open: [], close: [2] })
+    // A target without the only in-sync replica (an added one) would leave the partition none: refused.
+    expect(() => startReassignment({ ...running, isr: [1] }, [2])).toThrow(expect.objectContaining({ errorCode: ErrorCode.REASSIGNMENT_IN_PROGRESS }))
   })
 
   it('cancels back to the original replicas, unclean only when none of them is in sync', () => {
