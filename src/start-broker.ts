@@ -181,7 +181,7 @@ async function startLocked(
       liveBrokersChanged: () => publisher.brokersChanged(),
     },
   })
-  controller = new Controller({ config, store, supervisor, publisher })
+  controller = new Controller({ config, store, supervisor, publisher, logger })
   const sup = supervisor
   let started = false
   let adminServer: AdminServer | null = null
@@ -213,6 +213,7 @@ async function startLocked(
     // elections anyway: see serveNode.)
     for (const topic of store.topics()) publisher.topicChanged(topic.name)
     await supervisor.start()
+    await controller.resumeReassignments()
     started = true
     publisher.flush()
     client = await KafkaClient.connect({ bootstrapServers: bootstrapOf(config, supervisor.ports()), clientId: 'partita-embedded' })

@@ -15,7 +15,7 @@ const RESOURCE_TOPIC = 2
 const PARTITIONS_PER_TOPIC_MAX = 100_000
 
 export interface DataChanges {
-  /** The API can remove data or move log starts (DeleteTopics, DeleteRecords, config changes, CreatePartitions). */
+  /** The API can remove data, move log starts or leaders (DeleteTopics, DeleteRecords, config changes, CreatePartitions, reassignments). */
   logged: boolean
   /** Topics a DeleteTopics names. */
   deleted: string[]
@@ -25,6 +25,8 @@ export interface DataChanges {
   reconfigured: string[]
   /** Topics a CreatePartitions names (it removes nothing, and is logged for the record). */
   grown: string[]
+  /** Topics an AlterPartitionReassignments names: a move gives their partitions new leader epochs. */
+  moved: string[]
 }
 
 interface TopicsBody {
@@ -34,7 +36,7 @@ interface TopicsBody {
   validateOnly?: boolean
 }
 
-const NONE: DataChanges = { logged: false, deleted: [], trimmed: [], reconfigured: [], grown: [] }
+const NONE: DataChanges = { logged: false, deleted: [], trimmed: [], reconfigured: [], grown: [], moved: [] }
 
 export function dataChangesOf(prediction: Prediction): DataChanges {
   if (prediction.kind !== 'answer' && prediction.kind !== 'silent') return NONE
@@ -56,6 +58,8 @@ export function dataChangesOf(prediction: Prediction): DataChanges {
     }
     case ApiKey.CreatePartitions:
       return { ...NONE, logged: true, grown: (body.topics ?? []).flatMap((t) => (t.name === null ? [] : [t.name])) }
+    case ApiKey.AlterPartitionReassignments:
+      return { ...NONE, logged: true, moved: (body.topics ?? []).flatMap((t) => (t.name === null ? [] : [t.name])) }
     default:
       return NONE
   }
@@ -63,7 +67,7 @@ export function dataChangesOf(prediction: Prediction): DataChanges {
 
 /** The topics a change names, whatever it does to them. */
 export function topicsNamed(changes: DataChanges): string[] {
-  return [...changes.deleted, ...changes.trimmed.map((t) => t.topic), ...changes.reconfigured, ...changes.grown]
+  return [...changes.deleted, ...changes.trimmed.map((t) => t.topic), ...changes.reconfigured, ...changes.grown, ...changes.moved]
 }
 
 interface CreationBody {

@@ -54,7 +54,8 @@ export function redrawReason(frame: Frame, source: FrameSource): RedrawReason | 
   if (partitionReplicasAsked(frame.prediction, source.world.brokers) > source.partitionReplicasMax) return 'partition storm'
   const changes = dataChangesOf(frame.prediction)
   const { kept, trimmed } = source.world.setAside
-  if (changes.deleted.some((name) => kept.has(name) || trimmed.has(name))) return 'set-aside topic'
+  // A move bumps the leader epochs the oracle holds every set-aside partition to.
+  if ([...changes.deleted, ...changes.moved].some((name) => kept.has(name) || trimmed.has(name))) return 'set-aside topic'
   if ([...changes.trimmed.map((t) => t.topic), ...changes.reconfigured].some((name) => kept.has(name))) return 'set-aside topic'
   return null
 }

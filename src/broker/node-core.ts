@@ -26,6 +26,9 @@ import type {
   DeleteRecordsResult,
   DescribeConfigsResult,
   ElectLeadersResult,
+  OngoingReassignment,
+  ReassignmentInput,
+  ReassignmentResult,
   FetchInput,
   FetchOptions,
   FetchResult,
@@ -360,6 +363,14 @@ export class NodeCore implements BrokerCore {
 
   electLeaders(electionType: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]> {
     return this.#ask({ op: 'electLeaders', electionType, partitions })
+  }
+
+  alterReassignments(inputs: ReassignmentInput[]): Promise<ReassignmentResult[]> {
+    return this.#ask({ op: 'alterReassignments', inputs })
+  }
+
+  listReassignments(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<OngoingReassignment[]> {
+    return this.#ask({ op: 'listReassignments', topics })
   }
 
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {

@@ -3,10 +3,15 @@
  * .properties or JSON file (--config), PARTITA_* environment variables (PARTITA_LOG_RETENTION_MS
  * for log.retention.ms), then flags. Each value remembers its source, for --print-config. An
  * unknown key or a bad value is a CliError: one line naming the key, its source and what is wrong.
+ * Every broker key Kafka 3.9 accepts is accepted (kafka-broker-keys.ts): the ones in CONFIG_KEYS
+ * take effect, the rest are checked against their Kafka type and kept for DescribeConfigs only.
  */
 import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { baseSettings, CONFIG_KEYS, ConfigValueError, configKey, type ServerSettings } from '../metadata/config-keys.js'
+import { DYNAMIC_BROKER_KEYS } from '../metadata/broker-dynamic-configs.js'
+import { kafkaBrokerKey, kafkaValueProblem } from '../metadata/kafka-broker-keys.js'
+import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
 import { CliError } from './common.js'
 
 export interface ConfigValue {
@@ -112,11 +117,14 @@ export function environmentEntries(env: NodeJS.ProcessEnv): ConfigEntry[] {
 export function resolveConfig(...sources: ConfigEntry[][]): LoadedConfig {
   const chosen = new Map<string, ConfigEntry>()
   for (const entry of sources.flat()) {
-    if (configKey(entry.key) === undefined) throw new CliError(`config: unknown key '${entry.key}' (${entry.source})`)
+    if (configKey(entry.key) === undefined && kafkaBrokerKey(entry.key) === undefined) {
+      throw new CliError(`config: unknown key '${entry.key}' (${entry.source})`)
+    }
     chosen.set(entry.key, entry)
   }
   const settings = baseSettings()
   const values: ConfigValue[] = []
+  const kafkaStartValues: Record<string, string> = {}
   for (const definition of CONFIG_KEYS) {
     const entry = chosen.get(definition.key)
     if (entry === undefined) {
@@ -130,7 +138,28 @@ export function resolveConfig(...sources: ConfigEntry[][]): LoadedConfig {
       throw new CliError(`config: bad value for ${definition.key} (${entry.source}): ${error.message}`)
     }
     values.push({ key: definition.key, value: entry.value, source: entry.source })
+    if (kafkaBrokerKey(definition.key) !== undefined) kafkaStartValues[definition.key] = entry.value
   }
+  // Kafka's keys that Partita accepts with no effect (README, "Broker configs"): type-checked as Kafka does, then kept.
+  for (const entry of chosen.values()) {
+    const kafka = kafkaBrokerKey(entry.key)
+    if (kafka === undefined || configKey(entry.key) !== undefined) continue
+    const problem = kafkaValueProblem(kafka, entry.value)
+    if (problem !== null) throw new CliError(`config: bad value for ${entry.key} (${entry.source}): ${problem}`)
+    kafkaStartValues[entry.key] = entry.value
+    // A log default Kafka also updates dynamically is the broker-wide default of its topic key, whatever that key does.
+    const topicKey = DYNAMIC_BROKER_KEYS[entry.key]
+    if (topicKey !== undefined) {
+      try {
+        validateTopicConfigs({ [topicKey]: entry.value })
+      } catch (error) {
+        throw new CliError(`config: bad value for ${entry.key} (${entry.source}): ${error instanceof Error ? error.message : String(error)}`)
+      }
+      settings.broker.topicDefaults = { ...settings.broker.topicDefaults, [topicKey]: entry.value }
+    }
+    values.push({ key: entry.key, value: entry.value, source: topicKey === undefined ? `${entry.source} (accepted, no effect)` : entry.source })
+  }
+  settings.broker.kafkaStartValues = kafkaStartValues
   return { settings, values }
 }
 

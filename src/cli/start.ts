@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createLogger } from '../common/logger.js'
 import type { Broker } from '../start-broker.js'
-import { parseListener } from '../metadata/config-keys.js'
+import { listenerNames, parseListener } from '../metadata/config-keys.js'
 import { CliError, collect, formatOption, parseFormat, printLines, table } from './common.js'
 import { environmentEntries, readConfigFile, resolveConfig, valueBefore, type ConfigEntry, type LoadedConfig } from './config.js'
 
@@ -75,14 +75,16 @@ export function loadStartConfig(options: StartOptions, command: Command, env: No
   }
   if (given('autoCreateTopics')) flags.push({ key: 'auto.create.topics.enable', value: String(options.autoCreateTopics), source: 'flag --no-auto-create-topics' })
   // --host and --port each replace their half of listeners, whatever set the other half.
+  const names = (): ReturnType<typeof listenerNames> =>
+    listenerNames(valueBefore('controller.listener.names', file, environment, flags), valueBefore('listener.security.protocol.map', file, environment, flags))
   if (given('host') || given('port')) {
-    const before = parseListener(valueBefore('listeners', file, environment, flags) ?? 'PLAINTEXT://127.0.0.1:9092')
+    const before = parseListener(valueBefore('listeners', file, environment, flags) ?? 'PLAINTEXT://127.0.0.1:9092', names())
     const host = given('host') ? String(options.host) : before.host
     const port = given('port') ? String(options.port) : String(before.port)
     flags.push({ key: 'listeners', value: `PLAINTEXT://${host}:${port}`, source: given('host') && given('port') ? 'flag --host --port' : given('host') ? 'flag --host' : 'flag --port' })
   }
   if (given('advertisedHost') || given('advertisedPort')) {
-    const listeners = parseListener(valueBefore('listeners', file, environment, flags) ?? 'PLAINTEXT://127.0.0.1:9092')
+    const listeners = parseListener(valueBefore('listeners', file, environment, flags) ?? 'PLAINTEXT://127.0.0.1:9092', names())
     const host = given('advertisedHost') ? String(options.advertisedHost) : listeners.host
     const port = given('advertisedPort') ? String(options.advertisedPort) : '0'
     flags.push({ key: 'advertised.listeners', value: `PLAINTEXT://${host}:${port}`, source: 'flag --advertised-host/--advertised-port' })

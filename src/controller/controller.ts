@@ -10,6 +10,7 @@ import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
 import { DYNAMIC_BROKER_KEYS, applyBrokerConfigOps, brokerResourceId, dynamicFor } from '../metadata/broker-dynamic-configs.js'
 import { configKey } from '../metadata/config-keys.js'
+import { kafkaBrokerKey } from '../metadata/kafka-broker-keys.js'
 import type { ControllerReplies, ControllerReply, ControllerRequest } from '../metadata/controller-messages.js'
 import type { TopicState } from '../metadata/image.js'
 import type {
@@ -20,15 +21,20 @@ import type {
   CreateTopicResult,
   ElectLeadersResult,
   InitProducerIdResult,
+  OngoingReassignment,
+  ReassignmentInput,
+  ReassignmentResult,
   TopicErrorResult,
 } from '../metadata/operations.js'
 import { validateTopicConfigs } from '../metadata/topic-config-keys.js'
 import { TOPIC_CONFIG_DEFAULTS, applyConfigOps } from '../metadata/topic-configs.js'
 import { OFFSETS_TOPIC, TXN_STATE_TOPIC, isInternalTopic, isReservedTopicName, topicNameProblem } from '../metadata/topic-names.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
+import type { Logger } from '../common/logger.js'
 import type { ImagePublisher } from './image-publisher.js'
 import type { MetadataStore } from './metadata-store.js'
-import { checkAddedAssignments, checkTopicAssignments } from './manual-assignment.js'
+import { checkAddedAssignments, checkReplicaList, checkTopicAssignments } from './manual-assignment.js'
+import { canComplete, cancelReassignment, completeReassignment, isReassigning, startReassignment } from './reassignment.js'
 import { assignReplicas } from './placement.js'
 import type { Supervisor } from './supervisor.js'
 
@@ -43,6 +49,7 @@ export interface ControllerDeps {
   store: MetadataStore
   supervisor: Supervisor
   publisher: ImagePublisher
+  logger?: Pick<Logger, 'warn'>
 }
 
 export class Controller {
@@ -50,6 +57,7 @@ export class Controller {
   readonly #store: MetadataStore
   readonly #router: Supervisor
   readonly #publisher: ImagePublisher
+  readonly #logger: Pick<Logger, 'warn'> | undefined
   /** Admin requests run one at a time, as a controller's event queue does: none sees another half done. */
   #queue: Promise<unknown> = Promise.resolve()
 
@@ -58,7 +66,93 @@ export class Controller {
     this.#store = deps.store
     this.#router = deps.supervisor
     this.#publisher = deps.publisher
+    this.#logger = deps.logger
     this.#publisher.setBrokerConfigs(this.#store.brokerConfigs())
+    // A reassignment completes once its target replicas are in sync: an ISR change may be that moment.
+    this.#router.onIsrStored((topic, partition) => {
+      const state = this.#store.topic(topic)?.partitions[partition]
+      if (state !== undefined && canComplete(state)) void this.#enqueue(() => this.#completeIfReady(topic, partition))
+    })
+  }
+
+  /** Runs `work` after every admin request before it, publishing its effect; never rejects. */
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(work).then(
+      () => void this.#publisher.flush(),
+      (error: unknown) => this.#logger?.warn(`completing a reassignment failed: ${messageOf(error) ?? String(error)}`),
+    )
+    this.#queue = run
+    return run
+  }
+
+  /**
+   * After a restart of the controller: reassignments whose target caught up while it was down
+   * complete now; the rest complete on a later ISR change.
+   */
+  resumeReassignments(): Promise<void> {
+    return this.#enqueue(async () => {
+      for (const topic of this.#store.topics()) {
+        for (const state of topic.partitions) if (canComplete(state)) await this.#completeIfReady(topic.name, state.partition)
+      }
+    })
+  }
+
+  async #completeIfReady(topic: string, partition: number): Promise<void> {
+    const state = this.#store.topic(topic)?.partitions[partition]
+    if (state === undefined || !canComplete(state)) return
+    await this.#router.changeReplicas(topic, partition, completeReassignment(state))
+  }
+
+  /**
+   * AlterPartitionReassignments (KIP-455), partition by partition as Kafka's controller answers
+   * it: a target replica list starts (or replaces) a reassignment, null cancels the running one.
+   * The answer comes once the added replicas are open; the move completes later (see
+   * reassignment.ts), or at once when the target is already in sync.
+   */
+  async alterReassignments(inputs: ReassignmentInput[]): Promise<ReassignmentResult[]> {
+    const results: ReassignmentResult[] = []
+    for (const { topic, partition, replicas } of inputs) {
+      try {
+        const state = this.#store.topic(topic)?.partitions[partition]
+        if (state === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find partition ${topic}-${partition}.`)
+        if (replicas === null) {
+          if (!isReassigning(state)) throw new KafkaError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `No ongoing reassignment for partition ${topic}-${partition}.`)
+          await this.#router.changeReplicas(topic, partition, cancelReassignment(state))
+        } else {
+          checkReplicaList(replicas, this.#brokerIds(), null)
+          // The replicas it already has, with none running: nothing to do (no new epoch), as in Kafka.
+          const unchanged = !isReassigning(state) && replicas.length === state.replicas.length && replicas.every((id, i) => id === state.replicas[i])
+          if (!unchanged) {
+            await this.#router.changeReplicas(topic, partition, startReassignment(state, replicas))
+            await this.#completeIfReady(topic, partition)
+          }
+        }
+        results.push({ topic, partition, errorCode: ErrorCode.NONE, errorMessage: null })
+      } catch (error) {
+        results.push({ topic, partition, errorCode: errorCodeOf(error), errorMessage: messageOf(error) })
+      }
+    }
+    return results
+  }
+
+  /** ListPartitionReassignments: the running ones (of the partitions asked for); others are left out, as in Kafka. */
+  listReassignments(topics: Array<{ topic: string; partitions: number[] }> | null): OngoingReassignment[] {
+    const asked = topics === null ? null : new Map(topics.map((t) => [t.topic, new Set(t.partitions)]))
+    const ongoing: OngoingReassignment[] = []
+    for (const topic of this.#store.topics()) {
+      for (const state of topic.partitions) {
+        if (!isReassigning(state)) continue
+        if (asked !== null && asked.get(topic.name)?.has(state.partition) !== true) continue
+        ongoing.push({
+          topic: topic.name,
+          partition: state.partition,
+          replicas: [...state.replicas],
+          addingReplicas: [...(state.addingReplicas ?? [])],
+          removingReplicas: [...(state.removingReplicas ?? [])],
+        })
+      }
+    }
+    return ongoing
   }
 
   /** Answers a node's request; the delta holding its effect is sent before the answer. */
@@ -87,6 +181,10 @@ export class Controller {
         return this.ensureTopic(request.name)
       case 'electLeaders':
         return this.electLeaders(request.electionType, request.partitions)
+      case 'alterReassignments':
+        return this.alterReassignments(request.inputs)
+      case 'listReassignments':
+        return this.listReassignments(request.topics)
     }
   }
 
@@ -335,12 +433,14 @@ export class Controller {
   async #alterBrokerConfigs(name: string, ops: AlterConfigOp[], incremental: boolean, validateOnly: boolean): Promise<void> {
     const brokerId = brokerResourceId(name, this.#config.brokers)
     const staticKeys = new Set(Object.keys(brokerConfigEntries(this.#config)))
-    const known = (key: string): boolean => staticKeys.has(key) || configKey(key) !== undefined
+    const partitaKey = (key: string): boolean => staticKeys.has(key) || configKey(key) !== undefined
     const level = brokerId === null ? '' : String(brokerId)
     const all = this.#store.brokerConfigs()
     // APPEND and SUBTRACT start from what is in force below this level.
     const below = { ...TOPIC_CONFIG_DEFAULTS, ...brokerTopicDefaults(this.#config, brokerId === null ? {} : dynamicFor(all, null)) }
-    const next = applyBrokerConfigOps(all[level] ?? {}, ops, incremental, known, (key) => below[DYNAMIC_BROKER_KEYS[key]])
+    const belowOf = (key: string): string | undefined =>
+      DYNAMIC_BROKER_KEYS[key] !== undefined ? below[DYNAMIC_BROKER_KEYS[key]] : (dynamicFor(all, null)[key] ?? this.#config.kafkaStartValues[key] ?? kafkaBrokerKey(key)?.defaultValue ?? undefined)
+    const next = applyBrokerConfigOps(all[level] ?? {}, ops, incremental, { clusterDefault: brokerId === null, resourceName: name }, partitaKey, belowOf)
     if (validateOnly) return
     const updated: Record<string, Record<string, string>> = { ...all, [level]: next }
     if (Object.keys(next).length === 0) delete updated[level]

@@ -27,6 +27,7 @@ import { decideAskedElection, electLeader, isrWithout, type ElectionType } from 
 import { PARTITION_ACTOR_KIND, partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from '../actors/partition-messages.js'
 import type { ReplicaConfig } from '../actors/partition/replica-types.js'
 import type { ElectLeadersResult } from '../metadata/operations.js'
+import { leaderAfter, type ReplicaChange } from './reassignment.js'
 
 /** The part of the runtime's shard pool the supervisor uses; shard i is broker i. */
 export interface ActorHost {
@@ -118,6 +119,7 @@ export class Supervisor {
   /** Bumped on every death of a broker, so a restart that raced a new death gives up. */
   readonly #incarnations = new Map<number, number>()
   readonly #recoveryListeners = new Set<(report: RecoveryReport) => void>()
+  readonly #isrListeners: Array<(topic: string, partition: number) => void> = []
   #stopping = false
 
   constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; nodes: NodeHooks; clock: Clock; logger: SupervisorLogger }) {
@@ -329,6 +331,59 @@ export class Supervisor {
     return results
   }
 
+  /**
+   * One step of a partition reassignment (see reassignment.ts): opens the added replicas, stores
+   * the new replica sets with a leader from them and a new leader epoch (as Kafka's controller
+   * bumps it at each step, so every replica learns the new set), tells the leader and its
+   * followers, then closes the removed replicas and deletes their data. A replica on a dead
+   * broker is opened (or left) when that broker restarts; one that cannot be opened fails the
+   * step before anything is stored.
+   */
+  async changeReplicas(topicName: string, partition: number, change: ReplicaChange): Promise<void> {
+    const topic = this.#store.topic(topicName)
+    const state = topic?.partitions[partition]
+    assert(topic !== undefined && state !== undefined, `${topicName}-${partition} exists`)
+    const opening = change.open.filter((id) => this.#liveBrokers.has(id))
+    // Only the added replicas are spawned: the partition's state narrowed to them.
+    const failed = await this.#spawnReplicas(
+      opening.length === 0 ? [] : [{ topic, state: { ...state, replicas: opening } }],
+      () => true,
+    )
+    if (failed.size > 0) {
+      await this.#closeReplicas(topicName, partition, opening, true)
+      const [first] = failed.values()
+      throw first.error
+    }
+    if (change.unclean) this.#logger.warn(`reassignment of ${topicName}-${partition} reverted to out-of-sync replicas ${change.replicas.join(',')}; records only the others held are lost`)
+    const leader = leaderAfter(state, change, (id) => this.#liveBrokers.has(id))
+    state.replicas = change.replicas
+    state.isr = change.isr
+    if (change.addingReplicas !== undefined) state.addingReplicas = change.addingReplicas
+    else delete state.addingReplicas
+    if (change.removingReplicas !== undefined) state.removingReplicas = change.removingReplicas
+    else delete state.removingReplicas
+    state.leader = leader
+    if (leader !== -1) state.leaderEpoch += 1
+    this.#store.save([topicName])
+    if (leader !== -1) {
+      await this.#announceLeader(topicName, termOf(state)).catch((error: unknown) => {
+        this.#logger.warn(`reassigned ${topicName}-${partition} but could not tell its replicas: ${messageOf(error)}`)
+      })
+    }
+    await this.#closeReplicas(topicName, partition, change.close, true)
+  }
+
+  async #closeReplicas(topic: string, partition: number, brokerIds: readonly number[], deleteData: boolean): Promise<void> {
+    const id = partitionActorId(topic, partition)
+    const live = brokerIds.filter((b) => this.#liveBrokers.has(b))
+    await Promise.all(live.map((b) => this.#host.request(b, id, { op: 'close', deleteData } satisfies PartitionRequest).catch(() => undefined)))
+  }
+
+  /** Calls `listener` after the supervisor stored a partition's new ISR (a reassignment may complete). */
+  onIsrStored(listener: (topic: string, partition: number) => void): void {
+    this.#isrListeners.push(listener)
+  }
+
   /** Closes the topic's live replicas (deleting their data when asked); never rejects. */
   async closeTopic(topic: TopicState, deleteData: boolean, fromPartition = 0): Promise<void> {
     const closes: Array<{ shard: number; id: string }> = []
@@ -375,6 +430,7 @@ export class Supervisor {
     assert(event.isr.length > 0, `the ISR of ${event.topic}-${event.partition} is never empty`)
     state.isr = [...event.isr]
     this.#store.save([event.topic])
+    for (const listener of this.#isrListeners) listener(event.topic, event.partition)
   }
 
   /** Fault injection: kills one broker's worker, for real (its listener and connections go too). */

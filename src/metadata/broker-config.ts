@@ -76,6 +76,12 @@ export interface BrokerOptions {
   maxIncrementalFetchSessionCacheSlots?: number
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
+  /**
+   * The Kafka broker keys `partita start` was given, by name, as given (see kafka-broker-keys.ts):
+   * DescribeConfigs reports them with their static source, those Partita applies and those it
+   * accepts with no effect alike.
+   */
+  kafkaStartValues?: Record<string, string>
   clock?: Clock
   /**
    * Where broker events go (failures, recoveries, each shard's warnings), one call per event: a pino
@@ -136,6 +142,7 @@ export interface BrokerConfig {
   offsetsRetentionCheckIntervalMs: number
   maxIncrementalFetchSessionCacheSlots: number
   heartbeatIntervalMs: number
+  kafkaStartValues: Record<string, string>
 }
 
 /**
@@ -186,6 +193,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     offsetsRetentionCheckIntervalMs: options.offsetsRetentionCheckIntervalMs ?? 600_000,
     maxIncrementalFetchSessionCacheSlots: options.maxIncrementalFetchSessionCacheSlots ?? 1_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
+    kafkaStartValues: { ...options.kafkaStartValues },
   }
 }
 

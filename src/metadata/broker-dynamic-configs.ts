@@ -14,6 +14,7 @@
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import type { AlterConfigOp } from './operations.js'
+import { kafkaBrokerKey, kafkaValueProblem } from './kafka-broker-keys.js'
 import { validateTopicConfigs } from './topic-config-keys.js'
 
 export const DYNAMIC_BROKER_KEYS: Readonly<Record<string, string>> = Object.freeze({
@@ -64,23 +65,32 @@ export function dynamicTopicDefaults(dynamic: Readonly<Record<string, string>>):
 }
 
 /**
- * The cluster default's dynamic broker configs after `ops` (AlterConfigs replaces them all;
- * IncrementalAlterConfigs applies SET, DELETE, APPEND and SUBTRACT), validated; throws
- * INVALID_REQUEST as Kafka does, so nothing changes.
- * `known` says whether a name is a broker key at all (read-only ones included); `staticValue`
- * gives a key's value without a dynamic one, which APPEND and SUBTRACT start from.
+ * One level's dynamic broker configs after `ops` (AlterConfigs replaces them all;
+ * IncrementalAlterConfigs applies SET, DELETE, APPEND and SUBTRACT), validated; throws as Kafka
+ * does, so nothing changes: a name neither Kafka 3.9 nor Partita has is INVALID_CONFIG; a key
+ * Kafka cannot update dynamically (or one of Partita's own), a per-broker key at the cluster
+ * default, or a bad value is INVALID_REQUEST. Dynamic keys other than the log defaults above are
+ * stored and described with no effect (README, "Broker configs").
+ * `partitaKey` says whether a name is one of Partita's own broker keys; `staticValue` gives a
+ * key's value without a dynamic one, which APPEND and SUBTRACT start from.
  */
 export function applyBrokerConfigOps(
   current: Readonly<Record<string, string>>,
   ops: AlterConfigOp[],
   incremental: boolean,
-  known: (name: string) => boolean,
+  level: { clusterDefault: boolean; resourceName: string },
+  partitaKey: (name: string) => boolean,
   staticValue: (name: string) => string | undefined,
 ): Record<string, string> {
-  const readOnly = ops.map((op) => op.name).filter((name) => known(name) && !Object.hasOwn(DYNAMIC_BROKER_KEYS, name))
+  const names = ops.map((op) => op.name)
+  const unknown = names.filter((name) => kafkaBrokerKey(name) === undefined && !partitaKey(name))
+  if (unknown.length > 0) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown broker configs: ${unknown.join(', ')}`)
+  const readOnly = names.filter((name) => (kafkaBrokerKey(name)?.mode ?? 'read-only') === 'read-only')
   if (readOnly.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: Set(${readOnly.join(', ')})`)
-  const unknown = ops.map((op) => op.name).filter((name) => !known(name) && !Object.hasOwn(DYNAMIC_BROKER_KEYS, name))
-  if (unknown.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown broker configs: ${unknown.join(', ')}`)
+  const perBroker = names.filter((name) => kafkaBrokerKey(name)?.mode === 'per-broker')
+  if (level.clusterDefault && perBroker.length > 0) {
+    throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs at default cluster level, broker id must be specified: Set(${perBroker.join(', ')})`)
+  }
   const next: Record<string, string> = incremental ? { ...current } : {}
   const list = (value: string | undefined): string[] => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
   for (const op of ops) {
@@ -95,10 +105,17 @@ export function applyBrokerConfigOps(
       next[op.name] = (op.op === 2 ? [...items, ...changes.filter((c) => !items.includes(c))] : items.filter((i) => !changes.includes(i))).join(',')
     }
   }
+  const invalid = (why: string): KafkaError =>
+    new KafkaError(ErrorCode.INVALID_REQUEST, `Invalid config value for resource ConfigResource(type=BROKER, name='${level.resourceName}'): ${why}`)
+  for (const [name, value] of Object.entries(next)) {
+    const key = kafkaBrokerKey(name)
+    const problem = key === undefined ? null : kafkaValueProblem(key, value)
+    if (problem !== null) throw invalid(`${name}: ${problem}`)
+  }
   try {
     validateTopicConfigs(dynamicTopicDefaults(next))
   } catch (error) {
-    throw new KafkaError(ErrorCode.INVALID_REQUEST, `Invalid config value for resource ConfigResource(type=BROKER, name=''): ${error instanceof Error ? error.message : String(error)}`)
+    throw invalid(error instanceof Error ? error.message : String(error))
   }
   return next
 }

@@ -16,6 +16,14 @@ import type { BrokerOptions } from './broker-config.js'
 export interface ServerSettings {
   broker: BrokerOptions & { dataDir: string }
   logLevel: LogLevel
+  /** Kafka's listener naming (controller.listener.names, listener.security.protocol.map), which picks the client listener. */
+  listenerNames: ListenerNames
+}
+
+/** Which named listeners are the controller's, and each name's security protocol. */
+export interface ListenerNames {
+  controller: string[]
+  protocols: Record<string, string>
 }
 
 export class ConfigValueError extends Error {
@@ -72,21 +80,52 @@ function cleanupPolicy(value: string): string {
   return [...new Set(parts)].join(',')
 }
 
-/** `PLAINTEXT://host:port` (Kafka's form) or `host:port`; port 0 picks free ports. */
-export function parseListener(value: string): { host: string; port: number } {
+/**
+ * The client listener of a Kafka listener list (`PLAINTEXT://host:port`, Kafka's form, or
+ * `host:port`); port 0 picks free ports. A KRaft server.properties names a controller listener
+ * too (`PLAINTEXT://:9092,CONTROLLER://:9093` with controller.listener.names=CONTROLLER): the
+ * controller listeners are set aside (the controller here is in-process), and what remains must
+ * be one PLAINTEXT listener (by name, or by listener.security.protocol.map).
+ */
+export function parseListener(value: string, names: ListenerNames = { controller: [], protocols: {} }): { host: string; port: number } {
   const list = value.split(',').map((v) => v.trim()).filter((v) => v !== '')
-  if (list.length !== 1) throw new ConfigValueError(`'${value}' must name one listener (broker i listens on port + i)`)
-  const match = /^(?:([A-Za-z_]+):\/\/)?(\[[^\]]*\]|[^:]*):(\d+)$/.exec(list[0])
-  if (match === null) throw new ConfigValueError(`'${value}' is not PLAINTEXT://host:port`)
-  if (match[1] !== undefined && match[1].toUpperCase() !== 'PLAINTEXT') throw new ConfigValueError(`'${value}': only PLAINTEXT listeners are served`)
-  return { host: match[2] === '' ? '0.0.0.0' : match[2].replace(/^\[|\]$/g, ''), port: integer(match[3], 0, 65_535) }
+  const parsed = list.map((entry) => {
+    const match = /^(?:([A-Za-z_][A-Za-z0-9_-]*):\/\/)?(\[[^\]]*\]|[^:]*):(\d+)$/.exec(entry)
+    if (match === null) throw new ConfigValueError(`'${entry}' is not PLAINTEXT://host:port`)
+    return { name: match[1]?.toUpperCase() ?? 'PLAINTEXT', host: match[2], port: match[3], entry }
+  })
+  const clients = parsed.filter((l) => !names.controller.includes(l.name))
+  if (clients.length !== 1) throw new ConfigValueError(`'${value}' must name one client listener besides controller.listener.names (broker i listens on port + i)`)
+  const [client] = clients
+  const protocol = names.protocols[client.name] ?? client.name
+  if (protocol !== 'PLAINTEXT') throw new ConfigValueError(`'${client.entry}': only PLAINTEXT listeners are served`)
+  return { host: client.host === '' ? '0.0.0.0' : client.host.replace(/^\[|\]$/g, ''), port: integer(client.port, 0, 65_535) }
+}
+
+/** The listener naming that controller.listener.names and listener.security.protocol.map give (either may be unset). */
+export function listenerNames(controller: string | null, protocols: string | null): ListenerNames {
+  return {
+    controller: (controller ?? '').split(',').map((n) => n.trim().toUpperCase()).filter((n) => n !== ''),
+    protocols: protocols === null ? {} : protocolMap(protocols),
+  }
+}
+
+/** listener.security.protocol.map: `NAME:PROTOCOL,...`. */
+function protocolMap(value: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const entry of value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const match = /^([A-Za-z_][A-Za-z0-9_-]*):([A-Za-z_]+)$/.exec(entry)
+    if (match === null) throw new ConfigValueError(`entries are NAME:PROTOCOL, got '${entry}'`)
+    out[match[1].toUpperCase()] = match[2].toUpperCase()
+  }
+  return out
 }
 
 /**
  * advertised.listeners: `PLAINTEXT://host:port` for broker 0 (broker i: port + i; port 0: each
  * broker's listening port), or per broker `0=host:port,1=host:port`.
  */
-function applyAdvertised(value: string, broker: BrokerOptions): void {
+function applyAdvertised(value: string, broker: BrokerOptions, names: ListenerNames): void {
   if (/^\s*\d+=/.test(value)) {
     const out: Record<number, string> = {}
     for (const entry of value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
@@ -97,7 +136,7 @@ function applyAdvertised(value: string, broker: BrokerOptions): void {
     broker.advertisedListeners = out
     return
   }
-  const { host, port } = parseListener(value)
+  const { host, port } = parseListener(value, names)
   broker.advertisedHost = host
   broker.advertisedPort = port === 0 ? undefined : port
 }
@@ -126,8 +165,34 @@ const HOUR_MS = 3_600_000
  * after .minutes after .hours), whichever source set each.
  */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
-  { key: 'listeners', doc: "broker 0's listener; broker i listens on port + i", defaultValue: 'PLAINTEXT://127.0.0.1:9092', apply: (v, s) => Object.assign(s.broker, parseListener(v)) },
-  { key: 'advertised.listeners', doc: 'what clients are told: PLAINTEXT://host:port, or 0=host:port,1=host:port', defaultValue: null, apply: (v, s) => applyAdvertised(v, s.broker) },
+  {
+    key: 'controller.listener.names',
+    doc: 'listener names set aside as the controller\'s (its quorum is in-process here)',
+    defaultValue: null,
+    apply: (v, s) => (s.listenerNames.controller = listenerNames(v, null).controller),
+  },
+  {
+    key: 'listener.security.protocol.map',
+    doc: 'security protocol of each listener name; the client listener\'s must be PLAINTEXT',
+    defaultValue: 'SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    apply: (v, s) => (s.listenerNames.protocols = protocolMap(v)),
+  },
+  { key: 'listeners', doc: "broker 0's listener; broker i listens on port + i", defaultValue: 'PLAINTEXT://127.0.0.1:9092', apply: (v, s) => Object.assign(s.broker, parseListener(v, s.listenerNames)) },
+  {
+    key: 'advertised.listeners',
+    doc: 'what clients are told: PLAINTEXT://host:port, or 0=host:port,1=host:port',
+    defaultValue: null,
+    apply: (v, s) => applyAdvertised(v, s.broker, s.listenerNames),
+  },
+  {
+    key: 'log.dir',
+    doc: 'where logs and metadata live, when log.dirs is not set',
+    defaultValue: null,
+    apply: (v, s) => {
+      if (v.trim() === '') throw new ConfigValueError('must not be empty')
+      s.broker.dataDir = v.trim()
+    },
+  },
   {
     key: 'log.dirs',
     doc: 'where logs and metadata live (one directory)',
@@ -185,6 +250,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'max.broker.partitions', doc: 'partition replicas one broker may host', defaultValue: '100000', apply: (v, s) => (s.broker.maxBrokerPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.num.partitions', doc: 'partitions of __consumer_offsets', defaultValue: '50', apply: (v, s) => (s.broker.offsetsTopicNumPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },
+  { key: 'offsets.retention.minutes', doc: "how long an empty group's committed offsets are kept", defaultValue: '10080', apply: (v, s) => (s.broker.offsetsRetentionMinutes = integer(v, 1, INT32_MAX)) },
+  {
+    key: 'offsets.retention.check.interval.ms',
+    doc: 'how often expired committed offsets are looked for',
+    defaultValue: '600000',
+    apply: (v, s) => (s.broker.offsetsRetentionCheckIntervalMs = integer(v, 1)),
+  },
   {
     key: 'max.incremental.fetch.session.cache.slots',
     doc: 'incremental fetch sessions (KIP-227) each broker keeps',
@@ -234,5 +306,9 @@ export function configKey(key: string): ConfigKey | undefined {
 
 /** The settings before any key is applied: what an unset key leaves. */
 export function baseSettings(): ServerSettings {
-  return { broker: { dataDir: './data', host: '127.0.0.1', port: 9092, adminHost: '127.0.0.1', adminPort: 9644 }, logLevel: 'info' }
+  return {
+    broker: { dataDir: './data', host: '127.0.0.1', port: 9092, adminHost: '127.0.0.1', adminPort: 9644 },
+    logLevel: 'info',
+    listenerNames: { controller: [], protocols: {} },
+  }
 }

@@ -13,6 +13,9 @@ import type {
   CreateTopicResult,
   ElectLeadersResult,
   InitProducerIdResult,
+  OngoingReassignment,
+  ReassignmentInput,
+  ReassignmentResult,
   TopicErrorResult,
 } from './operations.js'
 
@@ -27,6 +30,10 @@ export type ControllerRequest =
   | { op: 'initProducerId'; transactionalId: string | null; producerId: number; producerEpoch: number; transactionTimeoutMs: number }
   /** ElectLeaders: 0 preferred, 1 unclean; null partitions: every partition. */
   | { op: 'electLeaders'; electionType: 0 | 1; partitions: Array<{ topic: string; partition: number }> | null }
+  /** AlterPartitionReassignments (KIP-455). */
+  | { op: 'alterReassignments'; inputs: ReassignmentInput[] }
+  /** ListPartitionReassignments: null topics, every running one. */
+  | { op: 'listReassignments'; topics: Array<{ topic: string; partitions: number[] }> | null }
   /** Creates a topic with the broker's defaults unless it exists (auto.create.topics.enable, internal topics). */
   | { op: 'ensureTopic'; name: string }
 
@@ -38,6 +45,8 @@ export interface ControllerReplies {
   initProducerId: InitProducerIdResult
   electLeaders: ElectLeadersResult[]
   ensureTopic: { errorCode: number; errorMessage: string | null }
+  alterReassignments: ReassignmentResult[]
+  listReassignments: OngoingReassignment[]
 }
 
 export interface ControllerReply<T> {

@@ -18,6 +18,13 @@ export interface PartitionState {
   leaderEpoch: number
   /** Never empty: the last in-sync replica stays in it while it is down (see controller/election.ts). */
   isr: number[]
+  /**
+   * While a reassignment (KIP-455) runs, `replicas` is the union of the target and the original
+   * replicas, as in Kafka; these name the ones being added and removed (absent otherwise). The
+   * target is `replicas` without `removingReplicas`; the original, without `addingReplicas`.
+   */
+  addingReplicas?: number[]
+  removingReplicas?: number[]
 }
 
 export interface TopicState {

@@ -159,6 +159,31 @@ export interface ElectLeadersResult {
   errorMessage: string | null
 }
 
+/** AlterPartitionReassignments: one partition's target replicas, or null to cancel its reassignment. */
+export interface ReassignmentInput {
+  topic: string
+  partition: number
+  replicas: number[] | null
+}
+
+/** AlterPartitionReassignments' answer for one partition. */
+export interface ReassignmentResult {
+  topic: string
+  partition: number
+  errorCode: number
+  errorMessage: string | null
+}
+
+/** A running reassignment as ListPartitionReassignments shows it. */
+export interface OngoingReassignment {
+  topic: string
+  partition: number
+  /** The union of the original and the target replicas. */
+  replicas: number[]
+  addingReplicas: number[]
+  removingReplicas: number[]
+}
+
 export interface ConfigEntry {
   name: string
   value: string | null

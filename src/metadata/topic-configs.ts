@@ -7,6 +7,7 @@ import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { brokerConfigEntries, brokerTopicDefaults, type BrokerConfig } from './broker-config.js'
 import { DYNAMIC_BROKER_KEYS, SOURCE_DYNAMIC_BROKER, SOURCE_DYNAMIC_DEFAULT_BROKER, dynamicTopicDefaults, type DynamicBrokerConfigs } from './broker-dynamic-configs.js'
+import { KAFKA_BROKER_KEYS, kafkaBrokerKey } from './kafka-broker-keys.js'
 import type { AlterConfigOp, ConfigEntry } from './operations.js'
 import { TOPIC_CONFIG_KEYS, validateTopicConfigs } from './topic-config-keys.js'
 
@@ -45,31 +46,41 @@ export function describeTopicConfigs(overrides: Record<string, string>, config: 
 }
 
 /**
- * A broker resource as Kafka describes it: for a broker id, every broker key with its value and
- * source (that broker's dynamic value, the cluster's dynamic default, set at start, or Kafka's
- * default), read-only unless Kafka updates it dynamically; for the cluster default (brokerId
- * null), only the dynamic keys set there.
+ * A broker resource as Kafka describes it: for a broker id, every broker key Kafka 3.9 has (see
+ * kafka-broker-keys.ts) and Partita's own, each with its value and source (that broker's dynamic
+ * value, the cluster's dynamic default, set at start, or Kafka's default), read-only where Kafka
+ * cannot update it dynamically, a sensitive one with a null value; for the cluster default
+ * (brokerId null), only the keys set there.
  */
 export function describeBrokerConfigs(config: BrokerConfig, names: string[] | null, all: DynamicBrokerConfigs = {}, brokerId: number | null = null): ConfigEntry[] {
   const clusterDefault = all[''] ?? {}
+  const shown = (name: string, value: string, source: number): ConfigEntry => {
+    const kafka = kafkaBrokerKey(name)
+    const sensitive = kafka?.sensitive === true
+    return { ...entry(name, sensitive ? null : value, source), isSensitive: sensitive, readOnly: kafka === undefined || kafka.mode === 'read-only' }
+  }
   if (brokerId === null) {
     return Object.entries(clusterDefault)
       .filter(([name]) => wanted(names, name))
-      .map(([name, value]) => entry(name, value, SOURCE_DYNAMIC_DEFAULT_BROKER))
+      .map(([name, value]) => shown(name, value, SOURCE_DYNAMIC_DEFAULT_BROKER))
   }
   const own = all[String(brokerId)] ?? {}
   const statics = brokerConfigEntries(config)
   const topicDefaults = brokerTopicDefaults(config)
-  const entries: ConfigEntry[] = Object.entries(statics)
-    .filter(([name]) => wanted(names, name) && !Object.hasOwn(DYNAMIC_BROKER_KEYS, name))
-    .map(([name, value]) => ({ ...entry(name, value, SOURCE_STATIC_BROKER), readOnly: true }))
-  for (const [name, topicKey] of Object.entries(DYNAMIC_BROKER_KEYS)) {
+  const entries: ConfigEntry[] = []
+  const keys = new Set([...KAFKA_BROKER_KEYS.keys(), ...Object.keys(statics)])
+  for (const name of keys) {
     if (!wanted(names, name)) continue
-    if (Object.hasOwn(own, name)) entries.push(entry(name, own[name], SOURCE_DYNAMIC_BROKER))
-    else if (Object.hasOwn(clusterDefault, name)) entries.push(entry(name, clusterDefault[name], SOURCE_DYNAMIC_DEFAULT_BROKER))
-    else if (Object.hasOwn(statics, name)) entries.push(entry(name, statics[name], SOURCE_STATIC_BROKER))
-    else if (topicDefaults[topicKey] !== undefined && topicDefaults[topicKey] !== TOPIC_CONFIG_DEFAULTS[topicKey]) entries.push(entry(name, topicDefaults[topicKey], SOURCE_STATIC_BROKER))
-    else entries.push(entry(name, TOPIC_CONFIG_DEFAULTS[topicKey], SOURCE_DEFAULT))
+    const topicKey = DYNAMIC_BROKER_KEYS[name]
+    const kafkaDefault = kafkaBrokerKey(name)?.defaultValue ?? null
+    if (Object.hasOwn(own, name)) entries.push(shown(name, own[name], SOURCE_DYNAMIC_BROKER))
+    else if (Object.hasOwn(clusterDefault, name)) entries.push(shown(name, clusterDefault[name], SOURCE_DYNAMIC_DEFAULT_BROKER))
+    else if (Object.hasOwn(statics, name)) entries.push(shown(name, statics[name], SOURCE_STATIC_BROKER))
+    else if (topicKey !== undefined && topicDefaults[topicKey] !== undefined && topicDefaults[topicKey] !== TOPIC_CONFIG_DEFAULTS[topicKey]) {
+      entries.push(shown(name, topicDefaults[topicKey], SOURCE_STATIC_BROKER))
+    } else if (Object.hasOwn(config.kafkaStartValues, name)) entries.push(shown(name, config.kafkaStartValues[name], SOURCE_STATIC_BROKER))
+    else if (topicKey !== undefined) entries.push(shown(name, TOPIC_CONFIG_DEFAULTS[topicKey], SOURCE_DEFAULT))
+    else entries.push({ ...shown(name, '', SOURCE_DEFAULT), value: kafkaBrokerKey(name)?.sensitive === true ? null : kafkaDefault })
   }
   return entries
 }

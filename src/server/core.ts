@@ -8,7 +8,7 @@ import type { OffsetCommitPartitionResult, OffsetDeleteResult, TxnOffsetCommitRe
 import type { DescribedTxn, ListedTxn } from '../actors/txn-coordinator.js'
 import type { TxnPartition } from '../actors/txn/txn-records.js'
 import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
-import type { ElectLeadersResult, KafkaOperations } from '../metadata/operations.js'
+import type { ElectLeadersResult, KafkaOperations, OngoingReassignment, ReassignmentInput, ReassignmentResult } from '../metadata/operations.js'
 import type { FetchSessionCache } from './fetch-sessions.js'
 
 export type { GroupOperations } from '../metadata/operations.js'
@@ -93,6 +93,10 @@ export interface BrokerCore extends KafkaOperations {
   describeProducers(partitions: Array<{ topic: string; partition: number }>): Promise<DescribeProducersResult[]>
   /** ElectLeaders (0 preferred, 1 unclean; null: every partition), decided by the controller. */
   electLeaders(electionType: 0 | 1, partitions: Array<{ topic: string; partition: number }> | null): Promise<ElectLeadersResult[]>
+  /** AlterPartitionReassignments (KIP-455), decided by the controller. */
+  alterReassignments(inputs: ReassignmentInput[]): Promise<ReassignmentResult[]>
+  /** ListPartitionReassignments, from the controller (null: every running one). */
+  listReassignments(topics: Array<{ topic: string; partitions: number[] }> | null): Promise<OngoingReassignment[]>
   /** OffsetDelete, at the group's coordinator. */
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult>
   /** OffsetForLeaderEpoch, answered by each partition's leader from its leader-epoch cache. */

@@ -141,13 +141,33 @@ describe('config precedence', () => {
     )
   })
 
+  it('accepts every Kafka 3.9 broker key: applies the ones it serves, type-checks and keeps the rest', () => {
+    const entries = [
+      { key: 'process.roles', value: 'broker,controller', source: 'f:1' },
+      { key: 'num.io.threads', value: '16', source: 'f:2' },
+      { key: 'controller.listener.names', value: 'CONTROLLER', source: 'f:3' },
+      { key: 'listeners', value: 'PLAINTEXT://:9092,CONTROLLER://:9093', source: 'f:4' },
+      { key: 'unclean.leader.election.enable', value: 'true', source: 'f:5' },
+      { key: 'offsets.retention.minutes', value: '60', source: 'f:6' },
+      { key: 'log.dir', value: '/var/partita', source: 'f:7' },
+    ]
+    const { settings, values } = resolveConfig(entries)
+    expect(settings.broker).toMatchObject({ host: '0.0.0.0', port: 9092, offsetsRetentionMinutes: 60, dataDir: '/var/partita' })
+    expect(settings.broker.topicDefaults).toEqual({ 'unclean.leader.election.enable': 'true' })
+    expect(settings.broker.kafkaStartValues).toMatchObject({ 'process.roles': 'broker,controller', 'num.io.threads': '16', listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093' })
+    expect(values.find((v) => v.key === 'num.io.threads')).toEqual({ key: 'num.io.threads', value: '16', source: 'f:2 (accepted, no effect)' })
+    expect(thrown(() => resolveConfig([{ key: 'num.io.threads', value: 'many', source: 'f:9' }]))).toBe("config: bad value for num.io.threads (f:9): 'many' is not a whole number")
+    // Without controller.listener.names, two listeners are one too many.
+    expect(thrown(() => resolveConfig([entries[3]]))).toContain('must name one client listener besides controller.listener.names')
+  })
+
   it("gives each key a default that is the broker's own when unset", () => {
     // Applying every default explicitly must leave what resolveBrokerConfig picks without them.
     const defaults = CONFIG_KEYS.filter((k) => k.defaultValue !== null).map((k) => ({ key: k.key, value: k.defaultValue!, source: 'test' }))
     const applied = resolveConfig(defaults).settings.broker
     const implicit = resolveBrokerConfig(baseSettings().broker, 'd')
     const explicit = resolveBrokerConfig(applied, 'd')
-    expect({ ...explicit, topicDefaults: {} }).toEqual({ ...implicit, topicDefaults: {} })
+    expect({ ...explicit, topicDefaults: {}, kafkaStartValues: {} }).toEqual({ ...implicit, topicDefaults: {}, kafkaStartValues: {} })
     for (const [name, value] of Object.entries(brokerTopicDefaults(explicit))) expect([name, value]).toEqual([name, TOPIC_CONFIG_DEFAULTS[name]])
   })
 

@@ -8,6 +8,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { KAFKA_BROKER_KEYS } from '../../src/metadata/kafka-broker-keys.js'
+import { runPython } from '../integration/harness.js'
 
 const CLI = path.resolve('dist/src/cli/main.js')
 let child: ChildProcess | null = null
@@ -110,5 +112,53 @@ describe('partita start', () => {
     await ready.text()
     const metrics = await (await fetch(`${url}/metrics`)).text()
     expect(metrics).toMatch(/^redpanda_cluster_brokers 1$/m)
+  })
+
+  it("starts from Kafka 3.9's stock KRaft server.properties, applying the keys it serves and describing every key to confluent-kafka", async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
+    const stock = path.resolve('test/cli/fixtures/kafka-3.9-kraft-server.properties')
+    // As given: the client listener is the PLAINTEXT one, the CONTROLLER listener is set aside.
+    const printed = await new Promise<string>((resolve) => {
+      let out = ''
+      const p = spawn(process.execPath, [CLI, 'start', '--config', stock, '--print-config', '--format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+      p.on('close', () => resolve(out))
+    })
+    const values = Object.fromEntries(printed.trimEnd().split('\n').map((l) => JSON.parse(l) as { key: string; value: string; source: string }).map((v) => [v.key, v]))
+    expect(values.listeners).toMatchObject({ value: 'PLAINTEXT://:9092,CONTROLLER://:9093', source: `file ${stock}:10` })
+    expect(values['process.roles']).toMatchObject({ value: 'broker,controller', source: `file ${stock}:5 (accepted, no effect)` })
+
+    // Run on a free port in a temp directory; every other key is the stock file's.
+    child = spawn(
+      process.execPath,
+      [CLI, 'start', '--config', stock, '--data-dir', path.join(dataDir, 'data'), '--host', '127.0.0.1', '--port', '0', '--advertised-port', '0', '--brokers', '1', '--admin-port', 'off'],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    )
+    const ready = await listening(child)
+    const port = /broker 0 listening on 127\.0\.0\.1:(\d+)/.exec(ready)![1]
+    const keys = ['process.roles', 'node.id', 'controller.quorum.voters', 'num.network.threads', 'num.partitions', 'log.retention.hours', 'log.retention.check.interval.ms', 'ssl.keystore.password', 'background.threads']
+    const result = await runPython<{
+      count: number
+      entries: Record<string, { value: string | null; readOnly: boolean; sensitive: boolean; source: number }>
+      readOnly: number
+      unknown: number
+    }>('confluent_conformance.py', ['stock-broker-configs', `127.0.0.1:${port}`, '0', ...keys])
+    expect(result.count).toBeGreaterThanOrEqual(KAFKA_BROKER_KEYS.size)
+    const STATIC = 4
+    const DEFAULT = 5
+    expect(result.entries).toEqual({
+      'process.roles': { value: 'broker,controller', readOnly: true, sensitive: false, source: STATIC },
+      'node.id': { value: '1', readOnly: true, sensitive: false, source: STATIC },
+      'controller.quorum.voters': { value: '1@localhost:9093', readOnly: true, sensitive: false, source: STATIC },
+      'num.network.threads': { value: '3', readOnly: false, sensitive: false, source: STATIC },
+      'num.partitions': { value: '1', readOnly: true, sensitive: false, source: STATIC },
+      'log.retention.hours': { value: '168', readOnly: true, sensitive: false, source: STATIC },
+      // Applied: housekeeping runs every 5 minutes, as the file says, not Partita's 10 s default.
+      'log.retention.check.interval.ms': { value: '300000', readOnly: true, sensitive: false, source: STATIC },
+      'ssl.keystore.password': { value: null, readOnly: false, sensitive: true, source: DEFAULT },
+      'background.threads': { value: '10', readOnly: false, sensitive: false, source: DEFAULT },
+    })
+    expect(result.readOnly).toBe(42)
+    expect(result.unknown).toBe(40)
   })
 })

@@ -7,60 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Supervisor, type ActorHost, type RecoveryReport } from '../../src/controller/supervisor.js'
+import { Supervisor, type RecoveryReport } from '../../src/controller/supervisor.js'
+import { ScriptedHost } from './scripted-host.js'
 import { resolveBrokerConfig, type BrokerOptions } from '../../src/metadata/broker-config.js'
 import { MetadataStore, type TopicState } from '../../src/controller/metadata-store.js'
 import { ManualClock } from '../../src/common/clock.js'
-import { PartitaError } from '../../src/common/errors.js'
 import type { PartitionRequest } from '../../src/actors/partition-messages.js'
-
-class ScriptedHost implements ActorHost {
-  readonly shardCount: number
-  readonly live: boolean[]
-  readonly actors: Array<Set<string>>
-  readonly sent: Array<{ shard: number; id: string; message: PartitionRequest }> = []
-  /** Spawns this returns true for fail, as a replica whose log cannot be opened. */
-  failSpawn: (shard: number, id: string) => boolean = () => false
-  onShardDown: (shard: number) => Promise<void> = async () => {}
-
-  constructor(shardCount: number) {
-    this.shardCount = shardCount
-    this.live = new Array<boolean>(shardCount).fill(true)
-    this.actors = Array.from({ length: shardCount }, () => new Set<string>())
-  }
-
-  async spawn(shard: number, _kind: string, id: string): Promise<void> {
-    if (!this.live[shard]) throw new PartitaError('PARTITA_SHARD_DIED', `shard ${shard} is down`)
-    if (this.failSpawn(shard, id)) throw new PartitaError('PARTITA_RESOURCE_LIMIT', `open files limit (EMFILE) opening ${id}`)
-    this.actors[shard].add(id)
-  }
-
-  async request(shard: number, id: string, message: unknown): Promise<{ message: unknown }> {
-    if (!this.live[shard]) throw new PartitaError('PARTITA_SHARD_DIED', `shard ${shard} is down`)
-    if (!this.actors[shard].has(id)) throw new PartitaError('PARTITA_NO_SUCH_ACTOR', `no actor ${id} on shard ${shard}`)
-    this.sent.push({ shard, id, message: message as PartitionRequest })
-    return { message: { ok: true } }
-  }
-
-  tell(): void {}
-
-  killShard(shard: number): void {
-    if (!this.live[shard]) return
-    this.live[shard] = false
-    this.actors[shard].clear()
-    void this.onShardDown(shard)
-  }
-
-  async restartShard(shard: number): Promise<void> {
-    this.live[shard] = true
-  }
-
-  lastLeaderEpoch(id: string): number | undefined {
-    const becomes = this.sent.filter((s) => s.id === id && s.message.op === 'becomeLeader')
-    const last = becomes[becomes.length - 1]?.message
-    return last?.op === 'becomeLeader' ? last.leaderEpoch : undefined
-  }
-}
 
 /** The first restart of a dead broker is immediate; later ones back off. */
 const RESTART_FIRST_DELAY_MS = 0

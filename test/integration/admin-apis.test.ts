@@ -3,11 +3,13 @@
  * groups. kafkajs 2.2 and confluent-kafka-python 1.7 do not expose OffsetDelete or
  * DescribeCluster, so those are raw requests; the groups whose offsets they touch are kafkajs's.
  */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Kafka, logLevel } from 'kafkajs'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
-import { RawConnection, eventually, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
+import { RawConnection, eventually, kcat, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
 
 let data: ReturnType<typeof tempDataDir>
 let broker: Broker
@@ -200,6 +202,69 @@ describe('ElectLeaders', () => {
       await producer.disconnect()
       const [latest] = await cluster.cluster.listOffsets([{ topic: 'preferred', partition: 0, timestamp: -1 }])
       expect(latest).toMatchObject({ errorCode: ErrorCode.NONE, offset: 1 })
+    } finally {
+      await cluster.close()
+      data3.remove()
+    }
+  })
+})
+
+describe('AlterPartitionReassignments and ListPartitionReassignments', () => {
+  it('moves a partition with data from broker 0 to brokers 1 and 2 while kafkajs produces, losing nothing, and the move outlives a restart', async () => {
+    const data3 = tempDataDir()
+    let cluster = await startTestBroker(data3.dir, { brokers: 3, replicaLagTimeMaxMs: 2_000 })
+    try {
+      const [created] = await cluster.cluster.createTopics(
+        [{ name: 'moved', numPartitions: -1, replicationFactor: -1, configs: {}, assignments: [{ partitionIndex: 0, brokerIds: [0] }] }],
+        false,
+      )
+      expect(created.errorCode).toBe(ErrorCode.NONE)
+      const producer = new Kafka({ clientId: 'reassign', brokers: cluster.bootstrapServers.split(','), logLevel: logLevel.NOTHING }).producer()
+      await producer.connect()
+      const acknowledged: string[] = []
+      let producing = true
+      const sending = (async () => {
+        // Bounded: stops once the move is done and a few more batches went to the new leader.
+        for (let batch = 0; producing && batch < 100_000; batch++) {
+          const values = Array.from({ length: 20 }, (_, i) => `v${batch}-${i}`)
+          await producer.send({ topic: 'moved', acks: -1, messages: values.map((value) => ({ value })) })
+          acknowledged.push(...values)
+        }
+      })()
+      await eventually(() => (acknowledged.length >= 200 ? true : undefined), 'records before the move')
+
+      const endpoint = (await cluster.cluster.metadata([], false)).brokers[0]
+      const connection = await RawConnection.open(endpoint.port, endpoint.host)
+      try {
+        const altered = await connection.request(ApiKey.AlterPartitionReassignments, 0, { timeoutMs: 10_000, topics: [{ name: 'moved', partitions: [{ partitionIndex: 0, replicas: [1, 2] }] }] })
+        expect(altered).toMatchObject({ errorCode: ErrorCode.NONE, responses: [{ name: 'moved', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }] }] })
+        // While it runs, it is listed with the union of the replicas; once done, it is not.
+        const listed = await connection.request(ApiKey.ListPartitionReassignments, 0, { timeoutMs: 10_000, topics: null })
+        for (const topic of listed.topics) expect(topic).toEqual({ name: 'moved', partitions: [{ partitionIndex: 0, replicas: [1, 2, 0], addingReplicas: [1, 2], removingReplicas: [0] }] })
+        await eventually(async () => {
+          const ongoing = await connection.request(ApiKey.ListPartitionReassignments, 0, { timeoutMs: 10_000, topics: null })
+          return ongoing.topics.length === 0 ? true : undefined
+        }, 'the reassignment to complete', 60_000)
+      } finally {
+        connection.close()
+      }
+      const moved = (await cluster.cluster.metadata(['moved'], false)).topics[0].partitions[0]
+      expect(moved).toMatchObject({ leaderId: 1, replicaNodes: [1, 2], isrNodes: [1, 2] })
+      const countAtMove = acknowledged.length
+      await eventually(() => (acknowledged.length >= countAtMove + 100 ? true : undefined), 'records after the move')
+      producing = false
+      await sending
+      await producer.disconnect()
+      // Broker 0's replica is gone with its data.
+      await eventually(() => (existsSync(join(data3.dir, 'broker-0', 'moved-0')) ? undefined : true), "broker 0's replica directory to be deleted")
+
+      // Every acknowledged record is read back from the new leader, once and in order, after a restart too.
+      const readAll = async (bootstrap: string) => (await kcat(bootstrap, ['-C', '-t', 'moved', '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { timeoutMs: 60_000 })).split('\n').filter((l) => l !== '')
+      expect(await readAll(cluster.bootstrapServers)).toEqual(acknowledged)
+      await cluster.close()
+      cluster = await startTestBroker(data3.dir, { brokers: 3, replicaLagTimeMaxMs: 2_000 })
+      expect((await cluster.cluster.metadata(['moved'], false)).topics[0].partitions[0]).toMatchObject({ replicaNodes: [1, 2] })
+      expect(await readAll(cluster.bootstrapServers)).toEqual(acknowledged)
     } finally {
       await cluster.close()
       data3.remove()

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { MetadataStore } from '../../src/controller/metadata-store.js'
+import { KAFKA_BROKER_KEYS } from '../../src/metadata/kafka-broker-keys.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import { startTestServer, type TestServer } from './helpers.js'
 import type { WireClient } from './wire-client.js'
@@ -106,7 +107,7 @@ describe('broker configs', () => {
     expect(ts.partitions.partition('plain', 0)!.config?.retentionMs).toBe(60_000)
   })
 
-  it('answers INVALID_REQUEST and changes nothing for a read-only key, a bad value, an unknown key, an unknown broker or a bad name', async () => {
+  it('answers INVALID_REQUEST for a read-only key, a bad value, an unknown broker or a bad name, INVALID_CONFIG for an unknown key, and changes nothing', async () => {
     const refusals = [
       await incremental('', [
         { name: 'log.retention.ms', configOperation: SET, value: '60000' },
@@ -118,10 +119,36 @@ describe('broker configs', () => {
       await incremental('zero', [{ name: 'log.retention.ms', configOperation: SET, value: '60000' }]),
       await incremental('7', [{ name: 'log.retention.ms', configOperation: SET, value: '60000' }]),
     ]
-    expect(refusals.map((r) => r.responses[0].errorCode)).toEqual(Array(6).fill(ErrorCode.INVALID_REQUEST))
+    const invalid = ErrorCode.INVALID_REQUEST
+    expect(refusals.map((r) => r.responses[0].errorCode)).toEqual([invalid, invalid, ErrorCode.INVALID_CONFIG, invalid, invalid, invalid])
     expect(refusals[0].responses[0].errorMessage).toContain('Cannot update these configs dynamically: Set(log.dirs)')
     expect((await describeBroker('')).configs).toEqual([])
     expect(ts.partitions.partition('plain', 0)!.config).toBeNull()
+  })
+
+  it("describes every broker key of Kafka 3.9 with Kafka's defaults and update modes, sensitive ones without their value", async () => {
+    const byName = new Map((await describeBroker('0')).configs.map((c) => [c.name, c]))
+    expect(byName.size).toBeGreaterThanOrEqual(KAFKA_BROKER_KEYS.size)
+    for (const key of KAFKA_BROKER_KEYS.values()) expect(byName.get(key.name)?.readOnly, key.name).toBe(key.mode === 'read-only')
+    expect(byName.get('num.network.threads')).toMatchObject({ value: '3', readOnly: false, configSource: 5, isSensitive: false })
+    expect(byName.get('process.roles')).toMatchObject({ value: '', readOnly: true, configSource: 5 })
+    expect(byName.get('ssl.keystore.password')).toMatchObject({ value: null, readOnly: false, isSensitive: true })
+    expect(byName.get('log.cleaner.min.cleanable.ratio')).toMatchObject({ value: '0.5', readOnly: false, configSource: 5 })
+  })
+
+  it('stores a dynamic key Kafka updates without effect here, refuses a per-broker key at the cluster default and a value of the wrong type', async () => {
+    const threads = await incremental('', [{ name: 'num.io.threads', configOperation: SET, value: '16' }])
+    expect(threads.responses[0]).toMatchObject({ errorCode: ErrorCode.NONE })
+    expect((await describeBroker('0', ['num.io.threads'])).configs).toMatchObject([{ value: '16', configSource: 3, readOnly: false }])
+    const perBroker = await incremental('', [{ name: 'ssl.keystore.password', configOperation: SET, value: 'secret' }])
+    expect(perBroker.responses[0]).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST })
+    expect(perBroker.responses[0].errorMessage).toContain('Cannot update these configs at default cluster level, broker id must be specified: Set(ssl.keystore.password)')
+    const own = await incremental('0', [{ name: 'ssl.keystore.password', configOperation: SET, value: 'secret' }])
+    expect(own.responses[0].errorCode).toBe(ErrorCode.NONE)
+    expect((await describeBroker('0', ['ssl.keystore.password'])).configs).toMatchObject([{ value: null, configSource: 2, isSensitive: true }])
+    const wrongType = await incremental('', [{ name: 'background.threads', configOperation: SET, value: 'many' }])
+    expect(wrongType.responses[0].errorCode).toBe(ErrorCode.INVALID_REQUEST)
+    expect((await describeBroker('')).configs.map((c) => c.name)).toEqual(['num.io.threads'])
   })
 
   it('changes nothing on validateOnly', async () => {

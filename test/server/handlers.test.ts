@@ -270,6 +270,70 @@ const scenarios: Record<number, Scenario> = {
     }
     expect((await ts.core.metadata(['el'], false)).topics[0].partitions[0].leaderId).toBe(0)
   },
+  [ApiKey.AlterPartitionReassignments]: async (v) => {
+    const assigned = (name: string, brokerIds: number[]) => ({ name, numPartitions: -1, replicationFactor: -1, configs: {}, assignments: [{ partitionIndex: 0, brokerIds }] })
+    const created = await ts.core.createTopics([assigned('ra', [0]), assigned('rb', [1]), assigned('rd', [0, 1])], false)
+    expect(created.map((c) => c.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE])
+    await produceValues('ra', ['a', 'b'])
+    const alter = async (name: string, partitionIndex: number, replicas: number[] | null) => {
+      const response = await client.request(ApiKey.AlterPartitionReassignments, v, { timeoutMs: 5000, topics: [{ name, partitions: [{ partitionIndex, replicas }] }] })
+      expect(response).toMatchObject({ errorCode: ErrorCode.NONE, errorMessage: null })
+      expect(response.responses.map((t) => [t.name, t.partitions.map((p) => p.partitionIndex)])).toEqual([[name, [partitionIndex]]])
+      return response.responses[0].partitions[0]
+    }
+    const partitionOf = async (name: string) => (await ts.core.metadata([name], false)).topics[0].partitions[0]
+    // Refused, and nothing changes: an unknown topic or partition, bad lists, a cancel with none running.
+    expect((await alter('nope', 0, [1])).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    expect((await alter('ra', 1, [1])).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    for (const bad of [[], [1, 1], [0, 7]]) expect((await alter('rb', 0, bad)).errorCode).toBe(ErrorCode.INVALID_REPLICA_ASSIGNMENT)
+    expect((await alter('rb', 0, null)).errorCode).toBe(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS)
+    expect(await partitionOf('rb')).toMatchObject({ leaderId: 1, replicaNodes: [1], isrNodes: [1] })
+    // To the replicas it has: nothing to do, and no new leader epoch.
+    const rbEpoch = (await partitionOf('rb')).leaderEpoch
+    expect((await alter('rb', 0, [1])).errorCode).toBe(ErrorCode.NONE)
+    expect((await partitionOf('rb')).leaderEpoch).toBe(rbEpoch)
+    // [0] to [1]: broker 1's replica is added and catches up (these replicas do not replicate, so it stays added).
+    const before = await partitionOf('ra')
+    expect(await alter('ra', 0, [1])).toMatchObject({ errorCode: ErrorCode.NONE, errorMessage: null })
+    const moving = await partitionOf('ra')
+    // Metadata shows the union, target first, as Kafka does; the leader stays until the target is in sync.
+    expect(moving).toMatchObject({ leaderId: 0, replicaNodes: [1, 0], isrNodes: [0] })
+    expect(moving.leaderEpoch).toBeGreaterThan(before.leaderEpoch)
+    expect(ts.partitions.hostsOf('ra', 0)).toEqual([0, 1])
+    // Cancelled: back to [0], broker 1's replica closed with its data.
+    expect((await alter('ra', 0, null)).errorCode).toBe(ErrorCode.NONE)
+    expect(await partitionOf('ra')).toMatchObject({ leaderId: 0, replicaNodes: [0], isrNodes: [0] })
+    expect(ts.partitions.hostsOf('ra', 0)).toEqual([0])
+    expect((await alter('ra', 0, null)).errorCode).toBe(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS)
+    // [0,1] to [1]: the target is in sync already, so the move completes at once and leadership moves to it.
+    expect((await alter('rd', 0, [1])).errorCode).toBe(ErrorCode.NONE)
+    expect(await partitionOf('rd')).toMatchObject({ leaderId: 1, replicaNodes: [1], isrNodes: [1] })
+    expect(ts.partitions.hostsOf('rd', 0)).toEqual([1])
+    const listed = await client.request(ApiKey.ListPartitionReassignments, 0, { timeoutMs: 5000, topics: null })
+    expect(listed.topics).toEqual([])
+  },
+  [ApiKey.ListPartitionReassignments]: async (v) => {
+    const [created] = await ts.core.createTopics([{ name: 'lr', numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    const replicas = (await ts.core.metadata(['lr'], false)).topics[0].partitions[0].replicaNodes
+    const target = replicas[0] === 0 ? [1] : [0]
+    const alter = await client.request(ApiKey.AlterPartitionReassignments, 0, { timeoutMs: 5000, topics: [{ name: 'lr', partitions: [{ partitionIndex: 0, replicas: target }] }] })
+    expect(alter.responses[0].partitions[0].errorCode).toBe(ErrorCode.NONE)
+    const ongoing = { partitionIndex: 0, replicas: [...target, ...replicas], addingReplicas: target, removingReplicas: replicas }
+    const all = await client.request(ApiKey.ListPartitionReassignments, v, { timeoutMs: 5000, topics: null })
+    expect(all).toMatchObject({ errorCode: ErrorCode.NONE, errorMessage: null, topics: [{ name: 'lr', partitions: [ongoing] }] })
+    // Named partitions: the running ones only; unknown topics and partitions are left out, as in Kafka.
+    const named = await client.request(ApiKey.ListPartitionReassignments, v, {
+      timeoutMs: 5000,
+      topics: [
+        { name: 'lr', partitionIndexes: [0, 1, 9] },
+        { name: 'nope', partitionIndexes: [0] },
+      ],
+    })
+    expect(named.topics).toEqual([{ name: 'lr', partitions: [ongoing] }])
+    const idle = await client.request(ApiKey.ListPartitionReassignments, v, { timeoutMs: 5000, topics: [{ name: 'lr', partitionIndexes: [1] }] })
+    expect(idle.topics).toEqual([])
+  },
   [ApiKey.ListOffsets]: async (v) => {
     await createTopic('l')
     await ts.core.produce([{ topic: 'l', partition: 0, records: batchOf(['a', 'b'], 1000) }], -1, 1000)

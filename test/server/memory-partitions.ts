@@ -135,21 +135,33 @@ class MemoryPartition {
 
 /**
  * The memory partitions as a node's partition access, and (`host`) as the supervisor's actor
- * host: spawn opens one, role changes are accepted, close removes it. One replica per partition.
+ * host: spawn opens one, role changes are accepted, close removes it. One log per partition,
+ * shared by the brokers that host it (reassignments move it); it goes with the last of them.
  */
 export class MemoryPartitions implements PartitionAccess {
   readonly host: ActorHost
   readonly #partitions = new Map<string, MemoryPartition>()
+  /** The brokers hosting each partition's replica. */
+  readonly #hosts = new Map<string, Set<number>>()
 
   constructor(brokerCount = 1) {
     this.host = {
       shardCount: brokerCount,
-      spawn: async (_shard, _kind, _id, init) => {
+      spawn: async (shard, _kind, _id, init) => {
         const open = init as OpenPartition
         const id = partitionActorId(open.topic, open.partition)
         if (!this.#partitions.has(id)) this.#partitions.set(id, new MemoryPartition())
+        this.#hosts.set(id, (this.#hosts.get(id) ?? new Set<number>()).add(shard))
       },
-      request: (_shard, id, message, payload) => this.#handle(id, message as PartitionRequest, payload),
+      request: async (shard, id, message, payload) => {
+        const request = message as PartitionRequest
+        const hosts = this.#hosts.get(id)
+        if (request.op !== 'close' || hosts === undefined) return this.#handle(id, request, payload)
+        hosts.delete(shard)
+        if (hosts.size > 0) return { message: { ok: true } }
+        this.#hosts.delete(id)
+        return this.#handle(id, request, payload)
+      },
       tell: () => {},
       killShard: () => {},
       restartShard: async () => {},
@@ -160,6 +172,11 @@ export class MemoryPartitions implements PartitionAccess {
   produceCount = 0
   /** Every transaction marker written, in order. */
   readonly markers: Array<{ id: string; commit: boolean; producerId: number }> = []
+
+  /** The brokers that host the partition's replica, in id order. */
+  hostsOf(topic: string, partition: number): number[] {
+    return [...(this.#hosts.get(partitionActorId(topic, partition)) ?? [])].sort((a, b) => a - b)
+  }
 
   partition(topic: string, partition: number): MemoryPartition | undefined {
     return this.#partitions.get(partitionActorId(topic, partition))

@@ -116,7 +116,29 @@ def broker_configs(bootstrap, topic):
     }))
 
 
-COMMANDS = {"configs": configs, "assignments": assignments, "commit-unknown": commit_unknown, "broker-configs": broker_configs}
+def stock_broker_configs(bootstrap, broker_id, *keys):
+    """Every broker config of one broker as confluent-kafka's AdminClient describes it, then what
+    AlterConfigs answers for a read-only key and for a key Kafka does not know."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    resource = ConfigResource(ConfigResource.Type.BROKER, broker_id)
+    entries = admin.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
+
+    def alter(configs):
+        altered = ConfigResource(ConfigResource.Type.BROKER, broker_id, set_config=configs)
+        return code_of(admin.alter_configs([altered], request_timeout=TIMEOUT_S)[altered])
+
+    print(json.dumps({
+        "count": len(entries),
+        "entries": {
+            k: {"value": e.value, "readOnly": e.is_read_only, "sensitive": e.is_sensitive, "source": e.source}
+            for k, e in entries.items() if k in keys
+        },
+        "readOnly": alter({"process.roles": "broker"}),
+        "unknown": alter({"no.such.broker.key": "1"}),
+    }))
+
+
+COMMANDS = {"stock-broker-configs": stock_broker_configs, "configs": configs, "assignments": assignments, "commit-unknown": commit_unknown, "broker-configs": broker_configs}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](*sys.argv[2:])
