@@ -145,7 +145,7 @@ export class PartitionLog implements GroupCommitMember {
   readonly dir: string
   readonly leaderEpochs: LeaderEpochCache
   /** The aborted transactions whose markers this log holds (`.txnindex` per segment). */
-  readonly #abortedTxns = new AbortedTxnIndex()
+  readonly #abortedTxns: AbortedTxnIndex
   #config: LogConfig
   readonly #clock: Clock
   readonly #compactor: Compactor | undefined
@@ -186,6 +186,7 @@ export class PartitionLog implements GroupCommitMember {
     this.#decompress = options.decompress
     this.#fsync = options.fsync ?? true
     this.#files = options.files ?? defaultFileHandleCache()
+    this.#abortedTxns = new AbortedTxnIndex(this.#files, this.#fsync, this.#txnIndexPathOf)
     this.#segments = segments
     this.#logStartOffset = start.logStartOffset
     this.#recoveryPoint = 0
@@ -265,7 +266,7 @@ export class PartitionLog implements GroupCommitMember {
     }
     if (checkpointedStart !== log.#logStartOffset) log.#persistLogStart()
     for (const segment of log.#segments) {
-      if (has.has(segmentFileName(segment.baseOffset, TXN_INDEX_SUFFIX))) log.#abortedTxns.load(segment.txnIndexPath, log.logEndOffset)
+      if (has.has(segmentFileName(segment.baseOffset, TXN_INDEX_SUFFIX))) log.#abortedTxns.load(segment.txnIndexPath, segment.baseOffset, log.logEndOffset)
     }
     if (changed) {
       // Recovery cut a torn tail or rebuilt indexes. None of it has to be durable now: until the
@@ -355,6 +356,8 @@ export class PartitionLog implements GroupCommitMember {
         const file = s.takeUnsyncedData()
         if (file !== null) files.push(file)
       }
+      // The aborted-transaction entries of the markers synced here are made durable beside them.
+      files.push(...this.#abortedTxns.takeUnsynced())
       if (this.#dirUnsynced) dirs.push(this.dir)
       this.#dirUnsynced = false
     }
@@ -369,6 +372,7 @@ export class PartitionLog implements GroupCommitMember {
       onFailed: (error) => {
         // Linux forgets the pages an fsync failed to write: what was unsynced may be gone.
         for (const s of this.#segments) s.dataUnsynced = true
+        this.#abortedTxns.syncFailed(files)
         this.#dirUnsynced = true
         this.#fail(error)
       },
@@ -425,7 +429,25 @@ export class PartitionLog implements GroupCommitMember {
   addAbortedTxn(entry: AbortedTxn): void {
     this.#checkOpen()
     assert(entry.lastOffset >= this.#segments[0].baseOffset && entry.lastOffset < this.logEndOffset, `abort marker ${entry.lastOffset} is outside the log`)
-    withStorageErrors(`append aborted txn to ${this.dir}`, () => this.#abortedTxns.add(entry, this.#txnIndexPathOf))
+    withStorageErrors(`append aborted txn to ${this.dir}`, () => {
+      if (this.#abortedTxns.add(entry)) this.#dirUnsynced = true
+    })
+  }
+
+  /**
+   * Makes every aborted-transaction entry appended so far durable. The owner calls it before it
+   * writes a producer-state snapshot: recovery replays the log only from the snapshot on, so the
+   * entries of the markers below it must already be on disk.
+   */
+  syncAbortedTxns(): void {
+    this.#checkOpen()
+    withStorageErrors(`sync the aborted-transaction index of ${this.dir}`, () => {
+      this.#abortedTxns.syncSync()
+      if (this.#dirUnsynced && this.#fsync) {
+        fsyncDirSync(this.dir, this.#files)
+        this.#dirUnsynced = false
+      }
+    })
   }
 
   /** The aborted transactions overlapping [fromOffset, toOffset), for a read_committed fetch. */
@@ -778,7 +800,7 @@ export class PartitionLog implements GroupCommitMember {
       return
     }
     // Before the segments change: each dropped entry's file is found by the segment holding it.
-    this.#abortedTxns.truncateTo(offset, this.#txnIndexPathOf)
+    this.#abortedTxns.truncateTo(offset)
     while (this.#active.baseOffset >= offset) {
       // Deleted before it leaves the list: if the removal fails the log still describes the disk.
       this.#active.delete()
@@ -965,7 +987,7 @@ export class PartitionLog implements GroupCommitMember {
     }
     this.#segments = kept
     // A segment merged into an earlier one hands its aborted transactions to that one's file.
-    if (this.#abortedTxns.size > 0) this.#abortedTxns.rewriteFiles(new Set(inputs.map((s) => s.txnIndexPath)), this.#txnIndexPathOf)
+    if (this.#abortedTxns.size > 0) this.#abortedTxns.rewriteFiles(new Set(inputs.map((s) => s.txnIndexPath)))
     this.#dirUnsynced = true
   }
 
@@ -1001,6 +1023,7 @@ export class PartitionLog implements GroupCommitMember {
       s.syncData(this.#fsync)
       s.persistIndexes(this.#fsync)
     }
+    this.#abortedTxns.syncSync()
     if (this.#dirUnsynced && this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#dirUnsynced = false
     if (writeRecoveryPoint && target !== this.#recoveryPoint) {
@@ -1037,7 +1060,7 @@ export class PartitionLog implements GroupCommitMember {
    * the whole log, and a crash before it merely recovers from the older point.
    */
   async #flushForClose(): Promise<void> {
-    const unsynced = withStorageErrors(`close log ${this.dir}`, () => this.#segments.flatMap((s) => s.writeForSync()))
+    const unsynced = withStorageErrors(`close log ${this.dir}`, () => [...this.#segments.flatMap((s) => s.writeForSync()), ...this.#abortedTxns.takeUnsynced()])
     // In any order: until the marker, a crash recovers everything past the recovery point
     // (epochs included); the directory last, for the names of the files written above.
     await withStorageErrorsAsync(`close log ${this.dir}`, async () => {
@@ -1158,7 +1181,7 @@ function removeStrayFiles(dir: string, names: string[], files: FileHandleCache):
         parseSegmentFileName(name, TIME_INDEX_SUFFIX) !== null ||
         parseSegmentFileName(name, TXN_INDEX_SUFFIX) !== null) &&
       !logs.has(name.slice(0, 20))
-    const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null
+    const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null || parseSegmentFileName(name, `${TXN_INDEX_SUFFIX}.tmp`) !== null
     if (orphanIndex || strayTemp) files.fs.removeIfExistsSync(path.join(dir, name))
   }
 }

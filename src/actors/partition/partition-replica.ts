@@ -875,7 +875,11 @@ export class PartitionReplica {
     this.#closed = true
     this.#untrackHighWatermark(forget)
     // Off the thread: thousands of replicas close at once when a broker stops.
-    if (!forget && this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshotAsync(this.#log.logEndOffset)
+    if (!forget && this.#producers.snapshotOffset !== this.#log.logEndOffset) {
+      // Recovery replays only from the snapshot on: the index entries below it must be on disk first.
+      this.#log.syncAbortedTxns()
+      await this.#producers.writeSnapshotAsync(this.#log.logEndOffset)
+    }
     await this.#log.close()
   }
 
@@ -910,13 +914,16 @@ export class PartitionReplica {
    * Writes the producer snapshot when the log rolled a segment since the last one (as Kafka
    * snapshots at each roll), and always at close. It does not wait for the disk: a snapshot that
    * is lost, damaged, or ahead of the recovered log is replaced by replaying the log, so only the
-   * replay's length depends on it.
+   * replay's length depends on it. The aborted-transaction entries are synced before it, since
+   * replay from a surviving snapshot cannot bring back an entry below it.
    */
   #writeSnapshot(): void {
     // Between closes a snapshot is worth its write only once a segment rolled past the last one:
     // recovery then replays the active segment alone instead of the sealed ones too.
     const sealedEnd = this.#log.activeSegmentBaseOffset
     if (this.#producers.snapshotOffset >= sealedEnd || sealedEnd <= this.#log.logStartOffset) return
+    // Recovery replays only from the snapshot on: the index entries below it must be on disk first.
+    this.#log.syncAbortedTxns()
     this.#producers.writeSnapshot(this.#log.logEndOffset)
   }
 
