@@ -51,7 +51,9 @@ export interface Compactor {
     nowMs: number
     deleteRetentionMs: number
     minCompactionLagMs: number
-  }): Promise<void>
+    /** The aborted transactions whose markers the log holds: their data goes. */
+    abortedTxns: Array<{ producerId: number; firstOffset: number; lastOffset: number }>
+  }): Promise<{ removedAbortMarkers: number[] } | void>
 }
 
 export interface PartitionLogOptions {
@@ -882,17 +884,21 @@ export class PartitionLog implements GroupCommitMember {
 
   // ---- housekeeping -----------------------------------------------------------------------
 
-  /** Roll by age, retention by time and size, compaction, and the flush.ms policy. */
-  async housekeeping(): Promise<HousekeepingResult> {
+  /**
+   * Roll by age, retention by time and size, compaction, and the flush.ms policy. Compaction
+   * cleans only segments wholly below `stableOffset` (the owner's last stable offset): data of an
+   * open transaction, or above the high watermark, is never cleaned.
+   */
+  async housekeeping(stableOffset = Infinity): Promise<HousekeepingResult> {
     this.#checkOpen()
     try {
-      return await this.#housekeeping()
+      return await this.#housekeeping(stableOffset)
     } catch (error) {
       throw asStorageError(error, `housekeeping of log ${this.dir}`)
     }
   }
 
-  async #housekeeping(): Promise<HousekeepingResult> {
+  async #housekeeping(stableOffset: number): Promise<HousekeepingResult> {
     const nowMs = this.#clock.nowMs()
     const config = this.#config
     const deletes = config.cleanupPolicy !== 'compact'
@@ -926,7 +932,7 @@ export class PartitionLog implements GroupCommitMember {
       deleteSome(expiredBySize(this.#segments, config.retentionBytes))
     }
     deleteSome(belowLogStart(this.#segments, this.#logStartOffset))
-    const compactedSegments = config.cleanupPolicy === 'delete' ? 0 : await this.#compact(nowMs)
+    const compactedSegments = config.cleanupPolicy === 'delete' ? 0 : await this.#compact(nowMs, stableOffset)
     let flushed = false
     if (this.#clock.nowMs() - this.#lastFlushMs >= config.flushMs) {
       this.#flushSync()
@@ -935,31 +941,36 @@ export class PartitionLog implements GroupCommitMember {
     return { rolled, deletedSegments, deletedBytes, compactedSegments, flushed, logStartOffset: this.#logStartOffset }
   }
 
-  async #compact(nowMs: number): Promise<number> {
+  async #compact(nowMs: number, stableOffset: number): Promise<number> {
     if (this.#compactor === undefined || this.#compacting) return 0
-    const inputs = this.#segments.slice(0, -1)
+    const sealed = this.#segments.slice(0, -1)
+    const stableCount = sealed.findIndex((s) => s.nextOffset > stableOffset)
+    const inputs = stableCount < 0 ? sealed : sealed.slice(0, stableCount)
     if (inputs.length === 0) return 0
     this.#retireCleanMarker()
     this.#compacting = true
+    let removedAbortMarkers: number[]
     try {
       for (const s of inputs) s.holdForCompaction()
-      await this.#compactor.compact({
+      const result = await this.#compactor.compact({
         dir: this.dir,
         segments: inputs.map((s) => ({ baseOffset: s.baseOffset, path: s.logPath })),
         nowMs,
         deleteRetentionMs: this.#config.deleteRetentionMs,
         minCompactionLagMs: this.#config.minCompactionLagMs,
+        abortedTxns: this.#abortedTxns.entries().map(({ producerId, firstOffset, lastOffset }) => ({ producerId, firstOffset, lastOffset })),
       })
+      removedAbortMarkers = result?.removedAbortMarkers ?? []
     } finally {
       this.#compacting = false
     }
     if (this.#closed) return 0
-    this.#reloadAfterCompaction(inputs)
+    this.#reloadAfterCompaction(inputs, removedAbortMarkers)
     return inputs.length
   }
 
   /** The compactor swapped new files in under the same names: reopen and re-derive them. */
-  #reloadAfterCompaction(inputs: Segment[]): void {
+  #reloadAfterCompaction(inputs: Segment[], removedAbortMarkers: readonly number[]): void {
     const interval = this.#config.indexIntervalBytes
     const kept: Segment[] = []
     for (const old of this.#segments) {
@@ -986,8 +997,10 @@ export class PartitionLog implements GroupCommitMember {
       }
     }
     this.#segments = kept
+    // Removed ABORT markers take their entries along (their data went in an earlier cleaning).
+    this.#abortedTxns.dropMarkers(new Set(removedAbortMarkers))
     // A segment merged into an earlier one hands its aborted transactions to that one's file.
-    if (this.#abortedTxns.size > 0) this.#abortedTxns.rewriteFiles(new Set(inputs.map((s) => s.txnIndexPath)))
+    if (this.#abortedTxns.size > 0 || removedAbortMarkers.length > 0) this.#abortedTxns.rewriteFiles(new Set(inputs.map((s) => s.txnIndexPath)))
     this.#dirUnsynced = true
   }
 

@@ -200,6 +200,11 @@ export class AbortedTxnIndex {
     this.#entries = this.#entries.filter((e) => e.lastOffset >= offset)
   }
 
+  /** Forgets the entries of markers compaction removed (the caller rewrites their files). */
+  dropMarkers(lastOffsets: ReadonlySet<number>): void {
+    if (lastOffsets.size > 0) this.#entries = this.#entries.filter((e) => !lastOffsets.has(e.lastOffset))
+  }
+
   clear(): void {
     this.#entries = []
     this.#unsynced.clear()

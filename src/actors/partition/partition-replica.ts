@@ -849,7 +849,8 @@ export class PartitionReplica {
   async housekeeping(): Promise<void> {
     this.#assertOpen()
     if (!(await this.#maybeRecoverStorage())) return
-    await this.#log.housekeeping()
+    // Compaction stays below the last stable offset: an open transaction's data is never cleaned.
+    await this.#log.housekeeping(this.lastStableOffset)
     // Retention may have removed segments past the HW on a follower or an idle leader.
     this.#highWatermark = Math.min(Math.max(this.#highWatermark, this.#log.logStartOffset), this.#log.logEndOffset)
     this.#producers.state.removeExpired(this.#clock.nowMs(), this.#config.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
