@@ -39,13 +39,23 @@ export interface TxnMarkerWrite {
   partitions: TxnPartition[]
 }
 
+export interface TxnMarkersOutcome {
+  /** The partitions whose marker could not be written now (a leader moving): tried again. */
+  retry: TxnPartition[]
+  /**
+   * A partition refused the marker with TRANSACTION_COORDINATOR_FENCED: it took a marker from a
+   * newer coordinator epoch, so this coordinator's partition has moved and its state is stale.
+   */
+  fenced: boolean
+}
+
 export interface TxnCoordinatorOptions {
   clock: Clock
   log: TxnLog
   /** A fresh producer id (the controller's allocator). */
   allocateProducerId(): Promise<number>
-  /** Writes the markers; resolves with the partitions that failed (retried), empty when all were written. */
-  writeMarkers(write: TxnMarkerWrite): Promise<TxnPartition[]>
+  /** Writes the markers; resolves with the partitions that failed (retried), and whether a partition fenced this coordinator. */
+  writeMarkers(write: TxnMarkerWrite): Promise<TxnMarkersOutcome>
   /** The coordinator's epoch: its partition's leader epoch, stamped in every marker. */
   coordinatorEpoch: number
   /** transaction.max.timeout.ms */
@@ -100,6 +110,8 @@ export class TxnCoordinator {
   readonly #locks = new Map<string, Promise<unknown>>()
   #open = false
   #closed = false
+  /** A partition fenced this coordinator (a newer one runs elsewhere): it answers NOT_COORDINATOR from then on. */
+  #fenced = false
   #timer: TimerHandle | null = null
 
   constructor(options: TxnCoordinatorOptions) {
@@ -108,6 +120,10 @@ export class TxnCoordinator {
 
   get isOpen(): boolean {
     return this.#open && !this.#closed
+  }
+
+  get fenced(): boolean {
+    return this.#fenced
   }
 
   /** Installs the partition's records (later ones win, tombstones remove), then finishes what was being ended. */
@@ -205,11 +221,11 @@ export class TxnCoordinator {
       const complete: TxnStateName = commit ? 'CompleteCommit' : 'CompleteAbort'
       // A retried EndTxn of a transaction already ended the same way answers as the first did.
       if (m.state === complete) return ErrorCode.NONE
-      if (m.state === prepare) return (await this.#complete(transactionalId, m)) ? ErrorCode.NONE : ErrorCode.CONCURRENT_TRANSACTIONS
+      if (m.state === prepare) return (await this.#complete(transactionalId, m)) ? ErrorCode.NONE : this.#incompleteCode()
       if (m.state !== 'Ongoing') return ErrorCode.INVALID_TXN_STATE
       const next: TxnMeta = { ...m, state: prepare, lastUpdateTimestampMs: this.#options.clock.nowMs() }
       if (!(await this.#persist(transactionalId, next))) return ErrorCode.NOT_COORDINATOR
-      return (await this.#complete(transactionalId, next)) ? ErrorCode.NONE : ErrorCode.CONCURRENT_TRANSACTIONS
+      return (await this.#complete(transactionalId, next)) ? ErrorCode.NONE : this.#incompleteCode()
     })
   }
 
@@ -282,8 +298,13 @@ export class TxnCoordinator {
 
   // ---- internals --------------------------------------------------------------------------
 
+  /** What an EndTxn whose markers could not all be written answers: a fenced coordinator sends the client to the new one. */
+  #incompleteCode(): number {
+    return this.#fenced ? ErrorCode.NOT_COORDINATOR : ErrorCode.CONCURRENT_TRANSACTIONS
+  }
+
   #validateProducer(meta: TxnMeta | undefined, producerId: number, producerEpoch: number): number {
-    if (!this.isOpen) return ErrorCode.NOT_COORDINATOR
+    if (!this.isOpen || this.#fenced) return ErrorCode.NOT_COORDINATOR
     if (meta === undefined || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
     if (producerEpoch !== meta.producerEpoch) return ErrorCode.PRODUCER_FENCED
     return ErrorCode.NONE
@@ -313,15 +334,22 @@ export class TxnCoordinator {
     const commit = meta.state === 'PrepareCommit'
     let pending = [...meta.partitions.values()]
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (this.#closed || attempt >= MARKER_ATTEMPTS_MAX) return false
+      if (this.#closed || this.#fenced || attempt >= MARKER_ATTEMPTS_MAX) return false
       if (attempt > 0) await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, MARKER_RETRY_MS))
-      pending = await this.#options.writeMarkers({
+      const outcome = await this.#options.writeMarkers({
         producerId: meta.producerId,
         producerEpoch: meta.producerEpoch,
         commit,
         coordinatorEpoch: this.#options.coordinatorEpoch,
         partitions: pending,
       })
+      // Fenced: the newer coordinator finishes this transaction from its own (current) state;
+      // completing it here would write this one's stale state over it.
+      if (outcome.fenced) {
+        this.#fenced = true
+        return false
+      }
+      pending = outcome.retry
     }
     const done: TxnMeta = { ...meta, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Map(), lastUpdateTimestampMs: this.#options.clock.nowMs() }
     return this.#persist(transactionalId, done)
@@ -344,7 +372,7 @@ export class TxnCoordinator {
             lastUpdateTimestampMs: meta.lastUpdateTimestampMs,
             startTimestampMs: meta.startTimestampMs,
           }
-    if (this.#closed) return false
+    if (this.#closed || this.#fenced) return false
     try {
       await this.#options.log.append([{ transactionalId, value }])
     } catch {

@@ -229,9 +229,9 @@ export class PartitionReplica {
     records: Buffer,
     acks: -1 | 0 | 1,
     timeoutMs: number,
-    options: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> & { fromCoordinator?: boolean } = {},
+    options: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> & { fromCoordinator?: boolean; leaderEpoch?: number } = {},
   ): Promise<ProduceResult> {
-    const { fromCoordinator = false, ...checked } = options
+    const { fromCoordinator = false, leaderEpoch, ...checked } = options
     // Before any check: nothing may come between the checks below and the append.
     if (this.#log.cleanMarkerPresent || this.#log.failure !== null || this.#preparationWaiters > 0) {
       // Every produce arriving until all the step's waiters have resumed waits on the same step,
@@ -249,6 +249,8 @@ export class PartitionReplica {
       if (refused !== null) return refused
     }
     if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    // A coordinator loaded under another leadership of its partition is stale: its state must not land.
+    if (leaderEpoch !== undefined && leaderEpoch !== this.#leaderEpoch) return this.#produceError(ErrorCode.FENCED_LEADER_EPOCH)
     if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
     if (acks === -1 && this.#leader.isrSize < this.#config.minInsyncReplicas) {
       return this.#produceError(
@@ -413,6 +415,10 @@ export class PartitionReplica {
     const entry = this.#producers.state.get(marker.producerId)
     if (entry !== undefined && marker.producerEpoch < entry.epoch) {
       return refuse(ErrorCode.INVALID_PRODUCER_EPOCH, `marker epoch ${marker.producerEpoch} is older than producer ${marker.producerId}'s ${entry.epoch}`)
+    }
+    // A coordinator whose partition has since moved (Kafka's check in appendEndTxnMarker).
+    if (entry !== undefined && marker.coordinatorEpoch < entry.coordinatorEpoch) {
+      return refuse(ErrorCode.TRANSACTION_COORDINATOR_FENCED, `marker coordinator epoch ${marker.coordinatorEpoch} is older than ${entry.coordinatorEpoch}, producer ${marker.producerId}'s last`)
     }
     if (this.#produceWaiters.full) return refuse(ErrorCode.REQUEST_TIMED_OUT, 'too many produce requests waiting for replication')
     const batch = encodeTxnMarkerBatch(marker, this.#clock.nowMs())
