@@ -9,7 +9,7 @@
 import { ErrorCode } from '../common/error-codes.js'
 import type { Clock } from '../common/clock.js'
 import { groupPartition } from '../actors/group/group-records.js'
-import { type DescribedTxn, type InitProducerIdAnswer, type ListedTxn, TxnCoordinator, type TxnMarkersOutcome, type TxnMarkerWrite } from '../actors/txn-coordinator.js'
+import { type DescribedTxn, type EndTxnAnswer, type InitProducerIdAnswer, type ListedTxn, TxnCoordinator, type TxnMarkersOutcome, type TxnMarkerWrite } from '../actors/txn-coordinator.js'
 import { decodeTxnRecord, encodeTxnKey, encodeTxnValue, type TxnPartition, type TxnRecord } from '../actors/txn/txn-records.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataImage } from '../metadata/image.js'
@@ -100,6 +100,11 @@ export class TxnCoordinators implements TxnOperations {
   async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
     const c = this.route(transactionalId)
     return typeof c === 'number' ? c : c.endTxn(transactionalId, producerId, producerEpoch, commit)
+  }
+
+  async endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer> {
+    const c = this.route(transactionalId)
+    return typeof c === 'number' ? { errorCode: c, producerId: -1, producerEpoch: -1 } : c.endTxnBumpingEpoch(transactionalId, producerId, producerEpoch, commit)
   }
 
   describe(transactionalIds: string[]): DescribedTxn[] {
