@@ -8,7 +8,8 @@
  * Phases (bench/protocol/run.ts): 16 KiB batches of 100 B records over 64 partitions at acks=1,
  * the fetch of all of it back, 20-record batches over 64 connections, acks=all with replication
  * factor 3 on 3 brokers, librdkafka end-to-end latency at 20,000 records/s beside its client-side
- * floor, and produce scaling from one broker on one CPU to two on two (taskset).
+ * floor, librdkafka producing in transactions of 1,000 records beside plain idempotent produce
+ * (bench/protocol/txn_cost.py), and produce scaling from one broker on one CPU to two on two (taskset).
  *
  * Every server is fresh, so each produce load first runs BENCH_WARMUP_SECONDS (2) unmeasured and
  * each fetch first reads everything once: a new process compiles its hot code and grows its heap in
@@ -18,7 +19,7 @@
  * BENCH_IN_FLIGHT (8) of the wide load; BENCH_SMALL_RECORDS (20), BENCH_SMALL_CONNECTIONS (64) and
  * BENCH_SMALL_IN_FLIGHT (4) of the small one; BENCH_PARTITIONS (64), BENCH_RECORD_BYTES (100),
  * BENCH_BATCH_BYTES (16384), BENCH_E2E_RATE (20000), BENCH_E2E_PARTITIONS (4), BENCH_E2E_LINGER_MS (1),
- * BENCH_SCALING (1; 0 skips the taskset phases).
+ * BENCH_TXN_RECORDS (1000), BENCH_TXN_PARTITIONS (8), BENCH_SCALING (1; 0 skips the taskset phases).
  */
 import { formatReport } from './protocol/report.js'
 import { runProtocolBench, settingsFromEnv } from './protocol/run.js'

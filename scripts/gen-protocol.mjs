@@ -168,8 +168,13 @@ function buildMessage(json) {
     const tsName = json.name + jsonName
     const existing = structs.get(tsName)
     if (existing) {
-      // A common struct used in several places: widen its domain to the hull of all uses.
-      if (domain) existing.domain = existing.domain ? [Math.min(existing.domain[0], domain[0]), Math.max(existing.domain[1], domain[1])] : domain
+      // A common struct used in several places: widen its domain to the hull of all uses, and its
+      // nested structs' with it (they were made for the first use's versions only).
+      if (domain) {
+        const before = existing.domain
+        existing.domain = before ? [Math.min(before[0], domain[0]), Math.max(before[1], domain[1])] : domain
+        if (before === null || before === undefined || before[0] !== existing.domain[0] || before[1] !== existing.domain[1]) existing.fields = fields.map((f) => normField(f, existing.domain))
+      }
       return existing
     }
     const struct = { tsName, jsonName, domain, fields: [] }

@@ -88,6 +88,7 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
   const ratio = scalingRatio(report)
   const p99 = partita.e2e.p99Ms
   const lost = partita.e2e.sent - partita.e2e.received
+  const txnShare = recordsPerSecond(report.transactions.transactional) / recordsPerSecond(report.transactions.idempotent)
   return [
     { figure: "Main thread's share of broker CPU, produce", measured: percent(mainShare(partita.produce)), target: '< 5%', met: mainShare(partita.produce) < 0.05 },
     { figure: "Main thread's share of broker CPU, fetch", measured: percent(mainShare(partita.fetch)), target: '< 5%', met: mainShare(partita.fetch) < 0.05 },
@@ -120,6 +121,12 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
       measured: `${millions(recordsPerSecond(report.durability.fsync))} (page cache ${millions(recordsPerSecond(report.durability.pageCache))}; raw fdatasync every 1,000 records ${millions(report.durability.rawGroup.records / report.durability.rawGroup.seconds)})`,
       target: '>= 300,000/s',
       met: recordsPerSecond(report.durability.fsync) >= 300_000,
+    },
+    {
+      figure: `Produce in transactions of ${report.settings.txnRecords}, of idempotent produce (librdkafka)`,
+      measured: `${percent(txnShare)} (${millions(recordsPerSecond(report.transactions.transactional))} vs ${millions(recordsPerSecond(report.transactions.idempotent))})`,
+      target: '>= 70%',
+      met: txnShare >= 0.7,
     },
     {
       figure: `e2e latency at ${report.settings.e2eRate} records/s (librdkafka)`,
@@ -174,6 +181,11 @@ export function formatReport(report: ProtocolReport): string {
     'End-to-end latency (librdkafka producer -> broker -> librdkafka consumer)',
     ...latencyLines('Partita', partita.e2e),
     ...latencyLines('floor (Python pipe, no Kafka)', report.e2eFloor),
+    '',
+    `Transactions (librdkafka, as fast as it goes, one fresh server; the client's CPU is the "load generator")`,
+    ...phaseLines(report.transactions.idempotent),
+    ...phaseLines(report.transactions.transactional),
+    `    transactional / idempotent: ${percent(recordsPerSecond(report.transactions.transactional) / recordsPerSecond(report.transactions.idempotent))} of the rate, ${(cpuUsPerRecord(report.transactions.transactional) / cpuUsPerRecord(report.transactions.idempotent)).toFixed(2)}x the broker CPU per record`,
     '',
   ]
   if ('skipped' in report.scaling) lines.push(`Scaling: skipped (${report.scaling.skipped})`)

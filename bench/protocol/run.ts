@@ -22,6 +22,7 @@ import { latencyLines, phaseLines, recordsPerSecond } from './report.js'
 import { brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
 import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
 import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
+import { txnCostPhase } from './txn-cost.js'
 
 export interface BenchSettings {
   /** Length of each timed phase. */
@@ -54,6 +55,10 @@ export interface BenchSettings {
   scaling: boolean
   /** Extra Node options for the measured broker process (BENCH_BROKER_NODE_OPTIONS, e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
   brokerNodeOptions: string[]
+  /** Records per transaction in the transactions phase (librdkafka, beside idempotent produce). */
+  txnRecords: number
+  /** Partitions of the transactions phase's topic. */
+  txnPartitions: number
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
@@ -80,6 +85,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
     e2eLingerMs: number('BENCH_E2E_LINGER_MS', 1, 0),
     scaling: env.BENCH_SCALING !== '0',
     brokerNodeOptions: (env.BENCH_BROKER_NODE_OPTIONS ?? '').split(' ').filter((option) => option !== ''),
+    txnRecords: number('BENCH_TXN_RECORDS', 1000, 1),
+    txnPartitions: number('BENCH_TXN_PARTITIONS', 8, 1),
   }
 }
 
@@ -115,6 +122,8 @@ export interface ProtocolReport {
    */
   durability: { fsync: PhaseFigures; pageCache: PhaseFigures; rawEachBatch: RawFsyncFigures; rawGroup: RawFsyncFigures }
   e2eFloor: LatencyFigures
+  /** librdkafka producing in transactions of txnRecords records, beside idempotent produce, against one fresh server. */
+  transactions: { idempotent: PhaseFigures; transactional: PhaseFigures }
   scaling: { one: PhaseFigures; two: PhaseFigures } | { skipped: string }
   /** What went wrong on the way without stopping the run (a shard failed over, a topic was slow to settle). */
   warnings: string[]
@@ -268,6 +277,17 @@ async function runPinned(settings: BenchSettings, brokers: number, cpus: string,
   })
 }
 
+async function runTransactions(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['transactions']> {
+  return withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+    const topic = 'bench-txn'
+    await createTopic(broker.bootstrap, topic, settings.txnPartitions, 1, warn)
+    const options = { bootstrap: broker.bootstrap, topic, partitions: settings.txnPartitions, seconds: settings.seconds, recordBytes: settings.recordBytes, txnRecords: settings.txnRecords }
+    const idempotent = await txnCostPhase(broker, options, 'idempotent')
+    const transactional = await txnCostPhase(broker, options, 'transactional')
+    return { idempotent, transactional }
+  })
+}
+
 function scalingSkipped(settings: BenchSettings): string | null {
   if (!settings.scaling) return 'BENCH_SCALING=0'
   if (availableParallelism() < 2) return 'fewer than two CPUs'
@@ -291,13 +311,15 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
   const durability = await runDurability(settings, warn)
   log('e2e floor: the same Python pacing through a pipe, no Kafka')
   const e2eFloor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
+  log(`transactions: librdkafka in transactions of ${settings.txnRecords} records beside idempotent produce`)
+  const transactions = await runTransactions(settings, warn)
   const skipped = scalingSkipped(settings)
   let scaling: ProtocolReport['scaling'] = { skipped: skipped ?? '' }
   if (skipped === null) {
     log('scaling: one broker on one CPU, then two brokers on two')
     scaling = { one: await runPinned(settings, 1, '0', warn), two: await runPinned(settings, 2, '0,1', warn) }
   }
-  return { settings, ceiling, partita: { ...main, acksAll }, durability, e2eFloor, scaling, warnings }
+  return { settings, ceiling, partita: { ...main, acksAll }, durability, e2eFloor, transactions, scaling, warnings }
 }
 
 /** The phases `npm run bench:protocol:phase -- NAME` runs alone, each beside its own same-run ceiling. */

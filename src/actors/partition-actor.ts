@@ -180,7 +180,7 @@ export class PartitionActor {
     const requireKeys = this.#replica.log.config.cleanupPolicy !== 'delete'
     // What the CPU pool verified the append need not check again (CRCs, compressed records' keys).
     const checked = needsValidation ? { crcChecked: checkCrc, compressedKeysChecked: requireKeys } : {}
-    const options = { ...checked, fromCoordinator: message.origin === 'coordinator' }
+    const options = { ...checked, fromCoordinator: message.origin === 'coordinator', leaderEpoch: message.leaderEpoch }
     const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, options).then((result) => reply(result), fail)
     if (!needsValidation && this.#producesQueued === 0) return append()
     this.#producesQueued++

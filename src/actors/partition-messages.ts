@@ -36,6 +36,8 @@ export type PartitionRequest =
       timeoutMs: number
       /** 'coordinator': a coordinator's own write to its internal topic, whose batches carry no sequences (as Kafka's AppendOrigin.Coordinator). */
       origin?: 'client' | 'coordinator'
+      /** A coordinator's write: the leader epoch it loaded under; under any other the produce is refused (FENCED_LEADER_EPOCH). */
+      leaderEpoch?: number
     }
   /** Reply: FetchPartitionResult without records; payload: the records. */
   | {

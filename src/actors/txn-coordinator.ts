@@ -39,13 +39,23 @@ export interface TxnMarkerWrite {
   partitions: TxnPartition[]
 }
 
+export interface TxnMarkersOutcome {
+  /** The partitions whose marker could not be written now (a leader moving): tried again. */
+  retry: TxnPartition[]
+  /**
+   * A partition refused the marker with TRANSACTION_COORDINATOR_FENCED: it took a marker from a
+   * newer coordinator epoch, so this coordinator's partition has moved and its state is stale.
+   */
+  fenced: boolean
+}
+
 export interface TxnCoordinatorOptions {
   clock: Clock
   log: TxnLog
   /** A fresh producer id (the controller's allocator). */
   allocateProducerId(): Promise<number>
-  /** Writes the markers; resolves with the partitions that failed (retried), empty when all were written. */
-  writeMarkers(write: TxnMarkerWrite): Promise<TxnPartition[]>
+  /** Writes the markers; resolves with the partitions that failed (retried), and whether a partition fenced this coordinator. */
+  writeMarkers(write: TxnMarkerWrite): Promise<TxnMarkersOutcome>
   /** The coordinator's epoch: its partition's leader epoch, stamped in every marker. */
   coordinatorEpoch: number
   /** transaction.max.timeout.ms */
@@ -61,6 +71,14 @@ interface TxnMeta {
   producerEpoch: number
   /** The epoch before the last bump, so a retried InitProducerId (KIP-360) is recognised. */
   lastProducerEpoch: number
+  /** The producer id before a new one was allocated at the epoch's end (EndTxn v5), else -1. */
+  previousProducerId: number
+  /**
+   * The last transaction was ended by EndTxn v5 under a bumped epoch, so a retry of that EndTxn
+   * comes with the epoch before (in memory only: after a coordinator move such a retry is fenced,
+   * and the client recovers with InitProducerId, as KIP-360 lets it).
+   */
+  endedByBump: boolean
   timeoutMs: number
   state: TxnStateName
   partitions: Map<string, TxnPartition>
@@ -70,6 +88,13 @@ interface TxnMeta {
 
 export interface InitProducerIdAnswer {
   errorCode: number
+  producerId: number
+  producerEpoch: number
+}
+
+export interface EndTxnAnswer {
+  errorCode: number
+  /** The producer id and epoch for the next transaction (EndTxn v5); -1 on an error. */
   producerId: number
   producerEpoch: number
 }
@@ -100,6 +125,8 @@ export class TxnCoordinator {
   readonly #locks = new Map<string, Promise<unknown>>()
   #open = false
   #closed = false
+  /** A partition fenced this coordinator (a newer one runs elsewhere): it answers NOT_COORDINATOR from then on. */
+  #fenced = false
   #timer: TimerHandle | null = null
 
   constructor(options: TxnCoordinatorOptions) {
@@ -108,6 +135,10 @@ export class TxnCoordinator {
 
   get isOpen(): boolean {
     return this.#open && !this.#closed
+  }
+
+  get fenced(): boolean {
+    return this.#fenced
   }
 
   /** Installs the partition's records (later ones win, tombstones remove), then finishes what was being ended. */
@@ -137,7 +168,7 @@ export class TxnCoordinator {
       if (meta === undefined) {
         const producerId = await this.#options.allocateProducerId()
         const nowMs = this.#options.clock.nowMs()
-        const fresh: TxnMeta = { producerId, producerEpoch: 0, lastProducerEpoch: -1, timeoutMs, state: 'Empty', partitions: new Map(), startTimestampMs: -1, lastUpdateTimestampMs: nowMs }
+        const fresh: TxnMeta = { producerId, producerEpoch: 0, lastProducerEpoch: -1, previousProducerId: -1, endedByBump: false, timeoutMs, state: 'Empty', partitions: new Map(), startTimestampMs: -1, lastUpdateTimestampMs: nowMs }
         if (!(await this.#persist(transactionalId, fresh))) return refuse(ErrorCode.NOT_COORDINATOR)
         return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 }
       }
@@ -205,11 +236,55 @@ export class TxnCoordinator {
       const complete: TxnStateName = commit ? 'CompleteCommit' : 'CompleteAbort'
       // A retried EndTxn of a transaction already ended the same way answers as the first did.
       if (m.state === complete) return ErrorCode.NONE
-      if (m.state === prepare) return (await this.#complete(transactionalId, m)) ? ErrorCode.NONE : ErrorCode.CONCURRENT_TRANSACTIONS
+      if (m.state === prepare) return (await this.#complete(transactionalId, m)) ? ErrorCode.NONE : this.#incompleteCode()
       if (m.state !== 'Ongoing') return ErrorCode.INVALID_TXN_STATE
       const next: TxnMeta = { ...m, state: prepare, lastUpdateTimestampMs: this.#options.clock.nowMs() }
       if (!(await this.#persist(transactionalId, next))) return ErrorCode.NOT_COORDINATOR
-      return (await this.#complete(transactionalId, next)) ? ErrorCode.NONE : ErrorCode.CONCURRENT_TRANSACTIONS
+      return (await this.#complete(transactionalId, next)) ? ErrorCode.NONE : this.#incompleteCode()
+    })
+  }
+
+  /**
+   * EndTxn v5 (KIP-890 part 2, for clients that finalized transaction.version 2): ends the
+   * transaction under a bumped epoch, which the markers carry and the answer hands back for the
+   * next transaction. So an EndTxn delayed from transaction N (on a connection the client has
+   * given up on) carries N's epoch and can never end N+1: it is PRODUCER_FENCED. A retry of the
+   * same EndTxn (N's epoch, N ended the same way, nothing begun since) answers as the first did.
+   * At the epoch's end the transaction ends under its epoch and the next one gets a new producer id.
+   */
+  endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer> {
+    return this.#locked(transactionalId, async () => {
+      const meta = this.#txns.get(transactionalId)
+      const refuse = (errorCode: number): EndTxnAnswer => ({ errorCode, producerId: -1, producerEpoch: -1 })
+      if (!this.isOpen || this.#fenced) return refuse(ErrorCode.NOT_COORDINATOR)
+      if (meta === undefined) return refuse(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+      const prepare: TxnStateName = commit ? 'PrepareCommit' : 'PrepareAbort'
+      const complete: TxnStateName = commit ? 'CompleteCommit' : 'CompleteAbort'
+      const answer = (m: TxnMeta): EndTxnAnswer => ({ errorCode: ErrorCode.NONE, producerId: m.producerId, producerEpoch: m.producerEpoch })
+      const isRetry =
+        meta.endedByBump &&
+        producerEpoch === meta.lastProducerEpoch &&
+        (meta.previousProducerId >= 0 ? producerId === meta.previousProducerId : producerId === meta.producerId && meta.producerEpoch === producerEpoch + 1)
+      if (isRetry) {
+        if (meta.state === complete) return answer(meta)
+        if (meta.state === prepare) return (await this.#complete(transactionalId, meta)) ? answer(this.#txns.get(transactionalId)!) : refuse(this.#incompleteCode())
+        // Transaction N+1 has begun (or N ended the other way): this is a stale EndTxn of N.
+        return refuse(ErrorCode.PRODUCER_FENCED)
+      }
+      const invalid = this.#validateProducer(meta, producerId, producerEpoch)
+      if (invalid !== ErrorCode.NONE) return refuse(invalid)
+      if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') return refuse(ErrorCode.CONCURRENT_TRANSACTIONS)
+      if (meta.state !== 'Ongoing') return refuse(ErrorCode.INVALID_TXN_STATE)
+      const nowMs = this.#options.clock.nowMs()
+      // The markers go out under the bumped epoch; at the epoch's end under the last one, and the
+      // completed state then carries a new producer id (allocated by #persist).
+      const exhausted = meta.producerEpoch >= EPOCH_MAX
+      const next: TxnMeta = exhausted
+        ? { ...meta, state: prepare, lastUpdateTimestampMs: nowMs, endedByBump: true, previousProducerId: -1 }
+        : { ...meta, state: prepare, producerEpoch: meta.producerEpoch + 1, lastProducerEpoch: meta.producerEpoch, lastUpdateTimestampMs: nowMs, endedByBump: true, previousProducerId: -1 }
+      if (!(await this.#persist(transactionalId, next))) return refuse(ErrorCode.NOT_COORDINATOR)
+      const completed = await this.#complete(transactionalId, next, exhausted)
+      return completed ? answer(this.#txns.get(transactionalId)!) : refuse(this.#incompleteCode())
     })
   }
 
@@ -282,8 +357,13 @@ export class TxnCoordinator {
 
   // ---- internals --------------------------------------------------------------------------
 
+  /** What an EndTxn whose markers could not all be written answers: a fenced coordinator sends the client to the new one. */
+  #incompleteCode(): number {
+    return this.#fenced ? ErrorCode.NOT_COORDINATOR : ErrorCode.CONCURRENT_TRANSACTIONS
+  }
+
   #validateProducer(meta: TxnMeta | undefined, producerId: number, producerEpoch: number): number {
-    if (!this.isOpen) return ErrorCode.NOT_COORDINATOR
+    if (!this.isOpen || this.#fenced) return ErrorCode.NOT_COORDINATOR
     if (meta === undefined || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
     if (producerEpoch !== meta.producerEpoch) return ErrorCode.PRODUCER_FENCED
     return ErrorCode.NONE
@@ -309,21 +389,29 @@ export class TxnCoordinator {
   }
 
   /** Writes the markers of a Prepare* transaction, then its Complete* state. False when it could not finish now. */
-  async #complete(transactionalId: string, meta: TxnMeta): Promise<boolean> {
+  async #complete(transactionalId: string, meta: TxnMeta, newProducerId = false): Promise<boolean> {
     const commit = meta.state === 'PrepareCommit'
     let pending = [...meta.partitions.values()]
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (this.#closed || attempt >= MARKER_ATTEMPTS_MAX) return false
+      if (this.#closed || this.#fenced || attempt >= MARKER_ATTEMPTS_MAX) return false
       if (attempt > 0) await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, MARKER_RETRY_MS))
-      pending = await this.#options.writeMarkers({
+      const outcome = await this.#options.writeMarkers({
         producerId: meta.producerId,
         producerEpoch: meta.producerEpoch,
         commit,
         coordinatorEpoch: this.#options.coordinatorEpoch,
         partitions: pending,
       })
+      // Fenced: the newer coordinator finishes this transaction from its own (current) state;
+      // completing it here would write this one's stale state over it.
+      if (outcome.fenced) {
+        this.#fenced = true
+        return false
+      }
+      pending = outcome.retry
     }
     const done: TxnMeta = { ...meta, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Map(), lastUpdateTimestampMs: this.#options.clock.nowMs() }
+    if (newProducerId) Object.assign(done, { previousProducerId: meta.producerId, lastProducerEpoch: meta.producerEpoch, producerId: -1, producerEpoch: 0 })
     return this.#persist(transactionalId, done)
   }
 
@@ -344,7 +432,7 @@ export class TxnCoordinator {
             lastUpdateTimestampMs: meta.lastUpdateTimestampMs,
             startTimestampMs: meta.startTimestampMs,
           }
-    if (this.#closed) return false
+    if (this.#closed || this.#fenced) return false
     try {
       await this.#options.log.append([{ transactionalId, value }])
     } catch {
@@ -365,6 +453,8 @@ export class TxnCoordinator {
       producerId: value.producerId,
       producerEpoch: value.producerEpoch,
       lastProducerEpoch: previous !== undefined && previous.producerId === value.producerId && previous.producerEpoch < value.producerEpoch ? previous.producerEpoch : -1,
+      previousProducerId: -1,
+      endedByBump: false,
       timeoutMs: value.timeoutMs,
       state: value.state,
       partitions: new Map(value.partitions.map((p) => [key(p), p])),

@@ -65,6 +65,8 @@ export interface InternalAppendOptions {
   timeoutMs: number
   /** A transactional batch of this producer (TxnOffsetCommit), held pending until its marker. */
   txn?: { producerId: number; producerEpoch: number }
+  /** The leader epoch the writing coordinator loaded under: a write under another is refused. */
+  leaderEpoch?: number
 }
 
 /** Appends one batch of key/value records with acks=all; throws a KafkaError when refused. */
@@ -83,6 +85,6 @@ export async function appendInternal(
     producerEpoch: options.txn?.producerEpoch ?? -1,
     isTransactional: options.txn !== undefined,
   })
-  const reply = await partitions.request(topic, partition, { op: 'produce', acks: -1, timeoutMs: options.timeoutMs, origin: 'coordinator' }, batch)
+  const reply = await partitions.request(topic, partition, { op: 'produce', acks: -1, timeoutMs: options.timeoutMs, origin: 'coordinator', leaderEpoch: options.leaderEpoch }, batch)
   if (reply.message.errorCode !== ErrorCode.NONE) throw new KafkaError(reply.message.errorCode, reply.message.errorMessage ?? undefined)
 }

@@ -9,7 +9,7 @@
 import { ErrorCode } from '../common/error-codes.js'
 import type { Clock } from '../common/clock.js'
 import { groupPartition } from '../actors/group/group-records.js'
-import { type DescribedTxn, type InitProducerIdAnswer, type ListedTxn, TxnCoordinator, type TxnMarkerWrite } from '../actors/txn-coordinator.js'
+import { type DescribedTxn, type EndTxnAnswer, type InitProducerIdAnswer, type ListedTxn, TxnCoordinator, type TxnMarkersOutcome, type TxnMarkerWrite } from '../actors/txn-coordinator.js'
 import { decodeTxnRecord, encodeTxnKey, encodeTxnValue, type TxnPartition, type TxnRecord } from '../actors/txn/txn-records.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataImage } from '../metadata/image.js'
@@ -78,7 +78,7 @@ export class TxnCoordinators implements TxnOperations {
   route(transactionalId: string): TxnRoute {
     if (!this.#deps.image.topics.has(TXN_STATE_TOPIC)) return ErrorCode.COORDINATOR_NOT_AVAILABLE
     const slot = this.#slots.get(this.partitionOf(transactionalId))
-    if (slot === undefined) return ErrorCode.NOT_COORDINATOR
+    if (slot === undefined || slot.coordinator.fenced) return ErrorCode.NOT_COORDINATOR
     if (!slot.coordinator.isOpen) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
     return slot.coordinator
   }
@@ -100,6 +100,11 @@ export class TxnCoordinators implements TxnOperations {
   async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
     const c = this.route(transactionalId)
     return typeof c === 'number' ? c : c.endTxn(transactionalId, producerId, producerEpoch, commit)
+  }
+
+  async endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer> {
+    const c = this.route(transactionalId)
+    return typeof c === 'number' ? { errorCode: c, producerId: -1, producerEpoch: -1 } : c.endTxnBumpingEpoch(transactionalId, producerId, producerEpoch, commit)
   }
 
   describe(transactionalIds: string[]): DescribedTxn[] {
@@ -124,7 +129,7 @@ export class TxnCoordinators implements TxnOperations {
     const config = this.#deps.config
     const coordinator = new TxnCoordinator({
       clock: this.#deps.clock,
-      log: { append: (records) => this.#append(partition, records) },
+      log: { append: (records) => this.#append(partition, leaderEpoch, records) },
       allocateProducerId: () => this.#deps.allocateProducerId(),
       writeMarkers: (write) => this.#writeMarkers(write),
       coordinatorEpoch: leaderEpoch,
@@ -165,15 +170,17 @@ export class TxnCoordinators implements TxnOperations {
     }
   }
 
-  async #append(partition: number, records: TxnRecord[]): Promise<void> {
+  /** Under the leader epoch the coordinator loaded at: a coordinator that moved cannot write stale state. */
+  async #append(partition: number, leaderEpoch: number, records: TxnRecord[]): Promise<void> {
     const entries = records.map((r) => ({ key: encodeTxnKey(r.transactionalId), value: encodeTxnValue(r.value) }))
-    await appendInternal(this.#deps.partitions, TXN_STATE_TOPIC, partition, entries, this.#deps.clock.nowMs(), { timeoutMs: APPEND_TIMEOUT_MS })
+    await appendInternal(this.#deps.partitions, TXN_STATE_TOPIC, partition, entries, this.#deps.clock.nowMs(), { timeoutMs: APPEND_TIMEOUT_MS, leaderEpoch })
   }
 
-  /** Sends each partition's marker to its leader; answers the partitions that failed (to retry). */
-  async #writeMarkers(write: TxnMarkerWrite): Promise<TxnPartition[]> {
+  /** Sends each partition's marker to its leader; answers the partitions that failed (to retry), and whether a partition fenced this coordinator. */
+  async #writeMarkers(write: TxnMarkerWrite): Promise<TxnMarkersOutcome> {
     const byLeader = new Map<number, TxnPartition[]>()
     const failed: TxnPartition[] = []
+    let fenced = false
     for (const p of write.partitions) {
       const state = this.#deps.image.partition(p.topic, p.partition)
       if (state === undefined) continue // the topic was deleted: nothing is left to mark, as in Kafka
@@ -192,13 +199,15 @@ export class TxnCoordinators implements TxnOperations {
           const [result] = await this.#deps.sendMarkers(brokerId, [entry])
           for (const p of result?.partitions ?? partitions.map((q) => ({ ...q, errorCode: ErrorCode.UNKNOWN_SERVER_ERROR }))) {
             // A marker refused for a stale epoch was superseded by a newer one: nothing to retry.
-            if (p.errorCode !== ErrorCode.NONE && p.errorCode !== ErrorCode.INVALID_PRODUCER_EPOCH) failed.push({ topic: p.topic, partition: p.partition })
+            // One refused for a stale coordinator epoch: a newer coordinator owns the transaction now.
+            if (p.errorCode === ErrorCode.TRANSACTION_COORDINATOR_FENCED) fenced = true
+            else if (p.errorCode !== ErrorCode.NONE && p.errorCode !== ErrorCode.INVALID_PRODUCER_EPOCH) failed.push({ topic: p.topic, partition: p.partition })
           }
         } catch {
           failed.push(...partitions)
         }
       }),
     )
-    return failed
+    return { retry: failed, fenced }
   }
 }

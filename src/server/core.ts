@@ -5,7 +5,7 @@
  * coordinator this node runs for them.
  */
 import type { OffsetCommitPartitionResult, OffsetDeleteResult, TxnOffsetCommitRequest } from '../actors/group/types.js'
-import type { DescribedTxn, ListedTxn } from '../actors/txn-coordinator.js'
+import type { DescribedTxn, EndTxnAnswer, ListedTxn } from '../actors/txn-coordinator.js'
 import type { TxnPartition } from '../actors/txn/txn-records.js'
 import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
 import type { ElectLeadersResult, KafkaOperations, OngoingReassignment, ReassignmentInput, ReassignmentResult } from '../metadata/operations.js'
@@ -66,6 +66,8 @@ export interface TxnOperations {
   /** AddPartitionsToTxn / AddOffsetsToTxn: one error code for the whole set. */
   addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number>
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number>
+  /** EndTxn v5 (KIP-890): ends the transaction under a bumped epoch and answers the producer id and epoch to go on with. */
+  endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer>
   describe(transactionalIds: string[]): DescribedTxn[]
   list(): { errorCode: number; transactions: ListedTxn[] }
 }

@@ -13,6 +13,7 @@ import {
   recoverCompactionLeftoversSync,
 } from './compaction-recovery.js'
 import { compress as defaultCompress, decompress as defaultDecompress } from '../records/compression.js'
+import { decodeTxnMarker } from '../records/control-batch.js'
 import {
   BATCH_HEADER_SIZE,
   BATCH_LENGTH_OFFSET,
@@ -32,6 +33,8 @@ import {
   TRANSACTIONAL_BIT,
   validateBatch,
   ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  writeInt64,
 } from '../records/record-batch.js'
 
 /*
@@ -56,7 +59,15 @@ import {
  * - An emptied batch of an idempotent producer is kept as an empty header when it is that
  *   producer's last data batch in the cleaned range, so its last sequence survives (Kafka keeps
  *   it only for producers still active; without the producer state here we keep it for all).
- * - Control batches (transaction markers) are kept as they are; transactions come later.
+ * - Transactions follow Kafka's LogCleaner (CleanedTransactionMetadata). The log hands over only
+ *   segments wholly below its last stable offset, so no open transaction is ever cleaned, and the
+ *   aborted transactions from its `.txnindex`. Walking the batches in offset order: a
+ *   transactional data batch inside an aborted transaction is removed whole (its records never
+ *   enter the key map either, so they cannot shadow an older committed value). A marker is kept
+ *   while data of its transaction was met in this pass; once none is left it is stamped with a
+ *   delete horizon (now + delete.retention.ms, as a tombstone is), and a cleaning at or past the
+ *   horizon removes it, so a consumer reading meanwhile still sees the end of the transaction.
+ *   The ABORT markers removed are reported, for the log to drop their `.txnindex` entries.
  */
 
 export interface CompactionSegmentRef {
@@ -76,6 +87,15 @@ export interface CompactionTaskInput {
    * kept as they are: the cleaning is weaker, never wrong.
    */
   offsetMapKeysMax?: number
+  /** The aborted transactions whose ABORT markers the log holds (its `.txnindex`). */
+  abortedTxns?: CompactionAbortedTxn[]
+}
+
+export interface CompactionAbortedTxn {
+  producerId: number
+  firstOffset: number
+  /** The offset of its ABORT marker. */
+  lastOffset: number
 }
 
 export interface CompactionResult {
@@ -87,6 +107,8 @@ export interface CompactionResult {
   recordsKept: number
   bytesBefore: number
   bytesAfter: number
+  /** Offsets of the ABORT markers removed (their transactions' data was already gone). */
+  removedAbortMarkers: number[]
 }
 
 export interface CompactionCodec {
@@ -172,6 +194,60 @@ export function cleanableSegments(input: CompactionTaskInput): CompactionSegment
   return out
 }
 
+// ---- transactions --------------------------------------------------------------------------
+
+/**
+ * Kafka's CleanedTransactionMetadata: fed the cleaned range's batches in offset order (from the
+ * log's start), it tells which transactional data belongs to an aborted transaction and which
+ * markers no data of their transaction is left for. Bounded by the aborted transactions given.
+ */
+export class TxnCleaning {
+  readonly #aborted: CompactionAbortedTxn[]
+  #nextAborted = 0
+  /** Producer -> the aborted transaction the walk is inside, and whether data of it was met in this pass. */
+  readonly #ongoingAborted = new Map<number, { sawData: boolean }>()
+  /** Producers inside a transaction that is not aborted, whose data was met in this pass. */
+  readonly #ongoingCommitted = new Set<number>()
+
+  constructor(aborted: readonly CompactionAbortedTxn[] = []) {
+    this.#aborted = [...aborted].sort((a, b) => a.firstOffset - b.firstOffset)
+  }
+
+  /** A data batch: whether it belongs to an aborted transaction (and goes). */
+  onData(header: BatchHeader): boolean {
+    this.#startAbortedUpTo(header.baseOffset + header.lastOffsetDelta)
+    if ((header.attributes & TRANSACTIONAL_BIT) === 0 || header.producerId < 0) return false
+    const aborted = this.#ongoingAborted.get(header.producerId)
+    // An empty batch (a header a cleaning kept for its producer's sequence) holds no data.
+    if (aborted !== undefined) {
+      if (header.recordCount > 0) aborted.sawData = true
+      return true
+    }
+    if (header.recordCount > 0) this.#ongoingCommitted.add(header.producerId)
+    return false
+  }
+
+  /** A control batch (`commit` null: not a transaction marker): whether no data of its transaction is left, so it may go. */
+  onMarker(header: BatchHeader, commit: boolean | null): boolean {
+    this.#startAbortedUpTo(header.baseOffset + header.lastOffsetDelta)
+    if (commit === null) return false
+    if (!commit) {
+      const aborted = this.#ongoingAborted.get(header.producerId)
+      this.#ongoingAborted.delete(header.producerId)
+      return aborted === undefined || !aborted.sawData
+    }
+    return !this.#ongoingCommitted.delete(header.producerId)
+  }
+
+  #startAbortedUpTo(offset: number): void {
+    // Bounded: each pass consumes one aborted transaction.
+    while (this.#nextAborted < this.#aborted.length && this.#aborted[this.#nextAborted].firstOffset <= offset) {
+      this.#ongoingAborted.set(this.#aborted[this.#nextAborted].producerId, { sawData: false })
+      this.#nextAborted++
+    }
+  }
+}
+
 // ---- step 1: the offset map ---------------------------------------------------------------
 
 export interface OffsetMap {
@@ -189,13 +265,20 @@ export function buildOffsetMap(
   segments: readonly CompactionSegmentRef[],
   keysMax = OFFSET_MAP_KEYS_MAX_DEFAULT,
   codec: CompactionCodec = DEFAULT_CODEC,
+  abortedTxns: readonly CompactionAbortedTxn[] = [],
 ): OffsetMap {
   const latest = new Map<string, number>()
   const lastDataOffsetByProducer = new Map<number, number>()
+  const txns = new TxnCleaning(abortedTxns)
   for (const segment of segments) {
     for (const { buf, header } of readSegmentBatches(segment.path)) {
-      if ((header.attributes & CONTROL_BIT) !== 0) continue
+      if ((header.attributes & CONTROL_BIT) !== 0) {
+        txns.onMarker(header, null)
+        continue
+      }
       if (header.producerId >= 0) lastDataOffsetByProducer.set(header.producerId, header.baseOffset + header.lastOffsetDelta)
+      // Aborted records are no values: they must not make an older committed one look superseded.
+      if (txns.onData(header)) continue
       for (const record of decodeRecords(buf, 0, codec.decompress)) {
         if (record.key === null) continue
         const key = keyString(record.key)
@@ -213,6 +296,8 @@ export interface CleaningContext {
   nowMs: number
   deleteRetentionMs: number
   codec: CompactionCodec
+  /** The transactions of this pass's walk (a fresh one per pass). */
+  txns?: TxnCleaning
 }
 
 export interface BatchCleaning {
@@ -220,6 +305,8 @@ export interface BatchCleaning {
   bytes: Buffer | null
   recordsRead: number
   recordsKept: number
+  /** An ABORT marker this cleaning removed. */
+  removedAbortMarker?: boolean
 }
 
 function hasDeleteHorizon(attributes: number): boolean {
@@ -244,8 +331,13 @@ function isMappedTombstone(record: DecodedRecord, ctx: CleaningContext): boolean
 
 export function cleanBatch(batch: SegmentBatch, ctx: CleaningContext): BatchCleaning {
   const { buf, size, header } = batch
-  if ((header.attributes & CONTROL_BIT) !== 0) {
-    return { bytes: Buffer.from(buf.subarray(0, size)), recordsRead: header.recordCount, recordsKept: header.recordCount }
+  if ((header.attributes & CONTROL_BIT) !== 0) return cleanControlBatch(batch, ctx)
+  if (ctx.txns?.onData(header) === true) {
+    // Aborted: the whole batch goes, but for a header keeping its producer's last sequence.
+    const isProducersLast = ctx.map.lastDataOffsetByProducer.get(header.producerId) === header.baseOffset + header.lastOffsetDelta
+    const counts = { recordsRead: header.recordCount, recordsKept: 0 }
+    if (!isProducersLast) return { bytes: null, ...counts }
+    return { bytes: header.recordCount > 0 ? emptyBatch(header) : Buffer.from(buf.subarray(0, size)), ...counts }
   }
   const records = decodeRecords(buf, 0, ctx.codec.decompress)
   const kept = records.filter((r) => shouldRetain(r, header, ctx))
@@ -261,6 +353,27 @@ export function cleanBatch(batch: SegmentBatch, ctx: CleaningContext): BatchClea
   if (needsHorizon) horizonMs = ctx.nowMs + ctx.deleteRetentionMs
   else if (hasDeleteHorizon(header.attributes)) horizonMs = header.baseTimestamp
   return { bytes: rewriteBatch(header, kept, horizonMs, ctx.codec), ...counts }
+}
+
+/**
+ * A marker stays while data of its transaction is left; then it is stamped with a delete horizon,
+ * and removed by the first cleaning at or past it. Other control batches stay as they are.
+ */
+function cleanControlBatch({ buf, size, header }: SegmentBatch, ctx: CleaningContext): BatchCleaning {
+  const marker = decodeTxnMarker(buf, 0)
+  const counts = { recordsRead: header.recordCount, recordsKept: header.recordCount }
+  const removable = ctx.txns?.onMarker(header, marker?.commit ?? null) === true
+  const bytes = Buffer.from(buf.subarray(0, size))
+  if (!removable) return { bytes, ...counts }
+  if (hasDeleteHorizon(header.attributes)) {
+    if (ctx.nowMs < header.baseTimestamp) return { bytes, ...counts }
+    return { bytes: null, recordsRead: header.recordCount, recordsKept: 0, removedAbortMarker: marker?.commit === false }
+  }
+  // The horizon lives in the base timestamp (KIP-534); the marker's record keeps no time of note.
+  writeInt64(bytes, BASE_TIMESTAMP_OFFSET, ctx.nowMs + ctx.deleteRetentionMs)
+  bytes.writeInt16BE(header.attributes | DELETE_HORIZON_BIT, ATTRIBUTES_OFFSET)
+  recomputeCrc(bytes, 0)
+  return { bytes, ...counts }
 }
 
 /**
@@ -374,6 +487,7 @@ export interface CleanedSegmentsResult {
   recordsKept: number
   bytesBefore: number
   bytesAfter: number
+  removedAbortMarkers: number[]
 }
 
 /**
@@ -385,7 +499,7 @@ export function writeCleanedSegments(
   segments: readonly CompactionSegmentRef[],
   ctx: CleaningContext,
 ): CleanedSegmentsResult {
-  const result: CleanedSegmentsResult = { baseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0 }
+  const result: CleanedSegmentsResult = { baseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0, removedAbortMarkers: [] }
   try {
     for (const segment of segments) {
       const writer = new SegmentWriter(path.join(dir, compactionFileName(segment.baseOffset, CLEANED_SUFFIX)))
@@ -398,6 +512,7 @@ export function writeCleanedSegments(
           result.recordsKept += cleaned.recordsKept
           result.bytesBefore += batch.size
           if (cleaned.bytes !== null) writer.write(cleaned.bytes)
+          if (cleaned.removedAbortMarker === true) result.removedAbortMarkers.push(batch.header.baseOffset)
         }
       } catch (error) {
         writer.abandon()
@@ -431,13 +546,14 @@ export function compactSegments(input: CompactionTaskInput, codec: CompactionCod
       `segment ${segment.path} is not ${compactionFileName(segment.baseOffset, '.log')} in ${input.dir}`,
     )
   }
-  const result: CompactionResult = { cleanedBaseOffsets: [], removedBaseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0 }
+  const result: CompactionResult = { cleanedBaseOffsets: [], removedBaseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0, removedAbortMarkers: [] }
   // Finishing an earlier run may have removed emptied segments the log still lists.
   const present = input.segments.filter((s) => fs.existsSync(s.path))
   const segments = cleanableSegments({ ...input, segments: present })
   if (segments.length === 0) return result
-  const map = buildOffsetMap(segments, input.offsetMapKeysMax ?? OFFSET_MAP_KEYS_MAX_DEFAULT, codec)
-  const ctx: CleaningContext = { map, nowMs: input.nowMs, deleteRetentionMs: input.deleteRetentionMs, codec }
+  const aborted = input.abortedTxns ?? []
+  const map = buildOffsetMap(segments, input.offsetMapKeysMax ?? OFFSET_MAP_KEYS_MAX_DEFAULT, codec, aborted)
+  const ctx: CleaningContext = { map, nowMs: input.nowMs, deleteRetentionMs: input.deleteRetentionMs, codec, txns: new TxnCleaning(aborted) }
   const cleaned = writeCleanedSegments(input.dir, segments, ctx)
   promoteCleanedToSwap(input.dir, cleaned.baseOffsets)
   result.removedBaseOffsets = completeSwaps(input.dir)
@@ -446,6 +562,7 @@ export function compactSegments(input: CompactionTaskInput, codec: CompactionCod
   result.recordsKept = cleaned.recordsKept
   result.bytesBefore = cleaned.bytesBefore
   result.bytesAfter = cleaned.bytesAfter
+  result.removedAbortMarkers = cleaned.removedAbortMarkers
   return result
 }
 

@@ -9,7 +9,7 @@ export type { CompactionResult, CompactionTaskInput, CompactionTaskOutcome } fro
  * compacted contents (a fully overwritten segment other than the first is gone).
  */
 export interface Compactor {
-  compact(input: CompactionTaskInput): Promise<void>
+  compact(input: CompactionTaskInput): Promise<CompactionResult>
   close(): Promise<void>
 }
 
@@ -39,8 +39,8 @@ export class TaskCompactor implements Compactor {
     this.#filename = filename
   }
 
-  async compact(input: CompactionTaskInput): Promise<void> {
-    await this.run(input)
+  async compact(input: CompactionTaskInput): Promise<CompactionResult> {
+    return this.run(input)
   }
 
   /** As compact, with the figures of the run. */
@@ -54,6 +54,7 @@ export class TaskCompactor implements Compactor {
       deleteRetentionMs: input.deleteRetentionMs,
       minCompactionLagMs: input.minCompactionLagMs,
       offsetMapKeysMax: input.offsetMapKeysMax,
+      abortedTxns: input.abortedTxns?.map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset, lastOffset: t.lastOffset })),
     }
     const outcome = await this.#runTask(this.#filename, task)
     if (!outcome.ok) throw deserializeError(outcome.error)
@@ -67,8 +68,8 @@ export class TaskCompactor implements Compactor {
 
 /** The same compaction on the calling thread: for tests, tools, and as a fallback. */
 export class InlineCompactor implements Compactor {
-  async compact(input: CompactionTaskInput): Promise<void> {
-    await this.run(input)
+  async compact(input: CompactionTaskInput): Promise<CompactionResult> {
+    return this.run(input)
   }
 
   /** As compact, with the figures of the run. */

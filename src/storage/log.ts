@@ -52,7 +52,9 @@ export interface Compactor {
     nowMs: number
     deleteRetentionMs: number
     minCompactionLagMs: number
-  }): Promise<void>
+    /** The aborted transactions whose markers the log holds: their data goes. */
+    abortedTxns: Array<{ producerId: number; firstOffset: number; lastOffset: number }>
+  }): Promise<{ removedAbortMarkers: number[] } | void>
 }
 
 export interface PartitionLogOptions {
@@ -153,7 +155,7 @@ export class PartitionLog implements GroupCommitMember {
   readonly dir: string
   readonly leaderEpochs: LeaderEpochCache
   /** The aborted transactions whose markers this log holds (`.txnindex` per segment). */
-  readonly #abortedTxns = new AbortedTxnIndex()
+  readonly #abortedTxns: AbortedTxnIndex
   #config: LogConfig
   readonly #clock: Clock
   readonly #compactor: Compactor | undefined
@@ -194,6 +196,7 @@ export class PartitionLog implements GroupCommitMember {
     this.#decompress = options.decompress
     this.#fsync = options.fsync ?? true
     this.#files = options.files ?? defaultFileHandleCache()
+    this.#abortedTxns = new AbortedTxnIndex(this.#files, this.#fsync, this.#txnIndexPathOf)
     this.#segments = segments
     this.#logStartOffset = start.logStartOffset
     this.#recoveryPoint = 0
@@ -274,7 +277,7 @@ export class PartitionLog implements GroupCommitMember {
     }
     if (checkpointedStart !== log.#logStartOffset) log.#persistLogStart()
     for (const segment of log.#segments) {
-      if (has.has(segmentFileName(segment.baseOffset, TXN_INDEX_SUFFIX))) log.#abortedTxns.load(segment.txnIndexPath, log.logEndOffset)
+      if (has.has(segmentFileName(segment.baseOffset, TXN_INDEX_SUFFIX))) log.#abortedTxns.load(segment.txnIndexPath, segment.baseOffset, log.logEndOffset)
     }
     if (changed) {
       // Recovery cut a torn tail or rebuilt indexes. None of it has to be durable now: until the
@@ -364,6 +367,8 @@ export class PartitionLog implements GroupCommitMember {
         const file = s.takeUnsyncedData()
         if (file !== null) files.push(file)
       }
+      // The aborted-transaction entries of the markers synced here are made durable beside them.
+      files.push(...this.#abortedTxns.takeUnsynced())
       if (this.#dirUnsynced) dirs.push(this.dir)
       this.#dirUnsynced = false
     }
@@ -378,6 +383,7 @@ export class PartitionLog implements GroupCommitMember {
       onFailed: (error) => {
         // Linux forgets the pages an fsync failed to write: what was unsynced may be gone.
         for (const s of this.#segments) s.dataUnsynced = true
+        this.#abortedTxns.syncFailed(files)
         this.#dirUnsynced = true
         this.#fail(error)
       },
@@ -434,7 +440,25 @@ export class PartitionLog implements GroupCommitMember {
   addAbortedTxn(entry: AbortedTxn): void {
     this.#checkOpen()
     assert(entry.lastOffset >= this.#segments[0].baseOffset && entry.lastOffset < this.logEndOffset, `abort marker ${entry.lastOffset} is outside the log`)
-    withStorageErrors(`append aborted txn to ${this.dir}`, () => this.#abortedTxns.add(entry, this.#txnIndexPathOf))
+    withStorageErrors(`append aborted txn to ${this.dir}`, () => {
+      if (this.#abortedTxns.add(entry)) this.#dirUnsynced = true
+    })
+  }
+
+  /**
+   * Makes every aborted-transaction entry appended so far durable. The owner calls it before it
+   * writes a producer-state snapshot: recovery replays the log only from the snapshot on, so the
+   * entries of the markers below it must already be on disk.
+   */
+  syncAbortedTxns(): void {
+    this.#checkOpen()
+    withStorageErrors(`sync the aborted-transaction index of ${this.dir}`, () => {
+      this.#abortedTxns.syncSync()
+      if (this.#dirUnsynced && this.#fsync) {
+        fsyncDirSync(this.dir, this.#files)
+        this.#dirUnsynced = false
+      }
+    })
   }
 
   /** The aborted transactions overlapping [fromOffset, toOffset), for a read_committed fetch. */
@@ -788,7 +812,7 @@ export class PartitionLog implements GroupCommitMember {
       return
     }
     // Before the segments change: each dropped entry's file is found by the segment holding it.
-    this.#abortedTxns.truncateTo(offset, this.#txnIndexPathOf)
+    this.#abortedTxns.truncateTo(offset)
     while (this.#active.baseOffset >= offset) {
       // Deleted before it leaves the list: if the removal fails the log still describes the disk.
       this.#active.delete()
@@ -870,17 +894,21 @@ export class PartitionLog implements GroupCommitMember {
 
   // ---- housekeeping -----------------------------------------------------------------------
 
-  /** Roll by age, retention by time and size, compaction, and the flush.ms policy. */
-  async housekeeping(): Promise<HousekeepingResult> {
+  /**
+   * Roll by age, retention by time and size, compaction, and the flush.ms policy. Compaction
+   * cleans only segments wholly below `stableOffset` (the owner's last stable offset): data of an
+   * open transaction, or above the high watermark, is never cleaned.
+   */
+  async housekeeping(stableOffset = Infinity): Promise<HousekeepingResult> {
     this.#checkOpen()
     try {
-      return await this.#housekeeping()
+      return await this.#housekeeping(stableOffset)
     } catch (error) {
       throw asStorageError(error, `housekeeping of log ${this.dir}`)
     }
   }
 
-  async #housekeeping(): Promise<HousekeepingResult> {
+  async #housekeeping(stableOffset: number): Promise<HousekeepingResult> {
     const nowMs = this.#clock.nowMs()
     const config = this.#config
     const deletes = config.cleanupPolicy !== 'compact'
@@ -914,7 +942,7 @@ export class PartitionLog implements GroupCommitMember {
       deleteSome(expiredBySize(this.#segments, config.retentionBytes))
     }
     deleteSome(belowLogStart(this.#segments, this.#logStartOffset))
-    const compactedSegments = config.cleanupPolicy === 'delete' ? 0 : await this.#compact(nowMs)
+    const compactedSegments = config.cleanupPolicy === 'delete' ? 0 : await this.#compact(nowMs, stableOffset)
     let flushed = false
     if (this.#clock.nowMs() - this.#lastFlushMs >= config.flushMs) {
       this.#flushSync()
@@ -923,31 +951,36 @@ export class PartitionLog implements GroupCommitMember {
     return { rolled, deletedSegments, deletedBytes, compactedSegments, flushed, logStartOffset: this.#logStartOffset }
   }
 
-  async #compact(nowMs: number): Promise<number> {
+  async #compact(nowMs: number, stableOffset: number): Promise<number> {
     if (this.#compactor === undefined || this.#compacting) return 0
-    const inputs = this.#segments.slice(0, -1)
+    const sealed = this.#segments.slice(0, -1)
+    const stableCount = sealed.findIndex((s) => s.nextOffset > stableOffset)
+    const inputs = stableCount < 0 ? sealed : sealed.slice(0, stableCount)
     if (inputs.length === 0) return 0
     this.#retireCleanMarker()
     this.#compacting = true
+    let removedAbortMarkers: number[]
     try {
       for (const s of inputs) s.holdForCompaction()
-      await this.#compactor.compact({
+      const result = await this.#compactor.compact({
         dir: this.dir,
         segments: inputs.map((s) => ({ baseOffset: s.baseOffset, path: s.logPath })),
         nowMs,
         deleteRetentionMs: this.#config.deleteRetentionMs,
         minCompactionLagMs: this.#config.minCompactionLagMs,
+        abortedTxns: this.#abortedTxns.entries().map(({ producerId, firstOffset, lastOffset }) => ({ producerId, firstOffset, lastOffset })),
       })
+      removedAbortMarkers = result?.removedAbortMarkers ?? []
     } finally {
       this.#compacting = false
     }
     if (this.#closed) return 0
-    this.#reloadAfterCompaction(inputs)
+    this.#reloadAfterCompaction(inputs, removedAbortMarkers)
     return inputs.length
   }
 
   /** The compactor swapped new files in under the same names: reopen and re-derive them. */
-  #reloadAfterCompaction(inputs: Segment[]): void {
+  #reloadAfterCompaction(inputs: Segment[], removedAbortMarkers: readonly number[]): void {
     const interval = this.#config.indexIntervalBytes
     const kept: Segment[] = []
     for (const old of this.#segments) {
@@ -974,8 +1007,10 @@ export class PartitionLog implements GroupCommitMember {
       }
     }
     this.#segments = kept
+    // Removed ABORT markers take their entries along (their data went in an earlier cleaning).
+    this.#abortedTxns.dropMarkers(new Set(removedAbortMarkers))
     // A segment merged into an earlier one hands its aborted transactions to that one's file.
-    if (this.#abortedTxns.size > 0) this.#abortedTxns.rewriteFiles(new Set(inputs.map((s) => s.txnIndexPath)), this.#txnIndexPathOf)
+    if (this.#abortedTxns.size > 0 || removedAbortMarkers.length > 0) this.#abortedTxns.rewriteFiles(new Set(inputs.map((s) => s.txnIndexPath)))
     this.#dirUnsynced = true
   }
 
@@ -1011,6 +1046,7 @@ export class PartitionLog implements GroupCommitMember {
       s.syncData(this.#fsync)
       s.persistIndexes(this.#fsync)
     }
+    this.#abortedTxns.syncSync()
     if (this.#dirUnsynced && this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#dirUnsynced = false
     if (writeRecoveryPoint && target !== this.#recoveryPoint) {
@@ -1047,7 +1083,7 @@ export class PartitionLog implements GroupCommitMember {
    * the whole log, and a crash before it merely recovers from the older point.
    */
   async #flushForClose(): Promise<void> {
-    const unsynced = withStorageErrors(`close log ${this.dir}`, () => this.#segments.flatMap((s) => s.writeForSync()))
+    const unsynced = withStorageErrors(`close log ${this.dir}`, () => [...this.#segments.flatMap((s) => s.writeForSync()), ...this.#abortedTxns.takeUnsynced()])
     // In any order: until the marker, a crash recovers everything past the recovery point
     // (epochs included); the directory last, for the names of the files written above.
     await withStorageErrorsAsync(`close log ${this.dir}`, async () => {
@@ -1168,7 +1204,7 @@ function removeStrayFiles(dir: string, names: string[], files: FileHandleCache):
         parseSegmentFileName(name, TIME_INDEX_SUFFIX) !== null ||
         parseSegmentFileName(name, TXN_INDEX_SUFFIX) !== null) &&
       !logs.has(name.slice(0, 20))
-    const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null
+    const strayTemp = ours.some((f) => name === `${f}.tmp`) || parseSegmentFileName(name, READING_SUFFIX) !== null || parseSegmentFileName(name, `${TXN_INDEX_SUFFIX}.tmp`) !== null
     if (orphanIndex || strayTemp) files.fs.removeIfExistsSync(path.join(dir, name))
   }
 }

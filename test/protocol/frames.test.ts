@@ -266,3 +266,20 @@ describe('apiVersionsFromDeclarations', () => {
     expect(() => apiVersionsFromDeclarations([{ apiKey: 9999, minVersion: 0, maxVersion: 0 }])).toThrow(PartitaError)
   })
 })
+
+describe('a common struct used by both old and flexible versions', () => {
+  it('encodes AddPartitionsToTxn v0-2 partition results without tagged fields, as librdkafka reads them', () => {
+    const body = {
+      throttleTimeMs: 0,
+      resultsByTopicV3AndBelow: [{ name: 'tc', resultsByPartition: [0, 1, 2].map((partitionIndex) => ({ partitionIndex, partitionErrorCode: 0 })) }],
+    }
+    for (const version of [0, 1, 2]) {
+      const frame = encodeResponse(ApiKey.AddPartitionsToTxn, version, 4, body)
+      // size, correlation id, throttle, 1 topic, 'tc', 3 partitions of int32 index + int16 code: nothing else.
+      expect(frame.length).toBe(4 + 4 + 4 + 4 + (2 + 2) + 4 + 3 * 6)
+      expect(frame.readInt32BE(4 + 4 + 4 + 4 + 4 + 4 + 6)).toBe(1)
+    }
+    // v3 is flexible: there each partition result ends with its (empty) tagged fields.
+    expect(encodeResponse(ApiKey.AddPartitionsToTxn, 3, 4, body).length).toBe(4 + 4 + 1 + 4 + 1 + 1 + 2 + 1 + 3 * 7 + 1 + 1)
+  })
+})

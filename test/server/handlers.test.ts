@@ -45,6 +45,26 @@ async function txnIdOnNode0(base: string): Promise<string> {
   throw new Error(`no id like ${base} is coordinated by node 0`)
 }
 
+/** EndTxn v5 (KIP-890): the epoch bumps per transaction, so an EndTxn delayed from the last one is fenced. */
+async function endTxnBumpingEpochScenario(v: number, etId: string, producerId: number, producerEpoch: number, topic: string): Promise<void> {
+    // KIP-890: the transaction ends under a bumped epoch, handed back for the next one.
+    const ended = await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch, committed: true })
+    expect(ended).toMatchObject({ errorCode: ErrorCode.NONE, producerId, producerEpoch: producerEpoch + 1 })
+    expect(ts.partitions.markers).toContainEqual({ id: `${topic}/0`, commit: true, producerId })
+    // A retry (the old epoch, nothing begun since) answers as the first did.
+    expect(await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch, committed: true })).toMatchObject(ended)
+    // The next transaction begins under the new epoch; the first EndTxn, delayed, arrives now: fenced, and it ends nothing.
+    expect(await ts.core.txns.addPartitions(etId, producerId, producerEpoch + 1, [{ topic, partition: 0 }])).toBe(ErrorCode.NONE)
+    const markersBefore = ts.partitions.markers.length
+    const delayed = await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch, committed: true })
+    expect(delayed.errorCode).toBe(ErrorCode.PRODUCER_FENCED)
+    expect(ts.partitions.markers).toHaveLength(markersBefore)
+    expect(ts.core.txns.describe([etId])[0]).toMatchObject({ state: 'Ongoing', producerEpoch: producerEpoch + 1 })
+    // The transaction's own EndTxn still ends it.
+    const next = await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch: producerEpoch + 1, committed: false })
+    expect(next).toMatchObject({ errorCode: ErrorCode.NONE, producerId, producerEpoch: producerEpoch + 2 })
+}
+
 async function initTxn(transactionalId: string, v = 3): Promise<{ producerId: number; producerEpoch: number }> {
   await ts.core.findCoordinator(transactionalId, 1)
   for (let attempt = 0; attempt < 200; attempt++) {
@@ -657,6 +677,7 @@ const scenarios: Record<number, Scenario> = {
     const etId = await txnIdOnNode0(`et-${v}`)
     const { producerId, producerEpoch } = await initTxn(etId)
     await ts.core.txns.addPartitions(etId, producerId, producerEpoch, [{ topic: 'et', partition: 0 }])
+    if (v >= 5) return endTxnBumpingEpochScenario(v, etId, producerId, producerEpoch, 'et')
     expect(await client.request(ApiKey.EndTxn, v, { transactionalId: etId, producerId, producerEpoch, committed: true })).toMatchObject({ errorCode: ErrorCode.NONE })
     expect(ts.partitions.markers).toContainEqual({ id: 'et/0', commit: true, producerId })
     // Retried, it answers as before; asked to abort what committed, INVALID_TXN_STATE.
@@ -790,6 +811,14 @@ describe('validation the server owns', () => {
       expect(response.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual([ErrorCode.INVALID_REQUIRED_ACKS, ErrorCode.INVALID_REQUIRED_ACKS])
     }
     expect(ts.partitions.produceCount).toBe(0)
+  })
+
+  it('fences an EndTxn v5 delayed from transaction N that arrives while N+1 is open, instead of ending N+1', async () => {
+    await createTopic('et5')
+    const id = await txnIdOnNode0('et5')
+    const { producerId, producerEpoch } = await initTxn(id)
+    await ts.core.txns.addPartitions(id, producerId, producerEpoch, [{ topic: 'et5', partition: 0 }])
+    await endTxnBumpingEpochScenario(5, id, producerId, producerEpoch, 'et5')
   })
 
   it('passes a transactional produce on to the partitions', async () => {

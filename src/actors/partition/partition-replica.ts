@@ -258,9 +258,9 @@ export class PartitionReplica {
     records: Buffer,
     acks: -1 | 0 | 1,
     timeoutMs: number,
-    options: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> & { fromCoordinator?: boolean } = {},
+    options: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> & { fromCoordinator?: boolean; leaderEpoch?: number } = {},
   ): Promise<ProduceResult> {
-    const { fromCoordinator = false, ...checked } = options
+    const { fromCoordinator = false, leaderEpoch, ...checked } = options
     // Before any check: nothing may come between the checks below and the append.
     if (this.#log.cleanMarkerPresent || this.#log.failure !== null || this.#preparationWaiters > 0) {
       // Every produce arriving until all the step's waiters have resumed waits on the same step,
@@ -278,6 +278,8 @@ export class PartitionReplica {
       if (refused !== null) return refused
     }
     if (this.#role !== 'leader' || this.#leader === null) return this.#produceError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    // A coordinator loaded under another leadership of its partition is stale: its state must not land.
+    if (leaderEpoch !== undefined && leaderEpoch !== this.#leaderEpoch) return this.#produceError(ErrorCode.FENCED_LEADER_EPOCH)
     if (acks !== -1 && acks !== 0 && acks !== 1) return this.#produceError(ErrorCode.INVALID_REQUIRED_ACKS)
     if (acks === -1 && this.#leader.isrSize < this.#config.minInsyncReplicas) {
       return this.#produceError(
@@ -486,6 +488,10 @@ export class PartitionReplica {
     const entry = this.#producers.state.get(marker.producerId)
     if (entry !== undefined && marker.producerEpoch < entry.epoch) {
       return refuse(ErrorCode.INVALID_PRODUCER_EPOCH, `marker epoch ${marker.producerEpoch} is older than producer ${marker.producerId}'s ${entry.epoch}`)
+    }
+    // A coordinator whose partition has since moved (Kafka's check in appendEndTxnMarker).
+    if (entry !== undefined && marker.coordinatorEpoch < entry.coordinatorEpoch) {
+      return refuse(ErrorCode.TRANSACTION_COORDINATOR_FENCED, `marker coordinator epoch ${marker.coordinatorEpoch} is older than ${entry.coordinatorEpoch}, producer ${marker.producerId}'s last`)
     }
     if (this.#pendingAcks.size >= this.#pendingAcksMax) return refuse(ErrorCode.REQUEST_TIMED_OUT, 'too many produce requests waiting for replication')
     const batch = encodeTxnMarkerBatch(marker, this.#clock.nowMs())
@@ -963,7 +969,8 @@ export class PartitionReplica {
   async housekeeping(): Promise<void> {
     this.#assertOpen()
     if (!(await this.#maybeRecoverStorage())) return
-    await this.#log.housekeeping()
+    // Compaction stays below the last stable offset: an open transaction's data is never cleaned.
+    await this.#log.housekeeping(this.lastStableOffset)
     // Retention may have removed segments past the HW on a follower or an idle leader.
     this.#highWatermark = Math.min(Math.max(this.#highWatermark, this.#log.logStartOffset), this.#log.logEndOffset)
     this.#producers.state.removeExpired(this.#clock.nowMs(), this.#config.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
@@ -990,7 +997,11 @@ export class PartitionReplica {
     // The book's last write (after the shard's last replica closes) is off the thread too.
     const untracked = this.#untrackHighWatermark(forget)
     // Off the thread: thousands of replicas close at once when a broker stops.
-    if (!forget && this.#producers.snapshotOffset !== this.#log.logEndOffset) await this.#producers.writeSnapshotAsync(this.#log.logEndOffset)
+    if (!forget && this.#producers.snapshotOffset !== this.#log.logEndOffset) {
+      // Recovery replays only from the snapshot on: the index entries below it must be on disk first.
+      this.#log.syncAbortedTxns()
+      await this.#producers.writeSnapshotAsync(this.#log.logEndOffset)
+    }
     await this.#log.close()
     await untracked
   }
@@ -1026,13 +1037,16 @@ export class PartitionReplica {
    * Writes the producer snapshot when the log rolled a segment since the last one (as Kafka
    * snapshots at each roll), and always at close. It does not wait for the disk: a snapshot that
    * is lost, damaged, or ahead of the recovered log is replaced by replaying the log, so only the
-   * replay's length depends on it.
+   * replay's length depends on it. The aborted-transaction entries are synced before it, since
+   * replay from a surviving snapshot cannot bring back an entry below it.
    */
   #writeSnapshot(): void {
     // Between closes a snapshot is worth its write only once a segment rolled past the last one:
     // recovery then replays the active segment alone instead of the sealed ones too.
     const sealedEnd = this.#log.activeSegmentBaseOffset
     if (this.#producers.snapshotOffset >= sealedEnd || sealedEnd <= this.#log.logStartOffset) return
+    // Recovery replays only from the snapshot on: the index entries below it must be on disk first.
+    this.#log.syncAbortedTxns()
     this.#producers.writeSnapshot(this.#log.logEndOffset)
   }
 

@@ -2,9 +2,9 @@
  * The on-disk form of a partition's producer state (`<logDir>/producer-state.snapshot`), so a
  * restart replays only the log tail written after it. Big-endian, CRC-32C protected:
  *
- *   version int16 (2) | crc uint32 of every byte after it | coveredOffset int64 | count int32 |
+ *   version int16 (3) | crc uint32 of every byte after it | coveredOffset int64 | count int32 |
  *   count x { producerId int64 | epoch int16 | lastTimestampMs int64 | currentTxnFirstOffset int64 |
- *             batchCount int8 |
+ *             coordinatorEpoch int32 | batchCount int8 |
  *             batchCount x { firstSeq int32 | lastSeq int32 | firstOffset int64 |
  *                            lastOffset int64 | timestampMs int64 } }
  *
@@ -12,17 +12,21 @@
  * snapshot (which keeps one batch per producer), all five retained batches are kept, so duplicate
  * detection is as good after a restart as before it. `currentTxnFirstOffset` is where the
  * producer's open transaction began (-1: none), as Kafka's snapshot records it, so the last stable
- * offset is right after a restart that replays only the tail. Version 1 (no transactions) still
- * loads, every producer without an open transaction.
+ * offset is right after a restart that replays only the tail. `coordinatorEpoch` is that of the
+ * producer's last marker (Kafka's snapshot keeps it too), so a coordinator that moved stays fenced
+ * across a restart. Versions 1 (no transactions) and 2 (no coordinator epoch) still load, with
+ * no open transaction and coordinator epoch -1 respectively.
  */
 import { crc32c } from '../../records/crc32c.js'
 import { readInt64, writeInt64 } from '../../records/record-batch.js'
 import { BATCHES_RETAINED, type ProducerEntry, type ProducerState } from './producer-state.js'
 
-const VERSION = 2
+const VERSION = 3
+const VERSION_WITHOUT_COORDINATOR_EPOCH = 2
 const VERSION_WITHOUT_TXNS = 1
 const HEADER_BYTES = 2 + 4 + 8 + 4
-const ENTRY_BYTES = 8 + 2 + 8 + 8 + 1
+const ENTRY_BYTES = 8 + 2 + 8 + 8 + 4 + 1
+const ENTRY_BYTES_V2 = 8 + 2 + 8 + 8 + 1
 const ENTRY_BYTES_V1 = 8 + 2 + 8 + 1
 const BATCH_BYTES = 4 + 4 + 8 + 8 + 8
 
@@ -44,7 +48,8 @@ export function encodeProducerSnapshot(state: ProducerState, coveredOffset: numb
     buf.writeInt16BE(entry.epoch, pos + 8)
     writeInt64(buf, pos + 10, entry.lastTimestampMs)
     writeInt64(buf, pos + 18, entry.currentTxnFirstOffset)
-    buf.writeInt8(entry.batches.length, pos + 26)
+    buf.writeInt32BE(entry.coordinatorEpoch, pos + 26)
+    buf.writeInt8(entry.batches.length, pos + 30)
     pos += ENTRY_BYTES
     for (const b of entry.batches) {
       buf.writeInt32BE(b.firstSeq, pos)
@@ -63,8 +68,8 @@ export function encodeProducerSnapshot(state: ProducerState, coveredOffset: numb
 export function decodeProducerSnapshot(buf: Buffer): DecodedSnapshot | null {
   if (buf.length < HEADER_BYTES) return null
   const version = buf.readInt16BE(0)
-  if (version !== VERSION && version !== VERSION_WITHOUT_TXNS) return null
-  const entryBytes = version === VERSION ? ENTRY_BYTES : ENTRY_BYTES_V1
+  if (version !== VERSION && version !== VERSION_WITHOUT_COORDINATOR_EPOCH && version !== VERSION_WITHOUT_TXNS) return null
+  const entryBytes = version === VERSION ? ENTRY_BYTES : version === VERSION_WITHOUT_COORDINATOR_EPOCH ? ENTRY_BYTES_V2 : ENTRY_BYTES_V1
   if (buf.readUInt32BE(2) !== crc32c(buf, 6)) return null
   const coveredOffset = readInt64(buf, 6)
   const count = buf.readInt32BE(14)
@@ -81,7 +86,8 @@ export function decodeProducerSnapshot(buf: Buffer): DecodedSnapshot | null {
       epoch: buf.readInt16BE(pos + 8),
       lastTimestampMs: readInt64(buf, pos + 10),
       batches: [],
-      currentTxnFirstOffset: version === VERSION ? readInt64(buf, pos + 18) : -1,
+      currentTxnFirstOffset: version === VERSION_WITHOUT_TXNS ? -1 : readInt64(buf, pos + 18),
+      coordinatorEpoch: version === VERSION ? buf.readInt32BE(pos + 26) : -1,
     }
     if (entry.currentTxnFirstOffset < -1 || entry.currentTxnFirstOffset >= coveredOffset) return null
     pos += entryBytes

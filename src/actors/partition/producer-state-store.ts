@@ -41,7 +41,7 @@ export function applyBatch(state: ProducerState, log: Pick<ReplayableLog, 'addAb
   }
   const marker = decodeTxnMarker(buf, pos)
   if (marker === null || header.producerId < 0) return
-  const ended = state.completeTxn(header.producerId, header.producerEpoch, header.baseOffset, marker.commit, header.maxTimestamp)
+  const ended = state.completeTxn(header.producerId, header.producerEpoch, header.baseOffset, marker.commit, header.maxTimestamp, marker.coordinatorEpoch)
   if (ended === null || !ended.aborted) return
   const lastStableOffset = state.firstUnstableOffset() ?? ended.lastOffset + 1
   log.addAbortedTxn({ producerId: ended.producerId, firstOffset: ended.firstOffset, lastOffset: ended.lastOffset, lastStableOffset })

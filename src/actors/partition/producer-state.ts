@@ -66,6 +66,11 @@ export interface ProducerEntry {
   lastTimestampMs: number
   /** The offset of the first batch of the producer's open transaction, or -1 when none is open. */
   currentTxnFirstOffset: number
+  /**
+   * The coordinator epoch of the last marker written for this producer (-1: none): a marker from
+   * an older coordinator epoch comes from a coordinator that has since moved, and is fenced.
+   */
+  coordinatorEpoch: number
 }
 
 export type ProducerCheck =
@@ -129,11 +134,11 @@ export class ProducerState {
    * to fence a zombie), and its sequence state restarts as for any new epoch. Returns the ended
    * transaction, or null when the producer had none open (a retried marker).
    */
-  completeTxn(producerId: number, producerEpoch: number, markerOffset: number, commit: boolean, timestampMs: number): CompletedTxn | null {
+  completeTxn(producerId: number, producerEpoch: number, markerOffset: number, commit: boolean, timestampMs: number, coordinatorEpoch = -1): CompletedTxn | null {
     assert(producerId >= 0, `a transaction marker needs a producer id, got ${producerId}`)
     let entry = this.#entries.get(producerId)
     if (entry === undefined) {
-      entry = { producerId, epoch: producerEpoch, batches: [], lastTimestampMs: timestampMs, currentTxnFirstOffset: -1 }
+      entry = { producerId, epoch: producerEpoch, batches: [], lastTimestampMs: timestampMs, currentTxnFirstOffset: -1, coordinatorEpoch: -1 }
     } else {
       this.#entries.delete(producerId)
     }
@@ -142,6 +147,7 @@ export class ProducerState {
       entry.batches = []
     }
     entry.lastTimestampMs = Math.max(entry.lastTimestampMs, timestampMs)
+    entry.coordinatorEpoch = Math.max(entry.coordinatorEpoch, coordinatorEpoch)
     const firstOffset = entry.currentTxnFirstOffset
     entry.currentTxnFirstOffset = -1
     this.#ongoing.delete(producerId)
@@ -183,7 +189,7 @@ export class ProducerState {
     if (batch.producerId === NO_PRODUCER_ID) return
     let entry = this.#entries.get(batch.producerId)
     if (entry === undefined) {
-      entry = { producerId: batch.producerId, epoch: batch.producerEpoch, batches: [], lastTimestampMs: -1, currentTxnFirstOffset: -1 }
+      entry = { producerId: batch.producerId, epoch: batch.producerEpoch, batches: [], lastTimestampMs: -1, currentTxnFirstOffset: -1, coordinatorEpoch: -1 }
     } else {
       // A batch already recorded (replay overlapping what a snapshot covered) changes nothing.
       const last = entry.batches[entry.batches.length - 1]
@@ -227,6 +233,7 @@ export class ProducerState {
       batches: entry.batches.slice(-BATCHES_RETAINED).map((b) => ({ ...b })),
       lastTimestampMs: entry.lastTimestampMs,
       currentTxnFirstOffset: entry.currentTxnFirstOffset,
+      coordinatorEpoch: entry.coordinatorEpoch,
     })
     if (entry.currentTxnFirstOffset >= 0) this.#ongoing.set(entry.producerId, entry.currentTxnFirstOffset)
     else this.#ongoing.delete(entry.producerId)

@@ -283,17 +283,19 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w: Writer,
 }
 
 function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(r: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult {
+  const flexible = version >= 3
   const o: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult = {
     partitionIndex: r.int32(),
     partitionErrorCode: r.int16(),
   }
-  {
+  if (flexible) {
     r.skipTaggedFields()
   }
   return o
 }
 
 function writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(w: Writer, v: Input<AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult>, version: number): void {
+  const flexible = version >= 3
   {
     const x = v.partitionIndex === undefined ? 0 : v.partitionIndex
     w.int32(x)
@@ -302,7 +304,7 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(w: Wri
     const x = v.partitionErrorCode === undefined ? 0 : v.partitionErrorCode
     w.int16(x)
   }
-  {
+  if (flexible) {
     w.uvarint(0)
   }
 }

@@ -114,6 +114,32 @@ describe('partition replica: transactions', () => {
     expect(zombie.errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
   })
 
+  it('refuses a marker from an older coordinator epoch than the producer\'s last marker (TRANSACTION_COORDINATOR_FENCED), also after a restart', async () => {
+    c = cluster()
+    let r = await leader()
+    await txnProduce(r, 'a', 1, P1, 0) // 0
+    // The transaction's coordinator moved (epoch 3 -> 5); the new one ends the transaction first.
+    expect((await r.writeTxnMarker({ producerId: P1, producerEpoch: 0, coordinatorEpoch: 5, commit: true })).errorCode).toBe(ErrorCode.NONE) // 1
+    await txnProduce(r, 'b', 1, P1, 1) // 2
+    const stale = await r.writeTxnMarker({ producerId: P1, producerEpoch: 0, coordinatorEpoch: 3, commit: false })
+    expect(stale.errorCode).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED)
+    expect(r.lastStableOffset).toBe(2)
+    expect(r.logEndOffset).toBe(3)
+    await r.close()
+    r = await leader()
+    expect((await r.writeTxnMarker({ producerId: P1, producerEpoch: 0, coordinatorEpoch: 4, commit: false })).errorCode).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED)
+    expect((await r.writeTxnMarker({ producerId: P1, producerEpoch: 0, coordinatorEpoch: 5, commit: true })).errorCode).toBe(ErrorCode.NONE)
+    expect(r.lastStableOffset).toBe(r.highWatermark)
+  })
+
+  it('refuses a coordinator\'s write under a leader epoch other than the one it loaded at (FENCED_LEADER_EPOCH)', async () => {
+    c = cluster()
+    const r = await leader()
+    expect((await r.produce(batch('state', 1), -1, 30_000, { fromCoordinator: true, leaderEpoch: 0 })).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH)
+    expect((await r.produce(batch('state', 1), -1, 30_000, { fromCoordinator: true, leaderEpoch: 1 })).errorCode).toBe(ErrorCode.NONE)
+    expect(r.logEndOffset).toBe(1)
+  })
+
   it('replicates markers so a follower holds the same aborted transactions and last stable offset', async () => {
     c = cluster()
     const l = await c.open(1)
