@@ -54,8 +54,9 @@ function keyed(pairs: string[], txn?: { producerId: number; baseSequence: number
   })
 }
 
+/** acks=all: answered once on disk, so the high watermark and the LSO include the records at once (partita.fsync.mode=acks-all). */
 async function produce(replica: PartitionReplica, bytes: Buffer): Promise<void> {
-  expect((await replica.produce(bytes, 1, 5000)).errorCode).toBe(ErrorCode.NONE)
+  expect((await replica.produce(bytes, -1, 5000)).errorCode).toBe(ErrorCode.NONE)
 }
 
 async function endTxn(replica: PartitionReplica, producerId: number, commit: boolean): Promise<void> {
