@@ -45,7 +45,7 @@ export async function readInternalPartition(
     if (result.errorCode !== ErrorCode.NONE) throw new KafkaError(result.errorCode, `reading ${topic}-${partition} at ${offset}`)
     const bytes = reply.payload
     if (bytes === undefined || bytes.length === 0) {
-      if (offset >= result.highWatermark) return
+      if (offset >= result.highWatermark) return loadedTo(result, topic, partition)
       throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `no records below the high watermark at ${offset}`)
     }
     for (const { pos, size } of iterateBatches(bytes)) {
@@ -56,9 +56,24 @@ export async function readInternalPartition(
       onBatch(header, decodeRecords(batch, 0, decompress).filter((r) => r.offset >= offset), batch)
       offset = last + 1
     }
-    if (offset >= result.highWatermark) return
+    if (offset >= result.highWatermark) return loadedTo(result, topic, partition)
   }
   if (!isStopped()) throw new KafkaError(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, 'load stopped')
+}
+
+/**
+ * A load is whole only once the high watermark has reached the log end. While a coordinator loads,
+ * nothing writes to its partition but transaction markers, so records past the high watermark at
+ * the end of a load were mostly written before it: after a kill, a tail that survived in the page
+ * cache counts only once the group commit has synced it again (partita.fsync.mode=acks-all), and
+ * on a new leader a tail counts once the followers hold it. A load that stopped short of them
+ * would miss the last committed offsets or transactions (a kill -9 then re-ran whole committed
+ * transactions), so it answers a load in progress, and is tried again.
+ */
+function loadedTo(result: { highWatermark: number; logEndOffset: number }, topic: string, partition: number): void {
+  if (result.logEndOffset > result.highWatermark) {
+    throw new KafkaError(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, `${topic}-${partition} holds records past its high watermark ${result.highWatermark} (log end ${result.logEndOffset})`)
+  }
 }
 
 export interface InternalAppendOptions {
