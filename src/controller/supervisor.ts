@@ -20,7 +20,7 @@ import { forEachBounded } from '../common/bounded.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
 import { dynamicFor } from '../metadata/broker-dynamic-configs.js'
-import type { MetadataStore, PartitionState, TopicState } from './metadata-store.js'
+import type { MetadataStore, PartitionState, TopicChange, TopicState } from './metadata-store.js'
 import { openFilesSoftLimit } from '../storage/file-handle-cache.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import { decideAskedElection, electLeader, isrWithout, type ElectionType } from './election.js'
@@ -237,7 +237,7 @@ export class Supervisor {
    */
   async #elect(elections: readonly Election[], unopened: ReadonlyMap<string, FailedReplica> = new Map()): Promise<void> {
     const led: Array<{ topic: string; term: Term }> = []
-    const changed = new Set<string>()
+    const changed = new ChangedPartitions()
     for (const election of elections) {
       const { topic, state } = election
       const isLive = (brokerId: number): boolean => this.#liveBrokers.has(brokerId) && !unopened.has(replicaKey(topic.name, state.partition, brokerId))
@@ -247,12 +247,12 @@ export class Supervisor {
       }
       state.isr = result.isr
       state.leader = result.leader
-      changed.add(topic.name)
+      changed.add(topic.name, state.partition)
       if (result.leader === -1) continue
       state.leaderEpoch += 1
       led.push({ topic: topic.name, term: termOf(state) })
     }
-    this.#store.save([...changed])
+    this.#store.save(changed.list())
     // Announced from the term as elected: a later election (another death while these requests
     // are in flight) has its own announcements, and replicas refuse an older epoch. A replica that
     // cannot be told (its shard died meanwhile) is that failover's business.
@@ -292,7 +292,7 @@ export class Supervisor {
   async electLeaders(type: ElectionType, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<ElectLeadersResult[]> {
     const results: ElectLeadersResult[] = []
     const led: Array<{ topic: string; term: Term }> = []
-    const changed = new Set<string>()
+    const changed = new ChangedPartitions()
     for (const { topic, partition } of partitions) {
       const state = this.#store.topic(topic)?.partitions[partition]
       if (state === undefined) {
@@ -310,11 +310,11 @@ export class Supervisor {
       state.leader = decided.leader
       state.isr = decided.isr
       state.leaderEpoch += 1
-      changed.add(topic)
+      changed.add(topic, partition)
       led.push({ topic, term: termOf(state) })
       results.push({ topic, partition, errorCode: ErrorCode.NONE, errorMessage: null })
     }
-    if (changed.size > 0) this.#store.save([...changed])
+    if (changed.size > 0) this.#store.save(changed.list())
     const failures = new Map<string, unknown>()
     await forEachBounded(led, REQUESTS_IN_FLIGHT_MAX, ({ topic, term }) =>
       this.#announceLeader(topic, term).catch((error: unknown) => {
@@ -374,7 +374,7 @@ export class Supervisor {
     if (state === undefined || state.leaderEpoch !== event.leaderEpoch) return
     assert(event.isr.length > 0, `the ISR of ${event.topic}-${event.partition} is never empty`)
     state.isr = [...event.isr]
-    this.#store.save([event.topic])
+    this.#store.save([{ topic: event.topic, partitions: [event.partition] }])
   }
 
   /** Fault injection: kills one broker's worker, for real (its listener and connections go too). */
@@ -403,7 +403,7 @@ export class Supervisor {
   async #failOver(deadBroker: number): Promise<void> {
     const elections: Election[] = []
     const shrinks: Array<{ topic: string; partition: number }> = []
-    const kept = new Set<string>()
+    const kept = new ChangedPartitions()
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) {
         if (!state.replicas.includes(deadBroker)) continue
@@ -414,11 +414,11 @@ export class Supervisor {
         } else if (state.leader === -1) {
           // Already leaderless: the dead broker may have been the last live ISR member; keep it.
           state.isr = isrWithout(state.isr, deadBroker)
-          kept.add(topic.name)
+          kept.add(topic.name, state.partition)
         }
       }
     }
-    if (kept.size > 0) this.#store.save([...kept])
+    if (kept.size > 0) this.#store.save(kept.list())
     await this.#elect(elections)
     // The leader shrinks its own ISR (it never removes itself, so it never empties) and reports it.
     await forEachBounded(shrinks, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition }) => {
@@ -507,6 +507,25 @@ export class Supervisor {
     for (const topic of this.#store.topics()) await this.closeTopic(topic, false)
   }
 
+}
+
+/** The partitions a batch changed, by topic, for one save: the nodes get those partitions alone. */
+class ChangedPartitions {
+  readonly #byTopic = new Map<string, number[]>()
+
+  get size(): number {
+    return this.#byTopic.size
+  }
+
+  add(topic: string, partition: number): void {
+    const partitions = this.#byTopic.get(topic)
+    if (partitions === undefined) this.#byTopic.set(topic, [partition])
+    else partitions.push(partition)
+  }
+
+  list(): TopicChange[] {
+    return [...this.#byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+  }
 }
 
 /**
