@@ -13,6 +13,7 @@
  * reaches the nodes' images through the store's change listener.
  */
 import type { Logger } from '../common/logger.js'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { assert } from '../common/assert.js'
@@ -22,6 +23,7 @@ import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-confi
 import { dynamicFor } from '../metadata/broker-dynamic-configs.js'
 import type { MetadataStore, PartitionState, TopicChange, TopicState } from './metadata-store.js'
 import { openFilesSoftLimit } from '../storage/file-handle-cache.js'
+import { consumeCleanShutdownMarker, writeCleanShutdownMarker } from '../storage/clean-shutdown.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import { decideAskedElection, electLeader, isrWithout, type ElectionType } from './election.js'
 import { PARTITION_ACTOR_KIND, partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from '../actors/partition-messages.js'
@@ -62,6 +64,26 @@ export interface RecoveryReport {
   /** Partitions it leads again: those whose only live in-sync replica it was. */
   ledAgain: number
   durationMs: number
+  /** Where the time went, in order (they add up to about durationMs). */
+  phasesMs: RecoveryPhases
+}
+
+/** The steps of a broker's recovery, each in ms. */
+export interface RecoveryPhases {
+  /** From the death to the restart's start: the failover (elections elsewhere, ISR shrinks) and the backoff. */
+  failOver: number
+  /** A fresh worker thread, its modules loaded and its rings mapped. */
+  worker: number
+  /** The broker node spawned with the current image, its listener bound. */
+  node: number
+  /** Every replica spawned on the shard, its log opened (and recovered). */
+  replicas: number
+  /** Leaderless partitions elected, stored once, their leaders told. */
+  elect: number
+  /** Replicas whose leader is elsewhere told to follow it. */
+  follow: number
+  /** The node told to read its held connections. */
+  serve: number
 }
 
 export type SupervisorLogger = Pick<Logger, 'warn' | 'info'>
@@ -141,7 +163,8 @@ export class Supervisor {
   async start(): Promise<void> {
     await Promise.all(Array.from({ length: this.#config.brokers }, (_, id) => this.#startNode(id)))
     const elections = this.#store.topics().flatMap((topic) => topic.partitions.map((state) => ({ topic, state })))
-    const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId))
+    const clean = new Map(this.liveBrokerIds().map((brokerId) => [brokerId, consumeCleanShutdownMarker(this.#logDir(brokerId))]))
+    const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId), clean)
     await this.#elect(elections, failed)
     await Promise.all(this.liveBrokerIds().map((brokerId) => this.#nodes.serveNode(brokerId)))
   }
@@ -197,7 +220,11 @@ export class Supervisor {
    * keyed by replicaKey, so elections pass it over, and logged. Its partition stays offline while
    * it was the only in-sync replica, as a Kafka partition does whose log directory failed.
    */
-  async #spawnReplicas(elections: readonly Election[], include: (brokerId: number) => boolean): Promise<Map<string, FailedReplica>> {
+  async #spawnReplicas(
+    elections: readonly Election[],
+    include: (brokerId: number) => boolean,
+    cleanLogs: ReadonlyMap<number, ReadonlySet<string>> = new Map(),
+  ): Promise<Map<string, FailedReplica>> {
     const spawns: Array<{ topic: TopicState; partition: number; brokerId: number }> = []
     for (const { topic, state } of elections) {
       for (const brokerId of state.replicas) if (include(brokerId)) spawns.push({ topic, partition: state.partition, brokerId })
@@ -207,7 +234,7 @@ export class Supervisor {
     await forEachBounded(spawns, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition, brokerId }) => {
       const config = this.replicaConfig(topic, brokerId)
       try {
-        await this.#spawnReplica(topic.name, partition, brokerId, config)
+        await this.#spawnReplica(topic.name, partition, brokerId, config, cleanLogs.get(brokerId)?.has(logDirName(topic.name, partition)) === true)
       } catch (error) {
         failed.set(replicaKey(topic.name, partition, brokerId), { error })
         unopened.add(`${topic.name}-${partition} on broker ${brokerId}`, error)
@@ -217,11 +244,17 @@ export class Supervisor {
     return failed
   }
 
-  async #spawnReplica(topic: string, partition: number, brokerId: number, config: ReplicaConfig): Promise<void> {
+  /** The directory of a broker's partition logs (Kafka's log dir), with its clean-shutdown marker. */
+  #logDir(brokerId: number): string {
+    return join(this.#config.dataDir, `broker-${brokerId}`)
+  }
+
+  async #spawnReplica(topic: string, partition: number, brokerId: number, config: ReplicaConfig, cleanShutdown: boolean): Promise<void> {
     const init: OpenPartition = {
       topic,
       partition,
-      dir: join(this.#config.dataDir, `broker-${brokerId}`, `${topic}-${partition}`),
+      dir: join(this.#logDir(brokerId), logDirName(topic, partition)),
+      cleanShutdown,
       config,
       brokerId,
       housekeepingIntervalMs: this.#config.retentionCheckIntervalMs,
@@ -329,18 +362,26 @@ export class Supervisor {
     return results
   }
 
-  /** Closes the topic's live replicas (deleting their data when asked); never rejects. */
-  async closeTopic(topic: TopicState, deleteData: boolean, fromPartition = 0): Promise<void> {
-    const closes: Array<{ shard: number; id: string }> = []
+  /**
+   * Closes the topic's live replicas (deleting their data when asked); never rejects. Returns
+   * those whose close finished (flushed), by broker id and log directory name.
+   */
+  async closeTopic(topic: TopicState, deleteData: boolean, fromPartition = 0): Promise<Array<{ brokerId: number; log: string }>> {
+    const closes: Array<{ shard: number; id: string; partition: number }> = []
     for (const state of topic.partitions.slice(fromPartition)) {
       for (const brokerId of state.replicas) {
         if (!this.#liveBrokers.has(brokerId)) continue
-        closes.push({ shard: brokerId, id: partitionActorId(topic.name, state.partition) })
+        closes.push({ shard: brokerId, id: partitionActorId(topic.name, state.partition), partition: state.partition })
       }
     }
-    await forEachBounded(closes, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id }) => {
-      await this.#host.request(shard, id, { op: 'close', deleteData } satisfies PartitionRequest).catch(() => undefined)
+    const closed: Array<{ brokerId: number; log: string }> = []
+    await forEachBounded(closes, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id, partition }) => {
+      await this.#host.request(shard, id, { op: 'close', deleteData } satisfies PartitionRequest).then(
+        () => closed.push({ brokerId: shard, log: logDirName(topic.name, partition) }),
+        () => undefined,
+      )
     })
+    return closed
   }
 
   async updateTopicConfig(topic: TopicState): Promise<void> {
@@ -455,21 +496,29 @@ export class Supervisor {
   async restartBroker(brokerId: number): Promise<void> {
     if (this.#stopping) return
     const incarnation = this.#incarnations.get(brokerId) ?? 0
+    const phase = phaseTimer(this.#clock)
+    const failOverMs = this.#clock.nowMs() - (this.#downSinceMs.get(brokerId) ?? this.#clock.nowMs())
     await this.#host.restartShard(brokerId)
+    const workerMs = phase()
     if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
     // The node first: once it is live, a topic created meanwhile spawns its replica here itself;
     // one created before is in `hosted`. (Opening the logs while the node starts left a gap
     // between the two, and the fuzzer found partitions led by a broker that had no replica.)
     await this.#startNode(brokerId)
+    const nodeMs = phase()
     const hosted: Election[] = []
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) if (state.replicas.includes(brokerId)) hosted.push({ topic, state })
     }
-    const failed = await this.#spawnReplicas(hosted, (id) => id === brokerId)
+    // A crash leaves no marker (the start consumed it), but a broker down since the start has one.
+    const clean = new Map([[brokerId, consumeCleanShutdownMarker(this.#logDir(brokerId))]])
+    const failed = await this.#spawnReplicas(hosted, (id) => id === brokerId, clean)
+    const replicasMs = phase()
     // Died again while its replicas were opening: that death's failover and restart take over.
     if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
     const leaderless = hosted.filter(({ state }) => state.leader === -1)
     await this.#elect(leaderless, failed)
+    const electMs = phase()
     const following = hosted.filter(
       ({ topic, state }) =>
         state.leader !== -1 && state.leader !== brokerId && this.#liveBrokers.has(state.leader) && !failed.has(replicaKey(topic.name, state.partition, brokerId)),
@@ -479,7 +528,9 @@ export class Supervisor {
       this.#makeFollower(topic.name, termOf(state), brokerId).catch((error: unknown) => unfollowed.add(`${topic.name}-${state.partition}`, error)),
     )
     unfollowed.report(this.#logger)
+    const followMs = phase()
     await this.#nodes.serveNode(brokerId)
+    const serveMs = phase()
     this.#restartAttempts.delete(brokerId)
     const downSinceMs = this.#downSinceMs.get(brokerId)
     this.#downSinceMs.delete(brokerId)
@@ -488,6 +539,7 @@ export class Supervisor {
       replicas: hosted.length,
       ledAgain: leaderless.filter(({ state }) => state.leader === brokerId).length,
       durationMs: downSinceMs === undefined ? 0 : this.#clock.nowMs() - downSinceMs,
+      phasesMs: { failOver: failOverMs, worker: workerMs, node: nodeMs, replicas: replicasMs, elect: electMs, follow: followMs, serve: serveMs },
     }
     this.#logger.info(`broker ${brokerId} is back: ${report.replicas} replicas reopened, ${report.ledAgain} led again, ${report.durationMs} ms after it went down`)
     for (const listener of this.#recoveryListeners) listener(report)
@@ -502,11 +554,41 @@ export class Supervisor {
     this.#restartTimers.clear()
   }
 
-  /** Closes every live replica cleanly (flushing logs and writing their clean-shutdown markers). */
+  /**
+   * Closes every live replica cleanly (flushing its log), then writes each live broker's
+   * clean-shutdown marker naming the logs whose close finished; a log whose close failed, or that
+   * closes after the marker, is recovered at the next start. A marker that cannot be written
+   * costs the next start a recovery, nothing else.
+   */
   async closeAll(): Promise<void> {
-    for (const topic of this.#store.topics()) await this.closeTopic(topic, false)
+    const brokers = this.liveBrokerIds()
+    const closed = new Map(brokers.map((brokerId) => [brokerId, [] as string[]]))
+    for (const topic of this.#store.topics()) {
+      for (const { brokerId, log } of await this.closeTopic(topic, false)) closed.get(brokerId)?.push(log)
+    }
+    for (const brokerId of brokers) {
+      // Only a broker whose worker lived through every close: one that died meanwhile left logs to recover.
+      if (!this.#liveBrokers.has(brokerId)) continue
+      try {
+        mkdirSync(this.#logDir(brokerId), { recursive: true })
+        writeCleanShutdownMarker(this.#logDir(brokerId), closed.get(brokerId) ?? [])
+      } catch (error) {
+        this.#logger.warn(`writing the clean-shutdown marker of broker ${brokerId} failed (its logs will be recovered at the next start): ${messageOf(error)}`)
+      }
+    }
   }
 
+}
+
+/** Returns a function that gives the ms since it was last called (or since this call). */
+function phaseTimer(clock: Clock): () => number {
+  let lastMs = clock.nowMs()
+  return () => {
+    const nowMs = clock.nowMs()
+    const elapsedMs = nowMs - lastMs
+    lastMs = nowMs
+    return elapsedMs
+  }
 }
 
 /** The partitions a batch changed, by topic, for one save: the nodes get those partitions alone. */
@@ -553,6 +635,11 @@ class FailureTally {
     const more = this.#count > this.#names.length ? ` and ${this.#count - this.#names.length} more` : ''
     logger.warn(`${this.#what} failed for ${this.#count}: ${this.#names.join(', ')}${more} (${[...this.#reasons].join('; ')})`)
   }
+}
+
+/** A partition's log directory under its broker's log directory, as Kafka names it. */
+function logDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`
 }
 
 function messageOf(error: unknown): string {

@@ -3,7 +3,7 @@
  * is recorded, shards die when told, and time moves only on a ManualClock, so each step of a
  * failure and a recovery can be looked at.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -12,7 +12,8 @@ import { resolveBrokerConfig, type BrokerOptions } from '../../src/metadata/brok
 import { MetadataStore, type TopicState } from '../../src/controller/metadata-store.js'
 import { ManualClock } from '../../src/common/clock.js'
 import { PartitaError } from '../../src/common/errors.js'
-import type { PartitionRequest } from '../../src/actors/partition-messages.js'
+import { partitionActorId, type OpenPartition, type PartitionRequest } from '../../src/actors/partition-messages.js'
+import { LOG_DIR_CLEAN_SHUTDOWN_FILE } from '../../src/storage/clean-shutdown.js'
 
 class ScriptedHost implements ActorHost {
   readonly shardCount: number
@@ -21,6 +22,10 @@ class ScriptedHost implements ActorHost {
   readonly sent: Array<{ shard: number; id: string; message: PartitionRequest }> = []
   /** Spawns this returns true for fail, as a replica whose log cannot be opened. */
   failSpawn: (shard: number, id: string) => boolean = () => false
+  /** Requests this returns true for fail, as a close whose flush hit a disk error. */
+  failRequest: (shard: number, id: string, message: PartitionRequest) => boolean = () => false
+  /** The init each actor was last spawned with, by shard and id. */
+  readonly inits = new Map<string, OpenPartition>()
   onShardDown: (shard: number) => Promise<void> = async () => {}
 
   constructor(shardCount: number) {
@@ -29,16 +34,18 @@ class ScriptedHost implements ActorHost {
     this.actors = Array.from({ length: shardCount }, () => new Set<string>())
   }
 
-  async spawn(shard: number, _kind: string, id: string): Promise<void> {
+  async spawn(shard: number, _kind: string, id: string, init?: unknown): Promise<void> {
     if (!this.live[shard]) throw new PartitaError('PARTITA_SHARD_DIED', `shard ${shard} is down`)
     if (this.failSpawn(shard, id)) throw new PartitaError('PARTITA_RESOURCE_LIMIT', `open files limit (EMFILE) opening ${id}`)
     this.actors[shard].add(id)
+    this.inits.set(`${shard}/${id}`, init as OpenPartition)
   }
 
   async request(shard: number, id: string, message: unknown): Promise<{ message: unknown }> {
     if (!this.live[shard]) throw new PartitaError('PARTITA_SHARD_DIED', `shard ${shard} is down`)
     if (!this.actors[shard].has(id)) throw new PartitaError('PARTITA_NO_SUCH_ACTOR', `no actor ${id} on shard ${shard}`)
     this.sent.push({ shard, id, message: message as PartitionRequest })
+    if (this.failRequest(shard, id, message as PartitionRequest)) throw new PartitaError('PARTITA_STORAGE_ERROR', `EIO on ${id}`)
     return { message: { ok: true } }
   }
 
@@ -92,7 +99,9 @@ function setUp(options: BrokerOptions, topics: TopicState[], startNode = async (
   const supervisor = new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
   host.onShardDown = (shard) => supervisor.onShardDown(shard)
   const recovered = (): Promise<RecoveryReport> => new Promise((resolve) => supervisor.onRecovered(resolve))
-  return { config, store, host, clock, supervisor, warnings, recovered, reopenStore: () => MetadataStore.open(join(dataDir, 'meta')) }
+  // A supervisor over the same data directory and store, as after a restart of the process.
+  const again = (): Supervisor => new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
+  return { config, store, host, clock, supervisor, warnings, recovered, again, reopenStore: () => MetadataStore.open(join(dataDir, 'meta')) }
 }
 
 function topic(name: string, partitions: number, replicas: number[], configs: Record<string, string> = {}): TopicState {
@@ -105,6 +114,25 @@ function topic(name: string, partitions: number, replicas: number[], configs: Re
 }
 
 describe('supervisor', () => {
+  it('writes one clean-shutdown marker per broker directory naming only the replicas whose close finished, and the next start trusts those alone', async () => {
+    const { config, host, supervisor, again } = setUp({ brokers: 2 }, [topic('orders', 3, [0, 1])])
+    await supervisor.start()
+    // A close that fails (its flush hit EIO) leaves orders-1 on broker 1 to recovery.
+    host.failRequest = (shard, id, message) => message.op === 'close' && shard === 1 && id === partitionActorId('orders', 1)
+    await supervisor.closeAll()
+    const markers = [0, 1].map((brokerId) => join(config.dataDir, `broker-${brokerId}`, LOG_DIR_CLEAN_SHUTDOWN_FILE))
+    expect(markers.map((path) => existsSync(path))).toEqual([true, true])
+
+    host.failRequest = () => false
+    for (const actors of host.actors) actors.clear()
+    await again().start()
+    const clean = (shard: number, partition: number): boolean | undefined => host.inits.get(`${shard}/${partitionActorId('orders', partition)}`)?.cleanShutdown
+    expect([0, 1, 2].map((p) => clean(0, p))).toEqual([true, true, true])
+    expect([0, 1, 2].map((p) => clean(1, p))).toEqual([true, false, true])
+    // Consumed by the start: a crash from now on recovers every log from its recovery point.
+    expect(markers.map((path) => existsSync(path))).toEqual([false, false])
+  })
+
   it('keeps a dead single broker in its partitions ISR, and leads them again with a new epoch when it restarts', async () => {
     const { store, host, clock, supervisor, recovered, reopenStore } = setUp({ brokers: 1 }, [topic('orders', 3, [0])])
     await supervisor.start()
