@@ -99,6 +99,9 @@ try {
   console.log(`  after the restart: ${meta.topics[0].partitions.length} partitions, ${leaderless} without a leader`)
   await broker.close()
   console.log(`  peak RSS ${peakRssMiB()} MiB; shards that missed heartbeats or exited: ${shardFailures}${failures.length > 0 ? ` (${failures.join(' | ')})` : ''}`)
+} catch (error) {
+  console.log(`  failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+  process.exitCode = 1
 } finally {
-  rmSync(dataDir, { recursive: true, force: true })
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 })
 }
