@@ -48,6 +48,8 @@ try {
   const config = logConfigFromKafka({})
   const openStartMs = performance.now()
   const cpuAtOpen = snapshotCpu(process.pid)
+  // Opened as the restarted shard opens them after a kill: no clean-shutdown marker names them,
+  // so each is recovered from its recovery point.
   for (let partition = 0; partition < partitions; partition++) {
     const log = await PartitionLog.open(join(dataDir, 'broker-0', `bench-${partition}`), config, { clock })
     await log.close()
