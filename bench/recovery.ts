@@ -7,7 +7,9 @@
  * partition has succeeded. Beside it, measured in the same run on the same logs: the floor any
  * restart pays, opening the N partition logs one after another on this thread with no runtime at
  * all. Each phase's CPU time is read from /proc/self/task/TID/stat beside its wall time: on a busy
- * box the wall times stretch, the CPU times much less.
+ * box the wall times stretch, the CPU times much less. The recovery is split into its phases (the
+ * supervisor's report): failover, a fresh worker, the node, the replicas' logs, the election,
+ * followers told, serving.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -46,6 +48,8 @@ try {
   const config = logConfigFromKafka({})
   const openStartMs = performance.now()
   const cpuAtOpen = snapshotCpu(process.pid)
+  // Opened as the restarted shard opens them after a kill: no clean-shutdown marker names them,
+  // so each is recovered from its recovery point.
   for (let partition = 0; partition < partitions; partition++) {
     const log = await PartitionLog.open(join(dataDir, 'broker-0', `bench-${partition}`), config, { clock })
     await log.close()
@@ -55,6 +59,7 @@ try {
 
   console.log(`recovery after a shard kill, ${partitions} partitions, replication factor 1`)
   console.log(`  led again (supervisor's report)  ${report.durationMs.toFixed(0)} ms  (${report.ledAgain} of ${report.replicas} led again), ${cpuMs(recoveryCpu)}`)
+  console.log(`  phases: ${Object.entries(report.phasesMs).map(([name, ms]) => `${name} ${ms.toFixed(0)}`).join(', ')} ms`)
   console.log(`  a produce to every partition ok  ${servingMs.toFixed(0)} ms after the kill`)
   console.log(`  baseline: open the ${partitions} logs on one thread, no runtime  ${floorMs.toFixed(0)} ms, ${cpuMs(floorCpu)}  (recovery is ${(servingMs / floorMs).toFixed(1)}x)`)
   console.log(`  threads during the recovery: ${recoveryCpu.otherThreads.slice(0, 6).map((t) => `${t.tid}:${(t.us / 1000).toFixed(0)}ms(sys ${(t.systemUs / 1000).toFixed(0)})`).join(" ")}`)

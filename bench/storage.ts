@@ -87,7 +87,7 @@ async function run(valueBytes: number): Promise<void> {
     await log.close()
 
     // An unclean stop with nothing checkpointed: every batch is scanned and CRC-checked.
-    fs.rmSync(path.join(logDir, 'clean-shutdown'))
+    // No marker names it (a log directory's marker is its broker's), and no recovery point.
     fs.rmSync(path.join(logDir, 'recovery-point'), { force: true })
     const recoverStart = process.hrtime.bigint()
     const recovered = await PartitionLog.open(logDir, config, { clock })

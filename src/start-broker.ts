@@ -122,8 +122,8 @@ async function startLocked(
     },
     Array.from({ length: config.brokers }, (_, id) => advertisedEndpoint(config, id, 0)),
   )
-  store.onChange((topics) => {
-    for (const topic of topics) publisher.topicChanged(topic)
+  store.onChange((changes) => {
+    for (const { topic, partitions } of changes) publisher.topicChanged(topic, partitions)
   })
   // A failure while handling a worker's death or an ISR change must not take the process down
   // with it (an unhandled rejection would): it is reported, and the next event tries again.

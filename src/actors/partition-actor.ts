@@ -97,7 +97,7 @@ export class PartitionActor {
       config: init.config,
       clock: context.clock,
       brokerId: init.brokerId,
-      logOptions: { compactor: sharedCompactor, decompress, files },
+      logOptions: { compactor: sharedCompactor, decompress, files, cleanShutdown: init.cleanShutdown === true },
       highWatermarks: highWatermarkBookFor(init.dir, context.clock, files, context.log),
       onIsrChange: (isr) =>
         context.emit({ event: 'isrChange', topic: init.topic, partition: init.partition, leaderEpoch: actor?.leaderEpoch ?? -1, isr }),

@@ -26,6 +26,8 @@ export interface OpenPartition {
   housekeepingIntervalMs: number
   /** Files this shard's logs may hold open at once (its share of the process's limit). */
   openFilesMax: number
+  /** The log directory's clean-shutdown marker named this log: open it without recovery. */
+  cleanShutdown?: boolean
 }
 
 export type PartitionRequest =

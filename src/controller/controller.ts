@@ -307,7 +307,7 @@ export class Controller {
     const current = topic.partitions.length
     const added = assignments.map((replicas, i) => ({ partition: current + i, replicas, leader: replicas[0], leaderEpoch: 0, isr: [...replicas] }))
     const grown: TopicState = { ...topic, partitions: [...topic.partitions, ...added] }
-    this.#store.putTopic(grown)
+    this.#store.putTopic(grown, added.map((p) => p.partition))
     try {
       await this.#router.openPartitions(grown, current)
     } catch (error) {

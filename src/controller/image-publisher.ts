@@ -8,6 +8,9 @@
 import type { DynamicBrokerConfigs } from '../metadata/broker-dynamic-configs.js'
 import { MetadataImage, type BrokerEndpoint, type MetadataDelta, type TopicState } from '../metadata/image.js'
 
+/** Marks a topic whose change is not known partition by partition: it goes out whole. */
+const WHOLE = 'whole'
+
 export interface ImagePublisherDeps {
   clusterId: string
   topic(name: string): TopicState | undefined
@@ -21,7 +24,8 @@ export class ImagePublisher {
   readonly #deps: ImagePublisherDeps
   /** The image as the nodes have it, to snapshot for a node that (re)starts. */
   readonly #image = new MetadataImage()
-  readonly #dirtyTopics = new Set<string>()
+  /** Changed topics: the partitions that changed in each, or WHOLE. */
+  readonly #dirtyTopics = new Map<string, Set<number> | typeof WHOLE>()
   #brokersDirty = true
   #brokerConfigs: DynamicBrokerConfigs | null = null
   #scheduled = false
@@ -52,8 +56,15 @@ export class ImagePublisher {
     this.#recipients.delete(nodeId)
   }
 
-  topicChanged(name: string): void {
-    this.#dirtyTopics.add(name)
+  /**
+   * A topic changed: only `partitions` of it (added or changed, and its configs), when named;
+   * else the whole of it (created, deleted, shrunk, or not known better).
+   */
+  topicChanged(name: string, partitions?: Iterable<number>): void {
+    const dirty = this.#dirtyTopics.get(name)
+    if (partitions === undefined) this.#dirtyTopics.set(name, WHOLE)
+    else if (dirty === undefined) this.#dirtyTopics.set(name, new Set(partitions))
+    else if (dirty !== WHOLE) for (const partition of partitions) dirty.add(partition)
     this.#schedule()
   }
 
@@ -83,18 +94,34 @@ export class ImagePublisher {
       delta.brokers = this.#image.brokers
       delta.liveBrokers = this.#deps.liveNodes()
     }
-    for (const name of this.#dirtyTopics) {
-      // A copy: the controller goes on mutating its own objects, and the delta must not change
+    for (const [name, dirty] of this.#dirtyTopics) {
+      // Copies: the controller goes on mutating its own objects, and the delta must not change
       // while it waits in a ring.
       const topic = this.#deps.topic(name)
       if (topic === undefined) (delta.deletedTopics ??= []).push(name)
-      else (delta.topics ??= []).push(structuredClone(topic))
+      else if (dirty === WHOLE || !this.#holdsAllBut(topic, dirty)) (delta.topics ??= []).push(structuredClone(topic))
+      else {
+        const partitions = [...dirty].sort((a, b) => a - b).map((partition) => structuredClone(topic.partitions[partition]))
+        ;(delta.partitionChanges ??= []).push({ name, topicId: topic.topicId, configs: { ...topic.configs }, partitions })
+      }
     }
     this.#dirtyTopics.clear()
     this.#brokersDirty = false
     this.#image.apply(delta)
     for (const nodeId of this.#recipients) this.#deps.send(nodeId, delta)
     return this.#image.version
+  }
+
+  /**
+   * Whether the nodes' image holds this very topic with every partition but the changed ones,
+   * which may only extend it: else (new, recreated, shrunk) it must go out whole.
+   */
+  #holdsAllBut(topic: TopicState, changed: ReadonlySet<number>): boolean {
+    const held = this.#image.topics.get(topic.name)
+    if (held === undefined || held.topicId !== topic.topicId || held.partitions.length > topic.partitions.length) return false
+    for (let partition = held.partitions.length; partition < topic.partitions.length; partition++) if (!changed.has(partition)) return false
+    for (const partition of changed) if (partition < 0 || partition >= topic.partitions.length) return false
+    return true
   }
 
   #schedule(): void {

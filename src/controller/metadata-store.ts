@@ -21,6 +21,16 @@ import type { TopicState } from '../metadata/image.js'
 
 export type { PartitionState, TopicState } from '../metadata/image.js'
 
+/**
+ * What a save changed in one topic: the partitions named (added or changed, with the topic's
+ * configs), or the whole topic when `partitions` is absent (created, deleted, shrunk). Naming the
+ * partitions keeps a change to a huge topic as small as the change on its way to every node.
+ */
+export interface TopicChange {
+  topic: string
+  partitions?: readonly number[]
+}
+
 export interface ClusterState {
   clusterId: string
   topics: Record<string, TopicState>
@@ -40,7 +50,7 @@ export class MetadataStore {
   readonly #files: FileHandleCache
   #state: ClusterState
   #nextProducerId: number
-  readonly #listeners: Array<(topics: readonly string[]) => void> = []
+  readonly #listeners: Array<(changes: readonly TopicChange[]) => void> = []
 
   private constructor(path: string, files: FileHandleCache, state: ClusterState) {
     this.#path = path
@@ -71,14 +81,17 @@ export class MetadataStore {
     return Object.values(this.#state.topics)
   }
 
-  /** Adds or replaces a topic; if it cannot be persisted, the store is left as it was. */
-  putTopic(topic: TopicState): void {
+  /**
+   * Adds or replaces a topic; if it cannot be persisted, the store is left as it was. `partitions`
+   * names the only partitions that differ from the stored topic (added ones, say), when they are known.
+   */
+  putTopic(topic: TopicState, partitions?: readonly number[]): void {
     const before = this.#state.topics[topic.name]
     this.#state.topics[topic.name] = topic
     this.#saveOrUndo(() => {
       if (before === undefined) delete this.#state.topics[topic.name]
       else this.#state.topics[topic.name] = before
-    }, topic.name)
+    }, { topic: topic.name, partitions: before === undefined ? undefined : partitions })
   }
 
   brokerConfigs(): DynamicBrokerConfigs {
@@ -103,20 +116,20 @@ export class MetadataStore {
     delete this.#state.topics[name]
     this.#saveOrUndo(() => {
       if (before !== undefined) this.#state.topics[name] = before
-    }, name)
+    }, { topic: name })
   }
 
-  #saveOrUndo(undo: () => void, topic: string): void {
+  #saveOrUndo(undo: () => void, change: TopicChange): void {
     try {
-      this.save([topic])
+      this.save([change])
     } catch (error) {
       undo()
       throw error
     }
   }
 
-  /** Called after every save with the topics it changed (the image publisher listens). */
-  onChange(listener: (topics: readonly string[]) => void): void {
+  /** Called after every save with what it changed (the image publisher listens). */
+  onChange(listener: (changes: readonly TopicChange[]) => void): void {
     this.#listeners.push(listener)
   }
 
@@ -138,12 +151,12 @@ export class MetadataStore {
 
   /**
    * Persists the current state; callers mutate TopicState objects in place and then save, naming
-   * the topics they changed so the nodes' images follow.
+   * what they changed (the partitions, when they know them) so the nodes' images follow.
    */
-  save(changedTopics: readonly string[] = []): void {
+  save(changes: readonly TopicChange[] = []): void {
     const body = Buffer.from(JSON.stringify(this.#state))
     writeFileAtomicSync(this.#path, Buffer.concat([Buffer.from(`${crc32c(body)}\n`), body]), true, this.#files)
-    if (changedTopics.length > 0) for (const listener of this.#listeners) listener(changedTopics)
+    if (changes.length > 0) for (const listener of this.#listeners) listener(changes)
   }
 }
 

@@ -13,6 +13,7 @@
  * reaches the nodes' images through the store's change listener.
  */
 import type { Logger } from '../common/logger.js'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { assert } from '../common/assert.js'
@@ -20,8 +21,9 @@ import { forEachBounded } from '../common/bounded.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { brokerTopicDefaults, type BrokerConfig } from '../metadata/broker-config.js'
 import { dynamicFor } from '../metadata/broker-dynamic-configs.js'
-import type { MetadataStore, PartitionState, TopicState } from './metadata-store.js'
+import type { MetadataStore, PartitionState, TopicChange, TopicState } from './metadata-store.js'
 import { openFilesSoftLimit } from '../storage/file-handle-cache.js'
+import { consumeCleanShutdownMarker, writeCleanShutdownMarker } from '../storage/clean-shutdown.js'
 import { logConfigFromKafka } from '../storage/log-config.js'
 import { decideAskedElection, electLeader, isrWithout, type ElectionType } from './election.js'
 import { PARTITION_ACTOR_KIND, partitionActorId, type OpenPartition, type PartitionEvent, type PartitionRequest } from '../actors/partition-messages.js'
@@ -63,6 +65,26 @@ export interface RecoveryReport {
   /** Partitions it leads again: those whose only live in-sync replica it was. */
   ledAgain: number
   durationMs: number
+  /** Where the time went, in order (they add up to about durationMs). */
+  phasesMs: RecoveryPhases
+}
+
+/** The steps of a broker's recovery, each in ms. */
+export interface RecoveryPhases {
+  /** From the death to the restart's start: the failover (elections elsewhere, ISR shrinks) and the backoff. */
+  failOver: number
+  /** A fresh worker thread, its modules loaded and its rings mapped. */
+  worker: number
+  /** The broker node spawned with the current image, its listener bound. */
+  node: number
+  /** Every replica spawned on the shard, its log opened (and recovered). */
+  replicas: number
+  /** Leaderless partitions elected, stored once, their leaders told. */
+  elect: number
+  /** Replicas whose leader is elsewhere told to follow it. */
+  follow: number
+  /** The node told to read its held connections. */
+  serve: number
 }
 
 export type SupervisorLogger = Pick<Logger, 'warn' | 'info'>
@@ -143,7 +165,8 @@ export class Supervisor {
   async start(): Promise<void> {
     await Promise.all(Array.from({ length: this.#config.brokers }, (_, id) => this.#startNode(id)))
     const elections = this.#store.topics().flatMap((topic) => topic.partitions.map((state) => ({ topic, state })))
-    const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId))
+    const clean = new Map(this.liveBrokerIds().map((brokerId) => [brokerId, consumeCleanShutdownMarker(this.#logDir(brokerId))]))
+    const failed = await this.#spawnReplicas(elections, (brokerId) => this.#liveBrokers.has(brokerId), clean)
     await this.#elect(elections, failed)
     await Promise.all(this.liveBrokerIds().map((brokerId) => this.#nodes.serveNode(brokerId)))
   }
@@ -199,7 +222,11 @@ export class Supervisor {
    * keyed by replicaKey, so elections pass it over, and logged. Its partition stays offline while
    * it was the only in-sync replica, as a Kafka partition does whose log directory failed.
    */
-  async #spawnReplicas(elections: readonly Election[], include: (brokerId: number) => boolean): Promise<Map<string, FailedReplica>> {
+  async #spawnReplicas(
+    elections: readonly Election[],
+    include: (brokerId: number) => boolean,
+    cleanLogs: ReadonlyMap<number, ReadonlySet<string>> = new Map(),
+  ): Promise<Map<string, FailedReplica>> {
     const spawns: Array<{ topic: TopicState; partition: number; brokerId: number }> = []
     for (const { topic, state } of elections) {
       for (const brokerId of state.replicas) if (include(brokerId)) spawns.push({ topic, partition: state.partition, brokerId })
@@ -209,7 +236,7 @@ export class Supervisor {
     await forEachBounded(spawns, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition, brokerId }) => {
       const config = this.replicaConfig(topic, brokerId)
       try {
-        await this.#spawnReplica(topic.name, partition, brokerId, config)
+        await this.#spawnReplica(topic.name, partition, brokerId, config, cleanLogs.get(brokerId)?.has(logDirName(topic.name, partition)) === true)
       } catch (error) {
         failed.set(replicaKey(topic.name, partition, brokerId), { error })
         unopened.add(`${topic.name}-${partition} on broker ${brokerId}`, error)
@@ -219,11 +246,17 @@ export class Supervisor {
     return failed
   }
 
-  async #spawnReplica(topic: string, partition: number, brokerId: number, config: ReplicaConfig): Promise<void> {
+  /** The directory of a broker's partition logs (Kafka's log dir), with its clean-shutdown marker. */
+  #logDir(brokerId: number): string {
+    return join(this.#config.dataDir, `broker-${brokerId}`)
+  }
+
+  async #spawnReplica(topic: string, partition: number, brokerId: number, config: ReplicaConfig, cleanShutdown: boolean): Promise<void> {
     const init: OpenPartition = {
       topic,
       partition,
-      dir: join(this.#config.dataDir, `broker-${brokerId}`, `${topic}-${partition}`),
+      dir: join(this.#logDir(brokerId), logDirName(topic, partition)),
+      cleanShutdown,
       config,
       brokerId,
       housekeepingIntervalMs: this.#config.retentionCheckIntervalMs,
@@ -239,7 +272,7 @@ export class Supervisor {
    */
   async #elect(elections: readonly Election[], unopened: ReadonlyMap<string, FailedReplica> = new Map()): Promise<void> {
     const led: Array<{ topic: string; term: Term }> = []
-    const changed = new Set<string>()
+    const changed = new ChangedPartitions()
     for (const election of elections) {
       const { topic, state } = election
       const isLive = (brokerId: number): boolean => this.#liveBrokers.has(brokerId) && !unopened.has(replicaKey(topic.name, state.partition, brokerId))
@@ -249,12 +282,12 @@ export class Supervisor {
       }
       state.isr = result.isr
       state.leader = result.leader
-      changed.add(topic.name)
+      changed.add(topic.name, state.partition)
       if (result.leader === -1) continue
       state.leaderEpoch += 1
       led.push({ topic: topic.name, term: termOf(state) })
     }
-    this.#store.save([...changed])
+    this.#store.save(changed.list())
     // Announced from the term as elected: a later election (another death while these requests
     // are in flight) has its own announcements, and replicas refuse an older epoch. A replica that
     // cannot be told (its shard died meanwhile) is that failover's business.
@@ -294,7 +327,7 @@ export class Supervisor {
   async electLeaders(type: ElectionType, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<ElectLeadersResult[]> {
     const results: ElectLeadersResult[] = []
     const led: Array<{ topic: string; term: Term }> = []
-    const changed = new Set<string>()
+    const changed = new ChangedPartitions()
     for (const { topic, partition } of partitions) {
       const state = this.#store.topic(topic)?.partitions[partition]
       if (state === undefined) {
@@ -312,11 +345,11 @@ export class Supervisor {
       state.leader = decided.leader
       state.isr = decided.isr
       state.leaderEpoch += 1
-      changed.add(topic)
+      changed.add(topic, partition)
       led.push({ topic, term: termOf(state) })
       results.push({ topic, partition, errorCode: ErrorCode.NONE, errorMessage: null })
     }
-    if (changed.size > 0) this.#store.save([...changed])
+    if (changed.size > 0) this.#store.save(changed.list())
     const failures = new Map<string, unknown>()
     await forEachBounded(led, REQUESTS_IN_FLIGHT_MAX, ({ topic, term }) =>
       this.#announceLeader(topic, term).catch((error: unknown) => {
@@ -364,7 +397,7 @@ export class Supervisor {
     else delete state.removingReplicas
     state.leader = leader
     if (leader !== -1) state.leaderEpoch += 1
-    this.#store.save([topicName])
+    this.#store.save([{ topic: topicName, partitions: [partition] }])
     if (leader !== -1) {
       await this.#announceLeader(topicName, termOf(state)).catch((error: unknown) => {
         this.#logger.warn(`reassigned ${topicName}-${partition} but could not tell its replicas: ${messageOf(error)}`)
@@ -384,18 +417,26 @@ export class Supervisor {
     this.#isrListeners.push(listener)
   }
 
-  /** Closes the topic's live replicas (deleting their data when asked); never rejects. */
-  async closeTopic(topic: TopicState, deleteData: boolean, fromPartition = 0): Promise<void> {
-    const closes: Array<{ shard: number; id: string }> = []
+  /**
+   * Closes the topic's live replicas (deleting their data when asked); never rejects. Returns
+   * those whose close finished (flushed), by broker id and log directory name.
+   */
+  async closeTopic(topic: TopicState, deleteData: boolean, fromPartition = 0): Promise<Array<{ brokerId: number; log: string }>> {
+    const closes: Array<{ shard: number; id: string; partition: number }> = []
     for (const state of topic.partitions.slice(fromPartition)) {
       for (const brokerId of state.replicas) {
         if (!this.#liveBrokers.has(brokerId)) continue
-        closes.push({ shard: brokerId, id: partitionActorId(topic.name, state.partition) })
+        closes.push({ shard: brokerId, id: partitionActorId(topic.name, state.partition), partition: state.partition })
       }
     }
-    await forEachBounded(closes, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id }) => {
-      await this.#host.request(shard, id, { op: 'close', deleteData } satisfies PartitionRequest).catch(() => undefined)
+    const closed: Array<{ brokerId: number; log: string }> = []
+    await forEachBounded(closes, REQUESTS_IN_FLIGHT_MAX, async ({ shard, id, partition }) => {
+      await this.#host.request(shard, id, { op: 'close', deleteData } satisfies PartitionRequest).then(
+        () => closed.push({ brokerId: shard, log: logDirName(topic.name, partition) }),
+        () => undefined,
+      )
     })
+    return closed
   }
 
   async updateTopicConfig(topic: TopicState): Promise<void> {
@@ -429,7 +470,7 @@ export class Supervisor {
     if (state === undefined || state.leaderEpoch !== event.leaderEpoch) return
     assert(event.isr.length > 0, `the ISR of ${event.topic}-${event.partition} is never empty`)
     state.isr = [...event.isr]
-    this.#store.save([event.topic])
+    this.#store.save([{ topic: event.topic, partitions: [event.partition] }])
     for (const listener of this.#isrListeners) listener(event.topic, event.partition)
   }
 
@@ -459,7 +500,7 @@ export class Supervisor {
   async #failOver(deadBroker: number): Promise<void> {
     const elections: Election[] = []
     const shrinks: Array<{ topic: string; partition: number }> = []
-    const kept = new Set<string>()
+    const kept = new ChangedPartitions()
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) {
         if (!state.replicas.includes(deadBroker)) continue
@@ -470,11 +511,11 @@ export class Supervisor {
         } else if (state.leader === -1) {
           // Already leaderless: the dead broker may have been the last live ISR member; keep it.
           state.isr = isrWithout(state.isr, deadBroker)
-          kept.add(topic.name)
+          kept.add(topic.name, state.partition)
         }
       }
     }
-    if (kept.size > 0) this.#store.save([...kept])
+    if (kept.size > 0) this.#store.save(kept.list())
     await this.#elect(elections)
     // The leader shrinks its own ISR (it never removes itself, so it never empties) and reports it.
     await forEachBounded(shrinks, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition }) => {
@@ -511,21 +552,29 @@ export class Supervisor {
   async restartBroker(brokerId: number): Promise<void> {
     if (this.#stopping) return
     const incarnation = this.#incarnations.get(brokerId) ?? 0
+    const phase = phaseTimer(this.#clock)
+    const failOverMs = this.#clock.nowMs() - (this.#downSinceMs.get(brokerId) ?? this.#clock.nowMs())
     await this.#host.restartShard(brokerId)
+    const workerMs = phase()
     if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
     // The node first: once it is live, a topic created meanwhile spawns its replica here itself;
     // one created before is in `hosted`. (Opening the logs while the node starts left a gap
     // between the two, and the fuzzer found partitions led by a broker that had no replica.)
     await this.#startNode(brokerId)
+    const nodeMs = phase()
     const hosted: Election[] = []
     for (const topic of this.#store.topics()) {
       for (const state of topic.partitions) if (state.replicas.includes(brokerId)) hosted.push({ topic, state })
     }
-    const failed = await this.#spawnReplicas(hosted, (id) => id === brokerId)
+    // A crash leaves no marker (the start consumed it), but a broker down since the start has one.
+    const clean = new Map([[brokerId, consumeCleanShutdownMarker(this.#logDir(brokerId))]])
+    const failed = await this.#spawnReplicas(hosted, (id) => id === brokerId, clean)
+    const replicasMs = phase()
     // Died again while its replicas were opening: that death's failover and restart take over.
     if (this.#stopping || (this.#incarnations.get(brokerId) ?? 0) !== incarnation) return
     const leaderless = hosted.filter(({ state }) => state.leader === -1)
     await this.#elect(leaderless, failed)
+    const electMs = phase()
     const following = hosted.filter(
       ({ topic, state }) =>
         state.leader !== -1 && state.leader !== brokerId && this.#liveBrokers.has(state.leader) && !failed.has(replicaKey(topic.name, state.partition, brokerId)),
@@ -535,7 +584,9 @@ export class Supervisor {
       this.#makeFollower(topic.name, termOf(state), brokerId).catch((error: unknown) => unfollowed.add(`${topic.name}-${state.partition}`, error)),
     )
     unfollowed.report(this.#logger)
+    const followMs = phase()
     await this.#nodes.serveNode(brokerId)
+    const serveMs = phase()
     this.#restartAttempts.delete(brokerId)
     const downSinceMs = this.#downSinceMs.get(brokerId)
     this.#downSinceMs.delete(brokerId)
@@ -544,6 +595,7 @@ export class Supervisor {
       replicas: hosted.length,
       ledAgain: leaderless.filter(({ state }) => state.leader === brokerId).length,
       durationMs: downSinceMs === undefined ? 0 : this.#clock.nowMs() - downSinceMs,
+      phasesMs: { failOver: failOverMs, worker: workerMs, node: nodeMs, replicas: replicasMs, elect: electMs, follow: followMs, serve: serveMs },
     }
     this.#logger.info(`broker ${brokerId} is back: ${report.replicas} replicas reopened, ${report.ledAgain} led again, ${report.durationMs} ms after it went down`)
     for (const listener of this.#recoveryListeners) listener(report)
@@ -558,11 +610,60 @@ export class Supervisor {
     this.#restartTimers.clear()
   }
 
-  /** Closes every live replica cleanly (flushing logs and writing their clean-shutdown markers). */
+  /**
+   * Closes every live replica cleanly (flushing its log), then writes each live broker's
+   * clean-shutdown marker naming the logs whose close finished; a log whose close failed, or that
+   * closes after the marker, is recovered at the next start. A marker that cannot be written
+   * costs the next start a recovery, nothing else.
+   */
   async closeAll(): Promise<void> {
-    for (const topic of this.#store.topics()) await this.closeTopic(topic, false)
+    const brokers = this.liveBrokerIds()
+    const closed = new Map(brokers.map((brokerId) => [brokerId, [] as string[]]))
+    for (const topic of this.#store.topics()) {
+      for (const { brokerId, log } of await this.closeTopic(topic, false)) closed.get(brokerId)?.push(log)
+    }
+    for (const brokerId of brokers) {
+      // Only a broker whose worker lived through every close: one that died meanwhile left logs to recover.
+      if (!this.#liveBrokers.has(brokerId)) continue
+      try {
+        mkdirSync(this.#logDir(brokerId), { recursive: true })
+        writeCleanShutdownMarker(this.#logDir(brokerId), closed.get(brokerId) ?? [])
+      } catch (error) {
+        this.#logger.warn(`writing the clean-shutdown marker of broker ${brokerId} failed (its logs will be recovered at the next start): ${messageOf(error)}`)
+      }
+    }
   }
 
+}
+
+/** Returns a function that gives the ms since it was last called (or since this call). */
+function phaseTimer(clock: Clock): () => number {
+  let lastMs = clock.nowMs()
+  return () => {
+    const nowMs = clock.nowMs()
+    const elapsedMs = nowMs - lastMs
+    lastMs = nowMs
+    return elapsedMs
+  }
+}
+
+/** The partitions a batch changed, by topic, for one save: the nodes get those partitions alone. */
+class ChangedPartitions {
+  readonly #byTopic = new Map<string, number[]>()
+
+  get size(): number {
+    return this.#byTopic.size
+  }
+
+  add(topic: string, partition: number): void {
+    const partitions = this.#byTopic.get(topic)
+    if (partitions === undefined) this.#byTopic.set(topic, [partition])
+    else partitions.push(partition)
+  }
+
+  list(): TopicChange[] {
+    return [...this.#byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+  }
 }
 
 /**
@@ -590,6 +691,11 @@ class FailureTally {
     const more = this.#count > this.#names.length ? ` and ${this.#count - this.#names.length} more` : ''
     logger.warn(`${this.#what} failed for ${this.#count}: ${this.#names.join(', ')}${more} (${[...this.#reasons].join('; ')})`)
   }
+}
+
+/** A partition's log directory under its broker's log directory, as Kafka names it. */
+function logDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`
 }
 
 function messageOf(error: unknown): string {

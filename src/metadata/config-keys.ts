@@ -247,7 +247,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     apply: (v, s) => (s.broker.maxConnectionsPerIpOverrides = connectionOverrides(v)),
   },
   { key: 'connections.max.idle.ms', doc: 'a connection idle this long (nothing in flight) is closed', defaultValue: '600000', apply: (v, s) => (s.broker.connectionsMaxIdleMs = integer(v, 1, INT32_MAX)) },
-  { key: 'max.broker.partitions', doc: 'partition replicas one broker may host', defaultValue: '100000', apply: (v, s) => (s.broker.maxBrokerPartitions = integer(v, 1, INT32_MAX)) },
+  { key: 'max.broker.partitions', doc: 'partition replicas one broker may host', defaultValue: '30000', apply: (v, s) => (s.broker.maxBrokerPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.num.partitions', doc: 'partitions of __consumer_offsets', defaultValue: '50', apply: (v, s) => (s.broker.offsetsTopicNumPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'offsets.topic.replication.factor', doc: 'replicas of __consumer_offsets (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.offsetsTopicReplicationFactor = integer(v, 1, 32_767)) },
   { key: 'offsets.retention.minutes', doc: "how long an empty group's committed offsets are kept", defaultValue: '10080', apply: (v, s) => (s.broker.offsetsRetentionMinutes = integer(v, 1, INT32_MAX)) },

@@ -41,7 +41,20 @@ export interface BrokerEndpoint {
   rack: string | null
 }
 
-/** A change to the image: whole topics replaced or removed, and the brokers when they changed. */
+/**
+ * Some partitions of a topic the image holds, added or changed, with the topic's configs: applied
+ * in place, so a change to one partition of a topic of 100,000 costs one partition on the way and
+ * on every node, not the topic.
+ */
+export interface TopicPartitionsDelta {
+  name: string
+  topicId: string
+  configs: Record<string, string>
+  /** Each replaces the partition of its index, or appends the next one. */
+  partitions: PartitionState[]
+}
+
+/** A change to the image: whole topics replaced or removed, partitions changed, and the brokers when they changed. */
 export interface MetadataDelta {
   version: number
   clusterId?: string
@@ -49,7 +62,10 @@ export interface MetadataDelta {
   brokers?: BrokerEndpoint[]
   /** Brokers serving now. */
   liveBrokers?: number[]
+  /** Whole topics: new ones, or ones that shrank or were replaced. */
   topics?: TopicState[]
+  /** Partitions of topics the image already holds (after `topics` are applied). */
+  partitionChanges?: TopicPartitionsDelta[]
   deletedTopics?: string[]
   /** The dynamic broker configs of every level, whole, when they changed. */
   brokerConfigs?: DynamicBrokerConfigs
@@ -74,7 +90,19 @@ export class MetadataImage {
     for (const name of delta.deletedTopics ?? []) this.topics.delete(name)
     for (const topic of delta.topics ?? []) {
       assert(topic.partitions.every((p, i) => p.partition === i && p.isr.length > 0), `topic ${topic.name} arrives whole, with non-empty ISRs`)
-      this.topics.set(topic.name, topic)
+      // Its own array: later changes land in it in place, and the delta may still be read elsewhere.
+      this.topics.set(topic.name, { ...topic, partitions: [...topic.partitions] })
+    }
+    for (const change of delta.partitionChanges ?? []) this.#applyPartitions(change)
+  }
+
+  #applyPartitions(change: TopicPartitionsDelta): void {
+    const topic = this.topics.get(change.name)
+    assert(topic !== undefined && topic.topicId === change.topicId, `partitions of ${change.name} arrive after the topic itself`)
+    topic.configs = change.configs
+    for (const state of change.partitions) {
+      assert(state.partition >= 0 && state.partition <= topic.partitions.length && state.isr.length > 0, `partition ${change.name}-${state.partition} replaces one or appends the next, with a non-empty ISR`)
+      topic.partitions[state.partition] = state
     }
   }
 

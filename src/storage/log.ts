@@ -4,7 +4,7 @@ import type { BufferPool } from '../common/buffer-pool.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError, PartitaError } from '../common/errors.js'
-import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeOffsetCheckpointSync } from './checkpoint-file.js'
+import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeFileAtomic, writeOffsetCheckpointSync } from './checkpoint-file.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
 import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
 import { type GroupCommitMember, type SyncWork, groupCommitOf } from './group-commit.js'
@@ -38,7 +38,13 @@ import { INDEX_SUFFIX, LOG_SUFFIX, READING_SUFFIX, Segment, TIME_INDEX_SUFFIX, p
 import { asStorageError, storageError, withStorageErrors, withStorageErrorsAsync } from './storage-error.js'
 import { type AbortedTxn, AbortedTxnIndex, TXN_INDEX_SUFFIX } from './txn-index.js'
 
-export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
+/**
+ * The per-partition clean-shutdown marker of earlier versions: still honoured (it was removed,
+ * durably, before any change, so its presence means the log is as it was closed) and retired
+ * before the first change, but never written again. The marker now is one per log directory
+ * (see clean-shutdown.ts).
+ */
+export const LEGACY_CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
 export const LOG_START_OFFSET_FILE = 'log-start-offset'
 export const RECOVERY_POINT_FILE = 'recovery-point'
 
@@ -72,6 +78,12 @@ export interface PartitionLogOptions {
    * default: a cache per thread sized from the process's open files limit.
    */
   files?: FileHandleCache
+  /**
+   * The log directory's clean-shutdown marker names this log: it was flushed and closed before
+   * the marker was written, and the marker was consumed (removed) before anything could change
+   * it since. Its segments are trusted as they are, with no recovery scan. Default false.
+   */
+  cleanShutdown?: boolean
 }
 
 export interface AppendOptions {
@@ -180,15 +192,20 @@ export class PartitionLog implements GroupCommitMember {
   /** Bumped by each disk failure: a sync begun before one proves nothing (see prepareSync). */
   #failures = 0
   /**
-   * The clean-shutdown marker is on disk: nothing in the segments changed since it was written.
-   * It stays through a clean open and is removed (durably) just before the first change, so
-   * opening and closing an untouched log writes and fsyncs nothing.
+   * An earlier version's clean-shutdown marker is in this log's directory: nothing in the segments
+   * changed since it was written. It stays through a clean open and is removed (durably) just
+   * before the first change.
    */
   #cleanMarker: boolean
+  /**
+   * Nothing changed since the log was opened clean (its directory's marker named it, or its own
+   * old marker was there), and the recovery point on disk is its end: closing it writes nothing.
+   */
+  #unchangedSinceCleanOpen: boolean
   #compacting = false
   #closed = false
 
-  private constructor(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[], start: { logStartOffset: number; cleanMarker: boolean; epochsExist: boolean }) {
+  private constructor(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[], start: { logStartOffset: number; clean: boolean; cleanMarker: boolean; epochsExist: boolean }) {
     this.dir = dir
     this.#config = config
     this.#clock = options.clock
@@ -201,6 +218,7 @@ export class PartitionLog implements GroupCommitMember {
     this.#logStartOffset = start.logStartOffset
     this.#recoveryPoint = 0
     this.#cleanMarker = start.cleanMarker
+    this.#unchangedSinceCleanOpen = start.clean
     this.#lastFlushMs = options.clock.nowMs()
     this.leaderEpochs = new LeaderEpochCache(dir, () => this.logEndOffset, this.#fsync, { files: this.#files, exists: start.epochsExist })
   }
@@ -234,7 +252,7 @@ export class PartitionLog implements GroupCommitMember {
    */
   static #create(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[]): PartitionLog {
     segments.push(Segment.create(dir, 0, options.clock.nowMs(), options.files!, true))
-    return new PartitionLog(dir, config, options, segments, { logStartOffset: 0, cleanMarker: false, epochsExist: false })
+    return new PartitionLog(dir, config, options, segments, { logStartOffset: 0, clean: false, cleanMarker: false, epochsExist: false })
   }
 
   static async #load(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[]): Promise<PartitionLog> {
@@ -247,7 +265,10 @@ export class PartitionLog implements GroupCommitMember {
       names = files.fs.readdirSync(dir)
     }
     const has = new Set(names)
-    const clean = has.has(CLEAN_SHUTDOWN_FILE)
+    const legacyMarker = has.has(LEGACY_CLEAN_SHUTDOWN_FILE)
+    // A legacy marker may sit beside the log directory's marker, if the log was never changed
+    // since an earlier version closed it: it is kept until a change, as that version kept it.
+    const clean = options.cleanShutdown === true || legacyMarker
     removeStrayFiles(dir, names, files)
     const bases = names.map((n) => parseSegmentFileName(n)).filter((b): b is number => b !== null).sort((a, b) => a - b)
     const checkpoint = (name: string): number | null => (has.has(name) ? readOffsetCheckpointSync(path.join(dir, name), files) : null)
@@ -267,7 +288,7 @@ export class PartitionLog implements GroupCommitMember {
       changed = true
     }
     logStartOffset = Math.max(logStartOffset, segments[0].baseOffset)
-    const log = new PartitionLog(dir, config, options, segments, { logStartOffset, cleanMarker: clean, epochsExist: has.has(LEADER_EPOCH_CHECKPOINT) })
+    const log = new PartitionLog(dir, config, options, segments, { logStartOffset, clean, cleanMarker: legacyMarker, epochsExist: has.has(LEADER_EPOCH_CHECKPOINT) })
     log.#deletePrefix(belowLogStart(segments, logStartOffset))
     log.leaderEpochs.truncateFromEnd(log.logEndOffset)
     log.leaderEpochs.truncateFromStart(log.logStartOffset)
@@ -1059,17 +1080,16 @@ export class PartitionLog implements GroupCommitMember {
   }
 
   /**
-   * Flushes and writes the clean-shutdown marker, so the next open skips recovery; a log whose
-   * marker is still there (unchanged since its open) has nothing to write. Its files leave the
-   * cache either way, so a failed close holds no descriptor.
+   * Flushes, recovery point included, so that the log directory's clean-shutdown marker may name
+   * this log once every log of the directory is closed (the caller writes it; a log closed after
+   * it is not named, and is recovered from this recovery point, which leaves nothing to scan). A
+   * log unchanged since a clean open has nothing to write. Its files leave the cache either way,
+   * so a failed close holds no descriptor.
    */
   async close(): Promise<void> {
     if (this.#closed) return
     try {
-      if (!this.#cleanMarker) {
-        await this.#flushForClose()
-        withStorageErrors(`close log ${this.dir}`, () => this.#writeCleanMarker())
-      }
+      if (!this.#unchangedSinceCleanOpen) await this.#flushForClose()
       this.#closed = true
     } finally {
       closeQuietly(this.#segments)
@@ -1079,8 +1099,9 @@ export class PartitionLog implements GroupCommitMember {
   /**
    * What #flushSync does, with the fsyncs made off the thread and side by side (see fsyncPaths):
    * a broker shutting down closes thousands of logs, and one fsync after another took minutes.
-   * Nothing here writes the recovery point: the clean-shutdown marker written next vouches for
-   * the whole log, and a crash before it merely recovers from the older point.
+   * The recovery point comes last, once everything it vouches for is on disk: a broker started
+   * after this close consumes its directory's marker, and a crash after that recovers each log
+   * from this point, with nothing left to scan, instead of from an older one.
    */
   async #flushForClose(): Promise<void> {
     const unsynced = withStorageErrors(`close log ${this.dir}`, () => [...this.#segments.flatMap((s) => s.writeForSync()), ...this.#abortedTxns.takeUnsynced()])
@@ -1089,18 +1110,11 @@ export class PartitionLog implements GroupCommitMember {
     await withStorageErrorsAsync(`close log ${this.dir}`, async () => {
       await Promise.all([this.leaderEpochs.syncAsync(), this.#fsync ? fsyncPaths(unsynced, this.#files) : undefined])
       if (this.#fsync && (unsynced.length > 0 || this.#dirUnsynced)) await fsyncPaths([this.dir], this.#files)
+      const target = this.logEndOffset
+      if (target !== this.#recoveryPoint) await writeFileAtomic(path.join(this.dir, RECOVERY_POINT_FILE), `${target}\n`, this.#fsync, this.#files)
+      this.#recoveryPoint = target
     })
     this.#dirUnsynced = false
-  }
-
-  /**
-   * An empty file whose existence is the whole message, so no temp file and rename. It is not
-   * fsynced: it is created only after #flushSync made durable everything it vouches for, so it
-   * can never be on disk without those; if a crash loses it, the next open merely recovers.
-   */
-  #writeCleanMarker(): void {
-    this.#files.fs.closeSync(this.#files.openTransient(path.join(this.dir, CLEAN_SHUTDOWN_FILE), 'w'))
-    this.#cleanMarker = true
   }
 
   /**
@@ -1109,8 +1123,9 @@ export class PartitionLog implements GroupCommitMember {
    * the files and skip the recovery scan.
    */
   #retireCleanMarker(): void {
+    this.#unchangedSinceCleanOpen = false
     if (!this.#cleanMarker) return
-    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), this.#files)
+    unlinkIfExistsSync(path.join(this.dir, LEGACY_CLEAN_SHUTDOWN_FILE), this.#files)
     if (this.#fsync) fsyncDirSync(this.dir, this.#files)
     this.#cleanMarker = false
   }
@@ -1127,7 +1142,7 @@ export class PartitionLog implements GroupCommitMember {
    */
   async retireCleanMarker(): Promise<void> {
     if (!this.#cleanMarker) return
-    unlinkIfExistsSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), this.#files)
+    unlinkIfExistsSync(path.join(this.dir, LEGACY_CLEAN_SHUTDOWN_FILE), this.#files)
     if (this.#fsync) await withStorageErrorsAsync(`retire the clean-shutdown marker of ${this.dir}`, () => fsyncPaths([this.dir], this.#files))
     this.#cleanMarker = false
   }
@@ -1197,7 +1212,7 @@ function readBatches(segment: Segment, position: number, firstSize: number, maxB
  */
 function removeStrayFiles(dir: string, names: string[], files: FileHandleCache): void {
   const logs = new Set(names.filter((n) => parseSegmentFileName(n) !== null).map((n) => n.slice(0, -LOG_SUFFIX.length)))
-  const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, CLEAN_SHUTDOWN_FILE]
+  const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, LEGACY_CLEAN_SHUTDOWN_FILE]
   for (const name of names) {
     const orphanIndex =
       (parseSegmentFileName(name, INDEX_SUFFIX) !== null ||

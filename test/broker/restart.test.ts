@@ -2,14 +2,20 @@
  * What must survive a broker restart: topics with their configs and records, and consumer
  * group commits. A clean close marks logs clean; the next start reads the same data.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startBroker } from '../../src/start-broker.js'
 import { readPartition } from './helpers.js'
+import { LOG_DIR_CLEAN_SHUTDOWN_FILE, writeCleanShutdownMarker } from '../../src/storage/clean-shutdown.js'
 
 const dirs: string[] = []
+/** The partition log directories in a broker's directory (beside its checkpoint files and marker). */
+const logDirs = (brokerDir: string): string[] =>
+  readdirSync(brokerDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
@@ -43,5 +49,60 @@ describe('broker restart', () => {
       const fetched = await broker.cluster.groups.fetchOffsets({ groupId: 'auditors', topics: [{ topic: 'audit', partitions: [1] }] })
       expect(fetched.topics[0].partitions[0]).toMatchObject({ partition: 1, offset: 7, metadata: 'm' })
     }
+  })
+
+  it('keeps one clean-shutdown marker per broker directory, and recovers a log the marker does not name (closed after it)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'partita-restart-'))
+    dirs.push(dataDir)
+    const brokerDir = join(dataDir, 'broker-0')
+    {
+      await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
+      await broker.admin.createTopic({ name: 'ledger', partitions: 2 })
+      const producer = broker.producer({ acks: 1 })
+      await producer.send({ topic: 'ledger', messages: [{ partition: 0, value: 'a' }, { partition: 1, value: 'b' }] })
+    }
+    const logs = logDirs(brokerDir)
+    expect(existsSync(join(brokerDir, LOG_DIR_CLEAN_SHUTDOWN_FILE))).toBe(true)
+    for (const log of logs) expect(readdirSync(join(brokerDir, log))).not.toContain('clean-shutdown')
+    // As if ledger-1 had closed after the marker was written, with a torn write at its end: the
+    // marker must not name it, so it is recovered (the tail cut) instead of trusted.
+    writeCleanShutdownMarker(brokerDir, logs.filter((name) => name !== 'ledger-1'))
+    appendFileSync(join(brokerDir, 'ledger-1', '00000000000000000000.log'), Buffer.alloc(40, 0x5a))
+    // An earlier version's per-partition marker is honoured once, then retired at the first change.
+    {
+      await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
+      expect(existsSync(join(brokerDir, LOG_DIR_CLEAN_SHUTDOWN_FILE))).toBe(false)
+      const producer = broker.producer({ acks: 1 })
+      await producer.send({ topic: 'ledger', messages: [{ partition: 1, value: 'c' }] })
+      expect((await readPartition(broker, 'ledger', 1)).map((r) => [r.offset, r.value])).toEqual([
+        [0, 'b'],
+        [1, 'c'],
+      ])
+      expect((await readPartition(broker, 'ledger', 0)).map((r) => r.value)).toEqual(['a'])
+    }
+    expect(readFileSync(join(brokerDir, 'ledger-1', 'recovery-point'), 'utf8').trim()).toBe('2')
+  })
+
+  it('trusts an earlier version\'s per-partition markers after an upgrade, and writes the directory marker at the next stop', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'partita-restart-'))
+    dirs.push(dataDir)
+    const brokerDir = join(dataDir, 'broker-0')
+    {
+      await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
+      await broker.admin.createTopic({ name: 'old', partitions: 1 })
+      await broker.producer({ acks: 1 }).send({ topic: 'old', messages: [{ partition: 0, value: 'x' }] })
+    }
+    // What an earlier version left: a marker in each log directory, none for the broker's.
+    rmSync(join(brokerDir, LOG_DIR_CLEAN_SHUTDOWN_FILE))
+    for (const log of logDirs(brokerDir)) writeFileSync(join(brokerDir, log, 'clean-shutdown'), '')
+    {
+      await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
+      await broker.producer({ acks: 1 }).send({ topic: 'old', messages: [{ partition: 0, value: 'y' }] })
+      // Retired before the append: a crash now must not find it and trust the changed log.
+      expect(existsSync(join(brokerDir, 'old-0', 'clean-shutdown'))).toBe(false)
+      expect((await readPartition(broker, 'old', 0)).map((r) => r.value)).toEqual(['x', 'y'])
+    }
+    expect(existsSync(join(brokerDir, LOG_DIR_CLEAN_SHUTDOWN_FILE))).toBe(true)
+    expect(readFileSync(join(brokerDir, 'old-0', 'recovery-point'), 'utf8').trim()).toBe('2')
   })
 })

@@ -67,7 +67,7 @@ function setUp(dataDir: string, topics: TopicState[] = []) {
   const warnings: string[] = []
   let supervisor: Supervisor | undefined
   const publisher = new ImagePublisher({ clusterId: store.clusterId, topic: (name) => store.topic(name), send: () => {}, liveNodes: () => supervisor?.liveBrokerIds() ?? [] }, [])
-  store.onChange((changed) => changed.forEach((t) => publisher.topicChanged(t)))
+  store.onChange((changes) => changes.forEach((c) => publisher.topicChanged(c.topic, c.partitions)))
   const nodes = { startNode: async (id: number) => 19_000 + id, nodeListening: () => {}, liveBrokersChanged: () => {}, serveNode: async () => {} }
   supervisor = new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
   const sup = supervisor

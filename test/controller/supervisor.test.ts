@@ -3,7 +3,7 @@
  * is recorded, shards die when told, and time moves only on a ManualClock, so each step of a
  * failure and a recovery can be looked at.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -12,7 +12,8 @@ import { ScriptedHost } from './scripted-host.js'
 import { resolveBrokerConfig, type BrokerOptions } from '../../src/metadata/broker-config.js'
 import { MetadataStore, type TopicState } from '../../src/controller/metadata-store.js'
 import { ManualClock } from '../../src/common/clock.js'
-import type { PartitionRequest } from '../../src/actors/partition-messages.js'
+import { partitionActorId, type PartitionRequest } from '../../src/actors/partition-messages.js'
+import { LOG_DIR_CLEAN_SHUTDOWN_FILE } from '../../src/storage/clean-shutdown.js'
 
 /** The first restart of a dead broker is immediate; later ones back off. */
 const RESTART_FIRST_DELAY_MS = 0
@@ -44,7 +45,9 @@ function setUp(options: BrokerOptions, topics: TopicState[], startNode = async (
   const supervisor = new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
   host.onShardDown = (shard) => supervisor.onShardDown(shard)
   const recovered = (): Promise<RecoveryReport> => new Promise((resolve) => supervisor.onRecovered(resolve))
-  return { config, store, host, clock, supervisor, warnings, recovered, reopenStore: () => MetadataStore.open(join(dataDir, 'meta')) }
+  // A supervisor over the same data directory and store, as after a restart of the process.
+  const again = (): Supervisor => new Supervisor({ config, store, host, nodes, clock, logger: { warn: (m) => warnings.push(m), info: () => {} } })
+  return { config, store, host, clock, supervisor, warnings, recovered, again, reopenStore: () => MetadataStore.open(join(dataDir, 'meta')) }
 }
 
 function topic(name: string, partitions: number, replicas: number[], configs: Record<string, string> = {}): TopicState {
@@ -57,6 +60,25 @@ function topic(name: string, partitions: number, replicas: number[], configs: Re
 }
 
 describe('supervisor', () => {
+  it('writes one clean-shutdown marker per broker directory naming only the replicas whose close finished, and the next start trusts those alone', async () => {
+    const { config, host, supervisor, again } = setUp({ brokers: 2 }, [topic('orders', 3, [0, 1])])
+    await supervisor.start()
+    // A close that fails (its flush hit EIO) leaves orders-1 on broker 1 to recovery.
+    host.failRequest = (shard, id, message) => message.op === 'close' && shard === 1 && id === partitionActorId('orders', 1)
+    await supervisor.closeAll()
+    const markers = [0, 1].map((brokerId) => join(config.dataDir, `broker-${brokerId}`, LOG_DIR_CLEAN_SHUTDOWN_FILE))
+    expect(markers.map((path) => existsSync(path))).toEqual([true, true])
+
+    host.failRequest = () => false
+    for (const actors of host.actors) actors.clear()
+    await again().start()
+    const clean = (shard: number, partition: number): boolean | undefined => host.inits.get(`${shard}/${partitionActorId('orders', partition)}`)?.cleanShutdown
+    expect([0, 1, 2].map((p) => clean(0, p))).toEqual([true, true, true])
+    expect([0, 1, 2].map((p) => clean(1, p))).toEqual([true, false, true])
+    // Consumed by the start: a crash from now on recovers every log from its recovery point.
+    expect(markers.map((path) => existsSync(path))).toEqual([false, false])
+  })
+
   it('keeps a dead single broker in its partitions ISR, and leads them again with a new epoch when it restarts', async () => {
     const { store, host, clock, supervisor, recovered, reopenStore } = setUp({ brokers: 1 }, [topic('orders', 3, [0])])
     await supervisor.start()

@@ -74,7 +74,7 @@ export async function startTestServer(
     },
     Array.from({ length: config.brokers }, (_, id) => advertisedEndpoint(config, id, 0)),
   )
-  store.onChange((topics) => topics.forEach((t) => publisher.topicChanged(t)))
+  store.onChange((changes) => changes.forEach((c) => publisher.topicChanged(c.topic, c.partitions)))
   let port = 0
   supervisor = new Supervisor({
     config,

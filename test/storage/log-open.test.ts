@@ -34,7 +34,8 @@ function countFsyncs(): { count: () => number } {
 }
 
 const config = smallConfig({ segmentBytes: 900 })
-const open = (dir: string, clock = new ManualClock()): Promise<PartitionLog> => PartitionLog.open(dir, config, { clock, files: new FileHandleCache({ openFilesMax: 4 }) })
+const open = (dir: string, clock = new ManualClock(), cleanShutdown = false): Promise<PartitionLog> =>
+  PartitionLog.open(dir, config, { clock, files: new FileHandleCache({ openFilesMax: 4 }), cleanShutdown })
 
 describe('opening and closing a partition log cheaply', () => {
   it('creates a new log as one empty segment file, with no fsync', async () => {
@@ -44,22 +45,23 @@ describe('opening and closing a partition log cheaply', () => {
     expect(fsyncs.count()).toBe(0)
     expect(fs.readdirSync(dir)).toEqual(['00000000000000000000.log'])
     expect(log.logEndOffset).toBe(0)
-    // Nor does closing it: there is no data to make durable before the marker.
+    // Nor does closing it: there is no data to make durable, and the marker is the log directory's.
     await log.close()
     expect(fsyncs.count()).toBe(0)
-    expect(fs.readdirSync(dir).sort()).toEqual(['00000000000000000000.log', 'clean-shutdown'])
+    expect(fs.readdirSync(dir).sort()).toEqual(['00000000000000000000.log'])
   })
 
-  it('reopens and closes an unchanged log without writing or fsyncing anything', async () => {
+  it('reopens and closes an unchanged log its directory marker names without writing or fsyncing anything', async () => {
     const dir = logDir()
     const clock = new ManualClock()
     const log = await open(dir, clock)
     for (let i = 0; i < 12; i++) log.append(batch(3, clock.nowMs(), { tag: i }), { leaderEpoch: 2, assignOffsets: true })
     await log.close()
+    expect(fs.readFileSync(path.join(dir, 'recovery-point'), 'utf8').trim()).toBe('36')
     const before = fileIdentities(dir)
     const fsyncs = countFsyncs()
     for (let round = 0; round < 2; round++) {
-      const again = await open(dir, clock)
+      const again = await open(dir, clock, true)
       expect(again.logEndOffset).toBe(36)
       expect(again.read(0, 1).firstOffset).toBe(0)
       await again.close()
@@ -68,13 +70,17 @@ describe('opening and closing a partition log cheaply', () => {
     expect(fileIdentities(dir)).toEqual(before)
   })
 
-  it('removes the clean-shutdown marker durably before the first change, so a crash after it is recovered', async () => {
+  it("trusts an earlier version's per-partition marker and removes it durably before the first change, so a crash after it is recovered", async () => {
     const dir = logDir()
     const clock = new ManualClock()
     const log = await open(dir, clock)
     log.append(batch(3, clock.nowMs()), { leaderEpoch: 0, assignOffsets: true })
     await log.close()
+    // What an earlier version's close left: its own marker, and no recovery point.
+    fs.writeFileSync(path.join(dir, 'clean-shutdown'), '')
+    fs.rmSync(path.join(dir, 'recovery-point'))
     const again = await open(dir, clock)
+    expect(again.cleanMarkerPresent).toBe(true)
     const fsyncs = countFsyncs()
     again.append(batch(2, clock.nowMs(), { valueBytes: 50 }), { leaderEpoch: 0, assignOffsets: true })
     expect(fs.existsSync(path.join(dir, 'clean-shutdown'))).toBe(false)

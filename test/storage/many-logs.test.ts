@@ -30,7 +30,7 @@ describe('many partition logs through one small file cache', () => {
     const clock = new ManualClock()
     // About 150 bytes a batch: each log rolls to a second segment at its fifth batch.
     const config = smallConfig({ segmentBytes: 600, indexIntervalBytes: 100 })
-    const open = (i: number): Promise<PartitionLog> => PartitionLog.open(path.join(root, `p-${i}`), config, { clock, files, fsync: false })
+    const open = (i: number, cleanShutdown = false): Promise<PartitionLog> => PartitionLog.open(path.join(root, `p-${i}`), config, { clock, files, fsync: false, cleanShutdown })
     const baseline = openFdCount()
     let peak = baseline
     const sample = (): void => {
@@ -70,15 +70,12 @@ describe('many partition logs through one small file cache', () => {
     sample()
     for (const log of logs) await log.close()
     expect(files.stats.open).toBe(0)
-    // Every third log comes back as after a crash: no marker, no recovery point, full recovery.
-    for (let i = 0; i < LOGS; i += 3) {
-      fs.rmSync(path.join(root, `p-${i}`, 'clean-shutdown'))
-      fs.rmSync(path.join(root, `p-${i}`, 'recovery-point'), { force: true })
-    }
+    // Every third log comes back as after a crash: not named by a marker, no recovery point, full recovery.
+    for (let i = 0; i < LOGS; i += 3) fs.rmSync(path.join(root, `p-${i}`, 'recovery-point'), { force: true })
 
     const again: PartitionLog[] = []
     for (let i = 0; i < LOGS; i++) {
-      again.push(await open(i))
+      again.push(await open(i, i % 3 !== 0))
       if (i % 100 === 0) sample()
     }
     for (let i = 0; i < LOGS; i++) expectBatches(again[i], stamped[i])

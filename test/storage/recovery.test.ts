@@ -111,7 +111,7 @@ let caseNumber = 0
 async function runCase(damage: (file: Buffer) => Buffer, keptCount: number, variant: number): Promise<void> {
   const dir = work
   restoreImage(caseNumber++ === 0)
-  fs.rmSync(path.join(dir, 'clean-shutdown'))
+  fs.rmSync(path.join(dir, 'clean-shutdown'), { force: true })
   // Vary what survived the crash: the recovery point checkpoint and the last segment's indexes.
   if (variant % 3 === 1) fs.rmSync(path.join(dir, 'recovery-point'))
   if (variant % 3 === 2) fs.rmSync(path.join(dir, lastSegmentName.replace('.log', '.index')))
