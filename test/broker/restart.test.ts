@@ -72,7 +72,7 @@ describe('broker restart', () => {
     {
       await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
       expect(existsSync(join(brokerDir, LOG_DIR_CLEAN_SHUTDOWN_FILE))).toBe(false)
-      const producer = broker.producer({ acks: 1 })
+      const producer = broker.producer({ acks: -1 }) // read back at once: acks=all is answered once on disk
       await producer.send({ topic: 'ledger', messages: [{ partition: 1, value: 'c' }] })
       expect((await readPartition(broker, 'ledger', 1)).map((r) => [r.offset, r.value])).toEqual([
         [0, 'b'],
@@ -97,7 +97,7 @@ describe('broker restart', () => {
     for (const log of logDirs(brokerDir)) writeFileSync(join(brokerDir, log, 'clean-shutdown'), '')
     {
       await using broker = await startBroker({ dataDir, port: 0, brokers: 1 })
-      await broker.producer({ acks: 1 }).send({ topic: 'old', messages: [{ partition: 0, value: 'y' }] })
+      await broker.producer({ acks: -1 }).send({ topic: 'old', messages: [{ partition: 0, value: 'y' }] })
       // Retired before the append: a crash now must not find it and trust the changed log.
       expect(existsSync(join(brokerDir, 'old-0', 'clean-shutdown'))).toBe(false)
       expect((await readPartition(broker, 'old', 0)).map((r) => r.value)).toEqual(['x', 'y'])
