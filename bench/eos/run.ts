@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startBroker } from '../../src/start-broker.js'
 import { PARTITA_CLI } from '../protocol/servers.js'
+import { jsonLinesOf } from '../protocol/json-lines.js'
 
 const PYTHON = '/usr/bin/python3'
 /** The script stays in bench/ (tsc copies no .py), so from dist/ look in the sources. */
@@ -70,19 +71,8 @@ interface PythonRun {
 
 function python(args: string[], onLine: (line: Record<string, unknown>) => void = () => {}): PythonRun {
   const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines: Record<string, unknown>[] = []
-  let buffered = ''
+  const lines = jsonLinesOf(child.stdout, onLine)
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    // Bounded: each pass takes one whole line.
-    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-      const line = JSON.parse(buffered.slice(0, end)) as Record<string, unknown>
-      buffered = buffered.slice(end + 1)
-      lines.push(line)
-      onLine(line)
-    }
-  })
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8192)
   })

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { jsonLinesOf } from './json-lines.js'
 
 export const PYTHON = '/usr/bin/python3'
 /** The script stays in bench/ (tsc copies no .py), so from dist/ look in the sources. */
@@ -43,19 +44,8 @@ interface ChildRun {
 /** A child that prints one JSON object a line; `onLine` sees each as it comes. */
 function runJsonChild(args: string[], timeoutS: number, onLine: (line: Record<string, unknown>) => void = () => {}): ChildRun {
   const child = spawn(PYTHON, [E2E_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines: Record<string, unknown>[] = []
-  let buffered = ''
+  const lines = jsonLinesOf(child.stdout, onLine)
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    // Bounded: each pass takes one whole line.
-    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-      const line = JSON.parse(buffered.slice(0, end)) as Record<string, unknown>
-      buffered = buffered.slice(end + 1)
-      lines.push(line)
-      onLine(line)
-    }
-  })
   child.stderr.on('data', (chunk: Buffer) => {
     if (stderr.length < 16 * 1024) stderr += chunk.toString()
   })
