@@ -142,6 +142,9 @@ export class Supervisor {
   readonly #incarnations = new Map<number, number>()
   readonly #recoveryListeners = new Set<(report: RecoveryReport) => void>()
   readonly #isrListeners: Array<(topic: string, partition: number) => void> = []
+  /** ISR changes applied in memory this turn and not yet stored (see onPartitionEvent). */
+  #isrUnstored = new ChangedPartitions()
+  #isrStoreScheduled = false
   #stopping = false
 
   constructor(options: { config: BrokerConfig; store: MetadataStore; host: ActorHost; nodes: NodeHooks; clock: Clock; logger: SupervisorLogger }) {
@@ -463,15 +466,43 @@ export class Supervisor {
     return entries['unclean.leader.election.enable'] === 'true'
   }
 
-  /** A partition actor reports its new ISR; the store keeps it if it is for the current epoch. */
+  /**
+   * A partition actor reports its new ISR; the store keeps it if it is for the current epoch.
+   * Changes arriving in one turn are stored with one write: a broker's death or return changes the
+   * ISR of every partition it replicates, and a write per partition (the whole document, fsynced)
+   * held the main thread for seconds at a few thousand partitions.
+   */
   onPartitionEvent(event: PartitionEvent): void {
     if (event.event !== 'isrChange') return
     const state = this.#store.topic(event.topic)?.partitions[event.partition]
     if (state === undefined || state.leaderEpoch !== event.leaderEpoch) return
     assert(event.isr.length > 0, `the ISR of ${event.topic}-${event.partition} is never empty`)
     state.isr = [...event.isr]
-    this.#store.save([{ topic: event.topic, partitions: [event.partition] }])
-    for (const listener of this.#isrListeners) listener(event.topic, event.partition)
+    this.#isrUnstored.add(event.topic, event.partition)
+    if (this.#isrStoreScheduled) return
+    this.#isrStoreScheduled = true
+    setImmediate(() => this.#storeIsrChanges())
+  }
+
+  /** Resolves once every ISR change reported so far is stored (and its listeners told). */
+  isrChangesStored(): Promise<void> {
+    return new Promise((resolve) => (this.#isrStoreScheduled ? setImmediate(resolve) : resolve()))
+  }
+
+  #storeIsrChanges(): void {
+    this.#isrStoreScheduled = false
+    const changed = this.#isrUnstored
+    this.#isrUnstored = new ChangedPartitions()
+    if (changed.size === 0) return
+    try {
+      this.#store.save(changed.list())
+    } catch (error) {
+      this.#logger.warn(`storing ${changed.size} topics' ISR changes failed: ${messageOf(error)}`)
+      return
+    }
+    for (const { topic, partitions } of changed.list()) {
+      for (const partition of partitions ?? []) for (const listener of this.#isrListeners) listener(topic, partition)
+    }
   }
 
   /** Fault injection: kills one broker's worker, for real (its listener and connections go too). */
@@ -603,6 +634,7 @@ export class Supervisor {
 
   stop(): void {
     this.#stopping = true
+    this.#storeIsrChanges()
     for (const { timer, hold } of this.#restartTimers.values()) {
       this.#clock.clearTimeout(timer)
       clearInterval(hold)

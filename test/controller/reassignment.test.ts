@@ -76,6 +76,7 @@ function setUp(dataDir: string, topics: TopicState[] = []) {
   const isrChange = async (isr: number[]) => {
     const p = store.topic('t')!.partitions[0]
     sup.onPartitionEvent({ event: 'isrChange', topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, isr })
+    await sup.isrChangesStored()
     // The completion it may start runs on the controller's queue: an empty list request waits behind it.
     await controller.handle({ op: 'listReassignments', topics: [] })
   }

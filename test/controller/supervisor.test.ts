@@ -156,6 +156,24 @@ describe('supervisor', () => {
     expect(host.sent.some((s) => s.shard === 2 && s.message.op === 'becomeFollower' && s.message.leaderId === 1)).toBe(true)
   })
 
+  it('stores the ISR changes its leaders report in one turn with one write, and each of them survives a restart', async () => {
+    const { store, supervisor, reopenStore } = setUp({ brokers: 3 }, [topic('wide', 500, [0, 1, 2])])
+    await supervisor.start()
+    const writes: number[] = []
+    const save = store.save.bind(store)
+    store.save = (changes) => {
+      writes.push((changes ?? []).reduce((sum, change) => sum + (change.partitions?.length ?? 0), 0))
+      save(changes)
+    }
+    // A broker dies: every leader drops it from its ISR, and each reports on its own.
+    for (const state of store.topic('wide')!.partitions) {
+      supervisor.onPartitionEvent({ event: 'isrChange', topic: 'wide', partition: state.partition, leaderEpoch: state.leaderEpoch, isr: [0, 1] })
+    }
+    await supervisor.isrChangesStored()
+    expect(writes).toEqual([500])
+    expect(reopenStore().topic('wide')!.partitions.every((p) => p.isr.join() === '0,1')).toBe(true)
+  })
+
   it('waits for the last in-sync replica rather than electing an out-of-sync one, unless unclean election is enabled', async () => {
     const clean = topic('clean', 1, [0, 1])
     const unclean = topic('unclean', 1, [0, 1], { 'unclean.leader.election.enable': 'true' })
