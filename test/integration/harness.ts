@@ -76,6 +76,11 @@ export function run(command: string, args: string[], options: { input?: string; 
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
+    // A child that exits before reading its input closes the pipe: the write then fails with
+    // EPIPE, which says nothing its exit code and output do not say better.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error)
+    })
     child.stdin.end(options.input ?? '')
   })
 }
