@@ -1,6 +1,7 @@
 /**
- * Reusable buffers for large reads that live only until a socket has written them: a consumer
- * fetch's record batches, read from a segment file and written to the client without a copy.
+ * Reusable buffers for large reads that live only until a socket or a ring has written them: a
+ * fetch's record batches, read from a segment file and written to the client (or copied into the
+ * ring to a follower's shard).
  *
  * Why: every fetch used to read into a fresh Buffer of up to a few MiB. V8 counts such buffers as
  * external memory and runs a full mark-compact every few tens of MiB of it, so a shard serving
@@ -82,7 +83,9 @@ function isPowerOfTwo(n: number): boolean {
 }
 
 /**
- * This thread's pool for consumer fetch reads: from 64 KiB (smaller reads are cheap to allocate)
- * to 4 MiB (the most one partition's fetch reads), and at most 32 MiB free at a time.
+ * This thread's pool for fetch reads, consumers' and followers': from 64 KiB (smaller reads are
+ * cheap to allocate) to 4 MiB (the most one partition's fetch reads), and at most 32 MiB free at a
+ * time. A consumer's comes back once its socket wrote it, a follower's once the ring to the
+ * follower's shard copied it.
  */
 export const fetchReadBuffers = new BufferPool(64 * 1024, 4 * 1024 * 1024, 32 * 1024 * 1024)

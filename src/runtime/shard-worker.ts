@@ -9,6 +9,7 @@ import { readlinkSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { SystemClock, type TimerHandle } from '../common/clock.js'
 import { isInvariantViolation } from '../common/assert.js'
+import { fetchReadBuffers } from '../common/buffer-pool.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assertTimerDelay } from '../common/timers.js'
 import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
@@ -222,7 +223,14 @@ class Shard {
         : { kind: MessageKind.REPLY_ERROR, correlationId, shard: this.#data.shard, id: '', message: outcome.error }
       // An asker that died meanwhile needs no answer.
       if (asker !== MAIN && this.#peersDown.has(asker)) return
-      this.#write(asker, frame).catch((error: unknown) => this.#reportOrphan('', error))
+      const payload = outcome.ok ? outcome.payload : undefined
+      this.#write(asker, frame).then(
+        // The ring holds its own copy now, and the answer was the payload's last holder: a buffer
+        // lent from this thread's read pool (a follower fetch's records) goes back to it, instead
+        // of becoming garbage the next full mark-compact must find.
+        () => payload !== undefined && fetchReadBuffers.give(payload as Buffer),
+        (error: unknown) => this.#reportOrphan('', error),
+      )
     }
   }
 

@@ -12,7 +12,7 @@ import { MAIN_THREAD, ShardPool, type ActorEvent, type ShardExit } from '../../s
 const echoUrl = compiledUrl(import.meta.url, '../../src/runtime/testing/echo-actor.js')
 let pool: ShardPool | null = null
 
-async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number } = {}): Promise<ShardPool> {
+async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number } = {}): Promise<ShardPool> {
   pool = await ShardPool.start({ actorModules: { echo: echoUrl }, shards: 2, ringBytes: 1 << 16, ...options })
   return pool
 }
@@ -103,6 +103,20 @@ describe('ShardPool', () => {
     await expect(shards.spawn(1, 'nope', 'x')).rejects.toMatchObject({ code: 'PARTITA_UNKNOWN_ACTOR_KIND' })
     // The actor still works after its handler threw.
     expect((await shards.request<{ count: number }>({ shard: 1, id: 'e' }, { op: 'count' })).message.count).toBe(1)
+  })
+
+  it("gives a read buffer lent from the shard's pool back to it once the ring copied the answer, and the asker keeps an intact copy", async () => {
+    // Rings that hold a whole read of the pool's smallest size class (64 KiB) and more.
+    const shards = await startPool({ ringBytes: 1 << 20 })
+    await shards.spawn(0, 'echo', 'a')
+    const bytes = 128 * 1024
+    const first = await shards.request({ shard: 0, id: 'a' }, { op: 'lendRead', bytes, fill: 1 })
+    const retained = await shards.request<{ retainedBytes: number }>({ shard: 0, id: 'a' }, { op: 'readPoolRetained' })
+    expect(retained.message.retainedBytes).toBe(bytes)
+    // The next read reuses the same memory: the first answer must not change under it.
+    const second = await shards.request({ shard: 0, id: 'a' }, { op: 'lendRead', bytes, fill: 2 })
+    expect(first.payload?.equals(Buffer.alloc(bytes, 1))).toBe(true)
+    expect(second.payload?.equals(Buffer.alloc(bytes, 2))).toBe(true)
   })
 
   it('lets a parked reply answer later while the mailbox moves on', async () => {

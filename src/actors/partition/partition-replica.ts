@@ -583,9 +583,9 @@ export class PartitionReplica {
     let nextOffset = request.fetchOffset
     if (request.fetchOffset < maxOffset) {
       try {
-        // A consumer's read is written to its socket and nowhere else, so its connection can give
-        // the buffer back once written (a follower's goes elsewhere: it never comes back).
-        const read = this.#log.read(request.fetchOffset, request.maxBytes, { maxOffset, buffers: fromFollower ? undefined : fetchReadBuffers })
+        // The read's last holder gives its buffer back: a consumer's connection once its socket
+        // wrote it, the shard's ring once it copied a follower's answer to the follower's shard.
+        const read = this.#log.read(request.fetchOffset, request.maxBytes, { maxOffset, buffers: fetchReadBuffers })
         records = read.records
         nextOffset = read.nextOffset
       } catch (error) {

@@ -3,6 +3,7 @@
  * echoes, counts, fails on request, forwards to other actors, parks replies, and can be slow.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fetchReadBuffers } from '../../common/buffer-pool.js'
 import { KafkaError, PartitaError } from '../../common/errors.js'
 import type { Actor, ActorAddress, ActorContext, Reply } from '../actor.js'
 
@@ -20,6 +21,8 @@ export type EchoMessage =
   | { op: 'sleep'; ms: number }
   | { op: 'block'; ms: number }
   | { op: 'emit'; value: unknown }
+  | { op: 'lendRead'; bytes: number; fill: number }
+  | { op: 'readPoolRetained' }
 
 export interface EchoInit {
   name?: string
@@ -91,6 +94,16 @@ export function createActor(init: EchoInit | undefined, context: ActorContext): 
         case 'emit':
           context.emit({ value: message.value }, payload)
           reply.ok(null)
+          return
+        case 'lendRead': {
+          // Answers with a buffer lent from this thread's fetch read pool, as a partition's read does.
+          const read = fetchReadBuffers.take(message.bytes)
+          read.fill(message.fill)
+          reply.ok(null, read)
+          return
+        }
+        case 'readPoolRetained':
+          reply.ok({ retainedBytes: fetchReadBuffers.retainedBytes })
           return
         default:
           throw new PartitaError('PARTITA_TEST', `unknown op ${(message as { op: string }).op}`)
