@@ -1,4 +1,5 @@
 import fs, { promises as fsp } from 'node:fs'
+import { phaseTrace } from '../common/phase-trace.js'
 
 /**
  * The system calls storage makes, as a seam: `realFileSystem` is node:fs, and the simulation
@@ -57,16 +58,22 @@ export const realFileSystem: FileSystem = {
   mkdirpSync: (dir) => fs.mkdirSync(dir, { recursive: true }),
   syncPath: async (filePath, dataOnly) => {
     let handle: fsp.FileHandle
+    let t = phaseTrace?.now() ?? 0
     try {
       handle = await fsp.open(filePath, 'r')
+      phaseTrace?.since('fs.open', t)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
       throw error
     }
     try {
+      t = phaseTrace?.now() ?? 0
       await (dataOnly ? handle.datasync() : handle.sync())
+      phaseTrace?.since('fs.datasync', t)
     } finally {
+      t = phaseTrace?.now() ?? 0
       await handle.close()
+      phaseTrace?.since('fs.close', t)
     }
   },
   writeFileAsync: async (filePath, data, sync) => {
