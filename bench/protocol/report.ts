@@ -3,7 +3,7 @@
  * thread role, Partita's figures as a share of the same-run ceiling, and the final table of each
  * figure beside its target.
  */
-import type { RawFsyncFigures } from './durability.js'
+import type { FdatasyncLatency, RawFsyncFigures } from './durability.js'
 import type { LatencyFigures } from './e2e.js'
 import type { PhaseFigures, ProtocolReport, SinglePhaseReport } from './run.js'
 
@@ -63,6 +63,13 @@ export function latencyLines(label: string, figures: LatencyFigures): string[] {
     `${label.padEnd(34)} p50 ${ms(figures.p50Ms)} p99 ${ms(figures.p99Ms)} p99.9 ${ms(figures.p999Ms)} max ${ms(figures.maxMs)}` +
       `${figures.ackP50Ms === null ? '' : `  produce->ack p50 ${ms(figures.ackP50Ms)} p99 ${ms(figures.ackP99Ms)}`}` +
       `  (${figures.received} of ${figures.sent} records received, ${figures.measured} measured after the warm-up; ${figures.achievedRate.toFixed(0)} records/s kept, worst pacing lag ${ms(figures.worstPacingLagMs)})`,
+    `    command: ${figures.command}`,
+  ]
+}
+
+export function fdatasyncLatencyLines(figures: FdatasyncLatency): string[] {
+  return [
+    `${'fdatasync alone (this disk)'.padEnd(34)} p50 ${ms(figures.p50Ms)} p99 ${ms(figures.p99Ms)} p99.9 ${ms(figures.p999Ms)} max ${ms(figures.maxMs)}  (${figures.syncs} syncs)`,
     `    command: ${figures.command}`,
   ]
 }

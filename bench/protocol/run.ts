@@ -4,9 +4,10 @@
  * replication, librdkafka's end-to-end latency beside its client-side floor, and scaling from one
  * pinned core to two. Each phase samples the measured process's CPU by thread.
  */
-import { existsSync } from 'node:fs'
-import { availableParallelism, loadavg } from 'node:os'
-import { type RawFsyncFigures, rawFsyncBaseline } from './durability.js'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fdatasyncLatency, type RawFsyncFigures, rawFsyncBaseline } from './durability.js'
 import { brokerLatency, floorLatency, type LatencyFigures } from './e2e.js'
 import {
   fetchAllFromBroker,
@@ -18,7 +19,8 @@ import {
   type Batch,
   type LoadFigures,
 } from './load.js'
-import { latencyLines, phaseLines, recordsPerSecond } from './report.js'
+import { phaseReportLines } from './phase-report.js'
+import { fdatasyncLatencyLines, latencyLines, phaseLines, recordsPerSecond } from './report.js'
 import { brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
 import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
 import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
@@ -396,6 +398,29 @@ export type FocusedPhase = (typeof FOCUSED_PHASES)[number]
 
 const loadLine = (): string => `load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}`
 
+/** One group-commit round's worth of a 4-partition e2e run at 20,000 records/s, about. */
+const E2E_SYNC_APPEND_BYTES = 2048
+const E2E_SYNCS_MAX = 5000
+
+/** librdkafka's e2e latency on a fresh broker in the given fsync mode, with where its time went. */
+async function tracedE2e(settings: BenchSettings, fsyncMode: 'acks-all' | 'off', warn: Warn): Promise<string[]> {
+  const traceDir = mkdtempSync(join(tmpdir(), 'partita-phases-'))
+  try {
+    const e2e = await withServer(() => startBrokerProcess({ brokers: settings.brokers, phaseTraceDir: traceDir, fsyncMode }), warn, async (broker) => {
+      await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
+      const figures = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
+      figures.command = `${broker.command}; ${figures.command}`
+      return figures
+    })
+    return [...latencyLines(`Partita, fsync.mode=${fsyncMode}`, e2e), ...phaseReportLines(traceDir, E2E_TRACE_WARMUP_MS)]
+  } finally {
+    rmSync(traceDir, { recursive: true, force: true })
+  }
+}
+
+/** The e2e script leaves out its first second (at 20,000/s) of records; the broker's phases likewise. */
+const E2E_TRACE_WARMUP_MS = 1000
+
 /**
  * One phase alone, for iterating on it: `e2e` is librdkafka's end-to-end latency beside its
  * client-side floor; `acks-all` is acks=all with replication factor 3 beside acks=1 on the main
@@ -407,14 +432,15 @@ export async function runFocused(phase: FocusedPhase, settings: BenchSettings, l
     log(`e2e floor (${loadLine()})`)
     const floor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
     const floorLoad = loadLine()
-    log(`Partita e2e on ${settings.brokers} broker(s)`)
-    const e2e = await withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
-      await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
-      const figures = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
-      figures.command = `${broker.command}; ${figures.command}`
-      return figures
-    })
-    return [...latencyLines('Partita', e2e), `    ${loadLine()}`, ...latencyLines('floor (Python pipe, no Kafka)', floor), `    ${floorLoad}`]
+    log('fdatasync alone on this disk')
+    const fsync = fdatasyncLatency(E2E_SYNC_APPEND_BYTES, E2E_SYNCS_MAX, settings.seconds)
+    const fsyncLoad = loadLine()
+    const lines: string[] = []
+    for (const fsyncMode of ['acks-all', 'off'] as const) {
+      log(`Partita e2e on ${settings.brokers} broker(s), partita.fsync.mode=${fsyncMode}`)
+      lines.push(...(await tracedE2e(settings, fsyncMode, warn)), `    ${loadLine()}`)
+    }
+    return [...lines, ...latencyLines('floor (Python pipe, no Kafka)', floor), `    ${floorLoad}`, ...fdatasyncLatencyLines(fsync), `    ${fsyncLoad}`]
   }
   log(`acks=1 on ${settings.brokers} broker(s), RF 1`)
   const acksOne = await withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {

@@ -111,6 +111,10 @@ export interface BrokerProcessOptions {
   cpus?: string
   /** Node options before the script (`--cpu-prof`, `--cpu-prof-dir=DIR`): for profiling a phase. */
   nodeOptions?: string[]
+  /** A directory for the broker's per-phase latency samples (PARTITA_PHASE_TRACE); none when absent. */
+  phaseTraceDir?: string
+  /** log.partita.fsync.mode for every topic (set through its PARTITA_ variable); the broker's default when absent. */
+  fsyncMode?: 'acks-all' | 'off'
 }
 
 export async function startBrokerProcess(options: BrokerProcessOptions): Promise<ServerProcess> {
@@ -119,7 +123,12 @@ export async function startBrokerProcess(options: BrokerProcessOptions): Promise
   const args = [...(options.nodeOptions ?? []), PARTITA_CLI, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', join(dir, 'data'), ...brokerArgs(options.brokers)]
   const [command, argv] = options.cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', options.cpus, process.execPath, ...args]]
   try {
-    const { child, bootstrap, stderrLines } = await spawnListening(command, argv, { ...process.env, PARTITA_THREAD_MAP_FILE: mapFile })
+    const { child, bootstrap, stderrLines } = await spawnListening(command, argv, {
+      ...process.env,
+      PARTITA_THREAD_MAP_FILE: mapFile,
+      ...(options.phaseTraceDir === undefined ? {} : { PARTITA_PHASE_TRACE: options.phaseTraceDir }),
+      ...(options.fsyncMode === undefined ? {} : { PARTITA_LOG_PARTITA_FSYNC_MODE: options.fsyncMode }),
+    })
     // taskset execs the broker, so the child's pid is the broker's.
     const pid = child.pid!
     // A broker without the hook gets every thread but the main one counted as other.
@@ -129,7 +138,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions): Promise
       pid,
       bootstrap,
       threads,
-      command: `${pinned}partita start ${brokerArgs(options.brokers).join(' ')}`,
+      command: `${options.fsyncMode === undefined ? '' : `PARTITA_LOG_PARTITA_FSYNC_MODE=${options.fsyncMode} `}${pinned}partita start ${brokerArgs(options.brokers).join(' ')}`,
       stderrLines,
       stop: async () => {
         await stopChild(child)

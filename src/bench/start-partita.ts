@@ -18,11 +18,15 @@ export interface StartedPartita {
   stop(): Promise<void>
 }
 
-export async function startPartitaProcess(brokers: number | undefined): Promise<StartedPartita> {
+/** partita.fsync.mode for every topic of the run (log.partita.fsync.mode); the broker's default when absent. */
+export type PartitaFsyncMode = 'acks-all' | 'off'
+
+export async function startPartitaProcess(brokers: number | undefined, fsyncMode?: PartitaFsyncMode): Promise<StartedPartita> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-bench-'))
   const cli = fileURLToPath(compiledUrl(import.meta.url, '../cli/main.js'))
   const args = [cli, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', join(dir, 'data'), ...(brokers === undefined ? [] : ['--brokers', String(brokers)])]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const env = fsyncMode === undefined ? process.env : { ...process.env, PARTITA_LOG_PARTITA_FSYNC_MODE: fsyncMode }
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
   let output = ''
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-OUTPUT_KEPT_CHARS)

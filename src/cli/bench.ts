@@ -28,6 +28,7 @@ interface BenchOptions {
   json?: string
   report?: string
   partitaBrokers?: string
+  durability: string
 }
 
 const WARMUP_RECORDS_MAX = 500_000
@@ -72,14 +73,18 @@ export function registerBench(program: Command): void {
       .option('--json <file>', "write the results with OpenMessaging Benchmark's field names")
       .option('--report <file.html>', 'write a self-contained HTML page with charts')
       .option('--partita-brokers <n>', 'brokers of the Partita started for the run (default: one per core)')
+      .option('--durability <mode>', 'as-configured (each system as it ships), page-cache (none fsyncs before answering) or fsync (each write fsynced first)', 'as-configured')
       .action(async (options: BenchOptions) => {
         const settings = settingsOf(mode, options)
-        const { runHarness } = await import('../bench/harness.js')
+        const { DURABILITIES, runHarness } = await import('../bench/harness.js')
+        const durability = DURABILITIES.find((d) => d === options.durability)
+        if (durability === undefined) throw new CliError(`--durability must be ${DURABILITIES.join(', ')}, got '${options.durability}'`)
         await runHarness({
           settings,
           bootstrapServers: options.brokers ?? options.bootstrapServer,
           partitaBrokers: options.partitaBrokers === undefined ? undefined : parseInteger('partita-brokers', options.partitaBrokers, 1, 256),
           peers: options.peer ?? [],
+          durability,
           jsonFile: options.json,
           reportFile: options.report,
           print: (line) => console.log(line),

@@ -13,6 +13,7 @@
  */
 import type { Socket } from 'node:net'
 import { fetchReadBuffers } from '../common/buffer-pool.js'
+import { phaseTrace } from '../common/phase-trace.js'
 import type { BrokerCore } from './core.js'
 import {
   ApiKey,
@@ -50,6 +51,8 @@ interface Slot {
   chunks: Buffer[] | null
   /** When set, the connection closes when the flush reaches this slot, logging this reason. */
   closeReason: string | null
+  /** When the handler finished (phaseTrace's clock), for the diagnostics only. */
+  doneAtMs?: number
 }
 
 export class Connection {
@@ -196,6 +199,7 @@ export class Connection {
           return true
         }
         if (slot.chunks !== null) this.#write(slot.chunks)
+        if (phaseTrace !== null && slot.doneAtMs !== undefined) phaseTrace.since('answer.toWrite', slot.doneAtMs)
       }
     } finally {
       if (!this.#closed) this.#socket.uncork()
@@ -297,6 +301,7 @@ export class Connection {
   async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot, exclusive: boolean): Promise<void> {
     const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost, signal: this.#abort.signal }
     const startedMs = performance.now()
+    const tracedMs = phaseTrace?.now() ?? 0
     try {
       // The body was decoded for this handler's api key, so its type matches what it expects.
       const result = await handler.handle(ctx, body as never, header.apiVersion)
@@ -307,6 +312,10 @@ export class Connection {
       slot.closeReason = `request api key ${header.apiKey} v${header.apiVersion} failed in the broker: ${messageOf(error)}`
     }
     this.#options.onRequestDone?.(header.apiKey, performance.now() - startedMs)
+    if (phaseTrace !== null) {
+      phaseTrace.since(`req.${header.apiKey}`, tracedMs)
+      slot.doneAtMs = phaseTrace.now()
+    }
     slot.done = true
     if (exclusive) this.#exclusiveRunning = false
     this.#scheduleService()

@@ -1,4 +1,5 @@
 import { assert } from '../common/assert.js'
+import { phaseTrace } from '../common/phase-trace.js'
 import { fsyncPaths } from './checkpoint-file.js'
 import type { FileHandleCache } from './file-handle-cache.js'
 
@@ -34,6 +35,7 @@ export class GroupCommit {
   readonly #schedule: (run: () => void) => void
   /** Members asked for the next round, each with the promise its callers wait on. */
   #next = new Map<GroupCommitMember, Deferred>()
+  #firstRequestAtMs = 0
   #running = false
   #scheduled = false
   readonly stats = { rounds: 0, files: 0 }
@@ -47,6 +49,7 @@ export class GroupCommit {
   request(member: GroupCommitMember): Promise<void> {
     let deferred = this.#next.get(member)
     if (deferred === undefined) {
+      if (this.#next.size === 0 && phaseTrace !== null) this.#firstRequestAtMs = phaseTrace.now()
       deferred = defer()
       this.#next.set(member, deferred)
     }
@@ -70,9 +73,12 @@ export class GroupCommit {
     const members = this.#next
     this.#next = new Map()
     this.stats.rounds++
+    const startedMs = phaseTrace?.now() ?? 0
+    phaseTrace?.since('gc.wait', this.#firstRequestAtMs)
     try {
       await Promise.all([...members].map(([member, deferred]) => this.#syncMember(member, deferred)))
     } finally {
+      phaseTrace?.since('gc.round', startedMs)
       this.#running = false
       this.#maybeStart()
     }

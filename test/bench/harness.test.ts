@@ -79,10 +79,19 @@ describe('partita bench', () => {
     expect(lines.filter((l) => /^Percentiles: 50th = \d+, 99th = \d+, 99\.9th = \d+$/.test(l))).toHaveLength(3)
     expect(lines).toContain('# redis: the same workload')
     expect(lines).toContain('# nats: the same workload')
-    const table = lines.slice(lines.indexOf('# Partita beside its peers (Nx: how many times better Partita did)') + 1)
+    const tableAt = lines.indexOf('# Partita beside its peers (Nx: how many times better Partita did)')
+    const table = lines.slice(tableAt + 1, tableAt + 5)
     expect(table[0].split(/\s+/)).toEqual(['SYSTEM', 'PUBLISH-REC/S', 'CONSUME-REC/S', 'PUBLISH-P99-MS', 'E2E-P99-MS'])
     expect(table.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['partita', 'redis', 'nats'])
     expect(table[2]).toMatch(/\(\d+\.\d\dx\)/)
+    // Each system's durability under the table, and that the defaults are not like for like.
+    expect(lines.slice(tableAt + 5)).toEqual([
+      '# durability (--durability as-configured):',
+      expect.stringMatching(/^# {3}partita: partita\.fsync\.mode=acks-all: /),
+      '#   redis: AOF, appendfsync everysec (RDB snapshots off)',
+      '#   nats: JetStream file store, page cache, fsync every 2 min (default sync_interval)',
+      expect.stringMatching(/^# not like for like: Partita fsyncs before consumers see a record, the peers do not/),
+    ])
 
     const result = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, unknown> & { peers: Array<Record<string, unknown>>; ratios: Record<string, Record<string, number>> }
     for (const r of [result, ...result.peers]) {
@@ -110,6 +119,31 @@ describe('partita bench', () => {
       expect(html).toContain(`<title>${system} end to end</title>`)
     }
     expect(html).toContain(`Node ${process.version}`)
+  })
+
+  it('runs every system alike with --durability fsync or page-cache, and prints what each one ran', async () => {
+    const fsync = await bench(['e2e', ...tiny, '--throughput', '10000', '--reporting-interval', '100000', '--peer', 'redis', '--peer', 'nats', '--durability', 'fsync'])
+    expect(fsync.stderr).toBe('')
+    expect(fsync.code).toBe(0)
+    const fsyncLines = fsync.stdout.trimEnd().split('\n')
+    expect(fsyncLines.slice(fsyncLines.indexOf('# durability (--durability fsync):') + 1)).toEqual([
+      expect.stringMatching(/^# {3}partita: partita\.fsync\.mode=acks-all: /),
+      '#   redis: AOF, appendfsync always: fsynced before each answer (RDB snapshots off)',
+      expect.stringMatching(/^# {3}nats: .*; NOT matched: nats-server before 2\.10 cannot fsync each write$/),
+    ])
+    const pageCache = await bench(['e2e', ...tiny, '--throughput', '10000', '--reporting-interval', '100000', '--peer', 'redis', '--durability', 'page-cache'])
+    expect(pageCache.code).toBe(0)
+    const pageCacheLines = pageCache.stdout.trimEnd().split('\n')
+    expect(pageCacheLines.slice(pageCacheLines.indexOf('# durability (--durability page-cache):') + 1)).toEqual([
+      expect.stringMatching(/^# {3}partita: partita\.fsync\.mode=off: /),
+      '#   redis: AOF, appendfsync everysec (RDB snapshots off)',
+    ])
+  })
+
+  it('refuses an unknown durability with one line and a non-zero exit', async () => {
+    const run = await bench(['e2e', '--durability', 'sometimes'])
+    expect(run.code).not.toBe(0)
+    expect(run.stderr).toBe("partita: --durability must be as-configured, page-cache, fsync, got 'sometimes'\n")
   })
 
   it('refuses an unknown peer with one line and a non-zero exit', async () => {

@@ -25,6 +25,7 @@ import { fetchReadBuffers } from '../../common/buffer-pool.js'
 import type { TimerHandle } from '../../common/clock.js'
 import { ErrorCode } from '../../common/error-codes.js'
 import { KafkaError } from '../../common/errors.js'
+import { phaseTrace } from '../../common/phase-trace.js'
 import { PartitionLog, type AppendOptions } from '../../storage/log.js'
 import { encodeTxnMarkerBatch } from '../../records/control-batch.js'
 import { batchBaseOffset, isControlBatch, iterateBatches, readBatchHeader, validateBatch } from '../../records/record-batch.js'
@@ -117,6 +118,8 @@ export class PartitionReplica {
   #role: ReplicaRole = 'none'
   #leaderEpoch = -1
   #highWatermark: number
+  /** When the HW last moved (phaseTrace's clock), for the diagnostics only. */
+  #hwMovedAtMs = 0
   #leader: LeaderState | null = null
   /** The log end offset when this leadership began: followers must reach it to rejoin the ISR. */
   #epochStartOffset = 0
@@ -559,7 +562,11 @@ export class PartitionReplica {
     if (immediate !== undefined) return immediate
     const handle = (fromFollower ? this.#followerFetchWaiters : this.#fetchWaiters).wait(
       {
-        tryComplete: () => tryRead(false),
+        tryComplete: () => {
+          const done = tryRead(false)
+          if (done !== undefined && phaseTrace !== null && !fromFollower) phaseTrace.since('hw.toFetchWake', this.#hwMovedAtMs)
+          return done
+        },
         onExpire: () => tryRead(true)!,
         onAbort: () => this.#fetchError(ErrorCode.NOT_LEADER_OR_FOLLOWER),
       },
@@ -718,7 +725,10 @@ export class PartitionReplica {
     // With partita.fsync.mode=acks-all the leader counts only what is on its disk, so acks=all
     // answers, and consumers see, only records a power cut cannot take back.
     const candidate = this.#leader.highWatermarkCandidate(this.#log.durableOffset)
-    if (candidate > this.#highWatermark) this.#highWatermark = candidate
+    if (candidate > this.#highWatermark) {
+      this.#highWatermark = candidate
+      if (phaseTrace !== null) this.#hwMovedAtMs = phaseTrace.now()
+    }
   }
 
   // ---- epochs (KIP-101) -----------------------------------------------------------------------
@@ -880,7 +890,9 @@ export class PartitionReplica {
    */
   #requestSync(): void {
     if (!this.#log.syncsForAcks || this.#log.durableOffset >= this.#log.logEndOffset) return
+    const requestedMs = phaseTrace?.now() ?? 0
     const settle = (): void => {
+      phaseTrace?.since('append.durable', requestedMs)
       if (this.#closed) return
       this.#reportSynced()
       this.#maybeAdvanceHighWatermark()

@@ -22,14 +22,22 @@ const READY_RETRY_MS = 50
 const STOP_TIMEOUT_MS = 5_000
 
 const REDIS_FLUSH_MODE = 'AOF, appendfsync everysec (RDB snapshots off)'
+const REDIS_FSYNC_FLUSH_MODE = 'AOF, appendfsync always: fsynced before each answer (RDB snapshots off)'
+/**
+ * nats-server has no fsync per write before 2.10 (`sync_interval: always`), and Debian's is 2.9,
+ * so with --durability fsync NATS still runs as configured, and says so.
+ */
 const NATS_FLUSH_MODE = 'JetStream file store, page cache, fsync every 2 min (default sync_interval)'
 
-export async function startPeer(name: PeerName): Promise<BenchDriver> {
+/** How peers write: as they are configured by default, or each write fsynced before it is answered. */
+export type PeerDurability = 'as-configured' | 'fsync'
+
+export async function startPeer(name: PeerName, durability: PeerDurability = 'as-configured'): Promise<BenchDriver> {
   const dir = mkdtempSync(join(tmpdir(), `partita-bench-${name}-`))
   const port = await freePort()
   const args =
     name === 'redis'
-      ? ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--protected-mode', 'no', '--loglevel', 'warning']
+      ? ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', durability === 'fsync' ? 'always' : 'everysec', '--protected-mode', 'no', '--loglevel', 'warning']
       : ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
   const binary = name === 'redis' ? 'redis-server' : 'nats-server'
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -45,7 +53,8 @@ export async function startPeer(name: PeerName): Promise<BenchDriver> {
     await stop()
     throw error
   }
-  return name === 'redis' ? new RedisDriver(port, REDIS_FLUSH_MODE, stop) : new NatsDriver(port, NATS_FLUSH_MODE, stop)
+  if (name === 'redis') return new RedisDriver(port, durability === 'fsync' ? REDIS_FSYNC_FLUSH_MODE : REDIS_FLUSH_MODE, stop)
+  return new NatsDriver(port, durability === 'fsync' ? `${NATS_FLUSH_MODE}; NOT matched: nats-server before 2.10 cannot fsync each write` : NATS_FLUSH_MODE, stop)
 }
 
 async function untilAnswers(name: PeerName, port: number, child: ChildProcess, binary: string, stderr: () => string): Promise<void> {
