@@ -8,6 +8,7 @@
 import { nowUs, type BenchConsumer, type BenchDriver, type BenchProducer } from './driver.js'
 import { LatencyHistogram } from './latency-histogram.js'
 import { CONSUMER_HEADER, consumerLine, producerFinalLine, producerWindowLine } from './perf-output.js'
+import { endPhaseCpu, startPhaseCpu, type PhaseCpu } from './run-cpu.js'
 
 export type BenchMode = 'produce' | 'consume' | 'e2e'
 
@@ -71,6 +72,7 @@ export interface Period {
 export interface RunResult {
   system: string
   flushMode: string
+  driven: string
   settings: WorkloadSettings
   startedAtMs: number
   published: number
@@ -80,6 +82,8 @@ export interface RunResult {
   publishLatency: LatencyHistogram
   endToEndLatency: LatencyHistogram
   periods: Period[]
+  /** CPU of the clients and the server over the measured phase, null off Linux. */
+  cpu: PhaseCpu | null
 }
 
 const MS_PER_S = 1000
@@ -163,6 +167,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
   const result: RunResult = {
     system: driver.system,
     flushMode: driver.flushMode,
+    driven: driver.driven,
     settings,
     startedAtMs: Date.now(),
     published: 0,
@@ -172,6 +177,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
     publishLatency: new LatencyHistogram(),
     endToEndLatency: new LatencyHistogram(),
     periods: [],
+    cpu: null,
   }
   if (settings.mode === 'consume') {
     // The records to read are written first, unmeasured and unpaced.
@@ -190,6 +196,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
   const printer = setInterval(() => {
     if (producing) print(meter.printWindow(settings.recordSize))
   }, settings.reportIntervalMs)
+  const cpuStart = startPhaseCpu(driver.server)
   const startedMs = performance.now()
   const startedWallMs = Date.now()
   let producersDone = !producing
@@ -201,6 +208,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
     }
     await consumed
     result.consumeElapsedMs = consuming ? performance.now() - startedMs : 0
+    result.cpu = endPhaseCpu(cpuStart, driver.server)
   } finally {
     clearInterval(sampler)
     clearInterval(printer)

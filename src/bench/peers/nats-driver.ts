@@ -6,9 +6,11 @@
  * read, in one write before their next pull.
  */
 import { randomBytes } from 'node:crypto'
-import { readStamp, stampValue, type BenchConsumer, type BenchDriver, type BenchProducer, type BenchTarget, type Polled } from '../driver.js'
+import { readStamp, stampValue, type BenchConsumer, type BenchDriver, type BenchProducer, type BenchTarget, type Polled, type ServedBy } from '../driver.js'
 import { NatsConnection, type NatsMessage } from './nats-connection.js'
 
+/** Printed and recorded with each result: how fair the comparison is. */
+const DRIVEN = "one connection per producer; each send publishes every record with a reply subject in one write (async publish), several sends in flight (the harness's window); a send resolves when JetStream acknowledged each record"
 const DURABLE = 'bench'
 const READ_COUNT = 1000
 const PULL_EXPIRES_MS = 100
@@ -19,6 +21,8 @@ const NS_PER_MS = 1_000_000
 export class NatsDriver implements BenchDriver {
   readonly system = 'nats'
   readonly flushMode: string
+  readonly driven = DRIVEN
+  readonly server: ServedBy
   readonly #port: number
   readonly #onTeardown: () => Promise<void>
   readonly #stream = `BENCH_${randomBytes(3).toString('hex').toUpperCase()}`
@@ -26,9 +30,10 @@ export class NatsDriver implements BenchDriver {
   #admin: NatsConnection | null = null
   #durable: Promise<void> | null = null
 
-  constructor(port: number, flushMode: string, onTeardown: () => Promise<void>) {
+  constructor(port: number, flushMode: string, server: ServedBy, onTeardown: () => Promise<void>) {
     this.#port = port
     this.flushMode = flushMode
+    this.server = server
     this.#onTeardown = onTeardown
   }
 

@@ -45,7 +45,9 @@ export async function startPeer(name: PeerName): Promise<BenchDriver> {
     await stop()
     throw error
   }
-  return name === 'redis' ? new RedisDriver(port, REDIS_FLUSH_MODE, stop) : new NatsDriver(port, NATS_FLUSH_MODE, stop)
+  // A peer's threads are all 'other': the harness reports its process total and its busiest threads.
+  const server = { pid: child.pid!, threads: { main: child.pid!, shards: [] } }
+  return name === 'redis' ? new RedisDriver(port, REDIS_FLUSH_MODE, server, stop) : new NatsDriver(port, NATS_FLUSH_MODE, server, stop)
 }
 
 async function untilAnswers(name: PeerName, port: number, child: ChildProcess, binary: string, stderr: () => string): Promise<void> {
