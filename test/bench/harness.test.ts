@@ -80,8 +80,14 @@ describe('partita bench', () => {
     expect(lines).toContain('# redis: the same workload')
     expect(lines).toContain('# nats: the same workload')
     const table = lines.slice(lines.indexOf('# Partita beside its peers (Nx: how many times better Partita did)') + 1)
-    expect(table[0].split(/\s+/)).toEqual(['SYSTEM', 'PUBLISH-REC/S', 'CONSUME-REC/S', 'PUBLISH-P99-MS', 'E2E-P99-MS'])
-    expect(table.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['partita', 'redis', 'nats'])
+    expect(table[0].split(/\s+/)).toEqual(['SYSTEM', 'PUBLISH-REC/S', 'CONSUME-REC/S', 'PUBLISH-P99-MS', 'E2E-P99-MS', 'CLIENT-CPU-US/REC', 'SERVER-CPU-US/REC', 'LOAD-AVG'])
+    expect(table.slice(1, 4).map((l) => l.split(/\s+/)[0])).toEqual(['partita', 'redis', 'nats'])
+    // Each system's driving and durability, stated beside its figures.
+    for (const system of ['partita', 'redis', 'nats']) {
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^# ${system} driven: \\S`)))
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^# ${system} durability: acks -1; \\S`)))
+    }
+    expect(lines).toContain('# redis durability: acks -1; AOF, appendfsync everysec (RDB snapshots off)')
     expect(table[2]).toMatch(/\(\d+\.\d\dx\)/)
 
     const result = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, unknown> & { peers: Array<Record<string, unknown>>; ratios: Record<string, Record<string, number>> }
@@ -93,10 +99,17 @@ describe('partita bench', () => {
       }
       expect(r.aggregatedEndToEndLatencyQuantiles).toHaveProperty('99.000')
       expect(typeof r.flushMode).toBe('string')
+      expect(String(r.driven)).toMatch(/connection/)
+      // CPU over the measured phase from /proc: the clients' process and the server's, per record.
+      expect(r.clientCpuUsPerRecord).toBeGreaterThanOrEqual(0)
+      expect(r.serverCpuUsPerRecord).toBeGreaterThanOrEqual(0)
+      expect(r.loadAverage1m).toBeGreaterThanOrEqual(0)
       expect(r.machine).toMatchObject({ cpus: os.cpus().length })
     }
     expect(result.peers.map((p) => p.system)).toEqual(['redis', 'nats'])
     expect(result.system).toBe('partita')
+    // Partita's server CPU is split by its thread map: one shard for --partita-brokers 1.
+    expect(result.serverCpuUsPerRecordByThread).toMatchObject({ shards: [expect.any(Number)] })
     expect(Object.keys(result.ratios)).toEqual(['redis', 'nats'])
     expect(result.ratios.redis.publishRate).toBeGreaterThan(0)
 
@@ -110,6 +123,8 @@ describe('partita bench', () => {
       expect(html).toContain(`<title>${system} end to end</title>`)
     }
     expect(html).toContain(`Node ${process.version}`)
+    expect(html).toContain('<h2>How each system was driven, and its CPU</h2>')
+    expect(html).toContain('appendfsync everysec')
   })
 
   it('refuses an unknown peer with one line and a non-zero exit', async () => {
