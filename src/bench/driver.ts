@@ -11,6 +11,8 @@ export interface BenchTarget {
   partitions: number
   recordSize: number
   acks: -1 | 0 | 1
+  /** Requests outstanding per connection where the system has requests (Kafka's max.in.flight.requests.per.connection). */
+  inFlight: number
 }
 
 export interface BenchProducer {

@@ -155,7 +155,7 @@ class Meter {
 }
 
 export async function runWorkload(driver: BenchDriver, settings: WorkloadSettings, print: (line: string) => void): Promise<RunResult> {
-  await driver.setup({ partitions: settings.partitions, recordSize: settings.recordSize, acks: settings.acks })
+  await driver.setup({ partitions: settings.partitions, recordSize: settings.recordSize, acks: settings.acks, inFlight: settings.inFlight })
   try {
     return await runPhases(driver, settings, print)
   } finally {
@@ -309,7 +309,7 @@ async function produceLoop(producer: BenchProducer, index: number, quota: number
       await sleepMs(Math.max(1, dueMs(scheduled) - nowMs))
       continue
     }
-    if (inFlight.size >= settings.inFlight) {
+    if (inFlight.size >= windowOf(settings)) {
       await Promise.race(inFlight)
       continue
     }
@@ -334,6 +334,18 @@ async function produceLoop(producer: BenchProducer, index: number, quota: number
   }
   await Promise.all(inFlight)
   if (failure !== null) throw failure
+}
+
+/** Kafka's buffer.memory: the most batch bytes a producer holds unanswered. */
+const BUFFER_MEMORY_BYTES = 32 * 1024 * 1024
+
+/**
+ * Sends a producer keeps unanswered, the same for every system: --in-flight per partition (a
+ * Kafka producer keeps up to max.in.flight.requests.per.connection batches of each partition in
+ * flight), within Kafka's buffer.memory.
+ */
+export function windowOf(settings: Pick<WorkloadSettings, 'inFlight' | 'partitions' | 'batchBytes'>): number {
+  return Math.max(1, Math.min(settings.inFlight * settings.partitions, Math.floor(BUFFER_MEMORY_BYTES / settings.batchBytes)))
 }
 
 function sleepMs(ms: number): Promise<void> {
