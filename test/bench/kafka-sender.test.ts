@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import type { ProduceInput, ProduceResult } from '../../src/metadata/operations.js'
+import type { ProduceInput, ProduceResult } from '../../src/client/wire/kafka-client.js'
 import { BatchSender } from '../../src/bench/kafka-sender.js'
 import { windowOf } from '../../src/bench/run.js'
 
@@ -17,7 +17,7 @@ class HeldClient {
       this.calls.push({
         inputs: [...inputs],
         answer: (errorCode = ErrorCode.NONE) =>
-          resolve(inputs.map((i) => ({ topic: i.topic, partition: i.partition, errorCode, errorMessage: null, baseOffset: 0, logAppendTimeMs: -1, logStartOffset: 0 }) as ProduceResult)),
+          resolve(inputs.map((i) => ({ topic: i.topic, partition: i.partition, errorCode, errorMessage: null, baseOffset: 0, logAppendTimeMs: -1, logStartOffset: 0 }))),
       })
     })
   }
