@@ -21,7 +21,7 @@ const FETCH_PARTITION_BYTES_MAX = 4 * 1024 * 1024
 const BATCH_CACHE_MAX = 64
 
 /** Printed and recorded with each result: how fair the comparison is. */
-const DRIVEN = "the project's wire client, one connection per broker per producer; each send is one uncompressed v2 batch (encoded once, CRC32C once); as Kafka's producer, batches ready together go out in one Produce request per leader (one batch per partition), at most --in-flight requests per connection"
+const DRIVEN = "the project's wire client, one connection per broker per producer; each send is one uncompressed v2 batch (encoded once, CRC32C once); as Kafka's producer, batches ready together go out in one Produce request per leader (one batch per partition), at most --in-flight requests per connection, within a window of --in-flight sends per partition (as every system gets)"
 
 export interface KafkaDriverOptions {
   system: string

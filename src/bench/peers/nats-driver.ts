@@ -10,7 +10,7 @@ import { readStamp, stampValue, type BenchConsumer, type BenchDriver, type Bench
 import { NatsConnection, type NatsMessage } from './nats-connection.js'
 
 /** Printed and recorded with each result: how fair the comparison is. */
-const DRIVEN = "one connection per producer; each send publishes every record with a reply subject in one write (async publish), several sends in flight (the harness's window); a send resolves when JetStream acknowledged each record"
+const DRIVEN = "one connection per producer; each send publishes every record with a reply subject in one write (async publish), a window of --in-flight sends per partition (as every system gets); a send resolves when JetStream acknowledged each record"
 const DURABLE = 'bench'
 const READ_COUNT = 1000
 const PULL_EXPIRES_MS = 100

@@ -8,7 +8,7 @@ import { stampValue, readStamp, type BenchConsumer, type BenchDriver, type Bench
 import { command, RespConnection, RespError, type RespValue } from './resp.js'
 
 /** Printed and recorded with each result: how fair the comparison is. */
-const DRIVEN = "one connection per producer; each send pipelines one XADD per record in one write, several sends in flight (the harness's window), answers read in order"
+const DRIVEN = "one connection per producer; each send pipelines one XADD per record in one write, a window of --in-flight sends per partition (as every system gets), answers read in order"
 const GROUP = 'bench'
 const READ_COUNT = 1000
 const READ_BLOCK_MS = 100
