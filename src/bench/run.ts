@@ -24,7 +24,7 @@ export interface WorkloadSettings {
   consumers: number
   /** Bytes of values per batch (per send). */
   batchBytes: number
-  /** Sends outstanding at once, per producer. */
+  /** Batches outstanding at once per partition and producer (see windowOf), and Kafka requests per connection. */
   inFlight: number
   reportIntervalMs: number
   /** A consumer that reads nothing for this long after the producers finished gives up. */
