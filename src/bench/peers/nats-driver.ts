@@ -17,6 +17,8 @@ const PULL_EXPIRES_MS = 100
 /** Beyond the pull's own expiry, how long the client waits for the server's end-of-pull status. */
 const PULL_SLACK_MS = 200
 const NS_PER_MS = 1_000_000
+/** A JetStream publish answer carries this field only when it refused the message. */
+const ERROR_FIELD = '"error"'
 
 export class NatsDriver implements BenchDriver {
   readonly system = 'nats'
@@ -53,14 +55,15 @@ export class NatsDriver implements BenchDriver {
       send: async (partition, count, stampsUs) => {
         const subject = `${this.#stream}.${partition}`
         if (target.acks === 0) {
-          connection.write(Buffer.concat(Array.from({ length: count }, (_, i) => NatsConnection.pub(subject, null, stamped(filler, stampsUs, i)))))
+          connection.write(publishes(subject, null, filler, count, stampsUs))
           return
         }
         const replyTo = `${connection.inbox}.p${batchNo++}`
         let answered = 0
         const done = new Promise<void>((resolve, reject) => {
           const off = connection.route(replyTo, (message) => {
-            const reply = JSON.parse(message.payload.toString()) as { error?: { description?: string } }
+            // Only a refusal is read: a stored publish's answer ({"stream":...,"seq":N}) needs no decoding.
+            const reply = message.payload.includes(ERROR_FIELD) ? (JSON.parse(message.payload.toString()) as { error?: { description?: string } }) : {}
             if (reply.error !== undefined) {
               off()
               reject(new Error(`jetstream refused a publish: ${reply.error.description ?? JSON.stringify(reply.error)}`))
@@ -70,7 +73,7 @@ export class NatsDriver implements BenchDriver {
             }
           })
         })
-        connection.write(Buffer.concat(Array.from({ length: count }, (_, i) => NatsConnection.pub(subject, replyTo, stamped(filler, stampsUs, i)))))
+        connection.write(publishes(subject, replyTo, filler, count, stampsUs))
         await done
       },
       close: () => connection.close(),
@@ -139,6 +142,15 @@ export class NatsDriver implements BenchDriver {
       await this.#onTeardown()
     }
   }
+}
+
+/** `count` PUBs of the filler (stamped when asked) in one buffer; unstamped, one PUB is encoded and repeated. */
+function publishes(subject: string, replyTo: string | null, filler: Buffer, count: number, stampsUs: Float64Array | null): Buffer {
+  if (stampsUs === null) {
+    const one = NatsConnection.pub(subject, replyTo, filler)
+    return Buffer.concat(Array.from({ length: count }, () => one))
+  }
+  return Buffer.concat(Array.from({ length: count }, (_, i) => NatsConnection.pub(subject, replyTo, stamped(filler, stampsUs, i))))
 }
 
 function stamped(filler: Buffer, stampsUs: Float64Array | null, i: number): Buffer {
