@@ -5,10 +5,14 @@
  * runs the very same workload loop.
  */
 
+import type { ThreadMap } from './thread-cpu.js'
+
 export interface BenchTarget {
   partitions: number
   recordSize: number
   acks: -1 | 0 | 1
+  /** Requests outstanding per connection where the system has requests (Kafka's max.in.flight.requests.per.connection). */
+  inFlight: number
 }
 
 export interface BenchProducer {
@@ -38,6 +42,10 @@ export interface BenchDriver {
   readonly system: string
   /** How the system writes to disk in this run, recorded with each result. */
   readonly flushMode: string
+  /** How the harness drives it (connections, batching, pipelining, window), recorded with each result. */
+  readonly driven: string
+  /** The server process the harness started for the run, whose CPU it measures; null for a broker given with -b. */
+  readonly server: ServedBy | null
   /** Creates the topic (or streams) with the target's partitions. */
   setup(target: BenchTarget): Promise<void>
   producer(index: number): Promise<BenchProducer>
@@ -45,6 +53,12 @@ export interface BenchDriver {
   consumer(index: number, partitions: number[], from: 'start' | 'end', stamps: boolean): Promise<BenchConsumer>
   /** Removes what setup created and stops anything the driver started. */
   teardown(): Promise<void>
+}
+
+export interface ServedBy {
+  pid: number
+  /** Which of its threads are the main thread and the shards (a peer's are all 'other'). */
+  threads: ThreadMap
 }
 
 /** Writes `stampUs` into the first 8 bytes of `value` (values shorter than 8 bytes carry no stamp). */

@@ -72,11 +72,11 @@ export async function runHarness(options: HarnessOptions): Promise<BenchResultJs
 
 async function mainDriver(options: HarnessOptions, durability: Durability): Promise<BenchDriver> {
   if (options.bootstrapServers !== undefined) {
-    return new KafkaDriver({ system: 'kafka-protocol', bootstrapServers: options.bootstrapServers, flushMode: "the broker's own" })
+    return new KafkaDriver({ system: 'kafka-protocol', bootstrapServers: options.bootstrapServers, flushMode: "the broker's own", server: null })
   }
   const fsyncMode = PARTITA_FSYNC_MODE[durability]
   const partita = await startPartitaProcess(options.partitaBrokers, fsyncMode)
-  return new KafkaDriver({ system: 'partita', bootstrapServers: partita.bootstrapServers, flushMode: PARTITA_FLUSH_MODE[fsyncMode], onTeardown: () => partita.stop() })
+  return new KafkaDriver({ system: 'partita', bootstrapServers: partita.bootstrapServers, flushMode: PARTITA_FLUSH_MODE[fsyncMode], server: partita.server, onTeardown: () => partita.stop() })
 }
 
 /** Which durability each system ran with, and whether the comparison above is like for like. */
@@ -104,10 +104,15 @@ function comparison(main: BenchResultJson, peers: BenchResultJson[]): string[] {
       cell(r.aggregatedConsumeRate, 0, ratio?.consumeRate),
       cell(r.aggregatedPublishLatency99pct, 3, ratio?.publishLatency99pct),
       cell(r.aggregatedEndToEndLatency99pct, 3, ratio?.endToEndLatency99pct),
+      cell(r.clientCpuUsPerRecord, 2, undefined),
+      cell(r.serverCpuUsPerRecord, 2, undefined),
+      cell(r.loadAverage1m, 1, undefined),
     ]
   })
-  const header = ['SYSTEM', 'PUBLISH-REC/S', 'CONSUME-REC/S', 'PUBLISH-P99-MS', 'E2E-P99-MS']
+  const header = ['SYSTEM', 'PUBLISH-REC/S', 'CONSUME-REC/S', 'PUBLISH-P99-MS', 'E2E-P99-MS', 'CLIENT-CPU-US/REC', 'SERVER-CPU-US/REC', 'LOAD-AVG']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const format = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
-  return ['# Partita beside its peers (Nx: how many times better Partita did)', format(header), ...rows.map(format)]
+  // Each system's durability follows, in durabilityLines.
+  const how = [main, ...peers].map((r) => `# ${String(r.system)} driven: ${String(r.driven)}`)
+  return ['# Partita beside its peers (Nx: how many times better Partita did)', format(header), ...rows.map(format), ...how]
 }

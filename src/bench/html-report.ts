@@ -47,6 +47,8 @@ svg text{font:12px system-ui,sans-serif}
 <p>${esc(String(first.workload ?? ''))}; acks ${esc(String(first.acks ?? ''))}; ${esc(String(first.producersPerTopic ?? 0))} producer(s), ${esc(String(first.consumersPerTopic ?? 0))} consumer(s); batch ${esc(String(first.batchBytes ?? ''))} B.</p>
 <p>Machine: ${esc(String(machine.cpuModel ?? '?'))}, ${esc(String(machine.cpus ?? '?'))} CPUs, ${esc(formatBytes(Number(machine.memoryBytes ?? 0)))}, ${esc(String(machine.os ?? ''))}; Node ${esc(String(first.nodeVersion ?? ''))}; started ${esc(String(first.startedAt ?? ''))}.</p>
 ${summaryTable(results)}
+<h2>How each system was driven, and its CPU</h2>
+${drivenTable(results)}
 <h2>Rate over time (records/s)</h2>
 ${chart(rateSeries, { xLabel: 'seconds', yLabel: 'records/s', logX: false, logY: false })}
 <h2>Latency by percentile (ms)</h2>
@@ -72,6 +74,13 @@ function summaryTable(results: readonly BenchResultJson[]): string {
     fixed(r.aggregatedEndToEndLatencyMax, 3),
   ])
   return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`
+}
+
+/** Fairness: how each system was driven and made durable, and what each side's CPU cost per record. */
+function drivenTable(results: readonly BenchResultJson[]): string {
+  const head = ['system', 'acks', 'flush mode', 'driven', 'client CPU µs/record', 'server CPU µs/record', 'load average']
+  const rows = results.map((r) => [String(r.system), String(r.acks), String(r.flushMode), String(r.driven ?? ''), fixed(r.clientCpuUsPerRecord, 2), fixed(r.serverCpuUsPerRecord, 2), fixed(r.loadAverage1m, 1)])
+  return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((c) => `<td style="text-align:left">${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`
 }
 
 function curveOf(r: BenchResultJson, field: string, name: string, color: string, dashed: boolean): Series {

@@ -11,7 +11,8 @@ import { KafkaClient, OffsetSpec } from '../client/wire/kafka-client.js'
 import { WireCluster } from '../client/wire-cluster.js'
 import { decompress } from '../records/compression.js'
 import { decodeRecords, encodeBatch, isControlBatch, iterateBatches, readBatchHeader } from '../records/record-batch.js'
-import { readStamp, stampValue, type BenchConsumer, type BenchDriver, type BenchProducer, type BenchTarget, type Polled } from './driver.js'
+import { BatchSender } from './kafka-sender.js'
+import { readStamp, stampValue, type BenchConsumer, type BenchDriver, type BenchProducer, type BenchTarget, type Polled, type ServedBy } from './driver.js'
 
 const CONSUMER_GROUP = 'partita-bench'
 const FETCH_MAX_WAIT_MS = 100
@@ -19,10 +20,15 @@ const FETCH_PARTITION_BYTES_MAX = 4 * 1024 * 1024
 /** Encoded batches kept per producer, by record count (paced runs send many sizes). */
 const BATCH_CACHE_MAX = 64
 
+/** Printed and recorded with each result: how fair the comparison is. */
+const DRIVEN = "the project's wire client, one connection per broker per producer; each send is one uncompressed v2 batch (encoded once, CRC32C once); as Kafka's producer, batches ready together go out in one Produce request per leader (one batch per partition), at most --in-flight requests per connection, within a window of --in-flight sends per partition (as every system gets)"
+
 export interface KafkaDriverOptions {
   system: string
   bootstrapServers: string
   flushMode: string
+  /** The broker's process when the harness started it (its CPU is measured), else null. */
+  server: ServedBy | null
   /** A fresh topic's replication factor (-1: the broker's default). */
   replicationFactor?: number
   /** Called by teardown after the topic is deleted (stops a broker the harness started). */
@@ -32,6 +38,8 @@ export interface KafkaDriverOptions {
 export class KafkaDriver implements BenchDriver {
   readonly system: string
   readonly flushMode: string
+  readonly driven = DRIVEN
+  readonly server: ServedBy | null
   readonly #options: KafkaDriverOptions
   readonly #topic = `partita-bench-${Date.now()}-${randomBytes(3).toString('hex')}`
   #admin: KafkaClient | null = null
@@ -40,6 +48,7 @@ export class KafkaDriver implements BenchDriver {
   constructor(options: KafkaDriverOptions) {
     this.system = options.system
     this.flushMode = options.flushMode
+    this.server = options.server
     this.#options = options
   }
 
@@ -77,11 +86,10 @@ export class KafkaDriver implements BenchDriver {
       if (stampsUs === null && cache.size < BATCH_CACHE_MAX) cache.set(count, batch)
       return batch
     }
+    const leaders = (await client.topic(topic)).partitions.map((p) => p.leader)
+    const sender = new BatchSender({ client, topic, acks: target.acks, leaders, inFlightPerConnection: target.inFlight })
     return {
-      send: async (partition, count, stampsUs) => {
-        const [result] = await client.produce([{ topic, partition, records: batchOf(count, stampsUs) }], { acks: target.acks })
-        if (result.errorCode !== ErrorCode.NONE) throw new KafkaError(result.errorCode, `producing to ${topic}-${partition}: ${result.errorMessage ?? ''}`)
-      },
+      send: (partition, count, stampsUs) => sender.send(partition, batchOf(count, stampsUs)),
       close: () => client.close(),
     }
   }

@@ -65,6 +65,8 @@ export function resultJson(run: RunResult): BenchResultJson {
     targetPublishRate: s.throughput,
     acks: s.acks,
     flushMode: run.flushMode,
+    driven: run.driven,
+    ...cpuFields(run),
     batchBytes: s.batchBytes,
     inFlightPerProducer: s.inFlight,
     reportIntervalMs: s.reportIntervalMs,
@@ -72,6 +74,34 @@ export function resultJson(run: RunResult): BenchResultJson {
     startedAt: new Date(run.startedAtMs).toISOString(),
     nodeVersion: process.version,
     machine: machine(),
+  }
+}
+
+/**
+ * CPU over the measured phase per record (published, or consumed in a consume run): the harness's
+ * process (the clients) and the server's, with the server's main thread, shards and busiest other
+ * threads, and the load average the figures were taken under.
+ */
+function cpuFields(run: RunResult): Record<string, unknown> {
+  const cpu = run.cpu
+  if (cpu === null) return {}
+  const records = run.settings.mode === 'consume' ? run.consumed : run.published
+  const per = (us: number): number | null => (records > 0 ? us / records : null)
+  const server = cpu.server
+  return {
+    clientCpuUsPerRecord: per(cpu.client.totalUs),
+    serverCpuUsPerRecord: server === null ? null : per(server.totalUs),
+    serverCpuUsPerRecordByThread:
+      server === null
+        ? null
+        : {
+            main: per(server.mainUs),
+            shards: server.shardsUs.map(per),
+            other: per(server.otherUs),
+            busiestOther: server.otherThreads.slice(0, 4).map((t) => ({ tid: t.tid, name: t.name, usPerRecord: per(t.us) })),
+          },
+    boxBusyCpuUsPerRecord: per(cpu.client.boxBusyUs),
+    loadAverage1m: cpu.loadAverage1m,
   }
 }
 

@@ -8,6 +8,7 @@
 import { nowUs, type BenchConsumer, type BenchDriver, type BenchProducer } from './driver.js'
 import { LatencyHistogram } from './latency-histogram.js'
 import { CONSUMER_HEADER, consumerLine, producerFinalLine, producerWindowLine } from './perf-output.js'
+import { endPhaseCpu, startPhaseCpu, type PhaseCpu } from './run-cpu.js'
 
 export type BenchMode = 'produce' | 'consume' | 'e2e'
 
@@ -23,7 +24,7 @@ export interface WorkloadSettings {
   consumers: number
   /** Bytes of values per batch (per send). */
   batchBytes: number
-  /** Sends outstanding at once, per producer. */
+  /** Batches outstanding at once per partition and producer (see windowOf), and Kafka requests per connection. */
   inFlight: number
   reportIntervalMs: number
   /** A consumer that reads nothing for this long after the producers finished gives up. */
@@ -71,6 +72,7 @@ export interface Period {
 export interface RunResult {
   system: string
   flushMode: string
+  driven: string
   settings: WorkloadSettings
   startedAtMs: number
   published: number
@@ -80,6 +82,8 @@ export interface RunResult {
   publishLatency: LatencyHistogram
   endToEndLatency: LatencyHistogram
   periods: Period[]
+  /** CPU of the clients and the server over the measured phase, null off Linux. */
+  cpu: PhaseCpu | null
 }
 
 const MS_PER_S = 1000
@@ -151,7 +155,7 @@ class Meter {
 }
 
 export async function runWorkload(driver: BenchDriver, settings: WorkloadSettings, print: (line: string) => void): Promise<RunResult> {
-  await driver.setup({ partitions: settings.partitions, recordSize: settings.recordSize, acks: settings.acks })
+  await driver.setup({ partitions: settings.partitions, recordSize: settings.recordSize, acks: settings.acks, inFlight: settings.inFlight })
   try {
     return await runPhases(driver, settings, print)
   } finally {
@@ -163,6 +167,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
   const result: RunResult = {
     system: driver.system,
     flushMode: driver.flushMode,
+    driven: driver.driven,
     settings,
     startedAtMs: Date.now(),
     published: 0,
@@ -172,6 +177,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
     publishLatency: new LatencyHistogram(),
     endToEndLatency: new LatencyHistogram(),
     periods: [],
+    cpu: null,
   }
   if (settings.mode === 'consume') {
     // The records to read are written first, unmeasured and unpaced.
@@ -190,6 +196,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
   const printer = setInterval(() => {
     if (producing) print(meter.printWindow(settings.recordSize))
   }, settings.reportIntervalMs)
+  const cpuStart = startPhaseCpu(driver.server)
   const startedMs = performance.now()
   const startedWallMs = Date.now()
   let producersDone = !producing
@@ -201,6 +208,7 @@ async function runPhases(driver: BenchDriver, settings: WorkloadSettings, print:
     }
     await consumed
     result.consumeElapsedMs = consuming ? performance.now() - startedMs : 0
+    result.cpu = endPhaseCpu(cpuStart, driver.server)
   } finally {
     clearInterval(sampler)
     clearInterval(printer)
@@ -301,7 +309,7 @@ async function produceLoop(producer: BenchProducer, index: number, quota: number
       await sleepMs(Math.max(1, dueMs(scheduled) - nowMs))
       continue
     }
-    if (inFlight.size >= settings.inFlight) {
+    if (inFlight.size >= windowOf(settings)) {
       await Promise.race(inFlight)
       continue
     }
@@ -326,6 +334,18 @@ async function produceLoop(producer: BenchProducer, index: number, quota: number
   }
   await Promise.all(inFlight)
   if (failure !== null) throw failure
+}
+
+/** Kafka's buffer.memory: the most batch bytes a producer holds unanswered. */
+const BUFFER_MEMORY_BYTES = 32 * 1024 * 1024
+
+/**
+ * Sends a producer keeps unanswered, the same for every system: --in-flight per partition (a
+ * Kafka producer keeps up to max.in.flight.requests.per.connection batches of each partition in
+ * flight), within Kafka's buffer.memory.
+ */
+export function windowOf(settings: Pick<WorkloadSettings, 'inFlight' | 'partitions' | 'batchBytes'>): number {
+  return Math.max(1, Math.min(settings.inFlight * settings.partitions, Math.floor(BUFFER_MEMORY_BYTES / settings.batchBytes)))
 }
 
 function sleepMs(ms: number): Promise<void> {

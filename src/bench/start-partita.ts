@@ -4,17 +4,21 @@
  * broker's main thread (its controller and ring reader) and each side's CPU is its own.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { compiledUrl } from '../runtime/compiled-url.js'
+import type { ServedBy } from './driver.js'
+import type { ThreadMap } from './thread-cpu.js'
 
 const STOP_TIMEOUT_MS = 10_000
 const OUTPUT_KEPT_CHARS = 4_000
 
 export interface StartedPartita {
   bootstrapServers: string
+  /** Its process and which of its threads are the main thread and each shard, for CPU per thread. */
+  server: ServedBy
   stop(): Promise<void>
 }
 
@@ -25,7 +29,8 @@ export async function startPartitaProcess(brokers: number | undefined, fsyncMode
   const dir = mkdtempSync(join(tmpdir(), 'partita-bench-'))
   const cli = fileURLToPath(compiledUrl(import.meta.url, '../cli/main.js'))
   const args = [cli, 'start', '--port', '0', '--admin-port', 'off', '--data-dir', join(dir, 'data'), ...(brokers === undefined ? [] : ['--brokers', String(brokers)])]
-  const env = fsyncMode === undefined ? process.env : { ...process.env, PARTITA_LOG_PARTITA_FSYNC_MODE: fsyncMode }
+  const threadMapFile = join(dir, 'threads.json')
+  const env = { ...process.env, PARTITA_THREAD_MAP_FILE: threadMapFile, ...(fsyncMode === undefined ? {} : { PARTITA_LOG_PARTITA_FSYNC_MODE: fsyncMode }) }
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
   let output = ''
   const keep = (chunk: Buffer): void => {
@@ -56,7 +61,10 @@ export async function startPartitaProcess(brokers: number | undefined, fsyncMode
       child.once('error', reject)
       child.once('exit', (code) => reject(new Error(`partita start exited with code ${code}: ${output.trim()}`)))
     })
-    return { bootstrapServers, stop }
+    const pid = child.pid!
+    // Written before the broker says it listens; without it every thread but the main one counts as other.
+    const threads: ThreadMap = existsSync(threadMapFile) ? (JSON.parse(readFileSync(threadMapFile, 'utf8')) as ThreadMap) : { main: pid, shards: [] }
+    return { bootstrapServers, server: { pid, threads }, stop }
   } catch (error) {
     await stop()
     throw error

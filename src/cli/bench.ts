@@ -66,7 +66,7 @@ export function registerBench(program: Command): void {
       .option('--producers <n>', 'producers, each with its own connection', '1')
       .option('--consumers <n>', 'consumers, each with its own connection (partitions are split among them)', '1')
       .option('--batch-bytes <n>', "bytes of values per send (Kafka's batch.size)", '16384')
-      .option('--in-flight <n>', 'sends outstanding at once per producer (max.in.flight.requests.per.connection)', '5')
+      .option('--in-flight <n>', 'batches outstanding per partition and producer, and Kafka requests per connection (max.in.flight.requests.per.connection)', '5')
       .option('--reporting-interval <ms>', 'how often the periodic line prints', '5000')
       .option('--warmup-records <n>', 'records sent unmeasured before a produce or e2e run (default: as many as --records, at most 500000)')
       .option('--peer <name>', `run the same workload against a peer too: ${PEER_NAMES.join(' or ')} (repeatable)`, collectPeers)

@@ -81,11 +81,13 @@ describe('partita bench', () => {
     expect(lines).toContain('# nats: the same workload')
     const tableAt = lines.indexOf('# Partita beside its peers (Nx: how many times better Partita did)')
     const table = lines.slice(tableAt + 1, tableAt + 5)
-    expect(table[0].split(/\s+/)).toEqual(['SYSTEM', 'PUBLISH-REC/S', 'CONSUME-REC/S', 'PUBLISH-P99-MS', 'E2E-P99-MS'])
+    expect(table[0].split(/\s+/)).toEqual(['SYSTEM', 'PUBLISH-REC/S', 'CONSUME-REC/S', 'PUBLISH-P99-MS', 'E2E-P99-MS', 'CLIENT-CPU-US/REC', 'SERVER-CPU-US/REC', 'LOAD-AVG'])
     expect(table.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['partita', 'redis', 'nats'])
+    // How each system was driven, stated beside its figures.
+    expect(lines.slice(tableAt + 5, tableAt + 8)).toEqual(['partita', 'redis', 'nats'].map((system) => expect.stringMatching(new RegExp(`^# ${system} driven: \\S`))))
     expect(table[2]).toMatch(/\(\d+\.\d\dx\)/)
     // Each system's durability under the table, and that the defaults are not like for like.
-    expect(lines.slice(tableAt + 5)).toEqual([
+    expect(lines.slice(tableAt + 8)).toEqual([
       '# durability (--durability as-configured):',
       expect.stringMatching(/^# {3}partita: partita\.fsync\.mode=acks-all: /),
       '#   redis: AOF, appendfsync everysec (RDB snapshots off)',
@@ -102,10 +104,17 @@ describe('partita bench', () => {
       }
       expect(r.aggregatedEndToEndLatencyQuantiles).toHaveProperty('99.000')
       expect(typeof r.flushMode).toBe('string')
+      expect(String(r.driven)).toMatch(/connection/)
+      // CPU over the measured phase from /proc: the clients' process and the server's, per record.
+      expect(r.clientCpuUsPerRecord).toBeGreaterThanOrEqual(0)
+      expect(r.serverCpuUsPerRecord).toBeGreaterThanOrEqual(0)
+      expect(r.loadAverage1m).toBeGreaterThanOrEqual(0)
       expect(r.machine).toMatchObject({ cpus: os.cpus().length })
     }
     expect(result.peers.map((p) => p.system)).toEqual(['redis', 'nats'])
     expect(result.system).toBe('partita')
+    // Partita's server CPU is split by its thread map: one shard for --partita-brokers 1.
+    expect(result.serverCpuUsPerRecordByThread).toMatchObject({ shards: [expect.any(Number)] })
     expect(Object.keys(result.ratios)).toEqual(['redis', 'nats'])
     expect(result.ratios.redis.publishRate).toBeGreaterThan(0)
 
@@ -119,6 +128,8 @@ describe('partita bench', () => {
       expect(html).toContain(`<title>${system} end to end</title>`)
     }
     expect(html).toContain(`Node ${process.version}`)
+    expect(html).toContain('<h2>How each system was driven, and its CPU</h2>')
+    expect(html).toContain('appendfsync everysec')
   })
 
   it('runs every system alike with --durability fsync or page-cache, and prints what each one ran', async () => {

@@ -33,10 +33,10 @@ describe('the bench RESP client', () => {
   })
 
   it('reads pipelined replies of every type split into single bytes, in order', async () => {
-    const port = await serverAnswering('+OK\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n*2\r\n$1\r\nk\r\n*0\r\n$2\r\nid\r\n')
+    const port = await serverAnswering('+OK\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n*2\r\n$1\r\nk\r\n*0\r\n$2\r\nid\r\n:-7\r\n$12\r\n1733150000-0\r\n')
     const redis = await RespConnection.open(port)
-    const replies = await redis.send(command('PING'), 5)
-    expect(replies).toEqual(['OK', 42, Buffer.from('abc'), null, [[Buffer.from('k'), []], Buffer.from('id')]])
+    const replies = await redis.send(command('PING'), 7)
+    expect(replies).toEqual(['OK', 42, Buffer.from('abc'), null, [[Buffer.from('k'), []], Buffer.from('id')], -7, Buffer.from('1733150000-0')])
     await redis.close()
   })
 

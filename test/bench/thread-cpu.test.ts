@@ -3,7 +3,7 @@
  * thread role, on hand-made snapshots (and once on this process's own /proc entries).
  */
 import { describe, expect, it } from 'vitest'
-import { clockTicksPerSecond, cpuBetween, parseStat, snapshotCpu, type CpuSnapshot } from '../../bench/protocol/thread-cpu.js'
+import { clockTicksPerSecond, cpuBetween, parseStat, snapshotCpu, type CpuSnapshot } from '../../src/bench/thread-cpu.js'
 
 function snapshot(processTicks: number, threads: [number, string, number][], boxBusyTicks = 0): CpuSnapshot {
   // A third of each thread's time is in the kernel.

@@ -4,9 +4,11 @@
  * consumer name each) and acknowledge what they read with XACK, sent with their next read.
  */
 import { randomBytes } from 'node:crypto'
-import { stampValue, readStamp, type BenchConsumer, type BenchDriver, type BenchProducer, type BenchTarget, type Polled } from '../driver.js'
+import { stampValue, readStamp, type BenchConsumer, type BenchDriver, type BenchProducer, type BenchTarget, type Polled, type ServedBy } from '../driver.js'
 import { command, RespConnection, RespError, type RespValue } from './resp.js'
 
+/** Printed and recorded with each result: how fair the comparison is. */
+const DRIVEN = "one connection per producer; each send pipelines one XADD per record in one write, a window of --in-flight sends per partition (as every system gets), answers read in order"
 const GROUP = 'bench'
 const READ_COUNT = 1000
 const READ_BLOCK_MS = 100
@@ -14,14 +16,17 @@ const READ_BLOCK_MS = 100
 export class RedisDriver implements BenchDriver {
   readonly system = 'redis'
   readonly flushMode: string
+  readonly driven = DRIVEN
+  readonly server: ServedBy
   readonly #port: number
   readonly #onTeardown: () => Promise<void>
   readonly #prefix = `bench-${randomBytes(3).toString('hex')}`
   #target: BenchTarget | null = null
 
-  constructor(port: number, flushMode: string, onTeardown: () => Promise<void>) {
+  constructor(port: number, flushMode: string, server: ServedBy, onTeardown: () => Promise<void>) {
     this.#port = port
     this.flushMode = flushMode
+    this.server = server
     this.#onTeardown = onTeardown
   }
 

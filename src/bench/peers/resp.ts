@@ -120,25 +120,24 @@ function parseValue(buf: Buffer, pos: number): { value: RespValue; next: number 
   const lineEnd = buf.indexOf('\r\n', pos)
   if (lineEnd === -1) return null
   const type = buf[pos]
-  const line = buf.toString('latin1', pos + 1, lineEnd)
   const next = lineEnd + 2
   switch (type) {
     case 0x2b: // '+'
-      return { value: line, next }
+      return { value: buf.toString('latin1', pos + 1, lineEnd), next }
     case 0x2d: // '-'
-      return { value: new RespError(line), next }
+      return { value: new RespError(buf.toString('latin1', pos + 1, lineEnd)), next }
     case 0x3a: // ':'
-      return { value: Number(line), next }
+      return { value: integerAt(buf, pos + 1, lineEnd), next }
     case 0x24: {
       // '$'
-      const length = Number(line)
+      const length = integerAt(buf, pos + 1, lineEnd)
       if (length < 0) return { value: null, next }
       if (next + length + 2 > buf.length) return null
       return { value: buf.subarray(next, next + length), next: next + length + 2 }
     }
     case 0x2a: {
       // '*'
-      const count = Number(line)
+      const count = integerAt(buf, pos + 1, lineEnd)
       if (count < 0) return { value: null, next }
       const items: RespValue[] = []
       let at = next
@@ -153,4 +152,22 @@ function parseValue(buf: Buffer, pos: number): { value: RespValue; next: number 
     default:
       throw new Error(`unexpected RESP type byte ${type} at ${pos}`)
   }
+}
+
+/**
+ * The decimal integer in buf[start, end), read from the bytes: a pipelined producer reads one
+ * length line per XADD answer, and making a string of each cost the client more than Redis spent
+ * on the XADD. NaN for anything but an optional '-' and digits, as Number() of the line would be.
+ */
+function integerAt(buf: Buffer, start: number, end: number): number {
+  const negative = buf[start] === 0x2d
+  let at = negative ? start + 1 : start
+  if (at >= end) return NaN
+  let value = 0
+  for (; at < end; at++) {
+    const digit = buf[at] - 0x30
+    if (digit < 0 || digit > 9) return NaN
+    value = value * 10 + digit
+  }
+  return negative ? -value : value
 }

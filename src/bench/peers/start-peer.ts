@@ -53,8 +53,10 @@ export async function startPeer(name: PeerName, durability: PeerDurability = 'as
     await stop()
     throw error
   }
-  if (name === 'redis') return new RedisDriver(port, durability === 'fsync' ? REDIS_FSYNC_FLUSH_MODE : REDIS_FLUSH_MODE, stop)
-  return new NatsDriver(port, durability === 'fsync' ? `${NATS_FLUSH_MODE}; NOT matched: nats-server before 2.10 cannot fsync each write` : NATS_FLUSH_MODE, stop)
+  // A peer's threads are all 'other': the harness reports its process total and its busiest threads.
+  const server = { pid: child.pid!, threads: { main: child.pid!, shards: [] } }
+  if (name === 'redis') return new RedisDriver(port, durability === 'fsync' ? REDIS_FSYNC_FLUSH_MODE : REDIS_FLUSH_MODE, server, stop)
+  return new NatsDriver(port, durability === 'fsync' ? `${NATS_FLUSH_MODE}; NOT matched: nats-server before 2.10 cannot fsync each write` : NATS_FLUSH_MODE, server, stop)
 }
 
 async function untilAnswers(name: PeerName, port: number, child: ChildProcess, binary: string, stderr: () => string): Promise<void> {
