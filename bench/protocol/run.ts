@@ -393,7 +393,7 @@ export async function runSinglePhase(settings: BenchSettings, phase: SinglePhase
 }
 
 /** The phases `npm run bench:protocol:phase -- NAME` runs alone beside a reference of their own (runFocused). */
-export const FOCUSED_PHASES = ['e2e', 'acks-all'] as const
+export const FOCUSED_PHASES = ['e2e', 'acks-all', 'txn'] as const
 export type FocusedPhase = (typeof FOCUSED_PHASES)[number]
 
 const loadLine = (): string => `load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}`
@@ -424,10 +424,22 @@ const E2E_TRACE_WARMUP_MS = 1000
 /**
  * One phase alone, for iterating on it: `e2e` is librdkafka's end-to-end latency beside its
  * client-side floor; `acks-all` is acks=all with replication factor 3 beside acks=1 on the main
- * broker layout, both run here one after the other. Returns the printed lines.
+ * broker layout, both run here one after the other; `txn` is librdkafka in transactions of
+ * txnRecords records beside its idempotent produce on one fresh server, as in the whole run.
+ * Returns the printed lines.
  */
 export async function runFocused(phase: FocusedPhase, settings: BenchSettings, log: (line: string) => void = () => {}): Promise<string[]> {
   const warn: Warn = (line) => log(`warning: ${line}`)
+  if (phase === 'txn') {
+    log(`transactions of ${settings.txnRecords} records beside idempotent produce (${loadLine()})`)
+    const { idempotent, transactional } = await runTransactions(settings, warn)
+    return [
+      ...phaseLines(idempotent),
+      ...phaseLines(transactional),
+      `    ${loadLine()}`,
+      `transactions of ${settings.txnRecords}: ${((recordsPerSecond(transactional) / recordsPerSecond(idempotent)) * 100).toFixed(0)}% of the idempotent rate`,
+    ]
+  }
   if (phase === 'e2e') {
     log(`e2e floor (${loadLine()})`)
     const floor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)

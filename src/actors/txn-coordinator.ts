@@ -8,10 +8,20 @@
  * State machine (Kafka's): Empty -> Ongoing (AddPartitions/AddOffsets) -> PrepareCommit or
  * PrepareAbort (EndTxn, timeout, fencing) -> CompleteCommit or CompleteAbort once every marker is
  * written -> Ongoing again with the next transaction. Each change is written to the log (acks=all)
- * before it takes effect in memory. Operations on one transactional id run one at a time.
+ * before it takes effect in memory, but for Complete* (below). Operations on one transactional id
+ * run one at a time.
  *
- * EndTxn answers once the markers are written (Kafka answers at Prepare*): a client that starts
- * its next transaction at once never meets CONCURRENT_TRANSACTIONS in the normal course.
+ * EndTxn answers once its Prepare* record is durable, as Kafka does: the decision is then taken,
+ * and a new coordinator would finish it from the log. The markers and the Complete* record follow
+ * in the background, still holding the transactional id's turn, so the client's next operation
+ * (its next AddPartitionsToTxn, at once) waits behind them for at most COMPLETION_WAIT_MS instead
+ * of being answered CONCURRENT_TRANSACTIONS: librdkafka backs off 20 ms after that, several
+ * times what the markers take.
+ *
+ * Complete* is applied once the markers are durable and appended without waiting for it to be:
+ * nobody is answered on it, and anything written after it to the same log is durable only once
+ * it is. A Complete* that never reaches the log leaves the Prepare* last, which a load finishes
+ * again by writing the same markers, harmless for a producer with no open transaction there.
  *
  * Nothing here knows of threads or sockets: the log, the marker writer and producer id
  * allocation are injected, time comes from the Clock.
@@ -25,9 +35,19 @@ const EPOCH_MAX = 32_766
 /** How often a marker write that failed (a leader moving) is tried again, and how many times. */
 const MARKER_RETRY_MS = 100
 const MARKER_ATTEMPTS_MAX = 300
+/**
+ * How long a client's operation waits for an earlier one on its transactional id (usually the
+ * markers of the transaction it just ended) before answering CONCURRENT_TRANSACTIONS, which
+ * clients retry. Well under any client's request timeout.
+ */
+export const COMPLETION_WAIT_MS = 1_000
 
 export interface TxnLog {
-  /** Appends the records to the coordinator's partition; resolves once the ISR holds them. */
+  /**
+   * Appends the records to the coordinator's partition; resolves once the ISR holds them (and
+   * they are on disk). Appends reach the log in the order of the calls, so one that resolved
+   * means every earlier one that did not fail is durable too.
+   */
   append(records: TxnRecord[]): Promise<void>
 }
 
@@ -163,7 +183,7 @@ export class TxnCoordinator {
     const refuse = (errorCode: number): InitProducerIdAnswer => ({ errorCode, producerId: -1, producerEpoch: -1 })
     if (transactionalId === '') return Promise.resolve(refuse(ErrorCode.INVALID_REQUEST))
     if (timeoutMs <= 0 || timeoutMs > this.#options.maxTimeoutMs) return Promise.resolve(refuse(ErrorCode.INVALID_TRANSACTION_TIMEOUT))
-    return this.#locked(transactionalId, async () => {
+    return this.#locked(transactionalId, refuse(ErrorCode.CONCURRENT_TRANSACTIONS), async () => {
       let meta = this.#txns.get(transactionalId)
       if (meta === undefined) {
         const producerId = await this.#options.allocateProducerId()
@@ -202,7 +222,7 @@ export class TxnCoordinator {
 
   /** Adds partitions to the producer's transaction (starting one); one error code for all of them. */
   addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number> {
-    return this.#locked(transactionalId, async () => {
+    return this.#locked(transactionalId, ErrorCode.CONCURRENT_TRANSACTIONS, async () => {
       const meta = this.#txns.get(transactionalId)
       const invalid = this.#validateProducer(meta, producerId, producerEpoch)
       if (invalid !== ErrorCode.NONE) return invalid
@@ -227,20 +247,21 @@ export class TxnCoordinator {
   // ---- EndTxn -----------------------------------------------------------------------------
 
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
-    return this.#locked(transactionalId, async () => {
+    return this.#lockedAnswering(transactionalId, ErrorCode.CONCURRENT_TRANSACTIONS, async () => {
       const meta = this.#txns.get(transactionalId)
       const invalid = this.#validateProducer(meta, producerId, producerEpoch)
-      if (invalid !== ErrorCode.NONE) return invalid
+      if (invalid !== ErrorCode.NONE) return { answer: invalid }
       const m = meta!
       const prepare: TxnStateName = commit ? 'PrepareCommit' : 'PrepareAbort'
       const complete: TxnStateName = commit ? 'CompleteCommit' : 'CompleteAbort'
       // A retried EndTxn of a transaction already ended the same way answers as the first did.
-      if (m.state === complete) return ErrorCode.NONE
-      if (m.state === prepare) return (await this.#complete(transactionalId, m)) ? ErrorCode.NONE : this.#incompleteCode()
-      if (m.state !== 'Ongoing') return ErrorCode.INVALID_TXN_STATE
+      if (m.state === complete) return { answer: ErrorCode.NONE }
+      // Its markers could not all be written before (or a load found it prepared): the decision stands.
+      if (m.state === prepare) return { answer: ErrorCode.NONE, finishing: this.#complete(transactionalId, m) }
+      if (m.state !== 'Ongoing') return { answer: ErrorCode.INVALID_TXN_STATE }
       const next: TxnMeta = { ...m, state: prepare, lastUpdateTimestampMs: this.#options.clock.nowMs() }
-      if (!(await this.#persist(transactionalId, next))) return ErrorCode.NOT_COORDINATOR
-      return (await this.#complete(transactionalId, next)) ? ErrorCode.NONE : this.#incompleteCode()
+      if (!(await this.#persist(transactionalId, next))) return { answer: ErrorCode.NOT_COORDINATOR }
+      return { answer: ErrorCode.NONE, finishing: this.#complete(transactionalId, next) }
     })
   }
 
@@ -253,11 +274,11 @@ export class TxnCoordinator {
    * At the epoch's end the transaction ends under its epoch and the next one gets a new producer id.
    */
   endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer> {
-    return this.#locked(transactionalId, async () => {
+    const refuse = (errorCode: number): EndTxnAnswer => ({ errorCode, producerId: -1, producerEpoch: -1 })
+    return this.#lockedAnswering(transactionalId, refuse(ErrorCode.CONCURRENT_TRANSACTIONS), async () => {
       const meta = this.#txns.get(transactionalId)
-      const refuse = (errorCode: number): EndTxnAnswer => ({ errorCode, producerId: -1, producerEpoch: -1 })
-      if (!this.isOpen || this.#fenced) return refuse(ErrorCode.NOT_COORDINATOR)
-      if (meta === undefined) return refuse(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+      if (!this.isOpen || this.#fenced) return { answer: refuse(ErrorCode.NOT_COORDINATOR) }
+      if (meta === undefined) return { answer: refuse(ErrorCode.INVALID_PRODUCER_ID_MAPPING) }
       const prepare: TxnStateName = commit ? 'PrepareCommit' : 'PrepareAbort'
       const complete: TxnStateName = commit ? 'CompleteCommit' : 'CompleteAbort'
       const answer = (m: TxnMeta): EndTxnAnswer => ({ errorCode: ErrorCode.NONE, producerId: m.producerId, producerEpoch: m.producerEpoch })
@@ -266,15 +287,16 @@ export class TxnCoordinator {
         producerEpoch === meta.lastProducerEpoch &&
         (meta.previousProducerId >= 0 ? producerId === meta.previousProducerId : producerId === meta.producerId && meta.producerEpoch === producerEpoch + 1)
       if (isRetry) {
-        if (meta.state === complete) return answer(meta)
-        if (meta.state === prepare) return (await this.#complete(transactionalId, meta)) ? answer(this.#txns.get(transactionalId)!) : refuse(this.#incompleteCode())
+        if (meta.state === complete) return { answer: answer(meta) }
+        // Its markers could not all be written before: the prepared state carries the bumped epoch already.
+        if (meta.state === prepare) return { answer: answer(meta), finishing: this.#complete(transactionalId, meta) }
         // Transaction N+1 has begun (or N ended the other way): this is a stale EndTxn of N.
-        return refuse(ErrorCode.PRODUCER_FENCED)
+        return { answer: refuse(ErrorCode.PRODUCER_FENCED) }
       }
       const invalid = this.#validateProducer(meta, producerId, producerEpoch)
-      if (invalid !== ErrorCode.NONE) return refuse(invalid)
-      if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') return refuse(ErrorCode.CONCURRENT_TRANSACTIONS)
-      if (meta.state !== 'Ongoing') return refuse(ErrorCode.INVALID_TXN_STATE)
+      if (invalid !== ErrorCode.NONE) return { answer: refuse(invalid) }
+      if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') return { answer: refuse(ErrorCode.CONCURRENT_TRANSACTIONS) }
+      if (meta.state !== 'Ongoing') return { answer: refuse(ErrorCode.INVALID_TXN_STATE) }
       const nowMs = this.#options.clock.nowMs()
       // The markers go out under the bumped epoch; at the epoch's end under the last one, and the
       // completed state then carries a new producer id (allocated by #persist).
@@ -282,9 +304,10 @@ export class TxnCoordinator {
       const next: TxnMeta = exhausted
         ? { ...meta, state: prepare, lastUpdateTimestampMs: nowMs, endedByBump: true, previousProducerId: -1 }
         : { ...meta, state: prepare, producerEpoch: meta.producerEpoch + 1, lastProducerEpoch: meta.producerEpoch, lastUpdateTimestampMs: nowMs, endedByBump: true, previousProducerId: -1 }
-      if (!(await this.#persist(transactionalId, next))) return refuse(ErrorCode.NOT_COORDINATOR)
-      const completed = await this.#complete(transactionalId, next, exhausted)
-      return completed ? answer(this.#txns.get(transactionalId)!) : refuse(this.#incompleteCode())
+      if (!(await this.#persist(transactionalId, next))) return { answer: refuse(ErrorCode.NOT_COORDINATOR) }
+      // At the epoch's end the answer names the producer id the completion allocates: it waits for it.
+      if (exhausted) return { answer: (await this.#complete(transactionalId, next, true)) ? answer(this.#txns.get(transactionalId)!) : refuse(this.#incompleteCode()) }
+      return { answer: answer(next), finishing: this.#complete(transactionalId, next) }
     })
   }
 
@@ -329,6 +352,15 @@ export class TxnCoordinator {
             const current = this.#txns.get(id)
             if (current?.state !== 'Ongoing' || current.startTimestampMs + current.timeoutMs > this.#options.clock.nowMs()) return
             if (await this.#abortFenced(id, current)) aborted++
+          }),
+        )
+      } else if ((meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') && !this.#locks.has(id)) {
+        // Its markers could not all be written when it ended (a leader moving): try again, as
+        // Kafka's marker channel keeps trying until it can.
+        work.push(
+          this.#locked(id, async () => {
+            const current = this.#txns.get(id)
+            if (current?.state === 'PrepareCommit' || current?.state === 'PrepareAbort') await this.#complete(id, current)
           }),
         )
       } else if (isIdle(meta.state) && meta.lastUpdateTimestampMs + this.#options.idExpirationMs <= nowMs) {
@@ -411,8 +443,23 @@ export class TxnCoordinator {
       pending = outcome.retry
     }
     const done: TxnMeta = { ...meta, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Map(), lastUpdateTimestampMs: this.#options.clock.nowMs() }
-    if (newProducerId) Object.assign(done, { previousProducerId: meta.producerId, lastProducerEpoch: meta.producerEpoch, producerId: -1, producerEpoch: 0 })
-    return this.#persist(transactionalId, done)
+    if (newProducerId) {
+      Object.assign(done, { previousProducerId: meta.producerId, lastProducerEpoch: meta.producerEpoch, producerId: -1, producerEpoch: 0 })
+      return this.#persist(transactionalId, done)
+    }
+    return this.#persistUnawaited(transactionalId, done)
+  }
+
+  /**
+   * Applies a Complete* state at once and appends it without waiting for it to be durable (see
+   * the header): what is written after it is durable only once it is, and if it is lost the
+   * Prepare* before it is finished again by whoever loads the log.
+   */
+  #persistUnawaited(transactionalId: string, meta: TxnMeta): boolean {
+    if (this.#closed || this.#fenced) return false
+    this.#txns.set(transactionalId, meta)
+    this.#options.log.append([{ transactionalId, value: valueOf(meta) }]).catch(() => {})
+    return true
   }
 
   /** Writes the state (null: a tombstone) and applies it once durable; false when the log refused. */
@@ -420,18 +467,7 @@ export class TxnCoordinator {
     if (meta !== null && meta.producerId < 0) {
       meta = { ...meta, producerId: await this.#options.allocateProducerId() }
     }
-    const value: TxnValue | null =
-      meta === null
-        ? null
-        : {
-            producerId: meta.producerId,
-            producerEpoch: meta.producerEpoch,
-            timeoutMs: meta.timeoutMs,
-            state: meta.state,
-            partitions: [...meta.partitions.values()],
-            lastUpdateTimestampMs: meta.lastUpdateTimestampMs,
-            startTimestampMs: meta.startTimestampMs,
-          }
+    const value = meta === null ? null : valueOf(meta)
     if (this.#closed || this.#fenced) return false
     try {
       await this.#options.log.append([{ transactionalId, value }])
@@ -463,19 +499,76 @@ export class TxnCoordinator {
     })
   }
 
-  /** Runs `fn` after every earlier operation on the same transactional id. */
-  #locked<T>(transactionalId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(transactionalId) ?? Promise.resolve()
-    const run = previous.then(fn, fn)
-    const tail = run.catch(() => undefined)
+  /** Runs `fn` after every earlier operation on the same transactional id; a client's operation (`busy` given) waits at most COMPLETION_WAIT_MS. */
+  #locked<T>(transactionalId: string, fn: () => Promise<T>): Promise<T>
+  #locked<T>(transactionalId: string, busy: T, fn: () => Promise<T>): Promise<T>
+  #locked<T>(transactionalId: string, busyOrFn: T | (() => Promise<T>), maybeFn?: () => Promise<T>): Promise<T> {
+    if (maybeFn === undefined) {
+      const fn = busyOrFn as () => Promise<T>
+      return this.#turn(transactionalId, undefined, async () => ({ answer: await fn() }))
+    }
+    return this.#turn(transactionalId, busyOrFn as T, async () => ({ answer: await maybeFn() }))
+  }
+
+  /** A client's operation that may answer before it is done (#turn's `finishing`). */
+  #lockedAnswering<T>(transactionalId: string, busy: T, fn: () => Promise<Turn<T>>): Promise<T> {
+    return this.#turn(transactionalId, busy, fn)
+  }
+
+  /**
+   * Runs `fn` after every earlier operation on the same transactional id. `fn` answers, and may go
+   * on `finishing` (an EndTxn's markers and Complete*): the id's next operation begins only once
+   * that settles. A client's operation (`busy` given) that has not begun within
+   * COMPLETION_WAIT_MS answers `busy` (CONCURRENT_TRANSACTIONS, which clients retry) and never runs.
+   */
+  #turn<T>(transactionalId: string, busy: T | undefined, fn: () => Promise<Turn<T>>): Promise<T> {
+    const held = this.#locks.get(transactionalId)
+    const previous = held ?? Promise.resolve()
+    let gaveUp = false
+    let timer: TimerHandle | null = null
+    const start = (): Promise<Turn<T>> => {
+      if (timer !== null) this.#options.clock.clearTimeout(timer)
+      timer = null
+      return gaveUp ? Promise.resolve({ answer: busy as T }) : fn()
+    }
+    const run = previous.then(start, start)
+    const tail = run.then((turn) => turn.finishing).catch(() => undefined)
     this.#locks.set(transactionalId, tail)
     void tail.then(() => {
       if (this.#locks.get(transactionalId) === tail) this.#locks.delete(transactionalId)
     })
-    return run
+    const answer = run.then((turn) => turn.answer)
+    if (busy === undefined || held === undefined) return answer
+    return new Promise<T>((resolve, reject) => {
+      timer = this.#options.clock.setTimeout(() => {
+        timer = null
+        gaveUp = true
+        resolve(busy)
+      }, COMPLETION_WAIT_MS)
+      answer.then(resolve, reject)
+    })
+  }
+}
+
+/** What an operation answers, and what it goes on doing that the transactional id's next operation waits for. */
+interface Turn<T> {
+  answer: T
+  finishing?: Promise<unknown>
+}
+
+function valueOf(meta: TxnMeta): TxnValue {
+  return {
+    producerId: meta.producerId,
+    producerEpoch: meta.producerEpoch,
+    timeoutMs: meta.timeoutMs,
+    state: meta.state,
+    partitions: [...meta.partitions.values()],
+    lastUpdateTimestampMs: meta.lastUpdateTimestampMs,
+    startTimestampMs: meta.startTimestampMs,
   }
 }
 
 function isIdle(state: TxnStateName): boolean {
   return state === 'Empty' || state === 'CompleteCommit' || state === 'CompleteAbort'
 }
+

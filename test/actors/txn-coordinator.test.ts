@@ -1,19 +1,22 @@
 /**
- * The transaction coordinator fenced by a partition: once a partition refuses its marker with
- * TRANSACTION_COORDINATOR_FENCED (a newer coordinator epoch wrote there), it writes no more state
- * and sends clients away, so its stale view of the transaction never completes it.
+ * The transaction coordinator: fenced by a partition (once a partition refuses its marker with
+ * TRANSACTION_COORDINATOR_FENCED, a newer coordinator epoch wrote there, it writes no more state
+ * and sends clients away, so its stale view of the transaction never completes it), and ending a
+ * transaction as Kafka does: EndTxn answered once the Prepare* record is durable, the markers and
+ * the Complete* record after, with the client's next operation waiting behind them.
  */
 import { describe, expect, it } from 'vitest'
-import { type TxnMarkersOutcome, type TxnMarkerWrite, TxnCoordinator } from '../../src/actors/txn-coordinator.js'
+import { COMPLETION_WAIT_MS, type TxnMarkersOutcome, type TxnMarkerWrite, TxnCoordinator } from '../../src/actors/txn-coordinator.js'
 import type { TxnRecord } from '../../src/actors/txn/txn-records.js'
 import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 
-function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome) {
+function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Promise<TxnMarkersOutcome>) {
   const log: TxnRecord[] = []
   const writes: TxnMarkerWrite[] = []
+  const clock = new ManualClock()
   const c = new TxnCoordinator({
-    clock: new ManualClock(),
+    clock,
     log: { append: async (records) => void log.push(...records) },
     allocateProducerId: async () => 42,
     writeMarkers: async (write) => (writes.push(write), answer(write)),
@@ -23,22 +26,112 @@ function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome) {
     abortCheckIntervalMs: 10_000,
   })
   c.load([])
-  return { c, log, writes }
+  return { c, log, writes, clock }
 }
 
+/** A marker write that stays pending until the test lets it through. */
+function heldMarkers() {
+  const releases: Array<(outcome: TxnMarkersOutcome) => void> = []
+  const answer = (): Promise<TxnMarkersOutcome> => new Promise((resolve) => releases.push(resolve))
+  const release = (outcome: TxnMarkersOutcome = { retry: [], fenced: false }): void => releases.shift()!(outcome)
+  return { answer, release, pending: () => releases.length }
+}
+
+/** Whether `promise` has settled once every queued microtask and timer-free step has run. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false
+  void promise.then(
+    () => (done = true),
+    () => (done = true),
+  )
+  for (let i = 0; i < 50; i++) await Promise.resolve()
+  return done
+}
+
+const states = (log: TxnRecord[]): Array<string | undefined> => log.map((r) => r.value?.state)
+
+
 describe('transaction coordinator fencing', () => {
-  it('stamps its epoch in markers, and when a partition fences it neither completes the transaction nor writes state again', async () => {
+  it('stamps its epoch in markers, and when a partition fences it answers the ended transaction but neither completes it nor writes state again', async () => {
     const { c, log, writes } = coordinator((write) => ({ retry: [], fenced: write.partitions.some((p) => p.partition === 1) }))
     const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
     expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }])).toBe(ErrorCode.NONE)
-    const answer = await c.endTxn('tx', producerId, producerEpoch, true)
-    expect(answer).toBe(ErrorCode.NOT_COORDINATOR)
+    // The PrepareCommit is durable: the decision stands, and the newer coordinator finishes it.
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    // Waits behind the markers, which found the coordinator fenced.
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NOT_COORDINATOR)
     expect(writes.map((w) => w.coordinatorEpoch)).toEqual([3])
     // The PrepareCommit was written before the markers; no CompleteCommit after the fencing.
-    expect(log.map((r) => r.value?.state)).toEqual(['Empty', 'Ongoing', 'PrepareCommit'])
+    expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit'])
     expect(c.fenced).toBe(true)
-    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NOT_COORDINATOR)
     expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 2 }])).toBe(ErrorCode.NOT_COORDINATOR)
     expect(log).toHaveLength(3)
+  })
+})
+
+describe('ending a transaction', () => {
+  it('answers EndTxn once the PrepareCommit is written, before the markers, and the next AddPartitionsToTxn waits for them instead of answering CONCURRENT_TRANSACTIONS', async () => {
+    const markers = heldMarkers()
+    const { c, log, writes } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])).toBe(ErrorCode.NONE)
+    const ended = c.endTxn('tx', producerId, producerEpoch, true)
+    expect(await settled(ended)).toBe(true)
+    expect(await ended).toBe(ErrorCode.NONE)
+    expect(markers.pending()).toBe(1)
+    expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit'])
+    const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    expect(await settled(next)).toBe(false)
+    markers.release()
+    expect(await next).toBe(ErrorCode.NONE)
+    expect(writes.map((w) => [w.commit, w.partitions])).toEqual([[true, [{ topic: 't', partition: 0 }]]])
+    // The CompleteCommit goes to the log after the markers and before the next transaction's state.
+    expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit', 'Ongoing'])
+    expect(c.describe('tx').partitions).toEqual([{ topic: 't', partition: 1 }])
+  })
+
+  it('answers CONCURRENT_TRANSACTIONS to an operation still waiting behind the markers after COMPLETION_WAIT_MS, and never runs it', async () => {
+    const markers = heldMarkers()
+    const { c, log, clock } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, false)).toBe(ErrorCode.NONE)
+    const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    clock.advance(COMPLETION_WAIT_MS - 1)
+    expect(await settled(next)).toBe(false)
+    clock.advance(1)
+    expect(await next).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+    markers.release()
+    // The retry is the one that starts the next transaction.
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])).toBe(ErrorCode.NONE)
+    expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareAbort', 'CompleteAbort', 'Ongoing'])
+  })
+
+  it('writes the markers of a transaction whose markers failed at its end on the next timeout check, so the next transaction can start', async () => {
+    let failing = true
+    const { c, log, writes, clock } = coordinator((write) => ({ retry: failing ? write.partitions : [], fenced: false }))
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 60_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    // Every attempt fails (100 ms apart, 300 of them); the next operation gives up waiting meanwhile.
+    const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    for (let i = 0; i < 400 && writes.length < 300; i++) {
+      clock.advance(100)
+      await settled(Promise.resolve())
+    }
+    await settled(Promise.resolve())
+    expect(writes).toHaveLength(300)
+    expect(await next).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+    expect(c.describe('tx').state).toBe('PrepareCommit')
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+    failing = false
+    const attempts = writes.length
+    await settled(Promise.resolve())
+    clock.advance(10_000)
+    for (let i = 0; i < 5 && c.describe('tx').state !== 'CompleteCommit'; i++) await settled(Promise.resolve())
+    expect(writes.length).toBe(attempts + 1)
+    expect(c.describe('tx').state).toBe('CompleteCommit')
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])).toBe(ErrorCode.NONE)
+    expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit', 'Ongoing'])
   })
 })

@@ -1,6 +1,6 @@
 /**
- * EndTxn v0-5: commit or abort the producer's transaction. The coordinator answers once every
- * partition of the transaction holds its marker. v4 only lets the broker answer
+ * EndTxn v0-5: commit or abort the producer's transaction. The coordinator answers once its
+ * Prepare* record is durable (the markers follow, holding back the producer's next operation). v4 only lets the broker answer
  * TRANSACTION_ABORTABLE (which Partita never needs to). v5 is KIP-890 part 2, sent only by clients
  * that finalized transaction.version 2: the transaction ends under a bumped epoch, answered for
  * the next one, so a delayed EndTxn of an earlier transaction is fenced instead of ending a later one.
