@@ -366,12 +366,13 @@ export class PartitionLog implements GroupCommitMember {
   /**
    * Resolves once everything appended so far is on disk, through the shard's group commit (one
    * round of fdatasyncs for every log of the shard that asked meanwhile). Rejects with
-   * KAFKA_STORAGE_ERROR when the sync fails; the log is then offline.
+   * KAFKA_STORAGE_ERROR when the sync fails; the log is then offline. A `lazy` sync (nobody waits
+   * on it yet) may wait up to the group commit's LAZY_SYNC_DELAY_MS for its round.
    */
-  async syncData(): Promise<void> {
+  async syncData(lazy = false): Promise<void> {
     this.#checkOpen()
     if (!this.syncsForAcks || this.#durableOffset >= this.logEndOffset) return
-    await withStorageErrorsAsync(`sync log ${this.dir}`, () => groupCommitOf(this.#files).request(this))
+    await withStorageErrorsAsync(`sync log ${this.dir}`, () => groupCommitOf(this.#files).request(this, lazy))
   }
 
   /** GroupCommitMember: the files to fdatasync for what was appended so far. */
