@@ -37,7 +37,7 @@ export interface GroupCommitMember {
  * fdatasync: far fewer fdatasyncs, each covering more.
  */
 /** How long a lazy request may wait for a round (see GroupCommit): a bound on acks=1 visibility. */
-export const LAZY_SYNC_DELAY_MS = 10
+export const LAZY_SYNC_DELAY_MS = 50
 
 export interface GroupCommitTimers {
   /** Runs `run` after the current event-loop turn (the produces of the same turn join the round). */

@@ -889,6 +889,9 @@ export class PartitionReplica {
    */
   #requestSync(lazy = false): void {
     if (!this.#log.syncsForAcks || this.#log.durableOffset >= this.#log.logEndOffset) return
+    // A request whose round has not started covers this append too (the round syncs up to the
+    // log end as it starts), and its settle below moves the HW: no promise per acks=1 produce.
+    if (lazy && this.#log.syncRequested) return
     const settle = (): void => {
       if (this.#closed) return
       this.#reportSynced()
