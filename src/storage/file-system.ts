@@ -55,20 +55,7 @@ export const realFileSystem: FileSystem = {
   existsSync: (p) => fs.existsSync(p),
   readdirSync: (dir) => fs.readdirSync(dir),
   mkdirpSync: (dir) => fs.mkdirSync(dir, { recursive: true }),
-  syncPath: async (filePath, dataOnly) => {
-    let handle: fsp.FileHandle
-    try {
-      handle = await fsp.open(filePath, 'r')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw error
-    }
-    try {
-      await (dataOnly ? handle.datasync() : handle.sync())
-    } finally {
-      await handle.close()
-    }
-  },
+  syncPath: (filePath, dataOnly) => syncPathOffThread(filePath, dataOnly),
   writeFileAsync: async (filePath, data, sync) => {
     const handle = await fsp.open(filePath, 'w')
     try {
@@ -80,4 +67,30 @@ export const realFileSystem: FileSystem = {
   },
   renameAsync: (from, to) => fsp.rename(from, to),
   readFileAsync: (filePath) => fsp.readFile(filePath),
+}
+
+/**
+ * open, fdatasync (or fsync), close, each on libuv's pool, through the callback API: the group
+ * commit runs one per file per round, and promise FileHandles cost the shard's thread more
+ * (their open and close took 8% of a shard's profile samples under 20-record produces).
+ */
+function syncPathOffThread(filePath: string, dataOnly: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(filePath, 'r', (openError, fd) => {
+      if (openError !== null) {
+        if (openError.code === 'ENOENT') resolve()
+        else reject(openError)
+        return
+      }
+      const closeAfter = (syncError: NodeJS.ErrnoException | null): void => {
+        fs.close(fd, (closeError) => {
+          const error = syncError ?? closeError
+          if (error !== null) reject(error)
+          else resolve()
+        })
+      }
+      if (dataOnly) fs.fdatasync(fd, closeAfter)
+      else fs.fsync(fd, closeAfter)
+    })
+  })
 }
