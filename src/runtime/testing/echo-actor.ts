@@ -3,6 +3,7 @@
  * echoes, counts, fails on request, forwards to other actors, parks replies, and can be slow.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { resourceLimits } from 'node:worker_threads'
 import { KafkaError, PartitaError } from '../../common/errors.js'
 import type { Actor, ActorAddress, ActorContext, Reply } from '../actor.js'
 
@@ -20,6 +21,7 @@ export type EchoMessage =
   | { op: 'sleep'; ms: number }
   | { op: 'block'; ms: number }
   | { op: 'emit'; value: unknown }
+  | { op: 'resourceLimits' }
 
 export interface EchoInit {
   name?: string
@@ -38,6 +40,9 @@ export function createActor(init: EchoInit | undefined, context: ActorContext): 
       switch (message.op) {
         case 'echo':
           reply.ok({ value: message.value, name: init?.name, at: context.address }, payload)
+          return
+        case 'resourceLimits':
+          reply.ok({ ...resourceLimits })
           return
         case 'count':
           count++
