@@ -60,8 +60,8 @@ export interface ShardPoolOptions {
 /**
  * Twice a worker's default of 48 MiB (16 MiB semi-spaces): a shard's requests stay in flight for
  * milliseconds (tens of them on a busy box), so with the default, scavenges every few ms promote
- * the objects of every request in flight, and V8's helper threads then spent a third of the
- * broker's CPU marking them in the old generation. Measured side by side under 20-record produces
+ * the objects of every request in flight to the old generation, whose collection runs largely on
+ * V8's helper threads (a third of the broker's CPU under that load). Measured side by side under 20-record produces
  * (bench:protocol:phase small): 1.9 instead of 2.5 CPU-µs per record. It costs at most 32 MiB of
  * resident memory per shard, and only while the load makes V8 grow the semi-spaces.
  */
