@@ -97,3 +97,4 @@ export const realFileSystem: FileSystem = {
   renameAsync: (from, to) => fsp.rename(from, to),
   readFileAsync: (filePath) => fsp.readFile(filePath),
 }
+

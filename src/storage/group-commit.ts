@@ -29,39 +29,82 @@ export interface GroupCommitMember {
  * takes (the batch window adapts to the disk), and an idle shard syncs at once. Each member's
  * promise settles with its own files' outcome, so one failing partition fails only its own
  * waiters.
+ *
+ * A lazy request (an acks=0/1 append nobody waits on yet) does not start a round by itself: it
+ * waits up to LAZY_SYNC_DELAY_MS for one, as Redpanda flushes acks=1 data on an interval instead
+ * of per batch. An urgent request (an acks=all produce, a marker, a follower's copy, a consumer
+ * waiting) starts the next round at once and takes every lazy member with it. A shard under
+ * acks=1 load alone so runs at most one round per LAZY_SYNC_DELAY_MS instead of one per
+ * fdatasync: far fewer fdatasyncs, each covering more.
  */
+/** How long a lazy request may wait for a round (see GroupCommit): a bound on acks=1 visibility. */
+export const LAZY_SYNC_DELAY_MS = 50
+
+export interface GroupCommitTimers {
+  /** Runs `run` after the current event-loop turn (the produces of the same turn join the round). */
+  schedule(run: () => void): void
+  /** Runs `run` after `delayMs`; returns a cancel function. */
+  delay(run: () => void, delayMs: number): () => void
+}
+
+export const realTimers: GroupCommitTimers = {
+  schedule: (run) => setImmediate(run),
+  delay: (run, delayMs) => {
+    const timer = setTimeout(run, delayMs)
+    return () => clearTimeout(timer)
+  },
+}
+
 export class GroupCommit {
   readonly #files: FileHandleCache
-  readonly #schedule: (run: () => void) => void
+  readonly #timers: GroupCommitTimers
   /** Members asked for the next round, each with the promise its callers wait on. */
   #next = new Map<GroupCommitMember, Deferred>()
   #firstRequestAtMs = 0
+  /** Whether a member of #next asked urgently: the next round starts as soon as it can. */
+  #nextUrgent = false
   #running = false
   #scheduled = false
+  /** Cancels the lazy timer, while one is armed. */
+  #cancelLazy: (() => void) | null = null
   readonly stats = { rounds: 0, files: 0 }
 
-  constructor(files: FileHandleCache, schedule: (run: () => void) => void = (run) => setImmediate(run)) {
+  constructor(files: FileHandleCache, timers: GroupCommitTimers = realTimers) {
     this.#files = files
-    this.#schedule = schedule
+    this.#timers = timers
   }
 
-  /** Resolves once everything `member` wrote before this call is durable. */
-  request(member: GroupCommitMember): Promise<void> {
+  /**
+   * Resolves once everything `member` wrote before this call is durable. A lazy request waits at
+   * most LAZY_SYNC_DELAY_MS (plus a running round) for its round; an urgent one starts it now.
+   */
+  request(member: GroupCommitMember, lazy = false): Promise<void> {
     let deferred = this.#next.get(member)
     if (deferred === undefined) {
       if (this.#next.size === 0 && phaseTrace !== null) this.#firstRequestAtMs = phaseTrace.now()
       deferred = defer()
       this.#next.set(member, deferred)
     }
+    if (!lazy) this.#nextUrgent = true
     this.#maybeStart()
     return deferred.promise
   }
 
   #maybeStart(): void {
     if (this.#running || this.#scheduled || this.#next.size === 0) return
+    if (!this.#nextUrgent) {
+      this.#cancelLazy ??= this.#timers.delay(() => {
+        this.#cancelLazy = null
+        this.#nextUrgent = true
+        this.#maybeStart()
+      }, LAZY_SYNC_DELAY_MS)
+      return
+    }
+    this.#cancelLazy?.()
+    this.#cancelLazy = null
     this.#scheduled = true
     // Not at once: the produces of the same event-loop turn join this round.
-    this.#schedule(() => {
+    this.#timers.schedule(() => {
       this.#scheduled = false
       void this.#round()
     })
@@ -72,6 +115,7 @@ export class GroupCommit {
     this.#running = true
     const members = this.#next
     this.#next = new Map()
+    this.#nextUrgent = false
     this.stats.rounds++
     const startedMs = phaseTrace?.now() ?? 0
     phaseTrace?.since('gc.wait', this.#firstRequestAtMs)
@@ -103,11 +147,11 @@ export class GroupCommit {
 
 const commits = new WeakMap<FileHandleCache, GroupCommit>()
 
-/** The group commit of the shard whose file cache this is. */
-export function groupCommitOf(files: FileHandleCache): GroupCommit {
+/** The group commit of the shard whose file cache this is; `timers` apply when it is made (tests). */
+export function groupCommitOf(files: FileHandleCache, timers?: GroupCommitTimers): GroupCommit {
   let commit = commits.get(files)
   if (commit === undefined) {
-    commit = new GroupCommit(files)
+    commit = new GroupCommit(files, timers)
     commits.set(files, commit)
   }
   return commit

@@ -180,6 +180,8 @@ export class PartitionLog implements GroupCommitMember {
   #unflushedMessages = 0
   #lastFlushMs: number
   #dirUnsynced = false
+  /** Between a group commit request and the start of its round (prepareSync). */
+  #syncRequested = false
   /** Offsets below this are fsynced (kept in every mode; only `acks-all` reports it). */
   #durableOffset = 0
   /** Bumped by each truncation, so a sync begun before one cannot vouch for bytes written after. */
@@ -345,6 +347,14 @@ export class PartitionLog implements GroupCommitMember {
     return this.#recoveryPoint
   }
 
+  /**
+   * Whether the group commit holds a request of this log whose round has not started yet: that
+   * round will sync everything appended until it starts, so a later lazy request adds nothing.
+   */
+  get syncRequested(): boolean {
+    return this.#syncRequested
+  }
+
   /** Whether acks=all and consumers wait for the disk (partita.fsync.mode=acks-all, fsync on). */
   get syncsForAcks(): boolean {
     return this.#fsync && this.#config.fsyncMode === 'acks-all'
@@ -366,16 +376,19 @@ export class PartitionLog implements GroupCommitMember {
   /**
    * Resolves once everything appended so far is on disk, through the shard's group commit (one
    * round of fdatasyncs for every log of the shard that asked meanwhile). Rejects with
-   * KAFKA_STORAGE_ERROR when the sync fails; the log is then offline.
+   * KAFKA_STORAGE_ERROR when the sync fails; the log is then offline. A `lazy` sync (nobody waits
+   * on it yet) may wait up to the group commit's LAZY_SYNC_DELAY_MS for its round.
    */
-  async syncData(): Promise<void> {
+  async syncData(lazy = false): Promise<void> {
     this.#checkOpen()
     if (!this.syncsForAcks || this.#durableOffset >= this.logEndOffset) return
-    await withStorageErrorsAsync(`sync log ${this.dir}`, () => groupCommitOf(this.#files).request(this))
+    this.#syncRequested = true
+    await withStorageErrorsAsync(`sync log ${this.dir}`, () => groupCommitOf(this.#files).request(this, lazy))
   }
 
   /** GroupCommitMember: the files to fdatasync for what was appended so far. */
   prepareSync(): SyncWork {
+    this.#syncRequested = false
     const target = this.logEndOffset
     const truncations = this.#truncations
     const failures = this.#failures

@@ -223,6 +223,13 @@ describe('ShardPool', () => {
     expect((await shards.request({ shard: 1, id: 'after' }, { op: 'echo', value: 1 })).message).toMatchObject({ value: 1 })
   })
 
+  it('gives each shard a young generation twice a worker\'s default, so requests in flight die young instead of being promoted', async () => {
+    const shards = await startPool()
+    await shards.spawn(0, 'echo', 'limits')
+    const limits = await shards.request<{ maxYoungGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
+    expect(limits.message.maxYoungGenerationSizeMb).toBe(96)
+  })
+
   it('times out a request nobody answers with PARTITA_REQUEST_TIMEOUT', async () => {
     const shards = await startPool()
     await shards.spawn(0, 'echo', 'quiet')

@@ -315,7 +315,9 @@ export class PartitionReplica {
       baseOffset = check.batch.firstOffset
       lastOffset = check.batch.lastOffset
     } else {
-      const appended = this.#appendAsLeader(records, headers, checked)
+      // acks=0/1: nobody waits for the disk, so the sync may wait for a lazy round (acks=-1 asks
+      // urgently below, in the same turn).
+      const appended = this.#appendAsLeader(records, headers, checked, acks !== -1)
       if ('errorCode' in appended) return appended
       baseOffset = appended.baseOffset
       lastOffset = appended.lastOffset
@@ -377,6 +379,7 @@ export class PartitionReplica {
     records: Buffer,
     headers: ProducerBatchHeader[],
     checked: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'>,
+    lazySync: boolean,
   ): { baseOffset: number; lastOffset: number; logAppendTimeMs: number } | ProduceResult {
     let result
     try {
@@ -398,12 +401,14 @@ export class PartitionReplica {
       })
     }
     assert(next === result.lastOffset + 1, `append covered ${result.baseOffset}..${result.lastOffset}, headers ${next - 1}`)
-    this.#afterLeaderAppend()
+    this.#afterLeaderAppend(lazySync)
     return { baseOffset: result.baseOffset, lastOffset: result.lastOffset, logAppendTimeMs: appendTimeMs }
   }
 
-  #afterLeaderAppend(): void {
-    this.#requestSync()
+  /** `lazySync`: no producer waits for the disk (acks=0/1), so the sync may wait for a lazy round. */
+  #afterLeaderAppend(lazySync = false): void {
+    // A consumer parked here waits for these records: it gets an urgent sync, as it did before.
+    this.#requestSync(lazySync && this.#fetchWaiters.size === 0)
     const hw = this.#highWatermark
     this.#maybeAdvanceHighWatermark()
     // A flush in the append (flush.messages) can carry earlier produces' records to disk.
@@ -574,6 +579,9 @@ export class PartitionReplica {
     )
     // Full purgatory: answer now with whatever there is (possibly nothing), as a zero wait would.
     if (handle === null) return tryRead(true)!
+    // A consumer parking behind records still waiting for a lazy sync (acks=1) has them synced
+    // now instead of after the group commit's delay.
+    if (!fromFollower) this.#requestSync()
     request.signal?.addEventListener('abort', () => handle.cancel(), { once: true })
     return handle.promise
   }
@@ -886,10 +894,14 @@ export class PartitionReplica {
   /**
    * Puts what the log holds past its durable offset into the shard's next group commit; once on
    * disk, the HW may advance and waiting produces and fetches are tried again. A failed sync took
-   * the log offline: the waiters see that and answer KAFKA_STORAGE_ERROR.
+   * the log offline: the waiters see that and answer KAFKA_STORAGE_ERROR. `lazy`: nobody waits on
+   * it yet (an acks=0/1 append), so it may wait for the group commit's next lazy round.
    */
-  #requestSync(): void {
+  #requestSync(lazy = false): void {
     if (!this.#log.syncsForAcks || this.#log.durableOffset >= this.#log.logEndOffset) return
+    // A request whose round has not started covers this append too (the round syncs up to the
+    // log end as it starts), and its settle below moves the HW: no promise per acks=1 produce.
+    if (lazy && this.#log.syncRequested) return
     const requestedMs = phaseTrace?.now() ?? 0
     const settle = (): void => {
       phaseTrace?.since('append.durable', requestedMs)
@@ -900,7 +912,7 @@ export class PartitionReplica {
       this.#pokeFetchWaiters()
       this.#checkInvariants()
     }
-    this.#log.syncData().then(settle, settle)
+    this.#log.syncData(lazy).then(settle, settle)
   }
 
   /** As a follower, tells the leader its copy is on disk further than it last said. */

@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fetchReadBuffers } from '../../common/buffer-pool.js'
+import { resourceLimits } from 'node:worker_threads'
 import { KafkaError, PartitaError } from '../../common/errors.js'
 import type { Actor, ActorAddress, ActorContext, Reply } from '../actor.js'
 
@@ -23,6 +24,7 @@ export type EchoMessage =
   | { op: 'emit'; value: unknown }
   | { op: 'lendRead'; bytes: number; fill: number }
   | { op: 'readPoolRetained' }
+  | { op: 'resourceLimits' }
 
 export interface EchoInit {
   name?: string
@@ -41,6 +43,9 @@ export function createActor(init: EchoInit | undefined, context: ActorContext): 
       switch (message.op) {
         case 'echo':
           reply.ok({ value: message.value, name: init?.name, at: context.address }, payload)
+          return
+        case 'resourceLimits':
+          reply.ok({ ...resourceLimits })
           return
         case 'count':
           count++

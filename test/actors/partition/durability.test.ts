@@ -14,9 +14,10 @@ import type { ReplicaConfig } from '../../../src/actors/partition/replica-types.
 import { ManualClock } from '../../../src/common/clock.js'
 import { ErrorCode } from '../../../src/common/error-codes.js'
 import { FileHandleCache } from '../../../src/storage/file-handle-cache.js'
-import { groupCommitOf } from '../../../src/storage/group-commit.js'
+import { groupCommitOf, LAZY_SYNC_DELAY_MS } from '../../../src/storage/group-commit.js'
 import type { FsyncMode } from '../../../src/storage/log-config.js'
 import { SimFileSystem } from '../../../src/storage/sim-file-system.js'
+import { HandTimers } from '../../storage/group-commit-timers.js'
 import { batch, config, pumpOnce } from './replica-harness.js'
 
 async function openLeader(
@@ -133,6 +134,64 @@ describe('acks=all with partita.fsync.mode=acks-all', () => {
     const replica = await openLeader('/data/t-0', new FileHandleCache({ fs: disk }), new ManualClock(), 'off')
     expect((await replica.produce(batch('a', 2), -1, 5000)).errorCode).toBe(ErrorCode.NONE)
     expect(disk.stats.fsyncs).toBe(0)
+  })
+})
+
+describe('acks=1 with partita.fsync.mode=acks-all', () => {
+  async function leaderWithHandTimers(seed: number): Promise<{ replica: PartitionReplica; files: FileHandleCache; timers: HandTimers; disk: SimFileSystem }> {
+    const disk = new SimFileSystem(seed)
+    const files = new FileHandleCache({ fs: disk })
+    const timers = new HandTimers()
+    groupCommitOf(files, timers)
+    return { replica: await openLeader('/data/t-0', files, new ManualClock()), files, timers, disk }
+  }
+
+  async function turns(n = 10): Promise<void> {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  it('is synced in a lazy group commit round, within the lazy delay, not one round per produce', async () => {
+    const { replica, files, timers } = await leaderWithHandTimers(11)
+    for (let i = 0; i < 5; i++) expect((await replica.produce(batch(`a${i}x`, 2), 1, 5000)).errorCode).toBe(ErrorCode.NONE)
+    await turns()
+    // Answered from the page cache; consumers wait for the disk, which waits for the delay.
+    expect(groupCommitOf(files).stats.rounds).toBe(0)
+    expect(replica.highWatermark).toBe(0)
+    expect(timers.armed().map((d) => d.delayMs)).toEqual([LAZY_SYNC_DELAY_MS])
+    timers.fireAll()
+    await turns()
+    expect(groupCommitOf(files).stats.rounds).toBe(1)
+    expect(replica.highWatermark).toBe(10)
+  })
+
+  it('is synced at once when a consumer is parked on the partition', async () => {
+    const { replica, files } = await leaderWithHandTimers(12)
+    const parked = replica.fetch({ replicaId: -1, fetchOffset: 0, maxBytes: 1 << 20, maxWaitMs: 60_000, minBytes: 1 })
+    expect((await replica.produce(batch('b', 3), 1, 5000)).errorCode).toBe(ErrorCode.NONE)
+    const result = await parked
+    expect(result.records?.toString('latin1')).toContain('b-2')
+    expect(groupCommitOf(files).stats.rounds).toBe(1)
+  })
+
+  it('is synced at once when a consumer parks behind records waiting for a lazy round', async () => {
+    const { replica, files } = await leaderWithHandTimers(13)
+    expect((await replica.produce(batch('c', 3), 1, 5000)).errorCode).toBe(ErrorCode.NONE)
+    await turns()
+    expect(groupCommitOf(files).stats.rounds).toBe(0)
+    const result = await replica.fetch({ replicaId: -1, fetchOffset: 0, maxBytes: 1 << 20, maxWaitMs: 60_000, minBytes: 1 })
+    expect(result.records?.toString('latin1')).toContain('c-2')
+    expect(groupCommitOf(files).stats.rounds).toBe(1)
+  })
+
+  it('does not delay an acks=all produce behind it: the acks=all one syncs both at once', async () => {
+    const { replica, files, disk } = await leaderWithHandTimers(14)
+    expect((await replica.produce(batch('d', 2), 1, 5000)).errorCode).toBe(ErrorCode.NONE)
+    expect((await replica.produce(batch('e', 2), -1, 5000)).errorCode).toBe(ErrorCode.NONE)
+    expect(groupCommitOf(files).stats.rounds).toBe(1)
+    expect(replica.highWatermark).toBe(4)
+    disk.powerCut()
+    const reopened = await openLeader('/data/t-0', new FileHandleCache({ fs: disk }), new ManualClock())
+    expect(reopened.logEndOffset).toBe(4)
   })
 })
 
