@@ -101,6 +101,8 @@ export class PartitionActor {
       highWatermarks: highWatermarkBookFor(init.dir, context.clock, files, context.log),
       onIsrChange: (isr) =>
         context.emit({ event: 'isrChange', topic: init.topic, partition: init.partition, leaderEpoch: actor?.leaderEpoch ?? -1, isr }),
+      // The supervisor stores each reported ISR and answers isrStored.
+      isrChangesStored: true,
       onFollowerSynced: (report) => {
         if (actor !== null) actor.#tellLeaderSynced(report)
       },
@@ -149,6 +151,9 @@ export class PartitionActor {
         return reply({ ok: true })
       case 'removeFromIsr':
         this.#replica.removeFromIsr(message.brokerId)
+        return reply({ ok: true })
+      case 'isrStored':
+        this.#replica.isrStored(message.leaderEpoch, message.isr)
         return reply({ ok: true })
       case 'followerSynced':
         this.#replica.followerSynced(message)

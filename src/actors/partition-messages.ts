@@ -67,6 +67,7 @@ export type PartitionRequest =
   /** The leader's actor address, so the follower fetches from it directly. */
   | { op: 'becomeFollower'; leaderId: number; leaderEpoch: number; leaderShard: number; leaderActorId: string }
   | { op: 'removeFromIsr'; brokerId: number }
+  | { op: 'isrStored'; leaderEpoch: number; isr: number[] }
   /** A follower's copy reached its disk further than its (parked) fetch said: sent to the leader. */
   | ({ op: 'followerSynced' } & FollowerSyncedReport)
   | { op: 'updateConfig'; config: ReplicaConfig }
@@ -93,6 +94,7 @@ export interface PartitionReplies {
   becomeLeader: Done
   becomeFollower: Done
   removeFromIsr: Done
+  isrStored: Done
   followerSynced: Done
   updateConfig: Done
   stats: ReplicaStats

@@ -500,9 +500,24 @@ export class Supervisor {
       this.#logger.warn(`storing ${changed.size} topics' ISR changes failed: ${messageOf(error)}`)
       return
     }
+    const stored: Array<{ topic: string; partition: number; leader: number; message: PartitionRequest }> = []
     for (const { topic, partitions } of changed.list()) {
-      for (const partition of partitions ?? []) for (const listener of this.#isrListeners) listener(topic, partition)
+      for (const partition of partitions ?? []) {
+        const state = this.#store.topic(topic)?.partitions[partition]
+        if (state !== undefined && this.#liveBrokers.has(state.leader)) {
+          stored.push({ topic, partition, leader: state.leader, message: { op: 'isrStored', leaderEpoch: state.leaderEpoch, isr: [...state.isr] } })
+        }
+        for (const listener of this.#isrListeners) listener(topic, partition)
+      }
     }
+    // Each leader counts the followers it dropped toward its high watermark until it hears this
+    // (see LeaderState). One it misses is reported again by the leader's next lag check.
+    void forEachBounded(stored, REQUESTS_IN_FLIGHT_MAX, ({ topic, partition, leader, message }) =>
+      this.#host.request(leader, partitionActorId(topic, partition), message).then(
+        () => undefined,
+        () => undefined,
+      ),
+    )
   }
 
   /** Fault injection: kills one broker's worker, for real (its listener and connections go too). */

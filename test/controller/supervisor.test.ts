@@ -157,7 +157,7 @@ describe('supervisor', () => {
   })
 
   it('stores the ISR changes its leaders report in one turn with one write, and each of them survives a restart', async () => {
-    const { store, supervisor, reopenStore } = setUp({ brokers: 3 }, [topic('wide', 500, [0, 1, 2])])
+    const { store, host, supervisor, reopenStore } = setUp({ brokers: 3 }, [topic('wide', 500, [0, 1, 2])])
     await supervisor.start()
     const writes: number[] = []
     const save = store.save.bind(store)
@@ -172,6 +172,11 @@ describe('supervisor', () => {
     await supervisor.isrChangesStored()
     expect(writes).toEqual([500])
     expect(reopenStore().topic('wide')!.partitions.every((p) => p.isr.join() === '0,1')).toBe(true)
+    // Each leader hears its smaller ISR is stored: only then does it stop counting the dropped follower.
+    await settled()
+    const told = host.sent.filter((s) => s.message.op === 'isrStored')
+    expect(told).toHaveLength(500)
+    expect(told[0]).toMatchObject({ shard: 0, id: partitionActorId('wide', 0), message: { op: 'isrStored', leaderEpoch: 1, isr: [0, 1] } })
   })
 
   it('waits for the last in-sync replica rather than electing an out-of-sync one, unless unclean election is enabled', async () => {

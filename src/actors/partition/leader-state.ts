@@ -15,6 +15,9 @@
  *   whose log end is not known yet (no fetch since this leader took over) holds it back.
  *   Partita's addition: a follower's log end counts only as far as the follower says its copy
  *   is on disk, so with partita.fsync.mode=acks-all an acks=all answer means on every ISR disk.
+ * - A follower dropped from the ISR still holds the high watermark back until the controller has
+ *   stored the smaller ISR (Kafka's "maximal ISR", KIP-497): until then the controller may elect
+ *   that follower, and records only the smaller ISR held must not have been acknowledged.
  */
 import { assert } from '../../common/assert.js'
 
@@ -34,8 +37,16 @@ export class LeaderState {
   readonly replicas: readonly number[]
   readonly #followers = new Map<number, FollowerState>()
   readonly #isr = new Set<number>()
+  /** Followers dropped from the ISR whose removal the controller has not stored yet. */
+  readonly #removalsUnstored = new Set<number>()
+  readonly #removalsNeedStore: boolean
 
-  constructor(brokerId: number, replicas: readonly number[], isr: readonly number[], nowMs: number) {
+  /**
+   * `removalsNeedStore`: a removed follower counts toward the high watermark until isrStored
+   * says the controller stored an ISR without it (false: there is no controller to wait for).
+   */
+  constructor(brokerId: number, replicas: readonly number[], isr: readonly number[], nowMs: number, removalsNeedStore = false) {
+    this.#removalsNeedStore = removalsNeedStore
     assert(replicas.includes(brokerId), `leader ${brokerId} must be one of the replicas ${replicas.join(',')}`)
     this.brokerId = brokerId
     this.replicas = [...replicas]
@@ -105,6 +116,7 @@ export class LeaderState {
     if (follower === undefined || this.#isr.has(brokerId)) return false
     if (follower.logEndOffset < highWatermark || follower.logEndOffset < epochStartOffset) return false
     this.#isr.add(brokerId)
+    this.#removalsUnstored.delete(brokerId)
     return true
   }
 
@@ -121,18 +133,34 @@ export class LeaderState {
 
   /** Removes a follower from the ISR; true when it was in it. The leader itself never leaves. */
   remove(brokerId: number): boolean {
-    if (brokerId === this.brokerId) return false
-    return this.#isr.delete(brokerId)
+    if (brokerId === this.brokerId || !this.#isr.delete(brokerId)) return false
+    if (this.#removalsNeedStore) this.#removalsUnstored.add(brokerId)
+    return true
   }
 
-  /** The smallest durable log end across the ISR, or -1 while some member's is unknown. */
+  /** Whether some removal from the ISR still waits for the controller to store it. */
+  get removalsUnstored(): boolean {
+    return this.#removalsUnstored.size > 0
+  }
+
+  /** The controller stored `storedIsr`: the removals it reflects stop holding the HW back. */
+  isrStored(storedIsr: readonly number[]): void {
+    for (const id of this.#removalsUnstored) if (!storedIsr.includes(id)) this.#removalsUnstored.delete(id)
+  }
+
+  /**
+   * The smallest durable log end across the ISR and the removals not yet stored, or -1 while some
+   * member's is unknown.
+   */
   highWatermarkCandidate(leaderDurableOffset: number): number {
     let candidate = leaderDurableOffset
-    for (const id of this.#isr) {
-      if (id === this.brokerId) continue
-      const follower = this.#followers.get(id)!
-      if (follower.logEndOffset < 0) return -1
-      candidate = Math.min(candidate, follower.durableOffset)
+    for (const members of [this.#isr, this.#removalsUnstored]) {
+      for (const id of members) {
+        if (id === this.brokerId) continue
+        const follower = this.#followers.get(id)!
+        if (follower.logEndOffset < 0) return -1
+        candidate = Math.min(candidate, follower.durableOffset)
+      }
     }
     return candidate
   }

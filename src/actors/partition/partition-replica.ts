@@ -100,6 +100,7 @@ export class PartitionReplica {
   readonly #dir: string
   readonly #clock: PartitionReplicaOptions['clock']
   readonly #onIsrChange: (isr: number[]) => void
+  readonly #isrChangesStored: boolean
   readonly #onFollowerSynced: (report: FollowerSyncedReport) => void
   readonly #log: PartitionLog
   readonly #producers: ProducerStateStore
@@ -144,6 +145,7 @@ export class PartitionReplica {
     this.#clock = options.clock
     this.#config = options.config
     this.#onIsrChange = options.onIsrChange ?? (() => {})
+    this.#isrChangesStored = options.isrChangesStored ?? false
     this.#onFollowerSynced = options.onFollowerSynced ?? (() => {})
     this.#log = log
     this.#producers = producers
@@ -220,7 +222,7 @@ export class PartitionReplica {
     // epoch's first batch lands), not here: a broker taking over thousands of partitions writes no
     // checkpoint for the ones nobody writes to, and a follower asking where an older epoch ended
     // still gets this log's end, where the new epoch will begin.
-    this.#leader = new LeaderState(this.brokerId, input.replicas, input.isr, nowMs)
+    this.#leader = new LeaderState(this.brokerId, input.replicas, input.isr, nowMs, this.#isrChangesStored)
     const isr = this.#leader.isr()
     if (isr.length !== input.isr.length || isr.some((id, i) => id !== input.isr[i])) this.#onIsrChange(isr)
     this.#armIsrTimer()
@@ -684,11 +686,27 @@ export class PartitionReplica {
     this.#afterIsrShrink()
   }
 
-  /** Runs the lag check now (the timer also runs it every half lag time). */
+  /**
+   * Runs the lag check now (the timer also runs it every half lag time). A removal the controller
+   * has not stored by then is reported again: its report, or the answer, may have been lost.
+   */
   checkIsr(): void {
     if (this.#role !== 'leader' || this.#leader === null) return
-    if (!this.#shrinkLaggingIsr()) return
+    if (!this.#shrinkLaggingIsr()) {
+      if (this.#leader.removalsUnstored) this.#onIsrChange(this.#leader.isr())
+      return
+    }
     this.#onIsrChange(this.#leader.isr())
+    this.#afterIsrShrink()
+  }
+
+  /**
+   * The controller stored `isr` for `leaderEpoch`: followers it no longer lists stop holding the
+   * high watermark back (see LeaderState), which may release acks=all produces.
+   */
+  isrStored(leaderEpoch: number, isr: readonly number[]): void {
+    if (this.#role !== 'leader' || this.#leader === null || leaderEpoch !== this.#leaderEpoch) return
+    this.#leader.isrStored(isr)
     this.#afterIsrShrink()
   }
 

@@ -36,6 +36,12 @@ export interface PartitionReplicaOptions {
   /** Called (synchronously) with the new ISR whenever this leader shrinks or expands it. */
   onIsrChange?: (isr: number[]) => void
   /**
+   * Whether a controller stores the ISR changes onIsrChange reports and says so (isrStored): a
+   * follower dropped from the ISR then holds the high watermark back until the smaller ISR is
+   * stored. Without one (false, the default) a removal counts at once.
+   */
+  isrChangesStored?: boolean
+  /**
    * Called when this follower's copy reached the disk further than its last fetch told the
    * leader, so the leader (waiting with acks=all for the followers' disks) hears of it now and not
    * only with the next fetch, which the leader may hold parked until new records arrive.

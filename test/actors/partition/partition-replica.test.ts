@@ -183,6 +183,30 @@ describe('partition replica: leader', () => {
     expect(c.isrChanges.map((x) => x.isr)).toEqual([[1, 3], [1]])
   })
 
+  it('lets a follower dropped from the ISR hold the high watermark back until the controller has stored the smaller ISR', async () => {
+    c = cluster()
+    const leader = await c.open(1, { replicaLagTimeMaxMs: 10_000 }, { isrChangesStored: true })
+    await c.open(2)
+    leader.becomeLeader({ leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] })
+    let result: Awaited<ReturnType<PartitionReplica['produce']>> | null = null
+    void leader.produce(batch('a'), -1, 60_000).then((r) => (result = r))
+    c.clock.advance(15_000) // follower 2 never fetched: the lag check drops it
+    await settle()
+    expect(c.isrChanges).toEqual([{ brokerId: 1, isr: [1] }])
+    // Until the controller stores [1], it may still elect broker 2, which lacks the record.
+    expect(result).toBeNull()
+    expect(leader.highWatermark).toBe(0)
+    leader.isrStored(0, [1]) // an answer about an older epoch changes nothing
+    await settle()
+    expect(result).toBeNull()
+    c.clock.advance(5_000) // the next lag check reports the unstored removal again
+    expect(c.isrChanges).toEqual([{ brokerId: 1, isr: [1] }, { brokerId: 1, isr: [1] }])
+    leader.isrStored(1, [1])
+    await settle()
+    expect(result).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(leader.highWatermark).toBe(1)
+  })
+
   it('answers NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrinks below the minimum while acks=-1 waits', async () => {
     c = cluster()
     const leader = await c.open(1, { minInsyncReplicas: 2 })

@@ -55,7 +55,7 @@ export interface Cluster {
   replicas: Map<number, PartitionReplica>
   isrChanges: Array<{ brokerId: number; isr: number[] }>
   /** `options` adds replica options beside the config (e.g. how followers are woken). */
-  open(brokerId: number, overrides?: Partial<ReplicaConfig>, options?: Pick<PartitionReplicaOptions, 'deferFollowerWake'>): Promise<PartitionReplica>
+  open(brokerId: number, overrides?: Partial<ReplicaConfig>, options?: Pick<PartitionReplicaOptions, 'deferFollowerWake' | 'isrChangesStored'>): Promise<PartitionReplica>
   close(): Promise<void>
 }
 
