@@ -4,7 +4,7 @@
  * the main thread's listener (one group); once each broker node listens on its own, the same code
  * opens connections to each.
  */
-import { KafkaClient } from '../../src/client/wire/kafka-client.js'
+import { KafkaClient, OffsetSpec } from '../../src/client/wire/kafka-client.js'
 import { ErrorCode, errorName } from '../../src/common/error-codes.js'
 
 export interface Endpoint {
@@ -99,4 +99,29 @@ export function wideRequests(routes: Route[], connections: number): ConnectionPl
 export function singlePartitionRequests(routes: Route[], connections: number): ConnectionPlan[] {
   const all = routes.flatMap((route) => route.partitions.map((partition) => ({ host: route.host, port: route.port, partitions: [partition] })))
   return Array.from({ length: connections }, (_, c) => all[c % all.length])
+}
+
+/** How long awaitVisible waits for records produced at acks=1 to become readable. */
+const VISIBLE_WAIT_MS_MAX = 30_000
+const VISIBLE_POLL_MS = 20
+
+/**
+ * Waits until the latest offsets of `topic` (a fresh one) add up to `records`: with the default
+ * partita.fsync.mode=acks-all, records produced at acks=1 become readable only once the group
+ * commit has synced them (within 50 ms), so a read-back started at once would miss the tail.
+ */
+export async function awaitVisible(bootstrap: string, topic: string, partitions: number, records: number): Promise<void> {
+  const client = await KafkaClient.connect({ bootstrapServers: bootstrap })
+  try {
+    const inputs = Array.from({ length: partitions }, (_, partition) => ({ topic, partition, timestamp: OffsetSpec.LATEST }))
+    let visible = 0
+    for (let waitedMs = 0; waitedMs <= VISIBLE_WAIT_MS_MAX; waitedMs += VISIBLE_POLL_MS) {
+      visible = (await client.listOffsets(inputs)).reduce((sum, result) => sum + result.offset, 0)
+      if (visible >= records) return
+      await new Promise((resolve) => setTimeout(resolve, VISIBLE_POLL_MS))
+    }
+    throw new Error(`${topic}: ${visible} of ${records} produced records readable after ${VISIBLE_WAIT_MS_MAX} ms`)
+  } finally {
+    await client.close()
+  }
 }

@@ -21,7 +21,7 @@ import {
 } from './load.js'
 import { phaseReportLines } from './phase-report.js'
 import { fdatasyncLatencyLines, latencyLines, phaseLines, recordsPerSecond } from './report.js'
-import { brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
+import { awaitVisible, brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
 import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
 import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
 import { txnCostPhase } from './txn-cost.js'
@@ -234,6 +234,7 @@ async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<
     const produce = await widePhase(broker, 'Partita produce', settings, routes, 'bench-wide', 1)
     const readAll = (): Promise<LoadFigures> => fetchAllFromBroker({ topic: 'bench-wide', routes, connections: settings.connections, inFlight: settings.inFlight })
     const fetchCommand = `Fetch v11 of every partition from offset 0 to its end, ${settings.connections} connections x ${settings.inFlight} in flight, after one unmeasured read of it all`
+    await awaitVisible(broker.bootstrap, 'bench-wide', settings.partitions, producedTotal(produce).records)
     await readAll()
     const fetch = await measure(broker, 'Partita fetch', fetchCommand, settings.recordBytes, 0, readAll, settings.seconds)
     const rssMb = residentMb(broker.pid)
@@ -352,6 +353,7 @@ async function fetchPhase(server: ServerProcess, settings: BenchSettings, routes
             inFlight: settings.inFlight,
             readBytes: fetchAnswerBytesMax(routes, settings.connections, settings.inFlight),
           })
+  if (target === 'broker') await awaitVisible(server.bootstrap, topic, settings.partitions, written.records)
   await readAll()
   return measure(server, target === 'broker' ? 'Partita fetch' : 'ceiling fetch', 'the whole produce read back, after one unmeasured read of it all', settings.recordBytes, 0, readAll, settings.seconds)
 }
