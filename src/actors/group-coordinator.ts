@@ -705,6 +705,12 @@ export class GroupCoordinator {
     if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID
     const member = group.members.get(request.memberId)
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
+    if (this.#sessionOverdue(member)) {
+      // As for a late heartbeat (see heartbeat): a consumer's auto-commit read first after a
+      // freeze does not bring back a session that ran out.
+      this.#removeMemberAndUpdateGroup(group, member)
+      return ErrorCode.UNKNOWN_MEMBER_ID
+    }
     if (request.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
     // The member has its new generation but not yet its assignment: it must not commit for it.
     if (group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS

@@ -138,6 +138,16 @@ describe('GroupCoordinator membership', () => {
     expect(h.coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: b.memberId }).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
   })
 
+  it('refuses an OffsetCommit read before the expiry timer of a session that ran out while the broker was frozen, and rebalances', async () => {
+    const h = await setup()
+    const { joins } = await formGroup(h, 2)
+    const [a, b] = joins
+    h.clock.jump(10_001)
+    const commit = await h.coordinator.commitOffsets({ groupId: 'g', generationId: 1, memberId: a.memberId, offsets: [{ topic: 't', partition: 0, offset: 7, metadata: '' }] })
+    expect(commit.map((p) => p.errorCode)).toEqual([ErrorCode.UNKNOWN_MEMBER_ID])
+    expect(h.coordinator.describeGroups(['g'])[0].members.map((m) => m.memberId)).toEqual([b.memberId])
+  })
+
   it('removes members that do not rejoin before the rebalance timeout', async () => {
     const h = await setup()
     const { joins } = await formGroup(h, 2)
