@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { runFuzz, type FuzzOptions, type FuzzReport } from './run.js'
 
 const USAGE =
-  'usage: npm run fuzz -- --frames N --seed S [--first I] [--bootstrap host:port] [--report FILE] [--lanes L] [--in-flight K] [--brokers B] ' +
+  'usage: npm run fuzz -- --frames N --seed S [--first I] [--bootstrap host:port] [--report FILE] [--lanes L] [--in-flight K] [--brokers B] [--data-dir DIR] ' +
   '[--base-time-ms T] [--partition-replicas-max N|unlimited]'
 
 function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
@@ -26,7 +26,7 @@ function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
     if (!Number.isSafeInteger(parsed) || parsed < 0) throw new Error(`--${name} must be a non-negative integer, got '${raw}'\n${USAGE}`)
     return parsed
   }
-  const known = new Set(['frames', 'seed', 'first', 'bootstrap', 'report', 'lanes', 'in-flight', 'brokers', 'base-time-ms', 'partition-replicas-max'])
+  const known = new Set(['frames', 'seed', 'first', 'bootstrap', 'report', 'lanes', 'in-flight', 'brokers', 'base-time-ms', 'partition-replicas-max', 'data-dir'])
   for (const name of values.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`)
   return {
     frames: int('frames', 100_000)!,
@@ -37,6 +37,7 @@ function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
     lanes: int('lanes'),
     inFlight: int('in-flight'),
     brokers: int('brokers'),
+    dataDir: values.get('data-dir'),
     baseTimestampMs: int('base-time-ms'),
     partitionReplicasMax: values.get('partition-replicas-max') === 'unlimited' ? Infinity : int('partition-replicas-max'),
   }

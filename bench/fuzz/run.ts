@@ -26,6 +26,8 @@ export interface FuzzOptions {
   inFlight?: number
   /** Brokers of the spawned process, each its own shard and listener. Default 3. */
   brokers?: number
+  /** The spawned broker's data directory, kept after the run for a look at its segments; default a fresh one removed at the end. */
+  dataDir?: string
   /** Records stored in each pre-created partition. Default 20. */
   knownRecords?: number
   /** Timestamps in generated batches sit around this; default now (pass it again to replay exactly). */
@@ -132,7 +134,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const first = options.first ?? 0
   const brokers = options.brokers ?? 3
   const baseTimestampMs = options.baseTimestampMs ?? Date.now()
-  const broker = options.bootstrap === undefined ? await BrokerProcess.start({ brokers }) : null
+  const broker = options.bootstrap === undefined ? await BrokerProcess.start({ brokers, dataDir: options.dataDir }) : null
   const bootstrap = options.bootstrap ?? broker!.bootstrap
   if (broker !== null) broker.log.echo = (line) => log(`broker: ${line}`)
   const failures: string[] = []
