@@ -67,6 +67,9 @@ export interface BrokerExit {
   signal: string | null
 }
 
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS_PER_SECOND = 100
+
 /** Close reasons remembered by client address. */
 const REASONS_BY_PEER_MAX = 100_000
 /** Lines kept per category; beyond this only the count grows. */
@@ -251,6 +254,18 @@ export class BrokerProcess {
       const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
       const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN)
       return { rssKb: field('VmRSS'), peakKb: field('VmHWM'), threads: field('Threads') }
+    } catch {
+      return null
+    }
+  }
+
+  /** CPU seconds the broker process has used, all its threads together, or null once it is gone. */
+  cpuSeconds(): number | null {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 14th and 15th.
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
     } catch {
       return null
     }

@@ -49,6 +49,7 @@ function summary(report: FuzzReport): string {
     `fuzz: ${report.ok ? 'PASS' : 'FAIL'} seed ${report.seed} (frames ${report.firstFrame}-${report.firstFrame + report.frames - 1}, --base-time-ms ${report.baseTimestampMs})`,
     `  sent ${report.framesSent} frames in ${(report.durationMs / 1000).toFixed(1)} s: ${report.framesPerSecond} frames/s ` +
       `(drawn again: ${JSON.stringify(report.framesRedrawn)}; partition replicas per frame at most ${report.partitionReplicasMax})`,
+    `  CPU per frame: ${report.cpuMsPerFrame.fuzzer} ms in the fuzzer, ${report.cpuMsPerFrame.broker ?? '?'} ms in the broker (all its threads)`,
     `  connections: ${report.connections.opened} opened, ${report.connections.closedAsPredicted} closed by the broker as predicted, ` +
       `${report.connections.closedAfterSilentProduce} after a failed acks=0 produce, ${report.connections.closedUnexpectedly} unexpectedly`,
     `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB)`,

@@ -71,6 +71,11 @@ export interface FuzzReport {
   brokerExitedDuringRun: BrokerExit | null
   brokerShutdown: (BrokerExit & { clean: boolean }) | null
   rssKb: { start: number | null; afterWarmUp: number | null; end: number | null; peak: number | null }
+  /**
+   * CPU per frame sent, in ms, over the sending phase: the fuzzer's own process and the broker's
+   * (every thread). Wall-clock frames/s depends on what else the box runs; this does not.
+   */
+  cpuMsPerFrame: { fuzzer: number; broker: number | null }
   /** The broker's V8 heaps after their latest full collections, summed (null: none yet, or no broker of our own). */
   retainedHeapKb: { afterWarmUp: number | null; end: number | null; fullCollections: number }
   connections: {
@@ -209,6 +214,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const probeFailures: string[] = []
     const stopProbe = startProbe(bootstrap, () => oracle.standingTopic(), 2_000, () => next, probeFailures)
     const startedMs = Date.now()
+    const fuzzerCpuStart = process.cpuUsage()
+    const brokerCpuStart = broker?.cpuSeconds() ?? null
     const progress = setInterval(() => {
       const seconds = (Date.now() - startedMs) / 1000
       const memory = broker?.memoryKb()
@@ -223,6 +230,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       await stopProbe()
     }
     const durationMs = Date.now() - startedMs
+    const fuzzerCpu = process.cpuUsage(fuzzerCpuStart)
+    const brokerCpuEnd = broker?.cpuSeconds() ?? null
+    const perFrame = (ms: number): number => Math.round((ms / Math.max(1, stats.framesSent)) * 1000) / 1000
+    const cpuMsPerFrame = {
+      fuzzer: perFrame((fuzzerCpu.user + fuzzerCpu.system) / 1000),
+      broker: brokerCpuStart === null || brokerCpuEnd === null ? null : perFrame((brokerCpuEnd - brokerCpuStart) * 1000),
+    }
     const exitedDuringRun = broker?.exit ?? null
     if (exitedDuringRun !== null) failures.push(`the broker exited during the run (code ${exitedDuringRun.code}, signal ${exitedDuringRun.signal}) near frame ${next}`)
 
@@ -270,6 +284,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       partitionReplicasMax: source.partitionReplicasMax,
       durationMs,
       framesPerSecond: Math.round((stats.framesSent / durationMs) * 1000),
+      cpuMsPerFrame,
       brokerExitedDuringRun: exitedDuringRun,
       brokerShutdown: shutdown,
       rssKb: { start: rssStart?.rssKb ?? null, afterWarmUp: rssAfterWarmUp, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null },
