@@ -100,12 +100,12 @@ export class Oracle {
         verdicts.push({ ...base, ok: false, verdict: `not led (leader ${info.leader}, ${errorName(info.errorCode)})` })
         continue
       }
-      verdicts.push(await this.#checkRecords(client, k, base, info.leaderEpoch, topic.topicId))
+      verdicts.push(await this.#checkRecords(client, k, base, info.leaderEpoch))
     }
     return verdicts
   }
 
-  async #checkRecords(client: KafkaClient, k: KnownPartition, base: Omit<PartitionVerdict, 'ok' | 'verdict'>, leaderEpoch: number, topicId: string): Promise<PartitionVerdict> {
+  async #checkRecords(client: KafkaClient, k: KnownPartition, base: Omit<PartitionVerdict, 'ok' | 'verdict'>, leaderEpoch: number): Promise<PartitionVerdict> {
     const [earliest, latest] = await client.listOffsets([
       { topic: k.topic, partition: k.partition, timestamp: OffsetSpec.EARLIEST },
       { topic: k.topic, partition: k.partition, timestamp: OffsetSpec.LATEST },
@@ -120,7 +120,6 @@ export class Oracle {
     const allowedStart = configsChanged ? Infinity : (this.#deleteRecordsUpTo.get(`${k.topic}/${k.partition}`) ?? 0)
     const lastKnown = k.records[k.records.length - 1].offset
     const problems: string[] = []
-    if (topicId !== k.topicId) problems.push(`topic id changed from ${k.topicId} to ${topicId} (deleted and created again without a logged DeleteTopics)`)
     if (leaderEpoch !== k.leaderEpoch) problems.push(`leader epoch moved from ${k.leaderEpoch} to ${leaderEpoch} (a shard died or went silent)`)
     if (logStart > allowedStart) problems.push(`log start ${logStart} is past anything a logged request allows (${allowedStart})`)
     if (highWatermark <= lastKnown) problems.push(`high watermark ${highWatermark} is below known offset ${lastKnown}`)

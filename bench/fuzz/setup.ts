@@ -32,16 +32,14 @@ export async function setUpTopics(client: KafkaClient, plans: TopicPlan[], recor
         check(result.errorCode, `producing to ${plan.name}-${partition}`)
         values.forEach((v, i) => records.push({ offset: result.baseOffset + i, ...v }))
       }
-      known.push({ topic: plan.name, partition, records, leaderEpoch: -1, topicId: '' })
+      known.push({ topic: plan.name, partition, records, leaderEpoch: -1 })
     }
   }
   const metadata = await client.metadata(plans.map((p) => p.name))
   for (const k of known) {
-    const topic = metadata.topics.find((t) => t.name === k.topic)
-    const info = topic?.partitions.find((p) => p.partition === k.partition)
-    if (topic === undefined || info === undefined || info.leader < 0) throw new Error(`fuzz setup: ${k.topic}-${k.partition} has no leader`)
+    const info = metadata.topics.find((t) => t.name === k.topic)?.partitions.find((p) => p.partition === k.partition)
+    if (info === undefined || info.leader < 0) throw new Error(`fuzz setup: ${k.topic}-${k.partition} has no leader`)
     k.leaderEpoch = info.leaderEpoch
-    k.topicId = topic.topicId
   }
   return known
 }

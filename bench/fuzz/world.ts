@@ -33,11 +33,6 @@ export interface KnownPartition {
   records: KnownRecord[]
   /** The leader epoch after setup: a change during the run means a shard died or went silent. */
   leaderEpoch: number
-  /**
-   * The topic's id after setup. A topic deleted and created again under the same name starts at
-   * leader epoch 0 again, so only its new id tells it from the one set up.
-   */
-  topicId: string
 }
 
 /** The topics the fuzzer creates before sending anything, sized for `brokers` logical brokers. */
