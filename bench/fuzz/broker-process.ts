@@ -25,12 +25,50 @@ export interface BrokerProcessOptions {
   adminPort?: number
   /** Extra environment variables for the process. */
   env?: Record<string, string>
+  /** Node's own flags for the broker process (`--cpu-prof`, `--heapsnapshot-signal=SIGUSR2`, ...), before its script. */
+  nodeArgs?: string[]
+  /**
+   * Runs the broker with `--trace-gc` and keeps, per V8 isolate (the main thread, each shard, each
+   * pool thread), the heap left after its latest full collection: what the broker retains, apart
+   * from the room V8 keeps around it (see retainedHeapKb).
+   */
+  traceGc?: boolean
+}
+
+/** `[pid:isolate]  1234 ms: Mark-Compact 41.1 (71.2) -> 19.5 (72.7) MB, ...`: a full collection, live MB after it. */
+const FULL_GC_LINE = /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(([\d.]+)\) MB/
+
+/** The heap each isolate held after its latest full collection, from `--trace-gc` lines. */
+export class RetainedHeap {
+  /** Isolate address -> MB live after its latest Mark-Compact (bounded by the process's threads). */
+  readonly #liveMbByIsolate = new Map<string, number>()
+  fullCollections = 0
+
+  /** Takes one line of the broker's stdout; true when it was a full collection's. */
+  add(line: string): boolean {
+    const match = FULL_GC_LINE.exec(line)
+    if (match === null) return false
+    this.#liveMbByIsolate.set(match[1], Number(match[2]))
+    this.fullCollections++
+    return true
+  }
+
+  /** The sum over isolates, in kB, or null before any full collection. */
+  totalKb(): number | null {
+    if (this.#liveMbByIsolate.size === 0) return null
+    let mb = 0
+    for (const live of this.#liveMbByIsolate.values()) mb += live
+    return Math.round(mb * 1024)
+  }
 }
 
 export interface BrokerExit {
   code: number | null
   signal: string | null
 }
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS_PER_SECOND = 100
 
 /** Close reasons remembered by client address. */
 const REASONS_BY_PEER_MAX = 100_000
@@ -138,6 +176,8 @@ export class BrokerProcess {
   readonly child: ChildProcess
   readonly bootstrap: string
   readonly log: BrokerLog
+  /** With traceGc: what the broker's isolates retain after their latest full collections. */
+  readonly retainedHeap: RetainedHeap
   /** The admin HTTP port's base URL, when it was asked for. */
   adminUrl: string | null = null
   /** Removed on stop: the directory this process made, or null when the caller owns it. */
@@ -145,8 +185,9 @@ export class BrokerProcess {
   #exit: BrokerExit | null = null
   readonly #exited: Promise<BrokerExit>
 
-  private constructor(child: ChildProcess, bootstrap: string, log: BrokerLog, ownDataDir: string | null) {
+  private constructor(child: ChildProcess, bootstrap: string, log: BrokerLog, ownDataDir: string | null, retainedHeap: RetainedHeap) {
     this.child = child
+    this.retainedHeap = retainedHeap
     this.bootstrap = bootstrap
     this.log = log
     this.#ownDataDir = ownDataDir
@@ -168,23 +209,24 @@ export class BrokerProcess {
     // No initial rebalance delay, so group requests answer while the lane still waits for them;
     // housekeeping every second, so retention changes sent during the run take effect in it.
     args.push('--group-initial-rebalance-delay-ms', '0', '--retention-check-interval-ms', '1000', ...(options.args ?? []))
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
+    const child = spawn(process.execPath, [...(options.traceGc === true ? ['--trace-gc'] : []), ...(options.nodeArgs ?? []), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
     const log = new BrokerLog()
     createInterface({ input: child.stderr! }).on('line', (line) => log.add(line))
+    const retained = new RetainedHeap()
     try {
       let adminUrl: string | null = null
       const bootstrap = await new Promise<string>((resolve, reject) => {
-        let output = ''
-        child.stdout!.on('data', (chunk: Buffer) => {
-          output += chunk.toString()
-          adminUrl = /^partita: admin listening on (\S+)/m.exec(output)?.[1] ?? null
+        // Line by line, and nothing kept but what is parsed: with --trace-gc stdout never ends.
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (retained.add(line)) return
+          adminUrl ??= /^partita: admin listening on (\S+)/.exec(line)?.[1] ?? null
           // The last line of the start-up: every broker's address, as clients bootstrap from them.
-          const match = /^partita: listening on (\S+)/m.exec(output)
+          const match = /^partita: listening on (\S+)/.exec(line)
           if (match !== null) resolve(match[1])
         })
         child.once('exit', (code) => reject(new Error(`the broker exited with ${code} before listening: ${log.other.join(' | ')}`)))
       })
-      const process_ = new BrokerProcess(child, bootstrap, log, ownDataDir)
+      const process_ = new BrokerProcess(child, bootstrap, log, ownDataDir, retained)
       process_.adminUrl = adminUrl
       return process_
     } catch (error) {
@@ -212,6 +254,18 @@ export class BrokerProcess {
       const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
       const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN)
       return { rssKb: field('VmRSS'), peakKb: field('VmHWM'), threads: field('Threads') }
+    } catch {
+      return null
+    }
+  }
+
+  /** CPU seconds the broker process has used, all its threads together, or null once it is gone. */
+  cpuSeconds(): number | null {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 14th and 15th.
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
     } catch {
       return null
     }

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { runFuzz, type FuzzOptions, type FuzzReport } from './run.js'
 
 const USAGE =
-  'usage: npm run fuzz -- --frames N --seed S [--first I] [--bootstrap host:port] [--report FILE] [--lanes L] [--in-flight K] [--brokers B] ' +
+  'usage: npm run fuzz -- --frames N --seed S [--first I] [--bootstrap host:port] [--report FILE] [--lanes L] [--in-flight K] [--brokers B] [--data-dir DIR] [--broker-node-args "--flag ..."] ' +
   '[--base-time-ms T] [--partition-replicas-max N|unlimited]'
 
 function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
@@ -26,7 +26,7 @@ function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
     if (!Number.isSafeInteger(parsed) || parsed < 0) throw new Error(`--${name} must be a non-negative integer, got '${raw}'\n${USAGE}`)
     return parsed
   }
-  const known = new Set(['frames', 'seed', 'first', 'bootstrap', 'report', 'lanes', 'in-flight', 'brokers', 'base-time-ms', 'partition-replicas-max'])
+  const known = new Set(['frames', 'seed', 'first', 'bootstrap', 'report', 'lanes', 'in-flight', 'brokers', 'base-time-ms', 'partition-replicas-max', 'data-dir', 'broker-node-args'])
   for (const name of values.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`)
   return {
     frames: int('frames', 100_000)!,
@@ -37,6 +37,8 @@ function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
     lanes: int('lanes'),
     inFlight: int('in-flight'),
     brokers: int('brokers'),
+    dataDir: values.get('data-dir'),
+    brokerNodeArgs: values.get('broker-node-args')?.split(' ').filter((arg) => arg !== ''),
     baseTimestampMs: int('base-time-ms'),
     partitionReplicasMax: values.get('partition-replicas-max') === 'unlimited' ? Infinity : int('partition-replicas-max'),
   }
@@ -47,9 +49,11 @@ function summary(report: FuzzReport): string {
     `fuzz: ${report.ok ? 'PASS' : 'FAIL'} seed ${report.seed} (frames ${report.firstFrame}-${report.firstFrame + report.frames - 1}, --base-time-ms ${report.baseTimestampMs})`,
     `  sent ${report.framesSent} frames in ${(report.durationMs / 1000).toFixed(1)} s: ${report.framesPerSecond} frames/s ` +
       `(drawn again: ${JSON.stringify(report.framesRedrawn)}; partition replicas per frame at most ${report.partitionReplicasMax})`,
+    `  CPU per frame: ${report.cpuMsPerFrame.fuzzer} ms in the fuzzer, ${report.cpuMsPerFrame.broker ?? '?'} ms in the broker (all its threads)`,
     `  connections: ${report.connections.opened} opened, ${report.connections.closedAsPredicted} closed by the broker as predicted, ` +
       `${report.connections.closedAfterSilentProduce} after a failed acks=0 produce, ${report.connections.closedUnexpectedly} unexpectedly`,
     `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB)`,
+    `  broker V8 heap retained after full collections: ${report.retainedHeapKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.retainedHeapKb.end ?? '?'} kB at end (${report.retainedHeapKb.fullCollections} full collections)`,
     `  predictions: ${JSON.stringify(report.predictions)}`,
     `  answered: ${JSON.stringify(report.answeredByApi)}`,
     `  abandoned (long waits): ${JSON.stringify(report.abandonedByApi)}`,

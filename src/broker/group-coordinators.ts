@@ -280,15 +280,17 @@ export class GroupCoordinators implements GroupOperations {
   async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<OffsetDeleteResult> {
     const c = await this.#route(groupId)
     if (typeof c === 'number') return { errorCode: c, partitions: [] }
-    const known = partitions.filter((p) => this.#deps.image.partition(p.topic, p.partition) !== undefined)
-    const answer = await c.deleteOffsets(groupId, known)
+    // Looked up once: the image may change while the coordinator writes its tombstones (a topic
+    // created or deleted meanwhile), and the answers must line up with what was asked of it. Looking
+    // again afterwards answered a partition created meanwhile with an answer that did not exist,
+    // and the handler threw (found by the fuzzer: OffsetDelete v0 "failed in the broker").
+    const isKnown = partitions.map((p) => this.#deps.image.partition(p.topic, p.partition) !== undefined)
+    const answer = await c.deleteOffsets(groupId, partitions.filter((_, i) => isKnown[i]))
     if (answer.errorCode !== ErrorCode.NONE) return answer
     let next = 0
     return {
       errorCode: ErrorCode.NONE,
-      partitions: partitions.map((p) =>
-        this.#deps.image.partition(p.topic, p.partition) !== undefined ? answer.partitions[next++] : { ...p, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
-      ),
+      partitions: partitions.map((p, i) => (isKnown[i] ? answer.partitions[next++] : { ...p, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })),
     }
   }
 

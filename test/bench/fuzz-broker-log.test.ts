@@ -3,7 +3,7 @@
  * the lines as the broker writes them, pino's JSON as well as a plain logger's.
  */
 import { describe, expect, it } from 'vitest'
-import { BrokerLog, logMessage } from '../../bench/fuzz/broker-process.js'
+import { BrokerLog, logMessage, RetainedHeap } from '../../bench/fuzz/broker-process.js'
 
 const pino = (fields: Record<string, unknown>): string => JSON.stringify({ level: 40, time: 1, pid: 7, ...fields })
 
@@ -29,5 +29,26 @@ describe("the fuzzer's reading of the broker log", () => {
     const log = new BrokerLog()
     log.add(pino({ broker: 2, msg: 'closing connection from 127.1.1.9:1: request api key 0 v8 failed in the broker: boom' }))
     expect(log.bugLineCount).toBe(1)
+  })
+})
+
+describe("the fuzzer's reading of the broker's --trace-gc lines", () => {
+  // Lines as Node 20 prints them: the main thread's isolate and a shard's, scavenges among them.
+  const lines = [
+    '[31943:0x385484d0]      774 ms: Mark-Compact 10.5 (17.7) -> 8.7 (26.7) MB, 4.28 / 0.04 ms  (+ 0.2 ms in 3 steps) finalize incremental marking via task; GC in old space requested',
+    '[31943:0x7f9d28000f30]     5721 ms: Mark-Compact 12.7 (28.7) -> 10.3 (29.0) MB, 60.77 / 0.04 ms  (average mu = 1.000, current mu = 1.000) finalize incremental marking via task',
+    '[31943:0x7f9d28000f30]    56488 ms: Scavenge 45.8 (73.2) -> 35.2 (73.2) MB, 14.53 / 0.13 ms  (average mu = 0.999, current mu = 0.999) allocation failure;',
+    '[31943:0x7f9d28000f30]    41399 ms: Mark-Compact (reduce) 41.1 (71.2) -> 19.5 (72.7) MB, 19.71 / 0.02 ms  (average mu = 0.999) memory reducer',
+    'partita: listening on 127.0.0.1:9092 (data in /tmp/x)',
+  ]
+
+  it("sums each isolate's heap after its latest full collection, ignoring scavenges and other lines", () => {
+    const heap = new RetainedHeap()
+    expect(heap.totalKb()).toBeNull()
+    const taken = lines.map((line) => heap.add(line))
+    expect(taken).toEqual([true, true, false, true, false])
+    // 8.7 MB on the main thread, and the shard's latest (19.5 MB), not its earlier 10.3 MB.
+    expect(heap.totalKb()).toBe(Math.round((8.7 + 19.5) * 1024))
+    expect(heap.fullCollections).toBe(3)
   })
 })
