@@ -335,10 +335,16 @@ export class RingWriter {
    */
   writeWith(length: number, encode: FrameEncoder, options: RingWriteOptions = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new PartitaError('PARTITA_RING_CLOSED', 'ring writer is closed'))
-    const offset = this.tryReserve(length)
-    if (offset >= 0) {
-      this.#encodeAndCommit(offset, encode)
-      return Promise.resolve()
+    // A frame that can never fit (or fails to encode) rejects like every other failure: thrown
+    // synchronously, it escaped callers that only handle the promise, and their asker never heard.
+    try {
+      const offset = this.tryReserve(length)
+      if (offset >= 0) {
+        this.#encodeAndCommit(offset, encode)
+        return Promise.resolve()
+      }
+    } catch (error) {
+      return Promise.reject(error)
     }
     if (this.#waiting.length >= this.#waitingWritesMax) {
       return Promise.reject(new PartitaError('PARTITA_RING_FULL', `ring full with ${this.#waiting.length} writes waiting`))

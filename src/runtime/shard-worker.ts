@@ -229,9 +229,20 @@ class Shard {
         // lent from this thread's read pool (a follower fetch's records) goes back to it, instead
         // of becoming garbage the next full mark-compact must find.
         () => payload !== undefined && fetchReadBuffers.give(payload as Buffer),
-        (error: unknown) => this.#reportOrphan('', error),
+        (error: unknown) => this.#replyFailed(asker, correlationId, outcome.ok, error),
       )
     }
+  }
+
+  /**
+   * An answer that could not be written (too large for the ring, or the ring stayed full) is
+   * replaced by the error, a small frame: without it the asker waits out its whole timeout and
+   * then blames the wrong cause.
+   */
+  #replyFailed(asker: number, correlationId: number, wasAnswer: boolean, error: unknown): void {
+    if (!wasAnswer) return this.#reportOrphan('', error)
+    const frame: OutgoingFrame = { kind: MessageKind.REPLY_ERROR, correlationId, shard: this.#data.shard, id: '', message: serializeError(error) }
+    this.#write(asker, frame).catch((again: unknown) => this.#reportOrphan('', again))
   }
 
   #settleOutgoing(frame: IncomingFrame): void {

@@ -119,6 +119,14 @@ describe('ShardPool', () => {
     expect(second.payload?.equals(Buffer.alloc(bytes, 2))).toBe(true)
   })
 
+  it('fails a request at once with PARTITA_FRAME_TOO_LARGE when its answer can never fit the ring, instead of letting it time out', async () => {
+    const shards = await startPool({ requestTimeoutMs: 60_000 })
+    await shards.spawn(0, 'echo', 'a')
+    // 128 KiB of payload cannot cross a 64 KiB ring.
+    await expect(shards.request({ shard: 0, id: 'a' }, { op: 'lendRead', bytes: 128 * 1024, fill: 1 })).rejects.toMatchObject({ code: 'PARTITA_FRAME_TOO_LARGE' })
+    expect((await shards.request<{ count: number }>({ shard: 0, id: 'a' }, { op: 'count' })).message.count).toBe(1)
+  })
+
   it('lets a parked reply answer later while the mailbox moves on', async () => {
     const shards = await startPool()
     await shards.spawn(0, 'echo', 'p')
