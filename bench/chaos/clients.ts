@@ -28,6 +28,7 @@ export class StreamingClient {
   readonly #child: ChildProcess
   readonly #exited: Promise<number | null>
   #waiters: Array<{ count: number; resolve: () => void }> = []
+  #assignmentWaiters: Array<{ count: number; resolve: () => void }> = []
 
   constructor(args: string[]) {
     this.#child = spawn(PYTHON, [CLIENT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -55,6 +56,12 @@ export class StreamingClient {
   seen(count: number): Promise<void> {
     if (this.records.length >= count || this.#child.exitCode !== null) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push({ count, resolve }))
+  }
+
+  /** Resolves once the group has handed this consumer `count` assignments in all, or the client exited. */
+  assigned(count: number): Promise<void> {
+    if (this.assignments.length >= count || this.#child.exitCode !== null) return Promise.resolve()
+    return new Promise((resolve) => this.#assignmentWaiters.push({ count, resolve }))
   }
 
   /** Resolves once every value in `values` has been seen at least once, or the client exited. */
@@ -94,6 +101,11 @@ export class StreamingClient {
     else if (parsed.done === true) this.summary = parsed
     this.#waiters = this.#waiters.filter((w) => {
       if (this.records.length < w.count) return true
+      w.resolve()
+      return false
+    })
+    this.#assignmentWaiters = this.#assignmentWaiters.filter((w) => {
+      if (this.assignments.length < w.count) return true
       w.resolve()
       return false
     })

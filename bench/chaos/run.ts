@@ -85,6 +85,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const rounds: ChaosRound[] = []
   const perRound = options.ackedPerRound ?? 200
   try {
+    // The consumer is in the group before the first fault: a freeze that struck before its first
+    // assignment would leave it nothing to lose, and the rebalance it must cause would not happen.
+    if (!(await within(consumer.assigned(1), PROGRESS_MS))) failures.push(`the consumer had no assignment within ${PROGRESS_MS} ms`)
     for (let round = 1; round <= options.rounds; round++) {
       // The clients make progress first, so each fault strikes a working pipeline.
       const progressed = await within(producer.seen(producer.records.length + perRound), PROGRESS_MS)
@@ -95,6 +98,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       await delay(rng.between(0, 1_000))
       const ackedBefore = producer.records.length
+      const assignmentsBefore = consumer.assignments.length
       const faultMs = Date.now()
       if (options.fault === 'kill') {
         broker.child.kill('SIGKILL')
@@ -108,6 +112,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const backMs = Date.now()
       const acked = await within(producer.seen(producer.records.length + 1), PROGRESS_MS)
       if (producer.exitCode !== null) break
+      // A freeze past the session expires the consumer: the round ends once the group has
+      // rebalanced, since the consumer may read every acknowledged record before it rejoins.
+      const sessionExpired = options.fault === 'freeze' && (options.freezeMs ?? 10_000) > (options.sessionMs ?? 6_000)
+      if (sessionExpired && !(await within(consumer.assigned(assignmentsBefore + 1), PROGRESS_MS))) {
+        failures.push(`round ${round}: the group did not rebalance within ${PROGRESS_MS} ms of the freeze`)
+      }
       const entry = { round, downMs: backMs - faultMs, firstAckAfterMs: acked ? Date.now() - backMs : -1, ackedBefore }
       rounds.push(entry)
       log(`chaos: round ${round} (${options.fault}): back after ${entry.downMs} ms, first ack ${entry.firstAckAfterMs} ms later, ${producer.records.length} acknowledged, ${consumer.records.length} consumed`)
