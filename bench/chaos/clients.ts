@@ -27,8 +27,8 @@ export class StreamingClient {
   readonly stderr: string[] = []
   readonly #child: ChildProcess
   readonly #exited: Promise<number | null>
-  #waiters: Array<{ count: number; resolve: () => void }> = []
-  #assignmentWaiters: Array<{ count: number; resolve: () => void }> = []
+  /** Callers of seen/assigned, each waiting until its condition holds. */
+  #waiters: Array<{ ready: () => boolean; resolve: () => void }> = []
 
   constructor(args: string[]) {
     this.#child = spawn(PYTHON, [CLIENT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -54,14 +54,17 @@ export class StreamingClient {
 
   /** Resolves once `count` records have been seen in all (or the client exited: check `records`). */
   seen(count: number): Promise<void> {
-    if (this.records.length >= count || this.#child.exitCode !== null) return Promise.resolve()
-    return new Promise((resolve) => this.#waiters.push({ count, resolve }))
+    return this.#until(() => this.records.length >= count)
   }
 
   /** Resolves once the group has handed this consumer `count` assignments in all, or the client exited. */
   assigned(count: number): Promise<void> {
-    if (this.assignments.length >= count || this.#child.exitCode !== null) return Promise.resolve()
-    return new Promise((resolve) => this.#assignmentWaiters.push({ count, resolve }))
+    return this.#until(() => this.assignments.length >= count)
+  }
+
+  #until(ready: () => boolean): Promise<void> {
+    if (ready() || this.#child.exitCode !== null) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push({ ready, resolve }))
   }
 
   /** Resolves once every value in `values` has been seen at least once, or the client exited. */
@@ -100,12 +103,7 @@ export class StreamingClient {
     else if (Array.isArray(parsed.assigned)) this.assignments.push(parsed.assigned as number[])
     else if (parsed.done === true) this.summary = parsed
     this.#waiters = this.#waiters.filter((w) => {
-      if (this.records.length < w.count) return true
-      w.resolve()
-      return false
-    })
-    this.#assignmentWaiters = this.#assignmentWaiters.filter((w) => {
-      if (this.assignments.length < w.count) return true
+      if (!w.ready()) return true
       w.resolve()
       return false
     })

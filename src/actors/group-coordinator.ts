@@ -494,13 +494,7 @@ export class GroupCoordinator {
     if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return { errorCode: ErrorCode.FENCED_INSTANCE_ID }
     const member = group.members.get(request.memberId)
     if (member === undefined || group.state === 'Empty') return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
-    if (this.#sessionOverdue(member)) {
-      // The session ran out by the clock, and only the event loop's order kept its timer from
-      // firing first (a broker resuming from a freeze reads the waiting heartbeat before it runs
-      // overdue timers): a late heartbeat does not bring the member back.
-      this.#removeMemberAndUpdateGroup(group, member)
-      return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
-    }
+    if (this.#expiredByTheClock(group, member)) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
     if (request.generationId !== group.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION }
     this.#scheduleSessionExpiry(group, member)
     // While preparing, the member must rejoin; the heartbeat still counts towards its session.
@@ -559,6 +553,18 @@ export class GroupCoordinator {
     if (member.sessionTimer !== null) this.#clock.clearTimeout(member.sessionTimer)
     member.sessionDeadlineMs = this.#clock.nowMs() + member.sessionTimeoutMs
     member.sessionTimer = this.#clock.setTimeout(() => this.#onSessionExpiry(group, member), member.sessionTimeoutMs)
+  }
+
+  /**
+   * Removes a member whose session ran out by the clock before its expiry timer fired, and says
+   * so. Only the event loop's order kept the timer from firing first (a broker resuming from a
+   * freeze reads the waiting heartbeat or auto-commit before it runs overdue timers): a late sign
+   * of life does not bring the member back.
+   */
+  #expiredByTheClock(group: Group, member: Member): boolean {
+    if (!this.#sessionOverdue(member)) return false
+    this.#removeMemberAndUpdateGroup(group, member)
+    return true
   }
 
   /** Past its deadline, as #onSessionExpiry judges it (a member waiting in a join or sync is alive). */
@@ -705,12 +711,7 @@ export class GroupCoordinator {
     if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID
     const member = group.members.get(request.memberId)
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
-    if (this.#sessionOverdue(member)) {
-      // As for a late heartbeat (see heartbeat): a consumer's auto-commit read first after a
-      // freeze does not bring back a session that ran out.
-      this.#removeMemberAndUpdateGroup(group, member)
-      return ErrorCode.UNKNOWN_MEMBER_ID
-    }
+    if (this.#expiredByTheClock(group, member)) return ErrorCode.UNKNOWN_MEMBER_ID
     if (request.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
     // The member has its new generation but not yet its assignment: it must not commit for it.
     if (group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS

@@ -696,7 +696,8 @@ function phaseTimer(clock: Clock): () => number {
 
 /** The partitions a batch changed, by topic, for one save: the nodes get those partitions alone. */
 class ChangedPartitions {
-  readonly #byTopic = new Map<string, number[]>()
+  /** A set per topic: a partition whose ISR changes twice in one turn is stored, and told, once. */
+  readonly #byTopic = new Map<string, Set<number>>()
 
   get size(): number {
     return this.#byTopic.size
@@ -704,12 +705,12 @@ class ChangedPartitions {
 
   add(topic: string, partition: number): void {
     const partitions = this.#byTopic.get(topic)
-    if (partitions === undefined) this.#byTopic.set(topic, [partition])
-    else partitions.push(partition)
+    if (partitions === undefined) this.#byTopic.set(topic, new Set([partition]))
+    else partitions.add(partition)
   }
 
   list(): TopicChange[] {
-    return [...this.#byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+    return [...this.#byTopic].map(([topic, partitions]) => ({ topic, partitions: [...partitions] }))
   }
 }
 
