@@ -11,9 +11,25 @@
  *
  * The payload (record batches, on the hot path) is copied in as raw bytes, never msgpack'd; its
  * length is what remains of the frame. An absent control object is stored as zero bytes.
+ *
+ * A message larger than the ring can hold (a record batch of up to max.message.bytes, which Kafka
+ * lets reach 2 GiB, fetched by a follower) travels as FRAGMENT frames, each a slice of the whole
+ * encoded message:
+ *
+ *   offset 0   u8   kind (FRAGMENT)
+ *          1   u8   0
+ *          2   u16  0
+ *          4   u32  length of the whole message
+ *          8   u32  where this slice starts in it
+ *         12   u32  0
+ *         16   ...  the slice
+ *
+ * A ring has one writer and keeps its writes in call order, and the slices are all asked for in
+ * one synchronous run, so they arrive one after another; FrameAssembler joins them.
  */
 import { Packr } from 'msgpackr'
 import { assert } from '../common/assert.js'
+import { PartitaError } from '../common/errors.js'
 import type { RingWriter } from './ring.js'
 
 export const MessageKind = {
@@ -30,6 +46,8 @@ export const MessageKind = {
   SPAWN: 6,
   /** Stop and remove an actor; replied to. */
   STOP_ACTOR: 7,
+  /** A slice of a message too large for one ring frame (see the header). */
+  FRAGMENT: 8,
 } as const
 export type MessageKindValue = (typeof MessageKind)[keyof typeof MessageKind]
 
@@ -90,10 +108,46 @@ export function encodeFrame(prepared: PreparedFrame, bytes: Buffer, offset: numb
   if (frame.payload !== undefined) bytes.set(frame.payload, at)
 }
 
-/** Writes a frame into a ring, waiting (bounded by timeoutMs) while the ring is full. */
+/**
+ * Writes a frame into a ring, waiting (bounded by timeoutMs) while the ring is full; a frame larger
+ * than the ring can hold goes as fragments (see the header).
+ */
 export function writeFrame(writer: RingWriter, frame: OutgoingFrame, timeoutMs: number): Promise<void> {
   const prepared = prepareFrame(frame)
+  if (prepared.length > writer.maxFrameBytes) return writeFragments(writer, prepared, timeoutMs)
   return writer.writeWith(prepared.length, (bytes, offset) => encodeFrame(prepared, bytes, offset), { timeoutMs })
+}
+
+/** The largest message a fragmented write may carry: a Node Buffer's own limit on 64-bit builds is far above it. */
+export const FRAGMENTED_MESSAGE_BYTES_MAX = 2 ** 31
+
+function writeFragments(writer: RingWriter, prepared: PreparedFrame, timeoutMs: number): Promise<void> {
+  if (prepared.length > FRAGMENTED_MESSAGE_BYTES_MAX) {
+    return Promise.reject(new PartitaError('PARTITA_FRAME_TOO_LARGE', `a message of ${prepared.length} bytes is over ${FRAGMENTED_MESSAGE_BYTES_MAX}`))
+  }
+  const whole = Buffer.allocUnsafe(prepared.length)
+  encodeFrame(prepared, whole, 0)
+  // A quarter of the ring per slice: the reader drains one slice while the next is written.
+  const sliceBytes = Math.max(1, Math.floor(writer.maxFrameBytes / 4) - HEADER_BYTES)
+  const writes: Promise<void>[] = []
+  // Bounded: each pass writes at least one byte of the message.
+  for (let start = 0; start < whole.length; start += sliceBytes) {
+    const slice = whole.subarray(start, Math.min(whole.length, start + sliceBytes))
+    writes.push(
+      writer.writeWith(
+        HEADER_BYTES + slice.length,
+        (bytes, offset) => {
+          bytes.fill(0, offset, offset + HEADER_BYTES)
+          bytes[offset] = MessageKind.FRAGMENT
+          bytes.writeUInt32LE(whole.length, offset + 4)
+          bytes.writeUInt32LE(start, offset + 8)
+          bytes.set(slice, offset + HEADER_BYTES)
+        },
+        { timeoutMs },
+      ),
+    )
+  }
+  return Promise.all(writes).then(() => undefined)
 }
 
 /** A frame read from a ring; the payload is a copy the receiver owns. */
@@ -152,10 +206,52 @@ function ownCopy(bytes: Buffer, start: number, end: number): Buffer {
 }
 
 /**
+ * Decodes what one ring's reader reads: whole frames at once, fragments once the last slice of
+ * their message is in. A message whose slices stop short (a write that timed out midway) is
+ * dropped when the next message starts; its writer already saw the failure.
+ */
+export class FrameAssembler {
+  readonly #slab: PayloadSlab | undefined
+  #message: Buffer | null = null
+  #filledBytes = 0
+
+  constructor(slab?: PayloadSlab) {
+    this.#slab = slab
+  }
+
+  /** The frame at `bytes[offset .. offset + length)`, or null while a fragmented message is incomplete. */
+  accept(bytes: Buffer, offset: number, length: number): IncomingFrame | null {
+    if (bytes[offset] !== MessageKind.FRAGMENT) {
+      this.#message = null
+      return decodeFrame(bytes, offset, length, this.#slab)
+    }
+    assert(length > HEADER_BYTES, `ring fragment of ${length} bytes holds nothing`)
+    const totalBytes = bytes.readUInt32LE(offset + 4)
+    const start = bytes.readUInt32LE(offset + 8)
+    const sliceBytes = length - HEADER_BYTES
+    if (start === 0) {
+      this.#message = Buffer.allocUnsafe(totalBytes)
+      this.#filledBytes = 0
+    }
+    const message = this.#message
+    if (message === null || message.length !== totalBytes || start !== this.#filledBytes || start + sliceBytes > totalBytes) {
+      this.#message = null // a slice of a message whose start was lost
+      return null
+    }
+    bytes.copy(message, start, offset + HEADER_BYTES, offset + length)
+    this.#filledBytes += sliceBytes
+    if (this.#filledBytes < totalBytes) return null
+    this.#message = null
+    // The payload is a view of the assembled message, which nothing else holds.
+    return decodeFrame(message, 0, totalBytes, undefined, false)
+  }
+}
+
+/**
  * Decodes the frame at `bytes[offset .. offset + length)`, copying what must outlive the ring slot:
  * the payload into `slab` when given (shard threads), else into a buffer of its own.
  */
-export function decodeFrame(bytes: Buffer, offset: number, length: number, slab?: PayloadSlab): IncomingFrame {
+export function decodeFrame(bytes: Buffer, offset: number, length: number, slab?: PayloadSlab, copyPayload = true): IncomingFrame {
   assert(length >= HEADER_BYTES, `ring frame of ${length} bytes is shorter than its header`)
   const kind = bytes[offset] as MessageKindValue
   const numericId = (bytes[offset + 1] & FLAG_NUMERIC_ID) !== 0
@@ -170,6 +266,7 @@ export function decodeFrame(bytes: Buffer, offset: number, length: number, slab?
   at += idBytes
   const message = controlBytes === 0 ? undefined : packr.unpack(bytes.subarray(at, at + controlBytes))
   at += controlBytes
-  const payload = at < end ? (slab?.copy(bytes, at, end) ?? ownCopy(bytes, at, end)) : undefined
+  let payload: Buffer | undefined
+  if (at < end) payload = copyPayload ? (slab?.copy(bytes, at, end) ?? ownCopy(bytes, at, end)) : bytes.subarray(at, end)
   return { kind, correlationId, shard, id, message, payload }
 }

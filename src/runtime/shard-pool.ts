@@ -24,10 +24,10 @@ import { PartitaError, deserializeError, serializeError, type SerializedError } 
 import { assert } from '../common/assert.js'
 import { assertTimerDelay } from '../common/timers.js'
 import { MAIN_THREAD, type ActorAddress, type ActorReply, type RequestOptions } from './actor.js'
-import { MessageKind, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
+import { FrameAssembler, MessageKind, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { compiledUrl, normalizeModuleUrl } from './compiled-url.js'
 import { Doorbell, createDoorbells } from './doorbell.js'
-import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, ringOccupancy, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
+import { RingReader, RingWriter, createRingBuffer, ringOccupancy, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 import type { PoolControlMessage, ShardControlMessage, ShardWorkerData, SpawnControl } from './shard-worker.js'
 
 export { MAIN_THREAD } from './actor.js'
@@ -141,8 +141,6 @@ const PENDING_MAX = 1_000_000
 
 export class ShardPool {
   readonly shardCount: number
-  /** The largest payload plus control object one message to or from the main thread can carry. */
-  readonly maxMessageBytes: number
   readonly #options: Required<Omit<ShardPoolOptions, 'clock' | 'actorModules' | 'shards'>>
   readonly #actorModules: Record<string, string>
   readonly #clock: Clock
@@ -180,7 +178,6 @@ export class ShardPool {
       stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
       youngGenerationSizeMb: options.youngGenerationSizeMb ?? YOUNG_GENERATION_SIZE_MB,
     }
-    this.maxMessageBytes = maxFrameBytes(this.#options.ringBytes) - 64
     this.#actorModules = Object.fromEntries(Object.entries(options.actorModules).map(([kind, url]) => [kind, normalizeModuleUrl(url).href]))
     this.#clock = options.clock ?? new SystemClock()
     this.#slots = new Array<ShardSlot | null>(this.shardCount).fill(null)
@@ -404,7 +401,14 @@ export class ShardPool {
     }
     this.#slots[index] = slot
     const reader = new RingReader(toMainRing)
-    this.#loop.add(index, { reader, visit: (bytes, offset, length) => this.#onFrame(slot, decodeFrame(bytes, offset, length)) })
+    const frames = new FrameAssembler()
+    this.#loop.add(index, {
+      reader,
+      visit: (bytes, offset, length) => {
+        const frame = frames.accept(bytes, offset, length)
+        if (frame !== null) this.#onFrame(slot, frame)
+      },
+    })
     let lastError: Error | undefined
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (message: ShardControlMessage) => {

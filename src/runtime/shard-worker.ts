@@ -13,7 +13,7 @@ import { fetchReadBuffers } from '../common/buffer-pool.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assertTimerDelay } from '../common/timers.js'
 import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
-import { MessageKind, PayloadSlab, decodeFrame, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
+import { FrameAssembler, MessageKind, PayloadSlab, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { Doorbell } from './doorbell.js'
 import { RingReader, RingWriter, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 
@@ -121,7 +121,14 @@ class Shard {
     this.#writers.get(peer)?.close()
     this.#writers.set(peer, new RingWriter(toPeer, { doorbell }))
     this.#peersDown.delete(peer)
-    this.#loop.add(peer, { reader: new RingReader(fromPeer), visit: (bytes, offset, length) => this.#onFrame(peer, decodeFrame(bytes, offset, length, this.#payloads)) })
+    const frames = new FrameAssembler(this.#payloads)
+    this.#loop.add(peer, {
+      reader: new RingReader(fromPeer),
+      visit: (bytes, offset, length) => {
+        const frame = frames.accept(bytes, offset, length)
+        if (frame !== null) this.#onFrame(peer, frame)
+      },
+    })
   }
 
   /** A peer died: what was asked of it fails now, and nothing more is sent until it is back. */

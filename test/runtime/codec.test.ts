@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { MessageKind, PayloadSlab, decodeFrame, encodeFrame, prepareFrame, type OutgoingFrame } from '../../src/runtime/codec.js'
+import { FrameAssembler, MessageKind, PayloadSlab, decodeFrame, encodeFrame, prepareFrame, writeFrame, type IncomingFrame, type OutgoingFrame } from '../../src/runtime/codec.js'
+import { RingReader, RingWriter, createRingBuffer } from '../../src/runtime/ring.js'
 
 /** Encodes `frame` as a ring would hold it: at an offset inside a bigger region. */
 function ringBytes(frame: OutgoingFrame, offset = 40): { bytes: Buffer; offset: number; length: number } {
@@ -47,5 +48,61 @@ describe('ring frame codec', () => {
     const large = decode(16 * 1024 + 1)
     expect(large.buffer).not.toBe(next.buffer)
     expect(large).toEqual(batchOf(16 * 1024 + 1, 9))
+  })
+})
+
+/** Drains `reader` through `frames` until `done` settles, collecting every whole frame. */
+async function readUntil(reader: RingReader, frames: FrameAssembler, done: Promise<unknown>): Promise<IncomingFrame[]> {
+  const read: IncomingFrame[] = []
+  let settled = false
+  const finished = done.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  const visit = (bytes: Buffer, offset: number, length: number): void => {
+    const frame = frames.accept(bytes, offset, length)
+    if (frame !== null) read.push(frame)
+  }
+  // Bounded by the writes' own timeouts: `done` settles either way.
+  while (!settled) {
+    reader.drain(visit)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await finished
+  reader.drain(visit)
+  return read
+}
+
+describe('messages larger than a ring frame', () => {
+  it('carries a record batch three times the size of the ring as fragments, whole and in order with the frames around it', async () => {
+    const sab = createRingBuffer(64 * 1024)
+    const writer = new RingWriter(sab)
+    const reader = new RingReader(sab)
+    const big = Buffer.alloc(200 * 1024)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 13) & 0xff
+    const writes = Promise.all([
+      writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 1, shard: 0, id: '', message: { n: 1 }, payload: batchOf(100, 1) }, 5_000),
+      writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 2, shard: 0, id: 'p-0', message: { errorCode: 0, highWatermark: 42 }, payload: big }, 5_000),
+      writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 3, shard: 0, id: '', message: { n: 3 }, payload: batchOf(100, 3) }, 5_000),
+    ])
+    const read = await readUntil(reader, new FrameAssembler(new PayloadSlab()), writes)
+    expect(read.map((frame) => frame.correlationId)).toEqual([1, 2, 3])
+    expect(read[1]).toMatchObject({ kind: MessageKind.REPLY, id: 'p-0', message: { errorCode: 0, highWatermark: 42 } })
+    expect(read[1].payload!.equals(big)).toBe(true)
+    expect(read[2].payload).toEqual(batchOf(100, 3))
+  })
+
+  it('drops a fragmented message whose writing timed out midway, and reads the next message intact', async () => {
+    const sab = createRingBuffer(64 * 1024)
+    const writer = new RingWriter(sab)
+    const reader = new RingReader(sab)
+    const frames = new FrameAssembler()
+    // Nobody reads while the big message is written: its first slices fill the ring, the rest time out.
+    const failed = writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 1, shard: 0, id: '', message: undefined, payload: batchOf(200 * 1024, 7) }, 20)
+    await expect(failed).rejects.toMatchObject({ code: 'PARTITA_RING_FULL' })
+    const next = writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 2, shard: 0, id: '', message: undefined, payload: batchOf(100 * 1024, 8) }, 5_000)
+    const read = await readUntil(reader, frames, next)
+    expect(read.map((frame) => frame.correlationId)).toEqual([2])
+    expect(read[0].payload).toEqual(batchOf(100 * 1024, 8))
   })
 })
