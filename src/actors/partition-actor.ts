@@ -16,6 +16,7 @@ import { runTask } from '../runtime/cpu-pool.js'
 import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../records/batch-validation.js'
 import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../records/compression.js'
 import { FileHandleCache } from '../storage/file-handle-cache.js'
+import { readPartitionTopicId, writePartitionTopicId } from '../storage/partition-metadata-file.js'
 import type { Logger } from '../common/logger.js'
 import { FileHighWatermarkBook } from './partition/high-watermark-book.js'
 import { PartitionReplica } from './partition/partition-replica.js'
@@ -65,6 +66,20 @@ function highWatermarkBookFor(partitionDir: string, clock: Clock, files: FileHan
   return book
 }
 
+/**
+ * Makes the log directory this topic incarnation's before its log opens: one written for another
+ * topic id (the same name, deleted while this broker was down and created again) holds records
+ * the new topic never had at offsets it will reuse, so it is emptied, as Kafka deletes a stray
+ * log whose topic id does not match. Returns the id the directory named.
+ */
+async function claimLogDir(init: OpenPartition, files: FileHandleCache, log: Logger): Promise<string | null> {
+  const stored = await readPartitionTopicId(init.dir, files)
+  if (init.topicId === undefined || stored === null || stored === init.topicId) return stored
+  log.warn(`${init.topic}-${init.partition}: ${init.dir} holds topic id ${stored}, not ${init.topicId}: an earlier topic of this name, deleted while this broker was down; its records are removed`)
+  await rm(init.dir, { recursive: true, force: true })
+  return null
+}
+
 export class PartitionActor {
   readonly #replica: PartitionReplica
   readonly #context: PartitionActorContext
@@ -90,6 +105,7 @@ export class PartitionActor {
     sharedCompactor ??= new TaskCompactor((filename, task) => runTask<CompactionTaskInput, CompactionTaskOutcome>(filename, task))
     let actor: PartitionActor | null = null
     const files = (shardFiles ??= new FileHandleCache({ openFilesMax: init.openFilesMax }))
+    const storedTopicId = await claimLogDir(init, files, context.log)
     const replica = await PartitionReplica.open({
       topic: init.topic,
       partition: init.partition,
@@ -108,6 +124,7 @@ export class PartitionActor {
       },
     })
     actor = new PartitionActor(replica, context)
+    if (init.topicId !== undefined && storedTopicId !== init.topicId) await writePartitionTopicId(init.dir, init.topicId, files)
     return actor
   }
 

@@ -18,6 +18,11 @@ import type {
 
 export interface OpenPartition {
   topic: string
+  /**
+   * The topic incarnation's id: a directory left by an earlier topic of the same name (deleted
+   * while this broker was down) is emptied instead of read as this one's. Absent: not checked.
+   */
+  topicId?: string
   partition: number
   dir: string
   config: ReplicaConfig

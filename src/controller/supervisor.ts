@@ -239,7 +239,7 @@ export class Supervisor {
     await forEachBounded(spawns, REQUESTS_IN_FLIGHT_MAX, async ({ topic, partition, brokerId }) => {
       const config = this.replicaConfig(topic, brokerId)
       try {
-        await this.#spawnReplica(topic.name, partition, brokerId, config, cleanLogs.get(brokerId)?.has(logDirName(topic.name, partition)) === true)
+        await this.#spawnReplica(topic, partition, brokerId, config, cleanLogs.get(brokerId)?.has(logDirName(topic.name, partition)) === true)
       } catch (error) {
         failed.set(replicaKey(topic.name, partition, brokerId), { error })
         unopened.add(`${topic.name}-${partition} on broker ${brokerId}`, error)
@@ -254,18 +254,19 @@ export class Supervisor {
     return join(this.#config.dataDir, `broker-${brokerId}`)
   }
 
-  async #spawnReplica(topic: string, partition: number, brokerId: number, config: ReplicaConfig, cleanShutdown: boolean): Promise<void> {
+  async #spawnReplica(topic: TopicState, partition: number, brokerId: number, config: ReplicaConfig, cleanShutdown: boolean): Promise<void> {
     const init: OpenPartition = {
-      topic,
+      topic: topic.name,
+      topicId: topic.topicId,
       partition,
-      dir: join(this.#logDir(brokerId), logDirName(topic, partition)),
+      dir: join(this.#logDir(brokerId), logDirName(topic.name, partition)),
       cleanShutdown,
       config,
       brokerId,
       housekeepingIntervalMs: this.#config.retentionCheckIntervalMs,
       openFilesMax: this.#openFilesMax,
     }
-    await this.#host.spawn(brokerId, PARTITION_ACTOR_KIND, partitionActorId(topic, partition), init)
+    await this.#host.spawn(brokerId, PARTITION_ACTOR_KIND, partitionActorId(topic.name, partition), init)
   }
 
   /**

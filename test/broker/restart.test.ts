@@ -2,7 +2,7 @@
  * What must survive a broker restart: topics with their configs and records, and consumer
  * group commits. A clean close marks logs clean; the next start reads the same data.
  */
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -21,6 +21,33 @@ afterEach(() => {
 })
 
 describe('broker restart', () => {
+  it('empties a log directory left by an earlier topic of the same name instead of serving its records as the new topic', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'partita-reborn-'))
+    const aside = mkdtempSync(join(tmpdir(), 'partita-reborn-aside-'))
+    dirs.push(dataDir, aside)
+    const logDir = join(dataDir, 'broker-0', 'reborn-0')
+    {
+      await using broker = await startBroker({ dataDir, port: 0 })
+      await broker.admin.createTopic({ name: 'reborn', partitions: 1 })
+      await broker.producer({ acks: 1 }).send({ topic: 'reborn', messages: ['a', 'b', 'c'].map((value) => ({ value: `old-${value}` })) })
+    }
+    expect(readFileSync(join(logDir, 'partition.metadata'), 'utf8')).toMatch(/^version: 0\ntopic_id: [0-9a-f-]{36}\n$/)
+    // The directory a broker that was down during the delete would still hold.
+    cpSync(logDir, join(aside, 'reborn-0'), { recursive: true })
+    {
+      await using broker = await startBroker({ dataDir, port: 0 })
+      await broker.admin.deleteTopics({ topics: ['reborn'] })
+    }
+    expect(existsSync(logDir)).toBe(false)
+    cpSync(join(aside, 'reborn-0'), logDir, { recursive: true })
+    {
+      await using broker = await startBroker({ dataDir, port: 0 })
+      await broker.admin.createTopic({ name: 'reborn', partitions: 1 })
+      await broker.producer({ acks: 'all' }).send({ topic: 'reborn', messages: [{ value: 'new' }] })
+      expect(await readPartition(broker, 'reborn', 0)).toEqual([{ offset: 0, key: null, value: 'new' }])
+    }
+  })
+
   it('keeps topics, configs, records and committed offsets across a restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'partita-restart-'))
     dirs.push(dataDir)
