@@ -201,8 +201,13 @@ export class PartitionActor {
     const needsValidation = checkCrc || hasCompressedBatch(records)
     const requireKeys = this.#replica.log.config.cleanupPolicy !== 'delete'
     // What the CPU pool verified the append need not check again (CRCs, compressed records' keys).
-    const checked = needsValidation ? { crcChecked: checkCrc, compressedKeysChecked: requireKeys } : {}
-    const options = { ...checked, fromCoordinator: message.origin === 'coordinator', leaderEpoch: message.leaderEpoch }
+    // One literal of one shape per produce, not a spread of a spread.
+    const options = {
+      crcChecked: needsValidation && checkCrc,
+      compressedKeysChecked: needsValidation && requireKeys,
+      fromCoordinator: message.origin === 'coordinator',
+      leaderEpoch: message.leaderEpoch,
+    }
     const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, options).then((result) => reply(result), fail)
     if (!needsValidation && this.#producesQueued === 0) return append()
     this.#producesQueued++

@@ -212,6 +212,8 @@ export class NodeCore implements BrokerCore {
   // ---- partitions: produce, fetch, offsets ------------------------------------------------
 
   async produce(inputs: ProduceInput[], acks: Acks, timeoutMs: number): Promise<ProduceResult[]> {
+    // Most produces carry one partition (a client sends each leader its own partitions' batches).
+    if (inputs.length === 1) return [await this.#producePartition(inputs[0], acks, timeoutMs)]
     return Promise.all(inputs.map((input) => this.#producePartition(input, acks, timeoutMs)))
   }
 

@@ -201,7 +201,11 @@ export class ActorCell {
       while (this.#queue.length > 0 && !this.#stopped) {
         const envelope = this.#queue.shift()!
         try {
-          await actor.receive(envelope.message, envelope.payload, envelope.reply)
+          // A handler that finished synchronously (a produce: it appends, then answers later) is
+          // not awaited: an await costs a microtask hop per message, and the hot path is that
+          // kind of message. The next message still starts only after this one's handler returned.
+          const pending = actor.receive(envelope.message, envelope.payload, envelope.reply)
+          if (pending !== undefined) await pending
         } catch (error) {
           if (!envelope.reply.fail(error)) this.#onOrphanError(this.address, error)
           this.#onHandlerError(error)

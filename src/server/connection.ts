@@ -53,6 +53,8 @@ interface Slot {
   closeReason: string | null
   /** When the handler finished (phaseTrace's clock), for the diagnostics only. */
   doneAtMs?: number
+  /** The handler's run, while it is in #inFlight. */
+  task?: Promise<void>
 }
 
 export class Connection {
@@ -240,7 +242,7 @@ export class Connection {
     const last = chunks.length - 1
     if (last < 0) return
     for (let i = 0; i < last; i++) this.#socket.write(chunks[i])
-    if (!chunks.some((chunk) => fetchReadBuffers.isLent(chunk))) this.#socket.write(chunks[last])
+    if (!anyLent(chunks)) this.#socket.write(chunks[last])
     else this.#socket.write(chunks[last], (error) => error == null && chunks.forEach((chunk) => fetchReadBuffers.give(chunk)))
   }
 
@@ -287,14 +289,16 @@ export class Connection {
       this.#fail(`unparsable request (api key ${header.apiKey} v${header.apiVersion}): ${messageOf(error)}`)
       return null
     }
-    const slot: Slot = { done: false, chunks: null, closeReason: null }
+    const slot: Slot = { done: false, chunks: null, closeReason: null, task: undefined }
     if (!this.#closed) this.#slots.push(slot)
     // The body was decoded for this handler's api key, so its type matches what it expects.
     const exclusive = handler.exclusive?.(body as never, header.apiVersion) === true
     if (exclusive) this.#exclusiveRunning = true
+    // #run leaves #inFlight itself when it ends: a finally() per request would cost two more
+    // promises. It always awaits the handler first, so the task is set before it can end.
     const task = this.#run(handler, header, body, slot, exclusive)
+    slot.task = task
     this.#inFlight.add(task)
-    void task.finally(() => this.#inFlight.delete(task))
     return task
   }
 
@@ -317,6 +321,8 @@ export class Connection {
       slot.doneAtMs = phaseTrace.now()
     }
     slot.done = true
+    this.#inFlight.delete(slot.task!)
+    slot.task = undefined
     if (exclusive) this.#exclusiveRunning = false
     this.#scheduleService()
   }
@@ -334,6 +340,12 @@ export class Connection {
       this.#service()
     })
   }
+}
+
+/** Whether a response holds fetch read buffers to give back once written (a loop: this runs per response). */
+function anyLent(chunks: Buffer[]): boolean {
+  for (const chunk of chunks) if (fetchReadBuffers.isLent(chunk)) return true
+  return false
 }
 
 function messageOf(error: unknown): string {

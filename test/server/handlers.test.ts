@@ -821,6 +821,22 @@ describe('validation the server owns', () => {
     await endTxnBumpingEpochScenario(5, id, producerId, producerEpoch, 'et5')
   })
 
+  it('answers each topic of a produce once, in request order, gathering the partitions of a topic named twice under its first entry', async () => {
+    await createTopic('v', 2)
+    await createTopic('w', 1)
+    const entry = (name: string, index: number) => ({ name, partitionData: [{ index, records: batchOf([`${name}${index}`]) }] })
+    const distinct = await client.request(ApiKey.Produce, 7, { acks: 1, timeoutMs: 1000, topicData: [entry('w', 0), entry('v', 1)] })
+    expect(distinct.responses.map((t) => [t.name, t.partitionResponses.map((p) => [p.index, p.errorCode])])).toEqual([
+      ['w', [[0, ErrorCode.NONE]]],
+      ['v', [[1, ErrorCode.NONE]]],
+    ])
+    const repeated = await client.request(ApiKey.Produce, 7, { acks: 1, timeoutMs: 1000, topicData: [entry('v', 0), entry('w', 0), entry('v', 1)] })
+    expect(repeated.responses.map((t) => [t.name, t.partitionResponses.map((p) => [p.index, p.errorCode])])).toEqual([
+      ['v', [[0, ErrorCode.NONE], [1, ErrorCode.NONE]]],
+      ['w', [[0, ErrorCode.NONE]]],
+    ])
+  })
+
   it('passes a transactional produce on to the partitions', async () => {
     await createTopic('v', 2)
     const response = await client.request(ApiKey.Produce, 3, produceRequest(1, 'tx-1'))

@@ -28,7 +28,7 @@ import { KafkaError } from '../../common/errors.js'
 import { phaseTrace } from '../../common/phase-trace.js'
 import { PartitionLog, type AppendOptions } from '../../storage/log.js'
 import { encodeTxnMarkerBatch } from '../../records/control-batch.js'
-import { batchBaseOffset, isControlBatch, iterateBatches, readBatchHeader, validateBatch } from '../../records/record-batch.js'
+import { BATCH_HEADER_SIZE, batchBaseOffset, batchSize, isControlBatch, iterateBatches, LOG_OVERHEAD, readBatchHeader, validateBatch } from '../../records/record-batch.js'
 import { MemoryHighWatermarkBook, type HighWatermarkBook } from './high-watermark-book.js'
 import { DelayedOperations } from './delayed-operations.js'
 import { LeaderState } from './leader-state.js'
@@ -265,7 +265,9 @@ export class PartitionReplica {
     timeoutMs: number,
     options: Pick<AppendOptions, 'crcChecked' | 'compressedKeysChecked'> & { fromCoordinator?: boolean; leaderEpoch?: number } = {},
   ): Promise<ProduceResult> {
-    const { fromCoordinator = false, leaderEpoch, ...checked } = options
+    // Read field by field: a rest pattern would copy the options into a fresh object per produce.
+    const fromCoordinator = options.fromCoordinator ?? false
+    const leaderEpoch = options.leaderEpoch
     // Before any check: nothing may come between the checks below and the append.
     if (this.#log.cleanMarkerPresent || this.#log.failure !== null || this.#preparationWaiters > 0) {
       // Every produce arriving until all the step's waiters have resumed waits on the same step,
@@ -319,7 +321,7 @@ export class PartitionReplica {
     } else {
       // acks=0/1: nobody waits for the disk, so the sync may wait for a lazy round (acks=-1 asks
       // urgently below, in the same turn).
-      const appended = this.#appendAsLeader(records, headers, checked, acks !== -1)
+      const appended = this.#appendAsLeader(records, headers, options, acks !== -1)
       if ('errorCode' in appended) return appended
       baseOffset = appended.baseOffset
       lastOffset = appended.lastOffset
@@ -385,7 +387,13 @@ export class PartitionReplica {
   ): { baseOffset: number; lastOffset: number; logAppendTimeMs: number } | ProduceResult {
     let result
     try {
-      result = this.#log.append(records, { ...checked, leaderEpoch: this.#leaderEpoch, assignOffsets: true })
+      const append: AppendOptions = {
+        leaderEpoch: this.#leaderEpoch,
+        assignOffsets: true,
+        crcChecked: checked.crcChecked,
+        compressedKeysChecked: checked.compressedKeysChecked,
+      }
+      result = this.#log.append(records, append)
     } catch (error) {
       if (error instanceof KafkaError) return this.#produceError(error.errorCode, error.message)
       throw error
@@ -394,13 +402,11 @@ export class PartitionReplica {
     let next = result.baseOffset
     const appendTimeMs = this.#config.messageTimestampType === 'LogAppendTime' ? result.logAppendTimeMs : -1
     for (const header of headers) {
-      const baseOffset = next
-      next = baseOffset + header.lastOffsetDelta + 1
-      this.#producers.state.update({
-        ...header,
-        baseOffset,
-        maxTimestamp: appendTimeMs >= 0 ? appendTimeMs : header.maxTimestamp,
-      })
+      // The headers were read for this append alone, so they take its offsets in place.
+      header.baseOffset = next
+      next = header.baseOffset + header.lastOffsetDelta + 1
+      if (appendTimeMs >= 0) header.maxTimestamp = appendTimeMs
+      this.#producers.state.update(header)
     }
     assert(next === result.lastOffset + 1, `append covered ${result.baseOffset}..${result.lastOffset}, headers ${next - 1}`)
     this.#afterLeaderAppend(lazySync)
@@ -1123,14 +1129,16 @@ export class PartitionReplica {
 /** Header fields of each batch, or null when the bytes are not whole batches. */
 function batchHeaders(records: Buffer): ProducerBatchHeader[] | null {
   const headers: ProducerBatchHeader[] = []
-  const batches = iterateBatches(records)
-  let step = batches.next()
-  // Bounded: iterateBatches advances by at least a header per batch.
-  while (step.done !== true) {
-    headers.push(readBatchHeader(records, step.value.pos))
-    step = batches.next()
+  // iterateBatches' split, without a generator: this runs once per produced partition.
+  let pos = 0
+  // Bounded: every step advances pos by at least the header size.
+  while (records.length - pos >= LOG_OVERHEAD) {
+    const size = batchSize(records, pos)
+    if (size < BATCH_HEADER_SIZE || size > records.length - pos) break
+    headers.push(readBatchHeader(records, pos))
+    pos += size
   }
-  if (step.value !== 0 || headers.length === 0) return null
+  if (pos !== records.length || headers.length === 0) return null
   return headers
 }
 

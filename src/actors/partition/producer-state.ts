@@ -164,14 +164,16 @@ export class ProducerState {
    */
   check(batches: readonly ProducerBatchHeader[]): ProducerCheck {
     // Pending (epoch, lastSeq) per producer within this request; bounded by the request's batches.
-    const pending = new Map<number, { epoch: number; lastSeq: number }>()
+    // Made on the first idempotent batch only: a plain producer's request needs none.
+    let pending: Map<number, { epoch: number; lastSeq: number }> | null = null
     for (const batch of batches) {
       if (batch.producerId === NO_PRODUCER_ID) continue
       const stored = this.#entries.get(batch.producerId)
       const duplicate = stored === undefined ? undefined : findDuplicate(stored, batch)
       if (duplicate !== undefined) return { kind: 'duplicate', batch: duplicate }
-      const error = checkOne(batch, pending.get(batch.producerId) ?? currentOf(stored))
+      const error = checkOne(batch, pending?.get(batch.producerId) ?? currentOf(stored))
       if (error !== null) return error
+      pending ??= new Map()
       pending.set(batch.producerId, {
         epoch: batch.producerEpoch,
         lastSeq: lastSequenceOf(batch.baseSequence, batch.lastOffsetDelta),

@@ -85,20 +85,51 @@ export const produceHandler = defineHandler({
     if (acksValid && request.acks === 0) {
       return slots.some((s) => s.result!.errorCode !== ErrorCode.NONE) ? CLOSE_CONNECTION : NO_RESPONSE
     }
-    return {
-      throttleTimeMs: 0,
-      responses: groupByTopic(slots.map((s) => ({ topic: s.topic, item: s }))).map(({ name, items }) => ({
-        name,
-        partitionResponses: items.map((s) => ({
-          index: s.index,
-          errorCode: s.result!.errorCode,
-          baseOffset: s.result!.baseOffset,
-          logAppendTimeMs: s.result!.logAppendTimeMs,
-          logStartOffset: s.result!.logStartOffset,
-          recordErrors: [],
-          errorMessage: s.result!.errorCode === ErrorCode.NONE ? null : s.result!.errorMessage,
-        })),
-      })),
-    }
+    return { throttleTimeMs: 0, responses: responsesBySlot(request.topicData, slots) }
   },
 })
+
+function partitionResponse(slot: PartitionSlot): {
+  index: number
+  errorCode: number
+  baseOffset: number
+  logAppendTimeMs: number
+  logStartOffset: number
+  recordErrors: never[]
+  errorMessage: string | null
+} {
+  const result = slot.result!
+  return {
+    index: slot.index,
+    errorCode: result.errorCode,
+    baseOffset: result.baseOffset,
+    logAppendTimeMs: result.logAppendTimeMs,
+    logStartOffset: result.logStartOffset,
+    recordErrors: [],
+    errorMessage: result.errorCode === ErrorCode.NONE ? null : result.errorMessage,
+  }
+}
+
+/**
+ * The answer per topic, in the order topics first appear. When no topic is named twice (every
+ * client's case) the request's own grouping is the answer's, with no map; a repeated topic's
+ * partitions are gathered under its first entry, as Kafka's map of partitions does.
+ */
+function responsesBySlot(
+  topicData: ReadonlyArray<{ name: string; partitionData: readonly unknown[] }>,
+  slots: PartitionSlot[],
+): Array<{ name: string; partitionResponses: ReturnType<typeof partitionResponse>[] }> {
+  const distinct = topicData.length <= 1 || new Set(topicData.map((topic) => topic.name)).size === topicData.length
+  if (!distinct) {
+    return groupByTopic(slots.map((s) => ({ topic: s.topic, item: s }))).map(({ name, items }) => ({ name, partitionResponses: items.map(partitionResponse) }))
+  }
+  const responses: Array<{ name: string; partitionResponses: ReturnType<typeof partitionResponse>[] }> = []
+  let next = 0
+  // Bounded by the request: one slot per partition of each topic, in that order.
+  for (const topic of topicData) {
+    const partitionResponses = new Array<ReturnType<typeof partitionResponse>>(topic.partitionData.length)
+    for (let i = 0; i < partitionResponses.length; i++) partitionResponses[i] = partitionResponse(slots[next++])
+    responses.push({ name: topic.name, partitionResponses })
+  }
+  return responses
+}
