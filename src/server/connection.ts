@@ -295,10 +295,12 @@ export class Connection {
     const exclusive = handler.exclusive?.(body as never, header.apiVersion) === true
     if (exclusive) this.#exclusiveRunning = true
     // #run leaves #inFlight itself when it ends: a finally() per request would cost two more
-    // promises. It always awaits the handler first, so the task is set before it can end.
+    // promises. A handler that threw before its first await has ended its run already.
     const task = this.#run(handler, header, body, slot, exclusive)
-    slot.task = task
-    this.#inFlight.add(task)
+    if (!slot.done) {
+      slot.task = task
+      this.#inFlight.add(task)
+    }
     return task
   }
 
@@ -321,7 +323,7 @@ export class Connection {
       slot.doneAtMs = phaseTrace.now()
     }
     slot.done = true
-    this.#inFlight.delete(slot.task!)
+    if (slot.task !== undefined) this.#inFlight.delete(slot.task)
     slot.task = undefined
     if (exclusive) this.#exclusiveRunning = false
     this.#scheduleService()
