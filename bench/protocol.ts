@@ -11,11 +11,12 @@
  * floor, librdkafka producing in transactions of 1,000 records beside plain idempotent produce
  * (bench/protocol/txn_cost.py), and produce scaling from one broker on one CPU to two on two (taskset).
  *
- * Every server is fresh, so each produce load first runs BENCH_WARMUP_SECONDS (2) unmeasured and
+ * Every server is fresh, so each produce load first runs BENCH_WARMUP_SECONDS (8) unmeasured and
  * each fetch first reads everything once: a new process compiles its hot code and grows its heap in
- * its first seconds (CPU per record was three times the steady figure there).
+ * its first seconds (CPU per record was three times the steady figure there, and each shard
+ * compiles for itself: see measure() in bench/protocol/run.ts).
  *
- * Environment: BENCH_SECONDS (5) per phase; BENCH_WARMUP_SECONDS (2); BENCH_BROKERS (one per core); BENCH_CONNECTIONS (4) and
+ * Environment: BENCH_SECONDS (5) per phase; BENCH_WARMUP_SECONDS (8); BENCH_BROKERS (one per core); BENCH_CONNECTIONS (4) and
  * BENCH_IN_FLIGHT (8) of the wide load; BENCH_SMALL_RECORDS (20), BENCH_SMALL_CONNECTIONS (64) and
  * BENCH_SMALL_IN_FLIGHT (4) of the small one; BENCH_PARTITIONS (64), BENCH_RECORD_BYTES (100),
  * BENCH_BATCH_BYTES (16384), BENCH_E2E_RATE (20000), BENCH_E2E_PARTITIONS (4), BENCH_E2E_LINGER_MS (1),
