@@ -28,6 +28,7 @@
  */
 import { ErrorCode } from '../common/error-codes.js'
 import type { Clock, TimerHandle } from '../common/clock.js'
+import { phaseTrace } from '../common/phase-trace.js'
 import { type TxnPartition, type TxnRecord, type TxnStateName, type TxnValue } from './txn/txn-records.js'
 
 /** Kafka's Short.MaxValue - 1: past it a producer gets a new id (epoch 0), as Kafka does. */
@@ -427,6 +428,7 @@ export class TxnCoordinator {
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (this.#closed || this.#fenced || attempt >= MARKER_ATTEMPTS_MAX) return false
       if (attempt > 0) await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, MARKER_RETRY_MS))
+      const markersAtMs = phaseTrace?.now() ?? 0
       const outcome = await this.#options.writeMarkers({
         producerId: meta.producerId,
         producerEpoch: meta.producerEpoch,
@@ -434,6 +436,7 @@ export class TxnCoordinator {
         coordinatorEpoch: this.#options.coordinatorEpoch,
         partitions: pending,
       })
+      phaseTrace?.since('txn.markers', markersAtMs)
       // Fenced: the newer coordinator finishes this transaction from its own (current) state;
       // completing it here would write this one's stale state over it.
       if (outcome.fenced) {
@@ -469,8 +472,10 @@ export class TxnCoordinator {
     }
     const value = meta === null ? null : valueOf(meta)
     if (this.#closed || this.#fenced) return false
+    const appendAtMs = phaseTrace?.now() ?? 0
     try {
       await this.#options.log.append([{ transactionalId, value }])
+      phaseTrace?.since(`txn.persist.${meta?.state ?? 'tombstone'}`, appendAtMs)
     } catch {
       return false
     }
@@ -526,7 +531,9 @@ export class TxnCoordinator {
     const previous = held ?? Promise.resolve()
     let gaveUp = false
     let timer: TimerHandle | null = null
+    const queuedAtMs = phaseTrace?.now() ?? 0
     const start = (): Promise<Turn<T>> => {
+      if (busy !== undefined) phaseTrace?.since('txn.turnWait', queuedAtMs)
       if (timer !== null) this.#options.clock.clearTimeout(timer)
       timer = null
       return gaveUp ? Promise.resolve({ answer: busy as T }) : fn()
