@@ -13,11 +13,18 @@ import { ErrorCode } from '../../src/common/error-codes.js'
 
 function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Promise<TxnMarkersOutcome>) {
   const log: TxnRecord[] = []
+  /** The states of each append, one array per call. */
+  const appends: Array<Array<string | undefined>> = []
   const writes: TxnMarkerWrite[] = []
   const clock = new ManualClock()
   const c = new TxnCoordinator({
     clock,
-    log: { append: async (records) => void log.push(...records) },
+    log: {
+      append: async (records) => {
+        appends.push(states(records))
+        log.push(...records)
+      },
+    },
     allocateProducerId: async () => 42,
     writeMarkers: async (write) => (writes.push(write), answer(write)),
     coordinatorEpoch: 3,
@@ -26,7 +33,7 @@ function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Prom
     abortCheckIntervalMs: 10_000,
   })
   c.load([])
-  return { c, log, writes, clock }
+  return { c, log, appends, writes, clock }
 }
 
 /** A marker write that stays pending until the test lets it through. */
@@ -88,6 +95,52 @@ describe('ending a transaction', () => {
     // The CompleteCommit goes to the log after the markers and before the next transaction's state.
     expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit', 'Ongoing'])
     expect(c.describe('tx').partitions).toEqual([{ topic: 't', partition: 1 }])
+  })
+
+  it('writes the CompleteCommit in one append with the state of the operation that waited behind the markers, ahead of it', async () => {
+    const markers = heldMarkers()
+    const { c, appends } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    markers.release()
+    expect(await next).toBe(ErrorCode.NONE)
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit', 'Ongoing']])
+  })
+
+  it('appends the CompleteCommit alone and at once when no operation waits behind the markers', async () => {
+    const markers = heldMarkers()
+    const { c, appends } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    markers.release()
+    await settled(Promise.resolve())
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit']])
+  })
+
+  it('appends the CompleteCommit after a waiting operation that writes nothing (a retried EndTxn) or gives up waiting', async () => {
+    const markers = heldMarkers()
+    const { c, appends, clock } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const retried = c.endTxn('tx', producerId, producerEpoch, true)
+    markers.release()
+    expect(await retried).toBe(ErrorCode.NONE)
+    await settled(Promise.resolve())
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit']])
+
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, false)).toBe(ErrorCode.NONE)
+    const late = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    clock.advance(COMPLETION_WAIT_MS)
+    expect(await late).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+    markers.release()
+    await settled(Promise.resolve())
+    expect(appends.slice(4)).toEqual([['Ongoing'], ['PrepareAbort'], ['CompleteAbort']])
+    expect(c.describe('tx').state).toBe('CompleteAbort')
   })
 
   it('answers CONCURRENT_TRANSACTIONS to an operation still waiting behind the markers after COMPLETION_WAIT_MS, and never runs it', async () => {
