@@ -22,11 +22,14 @@
  * nobody is answered on it, and anything written after it to the same log is durable only once
  * it is. A Complete* that never reaches the log leaves the Prepare* last, which a load finishes
  * again by writing the same markers, harmless for a producer with no open transaction there.
- * When the client's next operation already waits behind the markers (librdkafka sends its next
- * AddPartitionsToTxn as soon as EndTxn answers), the Complete* rides in that operation's append,
- * ahead of its record: one batch, one fdatasync and one copy to the followers instead of two in
- * a row, the second of which waited for the first's round (one group commit round at a time).
- * The batch keeps the order a load needs (Complete* before the next state, both or neither).
+ * The Complete* rides in the append of the transactional id's next operation, ahead of its
+ * record, when one waits behind the markers or comes within COMPLETE_HOLD_MS (librdkafka sends
+ * its next AddPartitionsToTxn a few ms after EndTxn answers): one batch, one fdatasync and one
+ * copy to the followers instead of two in a row, the second of which waited for the first's
+ * round (one group-commit round at a time, on the leader and on the follower). The batch keeps
+ * the order a load needs (Complete* before the next state, both or neither); past the hold it is
+ * appended alone. Holding it widens only the window in which a load finishes the transaction
+ * again: the next transaction's partitions are written after it or with it, never before.
  *
  * Nothing here knows of threads or sockets: the log, the marker writer and producer id
  * allocation are injected, time comes from the Clock.
@@ -47,6 +50,12 @@ const MARKER_ATTEMPTS_MAX = 300
  * clients retry. Well under any client's request timeout.
  */
 export const COMPLETION_WAIT_MS = 1_000
+/**
+ * How long a Complete* record waits for the transactional id's next operation to carry it (see
+ * the header) before it is appended alone: several times the gap librdkafka leaves between
+ * EndTxn's answer and its next AddPartitionsToTxn, short beside any client's timeout.
+ */
+export const COMPLETE_HOLD_MS = 20
 
 export interface TxnLog {
   /**
@@ -152,10 +161,11 @@ export class TxnCoordinator {
   /** How many operations wait for their turn, per transactional id (absent: none). */
   readonly #queued = new Map<string, number>()
   /**
-   * Complete* records applied in memory and held for the append of the operation queued behind
-   * them (see the header); one per transactional id at most, appended by the end of that turn.
+   * Complete* records applied in memory and held for the append of the id's next operation (see
+   * the header); one per transactional id at most, appended alone by the end of the turn of an
+   * operation that wrote nothing, or when its timer (armed when no operation waited) fires.
    */
-  readonly #heldCompletes = new Map<string, TxnMeta>()
+  readonly #heldCompletes = new Map<string, { meta: TxnMeta; timer: TimerHandle | null }>()
   #open = false
   #closed = false
   /** A partition fenced this coordinator (a newer one runs elsewhere): it answers NOT_COORDINATOR from then on. */
@@ -186,6 +196,9 @@ export class TxnCoordinator {
 
   close(): void {
     this.#closed = true
+    // A held Complete* is dropped: the Prepare* stays last, and whoever loads next finishes it.
+    for (const { timer } of this.#heldCompletes.values()) if (timer !== null) this.#options.clock.clearTimeout(timer)
+    this.#heldCompletes.clear()
     if (this.#timer !== null) this.#options.clock.clearTimeout(this.#timer)
     this.#timer = null
   }
@@ -462,19 +475,20 @@ export class TxnCoordinator {
       Object.assign(done, { previousProducerId: meta.producerId, lastProducerEpoch: meta.producerEpoch, producerId: -1, producerEpoch: 0 })
       return this.#persist(transactionalId, done)
     }
-    return this.#persistUnawaited(transactionalId, done)
+    return this.#holdComplete(transactionalId, done)
   }
 
   /**
-   * Applies a Complete* state at once and appends it without waiting for it to be durable (see
-   * the header): what is written after it is durable only once it is, and if it is lost the
-   * Prepare* before it is finished again by whoever loads the log.
+   * Applies a Complete* state at once and holds its record for the next append (see the header),
+   * never waiting for it to be durable: what is written after it is durable only once it is, and
+   * if it is lost the Prepare* before it is finished again by whoever loads the log.
    */
-  #persistUnawaited(transactionalId: string, meta: TxnMeta): boolean {
+  #holdComplete(transactionalId: string, meta: TxnMeta): boolean {
     if (this.#closed || this.#fenced) return false
     this.#txns.set(transactionalId, meta)
-    if ((this.#queued.get(transactionalId) ?? 0) > 0) this.#heldCompletes.set(transactionalId, meta)
-    else this.#options.log.append([{ transactionalId, value: valueOf(meta) }]).catch(() => {})
+    // Nobody waits behind it yet: the next operation has COMPLETE_HOLD_MS to come and carry it.
+    const timer = (this.#queued.get(transactionalId) ?? 0) > 0 ? null : this.#options.clock.setTimeout(() => this.#flushHeldComplete(transactionalId), COMPLETE_HOLD_MS)
+    this.#heldCompletes.set(transactionalId, { meta, timer })
     return true
   }
 
@@ -483,10 +497,11 @@ export class TxnCoordinator {
     const held = this.#heldCompletes.get(transactionalId)
     if (held === undefined) return []
     this.#heldCompletes.delete(transactionalId)
-    return [{ transactionalId, value: valueOf(held) }]
+    if (held.timer !== null) this.#options.clock.clearTimeout(held.timer)
+    return [{ transactionalId, value: valueOf(held.meta) }]
   }
 
-  /** Appends a held Complete* that no operation took (it wrote nothing, or gave up waiting), unawaited as ever. */
+  /** Appends a held Complete* that no operation took (none came, it wrote nothing, or it gave up waiting), unawaited as ever. */
   #flushHeldComplete(transactionalId: string): void {
     const records = this.#takeHeldComplete(transactionalId)
     if (records.length === 0 || this.#closed || this.#fenced) return

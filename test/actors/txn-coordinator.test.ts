@@ -6,7 +6,7 @@
  * the Complete* record after, with the client's next operation waiting behind them.
  */
 import { describe, expect, it } from 'vitest'
-import { COMPLETION_WAIT_MS, type TxnMarkersOutcome, type TxnMarkerWrite, TxnCoordinator } from '../../src/actors/txn-coordinator.js'
+import { COMPLETE_HOLD_MS, COMPLETION_WAIT_MS, type TxnMarkersOutcome, type TxnMarkerWrite, TxnCoordinator } from '../../src/actors/txn-coordinator.js'
 import type { TxnRecord } from '../../src/actors/txn/txn-records.js'
 import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
@@ -109,15 +109,42 @@ describe('ending a transaction', () => {
     expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit', 'Ongoing']])
   })
 
-  it('appends the CompleteCommit alone and at once when no operation waits behind the markers', async () => {
+  it('holds the CompleteCommit for the next operation that comes within COMPLETE_HOLD_MS of the markers, and appends it alone after that', async () => {
     const markers = heldMarkers()
-    const { c, appends } = coordinator(markers.answer)
+    const { c, appends, clock } = coordinator(markers.answer)
     const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
     await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
     expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
     markers.release()
     await settled(Promise.resolve())
-    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit']])
+    expect(c.describe('tx').state).toBe('CompleteCommit')
+    clock.advance(COMPLETE_HOLD_MS - 1)
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])).toBe(ErrorCode.NONE)
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit', 'Ongoing']])
+
+    expect(await c.endTxn('tx', producerId, producerEpoch, false)).toBe(ErrorCode.NONE)
+    markers.release()
+    await settled(Promise.resolve())
+    clock.advance(COMPLETE_HOLD_MS - 1)
+    expect(appends.slice(4)).toEqual([['PrepareAbort']])
+    clock.advance(1)
+    expect(appends.slice(4)).toEqual([['PrepareAbort'], ['CompleteAbort']])
+    // Its timer is gone with it: the next state is appended alone.
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])).toBe(ErrorCode.NONE)
+    expect(appends.slice(4)).toEqual([['PrepareAbort'], ['CompleteAbort'], ['Ongoing']])
+  })
+
+  it('drops a held Complete* at close, leaving the Prepare* last for the next load to finish', async () => {
+    const markers = heldMarkers()
+    const { c, appends, clock } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    markers.release()
+    await settled(Promise.resolve())
+    c.close()
+    clock.advance(COMPLETE_HOLD_MS)
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit']])
   })
 
   it('appends the CompleteCommit after a waiting operation that writes nothing (a retried EndTxn) or gives up waiting', async () => {
