@@ -99,6 +99,12 @@ export interface TxnCoordinatorOptions {
   idExpirationMs: number
   /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are looked for. */
   abortCheckIntervalMs: number
+  /**
+   * Runs `run` after the answers already settled in this turn are on their way (the broker gives
+   * setImmediate): a transaction's markers start only then, so EndTxn's answer does not wait for
+   * their sends (a ring message, or a marker's append on this thread). Absent: at once.
+   */
+  afterAnswers?(run: () => void): void
 }
 
 interface TxnMeta {
@@ -448,6 +454,8 @@ export class TxnCoordinator {
 
   /** Writes the markers of a Prepare* transaction, then its Complete* state. False when it could not finish now. */
   async #complete(transactionalId: string, meta: TxnMeta, newProducerId = false): Promise<boolean> {
+    const afterAnswers = this.#options.afterAnswers
+    if (afterAnswers !== undefined) await new Promise<void>((resolve) => afterAnswers(resolve))
     const commit = meta.state === 'PrepareCommit'
     let pending = [...meta.partitions.values()]
     for (let attempt = 0; pending.length > 0; attempt++) {

@@ -11,7 +11,7 @@ import type { TxnRecord } from '../../src/actors/txn/txn-records.js'
 import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 
-function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Promise<TxnMarkersOutcome>) {
+function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Promise<TxnMarkersOutcome>, afterAnswers?: (run: () => void) => void) {
   const log: TxnRecord[] = []
   /** The states of each append, one array per call. */
   const appends: Array<Array<string | undefined>> = []
@@ -31,6 +31,7 @@ function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Prom
     maxTimeoutMs: 60_000,
     idExpirationMs: 3_600_000,
     abortCheckIntervalMs: 10_000,
+    afterAnswers,
   })
   c.load([])
   return { c, log, appends, writes, clock }
@@ -168,6 +169,21 @@ describe('ending a transaction', () => {
     await settled(Promise.resolve())
     expect(appends.slice(4)).toEqual([['Ongoing'], ['PrepareAbort'], ['CompleteAbort']])
     expect(c.describe('tx').state).toBe('CompleteAbort')
+  })
+
+  it('answers EndTxn before it starts the markers, which wait for afterAnswers', async () => {
+    const deferred: Array<() => void> = []
+    const { c, writes, log } = coordinator(() => ({ retry: [], fenced: false }), (run) => deferred.push(run))
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    expect(writes).toHaveLength(0)
+    expect(deferred).toHaveLength(1)
+    deferred.shift()!()
+    const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    expect(await next).toBe(ErrorCode.NONE)
+    expect(writes).toHaveLength(1)
+    expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit', 'Ongoing'])
   })
 
   it('answers CONCURRENT_TRANSACTIONS to an operation still waiting behind the markers after COMPLETION_WAIT_MS, and never runs it', async () => {
