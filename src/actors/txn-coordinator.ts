@@ -22,12 +22,21 @@
  * nobody is answered on it, and anything written after it to the same log is durable only once
  * it is. A Complete* that never reaches the log leaves the Prepare* last, which a load finishes
  * again by writing the same markers, harmless for a producer with no open transaction there.
+ * The Complete* rides in the append of the transactional id's next operation, ahead of its
+ * record, when one waits behind the markers or comes within COMPLETE_HOLD_MS (librdkafka sends
+ * its next AddPartitionsToTxn a few ms after EndTxn answers): one batch, one fdatasync and one
+ * copy to the followers instead of two in a row, the second of which waited for the first's
+ * round (one group-commit round at a time, on the leader and on the follower). The batch keeps
+ * the order a load needs (Complete* before the next state, both or neither); past the hold it is
+ * appended alone. Holding it widens only the window in which a load finishes the transaction
+ * again: the next transaction's partitions are written after it or with it, never before.
  *
  * Nothing here knows of threads or sockets: the log, the marker writer and producer id
  * allocation are injected, time comes from the Clock.
  */
 import { ErrorCode } from '../common/error-codes.js'
 import type { Clock, TimerHandle } from '../common/clock.js'
+import { phaseTrace } from '../common/phase-trace.js'
 import { type TxnPartition, type TxnRecord, type TxnStateName, type TxnValue } from './txn/txn-records.js'
 
 /** Kafka's Short.MaxValue - 1: past it a producer gets a new id (epoch 0), as Kafka does. */
@@ -41,6 +50,12 @@ const MARKER_ATTEMPTS_MAX = 300
  * clients retry. Well under any client's request timeout.
  */
 export const COMPLETION_WAIT_MS = 1_000
+/**
+ * How long a Complete* record waits for the transactional id's next operation to carry it (see
+ * the header) before it is appended alone: several times the gap librdkafka leaves between
+ * EndTxn's answer and its next AddPartitionsToTxn, short beside any client's timeout.
+ */
+export const COMPLETE_HOLD_MS = 20
 
 export interface TxnLog {
   /**
@@ -84,6 +99,12 @@ export interface TxnCoordinatorOptions {
   idExpirationMs: number
   /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are looked for. */
   abortCheckIntervalMs: number
+  /**
+   * Runs `run` after the answers already settled in this turn are on their way (the broker gives
+   * setImmediate): a transaction's markers start only then, so EndTxn's answer does not wait for
+   * their sends (a ring message, or a marker's append on this thread). Absent: at once.
+   */
+  afterAnswers?(run: () => void): void
 }
 
 interface TxnMeta {
@@ -143,6 +164,14 @@ export class TxnCoordinator {
   readonly #txns = new Map<string, TxnMeta>()
   /** The tail of each transactional id's chain of operations (they run one at a time). */
   readonly #locks = new Map<string, Promise<unknown>>()
+  /** How many operations wait for their turn, per transactional id (absent: none). */
+  readonly #queued = new Map<string, number>()
+  /**
+   * Complete* records applied in memory and held for the append of the id's next operation (see
+   * the header); one per transactional id at most, appended alone by the end of the turn of an
+   * operation that wrote nothing, or when its timer (armed when no operation waited) fires.
+   */
+  readonly #heldCompletes = new Map<string, { meta: TxnMeta; timer: TimerHandle | null }>()
   #open = false
   #closed = false
   /** A partition fenced this coordinator (a newer one runs elsewhere): it answers NOT_COORDINATOR from then on. */
@@ -173,6 +202,9 @@ export class TxnCoordinator {
 
   close(): void {
     this.#closed = true
+    // A held Complete* is dropped: the Prepare* stays last, and whoever loads next finishes it.
+    for (const { timer } of this.#heldCompletes.values()) if (timer !== null) this.#options.clock.clearTimeout(timer)
+    this.#heldCompletes.clear()
     if (this.#timer !== null) this.#options.clock.clearTimeout(this.#timer)
     this.#timer = null
   }
@@ -422,11 +454,14 @@ export class TxnCoordinator {
 
   /** Writes the markers of a Prepare* transaction, then its Complete* state. False when it could not finish now. */
   async #complete(transactionalId: string, meta: TxnMeta, newProducerId = false): Promise<boolean> {
+    const afterAnswers = this.#options.afterAnswers
+    if (afterAnswers !== undefined) await new Promise<void>((resolve) => afterAnswers(resolve))
     const commit = meta.state === 'PrepareCommit'
     let pending = [...meta.partitions.values()]
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (this.#closed || this.#fenced || attempt >= MARKER_ATTEMPTS_MAX) return false
       if (attempt > 0) await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, MARKER_RETRY_MS))
+      const markersAtMs = phaseTrace?.now() ?? 0
       const outcome = await this.#options.writeMarkers({
         producerId: meta.producerId,
         producerEpoch: meta.producerEpoch,
@@ -434,6 +469,7 @@ export class TxnCoordinator {
         coordinatorEpoch: this.#options.coordinatorEpoch,
         partitions: pending,
       })
+      phaseTrace?.since('txn.markers', markersAtMs)
       // Fenced: the newer coordinator finishes this transaction from its own (current) state;
       // completing it here would write this one's stale state over it.
       if (outcome.fenced) {
@@ -447,19 +483,37 @@ export class TxnCoordinator {
       Object.assign(done, { previousProducerId: meta.producerId, lastProducerEpoch: meta.producerEpoch, producerId: -1, producerEpoch: 0 })
       return this.#persist(transactionalId, done)
     }
-    return this.#persistUnawaited(transactionalId, done)
+    return this.#holdComplete(transactionalId, done)
   }
 
   /**
-   * Applies a Complete* state at once and appends it without waiting for it to be durable (see
-   * the header): what is written after it is durable only once it is, and if it is lost the
-   * Prepare* before it is finished again by whoever loads the log.
+   * Applies a Complete* state at once and holds its record for the next append (see the header),
+   * never waiting for it to be durable: what is written after it is durable only once it is, and
+   * if it is lost the Prepare* before it is finished again by whoever loads the log.
    */
-  #persistUnawaited(transactionalId: string, meta: TxnMeta): boolean {
+  #holdComplete(transactionalId: string, meta: TxnMeta): boolean {
     if (this.#closed || this.#fenced) return false
     this.#txns.set(transactionalId, meta)
-    this.#options.log.append([{ transactionalId, value: valueOf(meta) }]).catch(() => {})
+    // Nobody waits behind it yet: the next operation has COMPLETE_HOLD_MS to come and carry it.
+    const timer = (this.#queued.get(transactionalId) ?? 0) > 0 ? null : this.#options.clock.setTimeout(() => this.#flushHeldComplete(transactionalId), COMPLETE_HOLD_MS)
+    this.#heldCompletes.set(transactionalId, { meta, timer })
     return true
+  }
+
+  /** The held Complete* of `transactionalId` (if any) as the records to append ahead of the next one. */
+  #takeHeldComplete(transactionalId: string): TxnRecord[] {
+    const held = this.#heldCompletes.get(transactionalId)
+    if (held === undefined) return []
+    this.#heldCompletes.delete(transactionalId)
+    if (held.timer !== null) this.#options.clock.clearTimeout(held.timer)
+    return [{ transactionalId, value: valueOf(held.meta) }]
+  }
+
+  /** Appends a held Complete* that no operation took (none came, it wrote nothing, or it gave up waiting), unawaited as ever. */
+  #flushHeldComplete(transactionalId: string): void {
+    const records = this.#takeHeldComplete(transactionalId)
+    if (records.length === 0 || this.#closed || this.#fenced) return
+    this.#options.log.append(records).catch(() => {})
   }
 
   /** Writes the state (null: a tombstone) and applies it once durable; false when the log refused. */
@@ -469,8 +523,10 @@ export class TxnCoordinator {
     }
     const value = meta === null ? null : valueOf(meta)
     if (this.#closed || this.#fenced) return false
+    const appendAtMs = phaseTrace?.now() ?? 0
     try {
-      await this.#options.log.append([{ transactionalId, value }])
+      await this.#options.log.append([...this.#takeHeldComplete(transactionalId), { transactionalId, value }])
+      phaseTrace?.since(`txn.persist.${meta?.state ?? 'tombstone'}`, appendAtMs)
     } catch {
       return false
     }
@@ -526,10 +582,22 @@ export class TxnCoordinator {
     const previous = held ?? Promise.resolve()
     let gaveUp = false
     let timer: TimerHandle | null = null
+    const queuedAtMs = phaseTrace?.now() ?? 0
+    if (held !== undefined) this.#queued.set(transactionalId, (this.#queued.get(transactionalId) ?? 0) + 1)
     const start = (): Promise<Turn<T>> => {
+      if (held !== undefined) {
+        const queued = this.#queued.get(transactionalId)! - 1
+        if (queued > 0) this.#queued.set(transactionalId, queued)
+        else this.#queued.delete(transactionalId)
+      }
+      if (busy !== undefined) phaseTrace?.since('txn.turnWait', queuedAtMs)
       if (timer !== null) this.#options.clock.clearTimeout(timer)
       timer = null
-      return gaveUp ? Promise.resolve({ answer: busy as T }) : fn()
+      const ran = gaveUp ? Promise.resolve({ answer: busy as T }) : fn()
+      // A Complete* held for this operation that it did not append goes out on its own now.
+      const flush = (): void => this.#flushHeldComplete(transactionalId)
+      void ran.then(flush, flush)
+      return ran
     }
     const run = previous.then(start, start)
     const tail = run.then((turn) => turn.finishing).catch(() => undefined)

@@ -136,6 +136,7 @@ export class TxnCoordinators implements TxnOperations {
       maxTimeoutMs: config.transactionMaxTimeoutMs,
       idExpirationMs: config.transactionalIdExpirationMs,
       abortCheckIntervalMs: config.transactionAbortTimedOutCleanupIntervalMs,
+      afterAnswers: (run) => void setImmediate(run),
     })
     const slot: Slot = { leaderEpoch, coordinator, loaded: Promise.resolve(), closed: false }
     slot.loaded = this.#load(partition, slot)

@@ -6,27 +6,35 @@
  * the Complete* record after, with the client's next operation waiting behind them.
  */
 import { describe, expect, it } from 'vitest'
-import { COMPLETION_WAIT_MS, type TxnMarkersOutcome, type TxnMarkerWrite, TxnCoordinator } from '../../src/actors/txn-coordinator.js'
+import { COMPLETE_HOLD_MS, COMPLETION_WAIT_MS, type TxnMarkersOutcome, type TxnMarkerWrite, TxnCoordinator } from '../../src/actors/txn-coordinator.js'
 import type { TxnRecord } from '../../src/actors/txn/txn-records.js'
 import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 
-function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Promise<TxnMarkersOutcome>) {
+function coordinator(answer: (write: TxnMarkerWrite) => TxnMarkersOutcome | Promise<TxnMarkersOutcome>, afterAnswers?: (run: () => void) => void) {
   const log: TxnRecord[] = []
+  /** The states of each append, one array per call. */
+  const appends: Array<Array<string | undefined>> = []
   const writes: TxnMarkerWrite[] = []
   const clock = new ManualClock()
   const c = new TxnCoordinator({
     clock,
-    log: { append: async (records) => void log.push(...records) },
+    log: {
+      append: async (records) => {
+        appends.push(states(records))
+        log.push(...records)
+      },
+    },
     allocateProducerId: async () => 42,
     writeMarkers: async (write) => (writes.push(write), answer(write)),
     coordinatorEpoch: 3,
     maxTimeoutMs: 60_000,
     idExpirationMs: 3_600_000,
     abortCheckIntervalMs: 10_000,
+    afterAnswers,
   })
   c.load([])
-  return { c, log, writes, clock }
+  return { c, log, appends, writes, clock }
 }
 
 /** A marker write that stays pending until the test lets it through. */
@@ -88,6 +96,94 @@ describe('ending a transaction', () => {
     // The CompleteCommit goes to the log after the markers and before the next transaction's state.
     expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit', 'Ongoing'])
     expect(c.describe('tx').partitions).toEqual([{ topic: 't', partition: 1 }])
+  })
+
+  it('writes the CompleteCommit in one append with the state of the operation that waited behind the markers, ahead of it', async () => {
+    const markers = heldMarkers()
+    const { c, appends } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    markers.release()
+    expect(await next).toBe(ErrorCode.NONE)
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit', 'Ongoing']])
+  })
+
+  it('holds the CompleteCommit for the next operation that comes within COMPLETE_HOLD_MS of the markers, and appends it alone after that', async () => {
+    const markers = heldMarkers()
+    const { c, appends, clock } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    markers.release()
+    await settled(Promise.resolve())
+    expect(c.describe('tx').state).toBe('CompleteCommit')
+    clock.advance(COMPLETE_HOLD_MS - 1)
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])).toBe(ErrorCode.NONE)
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit', 'Ongoing']])
+
+    expect(await c.endTxn('tx', producerId, producerEpoch, false)).toBe(ErrorCode.NONE)
+    markers.release()
+    await settled(Promise.resolve())
+    clock.advance(COMPLETE_HOLD_MS - 1)
+    expect(appends.slice(4)).toEqual([['PrepareAbort']])
+    clock.advance(1)
+    expect(appends.slice(4)).toEqual([['PrepareAbort'], ['CompleteAbort']])
+    // Its timer is gone with it: the next state is appended alone.
+    expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])).toBe(ErrorCode.NONE)
+    expect(appends.slice(4)).toEqual([['PrepareAbort'], ['CompleteAbort'], ['Ongoing']])
+  })
+
+  it('drops a held Complete* at close, leaving the Prepare* last for the next load to finish', async () => {
+    const markers = heldMarkers()
+    const { c, appends, clock } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    markers.release()
+    await settled(Promise.resolve())
+    c.close()
+    clock.advance(COMPLETE_HOLD_MS)
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit']])
+  })
+
+  it('appends the CompleteCommit after a waiting operation that writes nothing (a retried EndTxn) or gives up waiting', async () => {
+    const markers = heldMarkers()
+    const { c, appends, clock } = coordinator(markers.answer)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const retried = c.endTxn('tx', producerId, producerEpoch, true)
+    markers.release()
+    expect(await retried).toBe(ErrorCode.NONE)
+    await settled(Promise.resolve())
+    expect(appends).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit']])
+
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, false)).toBe(ErrorCode.NONE)
+    const late = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    clock.advance(COMPLETION_WAIT_MS)
+    expect(await late).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+    markers.release()
+    await settled(Promise.resolve())
+    expect(appends.slice(4)).toEqual([['Ongoing'], ['PrepareAbort'], ['CompleteAbort']])
+    expect(c.describe('tx').state).toBe('CompleteAbort')
+  })
+
+  it('answers EndTxn before it starts the markers, which wait for afterAnswers', async () => {
+    const deferred: Array<() => void> = []
+    const { c, writes, log } = coordinator(() => ({ retry: [], fenced: false }), (run) => deferred.push(run))
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    expect(writes).toHaveLength(0)
+    expect(deferred).toHaveLength(1)
+    deferred.shift()!()
+    const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
+    expect(await next).toBe(ErrorCode.NONE)
+    expect(writes).toHaveLength(1)
+    expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit', 'Ongoing'])
   })
 
   it('answers CONCURRENT_TRANSACTIONS to an operation still waiting behind the markers after COMPLETION_WAIT_MS, and never runs it', async () => {
