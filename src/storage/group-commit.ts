@@ -24,11 +24,16 @@ export interface GroupCommitMember {
  * previous round, side by side on libuv's thread pool, so the shard's thread never waits for
  * the disk and one disk flush serves every produce the shard took meanwhile.
  *
- * At most one round runs at a time. A request made while a round runs joins the next one, which
- * starts as soon as the running one ends: under load, rounds grow to fill the time an fdatasync
- * takes (the batch window adapts to the disk), and an idle shard syncs at once. Each member's
- * promise settles with its own files' outcome, so one failing partition fails only its own
- * waiters.
+ * At most ROUNDS_IN_FLIGHT_MAX rounds run at a time. A request made while a round runs starts the
+ * next one at once, beside it, so an urgent append (an acks=all produce, a follower's copy, a
+ * transaction's state) waits for one fdatasync rather than for the rest of an unrelated
+ * partition's round and then its own; past the bound, requests join the next round, which starts
+ * as soon as one ends: under load, rounds grow to fill the time an fdatasync takes (the batch
+ * window adapts to the disk), and an idle shard syncs at once. Each member's promise settles
+ * with its own files' outcome, so one failing partition fails only its own waiters, and a
+ * member's rounds settle in the order they started: a later round may finish first, but the
+ * durable offset it vouches for also counts on the files of the earlier one (a segment rolled
+ * in between).
  *
  * A lazy request (an acks=0/1 append nobody waits on yet) does not start a round by itself: it
  * waits up to LAZY_SYNC_DELAY_MS for one, as Redpanda flushes acks=1 data on an interval instead
@@ -39,6 +44,11 @@ export interface GroupCommitMember {
  */
 /** How long a lazy request may wait for a round (see GroupCommit): a bound on acks=1 visibility. */
 export const LAZY_SYNC_DELAY_MS = 50
+/**
+ * Rounds syncing at once (see GroupCommit). Two let an urgent request start while a round runs;
+ * more would split the shard's appends into ever smaller rounds on a slow disk.
+ */
+export const ROUNDS_IN_FLIGHT_MAX = 2
 
 export interface GroupCommitTimers {
   /** Runs `run` after the current event-loop turn (the produces of the same turn join the round). */
@@ -63,8 +73,10 @@ export class GroupCommit {
   #firstRequestAtMs = 0
   /** Whether a member of #next asked urgently: the next round starts as soon as it can. */
   #nextUrgent = false
-  #running = false
+  #roundsRunning = 0
   #scheduled = false
+  /** Each member's latest round, settled: a member's next round settles after it (see the header). */
+  readonly #settled = new WeakMap<GroupCommitMember, Promise<void>>()
   /** Cancels the lazy timer, while one is armed. */
   #cancelLazy: (() => void) | null = null
   readonly stats = { rounds: 0, files: 0 }
@@ -91,7 +103,7 @@ export class GroupCommit {
   }
 
   #maybeStart(): void {
-    if (this.#running || this.#scheduled || this.#next.size === 0) return
+    if (this.#roundsRunning >= ROUNDS_IN_FLIGHT_MAX || this.#scheduled || this.#next.size === 0) return
     if (!this.#nextUrgent) {
       this.#cancelLazy ??= this.#timers.delay(() => {
         this.#cancelLazy = null
@@ -111,8 +123,8 @@ export class GroupCommit {
   }
 
   async #round(): Promise<void> {
-    assert(!this.#running, 'one group commit round at a time')
-    this.#running = true
+    assert(this.#roundsRunning < ROUNDS_IN_FLIGHT_MAX, `at most ${ROUNDS_IN_FLIGHT_MAX} group commit rounds at a time`)
+    this.#roundsRunning++
     const members = this.#next
     this.#next = new Map()
     this.#nextUrgent = false
@@ -123,24 +135,38 @@ export class GroupCommit {
       await Promise.all([...members].map(([member, deferred]) => this.#syncMember(member, deferred)))
     } finally {
       phaseTrace?.since('gc.round', startedMs)
-      this.#running = false
+      this.#roundsRunning--
       this.#maybeStart()
     }
   }
 
-  async #syncMember(member: GroupCommitMember, deferred: Deferred): Promise<void> {
+  /** Takes the member's work now (as its round starts), syncs it, and settles after its previous round. */
+  #syncMember(member: GroupCommitMember, deferred: Deferred): Promise<void> {
+    const previous = this.#settled.get(member)
+    const settled = this.#syncThenSettle(member, deferred, previous)
+    this.#settled.set(member, settled)
+    return settled
+  }
+
+  /** Never rejects: the outcome goes to the member and its deferred. */
+  async #syncThenSettle(member: GroupCommitMember, deferred: Deferred, previous: Promise<void> | undefined): Promise<void> {
     let work: SyncWork | null = null
+    let failure: { error: unknown } | null = null
     try {
       work = member.prepareSync()
       this.stats.files += work.files.length
       await fsyncPaths(work.files, this.#files, true)
       if (work.dirs.length > 0) await fsyncPaths(work.dirs, this.#files)
     } catch (error) {
-      work?.onFailed(error)
-      deferred.reject(error)
+      failure = { error }
+    }
+    if (previous !== undefined) await previous
+    if (failure !== null) {
+      work?.onFailed(failure.error)
+      deferred.reject(failure.error)
       return
     }
-    work.onSynced()
+    work!.onSynced()
     deferred.resolve()
   }
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { FileHandleCache } from '../../src/storage/file-handle-cache.js'
-import { GroupCommit, type GroupCommitMember, LAZY_SYNC_DELAY_MS } from '../../src/storage/group-commit.js'
+import { GroupCommit, type GroupCommitMember, LAZY_SYNC_DELAY_MS, ROUNDS_IN_FLIGHT_MAX } from '../../src/storage/group-commit.js'
 import { SimFileSystem } from '../../src/storage/sim-file-system.js'
 import { HandTimers } from './group-commit-timers.js'
 
@@ -15,6 +15,36 @@ function member(): GroupCommitMember & { syncs: number } {
     prepareSync: () => ({ files: [], dirs: [], onSynced: () => void m.syncs++, onFailed: () => {} }),
   }
   return m
+}
+
+/** A file system whose fdatasync of a file named in `gates` waits until the test opens that gate. */
+class GatedFileSystem extends SimFileSystem {
+  readonly gates = new Map<string, { opened: Promise<void>; open: () => void }>()
+  readonly synced: string[] = []
+
+  gate(filePath: string): () => void {
+    let open!: () => void
+    const opened = new Promise<void>((resolve) => (open = resolve))
+    this.gates.set(filePath, { opened, open })
+    return open
+  }
+
+  override async syncPath(filePath: string, dataOnly: boolean): Promise<void> {
+    await this.gates.get(filePath)?.opened
+    this.synced.push(filePath)
+    return super.syncPath(filePath, dataOnly)
+  }
+}
+
+/** A member whose every round syncs the next file of `files` and records the rounds it saw settle. */
+function fileMember(files: string[], settled: string[], name: string): GroupCommitMember {
+  let round = 0
+  return {
+    prepareSync: () => {
+      const file = files[round++]
+      return { files: [file], dirs: [], onSynced: () => void settled.push(`${name}:${file}`), onFailed: () => {} }
+    },
+  }
 }
 
 async function turns(n = 5): Promise<void> {
@@ -78,5 +108,60 @@ describe('GroupCommit', () => {
     await Promise.all([commit.request(a), first])
     expect(commit.stats.rounds).toBe(1)
     expect(a.syncs).toBe(1)
+  })
+
+  it('starts an urgent round beside one still syncing, so it waits for its own fdatasync alone', async () => {
+    const fs = new GatedFileSystem(1)
+    const commit = new GroupCommit(new FileHandleCache({ fs }), new HandTimers())
+    const settled: string[] = []
+    const openSlow = fs.gate('/slow.log')
+    const slow = commit.request(fileMember(['/slow.log'], settled, 'slow'))
+    await turns()
+    // The slow partition's round is still in its fdatasync; another partition's acks=all append asks.
+    await commit.request(fileMember(['/fast.log'], settled, 'fast'))
+    expect(settled).toEqual(['fast:/fast.log'])
+    expect(commit.stats.rounds).toBe(2)
+    openSlow()
+    await slow
+    expect(settled).toEqual(['fast:/fast.log', 'slow:/slow.log'])
+  })
+
+  it("settles one member's rounds in the order they started, even when the later one's fdatasync ends first", async () => {
+    const fs = new GatedFileSystem(1)
+    const commit = new GroupCommit(new FileHandleCache({ fs }), new HandTimers())
+    const settled: string[] = []
+    // A segment rolled between the rounds: the first syncs the old segment, the second the new one.
+    const log = fileMember(['/00.log', '/10.log'], settled, 'log')
+    const openOld = fs.gate('/00.log')
+    const first = commit.request(log)
+    await turns()
+    const second = commit.request(log)
+    await turns()
+    expect(fs.synced).toEqual(['/10.log'])
+    // Its offsets count on the old segment's data too: nothing may settle before the first round.
+    expect(settled).toEqual([])
+    openOld()
+    await Promise.all([first, second])
+    expect(settled).toEqual(['log:/00.log', 'log:/10.log'])
+  })
+
+  it(`runs at most ${ROUNDS_IN_FLIGHT_MAX} rounds at once, gathering later requests into the next`, async () => {
+    const fs = new GatedFileSystem(1)
+    const commit = new GroupCommit(new FileHandleCache({ fs }), new HandTimers())
+    const settled: string[] = []
+    const opens = Array.from({ length: ROUNDS_IN_FLIGHT_MAX }, (_, i) => fs.gate(`/busy-${i}.log`))
+    const busy: Promise<void>[] = []
+    for (let i = 0; i < ROUNDS_IN_FLIGHT_MAX; i++) {
+      busy.push(commit.request(fileMember([`/busy-${i}.log`], settled, `busy-${i}`)))
+      await turns()
+    }
+    const later = [commit.request(fileMember(['/a.log'], settled, 'a')), commit.request(fileMember(['/b.log'], settled, 'b'))]
+    await turns()
+    expect(commit.stats.rounds).toBe(ROUNDS_IN_FLIGHT_MAX)
+    opens[0]()
+    await Promise.all(later)
+    expect(commit.stats.rounds).toBe(ROUNDS_IN_FLIGHT_MAX + 1)
+    for (const open of opens) open()
+    await Promise.all(busy)
   })
 })
