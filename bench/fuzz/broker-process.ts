@@ -42,6 +42,8 @@ const FULL_GC_LINE = /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: Mark-Compact(?: \(reduce\
 export class RetainedHeap {
   /** Isolate address -> MB live after its latest Mark-Compact (bounded by the process's threads). */
   readonly #liveMbByIsolate = new Map<string, number>()
+  /** Isolate address -> MB of heap V8 held (committed) after its latest Mark-Compact: the live part and the room around it. */
+  readonly #committedMbByIsolate = new Map<string, number>()
   fullCollections = 0
 
   /** Takes one line of the broker's stdout; true when it was a full collection's. */
@@ -49,8 +51,16 @@ export class RetainedHeap {
     const match = FULL_GC_LINE.exec(line)
     if (match === null) return false
     this.#liveMbByIsolate.set(match[1], Number(match[2]))
+    this.#committedMbByIsolate.set(match[1], Number(match[3]))
     this.fullCollections++
     return true
+  }
+
+  /** Each isolate's live and committed MB after its latest full collection, by live MB, largest first (for progress lines). */
+  perIsolateMb(): Array<{ liveMb: number; committedMb: number }> {
+    return [...this.#liveMbByIsolate]
+      .map(([isolate, liveMb]) => ({ liveMb, committedMb: this.#committedMbByIsolate.get(isolate) ?? NaN }))
+      .sort((a, b) => b.liveMb - a.liveMb)
   }
 
   /** The sum over isolates, in kB, or null before any full collection. */
@@ -248,12 +258,15 @@ export class BrokerProcess {
     return this.#exited
   }
 
-  /** Resident and peak resident memory in kB (VmRSS, VmHWM) and threads, or null once it is gone. */
-  memoryKb(): { rssKb: number; peakKb: number; threads: number } | null {
+  /**
+   * Resident and peak resident memory in kB (VmRSS, VmHWM), the anonymous part of the resident
+   * memory (RssAnon: heaps and buffers, apart from mapped files), and threads, or null once it is gone.
+   */
+  memoryKb(): { rssKb: number; peakKb: number; anonKb: number; threads: number } | null {
     try {
       const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
       const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN)
-      return { rssKb: field('VmRSS'), peakKb: field('VmHWM'), threads: field('Threads') }
+      return { rssKb: field('VmRSS'), peakKb: field('VmHWM'), anonKb: field('RssAnon'), threads: field('Threads') }
     } catch {
       return null
     }

@@ -5,6 +5,7 @@
  * `--first <index> --frames 1` sends again. Exits 1 when the oracle fails.
  */
 import { writeFileSync } from 'node:fs'
+import { censusLine } from './census.js'
 import { runFuzz, type FuzzOptions, type FuzzReport } from './run.js'
 
 const USAGE =
@@ -54,6 +55,7 @@ function summary(report: FuzzReport): string {
       `${report.connections.closedAfterSilentProduce} after a failed acks=0 produce, ${report.connections.closedUnexpectedly} unexpectedly`,
     `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB)`,
     `  broker V8 heap retained after full collections: ${report.retainedHeapKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.retainedHeapKb.end ?? '?'} kB at end (${report.retainedHeapKb.fullCollections} full collections)`,
+    `  state left in the broker: ${report.censusAtEnd === null ? '?' : censusLine(report.censusAtEnd)}`,
     `  predictions: ${JSON.stringify(report.predictions)}`,
     `  answered: ${JSON.stringify(report.answeredByApi)}`,
     `  abandoned (long waits): ${JSON.stringify(report.abandonedByApi)}`,

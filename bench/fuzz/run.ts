@@ -7,6 +7,7 @@ import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaClient, parseHostPort } from '../../src/client/wire/kafka-client.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import { BrokerProcess, type BrokerExit } from './broker-process.js'
+import { censusLine, takeCensus, type Census } from './census.js'
 import { buildFrame, frameSource, type Frame } from './frames.js'
 import { Lane } from './lane.js'
 import type { ApiRange } from './mutate.js'
@@ -78,6 +79,8 @@ export interface FuzzReport {
   cpuMsPerFrame: { fuzzer: number; broker: number | null }
   /** The broker's V8 heaps after their latest full collections, summed (null: none yet, or no broker of our own). */
   retainedHeapKb: { afterWarmUp: number | null; end: number | null; fullCollections: number }
+  /** The state the run left in the broker (topics, partitions, groups), or null when it could not be read. */
+  censusAtEnd: Census | null
   connections: {
     opened: number
     closedAsPredicted: number
@@ -216,11 +219,26 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const startedMs = Date.now()
     const fuzzerCpuStart = process.cpuUsage()
     const brokerCpuStart = broker?.cpuSeconds() ?? null
+    // The latest census of the state the run created, taken beside each progress line (one at a time).
+    let census = 'census pending'
+    let censusRunning = false
     const progress = setInterval(() => {
+      if (!censusRunning) {
+        censusRunning = true
+        takeCensus(bootstrap)
+          .then((c) => (census = censusLine(c)), (error: Error) => (census = `census failed: ${error.message}`))
+          .finally(() => (censusRunning = false))
+      }
       const seconds = (Date.now() - startedMs) / 1000
       const memory = broker?.memoryKb()
-      const brokerState = memory == null ? '' : `, broker RSS ${Math.round(memory.rssKb / 1024)} MiB in ${memory.threads} threads`
-      log(`fuzz: ${stats.framesSent} frames in ${seconds.toFixed(0)} s (${(stats.framesSent / seconds).toFixed(0)}/s), ${stats.connectionsOpened} connections, ${stats.findings.length} findings${brokerState}`)
+      // Retained heap beside RSS: growth in the first is a leak of JavaScript objects, growth in RSS alone is native memory or heap room.
+      const retained = broker === null ? [] : broker.retainedHeap.perIsolateMb()
+      const brokerState =
+        memory == null
+          ? ''
+          : `, broker RSS ${Math.round(memory.rssKb / 1024)} MiB (anon ${Math.round(memory.anonKb / 1024)}) in ${memory.threads} threads, ` +
+            `retained heap ${Math.round(retained.reduce((sum, r) => sum + r.liveMb, 0))} MiB [live/held per isolate: ${retained.map((r) => `${r.liveMb.toFixed(0)}/${r.committedMb.toFixed(0)}`).join(' ')}]`
+      log(`fuzz: ${stats.framesSent} frames in ${seconds.toFixed(0)} s (${(stats.framesSent / seconds).toFixed(0)}/s), ${stats.connectionsOpened} connections, ${stats.findings.length} findings${brokerState}; ${census}`)
     }, 10_000)
     const lanes = Array.from({ length: options.lanes ?? LANES_DEFAULT }, (_, index) => new Lane(laneOptions(index), stats))
     try {
@@ -270,6 +288,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       if (reason !== undefined) finding.detail += ` (the broker said: ${reason})`
     }
     if (brokerLog !== null && brokerLog.bugLineCount > 0) failures.push(`the broker printed ${brokerLog.bugLineCount} line(s) that mean a bug, e.g. ${brokerLog.bugLines[0]}`)
+    const censusAtEnd = exitedDuringRun === null ? await takeCensus(bootstrap).catch(() => null) : null
     const shutdown = broker === null ? null : await broker.stop()
     if (shutdown !== null && exitedDuringRun === null && !shutdown.clean) failures.push(`the broker did not shut down cleanly (code ${shutdown.code}, signal ${shutdown.signal})`)
     return {
@@ -289,6 +308,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       brokerShutdown: shutdown,
       rssKb: { start: rssStart?.rssKb ?? null, afterWarmUp: rssAfterWarmUp, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null },
       retainedHeapKb: { afterWarmUp: retainedAfterWarmUp, end: retainedEnd, fullCollections: broker?.retainedHeap.fullCollections ?? 0 },
+      censusAtEnd,
       connections: {
         opened: stats.connectionsOpened,
         closedAsPredicted: stats.connectionsClosedAsPredicted,

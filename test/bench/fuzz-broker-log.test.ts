@@ -51,4 +51,13 @@ describe("the fuzzer's reading of the broker's --trace-gc lines", () => {
     expect(heap.totalKb()).toBe(Math.round((8.7 + 19.5) * 1024))
     expect(heap.fullCollections).toBe(3)
   })
+
+  it('gives each isolate its live heap and the heap V8 held around it after its latest full collection, largest first', () => {
+    const heap = new RetainedHeap()
+    for (const line of lines) heap.add(line)
+    expect(heap.perIsolateMb()).toEqual([
+      { liveMb: 19.5, committedMb: 72.7 },
+      { liveMb: 8.7, committedMb: 26.7 },
+    ])
+  })
 })

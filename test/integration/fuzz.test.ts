@@ -34,6 +34,8 @@ describe('protocol fuzzer', () => {
       // The retained heap was measured, so its bound was checked, not skipped.
       expect(report.retainedHeapKb.afterWarmUp).not.toBeNull()
       expect(report.retainedHeapKb.end).not.toBeNull()
+      // The state the run left was counted (the census the progress lines carry): the pre-created topics at least.
+      expect(report.censusAtEnd?.topics).toBeGreaterThan(0)
       // Every advertised API was fuzzed, and each got well-formed requests through to its handler.
       expect(Object.keys(report.sentByApi)).toHaveLength(report.advertised.length)
       expect(Object.keys(report.answeredByApi).sort()).toEqual(Object.keys(report.sentByApi).sort())
