@@ -123,8 +123,13 @@ export class PartitionActor {
         if (actor !== null) actor.#tellLeaderSynced(report)
       },
     })
+    if (init.topicId !== undefined && storedTopicId !== init.topicId) {
+      // Advisory, as its header says: a failed write (a full disk) must not fail the open.
+      await writePartitionTopicId(init.dir, init.topicId, files).catch((error: unknown) =>
+        context.log.warn(`${init.topic}-${init.partition}: could not record topic id ${init.topicId} in ${init.dir}: ${error instanceof Error ? error.message : String(error)}`),
+      )
+    }
     actor = new PartitionActor(replica, context)
-    if (init.topicId !== undefined && storedTopicId !== init.topicId) await writePartitionTopicId(init.dir, init.topicId, files)
     return actor
   }
 

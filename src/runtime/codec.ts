@@ -118,7 +118,7 @@ export function writeFrame(writer: RingWriter, frame: OutgoingFrame, timeoutMs: 
   return writer.writeWith(prepared.length, (bytes, offset) => encodeFrame(prepared, bytes, offset), { timeoutMs })
 }
 
-/** The largest message a fragmented write may carry: a Node Buffer's own limit on 64-bit builds is far above it. */
+/** The largest message a fragmented write may carry: Kafka's sizes are int32, and a Node Buffer holds up to 4 GiB on 64-bit builds. */
 export const FRAGMENTED_MESSAGE_BYTES_MAX = 2 ** 31
 
 function writeFragments(writer: RingWriter, prepared: PreparedFrame, timeoutMs: number): Promise<void> {
