@@ -58,6 +58,15 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
 
 const states = (log: TxnRecord[]): Array<string | undefined> => log.map((r) => r.value?.state)
 
+/** A coordinator whose markers wait for the test, with transaction 'tx' on t-0 just ended (committed or aborted). */
+async function endedBehindHeldMarkers(commit: boolean) {
+  const markers = heldMarkers()
+  const built = coordinator(markers.answer)
+  const { producerId, producerEpoch } = await built.c.initProducerId('tx', 10_000, -1, -1)
+  await built.c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
+  expect(await built.c.endTxn('tx', producerId, producerEpoch, commit)).toBe(ErrorCode.NONE)
+  return { ...built, markers, producerId, producerEpoch }
+}
 
 describe('transaction coordinator fencing', () => {
   it('stamps its epoch in markers, and when a partition fences it answers the ended transaction but neither completes it nor writes state again', async () => {
@@ -99,11 +108,7 @@ describe('ending a transaction', () => {
   })
 
   it('writes the CompleteCommit in one append with the state of the operation that waited behind the markers, ahead of it', async () => {
-    const markers = heldMarkers()
-    const { c, appends } = coordinator(markers.answer)
-    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
-    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
-    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const { c, appends, markers, producerId, producerEpoch } = await endedBehindHeldMarkers(true)
     const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
     markers.release()
     expect(await next).toBe(ErrorCode.NONE)
@@ -111,11 +116,7 @@ describe('ending a transaction', () => {
   })
 
   it('holds the CompleteCommit for the next operation that comes within COMPLETE_HOLD_MS of the markers, and appends it alone after that', async () => {
-    const markers = heldMarkers()
-    const { c, appends, clock } = coordinator(markers.answer)
-    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
-    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
-    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const { c, appends, clock, markers, producerId, producerEpoch } = await endedBehindHeldMarkers(true)
     markers.release()
     await settled(Promise.resolve())
     expect(c.describe('tx').state).toBe('CompleteCommit')
@@ -136,11 +137,7 @@ describe('ending a transaction', () => {
   })
 
   it('drops a held Complete* at close, leaving the Prepare* last for the next load to finish', async () => {
-    const markers = heldMarkers()
-    const { c, appends, clock } = coordinator(markers.answer)
-    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
-    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
-    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const { c, appends, clock, markers, producerId, producerEpoch } = await endedBehindHeldMarkers(true)
     markers.release()
     await settled(Promise.resolve())
     c.close()
@@ -149,11 +146,7 @@ describe('ending a transaction', () => {
   })
 
   it('appends the CompleteCommit after a waiting operation that writes nothing (a retried EndTxn) or gives up waiting', async () => {
-    const markers = heldMarkers()
-    const { c, appends, clock } = coordinator(markers.answer)
-    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
-    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
-    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    const { c, appends, clock, markers, producerId, producerEpoch } = await endedBehindHeldMarkers(true)
     const retried = c.endTxn('tx', producerId, producerEpoch, true)
     markers.release()
     expect(await retried).toBe(ErrorCode.NONE)
@@ -187,11 +180,7 @@ describe('ending a transaction', () => {
   })
 
   it('answers CONCURRENT_TRANSACTIONS to an operation still waiting behind the markers after COMPLETION_WAIT_MS, and never runs it', async () => {
-    const markers = heldMarkers()
-    const { c, log, clock } = coordinator(markers.answer)
-    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
-    await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 0 }])
-    expect(await c.endTxn('tx', producerId, producerEpoch, false)).toBe(ErrorCode.NONE)
+    const { c, log, clock, markers, producerId, producerEpoch } = await endedBehindHeldMarkers(false)
     const next = c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 1 }])
     clock.advance(COMPLETION_WAIT_MS - 1)
     expect(await settled(next)).toBe(false)
