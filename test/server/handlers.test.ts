@@ -78,7 +78,7 @@ async function initTxn(transactionalId: string, v = 3): Promise<{ producerId: nu
 
 /** A v0/v1 message set of string values, as a pre-0.11 producer sends it. */
 function messageSetOf(magic: 0 | 1, values: string[]): Buffer {
-  return Buffer.concat(values.map((v, i) => encodeLegacyMessage(magic, i, magic === 0 ? -1 : 1_700_000_000_000, false, null, Buffer.from(v))))
+  return Buffer.concat(values.map((v, i) => encodeLegacyMessage(magic, i, magic === 0 ? -1 : Date.now(), false, null, Buffer.from(v))))
 }
 
 function values(records: Buffer | null): string[] {

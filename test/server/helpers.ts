@@ -156,6 +156,7 @@ export function overrideCore<M extends keyof BrokerCore>(core: NodeCore, method:
 }
 
 /** One uncompressed v2 batch of string values, as a producer sends it. */
-export function batchOf(values: string[], baseTimestamp = 1_700_000_000_000): Buffer {
+/** Stamped now by default: a batch from the past is deleted by the partition's first housekeeping pass (retention.ms). */
+export function batchOf(values: string[], baseTimestamp = Date.now()): Buffer {
   return encodeBatch({ baseTimestamp, records: values.map((v) => ({ key: null, value: Buffer.from(v) })) })
 }
