@@ -30,6 +30,32 @@ export async function takeCensus(bootstrap: string): Promise<Census> {
   }
 }
 
+/** What one sweep removed. */
+export interface Sweep {
+  topics: number
+  groups: number
+}
+
+/**
+ * Deletes the topics and groups the run's frames created (every one not in `keepTopics` /
+ * `keepGroups`, internal topics aside), so the state the run leaves stays bounded and growth in
+ * RSS over a long run means a leak, not more partitions and groups to hold. Best effort: a group
+ * with members stays (NON_EMPTY_GROUP), and a topic being created is caught by the next sweep.
+ */
+export async function sweepCreatedState(bootstrap: string, keepTopics: ReadonlySet<string>, keepGroups: ReadonlySet<string>): Promise<Sweep> {
+  const client = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId: 'partita-fuzz-sweep', requestTimeoutMs: 30_000, connectTimeoutMs: 15_000 })
+  try {
+    const metadata = await client.metadata(null)
+    const topics = metadata.topics.filter((t) => t.name !== '' && !t.isInternal && !keepTopics.has(t.name)).map((t) => t.name)
+    const groups = (await client.listGroups()).map((g) => g.groupId).filter((id) => !keepGroups.has(id))
+    if (topics.length > 0) await client.deleteTopics(topics)
+    const results = groups.length === 0 ? [] : await client.deleteGroups(groups)
+    return { topics: topics.length, groups: results.filter((r) => r.errorCode === 0).length }
+  } finally {
+    await client.close()
+  }
+}
+
 export function censusLine(census: Census): string {
   return `${census.topics} topics, ${census.partitions} partitions (${census.replicas} replicas), ${census.groups} groups`
 }

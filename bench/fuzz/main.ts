@@ -10,7 +10,7 @@ import { runFuzz, type FuzzOptions, type FuzzReport } from './run.js'
 
 const USAGE =
   'usage: npm run fuzz -- --frames N --seed S [--first I] [--bootstrap host:port] [--report FILE] [--lanes L] [--in-flight K] [--brokers B] [--data-dir DIR] [--broker-node-args "--flag ..."] ' +
-  '[--base-time-ms T] [--partition-replicas-max N|unlimited]'
+  '[--base-time-ms T] [--partition-replicas-max N|unlimited] [--keep-created-state yes]'
 
 function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
   const values = new Map<string, string>()
@@ -27,7 +27,7 @@ function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
     if (!Number.isSafeInteger(parsed) || parsed < 0) throw new Error(`--${name} must be a non-negative integer, got '${raw}'\n${USAGE}`)
     return parsed
   }
-  const known = new Set(['frames', 'seed', 'first', 'bootstrap', 'report', 'lanes', 'in-flight', 'brokers', 'base-time-ms', 'partition-replicas-max', 'data-dir', 'broker-node-args'])
+  const known = new Set(['frames', 'seed', 'first', 'bootstrap', 'report', 'lanes', 'in-flight', 'brokers', 'base-time-ms', 'partition-replicas-max', 'data-dir', 'broker-node-args', 'keep-created-state'])
   for (const name of values.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`)
   return {
     frames: int('frames', 100_000)!,
@@ -42,6 +42,7 @@ function parseArgs(argv: string[]): FuzzOptions & { report?: string } {
     brokerNodeArgs: values.get('broker-node-args')?.split(' ').filter((arg) => arg !== ''),
     baseTimestampMs: int('base-time-ms'),
     partitionReplicasMax: values.get('partition-replicas-max') === 'unlimited' ? Infinity : int('partition-replicas-max'),
+    keepCreatedState: values.get('keep-created-state') === 'yes',
   }
 }
 
@@ -55,7 +56,7 @@ function summary(report: FuzzReport): string {
       `${report.connections.closedAfterSilentProduce} after a failed acks=0 produce, ${report.connections.closedUnexpectedly} unexpectedly`,
     `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB)`,
     `  broker V8 heap retained after full collections: ${report.retainedHeapKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.retainedHeapKb.end ?? '?'} kB at end (${report.retainedHeapKb.fullCollections} full collections)`,
-    `  state left in the broker: ${report.censusAtEnd === null ? '?' : censusLine(report.censusAtEnd)}`,
+    `  state left in the broker: ${report.censusAtEnd === null ? '?' : censusLine(report.censusAtEnd)}; deleted as the run went: ${report.swept.topics} topics, ${report.swept.groups} groups`,
     `  predictions: ${JSON.stringify(report.predictions)}`,
     `  answered: ${JSON.stringify(report.answeredByApi)}`,
     `  abandoned (long waits): ${JSON.stringify(report.abandonedByApi)}`,

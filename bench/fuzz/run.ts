@@ -7,14 +7,14 @@ import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaClient, parseHostPort } from '../../src/client/wire/kafka-client.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import { BrokerProcess, type BrokerExit } from './broker-process.js'
-import { censusLine, takeCensus, type Census } from './census.js'
+import { censusLine, sweepCreatedState, takeCensus, type Census } from './census.js'
 import { buildFrame, frameSource, type Frame } from './frames.js'
 import { Lane } from './lane.js'
 import type { ApiRange } from './mutate.js'
 import { Oracle, type OracleEntry, type PartitionVerdict } from './oracle.js'
 import { setUpTopics } from './setup.js'
 import { FuzzStats, sortedRecord, type Finding } from './stats.js'
-import { makeWorld, topicPlans } from './world.js'
+import { GROUPS, SPARE_TOPICS, makeWorld, topicPlans } from './world.js'
 
 export interface FuzzOptions {
   frames: number
@@ -51,6 +51,11 @@ export interface FuzzOptions {
    * allocates: this figure is what a leak of JavaScript objects would show in. Default 64 MiB.
    */
   retainedHeapGrowthMaxKb?: number
+  /**
+   * Keep the topics and groups the frames create. By default each progress tick deletes them
+   * (sweepCreatedState), so the broker's state stays bounded and the RSS bound judges leaks.
+   */
+  keepCreatedState?: boolean
   /** Progress lines. */
   log?: (line: string) => void
 }
@@ -81,6 +86,8 @@ export interface FuzzReport {
   retainedHeapKb: { afterWarmUp: number | null; end: number | null; fullCollections: number }
   /** The state the run left in the broker (topics, partitions, groups), or null when it could not be read. */
   censusAtEnd: Census | null
+  /** Topics and groups the frames created that the run deleted again as it went (see keepCreatedState). */
+  swept: { topics: number; groups: number }
   connections: {
     opened: number
     closedAsPredicted: number
@@ -222,11 +229,22 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     // The latest census of the state the run created, taken beside each progress line (one at a time).
     let census = 'census pending'
     let censusRunning = false
+    const swept = { topics: 0, groups: 0 }
+    const keepTopics = new Set([...world.allNames, ...SPARE_TOPICS])
+    const keepGroups = new Set(GROUPS)
+    const censusAndSweep = async (): Promise<void> => {
+      census = censusLine(await takeCensus(bootstrap))
+      if (options.keepCreatedState === true) return
+      const sweep = await sweepCreatedState(bootstrap, keepTopics, keepGroups)
+      swept.topics += sweep.topics
+      swept.groups += sweep.groups
+      census += ` (deleted so far: ${swept.topics} topics, ${swept.groups} groups)`
+    }
     const progress = setInterval(() => {
       if (!censusRunning) {
         censusRunning = true
-        takeCensus(bootstrap)
-          .then((c) => (census = censusLine(c)), (error: Error) => (census = `census failed: ${error.message}`))
+        censusAndSweep()
+          .catch((error: Error) => (census = `census failed: ${error.message}`))
           .finally(() => (censusRunning = false))
       }
       const seconds = (Date.now() - startedMs) / 1000
@@ -309,6 +327,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       rssKb: { start: rssStart?.rssKb ?? null, afterWarmUp: rssAfterWarmUp, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null },
       retainedHeapKb: { afterWarmUp: retainedAfterWarmUp, end: retainedEnd, fullCollections: broker?.retainedHeap.fullCollections ?? 0 },
       censusAtEnd,
+      swept,
       connections: {
         opened: stats.connectionsOpened,
         closedAsPredicted: stats.connectionsClosedAsPredicted,

@@ -15,6 +15,7 @@ import {
 } from '../actors/partition/replica-fetcher.js'
 import { statfsSync } from 'node:fs'
 import { join } from 'node:path'
+import { fetchReadBuffers } from '../common/buffer-pool.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { timerDelayMs } from '../common/timers.js'
@@ -274,7 +275,11 @@ export class NodeCore implements BrokerCore {
       // minBytes is 1 for every follower: any data, any error, or a truncation answer returns.
       ({ result, records }) => result.errorCode !== ErrorCode.NONE || records !== undefined || !('highWatermark' in result),
     )
-    const payload = Buffer.concat(answers.flatMap(({ records }) => (records === undefined ? [] : [records])))
+    const pieces = answers.flatMap(({ records }) => (records === undefined ? [] : [records]))
+    // One piece goes as it is: the ring copies it and gives its read buffer back to the pool. Many
+    // are copied into one payload here, and their read buffers go back at once (nothing else holds them).
+    const payload = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)
+    if (pieces.length > 1) for (const piece of pieces) fetchReadBuffers.give(piece)
     return { reply: { results: answers.map(({ result, records }) => ({ result, recordsBytes: records?.length ?? 0 })) }, payload }
   }
 
