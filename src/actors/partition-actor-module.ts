@@ -19,9 +19,7 @@ export async function createActor(init: unknown, context: ActorContext): Promise
       log: emittingLogger((event) => context.emit(event)),
       housekeepingIntervalMs: open.housekeepingIntervalMs,
       emit: (event: PartitionEvent) => context.emit(event),
-      shard: context.address.shard,
       request: (shard, id, message, payload) => context.request({ shard, id }, message, payload),
-      send: (shard, id, message) => context.send({ shard, id }, message),
       crashOnInvariantViolation: (error) => context.crashOnInvariantViolation(error),
     })
   } catch (error) {

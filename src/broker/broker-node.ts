@@ -21,12 +21,11 @@ import { GroupCoordinators } from './group-coordinators.js'
 import { TxnCoordinators } from './txn-coordinators.js'
 import type { TxnMarkerEntry, TxnMarkerResult } from '../server/core.js'
 import { LocalPartitions } from './local-partitions.js'
-import { REPLICA_FETCH_SERVER_ID, type CancelReplicaFetch, type ReplicaFetchBatch } from '../actors/partition/replica-fetcher.js'
 import { NodeCore } from './node-core.js'
 import { NodeMetrics, type NodeMetricsSnapshot, type NodeTraffic, type ReplicaSnapshot } from './node-metrics.js'
 
-/** The actor id of the broker node on every shard; it also serves the followers' batched fetches. */
-export const BROKER_NODE_ID = REPLICA_FETCH_SERVER_ID
+/** The actor id of the broker node on every shard. */
+export const BROKER_NODE_ID = 'broker'
 
 export interface BrokerNodeInit {
   nodeId: number
@@ -54,10 +53,6 @@ export type BrokerNodeMessage =
   | { op: 'recordTimestamps'; at: Array<{ topic: string; partition: number; offset: number }> }
   /** A transaction coordinator on another broker ends transactions here (WriteTxnMarkers). Reply: { results }. */
   | { op: 'writeTxnMarkers'; markers: TxnMarkerEntry[] }
-  /** Another shard's followers fetch from the partitions led here. Reply: ReplicaFetchReply; payload: the records. */
-  | ReplicaFetchBatch
-  /** That shard answers its parked batch now (a tell). */
-  | CancelReplicaFetch
 
 /** Offsets one recordTimestamps request may ask about: each is one local read. */
 export const RECORD_TIMESTAMPS_MAX = 10_000
@@ -81,8 +76,6 @@ class BrokerNode {
   readonly #nodeId: number
   readonly #partitions: LocalPartitions
   readonly #metrics = new NodeMetrics()
-  /** Replica fetch batches parked here, by `${fromShard}/${batchId}`: one per follower shard at a time. */
-  readonly #parkedReplicaFetches = new Map<string, AbortController>()
   /** Callers waiting for the image to reach a version, in no particular order (a handful at most). */
   readonly #versionWaiters = new Set<{ version: number; resolve: () => void }>()
   #server: Server | null = null
@@ -191,11 +184,6 @@ class BrokerNode {
           (error: unknown) => reply.fail(error),
         )
         return
-      case 'replicaFetch':
-        return this.#replicaFetch(message, reply)
-      case 'cancelReplicaFetch':
-        this.#parkedReplicaFetches.get(`${message.fromShard}/${message.batchId}`)?.abort()
-        return
       case 'recordTimestamps':
         assert(message.at.length <= RECORD_TIMESTAMPS_MAX, `at most ${RECORD_TIMESTAMPS_MAX} offsets per recordTimestamps request`)
         Promise.all(message.at.map((at) => this.#recordTimestamp(at.topic, at.partition, at.offset))).then(
@@ -204,22 +192,6 @@ class BrokerNode {
         )
         return
     }
-  }
-
-  #replicaFetch(batch: ReplicaFetchBatch, reply: Reply): void {
-    const key = `${batch.fromShard}/${batch.batchId}`
-    const controller = new AbortController()
-    this.#parkedReplicaFetches.set(key, controller)
-    this.#core.replicaFetch(batch, controller.signal).then(
-      ({ reply: answer, payload }) => {
-        this.#parkedReplicaFetches.delete(key)
-        reply.ok(answer, payload.length > 0 ? payload : undefined)
-      },
-      (error: unknown) => {
-        this.#parkedReplicaFetches.delete(key)
-        reply.fail(error)
-      },
-    )
   }
 
   async #snapshot(): Promise<NodeMetricsSnapshot> {
@@ -277,7 +249,6 @@ class BrokerNode {
   }
 
   async stop(): Promise<void> {
-    for (const controller of this.#parkedReplicaFetches.values()) controller.abort()
     this.#metrics.close()
     this.#groups.close()
     this.#txns.close()

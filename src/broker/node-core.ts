@@ -6,16 +6,8 @@
  */
 import type { OffsetDeleteResult } from '../actors/group/types.js'
 import type { DescribeProducersResult } from '../actors/partition/replica-types.js'
-import {
-  REPLICA_FETCH_RESPONSE_BYTES_MAX,
-  type ReplicaFetchBatch,
-  type ReplicaFetchEntry,
-  type ReplicaFetchReply,
-  type ReplicaFetchResult,
-} from '../actors/partition/replica-fetcher.js'
 import { statfsSync } from 'node:fs'
 import { join } from 'node:path'
-import { fetchReadBuffers } from '../common/buffer-pool.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { timerDelayMs } from '../common/timers.js'
@@ -246,102 +238,32 @@ export class NodeCore implements BrokerCore {
    * cancelled (they answer at once with what they have), so the response is never late.
    */
   async fetch(inputs: FetchInput[], options: FetchOptions): Promise<FetchResult[]> {
+    const fetchId = this.#nextFetchId++
     let bytes = 0
+    let released = false
+    const pending = new Set<number>()
     // Partitions are read in parallel, so the response's byte budget is shared out evenly; each
     // still returns at least one whole batch (KIP-74), which bounds a response near maxBytes.
     const shareBytes = Math.max(1, Math.floor(options.maxBytes / Math.max(1, inputs.length)))
-    return this.#fetchTogether(
-      inputs,
-      options.signal,
-      (input, fetchId, released) => this.#fetchPartition(input, options, fetchId, released ? 0 : options.maxWaitMs, shareBytes),
-      (result) => {
-        bytes += result.records?.length ?? 0
-        return result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, options.minBytes)
-      },
-    )
-  }
-
-  /**
-   * Cross-shard, from a follower shard's ReplicaFetcher: its followers' fetches to the partitions
-   * led here, in one request, parked together as a consumer's fetch is (Kafka's replica fetcher
-   * sends one Fetch per leader broker). Records go back concatenated in one payload.
-   */
-  async replicaFetch(batch: ReplicaFetchBatch, signal?: AbortSignal): Promise<{ reply: ReplicaFetchReply; payload: Buffer }> {
-    const shareBytes = Math.max(1, Math.floor(REPLICA_FETCH_RESPONSE_BYTES_MAX / Math.max(1, batch.entries.length)))
-    const answers = await this.#fetchTogether(
-      batch.entries,
-      signal,
-      (entry, fetchId, released) => this.#replicaFetchPartition(entry, fetchId, released ? 0 : batch.maxWaitMs, shareBytes),
-      // minBytes is 1 for every follower: any data, any error, or a truncation answer returns.
-      ({ result, records }) => result.errorCode !== ErrorCode.NONE || records !== undefined || !('highWatermark' in result),
-    )
-    const pieces = answers.flatMap(({ records }) => (records === undefined ? [] : [records]))
-    // One piece goes as it is: the ring copies it and gives its read buffer back to the pool. Many
-    // are copied into one payload here, and their read buffers go back at once (nothing else holds them).
-    const payload = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)
-    if (pieces.length > 1) for (const piece of pieces) fetchReadBuffers.give(piece)
-    return { reply: { results: answers.map(({ result, records }) => ({ result, recordsBytes: records?.length ?? 0 })) }, payload }
-  }
-
-  /**
-   * Asks every input at once (each parked up to its wait), and cancels the ones still parked as
-   * soon as an answer makes the whole worth returning (`enough`) or `signal` aborts. `released`
-   * tells an ask that starts after that moment not to park at all.
-   */
-  async #fetchTogether<I extends { topic: string; partition: number }, R>(
-    inputs: I[],
-    signal: AbortSignal | undefined,
-    ask: (input: I, fetchId: number, released: boolean) => Promise<R>,
-    enough: (result: R) => boolean,
-  ): Promise<R[]> {
-    const fetchId = this.#nextFetchId++
-    let released = false
-    const pending = new Set<number>()
     const release = (): void => {
       if (released) return
       released = true
       for (const index of pending) this.#partitions.tell(inputs[index].topic, inputs[index].partition, { op: 'cancelFetch', fetchId })
     }
-    if (signal?.aborted === true) released = true
-    signal?.addEventListener('abort', release, { once: true })
-    const results = inputs.map(async (input, index): Promise<R> => {
+    if (options.signal?.aborted === true) released = true
+    options.signal?.addEventListener('abort', release, { once: true })
+    const results = inputs.map(async (input, index): Promise<FetchResult> => {
       pending.add(index)
-      const result = await ask(input, fetchId, released)
+      const result = await this.#fetchPartition(input, options, fetchId, released ? 0 : options.maxWaitMs, shareBytes)
       pending.delete(index)
-      if (enough(result)) release()
+      bytes += result.records?.length ?? 0
+      if (result.errorCode !== ErrorCode.NONE || bytes >= Math.max(1, options.minBytes)) release()
       return result
     })
     try {
       return await Promise.all(results)
     } finally {
-      signal?.removeEventListener('abort', release)
-    }
-  }
-
-  async #replicaFetchPartition(entry: ReplicaFetchEntry, fetchId: number, maxWaitMs: number, shareBytes: number): Promise<{ result: ReplicaFetchResult; records?: Buffer }> {
-    const { topic, partition, request } = entry
-    try {
-      if (request.type === 'epochEndOffset') {
-        const reply = await this.#partitions.request(topic, partition, { op: 'epochEndOffset', epoch: request.epoch, currentLeaderEpoch: request.leaderEpoch })
-        return { result: reply.message }
-      }
-      const reply = await this.#partitions.request(topic, partition, {
-        op: 'fetch',
-        fetchId,
-        replicaId: request.replicaId,
-        fetchOffset: request.fetchOffset,
-        maxBytes: Math.min(request.maxBytes, shareBytes),
-        maxWaitMs,
-        minBytes: request.minBytes,
-        currentLeaderEpoch: request.currentLeaderEpoch ?? -1,
-        replicaDurableOffset: request.replicaDurableOffset,
-      })
-      return { result: reply.message, records: reply.payload !== undefined && reply.payload.length > 0 ? reply.payload : undefined }
-    } catch (error) {
-      const errorCode = errorCodeOf(error)
-      return request.type === 'epochEndOffset'
-        ? { result: { errorCode, epoch: -1, endOffset: -1 } }
-        : { result: { errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, logEndOffset: -1 } }
+      options.signal?.removeEventListener('abort', release)
     }
   }
 

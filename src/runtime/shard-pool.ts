@@ -74,9 +74,10 @@ const YOUNG_GENERATION_SIZE_MB = 96
  */
 const CONTROL_RING_BYTES = 1024 * 1024
 /**
- * Shard <-> shard rings carry the replica fetch answers (up to 10 MiB, in fragments past a
- * quarter of the ring). bench:protocol's acks=all RF 3 phase, alternated runs: 0.70 M rec/s with
- * 8 MiB, 0.67 M with 4 MiB and 0.665 M with 2 MiB; there are N x (N - 1) of them for N brokers.
+ * Shard <-> shard rings carry the followers' fetch answers (a message past a quarter of the ring
+ * crosses in fragments); there are N x (N - 1) of them for N brokers. bench:protocol's acks=all
+ * RF 3 phase, alternated runs (measured with followers batched per leader shard, since reverted):
+ * 0.69-0.71 M rec/s with 8 MiB, 0.65-0.69 M with 4 MiB, 0.66-0.67 M with 2 MiB.
  */
 const PEER_RING_BYTES = 4 * 1024 * 1024
 

@@ -783,7 +783,7 @@ export class PartitionReplica {
 
   // ---- follower side --------------------------------------------------------------------------
 
-  /** The replica fetcher's next request to the leader for this replica, or null when it is not following. */
+  /** The follower loop's next request to its leader, or null when this replica is not following. */
   nextFollowerFetch(): FollowerFetchRequest | null {
     if (this.#role !== 'follower' || this.#follower === null || this.#closed) return null
     const { leaderId } = this.#follower
