@@ -1,8 +1,9 @@
 /**
  * The harness's Kafka-protocol driver, for every broker that speaks Kafka (Partita, Kafka, Redpanda).
- * Producers send v2 batches over the project's wire client, one batch per send; consumers fetch
- * with long-polls and commit their positions asynchronously (at most one commit in flight), as
- * Kafka consumers do. Batches without stamps are encoded once per size and reused.
+ * Producers send v2 batches over the project's wire client, one batch per send; consumers keep one
+ * long-poll fetch in flight per broker (kafka-fetches.ts) and commit their positions
+ * asynchronously (at most one commit in flight), as Kafka consumers do. Batches without stamps are
+ * encoded once per size and reused.
  */
 import { randomBytes } from 'node:crypto'
 import { ErrorCode } from '../common/error-codes.js'
@@ -11,6 +12,7 @@ import { KafkaClient, OffsetSpec } from '../client/wire/kafka-client.js'
 import { WireCluster } from '../client/wire-cluster.js'
 import { decompress } from '../records/compression.js'
 import { decodeRecords, encodeBatch, isControlBatch, iterateBatches, readBatchHeader } from '../records/record-batch.js'
+import { BrokerFetches } from './kafka-fetches.js'
 import { BatchSender } from './kafka-sender.js'
 import { readStamp, stampValue, type BenchConsumer, type BenchDriver, type BenchProducer, type BenchTarget, type Polled, type ServedBy } from './driver.js'
 
@@ -113,10 +115,14 @@ export class KafkaDriver implements BenchDriver {
         .catch(() => undefined)
         .finally(() => (committing = null))
     }
+    const partitionsByLeader = new Map<number, number[]>()
+    for (const { partition, leader } of (await client.topic(topic)).partitions) {
+      if (partitions.includes(partition)) partitionsByLeader.set(leader, [...(partitionsByLeader.get(leader) ?? []), partition])
+    }
+    const fetches = new BrokerFetches({ client, topic, partitionsByLeader, positions, maxWaitMs: FETCH_MAX_WAIT_MS, partitionMaxBytes: FETCH_PARTITION_BYTES_MAX })
     return {
       poll: async (): Promise<Polled> => {
-        const inputs = [...positions].map(([partition, fetchOffset]) => ({ topic, partition, fetchOffset, partitionMaxBytes: FETCH_PARTITION_BYTES_MAX }))
-        const results = await client.fetch(inputs, { maxWaitMs: FETCH_MAX_WAIT_MS, minBytes: 1 })
+        const results = await fetches.next()
         const polled: Polled = { records: 0, stampsUs: stamps ? [] : null }
         for (const r of results) {
           if (r.errorCode !== ErrorCode.NONE) throw new KafkaError(r.errorCode, `fetching ${topic}-${r.partition}`)
@@ -128,6 +134,7 @@ export class KafkaDriver implements BenchDriver {
       },
       close: async () => {
         await committing
+        await fetches.settle()
         await client.close()
       },
     }
