@@ -2,10 +2,12 @@
  * Tests of src/runtime/cpu-pool.ts on real piscina threads, which load the compiled task from
  * dist/: run `npm run build` first (`npm test` does).
  */
+import { BroadcastChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CpuPool } from '../../src/runtime/cpu-pool.js'
 
 const taskUrl = new URL('../../src/runtime/testing/checksum-task.ts', import.meta.url)
+const eventLoopTaskUrl = new URL('../../src/runtime/testing/event-loop-task.ts', import.meta.url)
 let pool: CpuPool | null = null
 
 afterEach(async () => {
@@ -33,4 +35,16 @@ describe('CpuPool', () => {
     expect(refused.length).toBeGreaterThan(0)
     for (const outcome of refused) expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'PARTITA_CPU_POOL_FULL' })
   })
+
+  it("turns a pool thread's event loop after a task, where Node runs deferred work such as native buffers' finalizers", async () => {
+    pool = new CpuPool({ maxThreads: 1 })
+    const channel = new BroadcastChannel('partita-cpu-pool-test-turns')
+    try {
+      const turned = new Promise((resolve) => (channel.onmessage = (event) => resolve((event as MessageEvent).data)))
+      await pool.runTask(eventLoopTaskUrl, { channel: 'partita-cpu-pool-test-turns' })
+      expect(await turned).toBe('turned')
+    } finally {
+      channel.close()
+    }
+  }, 10_000)
 })
