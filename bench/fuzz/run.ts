@@ -232,7 +232,24 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const swept = { topics: 0, groups: 0 }
     const keepTopics = new Set([...world.allNames, ...SPARE_TOPICS])
     const keepGroups = new Set(GROUPS)
+    // Partition -> the frame near which a check during the run first found it wrong, so a loss
+    // the final check reports can be replayed from near where it happened (--first).
+    const firstWrongNearFrame = new Map<string, number>()
+    const watchKnown = async (): Promise<void> => {
+      const checker = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId: 'partita-fuzz-watch', requestTimeoutMs: 30_000 })
+      try {
+        for (const verdict of await oracle.check(checker, known)) {
+          const key = `${verdict.topic}-${verdict.partition}`
+          if (verdict.ok || firstWrongNearFrame.has(key)) continue
+          firstWrongNearFrame.set(key, next)
+          log(`fuzz: near frame ${next}: ${key}: ${verdict.verdict}`)
+        }
+      } finally {
+        await checker.close()
+      }
+    }
     const censusAndSweep = async (): Promise<void> => {
+      await watchKnown()
       census = censusLine(await takeCensus(bootstrap))
       if (options.keepCreatedState === true) return
       const sweep = await sweepCreatedState(bootstrap, keepTopics, keepGroups)
@@ -285,7 +302,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         await checker.close()
       }
     }
-    for (const p of partitions) if (!p.ok) failures.push(`${p.topic}-${p.partition}: ${p.verdict}`)
+    for (const p of partitions) {
+      const near = firstWrongNearFrame.get(`${p.topic}-${p.partition}`)
+      if (!p.ok) failures.push(`${p.topic}-${p.partition}: ${p.verdict}${near === undefined ? '' : ` (first seen near frame ${near})`}`)
+    }
     const rssEnd = broker?.memoryKb() ?? null
     const rssGrowthMaxKb = options.rssGrowthMaxKb ?? 64 * 1024
     if (rssEnd !== null && rssAfterWarmUp !== null && rssEnd.rssKb - rssAfterWarmUp > rssGrowthMaxKb) {
