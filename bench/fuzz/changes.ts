@@ -4,7 +4,7 @@
  * from the topics set aside as kept).
  */
 import { ApiKey } from '../../src/protocol/index.js'
-import type { Prediction } from './predict.js'
+import { handledRequest, type Prediction } from './predict.js'
 
 const RESOURCE_TOPIC = 2
 /**
@@ -39,10 +39,11 @@ interface TopicsBody {
 const NONE: DataChanges = { logged: false, deleted: [], trimmed: [], reconfigured: [], grown: [], moved: [] }
 
 export function dataChangesOf(prediction: Prediction): DataChanges {
-  if (prediction.kind !== 'answer' && prediction.kind !== 'silent') return NONE
-  const body = prediction.body as TopicsBody | null
+  const handled = handledRequest(prediction)
+  if (handled === null) return NONE
+  const body = handled.body as TopicsBody | null
   if (body === null) return NONE
-  switch (prediction.apiKey) {
+  switch (handled.apiKey) {
     case ApiKey.DeleteTopics:
       return { ...NONE, logged: true, deleted: [...(body.topicNames ?? []), ...(body.topics ?? []).flatMap((t) => (t.name === null ? [] : [t.name]))] }
     case ApiKey.DeleteRecords: {
@@ -77,13 +78,14 @@ interface CreationBody {
 
 /** At most how many partition replicas the broker opens for this request (an upper bound). */
 export function partitionReplicasAsked(prediction: Prediction, brokers: number): number {
-  if (prediction.kind !== 'answer') return 0
-  const body = prediction.body as CreationBody | null
+  const handled = handledRequest(prediction)
+  if (handled === null) return 0
+  const body = handled.body as CreationBody | null
   if (body === null || body.validateOnly === true) return 0
   const partitions = (n: number | undefined): number => (n === -1 ? 1 : n !== undefined && n > 0 && n <= PARTITIONS_PER_TOPIC_MAX ? n : 0)
   const replicas = (rf: number | undefined): number => (rf === -1 ? 1 : rf !== undefined && rf > 0 && rf <= brokers ? rf : 0)
   let total = 0
-  if (prediction.apiKey === ApiKey.CreateTopics) for (const t of body.topics ?? []) total += partitions(t.numPartitions) * replicas(t.replicationFactor)
-  if (prediction.apiKey === ApiKey.CreatePartitions) for (const t of body.topics ?? []) total += partitions(t.count) * brokers
+  if (handled.apiKey === ApiKey.CreateTopics) for (const t of body.topics ?? []) total += partitions(t.numPartitions) * replicas(t.replicationFactor)
+  if (handled.apiKey === ApiKey.CreatePartitions) for (const t of body.topics ?? []) total += partitions(t.count) * brokers
   return total
 }

@@ -90,6 +90,6 @@ function drawFrame(source: FrameSource, index: number, attempt: number): Frame {
   const flexible = requestHeaderVersion(range.apiKey, apiVersion) === 2
   const bodyOffset = 10 + Math.max(0, clientIdBytes) + (flexible ? 1 : 0)
   const mutated = mutate(rng, { content, bodyOffset, flexible, advertised: source.advertised })
-  const prediction = predict(mutated.bytes.subarray(4), mutated.sizeLies, source.advertisedByKey)
+  const prediction = predict(mutated.bytes.subarray(4), mutated.bytes.readInt32BE(0), source.advertisedByKey)
   return { index, apiName: api.name, apiKey: range.apiKey, apiVersion, bytes: mutated.bytes, mutations: mutated.mutations, prediction }
 }

@@ -60,8 +60,6 @@ export interface MutatedFrame {
   /** The whole frame, size prefix included. */
   bytes: Buffer
   mutations: MutationKind[]
-  /** The size prefix does not match the bytes that follow. */
-  sizeLies: boolean
 }
 
 function uvarint(value: number): Buffer {
@@ -188,6 +186,5 @@ export function mutate(rng: Rng, frame: FrameToMutate): MutatedFrame {
       mutations.push(kind)
     }
   }
-  const sizeLies = mutations.includes('sizePrefix')
-  return { bytes: Buffer.concat([sizePrefix(rng, content.length, sizeLies), content]), mutations, sizeLies }
+  return { bytes: Buffer.concat([sizePrefix(rng, content.length, mutations.includes('sizePrefix')), content]), mutations }
 }

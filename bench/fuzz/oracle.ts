@@ -12,6 +12,7 @@ import { OffsetSpec, type KafkaClient } from '../../src/client/wire/kafka-client
 import { apiByKey } from '../../src/protocol/index.js'
 import { dataChangesOf, topicsNamed } from './changes.js'
 import type { Frame } from './frames.js'
+import { handledRequest } from './predict.js'
 import type { KnownPartition } from './world.js'
 
 export interface OracleEntry {
@@ -63,8 +64,8 @@ export class Oracle {
   /** Logs a frame the broker will handle, if it is one that can remove data. */
   record(frame: Frame): void {
     const changes = dataChangesOf(frame.prediction)
-    const p = frame.prediction
-    if (!changes.logged || (p.kind !== 'answer' && p.kind !== 'silent')) return
+    const p = handledRequest(frame.prediction)
+    if (!changes.logged || p === null) return
     for (const name of changes.deleted) if (this.#precreated.has(name) && !this.#deletedTopics.has(name)) this.#deletedTopics.set(name, frame.index)
     for (const { topic, partition, upTo } of changes.trimmed) {
       if (!this.#precreated.has(topic)) continue

@@ -8,18 +8,37 @@
 import { ApiKey, apiByKey, decodeRequestBody, decodeRequestHeader, type RequestApiKey } from '../../src/protocol/index.js'
 import type { ApiRange } from './mutate.js'
 
-export type Prediction =
-  /** The broker reads and handles it, and answers in order (apiVersion: the answer's version). */
+/** A request the broker reads and handles. */
+export type Handled =
+  /** It answers in order (apiVersion: the answer's version). */
   | { kind: 'answer'; apiKey: number; apiVersion: number; correlationId: number; body: unknown }
-  /** An acks=0 produce: handled, never answered (the connection closes if it failed). */
+  /** An acks=0 produce: never answered (the connection closes if it failed). */
   | { kind: 'silent'; apiKey: number; apiVersion: number; correlationId: number; body: unknown }
+
+export type Prediction =
+  | Handled
   /** The broker closes the connection at this frame. */
   | { kind: 'close'; reason: string }
-  /** The size prefix lies: what the broker makes of the stream from here is unknowable. */
-  | { kind: 'desync' }
+  /**
+   * The size prefix lies, so what the broker makes of the stream from here is unknowable. A size
+   * shorter than the bytes sent still makes it read that many bytes as one frame, and a frame it
+   * can read it handles like any other (`handled`): an 'extend' mutation's junk cut off by the
+   * lie leaves a whole, valid request.
+   */
+  | { kind: 'desync'; handled: Handled | null }
 
-export function predict(content: Buffer, sizeLies: boolean, advertised: ReadonlyMap<number, ApiRange>): Prediction {
-  if (sizeLies) return { kind: 'desync' }
+/** The request the broker handles for this frame, if any. */
+export function handledRequest(prediction: Prediction): Handled | null {
+  if (prediction.kind === 'answer' || prediction.kind === 'silent') return prediction
+  return prediction.kind === 'desync' ? prediction.handled : null
+}
+
+/** What the broker does with `content` sent behind a size prefix of `declaredSize` bytes. */
+export function predict(content: Buffer, declaredSize: number, advertised: ReadonlyMap<number, ApiRange>): Prediction {
+  if (declaredSize !== content.length) {
+    const read = declaredSize >= 0 && declaredSize < content.length ? predict(content.subarray(0, declaredSize), declaredSize, advertised) : null
+    return { kind: 'desync', handled: read === null ? null : handledRequest(read) }
+  }
   let header
   try {
     header = decodeRequestHeader(content)
