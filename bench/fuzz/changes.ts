@@ -23,15 +23,15 @@ export interface DataChanges {
   trimmed: Array<{ topic: string; partition: number; upTo: number }>
   /** Topics whose configs a (non-validate-only) AlterConfigs or IncrementalAlterConfigs changes. */
   reconfigured: string[]
-  /** Topics a CreatePartitions names (it removes nothing, and is logged for the record). */
-  grown: string[]
+  /** Topics a (non-validate-only) CreatePartitions names, with the count asked for (it removes nothing, and is logged for the record). */
+  grown: Array<{ topic: string; count: number }>
   /** Topics an AlterPartitionReassignments names: a move gives their partitions new leader epochs. */
   moved: string[]
 }
 
 interface TopicsBody {
   topicNames?: string[]
-  topics?: Array<{ name: string | null; partitions?: Array<{ partitionIndex: number; offset: number }> }>
+  topics?: Array<{ name: string | null; count?: number; partitions?: Array<{ partitionIndex: number; offset: number }> }>
   resources?: Array<{ resourceType: number; resourceName: string }>
   validateOnly?: boolean
 }
@@ -58,7 +58,7 @@ export function dataChangesOf(prediction: Prediction): DataChanges {
       return { ...NONE, logged: true, reconfigured: body.validateOnly === true ? [] : named }
     }
     case ApiKey.CreatePartitions:
-      return { ...NONE, logged: true, grown: (body.topics ?? []).flatMap((t) => (t.name === null ? [] : [t.name])) }
+      return { ...NONE, logged: true, grown: body.validateOnly === true ? [] : (body.topics ?? []).flatMap((t) => (t.name === null ? [] : [{ topic: t.name, count: t.count ?? 0 }])) }
     case ApiKey.AlterPartitionReassignments:
       return { ...NONE, logged: true, moved: (body.topics ?? []).flatMap((t) => (t.name === null ? [] : [t.name])) }
     default:
@@ -68,7 +68,7 @@ export function dataChangesOf(prediction: Prediction): DataChanges {
 
 /** The topics a change names, whatever it does to them. */
 export function topicsNamed(changes: DataChanges): string[] {
-  return [...changes.deleted, ...changes.trimmed.map((t) => t.topic), ...changes.reconfigured, ...changes.grown, ...changes.moved]
+  return [...changes.deleted, ...changes.trimmed.map((t) => t.topic), ...changes.reconfigured, ...changes.grown.map((g) => g.topic), ...changes.moved]
 }
 
 interface CreationBody {
