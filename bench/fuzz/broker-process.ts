@@ -201,8 +201,18 @@ export class BrokerProcess {
     this.bootstrap = bootstrap
     this.log = log
     this.#ownDataDir = ownDataDir
+    // A run stopped by a signal (Ctrl-C, kill) takes its broker along: Node does not pass the
+    // signal on, and a broker left behind went on using the box (found 13 minutes after a kill).
+    const onSignal = (signal: NodeJS.Signals): void => {
+      child.kill('SIGTERM')
+      process.kill(process.pid, signal)
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
     this.#exited = new Promise((resolve) => {
       const done = (code: number | null, signal: string | null): void => {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
         this.#exit = { code, signal }
         resolve(this.#exit)
       }
