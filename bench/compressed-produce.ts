@@ -53,6 +53,10 @@ async function measure(codec: number, name: string, seconds: number): Promise<st
 
 const secondsArg = process.argv.indexOf('--seconds')
 const seconds = secondsArg === -1 ? 20 : Number(process.argv[secondsArg + 1])
+if (!Number.isFinite(seconds) || seconds <= 0) {
+  console.error(`bench:compressed-produce: --seconds must be a positive number, got '${process.argv[secondsArg + 1]}'`)
+  process.exit(2)
+}
 console.log(`compressed produce: ${RECORDS_PER_BATCH} records of ${RECORD_BYTES} B per batch, ${PARTITIONS} partitions, acks=1, ${seconds} s per codec; baseline: the same batches uncompressed`)
 for (const [codec, name] of [
   [CompressionType.NONE, 'none'],

@@ -235,17 +235,20 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     // Partition -> the frame near which a check during the run first found it wrong, so a loss
     // the final check reports can be replayed from near where it happened (--first).
     const firstWrongNearFrame = new Map<string, number>()
-    const watchKnown = async (): Promise<void> => {
-      const checker = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId: 'partita-fuzz-watch', requestTimeoutMs: 30_000 })
+    const checkKnown = async (clientId: string): Promise<PartitionVerdict[]> => {
+      const checker = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId, requestTimeoutMs: 30_000 })
       try {
-        for (const verdict of await oracle.check(checker, known)) {
-          const key = `${verdict.topic}-${verdict.partition}`
-          if (verdict.ok || firstWrongNearFrame.has(key)) continue
-          firstWrongNearFrame.set(key, next)
-          log(`fuzz: near frame ${next}: ${key}: ${verdict.verdict}`)
-        }
+        return await oracle.check(checker, known)
       } finally {
         await checker.close()
+      }
+    }
+    const watchKnown = async (): Promise<void> => {
+      for (const verdict of await checkKnown('partita-fuzz-watch')) {
+        const key = `${verdict.topic}-${verdict.partition}`
+        if (verdict.ok || firstWrongNearFrame.has(key)) continue
+        firstWrongNearFrame.set(key, next)
+        log(`fuzz: near frame ${next}: ${key}: ${verdict.verdict}`)
       }
     }
     const censusAndSweep = async (): Promise<void> => {
@@ -293,15 +296,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const exitedDuringRun = broker?.exit ?? null
     if (exitedDuringRun !== null) failures.push(`the broker exited during the run (code ${exitedDuringRun.code}, signal ${exitedDuringRun.signal}) near frame ${next}`)
 
-    let partitions: PartitionVerdict[] = []
-    if (exitedDuringRun === null) {
-      const checker = await KafkaClient.connect({ bootstrapServers: bootstrap, clientId: 'partita-fuzz-check', requestTimeoutMs: 30_000 })
-      try {
-        partitions = await oracle.check(checker, known)
-      } finally {
-        await checker.close()
-      }
-    }
+    const partitions = exitedDuringRun === null ? await checkKnown('partita-fuzz-check') : []
     for (const p of partitions) {
       const near = firstWrongNearFrame.get(`${p.topic}-${p.partition}`)
       if (!p.ok) failures.push(`${p.topic}-${p.partition}: ${p.verdict}${near === undefined ? '' : ` (first seen near frame ${near})`}`)
