@@ -276,6 +276,25 @@ export class TxnCoordinator {
     })
   }
 
+  /**
+   * KIP-890 part 1: whether `partition` is in the producer's open transaction, asked by the leader
+   * of a partition (or the group coordinator of a group) before the producer's first transactional
+   * write there, so a write no AddPartitionsToTxn / AddOffsetsToTxn announced never opens a
+   * transaction that no marker will end (a "hanging" one, which holds the LSO back for good).
+   * Kafka's handleVerifyPartitionsInTransaction, in its order; TRANSACTION_ABORTABLE is answered
+   * as INVALID_TXN_STATE, what Kafka's broker hands clients of the versions Partita speaks. It
+   * reads the state as it stands without waiting for the id's turn: a marker racing the write
+   * is caught where the write lands (see broker/txn-verification.ts).
+   */
+  verify(transactionalId: string, producerId: number, producerEpoch: number, partition: TxnPartition): number {
+    const meta = this.#txns.get(transactionalId)
+    const invalid = this.#validateProducer(meta, producerId, producerEpoch)
+    if (invalid !== ErrorCode.NONE) return invalid
+    const { state, partitions } = meta!
+    if (state === 'PrepareCommit' || state === 'PrepareAbort' || state === 'PrepareEpochFence') return ErrorCode.CONCURRENT_TRANSACTIONS
+    return state === 'Ongoing' && partitions.has(key(partition)) ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE
+  }
+
   // ---- EndTxn -----------------------------------------------------------------------------
 
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {

@@ -18,7 +18,7 @@ import { MetadataImage, type MetadataDelta } from '../metadata/image.js'
 import { MAIN_THREAD, type Actor, type ActorContext, type Reply } from '../runtime/actor.js'
 import { startServer, type Server } from '../server/server.js'
 import { GroupCoordinators } from './group-coordinators.js'
-import { TxnCoordinators } from './txn-coordinators.js'
+import { TxnCoordinators, type TxnVerifyRequest } from './txn-coordinators.js'
 import type { TxnMarkerEntry, TxnMarkerResult } from '../server/core.js'
 import { LocalPartitions } from './local-partitions.js'
 import { NodeCore } from './node-core.js'
@@ -53,6 +53,8 @@ export type BrokerNodeMessage =
   | { op: 'recordTimestamps'; at: Array<{ topic: string; partition: number; offset: number }> }
   /** A transaction coordinator on another broker ends transactions here (WriteTxnMarkers). Reply: { results }. */
   | { op: 'writeTxnMarkers'; markers: TxnMarkerEntry[] }
+  /** A partition leader or group coordinator on another broker verifies a transactional write (KIP-890). Reply: { errorCode }. */
+  | { op: 'verifyTxn'; request: TxnVerifyRequest }
 
 /** Offsets one recordTimestamps request may ask about: each is one local read. */
 export const RECORD_TIMESTAMPS_MAX = 10_000
@@ -99,6 +101,11 @@ class BrokerNode {
       log: this.#log,
       allocateProducerId: async () => (await this.#askController({ op: 'initProducerId', transactionalId: null, producerId: -1, producerEpoch: -1, transactionTimeoutMs: -1 })).producerId,
       sendMarkers: (brokerId, markers) => this.#sendMarkers(brokerId, markers),
+      verifyAt: async (brokerId, request) => {
+        // Explicitly cross-shard: the coordinator of this transactional id is that broker's.
+        const reply = await this.#context.request<{ errorCode: number }>({ shard: brokerId, id: BROKER_NODE_ID }, { op: 'verifyTxn', request } satisfies BrokerNodeMessage)
+        return reply.message.errorCode
+      },
     })
     this.#core = new NodeCore({
       nodeId: init.nodeId,
@@ -183,6 +190,9 @@ class BrokerNode {
           (results) => reply.ok({ results }),
           (error: unknown) => reply.fail(error),
         )
+        return
+      case 'verifyTxn':
+        reply.ok({ errorCode: this.#txns.verify(message.request) })
         return
       case 'recordTimestamps':
         assert(message.at.length <= RECORD_TIMESTAMPS_MAX, `at most ${RECORD_TIMESTAMPS_MAX} offsets per recordTimestamps request`)

@@ -40,6 +40,7 @@ import { decodeTxnMarker } from '../records/control-batch.js'
 import { isControlBatch, TRANSACTIONAL_BIT } from '../records/record-batch.js'
 import { appendInternal, readInternalPartition } from './internal-log.js'
 import type { PartitionAccess } from './local-partitions.js'
+import type { TxnVerification } from './txn-verification.js'
 import type { GroupSnapshot } from './node-metrics.js'
 
 /** How long a commit waits for the in-sync replicas of its __consumer_offsets partition. */
@@ -294,14 +295,29 @@ export class GroupCoordinators implements GroupOperations {
     }
   }
 
-  /** TxnOffsetCommit: offsets written now, visible once the producer's transaction commits. */
-  async commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
+  /**
+   * TxnOffsetCommit: offsets written now, visible once the producer's transaction commits. Written
+   * only once the transaction coordinator confirms the group's partition of __consumer_offsets is
+   * in the producer's transaction (AddOffsetsToTxn put it there; txn-verification.ts), as Kafka
+   * verifies since KIP-890: an unannounced write would open a transaction no marker ends, whose
+   * offsets would stay pending for good.
+   */
+  async commitTxnOffsets(request: TxnOffsetCommitRequest, verification: TxnVerification): Promise<OffsetCommitPartitionResult[]> {
     const isKnown = request.offsets.map((o) => this.#deps.image.partition(o.topic, o.partition) !== undefined)
     const known = request.offsets.filter((_, i) => isKnown[i])
     const c = await this.#route(request.groupId)
+    const refuse = (errorCode: number): OffsetCommitPartitionResult[] => known.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))
     let answers: OffsetCommitPartitionResult[]
-    if (typeof c === 'number') answers = known.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: c }))
-    else answers = known.length > 0 ? await c.commitTxnOffsets({ ...request, offsets: known }) : []
+    if (typeof c === 'number') answers = refuse(c)
+    else if (known.length === 0) answers = []
+    else {
+      const { transactionalId, producerId, producerEpoch } = request
+      const partition = this.partitionOf(request.groupId)
+      let code = await verification.admit(transactionalId, producerId, producerEpoch, OFFSETS_TOPIC, partition)
+      // Checked again in the step that starts the append, so no marker can come between.
+      if (code === ErrorCode.NONE && !verification.holds(producerId, producerEpoch, OFFSETS_TOPIC, partition)) code = ErrorCode.INVALID_TXN_STATE
+      answers = code === ErrorCode.NONE ? await c.commitTxnOffsets({ ...request, offsets: known }) : refuse(code)
+    }
     let next = 0
     return request.offsets.map((o, i) =>
       isKnown[i] ? answers[next++] : { topic: o.topic, partition: o.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },

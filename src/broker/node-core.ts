@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError } from '../common/errors.js'
 import { timerDelayMs } from '../common/timers.js'
+import { transactionalProducerOf } from '../records/record-batch.js'
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { ControllerReplies, ControllerRequest } from '../metadata/controller-messages.js'
 import type { MetadataImage, TopicState } from '../metadata/image.js'
@@ -48,12 +49,20 @@ import type { OffsetCommitPartitionResult, TxnOffsetCommitRequest } from '../act
 import type { TxnMarkerEntry, TxnMarkerResult } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { TxnCoordinators } from './txn-coordinators.js'
+import { TxnVerification } from './txn-verification.js'
 import type { PartitionAccess } from './local-partitions.js'
 import type { NodeMetrics } from './node-metrics.js'
 
 const RESOURCE_TOPIC = 2
 const RESOURCE_BROKER = 4
 const KEY_TYPE_GROUP = 0
+/** Verification codes a producer of Produce v9 or below does not retry; it retries NOT_ENOUGH_REPLICAS (Kafka's mapping). */
+const RETRIED_AS_NOT_ENOUGH_REPLICAS: ReadonlySet<number> = new Set([
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.CONCURRENT_TRANSACTIONS,
+])
 const KEY_TYPE_TRANSACTION = 1
 /**
  * A partition's share of one fetch response: a batch larger than the share still comes whole
@@ -84,6 +93,7 @@ export class NodeCore implements BrokerCore {
   readonly groups: GroupCoordinators
   readonly fetchSessions: FetchSessionCache
   readonly txns: TxnCoordinators
+  readonly txnVerification: TxnVerification
   readonly #config: BrokerConfig
   readonly #image: MetadataImage
   readonly #partitions: PartitionAccess
@@ -97,6 +107,7 @@ export class NodeCore implements BrokerCore {
     this.nodeId = deps.nodeId
     this.groups = deps.groups
     this.txns = deps.txns
+    this.txnVerification = new TxnVerification(deps.image, (request) => deps.txns.verifyAnywhere(request))
     this.#config = deps.config
     this.#image = deps.image
     this.#partitions = deps.partitions
@@ -166,7 +177,7 @@ export class NodeCore implements BrokerCore {
   }
 
   commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
-    return this.groups.commitTxnOffsets(request)
+    return this.groups.commitTxnOffsets(request, this.txnVerification)
   }
 
   /**
@@ -182,6 +193,8 @@ export class NodeCore implements BrokerCore {
             try {
               this.#checkPartition(topic, partition)
               const { producerId, producerEpoch, coordinatorEpoch, commit } = entry
+              // Before the marker is sent: a write of the ended transaction verified meanwhile no longer holds.
+              this.txnVerification.markerWritten(producerId, topic, partition)
               const reply = await this.#partitions.request(topic, partition, { op: 'writeTxnMarker', producerId, producerEpoch, coordinatorEpoch, commit })
               if (reply.message.errorCode === ErrorCode.NONE && topic === OFFSETS_TOPIC) this.groups.completeTxn(partition, producerId, commit)
               return { topic, partition, errorCode: reply.message.errorCode }
@@ -224,12 +237,28 @@ export class NodeCore implements BrokerCore {
       if (!this.#image.topics.has(input.topic)) await this.#autoCreate(input.topic)
       this.#checkPartition(input.topic, input.partition)
       if (isInternalTopic(input.topic)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${input.topic}`)
+      const txn = transactionalProducerOf(input.records)
+      if (txn !== null) await this.#admitTxnWrite(input, txn.producerId, txn.producerEpoch)
       const reply = await this.#partitions.request(input.topic, input.partition, { op: 'produce', acks, timeoutMs }, input.records)
       if (reply.message.errorCode === ErrorCode.NONE) this.#metrics?.produced(input.topic, input.records)
       return reply.message
     } catch (error) {
       return { errorCode: errorCodeOf(error), errorMessage: messageOf(error), baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
     }
+  }
+
+  /**
+   * Throws unless the producer's transaction holds the partition (txn-verification.ts). Codes a
+   * producer of Produce v9 or below would not retry come back as NOT_ENOUGH_REPLICAS, which it
+   * does retry without refreshing metadata, as Kafka's broker answers them.
+   */
+  async #admitTxnWrite(input: ProduceInput, producerId: number, producerEpoch: number): Promise<void> {
+    let code = await this.txnVerification.admit(input.transactionalId ?? null, producerId, producerEpoch, input.topic, input.partition)
+    // Checked again in the step that sends the append, so no marker can come between (see the file).
+    if (code === ErrorCode.NONE && !this.txnVerification.holds(producerId, producerEpoch, input.topic, input.partition)) code = ErrorCode.INVALID_TXN_STATE
+    if (code === ErrorCode.NONE) return
+    if (RETRIED_AS_NOT_ENOUGH_REPLICAS.has(code)) throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `Unable to verify the partition is in the transaction: error ${code}`)
+    throw new KafkaError(code, `Unable to verify the partition is in the transaction (error ${code})`)
   }
 
   /**

@@ -32,6 +32,16 @@ export interface TxnCoordinatorsDeps {
   allocateProducerId(): Promise<number>
   /** Writes markers at broker `brokerId` (this node's own core when it is this node). */
   sendMarkers(brokerId: number, markers: TxnMarkerEntry[]): Promise<TxnMarkerResult[]>
+  /** Asks broker `brokerId`'s coordinators to verify (never this node: it answers itself). */
+  verifyAt(brokerId: number, request: TxnVerifyRequest): Promise<number>
+}
+
+/** A transactional write to verify (KIP-890 part 1): is `partition` in this producer's open transaction? */
+export interface TxnVerifyRequest {
+  transactionalId: string
+  producerId: number
+  producerEpoch: number
+  partition: TxnPartition
 }
 
 interface Slot {
@@ -105,6 +115,31 @@ export class TxnCoordinators implements TxnOperations {
   async endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer> {
     const c = this.route(transactionalId)
     return typeof c === 'number' ? { errorCode: c, producerId: -1, producerEpoch: -1 } : c.endTxnBumpingEpoch(transactionalId, producerId, producerEpoch, commit)
+  }
+
+  /** This node's answer to a verification; a coordinator elsewhere or loading answers why not. */
+  verify(request: TxnVerifyRequest): number {
+    if (request.transactionalId === '') return ErrorCode.INVALID_REQUEST
+    const c = this.route(request.transactionalId)
+    return typeof c === 'number' ? c : c.verify(request.transactionalId, request.producerId, request.producerEpoch, request.partition)
+  }
+
+  /**
+   * Verifies at whichever broker coordinates the transactional id (this one, or across shards to
+   * that broker's node). A fenced epoch comes back as INVALID_PRODUCER_EPOCH, the code producers
+   * expect for it here, as Kafka's verifying broker maps it.
+   */
+  async verifyAnywhere(request: TxnVerifyRequest): Promise<number> {
+    if (request.transactionalId === '') return ErrorCode.INVALID_REQUEST
+    const state = this.#deps.image.partition(TXN_STATE_TOPIC, this.partitionOf(request.transactionalId))
+    if (state === undefined || state.leader < 0 || !this.#deps.image.isLive(state.leader)) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    let code: number
+    try {
+      code = state.leader === this.#deps.nodeId ? this.verify(request) : await this.#deps.verifyAt(state.leader, request)
+    } catch {
+      code = ErrorCode.COORDINATOR_NOT_AVAILABLE
+    }
+    return code === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : code
   }
 
   describe(transactionalIds: string[]): DescribedTxn[] {

@@ -63,6 +63,8 @@ export interface ProduceInput {
   partition: number
   /** One or more concatenated v2 record batches, byte for byte as the producer sent them. */
   records: Buffer
+  /** Produce v3+'s transactional id; a transactional batch is verified with its coordinator first (absent: null). */
+  transactionalId?: string | null
 }
 
 /** A partition's produce answer, exactly as its leader replica gives it. */

@@ -282,6 +282,31 @@ export function* iterateBatches(buf: Buffer, start = 0, end = buf.length): Gener
   return end - pos
 }
 
+/**
+ * The producer of the transactional batches in `buf` (a produce's record set), or null when none
+ * is transactional. Throws INVALID_PRODUCER_ID_MAPPING when two producers (or epochs) wrote them,
+ * as Kafka refuses such a produce: one verification answers for one transaction. Reads headers
+ * only; a batch too short to hold one ends the scan, and validation refuses it at the partition.
+ */
+export function transactionalProducerOf(buf: Buffer): { producerId: number; producerEpoch: number } | null {
+  let found: { producerId: number; producerEpoch: number } | null = null
+  // A plain loop, not iterateBatches: this runs on every produce, and a generator costs more.
+  // Bounded: each step advances by a whole batch header at least.
+  for (let pos = 0, size = 0; buf.length - pos >= BATCH_HEADER_SIZE; pos += size) {
+    size = LOG_OVERHEAD + buf.readInt32BE(pos + BATCH_LENGTH_OFFSET)
+    if (size < BATCH_HEADER_SIZE) break
+    if ((buf.readInt16BE(pos + ATTRIBUTES_OFFSET) & TRANSACTIONAL_BIT) === 0) continue
+    const producerId = readInt64(buf, pos + PRODUCER_ID_OFFSET)
+    const producerEpoch = buf.readInt16BE(pos + PRODUCER_EPOCH_OFFSET)
+    if (producerId < 0) continue
+    if (found !== null && (found.producerId !== producerId || found.producerEpoch !== producerEpoch)) {
+      throw new KafkaError(ErrorCode.INVALID_PRODUCER_ID_MAPPING, 'Transactional records contained more than one producer id')
+    }
+    found = { producerId, producerEpoch }
+  }
+  return found
+}
+
 // ---- records: encode ----------------------------------------------------------------------
 
 export interface RecordHeader {

@@ -220,3 +220,29 @@ describe('ending a transaction', () => {
     expect(states(log)).toEqual(['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit', 'Ongoing'])
   })
 })
+
+describe('verifying a transactional write (KIP-890 part 1)', () => {
+  it("answers in Kafka's order: producer id, epoch, a transaction being ended, then whether the partition is in it", async () => {
+    const markers = heldMarkers()
+    const { c } = coordinator(markers.answer)
+    const t0 = { topic: 't', partition: 0 }
+    const t1 = { topic: 't', partition: 1 }
+    expect(c.verify('unknown', 1, 0, t0)).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+    const { producerId, producerEpoch } = await c.initProducerId('tx', 10_000, -1, -1)
+    // Empty: nothing is in a transaction yet.
+    expect(c.verify('tx', producerId, producerEpoch, t0)).toBe(ErrorCode.INVALID_TXN_STATE)
+    await c.addPartitions('tx', producerId, producerEpoch, [t0])
+    expect(c.verify('tx', producerId, producerEpoch, t0)).toBe(ErrorCode.NONE)
+    expect(c.verify('tx', producerId, producerEpoch, t1)).toBe(ErrorCode.INVALID_TXN_STATE)
+    expect(c.verify('tx', producerId + 1, producerEpoch, t0)).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+    expect(c.verify('tx', producerId, producerEpoch + 1, t0)).toBe(ErrorCode.PRODUCER_FENCED)
+    expect(await c.endTxn('tx', producerId, producerEpoch, true)).toBe(ErrorCode.NONE)
+    // Its markers are being written.
+    expect(c.verify('tx', producerId, producerEpoch, t0)).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+    markers.release()
+    await c.addPartitions('tx', producerId, producerEpoch, [t1])
+    // The next transaction holds t-1 only.
+    expect(c.verify('tx', producerId, producerEpoch, t0)).toBe(ErrorCode.INVALID_TXN_STATE)
+    expect(c.verify('tx', producerId, producerEpoch, t1)).toBe(ErrorCode.NONE)
+  })
+})

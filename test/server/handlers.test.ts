@@ -694,23 +694,32 @@ const scenarios: Record<number, Scenario> = {
     await createTopic('toc')
     const id = await txnIdOnNode0(`toc-${v}`)
     const { producerId, producerEpoch } = await initTxn(id)
+    const commit = (offset: number) =>
+      client.request(ApiKey.TxnOffsetCommit, v, {
+        transactionalId: id,
+        groupId: `g-${v}`,
+        producerId,
+        producerEpoch,
+        generationId: -1,
+        memberId: '',
+        groupInstanceId: null,
+        topics: [{ name: 'toc', partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: null }] }],
+      })
+    const codeOf = (response: Awaited<ReturnType<typeof commit>>) => response.topics[0].partitions[0].errorCode
+    // KIP-890: before AddOffsetsToTxn put the group's partition in the transaction, nothing is written.
+    const producesBefore = ts.partitions.produceCount
+    expect(codeOf(await commit(4))).toBe(ErrorCode.INVALID_TXN_STATE)
+    expect(ts.partitions.produceCount).toBe(producesBefore)
     await client.request(ApiKey.AddOffsetsToTxn, 0, { transactionalId: id, producerId, producerEpoch, groupId: `g-${v}` })
-    const committed = await client.request(ApiKey.TxnOffsetCommit, v, {
-      transactionalId: id,
-      groupId: `g-${v}`,
-      producerId,
-      producerEpoch,
-      generationId: -1,
-      memberId: '',
-      groupInstanceId: null,
-      topics: [{ name: 'toc', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null }] }],
-    })
-    expect(committed.topics).toEqual([{ name: 'toc', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }] }])
+    expect((await commit(5)).topics).toEqual([{ name: 'toc', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }] }])
     const fetch = (requireStable: boolean) => client.request(ApiKey.OffsetFetch, 7, { groupId: `g-${v}`, topics: [{ name: 'toc', partitionIndexes: [0] }], requireStable })
     // Pending until the transaction commits: require_stable answers UNSTABLE_OFFSET_COMMIT, a plain fetch none yet.
     expect((await fetch(true)).topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT })
     expect((await fetch(false)).topics[0].partitions[0]).toMatchObject({ committedOffset: -1 })
     expect(await client.request(ApiKey.EndTxn, 0, { transactionalId: id, producerId, producerEpoch, committed: true })).toMatchObject({ errorCode: ErrorCode.NONE })
+    expect((await fetch(true)).topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, committedOffset: 5 })
+    // The marker ended the transaction: the next one must add the offsets again.
+    expect(codeOf(await commit(6))).toBe(ErrorCode.INVALID_TXN_STATE)
     expect((await fetch(true)).topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, committedOffset: 5 })
   },
   [ApiKey.DescribeTransactions]: async (v) => {
@@ -837,11 +846,42 @@ describe('validation the server owns', () => {
     ])
   })
 
-  it('passes a transactional produce on to the partitions', async () => {
+  it('passes a produce naming a transactional id but carrying no transactional batch on to the partitions', async () => {
     await createTopic('v', 2)
     const response = await client.request(ApiKey.Produce, 3, produceRequest(1, 'tx-1'))
     expect(response.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE])
     expect(ts.partitions.produceCount).toBe(2)
+  })
+
+  it('appends a transactional batch only to a partition its transaction added (KIP-890), until the marker ends the transaction', async () => {
+    await createTopic('tv', 2)
+    const id = await txnIdOnNode0('tv')
+    const { producerId, producerEpoch } = await initTxn(id)
+    const batch = (value: string, epoch = producerEpoch, pid = producerId) =>
+      encodeBatch({ baseTimestamp: Date.now(), producerId: pid, producerEpoch: epoch, baseSequence: 0, isTransactional: true, records: [{ key: null, value: Buffer.from(value) }] })
+    const produce = async (transactionalId: string | null, partition: number, records: Buffer) =>
+      (await client.request(ApiKey.Produce, 9, { transactionalId, acks: -1, timeoutMs: 1000, topicData: [{ name: 'tv', partitionData: [{ index: partition, records }] }] })).responses[0].partitionResponses[0].errorCode
+    expect(await ts.core.txns.addPartitions(id, producerId, producerEpoch, [{ topic: 'tv', partition: 0 }])).toBe(ErrorCode.NONE)
+    const producesBefore = ts.partitions.produceCount
+    // Refused without reaching the partition: one the transaction did not add, no transactional
+    // id, an unknown producer id, an old epoch, two producers in one record set.
+    expect(await produce(id, 1, batch('not added'))).toBe(ErrorCode.INVALID_TXN_STATE)
+    expect(await produce(null, 0, batch('no id'))).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    expect(await produce(id, 0, batch('other producer', producerEpoch, producerId + 1000))).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+    expect(await produce(id, 0, batch('fenced', producerEpoch - 1))).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
+    expect(await produce(id, 0, Buffer.concat([batch('a'), batch('b', producerEpoch, producerId + 1)]))).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+    expect(ts.partitions.produceCount).toBe(producesBefore)
+    // Added: appended, the second batch without asking the coordinator again.
+    expect(await produce(id, 0, batch('added'))).toBe(ErrorCode.NONE)
+    expect(ts.core.txnVerification.holds(producerId, producerEpoch, 'tv', 0)).toBe(true)
+    expect(await produce(id, 0, batch('again'))).toBe(ErrorCode.NONE)
+    expect(ts.partitions.produceCount).toBe(producesBefore + 2)
+    expect((await client.request(ApiKey.EndTxn, 3, { transactionalId: id, producerId, producerEpoch, committed: true })).errorCode).toBe(ErrorCode.NONE)
+    // The marker was written: a late write of the ended transaction would open one nobody ends.
+    expect(ts.core.txnVerification.holds(producerId, producerEpoch, 'tv', 0)).toBe(false)
+    const producesAfterEnd = ts.partitions.produceCount
+    expect(await produce(id, 0, batch('late'))).toBe(ErrorCode.INVALID_TXN_STATE)
+    expect(ts.partitions.produceCount).toBe(producesAfterEnd)
   })
 
   it('answers illegal topic names with INVALID_TOPIC_EXCEPTION', async () => {

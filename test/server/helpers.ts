@@ -49,7 +49,7 @@ export async function startTestServer(
   const groups = new GroupCoordinators({ nodeId: 0, config, image, clock: new SystemClock(), partitions, log })
   // Markers go to this node's core (the only node here); it exists once the core does.
   let coreRef: NodeCore | undefined
-  const txns = new TxnCoordinators({
+  const txns: TxnCoordinators = new TxnCoordinators({
     nodeId: 0,
     config,
     image,
@@ -58,6 +58,7 @@ export async function startTestServer(
     log,
     allocateProducerId: async () => ((await controller.handle({ op: 'initProducerId', transactionalId: null, producerId: -1, producerEpoch: -1, transactionTimeoutMs: -1 })).result as InitProducerIdResult).producerId,
     sendMarkers: (_brokerId, markers) => coreRef!.writeTxnMarkers(markers),
+    verifyAt: async (_brokerId, request): Promise<number> => txns.verify(request),
   })
   let supervisor: Supervisor | undefined
   const publisher = new ImagePublisher(

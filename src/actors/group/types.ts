@@ -141,6 +141,7 @@ export interface OffsetCommitRequest {
 
 /** TxnOffsetCommit (KIP-98, KIP-447): offsets a transactional producer commits with its transaction. */
 export interface TxnOffsetCommitRequest extends OffsetCommitRequest {
+  transactionalId: string
   producerId: number
   producerEpoch: number
 }

@@ -3,8 +3,9 @@
  * sets of formats v0/v1 (sarama before 0.11, Burrow, old Java clients), whose CRC-32s are checked
  * and which are up-converted to one v2 batch per partition before they reach the core (counted in
  * ../message-conversions.ts). The server also checks what the core cannot see: the acks value,
- * null record sets. A transactional produce (v3+) goes on like any other: its batches carry the
- * transactional attribute, which opens the producer's transaction on each partition.
+ * null record sets. A transactional produce (v3+) carries its transactional id to the core, which
+ * verifies with the transaction coordinator that each partition is in the producer's transaction
+ * (KIP-890 part 1) before its batches open the transaction there.
  *
  * acks=0 gets no response. If any partition failed, the connection is closed instead, as Kafka
  * does, since closing is the only signal a fire-and-forget producer can receive. An acks=0 produce
@@ -72,7 +73,7 @@ export const produceHandler = defineHandler({
         else {
           const records = version < FIRST_V2_BATCH_VERSION ? upConverted(partition.records) : partition.records
           if (Buffer.isBuffer(records)) {
-            inputs.push({ topic: topic.name, partition: partition.index, records })
+            inputs.push({ topic: topic.name, partition: partition.index, records, transactionalId: request.transactionalId })
             forCore.push(slot)
           } else slot.result = records
         }

@@ -1,7 +1,9 @@
 /**
  * TxnOffsetCommit v0-3: offsets a transactional producer commits for a group, at the group's
- * coordinator. They are written now and visible once the transaction's COMMIT marker reaches the
- * group's partition of __consumer_offsets (an ABORT drops them). v3 (KIP-447) carries the
+ * coordinator, which first verifies with the transaction coordinator that the group's partition of
+ * __consumer_offsets is in the producer's transaction (AddOffsetsToTxn; KIP-890), else answers
+ * INVALID_TXN_STATE. They are written now and visible once the transaction's COMMIT marker
+ * reaches that partition (an ABORT drops them). v3 (KIP-447) carries the
  * member's generation, checked as an OffsetCommit's; -1 skips the check.
  */
 import { ApiKey } from '../../protocol/index.js'
@@ -24,6 +26,7 @@ export const txnOffsetCommitHandler = defineHandler({
     )
     const results = await ctx.core.commitTxnOffsets({
       groupId: request.groupId,
+      transactionalId: request.transactionalId,
       producerId: request.producerId,
       producerEpoch: request.producerEpoch,
       generationId: version >= 3 ? request.generationId : -1,

@@ -1,0 +1,100 @@
+/**
+ * Transaction verification (KIP-890 part 1) on a broker node's shard thread. A producer's first
+ * transactional write to a partition (a Produce, or a TxnOffsetCommit to __consumer_offsets) is
+ * appended only once the transaction coordinator says the partition is in the producer's open
+ * transaction. Without it a write no AddPartitionsToTxn / AddOffsetsToTxn announced (a client
+ * bug, a late retry of a transaction already ended, hostile bytes) opens a transaction at the
+ * partition that no marker will ever end, and holds its last stable offset, its compaction and
+ * (for __consumer_offsets) its pending offsets back for good.
+ *
+ * A verified (producer, partition) is remembered until a marker for that producer is written
+ * there, so the transaction's later writes are not asked about again. The race Kafka's
+ * verification guard closes is closed the same way: the marker forgets the entry before it is
+ * sent to the partition, and a write appends only if `holds` is still true in the same
+ * synchronous step that sends it, so no write of an ended transaction lands after its marker.
+ */
+import { ErrorCode } from '../common/error-codes.js'
+import type { MetadataImage } from '../metadata/image.js'
+import type { TxnVerifyRequest } from './txn-coordinators.js'
+
+/**
+ * Verified (producer, partition) pairs kept at most: a pair is dropped at its marker, so this
+ * bounds only open transactions' partitions. Past it the oldest is forgotten, which costs it one
+ * more verification, never a wrong answer.
+ */
+export const VERIFIED_MAX = 65_536
+
+interface Entry {
+  producerEpoch: number
+  /** The partition's leader epoch when verified: a leadership that moved away and back verifies again. */
+  leaderEpoch: number
+  verified: boolean
+}
+
+export class TxnVerification {
+  readonly #image: MetadataImage
+  readonly #verify: (request: TxnVerifyRequest) => Promise<number>
+  /** Keyed by producer id and partition; insertion order is age. */
+  readonly #entries = new Map<string, Entry>()
+
+  constructor(image: MetadataImage, verify: (request: TxnVerifyRequest) => Promise<number>) {
+    this.#image = image
+    this.#verify = verify
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /**
+   * NONE once the write may go on (then `holds` says so until a marker), else the code to answer:
+   * Kafka's verification codes; a transactional write without a transactional id is answered
+   * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka's KafkaApis answers it.
+   */
+  async admit(transactionalId: string | null, producerId: number, producerEpoch: number, topic: string, partition: number): Promise<number> {
+    if (this.holds(producerId, producerEpoch, topic, partition)) return ErrorCode.NONE
+    if (transactionalId === null) return ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    const key = entryKey(producerId, topic, partition)
+    const entry: Entry = { producerEpoch, leaderEpoch: this.#leaderEpoch(topic, partition), verified: false }
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
+    const code = await this.#verify({ transactionalId, producerId, producerEpoch, partition: { topic, partition } })
+    // A marker (or a newer verification) replaced the entry meanwhile: the answer is stale.
+    if (this.#entries.get(key) !== entry) return code === ErrorCode.NONE ? ErrorCode.INVALID_TXN_STATE : code
+    if (code !== ErrorCode.NONE) {
+      this.#entries.delete(key)
+      return code
+    }
+    entry.verified = true
+    this.#trim()
+    return ErrorCode.NONE
+  }
+
+  /** Whether the producer's transaction was verified at this partition and no marker ended it since. */
+  holds(producerId: number, producerEpoch: number, topic: string, partition: number): boolean {
+    const entry = this.#entries.get(entryKey(producerId, topic, partition))
+    return entry !== undefined && entry.verified && entry.producerEpoch === producerEpoch && entry.leaderEpoch === this.#leaderEpoch(topic, partition)
+  }
+
+  /** Called before a marker for the producer is sent to the partition: its next transaction there is verified again. */
+  markerWritten(producerId: number, topic: string, partition: number): void {
+    this.#entries.delete(entryKey(producerId, topic, partition))
+  }
+
+  #leaderEpoch(topic: string, partition: number): number {
+    return this.#image.partition(topic, partition)?.leaderEpoch ?? -1
+  }
+
+  #trim(): void {
+    // Bounded by the map; one entry is over at most. An entry still being verified is left alone
+    // (there are as many as writes in flight), so its answer is not made stale.
+    for (const [key, entry] of this.#entries) {
+      if (this.#entries.size <= VERIFIED_MAX) return
+      if (entry.verified) this.#entries.delete(key)
+    }
+  }
+}
+
+function entryKey(producerId: number, topic: string, partition: number): string {
+  return `${producerId}\u0000${topic}\u0000${partition}`
+}
