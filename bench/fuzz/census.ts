@@ -1,9 +1,11 @@
 /**
- * A count of the state the run made the broker keep (topics, partition replicas, groups), read over the wire beside each progress line: memory that grows with these
+ * A count of the state the run made the broker keep (topics, partition replicas, groups,
+ * transactional ids), read over the wire beside each progress line: memory that grows with these
  * is state the fuzz created, to be bounded by the broker's limits; memory that grows while they
  * stand still is a leak.
  */
 import { KafkaClient } from '../../src/client/wire/kafka-client.js'
+import { ApiKey } from '../../src/protocol/index.js'
 
 export interface Census {
   topics: number
@@ -11,6 +13,8 @@ export interface Census {
   /** Partition replicas over every broker (partitions times their replication factor). */
   replicas: number
   groups: number
+  /** Transactional ids the brokers' coordinators keep (-1: a coordinator could not list them). */
+  transactionalIds: number
 }
 
 export async function takeCensus(bootstrap: string): Promise<Census> {
@@ -24,7 +28,10 @@ export async function takeCensus(bootstrap: string): Promise<Census> {
       for (const p of topic.partitions) replicas += p.replicas.length
     }
     const groups = (await client.listGroups()).length
-    return { topics: metadata.topics.length, partitions, replicas, groups }
+    // Ids cannot be deleted over the wire: they leave by transactional.id.expiration.ms alone.
+    const listed = await Promise.all(client.brokers.map((b) => client.request(b.nodeId, ApiKey.ListTransactions, { stateFilters: [], producerIdFilters: [] })))
+    const transactionalIds = listed.some((l) => l.errorCode !== 0) ? -1 : listed.reduce((sum, l) => sum + l.transactionStates.length, 0)
+    return { topics: metadata.topics.length, partitions, replicas, groups, transactionalIds }
   } finally {
     await client.close()
   }
@@ -57,5 +64,5 @@ export async function sweepCreatedState(bootstrap: string, keepTopics: ReadonlyS
 }
 
 export function censusLine(census: Census): string {
-  return `${census.topics} topics, ${census.partitions} partitions (${census.replicas} replicas), ${census.groups} groups`
+  return `${census.topics} topics, ${census.partitions} partitions (${census.replicas} replicas), ${census.groups} groups, ${census.transactionalIds} transactional ids`
 }

@@ -37,6 +37,7 @@ export const CLIENT_VERSIONS: ReadonlyMap<number, VersionRange> = new Map<number
   [ApiKey.DeleteGroups, { min: 0, max: 2 }],
   [ApiKey.IncrementalAlterConfigs, { min: 0, max: 1 }],
   [ApiKey.DescribeLogDirs, { min: 0, max: 4 }],
+  [ApiKey.ListTransactions, { min: 0, max: 0 }],
 ])
 
 /**
