@@ -854,6 +854,38 @@ export class GroupCoordinator {
   }
 
   /**
+   * A topic was deleted (or deleted and created again): every group's committed offsets of it go,
+   * and pending transactional ones, as Kafka's cleanupGroupMetadata removes them, so a group never
+   * resumes a new topic of the same name at the old topic's offsets. They leave memory at once and
+   * the log as tombstones; tombstones that fail to replicate are written again when a coordinator
+   * loads the partition and finds offsets of a topic that no longer exists. Returns how many
+   * committed offsets went.
+   */
+  async dropTopicOffsets(isDropped: (topic: string) => boolean): Promise<number> {
+    if (!this.#isOpen) return 0
+    const tombstones: GroupRecord[] = []
+    // Bounded by the groups' offsets, each visited once.
+    for (const group of this.#groups.values()) {
+      for (const [topic, partitions] of group.offsets) {
+        if (!isDropped(topic)) continue
+        for (const partition of partitions.keys()) tombstones.push({ type: 'offset', groupId: group.groupId, topic, partition, value: null })
+      }
+    }
+    for (const [producerId, pending] of this.#pendingTxnOffsets) {
+      const kept = pending.filter((r) => r.type !== 'offset' || !isDropped(r.topic))
+      if (kept.length !== pending.length) this.#pendingTxnOffsets.set(producerId, kept)
+    }
+    if (tombstones.length === 0) return 0
+    for (const record of tombstones) this.#replay(record)
+    try {
+      await this.#log.append(tombstones)
+    } catch {
+      // Gone from memory already; the next load finds them again and drops them then.
+    }
+    return tombstones.length
+  }
+
+  /**
    * offsets.retention.minutes (KIP-211): an Empty group's committed offsets expire once the group
    * has been empty that long (counted from each commit when it is not known when the group
    * emptied, as for a group that only ever committed). A group left with no offsets and no

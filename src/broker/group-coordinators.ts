@@ -68,6 +68,8 @@ export interface GroupCoordinatorsDeps {
 export class GroupCoordinators implements GroupOperations {
   readonly #deps: GroupCoordinatorsDeps
   readonly #slots = new Map<number, Slot>()
+  /** Each topic's id as of the last image, to tell which were deleted since. */
+  readonly #topicIds = new Map<string, string>()
 
   /** The next expired-offsets pass (offsets.retention.check.interval.ms), while any coordinator runs here. */
   #expiryTimer: TimerHandle | null = null
@@ -101,6 +103,7 @@ export class GroupCoordinators implements GroupOperations {
 
   /** After every metadata change: start coordinators for partitions now led here, stop the others. */
   onImage(): void {
+    this.#dropDeletedTopics()
     const topic = this.#deps.image.topics.get(OFFSETS_TOPIC)
     const led = new Map<number, number>()
     for (const p of topic?.partitions ?? []) if (p.leader === this.#deps.nodeId) led.set(p.partition, p.leaderEpoch)
@@ -109,6 +112,20 @@ export class GroupCoordinators implements GroupOperations {
     }
     for (const [partition, leaderEpoch] of led) if (!this.#slots.has(partition)) this.#start(partition, leaderEpoch)
     this.#armExpiry()
+  }
+
+  /**
+   * Offsets of topics the image no longer holds under the id they had (deleted, or deleted and
+   * created again) are dropped by every coordinator here. O(topics) per image change.
+   */
+  #dropDeletedTopics(): void {
+    const image = this.#deps.image
+    const gone = new Set<string>()
+    for (const [name, topicId] of this.#topicIds) if (image.topics.get(name)?.topicId !== topicId) gone.add(name)
+    this.#topicIds.clear()
+    for (const topic of image.topics.values()) this.#topicIds.set(topic.name, topic.topicId)
+    if (gone.size === 0) return
+    for (const slot of this.#slots.values()) void slot.coordinator.dropTopicOffsets((topic) => gone.has(topic))
   }
 
   /** Resolves once every coordinator this node runs has loaded its partition. */
@@ -168,6 +185,8 @@ export class GroupCoordinators implements GroupOperations {
         const { records, pending } = await this.#readAll(partition, slot)
         if (slot.closed) return
         slot.coordinator.load(records, pending)
+        // Offsets of topics deleted while their tombstones could not be written (or before this load).
+        await slot.coordinator.dropTopicOffsets((topic) => !this.#deps.image.topics.has(topic))
         return
       } catch (error) {
         if (attempt % 100 === 99) this.#deps.log.warn(`loading groups of ${OFFSETS_TOPIC}-${partition} keeps failing: ${error instanceof Error ? error.message : String(error)}`)

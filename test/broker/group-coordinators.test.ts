@@ -46,3 +46,27 @@ describe('OffsetDelete at the node', () => {
     ])
   })
 })
+
+describe('a deleted topic at the group coordinators', () => {
+  it("drops every group's offsets of a deleted topic, so a topic created again under its name starts with none", async () => {
+    for (const name of ['gone', 'stays']) {
+      const [created] = await ts.core.createTopics([{ name, numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+      expect(created.errorCode).toBe(ErrorCode.NONE)
+    }
+    const offsets = ['gone', 'stays'].flatMap((topic) => [0, 1].map((partition) => ({ topic, partition, offset: 5 })))
+    for (const groupId of ['g1', 'g2']) {
+      const committed = await ts.core.groups.commitOffsets({ groupId, generationId: -1, memberId: '', offsets })
+      expect(committed.map((r) => r.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE])
+    }
+    const appendsBefore = ts.partitions.produceCount
+    expect((await ts.core.deleteTopics(['gone'], 5_000)).map((r) => r.errorCode)).toEqual([ErrorCode.NONE])
+    const [recreated] = await ts.core.createTopics([{ name: 'gone', numPartitions: 2, replicationFactor: 1, configs: {} }], false)
+    expect(recreated.errorCode).toBe(ErrorCode.NONE)
+    for (const groupId of ['g1', 'g2']) {
+      const fetched = await ts.core.groups.fetchOffsets({ groupId, topics: null })
+      expect(fetched.topics.map((t) => [t.topic, t.partitions.map((p) => p.offset)])).toEqual([['stays', [5, 5]]])
+    }
+    // Written as tombstones, so a coordinator that loads the partition later does not bring them back.
+    expect(ts.partitions.produceCount).toBeGreaterThan(appendsBefore)
+  })
+})
