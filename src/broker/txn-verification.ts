@@ -34,12 +34,15 @@ interface Entry {
 export class TxnVerification {
   readonly #image: MetadataImage
   readonly #verify: (request: TxnVerifyRequest) => Promise<number>
+  /** transaction.partition.verification.enable: off, every write with a transactional id goes on unasked. */
+  readonly #enabled: boolean
   /** Keyed by producer id and partition; insertion order is age. */
   readonly #entries = new Map<string, Entry>()
 
-  constructor(image: MetadataImage, verify: (request: TxnVerifyRequest) => Promise<number>) {
+  constructor(image: MetadataImage, verify: (request: TxnVerifyRequest) => Promise<number>, enabled = true) {
     this.#image = image
     this.#verify = verify
+    this.#enabled = enabled
   }
 
   get size(): number {
@@ -52,8 +55,8 @@ export class TxnVerification {
    * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka's KafkaApis answers it.
    */
   async admit(transactionalId: string | null, producerId: number, producerEpoch: number, topic: string, partition: number): Promise<number> {
-    if (this.holds(producerId, producerEpoch, topic, partition)) return ErrorCode.NONE
     if (transactionalId === null) return ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    if (this.holds(producerId, producerEpoch, topic, partition)) return ErrorCode.NONE
     const key = entryKey(producerId, topic, partition)
     const entry: Entry = { producerEpoch, leaderEpoch: this.#leaderEpoch(topic, partition), verified: false }
     this.#entries.delete(key)
@@ -72,6 +75,7 @@ export class TxnVerification {
 
   /** Whether the producer's transaction was verified at this partition and no marker ended it since. */
   holds(producerId: number, producerEpoch: number, topic: string, partition: number): boolean {
+    if (!this.#enabled) return true
     const entry = this.#entries.get(entryKey(producerId, topic, partition))
     return entry !== undefined && entry.verified && entry.producerEpoch === producerEpoch && entry.leaderEpoch === this.#leaderEpoch(topic, partition)
   }

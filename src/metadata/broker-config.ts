@@ -50,6 +50,8 @@ export interface BrokerOptions {
   transactionalIdExpirationMs?: number
   /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted. Default 10 s. */
   transactionAbortTimedOutCleanupIntervalMs?: number
+  /** transaction.partition.verification.enable: verify a transaction's first write to each partition (KIP-890). Default true. */
+  transactionPartitionVerificationEnable?: boolean
   socketRequestMaxBytes?: number
   /** max.connections: open client connections one broker's listener holds; past it a new one is closed. Default unlimited. */
   maxConnections?: number
@@ -130,6 +132,7 @@ export interface BrokerConfig {
   transactionStateLogMinIsr: number
   transactionalIdExpirationMs: number
   transactionAbortTimedOutCleanupIntervalMs: number
+  transactionPartitionVerificationEnable: boolean
   socketRequestMaxBytes: number
   maxConnections: number
   maxConnectionsPerIp: number
@@ -183,6 +186,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     transactionStateLogMinIsr: options.transactionStateLogMinIsr ?? 2,
     transactionalIdExpirationMs: options.transactionalIdExpirationMs ?? 604_800_000,
     transactionAbortTimedOutCleanupIntervalMs: options.transactionAbortTimedOutCleanupIntervalMs ?? 10_000,
+    transactionPartitionVerificationEnable: options.transactionPartitionVerificationEnable ?? true,
     socketRequestMaxBytes: options.socketRequestMaxBytes ?? 104_857_600,
     maxConnections: options.maxConnections ?? INT32_MAX,
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? INT32_MAX,
@@ -233,6 +237,7 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'transaction.state.log.min.isr': String(config.transactionStateLogMinIsr),
     'transactional.id.expiration.ms': String(config.transactionalIdExpirationMs),
     'transaction.abort.timed.out.transaction.cleanup.interval.ms': String(config.transactionAbortTimedOutCleanupIntervalMs),
+    'transaction.partition.verification.enable': String(config.transactionPartitionVerificationEnable),
     'socket.request.max.bytes': String(config.socketRequestMaxBytes),
     'max.connections': String(config.maxConnections),
     'max.connections.per.ip': String(config.maxConnectionsPerIp),

@@ -267,6 +267,12 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'transaction.state.log.num.partitions', doc: 'partitions of __transaction_state', defaultValue: '50', apply: (v, s) => (s.broker.transactionStateLogNumPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'transaction.state.log.replication.factor', doc: 'replicas of __transaction_state (at most the broker count)', defaultValue: '3', apply: (v, s) => (s.broker.transactionStateLogReplicationFactor = integer(v, 1, 32_767)) },
   { key: 'transaction.state.log.min.isr', doc: 'min.insync.replicas of __transaction_state (at most its replicas)', defaultValue: '2', apply: (v, s) => (s.broker.transactionStateLogMinIsr = integer(v, 1, 32_767)) },
+  {
+    key: 'transaction.partition.verification.enable',
+    doc: "verify with the transaction coordinator a transaction's first write to each partition (KIP-890)",
+    defaultValue: 'true',
+    apply: (v, s) => (s.broker.transactionPartitionVerificationEnable = boolean(v)),
+  },
   { key: 'transactional.id.expiration.ms', doc: 'an idle transactional id is forgotten after this', defaultValue: '604800000', apply: (v, s) => (s.broker.transactionalIdExpirationMs = integer(v, 1, INT32_MAX)) },
   {
     key: 'transaction.abort.timed.out.transaction.cleanup.interval.ms',

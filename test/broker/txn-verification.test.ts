@@ -64,6 +64,15 @@ describe('transaction verification on a broker node', () => {
     expect(verification.holds(7, 0, 't', 0)).toBe(false)
   })
 
+  it('lets every write with a transactional id through unasked when transaction.partition.verification.enable is false', async () => {
+    const coordinator = deferredCoordinator()
+    const verification = new TxnVerification(imageWith(3), coordinator.verify, false)
+    expect(await verification.admit('tx', 7, 0, 't', 0)).toBe(ErrorCode.NONE)
+    expect(verification.holds(7, 0, 't', 0)).toBe(true)
+    expect(await verification.admit(null, 7, 0, 't', 0)).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    expect(coordinator.asked).toHaveLength(0)
+  })
+
   it('holds only for the epoch verified and while the partition keeps its leader epoch', async () => {
     const image = imageWith(3)
     const verification = new TxnVerification(image, async () => ErrorCode.NONE)
