@@ -29,6 +29,8 @@ interface Entry {
   /** The partition's leader epoch when verified: a leadership that moved away and back verifies again. */
   leaderEpoch: number
   verified: boolean
+  /** The coordinator's answer, awaited by every write that arrives while it is asked. */
+  answer: Promise<number>
 }
 
 export class TxnVerification {
@@ -58,10 +60,16 @@ export class TxnVerification {
     if (transactionalId === null) return ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     if (this.holds(producerId, producerEpoch, topic, partition)) return ErrorCode.NONE
     const key = entryKey(producerId, topic, partition)
-    const entry: Entry = { producerEpoch, leaderEpoch: this.#leaderEpoch(topic, partition), verified: false }
-    this.#entries.delete(key)
-    this.#entries.set(key, entry)
-    const code = await this.#verify({ transactionalId, producerId, producerEpoch, partition: { topic, partition } })
+    const leaderEpoch = this.#leaderEpoch(topic, partition)
+    let entry = this.#entries.get(key)
+    // A producer pipelines its writes (up to 5 in flight): those that arrive while the first is
+    // verified wait for the same answer, and resume in arrival order, so their appends keep it.
+    if (entry === undefined || entry.verified || entry.producerEpoch !== producerEpoch || entry.leaderEpoch !== leaderEpoch) {
+      entry = { producerEpoch, leaderEpoch, verified: false, answer: this.#verify({ transactionalId, producerId, producerEpoch, partition: { topic, partition } }) }
+      this.#entries.delete(key)
+      this.#entries.set(key, entry)
+    }
+    const code = await entry.answer
     // A marker (or a newer verification) replaced the entry meanwhile: the answer is stale.
     if (this.#entries.get(key) !== entry) return code === ErrorCode.NONE ? ErrorCode.INVALID_TXN_STATE : code
     if (code !== ErrorCode.NONE) {

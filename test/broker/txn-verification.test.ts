@@ -54,6 +54,17 @@ describe('transaction verification on a broker node', () => {
     expect(coordinator.asked).toHaveLength(0)
   })
 
+  it('lets writes that arrive while the first is verified wait for the same answer, and resume in arrival order', async () => {
+    const coordinator = deferredCoordinator()
+    const verification = new TxnVerification(imageWith(3), coordinator.verify)
+    const resumed: number[] = []
+    const writes = [1, 2, 3].map((n) => verification.admit('tx', 7, 0, 't', 0).then((code) => (resumed.push(n), code)))
+    coordinator.answer(ErrorCode.NONE)
+    expect(await Promise.all(writes)).toEqual([ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE])
+    expect(resumed).toEqual([1, 2, 3])
+    expect(coordinator.asked).toHaveLength(1)
+  })
+
   it('refuses a write whose transaction a marker ended while the coordinator was being asked', async () => {
     const coordinator = deferredCoordinator()
     const verification = new TxnVerification(imageWith(3), coordinator.verify)
