@@ -54,7 +54,8 @@ function summary(report: FuzzReport): string {
     `  CPU per frame: ${report.cpuMsPerFrame.fuzzer} ms in the fuzzer, ${report.cpuMsPerFrame.broker ?? '?'} ms in the broker (all its threads)`,
     `  connections: ${report.connections.opened} opened, ${report.connections.closedAsPredicted} closed by the broker as predicted, ` +
       `${report.connections.closedAfterSilentProduce} after a failed acks=0 produce, ${report.connections.closedUnexpectedly} unexpectedly`,
-    `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB)`,
+    `  broker RSS: ${report.rssKb.start ?? '?'} kB at start, ${report.rssKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.rssKb.end ?? '?'} kB at end (peak ${report.rssKb.peak ?? '?'} kB); ` +
+      `median ${report.rssKb.medianAfterWarmUp ?? '?'} kB over the tenth of the frames after the warm-up, ${report.rssKb.medianEnd ?? '?'} kB over the last tenth`,
     `  broker V8 heap retained after full collections: ${report.retainedHeapKb.afterWarmUp ?? '?'} kB after the warm-up, ${report.retainedHeapKb.end ?? '?'} kB at end (${report.retainedHeapKb.fullCollections} full collections)`,
     `  state left in the broker: ${report.censusAtEnd === null ? '?' : censusLine(report.censusAtEnd)}; deleted as the run went: ${report.swept.topics} topics, ${report.swept.groups} groups`,
     `  predictions: ${JSON.stringify(report.predictions)}`,

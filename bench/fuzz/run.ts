@@ -12,6 +12,7 @@ import { buildFrame, frameSource, type Frame } from './frames.js'
 import { Lane } from './lane.js'
 import type { ApiRange } from './mutate.js'
 import { Oracle, type OracleEntry, type PartitionVerdict } from './oracle.js'
+import { medianRssKb, rssWindows, type RssSample } from './rss-windows.js'
 import { setUpTopics } from './setup.js'
 import { FuzzStats, sortedRecord, type Finding } from './stats.js'
 import { GROUPS, SPARE_TOPICS, makeWorld, topicPlans } from './world.js'
@@ -76,7 +77,15 @@ export interface FuzzReport {
   framesPerSecond: number
   brokerExitedDuringRun: BrokerExit | null
   brokerShutdown: (BrokerExit & { clean: boolean }) | null
-  rssKb: { start: number | null; afterWarmUp: number | null; end: number | null; peak: number | null }
+  rssKb: {
+    start: number | null
+    afterWarmUp: number | null
+    end: number | null
+    peak: number | null
+    /** Medians of the samples over the tenth of the frames after the warm-up and over the last tenth (null: too few samples). */
+    medianAfterWarmUp: number | null
+    medianEnd: number | null
+  }
   /**
    * CPU per frame sent, in ms, over the sending phase: the fuzzer's own process and the broker's
    * (every thread). Wall-clock frames/s depends on what else the box runs; this does not.
@@ -163,6 +172,10 @@ function startProbe(bootstrap: string, standingTopic: () => string | null, inter
   }
 }
 
+/** How often the broker's RSS is read for the growth check's medians, and how many readings are kept at most (a day's worth). */
+const RSS_SAMPLE_INTERVAL_MS = 2_000
+const RSS_SAMPLES_MAX = 43_200
+
 /** How long the spawned broker keeps an idle transactional id (see runFuzz). */
 export const TXN_ID_EXPIRATION_MS = 5 * 60_000
 
@@ -228,6 +241,12 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       stuckMs: options.stuckMs ?? 15_000,
       ...(endpoints[index % endpoints.length].host === '127.0.0.1' ? { sourceAddress: loopbackSource } : {}),
     })
+    // RSS read every few seconds, for the medians the growth check compares (see rss-windows.ts).
+    const rssSamples: RssSample[] = []
+    const rssSampler = setInterval(() => {
+      const memory = broker?.memoryKb()
+      if (memory != null && rssSamples.length < RSS_SAMPLES_MAX) rssSamples.push({ frame: next, rssKb: memory.rssKb })
+    }, RSS_SAMPLE_INTERVAL_MS)
     const probeFailures: string[] = []
     const stopProbe = startProbe(bootstrap, () => oracle.standingTopic(), 2_000, () => next, probeFailures)
     const startedMs = Date.now()
@@ -290,6 +309,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       await Promise.all(lanes.map((lane) => lane.run(take)))
     } finally {
       clearInterval(progress)
+      clearInterval(rssSampler)
       await stopProbe()
     }
     const durationMs = Date.now() - startedMs
@@ -310,7 +330,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     }
     const rssEnd = broker?.memoryKb() ?? null
     const rssGrowthMaxKb = options.rssGrowthMaxKb ?? 64 * 1024
-    if (rssEnd !== null && rssAfterWarmUp !== null && rssEnd.rssKb - rssAfterWarmUp > rssGrowthMaxKb) {
+    const windows = rssWindows(first, options.frames)
+    const medianAfterWarmUp = medianRssKb(rssSamples, windows.afterWarmUp)
+    const medianEnd = medianRssKb(rssSamples, windows.end)
+    if (medianAfterWarmUp !== null && medianEnd !== null) {
+      if (medianEnd - medianAfterWarmUp > rssGrowthMaxKb) {
+        failures.push(
+          `the broker's RSS grew ${Math.round((medianEnd - medianAfterWarmUp) / 1024)} MiB after the warm-up (median ${medianAfterWarmUp} kB over the tenth of the frames after it, ` +
+            `${medianEnd} kB over the last tenth), more than ${Math.round(rssGrowthMaxKb / 1024)} MiB`,
+        )
+      }
+    } else if (rssEnd !== null && rssAfterWarmUp !== null && rssEnd.rssKb - rssAfterWarmUp > rssGrowthMaxKb) {
+      // A run too short for the medians (a few seconds) is judged on the two readings.
       failures.push(`the broker's RSS grew ${Math.round((rssEnd.rssKb - rssAfterWarmUp) / 1024)} MiB after the warm-up (${rssAfterWarmUp} kB to ${rssEnd.rssKb} kB), more than ${Math.round(rssGrowthMaxKb / 1024)} MiB`)
     }
     const retainedEnd = broker?.retainedHeap.totalKb() ?? null
@@ -346,7 +377,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       cpuMsPerFrame,
       brokerExitedDuringRun: exitedDuringRun,
       brokerShutdown: shutdown,
-      rssKb: { start: rssStart?.rssKb ?? null, afterWarmUp: rssAfterWarmUp, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null },
+      rssKb: { start: rssStart?.rssKb ?? null, afterWarmUp: rssAfterWarmUp, end: rssEnd?.rssKb ?? null, peak: rssEnd?.peakKb ?? null, medianAfterWarmUp, medianEnd },
       retainedHeapKb: { afterWarmUp: retainedAfterWarmUp, end: retainedEnd, fullCollections: broker?.retainedHeap.fullCollections ?? 0 },
       censusAtEnd,
       swept,
