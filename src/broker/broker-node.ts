@@ -154,8 +154,7 @@ class BrokerNode {
   receive(message: BrokerNodeMessage, reply: Reply): void {
     switch (message.op) {
       case 'metadata':
-        this.#image.apply(message.delta)
-        this.#groups.onImage()
+        this.#groups.onImage(this.#image.apply(message.delta))
         this.#txns.onImage()
         for (const waiter of this.#versionWaiters) {
           if (this.#image.version < waiter.version) continue

@@ -68,8 +68,6 @@ export interface GroupCoordinatorsDeps {
 export class GroupCoordinators implements GroupOperations {
   readonly #deps: GroupCoordinatorsDeps
   readonly #slots = new Map<number, Slot>()
-  /** Each topic's id as of the last image, to tell which were deleted since. */
-  readonly #topicIds = new Map<string, string>()
 
   /** The next expired-offsets pass (offsets.retention.check.interval.ms), while any coordinator runs here. */
   #expiryTimer: TimerHandle | null = null
@@ -102,8 +100,9 @@ export class GroupCoordinators implements GroupOperations {
   }
 
   /** After every metadata change: start coordinators for partitions now led here, stop the others. */
-  onImage(): void {
-    this.#dropDeletedTopics()
+  /** After each image change; `removedTopics` are those it deleted or replaced under a new id (MetadataImage.apply). */
+  onImage(removedTopics: readonly string[] = []): void {
+    if (removedTopics.length > 0) this.#dropTopicOffsets(new Set(removedTopics))
     const topic = this.#deps.image.topics.get(OFFSETS_TOPIC)
     const led = new Map<number, number>()
     for (const p of topic?.partitions ?? []) if (p.leader === this.#deps.nodeId) led.set(p.partition, p.leaderEpoch)
@@ -114,17 +113,8 @@ export class GroupCoordinators implements GroupOperations {
     this.#armExpiry()
   }
 
-  /**
-   * Offsets of topics the image no longer holds under the id they had (deleted, or deleted and
-   * created again) are dropped by every coordinator here. O(topics) per image change.
-   */
-  #dropDeletedTopics(): void {
-    const image = this.#deps.image
-    const gone = new Set<string>()
-    for (const [name, topicId] of this.#topicIds) if (image.topics.get(name)?.topicId !== topicId) gone.add(name)
-    this.#topicIds.clear()
-    for (const topic of image.topics.values()) this.#topicIds.set(topic.name, topic.topicId)
-    if (gone.size === 0) return
+  /** Every coordinator here drops its groups' offsets of topics deleted (or deleted and created again). */
+  #dropTopicOffsets(gone: ReadonlySet<string>): void {
     for (const slot of this.#slots.values()) void slot.coordinator.dropTopicOffsets((topic) => gone.has(topic))
   }
 
@@ -331,11 +321,10 @@ export class GroupCoordinators implements GroupOperations {
     else if (known.length === 0) answers = []
     else {
       const { transactionalId, producerId, producerEpoch } = request
-      const partition = this.partitionOf(request.groupId)
-      let code = await verification.admit(transactionalId, producerId, producerEpoch, OFFSETS_TOPIC, partition)
-      // Checked again in the step that starts the append, so no marker can come between.
-      if (code === ErrorCode.NONE && !verification.holds(producerId, producerEpoch, OFFSETS_TOPIC, partition)) code = ErrorCode.INVALID_TXN_STATE
-      answers = code === ErrorCode.NONE ? await c.commitTxnOffsets({ ...request, offsets: known }) : refuse(code)
+      const appended = await verification.appendAdmitted(transactionalId, producerId, producerEpoch, OFFSETS_TOPIC, this.partitionOf(request.groupId), () =>
+        c.commitTxnOffsets({ ...request, offsets: known }),
+      )
+      answers = typeof appended === 'number' ? refuse(appended) : appended
     }
     let next = 0
     return request.offsets.map((o, i) =>

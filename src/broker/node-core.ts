@@ -50,7 +50,7 @@ import type { TxnMarkerEntry, TxnMarkerResult } from '../server/core.js'
 import type { GroupCoordinators } from './group-coordinators.js'
 import type { TxnCoordinators } from './txn-coordinators.js'
 import { TxnVerification } from './txn-verification.js'
-import type { PartitionAccess } from './local-partitions.js'
+import type { LocalReply, PartitionAccess } from './local-partitions.js'
 import type { NodeMetrics } from './node-metrics.js'
 
 const RESOURCE_TOPIC = 2
@@ -238,8 +238,7 @@ export class NodeCore implements BrokerCore {
       this.#checkPartition(input.topic, input.partition)
       if (isInternalTopic(input.topic)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${input.topic}`)
       const txn = transactionalProducerOf(input.records)
-      if (txn !== null) await this.#admitTxnWrite(input, txn.producerId, txn.producerEpoch)
-      const reply = await this.#partitions.request(input.topic, input.partition, { op: 'produce', acks, timeoutMs }, input.records)
+      const reply = await (txn === null ? this.#append(input, acks, timeoutMs) : this.#appendTransactional(input, acks, timeoutMs, txn))
       if (reply.message.errorCode === ErrorCode.NONE) this.#metrics?.produced(input.topic, input.records)
       return reply.message
     } catch (error) {
@@ -247,16 +246,21 @@ export class NodeCore implements BrokerCore {
     }
   }
 
+  #append(input: ProduceInput, acks: Acks, timeoutMs: number): Promise<LocalReply<ProduceResult>> {
+    return this.#partitions.request(input.topic, input.partition, { op: 'produce', acks, timeoutMs }, input.records)
+  }
+
   /**
-   * Throws unless the producer's transaction holds the partition (txn-verification.ts). Codes a
-   * producer of Produce v9 or below would not retry come back as NOT_ENOUGH_REPLICAS, which it
-   * does retry without refreshing metadata, as Kafka's broker answers them.
+   * Appends once the producer's transaction holds the partition (txn-verification.ts), else
+   * throws. Codes a producer of Produce v9 or below would not retry come back as
+   * NOT_ENOUGH_REPLICAS, which it does retry without refreshing metadata, as Kafka's broker answers them.
    */
-  async #admitTxnWrite(input: ProduceInput, producerId: number, producerEpoch: number): Promise<void> {
-    let code = await this.txnVerification.admit(input.transactionalId ?? null, producerId, producerEpoch, input.topic, input.partition)
-    // Checked again in the step that sends the append, so no marker can come between (see the file).
-    if (code === ErrorCode.NONE && !this.txnVerification.holds(producerId, producerEpoch, input.topic, input.partition)) code = ErrorCode.INVALID_TXN_STATE
-    if (code === ErrorCode.NONE) return
+  async #appendTransactional(input: ProduceInput, acks: Acks, timeoutMs: number, txn: { producerId: number; producerEpoch: number }): Promise<LocalReply<ProduceResult>> {
+    const appended = await this.txnVerification.appendAdmitted(input.transactionalId ?? null, txn.producerId, txn.producerEpoch, input.topic, input.partition, () =>
+      this.#append(input, acks, timeoutMs),
+    )
+    if (typeof appended !== 'number') return appended
+    const code = appended
     if (RETRIED_AS_NOT_ENOUGH_REPLICAS.has(code)) throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `Unable to verify the partition is in the transaction: error ${code}`)
     throw new KafkaError(code, `Unable to verify the partition is in the transaction (error ${code})`)
   }

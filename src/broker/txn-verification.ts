@@ -10,8 +10,8 @@
  * A verified (producer, partition) is remembered until a marker for that producer is written
  * there, so the transaction's later writes are not asked about again. The race Kafka's
  * verification guard closes is closed the same way: the marker forgets the entry before it is
- * sent to the partition, and a write appends only if `holds` is still true in the same
- * synchronous step that sends it, so no write of an ended transaction lands after its marker.
+ * sent to the partition, and `appendAdmitted` appends only if `holds` is still true in the same
+ * synchronous step that sends the write, so no write of an ended transaction lands after its marker.
  */
 import { ErrorCode } from '../common/error-codes.js'
 import type { MetadataImage } from '../metadata/image.js'
@@ -79,6 +79,25 @@ export class TxnVerification {
     entry.verified = true
     this.#trim()
     return ErrorCode.NONE
+  }
+
+  /**
+   * Runs `append` once the write is admitted, in the same synchronous step as the last check that
+   * the verification still holds (admit's own check ran a step before its caller resumes, and a
+   * marker may come between). Returns what `append` returns, or the code that refused the write.
+   */
+  async appendAdmitted<T extends object>(
+    transactionalId: string | null,
+    producerId: number,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+    append: () => Promise<T>,
+  ): Promise<T | number> {
+    const code = await this.admit(transactionalId, producerId, producerEpoch, topic, partition)
+    if (code !== ErrorCode.NONE) return code
+    if (!this.holds(producerId, producerEpoch, topic, partition)) return ErrorCode.INVALID_TXN_STATE
+    return append()
   }
 
   /** Whether the producer's transaction was verified at this partition and no marker ended it since. */

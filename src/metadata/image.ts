@@ -71,6 +71,8 @@ export interface MetadataDelta {
   brokerConfigs?: DynamicBrokerConfigs
 }
 
+const NONE_REMOVED: readonly string[] = []
+
 export class MetadataImage {
   version = 0
   clusterId = ''
@@ -79,21 +81,29 @@ export class MetadataImage {
   readonly topics = new Map<string, TopicState>()
   brokerConfigs: DynamicBrokerConfigs = {}
 
-  /** Applies deltas in version order; a stale or repeated one is ignored. */
-  apply(delta: MetadataDelta): void {
-    if (delta.version <= this.version) return
+  /**
+   * Applies deltas in version order; a stale or repeated one is ignored. Returns the topics it
+   * removed: deleted, or replaced by a topic of the same name under another id (what depends on
+   * a topic, such as groups' offsets of it, goes with it).
+   */
+  apply(delta: MetadataDelta): readonly string[] {
+    if (delta.version <= this.version) return NONE_REMOVED
+    let removed: string[] | null = null
     this.version = delta.version
     if (delta.clusterId !== undefined) this.clusterId = delta.clusterId
     if (delta.brokers !== undefined) this.brokers = delta.brokers
     if (delta.liveBrokers !== undefined) this.liveBrokers = delta.liveBrokers
     if (delta.brokerConfigs !== undefined) this.brokerConfigs = delta.brokerConfigs
-    for (const name of delta.deletedTopics ?? []) this.topics.delete(name)
+    for (const name of delta.deletedTopics ?? []) if (this.topics.delete(name)) (removed ??= []).push(name)
     for (const topic of delta.topics ?? []) {
       assert(topic.partitions.every((p, i) => p.partition === i && p.isr.length > 0), `topic ${topic.name} arrives whole, with non-empty ISRs`)
+      const before = this.topics.get(topic.name)
+      if (before !== undefined && before.topicId !== topic.topicId) (removed ??= []).push(topic.name)
       // Its own array: later changes land in it in place, and the delta may still be read elsewhere.
       this.topics.set(topic.name, { ...topic, partitions: [...topic.partitions] })
     }
     for (const change of delta.partitionChanges ?? []) this.#applyPartitions(change)
+    return removed ?? NONE_REMOVED
   }
 
   #applyPartitions(change: TopicPartitionsDelta): void {

@@ -67,8 +67,7 @@ export async function startTestServer(
       topic: (name) => store.topic(name),
       send: (nodeId, delta) => {
         if (nodeId !== 0) return
-        image.apply(delta)
-        groups.onImage()
+        groups.onImage(image.apply(delta))
         txns.onImage()
       },
       liveNodes: () => supervisor?.liveBrokerIds() ?? [],
