@@ -119,10 +119,29 @@ export function createRingBuffer(capacityBytes: number): SharedArrayBuffer {
     `ring capacity must be a power of two in [${CAPACITY_MIN_BYTES}, ${CAPACITY_MAX_BYTES}], got ${capacityBytes}`,
   )
   const sab = new SharedArrayBuffer(CONTROL_BYTES + capacityBytes)
+  touchPages(sab)
   const control = new Int32Array(sab, 0, CONTROL_BYTES / 4)
   control[CAPACITY] = capacityBytes
   control[MAGIC] = MAGIC_VALUE
   return sab
+}
+
+/** Linux's page size on the machines we run on; touching more often than once a page is harmless. */
+const PAGE_BYTES = 4096
+
+/**
+ * Makes every page of the ring resident now. Left to the kernel, a page becomes resident the first
+ * time the write position reaches it, so a ring that carries little (a shard-to-shard ring under a
+ * light load) goes on growing the broker's RSS for hours until it has gone round once: a fuzz run's
+ * RSS grew 14 MiB from the rings alone between frames 141,000 and 827,000. Touched here, the memory
+ * the rings will hold anyway is there from the start (as a JVM's -XX:+AlwaysPreTouch does for its
+ * heap), so RSS growth means memory the broker keeps. It costs a page fault per 4 KiB once, about a
+ * millisecond for 4 MiB.
+ */
+function touchPages(sab: SharedArrayBuffer): void {
+  const bytes = new Uint8Array(sab)
+  // Bounded: one store per page of a buffer of at most CAPACITY_MAX_BYTES plus the control block.
+  for (let offset = 0; offset < bytes.length; offset += PAGE_BYTES) bytes[offset] = 0
 }
 
 /** The biggest payload a ring of this capacity carries in one frame. */

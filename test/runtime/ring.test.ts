@@ -2,6 +2,7 @@
  * Tests of src/runtime/ring.ts. The two-thread test runs compiled workers from dist/, so run
  * `npm run build` first (`npm test` does).
  */
+import { readFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -29,6 +30,25 @@ function frameOf(length: number, seed: number): Buffer {
   for (let i = 0; i < length; i++) bytes[i] = (seed * 31 + i * 7) & 0xff
   return bytes
 }
+
+/** This process's resident set, in bytes, from /proc (Linux). */
+function residentBytes(): number {
+  const rssKb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))
+  if (rssKb === null) throw new Error('no VmRSS in /proc/self/status')
+  return Number(rssKb[1]) * 1024
+}
+
+describe('ring memory', () => {
+  it('is resident from the moment the ring is created, not as the write position first reaches each page', () => {
+    const capacityBytes = 64 * 1024 * 1024
+    const before = residentBytes()
+    const sab = createRingBuffer(capacityBytes)
+    // Untouched, a fresh 64 MiB mapping adds nothing resident; touched, all of it. GC or other
+    // allocations in this process move RSS by a few MiB at most either way.
+    expect(residentBytes() - before).toBeGreaterThan(capacityBytes * 0.75)
+    expect(sab.byteLength).toBeGreaterThan(capacityBytes)
+  })
+})
 
 describe('ring between two real worker threads', () => {
   it('delivers every seeded frame once, intact and in order, through wrap-arounds and a full ring', async () => {
