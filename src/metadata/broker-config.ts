@@ -79,6 +79,11 @@ export interface BrokerOptions {
   /** How often shard workers report in, and how many missed reports mark one unresponsive. */
   heartbeatIntervalMs?: number
   /**
+   * broker.heap.max.mb: each broker thread's V8 old generation, in MiB (what -Xmx is to a Kafka
+   * broker); 0 leaves V8's own limit. Default HEAP_MAX_MB_DEFAULT.
+   */
+  heapMaxMb?: number
+  /**
    * The Kafka broker keys `partita start` was given, by name, as given (see kafka-broker-keys.ts):
    * DescribeConfigs reports them with their static source, those Partita applies and those it
    * accepts with no effect alike.
@@ -145,6 +150,7 @@ export interface BrokerConfig {
   offsetsRetentionCheckIntervalMs: number
   maxIncrementalFetchSessionCacheSlots: number
   heartbeatIntervalMs: number
+  heapMaxMb: number
   kafkaStartValues: Record<string, string>
 }
 
@@ -155,6 +161,19 @@ export interface BrokerConfig {
  * what bench:partition-growth measured a 2-core box to serve and restart (see the README).
  */
 const MAX_BROKER_PARTITIONS_DEFAULT = 30_000
+
+/**
+ * Just under the 2 GiB at which V8 lets a heap grow to four times what it retains before its next
+ * full collection; below it V8 allows at most about twice (V8's MemoryController scales the factor
+ * with the heap limit from 1.3 at 256 MiB to 2 just under 2 GiB, then jumps to 4). A shard retains
+ * 20-40 MiB under the fuzzer, so with V8's own limit (4 GiB here) each one's heap swung between
+ * about 100 and 200 MiB, and grew with what it retained. At 2000 MiB, two fuzz runs (seed 1) one
+ * after the other on one box: RSS 515-569 MiB against 560-657 over their first million frames, at a
+ * cost of about a tenth of acks=all RF 3 throughput (0.34-0.35 against 0.36-0.41 M records/s,
+ * alternated, bench:protocol:phase acks-all) from the more frequent full collections. 1024 MiB
+ * cost a quarter. See the README's fuzzer section.
+ */
+const HEAP_MAX_MB_DEFAULT = 2000
 
 /** Kafka's Int.MaxValue: the default of its connection limits, which means none. */
 const INT32_MAX = 2_147_483_647
@@ -199,6 +218,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     offsetsRetentionCheckIntervalMs: options.offsetsRetentionCheckIntervalMs ?? 600_000,
     maxIncrementalFetchSessionCacheSlots: options.maxIncrementalFetchSessionCacheSlots ?? 1_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
+    heapMaxMb: options.heapMaxMb ?? HEAP_MAX_MB_DEFAULT,
     kafkaStartValues: { ...options.kafkaStartValues },
   }
 }

@@ -2,7 +2,7 @@
  * The broker process's configuration keys, by Kafka's names (server.properties), and how each
  * sets a field of BrokerOptions. Keys that have a topic-level twin (log.retention.ms is
  * retention.ms per topic) set the broker-wide topic default, which topics override with Kafka's
- * topic key names. A few keys are Partita's own: num.brokers, admin.host, admin.port, admin.console, log.level.
+ * topic key names. A few keys are Partita's own: num.brokers, broker.heap.max.mb, admin.host, admin.port, admin.console, log.level.
  *
  * Values are strings, as in a .properties file; a bad one throws ConfigValueError saying why.
  * Where the file, the environment and the flags come from is src/cli/config.ts's business.
@@ -159,6 +159,8 @@ function topicDefault(settings: ServerSettings, name: string, value: string): vo
 }
 
 const HOUR_MS = 3_600_000
+/** The smallest broker.heap.max.mb taken: a few hundred partitions' state and the requests in flight fit. */
+const HEAP_MAX_MB_MIN = 256
 
 /**
  * In application order: a key that Kafka lets override another comes after it (log.retention.ms
@@ -204,6 +206,17 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     },
   },
   { key: 'num.brokers', doc: 'brokers on this box, one thread each (Partita)', defaultValue: String(availableParallelism()), apply: (v, s) => (s.broker.brokers = integer(v, 1, 1024)) },
+  {
+    key: 'broker.heap.max.mb',
+    doc: "each broker thread's heap limit in MiB, as -Xmx is a Kafka broker's; 0: V8's own (Partita)",
+    defaultValue: '2000',
+    apply: (v, s) => {
+      const mb = integer(v, 0, 1_048_576)
+      // Below this a broker thread runs out of heap serving its first few hundred partitions.
+      if (mb !== 0 && mb < HEAP_MAX_MB_MIN) throw new ConfigValueError(`must be 0 (V8's own limit) or at least ${HEAP_MAX_MB_MIN}`)
+      s.broker.heapMaxMb = mb
+    },
+  },
   { key: 'num.partitions', doc: 'partitions of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.numPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'default.replication.factor', doc: 'replicas of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.defaultReplicationFactor = integer(v, 1, 32_767)) },
   { key: 'min.insync.replicas', doc: 'replicas that must hold a record for acks=all', defaultValue: '1', apply: (v, s) => (s.broker.minInsyncReplicas = integer(v, 1, 32_767)) },

@@ -55,6 +55,12 @@ export interface ShardPoolOptions {
   clock?: Clock
   /** V8's young generation of each shard (two semi-spaces and the new large-object space). Default 96 MiB. */
   youngGenerationSizeMb?: number
+  /**
+   * V8's old generation of each shard: the most its heap may retain, past which the shard dies of
+   * out-of-memory and is restarted. 0 (the default) leaves V8's own limit, a quarter of the
+   * machine's memory up to 4 GiB.
+   */
+  oldGenerationSizeMb?: number
 }
 
 /**
@@ -190,6 +196,7 @@ export class ShardPool {
       missedHeartbeatsMax: options.missedHeartbeatsMax ?? 3,
       stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
       youngGenerationSizeMb: options.youngGenerationSizeMb ?? YOUNG_GENERATION_SIZE_MB,
+      oldGenerationSizeMb: options.oldGenerationSizeMb ?? 0,
     }
     this.#actorModules = Object.fromEntries(Object.entries(options.actorModules).map(([kind, url]) => [kind, normalizeModuleUrl(url).href]))
     this.#clock = options.clock ?? new SystemClock()
@@ -395,7 +402,10 @@ export class ShardPool {
     const worker = new Worker(compiledUrl(import.meta.url, './shard-worker.js'), {
       workerData: data,
       name: `partita-shard-${index}`,
-      resourceLimits: { maxYoungGenerationSizeMb: this.#options.youngGenerationSizeMb },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: this.#options.youngGenerationSizeMb,
+        ...(this.#options.oldGenerationSizeMb > 0 ? { maxOldGenerationSizeMb: this.#options.oldGenerationSizeMb } : {}),
+      },
     })
     let markStopped = (): void => {}
     let markExited = (): void => {}

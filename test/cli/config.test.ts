@@ -84,6 +84,7 @@ describe('config precedence', () => {
         'advertised.listeners': 'PLAINTEXT://kafka.example:29092',
         'log.dirs': '/srv/partita',
         'num.brokers': '3',
+        'broker.heap.max.mb': '4096',
         'default.replication.factor': '3',
         'message.max.bytes': '2000000',
         'auto.create.topics.enable': 'false',
@@ -106,6 +107,7 @@ describe('config precedence', () => {
       advertisedPort: 29092,
       dataDir: '/srv/partita',
       brokers: 3,
+      heapMaxMb: 4096,
       defaultReplicationFactor: 3,
       messageMaxBytes: 2_000_000,
       autoCreateTopics: false,
@@ -178,6 +180,7 @@ describe('config precedence', () => {
     [[{ key: 'log.cleanup.policy', value: 'shred', source: 'f' }], "config: bad value for log.cleanup.policy (f): 'shred' is not delete, compact or both"],
     [[{ key: 'auto.create.topics.enable', value: 'yes', source: 'f' }], "config: bad value for auto.create.topics.enable (f): 'yes' is not true or false"],
     [[{ key: 'listeners', value: 'SSL://h:9093', source: 'f' }], "config: bad value for listeners (f): 'SSL://h:9093': only PLAINTEXT listeners are served"],
+    [[{ key: 'broker.heap.max.mb', value: '64', source: 'f' }], "config: bad value for broker.heap.max.mb (f): must be 0 (V8's own limit) or at least 256"],
     [[{ key: 'log.level', value: 'loud', source: 'f' }], "config: bad value for log.level (f): 'loud' is not one of silent, fatal, error, warn, info, debug, trace"],
   ])('refuses %j in one line', (given, message) => {
     expect(thrown(() => resolveConfig(given))).toBe(message)

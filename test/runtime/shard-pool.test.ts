@@ -12,7 +12,7 @@ import { MAIN_THREAD, ShardPool, type ActorEvent, type ShardExit } from '../../s
 const echoUrl = compiledUrl(import.meta.url, '../../src/runtime/testing/echo-actor.js')
 let pool: ShardPool | null = null
 
-async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number } = {}): Promise<ShardPool> {
+async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number; oldGenerationSizeMb?: number } = {}): Promise<ShardPool> {
   pool = await ShardPool.start({ actorModules: { echo: echoUrl }, shards: 2, ringBytes: 1 << 16, ...options })
   return pool
 }
@@ -237,6 +237,18 @@ describe('ShardPool', () => {
     await shards.spawn(0, 'echo', 'limits')
     const limits = await shards.request<{ maxYoungGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
     expect(limits.message.maxYoungGenerationSizeMb).toBe(96)
+  })
+
+  it("caps each shard's old generation when asked, and leaves V8's own limit otherwise", async () => {
+    const capped = await startPool({ oldGenerationSizeMb: 300 })
+    await capped.spawn(0, 'echo', 'limits')
+    const limits = await capped.request<{ maxOldGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
+    expect(limits.message.maxOldGenerationSizeMb).toBe(300)
+    await capped.stop()
+    const free = await startPool()
+    await free.spawn(0, 'echo', 'limits')
+    const own = await free.request<{ maxOldGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
+    expect(own.message.maxOldGenerationSizeMb).toBeGreaterThan(300)
   })
 
   it('times out a request nobody answers with PARTITA_REQUEST_TIMEOUT', async () => {
