@@ -107,7 +107,7 @@ export class NodeCore implements BrokerCore {
     this.nodeId = deps.nodeId
     this.groups = deps.groups
     this.txns = deps.txns
-    this.txnVerification = new TxnVerification(deps.image, (request) => deps.txns.verifyAnywhere(request), deps.config.transactionPartitionVerificationEnable)
+    this.txnVerification = new TxnVerification(deps.image, (request) => deps.txns.verifyAnywhere(request), deps.config.transactionPartitionVerificationEnable, deps.nodeId)
     this.#config = deps.config
     this.#image = deps.image
     this.#partitions = deps.partitions

@@ -24,6 +24,9 @@ import type { TxnVerifyRequest } from './txn-coordinators.js'
  */
 export const VERIFIED_MAX = 65_536
 
+/** Kafka's cluster-wide dynamic broker key for the switch (kafka-configs --alter --entity-type brokers). */
+const ENABLE_KEY = 'transaction.partition.verification.enable'
+
 interface Entry {
   producerEpoch: number
   /** The partition's leader epoch when verified: a leadership that moved away and back verifies again. */
@@ -36,15 +39,18 @@ interface Entry {
 export class TxnVerification {
   readonly #image: MetadataImage
   readonly #verify: (request: TxnVerifyRequest) => Promise<number>
-  /** transaction.partition.verification.enable: off, every write with a transactional id goes on unasked. */
-  readonly #enabled: boolean
+  /** transaction.partition.verification.enable as the broker started with it; a dynamic value overrides it. */
+  readonly #enabledAtStart: boolean
+  /** This broker's id, whose own dynamic value overrides the cluster default's; null: the cluster default alone. */
+  readonly #nodeId: number | null
   /** Keyed by producer id and partition; insertion order is age. */
   readonly #entries = new Map<string, Entry>()
 
-  constructor(image: MetadataImage, verify: (request: TxnVerifyRequest) => Promise<number>, enabled = true) {
+  constructor(image: MetadataImage, verify: (request: TxnVerifyRequest) => Promise<number>, enabledAtStart = true, nodeId: number | null = null) {
     this.#image = image
     this.#verify = verify
-    this.#enabled = enabled
+    this.#enabledAtStart = enabledAtStart
+    this.#nodeId = nodeId
   }
 
   get size(): number {
@@ -102,7 +108,7 @@ export class TxnVerification {
 
   /** Whether the producer's transaction was verified at this partition and no marker ended it since. */
   holds(producerId: number, producerEpoch: number, topic: string, partition: number): boolean {
-    if (!this.#enabled) return true
+    if (!this.#enabled()) return true
     const entry = this.#entries.get(entryKey(producerId, topic, partition))
     return entry !== undefined && entry.verified && entry.producerEpoch === producerEpoch && entry.leaderEpoch === this.#leaderEpoch(topic, partition)
   }
@@ -110,6 +116,16 @@ export class TxnVerification {
   /** Called before a marker for the producer is sent to the partition: its next transaction there is verified again. */
   markerWritten(producerId: number, topic: string, partition: number): void {
     this.#entries.delete(entryKey(producerId, topic, partition))
+  }
+
+  /**
+   * Off, every write with a transactional id goes on unasked. Kafka updates the key dynamically,
+   * for the cluster or one broker: the image carries those values, and the next write reads them.
+   */
+  #enabled(): boolean {
+    const configs = this.#image.brokerConfigs
+    const value = (this.#nodeId === null ? undefined : configs[String(this.#nodeId)]?.[ENABLE_KEY]) ?? configs['']?.[ENABLE_KEY]
+    return value === undefined ? this.#enabledAtStart : value.trim().toLowerCase() === 'true'
   }
 
   #leaderEpoch(topic: string, partition: number): number {

@@ -84,6 +84,25 @@ describe('transaction verification on a broker node', () => {
     expect(coordinator.asked).toHaveLength(0)
   })
 
+  it('follows transaction.partition.verification.enable set dynamically, a broker\'s own value over the cluster default', async () => {
+    const image = imageWith(3)
+    const coordinator = deferredCoordinator()
+    const verification = new TxnVerification(image, coordinator.verify, true, 0)
+    image.apply({ version: 2, brokerConfigs: { '': { 'transaction.partition.verification.enable': 'false' } } })
+    expect(await verification.admit('tx', 7, 0, 't', 0)).toBe(ErrorCode.NONE)
+    expect(coordinator.asked).toHaveLength(0)
+    // Broker 0's own value wins over the cluster default: verified again, from the next write on.
+    image.apply({ version: 3, brokerConfigs: { '': { 'transaction.partition.verification.enable': 'false' }, '0': { 'transaction.partition.verification.enable': 'true' } } })
+    expect(verification.holds(7, 0, 't', 0)).toBe(false)
+    const admitted = verification.admit('tx', 7, 0, 't', 0)
+    expect(coordinator.asked).toHaveLength(1)
+    coordinator.answer(ErrorCode.INVALID_TXN_STATE)
+    expect(await admitted).toBe(ErrorCode.INVALID_TXN_STATE)
+    // Another broker's value is not this one's.
+    const other = new TxnVerification(image, coordinator.verify, true, 1)
+    expect(await other.admit('tx', 7, 0, 't', 0)).toBe(ErrorCode.NONE)
+  })
+
   it('holds only for the epoch verified and while the partition keeps its leader epoch', async () => {
     const image = imageWith(3)
     const verification = new TxnVerification(image, async () => ErrorCode.NONE)
