@@ -69,8 +69,9 @@ export function dynamicTopicDefaults(dynamic: Readonly<Record<string, string>>):
  * IncrementalAlterConfigs applies SET, DELETE, APPEND and SUBTRACT), validated; throws as Kafka
  * does, so nothing changes: a name neither Kafka 3.9 nor Partita has is INVALID_CONFIG; a key
  * Kafka cannot update dynamically (or one of Partita's own), a per-broker key at the cluster
- * default, or a bad value is INVALID_REQUEST. Dynamic keys other than the log defaults above are
- * stored and described with no effect (README, "Broker configs").
+ * default, or a bad value is INVALID_REQUEST. Dynamic keys other than the log defaults above and
+ * transaction.partition.verification.enable (read by txn-verification.ts) are stored and
+ * described with no effect (README, "Broker configs").
  * `partitaKey` says whether a name is one of Partita's own broker keys; `staticValue` gives a
  * key's value without a dynamic one, which APPEND and SUBTRACT start from.
  */
