@@ -4,9 +4,9 @@
  * instants as much as what the broker keeps: a shard's old generation is let grow to two to four
  * times what it retains before a full collection, and between frames 1.2 M and 2.2 M of a run
  * (3 brokers, seed 1) the broker's RSS swung between 613 and 745 MiB from one minute to the next
- * while what its heaps retained stayed within 102-105 MiB. So RSS is sampled every few seconds, and the median of the samples
- * taken over the last tenth of the frames is compared with the median over the tenth after the
- * warm-up: memory the broker keeps moves both medians' difference, a collection cycle does not.
+ * while what its heaps retained stayed within 102-105 MiB. So RSS is sampled every few seconds,
+ * and the median of the samples taken over the last tenth of the frames is compared with the
+ * median over the tenth after the warm-up: memory the broker keeps moves both medians' difference, a collection cycle does not.
  */
 
 export interface RssSample {

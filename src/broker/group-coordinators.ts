@@ -99,8 +99,10 @@ export class GroupCoordinators implements GroupOperations {
     return groupPartition(groupId, topic?.partitions.length ?? this.#deps.config.offsetsTopicNumPartitions)
   }
 
-  /** After every metadata change: start coordinators for partitions now led here, stop the others. */
-  /** After each image change; `removedTopics` are those it deleted or replaced under a new id (MetadataImage.apply). */
+  /**
+   * After every metadata change: drop offsets of `removedTopics` (deleted, or replaced under a new
+   * id: MetadataImage.apply), start coordinators for partitions now led here, stop the others.
+   */
   onImage(removedTopics: readonly string[] = []): void {
     if (removedTopics.length > 0) this.#dropTopicOffsets(new Set(removedTopics))
     const topic = this.#deps.image.topics.get(OFFSETS_TOPIC)

@@ -260,9 +260,8 @@ export class NodeCore implements BrokerCore {
       this.#append(input, acks, timeoutMs),
     )
     if (typeof appended !== 'number') return appended
-    const code = appended
-    if (RETRIED_AS_NOT_ENOUGH_REPLICAS.has(code)) throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `Unable to verify the partition is in the transaction: error ${code}`)
-    throw new KafkaError(code, `Unable to verify the partition is in the transaction (error ${code})`)
+    if (RETRIED_AS_NOT_ENOUGH_REPLICAS.has(appended)) throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `Unable to verify the partition is in the transaction: error ${appended}`)
+    throw new KafkaError(appended, `Unable to verify the partition is in the transaction (error ${appended})`)
   }
 
   /**

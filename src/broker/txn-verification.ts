@@ -14,6 +14,7 @@
  * synchronous step that sends the write, so no write of an ended transaction lands after its marker.
  */
 import { ErrorCode } from '../common/error-codes.js'
+import { dynamicFor } from '../metadata/broker-dynamic-configs.js'
 import type { MetadataImage } from '../metadata/image.js'
 import type { TxnVerifyRequest } from './txn-coordinators.js'
 
@@ -123,8 +124,7 @@ export class TxnVerification {
    * for the cluster or one broker: the image carries those values, and the next write reads them.
    */
   #enabled(): boolean {
-    const configs = this.#image.brokerConfigs
-    const value = (this.#nodeId === null ? undefined : configs[String(this.#nodeId)]?.[ENABLE_KEY]) ?? configs['']?.[ENABLE_KEY]
+    const value = dynamicFor(this.#image.brokerConfigs, this.#nodeId)[ENABLE_KEY]
     return value === undefined ? this.#enabledAtStart : value.trim().toLowerCase() === 'true'
   }
 
