@@ -57,6 +57,7 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
     shards: config.brokers,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     oldGenerationSizeMb: config.heapMaxMb,
+    youngGenerationSizeMb: config.heapYoungMaxMb,
     // Silence is judged over several seconds: a shard that is merely slow (a loaded machine, a long
     // GC) must not be declared dead and lose its partitions' leadership; a crash is seen at once.
     missedHeartbeatsMax: Math.max(3, Math.ceil(SILENCE_BEFORE_DEATH_MS / config.heartbeatIntervalMs)),

@@ -2,7 +2,7 @@
  * The broker process's configuration keys, by Kafka's names (server.properties), and how each
  * sets a field of BrokerOptions. Keys that have a topic-level twin (log.retention.ms is
  * retention.ms per topic) set the broker-wide topic default, which topics override with Kafka's
- * topic key names. A few keys are Partita's own: num.brokers, broker.heap.max.mb, admin.host, admin.port, admin.console, log.level.
+ * topic key names. A few keys are Partita's own: num.brokers, broker.heap.max.mb, broker.heap.young.max.mb, admin.host, admin.port, admin.console, log.level.
  *
  * Values are strings, as in a .properties file; a bad one throws ConfigValueError saying why.
  * Where the file, the environment and the flags come from is src/cli/config.ts's business.
@@ -161,6 +161,8 @@ function topicDefault(settings: ServerSettings, name: string, value: string): vo
 const HOUR_MS = 3_600_000
 /** The smallest broker.heap.max.mb taken: a few hundred partitions' state and the requests in flight fit. */
 const HEAP_MAX_MB_MIN = 256
+/** The smallest broker.heap.young.max.mb taken: V8's three parts of it at 1 MiB each. */
+const HEAP_YOUNG_MAX_MB_MIN = 3
 
 /**
  * In application order: a key that Kafka lets override another comes after it (log.retention.ms
@@ -215,6 +217,17 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
       // Below this a broker thread runs out of heap serving its first few hundred partitions.
       if (mb !== 0 && mb < HEAP_MAX_MB_MIN) throw new ConfigValueError(`must be 0 (V8's own limit) or at least ${HEAP_MAX_MB_MIN}`)
       s.broker.heapMaxMb = mb
+    },
+  },
+  {
+    key: 'broker.heap.young.max.mb',
+    doc: "each broker thread's young generation in MiB, as -Xmn is a Kafka broker's; 0: a worker's own, 48 (Partita)",
+    defaultValue: '48',
+    apply: (v, s) => {
+      const mb = integer(v, 0, 4_096)
+      // V8 splits it in three (two semi-spaces and the new large-object space) of at least 1 MiB each.
+      if (mb !== 0 && mb < HEAP_YOUNG_MAX_MB_MIN) throw new ConfigValueError(`must be 0 (a worker's own) or at least ${HEAP_YOUNG_MAX_MB_MIN}`)
+      s.broker.heapYoungMaxMb = mb
     },
   },
   { key: 'num.partitions', doc: 'partitions of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.numPartitions = integer(v, 1, INT32_MAX)) },

@@ -53,7 +53,10 @@ export interface ShardPoolOptions {
   stopTimeoutMs?: number
   /** Clock of the heartbeat watch. Default SystemClock. */
   clock?: Clock
-  /** V8's young generation of each shard (two semi-spaces and the new large-object space). Default 96 MiB. */
+  /**
+   * V8's young generation of each shard (two semi-spaces and the new large-object space), in MiB.
+   * 0 (the default) leaves a worker's own, 48 MiB.
+   */
   youngGenerationSizeMb?: number
   /**
    * V8's old generation of each shard: the most its heap may retain, past which the shard dies of
@@ -63,15 +66,6 @@ export interface ShardPoolOptions {
   oldGenerationSizeMb?: number
 }
 
-/**
- * Twice a worker's default of 48 MiB (16 MiB semi-spaces): a shard's requests stay in flight for
- * milliseconds (tens of them on a busy box), so with the default, scavenges every few ms promote
- * the objects of every request in flight to the old generation, whose collection runs largely on
- * V8's helper threads (a third of the broker's CPU under that load). Measured side by side under 20-record produces
- * (bench:protocol:phase small): 1.9 instead of 2.5 CPU-µs per record. It costs at most 32 MiB of
- * resident memory per shard, and only while the load makes V8 grow the semi-spaces.
- */
-const YOUNG_GENERATION_SIZE_MB = 96
 /**
  * Main <-> shard rings carry control only (metadata, heartbeats, admin), so 1 MiB is room enough;
  * anything larger crosses in fragments. A ring's pages become resident as its write position first
@@ -195,7 +189,7 @@ export class ShardPool {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000,
       missedHeartbeatsMax: options.missedHeartbeatsMax ?? 3,
       stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
-      youngGenerationSizeMb: options.youngGenerationSizeMb ?? YOUNG_GENERATION_SIZE_MB,
+      youngGenerationSizeMb: options.youngGenerationSizeMb ?? 0,
       oldGenerationSizeMb: options.oldGenerationSizeMb ?? 0,
     }
     this.#actorModules = Object.fromEntries(Object.entries(options.actorModules).map(([kind, url]) => [kind, normalizeModuleUrl(url).href]))
@@ -403,7 +397,7 @@ export class ShardPool {
       workerData: data,
       name: `partita-shard-${index}`,
       resourceLimits: {
-        maxYoungGenerationSizeMb: this.#options.youngGenerationSizeMb,
+        ...(this.#options.youngGenerationSizeMb > 0 ? { maxYoungGenerationSizeMb: this.#options.youngGenerationSizeMb } : {}),
         ...(this.#options.oldGenerationSizeMb > 0 ? { maxOldGenerationSizeMb: this.#options.oldGenerationSizeMb } : {}),
       },
     })

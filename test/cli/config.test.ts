@@ -85,6 +85,7 @@ describe('config precedence', () => {
         'log.dirs': '/srv/partita',
         'num.brokers': '3',
         'broker.heap.max.mb': '4096',
+        'broker.heap.young.max.mb': '96',
         'default.replication.factor': '3',
         'message.max.bytes': '2000000',
         'auto.create.topics.enable': 'false',
@@ -108,6 +109,7 @@ describe('config precedence', () => {
       dataDir: '/srv/partita',
       brokers: 3,
       heapMaxMb: 4096,
+      heapYoungMaxMb: 96,
       defaultReplicationFactor: 3,
       messageMaxBytes: 2_000_000,
       autoCreateTopics: false,
@@ -181,6 +183,7 @@ describe('config precedence', () => {
     [[{ key: 'auto.create.topics.enable', value: 'yes', source: 'f' }], "config: bad value for auto.create.topics.enable (f): 'yes' is not true or false"],
     [[{ key: 'listeners', value: 'SSL://h:9093', source: 'f' }], "config: bad value for listeners (f): 'SSL://h:9093': only PLAINTEXT listeners are served"],
     [[{ key: 'broker.heap.max.mb', value: '64', source: 'f' }], "config: bad value for broker.heap.max.mb (f): must be 0 (V8's own limit) or at least 256"],
+    [[{ key: 'broker.heap.young.max.mb', value: '2', source: 'f' }], "config: bad value for broker.heap.young.max.mb (f): must be 0 (a worker's own) or at least 3"],
     [[{ key: 'log.level', value: 'loud', source: 'f' }], "config: bad value for log.level (f): 'loud' is not one of silent, fatal, error, warn, info, debug, trace"],
   ])('refuses %j in one line', (given, message) => {
     expect(thrown(() => resolveConfig(given))).toBe(message)

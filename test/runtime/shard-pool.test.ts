@@ -2,7 +2,9 @@
  * Tests of src/runtime/shard-pool.ts with real shard workers. Workers load compiled JS from
  * dist/ (the echo actor and the shard entry), so run `npm run build` first (`npm test` does).
  */
+import { once } from 'node:events'
 import fs from 'node:fs'
+import { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError, PartitaError } from '../../src/common/errors.js'
@@ -12,9 +14,17 @@ import { MAIN_THREAD, ShardPool, type ActorEvent, type ShardExit } from '../../s
 const echoUrl = compiledUrl(import.meta.url, '../../src/runtime/testing/echo-actor.js')
 let pool: ShardPool | null = null
 
-async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number; oldGenerationSizeMb?: number } = {}): Promise<ShardPool> {
+async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number; oldGenerationSizeMb?: number; youngGenerationSizeMb?: number } = {}): Promise<ShardPool> {
   pool = await ShardPool.start({ actorModules: { echo: echoUrl }, shards: 2, ringBytes: 1 << 16, ...options })
   return pool
+}
+
+/** What a worker started with no resource limits gets as its young generation on this Node. */
+async function plainWorkerYoungGenerationMb(): Promise<number> {
+  const worker = new Worker("require('node:worker_threads').parentPort.postMessage(require('node:worker_threads').resourceLimits.maxYoungGenerationSizeMb)", { eval: true })
+  const [mb] = (await once(worker, 'message')) as [number]
+  await worker.terminate()
+  return mb
 }
 
 afterEach(async () => {
@@ -232,11 +242,16 @@ describe('ShardPool', () => {
     expect((await shards.request({ shard: 1, id: 'after' }, { op: 'echo', value: 1 })).message).toMatchObject({ value: 1 })
   })
 
-  it('gives each shard a young generation twice a worker\'s default, so requests in flight die young instead of being promoted', async () => {
-    const shards = await startPool()
-    await shards.spawn(0, 'echo', 'limits')
-    const limits = await shards.request<{ maxYoungGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
-    expect(limits.message.maxYoungGenerationSizeMb).toBe(96)
+  it("sets each shard's young generation when asked, and leaves a worker's own otherwise", async () => {
+    const sized = await startPool({ youngGenerationSizeMb: 24 })
+    await sized.spawn(0, 'echo', 'limits')
+    const limits = await sized.request<{ maxYoungGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
+    expect(limits.message.maxYoungGenerationSizeMb).toBe(24)
+    await sized.stop()
+    const own = await startPool()
+    await own.spawn(0, 'echo', 'limits')
+    const defaults = await own.request<{ maxYoungGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
+    expect(defaults.message.maxYoungGenerationSizeMb).toBe(await plainWorkerYoungGenerationMb())
   })
 
   it("caps each shard's old generation when asked, and leaves V8's own limit otherwise", async () => {
