@@ -161,8 +161,15 @@ function topicDefault(settings: ServerSettings, name: string, value: string): vo
 const HOUR_MS = 3_600_000
 /** The smallest broker.heap.max.mb taken: a few hundred partitions' state and the requests in flight fit. */
 const HEAP_MAX_MB_MIN = 256
-/** The smallest broker.heap.young.max.mb taken: V8's three parts of it at 1 MiB each. */
+/** The smallest broker.heap.young.max.mb taken: V8 splits it in three (two semi-spaces and the new large-object space) of at least 1 MiB each. */
 const HEAP_YOUNG_MAX_MB_MIN = 3
+
+/** An integer up to `max` that is 0 (what `zeroMeans`) or at least `min`. */
+function zeroOrAtLeast(v: string, min: number, max: number, zeroMeans: string): number {
+  const n = integer(v, 0, max)
+  if (n !== 0 && n < min) throw new ConfigValueError(`must be 0 (${zeroMeans}) or at least ${min}`)
+  return n
+}
 
 /**
  * In application order: a key that Kafka lets override another comes after it (log.retention.ms
@@ -212,23 +219,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     key: 'broker.heap.max.mb',
     doc: "each broker thread's heap limit in MiB, as -Xmx is a Kafka broker's; 0: V8's own (Partita)",
     defaultValue: '2000',
-    apply: (v, s) => {
-      const mb = integer(v, 0, 1_048_576)
-      // Below this a broker thread runs out of heap serving its first few hundred partitions.
-      if (mb !== 0 && mb < HEAP_MAX_MB_MIN) throw new ConfigValueError(`must be 0 (V8's own limit) or at least ${HEAP_MAX_MB_MIN}`)
-      s.broker.heapMaxMb = mb
-    },
+    apply: (v, s) => (s.broker.heapMaxMb = zeroOrAtLeast(v, HEAP_MAX_MB_MIN, 1_048_576, "V8's own limit")),
   },
   {
     key: 'broker.heap.young.max.mb',
     doc: "each broker thread's young generation in MiB, as -Xmn is a Kafka broker's; 0: a worker's own, 48 on Node 20 and 192 on Node 24 (Partita)",
     defaultValue: '48',
-    apply: (v, s) => {
-      const mb = integer(v, 0, 4_096)
-      // V8 splits it in three (two semi-spaces and the new large-object space) of at least 1 MiB each.
-      if (mb !== 0 && mb < HEAP_YOUNG_MAX_MB_MIN) throw new ConfigValueError(`must be 0 (a worker's own) or at least ${HEAP_YOUNG_MAX_MB_MIN}`)
-      s.broker.heapYoungMaxMb = mb
-    },
+    apply: (v, s) => (s.broker.heapYoungMaxMb = zeroOrAtLeast(v, HEAP_YOUNG_MAX_MB_MIN, 4_096, "a worker's own")),
   },
   { key: 'num.partitions', doc: 'partitions of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.numPartitions = integer(v, 1, INT32_MAX)) },
   { key: 'default.replication.factor', doc: 'replicas of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.defaultReplicationFactor = integer(v, 1, 32_767)) },

@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events'
 import fs from 'node:fs'
-import { Worker } from 'node:worker_threads'
+import { Worker, type ResourceLimits } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError, PartitaError } from '../../src/common/errors.js'
@@ -17,6 +17,15 @@ let pool: ShardPool | null = null
 async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number; oldGenerationSizeMb?: number; youngGenerationSizeMb?: number } = {}): Promise<ShardPool> {
   pool = await ShardPool.start({ actorModules: { echo: echoUrl }, shards: 2, ringBytes: 1 << 16, ...options })
   return pool
+}
+
+/** The resource limits a shard of a pool started with `options` runs under; the pool is stopped after. */
+async function shardResourceLimits(options: { oldGenerationSizeMb?: number; youngGenerationSizeMb?: number } = {}): Promise<ResourceLimits> {
+  const shards = await startPool(options)
+  await shards.spawn(0, 'echo', 'limits')
+  const limits = await shards.request<ResourceLimits>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
+  await shards.stop()
+  return limits.message
 }
 
 /** What a worker started with no resource limits gets as its young generation on this Node. */
@@ -243,27 +252,13 @@ describe('ShardPool', () => {
   })
 
   it("sets each shard's young generation when asked, and leaves a worker's own otherwise", async () => {
-    const sized = await startPool({ youngGenerationSizeMb: 24 })
-    await sized.spawn(0, 'echo', 'limits')
-    const limits = await sized.request<{ maxYoungGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
-    expect(limits.message.maxYoungGenerationSizeMb).toBe(24)
-    await sized.stop()
-    const own = await startPool()
-    await own.spawn(0, 'echo', 'limits')
-    const defaults = await own.request<{ maxYoungGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
-    expect(defaults.message.maxYoungGenerationSizeMb).toBe(await plainWorkerYoungGenerationMb())
+    expect((await shardResourceLimits({ youngGenerationSizeMb: 24 })).maxYoungGenerationSizeMb).toBe(24)
+    expect((await shardResourceLimits()).maxYoungGenerationSizeMb).toBe(await plainWorkerYoungGenerationMb())
   })
 
   it("caps each shard's old generation when asked, and leaves V8's own limit otherwise", async () => {
-    const capped = await startPool({ oldGenerationSizeMb: 300 })
-    await capped.spawn(0, 'echo', 'limits')
-    const limits = await capped.request<{ maxOldGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
-    expect(limits.message.maxOldGenerationSizeMb).toBe(300)
-    await capped.stop()
-    const free = await startPool()
-    await free.spawn(0, 'echo', 'limits')
-    const own = await free.request<{ maxOldGenerationSizeMb: number }>({ shard: 0, id: 'limits' }, { op: 'resourceLimits' })
-    expect(own.message.maxOldGenerationSizeMb).toBeGreaterThan(300)
+    expect((await shardResourceLimits({ oldGenerationSizeMb: 300 })).maxOldGenerationSizeMb).toBe(300)
+    expect((await shardResourceLimits()).maxOldGenerationSizeMb).toBeGreaterThan(300)
   })
 
   it('times out a request nobody answers with PARTITA_REQUEST_TIMEOUT', async () => {
