@@ -176,18 +176,27 @@ function startProbe(bootstrap: string, standingTopic: () => string | null, inter
 const RSS_SAMPLE_INTERVAL_MS = 2_000
 const RSS_SAMPLES_MAX = 43_200
 
-/** How long the spawned broker keeps an idle transactional id (see runFuzz). */
-export const TXN_ID_EXPIRATION_MS = 5 * 60_000
+/**
+ * Kafka's bounds on the state the frames ask the spawned broker to hold, set small so that it
+ * levels off within the warm-up and RSS growth after it means a leak (see runFuzz).
+ */
+export const FUZZ_BROKER_BOUNDS = {
+  /** An idle transactional id is forgotten after this (Kafka: 7 days). */
+  'transactional.id.expiration.ms': 60_000,
+  /** An abandoned transaction is aborted within this (Kafka: 15 minutes), and so becomes idle. */
+  'transaction.max.timeout.ms': 60_000,
+  /** Incremental fetch sessions each broker keeps (Kafka: 1000); the frames open a few a second. */
+  'max.incremental.fetch.session.cache.slots': 100,
+}
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const log = options.log ?? (() => undefined)
   const first = options.first ?? 0
   const brokers = options.brokers ?? 3
   const baseTimestampMs = options.baseTimestampMs ?? Date.now()
-  // Transactional ids cannot be swept (no API deletes one), and the frames InitProducerId a few
-  // new ones a second: the broker keeps them transactional.id.expiration.ms, 7 days by default.
-  // Expired after minutes instead, their number levels off within the warm-up.
-  const args = ['--set', `transactional.id.expiration.ms=${TXN_ID_EXPIRATION_MS}`]
+  // Topics and groups the frames create are swept as the run goes, but no API deletes a
+  // transactional id or a fetch session: Kafka's own bounds keep those few (FUZZ_BROKER_BOUNDS).
+  const args = Object.entries(FUZZ_BROKER_BOUNDS).flatMap(([key, value]) => ['--set', `${key}=${value}`])
   const broker = options.bootstrap === undefined ? await BrokerProcess.start({ brokers, dataDir: options.dataDir, nodeArgs: options.brokerNodeArgs, traceGc: true, args }) : null
   const bootstrap = options.bootstrap ?? broker!.bootstrap
   if (broker !== null) broker.log.echo = (line) => log(`broker: ${line}`)
