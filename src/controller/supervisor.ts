@@ -459,7 +459,7 @@ export class Supervisor {
   /** A replica's config on broker `brokerId`: the topic's own, over that broker's dynamic defaults, over the static ones. */
   replicaConfig(topic: TopicState, brokerId: number): ReplicaConfig {
     const entries = { ...brokerTopicDefaults(this.#config, dynamicFor(this.#store.brokerConfigs(), brokerId)), ...topic.configs }
-    return { ...logConfigFromKafka(entries), replicaLagTimeMaxMs: this.#config.replicaLagTimeMaxMs }
+    return { ...logConfigFromKafka(entries), replicaLagTimeMaxMs: this.#config.replicaLagTimeMaxMs, producerIdExpirationMs: this.#config.producerIdExpirationMs }
   }
 
   #uncleanAllowed(topic: TopicState): boolean {

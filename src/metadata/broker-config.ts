@@ -34,6 +34,8 @@ export interface BrokerOptions {
   messageMaxBytes?: number
   minInsyncReplicas?: number
   replicaLagTimeMaxMs?: number
+  /** producer.id.expiration.ms: a partition forgets a producer idle this long (its sequence and epoch). Default one day. */
+  producerIdExpirationMs?: number
   retentionCheckIntervalMs?: number
   groupInitialRebalanceDelayMs?: number
   groupMinSessionTimeoutMs?: number
@@ -133,6 +135,7 @@ export interface BrokerConfig {
   messageMaxBytes: number
   minInsyncReplicas: number
   replicaLagTimeMaxMs: number
+  producerIdExpirationMs: number
   retentionCheckIntervalMs: number
   groupInitialRebalanceDelayMs: number
   groupMinSessionTimeoutMs: number
@@ -213,6 +216,7 @@ export function resolveBrokerConfig(options: BrokerOptions, dataDir: string): Br
     messageMaxBytes: options.messageMaxBytes ?? 1_048_588,
     minInsyncReplicas: options.minInsyncReplicas ?? 1,
     replicaLagTimeMaxMs: options.replicaLagTimeMaxMs ?? 30_000,
+    producerIdExpirationMs: options.producerIdExpirationMs ?? 86_400_000,
     retentionCheckIntervalMs: options.retentionCheckIntervalMs ?? 10_000,
     groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs ?? 3_000,
     groupMinSessionTimeoutMs: options.groupMinSessionTimeoutMs ?? 6_000,
@@ -266,6 +270,7 @@ export function brokerConfigEntries(config: BrokerConfig): Record<string, string
     'message.max.bytes': String(config.messageMaxBytes),
     'min.insync.replicas': String(config.minInsyncReplicas),
     'replica.lag.time.max.ms': String(config.replicaLagTimeMaxMs),
+    'producer.id.expiration.ms': String(config.producerIdExpirationMs),
     'log.retention.check.interval.ms': String(config.retentionCheckIntervalMs),
     'group.initial.rebalance.delay.ms': String(config.groupInitialRebalanceDelayMs),
     'group.min.session.timeout.ms': String(config.groupMinSessionTimeoutMs),

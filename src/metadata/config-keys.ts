@@ -260,6 +260,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'group.min.session.timeout.ms', doc: 'shortest session a member may ask for', defaultValue: '6000', apply: (v, s) => (s.broker.groupMinSessionTimeoutMs = integer(v, 0)) },
   { key: 'group.max.session.timeout.ms', doc: 'longest session a member may ask for', defaultValue: '1800000', apply: (v, s) => (s.broker.groupMaxSessionTimeoutMs = integer(v, 0)) },
   { key: 'replica.lag.time.max.ms', doc: 'a follower this far behind leaves the ISR', defaultValue: '30000', apply: (v, s) => (s.broker.replicaLagTimeMaxMs = integer(v, 1)) },
+  { key: 'producer.id.expiration.ms', doc: "a partition forgets an idle producer's sequence and epoch after this", defaultValue: '86400000', apply: (v, s) => (s.broker.producerIdExpirationMs = integer(v, 1, INT32_MAX)) },
   { key: 'socket.request.max.bytes', doc: 'largest request frame', defaultValue: '104857600', apply: (v, s) => (s.broker.socketRequestMaxBytes = integer(v, 1, INT32_MAX)) },
   { key: 'max.connections', doc: "open client connections one broker's listener holds", defaultValue: String(INT32_MAX), apply: (v, s) => (s.broker.maxConnections = integer(v, 0, INT32_MAX)) },
   { key: 'max.connections.per.ip', doc: "open connections one broker's listener holds from one address", defaultValue: String(INT32_MAX), apply: (v, s) => (s.broker.maxConnectionsPerIp = integer(v, 0, INT32_MAX)) },

@@ -160,6 +160,33 @@ describe('DescribeProducers', () => {
       connection.close()
     }
   })
+  it('forgets a producer idle past producer.id.expiration.ms, as Kafka does', async () => {
+    const own = tempDataDir()
+    const expiring = await startTestBroker(own.dir, { brokers: 1, defaultReplicationFactor: 1, producerIdExpirationMs: 500, retentionCheckIntervalMs: 100 })
+    try {
+      const [created] = await expiring.cluster.createTopics([{ name: 'expiring', numPartitions: 1, replicationFactor: -1, configs: {} }], false)
+      expect(created.errorCode).toBe(ErrorCode.NONE)
+      const producer = new Kafka({ clientId: 'expiring', brokers: [expiring.bootstrapServers], logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 })
+      await producer.connect()
+      await producer.send({ topic: 'expiring', messages: [{ value: 'once' }] })
+      await producer.disconnect()
+      const [host, port] = expiring.bootstrapServers.split(':')
+      const connection = await RawConnection.open(Number(port), host)
+      try {
+        const producers = async (): Promise<number> => {
+          const response = await connection.request(ApiKey.DescribeProducers, 0, { topics: [{ name: 'expiring', partitionIndexes: [0] }] })
+          return response.topics[0].partitions[0].activeProducers.length
+        }
+        expect(await producers()).toBe(1)
+        await eventually(async () => ((await producers()) === 0 ? true : undefined), 'the idle producer forgotten', 10_000)
+      } finally {
+        connection.close()
+      }
+    } finally {
+      await expiring.close()
+      own.remove()
+    }
+  })
 })
 
 describe('ElectLeaders', () => {
