@@ -153,8 +153,10 @@ class BrokerNode {
 
   receive(message: BrokerNodeMessage, reply: Reply): void {
     switch (message.op) {
-      case 'metadata':
-        this.#groups.onImage(this.#image.apply(message.delta))
+      case 'metadata': {
+        const removedTopics = this.#image.apply(message.delta)
+        this.#groups.onImage(removedTopics)
+        this.#metrics.forgetTopics(removedTopics)
         this.#txns.onImage()
         for (const waiter of this.#versionWaiters) {
           if (this.#image.version < waiter.version) continue
@@ -162,6 +164,7 @@ class BrokerNode {
           waiter.resolve()
         }
         return
+      }
       case 'listening':
         assert(this.#server !== null, 'the listener is bound before the node answers')
         reply.ok({ port: this.#server.port })

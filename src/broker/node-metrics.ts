@@ -94,12 +94,21 @@ export class NodeMetrics {
   }
 
   /**
-   * The per-topic counters alone (topics no longer in `liveTopics` are dropped), for the
-   * console's rate sampler: unlike counters(), it leaves the event-loop window of /metrics alone.
+   * The per-topic counters alone (topics no longer in `liveTopics` are dropped: a produce or fetch
+   * that ended after its topic's deletion counted it again), for the console's rate sampler: unlike counters(), it leaves the event-loop window of /metrics alone.
    */
   traffic(liveTopics: ReadonlySet<string>): TopicTraffic[] {
     for (const topic of this.#topics.keys()) if (!liveTopics.has(topic)) this.#topics.delete(topic)
     return [...this.#topics.values()].map((t) => ({ ...t }))
+  }
+
+  /**
+   * Drops the counters of topics the metadata image no longer holds (deleted, or recreated under a
+   * new id), so a broker whose topics come and go keeps counters only for the ones that exist,
+   * whether or not anyone reads them.
+   */
+  forgetTopics(removed: readonly string[]): void {
+    for (const topic of removed) this.#topics.delete(topic)
   }
 
   requestDone(apiKey: number, durationMs: number): void {
