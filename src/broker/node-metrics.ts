@@ -94,8 +94,9 @@ export class NodeMetrics {
   }
 
   /**
-   * The per-topic counters alone (topics no longer in `liveTopics` are dropped: a produce or fetch
-   * that ended after its topic's deletion counted it again), for the console's rate sampler: unlike counters(), it leaves the event-loop window of /metrics alone.
+   * The per-topic counters alone, for the console's rate sampler: unlike counters(), it leaves the
+   * event-loop window of /metrics alone. Topics no longer in `liveTopics` are dropped: a produce or
+   * fetch that ended after its topic's deletion counted it again.
    */
   traffic(liveTopics: ReadonlySet<string>): TopicTraffic[] {
     for (const topic of this.#topics.keys()) if (!liveTopics.has(topic)) this.#topics.delete(topic)

@@ -162,27 +162,24 @@ describe('DescribeProducers', () => {
   })
   it('forgets a producer idle past producer.id.expiration.ms, as Kafka does', async () => {
     const own = tempDataDir()
-    const expiring = await startTestBroker(own.dir, { brokers: 1, defaultReplicationFactor: 1, producerIdExpirationMs: 500, retentionCheckIntervalMs: 100 })
+    const expiring = await startTestBroker(own.dir, { brokers: 1, defaultReplicationFactor: 1, producerIdExpirationMs: 2_000, retentionCheckIntervalMs: 100 })
+    const [host, port] = expiring.bootstrapServers.split(':')
+    const connection = await RawConnection.open(Number(port), host)
     try {
       const [created] = await expiring.cluster.createTopics([{ name: 'expiring', numPartitions: 1, replicationFactor: -1, configs: {} }], false)
       expect(created.errorCode).toBe(ErrorCode.NONE)
+      const producers = async (): Promise<number> => {
+        const response = await connection.request(ApiKey.DescribeProducers, 0, { topics: [{ name: 'expiring', partitionIndexes: [0] }] })
+        return response.topics[0].partitions[0].activeProducers.length
+      }
       const producer = new Kafka({ clientId: 'expiring', brokers: [expiring.bootstrapServers], logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 })
       await producer.connect()
       await producer.send({ topic: 'expiring', messages: [{ value: 'once' }] })
+      expect(await producers()).toBe(1)
       await producer.disconnect()
-      const [host, port] = expiring.bootstrapServers.split(':')
-      const connection = await RawConnection.open(Number(port), host)
-      try {
-        const producers = async (): Promise<number> => {
-          const response = await connection.request(ApiKey.DescribeProducers, 0, { topics: [{ name: 'expiring', partitionIndexes: [0] }] })
-          return response.topics[0].partitions[0].activeProducers.length
-        }
-        expect(await producers()).toBe(1)
-        await eventually(async () => ((await producers()) === 0 ? true : undefined), 'the idle producer forgotten', 10_000)
-      } finally {
-        connection.close()
-      }
+      await eventually(async () => ((await producers()) === 0 ? true : undefined), 'the idle producer forgotten', 15_000)
     } finally {
+      connection.close()
       await expiring.close()
       own.remove()
     }
