@@ -160,6 +160,7 @@ describe('DescribeProducers', () => {
       connection.close()
     }
   })
+
   it('forgets a producer idle past producer.id.expiration.ms, as Kafka does', async () => {
     const own = tempDataDir()
     const expiring = await startTestBroker(own.dir, { brokers: 1, defaultReplicationFactor: 1, producerIdExpirationMs: 2_000, retentionCheckIntervalMs: 100 })
