@@ -4,10 +4,11 @@
  */
 import { BroadcastChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CpuPool } from '../../src/runtime/cpu-pool.js'
+import { CpuPool, YOUNG_GENERATION_MB_DEFAULT } from '../../src/runtime/cpu-pool.js'
 
 const taskUrl = new URL('../../src/runtime/testing/checksum-task.ts', import.meta.url)
 const eventLoopTaskUrl = new URL('../../src/runtime/testing/event-loop-task.ts', import.meta.url)
+const resourceLimitsTaskUrl = new URL('../../src/runtime/testing/resource-limits-task.ts', import.meta.url)
 let pool: CpuPool | null = null
 
 afterEach(async () => {
@@ -47,4 +48,12 @@ describe('CpuPool', () => {
       channel.close()
     }
   }, 10_000)
+
+  it("bounds each pool thread's young generation, by default and as told", async () => {
+    pool = new CpuPool({ maxThreads: 1 })
+    expect(await pool.runTask(resourceLimitsTaskUrl, {})).toMatchObject({ maxYoungGenerationSizeMb: YOUNG_GENERATION_MB_DEFAULT })
+    await pool.close()
+    pool = new CpuPool({ maxThreads: 1, youngGenerationSizeMb: 24 })
+    expect(await pool.runTask(resourceLimitsTaskUrl, {})).toMatchObject({ maxYoungGenerationSizeMb: 24 })
+  })
 })
