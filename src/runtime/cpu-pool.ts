@@ -48,7 +48,7 @@ export class CpuPool {
     const maxQueue = this.#options.maxQueue ?? 1_000
     this.#piscina ??= new Piscina({
       minThreads: 0,
-      maxThreads: this.#options.maxThreads ?? Math.max(1, Math.floor(os.availableParallelism() / 2)),
+      maxThreads: this.threadsMax,
       maxQueue,
       idleTimeout: this.#options.idleTimeoutMs ?? 30_000,
       resourceLimits: { maxYoungGenerationSizeMb: this.#options.youngGenerationSizeMb ?? YOUNG_GENERATION_MB_DEFAULT },
@@ -66,6 +66,11 @@ export class CpuPool {
     return (await this.#piscina.run(input, transferList === undefined ? { filename } : { filename, transferList })) as TOutput
   }
 
+  /** The threads this pool starts at most. */
+  get threadsMax(): number {
+    return this.#options.maxThreads ?? Math.max(1, Math.floor(os.availableParallelism() / 2))
+  }
+
   /** Tasks waiting for a thread. */
   get queueSize(): number {
     return this.#piscina?.queueSize ?? 0
@@ -80,10 +85,26 @@ export class CpuPool {
 }
 
 let shared: CpuPool | null = null
+let sharedOptions: CpuPoolOptions = {}
+
+/**
+ * Sets the options of the thread's shared pool, before its first use. Each shard has a pool of its
+ * own, so a shard takes its share of the threads: with the default of half the cores per pool, a
+ * box with N cores and N shards could start N²/2 pool threads, each a V8 isolate.
+ */
+export function configureSharedCpuPool(options: CpuPoolOptions): void {
+  if (shared !== null) throw new PartitaError('PARTITA_CPU_POOL_STARTED', 'the shared CPU pool is already in use')
+  sharedOptions = options
+}
+
+/** Pool threads for each of `shards` shards on `cores` cores: half the cores, shared out, at least one each. */
+export function poolThreadsPerShard(cores: number, shards: number): number {
+  return Math.max(1, Math.floor(cores / 2 / Math.max(1, shards)))
+}
 
 /** The thread's shared CPU pool, created on first use. */
 export function sharedCpuPool(): CpuPool {
-  shared ??= new CpuPool()
+  shared ??= new CpuPool(sharedOptions)
   return shared
 }
 

@@ -26,6 +26,7 @@ import { assertTimerDelay } from '../common/timers.js'
 import { MAIN_THREAD, type ActorAddress, type ActorReply, type RequestOptions } from './actor.js'
 import { FrameAssembler, MessageKind, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { compiledUrl, normalizeModuleUrl } from './compiled-url.js'
+import { poolThreadsPerShard } from './cpu-pool.js'
 import { Doorbell, createDoorbells } from './doorbell.js'
 import { RingReader, RingWriter, createRingBuffer, ringOccupancy, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 import type { PoolControlMessage, ShardControlMessage, ShardWorkerData, SpawnControl } from './shard-worker.js'
@@ -64,6 +65,11 @@ export interface ShardPoolOptions {
    * machine's memory up to 4 GiB.
    */
   oldGenerationSizeMb?: number
+  /**
+   * Threads of each shard's CPU pool (cpu-pool.ts) at most. Default: half the cores shared out
+   * between the shards, at least one each (poolThreadsPerShard).
+   */
+  cpuPoolThreadsMax?: number
 }
 
 /**
@@ -191,6 +197,7 @@ export class ShardPool {
       stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
       youngGenerationSizeMb: options.youngGenerationSizeMb ?? 0,
       oldGenerationSizeMb: options.oldGenerationSizeMb ?? 0,
+      cpuPoolThreadsMax: options.cpuPoolThreadsMax ?? poolThreadsPerShard(os.availableParallelism(), this.shardCount),
     }
     this.#actorModules = Object.fromEntries(Object.entries(options.actorModules).map(([kind, url]) => [kind, normalizeModuleUrl(url).href]))
     this.#clock = options.clock ?? new SystemClock()
@@ -392,6 +399,7 @@ export class ShardPool {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       mailboxCapacity: this.#options.mailboxCapacity,
       requestTimeoutMs: this.#options.requestTimeoutMs,
+      cpuPoolThreadsMax: this.#options.cpuPoolThreadsMax,
     }
     const worker = new Worker(compiledUrl(import.meta.url, './shard-worker.js'), {
       workerData: data,

@@ -13,6 +13,7 @@ import { fetchReadBuffers } from '../common/buffer-pool.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assertTimerDelay } from '../common/timers.js'
 import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
+import { configureSharedCpuPool } from './cpu-pool.js'
 import { FrameAssembler, MessageKind, PayloadSlab, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
 import { Doorbell } from './doorbell.js'
 import { RingReader, RingWriter, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
@@ -38,6 +39,8 @@ export interface ShardWorkerData {
   heartbeatIntervalMs: number
   mailboxCapacity: number
   requestTimeoutMs: number
+  /** Threads of this shard's CPU pool at most. */
+  cpuPoolThreadsMax: number
 }
 
 /** Messages a shard posts to the main thread. */
@@ -466,6 +469,7 @@ function ownThreadId(): number {
 }
 
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'toShardRing' in workerData) {
+  configureSharedCpuPool({ maxThreads: (workerData as ShardWorkerData).cpuPoolThreadsMax })
   const shard = new Shard(workerData as ShardWorkerData)
   parentPort.on('message', (message: PoolControlMessage) => {
     switch (message.type) {

@@ -4,7 +4,7 @@
  */
 import { BroadcastChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CpuPool, YOUNG_GENERATION_MB_DEFAULT } from '../../src/runtime/cpu-pool.js'
+import { CpuPool, poolThreadsPerShard, YOUNG_GENERATION_MB_DEFAULT } from '../../src/runtime/cpu-pool.js'
 
 const taskUrl = new URL('../../src/runtime/testing/checksum-task.ts', import.meta.url)
 const eventLoopTaskUrl = new URL('../../src/runtime/testing/event-loop-task.ts', import.meta.url)
@@ -55,5 +55,13 @@ describe('CpuPool', () => {
     await pool.close()
     pool = new CpuPool({ maxThreads: 1, youngGenerationSizeMb: 24 })
     expect(await pool.runTask(resourceLimitsTaskUrl, {})).toMatchObject({ maxYoungGenerationSizeMb: 24 })
+  })
+
+  it('shares half the cores out between the shards, one pool thread each at least', () => {
+    expect(poolThreadsPerShard(2, 2)).toBe(1)
+    expect(poolThreadsPerShard(2, 3)).toBe(1)
+    expect(poolThreadsPerShard(16, 16)).toBe(1)
+    expect(poolThreadsPerShard(16, 4)).toBe(2)
+    expect(poolThreadsPerShard(64, 1)).toBe(32)
   })
 })

@@ -4,17 +4,19 @@
  */
 import { once } from 'node:events'
 import fs from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { Worker, type ResourceLimits } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError, PartitaError } from '../../src/common/errors.js'
 import { compiledUrl } from '../../src/runtime/compiled-url.js'
+import { poolThreadsPerShard } from '../../src/runtime/cpu-pool.js'
 import { MAIN_THREAD, ShardPool, type ActorEvent, type ShardExit } from '../../src/runtime/shard-pool.js'
 
 const echoUrl = compiledUrl(import.meta.url, '../../src/runtime/testing/echo-actor.js')
 let pool: ShardPool | null = null
 
-async function startPool(options: { heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number; oldGenerationSizeMb?: number; youngGenerationSizeMb?: number } = {}): Promise<ShardPool> {
+async function startPool(options: { shards?: number; cpuPoolThreadsMax?: number; heartbeatIntervalMs?: number; requestTimeoutMs?: number; ringBytes?: number; oldGenerationSizeMb?: number; youngGenerationSizeMb?: number } = {}): Promise<ShardPool> {
   pool = await ShardPool.start({ actorModules: { echo: echoUrl }, shards: 2, ringBytes: 1 << 16, ...options })
   return pool
 }
@@ -259,6 +261,16 @@ describe('ShardPool', () => {
   it("caps each shard's old generation when asked, and leaves V8's own limit otherwise", async () => {
     expect((await shardResourceLimits({ oldGenerationSizeMb: 300 })).maxOldGenerationSizeMb).toBe(300)
     expect((await shardResourceLimits()).maxOldGenerationSizeMb).toBeGreaterThan(300)
+  })
+
+  it("gives each shard's CPU pool the threads it was told, and by default a share of half the cores", async () => {
+    const poolThreadsMax = async (shards: ShardPool): Promise<number> => {
+      await shards.spawn(1, 'echo', 'pool')
+      return (await shards.request<{ threadsMax: number }>({ shard: 1, id: 'pool' }, { op: 'cpuPoolThreadsMax' })).message.threadsMax
+    }
+    expect(await poolThreadsMax(await startPool({ cpuPoolThreadsMax: 3 }))).toBe(3)
+    await pool?.stop()
+    expect(await poolThreadsMax(await startPool({ shards: 3 }))).toBe(poolThreadsPerShard(availableParallelism(), 3))
   })
 
   it('times out a request nobody answers with PARTITA_REQUEST_TIMEOUT', async () => {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fetchReadBuffers } from '../../common/buffer-pool.js'
 import { resourceLimits } from 'node:worker_threads'
 import { KafkaError, PartitaError } from '../../common/errors.js'
+import { sharedCpuPool } from '../cpu-pool.js'
 import type { Actor, ActorAddress, ActorContext, Reply } from '../actor.js'
 
 export type EchoMessage =
@@ -25,6 +26,7 @@ export type EchoMessage =
   | { op: 'lendRead'; bytes: number; fill: number }
   | { op: 'readPoolRetained' }
   | { op: 'resourceLimits' }
+  | { op: 'cpuPoolThreadsMax' }
 
 export interface EchoInit {
   name?: string
@@ -46,6 +48,9 @@ export function createActor(init: EchoInit | undefined, context: ActorContext): 
           return
         case 'resourceLimits':
           reply.ok({ ...resourceLimits })
+          return
+        case 'cpuPoolThreadsMax':
+          reply.ok({ threadsMax: sharedCpuPool().threadsMax })
           return
         case 'count':
           count++
