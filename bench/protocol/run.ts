@@ -284,7 +284,7 @@ async function runPinned(settings: BenchSettings, brokers: number, cpus: string,
 }
 
 async function runTransactions(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['transactions']> {
-  return withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {
+  return withServer(() => startBrokerProcess({ brokers: settings.brokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     const topic = 'bench-txn'
     await createTopic(broker.bootstrap, topic, settings.txnPartitions, 1, warn)
     const options = { bootstrap: broker.bootstrap, topic, partitions: settings.txnPartitions, seconds: settings.seconds, recordBytes: settings.recordBytes, txnRecords: settings.txnRecords }
