@@ -11,6 +11,7 @@ import type { Broker } from '../start-broker.js'
 import { listenerNames, parseListener } from '../metadata/config-keys.js'
 import { CliError, collect, formatOption, parseFormat, printLines, table } from './common.js'
 import { environmentEntries, readConfigFile, resolveConfig, valueBefore, type ConfigEntry, type LoadedConfig } from './config.js'
+import { describeGcChoice, runWithBrokerGcFlags } from '../runtime/gc-threads.js'
 
 interface StartOptions {
   config?: string
@@ -101,6 +102,9 @@ function printConfig(loaded: LoadedConfig, format: 'text' | 'json'): void {
 }
 
 async function run(loaded: LoadedConfig): Promise<void> {
+  // First, before any thread or socket exists: this may replace the process with itself under
+  // V8 flags that only a process's start can set (gc-threads.ts).
+  const gcChoice = runWithBrokerGcFlags()
   const { broker: options, logLevel } = loaded.settings
   const logger = createLogger({ level: logLevel })
   // Handlers go in before anything is printed: a launcher that signals as soon as it reads the
@@ -127,6 +131,7 @@ async function run(loaded: LoadedConfig): Promise<void> {
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  logger.info(describeGcChoice(gcChoice))
   // Loaded here, not at the top: the client commands need none of the broker.
   const { startBroker } = await import('../start-broker.js')
   const started = await startBroker({ ...options, logger })

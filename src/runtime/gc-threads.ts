@@ -1,0 +1,65 @@
+/**
+ * How V8 collects garbage in a broker process. By default V8 runs much of a collection on helper
+ * threads of its own (concurrent marking and sweeping, parallel scavenges, freeing array
+ * buffers): four per process, shared by every isolate. A broker runs one shard per core, each
+ * busy on its own core, so the helpers only take turns with the shards. In bench:protocol's
+ * produce phase they used about a third of the broker's CPU, and collections cost less in all
+ * when each shard ran its own on its own thread (the README's "Where things live" has the figures).
+ *
+ * V8's flags belong to the process and must be set before its first isolate starts: set later
+ * with v8.setFlagsFromString, they crashed the main thread at its next full collection (a
+ * marking begun concurrent ended as not). So `partita start` re-executes itself with them, as
+ * Kafka's launch script picks the JVM's collector, keeping its process id (process.execve, Node
+ * 22.15 and later). An embedding service keeps its own flags.
+ */
+
+/** The V8 flags `partita start` runs with. */
+export const BROKER_GC_FLAGS: readonly string[] = ['--single-threaded-gc']
+
+/** A node option that says how V8's collector uses threads: given one, the operator chose. */
+const GC_THREAD_OPTION = /^--(no-)?(single-threaded|single-threaded-gc|parallel-scavenge|parallel-marking|parallel-compaction|concurrent-marking|concurrent-sweeping|concurrent-array-buffer-sweeping)(=|$)/
+
+export type GcChoice =
+  /** Node's command line already says how to collect: the operator's, or BROKER_GC_FLAGS after a re-exec. */
+  | { kind: 'command-line'; options: string[] }
+  /** Re-execute as `execve(execPath, args)` to run with BROKER_GC_FLAGS. */
+  | { kind: 're-exec'; execPath: string; args: string[] }
+  /** This Node cannot re-execute in place (before 22.15): V8's defaults stay. */
+  | { kind: 'defaults' }
+
+/** What a broker process should do about V8's collector flags, given how node was started. */
+export function gcChoice(execPath: string, execArgv: readonly string[], argv: readonly string[], canReExec: boolean): GcChoice {
+  const options = execArgv.filter((option) => GC_THREAD_OPTION.test(option.replaceAll('_', '-')))
+  if (options.length > 0) return { kind: 'command-line', options }
+  if (!canReExec) return { kind: 'defaults' }
+  // argv[0] is node itself; the script and its arguments follow.
+  return { kind: 're-exec', execPath, args: [execPath, ...BROKER_GC_FLAGS, ...execArgv, ...argv.slice(1)] }
+}
+
+interface ReExecProcess {
+  execPath: string
+  execArgv: string[]
+  argv: string[]
+  env: NodeJS.ProcessEnv
+  execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never
+}
+
+/**
+ * Re-executes this process with BROKER_GC_FLAGS when it should (see gcChoice); returns only when
+ * it did not, with what was decided. Call it first thing, before any worker or socket exists.
+ */
+export function runWithBrokerGcFlags(proc: ReExecProcess = process as unknown as ReExecProcess): KeptGcChoice {
+  const choice = gcChoice(proc.execPath, proc.execArgv, proc.argv, typeof proc.execve === 'function')
+  if (choice.kind !== 're-exec') return choice
+  // Replaces this process: nothing after this line runs in it.
+  return proc.execve!(choice.execPath, choice.args, proc.env)
+}
+
+/** A choice under which this process goes on as it is. */
+export type KeptGcChoice = Exclude<GcChoice, { kind: 're-exec' }>
+
+/** One log line saying how this broker collects garbage. */
+export function describeGcChoice(choice: KeptGcChoice): string {
+  if (choice.kind === 'command-line') return `V8 garbage collection: ${choice.options.join(' ')}`
+  return `V8 garbage collection: V8's defaults (this Node cannot re-execute itself with ${BROKER_GC_FLAGS.join(' ')}; Node 22.15 and later can, or pass it to node)`
+}
