@@ -583,13 +583,21 @@ export class ShardPool {
     const check = (): void => {
       if (this.#stopping) return
       const nowMs = this.#clock.nowMs()
-      // A check that runs late means this thread was busy: heartbeats that arrived meanwhile still
-      // wait in its message queue (timers run first), so silence cannot be judged this round.
+      // A check that runs late means this thread was busy, or the whole process was stopped (a
+      // frozen box, SIGSTOP): heartbeats that arrived meanwhile still wait in its message queue
+      // (timers run first), and the shards stood still too. So silence is not judged this round,
+      // and each shard's is measured afresh from now: judged from its last beat before the stall,
+      // a fuzz run's shards were declared dead a second after the box came back from a pause of
+      // several seconds.
       const stalled = nowMs - lastCheckMs > intervalMs * 2
       lastCheckMs = nowMs
       for (const slot of this.#slots) {
-        if (stalled) break
-        if (slot === null || !slot.alive || slot.unresponsiveReported) continue
+        if (slot === null) continue
+        if (stalled) {
+          slot.lastHeartbeatMs = Math.max(slot.lastHeartbeatMs, nowMs)
+          continue
+        }
+        if (!slot.alive || slot.unresponsiveReported) continue
         const silentMs = nowMs - slot.lastHeartbeatMs
         if (silentMs > intervalMs * this.#options.missedHeartbeatsMax) {
           slot.unresponsiveReported = true
