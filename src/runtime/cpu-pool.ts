@@ -68,7 +68,7 @@ export class CpuPool {
 
   /** The threads this pool starts at most. */
   get threadsMax(): number {
-    return this.#options.maxThreads ?? Math.max(1, Math.floor(os.availableParallelism() / 2))
+    return this.#options.maxThreads ?? poolThreadsPerShard(os.availableParallelism(), 1)
   }
 
   /** Tasks waiting for a thread. */

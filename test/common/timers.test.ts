@@ -37,6 +37,16 @@ describe('timer delays', () => {
     }
   })
 
+  it('jumps a manual clock past its timers without firing them, and the next advance fires them late', () => {
+    const clock = new ManualClock(0)
+    const firedAtMs: number[] = []
+    clock.setTimeout(() => firedAtMs.push(clock.nowMs()), 1_000)
+    clock.jump(5_000)
+    expect(firedAtMs).toEqual([])
+    clock.advance(0)
+    expect(firedAtMs).toEqual([5_000])
+  })
+
   it('fires a manual timer of the longest delay at exactly that delay', () => {
     const clock = new ManualClock()
     let fired = false

@@ -9,7 +9,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError, PartitaError } from '../../src/common/errors.js'
-import type { Clock, TimerHandle } from '../../src/common/clock.js'
+import { ManualClock, type Clock } from '../../src/common/clock.js'
 import { compiledUrl } from '../../src/runtime/compiled-url.js'
 import { poolThreadsPerShard } from '../../src/runtime/cpu-pool.js'
 import { MAIN_THREAD, ShardPool, type ActorEvent, type ShardExit } from '../../src/runtime/shard-pool.js'
@@ -227,18 +227,22 @@ describe('ShardPool', () => {
 
   it("measures a shard's silence afresh after this thread stalled, so a paused process declares no shard dead when it resumes", async () => {
     // Time moves only when the test says; the shards' own heartbeats (every minute) never come.
-    const clock = new SteppedClock()
+    const clock = new ManualClock()
+    const jumpThenFire = (ms: number): void => {
+      clock.jump(ms)
+      clock.advance(0)
+    }
     const shards = await startPool({ heartbeatIntervalMs: 60_000, clock })
     const reported: number[] = []
     shards.onShardUnresponsive((shard) => reported.push(shard))
     // The whole process stood still for five intervals: the first check after it is late.
-    clock.jumpThenFire(5 * 60_000)
+    jumpThenFire(5 * 60_000)
     expect(reported).toEqual([])
     // One interval on, the shards have been silent one interval since the stall, not six.
-    clock.jumpThenFire(60_000)
+    jumpThenFire(60_000)
     expect(reported).toEqual([])
     // Left silent past missedHeartbeatsMax (3) intervals, they are reported.
-    for (let i = 0; i < 3; i++) clock.jumpThenFire(60_000)
+    for (let i = 0; i < 3; i++) jumpThenFire(60_000)
     expect(reported.sort()).toEqual([0, 1])
   })
 
@@ -299,33 +303,3 @@ describe('ShardPool', () => {
     })
   })
 })
-
-/** A clock whose time jumps without firing the timers it passes, as a stalled thread sees it; then it fires what is due. */
-class SteppedClock implements Clock {
-  #nowMs = 1_700_000_000_000
-  #timers = new Map<number, { dueMs: number; callback: () => void }>()
-  #nextId = 1
-
-  nowMs(): number {
-    return this.#nowMs
-  }
-
-  setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const id = this.#nextId++
-    this.#timers.set(id, { dueMs: this.#nowMs + delayMs, callback })
-    return { id }
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    this.#timers.delete(handle.id)
-  }
-
-  jumpThenFire(deltaMs: number): void {
-    this.#nowMs += deltaMs
-    const due = [...this.#timers].filter(([, timer]) => timer.dueMs <= this.#nowMs)
-    for (const [id, timer] of due) {
-      this.#timers.delete(id)
-      timer.callback()
-    }
-  }
-}
