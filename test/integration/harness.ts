@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,6 +34,32 @@ export function tempDataDir(): { dir: string; remove(): void } {
  * for two followers on other threads, and every client talks to three endpoints).
  */
 export const TEST_BROKERS = Number(process.env.PARTITA_TEST_BROKERS ?? 1)
+
+/**
+ * A base port whose `count` consecutive ports were all free just now, for a test that restarts a
+ * cluster on the ports it had (broker i listens on base + i). Chosen below Linux's ephemeral range
+ * (32768 and up), where every `port: 0` listener and client socket of the other tests lands, so
+ * none of them can take one of these ports between the stop and the restart.
+ */
+export async function freeConsecutivePorts(count: number): Promise<number> {
+  // Bounded: 200 random bases, each probed once.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - count))
+    const held: Array<ReturnType<typeof createServer>> = []
+    let free = true
+    for (let i = 0; i < count && free; i++) {
+      const server = createServer()
+      free = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false))
+        server.listen(base + i, '127.0.0.1', () => resolve(true))
+      })
+      if (free) held.push(server)
+    }
+    await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))))
+    if (free) return base
+  }
+  throw new Error(`no ${count} consecutive free ports below 32000`)
+}
 
 /** Starts a cluster on TCP ports with test-friendly group timings. */
 export async function startTestBroker(dataDir: string, options: BrokerOptions = {}): Promise<Broker> {

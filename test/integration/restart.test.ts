@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Kafka, logLevel, type Consumer } from 'kafkajs'
 import { ApiKey } from '../../src/protocol/index.js'
-import { eventually, RawConnection, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
+import { eventually, freeConsecutivePorts, RawConnection, runPython, startTestBroker, TEST_BROKERS, tempDataDir, type Broker } from './harness.js'
 
 const dirs: Array<ReturnType<typeof tempDataDir>> = []
 const brokers: Broker[] = []
@@ -129,8 +129,9 @@ describe('broker restarts', () => {
   it('keeps an idempotent kafkajs producer and a group consumer going through a restart on the same port', async () => {
     const data = tempDataDir()
     dirs.push(data)
-    const first = await start(data.dir)
-    const port = first.port!
+    // Every broker comes back on its own port (base + id), so all of them must be free again.
+    const first = await start(data.dir, await freeConsecutivePorts(TEST_BROKERS))
+    const port = first.port
     const topic = 'rs-through'
     await first.cluster.createTopics([{ name: topic, numPartitions: 2, replicationFactor: -1, configs: {} }], false)
     const kafka = client(first)
