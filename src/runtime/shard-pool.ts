@@ -594,7 +594,7 @@ export class ShardPool {
       for (const slot of this.#slots) {
         if (slot === null) continue
         if (stalled) {
-          slot.lastHeartbeatMs = Math.max(slot.lastHeartbeatMs, nowMs)
+          slot.lastHeartbeatMs = nowMs
           continue
         }
         if (!slot.alive || slot.unresponsiveReported) continue
