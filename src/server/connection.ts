@@ -8,6 +8,13 @@
  * it. The queue is bounded: at `inFlightRequestsMax` unanswered requests, or while the socket's
  * write buffer is full, the connection stops reading until a slot frees or the buffer drains.
  *
+ * Fetches run one at a time per connection, from dispatch until their answer has been handed to
+ * the socket, as Kafka runs every request (it mutes a connection until the answer is sent). A
+ * fetch's answer holds up to the client's fetch.max.bytes of read buffers until it is written, so
+ * without this a client that pipelines fetches and reads slowly would hold that much per request
+ * in flight, instead of once per connection. Other requests behind a fetch still run; one fetch
+ * behind another waits, and what follows it.
+ *
  * A protocol violation (bad frame size, an unparsable request, an API or version we do not serve)
  * closes this connection only; every error is caught here, so no client can crash the process.
  */
@@ -47,6 +54,8 @@ const FAIL_LINGER_MS = 1_000
 
 interface Slot {
   done: boolean
+  /** A Fetch: the connection dispatches no other fetch until this answer is written. */
+  fetch: boolean
   /** The encoded response, or null when the request gets none. */
   chunks: Buffer[] | null
   /** When set, the connection closes when the flush reaches this slot, logging this reason. */
@@ -73,6 +82,10 @@ export class Connection {
   #serviceScheduled = false
   /** An exclusive request is running: dispatch nothing until it completes. */
   #exclusiveRunning = false
+  /** A fetch is dispatched and its answer not yet written (see the header). */
+  #fetchHeld = false
+  /** A fetch frame taken from the reader while another was held; it is dispatched next. */
+  #waitingFrame: Buffer | null = null
 
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket
@@ -133,7 +146,7 @@ export class Connection {
     for (;;) {
       let frame: Buffer | null
       try {
-        frame = this.#reader.next()
+        frame = this.#nextFrame()
       } catch {
         return // a bad frame after the close: nothing after it can be trusted
       }
@@ -200,7 +213,8 @@ export class Connection {
           this.#fail(slot.closeReason)
           return true
         }
-        if (slot.chunks !== null) this.#write(slot.chunks)
+        if (slot.chunks !== null) this.#write(slot.chunks, slot.fetch)
+        else if (slot.fetch) this.#fetchHeld = false
         if (phaseTrace !== null && slot.doneAtMs !== undefined) phaseTrace.since('answer.toWrite', slot.doneAtMs)
       }
     } finally {
@@ -225,32 +239,61 @@ export class Connection {
     ) {
       let frame: Buffer | null
       try {
-        frame = this.#reader.next()
+        frame = this.#nextFrame()
       } catch (error) {
         this.#fail(messageOf(error))
         return true
       }
       if (frame === null) break
+      if (this.#fetchHeld && isFetch(frame)) {
+        this.#waitingFrame = frame
+        break
+      }
       progressed = true
       this.#dispatch(frame)
     }
     return progressed
   }
 
-  /** Writes a response; once the socket is done with it, the fetch read buffers it holds go back to their pool. */
-  #write(chunks: Buffer[]): void {
+  /** The frame a held fetch kept waiting, else the reader's next one. */
+  #nextFrame(): Buffer | null {
+    const waiting = this.#waitingFrame
+    if (waiting === null) return this.#reader.next()
+    this.#waitingFrame = null
+    return waiting
+  }
+
+  /**
+   * Writes a response. Once the socket is done with it, the fetch read buffers it holds go back
+   * to their pool, and a fetch's answer lets the connection's next fetch run.
+   */
+  #write(chunks: Buffer[], fetch: boolean): void {
     const last = chunks.length - 1
-    if (last < 0) return
     for (let i = 0; i < last; i++) this.#socket.write(chunks[i])
-    if (!anyLent(chunks)) this.#socket.write(chunks[last])
-    else this.#socket.write(chunks[last], (error) => error == null && chunks.forEach((chunk) => fetchReadBuffers.give(chunk)))
+    const lent = anyLent(chunks)
+    if (!lent && !fetch) {
+      if (last >= 0) this.#socket.write(chunks[last])
+      return
+    }
+    const written = (error?: Error | null): void => {
+      if (lent && error == null) chunks.forEach((chunk) => fetchReadBuffers.give(chunk))
+      if (fetch) {
+        this.#fetchHeld = false
+        this.#service()
+      }
+    }
+    if (last >= 0) this.#socket.write(chunks[last], written)
+    else written()
   }
 
   #updateFlow(): void {
     if (this.#closed) return
     // While an exclusive request runs nothing is dispatched, so reading on would only pile up bytes.
     const shouldPause =
-      this.#slots.length >= this.#options.inFlightRequestsMax || this.#socket.writableNeedDrain || this.#exclusiveRunning
+      this.#slots.length >= this.#options.inFlightRequestsMax ||
+      this.#socket.writableNeedDrain ||
+      this.#exclusiveRunning ||
+      this.#waitingFrame !== null
     if (shouldPause && !this.#readPaused) {
       this.#readPaused = true
       this.#socket.pause()
@@ -275,7 +318,7 @@ export class Connection {
         // Kafka answers an ApiVersions it cannot serve in a v0 body, so the client can read it
         // whatever version it asked for and retry at one we list.
         const response = encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, unsupportedApiVersionsBody())
-        this.#slots.push({ done: true, chunks: [response], closeReason: null })
+        this.#slots.push({ done: true, fetch: false, chunks: [response], closeReason: null })
         return Promise.resolve()
       }
       const what = handler === undefined ? `unsupported api key ${header.apiKey}` : `unsupported version ${header.apiVersion} of api key ${header.apiKey}`
@@ -289,8 +332,10 @@ export class Connection {
       this.#fail(`unparsable request (api key ${header.apiKey} v${header.apiVersion}): ${messageOf(error)}`)
       return null
     }
-    const slot: Slot = { done: false, chunks: null, closeReason: null, task: undefined }
+    const fetch = header.apiKey === ApiKey.Fetch
+    const slot: Slot = { done: false, fetch, chunks: null, closeReason: null, task: undefined }
     if (!this.#closed) this.#slots.push(slot)
+    if (fetch) this.#fetchHeld = true
     // The body was decoded for this handler's api key, so its type matches what it expects.
     const exclusive = handler.exclusive?.(body as never, header.apiVersion) === true
     if (exclusive) this.#exclusiveRunning = true
@@ -348,6 +393,11 @@ export class Connection {
 function anyLent(chunks: Buffer[]): boolean {
   for (const chunk of chunks) if (fetchReadBuffers.isLent(chunk)) return true
   return false
+}
+
+/** Whether a request frame (without its size prefix) is a Fetch: its api key is its first int16. */
+function isFetch(frame: Buffer): boolean {
+  return frame.length >= 2 && frame.readInt16BE(0) === ApiKey.Fetch
 }
 
 function messageOf(error: unknown): string {

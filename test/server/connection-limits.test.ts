@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
 import { batchOf, overrideCore, startTestServer, type TestServer } from './helpers.js'
+import type { NodeCore } from '../../src/broker/node-core.js'
 import { WireClient } from './wire-client.js'
 
 let ts: TestServer | undefined
@@ -158,5 +159,100 @@ describe('connection limits', () => {
     const slowCalls = fetchCalls - 5
     expect(slowCalls).toBeGreaterThan(0)
     expect(slowCalls).toBeLessThanOrEqual(readers * inFlightRequestsMax * 4)
+  })
+
+  it("runs a connection's fetches one at a time: the next starts only once the previous answer is written, while other requests go on", async () => {
+    let releaseFirst: () => void = () => {}
+    const firstParked = new Promise<void>((resolve) => (releaseFirst = resolve))
+    let fetchCalls = 0
+    let firstPending = false
+    let overlapped = false
+    ts = await startTestServer(
+      {},
+      {
+        wrapCore: (core) =>
+          overrideCore(
+            overrideCore(core, 'fetch', (fetch) => async (...args) => {
+              fetchCalls++
+              if (fetchCalls > 1) overlapped ||= firstPending
+              if (fetchCalls === 1) {
+                firstPending = true
+                await firstParked
+              }
+              const results = await fetch(...args)
+              if (fetchCalls === 1) firstPending = false
+              return results
+            }) as NodeCore,
+            'produce',
+            (produce) => (...args) => {
+              // The produce was sent between the two fetches: it runs while the first is parked.
+              releaseFirst()
+              return produce(...args)
+            },
+          ),
+      },
+    )
+    const [created] = await ts.core.createTopics([{ name: 'serial', numPartitions: 1, replicationFactor: 1, configs: {} }], false)
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    const fetchBody = {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      topics: [{ topic: 'serial', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
+    }
+    const client = await connectFrom('127.0.0.1')
+    // One write, so the broker reads all three together and could dispatch them in one pass.
+    client.socket.cork()
+    const first = client.request(ApiKey.Fetch, 4, fetchBody)
+    const produced = client.request(ApiKey.Produce, 3, { transactionalId: null, acks: 1, timeoutMs: 5_000, topicData: [{ name: 'serial', partitionData: [{ index: 0, records: batchOf(['v']) }] }] })
+    const second = client.request(ApiKey.Fetch, 4, fetchBody)
+    client.socket.uncork()
+    const [a, p, b] = await Promise.all([first, produced, second])
+    expect(a.responses[0].partitions[0].errorCode).toBe(ErrorCode.NONE)
+    expect(p.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.NONE)
+    expect(b.responses[0].partitions[0].highWatermark).toBe(1)
+    expect(fetchCalls).toBe(2)
+    expect(overlapped).toBe(false)
+  })
+
+  it("holds a slow reader's pipelined fetches to one answer in memory at a time, not one per request", async () => {
+    let fetchCalls = 0
+    ts = await startTestServer(
+      {},
+      {
+        wrapCore: (core) =>
+          overrideCore(core, 'fetch', (fetch) => (...args) => {
+            fetchCalls++
+            return fetch(...args)
+          }),
+      },
+    )
+    const [created] = await ts.core.createTopics([{ name: 'wide', numPartitions: 1, replicationFactor: 1, configs: {} }], false)
+    expect(created.errorCode).toBe(ErrorCode.NONE)
+    const value = 'x'.repeat(512 * 1024)
+    for (let i = 0; i < 8; i++) {
+      const [appended] = await ts.core.produce([{ topic: 'wide', partition: 0, records: batchOf([value]) }], -1, 5_000)
+      expect(appended.errorCode).toBe(ErrorCode.NONE)
+    }
+    // Each answer is the whole 4 MiB log; the kernel's socket buffers can hold only a few of them.
+    const fetchBody = {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 8 << 20,
+      topics: [{ topic: 'wide', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 8 << 20 }] }],
+    }
+    const pipelined = 24
+    const slow = await connectFrom('127.0.3.1')
+    slow.socket.pause()
+    slow.socket.cork()
+    for (let i = 0; i < pipelined; i++) void slow.request(ApiKey.Fetch, 4, fetchBody).catch(() => {})
+    slow.socket.uncork()
+    // Another connection's answer shows the broker has read and served what it was sent.
+    const healthy = await connectFrom('127.0.0.1')
+    const response = await healthy.request(ApiKey.Fetch, 4, { ...fetchBody, maxBytes: 1024, topics: [{ topic: 'wide', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }] })
+    expect(response.responses[0].partitions[0].highWatermark).toBe(8)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(fetchCalls - 1).toBeGreaterThan(0)
+    expect(fetchCalls - 1).toBeLessThanOrEqual(6)
   })
 })

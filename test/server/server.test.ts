@@ -261,18 +261,30 @@ describe('connection handling', () => {
   })
 
   it('keeps at most inFlightRequestsMax requests of a connection in the core at once', async () => {
+    const sent = 8
+    let calls = 0
     let inCore = 0
     let inCoreMax = 0
+    let open: () => void = () => {}
+    let gate = new Promise<void>((resolve) => (open = resolve))
     ts = await startTestServer(
       {},
       {
         inFlightRequestsMax: 3,
+        // Each produce waits in the core until as many as the bound allows are there, or the last has come.
         wrapCore: (core) =>
-          overrideCore(core, 'fetch', (fetch) => async (...args) => {
+          overrideCore(core, 'produce', (produce) => async (...args) => {
+            calls++
             inCore++
             inCoreMax = Math.max(inCoreMax, inCore)
+            const waited = gate
+            if (inCore === 3 || calls === sent) {
+              open()
+              gate = new Promise<void>((resolve) => (open = resolve))
+            }
+            await waited
             try {
-              return await fetch(...args)
+              return await produce(...args)
             } finally {
               inCore--
             }
@@ -281,15 +293,11 @@ describe('connection handling', () => {
     )
     await createTopic('bounded')
     const client = await ts.connect()
-    const requests = Array.from({ length: 8 }, () =>
-      client.request(ApiKey.Fetch, 4, {
-        maxWaitMs: 50,
-        minBytes: 1,
-        maxBytes: 1 << 20,
-        topics: [{ topic: 'bounded', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
-      }),
+    const requests = Array.from({ length: sent }, (_, i) =>
+      client.request(ApiKey.Produce, 3, { transactionalId: null, acks: 1, timeoutMs: 5_000, topicData: [{ name: 'bounded', partitionData: [{ index: 0, records: batchOf([`v${i}`]) }] }] }),
     )
-    await Promise.all(requests)
+    const responses = await Promise.all(requests)
+    expect(responses.map((r) => r.responses[0].partitionResponses[0].errorCode)).toEqual(Array(sent).fill(ErrorCode.NONE))
     expect(inCoreMax).toBe(3)
     expect(client.arrivals).toEqual(requests.map((r) => r.correlationId))
   })
