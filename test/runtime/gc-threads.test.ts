@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { BROKER_GC_FLAGS, BROKER_MALLOC_ENV, describeGcChoice, gcChoice, runWithBrokerGcFlags } from '../../src/runtime/gc-threads.js'
+import { spawnSync } from 'node:child_process'
+import { BROKER_GC_FLAGS, BROKER_MALLOC_ENV, describeGcChoice, gcChoice, MAIN_SEMI_SPACE_MB, runWithBrokerGcFlags } from '../../src/runtime/gc-threads.js'
 
 const NODE = '/usr/bin/node'
 const ARGV = [NODE, '/opt/partita/dist/src/cli/main.js', 'start', '--port', '0']
@@ -10,15 +11,15 @@ describe('gcChoice', () => {
     expect(gcChoice(NODE, ['--enable-source-maps', '--cpu-prof'], ARGV, { HOME: '/root' }, true)).toEqual({
       kind: 're-exec',
       execPath: NODE,
-      args: [NODE, ...BROKER_GC_FLAGS, '--enable-source-maps', '--cpu-prof', ...ARGV.slice(1)],
-      env: { HOME: '/root', MALLOC_MMAP_THRESHOLD_: '65536' },
+      args: [NODE, ...BROKER_GC_FLAGS, `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`, '--enable-source-maps', '--cpu-prof', ...ARGV.slice(1)],
+      env: { HOME: '/root', MALLOC_MMAP_THRESHOLD_: '65536', PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) },
     })
   })
 
   it("re-executes with glibc's fixed mmap threshold, unless the operator set one, and logs the one in force", () => {
     expect(BROKER_MALLOC_ENV).toEqual({ MALLOC_MMAP_THRESHOLD_: '65536' })
     const choice = gcChoice(NODE, [], ARGV, { MALLOC_MMAP_THRESHOLD_: '262144' }, true)
-    expect(choice.kind === 're-exec' && choice.env).toEqual({ MALLOC_MMAP_THRESHOLD_: '262144' })
+    expect(choice.kind === 're-exec' && choice.env.MALLOC_MMAP_THRESHOLD_).toBe('262144')
     expect(describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS] }, { MALLOC_MMAP_THRESHOLD_: '65536' })).toBe(
       `V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}; MALLOC_MMAP_THRESHOLD_=65536`,
     )
@@ -39,22 +40,62 @@ describe('gcChoice', () => {
 })
 
 describe('runWithBrokerGcFlags', () => {
-  it('replaces the process through execve with the flags and the malloc setting, once', () => {
+  it("replaces the process through execve with the flags and the malloc setting, once, then releases the main thread's semi-space flag for workers", () => {
     const calls: Array<{ file: string; args: string[]; env: NodeJS.ProcessEnv }> = []
+    const v8Flags: string[] = []
     const proc = {
       execPath: NODE,
       execArgv: [] as string[],
       argv: ARGV,
-      env: {},
+      env: {} as NodeJS.ProcessEnv,
       execve: (file: string, args: string[], env: NodeJS.ProcessEnv): never => {
         calls.push({ file, args, env })
         throw new Error('replaced')
       },
+      setV8Flags: (flags: string) => void v8Flags.push(flags),
     }
     expect(() => runWithBrokerGcFlags(proc)).toThrow('replaced')
-    expect(calls).toEqual([{ file: NODE, args: [NODE, ...BROKER_GC_FLAGS, ...ARGV.slice(1)], env: { ...BROKER_MALLOC_ENV } }])
-    // The re-executed process sees the flags on its command line and goes on.
-    expect(runWithBrokerGcFlags({ ...proc, execArgv: [...BROKER_GC_FLAGS], argv: ARGV })).toEqual({ kind: 'command-line', options: [...BROKER_GC_FLAGS] })
+    const semiSpace = `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`
+    expect(calls).toEqual([{ file: NODE, args: [NODE, ...BROKER_GC_FLAGS, semiSpace, ...ARGV.slice(1)], env: { ...BROKER_MALLOC_ENV, PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) } }])
+    // The re-executed process sees the flags on its command line and goes on, with the semi-space flag set back to 0.
+    const reExecuted = { ...proc, execArgv: [...BROKER_GC_FLAGS, semiSpace], env: { ...calls[0].env } }
+    const kept = runWithBrokerGcFlags(reExecuted)
+    expect(kept).toEqual({ kind: 'command-line', options: [...BROKER_GC_FLAGS], mainSemiSpaceMb: MAIN_SEMI_SPACE_MB })
+    expect(v8Flags).toEqual(['--max-semi-space-size=0'])
+    expect(reExecuted.env.PARTITA_MAIN_SEMI_SPACE_MB).toBeUndefined()
+    expect(describeGcChoice(kept, reExecuted.env)).toBe(`V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}; main thread's semi-spaces ${MAIN_SEMI_SPACE_MB} MiB; MALLOC_MMAP_THRESHOLD_=65536`)
     expect(calls).toHaveLength(1)
+  })
+
+  it("adds no semi-space flag when the operator gave one, and never releases theirs", () => {
+    const choice = gcChoice(NODE, ['--max_semi_space_size=32'], ARGV, {}, true)
+    expect(choice.kind === 're-exec' && choice.args).toEqual([NODE, ...BROKER_GC_FLAGS, '--max_semi_space_size=32', ...ARGV.slice(1)])
+    expect(choice.kind === 're-exec' && choice.env.PARTITA_MAIN_SEMI_SPACE_MB).toBeUndefined()
+    const v8Flags: string[] = []
+    const kept = runWithBrokerGcFlags({ execPath: NODE, execArgv: [...BROKER_GC_FLAGS, '--max-semi-space-size=4'], argv: ARGV, env: {}, setV8Flags: (flags) => void v8Flags.push(flags) })
+    expect(kept).toEqual({ kind: 'command-line', options: [...BROKER_GC_FLAGS] })
+    expect(v8Flags).toEqual([])
+  })
+
+  it("lets a worker started after the release size its young generation from resourceLimits, while the main thread keeps the flag's", () => {
+    // V8's behaviour that the release relies on, checked in a fresh node.
+    const script = `
+      const { Worker } = require('node:worker_threads')
+      const v8 = require('node:v8')
+      const newSpaceMb = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576
+      const churn = () => { let keep = []; for (let i = 0; i < 2e6; i++) { keep.push({ i }); if (keep.length > 2e5) keep = [] } }
+      v8.setFlagsFromString('--max-semi-space-size=0')
+      churn()
+      const main = newSpaceMb()
+      const body = 'const v8 = require("node:v8"); const churn = ' + churn + '; const newSpaceMb = ' + newSpaceMb + '; churn(); require("node:worker_threads").parentPort.postMessage(newSpaceMb())'
+      const worker = new Worker(body, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 48 } })
+      worker.once('message', (worker) => console.log(JSON.stringify({ main, worker })))
+    `
+    const run = spawnSync(process.execPath, [`--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`, '-e', script], { encoding: 'utf8', timeout: 30_000 })
+    expect(run.status, run.stderr).toBe(0)
+    const { main, worker } = JSON.parse(run.stdout) as { main: number; worker: number }
+    // Two semi-spaces of the flag's size for main; a worker allowed 48 MiB grows past that.
+    expect(main).toBeLessThanOrEqual(2 * MAIN_SEMI_SPACE_MB)
+    expect(worker).toBeGreaterThan(2 * MAIN_SEMI_SPACE_MB)
   })
 })
