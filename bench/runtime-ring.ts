@@ -240,9 +240,10 @@ export async function printRingFigures(): Promise<void> {
   console.log(formatThroughput(`postMessage, ${BATCH_FRAMES} frames per message`, await measurePostMessageThroughput(Math.round(2_000_000 * scale), BATCH_FRAMES)))
   const roundTrips = Math.round(3_000 * scale)
   console.log(`round trip of a 16-byte request (${roundTrips} each; load: ${LOAD_FRAMES} frames queued ahead of each request)`)
-  console.log(formatLatency('ring, idle', await measureRingLatency(roundTrips, false)))
+  console.log(formatLatency('ring, idle, 50 µs spin', await measureRingLatency(roundTrips, false)))
+  console.log(formatLatency('ring, idle, no spin (the broker)', await measureRingLatency(roundTrips, false, 0)))
   console.log(formatLatency('postMessage, idle', await measurePostMessageLatency(roundTrips, false)))
-  console.log(formatLatency('ring, under load', await measureRingLatency(roundTrips, true)))
+  console.log(formatLatency('ring, under load, 50 µs spin', await measureRingLatency(roundTrips, true)))
   console.log(formatLatency('postMessage (batched load), under load', await measurePostMessageLatency(roundTrips, true)))
 }
 
