@@ -2,18 +2,19 @@ import v8 from 'node:v8'
 
 /**
  * How V8 collects garbage in a broker process, and the other settings only a process's start can
- * make (the main thread's young generation, glibc's mmap threshold). By default V8 runs much of a collection on helper
- * threads of its own (concurrent marking and sweeping, parallel scavenges, freeing array
- * buffers): four per process, shared by every isolate. A broker runs one shard per core, each
- * busy on its own core, so the helpers only take turns with the shards. In bench:protocol's
- * produce phase they used about a third of the broker's CPU, and collections cost less in all
- * when each shard ran its own on its own thread (the README's "Where things live" has the figures).
+ * make (the main thread's young generation, glibc's mmap threshold). By default V8 runs much of a
+ * collection on helper threads of its own (concurrent marking and sweeping, parallel scavenges,
+ * freeing array buffers): four per process, shared by every isolate. A broker runs one shard per
+ * core, each busy on its own core, so the helpers only take turns with the shards. In
+ * bench:protocol's produce phase they used about a third of the broker's CPU, and collections cost
+ * less in all when each shard ran its own on its own thread (the README's "Where things live" has
+ * the figures).
  *
- * V8's flags belong to the process and must be set before its first isolate starts: set later
- * with v8.setFlagsFromString, they crashed the main thread at its next full collection (a
- * marking begun concurrent ended as not). So `partita start` re-executes itself with them, as
- * Kafka's launch script picks the JVM's collector, keeping its process id (process.execve, Node
- * 22.15 and later). An embedding service keeps its own flags.
+ * V8's flags belong to the process, and the collector's must be set before its first isolate
+ * starts: set later with v8.setFlagsFromString, they crashed the main thread at its next full
+ * collection (a marking begun concurrent ended as not). So `partita start` re-executes itself with
+ * them, as Kafka's launch script picks the JVM's collector, keeping its process id (process.execve,
+ * Node 22.15 and later). An embedding service keeps its own flags.
  */
 
 /** The V8 flags `partita start` runs with. */
@@ -74,7 +75,12 @@ export function gcChoice(execPath: string, execArgv: readonly string[], argv: re
   const ownSemiSpace = execArgv.some((option) => SEMI_SPACE_OPTION.test(option))
   const mainFlags = ownSemiSpace ? [] : [MAIN_SEMI_SPACE_FLAG]
   const mainEnv = ownSemiSpace ? {} : { [MAIN_SEMI_SPACE_ENV]: String(MAIN_SEMI_SPACE_MB) }
-  return { kind: 're-exec', execPath, args: [execPath, ...BROKER_GC_FLAGS, ...mainFlags, ...execArgv, ...argv.slice(1)], env: { ...BROKER_MALLOC_ENV, ...env, ...mainEnv } }
+  return {
+    kind: 're-exec',
+    execPath,
+    args: [execPath, ...BROKER_GC_FLAGS, ...mainFlags, ...execArgv, ...argv.slice(1)],
+    env: { ...BROKER_MALLOC_ENV, ...env, ...mainEnv },
+  }
 }
 
 interface ReExecProcess {

@@ -35,8 +35,8 @@
  * beyond the one publishing store.
  *
  * Doorbell: a reader with nothing to read (after a spin, if asked for one) sets READER_SLEEPING,
- * re-checks TAIL, and sleeps in `Atomics.waitAsync(TAIL)` (never a blocking `Atomics.wait`: the threads
- * also do I/O). The writer calls `Atomics.notify` only when it finds READER_SLEEPING set, and
+ * re-checks TAIL, and sleeps in `Atomics.waitAsync(TAIL)` (never a blocking `Atomics.wait`: the
+ * threads also do I/O). The writer calls `Atomics.notify` only when it finds READER_SLEEPING set, and
  * clears it when it does, so a busy ring pays no syscall per frame. The writer waiting for space
  * does the same on HEAD with WRITER_WAITING.
  */
