@@ -37,6 +37,38 @@ async function served(client: WireClient): Promise<boolean> {
   return Promise.race([answer, client.closed.then(() => false)])
 }
 
+/** Starts the server with a core whose fetch calls are counted; read the count with the getter. */
+async function startCountingFetches(options: { inFlightRequestsMax?: number } = {}): Promise<() => number> {
+  let fetchCalls = 0
+  ts = await startTestServer(
+    {},
+    {
+      ...options,
+      wrapCore: (core) =>
+        overrideCore(core, 'fetch', (fetch) => (...args) => {
+          fetchCalls++
+          return fetch(...args)
+        }),
+    },
+  )
+  return () => fetchCalls
+}
+
+/** A one-partition topic holding one batch per value, appended with acks=all. */
+async function topicWith(topic: string, values: string[]): Promise<void> {
+  const [created] = await ts!.core.createTopics([{ name: topic, numPartitions: 1, replicationFactor: 1, configs: {} }], false)
+  expect(created.errorCode).toBe(ErrorCode.NONE)
+  for (const value of values) {
+    const [appended] = await ts!.core.produce([{ topic, partition: 0, records: batchOf([value]) }], -1, 5_000)
+    expect(appended.errorCode).toBe(ErrorCode.NONE)
+  }
+}
+
+/** A Fetch v4 body reading partition 0 of `topic` from offset 0, up to `bytesMax`, without waiting. */
+function fetchFromStart(topic: string, bytesMax: number) {
+  return { maxWaitMs: 0, minBytes: 0, maxBytes: bytesMax, topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: bytesMax }] }] }
+}
+
 /** The server counts a closed connection on its next turn; wait for it (bounded). */
 async function connectionCountReaches(count: number): Promise<void> {
   const deadline = Date.now() + 5_000
@@ -116,32 +148,10 @@ describe('connection limits', () => {
   })
 
   it('keeps serving other clients while slow readers pipeline fetches and never read, holding each to the in-flight bound', async () => {
-    let fetchCalls = 0
     const inFlightRequestsMax = 4
-    ts = await startTestServer(
-      {},
-      {
-        inFlightRequestsMax,
-        wrapCore: (core) =>
-          overrideCore(core, 'fetch', (fetch) => (...args) => {
-            fetchCalls++
-            return fetch(...args)
-          }),
-      },
-    )
-    const [created] = await ts.core.createTopics([{ name: 'big', numPartitions: 1, replicationFactor: 1, configs: {} }], false)
-    expect(created.errorCode).toBe(ErrorCode.NONE)
-    const value = 'x'.repeat(256 * 1024)
-    for (let i = 0; i < 4; i++) {
-      const [appended] = await ts.core.produce([{ topic: 'big', partition: 0, records: batchOf([value]) }], -1, 5_000)
-      expect(appended.errorCode).toBe(ErrorCode.NONE)
-    }
-    const fetchBody = {
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 1 << 20,
-      topics: [{ topic: 'big', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
-    }
+    const fetchCalls = await startCountingFetches({ inFlightRequestsMax })
+    await topicWith('big', Array<string>(4).fill('x'.repeat(256 * 1024)))
+    const fetchBody = fetchFromStart('big', 1 << 20)
     const readers = 8
     const requestsPerReader = 200
     for (let r = 0; r < readers; r++) {
@@ -156,7 +166,7 @@ describe('connection limits', () => {
     }
     // Each slow reader got its first responses dispatched, then stopped being read: its answers
     // wait in its own socket buffer and nothing more of it reaches the core.
-    const slowCalls = fetchCalls - 5
+    const slowCalls = fetchCalls() - 5
     expect(slowCalls).toBeGreaterThan(0)
     expect(slowCalls).toBeLessThanOrEqual(readers * inFlightRequestsMax * 4)
   })
@@ -192,14 +202,8 @@ describe('connection limits', () => {
           ),
       },
     )
-    const [created] = await ts.core.createTopics([{ name: 'serial', numPartitions: 1, replicationFactor: 1, configs: {} }], false)
-    expect(created.errorCode).toBe(ErrorCode.NONE)
-    const fetchBody = {
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 1 << 20,
-      topics: [{ topic: 'serial', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
-    }
+    await topicWith('serial', [])
+    const fetchBody = fetchFromStart('serial', 1 << 20)
     const client = await connectFrom('127.0.0.1')
     // One write, so the broker reads all three together and could dispatch them in one pass.
     client.socket.cork()
@@ -216,31 +220,10 @@ describe('connection limits', () => {
   })
 
   it("holds a slow reader's pipelined fetches to one answer in memory at a time, not one per request", async () => {
-    let fetchCalls = 0
-    ts = await startTestServer(
-      {},
-      {
-        wrapCore: (core) =>
-          overrideCore(core, 'fetch', (fetch) => (...args) => {
-            fetchCalls++
-            return fetch(...args)
-          }),
-      },
-    )
-    const [created] = await ts.core.createTopics([{ name: 'wide', numPartitions: 1, replicationFactor: 1, configs: {} }], false)
-    expect(created.errorCode).toBe(ErrorCode.NONE)
-    const value = 'x'.repeat(512 * 1024)
-    for (let i = 0; i < 8; i++) {
-      const [appended] = await ts.core.produce([{ topic: 'wide', partition: 0, records: batchOf([value]) }], -1, 5_000)
-      expect(appended.errorCode).toBe(ErrorCode.NONE)
-    }
+    const fetchCalls = await startCountingFetches()
+    await topicWith('wide', Array<string>(8).fill('x'.repeat(512 * 1024)))
     // Each answer is the whole 4 MiB log; the kernel's socket buffers can hold only a few of them.
-    const fetchBody = {
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 8 << 20,
-      topics: [{ topic: 'wide', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 8 << 20 }] }],
-    }
+    const fetchBody = fetchFromStart('wide', 8 << 20)
     const pipelined = 24
     const slow = await connectFrom('127.0.3.1')
     slow.socket.pause()
@@ -249,10 +232,10 @@ describe('connection limits', () => {
     slow.socket.uncork()
     // Another connection's answer shows the broker has read and served what it was sent.
     const healthy = await connectFrom('127.0.0.1')
-    const response = await healthy.request(ApiKey.Fetch, 4, { ...fetchBody, maxBytes: 1024, topics: [{ topic: 'wide', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }] })
+    const response = await healthy.request(ApiKey.Fetch, 4, fetchFromStart('wide', 1024))
     expect(response.responses[0].partitions[0].highWatermark).toBe(8)
     await new Promise((resolve) => setImmediate(resolve))
-    expect(fetchCalls - 1).toBeGreaterThan(0)
-    expect(fetchCalls - 1).toBeLessThanOrEqual(6)
+    expect(fetchCalls() - 1).toBeGreaterThan(0)
+    expect(fetchCalls() - 1).toBeLessThanOrEqual(6)
   })
 })
