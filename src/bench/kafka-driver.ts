@@ -2,7 +2,7 @@
  * The harness's Kafka-protocol driver, for every broker that speaks Kafka (Partita, Kafka, Redpanda).
  * Producers send v2 batches over the project's wire client, one batch per send; consumers keep one
  * long-poll fetch in flight per broker (kafka-fetches.ts) and commit their positions
- * asynchronously (at most one commit in flight), as Kafka consumers do. Batches without stamps are
+ * asynchronously (at most one commit in flight) over their own connection, as Kafka consumers do. Batches without stamps are
  * encoded once per size and reused.
  */
 import { randomBytes } from 'node:crypto'
@@ -102,7 +102,11 @@ export class KafkaDriver implements BenchDriver {
     const starts = await client.listOffsets(partitions.map((partition) => ({ topic, partition, timestamp: from === 'start' ? OffsetSpec.EARLIEST : OffsetSpec.LATEST })))
     for (const s of starts) if (s.errorCode !== ErrorCode.NONE) throw new KafkaError(s.errorCode, `listing offsets of ${topic}-${s.partition}`)
     const positions = new Map(starts.map((s) => [s.partition, s.offset]))
-    const groups = new WireCluster(client).groups
+    // As Kafka's consumers do, commits go over a connection of their own to the coordinator: on
+    // the fetch connection, each fetch answer would queue behind the commit sent before it, since
+    // a connection answers in request order, and the commit's wait would count as e2e latency.
+    const coordinator = await this.#connect(`consumer-${index}-coordinator`)
+    const groups = new WireCluster(coordinator).groups
     // Committing where the consumer starts also makes sure its coordinator answers before the clock starts.
     const first = await groups.commitOffsets({ groupId: CONSUMER_GROUP, generationId: -1, memberId: '', offsets: [...positions].map(([partition, offset]) => ({ topic, partition, offset })) })
     for (const r of first) if (r.errorCode !== ErrorCode.NONE) throw new KafkaError(r.errorCode, `committing ${topic}-${r.partition} for group ${CONSUMER_GROUP}`)
@@ -136,6 +140,7 @@ export class KafkaDriver implements BenchDriver {
         await committing
         await fetches.settle()
         await client.close()
+        await coordinator.close()
       },
     }
   }
