@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto'
 import { assert } from '../common/assert.js'
 import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
+import { ownedBytes } from '../common/owned-bytes.js'
 import { timerDelayMs } from '../common/timers.js'
 import { Group, type CommittedOffset, type Member } from './group/group.js'
 import { subscribedTopics } from './group/consumer-subscription.js'
@@ -26,6 +27,7 @@ import type {
   DeleteGroupResult,
   DescribedGroup,
   GroupCoordinatorOptions,
+  GroupProtocol,
   HeartbeatRequest,
   HeartbeatResponse,
   JoinGroupRequest,
@@ -76,6 +78,11 @@ export interface GroupLog {
  */
 function rebalanceTimeoutOf(request: JoinGroupRequest): number {
   return request.rebalanceTimeoutMs > 0 ? timerDelayMs(request.rebalanceTimeoutMs) : request.sessionTimeoutMs
+}
+
+/** The protocols of a JoinGroup, with metadata the member state owns (see ownedBytes). */
+function ownedProtocols(protocols: GroupProtocol[]): GroupProtocol[] {
+  return protocols.map((p) => ({ name: p.name, metadata: ownedBytes(p.metadata) }))
 }
 
 function joinError(errorCode: number, memberId: string): JoinGroupResponse {
@@ -263,7 +270,7 @@ export class GroupCoordinator {
       sessionTimeoutMs: request.sessionTimeoutMs,
       rebalanceTimeoutMs: rebalanceTimeoutOf(request),
       protocolType: request.protocolType,
-      protocols: request.protocols,
+      protocols: ownedProtocols(request.protocols),
       assignment: Buffer.alloc(0),
       joinWaiter: resolve,
       syncWaiter: null,
@@ -280,7 +287,7 @@ export class GroupCoordinator {
   #updateMemberAndRebalance(group: Group, member: Member, request: JoinGroupRequest, resolve: (response: JoinGroupResponse) => void): void {
     // A second JoinGroup from the same member supersedes the first, whose client has given up on it.
     member.joinWaiter?.(joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId))
-    member.protocols = request.protocols
+    member.protocols = ownedProtocols(request.protocols)
     member.sessionTimeoutMs = request.sessionTimeoutMs
     member.rebalanceTimeoutMs = rebalanceTimeoutOf(request)
     member.joinWaiter = resolve
@@ -301,7 +308,7 @@ export class GroupCoordinator {
       clientHost: request.clientHost,
       sessionTimeoutMs: request.sessionTimeoutMs,
       rebalanceTimeoutMs: rebalanceTimeoutOf(request),
-      protocols: request.protocols,
+      protocols: ownedProtocols(request.protocols),
       joinWaiter: null,
       syncWaiter: null,
       sessionTimer: null,
@@ -471,10 +478,12 @@ export class GroupCoordinator {
     const assignments = new Map(request.assignments.map((a) => [a.memberId, a.assignment]))
     this.#clearTimer(group, 'syncTimer')
     group.transitionTo('Stable')
-    for (const member of group.members.values()) member.assignment = assignments.get(member.memberId) ?? Buffer.alloc(0)
+    for (const member of group.members.values()) {
+      const assignment = assignments.get(member.memberId)
+      member.assignment = assignment === undefined ? Buffer.alloc(0) : ownedBytes(assignment)
+    }
     this.#storeGroup(group)
     for (const member of group.members.values()) {
-      member.assignment = assignments.get(member.memberId) ?? Buffer.alloc(0)
       const waiter = member.syncWaiter
       if (waiter === null) continue
       member.syncWaiter = null

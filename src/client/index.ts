@@ -1,5 +1,5 @@
 /**
- * The embedded client: kafkajs-shaped producer, consumer and admin over a BrokerCore, so code
+ * The embedded client: kafkajs-shaped producer, consumer and admin over KafkaOperations, so code
  * moves between an embedded broker and a remote one with few changes.
  */
 export { Admin, ConfigResourceTypes } from './admin.js'

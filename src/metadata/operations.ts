@@ -1,8 +1,9 @@
 /**
- * The broker core: what the TCP server's handlers and the embedded client call. It is Kafka-aware
- * but wire-agnostic: plain objects in, plain objects out, Kafka error codes in `errorCode` fields.
- * One implementation (`src/broker/core.ts`) runs on the main thread, routes partition work to the
- * partition actors on the shard workers, and hosts the supervisor and the group coordinator.
+ * Kafka's operations as plain objects: what a broker node answers and what the embedded clients
+ * ask. Kafka-aware but wire-agnostic: plain objects in, plain objects out, Kafka error codes in
+ * `errorCode` fields. Each broker node implements them on its own shard (`src/broker/node-core.ts`,
+ * behind the TCP edge's `BrokerCore`); the embedded clients reach them over the wire
+ * (`src/client/wire-cluster.ts`).
  */
 import type {
   DeleteGroupResult,

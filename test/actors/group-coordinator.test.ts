@@ -75,6 +75,32 @@ describe('GroupCoordinator membership', () => {
     expect(h.coordinator.describeGroups(['g'])[0].groupState).toBe('Stable')
   })
 
+  it("keeps a member's subscription and assignment in bytes of its own, not in the request frames they came in", async () => {
+    const h = await setup()
+    // As decoded from the wire: bytes in memory shared with others (a read, a pool slab).
+    const inFrame = (bytes: Buffer): { view: Buffer; frame: Buffer } => {
+      const frame = Buffer.alloc(64 * 1024)
+      bytes.copy(frame, 100)
+      return { view: frame.subarray(100, 100 + bytes.length), frame }
+    }
+    const subscription = encodeSubscription({ topics: ['t'] })
+    const joinFrame = inFrame(subscription)
+    const pending = h.coordinator.joinGroup(joinRequest({ protocols: [{ name: 'range', metadata: joinFrame.view }] }))
+    h.clock.advance(6_000)
+    const join = await pending
+    const [{ assignment }] = leaderAssignments(join, { t: 2 })
+    const syncFrame = inFrame(assignment)
+    await h.coordinator.syncGroup({ groupId: 'g', generationId: join.generationId, memberId: join.memberId, assignments: [{ memberId: join.memberId, assignment: syncFrame.view }] })
+    // The shared memory is reused, as a pooled read buffer is.
+    joinFrame.frame.fill(0xee)
+    syncFrame.frame.fill(0xee)
+    const [member] = h.coordinator.describeGroups(['g'])[0].members
+    expect(member.memberMetadata).toEqual(subscription)
+    expect(member.memberAssignment).toEqual(assignment)
+    expect(member.memberMetadata.buffer.byteLength).toBe(subscription.length)
+    expect(member.memberAssignment.buffer.byteLength).toBe(assignment.length)
+  })
+
   it('hands each of three members its own part of a range assignment over two topics', async () => {
     const h = await setup()
     const pending = [0, 1, 2].map((i) =>

@@ -20,6 +20,7 @@
  * flexible versions (offset value v4, group value v4, which only Kafka 3.x's new coordinator
  * writes) are read by skipping their tagged fields.
  */
+import { ownedBytes } from '../../common/owned-bytes.js'
 import { Reader } from '../../protocol/reader.js'
 import { Writer } from '../../protocol/writer.js'
 
@@ -164,8 +165,9 @@ function decodeGroupValue(bytes: Buffer): GroupValue {
     const clientHost = str()
     const rebalanceTimeoutMs = version >= 1 ? r.int32() : -1
     const sessionTimeoutMs = r.int32()
-    const subscription = bytesField()
-    const assignment = bytesField()
+    // A loaded group keeps these for as long as it lives (see ownedBytes).
+    const subscription = ownedBytes(bytesField())
+    const assignment = ownedBytes(bytesField())
     if (flexible) r.skipTaggedFields()
     members.push({ memberId, groupInstanceId, clientId, clientHost, rebalanceTimeoutMs: rebalanceTimeoutMs < 0 ? sessionTimeoutMs : rebalanceTimeoutMs, sessionTimeoutMs, subscription, assignment })
   }

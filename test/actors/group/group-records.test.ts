@@ -85,6 +85,21 @@ describe('__consumer_offsets records', () => {
     )
   })
 
+  it("reads a group's subscriptions and assignments into bytes of their own, not into memory shared with other bytes", () => {
+    const member = { memberId: 'm', groupInstanceId: null, clientId: 'c', clientHost: 'h', rebalanceTimeoutMs: 1, sessionTimeoutMs: 1, subscription: Buffer.from([1, 2, 3]), assignment: Buffer.from([4, 5]) }
+    const record: GroupRecord = { type: 'group', groupId: 'g', value: { protocolType: 'consumer', generation: 1, protocol: 'range', leader: 'm', currentStateTimestampMs: 0, members: [member] } }
+    // As loaded: the value is a view into a larger read buffer, reused once the load is done.
+    const value = encodeValue(record)!
+    const read = Buffer.alloc(64 * 1024)
+    value.copy(read, 10)
+    const decoded = decodeRecord(encodeKey(record), read.subarray(10, 10 + value.length))
+    read.fill(0xee)
+    expect(decoded).toEqual(record)
+    const [loaded] = decoded?.type === 'group' ? decoded.value!.members : []
+    expect(loaded.subscription.buffer.byteLength).toBe(3)
+    expect(loaded.assignment.buffer.byteLength).toBe(2)
+  })
+
   it('places a group on the partition Kafka does: the Java hash of its id, made non-negative, modulo the count', () => {
     // "test".hashCode() is 3556498 in Java; "polygenelubricants".hashCode() is Integer.MIN_VALUE,
     // which Kafka's Utils.abs maps to 0.
