@@ -2,8 +2,8 @@
  * The harness's Kafka-protocol driver, for every broker that speaks Kafka (Partita, Kafka, Redpanda).
  * Producers send v2 batches over the project's wire client, one batch per send; consumers keep one
  * long-poll fetch in flight per broker (kafka-fetches.ts) and commit their positions
- * asynchronously (at most one commit in flight) over their own connection, as Kafka consumers do. Batches without stamps are
- * encoded once per size and reused.
+ * asynchronously (at most one commit in flight) over a connection of their own, as Kafka
+ * consumers do. Batches without stamps are encoded once per size and reused.
  */
 import { randomBytes } from 'node:crypto'
 import { ErrorCode } from '../common/error-codes.js'
