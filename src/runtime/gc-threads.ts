@@ -2,13 +2,12 @@ import v8 from 'node:v8'
 
 /**
  * How V8 collects garbage in a broker process, and the other settings only a process's start can
- * make (the main thread's young generation, glibc's mmap threshold). By default V8 runs much of a
- * collection on helper threads of its own (concurrent marking and sweeping, parallel scavenges,
- * freeing array buffers): four per process, shared by every isolate. A broker runs one shard per
- * core, each busy on its own core, so the helpers only take turns with the shards. In
- * bench:protocol's produce phase they used about a third of the broker's CPU, and collections cost
- * less in all when each shard ran its own on its own thread (the README's "Where things live" has
- * the figures).
+ * make (the main thread's young generation). By default V8 runs much of a collection on helper
+ * threads of its own (concurrent marking and sweeping, parallel scavenges, freeing array buffers):
+ * four per process, shared by every isolate. A broker runs one shard per core, each busy on its
+ * own core, so the helpers only take turns with the shards. In bench:protocol's produce phase they
+ * used about a third of the broker's CPU, and collections cost less in all when each shard ran its
+ * own on its own thread (the README's "Where things live" has the figures).
  *
  * V8's flags belong to the process, and the collector's must be set before its first isolate
  * starts: set later with v8.setFlagsFromString, they crashed the main thread at its next full
@@ -19,18 +18,6 @@ import v8 from 'node:v8'
 
 /** The V8 flags `partita start` runs with. */
 export const BROKER_GC_FLAGS: readonly string[] = ['--single-threaded-gc']
-
-/**
- * glibc's malloc settings a re-executed broker runs with (glibc reads them only at a process's
- * start, so they ride on the same re-exec). By default glibc serves an allocation of up to 128 KiB
- * from its heaps, and raises that limit to the size of every large block freed, up to 32 MiB: a
- * broker that has freed a few large buffers then serves all of them from the heaps, where a
- * short-lived block left between live ones keeps its memory. A fixed limit of 64 KiB hands every
- * larger block to mmap, which returns it to the kernel when freed. In bench:protocol's fetch phase
- * on Node 24 the broker ended at 316 MiB of RSS instead of 499, at the same CPU per record (the
- * README's "Where things live" has the figures). musl and other allocators ignore the variable.
- */
-export const BROKER_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' }
 
 /**
  * The main thread's semi-spaces, in MiB. V8 sizes a main thread's young generation from the
@@ -60,7 +47,7 @@ export type GcChoice =
    * re-exec, which also sized the main thread's semi-spaces (mainSemiSpaceMb) unless the operator did.
    */
   | { kind: 'command-line'; options: string[]; mainSemiSpaceMb?: number }
-  /** Re-execute as `execve(execPath, args, env)` to run with BROKER_GC_FLAGS, MAIN_SEMI_SPACE_MB and BROKER_MALLOC_ENV. */
+  /** Re-execute as `execve(execPath, args, env)` to run with BROKER_GC_FLAGS and MAIN_SEMI_SPACE_MB. */
   | { kind: 're-exec'; execPath: string; args: string[]; env: NodeJS.ProcessEnv }
   /** This Node cannot re-execute in place (before 22.15): V8's defaults stay. */
   | { kind: 'defaults' }
@@ -70,8 +57,8 @@ export function gcChoice(execPath: string, execArgv: readonly string[], argv: re
   const options = execArgv.filter((option) => GC_THREAD_OPTION.test(option.replaceAll('_', '-')))
   if (options.length > 0) return { kind: 'command-line', options }
   if (!canReExec) return { kind: 'defaults' }
-  // argv[0] is node itself; the script and its arguments follow. A malloc variable or semi-space
-  // option the operator set is theirs, so it wins over ours.
+  // argv[0] is node itself; the script and its arguments follow. A semi-space option the operator
+  // set is theirs, so it wins over ours.
   const ownSemiSpace = execArgv.some((option) => SEMI_SPACE_OPTION.test(option))
   const mainFlags = ownSemiSpace ? [] : [MAIN_SEMI_SPACE_FLAG]
   const mainEnv = ownSemiSpace ? {} : { [MAIN_SEMI_SPACE_ENV]: String(MAIN_SEMI_SPACE_MB) }
@@ -79,7 +66,7 @@ export function gcChoice(execPath: string, execArgv: readonly string[], argv: re
     kind: 're-exec',
     execPath,
     args: [execPath, ...BROKER_GC_FLAGS, ...mainFlags, ...execArgv, ...argv.slice(1)],
-    env: { ...BROKER_MALLOC_ENV, ...env, ...mainEnv },
+    env: { ...env, ...mainEnv },
   }
 }
 
@@ -116,7 +103,11 @@ export function runWithBrokerGcFlags(proc: ReExecProcess = process as unknown as
 /** A choice under which this process goes on as it is. */
 export type KeptGcChoice = Exclude<GcChoice, { kind: 're-exec' }>
 
-/** One log line saying how this broker collects garbage, the main thread's semi-spaces when set, and glibc's mmap threshold if one is set. */
+/**
+ * One log line saying how this broker collects garbage, the main thread's semi-spaces when set,
+ * and glibc's mmap threshold when the environment sets one (the README's "Where things live" says
+ * what it trades).
+ */
 export function describeGcChoice(choice: KeptGcChoice, env: NodeJS.ProcessEnv = process.env): string {
   const threshold = env.MALLOC_MMAP_THRESHOLD_
   const malloc = threshold === undefined ? '' : `; MALLOC_MMAP_THRESHOLD_=${threshold}`

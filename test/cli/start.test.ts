@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { KAFKA_BROKER_KEYS } from '../../src/metadata/kafka-broker-keys.js'
-import { BROKER_GC_FLAGS, BROKER_MALLOC_ENV, describeGcChoice, MAIN_SEMI_SPACE_MB } from '../../src/runtime/gc-threads.js'
+import { BROKER_GC_FLAGS, describeGcChoice, MAIN_SEMI_SPACE_MB } from '../../src/runtime/gc-threads.js'
 import { runPython } from '../integration/harness.js'
 
 const CLI = path.resolve('dist/src/cli/main.js')
@@ -80,9 +80,9 @@ describe('partita start', () => {
     // Not a terminal: one JSON object per line, pino's fields.
     const events = stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; pid: number })
     expect(events.map((e) => e.msg)).toEqual([
-      // Where Node can (22.15+), the broker re-executed itself with its collector flags, main thread's semi-spaces and malloc setting under the same pid (checked below).
+      // Where Node can (22.15+), the broker re-executed itself with its collector flags and main thread's semi-spaces under the same pid (checked below).
       typeof (process as { execve?: unknown }).execve === 'function'
-        ? describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS], mainSemiSpaceMb: MAIN_SEMI_SPACE_MB }, { ...BROKER_MALLOC_ENV, ...process.env })
+        ? describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS], mainSemiSpaceMb: MAIN_SEMI_SPACE_MB }, process.env)
         : describeGcChoice({ kind: 'defaults' }),
       'started 2 brokers on ' + ready[3].split(' ')[3],
       `${signal}: shutting down`,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { BROKER_GC_FLAGS, BROKER_MALLOC_ENV, describeGcChoice, gcChoice, MAIN_SEMI_SPACE_MB, runWithBrokerGcFlags } from '../../src/runtime/gc-threads.js'
+import { BROKER_GC_FLAGS, describeGcChoice, gcChoice, MAIN_SEMI_SPACE_MB, runWithBrokerGcFlags } from '../../src/runtime/gc-threads.js'
 
 const NODE = '/usr/bin/node'
 const ARGV = [NODE, '/opt/partita/dist/src/cli/main.js', 'start', '--port', '0']
@@ -12,12 +12,13 @@ describe('gcChoice', () => {
       kind: 're-exec',
       execPath: NODE,
       args: [NODE, ...BROKER_GC_FLAGS, `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`, '--enable-source-maps', '--cpu-prof', ...ARGV.slice(1)],
-      env: { HOME: '/root', MALLOC_MMAP_THRESHOLD_: '65536', PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) },
+      env: { HOME: '/root', PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) },
     })
   })
 
-  it("re-executes with glibc's fixed mmap threshold, unless the operator set one, and logs the one in force", () => {
-    expect(BROKER_MALLOC_ENV).toEqual({ MALLOC_MMAP_THRESHOLD_: '65536' })
+  it("leaves glibc's mmap threshold to the environment, passes an operator's through the re-exec, and logs it", () => {
+    expect(gcChoice(NODE, [], ARGV, {}, true)).toMatchObject({ kind: 're-exec', env: { PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) } })
+    expect((gcChoice(NODE, [], ARGV, {}, true) as { env: NodeJS.ProcessEnv }).env.MALLOC_MMAP_THRESHOLD_).toBeUndefined()
     const choice = gcChoice(NODE, [], ARGV, { MALLOC_MMAP_THRESHOLD_: '262144' }, true)
     expect(choice.kind === 're-exec' && choice.env.MALLOC_MMAP_THRESHOLD_).toBe('262144')
     expect(describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS] }, { MALLOC_MMAP_THRESHOLD_: '65536' })).toBe(
@@ -56,14 +57,14 @@ describe('runWithBrokerGcFlags', () => {
     }
     expect(() => runWithBrokerGcFlags(proc)).toThrow('replaced')
     const semiSpace = `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`
-    expect(calls).toEqual([{ file: NODE, args: [NODE, ...BROKER_GC_FLAGS, semiSpace, ...ARGV.slice(1)], env: { ...BROKER_MALLOC_ENV, PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) } }])
+    expect(calls).toEqual([{ file: NODE, args: [NODE, ...BROKER_GC_FLAGS, semiSpace, ...ARGV.slice(1)], env: { PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) } }])
     // The re-executed process sees the flags on its command line and goes on, with the semi-space flag set back to 0.
     const reExecuted = { ...proc, execArgv: [...BROKER_GC_FLAGS, semiSpace], env: { ...calls[0].env } }
     const kept = runWithBrokerGcFlags(reExecuted)
     expect(kept).toEqual({ kind: 'command-line', options: [...BROKER_GC_FLAGS], mainSemiSpaceMb: MAIN_SEMI_SPACE_MB })
     expect(v8Flags).toEqual(['--max-semi-space-size=0'])
     expect(reExecuted.env.PARTITA_MAIN_SEMI_SPACE_MB).toBeUndefined()
-    expect(describeGcChoice(kept, reExecuted.env)).toBe(`V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}; main thread's semi-spaces ${MAIN_SEMI_SPACE_MB} MiB; MALLOC_MMAP_THRESHOLD_=65536`)
+    expect(describeGcChoice(kept, reExecuted.env)).toBe(`V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}; main thread's semi-spaces ${MAIN_SEMI_SPACE_MB} MiB`)
     expect(calls).toHaveLength(1)
   })
 
