@@ -213,8 +213,7 @@ export class Connection {
           this.#fail(slot.closeReason)
           return true
         }
-        if (slot.chunks !== null) this.#write(slot.chunks, slot.fetch)
-        else if (slot.fetch) this.#fetchHeld = false
+        this.#write(slot.chunks ?? [], slot.fetch)
         if (phaseTrace !== null && slot.doneAtMs !== undefined) phaseTrace.since('answer.toWrite', slot.doneAtMs)
       }
     } finally {
@@ -264,8 +263,9 @@ export class Connection {
   }
 
   /**
-   * Writes a response. Once the socket is done with it, the fetch read buffers it holds go back
-   * to their pool, and a fetch's answer lets the connection's next fetch run.
+   * Writes a response (no chunks for a request that gets none). Once the socket is done with it,
+   * the fetch read buffers it holds go back to their pool, and a fetch's answer lets the
+   * connection's next fetch run.
    */
   #write(chunks: Buffer[], fetch: boolean): void {
     const last = chunks.length - 1
