@@ -25,8 +25,6 @@ type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { as
 /** ES2024's Atomics.waitAsync exists in Node 20 but not in the ES2023 lib this project compiles against. */
 const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeoutMs?: number): WaitAsyncResult }).waitAsync
 
-const noop = (): void => {}
-
 /** Shared memory for the doorbells of `count` threads. */
 export function createDoorbells(count: number): SharedArrayBuffer {
   assert(Number.isInteger(count) && count >= 1 && count <= 4096, `doorbell count must be 1..4096, got ${count}`)
@@ -74,19 +72,12 @@ export class Doorbell {
 
   /**
    * Sleeps until a writer rings, `wake()` is called, or `timeoutMs` passes. Node does not count a
-   * pending waitAsync as work, so with `keepAlive` a timer of the same length holds the event loop.
+   * pending waitAsync as work: the caller's loop holds the event loop if the thread must stay alive.
    */
-  async sleep(sequence: number, timeoutMs: number, keepAlive: boolean): Promise<void> {
+  async sleep(sequence: number, timeoutMs: number): Promise<void> {
     const boundedMs = Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1))
     const waited = waitAsync(this.#words, this.#base + SEQUENCE, sequence, boundedMs)
-    if (waited.async) {
-      const timer = keepAlive ? setTimeout(noop, boundedMs) : null
-      try {
-        await waited.value
-      } finally {
-        if (timer !== null) clearTimeout(timer)
-      }
-    }
+    if (waited.async) await waited.value
     Atomics.store(this.#words, this.#base + SLEEPING, 0)
   }
 }

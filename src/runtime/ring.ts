@@ -71,8 +71,9 @@ const noop = (): void => {}
 
 /**
  * Sleeps until `control[index]` is notified or no longer `value`, at most `timeoutMs`. Node does
- * not count a pending waitAsync as work, so a thread with nothing else to do would exit under a
- * sleeping ring; a timer of the same length holds the event loop open unless `keepAlive` is false.
+ * not count a pending waitAsync as work, so with `keepAlive` a timer of the same length holds the
+ * event loop. Readers pass false: their loops hold it once for their life (`holdEventLoop`),
+ * because they sleep thousands of times a second. A writer's wait for space is rare.
  */
 async function sleepOn(control: Int32Array, index: number, value: number, timeoutMs: number, keepAlive: boolean): Promise<void> {
   const boundedMs = Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1))
@@ -84,6 +85,21 @@ async function sleepOn(control: Int32Array, index: number, value: number, timeou
   } finally {
     if (timer !== null) clearTimeout(timer)
   }
+}
+
+/** Longer than any sleep; the interval only holds the loop, so when it fires does not matter. */
+const HOLD_INTERVAL_MS = 2 ** 31 - 1
+
+/**
+ * Keeps the thread's event loop alive for a reader loop's life, or does nothing when `keepAlive`
+ * is false. One handle for the loop, not a timer armed and cleared around every sleep: under a
+ * light load a shard sleeps thousands of times a second, and the timer showed in its profile.
+ * Returns the release.
+ */
+function holdEventLoop(keepAlive: boolean): () => void {
+  if (!keepAlive) return noop
+  const handle = setInterval(noop, HOLD_INTERVAL_MS)
+  return () => clearInterval(handle)
 }
 
 /**
@@ -530,10 +546,10 @@ export class RingReader {
 
   /**
    * Resolves when data may be there: at once if it is, after a brief spin if it arrives, else
-   * when the writer rings the doorbell, `wake()` is called, or `timeoutMs` passes. With
-   * `keepAlive` false the sleep alone does not keep the thread's event loop running.
+   * when the writer rings the doorbell, `wake()` is called, or `timeoutMs` passes. The sleep alone
+   * does not keep the thread's event loop running (the reader loops hold it).
    */
-  async waitForData(timeoutMs = 1_000, keepAlive = true): Promise<void> {
+  async waitForData(timeoutMs = 1_000): Promise<void> {
     if (spinUntil(() => this.hasData(), this.#spinMicros)) return
     const control = this.#views.control
     Atomics.store(control, READER_SLEEPING, 1)
@@ -542,7 +558,7 @@ export class RingReader {
       Atomics.store(control, READER_SLEEPING, 0)
       return
     }
-    await sleepOn(control, TAIL, tail, timeoutMs, keepAlive)
+    await sleepOn(control, TAIL, tail, timeoutMs, false)
     Atomics.store(control, READER_SLEEPING, 0)
   }
 
@@ -588,10 +604,11 @@ export function startReaderLoop(reader: RingReader, visit: FrameVisitor, onError
       }
       if (stopped) break
       if (frames > 0) await yieldToEventLoop()
-      else await reader.waitForData(idleWaitMs, keepAlive)
+      else await reader.waitForData(idleWaitMs)
     }
   }
-  const done = run()
+  const release = holdEventLoop(keepAlive)
+  const done = run().finally(release)
   return {
     stop: async () => {
       stopped = true
@@ -667,10 +684,11 @@ export function startMultiReaderLoop(doorbell: Doorbell, onError: (error: unknow
         doorbell.cancelSleep()
         continue
       }
-      await doorbell.sleep(sequence, idleWaitMs, keepAlive)
+      await doorbell.sleep(sequence, idleWaitMs)
     }
   }
-  const done = run()
+  const release = holdEventLoop(keepAlive)
+  const done = run().finally(release)
   return {
     add: (key, source) => {
       sources.set(key, source)

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { PartitaError } from '../../src/common/errors.js'
 import { Doorbell, createDoorbells } from '../../src/runtime/doorbell.js'
 import { RingReader, RingWriter, createRingBuffer, maxFrameBytes, startMultiReaderLoop } from '../../src/runtime/ring.js'
@@ -79,9 +79,9 @@ describe('many rings read by one thread on its doorbell', () => {
     let sleeps = 0
     const doorbell = new Doorbell(doorbells, 0)
     const sleep = doorbell.sleep.bind(doorbell)
-    doorbell.sleep = (sequence, timeoutMs, keepAlive) => {
+    doorbell.sleep = (...args: Parameters<Doorbell['sleep']>) => {
       sleeps++
-      return sleep(sequence, timeoutMs, keepAlive)
+      return sleep(...args)
     }
     const allRead = new Promise<void>((resolve) => {
       const loop = startMultiReaderLoop(doorbell, (error) => problems.push(String(error)), { spinMicros: 0 })
@@ -107,6 +107,33 @@ describe('many rings read by one thread on its doorbell', () => {
     expect(produced.every((p) => p.firstProblem === null)).toBe(true)
     // The producers paused, so the reader slept and each wake-up came from a doorbell.
     expect(sleeps).toBeGreaterThan(0)
+  })
+
+  it('sleeps again and again without arming a timer each time, and holds the event loop once', async () => {
+    const doorbell = new Doorbell(createDoorbells(1), 0)
+    const sleep = doorbell.sleep.bind(doorbell)
+    let sleeps = 0
+    let enough: () => void = () => {}
+    const slept = new Promise<void>((resolve) => (enough = resolve))
+    doorbell.sleep = (...args: Parameters<Doorbell['sleep']>) => {
+      if (++sleeps === 50) enough()
+      return sleep(...args)
+    }
+    const timeouts = vi.spyOn(globalThis, 'setTimeout')
+    const intervals = vi.spyOn(globalThis, 'setInterval')
+    try {
+      // Nothing ever arrives: each 3 ms sleep times out, and the loop sleeps again.
+      const loop = startMultiReaderLoop(doorbell, () => {}, { spinMicros: 0, idleWaitMs: 3 })
+      loop.add(0, { reader: new RingReader(createRingBuffer(64)), visit: () => {} })
+      await slept
+      await loop.stop()
+      // Other code of this process (the test runner's) may set timers of its own: count the loop's.
+      expect(timeouts.mock.calls.filter(([, delayMs]) => delayMs === 3)).toEqual([])
+      expect(intervals.mock.calls.filter(([, delayMs]) => delayMs === 2 ** 31 - 1)).toHaveLength(1)
+    } finally {
+      timeouts.mockRestore()
+      intervals.mockRestore()
+    }
   })
 })
 
