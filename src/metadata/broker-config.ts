@@ -187,14 +187,20 @@ const HEAP_MAX_MB_DEFAULT = 2000
 
 /**
  * A worker's young generation is 48 MiB on Node 20 and 192 MiB on Node 24 (V8 grows the two
- * semi-spaces to a third of it each under load), and shards had 96 since a measurement that said
- * it saved a quarter of small produces' CPU. It no longer does: bench:protocol:phase small,
- * alternated four times each beside a fuzz run (load 4.7-7.8), gave a median of 3.86 CPU-us per
- * record at 48 MiB against 4.16 at 96. What stays is the memory: at 96 every shard under the
- * fuzzer held 64 MiB of semi-spaces (read from V8's heap space statistics), at 48 it holds 32, and
- * the broker's RSS in a fuzz run was about 100 MiB lower with three shards.
+ * semi-spaces to a third of it each under load). Shards get 12, as the CPU pool's threads do.
+ *
+ * Why small: socket reads, request frames and fetch buffers are ArrayBuffers whose memory lives
+ * outside V8's heap, and V8 frees a dead one only when a collection finds it. A shard allocates
+ * few JS objects per MiB of records, so with a large young generation scavenges are rare: dead
+ * buffers piled up until V8's external-memory limit (64 MiB above the last full collection)
+ * started a full one. In a perf profile of the 16 KiB produce phase at 48 MiB, full collections
+ * were a quarter of the shards' CPU and scavenges 0.2%; at 12 MiB, 14% and 1%, with the CPU per
+ * record the same within noise (three alternated runs each). Memory is where it shows: glibc's
+ * arenas held the piled-up buffers, and the broker's peak RSS in the fetch phase fell from 507-514
+ * to 335 MiB (the README's "Where things live" has the table). An earlier measurement that set 96 (small semi-spaces promoted
+ * in-flight requests' objects) no longer holds: 20-record produces cost the same at 12 as at 48.
  */
-const HEAP_YOUNG_MAX_MB_DEFAULT = 48
+export const HEAP_YOUNG_MAX_MB_DEFAULT = 12
 
 /** Kafka's Int.MaxValue: the default of its connection limits, which means none. */
 const INT32_MAX = 2_147_483_647

@@ -224,7 +224,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   {
     key: 'broker.heap.young.max.mb',
     doc: "each broker thread's young generation in MiB, as -Xmn is a Kafka broker's; 0: a worker's own, 48 on Node 20 and 192 on Node 24 (Partita)",
-    defaultValue: '48',
+    defaultValue: '12',
     apply: (v, s) => (s.broker.heapYoungMaxMb = zeroOrAtLeast(v, HEAP_YOUNG_MAX_MB_MIN, 4_096, "a worker's own")),
   },
   { key: 'num.partitions', doc: 'partitions of an auto-created topic', defaultValue: '1', apply: (v, s) => (s.broker.numPartitions = integer(v, 1, INT32_MAX)) },
