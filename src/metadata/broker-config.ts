@@ -197,8 +197,9 @@ const HEAP_MAX_MB_DEFAULT = 2000
  * were a quarter of the shards' CPU and scavenges 0.2%; at 12 MiB, 14% and 1%, with the CPU per
  * record the same within noise (three alternated runs each). Memory is where it shows: glibc's
  * arenas held the piled-up buffers, and the broker's peak RSS in the fetch phase fell from 507-514
- * to 335 MiB (the README's "Where things live" has the table). An earlier measurement that set 96 (small semi-spaces promoted
- * in-flight requests' objects) no longer holds: 20-record produces cost the same at 12 as at 48.
+ * to 335 MiB (the README's "Where things live" has the table). An earlier measurement that set 96
+ * (small semi-spaces promoted in-flight requests' objects) no longer holds: 20-record produces
+ * cost the same at 12 as at 48.
  */
 export const HEAP_YOUNG_MAX_MB_DEFAULT = 12
 
