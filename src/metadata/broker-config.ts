@@ -192,14 +192,14 @@ const HEAP_MAX_MB_DEFAULT = 2000
  * Why small: socket reads, request frames and fetch buffers are ArrayBuffers whose memory lives
  * outside V8's heap, and V8 frees a dead one only when a collection finds it. A shard allocates
  * few JS objects per MiB of records, so with a large young generation scavenges are rare: dead
- * buffers piled up until V8's external-memory limit (64 MiB above the last full collection)
- * started a full one. In a perf profile of the 16 KiB produce phase at 48 MiB, full collections
- * were a quarter of the shards' CPU and scavenges 0.2%; at 12 MiB, 14% and 1%, with the CPU per
- * record the same within noise (three alternated runs each). Memory is where it shows: glibc's
- * arenas held the piled-up buffers, and the broker's peak RSS in the fetch phase fell from 507-514
- * to 335 MiB (the README's "Where things live" has the table). An earlier measurement that set 96
- * (small semi-spaces promoted in-flight requests' objects) no longer holds: 20-record produces
- * cost the same at 12 as at 48.
+ * buffers piled up until V8's external-memory check, run as each new buffer is made, started a
+ * full collection (perf's call graphs). In a perf profile of the 16 KiB produce phase at 48 MiB,
+ * full collections were a quarter of the shards' CPU and scavenges 0.2%; at 12 MiB, 14% and 1%,
+ * with the CPU per record the same within noise (three alternated runs each). Memory is where it
+ * shows: glibc's arenas held the piled-up buffers, and the broker's peak RSS in the fetch phase
+ * fell from 507-514 to 335 MiB (the README's "Where things live" has the table). An earlier
+ * measurement that set 96 (small semi-spaces promoted in-flight requests' objects) no longer
+ * holds: 20-record produces cost the same at 12 as at 48.
  */
 export const HEAP_YOUNG_MAX_MB_DEFAULT = 12
 
