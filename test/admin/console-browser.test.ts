@@ -67,12 +67,23 @@ describe('the console in chromium', () => {
 
   it('produces three records from the page and three with kcat, then browses them as JSON, text and hex', async () => {
     await open(`#/messages/${TOPIC}`)
+    // Records, the moment each "Produced" message appears, how many records the page shows.
+    await page.evaluate(`window.rowsAtMessage = []
+      new MutationObserver(() => {
+        const flash = document.getElementById('flash')
+        if (flash.textContent.startsWith('Produced')) window.rowsAtMessage.push(document.querySelectorAll('tbody tr').length)
+      }).observe(document.getElementById('flash'), { childList: true, characterData: true, subtree: true })`)
+    let produced = 0
     const produce = async (key: string, value: string, headers = ''): Promise<void> => {
       await page.fill('input[name=key]', key)
       await page.fill('textarea[name=value]', value)
       await page.fill('input[name=headers]', headers)
       await page.click('button:text-is("Produce")')
       await expect.poll(() => page.textContent('#flash')).toMatch(/^Produced to partition 0 at offset \d+$/)
+      produced++
+      // The message shows only once the page is drawn again with the new record, so the next
+      // fill lands in the new form, not in the old one a late redraw would replace.
+      expect(await page.evaluate('window.rowsAtMessage')).toEqual(Array.from({ length: produced }, (_, i) => i + 1))
       // A string, run in the page: the tests' TypeScript has no DOM types.
       await page.evaluate("document.getElementById('flash').textContent = ''")
     }

@@ -60,7 +60,13 @@ export const PAGE_JS = String.raw`'use strict'
   }
   function write(question, method, path, body, done) {
     if (!window.confirm(question)) return
-    api(method, path, body).then(function (j) { show(done(j), true); route() }, function (e) { show(e.message, false) })
+    api(method, path, body).then(function (j) { var message = done(j); redrawThenShow(message) }, function (e) { show(e.message, false) })
+  }
+  // The page is drawn afresh before the message shows, so a form filled once the message is up
+  // is the new page's form, never the old one that the redraw is about to replace.
+  function redrawThenShow(message) {
+    var ok = function () { show(message, true) }
+    route().then(ok, ok)
   }
   function bytes(v) {
     if (v === null) return h('span', { class: 'fmt', text: 'null' })
@@ -237,8 +243,7 @@ export const PAGE_JS = String.raw`'use strict'
         headers[s.slice(0, s.indexOf('=')).trim()] = s.slice(s.indexOf('=') + 1)
       })
       api('POST', '/topics/' + enc(name) + '/messages', { key: pkey.value === '' ? null : pkey.value, value: pvalue.value, headers: headers }).then(function (r) {
-        show('Produced to partition ' + r.partition + ' at offset ' + r.offset, true)
-        route()
+        redrawThenShow('Produced to partition ' + r.partition + ' at offset ' + r.offset)
       }, function (e) { show(e.message, false) })
     })
     var head = [
