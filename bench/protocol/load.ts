@@ -78,6 +78,8 @@ export interface ProduceLoadOptions {
   batch: Batch
   acks: 1 | -1
   seconds: number
+  /** A pause after each answer before the slot's next request (none when absent). */
+  pauseMs?: number
   /** Partita's answers are Kafka Produce responses; the ceiling's are its acks. */
   target: 'broker' | 'ceiling'
 }
@@ -110,6 +112,7 @@ export async function runProduceLoad(options: ProduceLoadOptions): Promise<LoadF
           figures.requests++
           figures.records += records
           figures.wireBytes += frame.length
+          if (options.pauseMs !== undefined && options.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, options.pauseMs))
         }
       })
     })

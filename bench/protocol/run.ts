@@ -41,6 +41,11 @@ export interface BenchSettings {
   smallRecords: number
   smallConnections: number
   smallInFlight: number
+  /**
+   * The paced load: one connection sends a small-batch request, waits for its answer, then pauses
+   * this long, so the server goes idle between requests as it does at a modest rate.
+   */
+  pacedPauseMs: number
   /** Brokers of the main Partita process (`--brokers`). */
   brokers: number
   /** Brokers, and replication factor, of the acks=all phase. */
@@ -80,6 +85,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): BenchSettings {
     smallRecords: number('BENCH_SMALL_RECORDS', 20),
     smallConnections: number('BENCH_SMALL_CONNECTIONS', 64),
     smallInFlight: number('BENCH_SMALL_IN_FLIGHT', 4),
+    pacedPauseMs: number('BENCH_PACED_PAUSE_MS', 2, 0),
     brokers: number('BENCH_BROKERS', availableParallelism()),
     replicatedBrokers: 3,
     e2eRate: number('BENCH_E2E_RATE', 20_000),
@@ -206,6 +212,19 @@ function smallPhase(server: ServerProcess, label: string, settings: BenchSetting
   return measure(server, label, smallShape(settings), settings.recordBytes, settings.warmupSeconds, load, settings.seconds)
 }
 
+/**
+ * The small batch one request at a time with a pause after each answer: what a request costs a
+ * server that sleeps between requests (its thread woken for each, its caches gone cold), beside the
+ * saturated small-batch figure. Redis and a lightly loaded Kafka see this rate, not saturation.
+ */
+function pacedPhase(server: ServerProcess, label: string, settings: BenchSettings, routes: Route[], topic: string, target: 'broker' | 'ceiling'): Promise<PhaseFigures> {
+  const batch = recordBatch(settings.smallRecords, settings.recordBytes)
+  const load = (seconds: number): Promise<LoadFigures> =>
+    runProduceLoad({ topic, plans: singlePartitionRequests(routes, 1), inFlight: 1, pauseMs: settings.pacedPauseMs, batch, acks: 1, seconds, target })
+  const shape = `${settings.smallRecords} records of ${settings.recordBytes} B per request (one partition), 1 connection, each request after the last one's answer and a ${settings.pacedPauseMs} ms pause, acks=1`
+  return measure(server, label, shape, settings.recordBytes, settings.warmupSeconds, load, settings.seconds)
+}
+
 /** Everything a produce phase sent, its warm-up included: what a read-back returns. */
 function producedTotal(phase: PhaseFigures): { records: number; requests: number; wireBytes: number } {
   const warmup = phase.warmup ?? { records: 0, requests: 0, wireBytes: 0 }
@@ -329,7 +348,7 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
 }
 
 /** The phases `npm run bench:protocol:phase -- NAME` runs alone, each beside its own same-run ceiling. */
-export const SINGLE_PHASES = ['produce', 'fetch', 'small', 'scaling'] as const
+export const SINGLE_PHASES = ['produce', 'fetch', 'small', 'paced', 'scaling'] as const
 export type SinglePhase = (typeof SINGLE_PHASES)[number]
 
 export interface SinglePhaseReport {
@@ -361,22 +380,24 @@ async function fetchPhase(server: ServerProcess, settings: BenchSettings, routes
   return measure(server, target === 'broker' ? 'Partita fetch' : 'ceiling fetch', 'the whole produce read back, after one unmeasured read of it all', settings.recordBytes, 0, readAll, settings.seconds)
 }
 
-async function ceilingPhase(settings: BenchSettings, phase: 'produce' | 'fetch' | 'small', warn: Warn): Promise<PhaseFigures> {
+async function ceilingPhase(settings: BenchSettings, phase: Exclude<SinglePhase, 'scaling'>, warn: Warn): Promise<PhaseFigures> {
   return withServer(startCeilingProcess, warn, async (ceiling) => {
     const routes = singleRoute(ceiling.bootstrap, settings.partitions)
     if (phase === 'produce') return widePhase(ceiling, 'ceiling produce', settings, routes, 'ceiling', 1, 'ceiling')
     if (phase === 'small') return smallPhase(ceiling, 'ceiling small batches', settings, routes, 'ceiling', 'ceiling')
+    if (phase === 'paced') return pacedPhase(ceiling, 'ceiling paced small batches', settings, routes, 'ceiling', 'ceiling')
     return fetchPhase(ceiling, settings, routes, 'ceiling', 'ceiling')
   })
 }
 
-async function partitaPhase(settings: BenchSettings, phase: 'produce' | 'fetch' | 'small', warn: Warn): Promise<PhaseFigures> {
+async function partitaPhase(settings: BenchSettings, phase: Exclude<SinglePhase, 'scaling'>, warn: Warn): Promise<PhaseFigures> {
   return withServer(() => startBrokerProcess({ brokers: settings.brokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     const topic = `bench-${phase}`
     await createTopic(broker.bootstrap, topic, settings.partitions, 1, warn)
     const routes = await brokerRoutes(broker.bootstrap, topic)
     if (phase === 'produce') return widePhase(broker, 'Partita produce', settings, routes, topic, 1)
     if (phase === 'small') return smallPhase(broker, 'Partita small batches', settings, routes, topic, 'broker')
+    if (phase === 'paced') return pacedPhase(broker, 'Partita paced small batches', settings, routes, topic, 'broker')
     return fetchPhase(broker, settings, routes, topic, 'broker')
   })
 }

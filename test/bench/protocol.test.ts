@@ -19,6 +19,7 @@ const settings: BenchSettings = {
   smallRecords: 20,
   smallConnections: 4,
   smallInFlight: 2,
+  pacedPauseMs: 50,
   brokers: 2,
   replicatedBrokers: 3,
   e2eRate: 1000,
@@ -94,6 +95,19 @@ describe('bench:protocol', () => {
     for (const row of rows) expect(printed).toContain(row.figure)
     // Each phase prints the command that produced it: eleven, the four of the durability comparison, and the two of transactions.
     expect(printed.match(/command: /g)?.length).toBe(17)
+  })
+
+  it('runs the paced phase alone: one request at a time, each after the pause that follows the last answer', { timeout: 120_000 }, async () => {
+    const report = await runSinglePhase(settings, 'paced')
+    for (const phase of [report.ceiling!, report.partita[0]]) {
+      expect(phase.requests).toBeGreaterThan(0)
+      // At most one request per pause: unpaced, one connection sends hundreds in 0.3 s.
+      expect(phase.requests).toBeLessThanOrEqual(Math.ceil((settings.seconds * 1000) / settings.pacedPauseMs))
+      expect(phase.records).toBe(phase.requests * settings.smallRecords)
+    }
+    expectPhase(report.partita[0], settings.brokers)
+    expect(report.partita[0].label).toBe('Partita paced small batches')
+    expect(formatSinglePhase(report)).toContain(`a ${settings.pacedPauseMs} ms pause`)
   })
 
   it('runs the fetch phase alone beside the ceiling reading back the same load', { timeout: 120_000 }, async () => {
