@@ -22,7 +22,8 @@ function serve(file: string): void {
   let appendPosition = 0
   const server = net.createServer((socket) => {
     socket.setNoDelay(true)
-    const reader = new FrameReader(FRAME_BYTES_MAX)
+    // As the broker's connections read: each socket read freed once its frames are copied out.
+    const reader = new FrameReader(FRAME_BYTES_MAX, { releaseChunks: true })
     socket.on('error', () => socket.destroy())
     socket.on('data', (chunk: Buffer) => {
       reader.push(chunk)

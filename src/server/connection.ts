@@ -90,7 +90,8 @@ export class Connection {
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket
     this.#options = options
-    this.#reader = new FrameReader(options.frameBytesMax)
+    // The socket hands each read over and never looks at it again: the reader frees it once copied out.
+    this.#reader = new FrameReader(options.frameBytesMax, { releaseChunks: true })
     this.#peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     this.#clientHost = `/${socket.remoteAddress ?? ''}`
     socket.setNoDelay(true)

@@ -52,6 +52,55 @@ describe('FrameReader', () => {
     expect(whole.toString()).toBe('\0'.repeat(5))
   })
 
+  it('frees a chunk of its own once a spanning frame is copied out of it, never one a frame is a view of, nor shared memory', () => {
+    const canDetach = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
+    const reader = new FrameReader(1024, { releaseChunks: true })
+    // Chunks as a socket hands them out: each the whole of an ArrayBuffer of its own.
+    const own = (bytes: Buffer): Buffer => {
+      const chunk = Buffer.from(new ArrayBuffer(bytes.length))
+      bytes.copy(chunk)
+      return chunk
+    }
+    const stream = framed([Buffer.from('inside'), Buffer.from('spanning three'), Buffer.from('last')])
+    // 'inside' (10 bytes with its prefix) and the next prefix lie in the first chunk; 'spanning
+    // three' crosses into a second and a third chunk, which also holds all of 'last'.
+    const first = own(stream.subarray(0, 16))
+    const second = own(stream.subarray(16, 22))
+    const third = own(stream.subarray(22))
+    for (const chunk of [first, second, third]) reader.push(chunk)
+    const inside = reader.next()!
+    expect(reader.next()!.toString()).toBe('spanning three')
+    expect(reader.next()!.toString()).toBe('last')
+    expect(reader.bufferedBytes).toBe(0)
+    // The view is intact; the chunks only copied from are freed; the one 'last' is a view of is not.
+    expect(inside.toString()).toBe('inside')
+    expect(first.buffer.byteLength).toBe(16)
+    expect(second.buffer.byteLength).toBe(canDetach ? 0 : 6)
+    expect(third.buffer.byteLength).toBe(stream.length - 22)
+    // A slice of a shared buffer (as Node's small-buffer pool hands out) is never freed.
+    const pool = Buffer.alloc(64)
+    const part = framed([Buffer.from('pooled')])
+    part.copy(pool, 10)
+    reader.push(pool.subarray(10, 13))
+    reader.push(own(part.subarray(3)))
+    expect(reader.next()!.toString()).toBe('pooled')
+    expect(pool.buffer.byteLength).toBe(64)
+  })
+
+  it('frees nothing unless asked to, even a chunk a spanning frame was copied out of', () => {
+    const reader = new FrameReader(1024)
+    const stream = framed([Buffer.from('spanning')])
+    const head = Buffer.from(new ArrayBuffer(6))
+    const tail = Buffer.from(new ArrayBuffer(stream.length - 6))
+    stream.copy(head, 0, 0, 6)
+    stream.copy(tail, 0, 6)
+    reader.push(head)
+    reader.push(tail)
+    expect(reader.next()!.toString()).toBe('spanning')
+    expect(head.buffer.byteLength).toBe(6)
+    expect(tail.buffer.byteLength).toBe(stream.length - 6)
+  })
+
   it('refuses a size above the limit or below zero before reading the body', () => {
     for (const size of [1025, -1]) {
       const reader = new FrameReader(1024)
