@@ -1,9 +1,10 @@
 /**
  * `npm run bench:protocol:phase -- NAME`: one phase of bench:protocol alone, to measure one change
  * without the whole run: produce, fetch, small, paced or scaling beside the ceiling under the same
- * load measured in the same run (paced: small batches one at a time, BENCH_PACED_PAUSE_MS (2) apart); e2e beside its client-side floor; acks-all beside acks=1 on the main
- * layout; txn the transactions of BENCH_TXN_RECORDS beside idempotent produce, both librdkafka on
- * one fresh server. Same environment variables as bench/protocol.ts, plus BENCH_BROKER_NODE_OPTIONS: Node
+ * load measured in the same run (paced: small batches one at a time, BENCH_PACED_PAUSE_MS (2) ms
+ * apart); e2e beside its client-side floor; acks-all beside acks=1 on the main layout; txn the
+ * transactions of BENCH_TXN_RECORDS beside idempotent produce, both librdkafka on one fresh
+ * server. Same environment variables as bench/protocol.ts, plus BENCH_BROKER_NODE_OPTIONS: Node
  * options for the broker process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile its shard
  * workers under that load.
  */
