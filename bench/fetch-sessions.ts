@@ -17,7 +17,7 @@
 import { connect, type Socket } from 'node:net'
 import { ApiKey, decodeResponse, encodeRequest, type Input, type RequestApiKey, type RequestByKey, type ResponseByKey } from '../src/protocol/index.js'
 import { encodeBatch } from '../src/records/record-batch.js'
-import { FrameReader } from '../src/server/frame-reader.js'
+import { FrameReader } from '../src/protocol/frame-reader.js'
 import { startBrokerProcess, type ServerProcess } from './protocol/servers.js'
 import { cpuBetween, snapshotCpu } from './protocol/thread-cpu.js'
 

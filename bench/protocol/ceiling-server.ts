@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs'
 import net from 'node:net'
-import { FrameReader } from '../../src/server/frame-reader.js'
+import { FrameReader } from '../../src/protocol/frame-reader.js'
 import { CEILING_ACK_BYTES, CEILING_PRODUCE_API_KEY, CEILING_READ_API_KEY, READ_LENGTH_OFFSET, READ_POSITION_OFFSET } from './ceiling-wire.js'
 
 /** The largest frame accepted, as Partita's default socket.request.max.bytes. */

@@ -8,7 +8,7 @@
  * (Kafka's request header); every answer starts with its int32 size and int32 correlation id.
  */
 import net from 'node:net'
-import { FrameReader } from '../../src/server/frame-reader.js'
+import { FrameReader } from '../../src/protocol/frame-reader.js'
 
 /** Byte offset of the correlation id in a request frame (after size, api key and version). */
 export const REQUEST_CORRELATION_ID_OFFSET = 8

@@ -30,7 +30,7 @@ import {
   encodeResponseChunks,
 } from '../protocol/index.js'
 import type { RequestApiKey, RequestHeader } from '../protocol/index.js'
-import { FrameReader } from './frame-reader.js'
+import { FrameReader } from '../protocol/frame-reader.js'
 import { CLOSE_CONNECTION, handlerFor, NO_RESPONSE, unsupportedApiVersionsBody } from './handlers/index.js'
 import type { ApiHandler, HandlerContext } from './handlers/index.js'
 

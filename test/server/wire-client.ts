@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net'
 import { decodeResponse, encodeRequest } from '../../src/protocol/index.js'
 import type { Input, RequestApiKey, RequestByKey, ResponseByKey } from '../../src/protocol/index.js'
-import { FrameReader } from '../../src/server/frame-reader.js'
+import { FrameReader } from '../../src/protocol/frame-reader.js'
 
 interface Expected {
   apiKey: RequestApiKey

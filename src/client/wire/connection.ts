@@ -14,6 +14,7 @@ import { apiByKey, ApiKey, decodeResponse, encodeRequest } from '../../protocol/
 import type { ApiVersionsResponse, Input, RequestApiKey, RequestByKey, ResponseByKey } from '../../protocol/index.js'
 import { ErrorCode, errorName } from '../../common/error-codes.js'
 import { pickVersion, type VersionRange } from './versions.js'
+import { FrameReader } from '../../protocol/frame-reader.js'
 
 export interface ConnectionOptions {
   host: string
@@ -80,8 +81,7 @@ export class Connection {
   // Correlation ids in write order: Kafka answers in this order.
   readonly #order: number[] = []
   readonly #queue: Queued[] = []
-  #chunks: Buffer[] = []
-  #buffered = 0
+  readonly #reader: FrameReader
   #nextCorrelationId = 0
   #closedError: Error | null = null
   #brokerVersions = new Map<number, VersionRange>()
@@ -95,6 +95,8 @@ export class Connection {
     this.#maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT_DEFAULT
     this.#maxQueued = options.maxQueued ?? MAX_QUEUED_DEFAULT
     this.#frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT
+    // The socket hands each read over and never looks at it again: the reader frees it once copied out.
+    this.#reader = new FrameReader(this.#frameBytesMax, { releaseChunks: true, frameName: 'response', limitName: "this client's frameBytesMax" })
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (error: NodeJS.ErrnoException) =>
       this.#fail(connectionError(`connection to ${this.address} failed: ${error.code ?? error.message}`)),
@@ -223,38 +225,24 @@ export class Connection {
   }
 
   #onData(chunk: Buffer): void {
-    this.#chunks.push(chunk)
-    this.#buffered += chunk.length
+    this.#reader.push(chunk)
     // Bounded: every pass consumes one whole frame from what is buffered.
-    while (this.#closedError === null && this.#buffered >= 4) {
-      const size = this.#peekSize()
-      if (size < 4 || size > this.#frameBytesMax) {
-        this.#protocolFailure(`response frame of ${size} bytes from ${this.address}`)
+    while (this.#closedError === null) {
+      let frame: Buffer | null
+      try {
+        frame = this.#reader.next()
+      } catch (error) {
+        this.#protocolFailure(`${error instanceof Error ? error.message : String(error)} from ${this.address}`)
         return
       }
-      if (this.#buffered < 4 + size) return
-      const frame = this.#take(4 + size).subarray(4)
+      if (frame === null) return
+      // Every response starts with its correlation id.
+      if (frame.length < 4) {
+        this.#protocolFailure(`response frame of ${frame.length} bytes from ${this.address}`)
+        return
+      }
       this.#onFrame(frame)
     }
-  }
-
-  #peekSize(): number {
-    const first = this.#chunks[0]
-    if (first.length >= 4) return first.readInt32BE(0)
-    return this.#take(4, true).readInt32BE(0)
-  }
-
-  // Takes `bytes` from the front of the buffered chunks (or only looks at them when `peek`).
-  #take(bytes: number, peek = false): Buffer {
-    // Joining the chunks once leaves a single one, so a frame split over many reads is copied once.
-    if (this.#chunks[0].length < bytes) this.#chunks = [Buffer.concat(this.#chunks, this.#buffered)]
-    const out = this.#chunks[0].subarray(0, bytes)
-    if (peek) return out
-    const head = this.#chunks[0]
-    if (head.length === bytes) this.#chunks.shift()
-    else this.#chunks[0] = head.subarray(bytes)
-    this.#buffered -= bytes
-    return out
   }
 
   #onFrame(frame: Buffer): void {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { FrameReader } from '../../src/server/frame-reader.js'
+import { FrameReader } from '../../src/protocol/frame-reader.js'
 
 function framed(bodies: Buffer[]): Buffer {
   return Buffer.concat(

@@ -1,9 +1,10 @@
 /**
- * Splits a connection's byte stream into request frames: `int32 size` then `size` bytes.
+ * Splits a Kafka connection's byte stream into frames, requests on the broker's side and responses
+ * on a client's: `int32 size` then `size` bytes. Sans-io: bytes in, frames out.
  *
  * The size is checked before anything is allocated for the frame, so a hostile or broken peer
- * cannot make the broker reserve more than socket.request.max.bytes: until a frame is whole, the
- * reader holds only the chunks that arrived.
+ * cannot make the reader reserve more than its limit (the broker's socket.request.max.bytes): until
+ * a frame is whole, the reader holds only the chunks that arrived.
  *
  * Each frame returned is a buffer no one will write to again: a view of one chunk when the frame
  * lies inside it (no copy for small requests), or a fresh copy when it spans chunks. That matters
@@ -28,6 +29,9 @@ const SIZE_BYTES = 4
 export interface FrameReaderOptions {
   /** Free each chunk once copied out (see the header): the pusher hands its chunks over. */
   releaseChunks?: boolean
+  /** What a frame is, and what its limit is called, in the size error (request, socket.request.max.bytes). */
+  frameName?: string
+  limitName?: string
 }
 
 type Detachable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }
@@ -35,6 +39,8 @@ type Detachable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }
 export class FrameReader {
   readonly #frameBytesMax: number
   readonly #releaseChunks: boolean
+  readonly #frameName: string
+  readonly #limitName: string
   #chunks: Buffer[] = []
   /** Per chunk in #chunks: whether it is the last view of an ArrayBuffer the reader may free. */
   #releasable: boolean[] = []
@@ -45,6 +51,8 @@ export class FrameReader {
   constructor(frameBytesMax: number, options: FrameReaderOptions = {}) {
     this.#frameBytesMax = frameBytesMax
     this.#releaseChunks = options.releaseChunks === true
+    this.#frameName = options.frameName ?? 'request'
+    this.#limitName = options.limitName ?? 'socket.request.max.bytes'
   }
 
   get bufferedBytes(): number {
@@ -67,7 +75,7 @@ export class FrameReader {
       if (this.#bufferedBytes < SIZE_BYTES) return null
       const size = this.#takeSize()
       if (size < 0 || size > this.#frameBytesMax) {
-        throw new PartitaError('PARTITA_FRAME_SIZE', `request size ${size} is outside 0-${this.#frameBytesMax} (socket.request.max.bytes)`)
+        throw new PartitaError('PARTITA_FRAME_SIZE', `${this.#frameName} size ${size} is outside 0-${this.#frameBytesMax} (${this.#limitName})`)
       }
       this.#frameSize = size
     }
