@@ -36,14 +36,20 @@ export interface FrameReaderOptions {
 
 type Detachable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }
 
+/** A chunk pushed and not yet wholly taken: its bytes from `start` on are still buffered. */
+interface Pending {
+  bytes: Buffer
+  start: number
+  /** Whether the reader may free the chunk's ArrayBuffer once it has taken all of it. */
+  releasable: boolean
+}
+
 export class FrameReader {
   readonly #frameBytesMax: number
   readonly #releaseChunks: boolean
   readonly #frameName: string
   readonly #limitName: string
-  #chunks: Buffer[] = []
-  /** Per chunk in #chunks: whether it is the last view of an ArrayBuffer the reader may free. */
-  #releasable: boolean[] = []
+  #chunks: Pending[] = []
   #bufferedBytes = 0
   /** The size of the frame being read, once its prefix has arrived; -1 before. */
   #frameSize = -1
@@ -61,8 +67,7 @@ export class FrameReader {
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return
-    this.#chunks.push(chunk)
-    this.#releasable.push(this.#releaseChunks && chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength)
+    this.#chunks.push({ bytes: chunk, start: 0, releasable: this.#releaseChunks && chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength })
     this.#bufferedBytes += chunk.length
   }
 
@@ -88,8 +93,8 @@ export class FrameReader {
   /** Removes a size prefix (bufferedBytes >= 4) without handing out a view of its chunk. */
   #takeSize(): number {
     const first = this.#chunks[0]
-    if (first.length < SIZE_BYTES) return this.#copy(SIZE_BYTES).readInt32BE(0)
-    const size = first.readInt32BE(0)
+    if (first.bytes.length - first.start < SIZE_BYTES) return this.#copy(SIZE_BYTES).readInt32BE(0)
+    const size = first.bytes.readInt32BE(first.start)
     this.#consume(SIZE_BYTES)
     return size
   }
@@ -98,10 +103,10 @@ export class FrameReader {
   #take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0)
     const first = this.#chunks[0]
-    if (first.length < n) return this.#copy(n)
+    if (first.bytes.length - first.start < n) return this.#copy(n)
     // A view escapes: its chunk must never be freed by the reader.
-    this.#releasable[0] = false
-    const out = first.subarray(0, n)
+    first.releasable = false
+    const out = first.bytes.subarray(first.start, first.start + n)
     this.#consume(n)
     return out
   }
@@ -112,24 +117,22 @@ export class FrameReader {
     let filled = 0
     // Bounded: every pass copies at least one byte of the n requested.
     while (filled < n) {
-      const chunk = this.#chunks[0]
-      const count = Math.min(chunk.length, n - filled)
-      chunk.copy(out, filled, 0, count)
+      const { bytes, start } = this.#chunks[0]
+      const count = Math.min(bytes.length - start, n - filled)
+      bytes.copy(out, filled, start, start + count)
       filled += count
       this.#consume(count)
     }
     return out
   }
 
-  /** Drops the first `n` bytes of the first chunk (n <= its length), freeing it once emptied when allowed. */
+  /** Drops the first `n` buffered bytes of the first chunk (n <= what it holds), freeing it once emptied when allowed. */
   #consume(n: number): void {
-    const chunk = this.#chunks[0]
+    const first = this.#chunks[0]
     this.#bufferedBytes -= n
-    if (n < chunk.length) {
-      this.#chunks[0] = chunk.subarray(n)
-      return
-    }
+    first.start += n
+    if (first.start < first.bytes.length) return
     this.#chunks.shift()
-    if (this.#releasable.shift() === true) (chunk.buffer as Detachable).transfer?.(0)
+    if (first.releasable) (first.bytes.buffer as Detachable).transfer?.(0)
   }
 }
