@@ -38,6 +38,7 @@ import { OFFSETS_TOPIC } from '../metadata/topic-names.js'
 import type { GroupOperations } from '../server/core.js'
 import { decodeTxnMarker } from '../records/control-batch.js'
 import { isControlBatch, TRANSACTIONAL_BIT } from '../records/record-batch.js'
+import { CoordinatorSlots, type CoordinatorSlot } from './coordinator-slots.js'
 import { appendInternal, readInternalPartition } from './internal-log.js'
 import type { PartitionAccess } from './local-partitions.js'
 import type { TxnVerification } from './txn-verification.js'
@@ -45,16 +46,8 @@ import type { GroupSnapshot } from './node-metrics.js'
 
 /** How long a commit waits for the in-sync replicas of its __consumer_offsets partition. */
 const APPEND_TIMEOUT_MS = 5_000
-/** Pause before trying a load again (the replica may not have heard it leads yet). */
-const LOAD_RETRY_MS = 50
 
-interface Slot {
-  leaderEpoch: number
-  coordinator: GroupCoordinator
-  /** Resolves once the partition is loaded (the coordinator then answers). */
-  loaded: Promise<void>
-  closed: boolean
-}
+type Slot = CoordinatorSlot<GroupCoordinator>
 
 export interface GroupCoordinatorsDeps {
   nodeId: number
@@ -67,13 +60,23 @@ export interface GroupCoordinatorsDeps {
 
 export class GroupCoordinators implements GroupOperations {
   readonly #deps: GroupCoordinatorsDeps
-  readonly #slots = new Map<number, Slot>()
+  readonly #slots: CoordinatorSlots<GroupCoordinator>
 
   /** The next expired-offsets pass (offsets.retention.check.interval.ms), while any coordinator runs here. */
   #expiryTimer: TimerHandle | null = null
 
   constructor(deps: GroupCoordinatorsDeps) {
     this.#deps = deps
+    this.#slots = new CoordinatorSlots({
+      topic: OFFSETS_TOPIC,
+      nodeId: deps.nodeId,
+      image: deps.image,
+      clock: deps.clock,
+      log: deps.log,
+      contents: 'groups',
+      create: (partition) => this.#create(partition),
+      load: (slot) => this.#load(slot),
+    })
   }
 
   /** Looks for expired offsets in every group this node coordinates; returns how many expired. */
@@ -105,13 +108,7 @@ export class GroupCoordinators implements GroupOperations {
    */
   onImage(removedTopics: readonly string[] = []): void {
     if (removedTopics.length > 0) this.#dropTopicOffsets(new Set(removedTopics))
-    const topic = this.#deps.image.topics.get(OFFSETS_TOPIC)
-    const led = new Map<number, number>()
-    for (const p of topic?.partitions ?? []) if (p.leader === this.#deps.nodeId) led.set(p.partition, p.leaderEpoch)
-    for (const [partition, slot] of this.#slots) {
-      if (led.get(partition) !== slot.leaderEpoch) this.#stop(partition, slot)
-    }
-    for (const [partition, leaderEpoch] of led) if (!this.#slots.has(partition)) this.#start(partition, leaderEpoch)
+    this.#slots.follow()
     this.#armExpiry()
   }
 
@@ -122,7 +119,7 @@ export class GroupCoordinators implements GroupOperations {
 
   /** Resolves once every coordinator this node runs has loaded its partition. */
   async whenLoaded(): Promise<void> {
-    await Promise.all([...this.#slots.values()].map((slot) => slot.loaded))
+    await this.#slots.whenLoaded()
   }
 
   /** Every loaded group this node coordinates, with its committed offsets (for metrics and status). */
@@ -144,13 +141,13 @@ export class GroupCoordinators implements GroupOperations {
   close(): void {
     if (this.#expiryTimer !== null) this.#deps.clock.clearTimeout(this.#expiryTimer)
     this.#expiryTimer = null
-    for (const [partition, slot] of this.#slots) this.#stop(partition, slot)
+    this.#slots.close()
   }
 
-  #start(partition: number, leaderEpoch: number): void {
+  #create(partition: number): GroupCoordinator {
     const log: GroupLog = { append: (records, txn) => this.#append(partition, records, txn) }
     const config = this.#deps.config
-    const coordinator = new GroupCoordinator({
+    return new GroupCoordinator({
       clock: this.#deps.clock,
       log,
       initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
@@ -158,33 +155,15 @@ export class GroupCoordinators implements GroupOperations {
       maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
       offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     })
-    const slot: Slot = { leaderEpoch, coordinator, loaded: Promise.resolve(), closed: false }
-    slot.loaded = this.#load(partition, slot)
-    this.#slots.set(partition, slot)
-  }
-
-  #stop(partition: number, slot: Slot): void {
-    slot.closed = true
-    slot.coordinator.close()
-    if (this.#slots.get(partition) === slot) this.#slots.delete(partition)
   }
 
   /** Reads the partition from its start to its high watermark and replays every record. */
-  async #load(partition: number, slot: Slot): Promise<void> {
-    // Bounded: each pass either loads, stops (leadership moved), or waits and retries.
-    for (let attempt = 0; !slot.closed; attempt++) {
-      try {
-        const { records, pending } = await this.#readAll(partition, slot)
-        if (slot.closed) return
-        slot.coordinator.load(records, pending)
-        // Offsets of topics deleted while their tombstones could not be written (or before this load).
-        await slot.coordinator.dropTopicOffsets((topic) => !this.#deps.image.topics.has(topic))
-        return
-      } catch (error) {
-        if (attempt % 100 === 99) this.#deps.log.warn(`loading groups of ${OFFSETS_TOPIC}-${partition} keeps failing: ${error instanceof Error ? error.message : String(error)}`)
-        await new Promise<void>((resolve) => this.#deps.clock.setTimeout(resolve, LOAD_RETRY_MS))
-      }
-    }
+  async #load(slot: Slot): Promise<void> {
+    const { records, pending } = await this.#readAll(slot)
+    if (slot.closed) return
+    slot.coordinator.load(records, pending)
+    // Offsets of topics deleted while their tombstones could not be written (or before this load).
+    await slot.coordinator.dropTopicOffsets((topic) => !this.#deps.image.topics.has(topic))
   }
 
   /**
@@ -192,10 +171,10 @@ export class GroupCoordinators implements GroupOperations {
    * commits (TxnOffsetCommit) count only once their producer's COMMIT marker follows; an ABORT
    * drops them; those still undecided come back as `pending`, to be settled by a later marker.
    */
-  async #readAll(partition: number, slot: Slot): Promise<{ records: GroupRecord[]; pending: Map<number, GroupRecord[]> }> {
+  async #readAll(slot: Slot): Promise<{ records: GroupRecord[]; pending: Map<number, GroupRecord[]> }> {
     const records: GroupRecord[] = []
     const pending = new Map<number, GroupRecord[]>()
-    await readInternalPartition(this.#partitions(), OFFSETS_TOPIC, partition, slot.leaderEpoch, () => slot.closed, (header, batchRecords, batch) => {
+    await readInternalPartition(this.#partitions(), OFFSETS_TOPIC, slot.partition, slot.leaderEpoch, () => slot.closed, (header, batchRecords, batch) => {
       if (isControlBatch(header.attributes)) {
         const marker = decodeTxnMarker(batch, 0)
         const held = pending.get(header.producerId)

@@ -14,13 +14,13 @@ import { decodeTxnRecord, encodeTxnKey, encodeTxnValue, type TxnPartition, type 
 import type { BrokerConfig } from '../metadata/broker-config.js'
 import type { MetadataImage } from '../metadata/image.js'
 import { TXN_STATE_TOPIC } from '../metadata/topic-names.js'
+import { CoordinatorSlots, type CoordinatorSlot } from './coordinator-slots.js'
 import { appendInternal, readInternalPartition } from './internal-log.js'
 import type { PartitionAccess } from './local-partitions.js'
 import type { TxnMarkerEntry, TxnMarkerResult, TxnOperations } from '../server/core.js'
 
+/** How long a state change waits for the in-sync replicas of its __transaction_state partition. */
 const APPEND_TIMEOUT_MS = 5_000
-const LOAD_RETRY_MS = 50
-
 
 export interface TxnCoordinatorsDeps {
   nodeId: number
@@ -44,22 +44,25 @@ export interface TxnVerifyRequest {
   partition: TxnPartition
 }
 
-interface Slot {
-  leaderEpoch: number
-  coordinator: TxnCoordinator
-  loaded: Promise<void>
-  closed: boolean
-}
-
 /** What a transaction API answers when this node does not (yet) serve the transactional id. */
 export type TxnRoute = TxnCoordinator | number
 
 export class TxnCoordinators implements TxnOperations {
   readonly #deps: TxnCoordinatorsDeps
-  readonly #slots = new Map<number, Slot>()
+  readonly #slots: CoordinatorSlots<TxnCoordinator>
 
   constructor(deps: TxnCoordinatorsDeps) {
     this.#deps = deps
+    this.#slots = new CoordinatorSlots({
+      topic: TXN_STATE_TOPIC,
+      nodeId: deps.nodeId,
+      image: deps.image,
+      clock: deps.clock,
+      log: deps.log,
+      contents: 'transactions',
+      create: (partition, leaderEpoch) => this.#create(partition, leaderEpoch),
+      load: (slot) => this.#load(slot),
+    })
   }
 
   /** The partition of __transaction_state that holds `transactionalId` (Kafka's placement, as for groups). */
@@ -68,20 +71,17 @@ export class TxnCoordinators implements TxnOperations {
     return groupPartition(transactionalId, topic?.partitions.length ?? this.#deps.config.transactionStateLogNumPartitions)
   }
 
+  /** After every metadata change: start coordinators for partitions now led here, stop the others. */
   onImage(): void {
-    const topic = this.#deps.image.topics.get(TXN_STATE_TOPIC)
-    const led = new Map<number, number>()
-    for (const p of topic?.partitions ?? []) if (p.leader === this.#deps.nodeId) led.set(p.partition, p.leaderEpoch)
-    for (const [partition, slot] of this.#slots) if (led.get(partition) !== slot.leaderEpoch) this.#stop(partition, slot)
-    for (const [partition, leaderEpoch] of led) if (!this.#slots.has(partition)) this.#start(partition, leaderEpoch)
+    this.#slots.follow()
   }
 
   async whenLoaded(): Promise<void> {
-    await Promise.all([...this.#slots.values()].map((slot) => slot.loaded))
+    await this.#slots.whenLoaded()
   }
 
   close(): void {
-    for (const [partition, slot] of this.#slots) this.#stop(partition, slot)
+    this.#slots.close()
   }
 
   /** The coordinator of `transactionalId` when this node runs it and has loaded it, else the code a client must see. */
@@ -160,9 +160,9 @@ export class TxnCoordinators implements TxnOperations {
     return { errorCode: ErrorCode.NONE, transactions }
   }
 
-  #start(partition: number, leaderEpoch: number): void {
+  #create(partition: number, leaderEpoch: number): TxnCoordinator {
     const config = this.#deps.config
-    const coordinator = new TxnCoordinator({
+    return new TxnCoordinator({
       clock: this.#deps.clock,
       log: { append: (records) => this.#append(partition, leaderEpoch, records) },
       allocateProducerId: () => this.#deps.allocateProducerId(),
@@ -173,37 +173,20 @@ export class TxnCoordinators implements TxnOperations {
       abortCheckIntervalMs: config.transactionAbortTimedOutCleanupIntervalMs,
       afterAnswers: (run) => void setImmediate(run),
     })
-    const slot: Slot = { leaderEpoch, coordinator, loaded: Promise.resolve(), closed: false }
-    slot.loaded = this.#load(partition, slot)
-    this.#slots.set(partition, slot)
   }
 
-  #stop(partition: number, slot: Slot): void {
-    slot.closed = true
-    slot.coordinator.close()
-    if (this.#slots.get(partition) === slot) this.#slots.delete(partition)
-  }
-
-  async #load(partition: number, slot: Slot): Promise<void> {
-    // Bounded: each pass either loads, stops (leadership moved), or waits and retries.
-    for (let attempt = 0; !slot.closed; attempt++) {
-      try {
-        const records: TxnRecord[] = []
-        await readInternalPartition(this.#deps.partitions, TXN_STATE_TOPIC, partition, slot.leaderEpoch, () => slot.closed, (_header, batch) => {
-          for (const r of batch) {
-            if (r.key === null) continue
-            const decoded = decodeTxnRecord(r.key, r.value)
-            if (decoded !== null) records.push(decoded)
-          }
-        })
-        if (slot.closed) return
-        slot.coordinator.load(records)
-        return
-      } catch (error) {
-        if (attempt % 100 === 99) this.#deps.log.warn(`loading transactions of ${TXN_STATE_TOPIC}-${partition} keeps failing: ${error instanceof Error ? error.message : String(error)}`)
-        await new Promise<void>((resolve) => this.#deps.clock.setTimeout(resolve, LOAD_RETRY_MS))
+  /** Reads the partition from its start to its high watermark and replays every state change. */
+  async #load(slot: CoordinatorSlot<TxnCoordinator>): Promise<void> {
+    const records: TxnRecord[] = []
+    await readInternalPartition(this.#deps.partitions, TXN_STATE_TOPIC, slot.partition, slot.leaderEpoch, () => slot.closed, (_header, batch) => {
+      for (const r of batch) {
+        if (r.key === null) continue
+        const decoded = decodeTxnRecord(r.key, r.value)
+        if (decoded !== null) records.push(decoded)
       }
-    }
+    })
+    if (slot.closed) return
+    slot.coordinator.load(records)
   }
 
   /** Under the leader epoch the coordinator loaded at: a coordinator that moved cannot write stale state. */
