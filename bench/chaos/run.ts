@@ -11,9 +11,9 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../../src/bench/free-port.js'
 import { BrokerProcess } from '../fuzz/broker-process.js'
 import { Rng } from '../fuzz/rng.js'
 import { checkChaos, type ChaosVerdict, type SeenRecord } from './check.js'
@@ -186,17 +186,4 @@ export async function within(promise: Promise<unknown>, timeoutMs: number): Prom
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** A port free now, so every restart listens where the clients already point. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }

@@ -13,10 +13,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../../src/bench/free-port.js'
 import { startBroker } from '../../src/start-broker.js'
 import { PARTITA_CLI } from '../protocol/servers.js'
 import { jsonLinesOf } from '../protocol/json-lines.js'
@@ -78,14 +79,6 @@ function python(args: string[], onLine: (line: Record<string, unknown>) => void 
   })
   const done = new Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, lines, stderr })))
   return { done, kill: () => child.kill('SIGKILL') }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 async function waitListening(port: number, timeoutMs: number): Promise<void> {

@@ -10,10 +10,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../src/bench/free-port.js'
 import { KCAT, runOk, startTestBroker, tempDataDir, type Broker } from './harness.js'
 
 const BURROW = '/usr/bin/Burrow'
@@ -31,17 +32,6 @@ let broker: Broker
 let dir: string
 let burrowPort: number
 const children: ChildProcess[] = []
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Starts a long-running child whose output goes to `<name>.log` in the test's dir; stopped in afterAll. */
 function startChild(name: string, command: string, args: string[]): ChildProcess {

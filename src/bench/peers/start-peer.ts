@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BenchDriver } from '../driver.js'
+import { freePort } from '../free-port.js'
 import { NatsConnection } from './nats-connection.js'
 import { NatsDriver } from './nats-driver.js'
 import { RedisDriver } from './redis-driver.js'
@@ -85,18 +85,6 @@ async function untilAnswers(name: PeerName, port: number, child: ChildProcess, b
     }
   }
   throw new Error(`${binary} did not answer on 127.0.0.1:${port}: ${stderr().trim()}`)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
