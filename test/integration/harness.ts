@@ -75,6 +75,12 @@ export async function startTestBroker(dataDir: string, options: BrokerOptions = 
   })
 }
 
+/** Creates a topic through the broker's own cluster API, at the broker's default replication factor; throws on any error code. */
+export async function createTopicOn(broker: Broker, name: string, numPartitions = 1): Promise<void> {
+  const [result] = await broker.cluster.createTopics([{ name, numPartitions, replicationFactor: -1, configs: {} }], false)
+  if (result.errorCode !== 0) throw new Error(`creating topic ${name} failed with error code ${result.errorCode}`)
+}
+
 export interface ProcessResult {
   code: number | null
   stdout: string

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultPartition } from '../../src/client/partitioner.js'
-import { kcat, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
+import { createTopicOn, kcat, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
 
 const SCRIPT = 'kafka_python_client.py'
 
@@ -22,11 +22,6 @@ afterAll(async () => {
   data?.remove()
 })
 
-async function createTopic(name: string, numPartitions: number): Promise<void> {
-  const [result] = await broker.cluster.createTopics([{ name, numPartitions, replicationFactor: -1, configs: {} }], false)
-  expect(result.errorCode).toBe(0)
-}
-
 interface Record {
   partition: number
   offset: number
@@ -36,7 +31,7 @@ interface Record {
 
 describe('kafka-python', () => {
   it('detects an api version and reads metadata', async () => {
-    await createTopic('kp-meta', 3)
+    await createTopicOn(broker, 'kp-meta', 3)
     const meta = await runPython<{ api_version: number[]; topics: string[]; partitions: number[]; brokers: unknown[] }>(SCRIPT, [
       'metadata',
       broker.bootstrapServers,
@@ -52,7 +47,7 @@ describe('kafka-python', () => {
 
   it('produces keyed records on murmur2 partitions and a group reads them back in order per key', async () => {
     const topic = 'kp-keyed'
-    await createTopic(topic, 4)
+    await createTopicOn(broker, topic, 4)
     const produced = await runPython<{ records: Array<{ key: string; partition: number; offset: number }> }>(SCRIPT, [
       'produce',
       broker.bootstrapServers,
@@ -81,7 +76,7 @@ describe('kafka-python', () => {
 
   it('finds offsets by timestamp', async () => {
     const topic = 'kp-times'
-    await createTopic(topic, 1)
+    await createTopicOn(broker, topic, 1)
     const base = Date.now() - 60_000
     const producer = broker.producer()
     for (let i = 0; i < 4; i++) {
@@ -98,7 +93,7 @@ describe('kafka-python', () => {
 
   it('splits partitions between two members and gives them all to the one left', async () => {
     const topic = 'kp-group'
-    await createTopic(topic, 4)
+    await createTopicOn(broker, topic, 4)
     const result = await runPython<{ split: number[][]; first: number[][]; after: number[]; second: number[]; duplicates: number }>(
       SCRIPT,
       ['group-split', broker.bootstrapServers, topic, 'kp-split-group'],

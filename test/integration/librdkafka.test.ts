@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { defaultPartition } from '../../src/client/partitioner.js'
 import { CompressionType, compressionOf } from '../../src/records/record-batch.js'
 import { decompress } from '../../src/records/compression.js'
-import { TEST_BROKERS, eventually, kcat, runPython, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
+import { createTopicOn, TEST_BROKERS, eventually, kcat, runPython, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
 import { CompressionCodecs, CompressionTypes } from 'kafkajs'
 
 const SCRIPT = 'confluent_client.py'
@@ -39,11 +39,6 @@ afterAll(async () => {
   data?.remove()
 })
 
-async function createTopic(name: string, numPartitions: number): Promise<void> {
-  const [result] = await broker.cluster.createTopics([{ name, numPartitions, replicationFactor: -1, configs: {} }], false)
-  expect(result.errorCode).toBe(0)
-}
-
 interface ProduceResult {
   reports: Array<{ key: string; partition: number; offset: number }>
   errors: string[]
@@ -59,7 +54,7 @@ interface Record {
 
 describe('kcat', () => {
   it('reads metadata as JSON', async () => {
-    await createTopic('kc-meta', 2)
+    await createTopicOn(broker, 'kc-meta', 2)
     const meta = JSON.parse(await kcat(broker.bootstrapServers, ['-L', '-J', '-t', 'kc-meta'])) as {
       brokers: Array<{ id: number; name: string }>
       topics: Array<{ topic: string; partitions: Array<{ partition: number; leader: number; replicas: unknown[]; isrs: unknown[] }> }>
@@ -77,7 +72,7 @@ describe('kcat', () => {
 
   it('produces keyed records with murmur2_random and reads them back in order per key', async () => {
     const topic = 'kc-keyed'
-    await createTopic(topic, 3)
+    await createTopicOn(broker, topic, 3)
     const lines = Array.from({ length: 30 }, (_, i) => `key-${i % 5}:value-${i}`)
     await kcat(broker.bootstrapServers, ['-P', '-t', topic, '-K:', '-X', 'partitioner=murmur2_random'], { input: lines.join('\n') + '\n' })
     const out = await kcat(broker.bootstrapServers, ['-C', '-t', topic, '-o', 'beginning', '-e', '-f', '%p %k %s\n'])
@@ -101,7 +96,7 @@ describe('kcat', () => {
     ['gzip', CompressionType.GZIP],
   ] as const)('stores %s batches from kcat compressed, and kafkajs reads them back', async (codec, kafkaType) => {
     const topic = `kc-codec-${codec}`
-    await createTopic(topic, 1)
+    await createTopicOn(broker, topic, 1)
     const values = Array.from({ length: 20 }, (_, i) => `${codec}-${i}-${'y'.repeat(60)}`)
     await kcat(broker.bootstrapServers, ['-P', '-t', topic, '-z', codec], { input: values.join('\n') + '\n' })
     const batches = await storedBatches(broker, topic, 0)
@@ -129,7 +124,7 @@ describe('kcat', () => {
 
 describe('confluent-kafka-python', () => {
   it('reads metadata', async () => {
-    await createTopic('ck-meta', 3)
+    await createTopicOn(broker, 'ck-meta', 3)
     const meta = await runPython<{ brokers: unknown[]; controller: number; topics: { [name: string]: number[] } }>(SCRIPT, [
       'metadata',
       broker.bootstrapServers,
@@ -141,7 +136,7 @@ describe('confluent-kafka-python', () => {
 
   it('keeps each key on one partition in order with the default partitioner, a group reads them back', async () => {
     const topic = 'ck-keyed'
-    await createTopic(topic, 4)
+    await createTopicOn(broker, topic, 4)
     const produced = await runPython<ProduceResult>(SCRIPT, ['produce', broker.bootstrapServers, topic, '20', '5', '{}'])
     expect(produced.errors).toEqual([])
     expect(produced.reports).toHaveLength(20)
@@ -164,7 +159,7 @@ describe('confluent-kafka-python', () => {
 
   it('places keys on the murmur2 partition with partitioner=murmur2_random', async () => {
     const topic = 'ck-murmur'
-    await createTopic(topic, 4)
+    await createTopicOn(broker, topic, 4)
     const produced = await runPython<ProduceResult>(SCRIPT, [
       'produce',
       broker.bootstrapServers,
@@ -180,7 +175,7 @@ describe('confluent-kafka-python', () => {
 
   it('produces idempotently with enable.idempotence', async () => {
     const topic = 'ck-idempotent'
-    await createTopic(topic, 1)
+    await createTopicOn(broker, topic, 1)
     const result = await runPython<ProduceResult>(SCRIPT, [
       'produce',
       broker.bootstrapServers,
@@ -204,7 +199,7 @@ describe('confluent-kafka-python', () => {
 
   it('splits partitions between two members and gives them all to the one left', async () => {
     const topic = 'ck-group'
-    await createTopic(topic, 4)
+    await createTopicOn(broker, topic, 4)
     const result = await runPython<{ split: number[][]; first: number[][]; after: number[]; second: number[]; duplicates: number }>(
       SCRIPT,
       ['group-split', broker.bootstrapServers, topic, 'ck-split-group'],

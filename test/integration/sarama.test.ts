@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runOk, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
+import { createTopicOn, runOk, startTestBroker, storedBatches, tempDataDir, type Broker } from './harness.js'
 
 const GO_SOURCE = fileURLToPath(new URL('./go/sarama_client.go', import.meta.url))
 const SARAMA_DIR = '/usr/share/gocode/src/github.com/Shopify/sarama'
@@ -30,11 +30,6 @@ async function sarama<T>(args: string[], timeoutMs = 60_000): Promise<T> {
   const stdout = await runOk(binary, [args[0], broker.bootstrapServers, ...args.slice(1)], { timeoutMs })
   const lines = stdout.trim().split('\n')
   return JSON.parse(lines[lines.length - 1]) as T
-}
-
-async function createTopic(name: string, numPartitions = 1): Promise<void> {
-  const [result] = await broker.cluster.createTopics([{ name, numPartitions, replicationFactor: -1, configs: {} }], false)
-  expect(result.errorCode).toBe(0)
 }
 
 describe.skipIf(!goFound)('sarama 1.22 with its default config', () => {
@@ -55,7 +50,7 @@ describe.skipIf(!goFound)('sarama 1.22 with its default config', () => {
   })
 
   it('produces with Produce v0, reads back with Fetch v0 and finds the offsets with ListOffsets v0', async () => {
-    await createTopic('sarama-plain')
+    await createTopicOn(broker, 'sarama-plain')
     const produced = await sarama<{ offsets: number[] }>(['produce', 'sarama-plain', '50'])
     expect(produced.offsets).toEqual(Array.from({ length: 50 }, (_, i) => i))
     // Stored as v2 batches, each message set up-converted.
@@ -68,7 +63,7 @@ describe.skipIf(!goFound)('sarama 1.22 with its default config', () => {
   })
 
   it('loses no acks=0 record when the producer closes right after sending', async () => {
-    await createTopic('sarama-acks0')
+    await createTopicOn(broker, 'sarama-acks0')
     const count = 100_000
     await sarama(['produce-acks0', 'sarama-acks0', String(count)], 120_000)
     const deadline = Date.now() + 30_000
@@ -83,7 +78,7 @@ describe.skipIf(!goFound)('sarama 1.22 with its default config', () => {
   })
 
   it('runs a consumer group that commits with OffsetCommit v1, so the next session resumes after it', async () => {
-    await createTopic('sarama-group')
+    await createTopicOn(broker, 'sarama-group')
     await sarama(['produce', 'sarama-group', '10'])
     const read = await sarama<{ values: string[] }>(['group', 'sarama-group', 'sarama-readers', '10'])
     expect(read.values).toEqual(Array.from({ length: 10 }, (_, i) => `v${i}`))

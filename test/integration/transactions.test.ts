@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Kafka, logLevel } from 'kafkajs'
-import { eventually, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
+import { createTopicOn, eventually, runPython, startTestBroker, tempDataDir, type Broker } from './harness.js'
 
 const SCRIPT = 'confluent_txn.py'
 /** Short, so an abandoned transaction is aborted within a test's time. */
@@ -26,11 +26,6 @@ afterAll(async () => {
   data?.remove()
 })
 
-async function createTopic(name: string, numPartitions: number): Promise<void> {
-  const [result] = await broker.cluster.createTopics([{ name, numPartitions, replicationFactor: -1, configs: {} }], false)
-  expect(result.errorCode).toBe(0)
-}
-
 interface Read {
   values: string[]
   complete: boolean
@@ -42,7 +37,7 @@ function read(topic: string, isolation: 'read_committed' | 'read_uncommitted'): 
 
 describe('confluent-kafka transactions', () => {
   it('commits and aborts: read_committed sees exactly the committed records, read_uncommitted both', async () => {
-    await createTopic('txn-ca', 2)
+    await createTopicOn(broker, 'txn-ca', 2)
     const txns = [
       { values: ['c1', 'c2', 'c3'], commit: true },
       { values: ['a1', 'a2'], commit: false },
@@ -58,7 +53,7 @@ describe('confluent-kafka transactions', () => {
   })
 
   it('fences the first producer when a second one starts with the same transactional id', async () => {
-    await createTopic('txn-fence', 1)
+    await createTopicOn(broker, 'txn-fence', 1)
     const result = await runPython<{ errors: Array<{ name: string; fatal: boolean }> }>(SCRIPT, ['fence', broker.bootstrapServers, 'txn-fence', 'fence-1'])
     expect(result.errors).toEqual([{ name: '_FENCED', fatal: true }])
     // The zombie's open transaction was aborted when the second producer fenced it.
@@ -68,7 +63,7 @@ describe('confluent-kafka transactions', () => {
 
   it('aborts a transaction its producer abandoned once transaction.timeout.ms passes, so read_committed consumers move on', async () => {
     const TIMEOUT_MS = 8_000
-    await createTopic('txn-abandon', 1)
+    await createTopicOn(broker, 'txn-abandon', 1)
     const abandonedAt = Date.now()
     await runPython(SCRIPT, ['abandon', broker.bootstrapServers, 'txn-abandon', 'abandon-1', String(TIMEOUT_MS)])
     await runPython(SCRIPT, ['produce', broker.bootstrapServers, 'txn-abandon', 'abandon-2', JSON.stringify([{ values: ['after'], commit: true }])])
@@ -88,8 +83,8 @@ describe('confluent-kafka transactions', () => {
 
 describe('kafkajs transactions', () => {
   it('consume-transform-produce with sendOffsets: output and committed offsets move together, an aborted batch leaves neither', async () => {
-    await createTopic('txn-in', 1)
-    await createTopic('txn-out', 1)
+    await createTopicOn(broker, 'txn-in', 1)
+    await createTopicOn(broker, 'txn-out', 1)
     const kafka = new Kafka({ clientId: 'txn-it', brokers: broker.bootstrapServers.split(','), logLevel: logLevel.NOTHING })
     const plain = kafka.producer()
     await plain.connect()
@@ -123,7 +118,7 @@ describe('kafkajs transactions', () => {
 
 describe('transaction state across a restart', () => {
   it('reloads an open transaction from __transaction_state, so the next producer of its id aborts it', async () => {
-    await createTopic('txn-restart', 1)
+    await createTopicOn(broker, 'txn-restart', 1)
     // Long enough that only the next producer, not the timeout, can end it.
     await runPython(SCRIPT, ['abandon', broker.bootstrapServers, 'txn-restart', 'restart-1', '600000'])
     await broker.close()
