@@ -34,7 +34,23 @@ export interface FrameReaderOptions {
   limitName?: string
 }
 
-type Detachable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }
+type Detachable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; readonly detached?: boolean }
+
+/**
+ * Frees `bytes` at once when they are the whole of their own ArrayBuffer (not a slice of a larger
+ * one, such as Node's shared pool of small buffers), on Node 22 and later; does nothing
+ * otherwise. Every view of that memory reads as empty afterwards: call it only on bytes nothing
+ * will read again.
+ */
+export function freeWholeBuffer(bytes: Uint8Array): void {
+  if (!isWholeBuffer(bytes)) return
+  const buffer = bytes.buffer as Detachable
+  if (buffer.detached !== true) buffer.transfer?.(0)
+}
+
+function isWholeBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteLength > 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+}
 
 /** A chunk pushed and not yet wholly taken: its bytes from `start` on are still buffered. */
 interface Pending {
@@ -67,7 +83,7 @@ export class FrameReader {
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return
-    this.#chunks.push({ bytes: chunk, start: 0, releasable: this.#releaseChunks && chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength })
+    this.#chunks.push({ bytes: chunk, start: 0, releasable: this.#releaseChunks && isWholeBuffer(chunk) })
     this.#bufferedBytes += chunk.length
   }
 
@@ -133,6 +149,6 @@ export class FrameReader {
     first.start += n
     if (first.start < first.bytes.length) return
     this.#chunks.shift()
-    if (first.releasable) (first.bytes.buffer as Detachable).transfer?.(0)
+    if (first.releasable) freeWholeBuffer(first.bytes)
   }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { FrameReader } from '../../src/protocol/frame-reader.js'
+import { FrameReader, freeWholeBuffer } from '../../src/protocol/frame-reader.js'
 
 function framed(bodies: Buffer[]): Buffer {
   return Buffer.concat(
@@ -85,6 +85,21 @@ describe('FrameReader', () => {
     reader.push(own(part.subarray(3)))
     expect(reader.next()!.toString()).toBe('pooled')
     expect(pool.buffer.byteLength).toBe(64)
+  })
+
+  it('frees a buffer only when it is the whole of its own memory, and freeing twice is harmless', () => {
+    const canDetach = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
+    const own = Buffer.from(new ArrayBuffer(32))
+    const shared = Buffer.alloc(64)
+    const slice = shared.subarray(8, 16)
+    const pooled = Buffer.allocUnsafe(16)
+    freeWholeBuffer(slice)
+    freeWholeBuffer(pooled)
+    freeWholeBuffer(own)
+    freeWholeBuffer(own)
+    expect(own.buffer.byteLength).toBe(canDetach ? 0 : 32)
+    expect(shared.buffer.byteLength).toBe(64)
+    expect(pooled.length).toBe(16)
   })
 
   it('frees nothing unless asked to, even a chunk a spanning frame was copied out of', () => {

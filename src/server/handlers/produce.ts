@@ -59,6 +59,9 @@ export const produceHandler = defineHandler({
   minVersion: 0,
   maxVersion: 9,
   exclusive: (request) => request.acks === 0,
+  // core.produce settles once every partition's append has run (acks=0 too), and the log copies
+  // the records into its file as it appends: no view of the frame outlives the handler.
+  frameDoneWhenHandled: true,
   async handle(ctx, request, version) {
     const slots: PartitionSlot[] = []
     const inputs: ProduceInput[] = []

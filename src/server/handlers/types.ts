@@ -41,6 +41,13 @@ export interface ApiHandler<K extends RequestApiKey = RequestApiKey> {
    * taken effect before anything after it reads the state it changed.
    */
   exclusive?(request: RequestByKey[K], version: number): boolean
+  /**
+   * True when nothing the handler started reads the request's bytes once `handle` has resolved,
+   * so the connection may free the request frame at once instead of leaving it to the collector.
+   * Decoded record sets are views of the frame: a handler that leaves work running on them after
+   * it resolves must not say so.
+   */
+  readonly frameDoneWhenHandled?: boolean
 }
 
 /** Declares a handler with its key's request and response types inferred. */
