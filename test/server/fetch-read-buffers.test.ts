@@ -6,9 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { fetchReadBuffers } from '../../src/common/buffer-pool.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { ApiKey } from '../../src/protocol/index.js'
-import { decodeRecords, iterateBatches } from '../../src/records/record-batch.js'
-import { batchOf, overrideCore, startTestServer, type TestServer } from './helpers.js'
+import { batchOf, fetchedValues, overrideCore, startTestServer, type TestServer } from './helpers.js'
 
 let ts: TestServer | undefined
 
@@ -54,14 +52,7 @@ describe('fetch read buffers', () => {
       })
     })
     const client = await ts.connect()
-    const response = await client.request(ApiKey.Fetch, 11, {
-      maxWaitMs: 0,
-      minBytes: 1,
-      maxBytes: 1 << 20,
-      topics: [{ topic: 'pooled', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
-    })
-    const records = response.responses[0].partitions[0].records as Buffer
-    const received = [...iterateBatches(records)].flatMap(({ pos }) => decodeRecords(records, pos).map((r) => r.value!.toString()))
+    const received = await fetchedValues(client, 'pooled')
     expect(received).toEqual(values)
 
     expect(lent).toHaveLength(1)

@@ -22,7 +22,8 @@ import { MetadataImage } from '../../src/metadata/image.js'
 import type { BrokerCore } from '../../src/server/core.js'
 import { startServer, type Server, type ServerOptions } from '../../src/server/server.js'
 import { advertisedEndpoint } from '../../src/start-broker.js'
-import { encodeBatch } from '../../src/records/record-batch.js'
+import { ApiKey } from '../../src/protocol/index.js'
+import { decodeRecords, encodeBatch, iterateBatches } from '../../src/records/record-batch.js'
 import { MemoryPartitions } from './memory-partitions.js'
 import { WireClient } from './wire-client.js'
 
@@ -159,4 +160,16 @@ export function overrideCore<M extends keyof BrokerCore>(core: NodeCore, method:
 /** Stamped now by default: a batch from the past is deleted by the partition's first housekeeping pass (retention.ms). */
 export function batchOf(values: string[], baseTimestamp = Date.now()): Buffer {
   return encodeBatch({ baseTimestamp, records: values.map((v) => ({ key: null, value: Buffer.from(v) })) })
+}
+
+/** The values one Fetch v11 of partition 0 from offset 0 returns (up to 4 MiB), in order. */
+export async function fetchedValues(client: WireClient, topic: string): Promise<string[]> {
+  const response = await client.request(ApiKey.Fetch, 11, {
+    maxWaitMs: 0,
+    minBytes: 1,
+    maxBytes: 4 << 20,
+    topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 4 << 20 }] }],
+  })
+  const records = response.responses[0].partitions[0].records as Buffer
+  return [...iterateBatches(records)].flatMap(({ pos }) => decodeRecords(records, pos).map((r) => r.value!.toString()))
 }

@@ -8,8 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey } from '../../src/protocol/index.js'
-import { decodeRecords, iterateBatches } from '../../src/records/record-batch.js'
-import { batchOf, overrideCore, startTestServer, type TestServer } from './helpers.js'
+import { batchOf, fetchedValues, overrideCore, startTestServer, type TestServer } from './helpers.js'
 
 const canFree = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
 
@@ -50,15 +49,7 @@ async function produce(values: string[], acks: number): Promise<void> {
 }
 
 async function storedValues(): Promise<string[]> {
-  const client = await ts!.connect()
-  const response = await client.request(ApiKey.Fetch, 11, {
-    maxWaitMs: 0,
-    minBytes: 1,
-    maxBytes: 4 << 20,
-    topics: [{ topic: 'frames', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 4 << 20 }] }],
-  })
-  const records = response.responses[0].partitions[0].records as Buffer
-  return [...iterateBatches(records)].flatMap(({ pos }) => decodeRecords(records, pos).map((r) => r.value!.toString()))
+  return fetchedValues(await ts!.connect(), 'frames')
 }
 
 describe('produce request frames', () => {
