@@ -19,7 +19,7 @@ export async function createActor(init: unknown, context: ActorContext): Promise
       log: emittingLogger((event) => context.emit(event)),
       housekeepingIntervalMs: open.housekeepingIntervalMs,
       emit: (event: PartitionEvent) => context.emit(event),
-      request: (shard, id, message, payload) => context.request({ shard, id }, message, payload),
+      request: (shard, id, message, payload, options) => context.request({ shard, id }, message, payload, options),
       crashOnInvariantViolation: (error) => context.crashOnInvariantViolation(error),
     })
   } catch (error) {

@@ -10,7 +10,9 @@ import { rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { TaskCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../storage/compaction.js'
+import { fetchReadBuffers } from '../common/buffer-pool.js'
 import { ErrorCode } from '../common/error-codes.js'
+import type { RequestOptions } from '../runtime/actor.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
 import { runTask } from '../runtime/cpu-pool.js'
 import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../records/batch-validation.js'
@@ -28,7 +30,7 @@ export interface PartitionActorContext {
   /** Where this partition's events go (on a shard: to the main thread's logger). */
   log: Logger
   emit(event: PartitionEvent): void
-  request(shard: number, id: string, message: unknown, payload?: Buffer): Promise<{ message: unknown; payload?: Buffer }>
+  request(shard: number, id: string, message: unknown, payload?: Buffer, options?: RequestOptions): Promise<{ message: unknown; payload?: Buffer }>
   /** How often housekeeping runs (log.retention.check.interval.ms). */
   housekeepingIntervalMs: number
   /** Ends the shard on a broken invariant; expected failures are answered instead. */
@@ -303,6 +305,9 @@ export class PartitionActor {
           if (generation !== this.#followGeneration || this.#closed) return
           // An error answer (leader not ready, epoch mismatch) asks for a pause before the next try.
           const backoffMs = this.#replica.applyLeaderFetch(response)
+          // The replica appended the records (the log wrote them out) or dropped them, and holds
+          // no view of them: their buffer, lent from this thread's pool, goes back to it.
+          if ('records' in response.result && response.result.records !== null) fetchReadBuffers.give(response.result.records)
           if (backoffMs > 0) await this.#sleep(backoffMs)
         } catch (error) {
           // The leader's shard may be down; the supervisor will name a new leader. Until then, retry.
@@ -346,7 +351,9 @@ export class PartitionActor {
       currentLeaderEpoch: request.currentLeaderEpoch ?? -1,
       replicaDurableOffset: request.replicaDurableOffset,
     }
-    const reply = await this.#context.request(shard, id, message)
+    // Lent: each answer's records are dropped once appended, and the next answer reuses their
+    // memory, which a buffer of their own each would hold until a full mark-compact found it.
+    const reply = await this.#context.request(shard, id, message, undefined, { lendReplyPayload: true })
     const result: FetchPartitionResult = { ...(reply.message as Omit<FetchPartitionResult, 'records'>), records: reply.payload ?? null }
     return { request, result }
   }

@@ -43,6 +43,14 @@ export interface Reply {
 export interface RequestOptions {
   /** Default: the pool's requestTimeoutMs. */
   timeoutMs?: number
+  /**
+   * When the answer crosses to a shard from another, copy its payload into a buffer lent from
+   * the asking thread's `fetchReadBuffers`, which the asker gives back once nothing reads it. For an answer
+   * dropped as soon as it is used: the next one reuses the memory. (From the same shard the
+   * payload comes as the answerer gave it, possibly lent from the same pool; giving that back is
+   * right too, since the asker is its last holder.)
+   */
+  lendReplyPayload?: boolean
 }
 
 /** What an actor may do besides answering: given to its factory. */

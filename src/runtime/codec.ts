@@ -206,24 +206,30 @@ function ownCopy(bytes: Buffer, start: number, end: number): Buffer {
 }
 
 /**
+ * Copies the payload at `bytes[start .. end)` out of the ring into memory the receiver owns. It is
+ * told the frame's kind and correlation id, so that an answer can go where its asker asked.
+ */
+export type PayloadCopier = (bytes: Buffer, start: number, end: number, kind: MessageKindValue, correlationId: number) => Buffer
+
+/**
  * Decodes what one ring's reader reads: whole frames at once, fragments once the last slice of
  * their message is in. A message whose slices stop short (a write that timed out midway) is
  * dropped when the next message starts; its writer already saw the failure.
  */
 export class FrameAssembler {
-  readonly #slab: PayloadSlab | undefined
+  readonly #copier: PayloadCopier | undefined
   #message: Buffer | null = null
   #filledBytes = 0
 
-  constructor(slab?: PayloadSlab) {
-    this.#slab = slab
+  constructor(copier?: PayloadCopier) {
+    this.#copier = copier
   }
 
   /** The frame at `bytes[offset .. offset + length)`, or null while a fragmented message is incomplete. */
   accept(bytes: Buffer, offset: number, length: number): IncomingFrame | null {
     if (bytes[offset] !== MessageKind.FRAGMENT) {
       this.#message = null
-      return decodeFrame(bytes, offset, length, this.#slab)
+      return decodeFrame(bytes, offset, length, this.#copier)
     }
     assert(length > HEADER_BYTES, `ring fragment of ${length} bytes holds nothing`)
     const totalBytes = bytes.readUInt32LE(offset + 4)
@@ -249,9 +255,9 @@ export class FrameAssembler {
 
 /**
  * Decodes the frame at `bytes[offset .. offset + length)`, copying what must outlive the ring slot:
- * the payload into `slab` when given (shard threads), else into a buffer of its own.
+ * the payload with `copier` when given (shard threads), else into a buffer of its own.
  */
-export function decodeFrame(bytes: Buffer, offset: number, length: number, slab?: PayloadSlab, copyPayload = true): IncomingFrame {
+export function decodeFrame(bytes: Buffer, offset: number, length: number, copier?: PayloadCopier, copyPayload = true): IncomingFrame {
   assert(length >= HEADER_BYTES, `ring frame of ${length} bytes is shorter than its header`)
   const kind = bytes[offset] as MessageKindValue
   const numericId = (bytes[offset + 1] & FLAG_NUMERIC_ID) !== 0
@@ -267,6 +273,6 @@ export function decodeFrame(bytes: Buffer, offset: number, length: number, slab?
   const message = controlBytes === 0 ? undefined : packr.unpack(bytes.subarray(at, at + controlBytes))
   at += controlBytes
   let payload: Buffer | undefined
-  if (at < end) payload = copyPayload ? (slab?.copy(bytes, at, end) ?? ownCopy(bytes, at, end)) : bytes.subarray(at, end)
+  if (at < end) payload = copyPayload ? (copier?.(bytes, at, end, kind, correlationId) ?? ownCopy(bytes, at, end)) : bytes.subarray(at, end)
   return { kind, correlationId, shard, id, message, payload }
 }

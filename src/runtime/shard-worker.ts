@@ -14,7 +14,7 @@ import { PartitaError, deserializeError, serializeError, type SerializedError } 
 import { assertTimerDelay } from '../common/timers.js'
 import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
 import { configureSharedCpuPool } from './cpu-pool.js'
-import { FrameAssembler, MessageKind, PayloadSlab, writeFrame, type ActorId, type IncomingFrame, type OutgoingFrame } from './codec.js'
+import { FrameAssembler, MessageKind, PayloadSlab, writeFrame, type ActorId, type IncomingFrame, type MessageKindValue, type OutgoingFrame } from './codec.js'
 import { Doorbell } from './doorbell.js'
 import { RingReader, RingWriter, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 
@@ -70,6 +70,8 @@ interface Outgoing {
   resolve: (reply: ActorReply) => void
   reject: (error: Error) => void
   timer: NodeJS.Timeout
+  /** The asker's RequestOptions.lendReplyPayload. */
+  lendReplyPayload: boolean
 }
 
 /** Frames this shard will hold answers for at once; more requests are refused. */
@@ -103,7 +105,7 @@ class Shard {
   #spawnSliceStartMs = 0
   #nextCorrelationId = 1
   readonly #loop: MultiReaderLoop
-  /** Where payloads read from the rings (followers' record batches) are copied to. */
+  /** Where payloads read from the rings are copied to, but answers their asker wants lent. */
   readonly #payloads = new PayloadSlab()
   #heartbeat: NodeJS.Timeout | null = null
 
@@ -124,7 +126,7 @@ class Shard {
     this.#writers.get(peer)?.close()
     this.#writers.set(peer, new RingWriter(toPeer, { doorbell }))
     this.#peersDown.delete(peer)
-    const frames = new FrameAssembler(this.#payloads)
+    const frames = new FrameAssembler((bytes, start, end, kind, correlationId) => this.#copyPayload(bytes, start, end, kind, correlationId))
     this.#loop.add(peer, {
       reader: new RingReader(fromPeer),
       visit: (bytes, offset, length) => {
@@ -186,6 +188,13 @@ class Shard {
       return Promise.reject(new PartitaError('PARTITA_SHARD_DIED', why))
     }
     return writeFrame(writer, frame, this.#data.requestTimeoutMs)
+  }
+
+  #copyPayload(bytes: Buffer, start: number, end: number, kind: MessageKindValue, correlationId: number): Buffer {
+    if (kind !== MessageKind.REPLY || this.#outgoing.get(correlationId)?.lendReplyPayload !== true) return this.#payloads.copy(bytes, start, end)
+    const lent = fetchReadBuffers.lend(end - start)
+    bytes.copy(lent, 0, start, end)
+    return lent
   }
 
   #onFrame(from: number, frame: IncomingFrame): void {
@@ -427,7 +436,7 @@ class Shard {
         this.#outgoing.delete(correlationId)
         reject(new PartitaError('PARTITA_REQUEST_TIMEOUT', `request to actor ${String(to.id)} on shard ${to.shard} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
-      this.#outgoing.set(correlationId, { target: to.shard, resolve, reject, timer })
+      this.#outgoing.set(correlationId, { target: to.shard, resolve, reject, timer, lendReplyPayload: options?.lendReplyPayload === true })
       this.#write(to.shard, { kind: MessageKind.REQUEST, correlationId, shard: this.#data.shard, id: to.id, message, payload }).catch((error: unknown) => {
         if (!this.#outgoing.delete(correlationId)) return
         clearTimeout(timer)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FrameAssembler, MessageKind, PayloadSlab, decodeFrame, encodeFrame, prepareFrame, writeFrame, type IncomingFrame, type OutgoingFrame } from '../../src/runtime/codec.js'
+import { FrameAssembler, MessageKind, PayloadSlab, decodeFrame, encodeFrame, prepareFrame, writeFrame, type IncomingFrame, type OutgoingFrame, type PayloadCopier } from '../../src/runtime/codec.js'
 import { RingReader, RingWriter, createRingBuffer } from '../../src/runtime/ring.js'
 
 /** Encodes `frame` as a ring would hold it: at an offset inside a bigger region. */
@@ -14,6 +14,12 @@ function batchOf(bytes: number, fill: number): Buffer {
   return Buffer.alloc(bytes, fill)
 }
 
+/** What a shard gives its frame assemblers: every payload into the slab. */
+const copier =
+  (slab: PayloadSlab): PayloadCopier =>
+  (bytes, start, end) =>
+    slab.copy(bytes, start, end)
+
 describe('ring frame codec', () => {
   it('decodes a frame with its actor id, control object and payload', () => {
     const { bytes, offset, length } = ringBytes({ kind: MessageKind.REQUEST, correlationId: 7, shard: 2, id: 'topic-3', message: { op: 'fetch', fetchOffset: 12 }, payload: batchOf(100, 1) })
@@ -26,7 +32,7 @@ describe('ring frame codec', () => {
     const slab = new PayloadSlab(256 * 1024)
     const payloads = [1, 2, 3, 4].map((fill) => {
       const { bytes, offset, length } = ringBytes({ kind: MessageKind.REPLY, correlationId: fill, shard: 1, id: '', message: { errorCode: 0 }, payload: batchOf(16 * 1024 + fill, fill) })
-      const frame = decodeFrame(bytes, offset, length, slab)
+      const frame = decodeFrame(bytes, offset, length, copier(slab))
       // The ring slot is reused once the frame is read: the copy must not change with it.
       bytes.fill(0xff)
       return frame.payload!
@@ -39,7 +45,7 @@ describe('ring frame codec', () => {
     const slab = new PayloadSlab(64 * 1024)
     const decode = (payloadBytes: number): Buffer => {
       const { bytes, offset, length } = ringBytes({ kind: MessageKind.TELL, correlationId: 0, shard: 0, id: 5, message: undefined, payload: batchOf(payloadBytes, 9) })
-      return decodeFrame(bytes, offset, length, slab).payload!
+      return decodeFrame(bytes, offset, length, copier(slab)).payload!
     }
     const first = [decode(16 * 1024), decode(16 * 1024), decode(16 * 1024), decode(16 * 1024)]
     const next = decode(16 * 1024)
@@ -85,7 +91,7 @@ describe('messages larger than a ring frame', () => {
       writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 2, shard: 0, id: 'p-0', message: { errorCode: 0, highWatermark: 42 }, payload: big }, 5_000),
       writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 3, shard: 0, id: '', message: { n: 3 }, payload: batchOf(100, 3) }, 5_000),
     ])
-    const read = await readUntil(reader, new FrameAssembler(new PayloadSlab()), writes)
+    const read = await readUntil(reader, new FrameAssembler(copier(new PayloadSlab())), writes)
     expect(read.map((frame) => frame.correlationId)).toEqual([1, 2, 3])
     expect(read[1]).toMatchObject({ kind: MessageKind.REPLY, id: 'p-0', message: { errorCode: 0, highWatermark: 42 } })
     expect(read[1].payload!.equals(big)).toBe(true)

@@ -80,15 +80,15 @@ describe('ShardPool', () => {
     await shards.spawn(0, 'echo', 'near', { name: 'near' })
     const payload = Buffer.from('record batch bytes')
     const across = await shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'right' }, value: 5 }, payload)
-    expect(across.message).toEqual({ forwarded: { value: 5, name: 'right', at: { shard: 1, id: 'right' } } })
+    expect(across.message).toEqual({ forwarded: { value: 5, name: 'right', at: { shard: 1, id: 'right' } }, lent: false })
     expect(across.payload?.equals(payload)).toBe(true)
     const near = await shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 0, id: 'near' }, value: 6 })
-    expect(near.message).toEqual({ forwarded: { value: 6, name: 'near', at: { shard: 0, id: 'near' } } })
+    expect(near.message).toEqual({ forwarded: { value: 6, name: 'near', at: { shard: 0, id: 'near' } }, lent: false })
     await shards.request({ shard: 0, id: 'left' }, { op: 'tell', to: { shard: 1, id: 'right' }, value: 'one' })
     await shards.request({ shard: 0, id: 'left' }, { op: 'tell', to: { shard: 1, id: 'right' }, value: 'two' })
     // The tells were relayed before this request was sent from the same shard; poll the ordered log.
     const log = await shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'right' } })
-    expect(log.message).toEqual({ forwarded: { value: undefined, name: 'right', at: { shard: 1, id: 'right' } } })
+    expect(log.message).toEqual({ forwarded: { value: undefined, name: 'right', at: { shard: 1, id: 'right' } }, lent: false })
     expect((await shards.request({ shard: 1, id: 'right' }, { op: 'log' })).message).toEqual(['one', 'two'])
     // An actor asking a missing actor on another shard gets the error back.
     await expect(shards.request({ shard: 0, id: 'left' }, { op: 'forward', to: { shard: 1, id: 'nobody' } })).rejects.toMatchObject({
@@ -107,7 +107,7 @@ describe('ShardPool', () => {
     shards.onRequest(({ fromShard, id, message, payload }) => ({ message: { fromShard, id, message }, payload }))
     await shards.spawn(1, 'echo', 'asker')
     const answer = await shards.request({ shard: 1, id: 'asker' }, { op: 'forward', to: { shard: MAIN_THREAD, id: 'controller' }, value: 'create topic' }, Buffer.from('x'))
-    expect(answer.message).toEqual({ forwarded: { fromShard: 1, id: 'controller', message: { op: 'echo', value: 'create topic' } } })
+    expect(answer.message).toEqual({ forwarded: { fromShard: 1, id: 'controller', message: { op: 'echo', value: 'create topic' } }, lent: false })
     expect(answer.payload?.toString()).toBe('x')
   })
 
@@ -139,6 +139,30 @@ describe('ShardPool', () => {
     const second = await shards.request({ shard: 0, id: 'a' }, { op: 'lendRead', bytes, fill: 2 })
     expect(first.payload?.equals(Buffer.alloc(bytes, 1))).toBe(true)
     expect(second.payload?.equals(Buffer.alloc(bytes, 2))).toBe(true)
+  })
+
+  it("copies a cross-shard answer into a buffer lent from the asker's read pool when the asker asks, and into shared memory otherwise", async () => {
+    const shards = await startPool({ ringBytes: 1 << 20 })
+    await shards.spawn(0, 'echo', 'asker')
+    await shards.spawn(1, 'echo', 'answerer')
+    const forward = (payload: Buffer, lendReplyPayload: boolean) =>
+      shards.request<{ lent: boolean }>({ shard: 0, id: 'asker' }, { op: 'forward', to: { shard: 1, id: 'answerer' }, lendReplyPayload }, payload)
+    const big = Buffer.alloc(100 * 1024, 7)
+    const lent = await forward(big, true)
+    expect(lent.message.lent).toBe(true)
+    expect(lent.payload?.equals(big)).toBe(true)
+    // The asker answered with the lent buffer, and the ring to the main thread copied it: it is
+    // back in shard 0's pool (its 128 KiB class), for the next answer to reuse.
+    const retained = await shards.request<{ retainedBytes: number }>({ shard: 0, id: 'asker' }, { op: 'readPoolRetained' })
+    expect(retained.message.retainedBytes).toBe(128 * 1024)
+    // Below the pool's smallest class (64 KiB) an answer is lent a buffer of that class.
+    const small = Buffer.alloc(5000, 3)
+    const smallLent = await forward(small, true)
+    expect(smallLent.message.lent).toBe(true)
+    expect(smallLent.payload?.equals(small)).toBe(true)
+    const plain = await forward(big, false)
+    expect(plain.message.lent).toBe(false)
+    expect(plain.payload?.equals(big)).toBe(true)
   })
 
   it('answers a request whose answer is larger than the ring, carried across in fragments', async () => {
@@ -206,7 +230,7 @@ describe('ShardPool', () => {
     // The surviving shard was untouched, and reaches the restarted one over fresh rings.
     expect((await shards.request<{ count: number }>({ shard: 1, id: 'asker' }, { op: 'count' })).message.count).toBe(1)
     const across = await shards.request({ shard: 1, id: 'asker' }, { op: 'forward', to: { shard: 0, id: 'victim' }, message: { op: 'count' } })
-    expect(across.message).toEqual({ forwarded: { count: 2 } })
+    expect(across.message).toEqual({ forwarded: { count: 2 }, lent: false })
   })
 
   it('reports a shard that stops sending heartbeats as unresponsive', async () => {

@@ -13,7 +13,7 @@ export type EchoMessage =
   | { op: 'echo'; value?: unknown }
   | { op: 'count' }
   | { op: 'fail'; errorCode?: number; code?: `PARTITA_${string}`; message: string }
-  | { op: 'forward'; to: ActorAddress; value?: unknown; message?: EchoMessage }
+  | { op: 'forward'; to: ActorAddress; value?: unknown; message?: EchoMessage; lendReplyPayload?: boolean }
   | { op: 'forwardMany'; to: ActorAddress; count: number }
   | { op: 'tell'; to: ActorAddress; value: unknown }
   | { op: 'record'; value: unknown }
@@ -60,8 +60,9 @@ export function createActor(init: EchoInit | undefined, context: ActorContext): 
           if (message.errorCode !== undefined) throw new KafkaError(message.errorCode, message.message)
           throw new PartitaError(message.code ?? 'PARTITA_TEST', message.message)
         case 'forward': {
-          const answer = await context.request(message.to, message.message ?? { op: 'echo', value: message.value }, payload)
-          reply.ok({ forwarded: answer.message }, answer.payload)
+          const answer = await context.request(message.to, message.message ?? { op: 'echo', value: message.value }, payload, { lendReplyPayload: message.lendReplyPayload })
+          const lent = answer.payload !== undefined && fetchReadBuffers.isLent(answer.payload)
+          reply.ok({ forwarded: answer.message, lent }, answer.payload)
           return
         }
         case 'forwardMany': {
