@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { TaskCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../storage/compaction.js'
-import { fetchReadBuffers } from '../common/buffer-pool.js'
+import { followerFetchCopies } from '../common/buffer-pool.js'
 import { ErrorCode } from '../common/error-codes.js'
 import type { RequestOptions } from '../runtime/actor.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
@@ -307,7 +307,7 @@ export class PartitionActor {
           const backoffMs = this.#replica.applyLeaderFetch(response)
           // The replica appended the records (the log wrote them out) or dropped them, and holds
           // no view of them: their buffer, lent from this thread's pool, goes back to it.
-          if ('records' in response.result && response.result.records !== null) fetchReadBuffers.give(response.result.records)
+          if ('records' in response.result && response.result.records !== null) followerFetchCopies.give(response.result.records)
           if (backoffMs > 0) await this.#sleep(backoffMs)
         } catch (error) {
           // The leader's shard may be down; the supervisor will name a new leader. Until then, retry.
@@ -353,7 +353,7 @@ export class PartitionActor {
     }
     // Lent: each answer's records are dropped once appended, and the next answer reuses their
     // memory, which a buffer of their own each would hold until a full mark-compact found it.
-    const reply = await this.#context.request(shard, id, message, undefined, { lendReplyPayload: true })
+    const reply = await this.#context.request(shard, id, message, undefined, { replyPayloadPool: followerFetchCopies })
     const result: FetchPartitionResult = { ...(reply.message as Omit<FetchPartitionResult, 'records'>), records: reply.payload ?? null }
     return { request, result }
   }

@@ -3,6 +3,7 @@
  * message at a time. The code comes from an actor module (compiled JS) exporting
  * `createActor(init, context)`; this file holds the contract and the mailbox that drives it.
  */
+import type { BufferPool } from '../common/buffer-pool.js'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { PartitaError, serializeError, type SerializedError } from '../common/errors.js'
 import type { ActorId } from './codec.js'
@@ -44,13 +45,13 @@ export interface RequestOptions {
   /** Default: the pool's requestTimeoutMs. */
   timeoutMs?: number
   /**
-   * When the answer crosses to a shard from another, copy its payload into a buffer lent from
-   * the asking thread's `fetchReadBuffers`, which the asker gives back once nothing reads it. For an answer
-   * dropped as soon as it is used: the next one reuses the memory. (From the same shard the
-   * payload comes as the answerer gave it, possibly lent from the same pool; giving that back is
-   * right too, since the asker is its last holder.)
+   * When the answer crosses to a shard from another, copy its payload into a buffer lent from this
+   * pool (the asking thread's; a size outside its classes gets a buffer of its own), which the
+   * asker gives back once nothing reads it. For an answer dropped as soon as it is used: the next
+   * one reuses the memory. (From the same shard the payload comes as the answerer gave it, and
+   * giving it back to a pool that did not lend it does nothing.)
    */
-  lendReplyPayload?: boolean
+  replyPayloadPool?: BufferPool
 }
 
 /** What an actor may do besides answering: given to its factory. */

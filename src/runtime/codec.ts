@@ -160,45 +160,6 @@ export interface IncomingFrame {
   payload: Buffer | undefined
 }
 
-/** Payloads below this size come from Node's own 8 KiB buffer pool already. */
-const SLAB_PAYLOAD_BYTES_MIN = 4 * 1024
-const SLAB_BYTES_DEFAULT = 256 * 1024
-
-/**
- * Copies the payloads a thread decodes from its rings into slices of a few shared slabs instead of
- * a buffer each, as Node pools small buffers. Every 16 KiB batch a follower received got an
- * ArrayBuffer of its own, and under acks=all that external memory made V8 run a full mark-compact
- * on every shard more than once a second (--trace-gc: "GC in old space requested" on 14 MB
- * heaps). A slab is freed once no slice of it is referenced: payloads are appended or answered
- * and dropped, so slabs live briefly. Payloads larger than a quarter slab get their own buffer.
- */
-export class PayloadSlab {
-  readonly #slabBytes: number
-  #slab: Buffer | null = null
-  #usedBytes = 0
-
-  constructor(slabBytes = SLAB_BYTES_DEFAULT) {
-    assert(Number.isInteger(slabBytes) && slabBytes >= 4 * SLAB_PAYLOAD_BYTES_MIN, `a payload slab needs at least ${4 * SLAB_PAYLOAD_BYTES_MIN} bytes`)
-    this.#slabBytes = slabBytes
-  }
-
-  /** A copy of `bytes[start .. end)` that the receiver owns (and must not grow or transfer). */
-  copy(bytes: Buffer, start: number, end: number): Buffer {
-    const length = end - start
-    if (length < SLAB_PAYLOAD_BYTES_MIN || length > this.#slabBytes / 4) return ownCopy(bytes, start, end)
-    // Slices start 8-byte aligned, as Node's pool aligns its small buffers.
-    const taken = (length + 7) & ~7
-    if (this.#slab === null || this.#usedBytes + taken > this.#slabBytes) {
-      this.#slab = Buffer.allocUnsafeSlow(this.#slabBytes)
-      this.#usedBytes = 0
-    }
-    const slice = this.#slab.subarray(this.#usedBytes, this.#usedBytes + length)
-    this.#usedBytes += taken
-    bytes.copy(slice, 0, start, end)
-    return slice
-  }
-}
-
 function ownCopy(bytes: Buffer, start: number, end: number): Buffer {
   const payload = Buffer.allocUnsafe(end - start)
   bytes.copy(payload, 0, start, end)
@@ -206,10 +167,11 @@ function ownCopy(bytes: Buffer, start: number, end: number): Buffer {
 }
 
 /**
- * Copies the payload at `bytes[start .. end)` out of the ring into memory the receiver owns. It is
- * told the frame's kind and correlation id, so that an answer can go where its asker asked.
+ * Copies the payload at `bytes[start .. end)` out of the ring into memory the receiver owns, or
+ * returns undefined for a buffer of the payload's own. It is told the frame's kind and correlation
+ * id, so that an answer can go where its asker asked.
  */
-export type PayloadCopier = (bytes: Buffer, start: number, end: number, kind: MessageKindValue, correlationId: number) => Buffer
+export type PayloadCopier = (bytes: Buffer, start: number, end: number, kind: MessageKindValue, correlationId: number) => Buffer | undefined
 
 /**
  * Decodes what one ring's reader reads: whole frames at once, fragments once the last slice of
@@ -255,7 +217,7 @@ export class FrameAssembler {
 
 /**
  * Decodes the frame at `bytes[offset .. offset + length)`, copying what must outlive the ring slot:
- * the payload with `copier` when given (shard threads), else into a buffer of its own.
+ * the payload with `copier` when it takes it, else into a buffer of its own.
  */
 export function decodeFrame(bytes: Buffer, offset: number, length: number, copier?: PayloadCopier, copyPayload = true): IncomingFrame {
   assert(length >= HEADER_BYTES, `ring frame of ${length} bytes is shorter than its header`)

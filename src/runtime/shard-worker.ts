@@ -9,12 +9,12 @@ import { readlinkSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { SystemClock, type TimerHandle } from '../common/clock.js'
 import { isInvariantViolation } from '../common/assert.js'
-import { fetchReadBuffers } from '../common/buffer-pool.js'
+import { fetchReadBuffers, type BufferPool } from '../common/buffer-pool.js'
 import { PartitaError, deserializeError, serializeError, type SerializedError } from '../common/errors.js'
 import { assertTimerDelay } from '../common/timers.js'
 import { ActorCell, MAIN_THREAD, ReplyHandle, type ActorAddress, type ActorContext, type ActorModule, type ActorReply, type ReplySink, type RequestOptions } from './actor.js'
 import { configureSharedCpuPool } from './cpu-pool.js'
-import { FrameAssembler, MessageKind, PayloadSlab, writeFrame, type ActorId, type IncomingFrame, type MessageKindValue, type OutgoingFrame } from './codec.js'
+import { FrameAssembler, MessageKind, writeFrame, type ActorId, type IncomingFrame, type MessageKindValue, type OutgoingFrame } from './codec.js'
 import { Doorbell } from './doorbell.js'
 import { RingReader, RingWriter, startMultiReaderLoop, type MultiReaderLoop } from './ring.js'
 
@@ -70,8 +70,8 @@ interface Outgoing {
   resolve: (reply: ActorReply) => void
   reject: (error: Error) => void
   timer: NodeJS.Timeout
-  /** The asker's RequestOptions.lendReplyPayload. */
-  lendReplyPayload: boolean
+  /** The asker's RequestOptions.replyPayloadPool. */
+  replyPayloadPool: BufferPool | undefined
 }
 
 /** Frames this shard will hold answers for at once; more requests are refused. */
@@ -105,8 +105,6 @@ class Shard {
   #spawnSliceStartMs = 0
   #nextCorrelationId = 1
   readonly #loop: MultiReaderLoop
-  /** Where payloads read from the rings are copied to, but answers their asker wants lent. */
-  readonly #payloads = new PayloadSlab()
   #heartbeat: NodeJS.Timeout | null = null
 
   constructor(data: ShardWorkerData) {
@@ -190,11 +188,13 @@ class Shard {
     return writeFrame(writer, frame, this.#data.requestTimeoutMs)
   }
 
-  #copyPayload(bytes: Buffer, start: number, end: number, kind: MessageKindValue, correlationId: number): Buffer {
-    if (kind !== MessageKind.REPLY || this.#outgoing.get(correlationId)?.lendReplyPayload !== true) return this.#payloads.copy(bytes, start, end)
-    const lent = fetchReadBuffers.lend(end - start)
-    bytes.copy(lent, 0, start, end)
-    return lent
+  /** An answer goes into the pool its asker named; any other payload gets a buffer of its own. */
+  #copyPayload(bytes: Buffer, start: number, end: number, kind: MessageKindValue, correlationId: number): Buffer | undefined {
+    const pool = kind === MessageKind.REPLY ? this.#outgoing.get(correlationId)?.replyPayloadPool : undefined
+    if (pool === undefined) return undefined
+    const copy = pool.take(end - start)
+    bytes.copy(copy, 0, start, end)
+    return copy
   }
 
   #onFrame(from: number, frame: IncomingFrame): void {
@@ -436,7 +436,7 @@ class Shard {
         this.#outgoing.delete(correlationId)
         reject(new PartitaError('PARTITA_REQUEST_TIMEOUT', `request to actor ${String(to.id)} on shard ${to.shard} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
-      this.#outgoing.set(correlationId, { target: to.shard, resolve, reject, timer, lendReplyPayload: options?.lendReplyPayload === true })
+      this.#outgoing.set(correlationId, { target: to.shard, resolve, reject, timer, replyPayloadPool: options?.replyPayloadPool })
       this.#write(to.shard, { kind: MessageKind.REQUEST, correlationId, shard: this.#data.shard, id: to.id, message, payload }).catch((error: unknown) => {
         if (!this.#outgoing.delete(correlationId)) return
         clearTimeout(timer)

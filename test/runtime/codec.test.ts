@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FrameAssembler, MessageKind, PayloadSlab, decodeFrame, encodeFrame, prepareFrame, writeFrame, type IncomingFrame, type OutgoingFrame, type PayloadCopier } from '../../src/runtime/codec.js'
+import { FrameAssembler, MessageKind, decodeFrame, encodeFrame, prepareFrame, writeFrame, type IncomingFrame, type OutgoingFrame, type PayloadCopier } from '../../src/runtime/codec.js'
 import { RingReader, RingWriter, createRingBuffer } from '../../src/runtime/ring.js'
 
 /** Encodes `frame` as a ring would hold it: at an offset inside a bigger region. */
@@ -14,12 +14,6 @@ function batchOf(bytes: number, fill: number): Buffer {
   return Buffer.alloc(bytes, fill)
 }
 
-/** What a shard gives its frame assemblers: every payload into the slab. */
-const copier =
-  (slab: PayloadSlab): PayloadCopier =>
-  (bytes, start, end) =>
-    slab.copy(bytes, start, end)
-
 describe('ring frame codec', () => {
   it('decodes a frame with its actor id, control object and payload', () => {
     const { bytes, offset, length } = ringBytes({ kind: MessageKind.REQUEST, correlationId: 7, shard: 2, id: 'topic-3', message: { op: 'fetch', fetchOffset: 12 }, payload: batchOf(100, 1) })
@@ -28,32 +22,32 @@ describe('ring frame codec', () => {
     expect(frame.payload).toEqual(batchOf(100, 1))
   })
 
-  it('copies the record batches a shard reads from its rings into shared slabs, not an ArrayBuffer each, and keeps each copy intact', () => {
-    const slab = new PayloadSlab(256 * 1024)
-    const payloads = [1, 2, 3, 4].map((fill) => {
-      const { bytes, offset, length } = ringBytes({ kind: MessageKind.REPLY, correlationId: fill, shard: 1, id: '', message: { errorCode: 0 }, payload: batchOf(16 * 1024 + fill, fill) })
-      const frame = decodeFrame(bytes, offset, length, copier(slab))
+  it("copies a payload out of the ring into the memory its copier gives, or into a buffer of the payload's own, and keeps each copy intact", () => {
+    const pool = Buffer.alloc(64 * 1024)
+    const asked: Array<[number, number]> = []
+    const copier: PayloadCopier = (bytes, start, end, kind, correlationId) => {
+      asked.push([kind, correlationId])
+      if (correlationId !== 1) return undefined
+      bytes.copy(pool, 0, start, end)
+      return pool.subarray(0, end - start)
+    }
+    const decode = (correlationId: number): Buffer => {
+      const { bytes, offset, length } = ringBytes({ kind: MessageKind.REPLY, correlationId, shard: 1, id: '', message: { errorCode: 0 }, payload: batchOf(5000, correlationId) })
+      const payload = decodeFrame(bytes, offset, length, copier).payload!
       // The ring slot is reused once the frame is read: the copy must not change with it.
       bytes.fill(0xff)
-      return frame.payload!
-    })
-    expect(new Set(payloads.map((payload) => payload.buffer)).size).toBe(1)
-    payloads.forEach((payload, i) => expect(payload).toEqual(batchOf(16 * 1024 + i + 1, i + 1)))
-  })
-
-  it('starts a new slab when one is used up, and gives a payload over a quarter slab a buffer of its own', () => {
-    const slab = new PayloadSlab(64 * 1024)
-    const decode = (payloadBytes: number): Buffer => {
-      const { bytes, offset, length } = ringBytes({ kind: MessageKind.TELL, correlationId: 0, shard: 0, id: 5, message: undefined, payload: batchOf(payloadBytes, 9) })
-      return decodeFrame(bytes, offset, length, copier(slab)).payload!
+      return payload
     }
-    const first = [decode(16 * 1024), decode(16 * 1024), decode(16 * 1024), decode(16 * 1024)]
-    const next = decode(16 * 1024)
-    expect(new Set(first.map((payload) => payload.buffer)).size).toBe(1)
-    expect(next.buffer).not.toBe(first[0].buffer)
-    const large = decode(16 * 1024 + 1)
-    expect(large.buffer).not.toBe(next.buffer)
-    expect(large).toEqual(batchOf(16 * 1024 + 1, 9))
+    const given = decode(1)
+    const own = decode(2)
+    expect(asked).toEqual([
+      [MessageKind.REPLY, 1],
+      [MessageKind.REPLY, 2],
+    ])
+    expect(given.buffer).toBe(pool.buffer)
+    expect(given).toEqual(batchOf(5000, 1))
+    expect(own.buffer).not.toBe(pool.buffer)
+    expect(own).toEqual(batchOf(5000, 2))
   })
 })
 
@@ -91,7 +85,7 @@ describe('messages larger than a ring frame', () => {
       writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 2, shard: 0, id: 'p-0', message: { errorCode: 0, highWatermark: 42 }, payload: big }, 5_000),
       writeFrame(writer, { kind: MessageKind.REPLY, correlationId: 3, shard: 0, id: '', message: { n: 3 }, payload: batchOf(100, 3) }, 5_000),
     ])
-    const read = await readUntil(reader, new FrameAssembler(copier(new PayloadSlab())), writes)
+    const read = await readUntil(reader, new FrameAssembler(), writes)
     expect(read.map((frame) => frame.correlationId)).toEqual([1, 2, 3])
     expect(read[1]).toMatchObject({ kind: MessageKind.REPLY, id: 'p-0', message: { errorCode: 0, highWatermark: 42 } })
     expect(read[1].payload!.equals(big)).toBe(true)

@@ -141,7 +141,7 @@ describe('ShardPool', () => {
     expect(second.payload?.equals(Buffer.alloc(bytes, 2))).toBe(true)
   })
 
-  it("copies a cross-shard answer into a buffer lent from the asker's read pool when the asker asks, and into shared memory otherwise", async () => {
+  it("copies a cross-shard answer into a buffer lent from the pool its asker names, and into a buffer of its own otherwise", async () => {
     const shards = await startPool({ ringBytes: 1 << 20 })
     await shards.spawn(0, 'echo', 'asker')
     await shards.spawn(1, 'echo', 'answerer')
@@ -155,11 +155,11 @@ describe('ShardPool', () => {
     // back in shard 0's pool (its 128 KiB class), for the next answer to reuse.
     const retained = await shards.request<{ retainedBytes: number }>({ shard: 0, id: 'asker' }, { op: 'readPoolRetained' })
     expect(retained.message.retainedBytes).toBe(128 * 1024)
-    // Below the pool's smallest class (64 KiB) an answer is lent a buffer of that class.
+    // Below the pool's smallest class (64 KiB) an answer gets a buffer of its own.
     const small = Buffer.alloc(5000, 3)
-    const smallLent = await forward(small, true)
-    expect(smallLent.message.lent).toBe(true)
-    expect(smallLent.payload?.equals(small)).toBe(true)
+    const smallCopy = await forward(small, true)
+    expect(smallCopy.message.lent).toBe(false)
+    expect(smallCopy.payload?.equals(small)).toBe(true)
     const plain = await forward(big, false)
     expect(plain.message.lent).toBe(false)
     expect(plain.payload?.equals(big)).toBe(true)

@@ -60,7 +60,9 @@ export function createActor(init: EchoInit | undefined, context: ActorContext): 
           if (message.errorCode !== undefined) throw new KafkaError(message.errorCode, message.message)
           throw new PartitaError(message.code ?? 'PARTITA_TEST', message.message)
         case 'forward': {
-          const answer = await context.request(message.to, message.message ?? { op: 'echo', value: message.value }, payload, { lendReplyPayload: message.lendReplyPayload })
+          const answer = await context.request(message.to, message.message ?? { op: 'echo', value: message.value }, payload, {
+            replyPayloadPool: message.lendReplyPayload === true ? fetchReadBuffers : undefined,
+          })
           const lent = answer.payload !== undefined && fetchReadBuffers.isLent(answer.payload)
           reply.ok({ forwarded: answer.message, lent }, answer.payload)
           return
