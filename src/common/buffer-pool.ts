@@ -96,6 +96,6 @@ export const fetchReadBuffers = new BufferPool(64 * 1024, 4 * 1024 * 1024, 32 * 
  * fragments and is not copied again), and at most 8 MiB free at a time, since each copy comes
  * back within a turn of the thread. A smaller answer gets a buffer of its own: lending every
  * answer, rounded up to the smallest class, made a 1,200,000-frame protocol fuzz run's RSS grow
- * 154 MiB where it grows 89 (README, "Where things live").
+ * 154-161 MiB (two runs), where runs with the ring's former payload slab grew 84-130 (README).
  */
 export const followerFetchCopies = new BufferPool(16 * 1024, 1024 * 1024, 8 * 1024 * 1024)
