@@ -31,7 +31,18 @@
  * appended alone. Holding it widens only the window in which a load finishes the transaction
  * again: the next transaction's partitions are written after it or with it, never before.
  *
- * Nothing here knows of threads or sockets: the log, the marker writer and producer id
+ * A client's coordinator requests under one producer id and epoch come on one connection at a
+ * time: each client (librdkafka, the Java client, kafkajs, kafka-python, sarama) keeps one
+ * connection to a coordinator and opens a new one only after giving the old one up, a request
+ * timed out on it among the reasons. A request of transaction N sent on such a connection can
+ * still reach the coordinator after the client, on its new connection, has ended N and begun N+1:
+ * an EndTxn below v5 carries nothing that ties it to N, so it would end N+1 (the delayed EndTxn
+ * Jepsen found in Kafka and Bufstream). So the coordinator remembers the newest connection each
+ * producer's AddPartitionsToTxn, AddOffsetsToTxn and EndTxn came on, and fences one that comes on
+ * an older connection (PRODUCER_FENCED; the client gave that connection up and is not listening).
+ * EndTxn v5 (KIP-890 part 2) needs none of this: its epoch changes with every transaction.
+ *
+ * Nothing here knows of threads or sockets: the connection is an ordinal the caller passes; the log, the marker writer and producer id
  * allocation are injected, time comes from the Clock.
  */
 import { ErrorCode } from '../common/error-codes.js'
@@ -172,6 +183,8 @@ export class TxnCoordinator {
    * operation that wrote nothing, or when its timer (armed when no operation waited) fires.
    */
   readonly #heldCompletes = new Map<string, { meta: TxnMeta; timer: TimerHandle | null }>()
+  /** The newest connection each transactional id's requests came on, under the producer id and epoch they carried (see the header); one per id in #txns. */
+  readonly #connections = new Map<string, { producerId: number; producerEpoch: number; ordinal: number }>()
   #open = false
   #closed = false
   /** A partition fenced this coordinator (a newer one runs elsewhere): it answers NOT_COORDINATOR from then on. */
@@ -205,6 +218,7 @@ export class TxnCoordinator {
     // A held Complete* is dropped: the Prepare* stays last, and whoever loads next finishes it.
     for (const { timer } of this.#heldCompletes.values()) if (timer !== null) this.#options.clock.clearTimeout(timer)
     this.#heldCompletes.clear()
+    this.#connections.clear()
     if (this.#timer !== null) this.#options.clock.clearTimeout(this.#timer)
     this.#timer = null
   }
@@ -252,11 +266,14 @@ export class TxnCoordinator {
 
   // ---- AddPartitionsToTxn / AddOffsetsToTxn -----------------------------------------------
 
-  /** Adds partitions to the producer's transaction (starting one); one error code for all of them. */
-  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number> {
+  /**
+   * Adds partitions to the producer's transaction (starting one); one error code for all of them.
+   * `connection` is the ordinal of the client connection the request came on (absent: the broker's own call).
+   */
+  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[], connection?: number): Promise<number> {
     return this.#locked(transactionalId, ErrorCode.CONCURRENT_TRANSACTIONS, async () => {
       const meta = this.#txns.get(transactionalId)
-      const invalid = this.#validateProducer(meta, producerId, producerEpoch)
+      const invalid = this.#validateProducer(meta, producerId, producerEpoch, transactionalId, connection)
       if (invalid !== ErrorCode.NONE) return invalid
       const m = meta!
       if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return ErrorCode.CONCURRENT_TRANSACTIONS
@@ -297,10 +314,11 @@ export class TxnCoordinator {
 
   // ---- EndTxn -----------------------------------------------------------------------------
 
-  endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+  /** EndTxn below v5; `connection` as for addPartitions. */
+  endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean, connection?: number): Promise<number> {
     return this.#lockedAnswering(transactionalId, ErrorCode.CONCURRENT_TRANSACTIONS, async () => {
       const meta = this.#txns.get(transactionalId)
-      const invalid = this.#validateProducer(meta, producerId, producerEpoch)
+      const invalid = this.#validateProducer(meta, producerId, producerEpoch, transactionalId, connection)
       if (invalid !== ErrorCode.NONE) return { answer: invalid }
       const m = meta!
       const prepare: TxnStateName = commit ? 'PrepareCommit' : 'PrepareAbort'
@@ -445,10 +463,24 @@ export class TxnCoordinator {
     return this.#fenced ? ErrorCode.NOT_COORDINATOR : ErrorCode.CONCURRENT_TRANSACTIONS
   }
 
-  #validateProducer(meta: TxnMeta | undefined, producerId: number, producerEpoch: number): number {
+  /**
+   * The code a request of this producer id and epoch gets before anything else is looked at. Given
+   * the id and the connection it came on, a request on an older connection than the newest this
+   * producer used is fenced (see the header), and a newer one becomes the newest.
+   */
+  #validateProducer(meta: TxnMeta | undefined, producerId: number, producerEpoch: number, transactionalId?: string, connection?: number): number {
     if (!this.isOpen || this.#fenced) return ErrorCode.NOT_COORDINATOR
     if (meta === undefined || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
     if (producerEpoch !== meta.producerEpoch) return ErrorCode.PRODUCER_FENCED
+    if (transactionalId === undefined || connection === undefined) return ErrorCode.NONE
+    const newest = this.#connections.get(transactionalId)
+    if (newest === undefined || newest.producerId !== producerId || newest.producerEpoch !== producerEpoch) {
+      this.#connections.set(transactionalId, { producerId, producerEpoch, ordinal: connection })
+    } else if (connection < newest.ordinal) {
+      return ErrorCode.PRODUCER_FENCED
+    } else {
+      newest.ordinal = connection
+    }
     return ErrorCode.NONE
   }
 
@@ -549,7 +581,10 @@ export class TxnCoordinator {
     } catch {
       return false
     }
-    if (meta === null) this.#txns.delete(transactionalId)
+    if (meta === null) {
+      this.#txns.delete(transactionalId)
+      this.#connections.delete(transactionalId)
+    }
     else this.#txns.set(transactionalId, meta)
     return true
   }
@@ -557,6 +592,7 @@ export class TxnCoordinator {
   #apply(transactionalId: string, value: TxnValue | null): void {
     if (value === null) {
       this.#txns.delete(transactionalId)
+      this.#connections.delete(transactionalId)
       return
     }
     const previous = this.#txns.get(transactionalId)

@@ -102,14 +102,14 @@ export class TxnCoordinators implements TxnOperations {
     return c.initProducerId(transactionalId, timeoutMs, producerId, producerEpoch)
   }
 
-  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number> {
+  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[], connection?: number): Promise<number> {
     const c = this.route(transactionalId)
-    return typeof c === 'number' ? c : c.addPartitions(transactionalId, producerId, producerEpoch, partitions)
+    return typeof c === 'number' ? c : c.addPartitions(transactionalId, producerId, producerEpoch, partitions, connection)
   }
 
-  async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+  async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean, connection?: number): Promise<number> {
     const c = this.route(transactionalId)
-    return typeof c === 'number' ? c : c.endTxn(transactionalId, producerId, producerEpoch, commit)
+    return typeof c === 'number' ? c : c.endTxn(transactionalId, producerId, producerEpoch, commit, connection)
   }
 
   async endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer> {

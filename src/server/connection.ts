@@ -49,6 +49,13 @@ export interface ConnectionOptions {
   onRequestDone?: (apiKey: number, durationMs: number) => void
 }
 
+/**
+ * The ordinal the next accepted connection gets. Every connection this thread (one broker node's
+ * shard) accepts is numbered in accept order, so a coordinator can tell a client's older
+ * connection from its newer one (see TxnCoordinator's abandoned connections).
+ */
+let nextConnectionOrdinal = 0
+
 /** How long a connection closed for a violation may take to flush what was already written. */
 const FAIL_LINGER_MS = 1_000
 
@@ -72,6 +79,7 @@ export class Connection {
   readonly #reader: FrameReader
   readonly #peer: string
   readonly #clientHost: string
+  readonly #ordinal = nextConnectionOrdinal++
   /** Aborted when the socket closes, so handlers stop waiting on the connection's behalf. */
   readonly #abort = new AbortController()
   readonly #slots: Slot[] = []
@@ -351,7 +359,7 @@ export class Connection {
   }
 
   async #run(handler: ApiHandler, header: RequestHeader, body: unknown, slot: Slot, exclusive: boolean, frame: Buffer): Promise<void> {
-    const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost, signal: this.#abort.signal }
+    const ctx: HandlerContext = { core: this.#options.core, clientId: header.clientId, clientHost: this.#clientHost, connectionOrdinal: this.#ordinal, signal: this.#abort.signal }
     const startedMs = performance.now()
     const tracedMs = phaseTrace?.now() ?? 0
     try {

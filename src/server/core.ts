@@ -63,9 +63,14 @@ export interface TxnMarkerResult {
 
 /** The transaction coordinators this broker runs (one per __transaction_state partition it leads). */
 export interface TxnOperations {
-  /** AddPartitionsToTxn / AddOffsetsToTxn: one error code for the whole set. */
-  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[]): Promise<number>
-  endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number>
+  /**
+   * AddPartitionsToTxn / AddOffsetsToTxn: one error code for the whole set. `connection` is the
+   * client connection's ordinal (HandlerContext.connectionOrdinal): a request on one older than
+   * the producer has used since is fenced, as a delayed one.
+   */
+  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[], connection?: number): Promise<number>
+  /** EndTxn below v5; `connection` as for addPartitions. */
+  endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean, connection?: number): Promise<number>
   /** EndTxn v5 (KIP-890): ends the transaction under a bumped epoch and answers the producer id and epoch to go on with. */
   endTxnBumpingEpoch(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnAnswer>
   describe(transactionalIds: string[]): DescribedTxn[]

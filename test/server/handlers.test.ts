@@ -830,6 +830,32 @@ describe('validation the server owns', () => {
     await endTxnBumpingEpochScenario(5, id, producerId, producerEpoch, 'et5')
   })
 
+  it('fences an EndTxn below v5 delayed on a connection the producer gave up, instead of letting it end the next transaction', async () => {
+    await createTopic('etd')
+    for (const v of [1, 3]) {
+      const id = await txnIdOnNode0(`etd-${v}`)
+      const { producerId, producerEpoch } = await initTxn(id)
+      const add = (via: WireClient) =>
+        via.request(ApiKey.AddPartitionsToTxn, v, { v3AndBelowTransactionalId: id, v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch, v3AndBelowTopics: [{ name: 'etd', partitions: [0] }] })
+      const end = (via: WireClient, committed: boolean) => via.request(ApiKey.EndTxn, v, { transactionalId: id, producerId, producerEpoch, committed })
+      // Transaction N begins on the first connection; its EndTxn "times out" there, and the
+      // client retries it on a new connection, where it commits N and begins N+1.
+      expect((await add(client)).resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode).toBe(ErrorCode.NONE)
+      const reconnected = await ts.connect()
+      expect((await end(reconnected, true)).errorCode).toBe(ErrorCode.NONE)
+      expect((await add(reconnected)).resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode).toBe(ErrorCode.NONE)
+      const markersBefore = ts.partitions.markers.length
+      // N's first EndTxn, delayed on the abandoned connection, arrives now: fenced, and N+1 stays open.
+      expect((await end(client, true)).errorCode).toBe(v >= 2 ? ErrorCode.PRODUCER_FENCED : ErrorCode.INVALID_PRODUCER_EPOCH)
+      expect(ts.partitions.markers).toHaveLength(markersBefore)
+      expect(ts.core.txns.describe([id])[0]).toMatchObject({ state: 'Ongoing', producerEpoch })
+      // The producer, on its live connection, still ends N+1 its own way.
+      expect((await end(reconnected, false)).errorCode).toBe(ErrorCode.NONE)
+      expect(ts.partitions.markers.slice(markersBefore)).toEqual([{ id: 'etd/0', commit: false, producerId }])
+      await reconnected.close()
+    }
+  })
+
   it('answers each topic of a produce once, in request order, gathering the partitions of a topic named twice under its first entry', async () => {
     await createTopic('v', 2)
     await createTopic('w', 1)

@@ -16,7 +16,7 @@ export const addOffsetsToTxnHandler = defineHandler({
   async handle(ctx, request, version) {
     if (request.groupId === '') return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_GROUP_ID }
     const partition = ctx.core.offsetsPartitionOf(request.groupId)
-    const errorCode = await ctx.core.txns.addPartitions(request.transactionalId, request.producerId, request.producerEpoch, [{ topic: OFFSETS_TOPIC, partition }])
+    const errorCode = await ctx.core.txns.addPartitions(request.transactionalId, request.producerId, request.producerEpoch, [{ topic: OFFSETS_TOPIC, partition }], ctx.connectionOrdinal)
     return { throttleTimeMs: 0, errorCode: fencedCodeFor(errorCode, version, 2) }
   },
 })

@@ -21,7 +21,7 @@ export const addPartitionsToTxnHandler = defineHandler({
     if (anyUnknown) code = ErrorCode.OPERATION_NOT_ATTEMPTED
     else {
       const partitions = topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })))
-      code = fencedCodeFor(await ctx.core.txns.addPartitions(request.v3AndBelowTransactionalId, request.v3AndBelowProducerId, request.v3AndBelowProducerEpoch, partitions), version, 2)
+      code = fencedCodeFor(await ctx.core.txns.addPartitions(request.v3AndBelowTransactionalId, request.v3AndBelowProducerId, request.v3AndBelowProducerEpoch, partitions, ctx.connectionOrdinal), version, 2)
     }
     return {
       throttleTimeMs: 0,

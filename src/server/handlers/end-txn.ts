@@ -18,7 +18,7 @@ export const endTxnHandler = defineHandler({
       const answer = await ctx.core.txns.endTxnBumpingEpoch(request.transactionalId, request.producerId, request.producerEpoch, request.committed)
       return { throttleTimeMs: 0, ...answer }
     }
-    const errorCode = await ctx.core.txns.endTxn(request.transactionalId, request.producerId, request.producerEpoch, request.committed)
+    const errorCode = await ctx.core.txns.endTxn(request.transactionalId, request.producerId, request.producerEpoch, request.committed, ctx.connectionOrdinal)
     return { throttleTimeMs: 0, errorCode: fencedCodeFor(errorCode, version, 2), producerId: -1, producerEpoch: -1 }
   },
 })

@@ -12,6 +12,8 @@ export interface HandlerContext {
   readonly clientId: string | null
   /** The peer as Kafka reports it in DescribeGroups: "/127.0.0.1". */
   readonly clientHost: string
+  /** The connection's place in the order this broker node accepted its connections (a later one has a higher number). */
+  readonly connectionOrdinal: number
   /** Aborted when the connection closes. */
   readonly signal: AbortSignal
 }
