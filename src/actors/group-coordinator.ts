@@ -100,6 +100,11 @@ export class GroupCoordinator {
   readonly #groups = new Map<string, Group>()
   /** Transactional offsets written but not yet decided, per producer id, in log order. */
   readonly #pendingTxnOffsets = new Map<number, GroupRecord[]>()
+  /**
+   * The newest connection each producer's pending offsets came on, under its epoch (see
+   * commitTxnOffsets); kept while the producer has pending offsets here, so one per open transaction.
+   */
+  readonly #txnOffsetConnections = new Map<number, { producerEpoch: number; ordinal: number }>()
   #isOpen = false
 
   constructor(options: GroupCoordinatorOptions & { log: GroupLog }) {
@@ -650,6 +655,13 @@ export class GroupCoordinator {
    * TxnOffsetCommit: the offsets go to the log in the producer's transactional batch now and count
    * once its COMMIT marker arrives (completeTxn); an ABORT drops them. A generation given (KIP-447)
    * is checked as a member's commit would be; -1 skips the check, as Kafka does.
+   *
+   * A commit of transaction N that a client sent on a connection it then gave up (a timeout) can
+   * reach here after N ended and N+1 committed newer offsets on the client's new connection; under
+   * the same epoch it would put N's older offsets over N+1's. A client sends on one connection to
+   * a broker at a time, so a commit on an older connection than the producer's pending offsets
+   * came on is fenced (PRODUCER_FENCED), as the transaction coordinator fences its requests. One
+   * that arrives before N+1 commits anything is harmless: N+1's own commit comes after it.
    */
   async commitTxnOffsets(request: TxnOffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
     if (!Number.isSafeInteger(request.producerId) || request.producerId < 0 || request.producerEpoch < 0) {
@@ -659,6 +671,11 @@ export class GroupCoordinator {
     const errorCode = withGeneration ? this.#validateCommit(request) : this.#validateCommit({ ...request, generationId: -1, memberId: '', groupInstanceId: null }, true)
     const results = request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))
     if (errorCode !== ErrorCode.NONE) return results
+    const newest = this.#txnOffsetConnections.get(request.producerId)
+    if (request.connection !== undefined && newest !== undefined && newest.producerEpoch === request.producerEpoch && request.connection < newest.ordinal) {
+      for (const result of results) result.errorCode = ErrorCode.PRODUCER_FENCED
+      return results
+    }
     const nowMs = this.#clock.nowMs()
     const records: GroupRecord[] = []
     for (const [i, o] of request.offsets.entries()) {
@@ -681,6 +698,11 @@ export class GroupCoordinator {
     }
     const pending = this.#pendingTxnOffsets.get(request.producerId) ?? this.#pendingTxnOffsets.set(request.producerId, []).get(request.producerId)!
     pending.push(...records)
+    // Read again: another commit may have moved it while this one was appended.
+    const latest = this.#txnOffsetConnections.get(request.producerId)
+    if (request.connection !== undefined && (latest === undefined || latest.producerEpoch !== request.producerEpoch || request.connection > latest.ordinal)) {
+      this.#txnOffsetConnections.set(request.producerId, { producerEpoch: request.producerEpoch, ordinal: request.connection })
+    }
     return results
   }
 
@@ -688,6 +710,7 @@ export class GroupCoordinator {
   completeTxn(producerId: number, commit: boolean): void {
     const pending = this.#pendingTxnOffsets.get(producerId)
     this.#pendingTxnOffsets.delete(producerId)
+    this.#txnOffsetConnections.delete(producerId)
     if (!commit || pending === undefined) return
     for (const record of pending) this.#replay(record)
   }

@@ -856,6 +856,45 @@ describe('validation the server owns', () => {
     }
   })
 
+  it('fences a TxnOffsetCommit delayed on a connection the producer gave up, so the next transaction commits its own offsets', async () => {
+    await createTopic('tocd')
+    for (const v of [2, 3]) {
+      const id = await txnIdOnNode0(`tocd-${v}`)
+      let groupId = `tocd-g-${v}`
+      for (let i = 0; (await ts.core.findCoordinator(groupId, 0)).nodeId !== 0; i++) groupId = `tocd-g-${v}.${i}`
+      const { producerId, producerEpoch } = await initTxn(id)
+      const begin = async (via: WireClient) =>
+        expect((await via.request(ApiKey.AddOffsetsToTxn, 0, { transactionalId: id, producerId, producerEpoch, groupId })).errorCode).toBe(ErrorCode.NONE)
+      const commit = async (via: WireClient, offset: number) => {
+        const response = await via.request(ApiKey.TxnOffsetCommit, v, {
+          transactionalId: id,
+          groupId,
+          producerId,
+          producerEpoch,
+          generationId: -1,
+          memberId: '',
+          groupInstanceId: null,
+          topics: [{ name: 'tocd', partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: null }] }],
+        })
+        return response.topics[0].partitions[0].errorCode
+      }
+      const committed = async () => (await client.request(ApiKey.OffsetFetch, 7, { groupId, topics: [{ name: 'tocd', partitionIndexes: [0] }], requireStable: true })).topics[0].partitions[0]
+      // Transaction N commits offset 5 on the first connection; the client gives that connection up
+      // and ends N on a new one, where N+1 commits offset 9.
+      await begin(client)
+      expect(await commit(client, 5)).toBe(ErrorCode.NONE)
+      const reconnected = await ts.connect()
+      expect((await reconnected.request(ApiKey.EndTxn, 1, { transactionalId: id, producerId, producerEpoch, committed: true })).errorCode).toBe(ErrorCode.NONE)
+      await begin(reconnected)
+      expect(await commit(reconnected, 9)).toBe(ErrorCode.NONE)
+      // N's commit of 5, sent again and delayed on the abandoned connection, arrives now: fenced.
+      expect(await commit(client, 5)).toBe(v >= 3 ? ErrorCode.PRODUCER_FENCED : ErrorCode.INVALID_PRODUCER_EPOCH)
+      expect((await reconnected.request(ApiKey.EndTxn, 1, { transactionalId: id, producerId, producerEpoch, committed: true })).errorCode).toBe(ErrorCode.NONE)
+      expect(await committed()).toMatchObject({ errorCode: ErrorCode.NONE, committedOffset: 9 })
+      await reconnected.close()
+    }
+  })
+
   it('answers each topic of a produce once, in request order, gathering the partitions of a topic named twice under its first entry', async () => {
     await createTopic('v', 2)
     await createTopic('w', 1)

@@ -144,6 +144,8 @@ export interface TxnOffsetCommitRequest extends OffsetCommitRequest {
   transactionalId: string
   producerId: number
   producerEpoch: number
+  /** The ordinal of the client connection it came on (connections numbered in accept order); absent for the broker's own calls. */
+  connection?: number
 }
 
 export interface OffsetCommitPartitionResult {

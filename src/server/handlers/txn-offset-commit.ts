@@ -33,6 +33,7 @@ export const txnOffsetCommitHandler = defineHandler({
       memberId: version >= 3 ? request.memberId : '',
       groupInstanceId: version >= 3 ? request.groupInstanceId : null,
       offsets,
+      connection: ctx.connectionOrdinal,
     })
     return {
       throttleTimeMs: 0,
