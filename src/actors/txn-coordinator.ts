@@ -42,8 +42,8 @@
  * an older connection (PRODUCER_FENCED; the client gave that connection up and is not listening).
  * EndTxn v5 (KIP-890 part 2) needs none of this: its epoch changes with every transaction.
  *
- * Nothing here knows of threads or sockets: the connection is an ordinal the caller passes; the log, the marker writer and producer id
- * allocation are injected, time comes from the Clock.
+ * Nothing here knows of threads or sockets: a connection is an ordinal the caller passes; the
+ * log, the marker writer and producer id allocation are injected, time comes from the Clock.
  */
 import { ErrorCode } from '../common/error-codes.js'
 import type { Clock, TimerHandle } from '../common/clock.js'
@@ -273,8 +273,9 @@ export class TxnCoordinator {
   addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnPartition[], connection?: number): Promise<number> {
     return this.#locked(transactionalId, ErrorCode.CONCURRENT_TRANSACTIONS, async () => {
       const meta = this.#txns.get(transactionalId)
-      const invalid = this.#validateProducer(meta, producerId, producerEpoch, transactionalId, connection)
+      const invalid = this.#validateProducer(meta, producerId, producerEpoch)
       if (invalid !== ErrorCode.NONE) return invalid
+      if (this.#onAbandonedConnection(transactionalId, producerId, producerEpoch, connection)) return ErrorCode.PRODUCER_FENCED
       const m = meta!
       if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return ErrorCode.CONCURRENT_TRANSACTIONS
       if (m.state === 'Dead') return ErrorCode.INVALID_TXN_STATE
@@ -318,8 +319,9 @@ export class TxnCoordinator {
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean, connection?: number): Promise<number> {
     return this.#lockedAnswering(transactionalId, ErrorCode.CONCURRENT_TRANSACTIONS, async () => {
       const meta = this.#txns.get(transactionalId)
-      const invalid = this.#validateProducer(meta, producerId, producerEpoch, transactionalId, connection)
+      const invalid = this.#validateProducer(meta, producerId, producerEpoch)
       if (invalid !== ErrorCode.NONE) return { answer: invalid }
+      if (this.#onAbandonedConnection(transactionalId, producerId, producerEpoch, connection)) return { answer: ErrorCode.PRODUCER_FENCED }
       const m = meta!
       const prepare: TxnStateName = commit ? 'PrepareCommit' : 'PrepareAbort'
       const complete: TxnStateName = commit ? 'CompleteCommit' : 'CompleteAbort'
@@ -463,25 +465,28 @@ export class TxnCoordinator {
     return this.#fenced ? ErrorCode.NOT_COORDINATOR : ErrorCode.CONCURRENT_TRANSACTIONS
   }
 
-  /**
-   * The code a request of this producer id and epoch gets before anything else is looked at. Given
-   * the id and the connection it came on, a request on an older connection than the newest this
-   * producer used is fenced (see the header), and a newer one becomes the newest.
-   */
-  #validateProducer(meta: TxnMeta | undefined, producerId: number, producerEpoch: number, transactionalId?: string, connection?: number): number {
+  #validateProducer(meta: TxnMeta | undefined, producerId: number, producerEpoch: number): number {
     if (!this.isOpen || this.#fenced) return ErrorCode.NOT_COORDINATOR
     if (meta === undefined || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
     if (producerEpoch !== meta.producerEpoch) return ErrorCode.PRODUCER_FENCED
-    if (transactionalId === undefined || connection === undefined) return ErrorCode.NONE
+    return ErrorCode.NONE
+  }
+
+  /**
+   * Whether a request of this (valid) producer id and epoch came on an older connection than the
+   * newest one the producer has used, which the client gave up (see the header); a request on a
+   * newer one makes it the newest. A call without a connection (the broker's own) is never.
+   */
+  #onAbandonedConnection(transactionalId: string, producerId: number, producerEpoch: number, connection: number | undefined): boolean {
+    if (connection === undefined) return false
     const newest = this.#connections.get(transactionalId)
     if (newest === undefined || newest.producerId !== producerId || newest.producerEpoch !== producerEpoch) {
       this.#connections.set(transactionalId, { producerId, producerEpoch, ordinal: connection })
-    } else if (connection < newest.ordinal) {
-      return ErrorCode.PRODUCER_FENCED
-    } else {
-      newest.ordinal = connection
+      return false
     }
-    return ErrorCode.NONE
+    if (connection < newest.ordinal) return true
+    newest.ordinal = connection
+    return false
   }
 
   /** The meta with the next epoch (a new producer id past the epoch's range), lastProducerEpoch remembering the old. */

@@ -52,7 +52,7 @@ export interface ConnectionOptions {
 /**
  * The ordinal the next accepted connection gets. Every connection this thread (one broker node's
  * shard) accepts is numbered in accept order, so a coordinator can tell a client's older
- * connection from its newer one (see TxnCoordinator's abandoned connections).
+ * connection from its newer one (see src/actors/txn-coordinator.ts).
  */
 let nextConnectionOrdinal = 0
 
