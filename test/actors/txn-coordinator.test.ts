@@ -84,6 +84,24 @@ describe('transaction coordinator fencing', () => {
     expect(await c.addPartitions('tx', producerId, producerEpoch, [{ topic: 't', partition: 2 }])).toBe(ErrorCode.NOT_COORDINATOR)
     expect(log).toHaveLength(3)
   })
+
+  it('fences a request on an older connection than its producer id and epoch last used, and starts afresh under a new epoch', async () => {
+    const { c } = coordinator(() => ({ retry: [], fenced: false }))
+    const t0 = [{ topic: 't', partition: 0 }]
+    const first = await c.initProducerId('tx', 10_000, -1, -1)
+    expect(await c.addPartitions('tx', first.producerId, first.producerEpoch, t0, 5)).toBe(ErrorCode.NONE)
+    expect(await c.endTxn('tx', first.producerId, first.producerEpoch, true, 7)).toBe(ErrorCode.NONE)
+    // Connection 5 was given up for 7: nothing on it counts any more, the broker's own calls do.
+    expect(await c.addPartitions('tx', first.producerId, first.producerEpoch, t0, 5)).toBe(ErrorCode.PRODUCER_FENCED)
+    expect(await c.addPartitions('tx', first.producerId, first.producerEpoch, t0)).toBe(ErrorCode.NONE)
+    expect(await c.endTxn('tx', first.producerId, first.producerEpoch, false, 6)).toBe(ErrorCode.PRODUCER_FENCED)
+    expect(c.describe('tx')).toMatchObject({ state: 'Ongoing' })
+    // A new producer of the id (a new epoch) owns whichever connection it came on.
+    const second = await c.initProducerId('tx', 10_000, -1, -1)
+    expect(second.producerEpoch).toBeGreaterThan(first.producerEpoch)
+    expect(await c.addPartitions('tx', second.producerId, second.producerEpoch, t0, 2)).toBe(ErrorCode.NONE)
+    expect(await c.endTxn('tx', second.producerId, second.producerEpoch, true, 2)).toBe(ErrorCode.NONE)
+  })
 })
 
 describe('ending a transaction', () => {
