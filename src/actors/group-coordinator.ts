@@ -21,6 +21,7 @@ import { ErrorCode } from '../common/error-codes.js'
 import { ownedBytes } from '../common/owned-bytes.js'
 import { timerDelayMs } from '../common/timers.js'
 import { Group, type CommittedOffset, type Member } from './group/group.js'
+import { NewestConnections } from './txn/newest-connections.js'
 import { subscribedTopics } from './group/consumer-subscription.js'
 import type { GroupRecord, GroupValue } from './group/group-records.js'
 import type {
@@ -104,7 +105,7 @@ export class GroupCoordinator {
    * The newest connection each producer's pending offsets came on, under its epoch (see
    * commitTxnOffsets); kept while the producer has pending offsets here, so one per open transaction.
    */
-  readonly #txnOffsetConnections = new Map<number, { producerEpoch: number; ordinal: number }>()
+  readonly #txnOffsetConnections = new NewestConnections<number>()
   #isOpen = false
 
   constructor(options: GroupCoordinatorOptions & { log: GroupLog }) {
@@ -671,8 +672,7 @@ export class GroupCoordinator {
     const errorCode = withGeneration ? this.#validateCommit(request) : this.#validateCommit({ ...request, generationId: -1, memberId: '', groupInstanceId: null }, true)
     const results = request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))
     if (errorCode !== ErrorCode.NONE) return results
-    const newest = this.#txnOffsetConnections.get(request.producerId)
-    if (request.connection !== undefined && newest !== undefined && newest.producerEpoch === request.producerEpoch && request.connection < newest.ordinal) {
+    if (this.#txnOffsetConnections.isAbandoned(request.producerId, request.producerId, request.producerEpoch, request.connection)) {
       for (const result of results) result.errorCode = ErrorCode.PRODUCER_FENCED
       return results
     }
@@ -698,11 +698,8 @@ export class GroupCoordinator {
     }
     const pending = this.#pendingTxnOffsets.get(request.producerId) ?? this.#pendingTxnOffsets.set(request.producerId, []).get(request.producerId)!
     pending.push(...records)
-    // Read again: another commit may have moved it while this one was appended.
-    const latest = this.#txnOffsetConnections.get(request.producerId)
-    if (request.connection !== undefined && (latest === undefined || latest.producerEpoch !== request.producerEpoch || request.connection > latest.ordinal)) {
-      this.#txnOffsetConnections.set(request.producerId, { producerEpoch: request.producerEpoch, ordinal: request.connection })
-    }
+    // Noted only once its offsets are pending, so an entry goes with them at the marker.
+    this.#txnOffsetConnections.note(request.producerId, request.producerId, request.producerEpoch, request.connection)
     return results
   }
 

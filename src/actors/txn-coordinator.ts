@@ -48,6 +48,7 @@
 import { ErrorCode } from '../common/error-codes.js'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { phaseTrace } from '../common/phase-trace.js'
+import { NewestConnections } from './txn/newest-connections.js'
 import { type TxnPartition, type TxnRecord, type TxnStateName, type TxnValue } from './txn/txn-records.js'
 
 /** Kafka's Short.MaxValue - 1: past it a producer gets a new id (epoch 0), as Kafka does. */
@@ -184,7 +185,7 @@ export class TxnCoordinator {
    */
   readonly #heldCompletes = new Map<string, { meta: TxnMeta; timer: TimerHandle | null }>()
   /** The newest connection each transactional id's requests came on, under the producer id and epoch they carried (see the header); one per id in #txns. */
-  readonly #connections = new Map<string, { producerId: number; producerEpoch: number; ordinal: number }>()
+  readonly #connections = new NewestConnections<string>()
   #open = false
   #closed = false
   /** A partition fenced this coordinator (a newer one runs elsewhere): it answers NOT_COORDINATOR from then on. */
@@ -478,14 +479,8 @@ export class TxnCoordinator {
    * newer one makes it the newest. A call without a connection (the broker's own) is never.
    */
   #onAbandonedConnection(transactionalId: string, producerId: number, producerEpoch: number, connection: number | undefined): boolean {
-    if (connection === undefined) return false
-    const newest = this.#connections.get(transactionalId)
-    if (newest === undefined || newest.producerId !== producerId || newest.producerEpoch !== producerEpoch) {
-      this.#connections.set(transactionalId, { producerId, producerEpoch, ordinal: connection })
-      return false
-    }
-    if (connection < newest.ordinal) return true
-    newest.ordinal = connection
+    if (this.#connections.isAbandoned(transactionalId, producerId, producerEpoch, connection)) return true
+    this.#connections.note(transactionalId, producerId, producerEpoch, connection)
     return false
   }
 
