@@ -31,6 +31,27 @@ const percent = (fraction: number): string => `${(fraction * 100).toFixed(fracti
 const millions = (rate: number): string => `${(rate / 1e6).toFixed(2)} M rec/s`
 const ms = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(value < 10 ? 2 : 1)} ms`)
 
+type TxnPair = { idempotent: PhaseFigures; transactional: PhaseFigures }
+
+/** The transactional rate over the idempotent one. */
+function transactionalShare(pair: TxnPair): number {
+  return recordsPerSecond(pair.transactional) / recordsPerSecond(pair.idempotent)
+}
+
+/** The transactions phase: the ceiling's pair, then Partita's, each with its ratio. */
+export function transactionLines(transactions: ProtocolReport['transactions'], txnRecords: number): string[] {
+  const ratio = (pair: TxnPair, broker: string): string =>
+    `    transactions of ${txnRecords} / idempotent: ${percent(transactionalShare(pair))} of the rate, ${(cpuUsPerRecord(pair.transactional) / cpuUsPerRecord(pair.idempotent)).toFixed(2)}x the ${broker} CPU per record`
+  return [
+    ...phaseLines(transactions.ceiling.idempotent),
+    ...phaseLines(transactions.ceiling.transactional),
+    ratio(transactions.ceiling, "ceiling's"),
+    ...phaseLines(transactions.idempotent),
+    ...phaseLines(transactions.transactional),
+    ratio(transactions, "broker's"),
+  ]
+}
+
 export function phaseLines(phase: PhaseFigures, ceiling?: PhaseFigures): string[] {
   const rate = recordsPerSecond(phase)
   // CPU per record beside the ceiling's moves less with the box's other load than the rates do.
@@ -95,7 +116,7 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
   const ratio = scalingRatio(report)
   const p99 = partita.e2e.p99Ms
   const lost = partita.e2e.sent - partita.e2e.received
-  const txnShare = recordsPerSecond(report.transactions.transactional) / recordsPerSecond(report.transactions.idempotent)
+  const txnShare = transactionalShare(report.transactions)
   return [
     { figure: "Main thread's share of broker CPU, produce", measured: percent(mainShare(partita.produce)), target: '< 5%', met: mainShare(partita.produce) < 0.05 },
     { figure: "Main thread's share of broker CPU, fetch", measured: percent(mainShare(partita.fetch)), target: '< 5%', met: mainShare(partita.fetch) < 0.05 },
@@ -131,7 +152,7 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
     },
     {
       figure: `Produce in transactions of ${report.settings.txnRecords}, of idempotent produce (librdkafka)`,
-      measured: `${percent(txnShare)} (${millions(recordsPerSecond(report.transactions.transactional))} vs ${millions(recordsPerSecond(report.transactions.idempotent))})`,
+      measured: `${percent(txnShare)} (${millions(recordsPerSecond(report.transactions.transactional))} vs ${millions(recordsPerSecond(report.transactions.idempotent))}; ceiling ${percent(transactionalShare(report.transactions.ceiling))})`,
       target: '>= 70%',
       met: txnShare >= 0.7,
     },
@@ -190,9 +211,7 @@ export function formatReport(report: ProtocolReport): string {
     ...latencyLines('floor (Python pipe, no Kafka)', report.e2eFloor),
     '',
     `Transactions (librdkafka, as fast as it goes, one fresh server; the client's CPU is the "load generator")`,
-    ...phaseLines(report.transactions.idempotent),
-    ...phaseLines(report.transactions.transactional),
-    `    transactional / idempotent: ${percent(recordsPerSecond(report.transactions.transactional) / recordsPerSecond(report.transactions.idempotent))} of the rate, ${(cpuUsPerRecord(report.transactions.transactional) / cpuUsPerRecord(report.transactions.idempotent)).toFixed(2)}x the broker CPU per record`,
+    ...transactionLines(report.transactions, report.settings.txnRecords),
     '',
   ]
   if ('skipped' in report.scaling) lines.push(`Scaling: skipped (${report.scaling.skipped})`)

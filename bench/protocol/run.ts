@@ -20,7 +20,7 @@ import {
   type LoadFigures,
 } from './load.js'
 import { phaseReportLines } from './phase-report.js'
-import { fdatasyncLatencyLines, latencyLines, phaseLines, recordsPerSecond } from './report.js'
+import { fdatasyncLatencyLines, latencyLines, phaseLines, recordsPerSecond, transactionLines } from './report.js'
 import { awaitVisible, brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
 import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
 import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
@@ -130,8 +130,12 @@ export interface ProtocolReport {
    */
   durability: { fsync: PhaseFigures; pageCache: PhaseFigures; rawEachBatch: RawFsyncFigures; rawGroup: RawFsyncFigures }
   e2eFloor: LatencyFigures
-  /** librdkafka producing in transactions of txnRecords records, beside idempotent produce, against one fresh server. */
-  transactions: { idempotent: PhaseFigures; transactional: PhaseFigures }
+  /**
+   * librdkafka producing in transactions of txnRecords records, beside idempotent produce, against
+   * one fresh server; first the same pair against the Kafka-speaking ceiling, which answers at once
+   * and stores nothing: its ratio is the most this client and box allow.
+   */
+  transactions: { idempotent: PhaseFigures; transactional: PhaseFigures; ceiling: { idempotent: PhaseFigures; transactional: PhaseFigures } }
   scaling: { one: PhaseFigures; two: PhaseFigures } | { skipped: string }
   /** What went wrong on the way without stopping the run (a shard failed over, a topic was slow to settle). */
   warnings: string[]
@@ -303,13 +307,17 @@ async function runPinned(settings: BenchSettings, brokers: number, cpus: string,
 }
 
 async function runTransactions(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['transactions']> {
+  const topic = 'bench-txn'
+  const optionsFor = (server: ServerProcess) => ({ bootstrap: server.bootstrap, topic, partitions: settings.txnPartitions, seconds: settings.seconds, recordBytes: settings.recordBytes, txnRecords: settings.txnRecords })
+  const ceiling = await withServer(() => startCeilingProcess('kafka', settings.txnPartitions), warn, async (server) => ({
+    idempotent: await txnCostPhase(server, optionsFor(server), 'idempotent', 'ceiling'),
+    transactional: await txnCostPhase(server, optionsFor(server), 'transactional', 'ceiling'),
+  }))
   return withServer(() => startBrokerProcess({ brokers: settings.brokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
-    const topic = 'bench-txn'
     await createTopic(broker.bootstrap, topic, settings.txnPartitions, 1, warn)
-    const options = { bootstrap: broker.bootstrap, topic, partitions: settings.txnPartitions, seconds: settings.seconds, recordBytes: settings.recordBytes, txnRecords: settings.txnRecords }
-    const idempotent = await txnCostPhase(broker, options, 'idempotent')
-    const transactional = await txnCostPhase(broker, options, 'transactional')
-    return { idempotent, transactional }
+    const idempotent = await txnCostPhase(broker, optionsFor(broker), 'idempotent')
+    const transactional = await txnCostPhase(broker, optionsFor(broker), 'transactional')
+    return { idempotent, transactional, ceiling }
   })
 }
 
@@ -458,13 +466,8 @@ export async function runFocused(phase: FocusedPhase, settings: BenchSettings, l
   const warn: Warn = (line) => log(`warning: ${line}`)
   if (phase === 'txn') {
     log(`transactions of ${settings.txnRecords} records beside idempotent produce (${loadLine()})`)
-    const { idempotent, transactional } = await runTransactions(settings, warn)
-    return [
-      ...phaseLines(idempotent),
-      ...phaseLines(transactional),
-      `    ${loadLine()}`,
-      `transactions of ${settings.txnRecords}: ${((recordsPerSecond(transactional) / recordsPerSecond(idempotent)) * 100).toFixed(0)}% of the idempotent rate`,
-    ]
+    const transactions = await runTransactions(settings, warn)
+    return [...transactionLines(transactions, settings.txnRecords), `    ${loadLine()}`]
   }
   if (phase === 'e2e') {
     log(`e2e floor (${loadLine()})`)

@@ -31,6 +31,7 @@ const STOP_TIMEOUT_MS = 30_000
 
 export const PARTITA_CLI = fileURLToPath(compiledUrl(import.meta.url, '../../src/cli/main.js'))
 const CEILING_SERVER = fileURLToPath(compiledUrl(import.meta.url, './ceiling-server.js'))
+const KAFKA_CEILING_SERVER = fileURLToPath(compiledUrl(import.meta.url, './kafka-ceiling-server.js'))
 
 let cliHasShards: boolean | null = null
 
@@ -151,15 +152,21 @@ export async function startBrokerProcess(options: BrokerProcessOptions): Promise
   }
 }
 
-export async function startCeilingProcess(): Promise<ServerProcess> {
+/**
+ * A ceiling server as its own process: `frames` (ceiling-server.ts, the bench's own frames) or
+ * `kafka` (kafka-ceiling-server.ts, enough Kafka for librdkafka's producer, each topic with
+ * `partitions` partitions).
+ */
+export async function startCeilingProcess(kind: 'frames' | 'kafka' = 'frames', partitions = 1): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'partita-ceiling-'))
+  const args = kind === 'frames' ? [CEILING_SERVER, join(dir, 'log')] : [KAFKA_CEILING_SERVER, join(dir, 'log'), String(partitions)]
   try {
-    const { child, bootstrap, stderrLines } = await spawnListening(process.execPath, [CEILING_SERVER, join(dir, 'log')], process.env)
+    const { child, bootstrap, stderrLines } = await spawnListening(process.execPath, args, process.env)
     return {
       pid: child.pid!,
       bootstrap,
       threads: { main: child.pid!, shards: [] },
-      command: 'node dist/bench/protocol/ceiling-server.js',
+      command: kind === 'frames' ? 'node dist/bench/protocol/ceiling-server.js' : `node dist/bench/protocol/kafka-ceiling-server.js FILE ${partitions}`,
       stderrLines,
       stop: async () => {
         await stopChild(child)

@@ -50,8 +50,8 @@ export interface TxnCostOptions {
   txnRecords: number
 }
 
-/** Runs one mode against `server`, measuring the server's CPU by thread around it. */
-export async function txnCostPhase(server: ServerProcess, options: TxnCostOptions, mode: 'idempotent' | 'transactional'): Promise<PhaseFigures> {
+/** Runs one mode against `server` (`system` names it: Partita or the ceiling), measuring the server's CPU by thread around it. */
+export async function txnCostPhase(server: ServerProcess, options: TxnCostOptions, mode: 'idempotent' | 'transactional', system = 'Partita'): Promise<PhaseFigures> {
   const args = [mode, options.bootstrap, options.topic, String(options.seconds), String(options.recordBytes)]
   if (mode === 'transactional') args.push(String(options.txnRecords))
   const before = snapshotCpu(server.pid)
@@ -59,7 +59,7 @@ export async function txnCostPhase(server: ServerProcess, options: TxnCostOption
   const after = snapshotCpu(server.pid)
   const shape = mode === 'transactional' ? `transactions of ${options.txnRecords} records, each committed before the next begins` : 'enable.idempotence, no transactions'
   return {
-    label: mode === 'transactional' ? `Partita produce, txns of ${options.txnRecords}` : 'Partita produce, idempotent',
+    label: mode === 'transactional' ? `${system} produce, txns of ${options.txnRecords}` : `${system} produce, idempotent`,
     command: `${server.command}; ${PYTHON} bench/protocol/txn_cost.py ${args.join(' ')} (librdkafka, ${shape}, acks=all, linger.ms=5, ${options.partitions} partitions; after 1 s of the same unmeasured)`,
     records: run.records,
     // The client counts records, not requests; wire bytes are librdkafka's business.

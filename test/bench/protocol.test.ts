@@ -79,8 +79,15 @@ describe('bench:protocol', () => {
       expect(phase.cpu.shardsUs).toHaveLength(settings.brokers)
       expect(phase.generatorCpuUs).toBeGreaterThan(0)
     }
+    // The Kafka-speaking ceiling served the same client, in both modes; it has no shards.
+    for (const phase of [report.transactions.ceiling.idempotent, report.transactions.ceiling.transactional]) {
+      expect(phase.records).toBeGreaterThan(0)
+      expect(phase.cpu.shardsUs).toHaveLength(0)
+      expect(phase.command).toContain('kafka-ceiling-server.js')
+    }
     // Whole transactions only.
     expect(report.transactions.transactional.records % settings.txnRecords).toBe(0)
+    expect(report.transactions.ceiling.transactional.records % settings.txnRecords).toBe(0)
 
     if ('skipped' in report.scaling) throw new Error(`scaling was skipped: ${report.scaling.skipped}`)
     expectPhase(report.scaling.one, 1)
@@ -93,8 +100,9 @@ describe('bench:protocol', () => {
     for (const row of rows) expect(typeof row.met).toBe('boolean')
     const printed = formatReport(report)
     for (const row of rows) expect(printed).toContain(row.figure)
-    // Each phase prints the command that produced it: eleven, the four of the durability comparison, and the two of transactions.
-    expect(printed.match(/command: /g)?.length).toBe(17)
+    // Each phase prints the command that produced it: eleven, the four of the durability comparison, and the four of transactions (ceiling and Partita).
+    expect(printed.match(/command: /g)?.length).toBe(19)
+    expect(printed).toMatch(/ceiling produce, txns of \d+/)
   })
 
   it('runs the paced phase alone: one request at a time, each after the pause that follows the last answer', { timeout: 120_000 }, async () => {

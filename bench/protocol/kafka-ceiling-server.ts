@@ -1,0 +1,195 @@
+/**
+ * The producer's ceiling: a bare Node TCP server that speaks just enough Kafka for librdkafka's
+ * producer, idempotent or transactional, and does the least any broker must: each Produce
+ * request's record bytes are appended to one file with fs.writeSync and acked at once, and every
+ * transaction call (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn) is answered at
+ * once with success. Nothing is checked, replicated, indexed or made durable; there is no
+ * coordinator state, no marker and no fetch.
+ *
+ * So a client's rate against it is what the client and this box allow with a broker that costs
+ * nothing, and its transactional rate over its idempotent rate is the most that ratio can be here,
+ * whatever the broker: the round trips a transaction adds (AddPartitionsToTxn before the first
+ * record of each transaction, the flush of every batch, EndTxn) are the client's.
+ *
+ * It advertises the versions Partita's own handlers declare for these APIs, so a client speaks the
+ * same versions to both, and uses Partita's codecs and framing, so the two differ only in what
+ * happens to a request.
+ * Usage: node kafka-ceiling-server.js <file> <partitions>: every topic a client asks about has
+ * <partitions> partitions, all led by this server; prints `listening on host:port`.
+ */
+import fs from 'node:fs'
+import net from 'node:net'
+import { ErrorCode } from '../../src/common/error-codes.js'
+import { FrameReader } from '../../src/protocol/frame-reader.js'
+import { ApiKey, apiVersionsFromDeclarations, decodeRequest, encodeResponse, type DecodedRequest } from '../../src/protocol/index.js'
+import { LAST_OFFSET_DELTA_OFFSET, iterateBatches } from '../../src/records/record-batch.js'
+import { API_VERSIONS_DECLARATION, handlerFor } from '../../src/server/handlers/index.js'
+
+/** The largest frame accepted, as Partita's default socket.request.max.bytes. */
+const FRAME_BYTES_MAX = 104_857_600
+const NODE_ID = 0
+
+const SERVED_KEYS = [
+  ApiKey.Produce,
+  ApiKey.Metadata,
+  ApiKey.FindCoordinator,
+  ApiKey.InitProducerId,
+  ApiKey.AddPartitionsToTxn,
+  ApiKey.AddOffsetsToTxn,
+  ApiKey.EndTxn,
+] as const
+
+const API_KEYS = apiVersionsFromDeclarations([
+  API_VERSIONS_DECLARATION,
+  ...SERVED_KEYS.map((apiKey) => {
+    const handler = handlerFor(apiKey)!
+    return { apiKey, minVersion: handler.minVersion, maxVersion: handler.maxVersion }
+  }),
+])
+
+class Ceiling {
+  readonly #fd: number
+  readonly #host: string
+  readonly #partitions: number
+  #port = 0
+  #appendPosition = 0
+  #nextProducerId = 1
+  /** Each partition's next offset, so acks carry the offsets a log would have given. */
+  readonly #nextOffsets = new Map<string, number>()
+
+  constructor(file: string, host: string, partitions: number) {
+    this.#fd = fs.openSync(file, 'w+')
+    this.#host = host
+    this.#partitions = partitions
+  }
+
+  set port(port: number) {
+    this.#port = port
+  }
+
+  /** The answer to one request frame (without its size prefix), or null when none is due (acks=0). */
+  answer(frame: Buffer): Buffer | null {
+    const request = decodeRequest(frame)
+    const { apiKey, apiVersion, correlationId } = request.header
+    const body = this.#body(request)
+    if (body === null) return null
+    // Each case of #body builds the body its own key's encoder takes.
+    return encodeResponse(apiKey as typeof ApiKey.Produce, apiVersion, correlationId, body as Parameters<typeof encodeResponse<typeof ApiKey.Produce>>[3])
+  }
+
+  #body(request: DecodedRequest): object | null {
+    const self = { nodeId: NODE_ID, host: this.#host, port: this.#port }
+    switch (request.apiKey) {
+      case ApiKey.ApiVersions:
+        return { errorCode: ErrorCode.NONE, apiKeys: API_KEYS, throttleTimeMs: 0 }
+      case ApiKey.Metadata: {
+        const names = (request.body.topics ?? []).map((t) => t.name ?? '')
+        return {
+          throttleTimeMs: 0,
+          brokers: [{ ...self, rack: null }],
+          clusterId: 'ceiling',
+          controllerId: NODE_ID,
+          topics: names.map((name) => ({
+            errorCode: ErrorCode.NONE,
+            name,
+            isInternal: false,
+            partitions: Array.from({ length: this.#partitions }, (_, partitionIndex) => ({
+              errorCode: ErrorCode.NONE,
+              partitionIndex,
+              leaderId: NODE_ID,
+              leaderEpoch: 0,
+              replicaNodes: [NODE_ID],
+              isrNodes: [NODE_ID],
+              offlineReplicas: [],
+            })),
+          })),
+        }
+      }
+      case ApiKey.FindCoordinator: {
+        const found = { errorCode: ErrorCode.NONE, errorMessage: null, ...self }
+        return { throttleTimeMs: 0, ...found, coordinators: request.body.coordinatorKeys.map((key) => ({ key, ...found })) }
+      }
+      case ApiKey.InitProducerId:
+        return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: this.#nextProducerId++, producerEpoch: 0 }
+      case ApiKey.AddPartitionsToTxn:
+        return {
+          throttleTimeMs: 0,
+          errorCode: ErrorCode.NONE,
+          resultsByTransaction: [],
+          resultsByTopicV3AndBelow: request.body.v3AndBelowTopics.map((t) => ({
+            name: t.name,
+            resultsByPartition: t.partitions.map((partitionIndex) => ({ partitionIndex, partitionErrorCode: ErrorCode.NONE })),
+          })),
+        }
+      case ApiKey.AddOffsetsToTxn:
+        return { throttleTimeMs: 0, errorCode: ErrorCode.NONE }
+      case ApiKey.EndTxn:
+        return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: -1, producerEpoch: -1 }
+      case ApiKey.Produce:
+        return this.#produce(request.body)
+      default:
+        throw new Error(`api key ${request.apiKey} is not served by the ceiling`)
+    }
+  }
+
+  #produce(body: Extract<DecodedRequest, { apiKey: typeof ApiKey.Produce }>['body']): object | null {
+    const responses = body.topicData.map((topic) => ({
+      name: topic.name,
+      partitionResponses: topic.partitionData.map((partition) => {
+        const records = partition.records ?? Buffer.alloc(0)
+        this.#appendPosition += fs.writeSync(this.#fd, records, 0, records.length, this.#appendPosition)
+        const key = `${topic.name}\0${partition.index}`
+        const baseOffset = this.#nextOffsets.get(key) ?? 0
+        let next = baseOffset
+        for (const span of iterateBatches(records)) next += records.readInt32BE(span.pos + LAST_OFFSET_DELTA_OFFSET) + 1
+        this.#nextOffsets.set(key, next)
+        return { index: partition.index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [], errorMessage: null }
+      }),
+    }))
+    return body.acks === 0 ? null : { throttleTimeMs: 0, responses }
+  }
+}
+
+function serve(file: string, partitions: number): void {
+  const host = '127.0.0.1'
+  const ceiling = new Ceiling(file, host, partitions)
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true)
+    const reader = new FrameReader(FRAME_BYTES_MAX, { releaseChunks: true })
+    socket.on('error', () => socket.destroy())
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk)
+      // The answers to one chunk's frames leave in one write, in request order.
+      socket.cork()
+      try {
+        // Bounded: each pass takes one whole frame out of what is buffered.
+        for (let frame = reader.next(); frame !== null; frame = reader.next()) {
+          const answer = ceiling.answer(frame)
+          if (answer !== null) socket.write(answer)
+        }
+      } catch (error) {
+        console.error(`kafka ceiling: ${(error as Error).message}`)
+        socket.destroy()
+      } finally {
+        socket.uncork()
+      }
+    })
+  })
+  server.listen(0, host, () => {
+    const address = server.address() as net.AddressInfo
+    ceiling.port = address.port
+    console.log(`listening on ${host}:${address.port}`)
+  })
+  const stop = (): void => {
+    server.close(() => process.exit(0))
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+const [file, partitions] = [process.argv[2], Number(process.argv[3])]
+if (file === undefined || !Number.isInteger(partitions) || partitions < 1) {
+  console.error('usage: kafka-ceiling-server.js <file> <partitions>')
+  process.exit(2)
+}
+serve(file, partitions)
