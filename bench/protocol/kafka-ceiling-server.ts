@@ -18,15 +18,12 @@
  * <partitions> partitions, all led by this server; prints `listening on host:port`.
  */
 import fs from 'node:fs'
-import net from 'node:net'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { FrameReader } from '../../src/protocol/frame-reader.js'
 import { ApiKey, apiVersionsFromDeclarations, decodeRequest, encodeResponse, type DecodedRequest } from '../../src/protocol/index.js'
 import { LAST_OFFSET_DELTA_OFFSET, iterateBatches } from '../../src/records/record-batch.js'
 import { API_VERSIONS_DECLARATION, handlerFor } from '../../src/server/handlers/index.js'
+import { serveFrames } from './frame-server.js'
 
-/** The largest frame accepted, as Partita's default socket.request.max.bytes. */
-const FRAME_BYTES_MAX = 104_857_600
 const NODE_ID = 0
 
 const SERVED_KEYS = [
@@ -151,40 +148,12 @@ class Ceiling {
 }
 
 function serve(file: string, partitions: number): void {
-  const host = '127.0.0.1'
-  const ceiling = new Ceiling(file, host, partitions)
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true)
-    const reader = new FrameReader(FRAME_BYTES_MAX, { releaseChunks: true })
-    socket.on('error', () => socket.destroy())
-    socket.on('data', (chunk: Buffer) => {
-      reader.push(chunk)
-      // The answers to one chunk's frames leave in one write, in request order.
-      socket.cork()
-      try {
-        // Bounded: each pass takes one whole frame out of what is buffered.
-        for (let frame = reader.next(); frame !== null; frame = reader.next()) {
-          const answer = ceiling.answer(frame)
-          if (answer !== null) socket.write(answer)
-        }
-      } catch (error) {
-        console.error(`kafka ceiling: ${(error as Error).message}`)
-        socket.destroy()
-      } finally {
-        socket.uncork()
-      }
-    })
+  const ceiling = new Ceiling(file, '127.0.0.1', partitions)
+  serveFrames({
+    name: 'kafka ceiling',
+    answer: (frame) => ceiling.answer(frame),
+    onListening: (port) => (ceiling.port = port),
   })
-  server.listen(0, host, () => {
-    const address = server.address() as net.AddressInfo
-    ceiling.port = address.port
-    console.log(`listening on ${host}:${address.port}`)
-  })
-  const stop = (): void => {
-    server.close(() => process.exit(0))
-  }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
 }
 
 const [file, partitions] = [process.argv[2], Number(process.argv[3])]
