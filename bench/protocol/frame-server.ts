@@ -1,8 +1,10 @@
 /**
  * The TCP loop both ceiling servers share: length-prefixed frames read with Partita's own
- * FrameReader, each handed to `answer`, whose answers leave in request order, those of one socket
- * read in one write. A frame `answer` throws on closes that connection. Prints `<name>: listening
- * on host:port` once listening, and exits on SIGTERM or SIGINT.
+ * FrameReader, each handed to `answer`. Answers leave in request order, as Kafka's do: one given
+ * at once goes out with the others of the same socket read in one write, unless an earlier one is
+ * still awaited (a parked fetch), which it then follows. A frame `answer` throws on closes that
+ * connection. Prints `<name>: listening on host:port` once listening, and exits on SIGTERM or
+ * SIGINT.
  */
 import net from 'node:net'
 import { FrameReader } from '../../src/protocol/frame-reader.js'
@@ -13,8 +15,8 @@ const HOST = '127.0.0.1'
 
 export interface FrameServerOptions {
   name: string
-  /** The answer to one frame (without its size prefix), or null when none is due. */
-  answer(frame: Buffer): Buffer | null
+  /** The answer to one frame (without its size prefix), or null when none is due; a promise when it must wait. */
+  answer(frame: Buffer): Buffer | null | Promise<Buffer | null>
   /** Called with the port once listening, before the line is printed. */
   onListening?(port: number): void
   /** Called before the process exits on a signal. */
@@ -26,6 +28,13 @@ export function serveFrames(options: FrameServerOptions): void {
     socket.setNoDelay(true)
     // As the broker's connections read: each socket read freed once its frames are copied out.
     const reader = new FrameReader(FRAME_BYTES_MAX, { releaseChunks: true })
+    // Answers awaited, in request order; an answer given at once joins the tail while any is.
+    let awaited: Promise<Buffer | null> = Promise.resolve(null)
+    let waiting = 0
+    const fail = (error: unknown): void => {
+      console.error(`${options.name}: ${(error as Error).message}`)
+      socket.destroy()
+    }
     socket.on('error', () => socket.destroy())
     socket.on('data', (chunk: Buffer) => {
       reader.push(chunk)
@@ -34,11 +43,20 @@ export function serveFrames(options: FrameServerOptions): void {
         // Bounded: each pass takes one whole frame out of what is buffered.
         for (let frame = reader.next(); frame !== null; frame = reader.next()) {
           const answer = options.answer(frame)
-          if (answer !== null) socket.write(answer)
+          if (waiting === 0 && !(answer instanceof Promise)) {
+            if (answer !== null) socket.write(answer)
+            continue
+          }
+          waiting++
+          awaited = awaited.then(() => answer).then((ready) => {
+            waiting--
+            if (ready !== null && !socket.destroyed) socket.write(ready)
+            return null
+          })
+          awaited.catch(fail)
         }
       } catch (error) {
-        console.error(`${options.name}: ${(error as Error).message}`)
-        socket.destroy()
+        fail(error)
       } finally {
         socket.uncork()
       }

@@ -1,15 +1,17 @@
 /**
- * The producer's ceiling: a bare Node TCP server that speaks just enough Kafka for librdkafka's
- * producer, idempotent or transactional, and does the least any broker must: each Produce
- * request's record bytes are appended to one file with fs.writeSync and acked at once, and every
- * transaction call (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn) is answered at
+ * The Kafka ceiling: a bare Node TCP server that speaks just enough Kafka for librdkafka's
+ * producer, idempotent or transactional, and for a consumer that assigns its partitions, and does
+ * the least any broker must: each Produce request's record bytes are appended to one file with
+ * fs.writeSync and acked at once, and a consumer's Fetch is answered from a copy kept in memory
+ * (ceiling-logs.ts), at once or as soon as a produce brings it something. Every transaction call
+ * (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn) and offset commit is answered at
  * once with success. Nothing is checked, replicated, indexed or made durable; there is no
- * coordinator state, no marker and no fetch.
+ * coordinator state and no marker.
  *
- * So a client's rate against it is what the client and this box allow with a broker that costs
- * nothing, and its transactional rate over its idempotent rate is the most that ratio can be here,
- * whatever the broker: the round trips a transaction adds (AddPartitionsToTxn before the first
- * record of each transaction, the flush of every batch, EndTxn) are the client's.
+ * So a client's rate or latency against it is what the client and this box allow with a broker
+ * that costs nothing. Its transactional rate over its idempotent rate is the most that ratio can
+ * be here, whatever the broker: the round trips a transaction adds (AddPartitionsToTxn before the
+ * first record of each transaction, the flush of every batch, EndTxn) are the client's.
  *
  * It advertises the versions Partita's own handlers declare for these APIs, so a client speaks the
  * same versions to both, and uses Partita's codecs and framing, so the two differ only in what
@@ -20,14 +22,21 @@
 import fs from 'node:fs'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { ApiKey, apiVersionsFromDeclarations, decodeRequest, encodeResponse, type DecodedRequest } from '../../src/protocol/index.js'
-import { LAST_OFFSET_DELTA_OFFSET, iterateBatches } from '../../src/records/record-batch.js'
 import { API_VERSIONS_DECLARATION, handlerFor } from '../../src/server/handlers/index.js'
+import { groupByTopic } from '../../src/server/handlers/types.js'
+import { CeilingLogs } from './ceiling-logs.js'
 import { serveFrames } from './frame-server.js'
 
 const NODE_ID = 0
 
+/** Kafka's ListOffsets sentinel for the log start. */
+const EARLIEST_TIMESTAMP = -2
+
 const SERVED_KEYS = [
   ApiKey.Produce,
+  ApiKey.Fetch,
+  ApiKey.ListOffsets,
+  ApiKey.OffsetCommit,
   ApiKey.Metadata,
   ApiKey.FindCoordinator,
   ApiKey.InitProducerId,
@@ -51,8 +60,7 @@ class Ceiling {
   #port = 0
   #appendPosition = 0
   #nextProducerId = 1
-  /** Each partition's next offset, so acks carry the offsets a log would have given. */
-  readonly #nextOffsets = new Map<string, number>()
+  readonly #logs = new CeilingLogs()
 
   constructor(file: string, host: string, partitions: number) {
     this.#fd = fs.openSync(file, 'w+')
@@ -64,14 +72,45 @@ class Ceiling {
     this.#port = port
   }
 
-  /** The answer to one request frame (without its size prefix), or null when none is due (acks=0). */
-  answer(frame: Buffer): Buffer | null {
+  /** The answer to one request frame (without its size prefix): null when none is due (acks=0), a promise for a waiting fetch. */
+  answer(frame: Buffer): Buffer | null | Promise<Buffer> {
     const request = decodeRequest(frame)
     const { apiKey, apiVersion, correlationId } = request.header
-    const body = this.#body(request)
-    if (body === null) return null
     // Each case of #body builds the body its own key's encoder takes.
-    return encodeResponse(apiKey as typeof ApiKey.Produce, apiVersion, correlationId, body as Parameters<typeof encodeResponse<typeof ApiKey.Produce>>[3])
+    const encode = (body: object): Buffer => encodeResponse(apiKey as typeof ApiKey.Produce, apiVersion, correlationId, body as Parameters<typeof encodeResponse<typeof ApiKey.Produce>>[3])
+    if (request.apiKey === ApiKey.Fetch) {
+      const fetch = request.body
+      const wants = fetch.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, key: keyOf(t.topic, p.partition), fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes })))
+      const answerNow = (): Buffer => encode(this.#fetched(wants))
+      const anything = wants.some((want) => this.#logs.offsets(want.key).nextOffset > want.fetchOffset)
+      return anything ? answerNow() : this.#logs.waitFor(wants.map((want) => want.key), fetch.maxWaitMs).then(answerNow)
+    }
+    const body = this.#body(request)
+    return body === null ? null : encode(body)
+  }
+
+  #fetched(wants: ReadonlyArray<{ topic: string; partition: number; key: string; fetchOffset: number; maxBytes: number }>): object {
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      sessionId: 0,
+      responses: groupByTopic(wants.map((want) => ({ topic: want.topic, item: want }))).map(({ name, items }) => ({
+        topic: name,
+        partitions: items.map((want) => {
+          const read = this.#logs.read(want)
+          return {
+            partitionIndex: want.partition,
+            errorCode: ErrorCode.NONE,
+            highWatermark: read.highWatermark,
+            lastStableOffset: read.highWatermark,
+            logStartOffset: read.logStartOffset,
+            abortedTransactions: [],
+            preferredReadReplica: -1,
+            records: read.records,
+          }
+        }),
+      })),
+    }
   }
 
   #body(request: DecodedRequest): object | null {
@@ -124,6 +163,23 @@ class Ceiling {
         return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: -1, producerEpoch: -1 }
       case ApiKey.Produce:
         return this.#produce(request.body)
+      case ApiKey.ListOffsets:
+        return {
+          throttleTimeMs: 0,
+          topics: request.body.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => {
+              const offsets = this.#logs.offsets(keyOf(t.name, p.partitionIndex))
+              const offset = p.timestamp === EARLIEST_TIMESTAMP ? offsets.logStartOffset : offsets.nextOffset
+              return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, oldStyleOffsets: [], timestamp: -1, offset, leaderEpoch: 0 }
+            }),
+          })),
+        }
+      case ApiKey.OffsetCommit:
+        return {
+          throttleTimeMs: 0,
+          topics: request.body.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE })) })),
+        }
       default:
         throw new Error(`api key ${request.apiKey} is not served by the ceiling`)
     }
@@ -134,17 +190,18 @@ class Ceiling {
       name: topic.name,
       partitionResponses: topic.partitionData.map((partition) => {
         const records = partition.records ?? Buffer.alloc(0)
+        // Offsets first: they are written into the batches, which then go to the file as a log holds them.
+        const baseOffset = this.#logs.append(keyOf(topic.name, partition.index), records)
         this.#appendPosition += fs.writeSync(this.#fd, records, 0, records.length, this.#appendPosition)
-        const key = `${topic.name}\0${partition.index}`
-        const baseOffset = this.#nextOffsets.get(key) ?? 0
-        let next = baseOffset
-        for (const span of iterateBatches(records)) next += records.readInt32BE(span.pos + LAST_OFFSET_DELTA_OFFSET) + 1
-        this.#nextOffsets.set(key, next)
         return { index: partition.index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [], errorMessage: null }
       }),
     }))
     return body.acks === 0 ? null : { throttleTimeMs: 0, responses }
   }
+}
+
+function keyOf(topic: string, partition: number): string {
+  return `${topic}\0${partition}`
 }
 
 function serve(file: string, partitions: number): void {

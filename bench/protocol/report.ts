@@ -31,6 +31,9 @@ const percent = (fraction: number): string => `${(fraction * 100).toFixed(fracti
 const millions = (rate: number): string => `${(rate / 1e6).toFixed(2)} M rec/s`
 const ms = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(value < 10 ? 2 : 1)} ms`)
 
+/** How the e2e run against the Kafka-speaking ceiling is labelled. */
+export const E2E_CEILING_LABEL = 'Kafka ceiling (no storage)'
+
 type TxnPair = { idempotent: PhaseFigures; transactional: PhaseFigures }
 
 /** The transactional rate over the idempotent one. */
@@ -158,7 +161,7 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
     },
     {
       figure: `e2e latency at ${report.settings.e2eRate} records/s (librdkafka)`,
-      measured: `p99 ${ms(p99)} (floor p99 ${ms(report.e2eFloor.p99Ms)})${lost > 0 ? `, ${lost} records never arrived` : ''}`,
+      measured: `p99 ${ms(p99)} (floor p99 ${ms(report.e2eFloor.p99Ms)}, Kafka ceiling p99 ${ms(report.e2eCeiling.p99Ms)})${lost > 0 ? `, ${lost} records never arrived` : ''}`,
       target: 'p99 <= 5 ms',
       met: p99 === null ? null : p99 <= 5 && lost === 0,
     },
@@ -209,6 +212,7 @@ export function formatReport(report: ProtocolReport): string {
     'End-to-end latency (librdkafka producer -> broker -> librdkafka consumer)',
     ...latencyLines('Partita', partita.e2e),
     ...latencyLines('floor (Python pipe, no Kafka)', report.e2eFloor),
+    ...latencyLines(E2E_CEILING_LABEL, report.e2eCeiling),
     '',
     `Transactions (librdkafka, as fast as it goes, one fresh server; the client's CPU is the "load generator")`,
     ...transactionLines(report.transactions, report.settings.txnRecords),

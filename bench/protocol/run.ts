@@ -20,7 +20,7 @@ import {
   type LoadFigures,
 } from './load.js'
 import { phaseReportLines } from './phase-report.js'
-import { fdatasyncLatencyLines, latencyLines, phaseLines, recordsPerSecond, transactionLines } from './report.js'
+import { E2E_CEILING_LABEL, fdatasyncLatencyLines, latencyLines, phaseLines, recordsPerSecond, transactionLines } from './report.js'
 import { awaitVisible, brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
 import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
 import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
@@ -130,6 +130,8 @@ export interface ProtocolReport {
    */
   durability: { fsync: PhaseFigures; pageCache: PhaseFigures; rawEachBatch: RawFsyncFigures; rawGroup: RawFsyncFigures }
   e2eFloor: LatencyFigures
+  /** The same librdkafka e2e run against the Kafka-speaking ceiling: this client's latency with a broker that costs nothing. */
+  e2eCeiling: LatencyFigures
   /**
    * librdkafka producing in transactions of txnRecords records, beside idempotent produce, against
    * one fresh server; first the same pair against the Kafka-speaking ceiling, which answers at once
@@ -321,6 +323,14 @@ async function runTransactions(settings: BenchSettings, warn: Warn): Promise<Pro
   })
 }
 
+/** librdkafka's e2e run against the Kafka-speaking ceiling, which answers at once and stores nothing. */
+async function ceilingLatency(settings: BenchSettings, warn: Warn): Promise<LatencyFigures> {
+  return withServer(() => startCeilingProcess('kafka', settings.e2ePartitions), warn, async (server) => {
+    const figures = await brokerLatency({ bootstrap: server.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
+    return { ...figures, command: `${server.command}; ${figures.command}` }
+  })
+}
+
 function scalingSkipped(settings: BenchSettings): string | null {
   if (!settings.scaling) return 'BENCH_SCALING=0'
   if (availableParallelism() < 2) return 'fewer than two CPUs'
@@ -344,6 +354,8 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
   const durability = await runDurability(settings, warn)
   log('e2e floor: the same Python pacing through a pipe, no Kafka')
   const e2eFloor = await floorLatency(settings.e2eRate, settings.seconds, settings.recordBytes)
+  log('e2e ceiling: the same librdkafka clients against the Kafka-speaking ceiling')
+  const e2eCeiling = await ceilingLatency(settings, warn)
   log(`transactions: librdkafka in transactions of ${settings.txnRecords} records beside idempotent produce`)
   const transactions = await runTransactions(settings, warn)
   const skipped = scalingSkipped(settings)
@@ -352,7 +364,7 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
     log('scaling: one broker on one CPU, then two brokers on two')
     scaling = { one: await runPinned(settings, 1, '0', warn), two: await runPinned(settings, 2, '0,1', warn) }
   }
-  return { settings, ceiling, partita: { ...main, acksAll }, durability, e2eFloor, transactions, scaling, warnings }
+  return { settings, ceiling, partita: { ...main, acksAll }, durability, e2eFloor, e2eCeiling, transactions, scaling, warnings }
 }
 
 /** The phases `npm run bench:protocol:phase -- NAME` runs alone, each beside its own same-run ceiling. */
@@ -481,7 +493,17 @@ export async function runFocused(phase: FocusedPhase, settings: BenchSettings, l
       log(`Partita e2e on ${settings.brokers} broker(s), partita.fsync.mode=${fsyncMode}`)
       lines.push(...(await tracedE2e(settings, fsyncMode, warn)), `    ${loadLine()}`)
     }
-    return [...lines, ...latencyLines('floor (Python pipe, no Kafka)', floor), `    ${floorLoad}`, ...fdatasyncLatencyLines(fsync), `    ${fsyncLoad}`]
+    log('the same clients against the Kafka-speaking ceiling')
+    const ceiling = await ceilingLatency(settings, warn)
+    return [
+      ...lines,
+      ...latencyLines('floor (Python pipe, no Kafka)', floor),
+      `    ${floorLoad}`,
+      ...latencyLines(E2E_CEILING_LABEL, ceiling),
+      `    ${loadLine()}`,
+      ...fdatasyncLatencyLines(fsync),
+      `    ${fsyncLoad}`,
+    ]
   }
   log(`acks=1 on ${settings.brokers} broker(s), RF 1`)
   const acksOne = await withServer(() => startBrokerProcess({ brokers: settings.brokers }), warn, async (broker) => {

@@ -73,6 +73,11 @@ describe('bench:protocol', () => {
     expect(report.partita.e2e.ackP99Ms).toBeGreaterThan(0)
     expect(report.e2eFloor.received).toBe(records)
     expect(report.e2eFloor.p99Ms).toBeGreaterThan(0)
+    // The same clients against the Kafka-speaking ceiling, which answers fetches from what it was sent.
+    expect(report.e2eCeiling.sent).toBe(records)
+    expect(report.e2eCeiling.received).toBeGreaterThan(0)
+    expect(report.e2eCeiling.p99Ms).toBeGreaterThan(0)
+    expect(report.e2eCeiling.command).toContain('kafka-ceiling-server.js')
 
     for (const phase of [report.transactions.idempotent, report.transactions.transactional]) {
       expect(phase.records).toBeGreaterThan(0)
@@ -100,8 +105,8 @@ describe('bench:protocol', () => {
     for (const row of rows) expect(typeof row.met).toBe('boolean')
     const printed = formatReport(report)
     for (const row of rows) expect(printed).toContain(row.figure)
-    // Each phase prints the command that produced it: eleven, the four of the durability comparison, and the four of transactions (ceiling and Partita).
-    expect(printed.match(/command: /g)?.length).toBe(19)
+    // Each phase prints the command that produced it: eleven, the four of the durability comparison, the e2e run against the Kafka ceiling, and the four of transactions (ceiling and Partita).
+    expect(printed.match(/command: /g)?.length).toBe(20)
     expect(printed).toMatch(/ceiling produce, txns of \d+/)
   })
 
