@@ -108,7 +108,7 @@ const VISIBLE_POLL_MS = 20
 /**
  * Waits until the latest offsets of `topic` (a fresh one) add up to `records`: with the default
  * partita.fsync.mode=acks-all, records produced at acks=1 become readable only once the group
- * commit has synced them (within 50 ms), so a read-back started at once would miss the tail.
+ * commit has synced them (within LAZY_SYNC_DELAY_MS, 100 ms), so a read-back started at once would miss the tail.
  */
 export async function awaitVisible(bootstrap: string, topic: string, partitions: number, records: number): Promise<void> {
   const client = await KafkaClient.connect({ bootstrapServers: bootstrap })
