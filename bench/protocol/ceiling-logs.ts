@@ -13,7 +13,6 @@ const TAIL_BYTES_MAX = 16 * 1024 * 1024
 const WAITERS_MAX = 10_000
 
 interface StoredBatch {
-  baseOffset: number
   /** The offset after the batch's last. */
   nextOffset: number
   bytes: Buffer
@@ -55,7 +54,7 @@ export class CeilingLogs {
       const batch = records.subarray(span.pos, span.pos + span.size)
       batch.writeBigInt64BE(BigInt(tail.nextOffset), BASE_OFFSET_OFFSET)
       const next = tail.nextOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET) + 1
-      tail.batches.push({ baseOffset: tail.nextOffset, nextOffset: next, bytes: Buffer.from(batch) })
+      tail.batches.push({ nextOffset: next, bytes: Buffer.from(batch) })
       tail.bytes += batch.length
       tail.nextOffset = next
     }

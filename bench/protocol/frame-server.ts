@@ -12,6 +12,8 @@ import { FrameReader } from '../../src/protocol/frame-reader.js'
 /** The largest frame accepted, as Partita's default socket.request.max.bytes. */
 const FRAME_BYTES_MAX = 104_857_600
 const HOST = '127.0.0.1'
+/** Answers a connection may have queued behind one still awaited; a bench client keeps a few in flight. */
+const QUEUED_ANSWERS_MAX = 10_000
 
 export interface FrameServerOptions {
   name: string
@@ -47,7 +49,7 @@ export function serveFrames(options: FrameServerOptions): void {
             if (answer !== null) socket.write(answer)
             continue
           }
-          waiting++
+          if (++waiting > QUEUED_ANSWERS_MAX) throw new Error(`more than ${QUEUED_ANSWERS_MAX} answers queued on one connection`)
           awaited = awaited.then(() => answer).then((ready) => {
             waiting--
             if (ready !== null && !socket.destroyed) socket.write(ready)
