@@ -73,8 +73,9 @@ export class CeilingLogs {
     const tail = this.#tail(want.key)
     const found: Buffer[] = []
     let bytes = 0
-    for (const batch of tail.batches) {
-      if (batch.nextOffset <= want.fetchOffset) continue
+    // Bounded: each pass takes one batch, and stops past maxBytes.
+    for (let i = firstEndingAfter(tail.batches, want.fetchOffset); i < tail.batches.length; i++) {
+      const batch = tail.batches[i]
       if (found.length > 0 && bytes + batch.bytes.length > want.maxBytes) break
       found.push(batch.bytes)
       bytes += batch.bytes.length
@@ -112,4 +113,17 @@ export class CeilingLogs {
     }
     return tail
   }
+}
+
+/** The index of the first batch that ends after `offset` (batches ascend): a consumer's fetch is near the tail. */
+function firstEndingAfter(batches: readonly StoredBatch[], offset: number): number {
+  let low = 0
+  let high = batches.length
+  // Bounded: the range halves each pass.
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (batches[middle].nextOffset <= offset) low = middle + 1
+    else high = middle
+  }
+  return low
 }

@@ -269,8 +269,7 @@ async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<
     await createTopic(broker.bootstrap, 'bench-small', settings.partitions, 1, warn)
     const small = await smallPhase(broker, 'Partita small batches', settings, await brokerRoutes(broker.bootstrap, 'bench-small'), 'bench-small', 'broker')
     await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
-    const e2e = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
-    e2e.command = `${broker.command}; ${e2e.command}`
+    const e2e = await serverLatency(broker, settings)
     return { produce, fetch, rssMb, small, e2e }
   })
 }
@@ -325,10 +324,13 @@ async function runTransactions(settings: BenchSettings, warn: Warn): Promise<Pro
 
 /** librdkafka's e2e run against the Kafka-speaking ceiling, which answers at once and stores nothing. */
 async function ceilingLatency(settings: BenchSettings, warn: Warn): Promise<LatencyFigures> {
-  return withServer(() => startCeilingProcess('kafka', settings.e2ePartitions), warn, async (server) => {
-    const figures = await brokerLatency({ bootstrap: server.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
-    return { ...figures, command: `${server.command}; ${figures.command}` }
-  })
+  return withServer(() => startCeilingProcess('kafka', settings.e2ePartitions), warn, (server) => serverLatency(server, settings))
+}
+
+/** librdkafka's e2e run against `server` on its topic bench-e2e, the server's command first in the figures' command. */
+async function serverLatency(server: ServerProcess, settings: BenchSettings): Promise<LatencyFigures> {
+  const figures = await brokerLatency({ bootstrap: server.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
+  return { ...figures, command: `${server.command}; ${figures.command}` }
 }
 
 function scalingSkipped(settings: BenchSettings): string | null {
@@ -454,9 +456,7 @@ async function tracedE2e(settings: BenchSettings, fsyncMode: 'acks-all' | 'off',
   try {
     const e2e = await withServer(() => startBrokerProcess({ brokers: settings.brokers, phaseTraceDir: traceDir, fsyncMode }), warn, async (broker) => {
       await createTopic(broker.bootstrap, 'bench-e2e', settings.e2ePartitions, 1, warn)
-      const figures = await brokerLatency({ bootstrap: broker.bootstrap, topic: 'bench-e2e', partitions: settings.e2ePartitions, rate: settings.e2eRate, seconds: settings.seconds, recordBytes: settings.recordBytes, lingerMs: settings.e2eLingerMs })
-      figures.command = `${broker.command}; ${figures.command}`
-      return figures
+      return serverLatency(broker, settings)
     })
     return [...latencyLines(`Partita, fsync.mode=${fsyncMode}`, e2e), ...phaseReportLines(traceDir, E2E_TRACE_WARMUP_MS)]
   } finally {

@@ -44,10 +44,10 @@ export interface GroupCommitMember {
  */
 /**
  * How long a lazy request may wait for a round (see GroupCommit): a bound on acks=1 visibility to
- * consumers not waiting for it. 100 ms, Redpanda's default flush interval: against 50, the
- * 20-record produce phase of bench:protocol spent 0.80 and 0.80 CPU-µs per record instead of 0.83
- * and 0.91 (two alternated runs), fewer of them in fdatasync. A waiting consumer is not delayed: it
- * makes the request urgent.
+ * consumers not waiting for it. 100 ms, Redpanda's default flush interval: half the lazy rounds of
+ * 50, each an fdatasync of every file the shard wrote. What that saved in bench:protocol's
+ * 20-record phase was a few percent of the broker's CPU, within the box's spread (README). A
+ * waiting consumer is not delayed: it makes the request urgent.
  */
 export const LAZY_SYNC_DELAY_MS = 100
 /**
