@@ -71,12 +71,15 @@ export class Doorbell {
   }
 
   /**
-   * Sleeps until a writer rings, `wake()` is called, or `timeoutMs` passes. Node does not count a
-   * pending waitAsync as work: the caller's loop holds the event loop if the thread must stay alive.
+   * Sleeps until a writer rings or `wake()` is called. There is no timeout: V8 arms a delayed task
+   * for a waitAsync that has one, and Node wakes the sleeping thread's own event loop to schedule
+   * it, so every sleep cost a second wake-up (and a V8 platform thread's) besides the writer's. A
+   * reader loop that must look again without a ring (see startMultiReaderLoop) keeps a timer of
+   * its own. Node does not count a pending waitAsync as work: the caller's loop holds the event
+   * loop if the thread must stay alive.
    */
-  async sleep(sequence: number, timeoutMs: number): Promise<void> {
-    const boundedMs = Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1))
-    const waited = waitAsync(this.#words, this.#base + SEQUENCE, sequence, boundedMs)
+  async sleep(sequence: number): Promise<void> {
+    const waited = waitAsync(this.#words, this.#base + SEQUENCE, sequence)
     if (waited.async) await waited.value
     Atomics.store(this.#words, this.#base + SLEEPING, 0)
   }

@@ -571,7 +571,11 @@ export class RingReader {
 export interface ReaderLoopOptions {
   /** Frames handled per turn of the event loop before yielding to other work. Default 256. */
   framesPerTurnMax?: number
-  /** Longest single sleep; the loop re-checks after it. Default 1 s. */
+  /**
+   * A sleeping loop looks at its rings at least this often, woken or not. Default 1 s. The
+   * doorbell protocol never misses a frame, so for a multi-reader loop this only bounds the cost
+   * of a bug in it.
+   */
   idleWaitMs?: number
   /** Whether the loop alone keeps the thread alive. Default true. */
   keepAlive?: boolean
@@ -640,6 +644,10 @@ export interface MultiReaderLoop extends ReaderLoop {
  * writers ring it; see doorbell.ts). Each ring gets up to `framesPerTurnMax` frames a turn, so a
  * busy peer cannot starve the others, and the loop yields to the event loop after every turn
  * that read anything.
+ *
+ * A doorbell sleep has no timeout (see Doorbell.sleep). One interval for the loop's life looks,
+ * every `idleWaitMs`, for frames the loop sleeps beside, and rings for them; it also holds the
+ * event loop when `keepAlive` asks.
  */
 export function startMultiReaderLoop(doorbell: Doorbell, onError: (error: unknown) => void, options: ReaderLoopOptions & { spinMicros?: number } = {}): MultiReaderLoop {
   const framesPerTurnMax = options.framesPerTurnMax ?? 256
@@ -658,6 +666,7 @@ export function startMultiReaderLoop(doorbell: Doorbell, onError: (error: unknow
   // budget halves, down to one frame, so timers (heartbeats) and sockets still get their turn;
   // short turns let it grow back. Bounded between 1 and framesPerTurnMax.
   let budget = framesPerTurnMax
+  let asleep = false
   const run = async (): Promise<void> => {
     while (!stopped) {
       let frames = 0
@@ -684,11 +693,18 @@ export function startMultiReaderLoop(doorbell: Doorbell, onError: (error: unknow
         doorbell.cancelSleep()
         continue
       }
-      await doorbell.sleep(sequence, idleWaitMs)
+      asleep = true
+      await doorbell.sleep(sequence)
+      asleep = false
     }
   }
-  const release = holdEventLoop(keepAlive)
-  const done = run().finally(release)
+  // A writer that rings finds SLEEPING set, so a wake-up here is either a race with that ring
+  // (harmless: one more turn) or a lost one, which would otherwise stall this thread's rings.
+  const watchdog = setInterval(() => {
+    if (asleep && anyData()) doorbell.wake()
+  }, idleWaitMs)
+  if (!keepAlive) watchdog.unref()
+  const done = run().finally(() => clearInterval(watchdog))
   return {
     add: (key, source) => {
       sources.set(key, source)

@@ -109,27 +109,43 @@ describe('many rings read by one thread on its doorbell', () => {
     expect(sleeps).toBeGreaterThan(0)
   })
 
-  it('sleeps again and again without arming a timer each time, and holds the event loop once', async () => {
+  it('sleeps on its doorbell with no timer per sleep, and one interval finds frames whose ring was lost', async () => {
     const doorbell = new Doorbell(createDoorbells(1), 0)
     const sleep = doorbell.sleep.bind(doorbell)
     let sleeps = 0
-    let enough: () => void = () => {}
-    const slept = new Promise<void>((resolve) => (enough = resolve))
+    let asleep: () => void = () => {}
+    const slept = new Promise<void>((resolve) => (asleep = resolve))
     doorbell.sleep = (...args: Parameters<Doorbell['sleep']>) => {
-      if (++sleeps === 50) enough()
+      // The first sleep comes before the ring is added, and add() wakes it: wait for the next.
+      if (++sleeps === 2) asleep()
       return sleep(...args)
     }
     const timeouts = vi.spyOn(globalThis, 'setTimeout')
     const intervals = vi.spyOn(globalThis, 'setInterval')
     try {
-      // Nothing ever arrives: each 3 ms sleep times out, and the loop sleeps again.
-      const loop = startMultiReaderLoop(doorbell, () => {}, { spinMicros: 0, idleWaitMs: 3 })
-      loop.add(0, { reader: new RingReader(createRingBuffer(64)), visit: () => {} })
+      const sab = createRingBuffer(256)
+      const seen: Buffer[] = []
+      let visited: () => void = () => {}
+      const arrived = new Promise<void>((resolve) => (visited = resolve))
+      const loop = startMultiReaderLoop(doorbell, () => {}, { spinMicros: 0, idleWaitMs: 20 })
+      loop.add(0, {
+        reader: new RingReader(sab),
+        visit: (bytes, offset, length) => {
+          seen.push(Buffer.from(bytes.subarray(offset, offset + length)))
+          visited()
+        },
+      })
       await slept
+      // A writer with no doorbell publishes without ringing: only the loop's interval can find it.
+      const writer = new RingWriter(sab)
+      expect(writer.tryWrite(frameOf(10, 1))).toBe(true)
+      await arrived
       await loop.stop()
+      expect(seen).toEqual([frameOf(10, 1)])
+      expect(sleeps).toBeGreaterThanOrEqual(2)
       // Other code of this process (the test runner's) may set timers of its own: count the loop's.
-      expect(timeouts.mock.calls.filter(([, delayMs]) => delayMs === 3)).toEqual([])
-      expect(intervals.mock.calls.filter(([, delayMs]) => delayMs === 2 ** 31 - 1)).toHaveLength(1)
+      expect(timeouts.mock.calls.filter(([, delayMs]) => delayMs === 20)).toEqual([])
+      expect(intervals.mock.calls.filter(([, delayMs]) => delayMs === 20)).toHaveLength(1)
     } finally {
       timeouts.mockRestore()
       intervals.mockRestore()
