@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs'
 import { CEILING_ACK_BYTES, CEILING_PRODUCE_API_KEY, CEILING_READ_API_KEY, READ_LENGTH_OFFSET, READ_POSITION_OFFSET } from './ceiling-wire.js'
-import { serveFrames } from './frame-server.js'
+import { serveFrames } from '../../src/bench/ceiling/frame-server.js'
 
 /** The largest read served at once. */
 const READ_BYTES_MAX = 64 * 1024 * 1024

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { KAFKA_CEILING_SERVER } from '../../src/bench/ceiling/kafka-ceiling-path.js'
 import { compiledUrl } from '../../src/runtime/compiled-url.js'
 import type { ThreadMap } from './thread-cpu.js'
 
@@ -31,7 +32,6 @@ const STOP_TIMEOUT_MS = 30_000
 
 export const PARTITA_CLI = fileURLToPath(compiledUrl(import.meta.url, '../../src/cli/main.js'))
 const CEILING_SERVER = fileURLToPath(compiledUrl(import.meta.url, './ceiling-server.js'))
-const KAFKA_CEILING_SERVER = fileURLToPath(compiledUrl(import.meta.url, './kafka-ceiling-server.js'))
 
 let cliHasShards: boolean | null = null
 

@@ -69,7 +69,7 @@ export function registerBench(program: Command): void {
       .option('--in-flight <n>', 'batches outstanding per partition and producer, and Kafka requests per connection (max.in.flight.requests.per.connection)', '5')
       .option('--reporting-interval <ms>', 'how often the periodic line prints', '5000')
       .option('--warmup-records <n>', 'records sent unmeasured before a produce or e2e run (default: as many as --records, at most 500000)')
-      .option('--peer <name>', `run the same workload against a peer too: ${PEER_NAMES.join(' or ')} (repeatable)`, collectPeers)
+      .option('--peer <name>', `run the same workload against a peer too: ${peerList()} (repeatable; kafka-ceiling: a bare Node server answering the same Kafka client at once, the floor under Partita)`, collectPeers)
       .option('--json <file>', "write the results with OpenMessaging Benchmark's field names")
       .option('--report <file.html>', 'write a self-contained HTML page with charts')
       .option('--partita-brokers <n>', 'brokers of the Partita started for the run (default: one per core)')
@@ -93,9 +93,13 @@ export function registerBench(program: Command): void {
   }
 }
 
+function peerList(): string {
+  return `${PEER_NAMES.slice(0, -1).join(', ')} or ${PEER_NAMES.at(-1)}`
+}
+
 function collectPeers(value: string, previous: PeerName[] | undefined): PeerName[] {
   const names = value.split(',').map((n) => n.trim())
-  for (const name of names) if (!PEER_NAMES.includes(name as PeerName)) throw new CliError(`--peer must be ${PEER_NAMES.join(' or ')}, got '${name}'`)
+  for (const name of names) if (!PEER_NAMES.includes(name as PeerName)) throw new CliError(`--peer must be ${peerList()}, got '${name}'`)
   return [...new Set([...(previous ?? []), ...(names as PeerName[])])]
 }
 

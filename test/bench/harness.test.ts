@@ -151,6 +151,25 @@ describe('partita bench', () => {
     ])
   })
 
+  it('runs the same workload, with the same Kafka client, against the Kafka ceiling and reports its process as the server', async () => {
+    const json = path.join(dir, 'ceiling.json')
+    const run = await bench(['e2e', ...tiny, '--throughput', '10000', '--reporting-interval', '100000', '--peer', 'kafka-ceiling', '--durability', 'page-cache', '--json', json])
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    const lines = run.stdout.trimEnd().split('\n')
+    expect(lines).toContain('# kafka-ceiling: the same workload')
+    const tableAt = lines.indexOf('# Partita beside its peers (Nx: how many times better Partita did)')
+    expect(lines.slice(tableAt + 2, tableAt + 4).map((l) => l.split(/\s+/)[0])).toEqual(['partita', 'kafka-ceiling'])
+    expect(lines).toContain('#   kafka-ceiling: each produce appended to one file with writeSync and answered at once; never fsynced, nothing checked, indexed or replicated')
+    const result = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, unknown> & { peers: Array<Record<string, unknown>> }
+    const [ceiling] = result.peers
+    // Driven by the Kafka driver, as Partita is: the same client, requests and commits.
+    expect(ceiling).toMatchObject({ system: 'kafka-ceiling', driven: result.driven, mode: 'e2e', published: 2000, consumed: 2000 })
+    expect(ceiling.aggregatedEndToEndLatency99pct).toBeGreaterThan(0)
+    // Its process's CPU is measured as a server's.
+    expect(ceiling.serverCpuUsPerRecord).toBeGreaterThan(0)
+  })
+
   it('refuses an unknown durability with one line and a non-zero exit', async () => {
     const run = await bench(['e2e', '--durability', 'sometimes'])
     expect(run.code).not.toBe(0)
@@ -160,6 +179,6 @@ describe('partita bench', () => {
   it('refuses an unknown peer with one line and a non-zero exit', async () => {
     const run = await bench(['produce', '--peer', 'kafka'])
     expect(run.code).not.toBe(0)
-    expect(run.stderr).toBe("partita: --peer must be redis or nats, got 'kafka'\n")
+    expect(run.stderr).toBe("partita: --peer must be redis, nats or kafka-ceiling, got 'kafka'\n")
   })
 })

@@ -35,6 +35,15 @@ describe("the producer's Kafka-speaking ceiling", () => {
     ])
   })
 
+  it('describes a topic created with a partition count with that many, and forgets it once deleted', async () => {
+    const created = await client.createTopics([{ name: 'made', numPartitions: 5, replicationFactor: 1 }])
+    expect(created.topics.map((t) => [t.name, t.errorCode])).toEqual([['made', ErrorCode.NONE]])
+    expect((await client.metadata(['made'])).topics[0].partitions).toHaveLength(5)
+    const deleted = await client.deleteTopics(['made'])
+    expect(deleted.responses.map((r) => [r.name, r.errorCode])).toEqual([['made', ErrorCode.NONE]])
+    expect((await client.metadata(['made'])).topics[0].partitions).toHaveLength(3)
+  })
+
   it('acks each produce with the offsets a log would have given, per partition', async () => {
     const first = await client.produce([{ topic: 't', partition: 1, records: batchOf(5) }], { acks: -1 })
     const second = await client.produce([{ topic: 't', partition: 1, records: Buffer.concat([batchOf(2), batchOf(3)]) }], { acks: -1 })

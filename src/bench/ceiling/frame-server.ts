@@ -7,7 +7,7 @@
  * SIGINT.
  */
 import net from 'node:net'
-import { FrameReader } from '../../src/protocol/frame-reader.js'
+import { FrameReader } from '../../protocol/frame-reader.js'
 
 /** The largest frame accepted, as Partita's default socket.request.max.bytes. */
 const FRAME_BYTES_MAX = 104_857_600
@@ -17,6 +17,8 @@ const QUEUED_ANSWERS_MAX = 10_000
 
 export interface FrameServerOptions {
   name: string
+  /** The port to listen on; 0 (the default) takes a free one. */
+  port?: number
   /** The answer to one frame (without its size prefix), or null when none is due; a promise when it must wait. */
   answer(frame: Buffer): Buffer | null | Promise<Buffer | null>
   /** Called with the port once listening, before the line is printed. */
@@ -64,7 +66,7 @@ export function serveFrames(options: FrameServerOptions): void {
       }
     })
   })
-  server.listen(0, HOST, () => {
+  server.listen(options.port ?? 0, HOST, () => {
     const address = server.address() as net.AddressInfo
     options.onListening?.(address.port)
     console.log(`${options.name}: listening on ${HOST}:${address.port}`)

@@ -5,7 +5,7 @@
  * consumer's fetch with nothing to read waits until a produce lands on one of its partitions or
  * its maxWaitMs passes, as Kafka's long poll does. Nothing is validated, indexed or made durable.
  */
-import { BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, iterateBatches } from '../../src/records/record-batch.js'
+import { BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, iterateBatches } from '../../records/record-batch.js'
 
 /** What one partition keeps for consumers: enough for any bench's reader to keep up. */
 const TAIL_BYTES_MAX = 16 * 1024 * 1024

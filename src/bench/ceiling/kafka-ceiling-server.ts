@@ -16,18 +16,22 @@
  * It advertises the versions Partita's own handlers declare for these APIs, so a client speaks the
  * same versions to both, and uses Partita's codecs and framing, so the two differ only in what
  * happens to a request.
- * Usage: node kafka-ceiling-server.js <file> <partitions>: every topic a client asks about has
- * <partitions> partitions, all led by this server; prints `listening on host:port`.
+ * Usage: node kafka-ceiling-server.js <file> <partitions> [port]: a topic created with a partition
+ * count has that many, every other topic a client asks about has <partitions>, all led by this
+ * server; it listens on `port` (default: a free one) and prints `listening on host:port`.
  */
 import fs from 'node:fs'
-import { ErrorCode } from '../../src/common/error-codes.js'
-import { ApiKey, apiVersionsFromDeclarations, decodeRequest, encodeResponse, type DecodedRequest } from '../../src/protocol/index.js'
-import { API_VERSIONS_DECLARATION, handlerFor } from '../../src/server/handlers/index.js'
-import { groupByTopic } from '../../src/server/handlers/types.js'
+import { ErrorCode } from '../../common/error-codes.js'
+import { ApiKey, apiVersionsFromDeclarations, decodeRequest, encodeResponse, ZERO_UUID, type DecodedRequest } from '../../protocol/index.js'
+import { API_VERSIONS_DECLARATION, handlerFor } from '../../server/handlers/index.js'
+import { groupByTopic } from '../../server/handlers/types.js'
 import { CeilingLogs } from './ceiling-logs.js'
 import { serveFrames } from './frame-server.js'
 
 const NODE_ID = 0
+
+/** Topics whose partition count is remembered; a bench run creates one or two. */
+const CREATED_TOPICS_MAX = 10_000
 
 /** Kafka's ListOffsets sentinel for the log start. */
 const EARLIEST_TIMESTAMP = -2
@@ -43,6 +47,8 @@ const SERVED_KEYS = [
   ApiKey.AddPartitionsToTxn,
   ApiKey.AddOffsetsToTxn,
   ApiKey.EndTxn,
+  ApiKey.CreateTopics,
+  ApiKey.DeleteTopics,
 ] as const
 
 const API_KEYS = apiVersionsFromDeclarations([
@@ -57,6 +63,8 @@ class Ceiling {
   readonly #fd: number
   readonly #host: string
   readonly #partitions: number
+  /** Partition counts of the topics CreateTopics named; bounded by what a bench creates. */
+  readonly #created = new Map<string, number>()
   #port = 0
   #appendPosition = 0
   #nextProducerId = 1
@@ -129,7 +137,7 @@ class Ceiling {
             errorCode: ErrorCode.NONE,
             name,
             isInternal: false,
-            partitions: Array.from({ length: this.#partitions }, (_, partitionIndex) => ({
+            partitions: Array.from({ length: this.#created.get(name) ?? this.#partitions }, (_, partitionIndex) => ({
               errorCode: ErrorCode.NONE,
               partitionIndex,
               leaderId: NODE_ID,
@@ -175,6 +183,21 @@ class Ceiling {
             }),
           })),
         }
+      // `partita bench` creates a fresh topic and deletes it after; nothing else is kept of one.
+      case ApiKey.CreateTopics:
+        return {
+          throttleTimeMs: 0,
+          topics: request.body.topics.map((t) => {
+            const numPartitions = t.numPartitions > 0 ? t.numPartitions : this.#partitions
+            if (this.#created.size < CREATED_TOPICS_MAX) this.#created.set(t.name, numPartitions)
+            return { name: t.name, topicId: ZERO_UUID, errorCode: ErrorCode.NONE, errorMessage: null, topicConfigErrorCode: ErrorCode.NONE, numPartitions, replicationFactor: 1, configs: [] }
+          }),
+        }
+      case ApiKey.DeleteTopics: {
+        const names = request.body.topicNames.length > 0 ? request.body.topicNames : request.body.topics.map((t) => t.name ?? '')
+        for (const name of names) this.#created.delete(name)
+        return { throttleTimeMs: 0, responses: names.map((name) => ({ name, topicId: ZERO_UUID, errorCode: ErrorCode.NONE, errorMessage: null })) }
+      }
       case ApiKey.OffsetCommit:
         return {
           throttleTimeMs: 0,
@@ -204,18 +227,19 @@ function keyOf(topic: string, partition: number): string {
   return `${topic}\0${partition}`
 }
 
-function serve(file: string, partitions: number): void {
+function serve(file: string, partitions: number, port: number): void {
   const ceiling = new Ceiling(file, '127.0.0.1', partitions)
   serveFrames({
     name: 'kafka ceiling',
+    port,
     answer: (frame) => ceiling.answer(frame),
     onListening: (port) => (ceiling.port = port),
   })
 }
 
-const [file, partitions] = [process.argv[2], Number(process.argv[3])]
-if (file === undefined || !Number.isInteger(partitions) || partitions < 1) {
-  console.error('usage: kafka-ceiling-server.js <file> <partitions>')
+const [file, partitions, port] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 0)]
+if (file === undefined || !Number.isInteger(partitions) || partitions < 1 || !Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error('usage: kafka-ceiling-server.js <file> <partitions> [port]')
   process.exit(2)
 }
-serve(file, partitions)
+serve(file, partitions, port)
