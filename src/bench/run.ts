@@ -300,12 +300,18 @@ async function produceLoop(producer: BenchProducer, index: number, quota: number
   let partition = index % settings.partitions
   const startMs = performance.now()
   const dueMs = (i: number): number => startMs + (i * MS_PER_S) / ratePerSec
+  // Paced: whether a batch already left in this turn of the timer. The records that fall due
+  // while it is being sent wait for the next turn unless they fill a batch, as a Kafka producer's
+  // wait for batch.size or linger.ms: sent at once, they made a send of a record or two after
+  // nearly every batch, to the next partition, and with several leaders a request of its own.
+  let sentThisTurn = false
   // Bounded: each pass sends a batch, or waits for a due record or a free in-flight slot.
   while (scheduled < quota) {
     if (failure !== null) throw failure
     const nowMs = performance.now()
     const due = ratePerSec > 0 ? Math.min(quota, Math.floor(((nowMs - startMs) * ratePerSec) / MS_PER_S) + 1) : quota
-    if (due <= scheduled) {
+    if (due <= scheduled || (sentThisTurn && due - scheduled < recordsPerBatch)) {
+      sentThisTurn = false
       await sleepMs(Math.max(1, dueMs(scheduled) - nowMs))
       continue
     }
@@ -331,6 +337,7 @@ async function produceLoop(producer: BenchProducer, index: number, quota: number
     inFlight.add(send)
     void send.finally(() => inFlight.delete(send))
     partition = (partition + 1) % settings.partitions
+    sentThisTurn = ratePerSec > 0
   }
   await Promise.all(inFlight)
   if (failure !== null) throw failure
