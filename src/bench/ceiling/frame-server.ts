@@ -4,7 +4,8 @@
  * at once goes out with the others of the same socket read in one write, unless an earlier one is
  * still awaited (a parked fetch), which it then follows. A frame `answer` throws on closes that
  * connection. Prints `<name>: listening on host:port` once listening, and exits on SIGTERM or
- * SIGINT.
+ * SIGINT. A ceiling is a process of its own that a bench spawns: its standard output and error are
+ * its interface to that parent, written directly, with no Logger.
  */
 import net from 'node:net'
 import { FrameReader } from '../../protocol/frame-reader.js'
@@ -36,7 +37,7 @@ export function serveFrames(options: FrameServerOptions): void {
     let awaited: Promise<Buffer | null> = Promise.resolve(null)
     let waiting = 0
     const fail = (error: unknown): void => {
-      console.error(`${options.name}: ${(error as Error).message}`)
+      process.stderr.write(`${options.name}: ${(error as Error).message}\n`)
       socket.destroy()
     }
     socket.on('error', () => socket.destroy())
@@ -69,7 +70,8 @@ export function serveFrames(options: FrameServerOptions): void {
   server.listen(options.port ?? 0, HOST, () => {
     const address = server.address() as net.AddressInfo
     options.onListening?.(address.port)
-    console.log(`${options.name}: listening on ${HOST}:${address.port}`)
+    // The line the parent process waits for (see servers.ts and start-peer.ts), not a log line.
+    process.stdout.write(`${options.name}: listening on ${HOST}:${address.port}\n`)
   })
   const stop = (): void => {
     server.close()

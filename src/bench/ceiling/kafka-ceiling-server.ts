@@ -239,7 +239,7 @@ function serve(file: string, partitions: number, port: number): void {
 
 const [file, partitions, port] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 0)]
 if (file === undefined || !Number.isInteger(partitions) || partitions < 1 || !Number.isInteger(port) || port < 0 || port > 65_535) {
-  console.error('usage: kafka-ceiling-server.js <file> <partitions> [port]')
+  process.stderr.write('usage: kafka-ceiling-server.js <file> <partitions> [port]\n')
   process.exit(2)
 }
 serve(file, partitions, port)
