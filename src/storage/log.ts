@@ -665,6 +665,7 @@ export class PartitionLog implements GroupCommitMember {
     this.#retireCleanMarker()
     old.sealTimeIndex()
     old.persistIndexes(false)
+    old.forgetRecentBatches()
     // On failure nothing of the new segment exists and the old one stays active.
     this.#segments.push(Segment.create(this.dir, baseOffset, this.#clock.nowMs(), this.#files))
     this.#dirUnsynced = true

@@ -51,6 +51,13 @@ export interface BatchPosition {
 const SCAN_CHUNK_BYTES = 64 * 1024
 // One scratch buffer per thread: every segment call is synchronous, so no two scans interleave.
 const scratch = Buffer.allocUnsafe(SCAN_CHUNK_BYTES)
+/**
+ * The last batches accounted in a segment, kept in memory so a read near the log end (a
+ * follower's fetch, a consumer at the tail) finds its batch without reading the file to walk
+ * headers: that walk read up to SCAN_CHUNK_BYTES from the index entry, which for a 16 KiB batch
+ * is the batch itself, read again by the fetch.
+ */
+const RECENT_BATCHES_MAX = 16
 
 /**
  * One segment: a `.log` file of v2 batches plus its in-memory offset and time indexes, which are
@@ -86,6 +93,11 @@ export class Segment {
   #indexFilesStale = false
   /** Index bytes were written without fsync. */
   #indexFilesUnsynced = false
+  /**
+   * The last batches accounted (indexBatch), oldest first and contiguous in the file, ending at
+   * sizeBytes; bounded by RECENT_BATCHES_MAX. Empty until the first batch, and after a reset.
+   */
+  readonly #recent: BatchPosition[] = []
 
   private constructor(dir: string, baseOffset: number, files: FileHandleCache, sizeBytes: number, createdMs: number) {
     this.baseOffset = baseOffset
@@ -147,6 +159,7 @@ export class Segment {
     this.firstBatchTimestampMs = -1
     this.bytesSinceIndexEntry = 0
     this.#indexFilesStale = true
+    this.#recent.length = 0
   }
 
   /**
@@ -163,6 +176,17 @@ export class Segment {
     }
     this.bytesSinceIndexEntry += batch.size
     this.nextOffset = batch.lastOffset + 1
+    const recent = this.#recent
+    const last = recent.at(-1)
+    // Only a batch that follows the last one kept continues the run; a rebuild starts a new one.
+    if (last !== undefined && last.position + last.size !== batch.position) recent.length = 0
+    if (recent.length === RECENT_BATCHES_MAX) recent.shift()
+    recent.push({ ...batch })
+  }
+
+  /** Forgets the recent batches (a sealed segment's are not worth their memory). */
+  forgetRecentBatches(): void {
+    this.#recent.length = 0
   }
 
   /** Appends bytes at the end of the file. */
@@ -221,6 +245,14 @@ export class Segment {
 
   /** The first batch whose last offset is >= `offset`, or null when none is in this segment. */
   findBatch(offset: number): BatchPosition | null {
+    const recent = this.#recent
+    const newest = recent.at(-1)
+    // Batches are in offset order, so none before the first kept can hold an offset at or past
+    // its base; the kept run must still end where the file does.
+    if (newest !== undefined && recent[0].baseOffset <= offset && newest.position + newest.size === this.sizeBytes) {
+      const kept = recent.find((batch) => batch.lastOffset >= offset)
+      return kept === undefined ? null : { ...kept }
+    }
     let found: BatchPosition | null = null
     const result = this.walk(this.offsetIndex.lookup(offset), (batch) => {
       if (batch.lastOffset < offset) return true
@@ -235,6 +267,8 @@ export class Segment {
   truncateToPosition(position: number): void {
     this.files.fs.ftruncateSync(this.#fd(), position)
     this.sizeBytes = position
+    // Bounded by RECENT_BATCHES_MAX: drops the kept batches the cut removed, newest first.
+    for (let newest = this.#recent.at(-1); newest !== undefined && newest.position + newest.size > position; newest = this.#recent.at(-1)) this.#recent.pop()
     this.dataUnsynced = true
     this.offsetIndex.truncateToPosition(position)
     if (this.offsetIndex.count < this.#offsetEntriesPersisted) this.#indexFilesStale = true

@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../src/common/clock.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
 import { KafkaError } from '../../src/common/errors.js'
+import { FileHandleCache } from '../../src/storage/file-handle-cache.js'
+import { realFileSystem, type FileSystem } from '../../src/storage/file-system.js'
 import { PartitionLog } from '../../src/storage/log.js'
 import { decodeRecords, readBatchHeader, validateBatch } from '../../src/records/record-batch.js'
 import { batch, openLog, removeDir, smallConfig, snapshotDir, tempDir } from './helpers.js'
@@ -40,6 +42,31 @@ function appendMany(log: PartitionLog, n: number, clock: ManualClock, epoch = 0)
 }
 
 describe('PartitionLog append and read', () => {
+  it('finds a batch near the log end without reading the file to look for it, and the rest as before', async () => {
+    const clock = new ManualClock()
+    let reads = 0
+    const counting: FileSystem = { ...realFileSystem, readSync: (...args) => (reads++, realFileSystem.readSync(...args)) }
+    const log = await PartitionLog.open(dir(), smallConfig({ segmentBytes: 1 << 20 }), { clock, files: new FileHandleCache({ fs: counting }) })
+    const stamped = appendMany(log, 40, clock)
+    reads = 0
+    // The last batch, as a follower or a consumer at the tail asks for it: one read, of the batch.
+    const tail = log.read(117, 1 << 20)
+    expect(tail.records.equals(stamped[39])).toBe(true)
+    expect(reads).toBe(1)
+    // From inside a recent batch, and past the end.
+    expect(log.read(112, 1 << 20).records.equals(Buffer.concat(stamped.slice(37)))).toBe(true)
+    expect(log.read(120, 1 << 20).records.length).toBe(0)
+    // Far behind: found by walking from the index, as before.
+    expect(log.read(4, 1).records.equals(stamped[1])).toBe(true)
+    // A cut forgets what it removed, and the batches appended after it are found again.
+    log.truncateTo(111)
+    expect(log.read(108, 1 << 20).records.equals(stamped[36])).toBe(true)
+    const after = appendMany(log, 2, clock)
+    expect(log.read(111, 1 << 20).records.equals(Buffer.concat(after))).toBe(true)
+    expect(log.read(114, 1 << 20).records.equals(after[1])).toBe(true)
+    await log.close()
+  })
+
   it('assigns offsets from the log end and stamps base offset and leader epoch', async () => {
     const clock = new ManualClock()
     const log = await openLog(dir(), smallConfig(), clock)
