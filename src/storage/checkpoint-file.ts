@@ -77,7 +77,18 @@ export async function readFileIfExists(filePath: string, files?: FileHandleCache
  */
 export async function fsyncPaths(paths: readonly string[], files?: FileHandleCache, dataOnly = false): Promise<void> {
   const fsys = fileSystemOf(files)
-  await Promise.all(paths.map((filePath) => withFsyncSlot(() => fsys.syncPath(filePath, dataOnly))))
+  await Promise.all(paths.map((filePath) => withFsyncSlot(() => syncOne(fsys, filePath, dataOnly, files))))
+}
+
+/** Through the cache's open fd when it has one (no open and close on the thread), else by path. */
+async function syncOne(fsys: FileSystem, filePath: string, dataOnly: boolean, files?: FileHandleCache): Promise<void> {
+  const fd = files === undefined ? null : files.pin(filePath)
+  if (files === undefined || fd === null) return fsys.syncPath(filePath, dataOnly)
+  try {
+    await fsys.syncFd(fd, dataOnly)
+  } finally {
+    files.unpin(fd)
+  }
 }
 
 const FSYNCS_IN_FLIGHT_MAX = 64

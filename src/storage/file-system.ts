@@ -35,6 +35,8 @@ export interface FileSystem {
    * has nothing left to sync and is no error.
    */
   syncPath(filePath: string, dataOnly: boolean): Promise<void>
+  /** fdatasync (or fsync) of an fd the caller holds open until it settles, on libuv's thread pool. */
+  syncFd(fd: number, dataOnly: boolean): Promise<void>
   /** Writes a whole file (creating or truncating it) off the thread, fsyncing it when `sync`. */
   writeFileAsync(filePath: string, data: string | Buffer, sync: boolean): Promise<void>
   renameAsync(from: string, to: string): Promise<void>
@@ -72,19 +74,14 @@ export const realFileSystem: FileSystem = {
       throw error
     }
     try {
-      t = phaseTrace?.now() ?? 0
-      await new Promise<void>((resolve, reject) => {
-        const done = (error: NodeJS.ErrnoException | null): void => (error === null ? resolve() : reject(error))
-        if (dataOnly) fs.fdatasync(fd, done)
-        else fs.fsync(fd, done)
-      })
-      phaseTrace?.since('fs.datasync', t)
+      await syncFd(fd, dataOnly)
     } finally {
       t = phaseTrace?.now() ?? 0
       fs.closeSync(fd)
       phaseTrace?.since('fs.close', t)
     }
   },
+  syncFd: (fd, dataOnly) => syncFd(fd, dataOnly),
   writeFileAsync: async (filePath, data, sync) => {
     const handle = await fsp.open(filePath, 'w')
     try {
@@ -98,3 +95,12 @@ export const realFileSystem: FileSystem = {
   readFileAsync: (filePath) => fsp.readFile(filePath),
 }
 
+async function syncFd(fd: number, dataOnly: boolean): Promise<void> {
+  const t = phaseTrace?.now() ?? 0
+  await new Promise<void>((resolve, reject) => {
+    const done = (error: NodeJS.ErrnoException | null): void => (error === null ? resolve() : reject(error))
+    if (dataOnly) fs.fdatasync(fd, done)
+    else fs.fsync(fd, done)
+  })
+  phaseTrace?.since('fs.datasync', t)
+}

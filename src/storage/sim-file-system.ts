@@ -167,6 +167,13 @@ export class SimFileSystem implements FileSystem {
     this.#sync(entry, filePath)
   }
 
+  async syncFd(fd: number, _dataOnly: boolean): Promise<void> {
+    const file = this.#file(fd, 'fsync')
+    await this.#offThread(file.path)
+    this.stats.asyncSyncs++
+    this.#sync(file.entry, file.path)
+  }
+
   async writeFileAsync(filePath: string, data: string | Buffer, sync: boolean): Promise<void> {
     await this.#offThread(filePath)
     const fd = this.openSync(filePath, 'w')

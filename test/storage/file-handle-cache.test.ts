@@ -59,6 +59,25 @@ function openPaths(cache: FileHandleCache, files: string[]): string[] {
 }
 
 describe('FileHandleCache', () => {
+  it('lends an open fd with pin, which eviction and forget leave open until its last unpin', () => {
+    const { cache, opener, files } = setup(1)
+    const [a, b] = files
+    expect(cache.pin(a)).toBeNull()
+    const fd = cache.acquire(a)
+    expect(cache.pin(a)).toBe(fd)
+    expect(cache.pin(a)).toBe(fd)
+    // Evicted by b's open, then forgotten: still readable by the two borrowers.
+    cache.acquire(b)
+    cache.forget(a)
+    expect(opener.closed).toEqual([])
+    expect(readAll(fd)).toBe('contents of a')
+    cache.unpin(fd)
+    expect(opener.closed).toEqual([])
+    cache.unpin(fd)
+    expect(opener.closed).toEqual([fd])
+    expect(() => cache.unpin(fd)).toThrow(/not pinned/)
+  })
+
   it('evicts the least recently used file, where a hit counts as a use', () => {
     const { cache, files } = setup(3)
     const [a, b, c, d] = files

@@ -1,5 +1,5 @@
 import { createHook } from 'node:async_hooks'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -22,7 +22,7 @@ async function fsRequestsDuring(fn: () => Promise<void>): Promise<string[]> {
   return types
 }
 
-describe('realFileSystem.syncPath', () => {
+describe('realFileSystem.syncPath and syncFd', () => {
   let dir: string
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'partita-fs-'))
@@ -36,6 +36,18 @@ describe('realFileSystem.syncPath', () => {
     // a group-commit round must cost one trip, not three (open, fdatasync, close).
     expect(await fsRequestsDuring(() => realFileSystem.syncPath(file, true))).toEqual(['FSREQCALLBACK'])
     expect(await fsRequestsDuring(() => realFileSystem.syncPath(dir, false))).toEqual(['FSREQCALLBACK'])
+  })
+
+  it('syncs an fd the caller holds with one trip through the pool, leaving it open', async () => {
+    const file = join(dir, 'held.log')
+    writeFileSync(file, Buffer.alloc(4096, 1))
+    const fd = openSync(file, 'r+')
+    try {
+      expect(await fsRequestsDuring(() => realFileSystem.syncFd(fd, true))).toEqual(['FSREQCALLBACK'])
+      expect(fstatSync(fd).size).toBe(4096)
+    } finally {
+      closeSync(fd)
+    }
   })
 
   it('treats a file removed before its sync as nothing left to sync', async () => {

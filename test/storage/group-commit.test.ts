@@ -164,4 +164,32 @@ describe('GroupCommit', () => {
     for (const open of opens) open()
     await Promise.all(busy)
   })
+
+  it('fdatasyncs a file the cache holds open through that fd, opening nothing on the shard, and makes it durable', async () => {
+    class CountingFileSystem extends SimFileSystem {
+      opens = 0
+      readonly fdSyncs: number[] = []
+      override openSync(filePath: string, flags: Parameters<SimFileSystem['openSync']>[1]): number {
+        this.opens++
+        return super.openSync(filePath, flags)
+      }
+      override async syncFd(fd: number, dataOnly: boolean): Promise<void> {
+        this.fdSyncs.push(fd)
+        return super.syncFd(fd, dataOnly)
+      }
+    }
+    const fs = new CountingFileSystem(1)
+    const files = new FileHandleCache({ fs })
+    const commit = new GroupCommit(files, new HandTimers())
+    const fd = files.acquire('/p.log', 'w+')
+    fs.writeSync(fd, Buffer.from('acked'), 0, 5, 0)
+    fs.opens = 0
+    const settled: string[] = []
+    await commit.request(fileMember(['/p.log'], settled, 'p'))
+    expect(settled).toEqual(['p:/p.log'])
+    expect(fs.fdSyncs).toEqual([fd])
+    expect(fs.opens).toBe(0)
+    fs.powerCut()
+    expect(fs.readFile('/p.log')?.toString()).toBe('acked')
+  })
 })
