@@ -180,8 +180,14 @@ export class Segment {
     const last = recent.at(-1)
     // Only a batch that follows the last one kept continues the run; a rebuild starts a new one.
     if (last !== undefined && last.position + last.size !== batch.position) recent.length = 0
-    if (recent.length === RECENT_BATCHES_MAX) recent.shift()
-    recent.push({ ...batch })
+    // The oldest entry's object is reused: a recovery scan accounts millions of batches.
+    const slot = (recent.length === RECENT_BATCHES_MAX ? recent.shift() : undefined) ?? { position: 0, size: 0, baseOffset: 0, lastOffset: 0, maxTimestampMs: 0 }
+    slot.position = batch.position
+    slot.size = batch.size
+    slot.baseOffset = batch.baseOffset
+    slot.lastOffset = batch.lastOffset
+    slot.maxTimestampMs = batch.maxTimestampMs
+    recent.push(slot)
   }
 
   /** Forgets the recent batches (a sealed segment's are not worth their memory). */
