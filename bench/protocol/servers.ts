@@ -166,7 +166,7 @@ export async function startCeilingProcess(kind: 'frames' | 'kafka' = 'frames', p
       pid: child.pid!,
       bootstrap,
       threads: { main: child.pid!, shards: [] },
-      command: kind === 'frames' ? 'node dist/bench/protocol/ceiling-server.js' : `node dist/bench/protocol/kafka-ceiling-server.js FILE ${partitions}`,
+      command: kind === 'frames' ? 'node dist/bench/protocol/ceiling-server.js' : `node dist/src/bench/ceiling/kafka-ceiling-server.js FILE ${partitions}`,
       stderrLines,
       stop: async () => {
         await stopChild(child)
