@@ -81,7 +81,7 @@ export const realFileSystem: FileSystem = {
       phaseTrace?.since('fs.close', t)
     }
   },
-  syncFd: (fd, dataOnly) => syncFd(fd, dataOnly),
+  syncFd,
   writeFileAsync: async (filePath, data, sync) => {
     const handle = await fsp.open(filePath, 'w')
     try {
