@@ -1,8 +1,9 @@
 /**
  * `npm run bench:compressed-produce`: the broker's resident memory while producers send
  * compressed batches, beside the same batches uncompressed in the same run (the baseline). The
- * broker validates a compressed batch by decompressing it on the CPU pool, so a decompressed
- * buffer that is never freed shows here as RSS that grows with the records sent.
+ * broker validates a compressed batch by decompressing it (on the shard, or on the CPU pool when
+ * it inflates past INLINE_DECOMPRESSED_BYTES_MAX), so a decompressed buffer that is never freed
+ * shows here as RSS that grows with the records sent.
  *
  * Each codec runs on a fresh one-broker `partita start` process (as `partita bench` starts it) for `--seconds` (default 20):
  * 4 partitions, acks=1, batches of 200 records of 1,000 bytes, one produce per partition in flight.

@@ -15,7 +15,7 @@ import { ErrorCode } from '../common/error-codes.js'
 import type { RequestOptions } from '../runtime/actor.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
 import { runTask } from '../runtime/cpu-pool.js'
-import { CRC_OFFLOAD_BYTES_MIN, hasCompressedBatch, type BatchValidationInput, type BatchValidationVerdict } from '../records/batch-validation.js'
+import { planValidation, type BatchValidationInput, type BatchValidationVerdict } from '../records/batch-validation.js'
 import { decompress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../records/compression.js'
 import { FileHandleCache } from '../storage/file-handle-cache.js'
 import { readPartitionTopicId, writePartitionTopicId } from '../storage/partition-metadata-file.js'
@@ -204,35 +204,35 @@ export class PartitionActor {
 
   /**
    * Appends keep mailbox order. The append happens synchronously inside replica.produce(), which
-   * is not awaited, so an acks=-1 wait for the ISR never holds up the next message. A compressed
-   * batch, or a produce large enough that its CRCs are worth moving off the shard, is first
-   * validated on the CPU pool; while any such validation is pending, later produces queue behind
-   * it so they still append in arrival order.
+   * is not awaited, so an acks=-1 wait for the ISR never holds up the next message. A produce large
+   * enough that its CRCs are worth moving off the shard, or whose compressed batches inflate past
+   * INLINE_DECOMPRESSED_BYTES_MAX, is first validated on the CPU pool; a smaller compressed one
+   * is validated here. While any validation on the pool is pending, later produces queue behind it
+   * so they still append (or fail) in arrival order.
    */
   #produce(message: Extract<PartitionRequest, { op: 'produce' }>, records: Buffer, reply: Reply, fail: (error: unknown) => void): void {
-    const checkCrc = records.length >= CRC_OFFLOAD_BYTES_MIN
-    const needsValidation = checkCrc || hasCompressedBatch(records)
     const requireKeys = this.#replica.log.config.cleanupPolicy !== 'delete'
-    // What the CPU pool verified the append need not check again (CRCs, compressed records' keys).
+    const plan = planValidation(records, requireKeys)
+    // What a validation verified the append need not check again (CRCs, compressed records' keys).
     // One literal of one shape per produce, not a spread of a spread.
     const options = {
-      crcChecked: needsValidation && checkCrc,
-      compressedKeysChecked: needsValidation && requireKeys,
+      crcChecked: plan.where === 'pool' && plan.checkCrc,
+      compressedKeysChecked: plan.where !== 'none' && requireKeys,
       fromCoordinator: message.origin === 'coordinator',
       leaderEpoch: message.leaderEpoch,
     }
-    const append = (): void => void this.#replica.produce(records, message.acks, message.timeoutMs, options).then((result) => reply(result), fail)
-    if (!needsValidation && this.#producesQueued === 0) return append()
+    const settle = (verdict: BatchValidationVerdict | null): void => {
+      if (verdict !== null && verdict.errorCode !== ErrorCode.NONE) {
+        reply({ ...verdict, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.#replica.logStartOffset } satisfies ProduceResult)
+        return
+      }
+      void this.#replica.produce(records, message.acks, message.timeoutMs, options).then((result) => reply(result), fail)
+    }
+    const verdictHere = plan.where === 'here' ? plan.verdict : null
+    if (plan.where !== 'pool' && this.#producesQueued === 0) return settle(verdictHere)
     this.#producesQueued++
     this.#produceTail = this.#produceTail
-      .then(async () => {
-        const verdict = needsValidation ? await this.#validateOffThread(records, checkCrc, requireKeys) : null
-        if (verdict !== null && verdict.errorCode !== ErrorCode.NONE) {
-          reply({ ...verdict, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.#replica.logStartOffset } satisfies ProduceResult)
-        } else {
-          append()
-        }
-      })
+      .then(async () => settle(plan.where === 'pool' ? await this.#validateOffThread(records, plan.checkCrc, requireKeys) : verdictHere))
       .catch(fail)
       .finally(() => this.#producesQueued--)
   }

@@ -23,6 +23,14 @@ import {
 /** A produce at least this large has its CRCs checked on the CPU pool instead of the shard. */
 export const CRC_OFFLOAD_BYTES_MIN = 256 * 1024
 
+/**
+ * A smaller compressed produce is checked on the shard itself while its batches inflate to at most
+ * this much: a trip to the CPU pool (a copy, two messages between threads and a wake-up of each)
+ * costs more than inflating a few hundred KiB, and a shard whose produces are all small never
+ * starts the pool's threads. A batch that would inflate further is checked on the pool, as before.
+ */
+export const INLINE_DECOMPRESSED_BYTES_MAX = 512 * 1024
+
 export interface BatchValidationInput {
   records: Uint8Array
   /** Compacted topics refuse records without a key (INVALID_RECORD). */
@@ -36,6 +44,23 @@ export interface BatchValidationInput {
 export interface BatchValidationVerdict {
   errorCode: number
   errorMessage: string | null
+}
+
+/**
+ * Where a produce's records are checked before their append:
+ * - none: uncompressed and small, so the append's own checks suffice
+ * - here: a small compressed produce, already checked on the calling thread (`verdict`)
+ * - pool: a produce of CRC_OFFLOAD_BYTES_MIN or more, or one whose compressed batches inflate past
+ *   INLINE_DECOMPRESSED_BYTES_MAX: the CPU pool checks it against the full bound
+ */
+export type ValidationPlan = { where: 'none' } | { where: 'here'; verdict: BatchValidationVerdict } | { where: 'pool'; checkCrc: boolean }
+
+export function planValidation(records: Buffer, requireKeys: boolean): ValidationPlan {
+  const checkCrc = records.length >= CRC_OFFLOAD_BYTES_MIN
+  if (checkCrc) return { where: 'pool', checkCrc }
+  if (!hasCompressedBatch(records)) return { where: 'none' }
+  const verdict = validateCompressedBatches({ records, requireKeys, decompressedBytesMax: INLINE_DECOMPRESSED_BYTES_MAX, checkCrc: false })
+  return verdict.errorCode === ErrorCode.RECORD_LIST_TOO_LARGE ? { where: 'pool', checkCrc } : { where: 'here', verdict }
 }
 
 /** True when any batch in `records` is compressed, so it needs the deep check. */

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { hasCompressedBatch, validateCompressedBatches } from '../../src/records/batch-validation.js'
+import {
+  CRC_OFFLOAD_BYTES_MIN,
+  hasCompressedBatch,
+  INLINE_DECOMPRESSED_BYTES_MAX,
+  planValidation,
+  validateCompressedBatches,
+} from '../../src/records/batch-validation.js'
 import { compress } from '../../src/records/compression.js'
 import { CompressionType, encodeBatch, type RecordInput } from '../../src/records/record-batch.js'
 
@@ -53,5 +59,28 @@ describe('compressed batch validation', () => {
     damaged[damaged.length - 1] ^= 0x01
     expect(validateCompressedBatches({ records: damaged, ...options }).errorCode).toBe(ErrorCode.NONE)
     expect(validateCompressedBatches({ records: damaged, ...options, checkCrc: true }).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+  })
+})
+
+describe('where a produce is validated', () => {
+  it('leaves a small uncompressed produce to the append', () => {
+    expect(planValidation(encodeBatch({ baseTimestamp: 1, records: records(['a']) }), true)).toEqual({ where: 'none' })
+  })
+
+  it('checks a small compressed produce on the calling thread, with its verdict', () => {
+    expect(planValidation(gzipBatch(records(['a', 'b'])), true)).toEqual({ where: 'here', verdict: { errorCode: ErrorCode.NONE, errorMessage: null } })
+    expect(planValidation(gzipBatch(records(['a', 'b']), 4), false)).toMatchObject({ where: 'here', verdict: { errorCode: ErrorCode.CORRUPT_MESSAGE } })
+    expect(planValidation(gzipBatch(records(['a', null])), true)).toMatchObject({ where: 'here', verdict: { errorCode: ErrorCode.INVALID_RECORD } })
+  })
+
+  it('sends a compressed produce that inflates past the inline bound to the CPU pool, without its CRCs', () => {
+    const inflating = gzipBatch([{ key: Buffer.from('k'), value: Buffer.alloc(INLINE_DECOMPRESSED_BYTES_MAX + 1), offsetDelta: 0 }])
+    expect(inflating.length).toBeLessThan(CRC_OFFLOAD_BYTES_MIN)
+    expect(planValidation(inflating, false)).toEqual({ where: 'pool', checkCrc: false })
+  })
+
+  it('sends a produce of CRC_OFFLOAD_BYTES_MIN or more to the CPU pool with its CRCs, compressed or not', () => {
+    const large = encodeBatch({ baseTimestamp: 1, records: [{ key: null, value: Buffer.alloc(CRC_OFFLOAD_BYTES_MIN), offsetDelta: 0 }] })
+    expect(planValidation(large, false)).toEqual({ where: 'pool', checkCrc: true })
   })
 })
