@@ -34,6 +34,7 @@ import {
   validateBatch,
   ATTRIBUTES_OFFSET,
   BASE_TIMESTAMP_OFFSET,
+  readInt64,
   writeInt64,
 } from '../records/record-batch.js'
 
@@ -109,6 +110,13 @@ export interface CompactionResult {
   bytesAfter: number
   /** Offsets of the ABORT markers removed (their transactions' data was already gone). */
   removedAbortMarkers: number[]
+  /**
+   * Batches dropped or rewritten. When some were, a next cleaning may find more to do with no new
+   * record (a marker whose data this one removed is stamped next time).
+   */
+  batchesChanged: number
+  /** The latest delete horizon on a kept batch (a tombstone's or a marker's), -1 when none: from then a cleaning removes them. */
+  deleteHorizonMaxMs: number
 }
 
 export interface CompactionCodec {
@@ -488,6 +496,8 @@ export interface CleanedSegmentsResult {
   bytesBefore: number
   bytesAfter: number
   removedAbortMarkers: number[]
+  batchesChanged: number
+  deleteHorizonMaxMs: number
 }
 
 /**
@@ -499,7 +509,7 @@ export function writeCleanedSegments(
   segments: readonly CompactionSegmentRef[],
   ctx: CleaningContext,
 ): CleanedSegmentsResult {
-  const result: CleanedSegmentsResult = { baseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0, removedAbortMarkers: [] }
+  const result: CleanedSegmentsResult = { baseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0, removedAbortMarkers: [], batchesChanged: 0, deleteHorizonMaxMs: -1 }
   try {
     for (const segment of segments) {
       const writer = new SegmentWriter(path.join(dir, compactionFileName(segment.baseOffset, CLEANED_SUFFIX)))
@@ -512,6 +522,10 @@ export function writeCleanedSegments(
           result.recordsKept += cleaned.recordsKept
           result.bytesBefore += batch.size
           if (cleaned.bytes !== null) writer.write(cleaned.bytes)
+          if (cleaned.bytes === null || !cleaned.bytes.equals(batch.buf.subarray(0, batch.size))) result.batchesChanged++
+          if (cleaned.bytes !== null && hasDeleteHorizon(cleaned.bytes.readInt16BE(ATTRIBUTES_OFFSET))) {
+            result.deleteHorizonMaxMs = Math.max(result.deleteHorizonMaxMs, readInt64(cleaned.bytes, BASE_TIMESTAMP_OFFSET))
+          }
           if (cleaned.removedAbortMarker === true) result.removedAbortMarkers.push(batch.header.baseOffset)
         }
       } catch (error) {
@@ -546,7 +560,17 @@ export function compactSegments(input: CompactionTaskInput, codec: CompactionCod
       `segment ${segment.path} is not ${compactionFileName(segment.baseOffset, '.log')} in ${input.dir}`,
     )
   }
-  const result: CompactionResult = { cleanedBaseOffsets: [], removedBaseOffsets: [], recordsRead: 0, recordsKept: 0, bytesBefore: 0, bytesAfter: 0, removedAbortMarkers: [] }
+  const result: CompactionResult = {
+    cleanedBaseOffsets: [],
+    removedBaseOffsets: [],
+    recordsRead: 0,
+    recordsKept: 0,
+    bytesBefore: 0,
+    bytesAfter: 0,
+    removedAbortMarkers: [],
+    batchesChanged: 0,
+    deleteHorizonMaxMs: -1,
+  }
   // Finishing an earlier run may have removed emptied segments the log still lists.
   const present = input.segments.filter((s) => fs.existsSync(s.path))
   const segments = cleanableSegments({ ...input, segments: present })
@@ -563,6 +587,8 @@ export function compactSegments(input: CompactionTaskInput, codec: CompactionCod
   result.bytesBefore = cleaned.bytesBefore
   result.bytesAfter = cleaned.bytesAfter
   result.removedAbortMarkers = cleaned.removedAbortMarkers
+  result.batchesChanged = cleaned.batchesChanged
+  result.deleteHorizonMaxMs = cleaned.deleteHorizonMaxMs
   return result
 }
 

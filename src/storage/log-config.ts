@@ -22,6 +22,10 @@ export interface LogConfig {
   cleanupPolicy: CleanupPolicy
   deleteRetentionMs: number
   minCompactionLagMs: number
+  /** Infinity: a dirty record may wait for a cleaning as long as the dirty ratio allows. */
+  maxCompactionLagMs: number
+  /** A compacted log is cleaned once its dirty part is more than this share of it (see cleanable.ts). */
+  minCleanableDirtyRatio: number
   maxMessageBytes: number
   indexIntervalBytes: number
   /** Infinity leaves flushing to the OS, as Kafka's default Long.MAX_VALUE does. */
@@ -41,6 +45,8 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   cleanupPolicy: 'delete',
   deleteRetentionMs: 86_400_000,
   minCompactionLagMs: 0,
+  maxCompactionLagMs: Infinity,
+  minCleanableDirtyRatio: 0.5,
   maxMessageBytes: 1_048_588,
   indexIntervalBytes: 4096,
   flushMessages: Infinity,
@@ -75,6 +81,12 @@ function parseInt32(key: string, value: string, min: number): number {
   return n
 }
 
+function parseRatio(key: string, value: string): number {
+  const n = Number(value.trim())
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw invalid(key, value, 'expected a number from 0 to 1')
+  return n
+}
+
 function parseCleanupPolicy(key: string, value: string): CleanupPolicy {
   const parts = new Set(value.split(',').map((p) => p.trim().toLowerCase()).filter((p) => p !== ''))
   for (const p of parts) if (p !== 'delete' && p !== 'compact') throw invalid(key, value, 'expected delete and/or compact')
@@ -105,6 +117,8 @@ const PARSERS: Record<string, Parser> = {
   'cleanup.policy': (k, v, c) => (c.cleanupPolicy = parseCleanupPolicy(k, v)),
   'delete.retention.ms': (k, v, c) => (c.deleteRetentionMs = parseLong(k, v, 0)),
   'min.compaction.lag.ms': (k, v, c) => (c.minCompactionLagMs = parseLong(k, v, 0)),
+  'max.compaction.lag.ms': (k, v, c) => (c.maxCompactionLagMs = parseLong(k, v, 1)),
+  'min.cleanable.dirty.ratio': (k, v, c) => (c.minCleanableDirtyRatio = parseRatio(k, v)),
   'max.message.bytes': (k, v, c) => (c.maxMessageBytes = parseInt32(k, v, 0)),
   'index.interval.bytes': (k, v, c) => (c.indexIntervalBytes = parseInt32(k, v, 0)),
   'flush.messages': (k, v, c) => (c.flushMessages = parseLong(k, v, 1)),

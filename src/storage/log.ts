@@ -5,6 +5,7 @@ import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError, PartitaError } from '../common/errors.js'
 import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeFileAtomic, writeOffsetCheckpointSync } from './checkpoint-file.js'
+import { segmentsToClean } from './cleanable.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
 import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
 import { type GroupCommitMember, type SyncWork, groupCommitOf } from './group-commit.js'
@@ -60,7 +61,7 @@ export interface Compactor {
     minCompactionLagMs: number
     /** The aborted transactions whose markers the log holds: their data goes. */
     abortedTxns: Array<{ producerId: number; firstOffset: number; lastOffset: number }>
-  }): Promise<{ removedAbortMarkers: number[] } | void>
+  }): Promise<{ removedAbortMarkers: number[]; batchesChanged: number; deleteHorizonMaxMs: number } | void>
 }
 
 export interface PartitionLogOptions {
@@ -205,6 +206,13 @@ export class PartitionLog implements GroupCommitMember {
    */
   #unchangedSinceCleanOpen: boolean
   #compacting = false
+  /**
+   * Records below this offset were cleaned by the last compaction (Kafka's cleaner checkpoint).
+   * Kept in memory only: after a restart the first pass finds the whole log dirty and cleans it once.
+   */
+  #firstDirtyOffset = 0
+  /** When a cleaning is due with no new record: a marker to stamp, or a delete horizon passed. */
+  #recleanAtMs = Infinity
   #closed = false
 
   private constructor(dir: string, config: LogConfig, options: PartitionLogOptions, segments: Segment[], start: { logStartOffset: number; clean: boolean; cleanMarker: boolean; epochsExist: boolean }) {
@@ -835,6 +843,7 @@ export class PartitionLog implements GroupCommitMember {
 
   #truncateTo(offset: number): void {
     this.#truncations++
+    this.#firstDirtyOffset = Math.min(this.#firstDirtyOffset, offset)
     this.#durableOffset = Math.min(this.#durableOffset, offset)
     this.#retireCleanMarker()
     // Lower the recovery point first: if we crash mid-truncation, the next open rescans from here.
@@ -882,6 +891,7 @@ export class PartitionLog implements GroupCommitMember {
 
   #truncateFullyAndStartAt(offset: number): void {
     this.#truncations++
+    this.#firstDirtyOffset = Math.min(this.#firstDirtyOffset, offset)
     // Nothing of the new start is on disk until its segment's name is synced.
     this.#durableOffset = Math.min(this.#durableOffset, offset)
     this.#retireCleanMarker()
@@ -990,8 +1000,12 @@ export class PartitionLog implements GroupCommitMember {
     if (this.#compactor === undefined || this.#compacting) return 0
     const sealed = this.#segments.slice(0, -1)
     const stableCount = sealed.findIndex((s) => s.nextOffset > stableOffset)
-    const inputs = stableCount < 0 ? sealed : sealed.slice(0, stableCount)
+    const stable = stableCount < 0 ? sealed : sealed.slice(0, stableCount)
+    const firstDirtyOffset = Math.max(this.#firstDirtyOffset, this.#logStartOffset)
+    const inputs = stable.slice(0, segmentsToClean(stable, firstDirtyOffset, nowMs, this.#config, this.#recleanAtMs))
     if (inputs.length === 0) return 0
+    const cleanedThrough = inputs[inputs.length - 1].nextOffset
+    const truncationsBefore = this.#truncations
     this.#retireCleanMarker()
     this.#compacting = true
     let removedAbortMarkers: number[]
@@ -1006,11 +1020,14 @@ export class PartitionLog implements GroupCommitMember {
         abortedTxns: this.#abortedTxns.entries().map(({ producerId, firstOffset, lastOffset }) => ({ producerId, firstOffset, lastOffset })),
       })
       removedAbortMarkers = result?.removedAbortMarkers ?? []
+      this.#recleanAtMs = result === undefined ? Infinity : result.batchesChanged > 0 ? nowMs : result.deleteHorizonMaxMs >= 0 ? result.deleteHorizonMaxMs : Infinity
     } finally {
       this.#compacting = false
     }
     if (this.#closed) return 0
     this.#reloadAfterCompaction(inputs, removedAbortMarkers)
+    // After a truncation while the cleaning ran, what it cut may have been written again: dirty.
+    if (this.#truncations === truncationsBefore) this.#firstDirtyOffset = cleanedThrough
     return inputs.length
   }
 
