@@ -9,6 +9,8 @@
  *   passed, so tombstones and markers can go, or a marker whose data it removed is to be stamped.
  * A segment holding a record younger than `min.compaction.lag.ms` ends the cleanable range.
  */
+import { readFileIfExistsSync, writeFileAtomicSync } from './checkpoint-file.js'
+import type { FileHandleCache } from './file-handle-cache.js'
 
 /** What the decision reads of a sealed segment, oldest first. */
 export interface CleanableSegment {
@@ -62,4 +64,24 @@ export function segmentsToClean(
   if (dirtyBytes === 0) return 0
   const overdue = nowMs - oldestDirtyMs > policy.maxCompactionLagMs
   return overdue || dirtyBytes / (cleanBytes + dirtyBytes) > policy.minCleanableDirtyRatio ? end : 0
+}
+
+/** What CLEANER_CHECKPOINT_FILE (log.ts) holds. */
+export interface CleanerCheckpoint {
+  cleanedThrough: number
+  recleanAtMs: number
+}
+
+export function readCleanerCheckpoint(filePath: string, files: FileHandleCache): CleanerCheckpoint | null {
+  const lines = (readFileIfExistsSync(filePath, files) ?? '').trim().split('\n')
+  if (lines.length !== 2 || !lines.every((line) => /^-?\d+$/.test(line))) return null
+  const [cleanedThrough, recleanAtMs] = lines.map(Number)
+  if (!Number.isSafeInteger(cleanedThrough) || cleanedThrough < 0 || !Number.isSafeInteger(recleanAtMs)) return null
+  return { cleanedThrough, recleanAtMs: recleanAtMs < 0 ? Infinity : recleanAtMs }
+}
+
+/** Written without fsync: a lost or stale file only delays a cleaning (see PartitionLog#firstDirtyOffset). */
+export function writeCleanerCheckpoint(filePath: string, checkpoint: CleanerCheckpoint, files: FileHandleCache): void {
+  const recleanAtMs = Number.isFinite(checkpoint.recleanAtMs) ? checkpoint.recleanAtMs : -1
+  writeFileAtomicSync(filePath, `${checkpoint.cleanedThrough}\n${recleanAtMs}\n`, false, files)
 }

@@ -5,7 +5,7 @@ import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError, PartitaError } from '../common/errors.js'
 import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeFileAtomic, writeOffsetCheckpointSync } from './checkpoint-file.js'
-import { segmentsToClean } from './cleanable.js'
+import { readCleanerCheckpoint, segmentsToClean, writeCleanerCheckpoint } from './cleanable.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
 import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
 import { type GroupCommitMember, type SyncWork, groupCommitOf } from './group-commit.js'
@@ -48,6 +48,11 @@ import { type AbortedTxn, AbortedTxnIndex, TXN_INDEX_SUFFIX } from './txn-index.
 export const LEGACY_CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
 export const LOG_START_OFFSET_FILE = 'log-start-offset'
 export const RECOVERY_POINT_FILE = 'recovery-point'
+/**
+ * Kafka's cleaner-offset-checkpoint for this log alone: the first offset the last cleaning left
+ * dirty, and when a cleaning is due again with no new record (-1: not before new records).
+ */
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint'
 
 const INT32_MAX = 0x7fffffff
 
@@ -207,8 +212,10 @@ export class PartitionLog implements GroupCommitMember {
   #unchangedSinceCleanOpen: boolean
   #compacting = false
   /**
-   * Records below this offset were cleaned by the last compaction (Kafka's cleaner checkpoint).
-   * Kept in memory only: after a restart the first pass finds the whole log dirty and cleans it once.
+   * Records below this offset were cleaned by the last compaction (CLEANER_CHECKPOINT_FILE). It
+   * only decides when the next cleaning is due (every cleaning takes the log from its start), so
+   * a stale file, left by a truncation before a crash, at worst delays a cleaning; it is written
+   * without fsync.
    */
   #firstDirtyOffset = 0
   /** When a cleaning is due with no new record: a marker to stamp, or a delete horizon passed. */
@@ -299,6 +306,12 @@ export class PartitionLog implements GroupCommitMember {
     }
     logStartOffset = Math.max(logStartOffset, segments[0].baseOffset)
     const log = new PartitionLog(dir, config, options, segments, { logStartOffset, clean, cleanMarker: legacyMarker, epochsExist: has.has(LEADER_EPOCH_CHECKPOINT) })
+    const cleaner = has.has(CLEANER_CHECKPOINT_FILE) ? readCleanerCheckpoint(path.join(dir, CLEANER_CHECKPOINT_FILE), files) : null
+    // Past the log's end (a truncation before a crash), Kafka starts the dirty part over.
+    if (cleaner !== null && cleaner.cleanedThrough <= log.logEndOffset) {
+      log.#firstDirtyOffset = cleaner.cleanedThrough
+      log.#recleanAtMs = cleaner.recleanAtMs
+    }
     log.#deletePrefix(belowLogStart(segments, logStartOffset))
     log.leaderEpochs.truncateFromEnd(log.logEndOffset)
     log.leaderEpochs.truncateFromStart(log.logStartOffset)
@@ -1027,7 +1040,10 @@ export class PartitionLog implements GroupCommitMember {
     if (this.#closed) return 0
     this.#reloadAfterCompaction(inputs, removedAbortMarkers)
     // After a truncation while the cleaning ran, what it cut may have been written again: dirty.
-    if (this.#truncations === truncationsBefore) this.#firstDirtyOffset = cleanedThrough
+    if (this.#truncations === truncationsBefore) {
+      this.#firstDirtyOffset = cleanedThrough
+      writeCleanerCheckpoint(path.join(this.dir, CLEANER_CHECKPOINT_FILE), { cleanedThrough, recleanAtMs: this.#recleanAtMs }, this.#files)
+    }
     return inputs.length
   }
 
@@ -1243,7 +1259,7 @@ function readBatches(segment: Segment, position: number, firstSize: number, maxB
  */
 function removeStrayFiles(dir: string, names: string[], files: FileHandleCache): void {
   const logs = new Set(names.filter((n) => parseSegmentFileName(n) !== null).map((n) => n.slice(0, -LOG_SUFFIX.length)))
-  const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LEADER_EPOCH_CHECKPOINT, LEGACY_CLEAN_SHUTDOWN_FILE]
+  const ours = [LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, CLEANER_CHECKPOINT_FILE, LEADER_EPOCH_CHECKPOINT, LEGACY_CLEAN_SHUTDOWN_FILE]
   for (const name of names) {
     const orphanIndex =
       (parseSegmentFileName(name, INDEX_SUFFIX) !== null ||

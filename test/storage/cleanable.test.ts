@@ -111,4 +111,31 @@ describe('a compacted log under housekeeping', () => {
     expect(cleanings).toBe(3)
     await log.close()
   })
+
+  it('remembers what it cleaned across a reopen, so a restart does not clean the whole log again', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const clock = new ManualClock(NOW_MS)
+    const inline = new InlineCompactor()
+    let cleanings = 0
+    const compactor: Compactor = {
+      async compact(input) {
+        cleanings++
+        return inline.compact(input)
+      },
+    }
+    const config = smallConfig({ segmentBytes: 600, cleanupPolicy: 'compact' })
+    const first = await PartitionLog.open(dir, config, { clock, compactor, fsync: false })
+    for (let i = 0; i < 12; i++) {
+      const records = [0, 1, 2].map((r) => ({ key: Buffer.from(`k${i}-${r}`), value: Buffer.alloc(20, r) }))
+      first.append(encodeBatch({ baseTimestamp: clock.nowMs(), records }), { leaderEpoch: 0, assignOffsets: true })
+    }
+    await first.housekeeping()
+    expect(cleanings).toBe(1)
+    await first.close()
+    const second = await PartitionLog.open(dir, config, { clock, compactor, fsync: false })
+    await second.housekeeping()
+    expect(cleanings).toBe(1)
+    await second.close()
+  })
 })
