@@ -9,13 +9,12 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { PARTITION_ACTOR_KIND, type OpenPartition } from '../../src/actors/partition-messages.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import { startActorHost, type RuntimeActorHost } from '../../src/controller/actor-host.js'
-import { resolveBrokerConfig } from '../../src/metadata/broker-config.js'
+import type { RuntimeActorHost } from '../../src/controller/actor-host.js'
 import { INLINE_DECOMPRESSED_BYTES_MAX } from '../../src/records/batch-validation.js'
 import { compress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../../src/records/compression.js'
 import { CompressionType, encodeBatch, type RecordInput } from '../../src/records/record-batch.js'
-import { compiledUrl } from '../../src/runtime/compiled-url.js'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/storage/log-config.js'
+import { startPartitionHost } from './partition-host.js'
 
 let host: RuntimeActorHost | null = null
 let dir: string | null = null
@@ -29,14 +28,7 @@ afterEach(async () => {
 /** One partition actor on shard 0, and a produce that returns its answer. */
 async function partition(config: Partial<LogConfig> = {}) {
   dir = mkdtempSync(join(tmpdir(), 'partita-actor-'))
-  host = await startActorHost(resolveBrokerConfig({ brokers: 1 }, dir), {
-    actorModules: { [PARTITION_ACTOR_KIND]: compiledUrl(import.meta.url, '../../src/actors/partition-actor-module.js') },
-    onEvent: () => undefined,
-    onRequest: () => Promise.reject(new Error('no requests expected')),
-    onShardDown: () => undefined,
-    onShardFailure: () => undefined,
-    onLog: () => undefined,
-  })
+  host = await startPartitionHost(dir)
   const init: OpenPartition = { topic: 't', partition: 0, dir: join(dir, 't-0'), config: { ...DEFAULT_LOG_CONFIG, ...config }, brokerId: 0, housekeepingIntervalMs: 60_000, openFilesMax: 64 }
   const running = host
   await running.spawn(0, PARTITION_ACTOR_KIND, 't/0', init)

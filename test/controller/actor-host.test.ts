@@ -6,12 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startActorHost, timeoutFor, type RuntimeActorHost } from '../../src/controller/actor-host.js'
+import { timeoutFor, type RuntimeActorHost } from '../../src/controller/actor-host.js'
 import { PARTITION_ACTOR_KIND, type OpenPartition } from '../../src/actors/partition-messages.js'
-import { resolveBrokerConfig } from '../../src/metadata/broker-config.js'
-import { compiledUrl } from '../../src/runtime/compiled-url.js'
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log-config.js'
 import { TIMER_DELAY_MS_MAX } from '../../src/common/timers.js'
+import { startPartitionHost } from '../actors/partition-host.js'
 
 describe('the runtime timeout of a partition request from the main thread', () => {
   it('adds the slack to a fetch or produce wait and stays within what a timer holds at the ends of int32', () => {
@@ -38,15 +37,7 @@ afterEach(async () => {
 
 async function startHost(): Promise<{ host: RuntimeActorHost; open: (topic: string) => OpenPartition }> {
   dir = mkdtempSync(join(tmpdir(), 'partita-host-'))
-  const config = resolveBrokerConfig({ brokers: 1 }, dir)
-  host = await startActorHost(config, {
-    actorModules: { [PARTITION_ACTOR_KIND]: compiledUrl(import.meta.url, '../../src/actors/partition-actor-module.js') },
-    onEvent: () => undefined,
-    onRequest: () => Promise.reject(new Error('no requests expected')),
-    onShardDown: () => undefined,
-    onShardFailure: () => undefined,
-    onLog: () => undefined,
-  })
+  host = await startPartitionHost(dir)
   const base = dir
   const open = (topic: string): OpenPartition => ({ topic, partition: 0, dir: join(base, `${topic}-0`), config: { ...DEFAULT_LOG_CONFIG }, brokerId: 0, housekeepingIntervalMs: 60_000, openFilesMax: 64 })
   return { host, open }

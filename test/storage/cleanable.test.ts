@@ -65,6 +65,19 @@ describe('whether a compacted log is due for a cleaning', () => {
   })
 })
 
+/** The real compaction, counting its runs. */
+function countingCompactor(): { compactor: Compactor; cleanings: () => number } {
+  const inline = new InlineCompactor()
+  let cleanings = 0
+  const compactor: Compactor = {
+    async compact(input) {
+      cleanings++
+      return inline.compact(input)
+    },
+  }
+  return { compactor, cleanings: () => cleanings }
+}
+
 const dirs: string[] = []
 afterEach(() => {
   for (const d of dirs.splice(0)) removeDir(d)
@@ -75,14 +88,7 @@ describe('a compacted log under housekeeping', () => {
     const dir = tempDir()
     dirs.push(dir)
     const clock = new ManualClock(NOW_MS)
-    const inline = new InlineCompactor()
-    let cleanings = 0
-    const compactor: Compactor = {
-      async compact(input) {
-        cleanings++
-        return inline.compact(input)
-      },
-    }
+    const { compactor, cleanings } = countingCompactor()
     const log = await PartitionLog.open(dir, smallConfig({ segmentBytes: 600, cleanupPolicy: 'compact' }), { clock, compactor, fsync: false })
     // Each batch's keys are new, so a cleaning keeps every record and the log stays as large.
     let written = 0
@@ -94,21 +100,21 @@ describe('a compacted log under housekeeping', () => {
     }
     append(12)
     await log.housekeeping()
-    expect(cleanings).toBe(1)
+    expect(cleanings()).toBe(1)
     await log.housekeeping()
     await log.housekeeping()
-    expect(cleanings).toBe(1)
+    expect(cleanings()).toBe(1)
     // A few more batches are little next to the cleaned log; a dozen more make it mostly dirty.
     append(4)
     await log.housekeeping()
-    expect(cleanings).toBe(1)
+    expect(cleanings()).toBe(1)
     append(12)
     await log.housekeeping()
-    expect(cleanings).toBe(2)
+    expect(cleanings()).toBe(2)
     log.truncateTo(1)
     append(12)
     await log.housekeeping()
-    expect(cleanings).toBe(3)
+    expect(cleanings()).toBe(3)
     await log.close()
   })
 
@@ -116,14 +122,7 @@ describe('a compacted log under housekeeping', () => {
     const dir = tempDir()
     dirs.push(dir)
     const clock = new ManualClock(NOW_MS)
-    const inline = new InlineCompactor()
-    let cleanings = 0
-    const compactor: Compactor = {
-      async compact(input) {
-        cleanings++
-        return inline.compact(input)
-      },
-    }
+    const { compactor, cleanings } = countingCompactor()
     const config = smallConfig({ segmentBytes: 600, cleanupPolicy: 'compact' })
     const first = await PartitionLog.open(dir, config, { clock, compactor, fsync: false })
     for (let i = 0; i < 12; i++) {
@@ -131,11 +130,11 @@ describe('a compacted log under housekeeping', () => {
       first.append(encodeBatch({ baseTimestamp: clock.nowMs(), records }), { leaderEpoch: 0, assignOffsets: true })
     }
     await first.housekeeping()
-    expect(cleanings).toBe(1)
+    expect(cleanings()).toBe(1)
     await first.close()
     const second = await PartitionLog.open(dir, config, { clock, compactor, fsync: false })
     await second.housekeeping()
-    expect(cleanings).toBe(1)
+    expect(cleanings()).toBe(1)
     await second.close()
   })
 })
