@@ -3,39 +3,27 @@
  * how a produce's compressed batches are validated, on the shard or on its CPU pool, and that the
  * two paths keep arrival order.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { PARTITION_ACTOR_KIND, type OpenPartition } from '../../src/actors/partition-messages.js'
 import { ErrorCode } from '../../src/common/error-codes.js'
-import type { RuntimeActorHost } from '../../src/controller/actor-host.js'
 import { INLINE_DECOMPRESSED_BYTES_MAX } from '../../src/records/batch-validation.js'
 import { compress, DECOMPRESSED_BYTES_MAX_DEFAULT } from '../../src/records/compression.js'
 import { CompressionType, encodeBatch, type RecordInput } from '../../src/records/record-batch.js'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/storage/log-config.js'
-import { startPartitionHost } from './partition-host.js'
+import { partitionHostPerTest } from './partition-host.js'
 
-let host: RuntimeActorHost | null = null
-let dir: string | null = null
-afterEach(async () => {
-  await host?.stop()
-  host = null
-  if (dir !== null) rmSync(dir, { recursive: true, force: true })
-  dir = null
-})
+const startHost = partitionHostPerTest()
 
 /** One partition actor on shard 0, and a produce that returns its answer. */
 async function partition(config: Partial<LogConfig> = {}) {
-  dir = mkdtempSync(join(tmpdir(), 'partita-actor-'))
-  host = await startPartitionHost(dir)
+  const { host, dir } = await startHost()
   const init: OpenPartition = { topic: 't', partition: 0, dir: join(dir, 't-0'), config: { ...DEFAULT_LOG_CONFIG, ...config }, brokerId: 0, housekeepingIntervalMs: 60_000, openFilesMax: 64 }
-  const running = host
-  await running.spawn(0, PARTITION_ACTOR_KIND, 't/0', init)
-  await running.request(0, 't/0', { op: 'becomeLeader', leaderEpoch: 0, replicas: [0], isr: [0] })
+  await host.spawn(0, PARTITION_ACTOR_KIND, 't/0', init)
+  await host.request(0, 't/0', { op: 'becomeLeader', leaderEpoch: 0, replicas: [0], isr: [0] })
   return {
-    produce: async (records: Buffer) => (await running.request(0, 't/0', { op: 'produce', acks: 1, timeoutMs: 5_000 }, records)).message as { errorCode: number; baseOffset: number },
-    logEnd: async () => ((await running.request(0, 't/0', { op: 'stats' })).message as { logEndOffset: number }).logEndOffset,
+    produce: async (records: Buffer) => (await host.request(0, 't/0', { op: 'produce', acks: 1, timeoutMs: 5_000 }, records)).message as { errorCode: number; baseOffset: number },
+    logEnd: async () => ((await host.request(0, 't/0', { op: 'stats' })).message as { logEndOffset: number }).logEndOffset,
   }
 }
 

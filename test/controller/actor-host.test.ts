@@ -2,15 +2,13 @@
  * The runtime seen as the supervisor's actor host: request timeouts a timer holds, and partition
  * actor ids that a closed or left-over replica gives up.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { timeoutFor, type RuntimeActorHost } from '../../src/controller/actor-host.js'
 import { PARTITION_ACTOR_KIND, type OpenPartition } from '../../src/actors/partition-messages.js'
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log-config.js'
 import { TIMER_DELAY_MS_MAX } from '../../src/common/timers.js'
-import { startPartitionHost } from '../actors/partition-host.js'
+import { partitionHostPerTest } from '../actors/partition-host.js'
 
 describe('the runtime timeout of a partition request from the main thread', () => {
   it('adds the slack to a fetch or produce wait and stays within what a timer holds at the ends of int32', () => {
@@ -26,19 +24,10 @@ describe('the runtime timeout of a partition request from the main thread', () =
   })
 })
 
-let host: RuntimeActorHost | null = null
-let dir: string | null = null
-afterEach(async () => {
-  await host?.stop()
-  host = null
-  if (dir !== null) rmSync(dir, { recursive: true, force: true })
-  dir = null
-})
+const startPartitionHost = partitionHostPerTest()
 
 async function startHost(): Promise<{ host: RuntimeActorHost; open: (topic: string) => OpenPartition }> {
-  dir = mkdtempSync(join(tmpdir(), 'partita-host-'))
-  host = await startPartitionHost(dir)
-  const base = dir
+  const { host, dir: base } = await startPartitionHost()
   const open = (topic: string): OpenPartition => ({ topic, partition: 0, dir: join(base, `${topic}-0`), config: { ...DEFAULT_LOG_CONFIG }, brokerId: 0, housekeepingIntervalMs: 60_000, openFilesMax: 64 })
   return { host, open }
 }
