@@ -66,6 +66,16 @@ export function segmentsToClean(
   return overdue || dirtyBytes / (cleanBytes + dirtyBytes) > policy.minCleanableDirtyRatio ? end : 0
 }
 
+/**
+ * When a log is due again with no new record, after a cleaning that ran at `nowMs`: at once when it
+ * changed batches (a marker whose data it removed is stamped by the next), else at the latest
+ * delete horizon it kept, else not before new records (Infinity).
+ */
+export function nextCleaningDueMs(cleaning: { batchesChanged: number; deleteHorizonMaxMs: number }, nowMs: number): number {
+  if (cleaning.batchesChanged > 0) return nowMs
+  return cleaning.deleteHorizonMaxMs >= 0 ? cleaning.deleteHorizonMaxMs : Infinity
+}
+
 /** What CLEANER_CHECKPOINT_FILE (log.ts) holds. */
 export interface CleanerCheckpoint {
   cleanedThrough: number

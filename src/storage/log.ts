@@ -5,7 +5,7 @@ import type { Clock } from '../common/clock.js'
 import { ErrorCode } from '../common/error-codes.js'
 import { KafkaError, PartitaError } from '../common/errors.js'
 import { fsyncDirSync, fsyncPaths, readOffsetCheckpointSync, unlinkIfExistsSync, writeFileAtomic, writeOffsetCheckpointSync } from './checkpoint-file.js'
-import { readCleanerCheckpoint, segmentsToClean, writeCleanerCheckpoint } from './cleanable.js'
+import { nextCleaningDueMs, readCleanerCheckpoint, segmentsToClean, writeCleanerCheckpoint } from './cleanable.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, recoverCompactionLeftovers } from './compaction-recovery.js'
 import { type FileHandleCache, defaultFileHandleCache } from './file-handle-cache.js'
 import { type GroupCommitMember, type SyncWork, groupCommitOf } from './group-commit.js'
@@ -1033,7 +1033,7 @@ export class PartitionLog implements GroupCommitMember {
         abortedTxns: this.#abortedTxns.entries().map(({ producerId, firstOffset, lastOffset }) => ({ producerId, firstOffset, lastOffset })),
       })
       removedAbortMarkers = result?.removedAbortMarkers ?? []
-      this.#recleanAtMs = result === undefined ? Infinity : result.batchesChanged > 0 ? nowMs : result.deleteHorizonMaxMs >= 0 ? result.deleteHorizonMaxMs : Infinity
+      this.#recleanAtMs = result === undefined ? Infinity : nextCleaningDueMs(result, nowMs)
     } finally {
       this.#compacting = false
     }
