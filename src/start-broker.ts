@@ -66,6 +66,8 @@ export interface Broker extends AsyncDisposable {
   readonly adminAddress: { host: string; port: number; url: string } | null
   /** The OS thread ids of the main thread and of each broker's shard, for per-thread CPU figures. */
   threadIds(): { main: number; shards: number[] }
+  /** Writes a V8 heap snapshot of each broker's shard into `dir` (for memory investigations); returns the files. */
+  writeHeapSnapshots(dir: string): Promise<string[]>
   close(): Promise<void>
 }
 
@@ -276,6 +278,7 @@ async function startLocked(
     },
     adminAddress: adminServer === null ? null : { host: adminServer.host, port: adminServer.port, url: adminServer.url },
     threadIds: () => actors.threadIds(),
+    writeHeapSnapshots: (dir) => actors.writeHeapSnapshots(dir),
     close,
     [Symbol.asyncDispose]: close,
   }

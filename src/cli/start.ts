@@ -6,12 +6,13 @@
  */
 import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { createLogger } from '../common/logger.js'
+import { createLogger, type Logger } from '../common/logger.js'
 import type { Broker } from '../start-broker.js'
 import { listenerNames, parseListener } from '../metadata/config-keys.js'
 import { CliError, collect, formatOption, parseFormat, printLines, table } from './common.js'
 import { environmentEntries, readConfigFile, resolveConfig, valueBefore, type ConfigEntry, type LoadedConfig } from './config.js'
 import { describeGcChoice, runWithBrokerGcFlags } from '../runtime/gc-threads.js'
+import { heapSnapshotSettings } from './heap-snapshots.js'
 
 interface StartOptions {
   config?: string
@@ -144,10 +145,27 @@ async function run(loaded: LoadedConfig): Promise<void> {
   // role. Written before anything says "listening", which is what a launcher waits for.
   const threadMapFile = process.env.PARTITA_THREAD_MAP_FILE
   if (threadMapFile !== undefined && threadMapFile !== '') writeFileSync(threadMapFile, JSON.stringify(started.threadIds()))
+  watchHeapSnapshotSignal(started, logger)
   const host = started.config.host
   const lines = started.ports.map((port, id) => `partita: broker ${id} listening on ${host}:${port} (advertised as ${started.bootstrapServers.split(',')[id]})`)
   if (started.adminAddress !== null) lines.push(`partita: admin listening on ${started.adminAddress.url} (/metrics, /healthz, /readyz, /v1/status)`)
   lines.push(`partita: listening on ${started.bootstrapServers} (data in ${started.config.dataDir})`)
   logger.info(`started ${started.ports.length} brokers on ${started.bootstrapServers}`)
   printLines(lines)
+}
+
+/** Answers node's --heapsnapshot-signal with a snapshot of every shard too (heap-snapshots.ts). */
+function watchHeapSnapshotSignal(broker: Broker, logger: Logger): void {
+  const settings = heapSnapshotSettings(process.execArgv, process.env.NODE_OPTIONS, process.cwd())
+  if (settings === null) return
+  let writing = false
+  process.on(settings.signal, () => {
+    // One round at a time: each snapshot pauses its shard and costs about its heap in memory.
+    if (writing) return
+    writing = true
+    broker.writeHeapSnapshots(settings.dir).then(
+      (files) => logger.info(`${settings.signal}: heap snapshots of the shards written: ${files.join(', ')}`),
+      (error: unknown) => logger.warn(`${settings.signal}: heap snapshots of the shards failed: ${error instanceof Error ? error.message : String(error)}`),
+    ).finally(() => (writing = false))
+  })
 }

@@ -14,6 +14,8 @@ import { TIMER_DELAY_MS_MAX } from '../common/timers.js'
 export interface RuntimeActorHost extends ActorHost {
   /** Each shard's OS thread id, and the main thread's, for per-thread CPU figures. */
   threadIds(): { main: number; shards: number[] }
+  /** Writes a heap snapshot of each shard into a directory; returns the files. */
+  writeHeapSnapshots(dir: string): Promise<string[]>
   /** Bytes waiting in the rings into and out of each shard, for metrics. */
   ringOccupancy(): RingOccupancy[]
   /** Stops the heartbeat watch before a shutdown flushes every shard. */
@@ -107,6 +109,7 @@ export async function startActorHost(config: BrokerConfig, handlers: ActorHostHa
     },
     restartShard: (shard) => pool.restartShard(shard),
     threadIds: () => pool.threadIds(),
+    writeHeapSnapshots: (dir) => pool.writeHeapSnapshots(dir),
     ringOccupancy: () => pool.ringOccupancy(),
     quiesce: () => pool.quiesce(),
     stop: () => pool.stop(),

@@ -93,6 +93,36 @@ describe('partita start', () => {
     expect(fs.existsSync(path.join(dataDir, 'data'))).toBe(true)
   })
 
+  it('answers node\'s --heapsnapshot-signal with a heap snapshot of each broker\'s shard too, and keeps serving', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
+    const snapshotDir = path.join(dataDir, 'snapshots')
+    fs.mkdirSync(snapshotDir)
+    const started = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`, CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '2', '--admin-port', 'off'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child = started
+    const written = new Promise<string>((resolve) => {
+      let stderr = ''
+      started.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+        const line = stderr.split('\n').find((l) => l.includes('heap snapshots of the shards'))
+        if (line !== undefined) resolve(line)
+      })
+    })
+    await listening(started)
+    started.kill('SIGUSR2')
+    const event = JSON.parse(await written) as { level: number; msg: string }
+    expect(event.level).toBe(30)
+    const files = event.msg.replace(/^SIGUSR2: heap snapshots of the shards written: /, '').split(', ')
+    expect(files.map((f) => path.dirname(f))).toEqual([snapshotDir, snapshotDir])
+    expect(files.map((f) => path.basename(f))).toEqual([expect.stringMatching(/^Heap\.\d{8}\.\d{6}\.\d+\.\d+\.\d+\.shard-0\.heapsnapshot$/), expect.stringMatching(/\.shard-1\.heapsnapshot$/)])
+    for (const file of files) expect(fs.statSync(file).size).toBeGreaterThan(100_000)
+    // Still serving: it stops cleanly as usual.
+    const exited = new Promise<number | null>((resolve) => started.once('exit', resolve))
+    started.kill('SIGTERM')
+    expect(await exited).toBe(0)
+  })
+
   it('logs nothing below --log-level', async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-start-'))
     const started = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--brokers', '1', '--admin-port', 'off', '--log-level', 'warn'], {

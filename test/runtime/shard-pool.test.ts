@@ -4,7 +4,8 @@
  */
 import { once } from 'node:events'
 import fs from 'node:fs'
-import { availableParallelism } from 'node:os'
+import os, { availableParallelism } from 'node:os'
+import path from 'node:path'
 import { Worker, type ResourceLimits } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/common/error-codes.js'
@@ -54,6 +55,24 @@ function nextEvent<T>(subscribe: (handler: (value: T) => void) => () => void): P
 }
 
 describe('ShardPool', () => {
+  it('writes a heap snapshot of each running shard, named as Node names its own with the shard after', async () => {
+    const shards = await startPool({ shards: 2 })
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-heap-'))
+    try {
+      const files = await shards.writeHeapSnapshots(dir)
+      expect(files).toHaveLength(2)
+      expect(fs.readdirSync(dir).sort()).toEqual(files.map((f) => path.basename(f)).sort())
+      for (const [index, file] of files.entries()) {
+        expect(path.basename(file)).toMatch(new RegExp(`^Heap\\.\\d{8}\\.\\d{6}\\.${process.pid}\\.\\d+\\.\\d+\\.shard-${index}\\.heapsnapshot$`))
+        const snapshot = JSON.parse(fs.readFileSync(file, 'utf8')) as { snapshot: { node_count: number; meta: { node_fields: string[] } } }
+        expect(snapshot.snapshot.meta.node_fields).toContain('self_size')
+        expect(snapshot.snapshot.node_count).toBeGreaterThan(1000)
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('round-trips requests with payloads to actors on two shards', async () => {
     const shards = await startPool()
     await shards.spawn(0, 'echo', 'a', { name: 'first' })
