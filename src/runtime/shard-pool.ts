@@ -151,6 +151,8 @@ interface ShardSlot {
   killed: boolean
   lastHeartbeatMs: number
   unresponsiveReported: boolean
+  /** A heap snapshot holds the shard still: its silence is not judged until it is written. */
+  snapshotting: boolean
   /** The worker's OS thread id (Linux), for per-thread CPU figures; -1 until it is ready. */
   threadId: number
   /** Resolves on the shard's 'stopped' message (graceful stop). */
@@ -246,7 +248,8 @@ export class ShardPool {
 
   /**
    * Writes a V8 heap snapshot of each running shard into `dir`, one shard after another (a
-   * snapshot costs its shard a pause and about the heap's size again in memory), named as Node
+   * snapshot costs its shard a pause, during which its silence is not judged, and about the heap's
+   * size again in memory), named as Node
    * names the main thread's (`Heap.<time>.<pid>.<Node thread id>.<n>.heapsnapshot`) plus the shard.
    * Node's own `--heapsnapshot-signal` covers only the main thread; a leak hunt needs the shards.
    * Returns the files written.
@@ -258,7 +261,14 @@ export class ShardPool {
     for (const slot of this.#slots) {
       if (slot?.alive !== true) continue
       const file = path.join(dir, `Heap.${stamp}.${process.pid}.${slot.worker.threadId}.${++this.#heapSnapshotsWritten}.shard-${slot.index}.heapsnapshot`)
-      await pipeline(await slot.worker.getHeapSnapshot(), createWriteStream(file))
+      // A large heap takes seconds to walk, all of them without a heartbeat from the shard.
+      slot.snapshotting = true
+      try {
+        await pipeline(await slot.worker.getHeapSnapshot(), createWriteStream(file))
+      } finally {
+        slot.snapshotting = false
+        slot.lastHeartbeatMs = this.#clock.nowMs()
+      }
       written.push(file)
     }
     return written
@@ -445,6 +455,7 @@ export class ShardPool {
       killed: false,
       lastHeartbeatMs: this.#clock.nowMs(),
       unresponsiveReported: false,
+      snapshotting: false,
       threadId: -1,
       stopped: new Promise<void>((resolve) => (markStopped = resolve)),
       exited: new Promise<void>((resolve) => (markExited = resolve)),
@@ -618,7 +629,7 @@ export class ShardPool {
       lastCheckMs = nowMs
       for (const slot of this.#slots) {
         if (slot === null) continue
-        if (stalled) {
+        if (stalled || slot.snapshotting) {
           slot.lastHeartbeatMs = nowMs
           continue
         }

@@ -289,6 +289,30 @@ describe('ShardPool', () => {
     expect(reported.sort()).toEqual([0, 1])
   })
 
+  it('does not judge a shard silent while its heap snapshot is written, and judges it again after', async () => {
+    // Time moves only when the test says; the shard's own heartbeats (every minute) never come.
+    const clock = new ManualClock()
+    const jumpThenFire = (ms: number): void => {
+      clock.jump(ms)
+      clock.advance(0)
+    }
+    const shards = await startPool({ shards: 1, heartbeatIntervalMs: 60_000, clock })
+    const reported: number[] = []
+    shards.onShardUnresponsive((shard) => reported.push(shard))
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partita-heap-'))
+    try {
+      const written = shards.writeHeapSnapshots(dir)
+      // Past missedHeartbeatsMax (3) intervals while the snapshot is being taken.
+      for (let i = 0; i < 4; i++) jumpThenFire(60_000)
+      expect(reported).toEqual([])
+      expect(await written).toHaveLength(1)
+      for (let i = 0; i < 4; i++) jumpThenFire(60_000)
+      expect(reported).toEqual([0])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('names each live shard by its own OS thread id, and a restarted shard by its new thread', async () => {
     const shards = await startPool()
     const { main, shards: [first, second] } = shards.threadIds()
