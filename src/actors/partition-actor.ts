@@ -11,6 +11,7 @@ import { dirname } from 'node:path'
 import type { Clock, TimerHandle } from '../common/clock.js'
 import { TaskCompactor, type CompactionTaskInput, type CompactionTaskOutcome } from '../storage/compaction.js'
 import { followerFetchCopies } from '../common/buffer-pool.js'
+import { assert } from '../common/assert.js'
 import { ErrorCode } from '../common/error-codes.js'
 import type { RequestOptions } from '../runtime/actor.js'
 import { compiledUrl } from '../runtime/compiled-url.js'
@@ -91,7 +92,14 @@ async function claimLogDir(init: OpenPartition, files: FileHandleCache, log: Log
 export class PartitionActor {
   readonly #replica: PartitionReplica
   readonly #context: PartitionActorContext
-  readonly #parked = new Map<number, AbortController>()
+  /**
+   * Consumer fetches parked here, by fetchId: one controller for each, shared by every partition
+   * entry of that fetch naming this partition (a request may name it twice, as the fuzzer's do).
+   * Keyed by fetchId alone, the second entry's controller replaced the first's, which no cancel
+   * could then reach: its fetch stayed parked for the request's whole maxWaitMs, up to 24 days,
+   * holding its connection's state.
+   */
+  readonly #parked = new Map<number, { controller: AbortController; fetches: number }>()
   #housekeepingTimer: TimerHandle | null = null
   #housekeepingRunning = false
   /** Produces waiting behind a compressed batch's validation, and the end of that queue. */
@@ -159,7 +167,7 @@ export class PartitionActor {
       case 'fetch':
         return this.#fetch(message, reply, fail)
       case 'cancelFetch':
-        this.#parked.get(message.fetchId)?.abort(FETCH_CANCELLED)
+        this.#parked.get(message.fetchId)?.controller.abort(FETCH_CANCELLED)
         return
       case 'epochEndOffset':
         return reply(this.#replica.epochEndOffset(message.epoch, message.currentLeaderEpoch))
@@ -270,8 +278,7 @@ export class PartitionActor {
     const wait = message.maxWaitMs > 0 && this.#parked.size < PARKED_FETCHES_MAX
     // Only a consumer's fetch can be cancelled (by its fetchId); a follower's (fetchId -1) parks
     // without an AbortController, which cost about 1% of a shard's time under acks=all.
-    const controller = wait && message.fetchId >= 0 ? new AbortController() : null
-    if (controller !== null) this.#parked.set(message.fetchId, controller)
+    const parked = wait && message.fetchId >= 0 ? this.#park(message.fetchId) : null
     this.#replica
       .fetch({
         replicaId: message.replicaId,
@@ -282,13 +289,35 @@ export class PartitionActor {
         currentLeaderEpoch: message.currentLeaderEpoch,
         isolationLevel: message.isolationLevel ?? 0,
         replicaDurableOffset: message.replicaDurableOffset,
-        signal: controller?.signal,
+        signal: parked?.controller.signal,
       })
-      .then((result) => {
-        if (controller !== null) this.#parked.delete(message.fetchId)
-        const { records, ...rest } = result
-        reply(rest, records ?? undefined)
-      }, fail)
+      .then(
+        (result) => {
+          if (parked !== null) this.#unpark(message.fetchId, parked)
+          const { records, ...rest } = result
+          reply(rest, records ?? undefined)
+        },
+        (error: unknown) => {
+          if (parked !== null) this.#unpark(message.fetchId, parked)
+          fail(error)
+        },
+      )
+  }
+
+  #park(fetchId: number): { controller: AbortController; fetches: number } {
+    let parked = this.#parked.get(fetchId)
+    if (parked === undefined) {
+      parked = { controller: new AbortController(), fetches: 0 }
+      this.#parked.set(fetchId, parked)
+    }
+    parked.fetches++
+    return parked
+  }
+
+  #unpark(fetchId: number, parked: { controller: AbortController; fetches: number }): void {
+    parked.fetches--
+    assert(parked.fetches >= 0, `fetch ${fetchId} unparked more often than parked`)
+    if (parked.fetches === 0 && this.#parked.get(fetchId) === parked) this.#parked.delete(fetchId)
   }
 
   /**
@@ -392,7 +421,7 @@ export class PartitionActor {
     this.#closed = true
     this.#followGeneration++
     if (this.#housekeepingTimer !== null) this.#context.clock.clearTimeout(this.#housekeepingTimer)
-    for (const controller of this.#parked.values()) controller.abort(FETCH_CANCELLED)
+    for (const { controller } of this.#parked.values()) controller.abort(FETCH_CANCELLED)
     await this.#replica.close(deleteData)
     if (deleteData) await rm(this.#replica.log.dir, { recursive: true, force: true })
   }

@@ -1,7 +1,7 @@
 /**
  * A partition actor on a real shard, driven through the actor host as the supervisor drives it:
  * how a produce's compressed batches are validated, on the shard or on its CPU pool, and that the
- * two paths keep arrival order.
+ * two paths keep arrival order; and that cancelling a parked fetch answers every entry of it.
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -69,5 +69,21 @@ describe('a compressed produce on a partition actor', () => {
     const bomb = gzipBatch([{ key: Buffer.from('k'), value: Buffer.alloc(DECOMPRESSED_BYTES_MAX_DEFAULT + 1), offsetDelta: 0 }])
     expect(await produce(bomb)).toMatchObject({ errorCode: ErrorCode.RECORD_LIST_TOO_LARGE })
     expect(await logEnd()).toBe(0)
+  })
+})
+
+describe('a parked fetch on a partition actor', () => {
+  it('answers every entry of a fetch that names the partition twice once that fetch is cancelled', async () => {
+    const { host, dir } = await startHost()
+    const init: OpenPartition = { topic: 't', partition: 0, dir: join(dir, 't-0'), config: DEFAULT_LOG_CONFIG, brokerId: 0, housekeepingIntervalMs: 60_000, openFilesMax: 64 }
+    await host.spawn(0, PARTITION_ACTOR_KIND, 't/0', init)
+    await host.request(0, 't/0', { op: 'becomeLeader', leaderEpoch: 0, replicas: [0], isr: [0] })
+    // Nothing to read at offset 0 yet, so both park for their ten minutes.
+    const entry = { op: 'fetch', fetchId: 7, replicaId: -1, fetchOffset: 0, maxBytes: 1024, maxWaitMs: 600_000, minBytes: 1, currentLeaderEpoch: -1, isolationLevel: 0 } as const
+    const first = host.request(0, 't/0', entry)
+    const second = host.request(0, 't/0', entry)
+    host.tell(0, 't/0', { op: 'cancelFetch', fetchId: 7 })
+    const answers = await Promise.all([first, second])
+    expect(answers.map((a) => (a.message as { errorCode: number }).errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE])
   })
 })
