@@ -89,6 +89,12 @@ async function claimLogDir(init: OpenPartition, files: FileHandleCache, log: Log
   return null
 }
 
+/** A consumer fetch's cancel handle, and how many of its entries are parked on this partition. */
+interface ParkedFetch {
+  controller: AbortController
+  fetches: number
+}
+
 export class PartitionActor {
   readonly #replica: PartitionReplica
   readonly #context: PartitionActorContext
@@ -99,7 +105,7 @@ export class PartitionActor {
    * could then reach: its fetch stayed parked for the request's whole maxWaitMs, up to 24 days,
    * holding its connection's state.
    */
-  readonly #parked = new Map<number, { controller: AbortController; fetches: number }>()
+  readonly #parked = new Map<number, ParkedFetch>()
   #housekeepingTimer: TimerHandle | null = null
   #housekeepingRunning = false
   /** Produces waiting behind a compressed batch's validation, and the end of that queue. */
@@ -304,7 +310,7 @@ export class PartitionActor {
       )
   }
 
-  #park(fetchId: number): { controller: AbortController; fetches: number } {
+  #park(fetchId: number): ParkedFetch {
     let parked = this.#parked.get(fetchId)
     if (parked === undefined) {
       parked = { controller: new AbortController(), fetches: 0 }
@@ -314,10 +320,10 @@ export class PartitionActor {
     return parked
   }
 
-  #unpark(fetchId: number, parked: { controller: AbortController; fetches: number }): void {
+  #unpark(fetchId: number, parked: ParkedFetch): void {
     parked.fetches--
     assert(parked.fetches >= 0, `fetch ${fetchId} unparked more often than parked`)
-    if (parked.fetches === 0 && this.#parked.get(fetchId) === parked) this.#parked.delete(fetchId)
+    if (parked.fetches === 0) this.#parked.delete(fetchId)
   }
 
   /**

@@ -249,10 +249,10 @@ export class ShardPool {
   /**
    * Writes a V8 heap snapshot of each running shard into `dir`, one shard after another (a
    * snapshot costs its shard a pause, during which its silence is not judged, and about the heap's
-   * size again in memory), named as Node
-   * names the main thread's (`Heap.<time>.<pid>.<Node thread id>.<n>.heapsnapshot`) plus the shard.
-   * Node's own `--heapsnapshot-signal` covers only the main thread; a leak hunt needs the shards.
-   * Returns the files written.
+   * size again in memory), named as Node names the main thread's
+   * (`Heap.<time>.<pid>.<Node thread id>.<n>.heapsnapshot`) plus the shard. Node's own
+   * `--heapsnapshot-signal` covers only the main thread; a leak hunt needs the shards. Returns
+   * the files written.
    */
   async writeHeapSnapshots(dir: string): Promise<string[]> {
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15)
