@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { KAFKA_BROKER_KEYS } from '../../src/metadata/kafka-broker-keys.js'
-import { BROKER_GC_FLAGS, describeGcChoice, MAIN_SEMI_SPACE_MB } from '../../src/runtime/gc-threads.js'
+import { BROKER_GC_FLAGS, BROKER_UV_THREADPOOL_SIZE, describeGcChoice, MAIN_SEMI_SPACE_MB } from '../../src/runtime/gc-threads.js'
 import { runPython } from '../integration/harness.js'
 
 const CLI = path.resolve('dist/src/cli/main.js')
@@ -73,6 +73,11 @@ describe('partita start', () => {
     expect(ready[1]).toMatch(/^partita: broker 1 listening on 127\.0\.0\.1:\d+ \(advertised as 127\.0\.0\.1:\d+\)$/)
     expect(ready[2]).toMatch(/^partita: admin listening on http:\/\/127\.0\.0\.1:\d+ \(\/metrics, \/healthz, \/readyz, \/v1\/status\)$/)
     expect(ready[3]).toMatch(new RegExp(`^partita: listening on 127\\.0\\.0\\.1:\\d+,127\\.0\\.0\\.1:\\d+ \\(data in ${dataDir}/data\\)$`))
+    if (typeof (process as { execve?: unknown }).execve === 'function' && process.env.UV_THREADPOOL_SIZE === undefined) {
+      // The re-exec's libuv pool, whose threads libuv names (1.49 and later) and starts together.
+      const threads = fs.readdirSync(`/proc/${started.pid}/task`).map((t) => fs.readFileSync(`/proc/${started.pid}/task/${t}/comm`, 'utf8').trim())
+      expect(threads.filter((name) => name === 'libuv-worker')).toHaveLength(BROKER_UV_THREADPOOL_SIZE)
+    }
 
     const exited = new Promise<number | null>((resolve) => started.once('exit', resolve))
     started.kill(signal)
@@ -81,8 +86,9 @@ describe('partita start', () => {
     const events = stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; pid: number })
     expect(events.map((e) => e.msg)).toEqual([
       // Where Node can (22.15+), the broker re-executed itself with its collector flags and main thread's semi-spaces under the same pid (checked below).
+      // It also sized libuv's thread pool then.
       typeof (process as { execve?: unknown }).execve === 'function'
-        ? describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS], mainSemiSpaceMb: MAIN_SEMI_SPACE_MB }, process.env)
+        ? describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS], mainSemiSpaceMb: MAIN_SEMI_SPACE_MB }, { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(BROKER_UV_THREADPOOL_SIZE) })
         : describeGcChoice({ kind: 'defaults' }),
       'started 2 brokers on ' + ready[3].split(' ')[3],
       `${signal}: shutting down`,

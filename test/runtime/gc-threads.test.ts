@@ -1,19 +1,36 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { BROKER_GC_FLAGS, describeGcChoice, gcChoice, MAIN_SEMI_SPACE_MB, runWithBrokerGcFlags } from '../../src/runtime/gc-threads.js'
+import { BROKER_GC_FLAGS, BROKER_UV_THREADPOOL_SIZE, describeGcChoice, gcChoice, MAIN_SEMI_SPACE_MB, runWithBrokerGcFlags } from '../../src/runtime/gc-threads.js'
 
 const NODE = '/usr/bin/node'
 const ARGV = [NODE, '/opt/partita/dist/src/cli/main.js', 'start', '--port', '0']
+const POOL = String(BROKER_UV_THREADPOOL_SIZE)
+const POOL_LOG = `; libuv's thread pool: UV_THREADPOOL_SIZE=${POOL}`
 
 describe('gcChoice', () => {
-  it("re-executes with the broker's collector flags, ahead of node's own options, when node's command line says nothing of the collector", () => {
+  it("re-executes with the broker's collector flags, ahead of node's own options, and libuv's pool size, when neither is set", () => {
     expect(BROKER_GC_FLAGS.length).toBeGreaterThan(0)
+    expect(BROKER_UV_THREADPOOL_SIZE).toBeGreaterThan(4)
     expect(gcChoice(NODE, ['--enable-source-maps', '--cpu-prof'], ARGV, { HOME: '/root' }, true)).toEqual({
       kind: 're-exec',
       execPath: NODE,
       args: [NODE, ...BROKER_GC_FLAGS, `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`, '--enable-source-maps', '--cpu-prof', ...ARGV.slice(1)],
-      env: { HOME: '/root', PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) },
+      env: { HOME: '/root', PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB), UV_THREADPOOL_SIZE: POOL },
     })
+  })
+
+  it("keeps an operator's UV_THREADPOOL_SIZE through the re-exec, and re-executes for the pool alone when the collector was chosen on node's command line", () => {
+    const own = gcChoice(NODE, [], ARGV, { UV_THREADPOOL_SIZE: '64' }, true)
+    expect(own.kind === 're-exec' && own.env.UV_THREADPOOL_SIZE).toBe('64')
+    expect(gcChoice(NODE, ['--no-single-threaded-gc'], ARGV, {}, true)).toEqual({
+      kind: 're-exec',
+      execPath: NODE,
+      args: [NODE, '--no-single-threaded-gc', ...ARGV.slice(1)],
+      env: { UV_THREADPOOL_SIZE: POOL },
+    })
+    expect(describeGcChoice({ kind: 'command-line', options: ['--no-single-threaded-gc'] }, { UV_THREADPOOL_SIZE: '64' })).toBe(
+      "V8 garbage collection: --no-single-threaded-gc; libuv's thread pool: UV_THREADPOOL_SIZE=64",
+    )
   })
 
   it("leaves glibc's mmap threshold to the environment, passes an operator's through the re-exec, and logs it", () => {
@@ -21,22 +38,25 @@ describe('gcChoice', () => {
     expect((gcChoice(NODE, [], ARGV, {}, true) as { env: NodeJS.ProcessEnv }).env.MALLOC_MMAP_THRESHOLD_).toBeUndefined()
     const choice = gcChoice(NODE, [], ARGV, { MALLOC_MMAP_THRESHOLD_: '262144' }, true)
     expect(choice.kind === 're-exec' && choice.env.MALLOC_MMAP_THRESHOLD_).toBe('262144')
-    expect(describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS] }, { MALLOC_MMAP_THRESHOLD_: '65536' })).toBe(
-      `V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}; MALLOC_MMAP_THRESHOLD_=65536`,
+    expect(describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS] }, { MALLOC_MMAP_THRESHOLD_: '65536', UV_THREADPOOL_SIZE: POOL })).toBe(
+      `V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}${POOL_LOG}; MALLOC_MMAP_THRESHOLD_=65536`,
     )
-    expect(describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS] }, {})).toBe(`V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}`)
+    expect(describeGcChoice({ kind: 'command-line', options: [...BROKER_GC_FLAGS] }, { UV_THREADPOOL_SIZE: POOL })).toBe(`V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}${POOL_LOG}`)
   })
 
-  it("keeps node's command line when it chose how the collector uses threads, in either spelling, which also ends a re-exec", () => {
+  it("keeps node's command line when it chose how the collector uses threads, in either spelling, and the pool's size is set, which also ends a re-exec", () => {
     for (const option of [...BROKER_GC_FLAGS, '--no-single-threaded-gc', '--single-threaded', '--concurrent-marking', '--no-parallel-scavenge', '--concurrent_sweeping', '--parallel-compaction=false']) {
-      expect(gcChoice(NODE, ['--enable-source-maps', option], ARGV, {}, true)).toEqual({ kind: 'command-line', options: [option] })
+      expect(gcChoice(NODE, ['--enable-source-maps', option], ARGV, { UV_THREADPOOL_SIZE: POOL }, true)).toEqual({ kind: 'command-line', options: [option] })
     }
   })
 
-  it("keeps V8's defaults, and says so, where Node cannot re-execute itself", () => {
+  it("keeps V8's defaults and libuv's, and says so with what to set, where Node cannot re-execute itself", () => {
     const choice = gcChoice(NODE, [], ARGV, {}, false)
     expect(choice).toEqual({ kind: 'defaults' })
-    expect(describeGcChoice({ kind: 'defaults' })).toMatch(/^V8 garbage collection: V8's defaults \(.*Node 22\.15/)
+    expect(gcChoice(NODE, ['--no-single-threaded-gc'], ARGV, {}, false)).toEqual({ kind: 'command-line', options: ['--no-single-threaded-gc'] })
+    expect(describeGcChoice({ kind: 'defaults' }, {})).toMatch(
+      new RegExp(`^V8 garbage collection: V8's defaults \\(.*Node 22\\.15.*\\); libuv's thread pool: 4 threads \\(set UV_THREADPOOL_SIZE=${POOL} for fsyncs side by side\\)$`),
+    )
   })
 })
 
@@ -57,14 +77,14 @@ describe('runWithBrokerGcFlags', () => {
     }
     expect(() => runWithBrokerGcFlags(proc)).toThrow('replaced')
     const semiSpace = `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`
-    expect(calls).toEqual([{ file: NODE, args: [NODE, ...BROKER_GC_FLAGS, semiSpace, ...ARGV.slice(1)], env: { PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB) } }])
+    expect(calls).toEqual([{ file: NODE, args: [NODE, ...BROKER_GC_FLAGS, semiSpace, ...ARGV.slice(1)], env: { PARTITA_MAIN_SEMI_SPACE_MB: String(MAIN_SEMI_SPACE_MB), UV_THREADPOOL_SIZE: POOL } }])
     // The re-executed process sees the flags on its command line and goes on, with the semi-space flag set back to 0.
     const reExecuted = { ...proc, execArgv: [...BROKER_GC_FLAGS, semiSpace], env: { ...calls[0].env } }
     const kept = runWithBrokerGcFlags(reExecuted)
     expect(kept).toEqual({ kind: 'command-line', options: [...BROKER_GC_FLAGS], mainSemiSpaceMb: MAIN_SEMI_SPACE_MB })
     expect(v8Flags).toEqual(['--max-semi-space-size=0'])
     expect(reExecuted.env.PARTITA_MAIN_SEMI_SPACE_MB).toBeUndefined()
-    expect(describeGcChoice(kept, reExecuted.env)).toBe(`V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}; main thread's semi-spaces ${MAIN_SEMI_SPACE_MB} MiB`)
+    expect(describeGcChoice(kept, reExecuted.env)).toBe(`V8 garbage collection: ${BROKER_GC_FLAGS.join(' ')}; main thread's semi-spaces ${MAIN_SEMI_SPACE_MB} MiB${POOL_LOG}`)
     expect(calls).toHaveLength(1)
   })
 
