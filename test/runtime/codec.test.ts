@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FrameAssembler, MessageKind, decodeFrame, encodeFrame, prepareFrame, writeFrame, type IncomingFrame, type OutgoingFrame, type PayloadCopier } from '../../src/runtime/codec.js'
 import { RingReader, RingWriter, createRingBuffer } from '../../src/runtime/ring.js'
@@ -20,6 +21,35 @@ describe('ring frame codec', () => {
     const frame = decodeFrame(bytes, offset, length)
     expect(frame).toMatchObject({ kind: MessageKind.REQUEST, correlationId: 7, shard: 2, id: 'topic-3', message: { op: 'fetch', fetchOffset: 12 } })
     expect(frame.payload).toEqual(batchOf(100, 1))
+  })
+
+  it('puts every payload at an 8-byte boundary of its frame, whatever the id and control object before it, and decodes it intact', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 40 }), fc.integer({ min: 0, max: 1e9 })),
+        fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.integer(), fc.string({ maxLength: 20 }))), { nil: undefined }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.nat(16),
+        (id, message, payload, slot) => {
+          // A ring starts each frame on a multiple of 8 (ring.ts).
+          const offset = slot * 8
+          const prepared = prepareFrame({ kind: MessageKind.REPLY, correlationId: 3, shard: 1, id, message, payload })
+          const bytes = Buffer.alloc(offset + prepared.length)
+          encodeFrame(prepared, bytes, offset)
+          const frame = decodeFrame(bytes, offset, prepared.length, undefined, false)
+          expect(frame).toMatchObject({ kind: MessageKind.REPLY, correlationId: 3, shard: 1, id, message })
+          if (payload.length === 0) {
+            expect(frame.payload).toBeUndefined()
+            return
+          }
+          expect(frame.payload!.equals(payload)).toBe(true)
+          // A view into `bytes`, whose memory starts at its ArrayBuffer's start; the payload ends the frame.
+          expect(frame.payload!.byteOffset % 8).toBe(0)
+          expect(frame.payload!.byteOffset + payload.length).toBe(offset + prepared.length)
+        },
+      ),
+      { seed: 7, numRuns: 500 },
+    )
   })
 
   it("copies a payload out of the ring into the memory its copier gives, or into a buffer of the payload's own, and keeps each copy intact", () => {

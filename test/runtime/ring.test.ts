@@ -183,8 +183,8 @@ describe('ring in one thread', () => {
           const size =
             step.size === 'zero' ? 0
             : step.size === 'one' ? 1
-            : step.size === 'toEnd' ? Math.max(0, writer.bytesBeforeWrap - 4)
-            : step.size === 'toEndPlus1' ? Math.min(max, Math.max(0, writer.bytesBeforeWrap - 3))
+            : step.size === 'toEnd' ? Math.max(0, writer.bytesBeforeWrap - 8)
+            : step.size === 'toEndPlus1' ? Math.min(max, Math.max(0, writer.bytesBeforeWrap - 7))
             : step.size === 'max' ? max
             : Math.min(max, step.size)
           const frame = frameOf(size, seed++)
@@ -205,16 +205,34 @@ describe('ring in one thread', () => {
     )
   })
 
+  it("starts every frame's bytes on an 8-byte boundary of the shared memory, across wrap-arounds", () => {
+    const sab = createRingBuffer(256)
+    const writer = new RingWriter(sab)
+    const reader = new RingReader(sab)
+    const offsets: number[] = []
+    // Bounded: 200 frames of 0-37 bytes.
+    for (let i = 0; i < 200; i++) {
+      expect(writer.tryWrite(Buffer.alloc(i % 38, i))).toBe(true)
+      reader.drain((bytes, offset, length) => {
+        expect(bytes.subarray(offset, offset + length).equals(Buffer.alloc(i % 38, i))).toBe(true)
+        offsets.push(bytes.byteOffset + offset)
+      })
+    }
+    expect(offsets).toHaveLength(200)
+    for (const offset of offsets) expect(offset % 8).toBe(0)
+  })
+
   it('refuses a frame bigger than the ring with PARTITA_FRAME_TOO_LARGE', () => {
     const sab = createRingBuffer(64)
     const writer = new RingWriter(sab)
-    expect(() => writer.tryWrite(Buffer.alloc(61))).toThrow(PartitaError)
+    // Each frame has an 8-byte header (see ring.ts).
+    expect(() => writer.tryWrite(Buffer.alloc(57))).toThrow(PartitaError)
     try {
-      writer.tryWrite(Buffer.alloc(61))
+      writer.tryWrite(Buffer.alloc(57))
     } catch (error) {
       expect((error as PartitaError).code).toBe('PARTITA_FRAME_TOO_LARGE')
     }
-    expect(writer.tryWrite(Buffer.alloc(60))).toBe(true)
+    expect(writer.tryWrite(Buffer.alloc(56))).toBe(true)
   })
 
   it('makes write wait for space, woken by the reader, and keeps call order', async () => {
