@@ -50,6 +50,7 @@ describe('bench:protocol', () => {
     for (const phase of Object.values(report.ceiling)) expectPhase(phase, 0)
     for (const phase of [report.partita.produce, report.partita.fetch, report.partita.small]) expectPhase(phase, settings.brokers)
     expectPhase(report.partita.acksAll, settings.replicatedBrokers)
+    expectPhase(report.partita.acksAllPageCache, settings.replicatedBrokers)
     expectPhase(report.durability.fsync, settings.brokers)
     expectPhase(report.durability.pageCache, settings.brokers)
     for (const raw of [report.durability.rawEachBatch, report.durability.rawGroup]) {
@@ -105,8 +106,8 @@ describe('bench:protocol', () => {
     for (const row of rows) expect(typeof row.met).toBe('boolean')
     const printed = formatReport(report)
     for (const row of rows) expect(printed).toContain(row.figure)
-    // Each phase prints the command that produced it: eleven, the four of the durability comparison, the e2e run against the Kafka ceiling, and the four of transactions (ceiling and Partita).
-    expect(printed.match(/command: /g)?.length).toBe(20)
+    // Each phase prints the command that produced it: twelve (acks=all at RF 3 in both fsync modes among them), the four of the durability comparison, the e2e run against the Kafka ceiling, and the four of transactions (ceiling and Partita).
+    expect(printed.match(/command: /g)?.length).toBe(21)
     expect(printed).toMatch(/ceiling produce, txns of \d+/)
   })
 
