@@ -37,38 +37,79 @@ export interface BrokerProcessOptions {
 
 /** `[pid:isolate]  1234 ms: Mark-Compact 41.1 (71.2) -> 19.5 (72.7) MB, ...`: a full collection, live MB after it. */
 const FULL_GC_LINE = /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(([\d.]+)\) MB/
+/** Any collection's line (scavenges too): the isolate named is alive. */
+const ANY_GC_LINE = /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: /
 
-/** The heap each isolate held after its latest full collection, from `--trace-gc` lines. */
+/**
+ * An isolate with no collection of any kind for this long is taken to be gone. `--trace-gc` says
+ * nothing when a thread exits, and the CPU pool's threads exit after 30 s idle: counted forever,
+ * they summed into the retained heap (a 10 M-frame run listed nine isolates, five of them the
+ * pool's, where the broker had four or five threads with heaps). A shard or the main thread under
+ * the fuzzer scavenges every few seconds.
+ */
+export const ISOLATE_SILENT_MS = 60_000
+
+interface IsolateHeap {
+  /** MB live after its latest full collection, or null before its first. */
+  liveMb: number | null
+  /** MB of heap V8 held (committed) after that collection: the live part and the room around it. */
+  committedMb: number
+  lastSeenMs: number
+}
+
+/** The heap each live isolate held after its latest full collection, from `--trace-gc` lines. */
 export class RetainedHeap {
-  /** Isolate address -> MB live after its latest Mark-Compact (bounded by the process's threads). */
-  readonly #liveMbByIsolate = new Map<string, number>()
-  /** Isolate address -> MB of heap V8 held (committed) after its latest Mark-Compact: the live part and the room around it. */
-  readonly #committedMbByIsolate = new Map<string, number>()
+  /** Isolate address -> its latest figures; bounded by pruning the silent ones on each read and each new isolate. */
+  readonly #isolates = new Map<string, IsolateHeap>()
+  readonly #nowMs: () => number
   fullCollections = 0
 
-  /** Takes one line of the broker's stdout; true when it was a full collection's. */
+  constructor(nowMs: () => number = () => performance.now()) {
+    this.#nowMs = nowMs
+  }
+
+  /** Takes one line of the broker's stdout; true when it was a collection's (full or not). */
   add(line: string): boolean {
-    const match = FULL_GC_LINE.exec(line)
-    if (match === null) return false
-    this.#liveMbByIsolate.set(match[1], Number(match[2]))
-    this.#committedMbByIsolate.set(match[1], Number(match[3]))
-    this.fullCollections++
+    const any = ANY_GC_LINE.exec(line)
+    if (any === null) return false
+    const nowMs = this.#nowMs()
+    let isolate = this.#isolates.get(any[1])
+    if (isolate === undefined) {
+      this.#prune(nowMs)
+      isolate = { liveMb: null, committedMb: NaN, lastSeenMs: nowMs }
+      this.#isolates.set(any[1], isolate)
+    }
+    isolate.lastSeenMs = nowMs
+    const full = FULL_GC_LINE.exec(line)
+    if (full !== null) {
+      isolate.liveMb = Number(full[2])
+      isolate.committedMb = Number(full[3])
+      this.fullCollections++
+    }
     return true
   }
 
-  /** Each isolate's live and committed MB after its latest full collection, by live MB, largest first (for progress lines). */
+  /** Each live isolate's live and committed MB after its latest full collection, by live MB, largest first (for progress lines). */
   perIsolateMb(): Array<{ liveMb: number; committedMb: number }> {
-    return [...this.#liveMbByIsolate]
-      .map(([isolate, liveMb]) => ({ liveMb, committedMb: this.#committedMbByIsolate.get(isolate) ?? NaN }))
+    return this.#collected()
+      .map(({ liveMb, committedMb }) => ({ liveMb, committedMb }))
       .sort((a, b) => b.liveMb - a.liveMb)
   }
 
-  /** The sum over isolates, in kB, or null before any full collection. */
+  /** The sum over live isolates, in kB, or null before any full collection. */
   totalKb(): number | null {
-    if (this.#liveMbByIsolate.size === 0) return null
-    let mb = 0
-    for (const live of this.#liveMbByIsolate.values()) mb += live
-    return Math.round(mb * 1024)
+    const collected = this.#collected()
+    if (collected.length === 0) return null
+    return Math.round(collected.reduce((mb, isolate) => mb + isolate.liveMb, 0) * 1024)
+  }
+
+  #collected(): Array<IsolateHeap & { liveMb: number }> {
+    this.#prune(this.#nowMs())
+    return [...this.#isolates.values()].filter((isolate): isolate is IsolateHeap & { liveMb: number } => isolate.liveMb !== null)
+  }
+
+  #prune(nowMs: number): void {
+    for (const [address, isolate] of this.#isolates) if (nowMs - isolate.lastSeenMs > ISOLATE_SILENT_MS) this.#isolates.delete(address)
   }
 }
 

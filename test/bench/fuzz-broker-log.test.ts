@@ -3,7 +3,7 @@
  * the lines as the broker writes them, pino's JSON as well as a plain logger's.
  */
 import { describe, expect, it } from 'vitest'
-import { BrokerLog, logMessage, RetainedHeap } from '../../bench/fuzz/broker-process.js'
+import { BrokerLog, ISOLATE_SILENT_MS, logMessage, RetainedHeap } from '../../bench/fuzz/broker-process.js'
 
 const pino = (fields: Record<string, unknown>): string => JSON.stringify({ level: 40, time: 1, pid: 7, ...fields })
 
@@ -42,11 +42,11 @@ describe("the fuzzer's reading of the broker's --trace-gc lines", () => {
     'partita: listening on 127.0.0.1:9092 (data in /tmp/x)',
   ]
 
-  it("sums each isolate's heap after its latest full collection, ignoring scavenges and other lines", () => {
+  it("sums each isolate's heap after its latest full collection, taking scavenges only as signs of life, and no other lines", () => {
     const heap = new RetainedHeap()
     expect(heap.totalKb()).toBeNull()
     const taken = lines.map((line) => heap.add(line))
-    expect(taken).toEqual([true, true, false, true, false])
+    expect(taken).toEqual([true, true, true, true, false])
     // 8.7 MB on the main thread, and the shard's latest (19.5 MB), not its earlier 10.3 MB.
     expect(heap.totalKb()).toBe(Math.round((8.7 + 19.5) * 1024))
     expect(heap.fullCollections).toBe(3)
@@ -59,5 +59,29 @@ describe("the fuzzer's reading of the broker's --trace-gc lines", () => {
       { liveMb: 19.5, committedMb: 72.7 },
       { liveMb: 8.7, committedMb: 26.7 },
     ])
+  })
+
+  it('leaves out an isolate that has not collected anything, not even a scavenge, for ISOLATE_SILENT_MS: its thread has exited', () => {
+    let nowMs = 0
+    const heap = new RetainedHeap(() => nowMs)
+    heap.add(lines[0]) // main
+    heap.add(lines[1]) // the shard, 10.3 MB live
+    const pool = '[31943:0x7f9d30000b80]     6000 ms: Mark-Compact 9.0 (12.0) -> 7.0 (16.0) MB, 3.00 / 0.01 ms  finalize incremental marking via task'
+    heap.add(pool)
+    expect(heap.totalKb()).toBe(Math.round((8.7 + 10.3 + 7.0) * 1024))
+    // The main thread and the shard go on scavenging; the pool thread falls silent.
+    nowMs = ISOLATE_SILENT_MS
+    heap.add(lines[2])
+    heap.add(lines[0].replace('Mark-Compact', 'Scavenge'))
+    expect(heap.totalKb()).toBe(Math.round((8.7 + 10.3 + 7.0) * 1024))
+    nowMs = ISOLATE_SILENT_MS + 1
+    expect(heap.totalKb()).toBe(Math.round((8.7 + 10.3) * 1024))
+    expect(heap.perIsolateMb()).toEqual([
+      { liveMb: 10.3, committedMb: 29.0 },
+      { liveMb: 8.7, committedMb: 26.7 },
+    ])
+    // A new thread at the same address counts again, from its own first full collection on.
+    heap.add(pool.replace('6000 ms', '70000 ms').replace('-> 7.0', '-> 5.0'))
+    expect(heap.totalKb()).toBe(Math.round((8.7 + 10.3 + 5.0) * 1024))
   })
 })
