@@ -2,12 +2,13 @@ import v8 from 'node:v8'
 
 /**
  * How V8 collects garbage in a broker process, and the other settings only a process's start can
- * make (the main thread's young generation, the size of libuv's thread pool). By default V8 runs much of a collection on helper
- * threads of its own (concurrent marking and sweeping, parallel scavenges, freeing array buffers):
- * four per process, shared by every isolate. A broker runs one shard per core, each busy on its
- * own core, so the helpers only take turns with the shards. In bench:protocol's produce phase they
- * used about a third of the broker's CPU, and collections cost less in all when each shard ran its
- * own on its own thread (the README's "Where things live" has the figures).
+ * make (the main thread's young generation, the size of libuv's thread pool). By default V8 runs
+ * much of a collection on helper threads of its own (concurrent marking and sweeping, parallel
+ * scavenges, freeing array buffers): four per process, shared by every isolate. A broker runs one
+ * shard per core, each busy on its own core, so the helpers only take turns with the shards. In
+ * bench:protocol's produce phase they used about a third of the broker's CPU, and collections cost
+ * less in all when each shard ran its own on its own thread (the README's "Where things live" has
+ * the figures).
  *
  * V8's flags belong to the process, and the collector's must be set before its first isolate
  * starts: set later with v8.setFlagsFromString, they crashed the main thread at its next full
@@ -60,7 +61,10 @@ export type GcChoice =
    * re-exec, which also sized the main thread's semi-spaces (mainSemiSpaceMb) unless the operator did.
    */
   | { kind: 'command-line'; options: string[]; mainSemiSpaceMb?: number }
-  /** Re-execute as `execve(execPath, args, env)` to run with BROKER_GC_FLAGS, MAIN_SEMI_SPACE_MB and BROKER_UV_THREADPOOL_SIZE, where the operator set none. */
+  /**
+   * Re-execute as `execve(execPath, args, env)` to run with BROKER_GC_FLAGS, MAIN_SEMI_SPACE_MB and
+   * BROKER_UV_THREADPOOL_SIZE, each where the operator set none.
+   */
   | { kind: 're-exec'; execPath: string; args: string[]; env: NodeJS.ProcessEnv }
   /** This Node cannot re-execute in place (before 22.15): V8's defaults stay. */
   | { kind: 'defaults' }
@@ -102,7 +106,8 @@ interface ReExecProcess {
 
 /**
  * Re-executes this process with BROKER_GC_FLAGS and libuv's pool size when it should (see
- * gcChoice); returns only when it did not, with what was decided. Call it first thing, before any worker or socket exists.
+ * gcChoice); returns only when it did not, with what was decided. Call it first thing, before any
+ * worker or socket exists.
  */
 export function runWithBrokerGcFlags(proc: ReExecProcess = process as unknown as ReExecProcess): KeptGcChoice {
   const choice = gcChoice(proc.execPath, proc.execArgv, proc.argv, proc.env, typeof proc.execve === 'function')
@@ -132,7 +137,10 @@ export function describeGcChoice(choice: KeptGcChoice, env: NodeJS.ProcessEnv = 
   const threshold = env.MALLOC_MMAP_THRESHOLD_
   const malloc = threshold === undefined ? '' : `; MALLOC_MMAP_THRESHOLD_=${threshold}`
   const poolSize = env.UV_THREADPOOL_SIZE
-  const pool = poolSize === undefined ? `; libuv's thread pool: ${LIBUV_THREADPOOL_SIZE_DEFAULT} threads (set UV_THREADPOOL_SIZE=${BROKER_UV_THREADPOOL_SIZE} for fsyncs side by side)` : `; libuv's thread pool: UV_THREADPOOL_SIZE=${poolSize}`
+  const pool =
+    poolSize === undefined
+      ? `; libuv's thread pool: ${LIBUV_THREADPOOL_SIZE_DEFAULT} threads (set UV_THREADPOOL_SIZE=${BROKER_UV_THREADPOOL_SIZE} for fsyncs side by side)`
+      : `; libuv's thread pool: UV_THREADPOOL_SIZE=${poolSize}`
   const main = choice.kind === 'command-line' && choice.mainSemiSpaceMb !== undefined ? `; main thread's semi-spaces ${choice.mainSemiSpaceMb} MiB` : ''
   if (choice.kind === 'command-line') return `V8 garbage collection: ${choice.options.join(' ')}${main}${pool}${malloc}`
   return `V8 garbage collection: V8's defaults (this Node cannot re-execute itself with ${BROKER_GC_FLAGS.join(' ')}; Node 22.15 and later can, or pass it to node)${pool}`
