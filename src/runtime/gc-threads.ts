@@ -34,6 +34,14 @@ export const BROKER_UV_THREADPOOL_SIZE = 16
 const LIBUV_THREADPOOL_SIZE_DEFAULT = 4
 
 /**
+ * The pool size the operator set, or undefined. An empty value counts as unset: libuv would read
+ * it as 0 and run one thread, which nobody means by exporting an empty variable.
+ */
+function operatorPoolSize(env: NodeJS.ProcessEnv): string | undefined {
+  return env.UV_THREADPOOL_SIZE === '' ? undefined : env.UV_THREADPOOL_SIZE
+}
+
+/**
  * The main thread's semi-spaces, in MiB. V8 sizes a main thread's young generation from the
  * machine's memory: on Node 24 with 24 GiB, semi-spaces of up to 64 MiB, and no worker option
  * reaches it. A broker's main thread runs the controller and the admin port, not the data path,
@@ -76,9 +84,10 @@ export type GcChoice =
  */
 export function gcChoice(execPath: string, execArgv: readonly string[], argv: readonly string[], env: NodeJS.ProcessEnv, canReExec: boolean): GcChoice {
   const options = execArgv.filter((option) => GC_THREAD_OPTION.test(option.replaceAll('_', '-')))
-  const poolEnv = env.UV_THREADPOOL_SIZE === undefined ? { UV_THREADPOOL_SIZE: String(BROKER_UV_THREADPOOL_SIZE) } : {}
+  const poolSet = operatorPoolSize(env) !== undefined
+  const poolEnv = poolSet ? {} : { UV_THREADPOOL_SIZE: String(BROKER_UV_THREADPOOL_SIZE) }
   const chosen = options.length > 0
-  if (chosen && (env.UV_THREADPOOL_SIZE !== undefined || !canReExec)) return { kind: 'command-line', options }
+  if (chosen && (poolSet || !canReExec)) return { kind: 'command-line', options }
   if (!canReExec) return { kind: 'defaults' }
   // argv[0] is node itself; the script and its arguments follow. The collector's flags the
   // operator set are theirs, and so is a semi-space option: ours are added only where they said none.

@@ -22,6 +22,9 @@ describe('gcChoice', () => {
   it("keeps an operator's UV_THREADPOOL_SIZE through the re-exec, and re-executes for the pool alone when the collector was chosen on node's command line", () => {
     const own = gcChoice(NODE, [], ARGV, { UV_THREADPOOL_SIZE: '64' }, true)
     expect(own.kind === 're-exec' && own.env.UV_THREADPOOL_SIZE).toBe('64')
+    // An empty one is no choice (libuv would run one thread): ours replaces it.
+    const empty = gcChoice(NODE, ['--no-single-threaded-gc'], ARGV, { UV_THREADPOOL_SIZE: '' }, true)
+    expect(empty.kind === 're-exec' && empty.env.UV_THREADPOOL_SIZE).toBe(POOL)
     expect(gcChoice(NODE, ['--no-single-threaded-gc'], ARGV, {}, true)).toEqual({
       kind: 're-exec',
       execPath: NODE,
