@@ -34,11 +34,11 @@ export const BROKER_UV_THREADPOOL_SIZE = 16
 const LIBUV_THREADPOOL_SIZE_DEFAULT = 4
 
 /**
- * The pool size the operator set, or undefined. An empty value counts as unset: libuv would read
- * it as 0 and run one thread, which nobody means by exporting an empty variable.
+ * Whether the operator set the pool's size. An empty value does not count: libuv would read it as
+ * 0 and run one thread, which nobody means by exporting an empty variable.
  */
-function operatorPoolSize(env: NodeJS.ProcessEnv): string | undefined {
-  return env.UV_THREADPOOL_SIZE === '' ? undefined : env.UV_THREADPOOL_SIZE
+function poolSizeChosen(env: NodeJS.ProcessEnv): boolean {
+  return env.UV_THREADPOOL_SIZE !== undefined && env.UV_THREADPOOL_SIZE !== ''
 }
 
 /**
@@ -84,7 +84,7 @@ export type GcChoice =
  */
 export function gcChoice(execPath: string, execArgv: readonly string[], argv: readonly string[], env: NodeJS.ProcessEnv, canReExec: boolean): GcChoice {
   const options = execArgv.filter((option) => GC_THREAD_OPTION.test(option.replaceAll('_', '-')))
-  const poolSet = operatorPoolSize(env) !== undefined
+  const poolSet = poolSizeChosen(env)
   const poolEnv = poolSet ? {} : { UV_THREADPOOL_SIZE: String(BROKER_UV_THREADPOOL_SIZE) }
   const chosen = options.length > 0
   if (chosen && (poolSet || !canReExec)) return { kind: 'command-line', options }
