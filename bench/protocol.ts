@@ -9,7 +9,8 @@
  * the fetch of all of it back, 20-record batches over 64 connections, acks=all with replication
  * factor 3 on 3 brokers, librdkafka end-to-end latency at 20,000 records/s beside its client-side
  * floor, librdkafka producing in transactions of 1,000 records beside plain idempotent produce
- * (bench/protocol/txn_cost.py), and produce scaling from one broker on one CPU to two on two (taskset).
+ * (bench/protocol/txn_cost.py), and produce scaling from one broker on one CPU to two on two
+ * (taskset, in alternated pairs).
  *
  * Every server is fresh, so each produce load first runs BENCH_WARMUP_SECONDS (8) unmeasured and
  * each fetch first reads everything once: a new process compiles its hot code and grows its heap in

@@ -5,7 +5,8 @@
  */
 import type { FdatasyncLatency, RawFsyncFigures } from './durability.js'
 import type { LatencyFigures } from './e2e.js'
-import type { PhaseFigures, ProtocolReport, SinglePhaseReport } from './run.js'
+import { assert } from '../../src/common/assert.js'
+import type { PhaseFigures, ProtocolReport, ScalingPair, SinglePhaseReport } from './run.js'
 
 export interface TargetRow {
   figure: string
@@ -106,9 +107,33 @@ function rawLines(figures: RawFsyncFigures): string[] {
   ]
 }
 
+/** Each pair's rate with two brokers over the rate with one. */
+export function scalingRatios(pairs: readonly ScalingPair[]): number[] {
+  return pairs.map(({ one, two }) => recordsPerSecond(two) / recordsPerSecond(one))
+}
+
+/** The middle value (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  assert(values.length > 0, 'the median of no values')
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
 function scalingRatio(report: ProtocolReport): number | null {
   if ('skipped' in report.scaling) return null
-  return recordsPerSecond(report.scaling.two) / recordsPerSecond(report.scaling.one)
+  return median(scalingRatios(report.scaling.pairs))
+}
+
+/** Every pair's lines, then the ratios, their median, and the median CPU per record of each side. */
+function scalingLines(pairs: readonly ScalingPair[]): string[] {
+  const ratios = scalingRatios(pairs)
+  const cpu = (side: 'one' | 'two'): string => median(pairs.map((pair) => cpuUsPerRecord(pair[side]))).toFixed(3)
+  return [
+    ...pairs.flatMap((pair, i) => [...phaseLines(pair.one), ...phaseLines(pair.two), `    pair ${i + 1}: ratio ${ratios[i].toFixed(2)}x`]),
+    `    median ratio of ${pairs.length} alternated pair(s) ${median(ratios).toFixed(2)}x (${ratios.map((ratio) => ratio.toFixed(2)).join(', ')}); ` +
+      `median CPU per record ${cpu('one')} µs with one broker, ${cpu('two')} µs with two`,
+  ]
 }
 
 export function targetRows(report: ProtocolReport): TargetRow[] {
@@ -168,7 +193,7 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
     },
     {
       figure: 'Scaling: 2 brokers on 2 CPUs / 1 broker on 1',
-      measured: ratio === null ? `skipped: ${(report.scaling as { skipped: string }).skipped}` : `${ratio.toFixed(2)}x`,
+      measured: ratio === null ? `skipped: ${(report.scaling as { skipped: string }).skipped}` : `${ratio.toFixed(2)}x, the median of ${(report.scaling as { pairs: ScalingPair[] }).pairs.length} pairs`,
       target: '>= 1.7x',
       met: ratio === null ? null : ratio >= 1.7,
     },
@@ -224,9 +249,7 @@ export function formatReport(report: ProtocolReport): string {
   else {
     lines.push(
       'Scaling (the load generator runs unpinned: on two cores it shares them with the broker; see its cores used)',
-      ...phaseLines(report.scaling.one),
-      ...phaseLines(report.scaling.two),
-      `    ratio ${scalingRatio(report)!.toFixed(2)}x`,
+      ...scalingLines(report.scaling.pairs),
     )
   }
   if (report.warnings.length > 0) lines.push('', 'Warnings (the figures above ran through these)', ...report.warnings.map((line) => `    ${line}`))
@@ -234,15 +257,12 @@ export function formatReport(report: ProtocolReport): string {
   return lines.join('\n')
 }
 
-/** One phase alone: the ceiling's lines, then Partita's beside it (scaling: one broker, two, and their ratio). */
+/** One phase alone: the ceiling's lines, then Partita's beside it (scaling: each pair, and the median ratio). */
 export function formatSinglePhase(report: SinglePhaseReport): string {
   const lines: string[] = []
   if (report.ceiling !== null) lines.push(...phaseLines(report.ceiling))
   for (const phase of report.partita) lines.push(...phaseLines(phase, report.ceiling ?? undefined))
-  if (report.ceiling === null && report.partita.length === 2) {
-    const [one, two] = report.partita
-    lines.push(`    ratio ${(recordsPerSecond(two) / recordsPerSecond(one)).toFixed(2)}x`)
-  }
+  if (report.scaling !== undefined) lines.push(...scalingLines(report.scaling))
   if (report.warnings.length > 0) lines.push('', 'Warnings (the figures above ran through these)', ...report.warnings.map((line) => `    ${line}`))
   return lines.join('\n')
 }

@@ -26,6 +26,7 @@ const settings: BenchSettings = {
   e2ePartitions: 2,
   e2eLingerMs: 0,
   scaling: true,
+  scalingPairs: 2,
   brokerNodeOptions: [],
   txnRecords: 100,
   txnPartitions: 2,
@@ -96,18 +97,22 @@ describe('bench:protocol', () => {
     expect(report.transactions.ceiling.transactional.records % settings.txnRecords).toBe(0)
 
     if ('skipped' in report.scaling) throw new Error(`scaling was skipped: ${report.scaling.skipped}`)
-    expectPhase(report.scaling.one, 1)
-    expectPhase(report.scaling.two, 2)
-    expect(report.scaling.one.command).toContain('taskset -c 0 ')
-    expect(report.scaling.two.command).toContain('taskset -c 0,1 ')
+    expect(report.scaling.pairs).toHaveLength(settings.scalingPairs)
+    for (const { one, two } of report.scaling.pairs) {
+      expectPhase(one, 1)
+      expectPhase(two, 2)
+      expect(one.command).toContain('taskset -c 0 ')
+      expect(two.command).toContain('taskset -c 0,1 ')
+    }
 
     const rows = targetRows(report)
     expect(rows.map((row) => row.target)).toEqual(['< 5%', '< 5%', '>= 80%', '>= 80%', '<= 1 µs', '>= 50%', '>= 300,000/s', '>= 70%', 'p99 <= 5 ms', '>= 1.7x', '<= 300 MB'])
     for (const row of rows) expect(typeof row.met).toBe('boolean')
     const printed = formatReport(report)
     for (const row of rows) expect(printed).toContain(row.figure)
-    // Each phase prints the command that produced it: twelve (acks=all at RF 3 in both fsync modes among them), the four of the durability comparison, the e2e run against the Kafka ceiling, and the four of transactions (ceiling and Partita).
-    expect(printed.match(/command: /g)?.length).toBe(21)
+    // Each phase prints the command that produced it: ten (acks=all at RF 3 in both fsync modes among them), two per scaling pair, the four of the durability comparison, the e2e run against the Kafka ceiling, and the four of transactions (ceiling and Partita).
+    expect(printed.match(/command: /g)?.length).toBe(19 + 2 * settings.scalingPairs)
+    expect(printed).toMatch(new RegExp(`median ratio of ${settings.scalingPairs} alternated pair\\(s\\)`))
     expect(printed).toMatch(/ceiling produce, txns of \d+/)
   })
 
