@@ -23,10 +23,10 @@ export const BROKER_GC_FLAGS: readonly string[] = ['--single-threaded-gc']
 /**
  * The size of libuv's thread pool that `partita start` runs with, unless UV_THREADPOOL_SIZE is
  * set. The pool belongs to the process, and every shard's group commit fdatasyncs its logs' files
- * there side by side (storage/group-commit.ts): one call per file, each waiting on the disk, not
- * the CPU. libuv's default of 4 lets four wait at once for the whole broker, while concurrent
- * fdatasyncs share the file system's journal commits. Measured here (Node 24.22.3, ext4, 16 KiB
- * appended to each file, then all synced together): 64 files took 14.5 ms a round with 4 threads
+ * there side by side (storage/group-commit.ts): one call per file, mostly waiting on the disk
+ * (the writeback it starts runs in that thread, in the kernel). libuv's default of 4 lets four
+ * wait at once for the whole broker, while more in flight overlap at the disk. Measured here
+ * (Node 24.22.3, ext4 without a journal, 16 KiB appended to each file, then all synced together): 64 files took 14.5 ms a round with 4 threads
  * and 7.2-8.3 with 16 or 64; 192 files 28-29 ms with 4 and 17-19 with 16. libuv reads the variable
  * once, when the pool starts, so only a process's start can set it: the re-exec below passes it.
  */
