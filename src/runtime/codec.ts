@@ -34,7 +34,7 @@
 import { Packr } from 'msgpackr'
 import { assert } from '../common/assert.js'
 import { PartitaError } from '../common/errors.js'
-import type { RingWriter } from './ring.js'
+import { FRAME_ALIGN_BYTES, type RingWriter } from './ring.js'
 
 export const MessageKind = {
   /** A request to an actor; the reply carries the same correlation id. */
@@ -93,11 +93,9 @@ export function prepareFrame(frame: OutgoingFrame): PreparedFrame {
   return { frame, control, idBytes, length }
 }
 
-const PAYLOAD_ALIGN_BYTES = 8
-
 /** The padding that puts a payload following `beforeBytes` of its frame at an 8-byte boundary. */
 function payloadPadBytes(beforeBytes: number): number {
-  return -beforeBytes & (PAYLOAD_ALIGN_BYTES - 1)
+  return -beforeBytes & (FRAME_ALIGN_BYTES - 1)
 }
 
 /** Encodes a prepared frame at `bytes[offset ..]` (a ring reservation). */
@@ -145,7 +143,7 @@ function writeFragments(writer: RingWriter, prepared: PreparedFrame, timeoutMs: 
   encodeFrame(prepared, whole, 0)
   // A quarter of the ring per slice: the reader drains one slice while the next is written.
   // A multiple of 8, so each slice lands in the whole message at the alignment it has in the ring.
-  const sliceBytes = Math.max(PAYLOAD_ALIGN_BYTES, (Math.floor(writer.maxFrameBytes / 4) - HEADER_BYTES) & ~(PAYLOAD_ALIGN_BYTES - 1))
+  const sliceBytes = Math.max(FRAME_ALIGN_BYTES, (Math.floor(writer.maxFrameBytes / 4) - HEADER_BYTES) & ~(FRAME_ALIGN_BYTES - 1))
   const writes: Promise<void>[] = []
   // Bounded: each pass writes at least one byte of the message.
   for (let start = 0; start < whole.length; start += sliceBytes) {

@@ -26,9 +26,10 @@ export const BROKER_GC_FLAGS: readonly string[] = ['--single-threaded-gc']
  * there side by side (storage/group-commit.ts): one call per file, mostly waiting on the disk
  * (the writeback it starts runs in that thread, in the kernel). libuv's default of 4 lets four
  * wait at once for the whole broker, while more in flight overlap at the disk. Measured here
- * (Node 24.22.3, ext4 without a journal, 16 KiB appended to each file, then all synced together): 64 files took 14.5 ms a round with 4 threads
- * and 7.2-8.3 with 16 or 64; 192 files 28-29 ms with 4 and 17-19 with 16. libuv reads the variable
- * once, when the pool starts, so only a process's start can set it: the re-exec below passes it.
+ * (Node 24.22.3, ext4 without a journal, 16 KiB appended to each file, then all synced together):
+ * 64 files took 14.5 ms a round with 4 threads and 7.2-8.3 with 16 or 64; 192 files 28-29 ms with
+ * 4 and 17-19 with 16. libuv reads the variable once, when the pool starts, so only a process's
+ * start can set it: the re-exec below passes it.
  */
 export const BROKER_UV_THREADPOOL_SIZE = 16
 const LIBUV_THREADPOOL_SIZE_DEFAULT = 4

@@ -66,8 +66,8 @@ const MAGIC = 33
 const MAGIC_VALUE = 0x52494e47 // "RING"
 const CONTROL_BYTES = 256
 const FRAME_HEADER_BYTES = 8
-/** Every frame starts on a multiple of this (see the header). */
-const FRAME_ALIGN_BYTES = 8
+/** Every frame starts on a multiple of this (see the header); the codec aligns payloads to it too. */
+export const FRAME_ALIGN_BYTES = 8
 /** Length word meaning "nothing more before the end of the data region: continue at 0". */
 const PAD = -1
 
