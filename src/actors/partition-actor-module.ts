@@ -20,6 +20,7 @@ export async function createActor(init: unknown, context: ActorContext): Promise
       housekeepingIntervalMs: open.housekeepingIntervalMs,
       emit: (event: PartitionEvent) => context.emit(event),
       request: (shard, id, message, payload, options) => context.request({ shard, id }, message, payload, options),
+      tell: (shard, id, message) => context.send({ shard, id }, message),
       crashOnInvariantViolation: (error) => context.crashOnInvariantViolation(error),
     })
   } catch (error) {

@@ -73,7 +73,7 @@ export type PartitionRequest =
   | { op: 'becomeFollower'; leaderId: number; leaderEpoch: number; leaderShard: number; leaderActorId: string }
   | { op: 'removeFromIsr'; brokerId: number }
   | { op: 'isrStored'; leaderEpoch: number; isr: number[] }
-  /** A follower's copy reached its disk further than its (parked) fetch said: sent to the leader. */
+  /** A follower's copy reached its disk further than its (parked) fetch said: told to the leader, one way. */
   | ({ op: 'followerSynced' } & FollowerSyncedReport)
   | { op: 'updateConfig'; config: ReplicaConfig }
   | { op: 'stats' }
@@ -100,7 +100,7 @@ export interface PartitionReplies {
   becomeFollower: Done
   removeFromIsr: Done
   isrStored: Done
-  followerSynced: Done
+  followerSynced: never
   updateConfig: Done
   stats: ReplicaStats
   describeProducers: DescribeProducersResult
