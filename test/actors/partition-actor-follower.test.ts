@@ -35,12 +35,13 @@ function router() {
     request: (shard, _id, message, payload) => {
       sent.push({ from, op: (message as PartitionRequest).op, way: 'request' })
       return new Promise((resolve, reject) => {
-        void actors.get(shard)!.handle(message as PartitionRequest, payload, (answer, bytes) => resolve({ message: answer, payload: bytes }), reject)
+        // Later, never inside the sender's call, as a shard delivers what a ring brings.
+        queueMicrotask(() => void actors.get(shard)!.handle(message as PartitionRequest, payload, (answer, bytes) => resolve({ message: answer, payload: bytes }), reject))
       })
     },
     tell: (shard, _id, message) => {
       sent.push({ from, op: (message as PartitionRequest).op, way: 'tell' })
-      void actors.get(shard)!.handle(message as PartitionRequest, undefined, () => undefined, () => undefined)
+      queueMicrotask(() => void actors.get(shard)!.handle(message as PartitionRequest, undefined, () => undefined, () => undefined))
     },
   })
   return { actors, sent, contextFor }
