@@ -120,3 +120,24 @@ describe('Fetch sessions over the wire', () => {
     expect(answered(full)).toEqual([0])
   })
 })
+
+describe('A Fetch that names a partition twice', () => {
+  for (const version of [4, 12]) {
+    it(`answers it once, at its first place, from its last entry's offset, as Kafka's map of partitions does (v${version})`, async () => {
+      await produce(0, ['a'])
+      await produce(0, ['b'])
+      await produce(1, ['c'])
+      const response = await fetch(version, 0, 0, [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+      ])
+      expect(response.errorCode).toBe(ErrorCode.NONE)
+      expect(answered(response)).toEqual([0, 1])
+      const first = response.responses[0].partitions[0]
+      expect(first.errorCode).toBe(ErrorCode.NONE)
+      // Each produce above was its own batch: read from offset 1, the answer starts at 'b''s batch.
+      expect(first.records!.readBigInt64BE(0)).toBe(1n)
+    })
+  }
+})

@@ -42,17 +42,35 @@ function downConverted(results: FetchResult[], inputs: FetchInput[], version: nu
   })
 }
 
+interface RequestedTopic {
+  topic: string
+  partitions: ReadonlyArray<{ partition: number; fetchOffset: number; partitionMaxBytes: number }>
+}
+
+/**
+ * The request's partitions, each once. Kafka reads a fetch's partitions into a map keyed by
+ * partition, in request order (FetchRequest.fetchData, a LinkedHashMap): a partition named twice
+ * is fetched and answered once, at its first entry's place, with its last entry's offset and
+ * limit. So does this.
+ */
+function distinctPartitions(topics: readonly RequestedTopic[]): FetchInput[] {
+  const byPartition = new Map<string, FetchInput>()
+  // Bounded by the request: one entry per partition named.
+  for (const topic of topics) {
+    for (const p of topic.partitions) {
+      // Map.set on a key already there keeps its place and takes the new value.
+      byPartition.set(`${topic.topic}\0${p.partition}`, { topic: topic.topic, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes })
+    }
+  }
+  return [...byPartition.values()]
+}
+
 export const fetchHandler = defineHandler({
   apiKey: ApiKey.Fetch,
   minVersion: 0,
   maxVersion: 12,
   async handle(ctx, request, version) {
-    const requested: FetchInput[] = []
-    for (const topic of request.topics) {
-      for (const p of topic.partitions) {
-        requested.push({ topic: topic.topic, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes })
-      }
-    }
+    const requested = distinctPartitions(request.topics)
     const context = ctx.core.fetchSessions.newContext({
       version,
       sessionId: request.sessionId,
