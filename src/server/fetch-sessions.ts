@@ -94,7 +94,8 @@ export interface FetchSessionStats {
   sessionsCreated: number
 }
 
-function keyOf(topic: string, partition: number): string {
+/** A partition's key in a fetch's maps (the session's, and the request's own: handlers/fetch.ts). */
+export function keyOf(topic: string, partition: number): string {
   return `${partition}:${topic}`
 }
 

@@ -15,6 +15,7 @@ import type { FetchInput, FetchResult } from '../../metadata/operations.js'
 import { ApiKey } from '../../protocol/index.js'
 import { decompress } from '../../records/compression.js'
 import { downConvert, type LegacyMagic } from '../../records/legacy-messages.js'
+import { keyOf } from '../fetch-sessions.js'
 import { messageConversions, timedConversion } from '../message-conversions.js'
 import { defineHandler, groupByTopic } from './types.js'
 
@@ -59,7 +60,7 @@ function distinctPartitions(topics: readonly RequestedTopic[]): FetchInput[] {
   for (const topic of topics) {
     for (const p of topic.partitions) {
       // Map.set on a key already there keeps its place and takes the new value.
-      byPartition.set(`${topic.topic}\0${p.partition}`, { topic: topic.topic, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes })
+      byPartition.set(keyOf(topic.topic, p.partition), { topic: topic.topic, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes })
     }
   }
   return [...byPartition.values()]
