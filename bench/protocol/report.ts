@@ -3,7 +3,7 @@
  * thread role, Partita's figures as a share of the same-run ceiling, and the final table of each
  * figure beside its target.
  */
-import type { FdatasyncLatency, RawFsyncFigures } from './durability.js'
+import { diskCeilingRate, type FdatasyncLatency, type RawFsyncFigures, rawDurableRate } from './durability.js'
 import type { LatencyFigures } from './e2e.js'
 import { assert } from '../../src/common/assert.js'
 import type { PhaseFigures, ProtocolReport, ScalingPair, SinglePhaseReport } from './run.js'
@@ -99,10 +99,11 @@ export function fdatasyncLatencyLines(figures: FdatasyncLatency): string[] {
   ]
 }
 
-function rawLines(figures: RawFsyncFigures): string[] {
+export function rawLines(figures: RawFsyncFigures): string[] {
   const rate = figures.records / figures.seconds
+  const replicated = figures.writers > 1 ? ` written, ${millions(rawDurableRate(figures))} made durable ${figures.writers} times` : ''
   return [
-    `${figures.label.padEnd(34)} ${(rate / 1e6).toFixed(3)} M rec/s, ${(figures.fdatasyncs / figures.seconds).toFixed(0)} fdatasyncs/s`,
+    `${figures.label.padEnd(34)} ${(rate / 1e6).toFixed(3)} M rec/s${replicated}, ${(figures.fdatasyncs / figures.seconds).toFixed(0)} fdatasyncs/s`,
     `    command: ${figures.command}`,
   ]
 }
@@ -165,7 +166,9 @@ export function targetRows(report: ProtocolReport): TargetRow[] {
     },
     {
       figure: `acks=all, RF ${report.settings.replicatedBrokers}, of the acks=1 rate`,
-      measured: `${percent(replicatedShare)} (${millions(recordsPerSecond(partita.acksAll))}; partita.fsync.mode=off ${percent(replicatedPageCacheShare)})`,
+      measured:
+        `${percent(replicatedShare)} (${millions(recordsPerSecond(partita.acksAll))}; partita.fsync.mode=off ${percent(replicatedPageCacheShare)}; ` +
+        `this disk's ceiling with fsync ${percent(diskCeilingRate(report.durability.rawReplicated) / recordsPerSecond(partita.produce))})`,
       target: '>= 50%',
       met: replicatedShare >= 0.5,
     },
@@ -226,11 +229,13 @@ export function formatReport(report: ProtocolReport): string {
     ...phaseLines(partita.acksAll, ceiling.produce),
     ...phaseLines(partita.acksAllPageCache, ceiling.produce),
     '',
-    'Durability: acks=all, RF 1, fsync on (partita.fsync.mode=acks-all) and off, beside raw fdatasync in this process',
+    'Durability: acks=all, RF 1, fsync on (partita.fsync.mode=acks-all) and off, beside raw fdatasync in this process (last: one raw writer per replica of the RF 3 phase, at once, just before and after it)',
     ...phaseLines(report.durability.fsync, ceiling.produce),
     ...phaseLines(report.durability.pageCache, ceiling.produce),
     ...rawLines(report.durability.rawEachBatch),
     ...rawLines(report.durability.rawGroup),
+    ...rawLines(report.durability.rawReplicated.before),
+    ...rawLines(report.durability.rawReplicated.after),
     '',
     'End-to-end latency (librdkafka producer -> broker -> librdkafka consumer)',
     ...latencyLines('Partita', partita.e2e),

@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fdatasyncLatency, type RawFsyncFigures, rawFsyncBaseline } from './durability.js'
+import { type DiskCeiling, diskCeilingRate, fdatasyncLatency, parallelRawFsync, type RawFsyncFigures, rawFsyncBaseline } from './durability.js'
 import { brokerLatency, floorLatency, type LatencyFigures } from './e2e.js'
 import {
   fetchAllFromBroker,
@@ -20,7 +20,7 @@ import {
   type LoadFigures,
 } from './load.js'
 import { phaseReportLines } from './phase-report.js'
-import { E2E_CEILING_LABEL, fdatasyncLatencyLines, latencyLines, phaseLines, recordsPerSecond, transactionLines } from './report.js'
+import { E2E_CEILING_LABEL, fdatasyncLatencyLines, latencyLines, phaseLines, rawLines, recordsPerSecond, transactionLines } from './report.js'
 import { awaitVisible, brokerRoutes, createTopic, parseEndpoint, singlePartitionRequests, singleRoute, wideRequests, type Route } from './plan.js'
 import { residentMb, startBrokerProcess, startCeilingProcess, type ServerProcess } from './servers.js'
 import { cpuBetween, snapshotCpu, type CpuUsage } from './thread-cpu.js'
@@ -138,7 +138,8 @@ export interface ProtocolReport {
    * fdatasynced) and off (page cache), beside one thread's raw writeSync+fdatasync of the same
    * batches in this process: every batch, and every 1,000 records.
    */
-  durability: { fsync: PhaseFigures; pageCache: PhaseFigures; rawEachBatch: RawFsyncFigures; rawGroup: RawFsyncFigures }
+  /** rawReplicated: replicatedBrokers raw writers at once, just before and just after acks=all at RF replicatedBrokers (parallelRawFsync). */
+  durability: { fsync: PhaseFigures; pageCache: PhaseFigures; rawEachBatch: RawFsyncFigures; rawGroup: RawFsyncFigures; rawReplicated: DiskCeiling }
   e2eFloor: LatencyFigures
   /** The same librdkafka e2e run against the Kafka-speaking ceiling: this client's latency with a broker that costs nothing. */
   e2eCeiling: LatencyFigures
@@ -205,6 +206,9 @@ async function measure(
     generatorCpuUs: generator.user + generator.system,
   }
 }
+
+/** The group commit the raw baselines model: one fdatasync per this many records. */
+const RECORDS_PER_GROUP_SYNC = 1000
 
 function wideBatch(settings: BenchSettings): Batch {
   return recordBatch(recordsPerBatch(settings.batchBytes, settings.recordBytes), settings.recordBytes)
@@ -293,10 +297,19 @@ async function runMainBroker(settings: BenchSettings, warn: Warn): Promise<Omit<
 /**
  * acks=all at RF replicatedBrokers on one broker process: first on a topic of the default fsync
  * mode (the figure the target judges, since it is what a user gets), then on one with
- * partita.fsync.mode=off, which separates replication's cost from the disk's.
+ * partita.fsync.mode=off, which separates replication's cost from the disk's. Before them, the
+ * disk's own ceiling for that many durable copies of each record (parallelRawFsync).
  */
-async function runReplicated(settings: BenchSettings, warn: Warn): Promise<{ fsync: PhaseFigures; pageCache: PhaseFigures }> {
-  return withServer(() => startBrokerProcess({ brokers: settings.replicatedBrokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
+async function runReplicated(settings: BenchSettings, warn: Warn): Promise<{ fsync: PhaseFigures; pageCache: PhaseFigures; diskCeiling: DiskCeiling }> {
+  const batch = wideBatch(settings)
+  // Measured on both sides of the phases: on this shared box the disk's fdatasync rate moved
+  // several-fold from one minute to the next (the host flushing its own cache).
+  const raw = async (when: string): Promise<RawFsyncFigures> => {
+    const figures = await parallelRawFsync(batch.bytes, batch.records, RECORDS_PER_GROUP_SYNC, settings.seconds, settings.replicatedBrokers)
+    return { ...figures, label: `${figures.label}, ${when}` }
+  }
+  const before = await raw('before')
+  const phases = await withServer(() => startBrokerProcess({ brokers: settings.replicatedBrokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     const phase = async (topic: string, label: string, configs?: Record<string, string>): Promise<PhaseFigures> => {
       await createTopic(broker.bootstrap, topic, settings.partitions, settings.replicatedBrokers, warn, configs)
       return widePhase(broker, label, settings, await brokerRoutes(broker.bootstrap, topic), topic, -1)
@@ -305,12 +318,13 @@ async function runReplicated(settings: BenchSettings, warn: Warn): Promise<{ fsy
     const pageCache = await phase('bench-replicated-off', `Partita acks=all, RF ${settings.replicatedBrokers}, partita.fsync.mode=off`, { 'partita.fsync.mode': 'off' })
     return { fsync, pageCache }
   })
+  return { ...phases, diskCeiling: { before, after: await raw('after') } }
 }
 
-async function runDurability(settings: BenchSettings, warn: Warn): Promise<ProtocolReport['durability']> {
+async function runDurability(settings: BenchSettings, warn: Warn): Promise<Omit<ProtocolReport['durability'], 'rawReplicated'>> {
   const batch = wideBatch(settings)
   const rawEachBatch = rawFsyncBaseline(batch.bytes, batch.records, batch.records, settings.seconds)
-  const rawGroup = rawFsyncBaseline(batch.bytes, batch.records, 1000, settings.seconds)
+  const rawGroup = rawFsyncBaseline(batch.bytes, batch.records, RECORDS_PER_GROUP_SYNC, settings.seconds)
   const [fsync, pageCache] = await withServer(() => startBrokerProcess({ brokers: settings.brokers, nodeOptions: settings.brokerNodeOptions }), warn, async (broker) => {
     const phases: PhaseFigures[] = []
     for (const mode of ['acks-all', 'off']) {
@@ -410,7 +424,17 @@ export async function runProtocolBench(settings: BenchSettings, log: (line: stri
     log(`scaling: one broker on one CPU beside two brokers on two, ${settings.scalingPairs} alternated pair(s)`)
     scaling = { pairs: await runScaling(settings, warn) }
   }
-  return { settings, ceiling, partita: { ...main, acksAll: replicated.fsync, acksAllPageCache: replicated.pageCache }, durability, e2eFloor, e2eCeiling, transactions, scaling, warnings }
+  return {
+    settings,
+    ceiling,
+    partita: { ...main, acksAll: replicated.fsync, acksAllPageCache: replicated.pageCache },
+    durability: { ...durability, rawReplicated: replicated.diskCeiling },
+    e2eFloor,
+    e2eCeiling,
+    transactions,
+    scaling,
+    warnings,
+  }
 }
 
 /** The phases `npm run bench:protocol:phase -- NAME` runs alone, each beside its own same-run ceiling. */
@@ -558,14 +582,17 @@ export async function runFocused(phase: FocusedPhase, settings: BenchSettings, l
   })
   const acksOneLoad = loadLine()
   log(`acks=all on ${settings.replicatedBrokers} brokers, RF ${settings.replicatedBrokers}`)
-  const { fsync, pageCache } = await runReplicated(settings, warn)
-  const share = (figures: PhaseFigures): string => `${((recordsPerSecond(figures) / recordsPerSecond(acksOne)) * 100).toFixed(0)}%`
+  const { fsync, pageCache, diskCeiling } = await runReplicated(settings, warn)
+  const share = (rate: number): string => `${((rate / recordsPerSecond(acksOne)) * 100).toFixed(0)}%`
   return [
     ...phaseLines(acksOne),
     `    ${acksOneLoad}`,
+    ...rawLines(diskCeiling.before),
     ...phaseLines(fsync),
     ...phaseLines(pageCache),
+    ...rawLines(diskCeiling.after),
     `    ${loadLine()}`,
-    `acks=all is ${share(fsync)} of the acks=1 rate (${share(pageCache)} with partita.fsync.mode=off)`,
+    `acks=all is ${share(recordsPerSecond(fsync))} of the acks=1 rate (${share(recordsPerSecond(pageCache))} with partita.fsync.mode=off; ` +
+      `this disk's ceiling for ${settings.replicatedBrokers} fdatasynced copies ${share(diskCeilingRate(diskCeiling))})`,
   ]
 }

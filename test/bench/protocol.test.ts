@@ -54,9 +54,15 @@ describe('bench:protocol', () => {
     expectPhase(report.partita.acksAllPageCache, settings.replicatedBrokers)
     expectPhase(report.durability.fsync, settings.brokers)
     expectPhase(report.durability.pageCache, settings.brokers)
-    for (const raw of [report.durability.rawEachBatch, report.durability.rawGroup]) {
+    const { before, after } = report.durability.rawReplicated
+    for (const raw of [report.durability.rawEachBatch, report.durability.rawGroup, before, after]) {
       expect(raw.records).toBeGreaterThan(0)
       expect(raw.fdatasyncs).toBeGreaterThan(0)
+    }
+    // The disk's ceiling for RF 3 ran one writer per replica, at once, on both sides of the RF 3 phases.
+    for (const raw of [before, after]) {
+      expect(raw.writers).toBe(settings.replicatedBrokers)
+      expect(raw.fdatasyncs).toBeGreaterThanOrEqual(settings.replicatedBrokers)
     }
     // A read-back returns the warm-up's records too.
     const produced = (phase: PhaseFigures): number => phase.records + phase.warmup!.records
@@ -110,8 +116,9 @@ describe('bench:protocol', () => {
     for (const row of rows) expect(typeof row.met).toBe('boolean')
     const printed = formatReport(report)
     for (const row of rows) expect(printed).toContain(row.figure)
-    // Each phase prints the command that produced it: ten (acks=all at RF 3 in both fsync modes among them), two per scaling pair, the four of the durability comparison, the e2e run against the Kafka ceiling, and the four of transactions (ceiling and Partita).
-    expect(printed.match(/command: /g)?.length).toBe(19 + 2 * settings.scalingPairs)
+    // Each phase prints the command that produced it: ten (acks=all at RF 3 in both fsync modes among them), two per scaling pair, the six of the durability comparison (the disk's ceiling for RF 3, before and after, among them), the e2e run against the Kafka ceiling, and the four of transactions (ceiling and Partita).
+    expect(printed.match(/command: /g)?.length).toBe(21 + 2 * settings.scalingPairs)
+    expect(printed).toMatch(/raw, 3 writers at once, each every 1000 records, before +[\d.]+ M rec\/s written, [\d.]+ M rec\/s made durable 3 times/)
     expect(printed).toMatch(new RegExp(`median ratio of ${settings.scalingPairs} alternated pair\\(s\\)`))
     expect(printed).toMatch(/ceiling produce, txns of \d+/)
   })
