@@ -136,9 +136,10 @@ export interface ProtocolReport {
   /**
    * acks=all, replication factor 1, on topics with partita.fsync.mode=acks-all (answered once
    * fdatasynced) and off (page cache), beside one thread's raw writeSync+fdatasync of the same
-   * batches in this process: every batch, and every 1,000 records.
+   * batches in this process: every batch, and every 1,000 records; and rawReplicated,
+   * replicatedBrokers raw writers at once just before and just after acks=all at RF
+   * replicatedBrokers (parallelRawFsync), the disk's own ceiling for that phase.
    */
-  /** rawReplicated: replicatedBrokers raw writers at once, just before and just after acks=all at RF replicatedBrokers (parallelRawFsync). */
   durability: { fsync: PhaseFigures; pageCache: PhaseFigures; rawEachBatch: RawFsyncFigures; rawGroup: RawFsyncFigures; rawReplicated: DiskCeiling }
   e2eFloor: LatencyFigures
   /** The same librdkafka e2e run against the Kafka-speaking ceiling: this client's latency with a broker that costs nothing. */
