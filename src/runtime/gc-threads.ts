@@ -17,8 +17,19 @@ import v8 from 'node:v8'
  * Node 22.15 and later). An embedding service keeps its own flags, and its own pool size.
  */
 
-/** The V8 flags `partita start` runs with. */
-export const BROKER_GC_FLAGS: readonly string[] = ['--single-threaded-gc']
+/**
+ * The V8 flags `partita start` runs with: --single-threaded-gc (above), and --optimize-for-size,
+ * under which V8 grows each heap to about 1.3 times what it retained at its last full collection
+ * (its conservative mode; up to about twice otherwise, under broker.heap.max.mb) and compacts
+ * fragmented pages sooner. In the protocol fuzzer each shard then held about 30 MiB of heap around
+ * 24 live instead of about 48, and the broker's RSS stayed about 90 MiB lower; bench:protocol's
+ * fetch phase peaked 30-40 MiB lower. It costs CPU where old objects pile up fastest: 16 KiB
+ * produce batches took 3-31% more per record (five alternated pairs), while 20-record batches and
+ * fetches measured the same within noise (README, "Where things live"). It also sets every
+ * isolate's semi-spaces to 1 MiB, which MAIN_SEMI_SPACE_MB keeps for the main thread and the
+ * release in runWithBrokerGcFlags takes back for workers.
+ */
+export const BROKER_GC_FLAGS: readonly string[] = ['--single-threaded-gc', '--optimize-for-size']
 
 /**
  * The size of libuv's thread pool that `partita start` runs with, unless UV_THREADPOOL_SIZE is
@@ -45,24 +56,27 @@ function poolSizeChosen(env: NodeJS.ProcessEnv): boolean {
 /**
  * The main thread's semi-spaces, in MiB. V8 sizes a main thread's young generation from the
  * machine's memory: on Node 24 with 24 GiB, semi-spaces of up to 64 MiB, and no worker option
- * reaches it. A broker's main thread runs the controller and the admin port, not the data path,
- * so it gets the 12 MiB young generation of the CPU pool's threads (4 MiB semi-spaces). Under the
- * protocol fuzzer on Node 24 it held 147 MiB around 15 live with V8's size (README, "Hostile
- * bytes"). --max-semi-space-size is a process flag that overrides every worker's
- * maxYoungGenerationSizeMb, so the re-exec passes it for the main isolate and
+ * reaches it. A broker's main thread runs the controller and the admin port, not the data path.
+ * Under the protocol fuzzer on Node 24 it held 147 MiB around 15 live with V8's size (README,
+ * "Hostile bytes"). 1 MiB is what --optimize-for-size implies for every isolate, said here too so
+ * that the release below applies. --max-semi-space-size is a process flag that overrides every
+ * worker's maxYoungGenerationSizeMb, so the re-exec passes it for the main isolate and
  * runWithBrokerGcFlags sets it back to 0 before any worker starts: each worker then sizes its young
  * generation from its own resourceLimits again. Unlike the collector's thread flags, V8 reads this
  * one only when an isolate sizes its heap, so setting it later changes only isolates made after.
  */
-export const MAIN_SEMI_SPACE_MB = 4
+export const MAIN_SEMI_SPACE_MB = 1
 const MAIN_SEMI_SPACE_FLAG = `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`
 /** In a re-executed broker's environment when the re-exec added MAIN_SEMI_SPACE_FLAG: the flag is ours to release. */
 const MAIN_SEMI_SPACE_ENV = 'PARTITA_MAIN_SEMI_SPACE_MB'
-/** An operator's own semi-space option applies to every thread, as they asked; the re-exec adds none then. */
+/**
+ * An operator's own semi-space option applies to every thread, as they asked. It counts as their
+ * choice of the collector's settings: --optimize-for-size would override it.
+ */
 const SEMI_SPACE_OPTION = /^--max[-_]semi[-_]space[-_]size(=|$)/
 
-/** A node option that says how V8's collector uses threads: given one, the operator chose. */
-const GC_THREAD_OPTION = /^--(no-)?(single-threaded|single-threaded-gc|parallel-scavenge|parallel-marking|parallel-compaction|concurrent-marking|concurrent-sweeping|concurrent-array-buffer-sweeping)(=|$)/
+/** A node option that says how V8's collector uses threads or grows heaps: given one, the operator chose. */
+const GC_OPTION = /^--(no-)?(single-threaded|single-threaded-gc|parallel-scavenge|parallel-marking|parallel-compaction|concurrent-marking|concurrent-sweeping|concurrent-array-buffer-sweeping|optimize-for-size)(=|$)/
 
 export type GcChoice =
   /**
@@ -81,25 +95,24 @@ export type GcChoice =
 /**
  * What a broker process should do about V8's collector flags and libuv's thread pool, given how
  * node was started. It re-executes when either is unset and it can; an operator's own choice of
- * either (a collector option on node's command line, UV_THREADPOOL_SIZE) is kept as given.
+ * either (a collector or semi-space option on node's command line, UV_THREADPOOL_SIZE) is kept as
+ * given, and with their own collector settings none of ours is added.
  */
 export function gcChoice(execPath: string, execArgv: readonly string[], argv: readonly string[], env: NodeJS.ProcessEnv, canReExec: boolean): GcChoice {
-  const options = execArgv.filter((option) => GC_THREAD_OPTION.test(option.replaceAll('_', '-')))
+  const options = execArgv.filter((option) => GC_OPTION.test(option.replaceAll('_', '-')))
   const poolSet = poolSizeChosen(env)
   const poolEnv = poolSet ? {} : { UV_THREADPOOL_SIZE: String(BROKER_UV_THREADPOOL_SIZE) }
-  const chosen = options.length > 0
+  const chosen = options.length > 0 || execArgv.some((option) => SEMI_SPACE_OPTION.test(option))
   if (chosen && (poolSet || !canReExec)) return { kind: 'command-line', options }
   if (!canReExec) return { kind: 'defaults' }
-  // argv[0] is node itself; the script and its arguments follow. The collector's flags the
-  // operator set are theirs, and so is a semi-space option: ours are added only where they said none.
-  const ownSemiSpace = chosen || execArgv.some((option) => SEMI_SPACE_OPTION.test(option))
-  const gcFlags = chosen ? [] : BROKER_GC_FLAGS
-  const mainFlags = ownSemiSpace ? [] : [MAIN_SEMI_SPACE_FLAG]
-  const mainEnv = ownSemiSpace ? {} : { [MAIN_SEMI_SPACE_ENV]: String(MAIN_SEMI_SPACE_MB) }
+  // argv[0] is node itself; the script and its arguments follow. The collector's settings the
+  // operator set are theirs: ours are added only where they said none.
+  const ours = chosen ? [] : [...BROKER_GC_FLAGS, MAIN_SEMI_SPACE_FLAG]
+  const mainEnv = chosen ? {} : { [MAIN_SEMI_SPACE_ENV]: String(MAIN_SEMI_SPACE_MB) }
   return {
     kind: 're-exec',
     execPath,
-    args: [execPath, ...gcFlags, ...mainFlags, ...execArgv, ...argv.slice(1)],
+    args: [execPath, ...ours, ...execArgv, ...argv.slice(1)],
     env: { ...env, ...mainEnv, ...poolEnv },
   }
 }
