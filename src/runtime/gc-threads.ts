@@ -22,8 +22,8 @@ import v8 from 'node:v8'
  * under which V8 grows each heap to about 1.3 times what it retained at its last full collection
  * (its conservative mode; up to about twice otherwise, under broker.heap.max.mb) and compacts
  * fragmented pages sooner. In the protocol fuzzer each shard then held about 30 MiB of heap around
- * 24 live instead of about 48, and the broker's RSS stayed about 90 MiB lower; bench:protocol's
- * fetch phase peaked 30-40 MiB lower. It costs CPU where old objects pile up fastest: 16 KiB
+ * 24 live instead of about 48, and the broker's RSS stayed about 85 MiB lower; bench:protocol's
+ * fetch phase peaked 25-45 MiB lower. It costs CPU where old objects pile up fastest: 16 KiB
  * produce batches took 3-31% more per record (five alternated pairs), while 20-record batches and
  * fetches measured the same within noise (README, "Where things live"). It also sets every
  * isolate's semi-spaces to 1 MiB, which MAIN_SEMI_SPACE_MB keeps for the main thread and the
